@@ -1,0 +1,137 @@
+/**
+ * Range queries and resampling intervals: what `getBars`, `getQuotes` and `deleteBars` accept,
+ * read once here so every backend interprets a query the same way.
+ */
+import { z } from "zod";
+import { ValidationError, type Issue } from "./errors.ts";
+import { DAY_MS, HOUR_MS, MAX_TIMESTAMP, MIN_TIMESTAMP, MINUTE_MS, TimestampError, toEpochMs, type TimestampInput } from "./time.ts";
+
+export const INTERVALS = ["1m", "5m", "15m", "30m", "1h", "1d", "1w"] as const;
+export type Interval = (typeof INTERVALS)[number];
+export const IntervalSchema = z.enum(INTERVALS);
+
+/** Where a bar's timestamp sits in the interval it covers. */
+export const BAR_TIMESTAMPS = ["start", "end"] as const;
+export type BarTimestamp = (typeof BAR_TIMESTAMPS)[number];
+
+export const ORDERS = ["asc", "desc"] as const;
+export type Order = (typeof ORDERS)[number];
+
+/**
+ * An interval's bucket: intraday intervals are a fixed number of ms aligned on the local clock;
+ * `1d` is the local calendar day and `1w` the local ISO week (Monday to Sunday).
+ */
+export interface IntervalSpec {
+  readonly ms: number;
+  readonly calendar: boolean;
+  /** Added before flooring so buckets start where they should: 1970-01-05 was a Monday. */
+  readonly phase: number;
+}
+
+export const INTERVAL_SPECS: Readonly<Record<Interval, IntervalSpec>> = {
+  "1m": { ms: MINUTE_MS, calendar: false, phase: 0 },
+  "5m": { ms: 5 * MINUTE_MS, calendar: false, phase: 0 },
+  "15m": { ms: 15 * MINUTE_MS, calendar: false, phase: 0 },
+  "30m": { ms: 30 * MINUTE_MS, calendar: false, phase: 0 },
+  "1h": { ms: HOUR_MS, calendar: false, phase: 0 },
+  "1d": { ms: DAY_MS, calendar: true, phase: 0 },
+  "1w": { ms: 7 * DAY_MS, calendar: true, phase: 4 * DAY_MS },
+};
+
+export interface TimeRange {
+  /** Inclusive; open when omitted. */
+  start?: TimestampInput;
+  /** Inclusive; open when omitted. */
+  end?: TimestampInput;
+}
+
+export interface RangeQuery extends TimeRange {
+  /** At most this many rows (a positive whole number). */
+  limit?: number;
+  /** By timestamp; ascending by default. */
+  order?: Order;
+}
+
+export interface BarQuery extends RangeQuery {
+  /** Resample to this interval in the database. Omitted: the bars as stored. */
+  interval?: Interval;
+  /** Overrides the store's `barTimestamp` option for this query. */
+  barTimestamp?: BarTimestamp;
+}
+
+export interface ReadRange {
+  start: number;
+  end: number;
+}
+
+export interface ReadQuery extends ReadRange {
+  /** -1 when unlimited (SQLite's LIMIT -1). */
+  limit: number;
+  order: Order;
+}
+
+/** Reads an inclusive range; either end may be open. Throws a ValidationError on bad input. */
+export function readRange(range: TimeRange | undefined, timeZone: string): ReadRange {
+  const issues: Issue[] = [];
+  const query = checkObject(range, issues);
+  const start = readBound(query.start, "start", MIN_TIMESTAMP, timeZone, issues);
+  const end = readBound(query.end, "end", MAX_TIMESTAMP, timeZone, issues);
+  if (issues.length === 0 && start > end) {
+    issues.push({ field: "start", message: `start (${start}) is after end (${end})` });
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return { start, end };
+}
+
+/** Reads a range with limit and order. */
+export function readQuery(query: RangeQuery | undefined, timeZone: string): ReadQuery {
+  const range = readRange(query, timeZone);
+  const issues: Issue[] = [];
+  const { limit, order } = query ?? {};
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) {
+    issues.push({ field: "limit", message: `must be a positive whole number, got ${String(limit)}` });
+  }
+  if (order !== undefined && !ORDERS.includes(order)) {
+    issues.push({ field: "order", message: `must be "asc" or "desc", got ${JSON.stringify(order)}` });
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return { ...range, limit: limit ?? -1, order: order ?? "asc" };
+}
+
+/** The interval and timestamp placement of a bar query, checked. */
+export function readResampling(
+  query: BarQuery | undefined,
+  defaultPlacement: BarTimestamp,
+): { interval: Interval | undefined; barTimestamp: BarTimestamp } {
+  const issues: Issue[] = [];
+  const interval = query?.interval;
+  const barTimestamp = query?.barTimestamp ?? defaultPlacement;
+  if (interval !== undefined && !INTERVALS.includes(interval)) {
+    issues.push({ field: "interval", message: `must be one of ${INTERVALS.join(", ")}, got ${JSON.stringify(interval)}` });
+  }
+  if (!BAR_TIMESTAMPS.includes(barTimestamp)) {
+    issues.push({ field: "barTimestamp", message: `must be "start" or "end", got ${JSON.stringify(barTimestamp)}` });
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return { interval, barTimestamp };
+}
+
+function checkObject(value: unknown, issues: Issue[]): TimeRange {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    issues.push({ message: "expected an options object such as { start, end }" });
+    return {};
+  }
+  return value as TimeRange;
+}
+
+function readBound(value: unknown, field: string, open: number, timeZone: string, issues: Issue[]): number {
+  if (value === undefined || value === null) return open;
+  try {
+    return toEpochMs(value, timeZone);
+  } catch (error) {
+    if (!(error instanceof TimestampError)) throw error;
+    issues.push({ field, message: error.message });
+    return open;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The backend-neutral Store: the embedded Database's method set, promise-returning. The HTTP API
+ * and the scripts are written against this, so they run on any backend. Types only.
+ */
+import type { Bar, BarColumns, BarInput } from "./bar.ts";
+import type { BarQuery, RangeQuery, TimeRange } from "./query.ts";
+import type { Quote, QuoteColumns, QuoteInput } from "./quote.ts";
+
+/** What the store holds for one symbol. `start` and `end` are epoch ms of the first and last bar. */
+export interface SymbolOverview {
+  symbol: string;
+  count: number;
+  start: number;
+  end: number;
+}
+
+export type BackendName = "sqlite" | "sqlite-worker" | "postgres";
+
+export interface Store {
+  readonly backend: BackendName;
+  /** Upserts bars on (symbol, timestamp) in one transaction; returns the rows written. */
+  insertBars(symbol: string, bars: readonly BarInput[] | BarColumns): Promise<number>;
+  getBars(symbol: string, query?: BarQuery): Promise<Bar[]>;
+  /** The same rows as getBars, streamed in pages instead of materialised. */
+  iterateBars(symbol: string, query?: BarQuery): AsyncIterable<Bar>;
+  latestBar(symbol: string): Promise<Bar | null>;
+  deleteBars(symbol: string, range?: TimeRange): Promise<number>;
+  overview(): Promise<SymbolOverview[]>;
+  insertQuotes(symbol: string, quotes: readonly QuoteInput[] | QuoteColumns): Promise<number>;
+  getQuotes(symbol: string, query?: RangeQuery): Promise<Quote[]>;
+  close(): Promise<void>;
+}

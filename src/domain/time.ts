@@ -1,0 +1,266 @@
+/**
+ * Time, defined once: what a timestamp input may be, how naive wall-clock times are read in a
+ * time zone, and the zone's UTC offsets over a range (for bucketing bars by local day or hour).
+ *
+ * Everything is epoch milliseconds UTC inside tradelite. Zone rules come from the runtime's
+ * Intl data (ICU), so there is no time-zone table to keep up to date here.
+ */
+import { ValidationError } from "./errors.ts";
+
+/** What callers may pass wherever a timestamp is expected. */
+export type TimestampInput = number | Date | string;
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+/** The range JavaScript's Date can represent; also the open ends of a range query. */
+export const MIN_TIMESTAMP = -8.64e15;
+export const MAX_TIMESTAMP = 8.64e15;
+
+/** A timestamp input that cannot be read. Carries the reason; batch validators add row and field. */
+export class TimestampError extends Error {}
+
+// ISO-8601 with an explicit offset (or Z): 2024-01-15T09:31:00+08:00, 2024-01-15 09:31Z.
+const ISO_WITH_OFFSET =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})$/i;
+// Naive wall-clock time, read in the store's time zone: 2024-01-15, 2024-01-15 09:31[:00[.000]].
+const NAIVE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?$/;
+
+/**
+ * Reads one timestamp input as epoch milliseconds UTC, or throws a TimestampError saying why.
+ * Numbers are epoch ms and must be whole (no silent rounding); strings are ISO-8601 with an
+ * offset, or naive `YYYY-MM-DD[ HH:MM[:SS[.sss]]]` read in `timeZone`.
+ */
+export function toEpochMs(value: unknown, timeZone: string): number {
+  if (typeof value === "number") {
+    if (!Number.isInteger(value)) {
+      throw new TimestampError(
+        Number.isFinite(value)
+          ? `epoch milliseconds must be a whole number, got ${value}`
+          : `expected epoch milliseconds, got ${value}`,
+      );
+    }
+    if (value < MIN_TIMESTAMP || value > MAX_TIMESTAMP) {
+      throw new TimestampError(`epoch milliseconds out of range: ${value}`);
+    }
+    return value;
+  }
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    if (Number.isNaN(ms)) throw new TimestampError("invalid Date");
+    return ms;
+  }
+  if (typeof value === "string") return parseTimestampString(value, timeZone);
+  throw new TimestampError(
+    `expected epoch ms, a Date or an ISO-8601 string, got ${value === null ? "null" : typeof value}`,
+  );
+}
+
+function parseTimestampString(text: string, timeZone: string): number {
+  let m = ISO_WITH_OFFSET.exec(text);
+  if (m) {
+    const wall = wallClockMs(text, m);
+    const offset = m[8]!;
+    if (offset === "Z" || offset === "z") return checkRange(wall, text);
+    const sign = offset[0] === "-" ? -1 : 1;
+    const digits = offset.slice(1).replace(":", "");
+    const hours = Number(digits.slice(0, 2));
+    const minutes = Number(digits.slice(2, 4));
+    if (hours > 23 || minutes > 59) throw new TimestampError(`invalid UTC offset in "${text}"`);
+    return checkRange(wall - sign * (hours * HOUR_MS + minutes * MINUTE_MS), text);
+  }
+  m = NAIVE.exec(text);
+  if (m) return checkRange(wallTimeToUtc(wallClockMs(text, m), timeZone, text), text);
+  throw new TimestampError(
+    `"${truncate(text)}" is not a timestamp: expected ISO-8601 with an offset ` +
+      `(2024-01-15T09:31:00+08:00) or YYYY-MM-DD[ HH:MM[:SS]]`,
+  );
+}
+
+/** The wall-clock fields of a regex match as if they were UTC, after checking each field's range. */
+function wallClockMs(text: string, m: RegExpExecArray): number {
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = m[4] === undefined ? 0 : Number(m[4]);
+  const minute = m[5] === undefined ? 0 : Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  const fraction = m[7] ?? "";
+  if (month < 1 || month > 12) throw new TimestampError(`invalid month in "${text}"`);
+  if (day < 1 || day > daysInMonth(year, month)) throw new TimestampError(`invalid day in "${text}"`);
+  if (hour > 23) throw new TimestampError(`invalid hour in "${text}"`);
+  if (minute > 59) throw new TimestampError(`invalid minute in "${text}"`);
+  if (second > 59) throw new TimestampError(`invalid second in "${text}"`);
+  // Millisecond precision is what the store keeps; refuse to drop finer digits silently.
+  if (fraction.length > 3 && /[^0]/.test(fraction.slice(3))) {
+    throw new TimestampError(`sub-millisecond precision is not stored: "${text}"`);
+  }
+  const millis = Number(fraction.slice(0, 3).padEnd(3, "0"));
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  // Date.UTC maps years 0-99 to 1900-1999; set the full year explicitly.
+  return year < 100 ? new Date(ms).setUTCFullYear(year) : ms;
+}
+
+function checkRange(ms: number, text: string): number {
+  if (!(ms >= MIN_TIMESTAMP && ms <= MAX_TIMESTAMP)) throw new TimestampError(`out of range: "${text}"`);
+  return ms;
+}
+
+function daysInMonth(year: number, month: number): number {
+  // The Gregorian calendar repeats every 400 years; map into 2000-2399 to dodge Date.UTC's
+  // two-digit-year rule.
+  const equivalentYear = 2000 + (((year % 400) + 400) % 400);
+  return new Date(Date.UTC(equivalentYear, month, 0)).getUTCDate();
+}
+
+function truncate(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time zones
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** Throws a ValidationError unless `timeZone` is an IANA zone name the runtime knows. */
+export function assertTimeZone(timeZone: unknown, field = "timezone"): string {
+  if (typeof timeZone !== "string" || timeZone.length === 0) {
+    throw new ValidationError([{ field, message: "expected an IANA time zone name such as Asia/Shanghai" }]);
+  }
+  try {
+    formatterFor(timeZone);
+  } catch {
+    throw new ValidationError([{ field, message: `unknown time zone "${truncate(timeZone)}"` }]);
+  }
+  return timeZone;
+}
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+      era: "short",
+    });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter;
+}
+
+function isUtc(timeZone: string): boolean {
+  return timeZone === "UTC" || timeZone === "Etc/UTC" || timeZone === "GMT" || timeZone === "Etc/GMT";
+}
+
+/** The zone's offset from UTC at instant `utcMs`, in ms (Asia/Shanghai: +28,800,000). */
+export function offsetAt(timeZone: string, utcMs: number): number {
+  if (isUtc(timeZone)) return 0;
+  // Offsets are whole seconds in modern data; work on the second so the millisecond part cancels.
+  const base = Math.floor(utcMs / 1000) * 1000;
+  let year = 0, month = 1, day = 1, hour = 0, minute = 0, second = 0, bc = false;
+  for (const part of formatterFor(timeZone).formatToParts(base)) {
+    switch (part.type) {
+      case "year": year = Number(part.value); break;
+      case "month": month = Number(part.value); break;
+      case "day": day = Number(part.value); break;
+      case "hour": hour = Number(part.value); break;
+      case "minute": minute = Number(part.value); break;
+      case "second": second = Number(part.value); break;
+      case "era": bc = part.value === "BC" || part.value === "B"; break;
+    }
+  }
+  const fullYear = bc ? 1 - year : year;
+  const wall = new Date(Date.UTC(2000, month - 1, day, hour, minute, second)).setUTCFullYear(fullYear);
+  return wall - base;
+}
+
+/**
+ * The UTC instant of a wall-clock time in `timeZone` (`wallMs` is the wall clock written as if
+ * it were UTC). A time that falls in a daylight-saving gap does not exist and is refused; a time
+ * that occurs twice (the hour repeated when clocks go back) is read as its first occurrence,
+ * which is what Temporal's default "compatible" disambiguation does.
+ */
+export function wallTimeToUtc(wallMs: number, timeZone: string, text?: string): number {
+  if (isUtc(timeZone)) return wallMs;
+  const before = offsetAt(timeZone, wallMs - DAY_MS);
+  const after = offsetAt(timeZone, wallMs + DAY_MS);
+  let best: number | undefined;
+  for (const offset of before === after ? [before] : [before, after]) {
+    const candidate = wallMs - offset;
+    if (offsetAt(timeZone, candidate) === offset && (best === undefined || candidate < best)) best = candidate;
+  }
+  if (best === undefined) {
+    throw new TimestampError(
+      `${text ? `"${text}"` : "wall-clock time"} does not exist in ${timeZone} (daylight-saving gap)`,
+    );
+  }
+  return best;
+}
+
+/** A stretch of time [start, end) over which a zone keeps one UTC offset. */
+export interface OffsetSpan {
+  start: number;
+  end: number;
+  offset: number;
+}
+
+const transitionCache = new Map<string, number[]>();
+
+/** The zone's offset changes within UTC year `year`, as UTC instants where a new offset begins. */
+function transitionsInYear(timeZone: string, year: number): number[] {
+  const key = `${timeZone}\u0000${year}`;
+  let found = transitionCache.get(key);
+  if (found) return found;
+  found = [];
+  // Sample daily: zones change offset at most a few times a year, never twice within a day.
+  let previousTime = Date.UTC(year, 0, 1);
+  let previousOffset = offsetAt(timeZone, previousTime);
+  const yearEnd = Date.UTC(year + 1, 0, 1);
+  for (let t = previousTime + DAY_MS; t <= yearEnd; t += DAY_MS) {
+    const offset = offsetAt(timeZone, t);
+    if (offset !== previousOffset) {
+      // Binary search to the second on which the new offset starts.
+      let lo = previousTime;
+      let hi = t;
+      while (hi - lo > 1000) {
+        const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
+        if (offsetAt(timeZone, mid) === previousOffset) lo = mid;
+        else hi = mid;
+      }
+      found.push(hi);
+    }
+    previousTime = t;
+    previousOffset = offset;
+  }
+  transitionCache.set(key, found);
+  return found;
+}
+
+/** The spans of constant offset that cover [start, end] (inclusive), in order. */
+export function offsetSpans(timeZone: string, start: number, end: number): OffsetSpan[] {
+  if (isUtc(timeZone)) return [{ start, end: end + 1, offset: 0 }];
+  const spans: OffsetSpan[] = [];
+  let spanStart = start;
+  const firstYear = new Date(start).getUTCFullYear();
+  const lastYear = new Date(end).getUTCFullYear();
+  for (let year = firstYear; year <= lastYear; year++) {
+    for (const transition of transitionsInYear(timeZone, year)) {
+      if (transition <= spanStart || transition > end) continue;
+      spans.push({ start: spanStart, end: transition, offset: offsetAt(timeZone, spanStart) });
+      spanStart = transition;
+    }
+  }
+  spans.push({ start: spanStart, end: end + 1, offset: offsetAt(timeZone, spanStart) });
+  return spans;
+}
+
+/** ISO-8601 UTC with milliseconds, the form CSV files carry. */
+export function formatIsoUtc(ms: number): string {
+  return new Date(ms).toISOString();
+}

@@ -1,0 +1,31 @@
+/**
+ * tradelite: Bun-native persistence for trading systems (ADR 0001). The public API; re-exports only.
+ */
+export { openDatabase, getDatabase, Database } from "./sqlite/database.ts";
+export { openStore, type StoreOptions } from "./store.ts";
+export { createSqliteStore } from "./sqlite/store.ts";
+export { SCHEMA_VERSION } from "./sqlite/migrations.ts";
+export { resolveDatabaseOptions, DEFAULT_DB_PATH, type DatabaseOptions } from "./config.ts";
+export type { Store, SymbolOverview, BackendName } from "./domain/store.ts";
+export { validateBars, BarSchema, type Bar, type BarInput, type BarColumns } from "./domain/bar.ts";
+export { validateQuotes, QuoteSchema, type Quote, type QuoteInput, type QuoteColumns } from "./domain/quote.ts";
+export {
+  INTERVALS,
+  IntervalSchema,
+  type Interval,
+  type BarQuery,
+  type RangeQuery,
+  type TimeRange,
+  type BarTimestamp,
+  type Order,
+} from "./domain/query.ts";
+export { assertSymbol, isSymbol, symbolProblem, MAX_SYMBOL_LENGTH } from "./domain/symbol.ts";
+export { toEpochMs, formatIsoUtc, type TimestampInput } from "./domain/time.ts";
+export {
+  TradeliteError,
+  ValidationError,
+  NotFoundError,
+  ConflictError,
+  StorageError,
+  type Issue,
+} from "./domain/errors.ts";

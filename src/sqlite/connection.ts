@@ -1,0 +1,124 @@
+/**
+ * One bun:sqlite connection, configured as DESIGN.md fixes it, with a registry of the
+ * statements prepared on it so `close()` can finalize every one of them.
+ */
+import { Database as SqliteDatabase, type Statement } from "bun:sqlite";
+import { existsSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { JOURNAL_SIZE_LIMIT_BYTES, type ResolvedDatabaseOptions } from "../config.ts";
+import { StorageError, TradeliteError } from "../domain/errors.ts";
+
+export interface Connection {
+  readonly sqlite: SqliteDatabase;
+  readonly path: string;
+  readonly readonly: boolean;
+  /** Prepares a fixed SQL text once; the statement is finalized when the connection closes. */
+  prepare<Row = unknown>(sql: string): Statement<Row>;
+  /** Runs `work` in a BEGIN IMMEDIATE transaction: the write lock is taken up front. */
+  writeTransaction<T>(work: () => T): T;
+  close(): void;
+  readonly closed: boolean;
+}
+
+export function isMemoryPath(path: string): boolean {
+  return path === ":memory:" || path === "";
+}
+
+export function openConnection(options: ResolvedDatabaseOptions): Connection {
+  const { path, readonly } = options;
+  if (!isMemoryPath(path) && !path.startsWith("file:")) {
+    if (readonly && !existsSync(path)) {
+      throw new StorageError("SQLITE_CANTOPEN", `no database file at ${path} (opened read-only, so it is not created)`);
+    }
+    if (!readonly) mkdirSync(dirname(path), { recursive: true });
+  }
+  const sqlite = guard(() =>
+    readonly
+      ? new SqliteDatabase(path, { readonly: true, strict: true })
+      : new SqliteDatabase(path, { create: true, readwrite: true, strict: true }),
+  );
+  try {
+    configure(sqlite, options);
+  } catch (error) {
+    sqlite.close(false);
+    throw toStorageError(error);
+  }
+  const statements: Statement[] = [];
+  let closed = false;
+  const begin = sqlite.transaction((work: () => unknown) => work());
+  return {
+    sqlite,
+    path,
+    readonly,
+    prepare<Row>(sql: string): Statement<Row> {
+      const statement = guard(() => sqlite.prepare(sql)) as unknown as Statement<Row>;
+      statements.push(statement as unknown as Statement);
+      return statement;
+    },
+    writeTransaction<T>(work: () => T): T {
+      return guard(() => begin.immediate(work) as T);
+    },
+    get closed() {
+      return closed;
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      try {
+        if (!readonly) {
+          // Let SQLite gather the statistics the planner wants, then fold the WAL back into the
+          // main file so a clean close leaves one file to copy.
+          sqlite.run("PRAGMA optimize");
+          sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
+        }
+      } finally {
+        for (const statement of statements) statement.finalize();
+        statements.length = 0;
+        sqlite.close(false);
+      }
+    },
+  };
+}
+
+/**
+ * busy_timeout comes first so that everything after it (the WAL switch included) waits for a
+ * lock held by another process instead of failing with SQLITE_BUSY.
+ */
+function configure(sqlite: SqliteDatabase, options: ResolvedDatabaseOptions): void {
+  sqlite.run(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
+  if (options.readonly) {
+    sqlite.run("PRAGMA query_only = ON");
+    return;
+  }
+  const pageCount = (sqlite.query("PRAGMA page_count").get() as { page_count: number }).page_count;
+  // auto_vacuum can only be chosen before the first table exists (or by a full VACUUM).
+  if (pageCount === 0) sqlite.run("PRAGMA auto_vacuum = INCREMENTAL");
+  if (!isMemoryPath(options.path)) {
+    const mode = (sqlite.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
+    if (mode.toLowerCase() !== "wal") {
+      throw new StorageError("WAL_UNAVAILABLE", `could not switch ${options.path} to WAL mode (journal_mode is ${mode})`);
+    }
+  }
+  sqlite.run(`PRAGMA synchronous = ${options.synchronous === "FULL" ? "FULL" : "NORMAL"}`);
+  sqlite.run("PRAGMA foreign_keys = ON");
+  sqlite.run("PRAGMA temp_store = MEMORY");
+  sqlite.run(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
+}
+
+/** Runs `work`, turning a SQLite error into a StorageError that carries SQLite's code. */
+export function guard<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    throw toStorageError(error);
+  }
+}
+
+export function toStorageError(error: unknown): unknown {
+  if (error instanceof TradeliteError) return error;
+  if (error instanceof Error && error.name === "SQLiteError") {
+    const code = (error as Error & { code?: string }).code ?? "SQLITE_ERROR";
+    return new StorageError(code, `SQLite: ${error.message}`, { cause: error });
+  }
+  return error;
+}

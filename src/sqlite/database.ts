@@ -1,0 +1,107 @@
+/**
+ * Database: the synchronous embedded API over one bun:sqlite connection, the ADR's
+ * `get_database()`. `openDatabase(options)` opens a new one; `getDatabase()` returns the
+ * process-wide default, created on first use.
+ */
+import { resolveDatabaseOptions, type DatabaseOptions, type ResolvedDatabaseOptions } from "../config.ts";
+import type { Bar, BarColumns, BarInput } from "../domain/bar.ts";
+import { StorageError } from "../domain/errors.ts";
+import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "../domain/query.ts";
+import type { Quote, QuoteColumns, QuoteInput } from "../domain/quote.ts";
+import type { SymbolOverview } from "../domain/store.ts";
+import { createBarRepository, type BarRepository } from "./bars.ts";
+import { openConnection, type Connection } from "./connection.ts";
+import { migrate } from "./migrations.ts";
+import { createQuoteRepository } from "./quotes.ts";
+
+export class Database {
+  readonly path: string;
+  readonly timezone: string;
+  readonly readonly: boolean;
+  readonly barTimestamp: BarTimestamp;
+  /** PRAGMA user_version after migrations. */
+  readonly schemaVersion: number;
+  readonly #conn: Connection;
+  readonly #bars: BarRepository;
+  readonly #quotes: ReturnType<typeof createQuoteRepository>;
+
+  constructor(options: ResolvedDatabaseOptions) {
+    this.path = options.path;
+    this.timezone = options.timezone;
+    this.readonly = options.readonly;
+    this.barTimestamp = options.barTimestamp;
+    const conn = openConnection(options);
+    try {
+      this.schemaVersion = migrate(conn);
+      this.#bars = createBarRepository(conn, options);
+      this.#quotes = createQuoteRepository(conn, options);
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
+    this.#conn = conn;
+  }
+
+  get closed(): boolean {
+    return this.#conn.closed;
+  }
+
+  /** Upserts bars on (symbol, timestamp) in one transaction; returns the rows written (distinct timestamps). */
+  insertBars(symbol: string, bars: readonly BarInput[] | BarColumns): number {
+    return this.#open().insert(symbol, bars);
+  }
+
+  getBars(symbol: string, query?: BarQuery): Bar[] {
+    return this.#open().get(symbol, query);
+  }
+
+  iterateBars(symbol: string, query?: BarQuery): Generator<Bar> {
+    return this.#open().iterate(symbol, query);
+  }
+
+  latestBar(symbol: string): Bar | null {
+    return this.#open().latest(symbol);
+  }
+
+  /** Deletes bars in the inclusive range (all of the symbol's bars when no range is given). */
+  deleteBars(symbol: string, range?: TimeRange): number {
+    return this.#open().delete(symbol, range);
+  }
+
+  overview(): SymbolOverview[] {
+    return this.#open().overview();
+  }
+
+  insertQuotes(symbol: string, quotes: readonly QuoteInput[] | QuoteColumns): number {
+    this.#open();
+    return this.#quotes.insert(symbol, quotes);
+  }
+
+  getQuotes(symbol: string, query?: RangeQuery): Quote[] {
+    this.#open();
+    return this.#quotes.get(symbol, query);
+  }
+
+  /** Optimizes, checkpoints the WAL away, finalizes every statement and closes. Idempotent. */
+  close(): void {
+    if (defaultDatabase === this) defaultDatabase = undefined;
+    this.#conn.close();
+  }
+
+  #open(): BarRepository {
+    if (this.#conn.closed) throw new StorageError("CLOSED", `database ${this.path} is closed`);
+    return this.#bars;
+  }
+}
+
+export function openDatabase(options?: DatabaseOptions): Database {
+  return new Database(resolveDatabaseOptions(options));
+}
+
+let defaultDatabase: Database | undefined;
+
+/** The process-wide default database ($TRADELITE_DB, else ./data/trading.db), opened on first use. */
+export function getDatabase(): Database {
+  defaultDatabase ??= openDatabase();
+  return defaultDatabase;
+}

@@ -1,0 +1,26 @@
+/**
+ * quotes: level-1 snapshot upserts and range reads.
+ */
+import { QUOTE_VALUE_FIELDS, validateQuotes, type Quote, type QuoteColumns, type QuoteInput } from "../domain/quote.ts";
+import { readQuery, type RangeQuery } from "../domain/query.ts";
+import { assertSymbol } from "../domain/symbol.ts";
+import type { Connection } from "./connection.ts";
+import { prepareSeries } from "./series.ts";
+import { prepareUpsert } from "./upsert.ts";
+
+export function createQuoteRepository(conn: Connection, settings: { readonly timezone: string }) {
+  const writeQuotes = prepareUpsert(conn, "quotes", QUOTE_VALUE_FIELDS);
+  const series = prepareSeries<Quote>(conn, "quotes", QUOTE_VALUE_FIELDS);
+  return {
+    insert(symbol: string, quotes: readonly QuoteInput[] | QuoteColumns): number {
+      assertSymbol(symbol);
+      const batch = validateQuotes(quotes, settings.timezone);
+      if (batch.length === 0) return 0;
+      return conn.writeTransaction(() => writeQuotes(symbol, batch));
+    },
+    get(symbol: string, query?: RangeQuery): Quote[] {
+      assertSymbol(symbol);
+      return series.read(symbol, readQuery(query, settings.timezone));
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * Reads of a time-series table keyed by (symbol, timestamp): inclusive ranges in either order,
+ * with a limit, as fixed prepared statements; paged iteration; deletes. Bars and quotes share it.
+ */
+import type { Statement } from "bun:sqlite";
+import type { ReadQuery, ReadRange } from "../domain/query.ts";
+import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
+import type { Connection } from "./connection.ts";
+import { guard } from "./connection.ts";
+
+/** Rows per page when iterating: big enough to amortise the query, small enough to bound memory. */
+export const PAGE_ROWS = 8_192;
+
+export interface SeriesReader<Row extends { timestamp: number }> {
+  read(symbol: string, query: ReadQuery): Row[];
+  /** The same rows as `read`, fetched page by page (keyset pagination, no cursor held open). */
+  iterate(symbol: string, query: ReadQuery): Generator<Row>;
+  latest(symbol: string): Row | null;
+  /** Rows in range; must run inside a write transaction. */
+  delete(symbol: string, range: ReadRange): number;
+}
+
+/** `table` and `fields` are our own constants, never input. */
+export function prepareSeries<Row extends { timestamp: number }>(
+  conn: Connection,
+  table: string,
+  fields: readonly string[],
+): SeriesReader<Row> {
+  const columns = ["timestamp", ...fields].join(", ");
+  const range = "WHERE symbol = ? AND timestamp BETWEEN ? AND ?";
+  const ascending = conn.prepare<Row>(`SELECT ${columns} FROM ${table} ${range} ORDER BY timestamp ASC LIMIT ?`);
+  const descending = conn.prepare<Row>(`SELECT ${columns} FROM ${table} ${range} ORDER BY timestamp DESC LIMIT ?`);
+  const remove = conn.prepare(`DELETE FROM ${table} ${range}`);
+
+  function select(symbol: string, start: number, end: number, limit: number, order: "asc" | "desc"): Row[] {
+    const statement: Statement<Row> = order === "asc" ? ascending : descending;
+    return guard(() => statement.all(symbol as never, start as never, end as never, limit as never));
+  }
+
+  return {
+    read(symbol, query) {
+      return select(symbol, query.start, query.end, query.limit, query.order);
+    },
+    *iterate(symbol, query) {
+      let { start, end } = query;
+      let remaining = query.limit < 0 ? Infinity : query.limit;
+      while (remaining > 0 && start <= end) {
+        const page = select(symbol, start, end, Math.min(PAGE_ROWS, remaining), query.order);
+        yield* page;
+        remaining -= page.length;
+        if (page.length < PAGE_ROWS) return;
+        const last = page[page.length - 1]!.timestamp;
+        if (query.order === "asc") start = last + 1;
+        else end = last - 1;
+      }
+    },
+    latest(symbol) {
+      return select(symbol, MIN_TIMESTAMP, MAX_TIMESTAMP, 1, "desc")[0] ?? null;
+    },
+    delete(symbol, { start, end }) {
+      return remove.run(symbol as never, start as never, end as never).changes;
+    },
+  };
+}

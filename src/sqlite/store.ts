@@ -1,0 +1,25 @@
+/**
+ * The Store interface over an in-thread Database. Each call runs synchronously on the caller's
+ * thread and settles its promise with the result or the error; the worker backend is the one
+ * that keeps the event loop free.
+ */
+import type { Store } from "../domain/store.ts";
+import type { Database } from "./database.ts";
+
+export function createSqliteStore(db: Database): Store {
+  const run = async <T>(work: () => T): Promise<T> => work();
+  return {
+    backend: "sqlite",
+    insertBars: (symbol, bars) => run(() => db.insertBars(symbol, bars)),
+    getBars: (symbol, query) => run(() => db.getBars(symbol, query)),
+    async *iterateBars(symbol, query) {
+      yield* db.iterateBars(symbol, query);
+    },
+    latestBar: (symbol) => run(() => db.latestBar(symbol)),
+    deleteBars: (symbol, range) => run(() => db.deleteBars(symbol, range)),
+    overview: () => run(() => db.overview()),
+    insertQuotes: (symbol, quotes) => run(() => db.insertQuotes(symbol, quotes)),
+    getQuotes: (symbol, query) => run(() => db.getQuotes(symbol, query)),
+    close: () => run(() => db.close()),
+  };
+}

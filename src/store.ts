@@ -1,0 +1,20 @@
+/**
+ * openStore: one entry point that picks a backend behind the Store interface.
+ */
+import type { DatabaseOptions } from "./config.ts";
+import { ValidationError } from "./domain/errors.ts";
+import type { Store } from "./domain/store.ts";
+import { openDatabase } from "./sqlite/database.ts";
+import { createSqliteStore } from "./sqlite/store.ts";
+
+export type StoreOptions = { backend: "sqlite" } & DatabaseOptions;
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const { backend, ...rest } = options ?? {};
+  switch (backend) {
+    case "sqlite":
+      return createSqliteStore(openDatabase(rest));
+    default:
+      throw new ValidationError([{ field: "backend", message: `unknown backend ${JSON.stringify(backend)}; available: "sqlite"` }]);
+  }
+}
