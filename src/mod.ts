@@ -3,6 +3,7 @@
  */
 export { openDatabase, getDatabase, Database } from "./sqlite/database.ts";
 export { openStore, type StoreOptions } from "./store.ts";
+export type { ConnectionSettings } from "./sqlite/connection.ts";
 export { createSqliteStore } from "./sqlite/store.ts";
 export { SCHEMA_VERSION } from "./sqlite/migrations.ts";
 export { resolveDatabaseOptions, DEFAULT_DB_PATH, type DatabaseOptions } from "./config.ts";

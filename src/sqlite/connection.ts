@@ -16,8 +16,44 @@ export interface Connection {
   prepare<Row = unknown>(sql: string): Statement<Row>;
   /** Runs `work` in a BEGIN IMMEDIATE transaction: the write lock is taken up front. */
   writeTransaction<T>(work: () => T): T;
+  /** The pragmas in force on this connection, read back from SQLite. */
+  settings(): ConnectionSettings;
   close(): void;
   readonly closed: boolean;
+}
+
+export interface ConnectionSettings {
+  journalMode: string;
+  synchronous: "OFF" | "NORMAL" | "FULL" | "EXTRA";
+  busyTimeoutMs: number;
+  foreignKeys: boolean;
+  tempStore: "DEFAULT" | "FILE" | "MEMORY";
+  autoVacuum: "NONE" | "FULL" | "INCREMENTAL";
+  journalSizeLimit: number;
+  pageSize: number;
+  pageCount: number;
+}
+
+const SYNCHRONOUS = ["OFF", "NORMAL", "FULL", "EXTRA"] as const;
+const TEMP_STORE = ["DEFAULT", "FILE", "MEMORY"] as const;
+const AUTO_VACUUM = ["NONE", "FULL", "INCREMENTAL"] as const;
+
+function readSettings(sqlite: SqliteDatabase): ConnectionSettings {
+  const pragma = (name: string): number | string => {
+    const row = sqlite.query(`PRAGMA ${name}`).get() as Record<string, number | string>;
+    return Object.values(row)[0]!;
+  };
+  return {
+    journalMode: String(pragma("journal_mode")),
+    synchronous: SYNCHRONOUS[Number(pragma("synchronous"))]!,
+    busyTimeoutMs: Number(pragma("busy_timeout")),
+    foreignKeys: Number(pragma("foreign_keys")) === 1,
+    tempStore: TEMP_STORE[Number(pragma("temp_store"))]!,
+    autoVacuum: AUTO_VACUUM[Number(pragma("auto_vacuum"))]!,
+    journalSizeLimit: Number(pragma("journal_size_limit")),
+    pageSize: Number(pragma("page_size")),
+    pageCount: Number(pragma("page_count")),
+  };
 }
 
 export function isMemoryPath(path: string): boolean {
@@ -60,6 +96,9 @@ export function openConnection(options: ResolvedDatabaseOptions): Connection {
     },
     get closed() {
       return closed;
+    },
+    settings() {
+      return guard(() => readSettings(sqlite));
     },
     close() {
       if (closed) return;

@@ -10,7 +10,7 @@ import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "../domain/qu
 import type { Quote, QuoteColumns, QuoteInput } from "../domain/quote.ts";
 import type { SymbolOverview } from "../domain/store.ts";
 import { createBarRepository, type BarRepository } from "./bars.ts";
-import { openConnection, type Connection } from "./connection.ts";
+import { openConnection, type Connection, type ConnectionSettings } from "./connection.ts";
 import { migrate } from "./migrations.ts";
 import { createQuoteRepository } from "./quotes.ts";
 
@@ -80,6 +80,12 @@ export class Database {
   getQuotes(symbol: string, query?: RangeQuery): Quote[] {
     this.#open();
     return this.#quotes.get(symbol, query);
+  }
+
+  /** The connection's pragmas as SQLite reports them (journal mode, synchronous, busy timeout ...). */
+  settings(): ConnectionSettings {
+    this.#open();
+    return this.#conn.settings();
   }
 
   /** Optimizes, checkpoints the WAL away, finalizes every statement and closes. Idempotent. */

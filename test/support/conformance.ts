@@ -1,0 +1,289 @@
+/**
+ * The Store conformance suite: every backend runs these same tests through the Store interface.
+ * Call it from a backend's test file with a factory that opens a fresh, empty store.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { StorageError, ValidationError, type Bar, type Store } from "../../src/mod.ts";
+import { randomBars, sessionBars } from "./bars.ts";
+
+export interface StoreFactoryOptions {
+  timezone?: string;
+  barTimestamp?: "start" | "end";
+}
+
+export type StoreFactory = (options?: StoreFactoryOptions) => Promise<Store>;
+
+const MINUTE = 60_000;
+const T0 = Date.UTC(2024, 0, 2, 1, 31);
+
+function minuteBars(count: number, seed = 1, start = T0): Bar[] {
+  return randomBars(Array.from({ length: count }, (_, i) => start + i * MINUTE), seed);
+}
+
+async function expectValidationError(promise: Promise<unknown>): Promise<ValidationError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ValidationError);
+  return error as ValidationError;
+}
+
+export function storeConformance(name: string, openStore: StoreFactory): void {
+  describe(`Store conformance: ${name}`, () => {
+    const open: Store[] = [];
+    async function fresh(options?: StoreFactoryOptions): Promise<Store> {
+      const store = await openStore(options);
+      open.push(store);
+      return store;
+    }
+    afterEach(async () => {
+      for (const store of open.splice(0)) await store.close();
+    });
+
+    test("bars round-trip exactly, ascending by default", async () => {
+      const store = await fresh();
+      const bars = minuteBars(500);
+      expect(await store.insertBars("600519", bars)).toBe(500);
+      expect(await store.getBars("600519")).toEqual(bars);
+    });
+
+    test("columnar input stores the same bars as objects", async () => {
+      const store = await fresh();
+      const bars = minuteBars(300, 2);
+      const columns = {
+        timestamp: Float64Array.from(bars, (b) => b.timestamp),
+        open: Float64Array.from(bars, (b) => b.open!),
+        high: Float64Array.from(bars, (b) => b.high!),
+        low: Float64Array.from(bars, (b) => b.low!),
+        close: Float64Array.from(bars, (b) => b.close!),
+        volume: Float64Array.from(bars, (b) => b.volume!),
+        amount: bars.map((b) => b.amount),
+      };
+      expect(await store.insertBars("COL", columns)).toBe(300);
+      expect(await store.getBars("COL")).toEqual(bars);
+    });
+
+    test("range queries are inclusive at both ends", async () => {
+      const store = await fresh();
+      const bars = minuteBars(100);
+      await store.insertBars("S", bars);
+      const got = await store.getBars("S", { start: bars[10]!.timestamp, end: bars[20]!.timestamp });
+      expect(got).toEqual(bars.slice(10, 21));
+      const single = await store.getBars("S", { start: bars[5]!.timestamp, end: bars[5]!.timestamp });
+      expect(single).toEqual([bars[5]!]);
+    });
+
+    test("range bounds accept Date, ISO with offset and naive strings in the store's timezone", async () => {
+      const store = await fresh({ timezone: "Asia/Shanghai" });
+      const bars = minuteBars(60); // 09:31 ... 10:30 Shanghai on 2024-01-02
+      await store.insertBars("S", bars);
+      const naive = await store.getBars("S", { start: "2024-01-02 09:40", end: "2024-01-02 09:49:00" });
+      expect(naive).toEqual(bars.slice(9, 19));
+      const iso = await store.getBars("S", { start: "2024-01-02T01:40:00Z", end: new Date(bars[18]!.timestamp) });
+      expect(iso).toEqual(bars.slice(9, 19));
+    });
+
+    test("order desc and limit apply after the range", async () => {
+      const store = await fresh();
+      const bars = minuteBars(50);
+      await store.insertBars("S", bars);
+      expect(await store.getBars("S", { order: "desc", limit: 3 })).toEqual(bars.slice(-3).reverse());
+      expect(await store.getBars("S", { limit: 4 })).toEqual(bars.slice(0, 4));
+      expect(await store.getBars("S", { start: bars[10]!.timestamp, order: "desc", limit: 2 })).toEqual([bars[49]!, bars[48]!]);
+    });
+
+    test("upsert: a later write to the same (symbol, timestamp) replaces the earlier one", async () => {
+      const store = await fresh();
+      const bars = minuteBars(20);
+      await store.insertBars("S", bars);
+      const changed = bars.slice(5, 10).map((b) => ({ ...b, close: b.high, volume: 7 }));
+      expect(await store.insertBars("S", changed)).toBe(5);
+      const got = await store.getBars("S");
+      expect(got).toHaveLength(20);
+      expect(got.slice(5, 10)).toEqual(changed);
+      expect(got.slice(0, 5)).toEqual(bars.slice(0, 5));
+    });
+
+    test("two rows for one key in a batch resolve to the later one, and count once", async () => {
+      const store = await fresh();
+      const [a, b] = minuteBars(2);
+      const replacement = { ...a!, close: a!.low, volume: 1 };
+      expect(await store.insertBars("S", [a!, b!, replacement])).toBe(2);
+      expect(await store.getBars("S")).toEqual([replacement, b!]);
+    });
+
+    test("unsorted input is stored sorted", async () => {
+      const store = await fresh();
+      const bars = minuteBars(30);
+      const shuffled = [...bars].reverse();
+      expect(await store.insertBars("S", shuffled)).toBe(30);
+      expect(await store.getBars("S")).toEqual(bars);
+    });
+
+    test("a bad row rejects the whole batch and writes nothing", async () => {
+      const store = await fresh();
+      const good = minuteBars(10);
+      await store.insertBars("S", good);
+      const batch = minuteBars(10, 3, T0 + 100 * MINUTE);
+      const bad = [...batch];
+      bad[4] = { ...batch[4]!, low: batch[4]!.high! + 1 };
+      bad[7] = { ...batch[7]!, volume: -1 };
+      const error = await expectValidationError(store.insertBars("S", bad));
+      expect(error.issues.map((issue) => issue.row)).toEqual(expect.arrayContaining([4, 7]));
+      expect(error.issues.find((issue) => issue.row === 7)?.field).toBe("volume");
+      expect(await store.getBars("S")).toEqual(good);
+    });
+
+    test("prices of zero or below, NaN and strings are refused, not coerced", async () => {
+      const store = await fresh();
+      const [bar] = minuteBars(1);
+      for (const patch of [{ open: 0 }, { close: -1 }, { high: Number.NaN }, { volume: Infinity }, { amount: "5" }]) {
+        await expectValidationError(store.insertBars("S", [{ ...bar!, ...patch } as never]));
+      }
+      expect(await store.overview()).toEqual([]);
+    });
+
+    test("null prices are stored as null", async () => {
+      const store = await fresh();
+      const bar = { timestamp: T0, open: null, high: null, low: null, close: 10, volume: null, amount: null };
+      await store.insertBars("S", [bar]);
+      expect(await store.getBars("S")).toEqual([bar]);
+    });
+
+    test("bad symbols are refused before anything is written", async () => {
+      const store = await fresh();
+      for (const symbol of ["", "a b", "x\u0000y", "tab\t", "x".repeat(65)]) {
+        await expectValidationError(store.insertBars(symbol, minuteBars(1)));
+        await expectValidationError(store.getBars(symbol));
+      }
+      expect(await store.overview()).toEqual([]);
+    });
+
+    test("symbols of every common market shape work", async () => {
+      const store = await fresh();
+      const symbols = ["600519", "600519.SH", "BTC/USDT", "ES=F", "^GSPC", "../x"];
+      for (const symbol of symbols) await store.insertBars(symbol, minuteBars(2));
+      const overview = await store.overview();
+      expect(overview.map((row) => row.symbol).sort()).toEqual([...symbols].sort());
+      for (const symbol of symbols) expect(await store.getBars(symbol)).toEqual(minuteBars(2));
+    });
+
+    test("overview is exact under repeated overlapping upserts", async () => {
+      const store = await fresh();
+      const bars = minuteBars(1_000);
+      for (let i = 0; i < 10; i++) await store.insertBars("A", bars.slice(i * 50, i * 50 + 300));
+      await store.insertBars("B", bars.slice(0, 7));
+      await store.deleteBars("A", { start: bars[0]!.timestamp, end: bars[9]!.timestamp });
+      expect(await store.overview()).toEqual([
+        { symbol: "A", count: 740, start: bars[10]!.timestamp, end: bars[749]!.timestamp },
+        { symbol: "B", count: 7, start: bars[0]!.timestamp, end: bars[6]!.timestamp },
+      ]);
+    });
+
+    test("deleteBars is inclusive, returns the rows deleted, and leaves other symbols alone", async () => {
+      const store = await fresh();
+      const bars = minuteBars(30);
+      await store.insertBars("A", bars);
+      await store.insertBars("B", bars);
+      expect(await store.deleteBars("A", { start: bars[10]!.timestamp, end: bars[19]!.timestamp })).toBe(10);
+      expect(await store.getBars("A")).toEqual([...bars.slice(0, 10), ...bars.slice(20)]);
+      expect(await store.getBars("B")).toEqual(bars);
+      expect(await store.deleteBars("A")).toBe(20);
+      expect(await store.getBars("A")).toEqual([]);
+    });
+
+    test("latestBar returns the newest bar, or null for an unknown symbol", async () => {
+      const store = await fresh();
+      const bars = minuteBars(10);
+      await store.insertBars("S", [...bars].reverse());
+      expect(await store.latestBar("S")).toEqual(bars[9]!);
+      expect(await store.latestBar("NONE")).toBeNull();
+    });
+
+    test("iterateBars yields exactly what getBars returns, across many pages", async () => {
+      const store = await fresh();
+      const bars = minuteBars(20_000, 5);
+      await store.insertBars("S", bars);
+      for (const query of [{}, { order: "desc" as const }, { limit: 9_000 }, { start: bars[3]!.timestamp, end: bars[17_000]!.timestamp, order: "desc" as const, limit: 12_345 }]) {
+        const streamed: Bar[] = [];
+        for await (const bar of store.iterateBars("S", query)) streamed.push(bar);
+        expect(streamed).toEqual(await store.getBars("S", query));
+      }
+    });
+
+    test("start after end, a bad limit, order or interval are validation errors", async () => {
+      const store = await fresh();
+      await expectValidationError(store.getBars("S", { start: T0 + 1, end: T0 }));
+      await expectValidationError(store.getBars("S", { limit: 0 }));
+      await expectValidationError(store.getBars("S", { limit: 1.5 }));
+      await expectValidationError(store.getBars("S", { order: "up" as never }));
+      await expectValidationError(store.getBars("S", { interval: "2m" as never }));
+      await expectValidationError(store.getBars("S", { start: "yesterday" }));
+      await expectValidationError(store.deleteBars("S", { start: T0 + 1, end: T0 }));
+    });
+
+    test("resampling to 5m and 1d in end mode gives the terminal's A-share buckets", async () => {
+      const store = await fresh({ timezone: "Asia/Shanghai", barTimestamp: "end" });
+      const bars = sessionBars(3, 9);
+      await store.insertBars("600519.SH", bars);
+      const five = await store.getBars("600519.SH", { interval: "5m" });
+      expect(five).toHaveLength(3 * 48);
+      const shanghai = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(11, 16);
+      expect(five.slice(0, 48).map((bar) => shanghai(bar.timestamp)).filter((_, i) => i % 12 === 0 || i === 23 || i === 47))
+        .toEqual(["09:35", "10:35", "11:30", "13:05", "14:05", "15:00"]);
+      const firstBucket = bars.slice(0, 5);
+      expect(five[0]).toEqual({
+        timestamp: bars[4]!.timestamp,
+        open: firstBucket[0]!.open,
+        high: Math.max(...firstBucket.map((b) => b.high!)),
+        low: Math.min(...firstBucket.map((b) => b.low!)),
+        close: firstBucket[4]!.close,
+        volume: firstBucket.reduce((sum, b) => sum + b.volume!, 0),
+        amount: expect.closeTo(firstBucket.reduce((sum, b) => sum + b.amount!, 0), 6),
+      });
+      const days = await store.getBars("600519.SH", { interval: "1d" });
+      expect(days.map((bar) => new Date(bar.timestamp + 8 * 3_600_000).toISOString())).toEqual([
+        "2024-01-02T00:00:00.000Z",
+        "2024-01-03T00:00:00.000Z",
+        "2024-01-04T00:00:00.000Z",
+      ]);
+      expect(days[1]!.volume).toBe(bars.slice(240, 480).reduce((sum, b) => sum + b.volume!, 0));
+      expect(await store.getBars("600519.SH", { interval: "1d", order: "desc", limit: 1 })).toEqual([days[2]!]);
+    });
+
+    test("resampling in start mode buckets [start, end) stamped at the start", async () => {
+      const store = await fresh();
+      const bars = minuteBars(120, 4, Date.UTC(2024, 0, 2, 9, 0));
+      await store.insertBars("S", bars);
+      const hours = await store.getBars("S", { interval: "1h" });
+      expect(hours.map((bar) => bar.timestamp)).toEqual([Date.UTC(2024, 0, 2, 9), Date.UTC(2024, 0, 2, 10)]);
+      expect(hours[0]!.close).toBe(bars[59]!.close);
+      expect(hours[1]!.open).toBe(bars[60]!.open);
+    });
+
+    test("quotes round-trip, and a crossed quote rejects the batch", async () => {
+      const store = await fresh();
+      const quotes = [
+        { timestamp: T0, bid: 10, bid_size: 100, ask: 10.01, ask_size: 200, last: 10, volume: 1_000 },
+        { timestamp: T0 + 3_000, bid: 10.01, bid_size: 50, ask: 10.02, ask_size: 20, last: 10.02, volume: 1_200 },
+      ];
+      expect(await store.insertQuotes("600519", quotes)).toBe(2);
+      expect(await store.getQuotes("600519")).toEqual(quotes);
+      expect(await store.getQuotes("600519", { start: T0 + 1 })).toEqual([quotes[1]!]);
+      const error = await expectValidationError(
+        store.insertQuotes("600519", [{ timestamp: T0 + 6_000, bid: 10.05, ask: 10.04 }]),
+      );
+      expect(error.issues[0]).toMatchObject({ row: 0, field: "bid" });
+      expect(await store.getQuotes("600519")).toHaveLength(2);
+    });
+
+    test("a closed store refuses calls with a StorageError", async () => {
+      const store = await openStore();
+      await store.close();
+      const error = await store.getBars("S").catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StorageError);
+      expect((error as StorageError).code).toBe("CLOSED");
+    });
+  });
+}
