@@ -188,12 +188,12 @@ export function offsetAt(timeZone: string, utcMs: number): number {
  */
 export function wallTimeToUtc(wallMs: number, timeZone: string, text?: string): number {
   if (isUtc(timeZone)) return wallMs;
-  const before = offsetAt(timeZone, wallMs - DAY_MS);
-  const after = offsetAt(timeZone, wallMs + DAY_MS);
+  const before = cachedOffsetAt(timeZone, wallMs - DAY_MS);
+  const after = cachedOffsetAt(timeZone, wallMs + DAY_MS);
   let best: number | undefined;
   for (const offset of before === after ? [before] : [before, after]) {
     const candidate = wallMs - offset;
-    if (offsetAt(timeZone, candidate) === offset && (best === undefined || candidate < best)) best = candidate;
+    if (cachedOffsetAt(timeZone, candidate) === offset && (best === undefined || candidate < best)) best = candidate;
   }
   if (best === undefined) {
     throw new TimestampError(
@@ -201,6 +201,32 @@ export function wallTimeToUtc(wallMs: number, timeZone: string, text?: string): 
     );
   }
   return best;
+}
+
+/** A zone's offsets within one UTC year: offsets[i] applies from starts[i] on. */
+interface ZoneYear {
+  starts: number[];
+  offsets: number[];
+}
+
+const zoneYears = new Map<string, ZoneYear>();
+
+/**
+ * offsetAt through a per-zone, per-year table of transitions, so reading a million naive
+ * timestamps costs a table lookup each instead of an Intl call.
+ */
+function cachedOffsetAt(timeZone: string, utcMs: number): number {
+  const year = new Date(utcMs).getUTCFullYear();
+  const key = `${timeZone}\u0000${year}`;
+  let table = zoneYears.get(key);
+  if (!table) {
+    const starts = [yearStart(year), ...transitionsInYear(timeZone, year)];
+    table = { starts, offsets: starts.map((start) => offsetAt(timeZone, start)) };
+    zoneYears.set(key, table);
+  }
+  let i = table.starts.length - 1;
+  while (i > 0 && table.starts[i]! > utcMs) i--;
+  return table.offsets[i]!;
 }
 
 /** A stretch of time [start, end) over which a zone keeps one UTC offset. */
@@ -219,9 +245,9 @@ function transitionsInYear(timeZone: string, year: number): number[] {
   if (found) return found;
   found = [];
   // Sample daily: zones change offset at most a few times a year, never twice within a day.
-  let previousTime = Date.UTC(year, 0, 1);
+  let previousTime = yearStart(year);
   let previousOffset = offsetAt(timeZone, previousTime);
-  const yearEnd = Date.UTC(year + 1, 0, 1);
+  const yearEnd = yearStart(year + 1);
   for (let t = previousTime + DAY_MS; t <= yearEnd; t += DAY_MS) {
     const offset = offsetAt(timeZone, t);
     if (offset !== previousOffset) {
@@ -258,6 +284,11 @@ export function offsetSpans(timeZone: string, start: number, end: number): Offse
   }
   spans.push({ start: spanStart, end: end + 1, offset: offsetAt(timeZone, spanStart) });
   return spans;
+}
+
+/** 00:00 UTC on 1 January of `year`; unlike Date.UTC, right for years 0-99 too. */
+function yearStart(year: number): number {
+  return new Date(0).setUTCFullYear(year, 0, 1);
 }
 
 /** ISO-8601 UTC with milliseconds, the form CSV files carry. */
