@@ -19,6 +19,11 @@ export interface Connection {
   /** The pragmas in force on this connection, read back from SQLite. */
   settings(): ConnectionSettings;
   close(): void;
+  /**
+   * Closes after a failed open (a refused file): puts back the journal mode this connection
+   * changed and skips optimize and checkpoint, so the refused file is left as it was found.
+   */
+  abandon(): void;
   readonly closed: boolean;
 }
 
@@ -73,8 +78,9 @@ export function openConnection(options: ResolvedDatabaseOptions): Connection {
       ? new SqliteDatabase(path, { readonly: true, strict: true })
       : new SqliteDatabase(path, { create: true, readwrite: true, strict: true }),
   );
+  let journalModeFound: string;
   try {
-    configure(sqlite, options);
+    journalModeFound = configure(sqlite, options);
   } catch (error) {
     sqlite.close(false);
     throw toStorageError(error);
@@ -116,18 +122,34 @@ export function openConnection(options: ResolvedDatabaseOptions): Connection {
         sqlite.close(false);
       }
     },
+    abandon() {
+      if (closed) return;
+      closed = true;
+      for (const statement of statements) statement.finalize();
+      statements.length = 0;
+      try {
+        if (!readonly && journalModeFound !== "wal" && !isMemoryPath(path)) {
+          sqlite.run(`PRAGMA journal_mode = ${journalModeFound}`);
+        }
+      } finally {
+        sqlite.close(false);
+      }
+    },
   };
 }
+
+const JOURNAL_MODES = new Set(["delete", "truncate", "persist", "memory", "wal", "off"]);
 
 /**
  * busy_timeout comes first so that everything after it (the WAL switch included) waits for a
  * lock held by another process instead of failing with SQLITE_BUSY.
  */
-function configure(sqlite: SqliteDatabase, options: ResolvedDatabaseOptions): void {
+function configure(sqlite: SqliteDatabase, options: ResolvedDatabaseOptions): string {
   sqlite.run(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
+  const found = (sqlite.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode.toLowerCase();
   if (options.readonly) {
     sqlite.run("PRAGMA query_only = ON");
-    return;
+    return found;
   }
   const pageCount = (sqlite.query("PRAGMA page_count").get() as { page_count: number }).page_count;
   // auto_vacuum can only be chosen before the first table exists (or by a full VACUUM).
@@ -142,6 +164,8 @@ function configure(sqlite: SqliteDatabase, options: ResolvedDatabaseOptions): vo
   sqlite.run("PRAGMA foreign_keys = ON");
   sqlite.run("PRAGMA temp_store = MEMORY");
   sqlite.run(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
+  // Only a known mode is ever written back by abandon(); anything else is treated as WAL.
+  return JOURNAL_MODES.has(found) ? found : "wal";
 }
 
 /** Runs `work`, turning a SQLite error into a StorageError that carries SQLite's code. */

@@ -36,7 +36,7 @@ export class Database {
       this.#bars = createBarRepository(conn, options);
       this.#quotes = createQuoteRepository(conn, options);
     } catch (error) {
-      conn.close();
+      conn.abandon();
       throw error;
     }
     this.#conn = conn;
