@@ -77,6 +77,9 @@ function fromRows<F extends string>(
     const row = rows[i];
     if (typeof row !== "object" || row === null || Array.isArray(row)) {
       issues.push({ row: i, message: `expected a ${spec.noun} object with timestamp, ${fields.join(", ")}` });
+      // Mark every cell missing so the record rules add nothing about values this row never had.
+      out.timestamp[i] = NaN;
+      for (const column of columns) column[i] = NaN;
       continue;
     }
     const record = row as Record<string, unknown>;

@@ -24,7 +24,10 @@ export type Order = (typeof ORDERS)[number];
 export interface IntervalSpec {
   readonly ms: number;
   readonly calendar: boolean;
-  /** Added before flooring so buckets start where they should: 1970-01-05 was a Monday. */
+  /**
+   * Subtracted before flooring and added back after, so buckets start where they should:
+   * weeks on Monday (1970-01-05, four days after the epoch, was a Monday).
+   */
   readonly phase: number;
 }
 

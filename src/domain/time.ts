@@ -13,9 +13,13 @@ export type TimestampInput = number | Date | string;
 export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
-/** The range JavaScript's Date can represent; also the open ends of a range query. */
-export const MIN_TIMESTAMP = -8.64e15;
-export const MAX_TIMESTAMP = 8.64e15;
+/**
+ * The accepted range, 0001-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z: the years ISO-8601
+ * writes with four digits, so every stored timestamp prints back in the form CSV files carry,
+ * and the zone rules (ICU) have an answer for every instant in it. Also the open ends of a range query.
+ */
+export const MIN_TIMESTAMP = -62_135_596_800_000;
+export const MAX_TIMESTAMP = 253_402_300_799_999;
 
 /** A timestamp input that cannot be read. Carries the reason; batch validators add row and field. */
 export class TimestampError extends Error {}
@@ -41,7 +45,7 @@ export function toEpochMs(value: unknown, timeZone: string): number {
       );
     }
     if (value < MIN_TIMESTAMP || value > MAX_TIMESTAMP) {
-      throw new TimestampError(`epoch milliseconds out of range: ${value}`);
+      throw new TimestampError(`epoch milliseconds out of range (years 0001-9999): ${value}`);
     }
     return value;
   }
@@ -96,13 +100,14 @@ function wallClockMs(text: string, m: RegExpExecArray): number {
     throw new TimestampError(`sub-millisecond precision is not stored: "${text}"`);
   }
   const millis = Number(fraction.slice(0, 3).padEnd(3, "0"));
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second, millis);
-  // Date.UTC maps years 0-99 to 1900-1999; set the full year explicitly.
-  return year < 100 ? new Date(ms).setUTCFullYear(year) : ms;
+  // Not Date.UTC: it maps years 0-99 to 1900-1999, where 29 February may not exist.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  return date.setUTCHours(hour, minute, second, millis);
 }
 
 function checkRange(ms: number, text: string): number {
-  if (!(ms >= MIN_TIMESTAMP && ms <= MAX_TIMESTAMP)) throw new TimestampError(`out of range: "${text}"`);
+  if (!(ms >= MIN_TIMESTAMP && ms <= MAX_TIMESTAMP)) throw new TimestampError(`out of range (years 0001-9999): "${text}"`);
   return ms;
 }
 
@@ -216,7 +221,10 @@ const zoneYears = new Map<string, ZoneYear>();
  * timestamps costs a table lookup each instead of an Intl call.
  */
 function cachedOffsetAt(timeZone: string, utcMs: number): number {
-  const year = new Date(utcMs).getUTCFullYear();
+  return offsetSpanAt(timeZone, utcMs).offset;
+}
+
+function zoneYear(timeZone: string, year: number): ZoneYear {
   const key = `${timeZone}\u0000${year}`;
   let table = zoneYears.get(key);
   if (!table) {
@@ -224,9 +232,7 @@ function cachedOffsetAt(timeZone: string, utcMs: number): number {
     table = { starts, offsets: starts.map((start) => offsetAt(timeZone, start)) };
     zoneYears.set(key, table);
   }
-  let i = table.starts.length - 1;
-  while (i > 0 && table.starts[i]! > utcMs) i--;
-  return table.offsets[i]!;
+  return table;
 }
 
 /** A stretch of time [start, end) over which a zone keeps one UTC offset. */
@@ -284,6 +290,21 @@ export function offsetSpans(timeZone: string, start: number, end: number): Offse
   }
   spans.push({ start: spanStart, end: end + 1, offset: offsetAt(timeZone, spanStart) });
   return spans;
+}
+
+/**
+ * The span of constant offset that holds `instant`, cut at UTC year boundaries so that finding
+ * it costs one year of zone rules. Callers walking sparse data jump from span to the next
+ * instant that has data, never through empty years.
+ */
+export function offsetSpanAt(timeZone: string, instant: number): OffsetSpan {
+  if (isUtc(timeZone)) return { start: MIN_TIMESTAMP, end: MAX_TIMESTAMP + 1, offset: 0 };
+  const year = new Date(instant).getUTCFullYear();
+  const table = zoneYear(timeZone, year);
+  let i = table.starts.length - 1;
+  while (i > 0 && table.starts[i]! > instant) i--;
+  const end = i + 1 < table.starts.length ? table.starts[i + 1]! : yearStart(year + 1);
+  return { start: table.starts[i]!, end, offset: table.offsets[i]! };
 }
 
 /** 00:00 UTC on 1 January of `year`; unlike Date.UTC, right for years 0-99 too. */

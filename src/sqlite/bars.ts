@@ -15,7 +15,7 @@ import {
   type TimeRange,
 } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
-import { offsetSpans, wallTimeToUtc } from "../domain/time.ts";
+import { offsetSpanAt, wallTimeToUtc } from "../domain/time.ts";
 import { guard, type Connection } from "./connection.ts";
 import { prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
@@ -74,20 +74,23 @@ export function createBarRepository(conn: Connection, settings: BarSettings) {
 
   function resample(symbol: string, query: ReadQuery, interval: Interval, placement: BarTimestamp): Bar[] {
     const spec = INTERVAL_SPECS[interval];
-    // Offsets are constant within a span, so each span is one SQL aggregation; limit the spans
-    // to the data actually present so an open-ended query does not walk millennia of zone rules.
+    // Offsets are constant within a span, so each span is one SQL aggregation, walked from the
+    // first bar in range to the last.
     const first = series.read(symbol, { ...query, limit: 1, order: "asc" })[0];
     const last = series.read(symbol, { ...query, limit: 1, order: "desc" })[0];
     if (!first || !last) return [];
     const endMode = placement === "end" ? 1 : 0;
     const bars: Bar[] = [];
     let previousKey: number | undefined;
-    for (const span of offsetSpans(timezone, first.timestamp, last.timestamp)) {
+    let cursor = first.timestamp;
+    for (;;) {
+      const span = offsetSpanAt(timezone, cursor);
+      const spanLast = Math.min(span.end - 1, last.timestamp);
       const rows = guard(() =>
         resampleStatement.all({
           symbol,
-          start: span.start,
-          end: span.end - 1,
+          start: cursor,
+          end: spanLast,
           size: spec.ms,
           shift: span.offset - endMode - spec.phase,
         } as never),
@@ -102,11 +105,16 @@ export function createBarRepository(conn: Connection, settings: BarSettings) {
         const { bucket: _bucket, ...values } = row;
         const bar: Bar = { timestamp, ...values };
         const previous = bars[bars.length - 1];
-        // A bucket cut in two by an offset change (a DST day) is merged back into one bar.
+        // A bucket cut in two by an offset change (a DST day) or a span edge is merged back.
         if (previous && previousKey === timestamp) mergeInto(previous, bar);
         else bars.push(bar);
         previousKey = timestamp;
       }
+      if (spanLast >= last.timestamp) break;
+      // Jump to the next bar after this span: sparse data never walks empty years of zone rules.
+      const next = series.read(symbol, { start: spanLast + 1, end: last.timestamp, limit: 1, order: "asc" })[0];
+      if (!next) break;
+      cursor = next.timestamp;
     }
     if (query.order === "desc") bars.reverse();
     return query.limit < 0 ? bars : bars.slice(0, query.limit);

@@ -262,6 +262,19 @@ export function storeConformance(name: string, openStore: StoreFactory): void {
       expect(hours[1]!.open).toBe(bars[60]!.open);
     });
 
+    test("bars at the first and last accepted instants store, read and resample in a DST zone", async () => {
+      const store = await fresh({ timezone: "America/New_York" });
+      const first = { timestamp: "0001-01-01T00:00:00.000Z", open: null, high: null, low: null, close: 1, volume: 1, amount: null };
+      const last = { ...first, timestamp: "9999-12-31T23:59:59.999Z" };
+      expect(await store.insertBars("EDGE", [first, last])).toBe(2);
+      const stored = await store.getBars("EDGE");
+      expect(stored.map((bar) => new Date(bar.timestamp).toISOString())).toEqual([first.timestamp, last.timestamp]);
+      const days = await store.getBars("EDGE", { interval: "1d" });
+      expect(days).toHaveLength(2);
+      expect(days.map((bar) => bar.volume)).toEqual([1, 1]);
+      await expectValidationError(store.insertBars("EDGE", [{ ...first, timestamp: 8.64e15 }]));
+    });
+
     test("quotes round-trip, and a crossed quote rejects the batch", async () => {
       const store = await fresh();
       const quotes = [

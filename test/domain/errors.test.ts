@@ -1,0 +1,64 @@
+import { describe, expect, test } from "bun:test";
+import { ConflictError, NotFoundError, StorageError, TradeliteError, ValidationError } from "../../src/domain/errors.ts";
+
+describe("ValidationError", () => {
+  test("carries the issues it was given, each with row, field and message", () => {
+    const issues = [
+      { row: 3, field: "close", message: "must be > 0, got -1" },
+      { field: "limit", message: "must be a positive whole number, got 0" },
+      { message: "expected an array of bars or an object of columns" },
+    ];
+    const error = new ValidationError(issues);
+    expect(error.issues).toEqual(issues);
+    expect(error.code).toBe("VALIDATION");
+    expect(error.name).toBe("ValidationError");
+    expect(error).toBeInstanceOf(TradeliteError);
+    expect(error).toBeInstanceOf(Error);
+  });
+
+  test("the message names each issue's row and field", () => {
+    const error = new ValidationError([
+      { row: 3, field: "close", message: "must be > 0, got -1" },
+      { row: 7, field: "volume", message: "must be >= 0, got -5" },
+    ]);
+    expect(error.message).toContain("row 3 close: must be > 0, got -1");
+    expect(error.message).toContain("row 7 volume: must be >= 0, got -5");
+  });
+
+  test("an issue without a row names just the field; one without either is its message", () => {
+    const error = new ValidationError([{ field: "timezone", message: "unknown time zone" }, { message: "expected an object" }]);
+    expect(error.message).toContain("timezone: unknown time zone");
+    expect(error.message).toContain("expected an object");
+    expect(error.message).not.toContain("row");
+  });
+
+  test("row 0 is named (zero is a row, not a missing one)", () => {
+    expect(new ValidationError([{ row: 0, field: "open", message: "bad" }]).message).toContain("row 0 open");
+  });
+
+  test("a long list shows the first five in the message and counts the rest; issues keeps them all", () => {
+    const issues = Array.from({ length: 12 }, (_, row) => ({ row, field: "volume", message: "must be >= 0" }));
+    const error = new ValidationError(issues);
+    expect(error.issues).toHaveLength(12);
+    expect(error.message).toContain("row 4 volume");
+    expect(error.message).not.toContain("row 5 volume");
+    expect(error.message).toContain("(and 7 more)");
+  });
+
+  test("a summary replaces the generated message but not the issues", () => {
+    const error = new ValidationError([{ row: 1, field: "close", message: "bad" }], "the batch is invalid");
+    expect(error.message).toBe("the batch is invalid");
+    expect(error.issues).toHaveLength(1);
+  });
+});
+
+describe("the other typed errors", () => {
+  test("each carries its code and its class name", () => {
+    expect(new NotFoundError("no such symbol")).toMatchObject({ code: "NOT_FOUND", name: "NotFoundError", message: "no such symbol" });
+    expect(new ConflictError("exists")).toMatchObject({ code: "CONFLICT", name: "ConflictError" });
+    const cause = new Error("database is locked");
+    const storage = new StorageError("SQLITE_BUSY", "busy", { cause });
+    expect(storage).toMatchObject({ code: "SQLITE_BUSY", name: "StorageError", cause });
+    for (const error of [new NotFoundError("x"), new ConflictError("x"), storage]) expect(error).toBeInstanceOf(TradeliteError);
+  });
+});
