@@ -1,3 +1,4 @@
+import type { SyntheticBar } from "../../scripts/synthetic-bars.ts";
 import { describe, expect, test } from "bun:test";
 import { BAR_VALUE_FIELDS, validateBars, type BarColumns, type BarInput } from "../../src/domain/bar.ts";
 import { batchSize, rowAt } from "../../src/domain/batch.ts";
@@ -8,15 +9,7 @@ import { isoAtOffset, issuesOf, plainBatch, randomInt, seededRandom, thrownBy } 
 /** 2024-01-15 09:31 in Shanghai: the first one-minute bar of an A-share trading day. */
 const OPEN_0931 = Date.parse("2024-01-15T09:31:00+08:00");
 
-interface FullBar {
-  timestamp: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  amount: number;
-}
+type FullBar = SyntheticBar;
 
 /** `count` consistent one-minute bars of 600519 from 09:31 Shanghai, prices to the cent. */
 function minuteBars(count: number, seed = 600519): FullBar[] {

@@ -3,6 +3,7 @@
  * against an aggregation computed here from the CSV rows, and start-mode alignment on generated
  * minute bars in UTC and across America/New_York's daylight-saving changes.
  */
+import type { SyntheticBar } from "../../scripts/synthetic-bars.ts";
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
@@ -269,15 +270,7 @@ describe("the 512010 ETF 5-minute TDX export (23,568 bars, newest first)", () =>
 // ---------------------------------------------------------------------------------------------
 // Start mode on generated minute bars: each bar is stamped at its first instant.
 
-interface MinuteBar {
-  timestamp: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  amount: number;
-}
+type MinuteBar = SyntheticBar;
 
 /** One bar per UTC minute in [start, end); volume 1, so a bucket's volume counts its minutes. */
 function minuteBars(start: number, end: number): MinuteBar[] {

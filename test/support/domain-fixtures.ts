@@ -6,17 +6,8 @@ import { expect } from "bun:test";
 import { ValidationError, type Issue } from "../../src/domain/errors.ts";
 import { TimestampError } from "../../src/domain/time.ts";
 
-/** A deterministic random source in [0, 1) (mulberry32): the same seed gives the same inputs. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic random source in [0, 1): the same seed gives the same inputs. */
+export { mulberry32 as seededRandom } from "../../scripts/synthetic-bars.ts";
 
 /** A whole number in [min, max], both inclusive. */
 export function randomInt(random: () => number, min: number, max: number): number {

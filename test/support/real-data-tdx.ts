@@ -3,6 +3,7 @@
  * cleaning, so the quirks (duplicated `datetime` header, `vol` beside `volume`, denormal
  * volumes) reach the code under test.
  */
+import type { SyntheticBar } from "../../scripts/synthetic-bars.ts";
 import Papa from "papaparse";
 import type { BarInput } from "../../src/mod.ts";
 
@@ -13,15 +14,7 @@ export const TDX_INDEX_1MIN = "000001.SH-1min-tdx.csv";
 export const TDX_ETF_5MIN_DESC = "512010.SH-5min-desc.csv";
 
 /** One bar as the file has it: naive Asia/Shanghai time stamped at the bar's end. */
-export interface TdxBar extends BarInput {
-  timestamp: string;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  amount: number;
-}
+export type TdxBar = Omit<SyntheticBar, "timestamp"> & { timestamp: string };
 
 export function realDataPath(file: string): string {
   return new URL(file, SHARED_DATA).pathname;
