@@ -28,13 +28,22 @@ export function prepareSeries<Row extends { timestamp: number }>(
 ): SeriesReader<Row> {
   const columns = ["timestamp", ...fields].join(", ");
   const range = "WHERE symbol = ? AND timestamp BETWEEN ? AND ?";
-  const ascending = conn.prepare<Row>(`SELECT ${columns} FROM ${table} ${range} ORDER BY timestamp ASC LIMIT ?`);
-  const descending = conn.prepare<Row>(`SELECT ${columns} FROM ${table} ${range} ORDER BY timestamp DESC LIMIT ?`);
+  const prepareSelect = (order: string, limit: string) =>
+    conn.prepare<Row>(`SELECT ${columns} FROM ${table} ${range} ORDER BY timestamp ${order}${limit}`);
+  // Four fixed texts: a plain range read carries no LIMIT, which keeps it as fast as bare .all().
+  const statements: Record<"asc" | "desc", { all: Statement<Row>; limited: Statement<Row> }> = {
+    asc: { all: prepareSelect("ASC", ""), limited: prepareSelect("ASC", " LIMIT ?") },
+    desc: { all: prepareSelect("DESC", ""), limited: prepareSelect("DESC", " LIMIT ?") },
+  };
   const remove = conn.prepare(`DELETE FROM ${table} ${range}`);
 
   function select(symbol: string, start: number, end: number, limit: number, order: "asc" | "desc"): Row[] {
-    const statement: Statement<Row> = order === "asc" ? ascending : descending;
-    return guard(() => statement.all(symbol as never, start as never, end as never, limit as never));
+    const { all, limited } = statements[order];
+    return guard(() =>
+      limit < 0
+        ? all.all(symbol as never, start as never, end as never)
+        : limited.all(symbol as never, start as never, end as never, limit as never),
+    );
   }
 
   return {
