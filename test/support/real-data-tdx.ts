@@ -1,5 +1,5 @@
 /**
- * Real TDX terminal exports from /work/shared/data (see its README), parsed as they are: no
+ * Real TDX terminal exports from test/fixtures/tdx (see its README), parsed as they are: no
  * cleaning, so the quirks (duplicated `datetime` header, `vol` beside `volume`, denormal
  * volumes) reach the code under test.
  */
@@ -7,8 +7,8 @@ import type { SyntheticBar } from "../../scripts/synthetic-bars.ts";
 import Papa from "papaparse";
 import type { BarInput } from "../../src/mod.ts";
 
-/** shared/ always sits beside the repository checkout, wherever CI clones it. */
-const SHARED_DATA = new URL("../../../shared/data/", import.meta.url);
+/** Kept in the repository, so the tests run on a fresh clone without the team's shared folder. */
+const REAL_DATA = new URL("../fixtures/tdx/", import.meta.url);
 
 export const TDX_INDEX_1MIN = "000001.SH-1min-tdx.csv";
 export const TDX_ETF_5MIN_DESC = "512010.SH-5min-desc.csv";
@@ -17,7 +17,7 @@ export const TDX_ETF_5MIN_DESC = "512010.SH-5min-desc.csv";
 export type TdxBar = Omit<SyntheticBar, "timestamp"> & { timestamp: string };
 
 export function realDataPath(file: string): string {
-  return new URL(file, SHARED_DATA).pathname;
+  return new URL(file, REAL_DATA).pathname;
 }
 
 /**
