@@ -3,7 +3,7 @@
  * `get_database()`. `openDatabase(options)` opens a new one; `getDatabase()` returns the
  * process-wide default, created on first use.
  */
-import { resolveDatabaseOptions, type DatabaseOptions, type ResolvedDatabaseOptions } from "../config.ts";
+import { resolveDatabaseOptions, type DatabaseOptions } from "../config.ts";
 import type { Bar, BarColumns, BarInput } from "../domain/bar.ts";
 import { StorageError } from "../domain/errors.ts";
 import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "../domain/query.ts";
@@ -25,7 +25,9 @@ export class Database {
   readonly #bars: BarRepository;
   readonly #quotes: ReturnType<typeof createQuoteRepository>;
 
-  constructor(options: ResolvedDatabaseOptions) {
+  /** Same as openDatabase(options): options are checked and defaults filled in here. */
+  constructor(given?: DatabaseOptions) {
+    const options = resolveDatabaseOptions(given);
     this.path = options.path;
     this.timezone = options.timezone;
     this.readonly = options.readonly;
@@ -101,7 +103,7 @@ export class Database {
 }
 
 export function openDatabase(options?: DatabaseOptions): Database {
-  return new Database(resolveDatabaseOptions(options));
+  return new Database(options);
 }
 
 let defaultDatabase: Database | undefined;

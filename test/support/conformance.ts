@@ -113,6 +113,14 @@ export function storeConformance(name: string, openStore: StoreFactory): void {
       expect(await store.getBars("S")).toEqual([replacement, b!]);
     });
 
+    test("an empty batch writes nothing and returns 0", async () => {
+      const store = await fresh();
+      expect(await store.insertBars("S", [])).toBe(0);
+      expect(await store.insertBars("S", { timestamp: [] })).toBe(0);
+      expect(await store.insertQuotes("S", [])).toBe(0);
+      expect(await store.overview()).toEqual([]);
+    });
+
     test("unsorted input is stored sorted", async () => {
       const store = await fresh();
       const bars = minuteBars(30);
