@@ -9,7 +9,8 @@ import {
   ValidationError,
 } from "../../src/mod.ts";
 import { randomBars } from "../support/bars.ts";
-import { runPython, tempDir } from "../support/files.ts";
+import { tempDir } from "../support/files.ts";
+import { runPython } from "../support/interop-python.ts";
 
 const T0 = Date.UTC(2024, 0, 2, 1, 31);
 const bars = (count: number, seed = 1) => randomBars(Array.from({ length: count }, (_, i) => T0 + i * 60_000), seed);
@@ -235,21 +236,21 @@ describe("atomicity and locking with a real second client", () => {
   test("a writer waits for another process's write lock within busy_timeout", async () => {
     const path = dir.file("a.db");
     const db = openDatabase({ path, busyTimeoutMs: 10_000 });
-    const holder = runPython(
+    const holder = runPython<{ locked: boolean }>(
       `import sqlite3, sys, time
 con = sqlite3.connect(sys.argv[1], isolation_level=None)
 con.execute("BEGIN IMMEDIATE")
 con.execute("INSERT INTO market_data (symbol, timestamp, close) VALUES ('PY', 1, 5)")
-print("locked", flush=True)
+print('{"locked": true}', flush=True)
 time.sleep(0.8)
 con.execute("COMMIT")`,
-      path,
+      [path],
     );
     // Give python time to take the lock before writing.
     await Bun.sleep(400);
     const started = performance.now();
     expect(db.insertBars("S", bars(5))).toBe(5);
-    expect(await holder).toContain("locked");
+    expect(await holder).toEqual({ locked: true });
     expect(performance.now() - started).toBeGreaterThan(100);
     expect(db.getBars("PY")).toEqual([{ timestamp: 1, open: null, high: null, low: null, close: 5, volume: null, amount: null }]);
     db.close();
@@ -258,20 +259,20 @@ con.execute("COMMIT")`,
   test("a lock held past busy_timeout surfaces as StorageError SQLITE_BUSY and writes nothing", async () => {
     const path = dir.file("a.db");
     const db = openDatabase({ path, busyTimeoutMs: 50 });
-    const holder = runPython(
+    const holder = runPython<{ locked: boolean }>(
       `import sqlite3, sys, time
 con = sqlite3.connect(sys.argv[1], isolation_level=None)
 con.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
+print('{"locked": true}', flush=True)
 time.sleep(1.5)
 con.execute("COMMIT")`,
-      path,
+      [path],
     );
     await Bun.sleep(500);
     const error = caught(() => db.insertBars("S", bars(5)));
     expect(error).toBeInstanceOf(StorageError);
     expect((error as StorageError).code).toStartWith("SQLITE_BUSY");
-    await holder;
+    expect(await holder).toEqual({ locked: true });
     expect(db.getBars("S")).toEqual([]);
     db.close();
   });
