@@ -30,7 +30,7 @@ export interface DatabaseOptions {
 export type ResolvedDatabaseOptions = Required<DatabaseOptions>;
 
 const DatabaseOptionsSchema = z.strictObject({
-  path: z.string().min(1).optional(),
+  path: z.string().min(1).refine((path) => !path.includes("\0"), "must not contain NUL").optional(),
   timezone: z.string().optional(),
   synchronous: z.enum(["NORMAL", "FULL"]).optional(),
   readonly: z.boolean().optional(),
@@ -46,7 +46,10 @@ export function resolveDatabaseOptions(
   const parsed = DatabaseOptionsSchema.safeParse(options);
   if (!parsed.success) {
     throw new ValidationError(
-      parsed.error.issues.map((issue) => ({ field: issue.path.join(".") || undefined, message: issue.message })),
+      parsed.error.issues.map((issue) => ({
+        field: issue.code === "unrecognized_keys" ? issue.keys.join(", ") : issue.path.join(".") || undefined,
+        message: issue.message,
+      })),
     );
   }
   const given = parsed.data;

@@ -4,7 +4,7 @@
  * this shape; each supplies its field list and its own rules.
  */
 import { ValidationError, type Issue } from "./errors.ts";
-import { MAX_TIMESTAMP, MIN_TIMESTAMP, TimestampError, toEpochMs } from "./time.ts";
+import { assertTimeZone, MAX_TIMESTAMP, MIN_TIMESTAMP, TimestampError, toEpochMs } from "./time.ts";
 
 /**
  * A validated batch. Missing values are NaN here (NaN is never accepted as input, so it can
@@ -45,6 +45,7 @@ export function validateBatch<F extends string>(
   input: unknown,
   timeZone: string,
 ): Batch<F> {
+  assertTimeZone(timeZone);
   const issues: Issue[] = [];
   const columns = Array.isArray(input)
     ? fromRows(spec, input, timeZone, issues)
@@ -166,7 +167,7 @@ function readTimestamp(value: unknown, timeZone: string, row: number, issues: Is
     return toEpochMs(value, timeZone);
   } catch (error) {
     if (!(error instanceof TimestampError)) throw error;
-    issues.push({ row, field: "timestamp", message: error.message });
+    issues.push({ row, field: "timestamp", message: error.reason });
     return NaN;
   }
 }

@@ -73,10 +73,18 @@ export interface ReadQuery extends ReadRange {
   order: Order;
 }
 
+/**
+ * The keys each kind of query accepts. Anything else is refused: a misspelled bound
+ * (`{ startTime }` for `{ start }`) must not widen a delete to every bar of the symbol.
+ */
+export const RANGE_KEYS: readonly string[] = ["start", "end"];
+export const QUERY_KEYS: readonly string[] = [...RANGE_KEYS, "limit", "order"];
+export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp"];
+
 /** Reads an inclusive range; either end may be open. Throws a ValidationError on bad input. */
-export function readRange(range: TimeRange | undefined, timeZone: string): ReadRange {
+export function readRange(range: TimeRange | undefined, timeZone: string, keys = RANGE_KEYS): ReadRange {
   const issues: Issue[] = [];
-  const query = checkObject(range, issues);
+  const query = checkObject(range, keys, issues);
   const start = readBound(query.start, "start", MIN_TIMESTAMP, timeZone, issues);
   const end = readBound(query.end, "end", MAX_TIMESTAMP, timeZone, issues);
   if (issues.length === 0 && start > end) {
@@ -87,8 +95,8 @@ export function readRange(range: TimeRange | undefined, timeZone: string): ReadR
 }
 
 /** Reads a range with limit and order. */
-export function readQuery(query: RangeQuery | undefined, timeZone: string): ReadQuery {
-  const range = readRange(query, timeZone);
+export function readQuery(query: RangeQuery | undefined, timeZone: string, keys = QUERY_KEYS): ReadQuery {
+  const range = readRange(query, timeZone, keys);
   const issues: Issue[] = [];
   const { limit, order } = query ?? {};
   if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) {
@@ -119,11 +127,14 @@ export function readResampling(
   return { interval, barTimestamp };
 }
 
-function checkObject(value: unknown, issues: Issue[]): TimeRange {
+function checkObject(value: unknown, keys: readonly string[], issues: Issue[]): TimeRange {
   if (value === undefined) return {};
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    issues.push({ message: "expected an options object such as { start, end }" });
+    issues.push({ message: `expected an options object with ${keys.join(", ")}` });
     return {};
+  }
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) issues.push({ field: key, message: `unknown option; expected ${keys.join(", ")}` });
   }
   return value as TimeRange;
 }
@@ -134,7 +145,7 @@ function readBound(value: unknown, field: string, open: number, timeZone: string
     return toEpochMs(value, timeZone);
   } catch (error) {
     if (!(error instanceof TimestampError)) throw error;
-    issues.push({ field, message: error.message });
+    issues.push({ field, message: error.reason });
     return open;
   }
 }

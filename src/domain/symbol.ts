@@ -1,6 +1,6 @@
 /**
  * The symbol rule, defined once. A symbol is 1 to 64 printable characters with no whitespace,
- * no control or format characters. `600519`, `600519.SH`, `BTC/USDT`, `ES=F`, `^GSPC` are fine;
+ * no control or format characters, in Unicode NFC form. `600519`, `600519.SH`, `BTC/USDT`, `ES=F`, `^GSPC` are fine;
  * so is `../x`: a symbol is a database key, and no file path is ever built from it (the session
  * cache encodes symbols into file names).
  */
@@ -11,12 +11,19 @@ export const MAX_SYMBOL_LENGTH = 64;
 // \p{C}: control, format (zero-width), surrogate, private-use and unassigned code points;
 // \p{Z} and \s: every kind of space. The `u` flag makes {1,64} count code points.
 const SYMBOL_PATTERN = /^[^\p{C}\p{Z}\s]{1,64}$/u;
+// Nearly every real symbol: printable ASCII, no space. Checked first because it is cheaper.
+const PRINTABLE_ASCII = /^[\x21-\x7e]{1,64}$/;
 
 /** Why `value` is not a symbol, or undefined when it is one. */
 export function symbolProblem(value: unknown): string | undefined {
   if (typeof value !== "string") return `expected a string, got ${typeof value}`;
   if (value.length === 0) return "must not be empty";
-  if (SYMBOL_PATTERN.test(value)) return undefined;
+  if (PRINTABLE_ASCII.test(value)) return undefined;
+  if (SYMBOL_PATTERN.test(value)) {
+    // "Société" typed on two keyboards can be two different code point sequences; requiring
+    // the composed (NFC) form keeps one key per name instead of quietly storing two.
+    return value.normalize("NFC") === value ? undefined : "must be in Unicode NFC (composed) form";
+  }
   if ([...value].length > MAX_SYMBOL_LENGTH) return `must be at most ${MAX_SYMBOL_LENGTH} characters`;
   return "must contain only printable characters, without whitespace or control characters";
 }

@@ -21,8 +21,17 @@ export const DAY_MS = 86_400_000;
 export const MIN_TIMESTAMP = -62_135_596_800_000;
 export const MAX_TIMESTAMP = 253_402_300_799_999;
 
-/** A timestamp input that cannot be read. Carries the reason; batch validators add row and field. */
-export class TimestampError extends Error {}
+/**
+ * A timestamp input that cannot be read: a ValidationError with one issue on `timestamp`.
+ * Batch validators catch it and report the reason with the row and field it came from.
+ */
+export class TimestampError extends ValidationError {
+  readonly reason: string;
+  constructor(reason: string) {
+    super([{ field: "timestamp", message: reason }], reason);
+    this.reason = reason;
+  }
+}
 
 // ISO-8601 with an explicit offset (or Z): 2024-01-15T09:31:00+08:00, 2024-01-15 09:31Z.
 const ISO_WITH_OFFSET =
@@ -52,6 +61,9 @@ export function toEpochMs(value: unknown, timeZone: string): number {
   if (value instanceof Date) {
     const ms = value.getTime();
     if (Number.isNaN(ms)) throw new TimestampError("invalid Date");
+    if (ms < MIN_TIMESTAMP || ms > MAX_TIMESTAMP) {
+      throw new TimestampError(`Date out of range (years 0001-9999): ${value.toISOString()}`);
+    }
     return ms;
   }
   if (typeof value === "string") return parseTimestampString(value, timeZone);
@@ -206,6 +218,23 @@ export function wallTimeToUtc(wallMs: number, timeZone: string, text?: string): 
     );
   }
   return best;
+}
+
+/**
+ * The first instant of the local calendar day that starts at wall-clock `wallMs` (a midnight).
+ * Where clocks jump forward at midnight (America/Santiago, Africa/Cairo some years) 00:00 does
+ * not exist and the day starts when the jump ends, as Temporal's startOfDay does.
+ */
+export function startOfLocalDay(wallMs: number, timeZone: string): number {
+  if (isUtc(timeZone)) return wallMs;
+  try {
+    return wallTimeToUtc(wallMs, timeZone);
+  } catch (error) {
+    if (!(error instanceof TimestampError)) throw error;
+    // In a gap: read with the offset in force before it, the wall time lands on the instant
+    // the gap ends.
+    return wallMs - cachedOffsetAt(timeZone, wallMs - DAY_MS);
+  }
 }
 
 /** A zone's offsets within one UTC year: offsets[i] applies from starts[i] on. */

@@ -3,7 +3,9 @@
  */
 import { BAR_VALUE_FIELDS, validateBars, type Bar, type BarColumns, type BarInput } from "../domain/bar.ts";
 import type { SymbolOverview } from "../domain/store.ts";
+import { StorageError } from "../domain/errors.ts";
 import {
+  BAR_QUERY_KEYS,
   INTERVAL_SPECS,
   readQuery,
   readRange,
@@ -12,10 +14,11 @@ import {
   type BarTimestamp,
   type Interval,
   type ReadQuery,
+  type ReadRange,
   type TimeRange,
 } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
-import { offsetSpanAt, wallTimeToUtc } from "../domain/time.ts";
+import { offsetSpanAt, startOfLocalDay } from "../domain/time.ts";
 import { guard, type Connection } from "./connection.ts";
 import { prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
@@ -41,7 +44,8 @@ interface BucketRow {
  * offset (constant over the span queried), minus 1 ms in end mode so a bar stamped at a bucket's
  * end falls in that bucket, minus the phase that aligns weeks on Monday. The bucket is x floored
  * to a multiple of size (floored correctly for negative x too). Open and close come from the
- * first and last bar of each bucket through two primary-key lookups.
+ * first and last bar of each bucket through two primary-key lookups. Volume is summed as REAL:
+ * an integer sum() overflows past 2^63 with an error, and a JavaScript number is a double anyway.
  */
 const RESAMPLE_SQL = `
 SELECT g.bucket AS bucket, f.open AS open, g.high AS high, g.low AS low, l.close AS close,
@@ -49,7 +53,8 @@ SELECT g.bucket AS bucket, f.open AS open, g.high AS high, g.low AS low, l.close
 FROM (
   SELECT x - ((x % $size) + $size) % $size AS bucket,
          min(timestamp) AS first, max(timestamp) AS last,
-         max(high) AS high, min(low) AS low, sum(volume) AS volume, sum(amount) AS amount
+         max(high) AS high, min(low) AS low,
+         sum(CAST(volume AS REAL)) AS volume, sum(amount) AS amount
   FROM (
     SELECT timestamp, high, low, volume, amount, timestamp + $shift AS x
     FROM market_data
@@ -60,6 +65,9 @@ FROM (
 JOIN market_data AS f ON f.symbol = $symbol AND f.timestamp = g.first
 JOIN market_data AS l ON l.symbol = $symbol AND l.timestamp = g.last
 ORDER BY g.bucket`;
+
+/** Buckets per resampling query at most: bounds the memory of one window's result. */
+const RESAMPLE_WINDOW_BUCKETS = 8_192;
 
 const OVERVIEW_SQL = `
 SELECT symbol, count(*) AS count, min(timestamp) AS start, max(timestamp) AS "end"
@@ -72,52 +80,69 @@ export function createBarRepository(conn: Connection, settings: BarSettings) {
   const overviewStatement = conn.prepare<SymbolOverview>(OVERVIEW_SQL);
   const { timezone } = settings;
 
-  function resample(symbol: string, query: ReadQuery, interval: Interval, placement: BarTimestamp): Bar[] {
+  /** The first bar at or after `from` within the range, or undefined. */
+  function nextBar(symbol: string, from: number, end: number): Bar | undefined {
+    return from > end ? undefined : series.read(symbol, { start: from, end, limit: 1, order: "asc" })[0];
+  }
+
+  /**
+   * Resampled bars in ascending order, streamed: the source range is cut where the zone's
+   * offset changes (each piece is one SQL aggregation with a constant shift) and into windows
+   * of at most RESAMPLE_WINDOW_BUCKETS buckets, so memory stays bounded however long the range.
+   * Empty stretches are skipped by seeking the next bar, never walked.
+   */
+  function* resample(symbol: string, range: ReadRange, interval: Interval, placement: BarTimestamp): Generator<Bar> {
     const spec = INTERVAL_SPECS[interval];
-    // Offsets are constant within a span, so each span is one SQL aggregation, walked from the
-    // first bar in range to the last.
-    const first = series.read(symbol, { ...query, limit: 1, order: "asc" })[0];
-    const last = series.read(symbol, { ...query, limit: 1, order: "desc" })[0];
-    if (!first || !last) return [];
     const endMode = placement === "end" ? 1 : 0;
-    const bars: Bar[] = [];
-    let previousKey: number | undefined;
-    let cursor = first.timestamp;
-    for (;;) {
+    const windowMs = spec.ms * RESAMPLE_WINDOW_BUCKETS;
+    let pending: Bar | undefined;
+    let cursor = nextBar(symbol, range.start, range.end)?.timestamp;
+    while (cursor !== undefined) {
+      if (conn.closed) throw new StorageError("CLOSED", `database ${conn.path} is closed`);
       const span = offsetSpanAt(timezone, cursor);
-      const spanLast = Math.min(span.end - 1, last.timestamp);
+      const last = Math.min(span.end - 1, range.end, cursor + windowMs - 1);
       const rows = guard(() =>
         resampleStatement.all({
           symbol,
           start: cursor,
-          end: spanLast,
+          end: last,
           size: spec.ms,
           shift: span.offset - endMode - spec.phase,
         } as never),
       );
-      for (const row of rows) {
-        const localStart = row.bucket + spec.phase;
+      for (const { bucket, ...values } of rows) {
+        const localStart = bucket + spec.phase;
         // Calendar buckets carry the start of their local day or week (the trading date) in both
         // modes; intraday buckets carry their start, or their end in end mode.
         const timestamp = spec.calendar
-          ? wallTimeToUtc(localStart, timezone)
+          ? startOfLocalDay(localStart, timezone)
           : localStart - span.offset + endMode * spec.ms;
-        const { bucket: _bucket, ...values } = row;
         const bar: Bar = { timestamp, ...values };
-        const previous = bars[bars.length - 1];
-        // A bucket cut in two by an offset change (a DST day) or a span edge is merged back.
-        if (previous && previousKey === timestamp) mergeInto(previous, bar);
-        else bars.push(bar);
-        previousKey = timestamp;
+        // A bucket cut in two (by an offset change or a window edge) is merged back into one bar.
+        if (pending && pending.timestamp === timestamp) {
+          mergeInto(pending, bar);
+        } else {
+          if (pending) yield pending;
+          pending = bar;
+        }
       }
-      if (spanLast >= last.timestamp) break;
-      // Jump to the next bar after this span: sparse data never walks empty years of zone rules.
-      const next = series.read(symbol, { start: spanLast + 1, end: last.timestamp, limit: 1, order: "asc" })[0];
-      if (!next) break;
-      cursor = next.timestamp;
+      cursor = nextBar(symbol, last + 1, range.end)?.timestamp;
     }
-    if (query.order === "desc") bars.reverse();
-    return query.limit < 0 ? bars : bars.slice(0, query.limit);
+    if (pending) yield pending;
+  }
+
+  function* resampled(symbol: string, query: ReadQuery, interval: Interval, placement: BarTimestamp): Generator<Bar> {
+    if (query.order === "desc") {
+      // Buckets are built oldest first; newest-first order needs them all before the first.
+      const all = [...resample(symbol, query, interval, placement)].reverse();
+      yield* query.limit < 0 ? all : all.slice(0, query.limit);
+      return;
+    }
+    let remaining = query.limit < 0 ? Infinity : query.limit;
+    for (const bar of resample(symbol, query, interval, placement)) {
+      if (remaining-- <= 0) return;
+      yield bar;
+    }
   }
 
   return {
@@ -130,18 +155,17 @@ export function createBarRepository(conn: Connection, settings: BarSettings) {
 
     get(symbol: string, query?: BarQuery): Bar[] {
       assertSymbol(symbol);
-      const read = readQuery(query, timezone);
+      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
       const { interval, barTimestamp } = readResampling(query, settings.barTimestamp);
-      return interval ? resample(symbol, read, interval, barTimestamp) : series.read(symbol, read);
+      return interval ? [...resampled(symbol, read, interval, barTimestamp)] : series.read(symbol, read);
     },
 
-    *iterate(symbol: string, query?: BarQuery): Generator<Bar> {
+    iterate(symbol: string, query?: BarQuery): Generator<Bar> {
+      // Arguments are checked now, not at the first next(): a bad query fails where it is made.
       assertSymbol(symbol);
-      const read = readQuery(query, timezone);
+      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
       const { interval, barTimestamp } = readResampling(query, settings.barTimestamp);
-      // Resampled results are one row per bucket, already far smaller than their source.
-      if (interval) yield* resample(symbol, read, interval, barTimestamp);
-      else yield* series.iterate(symbol, read);
+      return interval ? resampled(symbol, read, interval, barTimestamp) : series.iterate(symbol, read);
     },
 
     latest(symbol: string): Bar | null {

@@ -20,8 +20,13 @@ export interface Connection {
   settings(): ConnectionSettings;
   close(): void;
   /**
-   * Closes after a failed open (a refused file): puts back the journal mode this connection
-   * changed and skips optimize and checkpoint, so the refused file is left as it was found.
+   * Switches the file to WAL. Called once the schema has been checked and migrated, so that a
+   * file tradelite refuses is never switched. No-op for :memory:, read-only and WAL files.
+   */
+  useWal(): void;
+  /**
+   * Closes after a failed open (a refused file) without optimize or checkpoint, so the refused
+   * file is left as it was found.
    */
   abandon(): void;
   readonly closed: boolean;
@@ -71,16 +76,22 @@ export function openConnection(options: ResolvedDatabaseOptions): Connection {
     if (readonly && !existsSync(path)) {
       throw new StorageError("SQLITE_CANTOPEN", `no database file at ${path} (opened read-only, so it is not created)`);
     }
-    if (!readonly) mkdirSync(dirname(path), { recursive: true });
+    if (!readonly) {
+      try {
+        mkdirSync(dirname(path), { recursive: true });
+      } catch (error) {
+        const reason = (error as NodeJS.ErrnoException).code ?? "error";
+        throw new StorageError("SQLITE_CANTOPEN", `cannot create the folder for ${path} (${reason})`, { cause: error });
+      }
+    }
   }
   const sqlite = guard(() =>
     readonly
       ? new SqliteDatabase(path, { readonly: true, strict: true })
       : new SqliteDatabase(path, { create: true, readwrite: true, strict: true }),
   );
-  let journalModeFound: string;
   try {
-    journalModeFound = configure(sqlite, options);
+    configure(sqlite, options);
   } catch (error) {
     sqlite.close(false);
     throw toStorageError(error);
@@ -112,9 +123,11 @@ export function openConnection(options: ResolvedDatabaseOptions): Connection {
       try {
         if (!readonly) {
           // Let SQLite gather the statistics the planner wants, then fold the WAL back into the
-          // main file so a clean close leaves one file to copy.
-          sqlite.run("PRAGMA optimize");
-          sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)");
+          // main file so a clean close leaves one file to copy. Both are best-effort: while
+          // another process holds the lock they fail with SQLITE_BUSY, and the WAL simply stays
+          // for the next checkpoint (the last connection to close removes it).
+          bestEffort(() => sqlite.run("PRAGMA optimize"));
+          bestEffort(() => sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)"));
         }
       } finally {
         for (const statement of statements) statement.finalize();
@@ -122,50 +135,67 @@ export function openConnection(options: ResolvedDatabaseOptions): Connection {
         sqlite.close(false);
       }
     },
+    useWal() {
+      if (readonly || isMemoryPath(path)) return;
+      const mode = (sqlite.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode;
+      if (mode.toLowerCase() !== "wal") switchToWal(sqlite, options);
+    },
     abandon() {
       if (closed) return;
       closed = true;
       for (const statement of statements) statement.finalize();
       statements.length = 0;
-      try {
-        if (!readonly && journalModeFound !== "wal" && !isMemoryPath(path)) {
-          sqlite.run(`PRAGMA journal_mode = ${journalModeFound}`);
-        }
-      } finally {
-        sqlite.close(false);
-      }
+      sqlite.close(false);
     },
   };
 }
 
-const JOURNAL_MODES = new Set(["delete", "truncate", "persist", "memory", "wal", "off"]);
-
 /**
- * busy_timeout comes first so that everything after it (the WAL switch included) waits for a
- * lock held by another process instead of failing with SQLITE_BUSY.
+ * busy_timeout comes first so that everything after it waits for a lock held by another
+ * process instead of failing with SQLITE_BUSY. WAL comes later, from useWal().
  */
-function configure(sqlite: SqliteDatabase, options: ResolvedDatabaseOptions): string {
+function configure(sqlite: SqliteDatabase, options: ResolvedDatabaseOptions): void {
   sqlite.run(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
-  const found = (sqlite.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode.toLowerCase();
   if (options.readonly) {
     sqlite.run("PRAGMA query_only = ON");
-    return found;
+    return;
   }
   const pageCount = (sqlite.query("PRAGMA page_count").get() as { page_count: number }).page_count;
   // auto_vacuum can only be chosen before the first table exists (or by a full VACUUM).
   if (pageCount === 0) sqlite.run("PRAGMA auto_vacuum = INCREMENTAL");
-  if (!isMemoryPath(options.path)) {
-    const mode = (sqlite.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
-    if (mode.toLowerCase() !== "wal") {
-      throw new StorageError("WAL_UNAVAILABLE", `could not switch ${options.path} to WAL mode (journal_mode is ${mode})`);
-    }
-  }
   sqlite.run(`PRAGMA synchronous = ${options.synchronous === "FULL" ? "FULL" : "NORMAL"}`);
   sqlite.run("PRAGMA foreign_keys = ON");
   sqlite.run("PRAGMA temp_store = MEMORY");
   sqlite.run(`PRAGMA journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
-  // Only a known mode is ever written back by abandon(); anything else is treated as WAL.
-  return JOURNAL_MODES.has(found) ? found : "wal";
+}
+
+/**
+ * Switching to WAL needs an exclusive lock, and SQLite does not call the busy handler for it:
+ * when several processes open a new file at once, the losers get SQLITE_BUSY at once. Retry
+ * until busy_timeout has passed, as every other lock wait does.
+ */
+function switchToWal(sqlite: SqliteDatabase, options: ResolvedDatabaseOptions): void {
+  const deadline = performance.now() + options.busyTimeoutMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const mode = (sqlite.query("PRAGMA journal_mode = WAL").get() as { journal_mode: string }).journal_mode;
+      if (mode.toLowerCase() === "wal") return;
+      throw new StorageError("WAL_UNAVAILABLE", `could not switch ${options.path} to WAL mode (journal_mode is ${mode})`);
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? "";
+      if (!code.startsWith("SQLITE_BUSY") || performance.now() >= deadline) throw error;
+      // A synchronous pause: opening is synchronous, and the wait is short and bounded.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(2 ** attempt, 50));
+    }
+  }
+}
+
+function bestEffort(work: () => unknown): void {
+  try {
+    work();
+  } catch {
+    // Deliberately ignored; see the caller.
+  }
 }
 
 /** Runs `work`, turning a SQLite error into a StorageError that carries SQLite's code. */

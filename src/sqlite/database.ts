@@ -35,6 +35,7 @@ export class Database {
     const conn = openConnection(options);
     try {
       this.schemaVersion = migrate(conn);
+      conn.useWal();
       this.#bars = createBarRepository(conn, options);
       this.#quotes = createQuoteRepository(conn, options);
     } catch (error) {

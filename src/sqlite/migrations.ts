@@ -4,6 +4,7 @@
  * two processes opening a new file at once migrate it once.
  */
 import { StorageError } from "../domain/errors.ts";
+import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import type { Connection } from "./connection.ts";
 
 interface Migration {
@@ -52,7 +53,35 @@ CREATE TABLE IF NOT EXISTS quotes (
 ) WITHOUT ROWID;
 `;
 
-const MARKET_DATA_COLUMNS = ["symbol", "timestamp", "open", "high", "low", "close", "volume", "amount"];
+/** What an existing table must have for tradelite to adopt it instead of refusing the file. */
+interface AdoptedTable {
+  readonly name: string;
+  readonly columns: readonly string[];
+  readonly key: readonly string[];
+  /** Whether `timestamp` must hold integer epoch ms in tradelite's range. */
+  readonly epochTimestamps: boolean;
+}
+
+const V1_TABLES: readonly AdoptedTable[] = [
+  {
+    name: "market_data",
+    columns: ["symbol", "timestamp", "open", "high", "low", "close", "volume", "amount"],
+    key: ["symbol", "timestamp"],
+    epochTimestamps: true,
+  },
+  {
+    name: "quotes",
+    columns: ["symbol", "timestamp", "bid", "bid_size", "ask", "ask_size", "last", "volume"],
+    key: ["symbol", "timestamp"],
+    epochTimestamps: true,
+  },
+  {
+    name: "session_cache",
+    columns: ["symbol", "last_updated", "row_count", "file_path", "checksum"],
+    key: ["symbol"],
+    epochTimestamps: false,
+  },
+];
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -60,7 +89,7 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "market_data, session_cache and quotes (adopting an existing ADR market_data)",
     up(conn) {
       conn.sqlite.exec(V1_CORE);
-      checkAdoptedMarketData(conn);
+      for (const table of V1_TABLES) checkAdoptedTable(conn, table);
     },
   },
 ];
@@ -108,35 +137,42 @@ function refuseNewer(conn: Connection, version: number): void {
 }
 
 /**
- * A market_data table that was already there must have the ADR's columns, a unique key on
- * (symbol, timestamp) for upserts, and timestamps stored as integer epoch ms. Anything else is
- * refused with the reason, and the transaction rolls back: the file is left as it was.
+ * A table that was already there (created by another program from the ADR's DDL) must have the
+ * expected columns and key, and timestamps stored as integer epoch ms within 0001-9999.
+ * Anything else is refused with the reason; the migration's transaction rolls back and the
+ * file is left as it was.
  */
-function checkAdoptedMarketData(conn: Connection): void {
-  const columns = conn.sqlite.query("SELECT name, pk FROM pragma_table_info('market_data')").all() as {
+function checkAdoptedTable(conn: Connection, table: AdoptedTable): void {
+  // Table names are our constants; pragma_table_info takes the name as a bound value.
+  const columns = conn.sqlite.query("SELECT name, pk FROM pragma_table_info(?)").all(table.name) as {
     name: string;
     pk: number;
   }[];
   const names = new Set(columns.map((column) => column.name));
-  const missing = MARKET_DATA_COLUMNS.filter((name) => !names.has(name));
+  const missing = table.columns.filter((name) => !names.has(name));
   if (missing.length > 0) {
-    throw new StorageError("SCHEMA_MISMATCH", `existing market_data table lacks column(s) ${missing.join(", ")}`);
+    throw new StorageError("SCHEMA_MISMATCH", `existing ${table.name} table lacks column(s) ${missing.join(", ")}`);
   }
   const key = columns.filter((column) => column.pk > 0).sort((a, b) => a.pk - b.pk).map((column) => column.name);
-  if (key.join(",") !== "symbol,timestamp") {
+  if (key.join(",") !== table.key.join(",")) {
     throw new StorageError(
       "SCHEMA_MISMATCH",
-      `existing market_data table has primary key (${key.join(", ")}), expected (symbol, timestamp)`,
+      `existing ${table.name} table has primary key (${key.join(", ")}), expected (${table.key.join(", ")})`,
     );
   }
+  if (!table.epochTimestamps) return;
   const foreign = conn.sqlite
-    .query("SELECT typeof(timestamp) AS type, CAST(timestamp AS TEXT) AS value FROM market_data WHERE typeof(timestamp) <> 'integer' LIMIT 1")
-    .get() as { type: string; value: string } | null;
+    .query(
+      `SELECT typeof(timestamp) AS type, CAST(timestamp AS TEXT) AS value FROM ${table.name} ` +
+        "WHERE typeof(timestamp) <> 'integer' OR timestamp NOT BETWEEN ? AND ? LIMIT 1",
+    )
+    .get(MIN_TIMESTAMP, MAX_TIMESTAMP) as { type: string; value: string } | null;
   if (foreign) {
     throw new StorageError(
       "SCHEMA_MISMATCH",
-      `existing market_data holds ${foreign.type} timestamps (for example ${JSON.stringify(foreign.value)}); ` +
-        "tradelite stores integer epoch milliseconds UTC: convert the table or import the data into a new file",
+      `existing ${table.name} holds ${foreign.type} timestamps such as ${JSON.stringify(foreign.value)}; ` +
+        "tradelite stores integer epoch milliseconds UTC (years 0001-9999): convert the table or " +
+        "import the data into a new file",
     );
   }
 }

@@ -491,3 +491,10 @@ describe("validateBars: write order", () => {
     }
   });
 });
+
+describe("validateBars: the time zone", () => {
+  test("an unknown zone is a ValidationError naming timezone, not a RangeError from Intl", () => {
+    const error = thrownBy(() => validateBars([{ timestamp: "2024-01-15 09:31", close: 1 }], "Bad/Zone"), ValidationError);
+    expect(error.issues).toEqual([{ field: "timezone", message: expect.stringContaining("Bad/Zone") }]);
+  });
+});

@@ -123,3 +123,13 @@ describe("assertSymbol", () => {
     expect(error.issues[0]!.message).toContain("number");
   });
 });
+
+describe("symbols are in Unicode NFC form", () => {
+  test("a decomposed name is refused, its composed twin accepted, so one name is one key", () => {
+    const composed = "Soci\u00e9t\u00e9";
+    const decomposed = "Socie\u0301te\u0301";
+    expect(symbolProblem(composed)).toBeUndefined();
+    expect(symbolProblem(decomposed)).toBe("must be in Unicode NFC (composed) form");
+    expect(symbolProblem("\u8d35\u5dde\u8305\u53f0")).toBeUndefined();
+  });
+});

@@ -584,3 +584,16 @@ describe("assertTimeZone", () => {
     expect(thrownBy(() => assertTimeZone("Mars/Olympus"), ValidationError).message).toContain('"Mars/Olympus"');
   });
 });
+
+describe("errors from the public time helpers are typed", () => {
+  test("an unreadable timestamp is a ValidationError on the field timestamp", () => {
+    let caught: unknown;
+    try {
+      toEpochMs("garbage", "UTC");
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ValidationError);
+    expect((caught as ValidationError).issues).toEqual([{ field: "timestamp", message: expect.stringContaining("garbage") }]);
+  });
+});

@@ -10,7 +10,7 @@ import {
 } from "../../src/mod.ts";
 import { randomBars } from "../support/bars.ts";
 import { tempDir } from "../support/files.ts";
-import { runPython } from "../support/interop-python.ts";
+import { startPython, waitForReady } from "../support/interop-python.ts";
 
 const T0 = Date.UTC(2024, 0, 2, 1, 31);
 const bars = (count: number, seed = 1) => randomBars(Array.from({ length: count }, (_, i) => T0 + i * 60_000), seed);
@@ -85,11 +85,45 @@ describe("connection settings", () => {
   });
 
   test("bad options are validation errors naming the option", () => {
-    for (const options of [{ timezone: "Mars/Olympus" }, { synchronous: "OFF" }, { path: "" }, { colour: "red" }, { busyTimeoutMs: -1 }]) {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ timezone: "Mars/Olympus" }, "timezone"],
+      [{ synchronous: "OFF" }, "synchronous"],
+      [{ path: "" }, "path"],
+      [{ path: "a\u0000b.db" }, "path"],
+      [{ colour: "red" }, "colour"],
+      [{ busyTimeoutMs: -1 }, "busyTimeoutMs"],
+    ];
+    for (const [options, field] of cases) {
       const error = caught(() => openDatabase(options as never));
       expect(error).toBeInstanceOf(ValidationError);
-      expect((error as ValidationError).issues.length).toBeGreaterThan(0);
+      expect((error as ValidationError).issues.map((issue) => issue.field)).toContain(field);
     }
+  });
+
+  test("a path whose folder cannot be created is a StorageError, not a raw fs error", () => {
+    writeFileSync(dir.file("plain-file"), "not a folder");
+    const error = caught(() => openDatabase({ path: dir.file("plain-file/trading.db") }));
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).code).toBe("SQLITE_CANTOPEN");
+  });
+
+  test("several processes opening one new file at once all succeed, and the schema is made once", async () => {
+    const path = dir.file("shared.db");
+    const mod = JSON.stringify(new URL("../../src/mod.ts", import.meta.url).pathname);
+    const script = `import { openDatabase } from ${mod};
+const db = openDatabase({ path: process.argv[2] });
+db.insertBars("P" + process.argv[3], [{ timestamp: 1, close: 1 }]);
+db.close();`;
+    writeFileSync(dir.file("open.ts"), script);
+    const children = Array.from({ length: 6 }, (_, i) =>
+      Bun.spawn(["bun", dir.file("open.ts"), path, String(i)], { stdout: "pipe", stderr: "pipe" }),
+    );
+    const results = await Promise.all(children.map(async (child) => ({ code: await child.exited, stderr: await new Response(child.stderr).text() })));
+    expect(results).toEqual(Array.from({ length: 6 }, () => ({ code: 0, stderr: "" })));
+    const db = openDatabase({ path });
+    expect(db.overview().map((row) => row.symbol)).toEqual(["P0", "P1", "P2", "P3", "P4", "P5"]);
+    expect(db.schemaVersion).toBe(SCHEMA_VERSION);
+    db.close();
   });
 });
 
@@ -153,6 +187,36 @@ describe("schema and migrations", () => {
     expect(readFileSync(path).equals(before)).toBe(true);
   });
 
+  test("a file whose quotes table belongs to another program is refused and left as it was", () => {
+    const path = dir.file("foreign.db");
+    const raw = new RawDatabase(path);
+    raw.run("CREATE TABLE quotes (id INTEGER PRIMARY KEY, text TEXT)");
+    raw.run("INSERT INTO quotes (text) VALUES ('the trend is your friend')");
+    raw.close();
+    const before = readFileSync(path);
+    const error = caught(() => openDatabase({ path }));
+    expect((error as StorageError).code).toBe("SCHEMA_MISMATCH");
+    expect((error as Error).message).toContain("quotes");
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
+
+  test("an adopted market_data with timestamps outside epoch ms 0001-9999 (nanoseconds) is refused", () => {
+    const path = dir.file("nanos.db");
+    const raw = new RawDatabase(path);
+    raw.run(
+      "CREATE TABLE market_data (symbol TEXT NOT NULL, timestamp TIMESTAMP NOT NULL, open REAL, high REAL, " +
+        "low REAL, close REAL, volume INTEGER, amount REAL, PRIMARY KEY (symbol, timestamp))",
+    );
+    raw.run("INSERT INTO market_data (symbol, timestamp, close) VALUES ('S', 1705282260000000000, 1)");
+    raw.close();
+    const error = caught(() => openDatabase({ path }));
+    expect((error as StorageError).code).toBe("SCHEMA_MISMATCH");
+    expect((error as Error).message).toContain("1705282260000000000");
+    const check = new RawDatabase(path, { readonly: true });
+    expect(check.query("PRAGMA user_version").get()).toEqual({ user_version: 0 });
+    check.close();
+  });
+
   test("a file that is not a database is refused with SQLite's code", () => {
     const path = dir.file("notes.db");
     writeFileSync(path, "this is not a database file, just text that is long enough to have a header".repeat(20));
@@ -206,8 +270,33 @@ describe("closing", () => {
   test("every method of a closed database throws StorageError CLOSED", () => {
     const db = openDatabase({ path: dir.file("a.db") });
     db.close();
-    for (const call of [() => db.getBars("S"), () => db.insertBars("S", bars(1)), () => db.overview(), () => db.getQuotes("S")]) {
-      expect((caught(call) as StorageError).code).toBe("CLOSED");
+    const calls = [
+      () => db.getBars("S"),
+      () => db.iterateBars("S"),
+      () => db.latestBar("S"),
+      () => db.deleteBars("S"),
+      () => db.insertBars("S", bars(1)),
+      () => db.overview(),
+      () => db.insertQuotes("S", []),
+      () => db.getQuotes("S"),
+      () => db.settings(),
+    ];
+    for (const call of calls) expect((caught(call) as StorageError).code).toBe("CLOSED");
+  });
+
+  test("an iteration still running when the database closes fails with CLOSED on its next page", () => {
+    for (const [name, query] of [["plain.db", {}], ["resampled.db", { interval: "1m" as const }]] as const) {
+      const db = openDatabase({ path: dir.file(name) });
+      db.insertBars("S", bars(20_000));
+      const iterator = db.iterateBars("S", query);
+      expect(iterator.next().done).toBe(false);
+      db.close();
+      const error = caught(() => {
+        for (const _bar of iterator) {
+          // draining past the first page reaches the closed connection
+        }
+      });
+      expect((error as StorageError).code).toBe("CLOSED");
     }
   });
 });
@@ -233,25 +322,32 @@ describe("atomicity and locking with a real second client", () => {
     db.close();
   });
 
-  test("a writer waits for another process's write lock within busy_timeout", async () => {
-    const path = dir.file("a.db");
-    const db = openDatabase({ path, busyTimeoutMs: 10_000 });
-    const holder = runPython<{ locked: boolean }>(
-      `import sqlite3, sys, time
+  /** Starts a Python process that holds the write lock for `seconds`, resolved once it has it. */
+  async function holdWriteLock(path: string, seconds: number) {
+    const ready = dir.file(`locked-${Math.random().toString(36).slice(2)}`);
+    const python = startPython<{ held: number }>(
+      `import json, sqlite3, sys, time
 con = sqlite3.connect(sys.argv[1], isolation_level=None)
 con.execute("BEGIN IMMEDIATE")
 con.execute("INSERT INTO market_data (symbol, timestamp, close) VALUES ('PY', 1, 5)")
-print('{"locked": true}', flush=True)
-time.sleep(0.8)
-con.execute("COMMIT")`,
-      [path],
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))
+con.execute("COMMIT")
+print(json.dumps({"held": float(sys.argv[3])}))`,
+      [path, ready, String(seconds)],
     );
-    // Give python time to take the lock before writing.
-    await Bun.sleep(400);
+    await waitForReady(python, ready);
+    return python;
+  }
+
+  test("a writer waits for another process's write lock within busy_timeout", async () => {
+    const path = dir.file("a.db");
+    const db = openDatabase({ path, busyTimeoutMs: 10_000 });
+    const holder = await holdWriteLock(path, 0.5);
     const started = performance.now();
     expect(db.insertBars("S", bars(5))).toBe(5);
-    expect(await holder).toEqual({ locked: true });
     expect(performance.now() - started).toBeGreaterThan(100);
+    expect(await holder.result).toEqual({ held: 0.5 });
     expect(db.getBars("PY")).toEqual([{ timestamp: 1, open: null, high: null, low: null, close: 5, volume: null, amount: null }]);
     db.close();
   });
@@ -259,21 +355,25 @@ con.execute("COMMIT")`,
   test("a lock held past busy_timeout surfaces as StorageError SQLITE_BUSY and writes nothing", async () => {
     const path = dir.file("a.db");
     const db = openDatabase({ path, busyTimeoutMs: 50 });
-    const holder = runPython<{ locked: boolean }>(
-      `import sqlite3, sys, time
-con = sqlite3.connect(sys.argv[1], isolation_level=None)
-con.execute("BEGIN IMMEDIATE")
-print('{"locked": true}', flush=True)
-time.sleep(1.5)
-con.execute("COMMIT")`,
-      [path],
-    );
-    await Bun.sleep(500);
+    const holder = await holdWriteLock(path, 1);
     const error = caught(() => db.insertBars("S", bars(5)));
     expect(error).toBeInstanceOf(StorageError);
     expect((error as StorageError).code).toStartWith("SQLITE_BUSY");
-    expect(await holder).toEqual({ locked: true });
+    await holder.result;
     expect(db.getBars("S")).toEqual([]);
     db.close();
+  });
+
+  test("close() while another process holds the write lock still closes, without throwing", async () => {
+    const path = dir.file("a.db");
+    const db = openDatabase({ path, busyTimeoutMs: 50 });
+    db.insertBars("S", bars(5));
+    const holder = await holdWriteLock(path, 1);
+    expect(() => db.close()).not.toThrow();
+    expect(db.closed).toBe(true);
+    await holder.result;
+    const reopened = openDatabase({ path });
+    expect(reopened.getBars("S")).toEqual(bars(5));
+    reopened.close();
   });
 });

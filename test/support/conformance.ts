@@ -147,7 +147,8 @@ export function storeConformance(name: string, openStore: StoreFactory): void {
       const store = await fresh();
       const [bar] = minuteBars(1);
       for (const patch of [{ open: 0 }, { close: -1 }, { high: Number.NaN }, { volume: Infinity }, { amount: "5" }]) {
-        await expectValidationError(store.insertBars("S", [{ ...bar!, ...patch } as never]));
+        const error = await expectValidationError(store.insertBars("S", [{ ...bar!, ...patch } as never]));
+        expect(error.issues).toContainEqual({ row: 0, field: Object.keys(patch)[0], message: expect.any(String) });
       }
       expect(await store.overview()).toEqual([]);
     });
@@ -229,6 +230,78 @@ export function storeConformance(name: string, openStore: StoreFactory): void {
       await expectValidationError(store.getBars("S", { interval: "2m" as never }));
       await expectValidationError(store.getBars("S", { start: "yesterday" }));
       await expectValidationError(store.deleteBars("S", { start: T0 + 1, end: T0 }));
+    });
+
+    test("unknown query options are refused: a misspelled bound never widens a delete", async () => {
+      const store = await fresh();
+      const bars = minuteBars(5);
+      await store.insertBars("S", bars);
+      const error = await expectValidationError(store.deleteBars("S", { startTime: bars[3]!.timestamp } as never));
+      expect(error.issues[0]).toMatchObject({ field: "startTime" });
+      await expectValidationError(store.getBars("S", { from: bars[1]!.timestamp } as never));
+      await expectValidationError(store.getBars("S", { intervall: "1d" } as never));
+      await expectValidationError(store.getQuotes("S", { interval: "1d" } as never));
+      expect(await store.getBars("S")).toEqual(bars);
+    });
+
+    test("a Date outside years 0001-9999 is refused like any other out-of-range timestamp", async () => {
+      const store = await fresh();
+      for (const timestamp of [new Date(8.64e15), new Date("+010000-01-01T00:00:00Z")]) {
+        const error = await expectValidationError(store.insertBars("S", [{ timestamp, close: 1 }]));
+        expect(error.issues[0]).toMatchObject({ row: 0, field: "timestamp" });
+      }
+      await expectValidationError(store.getBars("S", { end: new Date(8.64e15) }));
+      expect(await store.overview()).toEqual([]);
+    });
+
+    test("resampled iteration streams across many windows and equals the source at its own interval", async () => {
+      const store = await fresh();
+      // 20,000 one-minute bars on minute boundaries: a 1m resample must give them back as they are.
+      const bars = minuteBars(20_000, 8, Date.UTC(2024, 0, 2, 0, 0));
+      await store.insertBars("S", bars);
+      const streamed: Bar[] = [];
+      for await (const bar of store.iterateBars("S", { interval: "1m" })) streamed.push(bar);
+      expect(streamed).toEqual(bars);
+      const limited: Bar[] = [];
+      for await (const bar of store.iterateBars("S", { interval: "1m", start: bars[100]!.timestamp, limit: 9_000 })) limited.push(bar);
+      expect(limited).toEqual(bars.slice(100, 9_100));
+      expect(await store.getBars("S", { interval: "1m", order: "desc", limit: 3 })).toEqual(bars.slice(-3).reverse());
+    });
+
+    test("resampled volume sums past 2^63 instead of failing with an integer overflow", async () => {
+      const store = await fresh();
+      await store.insertBars("S", [
+        { timestamp: T0, close: 1, volume: 5e18 },
+        { timestamp: T0 + MINUTE, close: 1, volume: 5e18 },
+      ]);
+      const [day] = await store.getBars("S", { interval: "1d" });
+      expect(day!.volume).toBe(1e19);
+    });
+
+    test("a day that starts with a daylight-saving jump at midnight is stamped with its first instant", async () => {
+      // America/Santiago, 2024-09-08: clocks go from 00:00 straight to 01:00 (-04:00 to -03:00).
+      const store = await fresh({ timezone: "America/Santiago" });
+      const firstInstant = Date.parse("2024-09-08T01:00:00-03:00");
+      const bars = minuteBars(120, 6, firstInstant);
+      await store.insertBars("CL", bars);
+      const days = await store.getBars("CL", { interval: "1d" });
+      expect(days).toHaveLength(1);
+      expect(days[0]!.timestamp).toBe(firstInstant);
+      expect(days[0]!.volume).toBe(bars.reduce((sum, bar) => sum + bar.volume!, 0));
+    });
+
+    test("end mode across a daylight-saving change: hourly buckets (start, end] on the local clock", async () => {
+      // America/New_York, 2024-03-10: 02:00 EST jumps to 03:00 EDT (07:00Z).
+      const store = await fresh({ timezone: "America/New_York", barTimestamp: "end" });
+      const from = Date.parse("2024-03-10T00:01:00-05:00");
+      const bars = minuteBars(4 * 60, 7, from); // 00:01 EST ... 04:00 EDT, end-stamped
+      await store.insertBars("ES=F", bars);
+      const hours = await store.getBars("ES=F", { interval: "1h" });
+      const local = (ms: number) => new Date(ms).toLocaleTimeString("en-GB", { timeZone: "America/New_York", hour12: false });
+      expect(hours.map((bar) => local(bar.timestamp))).toEqual(["01:00:00", "03:00:00", "04:00:00", "05:00:00"]);
+      expect(hours.map((bar) => bar.volume)).toEqual([0, 60, 120, 180].map((first) =>
+        bars.slice(first, first + 60).reduce((sum, bar) => sum + bar.volume!, 0),
+      ));
     });
 
     test("resampling to 5m and 1d in end mode gives the terminal's A-share buckets", async () => {
