@@ -44,14 +44,7 @@ export function resolveDatabaseOptions(
   env: Record<string, string | undefined> = process.env,
 ): ResolvedDatabaseOptions {
   const parsed = DatabaseOptionsSchema.safeParse(options);
-  if (!parsed.success) {
-    throw new ValidationError(
-      parsed.error.issues.map((issue) => ({
-        field: issue.code === "unrecognized_keys" ? issue.keys.join(", ") : issue.path.join(".") || undefined,
-        message: issue.message,
-      })),
-    );
-  }
+  if (!parsed.success) throw validationErrorOf(parsed.error);
   const given = parsed.data;
   return {
     path: given.path ?? nonEmpty(env.TRADELITE_DB) ?? DEFAULT_DB_PATH,
@@ -63,6 +56,71 @@ export function resolveDatabaseOptions(
   };
 }
 
+/** A zod error as our ValidationError, each issue naming its option. */
+function validationErrorOf(error: z.ZodError): ValidationError {
+  return new ValidationError(
+    error.issues.map((issue) => ({
+      field: issue.code === "unrecognized_keys" ? issue.keys.join(", ") : issue.path.join(".") || undefined,
+      message: issue.message,
+    })),
+  );
+}
+
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
+}
+
+export const DEFAULT_CACHE_DIR = "./data/session_cache";
+
+/** The ADR's numbers: 240 one-minute bars are one A-share trading day, 12,000 about two months. */
+export const CACHE_DEFAULTS = {
+  compactEvery: 240,
+  retentionDays: 45,
+  maxRows: 12_000,
+  maxBytes: 8 * 1024 * 1024,
+  writeThrough: true,
+} as const;
+
+export interface SessionCacheSettings {
+  /** Cache folder. Default $TRADELITE_CACHE_DIR, else ./data/session_cache. */
+  dir?: string;
+  /** Compact a symbol's file every this many storeBars calls. Default 240. */
+  compactEvery?: number;
+  /** Keep bars no older than this many days before the newest bar. Default 45. */
+  retentionDays?: number;
+  /** Keep at most this many newest rows. Default 12,000. */
+  maxRows?: number;
+  /** Keep each file at most this many bytes, dropping the oldest rows. Default 8 MiB. */
+  maxBytes?: number;
+  /** Also upsert every stored bar into market_data in the same call. Default true. */
+  writeThrough?: boolean;
+}
+
+export type ResolvedSessionCacheSettings = Required<SessionCacheSettings>;
+
+const SessionCacheSettingsSchema = z.strictObject({
+  dir: z.string().min(1).refine((dir) => !dir.includes("\0"), "must not contain NUL").optional(),
+  compactEvery: z.number().int().min(1).optional(),
+  retentionDays: z.number().positive().finite().optional(),
+  maxRows: z.number().int().min(1).optional(),
+  // Room for the header and at least one bar.
+  maxBytes: z.number().int().min(1024).optional(),
+  writeThrough: z.boolean().optional(),
+});
+
+export function resolveSessionCacheSettings(
+  settings: SessionCacheSettings,
+  env: Record<string, string | undefined> = process.env,
+): ResolvedSessionCacheSettings {
+  const parsed = SessionCacheSettingsSchema.safeParse(settings);
+  if (!parsed.success) throw validationErrorOf(parsed.error);
+  const given = parsed.data;
+  return {
+    dir: given.dir ?? nonEmpty(env.TRADELITE_CACHE_DIR) ?? DEFAULT_CACHE_DIR,
+    compactEvery: given.compactEvery ?? CACHE_DEFAULTS.compactEvery,
+    retentionDays: given.retentionDays ?? CACHE_DEFAULTS.retentionDays,
+    maxRows: given.maxRows ?? CACHE_DEFAULTS.maxRows,
+    maxBytes: given.maxBytes ?? CACHE_DEFAULTS.maxBytes,
+    writeThrough: given.writeThrough ?? CACHE_DEFAULTS.writeThrough,
+  };
 }

@@ -6,7 +6,23 @@ export { openStore, type StoreOptions } from "./store.ts";
 export type { ConnectionSettings } from "./sqlite/connection.ts";
 export { createSqliteStore } from "./sqlite/store.ts";
 export { SCHEMA_VERSION } from "./sqlite/migrations.ts";
-export { resolveDatabaseOptions, DEFAULT_DB_PATH, type DatabaseOptions } from "./config.ts";
+export {
+  SessionCache,
+  type SessionCacheOptions,
+  type StoreBarsResult,
+  type CompactionResult,
+} from "./cache/session-cache.ts";
+export { cacheFileName, symbolOfCacheFile } from "./cache/file-name.ts";
+export { CSV_HEADER } from "./cache/csv.ts";
+export type { CacheEntry, CacheRecoveryEvent, CacheRecoveryKind } from "./domain/cache.ts";
+export {
+  resolveDatabaseOptions,
+  DEFAULT_DB_PATH,
+  DEFAULT_CACHE_DIR,
+  CACHE_DEFAULTS,
+  type DatabaseOptions,
+  type SessionCacheSettings,
+} from "./config.ts";
 export type { Store, SymbolOverview, BackendName } from "./domain/store.ts";
 export { validateBars, BarSchema, type Bar, type BarInput, type BarColumns } from "./domain/bar.ts";
 export { validateQuotes, QuoteSchema, type Quote, type QuoteInput, type QuoteColumns } from "./domain/quote.ts";

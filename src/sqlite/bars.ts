@@ -78,6 +78,9 @@ export function createBarRepository(conn: Connection, settings: BarSettings) {
   const series = prepareSeries<Bar>(conn, "market_data", BAR_VALUE_FIELDS);
   const resampleStatement = conn.prepare<BucketRow>(RESAMPLE_SQL);
   const overviewStatement = conn.prepare<SymbolOverview>(OVERVIEW_SQL);
+  // Any write to a symbol's bars tells its session cache file (if there is one) that
+  // market_data has moved on without it; the cache rebuilds from market_data on next use.
+  const bumpCacheVersion = conn.prepare("UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ?");
   const { timezone } = settings;
 
   /** The first bar at or after `from` within the range, or undefined. */
@@ -150,7 +153,10 @@ export function createBarRepository(conn: Connection, settings: BarSettings) {
       assertSymbol(symbol);
       const batch = validateBars(bars, timezone);
       if (batch.length === 0) return 0;
-      return conn.writeTransaction(() => writeBars(symbol, batch));
+      return conn.writeTransaction(() => {
+        bumpCacheVersion.run(symbol as never);
+        return writeBars(symbol, batch);
+      });
     },
 
     get(symbol: string, query?: BarQuery): Bar[] {
@@ -176,7 +182,10 @@ export function createBarRepository(conn: Connection, settings: BarSettings) {
     delete(symbol: string, range?: TimeRange): number {
       assertSymbol(symbol);
       const read = readRange(range, timezone);
-      return conn.writeTransaction(() => series.delete(symbol, read));
+      return conn.writeTransaction(() => {
+        bumpCacheVersion.run(symbol as never);
+        return series.delete(symbol, read);
+      });
     },
 
     /** Exact: computed from market_data itself on every call, never from a counter that can drift. */

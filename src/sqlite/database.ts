@@ -10,6 +10,7 @@ import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "../domain/qu
 import type { Quote, QuoteColumns, QuoteInput } from "../domain/quote.ts";
 import type { SymbolOverview } from "../domain/store.ts";
 import { createBarRepository, type BarRepository } from "./bars.ts";
+import { createCacheMetaRepository, type CacheMetaRepository } from "./cache-meta.ts";
 import { openConnection, type Connection, type ConnectionSettings } from "./connection.ts";
 import { migrate } from "./migrations.ts";
 import { createQuoteRepository } from "./quotes.ts";
@@ -24,6 +25,7 @@ export class Database {
   readonly #conn: Connection;
   readonly #bars: BarRepository;
   readonly #quotes: ReturnType<typeof createQuoteRepository>;
+  readonly #cacheEntries: CacheMetaRepository;
 
   /** Same as openDatabase(options): options are checked and defaults filled in here. */
   constructor(given?: DatabaseOptions) {
@@ -38,6 +40,7 @@ export class Database {
       conn.useWal();
       this.#bars = createBarRepository(conn, options);
       this.#quotes = createQuoteRepository(conn, options);
+      this.#cacheEntries = createCacheMetaRepository(conn);
     } catch (error) {
       conn.abandon();
       throw error;
@@ -83,6 +86,22 @@ export class Database {
   getQuotes(symbol: string, query?: RangeQuery): Quote[] {
     this.#open();
     return this.#quotes.get(symbol, query);
+  }
+
+  /**
+   * Runs `work` in one BEGIN IMMEDIATE transaction: the write lock is taken up front, so other
+   * connections and processes wait (busy_timeout) rather than interleave. Store calls made
+   * inside join it (as savepoints) and commit or roll back with it. `work` must be synchronous.
+   */
+  transaction<T>(work: () => T): T {
+    this.#open();
+    return this.#conn.writeTransaction(work);
+  }
+
+  /** The session_cache rows (the SessionCache's metadata); writes belong inside transaction(). */
+  get cacheEntries(): CacheMetaRepository {
+    this.#open();
+    return this.#cacheEntries;
   }
 
   /** The connection's pragmas as SQLite reports them (journal mode, synchronous, busy timeout ...). */

@@ -83,6 +83,23 @@ const V1_TABLES: readonly AdoptedTable[] = [
   },
 ];
 
+/**
+ * What the session cache needs beyond the ADR's columns, so its metadata is true after every
+ * call: the file's size, writes since the last compaction, when that was, the oldest timestamp
+ * from which the file holds every bar market_data has (covered_from), and two counters that
+ * tell a file in step with market_data from one that a direct write has left behind.
+ */
+const V2_SESSION_CACHE = `
+ALTER TABLE session_cache ADD COLUMN size_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE session_cache ADD COLUMN writes_since_compaction INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE session_cache ADD COLUMN last_compacted INTEGER;
+ALTER TABLE session_cache ADD COLUMN first_timestamp INTEGER;
+ALTER TABLE session_cache ADD COLUMN last_timestamp INTEGER;
+ALTER TABLE session_cache ADD COLUMN covered_from INTEGER;
+ALTER TABLE session_cache ADD COLUMN market_version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE session_cache ADD COLUMN file_version INTEGER NOT NULL DEFAULT 0;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -90,6 +107,13 @@ export const MIGRATIONS: readonly Migration[] = [
     up(conn) {
       conn.sqlite.exec(V1_CORE);
       for (const table of V1_TABLES) checkAdoptedTable(conn, table);
+    },
+  },
+  {
+    version: 2,
+    description: "session_cache: size, compaction bookkeeping, coverage and version columns",
+    up(conn) {
+      conn.sqlite.exec(V2_SESSION_CACHE);
     },
   },
 ];

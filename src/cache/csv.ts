@@ -1,0 +1,127 @@
+/**
+ * The cache file format, defined once: header, one line per bar, ISO-8601 UTC timestamps with
+ * milliseconds, `\n` line endings, empty fields for NULL. Numbers are written with JavaScript's
+ * shortest round-trip form, so every value reads back bit-identical.
+ */
+import Papa from "papaparse";
+import { validateBars, type Bar, type BarBatch } from "../domain/bar.ts";
+import { rowAt, batchSize } from "../domain/batch.ts";
+import { ValidationError } from "../domain/errors.ts";
+import { formatIsoUtc } from "../domain/time.ts";
+
+export const CSV_HEADER = "timestamp,open,high,low,close,volume,amount";
+export const CSV_HEADER_LINE = `${CSV_HEADER}\n`;
+
+function field(value: number): string {
+  // NaN marks NULL in a validated batch.
+  return value === value ? String(value) : "";
+}
+
+/** The lines of a validated batch, in write order (ascending, one per timestamp). */
+export function formatBarLines(batch: BarBatch): string {
+  let text = "";
+  const { timestamp, open, high, low, close, volume, amount } = batch;
+  for (let position = 0, total = batchSize(batch); position < total; position++) {
+    const i = rowAt(batch, position);
+    text += `${formatIsoUtc(timestamp[i]!)},${field(open[i]!)},${field(high[i]!)},${field(low[i]!)},` +
+      `${field(close[i]!)},${field(volume[i]!)},${field(amount[i]!)}\n`;
+  }
+  return text;
+}
+
+/** The same for bars read back from the database. */
+export function formatStoredBars(bars: readonly Bar[]): string[] {
+  const cell = (value: number | null) => (value === null ? "" : String(value));
+  return bars.map(
+    (bar) =>
+      `${formatIsoUtc(bar.timestamp)},${cell(bar.open)},${cell(bar.high)},${cell(bar.low)},` +
+      `${cell(bar.close)},${cell(bar.volume)},${cell(bar.amount)}\n`,
+  );
+}
+
+/**
+ * The timestamp field of a cache line. ISO-8601 UTC with milliseconds has a fixed width for
+ * years 0001-9999, so these keys sort as text in time order: compaction never parses a number.
+ */
+export function lineKey(line: string): string {
+  return line.slice(0, line.indexOf(","));
+}
+
+export interface ParsedCacheFile {
+  /** Bars in file order, one per readable line (duplicates kept: the later one wins downstream). */
+  bars: Bar[];
+  /** The readable lines, exactly as in the file (with their `\n`). */
+  lines: string[];
+  /** 1-based line numbers (the header is line 1) of lines that could not be read. */
+  badLines: number[];
+  /** True when the file does not end in `\n`: its last line was cut. */
+  partialLastLine: boolean;
+  headerOk: boolean;
+}
+
+const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
+
+/**
+ * Reads a cache file's text strictly with papaparse: the header must be ours, every line seven
+ * fields, every value the kind the writer writes and every bar valid by the bar rules. Lines that
+ * are not are reported, not guessed at.
+ */
+export function parseCacheFile(text: string): ParsedCacheFile {
+  const partialLastLine = text.length > 0 && !text.endsWith("\n");
+  const complete = partialLastLine ? text.slice(0, text.lastIndexOf("\n") + 1) : text;
+  const parsed = Papa.parse<string[]>(complete, { header: false, skipEmptyLines: false, newline: "\n" });
+  const rows = parsed.data;
+  // papaparse yields one empty row for the final "\n".
+  if (rows.length > 0 && rows[rows.length - 1]!.length === 1 && rows[rows.length - 1]![0] === "") rows.pop();
+  const headerOk = rows.length > 0 && rows[0]!.join(",") === CSV_HEADER;
+  const bars: Bar[] = [];
+  const lines: string[] = [];
+  const badLines: number[] = [];
+  const rawLines = complete.split("\n");
+  for (let r = headerOk ? 1 : 0; r < rows.length; r++) {
+    const bar = readLine(rows[r]!);
+    if (bar) {
+      bars.push(bar);
+      lines.push(`${rawLines[r]}\n`);
+    } else {
+      badLines.push(r + 1);
+    }
+  }
+  return { bars, lines, badLines, partialLastLine, headerOk };
+}
+
+function readLine(fields: string[]): Bar | undefined {
+  if (fields.length !== 7) return undefined;
+  const numbers: (number | null)[] = [];
+  for (let f = 1; f < 7; f++) {
+    const text = fields[f]!;
+    if (text === "") numbers.push(null);
+    else if (NUMBER.test(text)) numbers.push(Number(text));
+    else return undefined;
+  }
+  const [open, high, low, close, volume, amount] = numbers as [number | null, number | null, number | null, number | null, number | null, number | null];
+  const iso = fields[0]!;
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(iso)) return undefined;
+  try {
+    // The same rules as every other entry point, the calendar check of the timestamp included.
+    const batch = validateBars([{ timestamp: iso, open, high, low, close, volume, amount }], "UTC");
+    return { timestamp: batch.timestamp[0]!, open, high, low, close, volume, amount };
+  } catch (error) {
+    if (error instanceof ValidationError) return undefined;
+    throw error;
+  }
+}
+
+/** Bars deduplicated by timestamp (the later one wins) and sorted ascending. */
+export function latestByTimestamp(bars: readonly Bar[]): Bar[] {
+  const byTimestamp = new Map<number, Bar>();
+  let ascending = true;
+  let previous = -Infinity;
+  for (const bar of bars) {
+    if (!(bar.timestamp > previous)) ascending = false;
+    previous = bar.timestamp;
+    byTimestamp.set(bar.timestamp, bar);
+  }
+  const unique = [...byTimestamp.values()];
+  return ascending ? unique : unique.sort((a, b) => a.timestamp - b.timestamp);
+}
