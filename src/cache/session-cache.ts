@@ -118,8 +118,8 @@ export class SessionCache {
       const path = this.#path(fileName);
       if (this.settings.writeThrough) this.db.insertBars(symbol, bars);
       const state = this.#files.get(symbol)!;
-      appendFileSync(path, appended);
       try {
+        appendFileSync(path, appended);
         state.hasher.update(appended);
         state.size += appended.length;
         state.checksum = state.hasher.copy().digest("hex");
