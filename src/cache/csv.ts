@@ -1,7 +1,8 @@
 /**
  * The cache file format, defined once: header, one line per bar, ISO-8601 UTC timestamps with
  * milliseconds, `\n` line endings, empty fields for NULL. Numbers are written with JavaScript's
- * shortest round-trip form, so every value reads back bit-identical.
+ * shortest round-trip form, so every value reads back bit-identical (but -0, which reads back as
+ * 0, as it does from the database).
  */
 import Papa from "papaparse";
 import { validateBars, type Bar, type BarBatch } from "../domain/bar.ts";
@@ -69,7 +70,15 @@ const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
 export function parseCacheFile(text: string): ParsedCacheFile {
   const partialLastLine = text.length > 0 && !text.endsWith("\n");
   const complete = partialLastLine ? text.slice(0, text.lastIndexOf("\n") + 1) : text;
-  const parsed = Papa.parse<string[]>(complete, { header: false, skipEmptyLines: false, newline: "\n" });
+  // Quoting is switched off (the writer never quotes), so every parsed row is exactly one line:
+  // a stray `"` in a damaged line cannot swallow the lines after it. NUL, the stand-in quote
+  // character, is replaced first so that it cannot start a quote either.
+  const parsed = Papa.parse<string[]>(complete.replaceAll("\u0000", "\uFFFD"), {
+    header: false,
+    skipEmptyLines: false,
+    newline: "\n",
+    quoteChar: "\u0000",
+  });
   const rows = parsed.data;
   // papaparse yields one empty row for the final "\n".
   if (rows.length > 0 && rows[rows.length - 1]!.length === 1 && rows[rows.length - 1]![0] === "") rows.pop();

@@ -169,10 +169,18 @@ export class SessionCache {
       // First use by this instance: check the file against its row (and repair it) first.
       entry = this.#locked(symbol, () => this.#verified(symbol, cacheFileName(symbol)));
     }
-    const coveredFrom = entry ? this.#coveredFrom(entry) : null;
+    let coveredFrom = entry ? this.#coveredFrom(entry) : null;
     if (entry === null || coveredFrom === null || end < coveredFrom) return this.db.getBars(symbol, { start, end });
-    const snapshot = await this.#snapshot(symbol, entry);
-    if (!snapshot) return this.db.getBars(symbol, { start, end });
+    let snapshot = await this.#snapshot(symbol, entry);
+    if (!snapshot) {
+      // The file is changing under us (another instance's compaction between its rename and its
+      // commit): wait for the lock, check the file again, and read what that says.
+      entry = this.#locked(symbol, () => this.#verified(symbol, cacheFileName(symbol)));
+      coveredFrom = this.#coveredFrom(entry);
+      if (coveredFrom === null || end < coveredFrom) return this.db.getBars(symbol, { start, end });
+      snapshot = await this.#snapshot(symbol, entry);
+      if (!snapshot) throw new StorageError("CACHE_UNSTABLE", `the cache file of ${symbol} kept changing while it was read`);
+    }
     const fromFile = sliceByTime(snapshot.bars, Math.max(start, coveredFrom), end);
     const older = start < coveredFrom ? this.db.getBars(symbol, { start, end: coveredFrom - 1 }) : [];
     return [...older, ...fromFile.map((bar) => ({ ...bar }))];
@@ -232,9 +240,14 @@ export class SessionCache {
     }
   }
 
-  /** Where reads may be served from the file, or null when they may not. */
+  /**
+   * From where reads are served from the file, or null when they may not be. With write-through,
+   * from covered_from while the file is in step with market_data. Without it the file is its own
+   * record: everything from its oldest bar on comes from the file.
+   */
   #coveredFrom(entry: CacheEntry): number | null {
-    if (this.settings.writeThrough && entry.market_version !== entry.file_version) return null;
+    if (!this.settings.writeThrough) return entry.first_timestamp;
+    if (entry.market_version !== entry.file_version) return null;
     return entry.covered_from;
   }
 
@@ -446,9 +459,10 @@ export class SessionCache {
   async #snapshot(symbol: string, entry: CacheEntry): Promise<Snapshot | null> {
     const known = this.#snapshots.get(symbol);
     if (known && known.checksum === entry.checksum) return known;
-    const bytes = await Bun.file(this.#path(entry.file_path)).bytes().catch(() => null);
-    // Another process may have changed the file since the row was read: trust only bytes whose
-    // hash is the row's.
+    const read = await Bun.file(this.#path(entry.file_path)).bytes().catch(() => null);
+    // Another process may be appending (its commit not yet made): the row's bytes are the first
+    // size_bytes of the file. Trust only bytes whose hash is the row's.
+    const bytes = read && read.length > entry.size_bytes ? read.subarray(0, entry.size_bytes) : read;
     if (!bytes || sha256(bytes) !== entry.checksum) return null;
     const parsed = parseCacheFile(new TextDecoder().decode(bytes));
     if (parsed.badLines.length > 0 || parsed.partialLastLine) return null;
