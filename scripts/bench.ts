@@ -1,9 +1,10 @@
 /**
  * `bun run bench [--quick]`: tradelite's bar path against the code a user would write without
  * it (a prepared single-row upsert per bar, bare `.all()` reads) on files with the same schema
- * and pragmas. Prints the median rows/s of each side, their ratio and the targets, and writes
- * the results as JSON under bench-results/. A benchmark, not a test: it exits 0 even when a
- * target is missed, and says which.
+ * and pragmas, and the session cache against its floors (scripts/bench-cache.ts). Prints the
+ * median of each side, their ratio and the targets, and writes the results as JSON under
+ * bench-results/. A benchmark, not a test: it exits 0 even when a target is missed, and says
+ * which.
  *
  * `--quick` writes 10x fewer rows, for smoke runs. `--memory-case <path> <symbol>` is the child
  * process the memory case runs in (see measureIterationMemory).
@@ -13,11 +14,14 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "nod
 import { cpus, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { openDatabase, validateBars, type Bar } from "../src/mod.ts";
+import { runCacheCases, printCacheSummary, type CacheBenchResults } from "./bench-cache.ts";
+import { BARE_UPSERT_SQL, formatRate, median, openBare, removeDatabaseFile, timed, type Sample } from "./bench-support.ts";
 import {
   barObjects,
   mulberry32,
   randomWalk,
   sessionTimestamps,
+  sliceColumns,
   SESSION_MINUTES_PER_DAY,
   SHANGHAI_OFFSET_MS,
   tradingDays,
@@ -69,12 +73,6 @@ const LONG_HISTORY_SYMBOL = "510300.SH";
 
 const MARKET_DATA_COLUMNS = "timestamp, open, high, low, close, volume, amount";
 
-/** The obvious hand-written upsert: one row per statement, every value column replaced. */
-const BARE_UPSERT_SQL = `INSERT INTO market_data (symbol,timestamp,open,high,low,close,volume,amount)
-VALUES (?,?,?,?,?,?,?,?)
-ON CONFLICT(symbol,timestamp) DO UPDATE SET open=excluded.open, high=excluded.high, low=excluded.low,
-  close=excluded.close, volume=excluded.volume, amount=excluded.amount`;
-
 const BARE_RANGE_SQL = `SELECT ${MARKET_DATA_COLUMNS} FROM market_data
 WHERE symbol=? AND timestamp BETWEEN ? AND ? ORDER BY timestamp`;
 
@@ -101,11 +99,6 @@ ORDER BY d.day`;
 
 // ---------------------------------------------------------------------------------------------
 // Measuring
-
-interface Sample {
-  rows: number;
-  seconds: number;
-}
 
 interface SideResult {
   samples: { rows: number; seconds: number; rowsPerSecond: number }[];
@@ -139,20 +132,6 @@ interface CaseSpec {
   warmup?: boolean;
   tradelite: (rep: number) => Sample;
   bare: (rep: number) => Sample;
-}
-
-/** Collects garbage first so that one run's garbage is not collected on the next run's clock. */
-function timed(work: () => number): Sample {
-  Bun.gc(true);
-  const start = Bun.nanoseconds();
-  const rows = work();
-  return { rows, seconds: (Bun.nanoseconds() - start) / 1e9 };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function summarise(samples: readonly Sample[]): SideResult {
@@ -201,24 +180,6 @@ function compare(spec: CaseSpec): CaseResult {
     pass: target ? ratio >= target.minRatio : null,
     checks: {},
   };
-}
-
-function formatRate(rowsPerSecond: number): string {
-  return Math.round(rowsPerSecond).toLocaleString("en-US");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Files
-
-function openBare(path: string): SqliteDatabase {
-  const sqlite = new SqliteDatabase(path);
-  sqlite.run("PRAGMA journal_mode = WAL");
-  sqlite.run("PRAGMA synchronous = NORMAL");
-  return sqlite;
-}
-
-function removeDatabaseFile(path: string): void {
-  for (const suffix of ["", "-wal", "-shm"]) rmSync(path + suffix, { force: true });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -295,6 +256,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   console.log(`generated the market in ${((Bun.nanoseconds() - generationStart) / 1e9).toFixed(1)} s`);
 
   const cases: CaseResult[] = [];
+  let cache: CacheBenchResults | null = null;
   const breakdown: Record<string, number> = {};
   let memory: MemoryResult | { error: string };
 
@@ -520,26 +482,21 @@ async function runBenchmark(quick: boolean): Promise<void> {
       const chunk = 100_000;
       for (let from = 0; from < scale.memoryRows; from += chunk) {
         const to = Math.min(scale.memoryRows, from + chunk);
-        db.insertBars(LONG_HISTORY_SYMBOL, {
-          timestamp: bars.timestamp.subarray(from, to),
-          open: bars.open.subarray(from, to),
-          high: bars.high.subarray(from, to),
-          low: bars.low.subarray(from, to),
-          close: bars.close.subarray(from, to),
-          volume: bars.volume.subarray(from, to),
-          amount: bars.amount.subarray(from, to),
-        });
+        db.insertBars(LONG_HISTORY_SYMBOL, sliceColumns(bars, from, to));
       }
       db.close();
     }
     memory = await spawnMemoryCase(longPath);
     if ("error" in memory) console.log(`  failed: ${memory.error}`);
     else console.log(`  iterated ${memory.rows.toLocaleString("en-US")} rows at ${formatRate(memory.rowsPerSecond)} rows/s, peak RSS +${memory.deltaMb.toFixed(1)} MB`);
+
+    // -- 8, 9, 10: the session cache ------------------------------------------------------------
+    cache = await runCacheCases({ workDir, quick, firstDay: FIRST_DAY, seed: SEED, newDatabaseFile });
   } finally {
     removeWorkDir();
   }
 
-  const missed = printSummary(cases, memory, breakdown, scale);
+  const missed = printSummary(cases, cache, memory, breakdown, scale);
 
   const resultsDir = join(import.meta.dir, "..", "bench-results");
   mkdirSync(resultsDir, { recursive: true });
@@ -556,6 +513,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
       cpuModel: cpus()[0]?.model ?? null,
     },
     cases,
+    cache,
     memory,
     breakdown,
     missedTargets: missed,
@@ -687,6 +645,7 @@ function measureIterationMemory(path: string, symbol: string): MemoryResult {
 
 function printSummary(
   cases: readonly CaseResult[],
+  cache: CacheBenchResults | null,
   memory: MemoryResult | { error: string },
   breakdown: Record<string, number>,
   scale: Scale,
@@ -714,6 +673,7 @@ function printSummary(
     );
     if (index === 0) console.log(widths.map((width) => "-".repeat(width)).join("  "));
   }
+  if (cache) missed.push(...printCacheSummary(cache));
 
   if ("error" in memory) {
     missed.push(`iterateBars memory: ${memory.error}`);

@@ -132,3 +132,16 @@ export function barObjects(columns: MinuteBarColumns): SyntheticBar[] {
   }
   return bars;
 }
+
+/** Rows [from, to) of the columns, as views: no copy. */
+export function sliceColumns(bars: MinuteBarColumns, from: number, to: number): MinuteBarColumns {
+  return {
+    timestamp: bars.timestamp.subarray(from, to),
+    open: bars.open.subarray(from, to),
+    high: bars.high.subarray(from, to),
+    low: bars.low.subarray(from, to),
+    close: bars.close.subarray(from, to),
+    volume: bars.volume.subarray(from, to),
+    amount: bars.amount.subarray(from, to),
+  };
+}
