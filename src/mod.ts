@@ -8,6 +8,7 @@ export { createSqliteStore } from "./sqlite/store.ts";
 export { SCHEMA_VERSION } from "./sqlite/migrations.ts";
 export {
   SessionCache,
+  RECOVERY_METRIC,
   type SessionCacheOptions,
   type StoreBarsResult,
   type CompactionResult,
@@ -23,7 +24,8 @@ export {
   type DatabaseOptions,
   type SessionCacheSettings,
 } from "./config.ts";
-export type { Store, SymbolOverview, BackendName } from "./domain/store.ts";
+export type { Store, SymbolOverview, BackendName, MetricStore, MetricQuery } from "./domain/store.ts";
+export { MetricSchema, type Metric, type MetricLabels, type MetricSummary } from "./domain/metric.ts";
 export { validateBars, BarSchema, type Bar, type BarInput, type BarColumns } from "./domain/bar.ts";
 export { validateQuotes, QuoteSchema, type Quote, type QuoteInput, type QuoteColumns } from "./domain/quote.ts";
 export {

@@ -44,8 +44,8 @@ export interface SessionCacheOptions extends SessionCacheSettings {
   /** The database the cache writes through to and keeps its metadata in. Default getDatabase(). */
   db?: Database;
   /**
-   * Called for every repair or rebuild the cache makes. Default: a warning on stderr. (The
-   * recovery-metrics table, once it exists, is the intended home for these.)
+   * Called for every repair or rebuild the cache makes, besides the recovery metric it always
+   * records (`session_cache.recovery`, value 1, labels kind and symbol).
    */
   onRecovery?: (event: CacheRecoveryEvent) => void;
 }
@@ -80,10 +80,13 @@ interface Snapshot {
 
 const encoder = new TextEncoder();
 
+/** The recovery metric every repair records. */
+export const RECOVERY_METRIC = "session_cache.recovery";
+
 export class SessionCache {
   readonly db: Database;
   readonly settings: ResolvedSessionCacheSettings;
-  readonly #onRecovery: (event: CacheRecoveryEvent) => void;
+  readonly #onRecovery: ((event: CacheRecoveryEvent) => void) | undefined;
   readonly #files = new Map<string, FileState>();
   readonly #snapshots = new Map<string, Snapshot>();
 
@@ -91,7 +94,7 @@ export class SessionCache {
     const { db, onRecovery, ...settings } = options;
     this.settings = resolveSessionCacheSettings(settings);
     this.db = db ?? getDatabase();
-    this.#onRecovery = onRecovery ?? ((event) => console.warn(`tradelite: session cache ${event.kind} for ${event.symbol}: ${event.reason}`));
+    this.#onRecovery = onRecovery;
     try {
       mkdirSync(this.settings.dir, { recursive: true });
     } catch (error) {
@@ -466,8 +469,13 @@ export class SessionCache {
     return snapshot;
   }
 
+  /**
+   * Records a recovery as a metric, inside the transaction that made the repair (so the two
+   * commit together), and tells onRecovery.
+   */
   #report(kind: CacheRecoveryKind, symbol: string, reason: string, rows: number, droppedLines?: number): void {
-    this.#onRecovery(droppedLines === undefined ? { kind, symbol, reason, rows } : { kind, symbol, reason, rows, droppedLines });
+    this.db.metrics.record(RECOVERY_METRIC, 1, { kind, symbol });
+    this.#onRecovery?.(droppedLines === undefined ? { kind, symbol, reason, rows } : { kind, symbol, reason, rows, droppedLines });
   }
 }
 

@@ -4,7 +4,9 @@
  */
 import type { Bar, BarColumns, BarInput } from "./bar.ts";
 import type { BarQuery, RangeQuery, TimeRange } from "./query.ts";
+import type { Metric, MetricLabels, MetricSummary } from "./metric.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "./quote.ts";
+import type { TimestampInput } from "./time.ts";
 
 /** What the store holds for one symbol. `start` and `end` are epoch ms of the first and last bar. */
 export interface SymbolOverview {
@@ -12,6 +14,19 @@ export interface SymbolOverview {
   count: number;
   start: number;
   end: number;
+}
+
+export interface MetricQuery {
+  since?: TimestampInput;
+  until?: TimestampInput;
+  labels?: MetricLabels;
+}
+
+/** Recovery metrics, the same on every backend. */
+export interface MetricStore {
+  record(name: string, value: number, labels?: MetricLabels): Promise<Metric>;
+  query(name: string, query?: MetricQuery): Promise<Metric[]>;
+  summary(name: string): Promise<MetricSummary>;
 }
 
 export type BackendName = "sqlite" | "sqlite-worker" | "postgres";
@@ -28,5 +43,6 @@ export interface Store {
   overview(): Promise<SymbolOverview[]>;
   insertQuotes(symbol: string, quotes: readonly QuoteInput[] | QuoteColumns): Promise<number>;
   getQuotes(symbol: string, query?: RangeQuery): Promise<Quote[]>;
+  readonly metrics: MetricStore;
   close(): Promise<void>;
 }

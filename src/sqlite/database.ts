@@ -11,6 +11,7 @@ import type { Quote, QuoteColumns, QuoteInput } from "../domain/quote.ts";
 import type { SymbolOverview } from "../domain/store.ts";
 import { createBarRepository, type BarRepository } from "./bars.ts";
 import { createCacheMetaRepository, type CacheMetaRepository } from "./cache-meta.ts";
+import { createMetricRepository, type MetricRepository } from "./metrics.ts";
 import { openConnection, type Connection, type ConnectionSettings } from "./connection.ts";
 import { migrate } from "./migrations.ts";
 import { createQuoteRepository } from "./quotes.ts";
@@ -26,6 +27,7 @@ export class Database {
   readonly #bars: BarRepository;
   readonly #quotes: ReturnType<typeof createQuoteRepository>;
   readonly #cacheEntries: CacheMetaRepository;
+  readonly #metrics: MetricRepository;
 
   /** Same as openDatabase(options): options are checked and defaults filled in here. */
   constructor(given?: DatabaseOptions) {
@@ -41,6 +43,7 @@ export class Database {
       this.#bars = createBarRepository(conn, options);
       this.#quotes = createQuoteRepository(conn, options);
       this.#cacheEntries = createCacheMetaRepository(conn);
+      this.#metrics = createMetricRepository(conn, options);
     } catch (error) {
       conn.abandon();
       throw error;
@@ -96,6 +99,12 @@ export class Database {
   transaction<T>(work: () => T): T {
     this.#open();
     return this.#conn.writeTransaction(work);
+  }
+
+  /** Recovery metrics: record(name, value, labels?), query(name, { since, until, labels }), summary(name). */
+  get metrics(): MetricRepository {
+    this.#open();
+    return this.#metrics;
   }
 
   /** The session_cache rows (the SessionCache's metadata); writes belong inside transaction(). */

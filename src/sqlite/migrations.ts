@@ -100,6 +100,18 @@ ALTER TABLE session_cache ADD COLUMN market_version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE session_cache ADD COLUMN file_version INTEGER NOT NULL DEFAULT 0;
 `;
 
+/** Append-only samples; labels are canonical JSON (sorted keys). */
+const V3_RECOVERY_METRICS = `
+CREATE TABLE recovery_metrics (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    timestamp INTEGER NOT NULL,
+    value REAL NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX recovery_metrics_name_time ON recovery_metrics (name, timestamp);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -114,6 +126,13 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "session_cache: size, compaction bookkeeping, coverage and version columns",
     up(conn) {
       conn.sqlite.exec(V2_SESSION_CACHE);
+    },
+  },
+  {
+    version: 3,
+    description: "recovery_metrics",
+    up(conn) {
+      conn.sqlite.exec(V3_RECOVERY_METRICS);
     },
   },
 ];

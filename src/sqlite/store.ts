@@ -20,6 +20,11 @@ export function createSqliteStore(db: Database): Store {
     overview: () => run(() => db.overview()),
     insertQuotes: (symbol, quotes) => run(() => db.insertQuotes(symbol, quotes)),
     getQuotes: (symbol, query) => run(() => db.getQuotes(symbol, query)),
+    metrics: {
+      record: (name, value, labels) => run(() => db.metrics.record(name, value, labels)),
+      query: (name, query) => run(() => db.metrics.query(name, query)),
+      summary: (name) => run(() => db.metrics.summary(name)),
+    },
     close: () => run(() => db.close()),
   };
 }

@@ -5,9 +5,9 @@
  * SIGKILL). Each case checks the recovery event reported, that no acknowledged bar is lost, and
  * that the metadata row is true again afterwards.
  */
-import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { SessionCache, type Bar, type CacheRecoveryEvent } from "../../src/mod.ts";
+import { RECOVERY_METRIC, SessionCache, type Bar, type CacheRecoveryEvent } from "../../src/mod.ts";
 import { randomBars, seededRandom } from "../support/bars.ts";
 import { closeCacheFixtures, openCacheFixture, type CacheFixture, type CacheFixtureOptions } from "../support/cache-fixture.ts";
 import {
@@ -208,19 +208,15 @@ describe("a temporary file left by an interrupted compaction", () => {
   });
 });
 
-test("without onRecovery a repair is logged as a warning line naming the event and the symbol", async () => {
+test("every repair is recorded as a recovery metric, with or without onRecovery", async () => {
   const { fx, path } = await withAcknowledged();
   writeFileSync(`${path}.tmp`, "garbage");
-  const warn = spyOn(console, "warn").mockImplementation(() => {});
-  try {
-    await new SessionCache({ db: fx.db, dir: fx.cacheDir }).getBars(SYMBOL);
-    expect(warn).toHaveBeenCalledTimes(1);
-    expect(String(warn.mock.calls[0]![0])).toContain("temp-file-removed");
-    expect(String(warn.mock.calls[0]![0])).toContain(SYMBOL);
-  } finally {
-    warn.mockRestore();
-  }
+  const before = fx.db.metrics.summary(RECOVERY_METRIC).count;
+  await new SessionCache({ db: fx.db, dir: fx.cacheDir }).getBars(SYMBOL);
   expect(existsSync(`${path}.tmp`)).toBe(false);
+  const recorded = fx.db.metrics.query(RECOVERY_METRIC, { labels: { symbol: SYMBOL } });
+  expect(recorded.length).toBe(before + 1);
+  expect(recorded.at(-1)).toMatchObject({ value: 1, labels: { kind: "temp-file-removed", symbol: SYMBOL } });
 });
 
 describe("a deleted file", () => {

@@ -372,6 +372,45 @@ export function storeConformance(name: string, openStore: StoreFactory): void {
       expect(await store.getQuotes("600519")).toHaveLength(2);
     });
 
+    test("metrics: record, query in time order with inclusive bounds and label filters, summary", async () => {
+      const store = await fresh();
+      const first = await store.metrics.record("checkpoint.ms", 4, { mode: "PASSIVE" });
+      await Bun.sleep(2);
+      await store.metrics.record("checkpoint.ms", 10, { mode: "TRUNCATE", db: "main" });
+      await Bun.sleep(2);
+      const third = await store.metrics.record("checkpoint.ms", 7, { mode: "PASSIVE" });
+      await store.metrics.record("other", 100);
+      expect(first).toMatchObject({ name: "checkpoint.ms", value: 4, labels: { mode: "PASSIVE" } });
+      const all = await store.metrics.query("checkpoint.ms");
+      expect(all.map((metric) => metric.value)).toEqual([4, 10, 7]);
+      expect(all[1]!.labels).toEqual({ db: "main", mode: "TRUNCATE" });
+      const passive = await store.metrics.query("checkpoint.ms", { labels: { mode: "PASSIVE" } });
+      expect(passive.map((metric) => metric.value)).toEqual([4, 7]);
+      const since = await store.metrics.query("checkpoint.ms", { since: third.timestamp, until: third.timestamp });
+      expect(since.map((metric) => metric.value)).toEqual([7]);
+      expect(await store.metrics.summary("checkpoint.ms")).toEqual({ name: "checkpoint.ms", count: 3, min: 4, max: 10, mean: 7, last: 7 });
+      expect(await store.metrics.summary("never")).toEqual({ name: "never", count: 0, min: null, max: null, mean: null, last: null });
+    });
+
+    test("metrics: bad names, values, labels and options are validation errors and record nothing", async () => {
+      const store = await fresh();
+      const bad: [string, unknown, unknown, string][] = [
+        ["", 1, undefined, "name"],
+        ["has space", 1, undefined, "name"],
+        ["ok", Number.NaN, undefined, "value"],
+        ["ok", "1", undefined, "value"],
+        ["ok", 1, { kind: 5 }, "labels.kind"],
+        ["ok", 1, { "bad key": "x" }, "labels.bad key"],
+        ["ok", 1, { big: "x".repeat(5_000) }, "labels"],
+      ];
+      for (const [name, value, labels, field] of bad) {
+        const error = await expectValidationError(store.metrics.record(name, value as never, labels as never));
+        expect(error.issues.map((issue) => issue.field)).toContain(field);
+      }
+      await expectValidationError(store.metrics.query("ok", { from: 1 } as never));
+      expect(await store.metrics.summary("ok")).toMatchObject({ count: 0 });
+    });
+
     test("a closed store refuses calls with a StorageError", async () => {
       const store = await openStore();
       await store.close();

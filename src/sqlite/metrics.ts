@@ -1,0 +1,72 @@
+/**
+ * recovery_metrics: append-only samples, read back by name and time.
+ */
+import { assertMetricName, canonicalLabels, checkMetric, type Metric, type MetricLabels, type MetricSummary } from "../domain/metric.ts";
+import { ValidationError, type Issue } from "../domain/errors.ts";
+import { readRange } from "../domain/query.ts";
+import type { MetricQuery } from "../domain/store.ts";
+import { guard, type Connection } from "./connection.ts";
+
+
+const QUERY_KEYS = ["since", "until", "labels"];
+
+interface MetricRow {
+  name: string;
+  timestamp: number;
+  value: number;
+  labels: string;
+}
+
+export function createMetricRepository(conn: Connection, settings: { readonly timezone: string }) {
+  const insert = conn.prepare("INSERT INTO recovery_metrics (name, timestamp, value, labels) VALUES (?, ?, ?, ?)");
+  const select = conn.prepare<MetricRow>(
+    "SELECT name, timestamp, value, labels FROM recovery_metrics WHERE name = ? AND timestamp BETWEEN ? AND ? ORDER BY timestamp, id",
+  );
+  const aggregate = conn.prepare<{ count: number; min: number | null; max: number | null; mean: number | null }>(
+    "SELECT count(*) AS count, min(value) AS min, max(value) AS max, avg(value) AS mean FROM recovery_metrics WHERE name = ?",
+  );
+  const latest = conn.prepare<{ value: number }>(
+    "SELECT value FROM recovery_metrics WHERE name = ? ORDER BY timestamp DESC, id DESC LIMIT 1",
+  );
+
+  return {
+    /** Records one sample now; returns it. */
+    record(name: string, value: number, labels?: MetricLabels): Metric {
+      const checked = checkMetric(name, value, labels);
+      const timestamp = Date.now();
+      conn.writeTransaction(() => insert.run(checked.name as never, timestamp as never, checked.value as never, checked.labels as never));
+      return { name: checked.name, timestamp, value: checked.value, labels: JSON.parse(checked.labels) as MetricLabels };
+    },
+
+    /** Samples of `name` in the inclusive range, oldest first, optionally filtered by labels. */
+    query(name: string, query: MetricQuery = {}): Metric[] {
+      assertMetricName(name);
+      const issues: Issue[] = [];
+      if (typeof query !== "object" || query === null || Array.isArray(query)) {
+        throw new ValidationError([{ message: "expected an options object with since, until, labels" }]);
+      }
+      for (const key of Object.keys(query)) {
+        if (!QUERY_KEYS.includes(key)) issues.push({ field: key, message: "unknown option; expected since, until, labels" });
+      }
+      if (issues.length > 0) throw new ValidationError(issues);
+      const { since, until, labels } = query;
+      const { start, end } = readRange({ start: since, end: until }, settings.timezone);
+      const wanted = labels === undefined ? undefined : (JSON.parse(canonicalLabels(labels, issues)) as MetricLabels);
+      if (issues.length > 0) throw new ValidationError(issues);
+      const rows = guard(() => select.all(name as never, start as never, end as never));
+      const metrics = rows.map((row) => ({ ...row, labels: JSON.parse(row.labels) as MetricLabels }));
+      if (!wanted) return metrics;
+      const pairs = Object.entries(wanted);
+      return metrics.filter((metric) => pairs.every(([key, value]) => metric.labels[key] === value));
+    },
+
+    summary(name: string): MetricSummary {
+      assertMetricName(name);
+      const totals = guard(() => aggregate.get(name as never))!;
+      const last = guard(() => latest.get(name as never));
+      return { name, ...totals, last: last?.value ?? null };
+    },
+  };
+}
+
+export type MetricRepository = ReturnType<typeof createMetricRepository>;
