@@ -24,7 +24,13 @@ export {
   type DatabaseOptions,
   type SessionCacheSettings,
 } from "./config.ts";
-export type { Store, SymbolOverview, BackendName, MetricStore, MetricQuery } from "./domain/store.ts";
+export type { Store, SymbolOverview, BackendName, MetricStore, MetricQuery, PreferenceStore } from "./domain/store.ts";
+export {
+  PreferenceSchema,
+  MAX_PREFERENCE_BYTES,
+  type Preference,
+  type JsonValue,
+} from "./domain/preference.ts";
 export { MetricSchema, type Metric, type MetricLabels, type MetricSummary } from "./domain/metric.ts";
 export { validateBars, BarSchema, type Bar, type BarInput, type BarColumns } from "./domain/bar.ts";
 export { validateQuotes, QuoteSchema, type Quote, type QuoteInput, type QuoteColumns } from "./domain/quote.ts";

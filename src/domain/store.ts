@@ -4,7 +4,9 @@
  */
 import type { Bar, BarColumns, BarInput } from "./bar.ts";
 import type { BarQuery, RangeQuery, TimeRange } from "./query.ts";
+import type { z } from "zod";
 import type { Metric, MetricLabels, MetricSummary } from "./metric.ts";
+import type { Preference } from "./preference.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "./quote.ts";
 import type { TimestampInput } from "./time.ts";
 
@@ -29,6 +31,16 @@ export interface MetricStore {
   summary(name: string): Promise<MetricSummary>;
 }
 
+/** User preferences, the same on every backend. */
+export interface PreferenceStore {
+  /** Registers a zod schema that set(key, ...) validates against, in this process. */
+  define(key: string, schema: z.ZodType): void;
+  get(key: string): Promise<Preference | null>;
+  set(key: string, value: unknown): Promise<Preference>;
+  delete(key: string): Promise<boolean>;
+  all(): Promise<Preference[]>;
+}
+
 export type BackendName = "sqlite" | "sqlite-worker" | "postgres";
 
 export interface Store {
@@ -44,5 +56,6 @@ export interface Store {
   insertQuotes(symbol: string, quotes: readonly QuoteInput[] | QuoteColumns): Promise<number>;
   getQuotes(symbol: string, query?: RangeQuery): Promise<Quote[]>;
   readonly metrics: MetricStore;
+  readonly prefs: PreferenceStore;
   close(): Promise<void>;
 }

@@ -12,6 +12,7 @@ import type { SymbolOverview } from "../domain/store.ts";
 import { createBarRepository, type BarRepository } from "./bars.ts";
 import { createCacheMetaRepository, type CacheMetaRepository } from "./cache-meta.ts";
 import { createMetricRepository, type MetricRepository } from "./metrics.ts";
+import { createPreferenceRepository, type PreferenceRepository } from "./prefs.ts";
 import { openConnection, type Connection, type ConnectionSettings } from "./connection.ts";
 import { migrate } from "./migrations.ts";
 import { createQuoteRepository } from "./quotes.ts";
@@ -28,6 +29,7 @@ export class Database {
   readonly #quotes: ReturnType<typeof createQuoteRepository>;
   readonly #cacheEntries: CacheMetaRepository;
   readonly #metrics: MetricRepository;
+  readonly #prefs: PreferenceRepository;
 
   /** Same as openDatabase(options): options are checked and defaults filled in here. */
   constructor(given?: DatabaseOptions) {
@@ -44,6 +46,7 @@ export class Database {
       this.#quotes = createQuoteRepository(conn, options);
       this.#cacheEntries = createCacheMetaRepository(conn);
       this.#metrics = createMetricRepository(conn, options);
+      this.#prefs = createPreferenceRepository(conn);
     } catch (error) {
       conn.abandon();
       throw error;
@@ -105,6 +108,12 @@ export class Database {
   get metrics(): MetricRepository {
     this.#open();
     return this.#metrics;
+  }
+
+  /** User preferences: get(key), set(key, value), delete(key), all(), define(key, zodSchema). */
+  get prefs(): PreferenceRepository {
+    this.#open();
+    return this.#prefs;
   }
 
   /** The session_cache rows (the SessionCache's metadata); writes belong inside transaction(). */

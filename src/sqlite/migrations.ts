@@ -112,6 +112,15 @@ CREATE TABLE recovery_metrics (
 CREATE INDEX recovery_metrics_name_time ON recovery_metrics (name, timestamp);
 `;
 
+/** One JSON value per key. */
+const V4_USER_PREFERENCES = `
+CREATE TABLE user_preferences (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -133,6 +142,13 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "recovery_metrics",
     up(conn) {
       conn.sqlite.exec(V3_RECOVERY_METRICS);
+    },
+  },
+  {
+    version: 4,
+    description: "user_preferences",
+    up(conn) {
+      conn.sqlite.exec(V4_USER_PREFERENCES);
     },
   },
 ];

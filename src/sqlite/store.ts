@@ -20,6 +20,13 @@ export function createSqliteStore(db: Database): Store {
     overview: () => run(() => db.overview()),
     insertQuotes: (symbol, quotes) => run(() => db.insertQuotes(symbol, quotes)),
     getQuotes: (symbol, query) => run(() => db.getQuotes(symbol, query)),
+    prefs: {
+      define: (key, schema) => db.prefs.define(key, schema),
+      get: (key) => run(() => db.prefs.get(key)),
+      set: (key, value) => run(() => db.prefs.set(key, value)),
+      delete: (key) => run(() => db.prefs.delete(key)),
+      all: () => run(() => db.prefs.all()),
+    },
     metrics: {
       record: (name, value, labels) => run(() => db.metrics.record(name, value, labels)),
       query: (name, query) => run(() => db.metrics.query(name, query)),

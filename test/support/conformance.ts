@@ -411,6 +411,56 @@ export function storeConformance(name: string, openStore: StoreFactory): void {
       expect(await store.metrics.summary("ok")).toMatchObject({ count: 0 });
     });
 
+    test("preferences: set, get, all and delete round-trip JSON values exactly", async () => {
+      const store = await fresh();
+      const layout = { panes: [{ symbol: "600519.SH", interval: "5m" }], dark: true, zoom: 1.25, note: null };
+      const set = await store.prefs.set("chart.layout", layout);
+      expect(set).toMatchObject({ key: "chart.layout", value: layout });
+      expect(await store.prefs.get("chart.layout")).toEqual(set);
+      await store.prefs.set("ui/theme", "dark");
+      expect((await store.prefs.all()).map((preference) => preference.key)).toEqual(["chart.layout", "ui/theme"]);
+      const replaced = await store.prefs.set("ui/theme", "light");
+      expect((await store.prefs.get("ui/theme"))!.value).toBe("light");
+      expect(replaced.updated_at).toBeGreaterThanOrEqual(set.updated_at);
+      expect(await store.prefs.delete("ui/theme")).toBe(true);
+      expect(await store.prefs.delete("ui/theme")).toBe(false);
+      expect(await store.prefs.get("ui/theme")).toBeNull();
+    });
+
+    test("preferences: values JSON would change are refused, not coerced", async () => {
+      const store = await fresh();
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      const refused: [unknown, string][] = [
+        [Number.NaN, "value"],
+        [{ at: new Date(0) }, "value.at"],
+        [{ ids: new Set([1]) }, "value.ids"],
+        [[1, undefined], "value[1]"],
+        [() => 1, "value"],
+        [10n, "value"],
+        [cyclic, "value.self"],
+        ["x".repeat(70_000), "value"],
+      ];
+      for (const [value, field] of refused) {
+        const error = await expectValidationError(store.prefs.set("k", value));
+        expect(error.issues.map((issue) => issue.field)).toContain(field);
+      }
+      await expectValidationError(store.prefs.set("has space", 1));
+      await expectValidationError(store.prefs.set("", 1));
+      expect(await store.prefs.all()).toEqual([]);
+    });
+
+    test("preferences: a key with a defined zod schema only takes values the schema accepts", async () => {
+      const store = await fresh();
+      const { z } = await import("zod");
+      store.prefs.define("risk.maxPosition", z.number().int().positive());
+      const error = await expectValidationError(store.prefs.set("risk.maxPosition", -5));
+      expect(error.issues[0]!.field).toBe("value");
+      await expectValidationError(store.prefs.set("risk.maxPosition", "5"));
+      expect(await store.prefs.get("risk.maxPosition")).toBeNull();
+      expect((await store.prefs.set("risk.maxPosition", 500)).value).toBe(500);
+    });
+
     test("a closed store refuses calls with a StorageError", async () => {
       const store = await openStore();
       await store.close();
