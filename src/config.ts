@@ -25,6 +25,8 @@ export interface DatabaseOptions {
   barTimestamp?: BarTimestamp;
   /** busy_timeout in ms. Default 5000. */
   busyTimeoutMs?: number;
+  /** Who the audit log names for the store's own mutations. Default "tradelite". */
+  actor?: string;
 }
 
 export type ResolvedDatabaseOptions = Required<DatabaseOptions>;
@@ -36,6 +38,7 @@ const DatabaseOptionsSchema = z.strictObject({
   readonly: z.boolean().optional(),
   barTimestamp: z.enum(BAR_TIMESTAMPS).optional(),
   busyTimeoutMs: z.number().int().min(0).max(600_000).optional(),
+  actor: z.string().min(1).max(128).optional(),
 });
 
 /** Checks options and fills in defaults (the environment included). Throws a ValidationError. */
@@ -53,6 +56,7 @@ export function resolveDatabaseOptions(
     readonly: given.readonly ?? false,
     barTimestamp: given.barTimestamp ?? "start",
     busyTimeoutMs: given.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+    actor: given.actor ?? "tradelite",
   };
 }
 

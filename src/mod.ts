@@ -24,7 +24,24 @@ export {
   type DatabaseOptions,
   type SessionCacheSettings,
 } from "./config.ts";
-export type { Store, SymbolOverview, BackendName, MetricStore, MetricQuery, PreferenceStore } from "./domain/store.ts";
+export type {
+  Store,
+  SymbolOverview,
+  BackendName,
+  MetricStore,
+  MetricQuery,
+  PreferenceStore,
+  AuditStore,
+  AuditQuery,
+} from "./domain/store.ts";
+export {
+  AuditEntrySchema,
+  GENESIS_HASH,
+  type AuditEntry,
+  type AuditInput,
+  type AuditVerification,
+} from "./domain/audit.ts";
+export { canonicalJson } from "./domain/json.ts";
 export {
   PreferenceSchema,
   MAX_PREFERENCE_BYTES,

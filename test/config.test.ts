@@ -20,6 +20,7 @@ describe("resolveDatabaseOptions: defaults", () => {
       readonly: false,
       barTimestamp: "start",
       busyTimeoutMs: 5000,
+      actor: "tradelite",
     });
     expect(DEFAULT_DB_PATH).toBe("./data/trading.db");
     expect(DEFAULT_TIMEZONE).toBe("UTC");
@@ -65,6 +66,7 @@ describe("resolveDatabaseOptions: defaults", () => {
       readonly: true,
       barTimestamp: "end",
       busyTimeoutMs: 0,
+      actor: "risk-engine",
     };
     expect(resolveDatabaseOptions(options, { TRADELITE_DB: "/srv/market.db" })).toEqual(options as Required<DatabaseOptions>);
   });

@@ -4,9 +4,10 @@
  * string and a Map into {}, and tradelite refuses those instead.
  */
 import { z } from "zod";
-import { ValidationError, type Issue } from "./errors.ts";
+import { ValidationError } from "./errors.ts";
+import { exactJson, type JsonValue } from "./json.ts";
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type { JsonValue };
 
 export interface Preference {
   key: string;
@@ -17,7 +18,6 @@ export interface Preference {
 
 /** A preference is a setting, not a document store. */
 export const MAX_PREFERENCE_BYTES = 64 * 1024;
-const MAX_DEPTH = 64;
 const KEY = /^[^\p{C}\p{Z}\s]{1,128}$/u;
 
 export const PreferenceSchema = z.object({
@@ -35,44 +35,5 @@ export function assertPreferenceKey(key: unknown): string {
 
 /** The value as JSON text, or a ValidationError saying which part cannot be stored as it is. */
 export function preferenceJson(value: unknown): string {
-  const issues: Issue[] = [];
-  checkJson(value, "value", 0, new Set(), issues);
-  if (issues.length > 0) throw new ValidationError(issues);
-  const json = JSON.stringify(value);
-  if (json.length > MAX_PREFERENCE_BYTES) {
-    throw new ValidationError([{ field: "value", message: `at most ${MAX_PREFERENCE_BYTES} bytes as JSON, got ${json.length}` }]);
-  }
-  return json;
-}
-
-function checkJson(value: unknown, path: string, depth: number, seen: Set<object>, issues: Issue[]): void {
-  if (value === null || typeof value === "boolean" || typeof value === "string") return;
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) issues.push({ field: path, message: `${value} has no JSON form` });
-    return;
-  }
-  if (typeof value !== "object") {
-    issues.push({ field: path, message: `a ${typeof value} has no JSON form` });
-    return;
-  }
-  if (depth >= MAX_DEPTH) {
-    issues.push({ field: path, message: `nested more than ${MAX_DEPTH} levels` });
-    return;
-  }
-  if (seen.has(value)) {
-    issues.push({ field: path, message: "refers to itself" });
-    return;
-  }
-  seen.add(value);
-  if (Array.isArray(value)) {
-    value.forEach((item, index) => checkJson(item, `${path}[${index}]`, depth + 1, seen, issues));
-  } else {
-    const prototype = Object.getPrototypeOf(value);
-    if (prototype !== Object.prototype && prototype !== null) {
-      issues.push({ field: path, message: `a ${value.constructor?.name ?? "non-plain"} object has no faithful JSON form` });
-    } else {
-      for (const [key, item] of Object.entries(value)) checkJson(item, `${path}.${key}`, depth + 1, seen, issues);
-    }
-  }
-  seen.delete(value);
+  return exactJson(value, "value", MAX_PREFERENCE_BYTES);
 }

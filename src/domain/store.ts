@@ -5,6 +5,7 @@
 import type { Bar, BarColumns, BarInput } from "./bar.ts";
 import type { BarQuery, RangeQuery, TimeRange } from "./query.ts";
 import type { z } from "zod";
+import type { AuditEntry, AuditInput, AuditVerification } from "./audit.ts";
 import type { Metric, MetricLabels, MetricSummary } from "./metric.ts";
 import type { Preference } from "./preference.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "./quote.ts";
@@ -41,6 +42,21 @@ export interface PreferenceStore {
   all(): Promise<Preference[]>;
 }
 
+export interface AuditQuery {
+  since?: TimestampInput;
+  until?: TimestampInput;
+  actor?: string;
+  action?: string;
+  limit?: number;
+}
+
+/** The audit log, the same on every backend. */
+export interface AuditStore {
+  append(input: AuditInput): Promise<AuditEntry>;
+  query(query?: AuditQuery): Promise<AuditEntry[]>;
+  verify(): Promise<AuditVerification>;
+}
+
 export type BackendName = "sqlite" | "sqlite-worker" | "postgres";
 
 export interface Store {
@@ -57,5 +73,6 @@ export interface Store {
   getQuotes(symbol: string, query?: RangeQuery): Promise<Quote[]>;
   readonly metrics: MetricStore;
   readonly prefs: PreferenceStore;
+  readonly audit: AuditStore;
   close(): Promise<void>;
 }

@@ -19,6 +19,7 @@ import {
 } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { offsetSpanAt, startOfLocalDay } from "../domain/time.ts";
+import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
 import { prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
@@ -73,7 +74,7 @@ const OVERVIEW_SQL = `
 SELECT symbol, count(*) AS count, min(timestamp) AS start, max(timestamp) AS "end"
 FROM market_data GROUP BY symbol ORDER BY symbol`;
 
-export function createBarRepository(conn: Connection, settings: BarSettings) {
+export function createBarRepository(conn: Connection, settings: BarSettings, audit: AuditRecorder) {
   const writeBars = prepareUpsert(conn, "market_data", BAR_VALUE_FIELDS);
   const series = prepareSeries<Bar>(conn, "market_data", BAR_VALUE_FIELDS);
   const resampleStatement = conn.prepare<BucketRow>(RESAMPLE_SQL);
@@ -155,7 +156,9 @@ export function createBarRepository(conn: Connection, settings: BarSettings) {
       if (batch.length === 0) return 0;
       return conn.writeTransaction(() => {
         bumpCacheVersion.run(symbol as never);
-        return writeBars(symbol, batch);
+        const written = writeBars(symbol, batch);
+        audit("bars.insert", symbol, { rows: written, ...timeSpan(batch.timestamp) });
+        return written;
       });
     },
 
@@ -184,7 +187,9 @@ export function createBarRepository(conn: Connection, settings: BarSettings) {
       const read = readRange(range, timezone);
       return conn.writeTransaction(() => {
         bumpCacheVersion.run(symbol as never);
-        return series.delete(symbol, read);
+        const deleted = series.delete(symbol, read);
+        audit("bars.delete", symbol, { deleted, start: read.start, end: read.end });
+        return deleted;
       });
     },
 
@@ -196,6 +201,17 @@ export function createBarRepository(conn: Connection, settings: BarSettings) {
 }
 
 export type BarRepository = ReturnType<typeof createBarRepository>;
+
+/** The first and last timestamp of a batch, for the audit log: ranges, not data. */
+export function timeSpan(timestamps: Float64Array): { start: number; end: number } {
+  let start = Infinity;
+  let end = -Infinity;
+  for (const timestamp of timestamps) {
+    if (timestamp < start) start = timestamp;
+    if (timestamp > end) end = timestamp;
+  }
+  return { start, end };
+}
 
 function mergeInto(target: Bar, next: Bar): void {
   target.high = pick(target.high, next.high, Math.max);

@@ -9,6 +9,7 @@ import { StorageError } from "../domain/errors.ts";
 import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "../domain/query.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "../domain/quote.ts";
 import type { SymbolOverview } from "../domain/store.ts";
+import { createAuditRepository, type AuditRepository } from "./audit.ts";
 import { createBarRepository, type BarRepository } from "./bars.ts";
 import { createCacheMetaRepository, type CacheMetaRepository } from "./cache-meta.ts";
 import { createMetricRepository, type MetricRepository } from "./metrics.ts";
@@ -30,6 +31,7 @@ export class Database {
   readonly #cacheEntries: CacheMetaRepository;
   readonly #metrics: MetricRepository;
   readonly #prefs: PreferenceRepository;
+  readonly #audit: AuditRepository;
 
   /** Same as openDatabase(options): options are checked and defaults filled in here. */
   constructor(given?: DatabaseOptions) {
@@ -42,11 +44,13 @@ export class Database {
     try {
       this.schemaVersion = migrate(conn);
       conn.useWal();
-      this.#bars = createBarRepository(conn, options);
-      this.#quotes = createQuoteRepository(conn, options);
+      this.#audit = createAuditRepository(conn, options);
+      const record = this.#audit.record;
+      this.#bars = createBarRepository(conn, options, record);
+      this.#quotes = createQuoteRepository(conn, options, record);
       this.#cacheEntries = createCacheMetaRepository(conn);
       this.#metrics = createMetricRepository(conn, options);
-      this.#prefs = createPreferenceRepository(conn);
+      this.#prefs = createPreferenceRepository(conn, record);
     } catch (error) {
       conn.abandon();
       throw error;
@@ -108,6 +112,12 @@ export class Database {
   get metrics(): MetricRepository {
     this.#open();
     return this.#metrics;
+  }
+
+  /** The audit log: append(entry), query({ since, until, actor, action, limit }), verify(). */
+  get audit(): AuditRepository {
+    this.#open();
+    return this.#audit;
   }
 
   /** User preferences: get(key), set(key, value), delete(key), all(), define(key, zodSchema). */

@@ -121,6 +121,42 @@ CREATE TABLE user_preferences (
 );
 `;
 
+/**
+ * The audit log refuses UPDATE and DELETE in the database itself, so no client can rewrite it
+ * without first dropping the triggers, which the hash chain then exposes.
+ */
+const V5_AUDIT_AND_ARTIFACTS = `
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    timestamp INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    entity TEXT,
+    details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_log_time ON audit_log (timestamp);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+
+CREATE TABLE model_artifacts (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT,
+    size INTEGER,
+    created_at INTEGER NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}',
+    metrics TEXT NOT NULL DEFAULT '{}',
+    tags TEXT NOT NULL DEFAULT '[]',
+    UNIQUE (name, version)
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -149,6 +185,13 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "user_preferences",
     up(conn) {
       conn.sqlite.exec(V4_USER_PREFERENCES);
+    },
+  },
+  {
+    version: 5,
+    description: "audit_log (append-only, hash-chained) and model_artifacts",
+    up(conn) {
+      conn.sqlite.exec(V5_AUDIT_AND_ARTIFACTS);
     },
   },
 ];

@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import { ValidationError } from "../domain/errors.ts";
 import { assertPreferenceKey, preferenceJson, type JsonValue, type Preference } from "../domain/preference.ts";
+import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
 
 interface PreferenceRow {
@@ -13,7 +14,7 @@ interface PreferenceRow {
   updated_at: number;
 }
 
-export function createPreferenceRepository(conn: Connection) {
+export function createPreferenceRepository(conn: Connection, audit: AuditRecorder) {
   const selectOne = conn.prepare<PreferenceRow>("SELECT key, value, updated_at FROM user_preferences WHERE key = ?");
   const selectAll = conn.prepare<PreferenceRow>("SELECT key, value, updated_at FROM user_preferences ORDER BY key");
   const upsert = conn.prepare(
@@ -47,13 +48,20 @@ export function createPreferenceRepository(conn: Connection) {
       }
       const json = preferenceJson(value);
       const updatedAt = Date.now();
-      conn.writeTransaction(() => upsert.run(key as never, json as never, updatedAt as never));
+      conn.writeTransaction(() => {
+        upsert.run(key as never, json as never, updatedAt as never);
+        audit("prefs.set", key, { bytes: json.length });
+      });
       return { key, value: JSON.parse(json) as JsonValue, updated_at: updatedAt };
     },
     /** True when the key existed. */
     delete(key: string): boolean {
       assertPreferenceKey(key);
-      return conn.writeTransaction(() => remove.run(key as never).changes > 0);
+      return conn.writeTransaction(() => {
+        const existed = remove.run(key as never).changes > 0;
+        if (existed) audit("prefs.delete", key, null);
+        return existed;
+      });
     },
     all(): Preference[] {
       return guard(() => selectAll.all()).map(toPreference);

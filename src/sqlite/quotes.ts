@@ -4,11 +4,13 @@
 import { QUOTE_VALUE_FIELDS, validateQuotes, type Quote, type QuoteColumns, type QuoteInput } from "../domain/quote.ts";
 import { readQuery, type RangeQuery } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
+import type { AuditRecorder } from "./audit.ts";
+import { timeSpan } from "./bars.ts";
 import type { Connection } from "./connection.ts";
 import { prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
 
-export function createQuoteRepository(conn: Connection, settings: { readonly timezone: string }) {
+export function createQuoteRepository(conn: Connection, settings: { readonly timezone: string }, audit: AuditRecorder) {
   const writeQuotes = prepareUpsert(conn, "quotes", QUOTE_VALUE_FIELDS);
   const series = prepareSeries<Quote>(conn, "quotes", QUOTE_VALUE_FIELDS);
   return {
@@ -16,7 +18,11 @@ export function createQuoteRepository(conn: Connection, settings: { readonly tim
       assertSymbol(symbol);
       const batch = validateQuotes(quotes, settings.timezone);
       if (batch.length === 0) return 0;
-      return conn.writeTransaction(() => writeQuotes(symbol, batch));
+      return conn.writeTransaction(() => {
+        const written = writeQuotes(symbol, batch);
+        audit("quotes.insert", symbol, { rows: written, ...timeSpan(batch.timestamp) });
+        return written;
+      });
     },
     get(symbol: string, query?: RangeQuery): Quote[] {
       assertSymbol(symbol);

@@ -27,6 +27,11 @@ export function createSqliteStore(db: Database): Store {
       delete: (key) => run(() => db.prefs.delete(key)),
       all: () => run(() => db.prefs.all()),
     },
+    audit: {
+      append: (input) => run(() => db.audit.append(input)),
+      query: (query) => run(() => db.audit.query(query)),
+      verify: () => run(() => db.audit.verify()),
+    },
     metrics: {
       record: (name, value, labels) => run(() => db.metrics.record(name, value, labels)),
       query: (name, query) => run(() => db.metrics.query(name, query)),

@@ -1,0 +1,91 @@
+/**
+ * The audit log: an append-only, hash-chained record of every mutation made through the store.
+ *
+ * Each entry's hash is the lowercase hex SHA-256 of the UTF-8 text
+ * `prev_hash + "\n" + canonicalJson({ id, timestamp, actor, action, entity, details })`,
+ * where canonicalJson sorts keys at every level and writes no whitespace (see domain/json.ts).
+ * The first entry's prev_hash is 64 zeros. Any client can recompute the chain from the table.
+ */
+import { z } from "zod";
+import { ValidationError, type Issue } from "./errors.ts";
+import { canonicalJson, exactJson, type JsonValue } from "./json.ts";
+
+export const GENESIS_HASH = "0".repeat(64);
+/** Entries carry counts and ranges, not data. */
+export const MAX_AUDIT_DETAILS_BYTES = 16 * 1024;
+
+export interface AuditInput {
+  actor: string;
+  action: string;
+  entity?: string | null;
+  details?: JsonValue;
+}
+
+export interface AuditEntry {
+  id: number;
+  /** Epoch ms UTC. */
+  timestamp: number;
+  actor: string;
+  action: string;
+  entity: string | null;
+  details: JsonValue;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  /** Entries checked. */
+  checked: number;
+  /** The first entry whose hash or link does not match, when one does not. */
+  firstBadId?: number;
+}
+
+export const AuditEntrySchema = z.object({
+  id: z.number().int(),
+  timestamp: z.number().int().describe("epoch milliseconds, UTC"),
+  actor: z.string(),
+  action: z.string(),
+  entity: z.string().nullable(),
+  details: z.json(),
+  prev_hash: z.string().regex(/^[0-9a-f]{64}$/),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+const NAME = /^[^\p{C}\s][^\p{C}]{0,127}$/u;
+
+/** Checks an entry to append; returns its details as JSON text. */
+export function checkAuditInput(input: unknown): { actor: string; action: string; entity: string | null; details: string } {
+  const issues: Issue[] = [];
+  if (typeof input !== "object" || input === null) {
+    throw new ValidationError([{ message: "expected { actor, action, entity?, details? }" }]);
+  }
+  const { actor, action, entity, details } = input as Record<string, unknown>;
+  for (const [field, value] of [["actor", actor], ["action", action]] as const) {
+    if (typeof value !== "string" || !NAME.test(value)) {
+      issues.push({ field, message: "expected 1 to 128 printable characters" });
+    }
+  }
+  if (entity !== undefined && entity !== null && (typeof entity !== "string" || entity.length > 256)) {
+    issues.push({ field: "entity", message: "expected a string of at most 256 characters" });
+  }
+  let json = "null";
+  try {
+    json = exactJson(details ?? null, "details", MAX_AUDIT_DETAILS_BYTES);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    issues.push(...error.issues);
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return { actor: actor as string, action: action as string, entity: (entity as string | null | undefined) ?? null, details: json };
+}
+
+/** The text an entry's hash is computed over. */
+export function auditHashInput(prevHash: string, entry: Omit<AuditEntry, "prev_hash" | "hash">): string {
+  const { id, timestamp, actor, action, entity, details } = entry;
+  return `${prevHash}\n${canonicalJson({ id, timestamp, actor, action, entity, details })}`;
+}
+
+export function auditHash(prevHash: string, entry: Omit<AuditEntry, "prev_hash" | "hash">): string {
+  return new Bun.CryptoHasher("sha256").update(auditHashInput(prevHash, entry)).digest("hex");
+}

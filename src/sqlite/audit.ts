@@ -1,0 +1,111 @@
+/**
+ * audit_log: append-only (triggers refuse UPDATE and DELETE) and hash-chained, so a rewrite that
+ * goes around the triggers (a raw client dropping them) is caught by verify().
+ */
+import { auditHash, checkAuditInput, GENESIS_HASH, type AuditEntry, type AuditInput, type AuditVerification } from "../domain/audit.ts";
+import { ValidationError, type Issue } from "../domain/errors.ts";
+import type { JsonValue } from "../domain/json.ts";
+import { readRange } from "../domain/query.ts";
+import type { AuditQuery } from "../domain/store.ts";
+import { guard, type Connection } from "./connection.ts";
+import { PAGE_ROWS } from "./series.ts";
+
+interface AuditRow extends Omit<AuditEntry, "details"> {
+  details: string;
+}
+
+const COLUMNS = "id, timestamp, actor, action, entity, details, prev_hash, hash";
+const QUERY_KEYS = ["since", "until", "actor", "action", "limit"];
+
+/** What the store's own mutations record: who, what, which entity, counts and ranges. */
+export type AuditRecorder = (action: string, entity: string | null, details: JsonValue) => void;
+
+export function createAuditRepository(conn: Connection, settings: { readonly timezone: string; readonly actor: string }) {
+  const last = conn.prepare<{ id: number; hash: string }>("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1");
+  const insert = conn.prepare(`INSERT INTO audit_log (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+  const range = conn.prepare<AuditRow>(
+    `SELECT ${COLUMNS} FROM audit_log WHERE timestamp BETWEEN ? AND ? ` +
+      "AND (? IS NULL OR actor = ?) AND (? IS NULL OR action = ?) ORDER BY id LIMIT ?",
+  );
+  const page = conn.prepare<AuditRow>(`SELECT ${COLUMNS} FROM audit_log WHERE id > ? ORDER BY id LIMIT ?`);
+  const toEntry = (row: AuditRow): AuditEntry => ({ ...row, details: JSON.parse(row.details) as JsonValue });
+
+  /** Must run inside a write transaction: reading the chain's end and appending are one step. */
+  function appendInTransaction(input: AuditInput): AuditEntry {
+    const checked = checkAuditInput(input);
+    const previous = last.get();
+    const entry = {
+      id: (previous?.id ?? 0) + 1,
+      timestamp: Date.now(),
+      actor: checked.actor,
+      action: checked.action,
+      entity: checked.entity,
+      details: JSON.parse(checked.details) as JsonValue,
+    };
+    const prevHash = previous?.hash ?? GENESIS_HASH;
+    const hash = auditHash(prevHash, entry);
+    insert.run(
+      entry.id as never, entry.timestamp as never, entry.actor as never, entry.action as never,
+      entry.entity as never, checked.details as never, prevHash as never, hash as never,
+    );
+    return { ...entry, prev_hash: prevHash, hash };
+  }
+
+  return {
+    append(input: AuditInput): AuditEntry {
+      return conn.writeTransaction(() => appendInTransaction(input));
+    },
+
+    /** Records a mutation the store itself made, in the caller's transaction. */
+    record: ((action, entity, details) => {
+      appendInTransaction({ actor: settings.actor, action, entity, details });
+    }) as AuditRecorder,
+
+    query(query: AuditQuery = {}): AuditEntry[] {
+      const issues: Issue[] = [];
+      if (typeof query !== "object" || query === null) throw new ValidationError([{ message: "expected an options object" }]);
+      for (const key of Object.keys(query)) {
+        if (!QUERY_KEYS.includes(key)) issues.push({ field: key, message: `unknown option; expected ${QUERY_KEYS.join(", ")}` });
+      }
+      const { since, until, actor, action, limit } = query;
+      if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) {
+        issues.push({ field: "limit", message: `must be a positive whole number, got ${String(limit)}` });
+      }
+      for (const [field, value] of [["actor", actor], ["action", action]] as const) {
+        if (value !== undefined && typeof value !== "string") issues.push({ field, message: "expected a string" });
+      }
+      if (issues.length > 0) throw new ValidationError(issues);
+      const { start, end } = readRange({ start: since, end: until }, settings.timezone);
+      const who = actor ?? null;
+      const what = action ?? null;
+      return guard(() =>
+        range.all(start as never, end as never, who as never, who as never, what as never, what as never, (limit ?? -1) as never),
+      ).map(toEntry);
+    },
+
+    /** Recomputes the whole chain, page by page, from the table's own rows. */
+    verify(): AuditVerification {
+      let prevHash = GENESIS_HASH;
+      let expectedId = 1;
+      let checked = 0;
+      let after = 0;
+      for (;;) {
+        const rows = guard(() => page.all(after as never, PAGE_ROWS as never));
+        for (const row of rows) {
+          checked++;
+          const entry = toEntry(row);
+          const { prev_hash: _prev, hash: _hash, ...content } = entry;
+          if (row.id !== expectedId || row.prev_hash !== prevHash || auditHash(prevHash, content) !== row.hash) {
+            return { ok: false, checked, firstBadId: row.id };
+          }
+          prevHash = row.hash;
+          expectedId++;
+        }
+        if (rows.length < PAGE_ROWS) return { ok: true, checked };
+        after = rows[rows.length - 1]!.id;
+      }
+    },
+  };
+}
+
+export type AuditRepository = ReturnType<typeof createAuditRepository>;
