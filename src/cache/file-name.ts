@@ -16,6 +16,7 @@ export const CACHE_FILE_EXTENSION = ".csv";
 export const MAX_ENCODED_LENGTH = 240;
 
 const HEX = "0123456789ABCDEF";
+const WINDOWS_DEVICE = /^(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\.|$)/;
 
 function isLiteral(byte: number, index: number): boolean {
   return (
@@ -36,6 +37,9 @@ export function cacheFileName(symbol: string): string {
     const byte = bytes[i]!;
     encoded += isLiteral(byte, i) ? String.fromCharCode(byte) : `%${HEX[byte >> 4]}${HEX[byte & 15]}`;
   }
+  // Windows reserves these device names whatever the extension (CON and PRN are real tickers):
+  // encode the first letter so the name is an ordinary file there too.
+  if (WINDOWS_DEVICE.test(encoded)) encoded = `%${encoded.charCodeAt(0).toString(16).toUpperCase()}${encoded.slice(1)}`;
   if (encoded.length > MAX_ENCODED_LENGTH) {
     throw new ValidationError([
       {

@@ -27,7 +27,7 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { resolveSessionCacheSettings, type ResolvedSessionCacheSettings, type SessionCacheSettings } from "../config.ts";
 import { validateBars, type Bar, type BarColumns, type BarInput } from "../domain/bar.ts";
 import { batchSize } from "../domain/batch.ts";
@@ -36,6 +36,7 @@ import { StorageError, TradeliteError } from "../domain/errors.ts";
 import { readRange, type TimeRange } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { DAY_MS, MIN_TIMESTAMP } from "../domain/time.ts";
+import { timeSpan } from "../sqlite/bars.ts";
 import { getDatabase, type Database } from "../sqlite/database.ts";
 import { CSV_HEADER_LINE, formatBarLines, formatStoredBars, latestByTimestamp, lineKey, parseCacheFile } from "./csv.ts";
 import { cacheFileName } from "./file-name.ts";
@@ -91,8 +92,10 @@ export class SessionCache {
   readonly #snapshots = new Map<string, Snapshot>();
 
   constructor(options: SessionCacheOptions = {}) {
-    const { db, onRecovery, ...settings } = options;
-    this.settings = resolveSessionCacheSettings(settings);
+    const { db, onRecovery, ...settings } = options ?? {};
+    const resolved = resolveSessionCacheSettings(settings);
+    // Resolved once: a later process.chdir must not make every file look missing.
+    this.settings = { ...resolved, dir: resolve(resolved.dir) };
     this.db = db ?? getDatabase();
     this.#onRecovery = onRecovery;
     try {
@@ -114,10 +117,14 @@ export class SessionCache {
     const batch = validateBars(bars, this.db.timezone);
     const written = batchSize(batch);
     if (written === 0) return { written: 0, compacted: false };
-    const lines = formatBarLines(batch);
-    const appended = encoder.encode(lines);
-    return this.#locked(symbol, () => {
-      const entry = this.#verified(symbol, fileName);
+    const appended = encoder.encode(formatBarLines(batch));
+    const { timestamp } = batch;
+    let caughtUp = false;
+    const due = this.#locked(symbol, () => {
+      // A compaction left due by another writer between its append and its compaction, or by
+      // a crash there, runs first; this call reports it.
+      const { entry, compacted } = this.#ready(symbol, fileName);
+      caughtUp = compacted;
       const path = this.#path(fileName);
       if (this.settings.writeThrough) this.db.insertBars(symbol, bars);
       const state = this.#files.get(symbol)!;
@@ -127,14 +134,9 @@ export class SessionCache {
         state.size += appended.length;
         state.checksum = state.hasher.copy().digest("hex");
         state.mtimeMs = statSync(path).mtimeMs;
-        let first = batch.timestamp[0]!;
-        let last = first;
-        for (const timestamp of batch.timestamp) {
-          if (timestamp < first) first = timestamp;
-          if (timestamp > last) last = timestamp;
-        }
+        const { start: first, end: last } = timeSpan(timestamp);
         const version = this.db.cacheEntries.get(symbol)?.market_version ?? entry.market_version;
-        let next: CacheEntry = {
+        const next: CacheEntry = {
           ...entry,
           last_updated: Date.now(),
           row_count: entry.row_count + written,
@@ -146,16 +148,29 @@ export class SessionCache {
           market_version: version,
           file_version: this.settings.writeThrough ? version : entry.file_version,
         };
-        const compacted = next.writes_since_compaction >= this.settings.compactEvery;
-        if (compacted) next = this.#compactFile(next).entry;
         this.db.cacheEntries.put(next);
-        return { written, compacted };
+        return next.writes_since_compaction >= this.settings.compactEvery;
       } catch (error) {
         // Still inside the lock: put the file back as the row (about to roll back) describes it.
         this.#truncate(path, entry.size_bytes);
         throw error;
       }
     });
+    if (!due) return { written, compacted: caughtUp };
+    // The append is committed (acknowledged) before the compaction starts, in a transaction of
+    // its own: a compaction that fails or dies after its rename leaves a file of acknowledged
+    // bars only, which the next use repairs, and never touches the bars just stored. Another
+    // writer may have compacted in between; the row says whether it is still due.
+    try {
+      const compacted = this.#locked(symbol, () => this.#ready(symbol, fileName).compacted);
+      return { written, compacted: caughtUp || compacted };
+    } catch (error) {
+      throw new StorageError(
+        "COMPACTION_FAILED",
+        `the bars were stored, but compacting the cache file of ${symbol} failed: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
   }
 
   /**
@@ -168,17 +183,23 @@ export class SessionCache {
     assertSymbol(symbol);
     const { start, end } = readRange(range, this.db.timezone);
     let entry = this.db.cacheEntries.get(symbol);
-    if (entry && !this.#files.has(symbol)) {
+    if (entry && !this.#files.has(symbol) && !this.db.readonly) {
       // First use by this instance: check the file against its row (and repair it) first.
-      entry = this.#locked(symbol, () => this.#verified(symbol, cacheFileName(symbol)));
+      entry = this.#locked(symbol, () => this.#ready(symbol, cacheFileName(symbol)).entry);
     }
     let coveredFrom = entry ? this.#coveredFrom(entry) : null;
     if (entry === null || coveredFrom === null || end < coveredFrom) return this.db.getBars(symbol, { start, end });
     let snapshot = await this.#snapshot(symbol, entry);
+    if (!snapshot && this.db.readonly) {
+      // A read-only database cannot take the lock to repair: market_data is the answer when it
+      // holds the bars, and a file that does not match its row cannot be trusted otherwise.
+      if (this.settings.writeThrough) return this.db.getBars(symbol, { start, end });
+      throw new StorageError("CACHE_UNVERIFIED", `the cache file of ${symbol} does not match its row; open the database read-write to repair it`);
+    }
     if (!snapshot) {
       // The file is changing under us (another instance's compaction between its rename and its
       // commit): wait for the lock, check the file again, and read what that says.
-      entry = this.#locked(symbol, () => this.#verified(symbol, cacheFileName(symbol)));
+      entry = this.#locked(symbol, () => this.#ready(symbol, cacheFileName(symbol)).entry);
       coveredFrom = this.#coveredFrom(entry);
       if (coveredFrom === null || end < coveredFrom) return this.db.getBars(symbol, { start, end });
       snapshot = await this.#snapshot(symbol, entry);
@@ -200,9 +221,18 @@ export class SessionCache {
     });
   }
 
-  /** Rebuilds the symbol's file from market_data under the same retention rules. */
+  /**
+   * Rebuilds the symbol's file from market_data under the same retention rules. Refused
+   * without write-through, where the file is the only copy of its bars.
+   */
   async rebuild(symbol: string): Promise<CacheEntry> {
     const fileName = cacheFileName(symbol);
+    if (!this.settings.writeThrough) {
+      throw new StorageError(
+        "CACHE_ONLY_COPY",
+        `cannot rebuild ${symbol} from market_data: without write-through the cache file is the only copy of its bars`,
+      );
+    }
     return this.#locked(symbol, () => {
       this.#removeTempFile(symbol, fileName);
       const entry = this.#rebuildFromDatabase(symbol, fileName, this.db.cacheEntries.get(symbol));
@@ -252,6 +282,18 @@ export class SessionCache {
     if (!this.settings.writeThrough) return entry.first_timestamp;
     if (entry.market_version !== entry.file_version) return null;
     return entry.covered_from;
+  }
+
+  /**
+   * The symbol's row once the file matches it and any compaction that is due has run (a crash
+   * between a write and its compaction leaves one due): inside the lock.
+   */
+  #ready(symbol: string, fileName: string): { entry: CacheEntry; compacted: boolean } {
+    const entry = this.#verified(symbol, fileName);
+    if (entry.writes_since_compaction < this.settings.compactEvery) return { entry, compacted: false };
+    const { entry: compacted } = this.#compactFile(entry);
+    this.db.cacheEntries.put(compacted);
+    return { entry: compacted, compacted: true };
   }
 
   /**
@@ -337,7 +379,7 @@ export class SessionCache {
     const newest = this.db.latestBar(symbol);
     let lines: string[] = [];
     if (newest) {
-      const cutoff = newest.timestamp - retentionDays * DAY_MS;
+      const cutoff = Math.floor(newest.timestamp - retentionDays * DAY_MS);
       const bars = this.db.getBars(symbol, { start: Math.max(cutoff, MIN_TIMESTAMP), order: "desc", limit: maxRows }).reverse();
       lines = formatStoredBars(bars);
     }
@@ -475,7 +517,13 @@ export class SessionCache {
    */
   #report(kind: CacheRecoveryKind, symbol: string, reason: string, rows: number, droppedLines?: number): void {
     this.db.metrics.record(RECOVERY_METRIC, 1, { kind, symbol });
-    this.#onRecovery?.(droppedLines === undefined ? { kind, symbol, reason, rows } : { kind, symbol, reason, rows, droppedLines });
+    const event = droppedLines === undefined ? { kind, symbol, reason, rows } : { kind, symbol, reason, rows, droppedLines };
+    try {
+      this.#onRecovery?.(event);
+    } catch (error) {
+      // A failing callback must not undo the repair it is being told about.
+      console.error(`tradelite: onRecovery threw for ${kind} of ${symbol}:`, error);
+    }
   }
 }
 
