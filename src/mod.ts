@@ -33,7 +33,11 @@ export type {
   PreferenceStore,
   AuditStore,
   AuditQuery,
+  ArtifactStore,
+  MaintenanceStore,
 } from "./domain/store.ts";
+export type { CheckpointResult, IntegrityResult, MaintenanceStats, CheckpointMode } from "./sqlite/maintenance.ts";
+export { ArtifactSchema, type Artifact, type ArtifactInput } from "./domain/artifact.ts";
 export {
   AuditEntrySchema,
   GENESIS_HASH,

@@ -5,6 +5,7 @@
 import type { Bar, BarColumns, BarInput } from "./bar.ts";
 import type { BarQuery, RangeQuery, TimeRange } from "./query.ts";
 import type { z } from "zod";
+import type { Artifact, ArtifactInput } from "./artifact.ts";
 import type { AuditEntry, AuditInput, AuditVerification } from "./audit.ts";
 import type { Metric, MetricLabels, MetricSummary } from "./metric.ts";
 import type { Preference } from "./preference.ts";
@@ -57,6 +58,24 @@ export interface AuditStore {
   verify(): Promise<AuditVerification>;
 }
 
+/** Model artifact metadata, the same on every backend. */
+export interface ArtifactStore {
+  register(input: ArtifactInput): Promise<Artifact>;
+  get(name: string, version?: string): Promise<Artifact | null>;
+  list(query?: { name?: string; tag?: string }): Promise<Artifact[]>;
+  remove(name: string, version: string): Promise<boolean>;
+}
+
+/** Maintenance, the same on every backend (a backend answers what it cannot do with a clear error). */
+export interface MaintenanceStore {
+  checkpoint(mode?: "PASSIVE" | "FULL" | "RESTART" | "TRUNCATE"): Promise<unknown>;
+  optimize(): Promise<{ durationMs: number }>;
+  vacuum(options?: { incremental?: boolean }): Promise<{ freedPages: number; durationMs: number }>;
+  integrityCheck(options?: { quick?: boolean }): Promise<{ ok: boolean; problems: string[]; durationMs: number }>;
+  backup(toPath: string): Promise<{ path: string; bytes: number; durationMs: number }>;
+  stats(): Promise<unknown>;
+}
+
 export type BackendName = "sqlite" | "sqlite-worker" | "postgres";
 
 export interface Store {
@@ -74,5 +93,7 @@ export interface Store {
   readonly metrics: MetricStore;
   readonly prefs: PreferenceStore;
   readonly audit: AuditStore;
+  readonly artifacts: ArtifactStore;
+  readonly maintenance: MaintenanceStore;
   close(): Promise<void>;
 }

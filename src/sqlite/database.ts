@@ -9,9 +9,11 @@ import { StorageError } from "../domain/errors.ts";
 import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "../domain/query.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "../domain/quote.ts";
 import type { SymbolOverview } from "../domain/store.ts";
+import { createArtifactRepository, type ArtifactRepository } from "./artifacts.ts";
 import { createAuditRepository, type AuditRepository } from "./audit.ts";
 import { createBarRepository, type BarRepository } from "./bars.ts";
 import { createCacheMetaRepository, type CacheMetaRepository } from "./cache-meta.ts";
+import { createMaintenance, type Maintenance } from "./maintenance.ts";
 import { createMetricRepository, type MetricRepository } from "./metrics.ts";
 import { createPreferenceRepository, type PreferenceRepository } from "./prefs.ts";
 import { openConnection, type Connection, type ConnectionSettings } from "./connection.ts";
@@ -32,6 +34,8 @@ export class Database {
   readonly #metrics: MetricRepository;
   readonly #prefs: PreferenceRepository;
   readonly #audit: AuditRepository;
+  readonly #artifacts: ArtifactRepository;
+  readonly #maintenance: Maintenance;
 
   /** Same as openDatabase(options): options are checked and defaults filled in here. */
   constructor(given?: DatabaseOptions) {
@@ -51,6 +55,8 @@ export class Database {
       this.#cacheEntries = createCacheMetaRepository(conn);
       this.#metrics = createMetricRepository(conn, options);
       this.#prefs = createPreferenceRepository(conn, record);
+      this.#artifacts = createArtifactRepository(conn, record);
+      this.#maintenance = createMaintenance(conn, this.#metrics, record);
     } catch (error) {
       conn.abandon();
       throw error;
@@ -114,6 +120,21 @@ export class Database {
     return this.#metrics;
   }
 
+  /**
+   * checkpoint(mode), optimize(), vacuum({ incremental }), integrityCheck({ quick }),
+   * backup(toPath), stats(), startMaintenance({ everyMs }) / stopMaintenance().
+   */
+  get maintenance(): Maintenance {
+    this.#open();
+    return this.#maintenance;
+  }
+
+  /** Model artifacts: register(input) (async: it may hash the file), get, list, remove. */
+  get artifacts(): ArtifactRepository {
+    this.#open();
+    return this.#artifacts;
+  }
+
   /** The audit log: append(entry), query({ since, until, actor, action, limit }), verify(). */
   get audit(): AuditRepository {
     this.#open();
@@ -141,6 +162,7 @@ export class Database {
   /** Optimizes, checkpoints the WAL away, finalizes every statement and closes. Idempotent. */
   close(): void {
     if (defaultDatabase === this) defaultDatabase = undefined;
+    this.#maintenance?.stopMaintenance();
     this.#conn.close();
   }
 

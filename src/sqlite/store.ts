@@ -27,6 +27,20 @@ export function createSqliteStore(db: Database): Store {
       delete: (key) => run(() => db.prefs.delete(key)),
       all: () => run(() => db.prefs.all()),
     },
+    maintenance: {
+      checkpoint: (mode) => run(() => db.maintenance.checkpoint(mode)),
+      optimize: () => run(() => db.maintenance.optimize()),
+      vacuum: (options) => run(() => db.maintenance.vacuum(options)),
+      integrityCheck: (options) => run(() => db.maintenance.integrityCheck(options)),
+      backup: (toPath) => run(() => db.maintenance.backup(toPath)),
+      stats: () => run(() => db.maintenance.stats()),
+    },
+    artifacts: {
+      register: async (input) => db.artifacts.register(input),
+      get: (name, version) => run(() => db.artifacts.get(name, version)),
+      list: (query) => run(() => db.artifacts.list(query)),
+      remove: (name, version) => run(() => db.artifacts.remove(name, version)),
+    },
     audit: {
       append: (input) => run(() => db.audit.append(input)),
       query: (query) => run(() => db.audit.query(query)),

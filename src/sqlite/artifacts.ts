@@ -1,0 +1,136 @@
+/**
+ * model_artifacts: one row per (name, version). Registering computes a missing hash and size by
+ * streaming the file (a 2 GB model is never read into memory) before the write transaction.
+ */
+import { existsSync, statSync } from "node:fs";
+import { assertArtifactName, checkArtifact, type Artifact, type ArtifactInput } from "../domain/artifact.ts";
+import { ConflictError, StorageError, ValidationError } from "../domain/errors.ts";
+import type { JsonValue } from "../domain/json.ts";
+import type { AuditRecorder } from "./audit.ts";
+import { guard, type Connection } from "./connection.ts";
+
+interface ArtifactRow {
+  name: string;
+  version: string;
+  path: string;
+  sha256: string | null;
+  size: number | null;
+  created_at: number;
+  params: string;
+  metrics: string;
+  tags: string;
+}
+
+const COLUMNS = "name, version, path, sha256, size, created_at, params, metrics, tags";
+
+export interface ArtifactQuery {
+  name?: string;
+  tag?: string;
+}
+
+/** Streams a file through SHA-256; returns the hex digest and the bytes read. */
+export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  const hasher = new Bun.CryptoHasher("sha256");
+  let size = 0;
+  for await (const chunk of Bun.file(path).stream()) {
+    hasher.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { sha256: hasher.digest("hex"), size };
+}
+
+export function createArtifactRepository(conn: Connection, audit: AuditRecorder) {
+  const selectOne = conn.prepare<ArtifactRow>(`SELECT ${COLUMNS} FROM model_artifacts WHERE name = ? AND version = ?`);
+  const selectLatest = conn.prepare<ArtifactRow>(
+    `SELECT ${COLUMNS} FROM model_artifacts WHERE name = ? ORDER BY created_at DESC, id DESC LIMIT 1`,
+  );
+  const selectMany = conn.prepare<ArtifactRow>(
+    `SELECT ${COLUMNS} FROM model_artifacts WHERE (? IS NULL OR name = ?) ` +
+      "AND (? IS NULL OR EXISTS (SELECT 1 FROM json_each(model_artifacts.tags) WHERE value = ?)) ORDER BY name, created_at, id",
+  );
+  const insert = conn.prepare(`INSERT INTO model_artifacts (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  const remove = conn.prepare("DELETE FROM model_artifacts WHERE name = ? AND version = ?");
+  const toArtifact = (row: ArtifactRow): Artifact => ({
+    ...row,
+    params: JSON.parse(row.params) as { [key: string]: JsonValue },
+    metrics: JSON.parse(row.metrics) as { [key: string]: JsonValue },
+    tags: JSON.parse(row.tags) as string[],
+  });
+
+  return {
+    /**
+     * Registers (name, version). Registering the same pair again is a no-op when the hash is the
+     * same, and a ConflictError otherwise. An omitted hash or size is computed from the file
+     * when it exists; a given size that disagrees with the file is refused.
+     */
+    async register(input: ArtifactInput): Promise<Artifact> {
+      const checked = checkArtifact(input);
+      let { sha256, size } = checked;
+      if ((sha256 === undefined || size === undefined) && existsSync(checked.path)) {
+        if (!statSync(checked.path).isFile()) {
+          throw new ValidationError([{ field: "path", message: `${checked.path} is not a file` }]);
+        }
+        if (sha256 === undefined) {
+          const hashed = await hashFile(checked.path).catch((error: unknown) => {
+            throw new StorageError("ARTIFACT_READ", `cannot read ${checked.path}: ${(error as Error).message}`, { cause: error });
+          });
+          if (size !== undefined && size !== hashed.size) {
+            throw new ValidationError([{ field: "size", message: `given ${size} bytes, the file has ${hashed.size}` }]);
+          }
+          ({ sha256, size } = hashed);
+        } else {
+          size = statSync(checked.path).size;
+        }
+      }
+      return conn.writeTransaction(() => {
+        const existing = selectOne.get(checked.name as never, checked.version as never);
+        if (existing) {
+          if (existing.sha256 !== null && existing.sha256 === (sha256 ?? null)) return toArtifact(existing);
+          throw new ConflictError(
+            `${checked.name} ${checked.version} is already registered` +
+              (existing.sha256 ? ` with sha256 ${existing.sha256}` : " without a hash"),
+          );
+        }
+        const createdAt = Date.now();
+        insert.run(
+          checked.name as never, checked.version as never, checked.path as never, (sha256 ?? null) as never,
+          (size ?? null) as never, createdAt as never, checked.params as never, checked.metrics as never, checked.tags as never,
+        );
+        audit("artifacts.register", `${checked.name}@${checked.version}`, { size: size ?? null, sha256: sha256 ?? null });
+        return toArtifact(selectOne.get(checked.name as never, checked.version as never)!);
+      });
+    },
+
+    /** The version asked for, or the latest registered when version is omitted; null when none. */
+    get(name: string, version?: string): Artifact | null {
+      assertArtifactName(name, "name");
+      if (version !== undefined) assertArtifactName(version, "version");
+      const row = guard(() => (version === undefined ? selectLatest.get(name as never) : selectOne.get(name as never, version as never)));
+      return row ? toArtifact(row) : null;
+    },
+
+    list(query: ArtifactQuery = {}): Artifact[] {
+      const { name, tag, ...rest } = query ?? {};
+      const unknown = Object.keys(rest);
+      if (unknown.length > 0) throw new ValidationError(unknown.map((field) => ({ field, message: "unknown option; expected name, tag" })));
+      if (name !== undefined) assertArtifactName(name, "name");
+      if (tag !== undefined && typeof tag !== "string") throw new ValidationError([{ field: "tag", message: "expected a string" }]);
+      const n = name ?? null;
+      const t = tag ?? null;
+      return guard(() => selectMany.all(n as never, n as never, t as never, t as never)).map(toArtifact);
+    },
+
+    /** True when it was registered. The file itself is not touched. */
+    remove(name: string, version: string): boolean {
+      assertArtifactName(name, "name");
+      assertArtifactName(version, "version");
+      return conn.writeTransaction(() => {
+        const removed = remove.run(name as never, version as never).changes > 0;
+        if (removed) audit("artifacts.remove", `${name}@${version}`, null);
+        return removed;
+      });
+    },
+  };
+}
+
+export type ArtifactRepository = ReturnType<typeof createArtifactRepository>;

@@ -1,0 +1,207 @@
+/**
+ * The ADR's "periodic vacuum and optimization": checkpoints, optimize, vacuum, integrity checks,
+ * online backups and file statistics, and a timer that runs the routine ones. Each run is
+ * timed into recovery_metrics and recorded in the audit log.
+ */
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { ConflictError, StorageError, ValidationError } from "../domain/errors.ts";
+import type { AuditRecorder } from "./audit.ts";
+import { guard, isMemoryPath, type Connection } from "./connection.ts";
+import type { MetricRepository } from "./metrics.ts";
+
+export const CHECKPOINT_MODES = ["PASSIVE", "FULL", "RESTART", "TRUNCATE"] as const;
+export type CheckpointMode = (typeof CHECKPOINT_MODES)[number];
+
+export interface CheckpointResult {
+  mode: CheckpointMode;
+  /** True when a reader or writer kept the checkpoint from finishing. */
+  busy: boolean;
+  /** Frames in the WAL, and how many of them are now in the database file. */
+  walFrames: number;
+  checkpointedFrames: number;
+  durationMs: number;
+}
+
+export interface IntegrityResult {
+  ok: boolean;
+  /** SQLite's messages; empty when ok. */
+  problems: string[];
+  durationMs: number;
+}
+
+export interface MaintenanceStats {
+  path: string;
+  fileBytes: number;
+  walBytes: number;
+  pageSize: number;
+  pageCount: number;
+  freePages: number;
+  journalMode: string;
+  rows: Record<string, number>;
+}
+
+/** The tables whose rows stats() counts: our constants, never input. */
+const TABLES = ["market_data", "quotes", "session_cache", "model_artifacts", "audit_log", "user_preferences", "recovery_metrics"] as const;
+
+/** Run an incremental vacuum when at least this share of the file is free pages. */
+const FREE_PAGE_SHARE = 0.1;
+
+export function createMaintenance(conn: Connection, metrics: MetricRepository, audit: AuditRecorder) {
+  const counts = Object.fromEntries(TABLES.map((table) => [table, conn.prepare<{ count: number }>(`SELECT count(*) AS count FROM ${table}`)]));
+  const pragma = (name: string): number | string => {
+    const row = conn.sqlite.query(`PRAGMA ${name}`).get() as Record<string, number | string>;
+    return Object.values(row)[0]!;
+  };
+  let timer: ReturnType<typeof setInterval> | undefined;
+
+  /** Records a run's duration as a metric and an audit entry, in one transaction. */
+  function recordRun(action: string, durationMs: number, details: Record<string, string | number | boolean>): void {
+    conn.writeTransaction(() => {
+      metrics.record(`sqlite.${action}.ms`, durationMs);
+      audit(`maintenance.${action}`, null, details);
+    });
+  }
+
+  function timed<T>(work: () => T): { value: T; durationMs: number } {
+    const started = performance.now();
+    const value = guard(work);
+    return { value, durationMs: performance.now() - started };
+  }
+
+  const maintenance = {
+    /**
+     * Copies WAL frames into the database file. A checkpoint that could not finish because a
+     * reader still needs old frames (checkpoint starvation: the WAL can only grow) is recorded
+     * as the metric `sqlite.checkpoint.behind`, the frames left behind.
+     */
+    checkpoint(mode: CheckpointMode = "PASSIVE"): CheckpointResult {
+      if (!CHECKPOINT_MODES.includes(mode)) {
+        throw new ValidationError([{ field: "mode", message: `expected one of ${CHECKPOINT_MODES.join(", ")}` }]);
+      }
+      const { value, durationMs } = timed(
+        () => conn.sqlite.query(`PRAGMA wal_checkpoint(${mode})`).get() as { busy: number; log: number; checkpointed: number },
+      );
+      const result: CheckpointResult = {
+        mode,
+        busy: value.busy !== 0,
+        walFrames: value.log,
+        checkpointedFrames: value.checkpointed,
+        durationMs,
+      };
+      recordRun("checkpoint", durationMs, { mode, busy: result.busy, walFrames: value.log, checkpointedFrames: value.checkpointed });
+      if (value.log > value.checkpointed) {
+        conn.writeTransaction(() => metrics.record("sqlite.checkpoint.behind", value.log - value.checkpointed, { mode }));
+      }
+      return result;
+    },
+
+    optimize(): { durationMs: number } {
+      const { durationMs } = timed(() => conn.sqlite.run("PRAGMA optimize"));
+      recordRun("optimize", durationMs, {});
+      return { durationMs };
+    },
+
+    /** Incremental (default): returns free pages to the file system. Full: rebuilds the file. */
+    vacuum(options: { incremental?: boolean } = {}): { freedPages: number; durationMs: number } {
+      const incremental = options.incremental ?? true;
+      const before = Number(pragma("freelist_count"));
+      const pagesBefore = Number(pragma("page_count"));
+      const { durationMs } = timed(() =>
+        incremental ? conn.sqlite.run("PRAGMA incremental_vacuum") : conn.sqlite.run("VACUUM"),
+      );
+      const freedPages = incremental ? before - Number(pragma("freelist_count")) : pagesBefore - Number(pragma("page_count"));
+      recordRun("vacuum", durationMs, { incremental, freedPages });
+      return { freedPages, durationMs };
+    },
+
+    integrityCheck(options: { quick?: boolean } = {}): IntegrityResult {
+      const quick = options.quick ?? false;
+      const { value, durationMs } = timed(
+        () => conn.sqlite.query(quick ? "PRAGMA quick_check" : "PRAGMA integrity_check").all() as Record<string, string>[],
+      );
+      const messages = value.map((row) => Object.values(row)[0]!);
+      const ok = messages.length === 1 && messages[0] === "ok";
+      recordRun("integrity", durationMs, { quick, ok });
+      conn.writeTransaction(() => metrics.record("sqlite.integrity.ok", ok ? 1 : 0, { quick: String(quick) }));
+      return { ok, problems: ok ? [] : messages, durationMs };
+    },
+
+    /**
+     * A consistent online copy (VACUUM INTO): other connections and processes keep writing;
+     * the copy holds every transaction committed before it began. Refuses an existing target.
+     */
+    backup(toPath: string): { path: string; bytes: number; durationMs: number } {
+      if (typeof toPath !== "string" || toPath.length === 0 || toPath.includes("\0")) {
+        throw new ValidationError([{ field: "path", message: "expected a file path" }]);
+      }
+      if (existsSync(toPath)) throw new ConflictError(`backup target ${toPath} already exists`);
+      mkdirSync(dirname(toPath), { recursive: true });
+      const { durationMs } = timed(() => conn.sqlite.query("VACUUM INTO ?").run(toPath));
+      const bytes = statSync(toPath).size;
+      recordRun("backup", durationMs, { bytes });
+      return { path: toPath, bytes, durationMs };
+    },
+
+    stats(): MaintenanceStats {
+      const memory = isMemoryPath(conn.path);
+      const size = (path: string) => (!memory && existsSync(path) ? statSync(path).size : 0);
+      return guard(() => ({
+        path: conn.path,
+        fileBytes: size(conn.path),
+        walBytes: size(`${conn.path}-wal`),
+        pageSize: Number(pragma("page_size")),
+        pageCount: Number(pragma("page_count")),
+        freePages: Number(pragma("freelist_count")),
+        journalMode: String(pragma("journal_mode")),
+        rows: Object.fromEntries(TABLES.map((table) => [table, counts[table]!.get()!.count])),
+      }));
+    },
+
+    /**
+     * Runs optimize and a PASSIVE checkpoint every `everyMs` (and an incremental vacuum once a
+     * tenth of the file is free pages) on a timer that does not keep the process alive. A failed
+     * run is recorded as the metric `maintenance.error`, never thrown into the timer. Stops on
+     * close() or stopMaintenance().
+     */
+    startMaintenance(options: { everyMs: number }): void {
+      const everyMs = options?.everyMs;
+      if (!(Number.isSafeInteger(everyMs) && everyMs >= 100)) {
+        throw new ValidationError([{ field: "everyMs", message: "expected a whole number of milliseconds >= 100" }]);
+      }
+      maintenance.stopMaintenance();
+      timer = setInterval(() => {
+        if (conn.closed) return maintenance.stopMaintenance();
+        const started = performance.now();
+        try {
+          maintenance.optimize();
+          maintenance.checkpoint("PASSIVE");
+          if (Number(pragma("freelist_count")) >= FREE_PAGE_SHARE * Number(pragma("page_count"))) {
+            maintenance.vacuum({ incremental: true });
+          }
+          conn.writeTransaction(() => metrics.record("maintenance.run.ms", performance.now() - started));
+        } catch (error) {
+          try {
+            const code = error instanceof StorageError ? error.code : "ERROR";
+            conn.writeTransaction(() => metrics.record("maintenance.error", 1, { code }));
+          } catch {
+            // The database itself is failing; the next run tries again.
+          }
+        }
+      }, everyMs);
+      timer.unref();
+    },
+
+    stopMaintenance(): void {
+      if (timer !== undefined) clearInterval(timer);
+      timer = undefined;
+    },
+
+    get running(): boolean {
+      return timer !== undefined;
+    },
+  };
+  return maintenance;
+}
+
+export type Maintenance = ReturnType<typeof createMaintenance>;
