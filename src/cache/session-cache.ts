@@ -149,6 +149,7 @@ export class SessionCache {
           file_version: this.settings.writeThrough ? version : entry.file_version,
         };
         this.db.cacheEntries.put(next);
+        this.db.audit.record("cache.store", symbol, { rows: written, start: first, end: last });
         return next.writes_since_compaction >= this.settings.compactEvery;
       } catch (error) {
         // Still inside the lock: put the file back as the row (about to roll back) describes it.
@@ -389,6 +390,7 @@ export class SessionCache {
     // Covered from the first kept bar, or from the beginning of time when nothing older exists.
     const olderExists = first !== null && this.db.getBars(symbol, { end: first - 1, order: "desc", limit: 1 }).length > 0;
     const version = this.db.cacheEntries.get(symbol)?.market_version ?? entry?.market_version ?? 0;
+    this.db.audit.record("cache.rebuild", symbol, { rows: keptLines.length, start: first, end: last });
     return this.#writeFile(symbol, fileName, CSV_HEADER_LINE + keptLines.join(""), {
       ...(entry ?? emptyEntry(symbol, fileName)),
       row_count: keptLines.length,
@@ -436,10 +438,9 @@ export class SessionCache {
       writes_since_compaction: 0,
       last_compacted: Date.now(),
     });
-    return {
-      entry: next,
-      result: { rowsBefore: entry.row_count, rowsAfter: next.row_count, bytesBefore: entry.size_bytes, bytesAfter: next.size_bytes },
-    };
+    const result = { rowsBefore: entry.row_count, rowsAfter: next.row_count, bytesBefore: entry.size_bytes, bytesAfter: next.size_bytes };
+    this.db.audit.record("cache.compact", entry.symbol, result);
+    return { entry: next, result };
   }
 
   /**
@@ -517,6 +518,7 @@ export class SessionCache {
    */
   #report(kind: CacheRecoveryKind, symbol: string, reason: string, rows: number, droppedLines?: number): void {
     this.db.metrics.record(RECOVERY_METRIC, 1, { kind, symbol });
+    this.db.audit.record("cache.repair", symbol, droppedLines === undefined ? { kind, rows } : { kind, rows, droppedLines });
     const event = droppedLines === undefined ? { kind, symbol, reason, rows } : { kind, symbol, reason, rows, droppedLines };
     try {
       this.#onRecovery?.(event);
