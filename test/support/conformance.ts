@@ -461,6 +461,52 @@ export function storeConformance(name: string, openStore: StoreFactory): void {
       expect((await store.prefs.set("risk.maxPosition", 500)).value).toBe(500);
     });
 
+    test("audit: the store's own writes are chained entries that verify, and append adds one", async () => {
+      const store = await fresh();
+      await store.insertBars("S", minuteBars(3));
+      await store.deleteBars("S", { start: T0, end: T0 });
+      await store.prefs.set("k", 1);
+      const appended = await store.audit.append({ actor: "trader-1", action: "order.note", entity: "S", details: { qty: 100 } });
+      const entries = await store.audit.query();
+      expect(entries.map((entry) => entry.action)).toEqual(["bars.insert", "bars.delete", "prefs.set", "order.note"]);
+      expect(entries[0]).toMatchObject({ entity: "S", details: { rows: 3, start: T0, end: T0 + 2 * MINUTE } });
+      expect(entries.map((entry) => entry.id)).toEqual([1, 2, 3, 4]);
+      for (let i = 1; i < entries.length; i++) expect(entries[i]!.prev_hash).toBe(entries[i - 1]!.hash);
+      expect(appended).toEqual(entries[3]!);
+      expect(await store.audit.query({ actor: "trader-1" })).toEqual([appended]);
+      expect(await store.audit.verify()).toEqual({ ok: true, checked: 4 });
+      await expectValidationError(store.audit.append({ actor: "", action: "x" }));
+    });
+
+    test("artifacts: register, get the latest, list by tag, conflict on a different hash, remove", async () => {
+      const store = await fresh();
+      const a = "a".repeat(64);
+      const b = "b".repeat(64);
+      await store.artifacts.register({ name: "alpha", version: "1", path: "/models/alpha-1.bin", sha256: a, size: 10, tags: ["prod"] });
+      await Bun.sleep(2);
+      await store.artifacts.register({ name: "alpha", version: "2", path: "/models/alpha-2.bin", sha256: b, size: 12, params: { lr: 0.01 } });
+      expect((await store.artifacts.get("alpha"))!.version).toBe("2");
+      expect((await store.artifacts.get("alpha", "1"))!.tags).toEqual(["prod"]);
+      expect((await store.artifacts.list({ tag: "prod" })).map((artifact) => artifact.version)).toEqual(["1"]);
+      expect((await store.artifacts.register({ name: "alpha", version: "1", path: "/elsewhere", sha256: a })).path).toBe("/models/alpha-1.bin");
+      const conflict = await store.artifacts.register({ name: "alpha", version: "1", path: "/x", sha256: b }).catch((e: unknown) => e);
+      expect((conflict as { code?: string }).code).toBe("CONFLICT");
+      expect(await store.artifacts.remove("alpha", "1")).toBe(true);
+      expect(await store.artifacts.get("alpha", "1")).toBeNull();
+    });
+
+    test("maintenance: stats count rows, checkpoint, optimize and integrity check run", async () => {
+      const store = await fresh();
+      await store.insertBars("S", minuteBars(50));
+      const stats = (await store.maintenance.stats()) as { rows: Record<string, number> };
+      expect(stats.rows.market_data).toBe(50);
+      expect(stats.rows.audit_log).toBe(1);
+      expect((await store.maintenance.integrityCheck({ quick: true })).ok).toBe(true);
+      await store.maintenance.optimize();
+      await store.maintenance.checkpoint("PASSIVE");
+      expect((await store.metrics.summary("sqlite.integrity.ms")).count).toBe(1);
+    });
+
     test("a closed store refuses calls with a StorageError", async () => {
       const store = await openStore();
       await store.close();
