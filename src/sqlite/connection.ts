@@ -14,8 +14,13 @@ export interface Connection {
   readonly readonly: boolean;
   /** Prepares a fixed SQL text once; the statement is finalized when the connection closes. */
   prepare<Row = unknown>(sql: string): Statement<Row>;
-  /** Runs `work` in a BEGIN IMMEDIATE transaction: the write lock is taken up front. */
+  /**
+   * Runs `work` in a BEGIN IMMEDIATE transaction: the write lock is taken up front. Inside
+   * another transaction it runs in a savepoint of that one.
+   */
   writeTransaction<T>(work: () => T): T;
+  /** Told how long BEGIN IMMEDIATE waited for another connection's lock, when it waited long. */
+  onBusyWait: ((waitedMs: number) => void) | undefined;
   /** The pragmas in force on this connection, read back from SQLite. */
   settings(): ConnectionSettings;
   close(): void;
@@ -43,6 +48,9 @@ export interface ConnectionSettings {
   pageSize: number;
   pageCount: number;
 }
+
+/** A wait for the write lock this long is worth a recovery metric (busy_timeout is 5 s by default). */
+export const BUSY_WAIT_REPORT_MS = 50;
 
 const SYNCHRONOUS = ["OFF", "NORMAL", "FULL", "EXTRA"] as const;
 const TEMP_STORE = ["DEFAULT", "FILE", "MEMORY"] as const;
@@ -99,6 +107,11 @@ export function openConnection(options: ResolvedDatabaseOptions): Connection {
   const statements: Statement[] = [];
   let closed = false;
   const begin = sqlite.transaction((work: () => unknown) => work());
+  // The outermost transaction is run by hand, to time how long BEGIN IMMEDIATE waits for a lock.
+  const beginImmediate = sqlite.prepare("BEGIN IMMEDIATE");
+  const commit = sqlite.prepare("COMMIT");
+  const rollback = sqlite.prepare("ROLLBACK");
+  statements.push(beginImmediate, commit, rollback);
   return {
     sqlite,
     path,
@@ -108,8 +121,23 @@ export function openConnection(options: ResolvedDatabaseOptions): Connection {
       statements.push(statement as unknown as Statement);
       return statement;
     },
+    onBusyWait: undefined,
     writeTransaction<T>(work: () => T): T {
-      return guard(() => begin.immediate(work) as T);
+      // Nested: Bun's transaction wrapper turns it into a savepoint.
+      if (sqlite.inTransaction) return guard(() => begin.immediate(work) as T);
+      const started = performance.now();
+      guard(() => beginImmediate.run());
+      const waitedMs = performance.now() - started;
+      let result: T;
+      try {
+        result = work();
+        guard(() => commit.run());
+      } catch (error) {
+        if (sqlite.inTransaction) guard(() => rollback.run());
+        throw toStorageError(error);
+      }
+      if (waitedMs >= BUSY_WAIT_REPORT_MS) this.onBusyWait?.(waitedMs);
+      return result;
     },
     get closed() {
       return closed;

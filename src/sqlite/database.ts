@@ -57,6 +57,20 @@ export class Database {
       this.#prefs = createPreferenceRepository(conn, record);
       this.#artifacts = createArtifactRepository(conn, record);
       this.#maintenance = createMaintenance(conn, this.#metrics, record);
+      const metrics = this.#metrics;
+      let reporting = false;
+      conn.onBusyWait = (waitedMs) => {
+        // Recording takes the lock too; a wait while recording is not reported again.
+        if (reporting) return;
+        reporting = true;
+        try {
+          metrics.record("sqlite.busy_wait.ms", waitedMs);
+        } catch {
+          // The write that waited has committed; losing its metric must not fail it.
+        } finally {
+          reporting = false;
+        }
+      };
     } catch (error) {
       conn.abandon();
       throw error;

@@ -348,6 +348,9 @@ print(json.dumps({"held": float(sys.argv[3])}))`,
     expect(db.insertBars("S", bars(5))).toBe(5);
     expect(performance.now() - started).toBeGreaterThan(100);
     expect(await holder.result).toEqual({ held: 0.5 });
+    // The wait is a recovery metric.
+    const [wait] = db.metrics.query("sqlite.busy_wait.ms");
+    expect(wait!.value).toBeGreaterThan(100);
     expect(db.getBars("PY")).toEqual([{ timestamp: 1, open: null, high: null, low: null, close: 5, volume: null, amount: null }]);
     db.close();
   });
