@@ -149,7 +149,8 @@ export class SessionCache {
           file_version: this.settings.writeThrough ? version : entry.file_version,
         };
         this.db.cacheEntries.put(next);
-        this.db.audit.record("cache.store", symbol, { rows: written, start: first, end: last });
+        // With write-through the bars.insert entry already records this write.
+        if (!this.settings.writeThrough) this.db.audit.record("cache.store", symbol, { rows: written, start: first, end: last });
         return next.writes_since_compaction >= this.settings.compactEvery;
       } catch (error) {
         // Still inside the lock: put the file back as the row (about to roll back) describes it.

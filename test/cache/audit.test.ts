@@ -16,11 +16,11 @@ test("the cache's stores, compactions, rebuilds and repairs are in the audit log
   await fx.cache.rebuild("S");
   await Bun.write(join(fx.cacheDir, cacheFileName("S")), "damaged");
   await new SessionCache({ db: fx.db, dir: fx.cacheDir }).getBars("S");
-  const entries = fx.db.audit.query().filter((entry) => entry.action.startsWith("cache."));
+  const entries = fx.db.audit.query().filter((entry) => entry.action.startsWith("cache.") || entry.action === "bars.insert");
   expect(entries.map((entry) => entry.action)).toEqual([
     "cache.rebuild", // the new file, seeded from market_data
-    "cache.store",
-    "cache.store",
+    "bars.insert", // with write-through, the write itself is the bars.insert entry
+    "bars.insert",
     "cache.compact",
     "cache.rebuild",
     "cache.rebuild", // the repair rebuilds ...
@@ -31,4 +31,13 @@ test("the cache's stores, compactions, rebuilds and repairs are in the audit log
   expect(entries[6]!.details).toMatchObject({ kind: "rebuilt-from-database", rows: 5 });
   expect(fx.db.audit.verify()).toEqual({ ok: true, checked: fx.db.audit.query().length });
   expect(JSON.stringify(entries)).not.toContain(String(bars(0, 1)[0]!.close));
+});
+
+test("without write-through each store is a cache.store entry of its own", async () => {
+  const fx = openCacheFixture({ writeThrough: false });
+  await fx.cache.storeBars("S", bars(0, 2));
+  const stores = fx.db.audit.query({ action: "cache.store" });
+  expect(stores).toHaveLength(1);
+  expect(stores[0]).toMatchObject({ entity: "S", details: { rows: 2, start: T0, end: T0 + 60_000 } });
+  expect(fx.db.audit.query({ action: "bars.insert" })).toEqual([]);
 });
