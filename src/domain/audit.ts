@@ -52,7 +52,9 @@ export const AuditEntrySchema = z.object({
   hash: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
+// \p{C} includes lone surrogates, which have no UTF-8 form and would not hash back the same.
 const NAME = /^[^\p{C}\s][^\p{C}]{0,127}$/u;
+const ENTITY = /^[^\p{C}]{1,256}$/u;
 
 /** Checks an entry to append; returns its details as JSON text. */
 export function checkAuditInput(input: unknown): { actor: string; action: string; entity: string | null; details: string } {
@@ -66,8 +68,8 @@ export function checkAuditInput(input: unknown): { actor: string; action: string
       issues.push({ field, message: "expected 1 to 128 printable characters" });
     }
   }
-  if (entity !== undefined && entity !== null && (typeof entity !== "string" || entity.length > 256)) {
-    issues.push({ field: "entity", message: "expected a string of at most 256 characters" });
+  if (entity !== undefined && entity !== null && (typeof entity !== "string" || !ENTITY.test(entity))) {
+    issues.push({ field: "entity", message: "expected 1 to 256 printable characters" });
   }
   let json = "null";
   try {

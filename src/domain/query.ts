@@ -94,6 +94,22 @@ export function readRange(range: TimeRange | undefined, timeZone: string, keys =
   return { start, end };
 }
 
+/**
+ * Reads `{ since, until }` (the audit log's and the metrics' names for a range), reporting
+ * problems under those names.
+ */
+export function readSinceUntil(since: unknown, until: unknown, timeZone: string): ReadRange {
+  try {
+    return readRange({ start: since as TimestampInput | undefined, end: until as TimestampInput | undefined }, timeZone);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const rename = (field?: string) => (field === "start" ? "since" : field === "end" ? "until" : field);
+    throw new ValidationError(
+      error.issues.map((issue) => ({ ...issue, field: rename(issue.field), message: issue.message.replace(/^start \(/, "since (").replace(/after end \(/, "after until (") })),
+    );
+  }
+}
+
 /** Reads a range with limit and order. */
 export function readQuery(query: RangeQuery | undefined, timeZone: string, keys = QUERY_KEYS): ReadQuery {
   const range = readRange(query, timeZone, keys);

@@ -3,9 +3,9 @@
  * goes around the triggers (a raw client dropping them) is caught by verify().
  */
 import { auditHash, checkAuditInput, GENESIS_HASH, type AuditEntry, type AuditInput, type AuditVerification } from "../domain/audit.ts";
-import { ValidationError, type Issue } from "../domain/errors.ts";
+import { StorageError, ValidationError, type Issue } from "../domain/errors.ts";
 import type { JsonValue } from "../domain/json.ts";
-import { readRange } from "../domain/query.ts";
+import { readSinceUntil } from "../domain/query.ts";
 import type { AuditQuery } from "../domain/store.ts";
 import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS } from "./series.ts";
@@ -28,7 +28,14 @@ export function createAuditRepository(conn: Connection, settings: { readonly tim
       "AND (? IS NULL OR actor = ?) AND (? IS NULL OR action = ?) ORDER BY id LIMIT ?",
   );
   const page = conn.prepare<AuditRow>(`SELECT ${COLUMNS} FROM audit_log WHERE id > ? ORDER BY id LIMIT ?`);
-  const toEntry = (row: AuditRow): AuditEntry => ({ ...row, details: JSON.parse(row.details) as JsonValue });
+  const toEntry = (row: AuditRow): AuditEntry => {
+    try {
+      return { ...row, details: JSON.parse(row.details) as JsonValue };
+    } catch (error) {
+      // Only a client going around the triggers can store this; verify() reports it as a bad entry.
+      throw new StorageError("AUDIT_CORRUPT", `audit entry ${row.id} has details that are not JSON`, { cause: error });
+    }
+  };
 
   /** Must run inside a write transaction: reading the chain's end and appending are one step. */
   function appendInTransaction(input: AuditInput): AuditEntry {
@@ -75,7 +82,7 @@ export function createAuditRepository(conn: Connection, settings: { readonly tim
         if (value !== undefined && typeof value !== "string") issues.push({ field, message: "expected a string" });
       }
       if (issues.length > 0) throw new ValidationError(issues);
-      const { start, end } = readRange({ start: since, end: until }, settings.timezone);
+      const { start, end } = readSinceUntil(since, until, settings.timezone);
       const who = actor ?? null;
       const what = action ?? null;
       return guard(() =>
@@ -93,7 +100,12 @@ export function createAuditRepository(conn: Connection, settings: { readonly tim
         const rows = guard(() => page.all(after as never, PAGE_ROWS as never));
         for (const row of rows) {
           checked++;
-          const entry = toEntry(row);
+          let entry: AuditEntry;
+          try {
+            entry = toEntry(row);
+          } catch {
+            return { ok: false, checked, firstBadId: row.id };
+          }
           const { prev_hash: _prev, hash: _hash, ...content } = entry;
           if (row.id !== expectedId || row.prev_hash !== prevHash || auditHash(prevHash, content) !== row.hash) {
             return { ok: false, checked, firstBadId: row.id };

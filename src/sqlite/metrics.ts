@@ -3,7 +3,7 @@
  */
 import { assertMetricName, canonicalLabels, checkMetric, type Metric, type MetricLabels, type MetricSummary } from "../domain/metric.ts";
 import { ValidationError, type Issue } from "../domain/errors.ts";
-import { readRange } from "../domain/query.ts";
+import { readSinceUntil } from "../domain/query.ts";
 import type { MetricQuery } from "../domain/store.ts";
 import { guard, type Connection } from "./connection.ts";
 
@@ -50,7 +50,7 @@ export function createMetricRepository(conn: Connection, settings: { readonly ti
       }
       if (issues.length > 0) throw new ValidationError(issues);
       const { since, until, labels } = query;
-      const { start, end } = readRange({ start: since, end: until }, settings.timezone);
+      const { start, end } = readSinceUntil(since, until, settings.timezone);
       const wanted = labels === undefined ? undefined : (JSON.parse(canonicalLabels(labels, issues)) as MetricLabels);
       if (issues.length > 0) throw new ValidationError(issues);
       const rows = guard(() => select.all(name as never, start as never, end as never));

@@ -4,6 +4,7 @@
  */
 import type { z } from "zod";
 import { ValidationError } from "../domain/errors.ts";
+import { utf8Length } from "../domain/json.ts";
 import { assertPreferenceKey, preferenceJson, type JsonValue, type Preference } from "../domain/preference.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
@@ -50,7 +51,7 @@ export function createPreferenceRepository(conn: Connection, audit: AuditRecorde
       const updatedAt = Date.now();
       conn.writeTransaction(() => {
         upsert.run(key as never, json as never, updatedAt as never);
-        audit("prefs.set", key, { bytes: json.length });
+        audit("prefs.set", key, { bytes: utf8Length(json) });
       });
       return { key, value: JSON.parse(json) as JsonValue, updated_at: updatedAt };
     },
