@@ -36,7 +36,13 @@ export type {
   ArtifactStore,
   MaintenanceStore,
 } from "./domain/store.ts";
-export type { CheckpointResult, IntegrityResult, MaintenanceStats, CheckpointMode } from "./sqlite/maintenance.ts";
+export {
+  CHECKPOINT_MODES,
+  type CheckpointResult,
+  type IntegrityResult,
+  type MaintenanceStats,
+  type CheckpointMode,
+} from "./domain/maintenance.ts";
 export { ArtifactSchema, type Artifact, type ArtifactInput } from "./domain/artifact.ts";
 export {
   AuditEntrySchema,

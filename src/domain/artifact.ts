@@ -92,7 +92,7 @@ export function checkArtifact(input: unknown): CheckedArtifact {
     issues.push({ field: "size", message: "expected a whole number of bytes >= 0" });
   }
   const json = (field: "params" | "metrics"): string => {
-    const value = given[field] ?? {};
+    const value = given[field] === undefined ? {} : given[field];
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
       issues.push({ field, message: "expected an object" });
       return "{}";

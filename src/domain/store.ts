@@ -7,6 +7,7 @@ import type { BarQuery, RangeQuery, TimeRange } from "./query.ts";
 import type { z } from "zod";
 import type { Artifact, ArtifactInput } from "./artifact.ts";
 import type { AuditEntry, AuditInput, AuditVerification } from "./audit.ts";
+import type { CheckpointMode, CheckpointResult, IntegrityResult, MaintenanceStats } from "./maintenance.ts";
 import type { Metric, MetricLabels, MetricSummary } from "./metric.ts";
 import type { Preference } from "./preference.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "./quote.ts";
@@ -68,12 +69,12 @@ export interface ArtifactStore {
 
 /** Maintenance, the same on every backend (a backend answers what it cannot do with a clear error). */
 export interface MaintenanceStore {
-  checkpoint(mode?: "PASSIVE" | "FULL" | "RESTART" | "TRUNCATE"): Promise<unknown>;
+  checkpoint(mode?: CheckpointMode): Promise<CheckpointResult>;
   optimize(): Promise<{ durationMs: number }>;
   vacuum(options?: { incremental?: boolean }): Promise<{ freedPages: number; durationMs: number }>;
-  integrityCheck(options?: { quick?: boolean }): Promise<{ ok: boolean; problems: string[]; durationMs: number }>;
+  integrityCheck(options?: { quick?: boolean }): Promise<IntegrityResult>;
   backup(toPath: string): Promise<{ path: string; bytes: number; durationMs: number }>;
-  stats(): Promise<unknown>;
+  stats(): Promise<MaintenanceStats>;
 }
 
 export type BackendName = "sqlite" | "sqlite-worker" | "postgres";

@@ -9,37 +9,13 @@ import { ConflictError, StorageError, ValidationError } from "../domain/errors.t
 import type { AuditRecorder } from "./audit.ts";
 import { guard, isMemoryPath, type Connection } from "./connection.ts";
 import type { MetricRepository } from "./metrics.ts";
-
-export const CHECKPOINT_MODES = ["PASSIVE", "FULL", "RESTART", "TRUNCATE"] as const;
-export type CheckpointMode = (typeof CHECKPOINT_MODES)[number];
-
-export interface CheckpointResult {
-  mode: CheckpointMode;
-  /** True when a reader or writer kept the checkpoint from finishing. */
-  busy: boolean;
-  /** Frames in the WAL, and how many of them are now in the database file. */
-  walFrames: number;
-  checkpointedFrames: number;
-  durationMs: number;
-}
-
-export interface IntegrityResult {
-  ok: boolean;
-  /** SQLite's messages; empty when ok. */
-  problems: string[];
-  durationMs: number;
-}
-
-export interface MaintenanceStats {
-  path: string;
-  fileBytes: number;
-  walBytes: number;
-  pageSize: number;
-  pageCount: number;
-  freePages: number;
-  journalMode: string;
-  rows: Record<string, number>;
-}
+import {
+  CHECKPOINT_MODES,
+  type CheckpointMode,
+  type CheckpointResult,
+  type IntegrityResult,
+  type MaintenanceStats,
+} from "../domain/maintenance.ts";
 
 /** The tables whose rows stats() counts: our constants, never input. */
 const TABLES = ["market_data", "quotes", "session_cache", "model_artifacts", "audit_log", "user_preferences", "recovery_metrics"] as const;
@@ -93,6 +69,9 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
       if (value.log > value.checkpointed) {
         conn.writeTransaction(() => metrics.record("sqlite.checkpoint.behind", value.log - value.checkpointed, { mode }));
       }
+      // Recording the run wrote a few pages to the WAL it had just emptied: a TRUNCATE asks for
+      // an empty WAL, so fold those in too.
+      if (mode === "TRUNCATE") guard(() => conn.sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)"));
       return result;
     },
 
@@ -117,10 +96,20 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
 
     integrityCheck(options: { quick?: boolean } = {}): IntegrityResult {
       const quick = options.quick ?? false;
-      const { value, durationMs } = timed(
-        () => conn.sqlite.query(quick ? "PRAGMA quick_check" : "PRAGMA integrity_check").all() as Record<string, string>[],
-      );
-      const messages = value.map((row) => Object.values(row)[0]!);
+      let messages: string[];
+      let durationMs: number;
+      try {
+        const run = timed(
+          () => conn.sqlite.query(quick ? "PRAGMA quick_check" : "PRAGMA integrity_check").all() as Record<string, string>[],
+        );
+        messages = run.value.map((row) => Object.values(row)[0]!);
+        durationMs = run.durationMs;
+      } catch (error) {
+        // Damage bad enough to stop the check itself is still its answer, not an exception.
+        if (!(error instanceof StorageError) || !error.code.startsWith("SQLITE_CORRUPT")) throw error;
+        messages = [error.message];
+        durationMs = 0;
+      }
       const ok = messages.length === 1 && messages[0] === "ok";
       recordRun("integrity", durationMs, { quick, ok });
       conn.writeTransaction(() => metrics.record("sqlite.integrity.ok", ok ? 1 : 0, { quick: String(quick) }));
