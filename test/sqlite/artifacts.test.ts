@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, ftruncateSync } from "node:fs";
 import { ConflictError, openDatabase, openStore, ValidationError, type Database } from "../../src/mod.ts";
+import { fieldsOf, thrown } from "../support/errors.ts";
 import { tempDir } from "../support/files.ts";
 import { runPython } from "../support/interop-python.ts";
 
@@ -62,19 +63,6 @@ async function rejection(work: () => Promise<unknown>): Promise<unknown> {
   throw new Error("expected a rejection");
 }
 
-function thrown(work: () => unknown): unknown {
-  try {
-    work();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected an error");
-}
-
-function fieldsOf(error: unknown): (string | undefined)[] {
-  expect(error).toBeInstanceOf(ValidationError);
-  return (error as ValidationError).issues.map((issue) => issue.field);
-}
 
 const registrations = () => db.audit.query({ action: "artifacts.register" });
 

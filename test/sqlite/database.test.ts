@@ -9,6 +9,7 @@ import {
   ValidationError,
 } from "../../src/mod.ts";
 import { randomBars } from "../support/bars.ts";
+import { thrown } from "../support/errors.ts";
 import { tempDir } from "../support/files.ts";
 import { startPython, waitForReady } from "../support/interop-python.ts";
 
@@ -21,14 +22,6 @@ beforeEach(() => {
 });
 afterEach(() => dir.cleanup());
 
-function caught(work: () => unknown): unknown {
-  try {
-    work();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected an error");
-}
 
 describe("connection settings", () => {
   test("a new file is WAL, NORMAL sync, incremental auto-vacuum, foreign keys on, temp in memory", () => {
@@ -94,7 +87,7 @@ describe("connection settings", () => {
       [{ busyTimeoutMs: -1 }, "busyTimeoutMs"],
     ];
     for (const [options, field] of cases) {
-      const error = caught(() => openDatabase(options as never));
+      const error = thrown(() => openDatabase(options as never));
       expect(error).toBeInstanceOf(ValidationError);
       expect((error as ValidationError).issues.map((issue) => issue.field)).toContain(field);
     }
@@ -102,7 +95,7 @@ describe("connection settings", () => {
 
   test("a path whose folder cannot be created is a StorageError, not a raw fs error", () => {
     writeFileSync(dir.file("plain-file"), "not a folder");
-    const error = caught(() => openDatabase({ path: dir.file("plain-file/trading.db") }));
+    const error = thrown(() => openDatabase({ path: dir.file("plain-file/trading.db") }));
     expect(error).toBeInstanceOf(StorageError);
     expect((error as StorageError).code).toBe("SQLITE_CANTOPEN");
   });
@@ -180,7 +173,7 @@ describe("schema and migrations", () => {
     raw.run(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
     raw.close();
     const before = readFileSync(path);
-    const error = caught(() => openDatabase({ path }));
+    const error = thrown(() => openDatabase({ path }));
     expect(error).toBeInstanceOf(StorageError);
     expect((error as StorageError).code).toBe("SCHEMA_TOO_NEW");
     expect((error as Error).message).toContain(`schema version ${SCHEMA_VERSION + 1}`);
@@ -194,7 +187,7 @@ describe("schema and migrations", () => {
     raw.run("INSERT INTO quotes (text) VALUES ('the trend is your friend')");
     raw.close();
     const before = readFileSync(path);
-    const error = caught(() => openDatabase({ path }));
+    const error = thrown(() => openDatabase({ path }));
     expect((error as StorageError).code).toBe("SCHEMA_MISMATCH");
     expect((error as Error).message).toContain("quotes");
     expect(readFileSync(path).equals(before)).toBe(true);
@@ -209,7 +202,7 @@ describe("schema and migrations", () => {
     );
     raw.run("INSERT INTO market_data (symbol, timestamp, close) VALUES ('S', 1705282260000000000, 1)");
     raw.close();
-    const error = caught(() => openDatabase({ path }));
+    const error = thrown(() => openDatabase({ path }));
     expect((error as StorageError).code).toBe("SCHEMA_MISMATCH");
     expect((error as Error).message).toContain("1705282260000000000");
     const check = new RawDatabase(path, { readonly: true });
@@ -220,7 +213,7 @@ describe("schema and migrations", () => {
   test("a file that is not a database is refused with SQLite's code", () => {
     const path = dir.file("notes.db");
     writeFileSync(path, "this is not a database file, just text that is long enough to have a header".repeat(20));
-    const error = caught(() => openDatabase({ path }));
+    const error = thrown(() => openDatabase({ path }));
     expect(error).toBeInstanceOf(StorageError);
     expect((error as StorageError).code).toBe("SQLITE_NOTADB");
   });
@@ -234,7 +227,7 @@ describe("read-only", () => {
     writer.close();
     const reader = openDatabase({ path, readonly: true });
     expect(reader.getBars("S")).toEqual(bars(5));
-    const error = caught(() => reader.insertBars("S", bars(1, 2)));
+    const error = thrown(() => reader.insertBars("S", bars(1, 2)));
     expect(error).toBeInstanceOf(StorageError);
     expect((error as StorageError).code).toStartWith("SQLITE_READONLY");
     expect(reader.getBars("S")).toEqual(bars(5));
@@ -242,7 +235,7 @@ describe("read-only", () => {
   });
 
   test("a missing file is not created when opened read-only", () => {
-    const error = caught(() => openDatabase({ path: dir.file("missing.db"), readonly: true }));
+    const error = thrown(() => openDatabase({ path: dir.file("missing.db"), readonly: true }));
     expect(error).toBeInstanceOf(StorageError);
     expect(existsSync(dir.file("missing.db"))).toBe(false);
   });
@@ -250,7 +243,7 @@ describe("read-only", () => {
   test("an unmigrated file opened read-only asks to be opened read-write once", () => {
     const path = dir.file("plain.db");
     new RawDatabase(path).close();
-    const error = caught(() => openDatabase({ path, readonly: true }));
+    const error = thrown(() => openDatabase({ path, readonly: true }));
     expect((error as StorageError).code).toBe("SCHEMA_OUTDATED");
   });
 });
@@ -281,7 +274,7 @@ describe("closing", () => {
       () => db.getQuotes("S"),
       () => db.settings(),
     ];
-    for (const call of calls) expect((caught(call) as StorageError).code).toBe("CLOSED");
+    for (const call of calls) expect((thrown(call) as StorageError).code).toBe("CLOSED");
   });
 
   test("an iteration still running when the database closes fails with CLOSED on its next page", () => {
@@ -291,7 +284,7 @@ describe("closing", () => {
       const iterator = db.iterateBars("S", query);
       expect(iterator.next().done).toBe(false);
       db.close();
-      const error = caught(() => {
+      const error = thrown(() => {
         for (const _bar of iterator) {
           // draining past the first page reaches the closed connection
         }
@@ -315,7 +308,7 @@ describe("atomicity and locking with a real second client", () => {
         "BEGIN SELECT RAISE(ABORT, 'refused by test'); END",
     );
     raw.close();
-    const error = caught(() => db.insertBars("S", batch));
+    const error = thrown(() => db.insertBars("S", batch));
     expect(error).toBeInstanceOf(StorageError);
     expect((error as StorageError).code).toBe("SQLITE_CONSTRAINT_TRIGGER");
     expect(db.overview()).toEqual([{ symbol: "S", count: 10, start: bars(10)[0]!.timestamp, end: bars(10)[9]!.timestamp }]);
@@ -359,7 +352,7 @@ print(json.dumps({"held": float(sys.argv[3])}))`,
     const path = dir.file("a.db");
     const db = openDatabase({ path, busyTimeoutMs: 50 });
     const holder = await holdWriteLock(path, 1);
-    const error = caught(() => db.insertBars("S", bars(5)));
+    const error = thrown(() => db.insertBars("S", bars(5)));
     expect(error).toBeInstanceOf(StorageError);
     expect((error as StorageError).code).toStartWith("SQLITE_BUSY");
     await holder.result;

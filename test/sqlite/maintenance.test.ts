@@ -9,6 +9,7 @@ import { closeSync, copyFileSync, existsSync, openSync, readFileSync, statSync, 
 import { join } from "node:path";
 import { ConflictError, openDatabase, openStore, StorageError, ValidationError, type Database } from "../../src/mod.ts";
 import { randomBars } from "../support/bars.ts";
+import { fieldsOf, thrown } from "../support/errors.ts";
 import { tempDir } from "../support/files.ts";
 import { SERIES_PY, seriesBars, startPython, waitForReady, type PythonProcess } from "../support/interop-python.ts";
 
@@ -39,19 +40,6 @@ afterEach(async () => {
   dir.cleanup();
 });
 
-function thrown(work: () => unknown): unknown {
-  try {
-    work();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected an error");
-}
-
-function fieldsOf(error: unknown): (string | undefined)[] {
-  expect(error).toBeInstanceOf(ValidationError);
-  return (error as ValidationError).issues.map((issue) => issue.field);
-}
 
 const fileSize = (path: string) => (existsSync(path) ? statSync(path).size : 0);
 
