@@ -30,15 +30,7 @@ export interface BarSettings {
 }
 
 /** One resampled bucket as SQL returns it; `bucket` is the bucket's start on the local clock minus `phase`. */
-interface BucketRow {
-  bucket: number;
-  open: number | null;
-  high: number | null;
-  low: number | null;
-  close: number | null;
-  volume: number | null;
-  amount: number | null;
-}
+type BucketRow = Omit<Bar, "timestamp"> & { bucket: number };
 
 /**
  * Buckets are computed on the local clock: x = timestamp + shift, where shift is the zone's
