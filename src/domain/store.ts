@@ -56,7 +56,9 @@ export interface AuditQuery {
 export interface AuditStore {
   append(input: AuditInput): Promise<AuditEntry>;
   query(query?: AuditQuery): Promise<AuditEntry[]>;
-  verify(): Promise<AuditVerification>;
+  /** The newest entry's id and hash; pass it to a later verify() to catch a truncation. */
+  head(): Promise<{ id: number; hash: string } | null>;
+  verify(options?: { head?: { id: number; hash: string } }): Promise<AuditVerification>;
 }
 
 /** Model artifact metadata, the same on every backend. */

@@ -17,6 +17,11 @@ interface AuditRow extends Omit<AuditEntry, "details"> {
 const COLUMNS = "id, timestamp, actor, action, entity, details, prev_hash, hash";
 const QUERY_KEYS = ["since", "until", "actor", "action", "limit"];
 
+export interface AuditHead {
+  id: number;
+  hash: string;
+}
+
 /** What the store's own mutations record: who, what, which entity, counts and ranges. */
 export type AuditRecorder = (action: string, entity: string | null, details: JsonValue) => void;
 
@@ -90,8 +95,21 @@ export function createAuditRepository(conn: Connection, settings: { readonly tim
       ).map(toEntry);
     },
 
-    /** Recomputes the whole chain, page by page, from the table's own rows. */
-    verify(): AuditVerification {
+    /** The newest entry's id and hash: keep a copy elsewhere to catch a later truncation. */
+    head(): AuditHead | null {
+      return guard(() => last.get()) ?? null;
+    },
+
+    /**
+     * Recomputes the whole chain, page by page, from the table's own rows. With `head` (an
+     * earlier head()), entries removed from the end since then are caught too: a chain alone
+     * cannot tell its newest entries were deleted from their never having been written.
+     */
+    verify(options: { head?: AuditHead } = {}): AuditVerification {
+      const expected = options?.head;
+      if (expected !== undefined && (typeof expected !== "object" || expected === null || !Number.isSafeInteger(expected.id) || typeof expected.hash !== "string")) {
+        throw new ValidationError([{ field: "head", message: "expected { id, hash } from head()" }]);
+      }
       let prevHash = GENESIS_HASH;
       let expectedId = 1;
       let checked = 0;
@@ -107,13 +125,23 @@ export function createAuditRepository(conn: Connection, settings: { readonly tim
             return { ok: false, checked, firstBadId: row.id };
           }
           const { prev_hash: _prev, hash: _hash, ...content } = entry;
-          if (row.id !== expectedId || row.prev_hash !== prevHash || auditHash(prevHash, content) !== row.hash) {
+          // The stored text must be what append writes: JSON with duplicate keys parses to a
+          // value SQLite's json functions read differently, so it is a rewrite too.
+          const storedAsWritten = row.details === JSON.stringify(entry.details);
+          if (row.id !== expectedId || row.prev_hash !== prevHash || !storedAsWritten || auditHash(prevHash, content) !== row.hash) {
+            return { ok: false, checked, firstBadId: row.id };
+          }
+          if (expected && row.id === expected.id && row.hash !== expected.hash) {
             return { ok: false, checked, firstBadId: row.id };
           }
           prevHash = row.hash;
           expectedId++;
         }
-        if (rows.length < PAGE_ROWS) return { ok: true, checked };
+        if (rows.length < PAGE_ROWS) {
+          // Entries up to the expected head must all still be there.
+          if (expected && expectedId <= expected.id) return { ok: false, checked, firstBadId: expectedId };
+          return { ok: true, checked };
+        }
         after = rows[rows.length - 1]!.id;
       }
     },

@@ -6,7 +6,7 @@ import { Database as SqliteDatabase, type Statement } from "bun:sqlite";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { JOURNAL_SIZE_LIMIT_BYTES, type ResolvedDatabaseOptions } from "../config.ts";
-import { StorageError, TradeliteError } from "../domain/errors.ts";
+import { StorageError, TradeliteError, ValidationError } from "../domain/errors.ts";
 
 export interface Connection {
   readonly sqlite: SqliteDatabase;
@@ -123,14 +123,15 @@ export function openConnection(options: ResolvedDatabaseOptions): Connection {
     },
     onBusyWait: undefined,
     writeTransaction<T>(work: () => T): T {
+      if (typeof work !== "function") throw new ValidationError([{ field: "work", message: "expected a function" }]);
       // Nested: Bun's transaction wrapper turns it into a savepoint.
-      if (sqlite.inTransaction) return guard(() => begin.immediate(work) as T);
+      if (sqlite.inTransaction) return guard(() => begin.immediate(() => synchronous(work())) as T);
       const started = performance.now();
       guard(() => beginImmediate.run());
       const waitedMs = performance.now() - started;
       let result: T;
       try {
-        result = work();
+        result = synchronous(work());
         guard(() => commit.run());
       } catch (error) {
         if (sqlite.inTransaction) guard(() => rollback.run());
@@ -216,6 +217,19 @@ function switchToWal(sqlite: SqliteDatabase, options: ResolvedDatabaseOptions): 
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.min(2 ** attempt, 50));
     }
   }
+}
+
+/**
+ * A transaction commits when its function returns; an async function returns at its first
+ * await, and the writes after it would run outside the transaction. Refused, so it rolls back.
+ */
+function synchronous<T>(result: T): T {
+  if (typeof (result as { then?: unknown } | null)?.then === "function") {
+    throw new ValidationError([
+      { field: "work", message: "a transaction's function must be synchronous (it returned a promise); nothing was committed" },
+    ]);
+  }
+  return result;
 }
 
 function bestEffort(work: () => unknown): void {

@@ -83,7 +83,8 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
 
     /** Incremental (default): returns free pages to the file system. Full: rebuilds the file. */
     vacuum(options: { incremental?: boolean } = {}): { freedPages: number; durationMs: number } {
-      const incremental = options.incremental ?? true;
+      const incremental = options?.incremental ?? true;
+      if (typeof incremental !== "boolean") throw new ValidationError([{ field: "incremental", message: "expected a boolean" }]);
       const before = Number(pragma("freelist_count"));
       const pagesBefore = Number(pragma("page_count"));
       const { durationMs } = timed(() =>
@@ -95,7 +96,8 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
     },
 
     integrityCheck(options: { quick?: boolean } = {}): IntegrityResult {
-      const quick = options.quick ?? false;
+      const quick = options?.quick ?? false;
+      if (typeof quick !== "boolean") throw new ValidationError([{ field: "quick", message: "expected a boolean" }]);
       let messages: string[];
       let durationMs: number;
       try {
@@ -125,7 +127,12 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
         throw new ValidationError([{ field: "path", message: "expected a file path" }]);
       }
       if (existsSync(toPath)) throw new ConflictError(`backup target ${toPath} already exists`);
-      mkdirSync(dirname(toPath), { recursive: true });
+      try {
+        mkdirSync(dirname(toPath), { recursive: true });
+      } catch (error) {
+        const reason = (error as NodeJS.ErrnoException).code ?? "error";
+        throw new StorageError("SQLITE_CANTOPEN", `cannot create the folder for ${toPath} (${reason})`, { cause: error });
+      }
       const { durationMs } = timed(() => conn.sqlite.query("VACUUM INTO ?").run(toPath));
       const bytes = statSync(toPath).size;
       recordRun("backup", durationMs, { bytes });

@@ -29,7 +29,11 @@ export function createPreferenceRepository(conn: Connection, audit: AuditRecorde
   return {
     /** From now on, set(key, value) validates value against schema (in this process). */
     define(key: string, schema: z.ZodType): void {
-      schemas.set(assertPreferenceKey(key), schema);
+      assertPreferenceKey(key);
+      if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== "function") {
+        throw new ValidationError([{ field: "schema", message: "expected a zod schema" }]);
+      }
+      schemas.set(key, schema);
     },
     get(key: string): Preference | null {
       assertPreferenceKey(key);

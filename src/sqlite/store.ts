@@ -44,7 +44,8 @@ export function createSqliteStore(db: Database): Store {
     audit: {
       append: (input) => run(() => db.audit.append(input)),
       query: (query) => run(() => db.audit.query(query)),
-      verify: () => run(() => db.audit.verify()),
+      head: () => run(() => db.audit.head()),
+      verify: (options) => run(() => db.audit.verify(options)),
     },
     metrics: {
       record: (name, value, labels) => run(() => db.metrics.record(name, value, labels)),

@@ -932,3 +932,38 @@ describe("audit log: through the Store interface", () => {
     expect(await store.audit.verify()).toEqual({ ok: false, checked: 3, firstBadId: 4 });
   });
 });
+
+describe("audit log: rewrites the chain alone cannot show", () => {
+  test("details rewritten with a duplicate key (read one way by SQLite, another by JSON.parse) fail verify()", () => {
+    const db = openDatabase({ path: newPath() });
+    opened.push(db);
+    db.audit.append({ actor: "a", action: "order", details: { qty: 100 } });
+    db.audit.append({ actor: "a", action: "order", details: { qty: 5 } });
+    db.close();
+    const raw = new RawDatabase(db.path);
+    raw.run("DROP TRIGGER audit_log_no_update");
+    raw.run(`UPDATE audit_log SET details = '{"qty":999999,"qty":100}' WHERE id = 1`);
+    raw.close();
+    const reopened = openDatabase({ path: db.path });
+    opened.push(reopened);
+    expect(reopened.audit.verify()).toEqual({ ok: false, checked: 1, firstBadId: 1 });
+  });
+
+  test("deleting the newest entries is caught when verify() is given an earlier head", () => {
+    const db = openDatabase({ path: newPath() });
+    opened.push(db);
+    for (let i = 0; i < 3; i++) db.audit.append({ actor: "a", action: "note", details: { i } });
+    const head = db.audit.head()!;
+    expect(head.id).toBe(3);
+    db.close();
+    const raw = new RawDatabase(db.path);
+    raw.run("DROP TRIGGER audit_log_no_delete");
+    raw.run("DELETE FROM audit_log WHERE id = 3");
+    raw.close();
+    const reopened = openDatabase({ path: db.path });
+    opened.push(reopened);
+    expect(reopened.audit.verify()).toEqual({ ok: true, checked: 2 });
+    expect(reopened.audit.verify({ head })).toEqual({ ok: false, checked: 2, firstBadId: 3 });
+    expect(() => reopened.audit.verify({ head: { id: "3" } as never })).toThrow(ValidationError);
+  });
+});

@@ -601,3 +601,16 @@ console.log(JSON.stringify({ runs: db.metrics.summary("maintenance.run.ms").coun
     expect(report.runs).toBeGreaterThanOrEqual(1);
   }, 15_000);
 });
+
+describe("maintenance: bad arguments are typed errors", () => {
+  test("null or wrongly typed options, an uncreatable backup folder, a schema that is not zod", () => {
+    expect(fieldsOf(thrown(() => db.maintenance.vacuum({ incremental: "yes" } as never)))).toContain("incremental");
+    expect(fieldsOf(thrown(() => db.maintenance.integrityCheck({ quick: 1 } as never)))).toContain("quick");
+    expect(db.maintenance.vacuum(null as never).freedPages).toBeGreaterThanOrEqual(0);
+    expect(db.maintenance.integrityCheck(null as never).ok).toBe(true);
+    writeFileSync(join(dir.path, "plain-file"), "x");
+    const error = thrown(() => db.maintenance.backup(join(dir.path, "plain-file", "copy.db")));
+    expect((error as StorageError).code).toBe("SQLITE_CANTOPEN");
+    expect(fieldsOf(thrown(() => db.prefs.define("k", {} as never)))).toContain("schema");
+  });
+});
