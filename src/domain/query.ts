@@ -84,7 +84,7 @@ export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "ba
 /** Reads an inclusive range; either end may be open. Throws a ValidationError on bad input. */
 export function readRange(range: TimeRange | undefined, timeZone: string, keys = RANGE_KEYS): ReadRange {
   const issues: Issue[] = [];
-  const query = checkObject(range, keys, issues);
+  const query = checkOptions<TimeRange>(range, keys, issues);
   const start = readBound(query.start, "start", MIN_TIMESTAMP, timeZone, issues);
   const end = readBound(query.end, "end", MAX_TIMESTAMP, timeZone, issues);
   if (issues.length === 0 && start > end) {
@@ -115,9 +115,7 @@ export function readQuery(query: RangeQuery | undefined, timeZone: string, keys 
   const range = readRange(query, timeZone, keys);
   const issues: Issue[] = [];
   const { limit, order } = query ?? {};
-  if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) {
-    issues.push({ field: "limit", message: `must be a positive whole number, got ${String(limit)}` });
-  }
+  checkLimit(limit, issues);
   if (order !== undefined && !ORDERS.includes(order)) {
     issues.push({ field: "order", message: `must be "asc" or "desc", got ${JSON.stringify(order)}` });
   }
@@ -143,7 +141,18 @@ export function readResampling(
   return { interval, barTimestamp };
 }
 
-function checkObject(value: unknown, keys: readonly string[], issues: Issue[]): TimeRange {
+/** Adds an issue unless `limit` is omitted or a positive whole number. */
+export function checkLimit(limit: unknown, issues: Issue[]): void {
+  if (limit !== undefined && !(Number.isSafeInteger(limit) && (limit as number) > 0)) {
+    issues.push({ field: "limit", message: `must be a positive whole number, got ${String(limit)}` });
+  }
+}
+
+/**
+ * An options argument: omitted is empty; otherwise a plain object whose every key is one of
+ * `keys` (a misspelled option is an issue, never ignored).
+ */
+export function checkOptions<T extends object>(value: unknown, keys: readonly string[], issues: Issue[]): Partial<T> {
   if (value === undefined) return {};
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     issues.push({ message: `expected an options object with ${keys.join(", ")}` });
@@ -152,7 +161,7 @@ function checkObject(value: unknown, keys: readonly string[], issues: Issue[]): 
   for (const key of Object.keys(value)) {
     if (!keys.includes(key)) issues.push({ field: key, message: `unknown option; expected ${keys.join(", ")}` });
   }
-  return value as TimeRange;
+  return value as Partial<T>;
 }
 
 function readBound(value: unknown, field: string, open: number, timeZone: string, issues: Issue[]): number {

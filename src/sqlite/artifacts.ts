@@ -4,7 +4,8 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { assertArtifactName, checkArtifact, type Artifact, type ArtifactInput } from "../domain/artifact.ts";
-import { ConflictError, StorageError, ValidationError } from "../domain/errors.ts";
+import { ConflictError, StorageError, ValidationError, type Issue } from "../domain/errors.ts";
+import { checkOptions } from "../domain/query.ts";
 import type { JsonValue } from "../domain/json.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
@@ -118,9 +119,9 @@ export function createArtifactRepository(conn: Connection, audit: AuditRecorder)
     },
 
     list(query: ArtifactQuery = {}): Artifact[] {
-      const { name, tag, ...rest } = query ?? {};
-      const unknown = Object.keys(rest);
-      if (unknown.length > 0) throw new ValidationError(unknown.map((field) => ({ field, message: "unknown option; expected name, tag" })));
+      const issues: Issue[] = [];
+      const { name, tag } = checkOptions<ArtifactQuery>(query ?? undefined, ["name", "tag"], issues);
+      if (issues.length > 0) throw new ValidationError(issues);
       if (name !== undefined) assertArtifactName(name, "name");
       if (tag !== undefined && typeof tag !== "string") throw new ValidationError([{ field: "tag", message: "expected a string" }]);
       const n = name ?? null;

@@ -5,7 +5,7 @@
 import { auditHash, checkAuditInput, GENESIS_HASH, type AuditEntry, type AuditInput, type AuditVerification } from "../domain/audit.ts";
 import { StorageError, ValidationError, type Issue } from "../domain/errors.ts";
 import type { JsonValue } from "../domain/json.ts";
-import { readSinceUntil } from "../domain/query.ts";
+import { checkLimit, checkOptions, readSinceUntil } from "../domain/query.ts";
 import type { AuditQuery } from "../domain/store.ts";
 import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS } from "./series.ts";
@@ -75,14 +75,8 @@ export function createAuditRepository(conn: Connection, settings: { readonly tim
 
     query(query: AuditQuery = {}): AuditEntry[] {
       const issues: Issue[] = [];
-      if (typeof query !== "object" || query === null) throw new ValidationError([{ message: "expected an options object" }]);
-      for (const key of Object.keys(query)) {
-        if (!QUERY_KEYS.includes(key)) issues.push({ field: key, message: `unknown option; expected ${QUERY_KEYS.join(", ")}` });
-      }
-      const { since, until, actor, action, limit } = query;
-      if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) {
-        issues.push({ field: "limit", message: `must be a positive whole number, got ${String(limit)}` });
-      }
+      const { since, until, actor, action, limit } = checkOptions<AuditQuery>(query, QUERY_KEYS, issues);
+      checkLimit(limit, issues);
       for (const [field, value] of [["actor", actor], ["action", action]] as const) {
         if (value !== undefined && typeof value !== "string") issues.push({ field, message: "expected a string" });
       }

@@ -3,7 +3,6 @@
  */
 import { BAR_VALUE_FIELDS, validateBars, type Bar, type BarColumns, type BarInput } from "../domain/bar.ts";
 import type { SymbolOverview } from "../domain/store.ts";
-import { StorageError } from "../domain/errors.ts";
 import {
   BAR_QUERY_KEYS,
   INTERVAL_SPECS,
@@ -94,7 +93,7 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     let pending: Bar | undefined;
     let cursor = nextBar(symbol, range.start, range.end)?.timestamp;
     while (cursor !== undefined) {
-      if (conn.closed) throw new StorageError("CLOSED", `database ${conn.path} is closed`);
+      conn.assertOpen();
       const span = offsetSpanAt(timezone, cursor);
       const last = Math.min(span.end - 1, range.end, cursor + windowMs - 1);
       const rows = guard(() =>

@@ -24,6 +24,8 @@ export interface Connection {
   /** The pragmas in force on this connection, read back from SQLite. */
   settings(): ConnectionSettings;
   close(): void;
+  /** Throws StorageError CLOSED once the connection is closed (before a finalized statement would). */
+  assertOpen(): void;
   /**
    * Switches the file to WAL. Called once the schema has been checked and migrated, so that a
    * file tradelite refuses is never switched. No-op for :memory:, read-only and WAL files.
@@ -56,11 +58,14 @@ const SYNCHRONOUS = ["OFF", "NORMAL", "FULL", "EXTRA"] as const;
 const TEMP_STORE = ["DEFAULT", "FILE", "MEMORY"] as const;
 const AUTO_VACUUM = ["NONE", "FULL", "INCREMENTAL"] as const;
 
+/** The value of a read-only pragma (`name` is one of our constants, never input). */
+export function readPragma(sqlite: SqliteDatabase, name: string): number | string {
+  const row = sqlite.query(`PRAGMA ${name}`).get() as Record<string, number | string>;
+  return Object.values(row)[0]!;
+}
+
 function readSettings(sqlite: SqliteDatabase): ConnectionSettings {
-  const pragma = (name: string): number | string => {
-    const row = sqlite.query(`PRAGMA ${name}`).get() as Record<string, number | string>;
-    return Object.values(row)[0]!;
-  };
+  const pragma = (name: string) => readPragma(sqlite, name);
   return {
     journalMode: String(pragma("journal_mode")),
     synchronous: SYNCHRONOUS[Number(pragma("synchronous"))]!,
@@ -143,6 +148,9 @@ export function openConnection(options: ResolvedDatabaseOptions): Connection {
     get closed() {
       return closed;
     },
+    assertOpen() {
+      if (closed) throw new StorageError("CLOSED", `database ${path} is closed`);
+    },
     settings() {
       return guard(() => readSettings(sqlite));
     },
@@ -166,8 +174,7 @@ export function openConnection(options: ResolvedDatabaseOptions): Connection {
     },
     useWal() {
       if (readonly || isMemoryPath(path)) return;
-      const mode = (sqlite.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode;
-      if (mode.toLowerCase() !== "wal") switchToWal(sqlite, options);
+      if (String(readPragma(sqlite, "journal_mode")).toLowerCase() !== "wal") switchToWal(sqlite, options);
     },
     abandon() {
       if (closed) return;
@@ -189,9 +196,8 @@ function configure(sqlite: SqliteDatabase, options: ResolvedDatabaseOptions): vo
     sqlite.run("PRAGMA query_only = ON");
     return;
   }
-  const pageCount = (sqlite.query("PRAGMA page_count").get() as { page_count: number }).page_count;
   // auto_vacuum can only be chosen before the first table exists (or by a full VACUUM).
-  if (pageCount === 0) sqlite.run("PRAGMA auto_vacuum = INCREMENTAL");
+  if (readPragma(sqlite, "page_count") === 0) sqlite.run("PRAGMA auto_vacuum = INCREMENTAL");
   sqlite.run(`PRAGMA synchronous = ${options.synchronous === "FULL" ? "FULL" : "NORMAL"}`);
   sqlite.run("PRAGMA foreign_keys = ON");
   sqlite.run("PRAGMA temp_store = MEMORY");

@@ -5,7 +5,6 @@
  */
 import { resolveDatabaseOptions, type DatabaseOptions } from "../config.ts";
 import type { Bar, BarColumns, BarInput } from "../domain/bar.ts";
-import { StorageError } from "../domain/errors.ts";
 import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "../domain/query.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "../domain/quote.ts";
 import type { SymbolOverview } from "../domain/store.ts";
@@ -181,7 +180,7 @@ export class Database {
   }
 
   #open(): BarRepository {
-    if (this.#conn.closed) throw new StorageError("CLOSED", `database ${this.path} is closed`);
+    this.#conn.assertOpen();
     return this.#bars;
   }
 }

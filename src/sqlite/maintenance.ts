@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConflictError, StorageError, ValidationError } from "../domain/errors.ts";
 import type { AuditRecorder } from "./audit.ts";
-import { guard, isMemoryPath, type Connection } from "./connection.ts";
+import { guard, isMemoryPath, readPragma, type Connection } from "./connection.ts";
 import type { MetricRepository } from "./metrics.ts";
 import {
   CHECKPOINT_MODES,
@@ -25,10 +25,7 @@ const FREE_PAGE_SHARE = 0.1;
 
 export function createMaintenance(conn: Connection, metrics: MetricRepository, audit: AuditRecorder) {
   const counts = Object.fromEntries(TABLES.map((table) => [table, conn.prepare<{ count: number }>(`SELECT count(*) AS count FROM ${table}`)]));
-  const pragma = (name: string): number | string => {
-    const row = conn.sqlite.query(`PRAGMA ${name}`).get() as Record<string, number | string>;
-    return Object.values(row)[0]!;
-  };
+  const pragma = (name: string) => readPragma(conn.sqlite, name);
   let timer: ReturnType<typeof setInterval> | undefined;
 
   /** Records a run's duration as a metric and an audit entry, in one transaction. */

@@ -3,7 +3,7 @@
  */
 import { assertMetricName, canonicalLabels, checkMetric, type Metric, type MetricLabels, type MetricSummary } from "../domain/metric.ts";
 import { ValidationError, type Issue } from "../domain/errors.ts";
-import { readSinceUntil } from "../domain/query.ts";
+import { checkOptions, readSinceUntil } from "../domain/query.ts";
 import type { MetricQuery } from "../domain/store.ts";
 import { guard, type Connection } from "./connection.ts";
 
@@ -42,14 +42,8 @@ export function createMetricRepository(conn: Connection, settings: { readonly ti
     query(name: string, query: MetricQuery = {}): Metric[] {
       assertMetricName(name);
       const issues: Issue[] = [];
-      if (typeof query !== "object" || query === null || Array.isArray(query)) {
-        throw new ValidationError([{ message: "expected an options object with since, until, labels" }]);
-      }
-      for (const key of Object.keys(query)) {
-        if (!QUERY_KEYS.includes(key)) issues.push({ field: key, message: "unknown option; expected since, until, labels" });
-      }
+      const { since, until, labels } = checkOptions<MetricQuery>(query, QUERY_KEYS, issues);
       if (issues.length > 0) throw new ValidationError(issues);
-      const { since, until, labels } = query;
       const { start, end } = readSinceUntil(since, until, settings.timezone);
       const wanted = labels === undefined ? undefined : (JSON.parse(canonicalLabels(labels, issues)) as MetricLabels);
       if (issues.length > 0) throw new ValidationError(issues);

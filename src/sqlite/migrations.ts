@@ -5,7 +5,7 @@
  */
 import { StorageError } from "../domain/errors.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
-import type { Connection } from "./connection.ts";
+import { readPragma, type Connection } from "./connection.ts";
 
 interface Migration {
   readonly version: number;
@@ -199,7 +199,7 @@ export const MIGRATIONS: readonly Migration[] = [
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 export function schemaVersion(conn: Connection): number {
-  return (conn.sqlite.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+  return Number(readPragma(conn.sqlite, "user_version"));
 }
 
 /** Brings the file to SCHEMA_VERSION, or refuses a file this version cannot serve. */

@@ -5,7 +5,6 @@
 import type { Statement } from "bun:sqlite";
 import type { ReadQuery, ReadRange } from "../domain/query.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
-import { StorageError } from "../domain/errors.ts";
 import type { Connection } from "./connection.ts";
 import { guard } from "./connection.ts";
 
@@ -40,7 +39,7 @@ export function prepareSeries<Row extends { timestamp: number }>(
 
   function select(symbol: string, start: number, end: number, limit: number, order: "asc" | "desc"): Row[] {
     // An iterator may be resumed after close(); say so instead of "Statement has finalized".
-    if (conn.closed) throw new StorageError("CLOSED", `database ${conn.path} is closed`);
+    conn.assertOpen();
     const { all, limited } = statements[order];
     return guard(() =>
       limit < 0
