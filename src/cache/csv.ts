@@ -13,9 +13,14 @@ import { formatIsoUtc } from "../domain/time.ts";
 export const CSV_HEADER = "timestamp,open,high,low,close,volume,amount";
 export const CSV_HEADER_LINE = `${CSV_HEADER}\n`;
 
-function field(value: number): string {
-  // NaN marks NULL in a validated batch.
-  return value === value ? String(value) : "";
+/** A value's field: empty for NULL (null from the database, NaN in a validated batch). */
+function cell(value: number | null): string {
+  return value === null || value !== value ? "" : String(value);
+}
+
+/** One line of the file format: the single place it is written. */
+function barLine(timestamp: number, open: number | null, high: number | null, low: number | null, close: number | null, volume: number | null, amount: number | null): string {
+  return `${formatIsoUtc(timestamp)},${cell(open)},${cell(high)},${cell(low)},${cell(close)},${cell(volume)},${cell(amount)}\n`;
 }
 
 /** The lines of a validated batch, in write order (ascending, one per timestamp). */
@@ -24,20 +29,14 @@ export function formatBarLines(batch: BarBatch): string {
   const { timestamp, open, high, low, close, volume, amount } = batch;
   for (let position = 0, total = batchSize(batch); position < total; position++) {
     const i = rowAt(batch, position);
-    text += `${formatIsoUtc(timestamp[i]!)},${field(open[i]!)},${field(high[i]!)},${field(low[i]!)},` +
-      `${field(close[i]!)},${field(volume[i]!)},${field(amount[i]!)}\n`;
+    text += barLine(timestamp[i]!, open[i]!, high[i]!, low[i]!, close[i]!, volume[i]!, amount[i]!);
   }
   return text;
 }
 
 /** The same for bars read back from the database. */
 export function formatStoredBars(bars: readonly Bar[]): string[] {
-  const cell = (value: number | null) => (value === null ? "" : String(value));
-  return bars.map(
-    (bar) =>
-      `${formatIsoUtc(bar.timestamp)},${cell(bar.open)},${cell(bar.high)},${cell(bar.low)},` +
-      `${cell(bar.close)},${cell(bar.volume)},${cell(bar.amount)}\n`,
-  );
+  return bars.map((bar) => barLine(bar.timestamp, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.amount));
 }
 
 /**
