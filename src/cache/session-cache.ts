@@ -325,15 +325,18 @@ export class SessionCache {
       return entry;
     }
     const bytes = readFileSync(path);
-    if (bytes.length === entry.size_bytes && sha256(bytes) === entry.checksum) {
-      this.#remember(symbol, bytes, stat.mtimeMs);
+    // The committed bytes are the first size_bytes; hashed once, that hash state is kept to
+    // extend on the next append.
+    const committed = bytes.length >= entry.size_bytes ? fileState(bytes.subarray(0, entry.size_bytes), stat.mtimeMs) : null;
+    if (committed?.checksum === entry.checksum && bytes.length === entry.size_bytes) {
+      this.#files.set(symbol, committed);
       return entry;
     }
-    if (bytes.length > entry.size_bytes && sha256(bytes.subarray(0, entry.size_bytes)) === entry.checksum) {
+    if (committed?.checksum === entry.checksum) {
       // A crash between the append and the commit: the tail was never acknowledged.
       const tail = bytes.subarray(entry.size_bytes);
       this.#truncate(path, entry.size_bytes);
-      this.#remember(symbol, bytes.subarray(0, entry.size_bytes), statSync(path).mtimeMs);
+      this.#files.set(symbol, { ...committed, mtimeMs: statSync(path).mtimeMs });
       const dropped = tail.reduce((count, byte) => count + (byte === 0x0a ? 1 : 0), 0) + (tail.at(-1) === 0x0a ? 0 : 1);
       this.#report("unacknowledged-tail-dropped", symbol, `${tail.length} bytes after the last committed write`, entry.row_count, dropped);
       return entry;
@@ -473,9 +476,7 @@ export class SessionCache {
   }
 
   #remember(symbol: string, bytes: Uint8Array, mtimeMs: number): void {
-    const hasher = new Bun.CryptoHasher("sha256");
-    hasher.update(bytes);
-    this.#files.set(symbol, { size: bytes.length, checksum: hasher.copy().digest("hex"), mtimeMs, hasher });
+    this.#files.set(symbol, fileState(bytes, mtimeMs));
   }
 
   #removeTempFile(symbol: string, fileName: string): void {
@@ -618,6 +619,13 @@ function binarySearch(sorted: readonly string[], key: string): number {
     else hi = mid - 1;
   }
   return -1;
+}
+
+/** The hash state of a file's bytes, kept so appends can extend it. */
+function fileState(bytes: Uint8Array, mtimeMs: number): FileState {
+  const hasher = new Bun.CryptoHasher("sha256");
+  hasher.update(bytes);
+  return { size: bytes.length, checksum: hasher.copy().digest("hex"), mtimeMs, hasher };
 }
 
 function sha256(bytes: Uint8Array): string {
