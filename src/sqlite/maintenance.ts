@@ -28,10 +28,19 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
   const pragma = (name: string) => readPragma(conn.sqlite, name);
   let timer: ReturnType<typeof setInterval> | undefined;
 
-  /** Records a run's duration as a metric and an audit entry, in one transaction. */
-  function recordRun(action: string, durationMs: number, details: Record<string, string | number | boolean>): void {
+  /**
+   * Records a run's duration as a metric and an audit entry, with any further metrics it has,
+   * in one transaction.
+   */
+  function recordRun(
+    action: string,
+    durationMs: number,
+    details: Record<string, string | number | boolean>,
+    more: [name: string, value: number, labels: Record<string, string>][] = [],
+  ): void {
     conn.writeTransaction(() => {
       metrics.record(`sqlite.${action}.ms`, durationMs);
+      for (const [name, value, labels] of more) metrics.record(name, value, labels);
       audit(`maintenance.${action}`, null, details);
     });
   }
@@ -62,10 +71,13 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
         checkpointedFrames: value.checkpointed,
         durationMs,
       };
-      recordRun("checkpoint", durationMs, { mode, busy: result.busy, walFrames: value.log, checkpointedFrames: value.checkpointed });
-      if (value.log > value.checkpointed) {
-        conn.writeTransaction(() => metrics.record("sqlite.checkpoint.behind", value.log - value.checkpointed, { mode }));
-      }
+      const behind = value.log - value.checkpointed;
+      recordRun(
+        "checkpoint",
+        durationMs,
+        { mode, busy: result.busy, walFrames: value.log, checkpointedFrames: value.checkpointed },
+        behind > 0 ? [["sqlite.checkpoint.behind", behind, { mode }]] : [],
+      );
       // Recording the run wrote a few pages to the WAL it had just emptied: a TRUNCATE asks for
       // an empty WAL, so fold those in too.
       if (mode === "TRUNCATE") guard(() => conn.sqlite.run("PRAGMA wal_checkpoint(TRUNCATE)"));
@@ -110,8 +122,7 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
         durationMs = 0;
       }
       const ok = messages.length === 1 && messages[0] === "ok";
-      recordRun("integrity", durationMs, { quick, ok });
-      conn.writeTransaction(() => metrics.record("sqlite.integrity.ok", ok ? 1 : 0, { quick: String(quick) }));
+      recordRun("integrity", durationMs, { quick, ok }, [["sqlite.integrity.ok", ok ? 1 : 0, { quick: String(quick) }]]);
       return { ok, problems: ok ? [] : messages, durationMs };
     },
 
@@ -172,11 +183,11 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
           if (Number(pragma("freelist_count")) >= FREE_PAGE_SHARE * Number(pragma("page_count"))) {
             maintenance.vacuum({ incremental: true });
           }
-          conn.writeTransaction(() => metrics.record("maintenance.run.ms", performance.now() - started));
+          metrics.record("maintenance.run.ms", performance.now() - started);
         } catch (error) {
           try {
             const code = error instanceof StorageError ? error.code : "ERROR";
-            conn.writeTransaction(() => metrics.record("maintenance.error", 1, { code }));
+            metrics.record("maintenance.error", 1, { code });
           } catch {
             // The database itself is failing; the next run tries again.
           }
