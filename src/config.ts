@@ -128,3 +128,70 @@ export function resolveSessionCacheSettings(
     writeThrough: given.writeThrough ?? CACHE_DEFAULTS.writeThrough,
   };
 }
+
+export const DEFAULT_API_HOST = "127.0.0.1";
+export const DEFAULT_API_PORT = 8787;
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/** How `bun run serve` serves the API, read from the environment. */
+export interface ServerSettings {
+  host: string;
+  port: number;
+  /** Empty when TRADELITE_TOKEN is unset. */
+  tokens: { name: string; token: string }[];
+  allowedHosts: string[];
+  corsOrigins: string[];
+  maxBodyBytes: number;
+}
+
+/**
+ * TRADELITE_HOST (default 127.0.0.1), TRADELITE_PORT (8787; 0 picks a free port),
+ * TRADELITE_TOKEN (a bearer token, at least 16 characters) and TRADELITE_TOKEN_NAME (who the
+ * audit log names for it, default "token"), TRADELITE_ALLOWED_HOSTS and TRADELITE_CORS_ORIGINS
+ * (comma-separated), TRADELITE_MAX_BODY (bytes, default 64 MiB). Throws a ValidationError naming
+ * each bad variable, and refuses a non-loopback host without a token.
+ */
+export function resolveServerSettings(env: Record<string, string | undefined> = process.env): ServerSettings {
+  const issues: { field: string; message: string }[] = [];
+  const host = nonEmpty(env.TRADELITE_HOST) ?? DEFAULT_API_HOST;
+  const portText = nonEmpty(env.TRADELITE_PORT);
+  const port = portText === undefined ? DEFAULT_API_PORT : Number(portText);
+  if (portText !== undefined && !(/^\d{1,5}$/.test(portText) && port <= 65_535)) {
+    issues.push({ field: "TRADELITE_PORT", message: `expected a port number 0-65535, got ${JSON.stringify(portText)}` });
+  }
+  const bodyText = nonEmpty(env.TRADELITE_MAX_BODY);
+  const maxBodyBytes = bodyText === undefined ? DEFAULT_MAX_BODY_BYTES : Number(bodyText);
+  if (bodyText !== undefined && !(/^\d{1,15}$/.test(bodyText) && maxBodyBytes > 0)) {
+    issues.push({ field: "TRADELITE_MAX_BODY", message: `expected a positive number of bytes, got ${JSON.stringify(bodyText)}` });
+  }
+  const token = nonEmpty(env.TRADELITE_TOKEN);
+  const tokenName = nonEmpty(env.TRADELITE_TOKEN_NAME) ?? "token";
+  if (token !== undefined && (token.length < 16 || /\s/.test(token))) {
+    issues.push({ field: "TRADELITE_TOKEN", message: "must be at least 16 characters without whitespace" });
+  }
+  if (!/^[\x21-\x7e]{1,128}$/.test(tokenName)) {
+    issues.push({ field: "TRADELITE_TOKEN_NAME", message: "must be 1 to 128 printable ASCII characters" });
+  }
+  if (token === undefined && !isLoopbackHost(host)) {
+    issues.push({
+      field: "TRADELITE_HOST",
+      message: `${host} is not a loopback address: serving beyond this machine needs TRADELITE_TOKEN (a bearer token of 16+ characters)`,
+    });
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  const list = (value: string | undefined) => (value ?? "").split(",").map((item) => item.trim()).filter(Boolean);
+  return {
+    host,
+    port,
+    tokens: token === undefined ? [] : [{ name: tokenName, token }],
+    allowedHosts: list(env.TRADELITE_ALLOWED_HOSTS),
+    corsOrigins: list(env.TRADELITE_CORS_ORIGINS),
+    maxBodyBytes,
+  };
+}
+
+/** localhost, 127.0.0.0/8 and ::1: addresses no other machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return bare === "localhost" || bare === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}

@@ -3,6 +3,9 @@
  */
 export { openDatabase, getDatabase, Database } from "./sqlite/database.ts";
 export { openStore, type StoreOptions } from "./store.ts";
+export { createApp, defaultBackupDir, type ApiOptions } from "./api/app.ts";
+export { startServer, type ServerOptions, type RunningServer } from "./api/server.ts";
+export { LOCAL_ACTOR, type ApiToken } from "./api/security.ts";
 export type { ConnectionSettings } from "./sqlite/connection.ts";
 export { createSqliteStore } from "./sqlite/store.ts";
 export { SCHEMA_VERSION } from "./sqlite/migrations.ts";
@@ -11,13 +14,20 @@ export {
   RECOVERY_METRIC,
   type SessionCacheOptions,
   type StoreBarsResult,
+  type CacheCallOptions,
   type CompactionResult,
 } from "./cache/session-cache.ts";
 export { cacheFileName, symbolOfCacheFile } from "./cache/file-name.ts";
 export { CSV_HEADER } from "./cache/csv.ts";
-export type { CacheEntry, CacheRecoveryEvent, CacheRecoveryKind } from "./domain/cache.ts";
+export type { CacheEntry, CacheRecoveryEvent, CacheRecoveryKind, CacheService } from "./domain/cache.ts";
 export {
   resolveDatabaseOptions,
+  resolveServerSettings,
+  isLoopbackHost,
+  DEFAULT_API_HOST,
+  DEFAULT_API_PORT,
+  DEFAULT_MAX_BODY_BYTES,
+  type ServerSettings,
   DEFAULT_DB_PATH,
   DEFAULT_CACHE_DIR,
   CACHE_DEFAULTS,
@@ -41,6 +51,7 @@ export {
   type CheckpointResult,
   type IntegrityResult,
   type MaintenanceStats,
+  type StorageInfo,
   type CheckpointMode,
 } from "./domain/maintenance.ts";
 export { ArtifactSchema, type Artifact, type ArtifactInput } from "./domain/artifact.ts";

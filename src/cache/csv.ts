@@ -1,27 +1,14 @@
 /**
- * The cache file format, defined once: header, one line per bar, ISO-8601 UTC timestamps with
- * milliseconds, `\n` line endings, empty fields for NULL. Numbers are written with JavaScript's
- * shortest round-trip form, so every value reads back bit-identical (but -0, which reads back as
- * 0, as it does from the database).
+ * The cache file format: header, one line per bar (the line is domain/bar-format.ts's, shared
+ * with CSV exports), read back strictly.
  */
 import Papa from "papaparse";
 import { validateBars, type Bar, type BarBatch } from "../domain/bar.ts";
 import { rowAt, batchSize } from "../domain/batch.ts";
 import { ValidationError } from "../domain/errors.ts";
-import { formatIsoUtc } from "../domain/time.ts";
+import { barCsvLine, CSV_HEADER, CSV_HEADER_LINE, formatBarCsv } from "../domain/bar-format.ts";
 
-export const CSV_HEADER = "timestamp,open,high,low,close,volume,amount";
-export const CSV_HEADER_LINE = `${CSV_HEADER}\n`;
-
-/** A value's field: empty for NULL (null from the database, NaN in a validated batch). */
-function cell(value: number | null): string {
-  return value === null || value !== value ? "" : String(value);
-}
-
-/** One line of the file format: the single place it is written. */
-function barLine(timestamp: number, open: number | null, high: number | null, low: number | null, close: number | null, volume: number | null, amount: number | null): string {
-  return `${formatIsoUtc(timestamp)},${cell(open)},${cell(high)},${cell(low)},${cell(close)},${cell(volume)},${cell(amount)}\n`;
-}
+export { CSV_HEADER, CSV_HEADER_LINE };
 
 /** The lines of a validated batch, in write order (ascending, one per timestamp). */
 export function formatBarLines(batch: BarBatch): string {
@@ -29,14 +16,14 @@ export function formatBarLines(batch: BarBatch): string {
   const { timestamp, open, high, low, close, volume, amount } = batch;
   for (let position = 0, total = batchSize(batch); position < total; position++) {
     const i = rowAt(batch, position);
-    text += barLine(timestamp[i]!, open[i]!, high[i]!, low[i]!, close[i]!, volume[i]!, amount[i]!);
+    text += barCsvLine(timestamp[i]!, open[i]!, high[i]!, low[i]!, close[i]!, volume[i]!, amount[i]!);
   }
   return text;
 }
 
 /** The same for bars read back from the database. */
 export function formatStoredBars(bars: readonly Bar[]): string[] {
-  return bars.map((bar) => barLine(bar.timestamp, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.amount));
+  return bars.map(formatBarCsv);
 }
 
 /**

@@ -51,6 +51,11 @@ export interface SessionCacheOptions extends SessionCacheSettings {
   onRecovery?: (event: CacheRecoveryEvent) => void;
 }
 
+/** Per call: who the audit log names for the changes (default: the database's `actor` option). */
+export interface CacheCallOptions {
+  actor?: string;
+}
+
 export interface StoreBarsResult {
   /** Bars written: one per distinct timestamp in the call. */
   written: number;
@@ -110,9 +115,11 @@ export class SessionCache {
    * Validates the bars (the same rules as insertBars), writes them through to market_data when
    * writeThrough is on, and appends them to the symbol's file, all under one lock; every
    * compactEvery-th call compacts the file. When it resolves, the bars are in the file (and the
-   * database) and the metadata row says so.
+   * database) and the metadata row says so. `actor` names who the audit log credits (default:
+   * the database's `actor` option).
    */
-  async storeBars(symbol: string, bars: readonly BarInput[] | BarColumns): Promise<StoreBarsResult> {
+  async storeBars(symbol: string, bars: readonly BarInput[] | BarColumns, options: CacheCallOptions = {}): Promise<StoreBarsResult> {
+    const actor = options?.actor;
     const fileName = cacheFileName(symbol);
     const batch = validateBars(bars, this.db.timezone);
     const written = batchSize(batch);
@@ -157,14 +164,14 @@ export class SessionCache {
         this.#truncate(path, entry.size_bytes);
         throw error;
       }
-    });
+    }, actor);
     if (!due) return { written, compacted: caughtUp };
     // The append is committed (acknowledged) before the compaction starts, in a transaction of
     // its own: a compaction that fails or dies after its rename leaves a file of acknowledged
     // bars only, which the next use repairs, and never touches the bars just stored. Another
     // writer may have compacted in between; the row says whether it is still due.
     try {
-      const compacted = this.#locked(symbol, () => this.#ready(symbol, fileName).compacted);
+      const compacted = this.#locked(symbol, () => this.#ready(symbol, fileName).compacted, actor);
       return { written, compacted: caughtUp || compacted };
     } catch (error) {
       throw new StorageError(
@@ -213,14 +220,14 @@ export class SessionCache {
   }
 
   /** Compacts the symbol's file now: dedupe (later wins), sort, retention, row and byte caps. */
-  async compact(symbol: string): Promise<CompactionResult> {
+  async compact(symbol: string, options: CacheCallOptions = {}): Promise<CompactionResult> {
     const fileName = cacheFileName(symbol);
     return this.#locked(symbol, () => {
       const entry = this.#verified(symbol, fileName);
       const { entry: next, result } = this.#compactFile(entry);
       this.db.cacheEntries.put(next);
       return result;
-    });
+    }, options?.actor);
   }
 
   /**
@@ -263,9 +270,9 @@ export class SessionCache {
    * Runs `work` under the database's write lock. Any failure forgets what this instance knew
    * about the file, so the next call verifies it afresh.
    */
-  #locked<T>(symbol: string, work: () => T): T {
+  #locked<T>(symbol: string, work: () => T, actor?: string): T {
     try {
-      return this.db.transaction(work);
+      return actor === undefined ? this.db.transaction(work) : this.db.asActor(actor, () => this.db.transaction(work));
     } catch (error) {
       this.#files.delete(symbol);
       this.#snapshots.delete(symbol);

@@ -57,6 +57,14 @@ const NAME = /^[^\p{C}\s][^\p{C}]{0,127}$/u;
 const ENTITY = /^[^\p{C}]{1,256}$/u;
 
 /** Checks an entry to append; returns its details as JSON text. */
+/** An actor name (who a change is attributed to): 1 to 128 printable characters. */
+export function checkActor(value: unknown): string {
+  if (typeof value !== "string" || !NAME.test(value)) {
+    throw new ValidationError([{ field: "actor", message: "expected 1 to 128 printable characters" }]);
+  }
+  return value;
+}
+
 export function checkAuditInput(input: unknown): { actor: string; action: string; entity: string | null; details: string } {
   const issues: Issue[] = [];
   if (typeof input !== "object" || input === null) {

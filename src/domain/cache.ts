@@ -1,6 +1,8 @@
 /**
  * The session cache's metadata row and its recovery events. Types only.
  */
+import type { Bar, BarColumns, BarInput } from "./bar.ts";
+import type { TimeRange } from "./query.ts";
 
 /**
  * One row of `session_cache`: the ADR's columns, then what the cache needs to keep them true.
@@ -52,4 +54,20 @@ export interface CacheRecoveryEvent {
   rows: number;
   /** Lines dropped from the file (unacknowledged or unreadable), when any were. */
   droppedLines?: number;
+}
+
+/**
+ * What the HTTP API needs of a session cache (SessionCache has it), so the API depends on this
+ * shape rather than on the cache's implementation.
+ */
+export interface CacheService {
+  storeBars(
+    symbol: string,
+    bars: readonly BarInput[] | BarColumns,
+    options?: { actor?: string },
+  ): Promise<{ written: number; compacted: boolean }>;
+  getBars(symbol: string, range?: TimeRange): Promise<Bar[]>;
+  compact(symbol: string, options?: { actor?: string }): Promise<{ rowsBefore: number; rowsAfter: number; bytesBefore: number; bytesAfter: number }>;
+  stats(symbol: string): Promise<CacheEntry | null>;
+  list(): Promise<CacheEntry[]>;
 }

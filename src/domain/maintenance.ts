@@ -22,14 +22,19 @@ export interface IntegrityResult {
   durationMs: number;
 }
 
-export interface MaintenanceStats {
+/** Where the data lives and how big it is: cheap to read (no row counts). */
+export interface StorageInfo {
+  /** The database file (SQLite) or the server and database (PostgreSQL, no password). */
   path: string;
   fileBytes: number;
   walBytes: number;
+  journalMode: string;
+}
+
+export interface MaintenanceStats extends StorageInfo {
   pageSize: number;
   pageCount: number;
   freePages: number;
-  journalMode: string;
   rows: Record<string, number>;
 }
 

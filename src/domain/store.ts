@@ -7,7 +7,7 @@ import type { BarQuery, RangeQuery, TimeRange } from "./query.ts";
 import type { z } from "zod";
 import type { Artifact, ArtifactInput } from "./artifact.ts";
 import type { AuditEntry, AuditInput, AuditVerification } from "./audit.ts";
-import type { CheckpointMode, CheckpointResult, IntegrityResult, MaintenanceStats } from "./maintenance.ts";
+import type { CheckpointMode, CheckpointResult, IntegrityResult, MaintenanceStats, StorageInfo } from "./maintenance.ts";
 import type { Metric, MetricLabels, MetricSummary } from "./metric.ts";
 import type { Preference } from "./preference.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "./quote.ts";
@@ -76,6 +76,8 @@ export interface MaintenanceStore {
   vacuum(options?: { incremental?: boolean }): Promise<{ freedPages: number; durationMs: number }>;
   integrityCheck(options?: { quick?: boolean }): Promise<IntegrityResult>;
   backup(toPath: string): Promise<{ path: string; bytes: number; durationMs: number }>;
+  /** Path, journal mode and size, without counting rows (what a health check reads). */
+  info(): Promise<StorageInfo>;
   stats(): Promise<MaintenanceStats>;
 }
 
@@ -83,6 +85,13 @@ export type BackendName = "sqlite" | "sqlite-worker" | "postgres";
 
 export interface Store {
   readonly backend: BackendName;
+  /** The IANA zone naive timestamps are read in (and day/week buckets follow). */
+  readonly timezone: string;
+  /**
+   * The same store (same connection, same data) whose mutations the audit log attributes to
+   * `actor` instead of the store's `actor` option. Closing the view closes the store.
+   */
+  withActor(actor: string): Store;
   /** Upserts bars on (symbol, timestamp) in one transaction; returns the rows written. */
   insertBars(symbol: string, bars: readonly BarInput[] | BarColumns): Promise<number>;
   getBars(symbol: string, query?: BarQuery): Promise<Bar[]>;

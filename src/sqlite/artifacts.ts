@@ -66,9 +66,10 @@ export function createArtifactRepository(conn: Connection, audit: AuditRecorder)
     /**
      * Registers (name, version). Registering the same pair again is a no-op when the hash is the
      * same, and a ConflictError otherwise. An omitted hash or size is computed from the file
-     * when it exists; a given size that disagrees with the file is refused.
+     * when it exists; a given size that disagrees with the file is refused. `actor` (default: the
+     * store's) is who the audit entry names; it is fixed before hashing, which is asynchronous.
      */
-    async register(input: ArtifactInput): Promise<Artifact> {
+    async register(input: ArtifactInput, actor: string = audit.actor()): Promise<Artifact> {
       const checked = checkArtifact(input);
       let { sha256, size } = checked;
       if ((sha256 === undefined || size === undefined) && existsSync(checked.path)) {
@@ -91,7 +92,7 @@ export function createArtifactRepository(conn: Connection, audit: AuditRecorder)
         const actual = statSync(checked.path).size;
         if (size !== actual) throw new ValidationError([{ field: "size", message: `given ${size} bytes, the file has ${actual}` }]);
       }
-      return conn.writeTransaction(() => {
+      return audit.as(actor, () => conn.writeTransaction(() => {
         const existing = selectOne.get(checked.name as never, checked.version as never);
         if (existing) {
           if (existing.sha256 !== null && existing.sha256 === (sha256 ?? null)) return toArtifact(existing);
@@ -107,7 +108,7 @@ export function createArtifactRepository(conn: Connection, audit: AuditRecorder)
         );
         audit("artifacts.register", `${checked.name}@${checked.version}`, { size: size ?? null, sha256: sha256 ?? null });
         return toArtifact(selectOne.get(checked.name as never, checked.version as never)!);
-      });
+      }));
     },
 
     /** The version asked for, or the latest registered when version is omitted; null when none. */

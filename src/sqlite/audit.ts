@@ -2,7 +2,7 @@
  * audit_log: append-only (triggers refuse UPDATE and DELETE) and hash-chained, so a rewrite that
  * goes around the triggers (a raw client dropping them) is caught by verify().
  */
-import { auditHash, checkAuditInput, GENESIS_HASH, type AuditEntry, type AuditInput, type AuditVerification } from "../domain/audit.ts";
+import { auditHash, checkActor, checkAuditInput, GENESIS_HASH, type AuditEntry, type AuditInput, type AuditVerification } from "../domain/audit.ts";
 import { StorageError, ValidationError, type Issue } from "../domain/errors.ts";
 import type { JsonValue } from "../domain/json.ts";
 import { checkLimit, checkOptions, readSinceUntil } from "../domain/query.ts";
@@ -23,7 +23,13 @@ export interface AuditHead {
 }
 
 /** What the store's own mutations record: who, what, which entity, counts and ranges. */
-export type AuditRecorder = (action: string, entity: string | null, details: JsonValue) => void;
+export interface AuditRecorder {
+  (action: string, entity: string | null, details: JsonValue): void;
+  /** The actor the next record() names: the store's `actor` option, or the one `as()` set. */
+  actor(): string;
+  /** Runs synchronous `work` with record() naming `actor` (a request's caller, say). */
+  as<T>(actor: string, work: () => T): T;
+}
 
 export function createAuditRepository(conn: Connection, settings: { readonly timezone: string; readonly actor: string }) {
   const last = conn.prepare<{ id: number; hash: string }>("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1");
@@ -63,15 +69,37 @@ export function createAuditRepository(conn: Connection, settings: { readonly tim
     return { ...entry, prev_hash: prevHash, hash };
   }
 
+  let actorOverride: string | null = null;
+  /** Records a mutation the store itself made, in the caller's transaction. */
+  const record = Object.assign(
+    (action: string, entity: string | null, details: JsonValue) => {
+      appendInTransaction({ actor: actorOverride ?? settings.actor, action, entity, details });
+    },
+    {
+      actor: () => actorOverride ?? settings.actor,
+      as<T>(actor: string, work: () => T): T {
+        checkActor(actor);
+        const previous = actorOverride;
+        actorOverride = actor;
+        try {
+          const result = work();
+          if (result instanceof Promise) {
+            throw new TypeError("as(actor, work): work must be synchronous; an async step would run under another actor");
+          }
+          return result;
+        } finally {
+          actorOverride = previous;
+        }
+      },
+    },
+  ) satisfies AuditRecorder;
+
   return {
     append(input: AuditInput): AuditEntry {
       return conn.writeTransaction(() => appendInTransaction(input));
     },
 
-    /** Records a mutation the store itself made, in the caller's transaction. */
-    record: ((action, entity, details) => {
-      appendInTransaction({ actor: settings.actor, action, entity, details });
-    }) as AuditRecorder,
+    record,
 
     query(query: AuditQuery = {}): AuditEntry[] {
       const issues: Issue[] = [];

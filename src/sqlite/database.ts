@@ -127,6 +127,15 @@ export class Database {
     return this.#conn.writeTransaction(work);
   }
 
+  /**
+   * Runs synchronous `work` with the audit log naming `actor` for the mutations it makes, instead
+   * of the `actor` option (the HTTP API passes the caller's token name this way).
+   */
+  asActor<T>(actor: string, work: () => T): T {
+    this.#open();
+    return this.#audit.record.as(actor, work);
+  }
+
   /** Recovery metrics: record(name, value, labels?), query(name, { since, until, labels }), summary(name). */
   get metrics(): MetricRepository {
     this.#open();

@@ -15,6 +15,7 @@ import {
   type CheckpointResult,
   type IntegrityResult,
   type MaintenanceStats,
+  type StorageInfo,
 } from "../domain/maintenance.ts";
 
 /** The tables whose rows stats() counts: our constants, never input. */
@@ -43,6 +44,18 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
       for (const [name, value, labels] of more) metrics.record(name, value, labels);
       audit(`maintenance.${action}`, null, details);
     });
+  }
+
+  /** Where the data is and how big, without counting rows: cheap enough for a health check. */
+  function info(): StorageInfo {
+    const memory = isMemoryPath(conn.path);
+    const size = (path: string) => (!memory && existsSync(path) ? statSync(path).size : 0);
+    return guard(() => ({
+      path: conn.path,
+      fileBytes: size(conn.path),
+      walBytes: size(`${conn.path}-wal`),
+      journalMode: String(pragma("journal_mode")),
+    }));
   }
 
   function timed<T>(work: () => T): { value: T; durationMs: number } {
@@ -147,17 +160,15 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
       return { path: toPath, bytes, durationMs };
     },
 
+    info,
+
     stats(): MaintenanceStats {
-      const memory = isMemoryPath(conn.path);
-      const size = (path: string) => (!memory && existsSync(path) ? statSync(path).size : 0);
+      const current = info();
       return guard(() => ({
-        path: conn.path,
-        fileBytes: size(conn.path),
-        walBytes: size(`${conn.path}-wal`),
+        ...current,
         pageSize: Number(pragma("page_size")),
         pageCount: Number(pragma("page_count")),
         freePages: Number(pragma("freelist_count")),
-        journalMode: String(pragma("journal_mode")),
         rows: Object.fromEntries(TABLES.map((table) => [table, counts[table]!.get()!.count])),
       }));
     },

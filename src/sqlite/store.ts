@@ -3,13 +3,30 @@
  * thread and settles its promise with the result or the error; the worker backend is the one
  * that keeps the event loop free.
  */
+import { checkActor } from "../domain/audit.ts";
 import type { Store } from "../domain/store.ts";
 import type { Database } from "./database.ts";
 
-export function createSqliteStore(db: Database): Store {
-  const run = async <T>(work: () => T): Promise<T> => work();
+/** `actor`, when given, names who the audit log attributes this view's mutations to. */
+export function createSqliteStore(db: Database, actor?: string): Store {
+  if (actor !== undefined) checkActor(actor);
+  const run =
+    actor === undefined
+      ? async <T>(work: () => T): Promise<T> => work()
+      : async <T>(work: () => T): Promise<T> => db.asActor(actor, work);
+  const views = new Map<string, Store>();
   return {
     backend: "sqlite",
+    timezone: db.timezone,
+    withActor(name) {
+      let view = views.get(name);
+      if (!view) {
+        view = createSqliteStore(db, name);
+        // Callers ask for a handful of names (one per token); keep those, not every string seen.
+        if (views.size < 64) views.set(name, view);
+      }
+      return view;
+    },
     insertBars: (symbol, bars) => run(() => db.insertBars(symbol, bars)),
     getBars: (symbol, query) => run(() => db.getBars(symbol, query)),
     async *iterateBars(symbol, query) {
@@ -33,10 +50,11 @@ export function createSqliteStore(db: Database): Store {
       vacuum: (options) => run(() => db.maintenance.vacuum(options)),
       integrityCheck: (options) => run(() => db.maintenance.integrityCheck(options)),
       backup: (toPath) => run(() => db.maintenance.backup(toPath)),
+      info: () => run(() => db.maintenance.info()),
       stats: () => run(() => db.maintenance.stats()),
     },
     artifacts: {
-      register: async (input) => db.artifacts.register(input),
+      register: (input) => db.artifacts.register(input, actor),
       get: (name, version) => run(() => db.artifacts.get(name, version)),
       list: (query) => run(() => db.artifacts.list(query)),
       remove: (name, version) => run(() => db.artifacts.remove(name, version)),

@@ -1,0 +1,117 @@
+/**
+ * createApp(store, options): the Hono micro-API over any Store, one file per resource.
+ *
+ * Every request passes, in order: the Host allowlist (DNS rebinding), secure headers, CORS (only
+ * for listed origins), the bearer token (every route but /health, when tokens are configured),
+ * and the body size limit; then its route's zod schemas. Errors have one shape (errors.ts).
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { cors } from "hono/cors";
+import { secureHeaders } from "hono/secure-headers";
+import { dirname, join, resolve } from "node:path";
+import { DEFAULT_MAX_BODY_BYTES } from "../config.ts";
+import type { CacheService } from "../domain/cache.ts";
+import type { Store } from "../domain/store.ts";
+import { artifactRoutes } from "./artifacts.ts";
+import { auditRoutes } from "./audit.ts";
+import { barRoutes } from "./bars.ts";
+import { bodyLimit } from "./body.ts";
+import { cacheRoutes } from "./cache.ts";
+import type { ApiEnv } from "./context.ts";
+import { ApiError, handleError, validationHook, type ErrorLogger } from "./errors.ts";
+import { maintenanceRoutes } from "./maintenance.ts";
+import { metricRoutes } from "./metrics.ts";
+import { preferenceRoutes } from "./preferences.ts";
+import { quoteRoutes } from "./quotes.ts";
+import { hostAllowlist, LOCAL_ACTOR, tokenAuth, type ApiToken } from "./security.ts";
+import { symbolRoutes } from "./symbols.ts";
+import packageJson from "../../package.json" with { type: "json" };
+
+export interface ApiOptions {
+  /** Bearer tokens; when there are any, every route but /health needs one. Default none. */
+  tokens?: readonly ApiToken[];
+  /** Host names accepted besides localhost, 127.0.0.1 and [::1]. */
+  allowedHosts?: readonly string[];
+  /** Origins that may call the API from a browser (CORS). Default none: no CORS headers. */
+  corsOrigins?: readonly string[];
+  /** Largest request body in bytes. Default 64 MiB. */
+  maxBodyBytes?: number;
+  /** The session cache the /v1/cache routes use; without one they answer 501. */
+  cache?: CacheService | null;
+  /**
+   * Where POST /v1/maintenance/backup writes. Default: a `backups` folder beside a file
+   * database; null switches backups over HTTP off (501).
+   */
+  backupDir?: string | null;
+  /** Where unexpected errors go (they never reach the client). Default console.error. */
+  logError?: ErrorLogger;
+}
+
+export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<ApiEnv> {
+  const tokens = options.tokens ?? [];
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) throw new TypeError(`maxBodyBytes must be a positive whole number, got ${maxBodyBytes}`);
+  for (const { name, token } of tokens) {
+    checkToken(token);
+    store.withActor(name); // checks the name is a valid actor
+  }
+  const logError: ErrorLogger = options.logError ?? ((error, c) => console.error(`tradelite api: ${c.req.method} ${c.req.path} failed:`, error));
+  const cache = options.cache ?? null;
+  const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
+
+  app.onError((error, c) => handleError(error, c, logError));
+  app.notFound((c) => handleError(new ApiError(404, `no route ${c.req.method} ${c.req.path.slice(0, 200)}`), c, logError));
+
+  app.use(hostAllowlist(options.allowedHosts ?? []));
+  app.use(secureHeaders());
+  if (options.corsOrigins && options.corsOrigins.length > 0) {
+    app.use(cors({ origin: [...options.corsOrigins], allowHeaders: ["Authorization", "Content-Type"], maxAge: 600 }));
+  }
+  const auth = tokens.length > 0 ? tokenAuth(tokens) : null;
+  const views = new Map<string, Store>();
+  app.use(async (c, next) => {
+    if (auth && c.req.path !== "/health") {
+      await auth(c as never, async () => {});
+    } else {
+      c.set("actor", LOCAL_ACTOR);
+    }
+    const actor = c.get("actor");
+    let view = views.get(actor);
+    if (!view) views.set(actor, (view = store.withActor(actor)));
+    c.set("store", view);
+    c.set("cache", cache);
+    await next();
+  });
+  app.use(bodyLimit(maxBodyBytes));
+
+  symbolRoutes(app, packageJson.version);
+  barRoutes(app);
+  quoteRoutes(app);
+  cacheRoutes(app);
+  artifactRoutes(app);
+  auditRoutes(app);
+  preferenceRoutes(app);
+  metricRoutes(app);
+  maintenanceRoutes(app, options.backupDir === undefined ? null : options.backupDir);
+
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "tradelite", version: packageJson.version, description: "Local HTTP API of a tradelite store" },
+    components: {},
+  } as never);
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  return app;
+}
+
+/** The backup folder a server over `store` uses by default: `backups` beside a file database. */
+export async function defaultBackupDir(store: Store): Promise<string | null> {
+  const { path } = await store.maintenance.info();
+  if (store.backend === "postgres" || path === ":memory:" || path === "") return null;
+  return join(dirname(resolve(path)), "backups");
+}
+
+function checkToken(token: string): void {
+  if (typeof token !== "string" || token.length < 16 || /\s/.test(token)) {
+    throw new TypeError("an API token must be at least 16 characters without whitespace");
+  }
+}

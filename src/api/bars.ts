@@ -1,0 +1,153 @@
+/**
+ * /v1/bars/{symbol}: read (JSON, CSV or NDJSON; large answers streamed), write (a JSON array or a
+ * CSV upload, all-or-nothing), delete a range, and the latest bar.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { BarSchema, type BarInput } from "../domain/bar.ts";
+import { CSV_HEADER } from "../domain/bar-format.ts";
+import { BAR_TIMESTAMPS, type BarQuery } from "../domain/query.ts";
+import { readBarCsv } from "./body.ts";
+import type { Api } from "./context.ts";
+import { ApiError, errorResponses } from "./errors.ts";
+import { defined, IntervalQuery, LimitQuery, OrderQuery, RangeQuerySchema, SymbolParam, TimestampQuery } from "./schemas.ts";
+import { barsJsonResponse, CONTENT_TYPES, streamBars } from "./stream.ts";
+
+/** JSON answers up to this many rows are read whole and written in one piece; longer ones stream. */
+export const JSON_WHOLE_ROWS = 10_000;
+
+const BarsQuery = z.strictObject({
+  start: TimestampQuery.optional(),
+  end: TimestampQuery.optional(),
+  limit: LimitQuery.optional(),
+  order: OrderQuery.optional(),
+  interval: IntervalQuery.optional(),
+  barTimestamp: z.enum(BAR_TIMESTAMPS).optional(),
+  format: z.enum(["json", "csv", "ndjson"]).optional(),
+});
+
+const DeleteQuery = RangeQuerySchema.extend({
+  all: z.enum(["true"]).optional().openapi({ description: "required to delete every bar of the symbol (no start or end)" }),
+});
+
+export const BarInputSchema = z.strictObject({
+  timestamp: z.union([z.number(), z.string().max(64)]).openapi({ description: "epoch ms, or ISO-8601 (naive: the store's zone)" }),
+  open: z.number().nullable().optional(),
+  high: z.number().nullable().optional(),
+  low: z.number().nullable().optional(),
+  close: z.number().nullable().optional(),
+  volume: z.number().nullable().optional(),
+  amount: z.number().nullable().optional(),
+});
+
+const Written = z.object({ written: z.number().int() });
+
+export function barRoutes(app: Api): void {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/bars/{symbol}",
+      summary: "Bars in an inclusive range, optionally resampled; format=csv or ndjson streams",
+      request: { params: SymbolParam, query: BarsQuery },
+      responses: {
+        200: {
+          description: "the bars, ascending unless order=desc",
+          content: {
+            "application/json": { schema: z.array(BarSchema) },
+            [CONTENT_TYPES.csv]: { schema: z.string().openapi({ example: `${CSV_HEADER}\n` }) },
+            [CONTENT_TYPES.ndjson]: { schema: z.string() },
+          },
+        },
+        ...errorResponses(),
+      },
+    }),
+    async (c) => {
+      const { symbol } = c.req.valid("param");
+      const { format = "json", ...rest } = c.req.valid("query");
+      const query = defined(rest) as BarQuery;
+      const store = c.var.store;
+      if (format === "json" && (query.limit ?? Infinity) > JSON_WHOLE_ROWS) {
+        // Read one row more than a whole answer may hold: if it comes back, stream instead.
+        const bars = await store.getBars(symbol, { ...query, limit: JSON_WHOLE_ROWS + 1 });
+        if (bars.length <= JSON_WHOLE_ROWS) return barsJsonResponse(c, bars);
+        return streamBars(c, store.iterateBars(symbol, query), "json");
+      }
+      if (format === "json") {
+        const bars = await store.getBars(symbol, query);
+        return barsJsonResponse(c, bars);
+      }
+      return streamBars(c, store.iterateBars(symbol, query), format);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/bars/{symbol}",
+      summary: "Upsert bars: a JSON array, or text/csv with the cache file's header; all or nothing",
+      request: {
+        params: SymbolParam,
+        body: {
+          required: true,
+          content: {
+            "application/json": { schema: z.array(BarInputSchema) },
+            "text/csv": { schema: z.string().openapi({ example: `${CSV_HEADER}\n2024-01-02T01:31:00.000Z,10.5,10.6,10.4,10.55,1200,12660\n` }) },
+          },
+        },
+      },
+      responses: {
+        200: { description: "rows written (one per distinct timestamp)", content: { "application/json": { schema: Written } } },
+        ...errorResponses(400, 413, 415),
+      },
+    }),
+    async (c) => {
+      const { symbol } = c.req.valid("param");
+      const store = c.var.store;
+      const isCsv = (c.req.header("content-type") ?? "").toLowerCase().startsWith("text/csv");
+      const bars = isCsv ? await readBarCsv(c, store.timezone) : (c.req.valid("json") as BarInput[]);
+      return c.json({ written: await store.insertBars(symbol, bars) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/bars/{symbol}",
+      summary: "Delete bars in an inclusive range (all=true, without a range, deletes every bar of the symbol)",
+      request: { params: SymbolParam, query: DeleteQuery },
+      responses: {
+        200: { description: "rows deleted", content: { "application/json": { schema: z.object({ deleted: z.number().int() }) } } },
+        ...errorResponses(),
+      },
+    }),
+    async (c) => {
+      const { symbol } = c.req.valid("param");
+      const { all, ...range } = c.req.valid("query");
+      if (range.start === undefined && range.end === undefined && all !== "true") {
+        throw new ApiError(422, "a delete needs start, end or both; all=true deletes every bar of the symbol", [{ field: "start", message: "give start, end, or all=true" }], "VALIDATION");
+      }
+      if (all === "true" && (range.start !== undefined || range.end !== undefined)) {
+        throw new ApiError(422, "all=true deletes every bar; it cannot be combined with start or end", [{ field: "all", message: "not with start or end" }], "VALIDATION");
+      }
+      return c.json({ deleted: await c.var.store.deleteBars(symbol, defined(range)) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/bars/{symbol}/latest",
+      summary: "The newest bar of a symbol",
+      request: { params: SymbolParam },
+      responses: {
+        200: { description: "the newest bar", content: { "application/json": { schema: BarSchema } } },
+        ...errorResponses(404),
+      },
+    }),
+    async (c) => {
+      const { symbol } = c.req.valid("param");
+      const bar = await c.var.store.latestBar(symbol);
+      if (!bar) throw new ApiError(404, `no bars for ${symbol}`);
+      return c.json(bar, 200);
+    },
+  );
+}

@@ -1,0 +1,235 @@
+/**
+ * Request bodies: the size limit (ours, so the 413 has the API's error shape, and counted while a
+ * chunked body streams instead of being buffered first), and the CSV bar upload, parsed with
+ * papaparse as it arrives into typed columns: never the whole text, never an object per row.
+ */
+import Papa from "papaparse";
+import type { Context, MiddlewareHandler } from "hono";
+import type { BarColumns } from "../domain/bar.ts";
+import { CSV_HEADER } from "../domain/bar-format.ts";
+import type { Issue } from "../domain/errors.ts";
+import { TimestampError, toEpochMs } from "../domain/time.ts";
+import { ApiError } from "./errors.ts";
+
+/** Set on the context when a chunked body went over the limit while something was reading it. */
+export const BODY_TOO_LARGE = "bodyTooLarge";
+
+/**
+ * Refuses a body over `maxBytes`: at once when Content-Length says so, or as soon as a chunked
+ * body's running count passes it (the read fails, and the answer is a 413 either way).
+ */
+export function bodyLimit(maxBytes: number): MiddlewareHandler {
+  return async (c, next) => {
+    const raw = c.req.raw;
+    if (!raw.body) return next();
+    const declared = raw.headers.get("content-length");
+    if (declared !== null && !raw.headers.has("transfer-encoding")) {
+      if (!/^\d+$/.test(declared)) throw new ApiError(400, "malformed Content-Length");
+      if (Number(declared) > maxBytes) throw tooLarge(maxBytes);
+      return next();
+    }
+    let size = 0;
+    const counted = raw.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          size += chunk.byteLength;
+          if (size > maxBytes) {
+            c.set(BODY_TOO_LARGE as never, true as never);
+            controller.error(tooLarge(maxBytes));
+            return;
+          }
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    c.req.raw = new Request(raw, { body: counted, duplex: "half" } as RequestInit);
+    await next();
+    if (c.get(BODY_TOO_LARGE as never)) {
+      // A reader (the JSON parser, say) may have turned the failed read into a 400 of its own.
+      c.res = undefined as never;
+      throw tooLarge(maxBytes);
+    }
+  };
+}
+
+function tooLarge(maxBytes: number): ApiError {
+  return new ApiError(413, `request body is over the limit of ${maxBytes} bytes (TRADELITE_MAX_BODY)`);
+}
+
+/** The most problems one rejected upload reports; reading stops there. */
+export const MAX_REPORTED_ISSUES = 100;
+
+const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
+const COLUMNS = CSV_HEADER.split(",");
+const VALUE_COLUMNS = COLUMNS.slice(1) as (keyof Omit<BarColumns, "timestamp">)[];
+
+class ColumnBuilder {
+  length = 0;
+  columns: Float64Array[] = COLUMNS.map(() => new Float64Array(4_096));
+
+  push(values: readonly number[]): void {
+    if (this.length === this.columns[0]!.length) {
+      this.columns = this.columns.map((column) => {
+        const grown = new Float64Array(column.length * 2);
+        grown.set(column);
+        return grown;
+      });
+    }
+    for (let i = 0; i < values.length; i++) this.columns[i]![this.length] = values[i]!;
+    this.length++;
+  }
+
+  result(): BarColumns {
+    const [timestamp, ...values] = this.columns.map((column) => column.subarray(0, this.length));
+    const bars: BarColumns = { timestamp: timestamp! };
+    VALUE_COLUMNS.forEach((name, i) => {
+      bars[name] = values[i]!;
+    });
+    return bars;
+  }
+}
+
+/**
+ * Reads a `text/csv` bar upload: the header names the cache file's seven columns (any order,
+ * each once), timestamps are ISO-8601 (naive ones in `timeZone`), values are plain decimal numbers
+ * or empty for NULL. Structure that cannot be read (no header, a missing or unknown column, a bad
+ * quote, a row with the wrong number of fields) is a 400; values that can be read but are not
+ * valid are a 422 listing each (the store's bar rules run after this, on the whole upload).
+ */
+export async function readBarCsv(c: Context, timeZone: string): Promise<BarColumns> {
+  const body = c.req.raw.body;
+  if (!body) throw new ApiError(400, `empty CSV body; expected the header ${CSV_HEADER}`);
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  const builder = new ColumnBuilder();
+  const issues: Issue[] = [];
+  let order: number[] | null = null;
+  let record = 0;
+  let carry = "";
+  let first = true;
+  const values = new Array<number>(COLUMNS.length);
+
+  const readRows = (rows: string[][]) => {
+    for (const fields of rows) {
+      if (order === null) {
+        order = readHeader(fields);
+        continue;
+      }
+      record++;
+      if (fields.length !== COLUMNS.length) {
+        throw new ApiError(400, `CSV record ${record} has ${fields.length} fields; the header has ${COLUMNS.length}`, [{ row: record - 1, message: "wrong number of fields" }]);
+      }
+      let ok = true;
+      for (let f = 0; f < COLUMNS.length; f++) {
+        const column = order[f]!;
+        const text = fields[f]!;
+        if (column === 0) {
+          try {
+            values[0] = toEpochMs(text, timeZone);
+          } catch (error) {
+            if (!(error instanceof TimestampError)) throw error;
+            issues.push({ row: record - 1, field: "timestamp", message: error.reason });
+            ok = false;
+          }
+        } else if (text === "") {
+          values[column] = Number.NaN;
+        } else if (NUMBER.test(text)) {
+          values[column] = Number(text);
+        } else {
+          issues.push({ row: record - 1, field: COLUMNS[column]!, message: `not a number: ${JSON.stringify(text.slice(0, 40))}` });
+          ok = false;
+        }
+      }
+      if (ok) builder.push(values);
+      if (issues.length >= MAX_REPORTED_ISSUES) return;
+    }
+  };
+
+  const parse = (text: string) => {
+    if (text === "") return;
+    const parsed = Papa.parse<string[]>(text, { header: false, delimiter: ",", skipEmptyLines: "greedy" });
+    if (parsed.errors.length > 0) {
+      const error = parsed.errors[0]!;
+      throw new ApiError(400, `CSV record ${record + (error.row ?? 0) + (order === null ? 0 : 1)}: ${error.message}`, parsed.errors.slice(0, 10).map((e) => ({ message: `${e.code}: ${e.message}` })));
+    }
+    readRows(parsed.data);
+  };
+
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        if (error instanceof ApiError) throw error;
+        throw new ApiError(400, "the request body could not be read to its end");
+      }
+      if (chunk.done) break;
+      let text: string;
+      try {
+        text = carry + decoder.decode(chunk.value, { stream: true });
+      } catch {
+        throw new ApiError(400, "the CSV body is not valid UTF-8");
+      }
+      if (first && text.length > 0) {
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+        first = false;
+      }
+      const cut = lastRowEnd(text);
+      carry = text.slice(cut);
+      parse(text.slice(0, cut));
+      if (issues.length >= MAX_REPORTED_ISSUES) break;
+    }
+    if (issues.length < MAX_REPORTED_ISSUES) {
+      let rest: string;
+      try {
+        rest = carry + decoder.decode();
+      } catch {
+        throw new ApiError(400, "the CSV body is not valid UTF-8");
+      }
+      parse(first && rest.charCodeAt(0) === 0xfeff ? rest.slice(1) : rest);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  if (order === null) throw new ApiError(400, `empty CSV body; expected the header ${CSV_HEADER}`);
+  if (issues.length > 0) {
+    const more = issues.length >= MAX_REPORTED_ISSUES ? ` (reading stopped at ${MAX_REPORTED_ISSUES} problems)` : "";
+    throw new ApiError(422, `invalid CSV values: ${issues.length} problem(s)${more}; nothing was written`, issues);
+  }
+  return builder.result();
+}
+
+/** Maps the header's columns to ours; a missing, unknown or repeated column is a 400. */
+function readHeader(fields: string[]): number[] {
+  const names = fields.map((field) => field.trim());
+  const missing = COLUMNS.filter((column) => !names.includes(column));
+  const unknown = names.filter((name) => !COLUMNS.includes(name));
+  const repeated = names.filter((name, i) => names.indexOf(name) !== i);
+  if (missing.length > 0 || unknown.length > 0 || repeated.length > 0) {
+    const problems = [
+      missing.length > 0 ? `missing ${missing.join(", ")}` : "",
+      unknown.length > 0 ? `unknown ${unknown.map((name) => JSON.stringify(name.slice(0, 40))).join(", ")}` : "",
+      repeated.length > 0 ? `repeated ${repeated.join(", ")}` : "",
+    ].filter(Boolean);
+    throw new ApiError(400, `CSV header must name ${CSV_HEADER} (any order): ${problems.join("; ")}`, [{ row: 0, field: "header", message: problems.join("; ") }]);
+  }
+  return names.map((name) => COLUMNS.indexOf(name));
+}
+
+/**
+ * Where the complete rows of `text` end: after its last newline outside quotes. A quoted field
+ * may hold a newline, so without quotes the last "\n" is the end, and with them it is found by
+ * counting quotes (a doubled "" inside a field counts twice, keeping the parity right).
+ */
+function lastRowEnd(text: string): number {
+  if (text.indexOf('"') < 0) return text.lastIndexOf("\n") + 1;
+  let quoted = false;
+  let end = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 34) quoted = !quoted;
+    else if (code === 10 && !quoted) end = i + 1;
+  }
+  return end;
+}

@@ -1,0 +1,112 @@
+/**
+ * /v1/cache: the per-symbol CSV session cache. A server started without a cache answers 501 here.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { BarSchema, type BarInput } from "../domain/bar.ts";
+import type { CacheService } from "../domain/cache.ts";
+import { readBarCsv } from "./body.ts";
+import type { Api, ApiEnv } from "./context.ts";
+import { ApiError, errorResponses } from "./errors.ts";
+import { BarInputSchema } from "./bars.ts";
+import { defined, RangeQuerySchema, SymbolParam } from "./schemas.ts";
+import { barsJsonResponse } from "./stream.ts";
+
+const CacheEntrySchema = z
+  .object({
+    symbol: z.string(),
+    last_updated: z.number().int(),
+    row_count: z.number().int(),
+    file_path: z.string(),
+    checksum: z.string(),
+    size_bytes: z.number().int(),
+    writes_since_compaction: z.number().int(),
+    last_compacted: z.number().int().nullable(),
+    first_timestamp: z.number().int().nullable(),
+    last_timestamp: z.number().int().nullable(),
+    covered_from: z.number().int().nullable(),
+    market_version: z.number().int(),
+    file_version: z.number().int(),
+  })
+  .openapi("CacheEntry");
+
+function cacheOf(c: Context<ApiEnv>): CacheService {
+  const cache = c.var.cache;
+  if (!cache) throw new ApiError(501, "this server runs without a session cache");
+  return cache;
+}
+
+export function cacheRoutes(app: Api): void {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/cache",
+      summary: "Every cached symbol's file metadata",
+      responses: { 200: { description: "the entries", content: { "application/json": { schema: z.array(CacheEntrySchema) } } }, ...errorResponses(501) },
+    }),
+    async (c) => c.json(await cacheOf(c).list(), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/cache/{symbol}",
+      summary: "Bars read through the cache (served from the file where it covers the range)",
+      request: { params: SymbolParam, query: RangeQuerySchema },
+      responses: { 200: { description: "the bars", content: { "application/json": { schema: z.array(BarSchema) } } }, ...errorResponses(501) },
+    }),
+    async (c) => {
+      const { symbol } = c.req.valid("param");
+      const bars = await cacheOf(c).getBars(symbol, defined(c.req.valid("query")));
+      return barsJsonResponse(c, bars);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/cache/{symbol}",
+      summary: "storeBars: append to the symbol's cache file (and the database, with write-through)",
+      request: {
+        params: SymbolParam,
+        body: {
+          required: true,
+          content: { "application/json": { schema: z.array(BarInputSchema) }, "text/csv": { schema: z.string() } },
+        },
+      },
+      responses: {
+        200: { description: "written, and whether this write compacted the file", content: { "application/json": { schema: z.object({ written: z.number().int(), compacted: z.boolean() }) } } },
+        ...errorResponses(400, 413, 415, 501),
+      },
+    }),
+    async (c) => {
+      const cache = cacheOf(c);
+      const { symbol } = c.req.valid("param");
+      const isCsv = (c.req.header("content-type") ?? "").toLowerCase().startsWith("text/csv");
+      const bars = isCsv ? await readBarCsv(c, c.var.store.timezone) : (c.req.valid("json") as BarInput[]);
+      return c.json(await cache.storeBars(symbol, bars, { actor: c.var.actor }), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/cache/{symbol}/compact",
+      summary: "Compact the symbol's cache file now",
+      request: { params: SymbolParam },
+      responses: {
+        200: {
+          description: "rows and bytes before and after",
+          content: { "application/json": { schema: z.object({ rowsBefore: z.number(), rowsAfter: z.number(), bytesBefore: z.number(), bytesAfter: z.number() }) } },
+        },
+        ...errorResponses(404, 501),
+      },
+    }),
+    async (c) => {
+      const cache = cacheOf(c);
+      const { symbol } = c.req.valid("param");
+      if (!(await cache.stats(symbol))) throw new ApiError(404, `no cache file for ${symbol}`);
+      return c.json(await cache.compact(symbol, { actor: c.var.actor }), 200);
+    },
+  );
+}

@@ -1,0 +1,18 @@
+/**
+ * The Hono environment every route file shares: the store view for this request (its mutations
+ * name the caller in the audit log) and the caller's name.
+ */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { CacheService } from "../domain/cache.ts";
+import type { Store } from "../domain/store.ts";
+
+export interface ApiEnv {
+  Variables: {
+    store: Store;
+    actor: string;
+    /** The session cache, when the server has one (its routes answer 501 otherwise). */
+    cache: CacheService | null;
+  };
+}
+
+export type Api = OpenAPIHono<ApiEnv>;

@@ -1,0 +1,152 @@
+/**
+ * One error shape for every answer that is not a success: `{ error: { code, message, details } }`.
+ * Typed store errors map to statuses here; anything else is a 500 whose body says nothing about
+ * the inside (no stack, no SQL, no path): the server logs it instead.
+ */
+import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ConflictError, NotFoundError, StorageError, TradeliteError, ValidationError, type Issue } from "../domain/errors.ts";
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "VALIDATION" }),
+      message: z.string(),
+      details: z.unknown().openapi({ description: "per-row issues for VALIDATION: [{ row?, field?, message }]" }),
+    }),
+  })
+  .openapi("Error");
+
+export type ErrorBody = z.infer<typeof ErrorSchema>;
+
+/** The codes the API answers with, by status. */
+const CODE_OF_STATUS: Record<number, string> = {
+  400: "MALFORMED",
+  401: "UNAUTHORIZED",
+  403: "FORBIDDEN",
+  404: "NOT_FOUND",
+  405: "METHOD_NOT_ALLOWED",
+  409: "CONFLICT",
+  413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+  422: "VALIDATION",
+  500: "INTERNAL",
+  501: "NOT_IMPLEMENTED",
+  503: "UNAVAILABLE",
+};
+
+/** Thrown by handlers for a request that cannot be read at all (400) or is refused outright. */
+export class ApiError extends Error {
+  readonly status: ContentfulStatusCode;
+  readonly code: string;
+  readonly details: unknown;
+  constructor(status: ContentfulStatusCode, message: string, details: unknown = null, code = CODE_OF_STATUS[status] ?? "ERROR") {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function errorBody(code: string, message: string, details: unknown = null): ErrorBody {
+  return { error: { code, message, details } };
+}
+
+export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string, details: unknown = null): Response {
+  return c.json(errorBody(code, message, details), status);
+}
+
+/** Store codes that mean "try again shortly" rather than "broken". */
+const BUSY_CODES = new Set(["SQLITE_BUSY", "SQLITE_LOCKED", "CLOSED", "QUEUE_FULL", "CONNECTION"]);
+
+export type ErrorLogger = (error: unknown, c: Context) => void;
+
+/** Maps anything a handler threw to the one error shape and its status. */
+export function handleError(error: unknown, c: Context, log: ErrorLogger): Response {
+  if (error instanceof ApiError) return errorResponse(c, error.status, error.code, error.message, error.details);
+  if (error instanceof ValidationError) return errorResponse(c, 422, "VALIDATION", error.message, error.issues);
+  if (error instanceof NotFoundError) return errorResponse(c, 404, "NOT_FOUND", error.message);
+  if (error instanceof ConflictError) return errorResponse(c, 409, "CONFLICT", error.message);
+  if (error instanceof HTTPException) {
+    const status = error.status as ContentfulStatusCode;
+    const response = errorResponse(c, status, CODE_OF_STATUS[status] ?? "ERROR", httpMessage(error));
+    const challenge = error.res?.headers.get("WWW-Authenticate");
+    if (challenge) response.headers.set("WWW-Authenticate", challenge);
+    return response;
+  }
+  if (error instanceof StorageError && error.code === "NOT_SUPPORTED") {
+    return errorResponse(c, 501, "NOT_IMPLEMENTED", error.message);
+  }
+  if (error instanceof StorageError && error.code === "SQLITE_READONLY") {
+    return errorResponse(c, 403, "READONLY", "the store is open read-only");
+  }
+  if (error instanceof TradeliteError && BUSY_CODES.has(error.code)) {
+    log(error, c);
+    const response = errorResponse(c, 503, "UNAVAILABLE", "the store is busy; retry shortly", { storageCode: error.code });
+    response.headers.set("Retry-After", "1");
+    return response;
+  }
+  log(error, c);
+  const details = error instanceof StorageError ? { storageCode: error.code } : null;
+  return errorResponse(c, 500, "INTERNAL", "internal error; the server log has the details", details);
+}
+
+/** Hono's own messages are safe to show; its bearer-auth and body-limit ones are replaced by ours. */
+function httpMessage(error: HTTPException): string {
+  switch (error.status) {
+    case 400:
+      return error.message && !/^Bad Request$/i.test(error.message) ? error.message : "malformed request";
+    case 401:
+      return "missing or wrong bearer token";
+    case 413:
+      return "request body is over the size limit";
+    case 415:
+      return "unsupported Content-Type for this route";
+    default:
+      return error.message || "request refused";
+  }
+}
+
+/** zod issues as our per-row issues: an array body's index becomes the row. */
+export function issuesOf(error: z.ZodError, target: string): Issue[] {
+  return error.issues.map((issue) => {
+    const path = [...issue.path];
+    const row = target === "json" && typeof path[0] === "number" ? (path.shift() as number) : undefined;
+    const keys = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : undefined;
+    const field = [...path.map(String), keys].filter(Boolean).join(".");
+    return { ...(row === undefined ? {} : { row }), ...(field ? { field } : {}), message: issue.message };
+  });
+}
+
+/** The validation hook every route shares: a zod failure is a 422 with its issues. */
+export function validationHook(result: { success: boolean; target: string; error?: unknown }, c: Context): Response | undefined {
+  if (result.success) return undefined;
+  const issues = issuesOf(result.error as z.ZodError, result.target);
+  const message = `invalid ${result.target === "json" ? "body" : result.target}: ${issues
+    .slice(0, 3)
+    .map((issue) => (issue.field ? `${issue.row === undefined ? "" : `row ${issue.row} `}${issue.field}: ${issue.message}` : issue.message))
+    .join("; ")}`;
+  return errorResponse(c, 422, "VALIDATION", message, issues);
+}
+
+/** A route's answers besides its success, for the OpenAPI document. */
+export function errorResponses(...statuses: number[]): Record<number, { description: string; content: { "application/json": { schema: typeof ErrorSchema } } }> {
+  const descriptions: Record<number, string> = {
+    400: "malformed request (unreadable JSON or CSV)",
+    401: "missing or wrong bearer token",
+    403: "refused (read-only store)",
+    404: "not found",
+    409: "conflict",
+    413: "body over the size limit",
+    415: "unsupported Content-Type",
+    422: "invalid input; details lists each problem",
+    500: "internal error",
+    501: "not available on this server or backend",
+    503: "store busy; retry",
+  };
+  return Object.fromEntries(
+    [401, 422, 500, ...statuses].map((status) => [status, { description: descriptions[status] ?? "error", content: { "application/json": { schema: ErrorSchema } } }]),
+  );
+}

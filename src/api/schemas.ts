@@ -1,0 +1,76 @@
+/**
+ * The zod schemas shared by the routes: path parameters and query strings. They check the form
+ * of each input (a query string is text); the store then checks the meaning (a timestamp in the
+ * store's zone, a range whose start is not after its end) and both answer 422 with the field.
+ * Query objects are strict: a misspelled parameter (`startTime` for `start`) is refused, never
+ * ignored, so it cannot widen a read or a delete.
+ */
+import { z } from "@hono/zod-openapi";
+import { INTERVALS, ORDERS } from "../domain/query.ts";
+import { MAX_SYMBOL_LENGTH, symbolProblem } from "../domain/symbol.ts";
+
+export const SymbolParam = z.object({
+  symbol: z
+    .string()
+    .superRefine((value, ctx) => {
+      const problem = symbolProblem(value);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .openapi({
+      param: { name: "symbol", in: "path" },
+      example: "600519.SH",
+      description: `1 to ${MAX_SYMBOL_LENGTH} printable characters, NFC; percent-encode reserved characters`,
+    }),
+});
+
+const DIGITS = /^-?\d{1,16}$/;
+const TIMESTAMP_TEXT = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/**
+ * A timestamp in a query string: epoch milliseconds (digits) or ISO-8601 (with an offset, or
+ * naive and read in the store's zone). Anything else is refused here; the store checks the value.
+ */
+export const TimestampQuery = z
+  .string()
+  .max(40)
+  .refine((text) => DIGITS.test(text) || TIMESTAMP_TEXT.test(text), "expected epoch milliseconds or an ISO-8601 date-time")
+  .transform((text) => (DIGITS.test(text) ? Number(text) : text))
+  .openapi({ type: "string", example: "2024-01-02T09:30:00+08:00" });
+
+/** A positive whole number in a query string, without coercing anything else. */
+export const LimitQuery = z
+  .string()
+  .regex(/^[1-9]\d{0,14}$/, "expected a positive whole number")
+  .transform(Number)
+  .openapi({ type: "string", example: "240" });
+
+export const OrderQuery = z.enum(ORDERS);
+export const IntervalQuery = z.enum(INTERVALS);
+
+export const RangeQuerySchema = z.strictObject({
+  start: TimestampQuery.optional(),
+  end: TimestampQuery.optional(),
+});
+
+export const ListQuerySchema = z.strictObject({
+  start: TimestampQuery.optional(),
+  end: TimestampQuery.optional(),
+  limit: LimitQuery.optional(),
+  order: OrderQuery.optional(),
+});
+
+export const NameParam = (name: string, example: string) =>
+  z.object({
+    [name]: z.string().min(1).max(256).openapi({ param: { name, in: "path" }, example }),
+  });
+
+/** Drops the keys whose value is undefined (the store refuses unknown keys, not undefined ones). */
+export function defined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * Any JSON value. zod's z.json() is recursive, which the OpenAPI generator cannot walk; a body
+ * parsed from JSON is JSON already, and the store checks sizes and shapes.
+ */
+export const JsonValueSchema = z.unknown().openapi({ description: "any JSON value" });

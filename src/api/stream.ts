@@ -1,0 +1,71 @@
+/**
+ * Streamed answers: CSV, NDJSON and large JSON arrays of bars, written page by page as the client
+ * reads (a pull-based ReadableStream: nothing is read from the store faster than the socket
+ * drains). hono/streaming's helper is not used because it ends a stream that failed half-way as
+ * if it were complete; here a failure errors the stream, so the client sees the connection cut
+ * instead of a CSV that silently stops.
+ */
+import type { Context, TypedResponse } from "hono";
+import type { Bar } from "../domain/bar.ts";
+import { CSV_HEADER_LINE, formatBarCsv, formatBarJson, formatBarsJson } from "../domain/bar-format.ts";
+
+export type BarFormat = "json" | "csv" | "ndjson";
+
+export const CONTENT_TYPES: Record<BarFormat, string> = {
+  json: "application/json",
+  csv: "text/csv; charset=utf-8",
+  ndjson: "application/x-ndjson",
+};
+
+/** Rows formatted into one chunk: big enough to amortise the stream's cost, small enough to flow. */
+const CHUNK_ROWS = 2_048;
+
+/**
+ * Answers with the rows of `rows`, formatted as `format`. The first row is read before the answer
+ * starts, so a bad query still gets its 4xx; a failure after that cuts the stream.
+ */
+export async function streamBars(c: Context, rows: AsyncIterable<Bar>, format: BarFormat): Promise<Response> {
+  const iterator = rows[Symbol.asyncIterator]();
+  let next: IteratorResult<Bar> | null = await iterator.next();
+  const encoder = new TextEncoder();
+  const line = format === "csv" ? formatBarCsv : (bar: Bar) => `${formatBarJson(bar)}\n`;
+  let rowsSent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (format === "csv") controller.enqueue(encoder.encode(CSV_HEADER_LINE));
+      if (format === "json") controller.enqueue(encoder.encode("["));
+    },
+    async pull(controller) {
+      try {
+        let text = "";
+        for (let n = 0; n < CHUNK_ROWS; n++) {
+          if (next === null) next = await iterator.next();
+          if (next.done) break;
+          text += format === "json" ? (rowsSent++ === 0 ? "" : ",") + formatBarJson(next.value) : line(next.value);
+          next = null;
+        }
+        if (text !== "") controller.enqueue(encoder.encode(text));
+        if (next?.done) {
+          if (format === "json") controller.enqueue(encoder.encode("]"));
+          controller.close();
+        }
+      } catch (error) {
+        console.error("tradelite api: a streamed answer failed part-way:", error);
+        controller.error(error);
+      }
+    },
+    async cancel() {
+      // The client went away: stop reading the store.
+      await iterator.return?.();
+    },
+  }, { highWaterMark: 0 });
+  return c.body(body, 200, { "Content-Type": CONTENT_TYPES[format] });
+}
+
+/**
+ * Bars as one JSON answer, written by formatBarsJson (the same text JSON.stringify would give,
+ * faster). Typed as the JSON answer it is, so routes declare it like any c.json().
+ */
+export function barsJsonResponse(c: Context, bars: readonly Bar[]): Response & TypedResponse<Bar[], 200, "json"> {
+  return c.body(formatBarsJson(bars), 200, { "Content-Type": CONTENT_TYPES.json }) as unknown as Response & TypedResponse<Bar[], 200, "json">;
+}

@@ -1,0 +1,52 @@
+/**
+ * /health (no token needed: it says only that the server is up and where its data is) and
+ * /v1/symbols, the store's overview.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Api } from "./context.ts";
+import { errorResponses } from "./errors.ts";
+
+const Health = z.object({
+  status: z.literal("ok"),
+  version: z.string(),
+  backend: z.string(),
+  db: z.object({ path: z.string(), journalMode: z.string(), sizeBytes: z.number().int() }),
+});
+
+const Overview = z.array(
+  z.object({ symbol: z.string(), count: z.number().int(), start: z.number().int(), end: z.number().int() }),
+);
+
+export function symbolRoutes(app: Api, version: string): void {
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/health",
+      summary: "Liveness, version, backend and the database's place and size",
+      responses: { 200: { description: "up", content: { "application/json": { schema: Health } } }, ...errorResponses() },
+    }),
+    async (c) => {
+      const store = c.var.store;
+      const info = await store.maintenance.info();
+      return c.json(
+        {
+          status: "ok" as const,
+          version,
+          backend: store.backend,
+          db: { path: info.path, journalMode: info.journalMode, sizeBytes: info.fileBytes + info.walBytes },
+        },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/symbols",
+      summary: "Every symbol with its bar count and first and last timestamps",
+      responses: { 200: { description: "the overview", content: { "application/json": { schema: Overview } } }, ...errorResponses() },
+    }),
+    async (c) => c.json(await c.var.store.overview(), 200),
+  );
+}
