@@ -62,14 +62,17 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   app.onError((error, c) => handleError(error, c, logError));
   app.notFound((c) => handleError(new ApiError(404, `no route ${c.req.method} ${c.req.path.slice(0, 200)}`), c, logError));
 
-  app.use(hostAllowlist(options.allowedHosts ?? []));
   app.use(secureHeaders());
   if (options.corsOrigins && options.corsOrigins.length > 0) {
     app.use(cors({ origin: [...options.corsOrigins], allowHeaders: ["Authorization", "Content-Type"], maxAge: 600 }));
   }
+  const checkHost = hostAllowlist(options.allowedHosts ?? []);
   const auth = tokens.length > 0 ? tokenAuth(tokens) : null;
   const views = new Map<string, Store>();
+  // One middleware for the Host check, the token and the request's store view: each layer of
+  // middleware costs a little on every request, and these always run together.
   app.use(async (c, next) => {
+    checkHost(c);
     if (auth && c.req.path !== "/health") {
       await auth(c as never, async () => {});
     } else {

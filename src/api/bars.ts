@@ -6,7 +6,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { BarSchema, type BarInput } from "../domain/bar.ts";
 import { CSV_HEADER } from "../domain/bar-format.ts";
 import { BAR_TIMESTAMPS, type BarQuery } from "../domain/query.ts";
-import { readBarCsv } from "./body.ts";
+import { readBarCsv, uploadKind } from "./body.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
 import { defined, IntervalQuery, LimitQuery, OrderQuery, RangeQuerySchema, SymbolParam, TimestampQuery } from "./schemas.ts";
@@ -87,7 +87,9 @@ export function barRoutes(app: Api): void {
       request: {
         params: SymbolParam,
         body: {
-          required: true,
+          // Not "required": zod-openapi then runs the JSON validator on every body, CSV included.
+          // The handler requires one of the two types itself.
+          required: false,
           content: {
             "application/json": { schema: z.array(BarInputSchema) },
             "text/csv": { schema: z.string().openapi({ example: `${CSV_HEADER}\n2024-01-02T01:31:00.000Z,10.5,10.6,10.4,10.55,1200,12660\n` }) },
@@ -102,8 +104,7 @@ export function barRoutes(app: Api): void {
     async (c) => {
       const { symbol } = c.req.valid("param");
       const store = c.var.store;
-      const isCsv = (c.req.header("content-type") ?? "").toLowerCase().startsWith("text/csv");
-      const bars = isCsv ? await readBarCsv(c, store.timezone) : (c.req.valid("json") as BarInput[]);
+      const bars = (await uploadKind(c)) === "csv" ? await readBarCsv(c, store.timezone) : (c.req.valid("json") as BarInput[]);
       return c.json({ written: await store.insertBars(symbol, bars) }, 200);
     },
   );

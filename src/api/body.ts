@@ -20,6 +20,8 @@ export const BODY_TOO_LARGE = "bodyTooLarge";
  */
 export function bodyLimit(maxBytes: number): MiddlewareHandler {
   return async (c, next) => {
+    const method = c.req.method;
+    if (method === "GET" || method === "HEAD") return next();
     const raw = c.req.raw;
     if (!raw.body) return next();
     const declared = raw.headers.get("content-length");
@@ -44,11 +46,8 @@ export function bodyLimit(maxBytes: number): MiddlewareHandler {
     );
     c.req.raw = new Request(raw, { body: counted, duplex: "half" } as RequestInit);
     await next();
-    if (c.get(BODY_TOO_LARGE as never)) {
-      // A reader (the JSON parser, say) may have turned the failed read into a 400 of its own.
-      c.res = undefined as never;
-      throw tooLarge(maxBytes);
-    }
+    // A reader (the JSON parser, say) may have turned the failed read into a 400 of its own.
+    if (c.get(BODY_TOO_LARGE as never)) throw tooLarge(maxBytes);
   };
 }
 
@@ -63,9 +62,15 @@ const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
 const COLUMNS = CSV_HEADER.split(",");
 const VALUE_COLUMNS = COLUMNS.slice(1) as (keyof Omit<BarColumns, "timestamp">)[];
 
+/**
+ * Bars in growing Float64Array columns (8 bytes a value). An empty field is NaN here; a column
+ * that has any becomes an array with null in those places at the end, the form in which the
+ * store takes NULL (it refuses NaN in a typed array as a value that is not a number).
+ */
 class ColumnBuilder {
   length = 0;
   columns: Float64Array[] = COLUMNS.map(() => new Float64Array(4_096));
+  readonly hasNull: boolean[] = COLUMNS.map(() => false);
 
   push(values: readonly number[]): void {
     if (this.length === this.columns[0]!.length) {
@@ -75,7 +80,11 @@ class ColumnBuilder {
         return grown;
       });
     }
-    for (let i = 0; i < values.length; i++) this.columns[i]![this.length] = values[i]!;
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i]!;
+      if (value !== value) this.hasNull[i] = true;
+      this.columns[i]![this.length] = value;
+    }
     this.length++;
   }
 
@@ -83,7 +92,8 @@ class ColumnBuilder {
     const [timestamp, ...values] = this.columns.map((column) => column.subarray(0, this.length));
     const bars: BarColumns = { timestamp: timestamp! };
     VALUE_COLUMNS.forEach((name, i) => {
-      bars[name] = values[i]!;
+      const column = values[i]!;
+      bars[name] = this.hasNull[i + 1] ? Array.from(column, (value) => (value === value ? value : null)) : column;
     });
     return bars;
   }
@@ -232,4 +242,15 @@ function lastRowEnd(text: string): number {
     else if (code === 10 && !quoted) end = i + 1;
   }
   return end;
+}
+
+/**
+ * Which kind of bar upload a request carries: "csv" (text/csv) or "json" (application/json,
+ * already parsed and validated by the route). Anything else is refused before reading.
+ */
+export async function uploadKind(c: Context): Promise<"csv" | "json"> {
+  const type = (c.req.header("content-type") ?? "").toLowerCase();
+  if (type.startsWith("text/csv")) return "csv";
+  if (/^application\/([a-z.-]+\+)?json/.test(type)) return "json";
+  throw new ApiError(415, "a bar upload is application/json (an array of bars) or text/csv (the cache file's header)");
 }

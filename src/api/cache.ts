@@ -5,7 +5,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { BarSchema, type BarInput } from "../domain/bar.ts";
 import type { CacheService } from "../domain/cache.ts";
-import { readBarCsv } from "./body.ts";
+import { readBarCsv, uploadKind } from "./body.ts";
 import type { Api, ApiEnv } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
 import { BarInputSchema } from "./bars.ts";
@@ -70,7 +70,9 @@ export function cacheRoutes(app: Api): void {
       request: {
         params: SymbolParam,
         body: {
-          required: true,
+          // Not "required": zod-openapi then runs the JSON validator on every body, CSV included.
+          // The handler requires one of the two types itself.
+          required: false,
           content: { "application/json": { schema: z.array(BarInputSchema) }, "text/csv": { schema: z.string() } },
         },
       },
@@ -82,8 +84,7 @@ export function cacheRoutes(app: Api): void {
     async (c) => {
       const cache = cacheOf(c);
       const { symbol } = c.req.valid("param");
-      const isCsv = (c.req.header("content-type") ?? "").toLowerCase().startsWith("text/csv");
-      const bars = isCsv ? await readBarCsv(c, c.var.store.timezone) : (c.req.valid("json") as BarInput[]);
+      const bars = (await uploadKind(c)) === "csv" ? await readBarCsv(c, c.var.store.timezone) : (c.req.valid("json") as BarInput[]);
       return c.json(await cache.storeBars(symbol, bars, { actor: c.var.actor }), 200);
     },
   );

@@ -10,9 +10,12 @@ import type { Database } from "./database.ts";
 /** `actor`, when given, names who the audit log attributes this view's mutations to. */
 export function createSqliteStore(db: Database, actor?: string): Store {
   if (actor !== undefined) checkActor(actor);
-  const run =
+  /** Reads. */
+  const run = async <T>(work: () => T): Promise<T> => work();
+  /** Mutations: the audit entries they write name this view's actor. */
+  const write =
     actor === undefined
-      ? async <T>(work: () => T): Promise<T> => work()
+      ? run
       : async <T>(work: () => T): Promise<T> => db.asActor(actor, work);
   const views = new Map<string, Store>();
   return {
@@ -27,29 +30,29 @@ export function createSqliteStore(db: Database, actor?: string): Store {
       }
       return view;
     },
-    insertBars: (symbol, bars) => run(() => db.insertBars(symbol, bars)),
+    insertBars: (symbol, bars) => write(() => db.insertBars(symbol, bars)),
     getBars: (symbol, query) => run(() => db.getBars(symbol, query)),
     async *iterateBars(symbol, query) {
       yield* db.iterateBars(symbol, query);
     },
     latestBar: (symbol) => run(() => db.latestBar(symbol)),
-    deleteBars: (symbol, range) => run(() => db.deleteBars(symbol, range)),
+    deleteBars: (symbol, range) => write(() => db.deleteBars(symbol, range)),
     overview: () => run(() => db.overview()),
-    insertQuotes: (symbol, quotes) => run(() => db.insertQuotes(symbol, quotes)),
+    insertQuotes: (symbol, quotes) => write(() => db.insertQuotes(symbol, quotes)),
     getQuotes: (symbol, query) => run(() => db.getQuotes(symbol, query)),
     prefs: {
       define: (key, schema) => db.prefs.define(key, schema),
       get: (key) => run(() => db.prefs.get(key)),
-      set: (key, value) => run(() => db.prefs.set(key, value)),
-      delete: (key) => run(() => db.prefs.delete(key)),
+      set: (key, value) => write(() => db.prefs.set(key, value)),
+      delete: (key) => write(() => db.prefs.delete(key)),
       all: () => run(() => db.prefs.all()),
     },
     maintenance: {
-      checkpoint: (mode) => run(() => db.maintenance.checkpoint(mode)),
-      optimize: () => run(() => db.maintenance.optimize()),
-      vacuum: (options) => run(() => db.maintenance.vacuum(options)),
-      integrityCheck: (options) => run(() => db.maintenance.integrityCheck(options)),
-      backup: (toPath) => run(() => db.maintenance.backup(toPath)),
+      checkpoint: (mode) => write(() => db.maintenance.checkpoint(mode)),
+      optimize: () => write(() => db.maintenance.optimize()),
+      vacuum: (options) => write(() => db.maintenance.vacuum(options)),
+      integrityCheck: (options) => write(() => db.maintenance.integrityCheck(options)),
+      backup: (toPath) => write(() => db.maintenance.backup(toPath)),
       info: () => run(() => db.maintenance.info()),
       stats: () => run(() => db.maintenance.stats()),
     },
@@ -57,16 +60,16 @@ export function createSqliteStore(db: Database, actor?: string): Store {
       register: (input) => db.artifacts.register(input, actor),
       get: (name, version) => run(() => db.artifacts.get(name, version)),
       list: (query) => run(() => db.artifacts.list(query)),
-      remove: (name, version) => run(() => db.artifacts.remove(name, version)),
+      remove: (name, version) => write(() => db.artifacts.remove(name, version)),
     },
     audit: {
-      append: (input) => run(() => db.audit.append(input)),
+      append: (input) => write(() => db.audit.append(input)),
       query: (query) => run(() => db.audit.query(query)),
       head: () => run(() => db.audit.head()),
       verify: (options) => run(() => db.audit.verify(options)),
     },
     metrics: {
-      record: (name, value, labels) => run(() => db.metrics.record(name, value, labels)),
+      record: (name, value, labels) => write(() => db.metrics.record(name, value, labels)),
       query: (name, query) => run(() => db.metrics.query(name, query)),
       summary: (name) => run(() => db.metrics.summary(name)),
     },

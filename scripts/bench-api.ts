@@ -1,0 +1,127 @@
+/**
+ * `bun run bench:api`: requests/s and p50/p99 latency of one-day `GET /v1/bars/:symbol` windows
+ * (a random symbol and day per request) through tradelite's API (token, Host check and zod
+ * validation on) next to a bare Bun.serve handler running the same query with a prepared
+ * statement, .all() and JSON.stringify, in the same run. Load comes from a separate process,
+ * Debian's wrk (`apt-get install wrk`), with 32 keep-alive connections. Rounds alternate between
+ * the two servers so drift on this shared machine hits both alike; the figures are medians.
+ * Target: API >= 0.9 x bare requests/s (stretch >= 1.0).
+ * Options: --quick (fewer rounds, shorter), --seconds N, --rounds N.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDatabase } from "../src/mod.ts";
+import { median } from "./bench-support.ts";
+import { randomWalk, sessionTimestamps, SESSION_MINUTES_PER_DAY, tradingDays } from "./synthetic-bars.ts";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const option = (name: string, fallback: number) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? Number(args[at + 1]) : fallback;
+};
+const SECONDS = option("--seconds", quick ? 3 : 10);
+const ROUNDS = option("--rounds", quick ? 1 : 3);
+const CONNECTIONS = 32;
+const SYMBOLS = 20;
+const DAYS = 60;
+const TARGET = 0.9;
+const TOKEN = "bench-token-0123456789abcdef";
+
+if (!Bun.which("wrk")) {
+  console.error("bench:api needs wrk, the HTTP load generator: apt-get install wrk");
+  process.exit(2);
+}
+
+const dir = mkdtempSync(join(tmpdir(), "tradelite-bench-api-"));
+const path = join(dir, "bench.db");
+try {
+  const db = openDatabase({ path });
+  const symbols = Array.from({ length: SYMBOLS }, (_, i) => `${600000 + i}.SH`);
+  symbols.forEach((symbol, i) => db.insertBars(symbol, randomWalk(sessionTimestamps("2024-01-02", DAYS * SESSION_MINUTES_PER_DAY), i + 1)));
+  db.close();
+  const days = tradingDays("2024-01-02", DAYS);
+  const lua = join(dir, "requests.lua");
+  writeFileSync(
+    lua,
+    `local symbols = {${symbols.map((s) => `"${s}"`).join(",")}}
+local days = {${days.join(",")}}
+math.randomseed(42)
+wrk.headers["Authorization"] = "Bearer ${TOKEN}"
+request = function()
+  local day = days[math.random(#days)]
+  return wrk.format("GET", "/v1/bars/" .. symbols[math.random(#symbols)] .. "?start=" .. string.format("%d", day) .. "&end=" .. string.format("%d", day + 86399999))
+end
+`,
+  );
+
+  console.log(`bench:api: ${SYMBOLS} symbols x ${DAYS} days x 240 minute bars; one-day windows (240 rows); wrk ${CONNECTIONS} connections, ${SECONDS} s x ${ROUNDS} rounds per server`);
+  const results: Record<"bare" | "api", { rps: number[]; p50: number[]; p99: number[] }> = {
+    bare: { rps: [], p50: [], p99: [] },
+    api: { rps: [], p50: [], p99: [] },
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const mode of round % 2 === 0 ? (["bare", "api"] as const) : (["api", "bare"] as const)) {
+      const figures = await measure(mode);
+      results[mode].rps.push(figures.rps);
+      results[mode].p50.push(figures.p50);
+      results[mode].p99.push(figures.p99);
+      console.log(`  round ${round + 1} ${mode.padEnd(4)} ${Math.round(figures.rps).toLocaleString("en-US").padStart(7)} req/s  p50 ${figures.p50.toFixed(2)} ms  p99 ${figures.p99.toFixed(2)} ms`);
+    }
+  }
+  const bare = median(results.bare.rps);
+  const api = median(results.api.rps);
+  const ratio = api / bare;
+  console.log("");
+  console.log("| server | requests/s | p50 ms | p99 ms |");
+  console.log("|---|---|---|---|");
+  for (const mode of ["bare", "api"] as const) {
+    console.log(`| ${mode === "bare" ? "bare Bun.serve + .all() + JSON.stringify" : "tradelite API (token, Host check, zod)"} | ${Math.round(median(results[mode].rps)).toLocaleString("en-US")} | ${median(results[mode].p50).toFixed(2)} | ${median(results[mode].p99).toFixed(2)} |`);
+  }
+  console.log(`API / bare requests/s: ${ratio.toFixed(2)} (target >= ${TARGET}, stretch >= 1.0): ${ratio >= TARGET ? "PASS" : "FAIL"}`);
+  process.exitCode = ratio >= TARGET ? 0 : 1;
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function measure(mode: "bare" | "api"): Promise<{ rps: number; p50: number; p99: number }> {
+  const server = Bun.spawn(["bun", join(import.meta.dir, "bench-api-server.ts"), mode, path, TOKEN], { stdout: "pipe", stderr: "inherit" });
+  try {
+    const url = await firstUrl(server.stdout);
+    // Warm up (JIT, page cache) before measuring.
+    await run(["wrk", "-t1", `-c${CONNECTIONS}`, "-d1s", "-s", join(dir, "requests.lua"), url]);
+    const out = await run(["wrk", "-t1", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", "-s", join(dir, "requests.lua"), url]);
+    const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+    if (non2xx) throw new Error(`${mode}: ${non2xx[1]} requests failed:\n${out}`);
+    return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]), p50: latency(out, "50%"), p99: latency(out, "99%") };
+  } finally {
+    server.kill();
+    await server.exited;
+  }
+}
+
+function latency(out: string, percentile: string): number {
+  const match = new RegExp(`^\\s*${percentile}\\s+([\\d.]+)(us|ms|s)`, "m").exec(out);
+  if (!match) throw new Error(`no ${percentile} latency in wrk's output:\n${out}`);
+  const value = Number(match[1]);
+  return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
+}
+
+async function run(command: string[]): Promise<string> {
+  const child = Bun.spawn(command, { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  if (code !== 0) throw new Error(`${command[0]} exited ${code}: ${err}`);
+  return out;
+}
+
+async function firstUrl(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of stream) {
+    text += decoder.decode(chunk, { stream: true });
+    const match = /listening on (http:\/\/\S+)/.exec(text);
+    if (match) return match[1]!;
+  }
+  throw new Error(`the server exited before listening: ${text}`);
+}
