@@ -6,7 +6,6 @@
  */
 import {
   createSqliteStore,
-  defaultBackupDir,
   formatIsoUtc,
   getDatabase,
   resolveServerSettings,
@@ -35,7 +34,6 @@ const running = startServer(store, {
   corsOrigins: settings.corsOrigins,
   maxBodyBytes: settings.maxBodyBytes,
   cache,
-  backupDir: await defaultBackupDir(store),
 });
 
 const overview = db.overview();

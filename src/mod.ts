@@ -54,7 +54,7 @@ export {
   type StorageInfo,
   type CheckpointMode,
 } from "./domain/maintenance.ts";
-export { ArtifactSchema, type Artifact, type ArtifactInput } from "./domain/artifact.ts";
+export { ArtifactSchema, type Artifact, type ArtifactInput, type RegisterOptions } from "./domain/artifact.ts";
 export {
   AuditEntrySchema,
   GENESIS_HASH,

@@ -95,7 +95,8 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   auditRoutes(app);
   preferenceRoutes(app);
   metricRoutes(app);
-  maintenanceRoutes(app, options.backupDir === undefined ? null : options.backupDir);
+  let backupDir: Promise<string | null> | undefined;
+  maintenanceRoutes(app, () => (backupDir ??= options.backupDir === undefined ? defaultBackupDir(store) : Promise.resolve(options.backupDir)));
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

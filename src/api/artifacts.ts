@@ -1,7 +1,8 @@
 /**
  * /v1/artifacts: model-artifact metadata. Over HTTP the caller states the file's sha256 and size
- * (the server does not hash files on request), and the path must be relative without `..`: a
- * request can neither learn about files outside the server's folder nor make it read them.
+ * and the server records them without touching the file (register's readFile: false): a request
+ * can neither make the server read a file nor learn anything about one. The path must still be
+ * relative without `..`, so what is recorded cannot point the server's own tools elsewhere.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import { ArtifactSchema as DomainArtifactSchema, type ArtifactInput } from "../domain/artifact.ts";
@@ -61,7 +62,7 @@ export function artifactRoutes(app: Api): void {
         ...errorResponses(400, 409, 413, 415),
       },
     }),
-    async (c) => c.json(await c.var.store.artifacts.register(c.req.valid("json") as ArtifactInput), 200),
+    async (c) => c.json(await c.var.store.artifacts.register(c.req.valid("json") as ArtifactInput, { readFile: false }), 200),
   );
 
   app.openapi(

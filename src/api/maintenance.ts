@@ -7,6 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { join } from "node:path";
 import { CHECKPOINT_MODES } from "../domain/maintenance.ts";
 import type { Api } from "./context.ts";
+import { ConflictError } from "../domain/errors.ts";
 import { ApiError, errorResponses } from "./errors.ts";
 
 const Action = z.object({
@@ -25,7 +26,7 @@ const ActionQuery = z.strictObject({
 
 const BOOLEAN_QUERY = z.strictObject({ quick: z.enum(["true", "false"]).optional() });
 
-export function maintenanceRoutes(app: Api, backupDir: string | null): void {
+export function maintenanceRoutes(app: Api, backupDir: () => Promise<string | null>): void {
   app.openapi(
     createRoute({
       method: "post",
@@ -50,9 +51,14 @@ export function maintenanceRoutes(app: Api, backupDir: string | null): void {
         case "vacuum":
           return c.json({ ...(await maintenance.vacuum({ incremental: incremental === "true" })) }, 200);
         case "backup": {
-          if (!backupDir) throw new ApiError(501, "this server has no backup folder (an in-memory database, or backups switched off)");
+          const dir = await backupDir();
+          if (!dir) throw new ApiError(501, "this server has no backup folder (an in-memory database, or backups switched off)");
           const file = name ?? `backup-${new Date().toISOString().replace(/[:.]/g, "-")}.db`;
-          const result = await maintenance.backup(join(backupDir, file));
+          const result = await maintenance.backup(join(dir, file)).catch((error: unknown) => {
+            // The store's message names the full path; the folder is the server's business.
+            if (error instanceof ConflictError) throw new ConflictError(`a backup named ${file} already exists`);
+            throw error;
+          });
           // The folder is the server's business; the caller learns the name it chose.
           return c.json({ name: file, bytes: result.bytes, durationMs: result.durationMs }, 200);
         }

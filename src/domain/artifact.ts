@@ -32,6 +32,17 @@ export interface Artifact {
   tags: string[];
 }
 
+/** How register treats the artifact's file. */
+export interface RegisterOptions {
+  /** Who the audit entry names (default: the store's actor). */
+  actor?: string;
+  /**
+   * false: record the metadata as given without touching the file (sha256 and size required).
+   * Default true: hash or stat the file when it exists.
+   */
+  readFile?: boolean;
+}
+
 export const ArtifactSchema = z.object({
   name: z.string(),
   version: z.string(),

@@ -63,7 +63,8 @@ export interface AuditStore {
 
 /** Model artifact metadata, the same on every backend. */
 export interface ArtifactStore {
-  register(input: ArtifactInput): Promise<Artifact>;
+  /** `{ readFile: false }` records the metadata as given without touching the file. */
+  register(input: ArtifactInput, options?: { readFile?: boolean }): Promise<Artifact>;
   get(name: string, version?: string): Promise<Artifact | null>;
   list(query?: { name?: string; tag?: string }): Promise<Artifact[]>;
   remove(name: string, version: string): Promise<boolean>;

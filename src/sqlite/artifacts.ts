@@ -3,7 +3,7 @@
  * streaming the file (a 2 GB model is never read into memory) before the write transaction.
  */
 import { existsSync, statSync } from "node:fs";
-import { assertArtifactName, checkArtifact, type Artifact, type ArtifactInput } from "../domain/artifact.ts";
+import { assertArtifactName, checkArtifact, type Artifact, type ArtifactInput, type RegisterOptions } from "../domain/artifact.ts";
 import { ConflictError, StorageError, ValidationError, type Issue } from "../domain/errors.ts";
 import { checkOptions } from "../domain/query.ts";
 import type { JsonValue } from "../domain/json.ts";
@@ -66,13 +66,22 @@ export function createArtifactRepository(conn: Connection, audit: AuditRecorder)
     /**
      * Registers (name, version). Registering the same pair again is a no-op when the hash is the
      * same, and a ConflictError otherwise. An omitted hash or size is computed from the file
-     * when it exists; a given size that disagrees with the file is refused. `actor` (default: the
-     * store's) is who the audit entry names; it is fixed before hashing, which is asynchronous.
+     * when it exists; a given size that disagrees with the file is refused. Options: `actor`
+     * (default: the store's) is who the audit entry names, fixed before hashing, which is
+     * asynchronous; `readFile: false` records the metadata as given without touching the file
+     * (sha256 and size are then required): the HTTP API registers this way, so a request cannot
+     * make the server read a file or learn anything about one.
      */
-    async register(input: ArtifactInput, actor: string = audit.actor()): Promise<Artifact> {
+    async register(input: ArtifactInput, options: RegisterOptions = {}): Promise<Artifact> {
+      const { actor = audit.actor(), readFile = true } = options ?? {};
       const checked = checkArtifact(input);
       let { sha256, size } = checked;
-      if ((sha256 === undefined || size === undefined) && existsSync(checked.path)) {
+      if (!readFile) {
+        const missing = (["sha256", "size"] as const).filter((field) => checked[field] === undefined);
+        if (missing.length > 0) {
+          throw new ValidationError(missing.map((field) => ({ field, message: "required when the file is not read (readFile: false)" })));
+        }
+      } else if ((sha256 === undefined || size === undefined) && existsSync(checked.path)) {
         if (!statSync(checked.path).isFile()) {
           throw new ValidationError([{ field: "path", message: `${checked.path} is not a file` }]);
         }

@@ -57,7 +57,7 @@ export function createSqliteStore(db: Database, actor?: string): Store {
       stats: () => run(() => db.maintenance.stats()),
     },
     artifacts: {
-      register: (input) => db.artifacts.register(input, actor),
+      register: (input, options) => db.artifacts.register(input, { ...options, ...(actor === undefined ? {} : { actor }) }),
       get: (name, version) => run(() => db.artifacts.get(name, version)),
       list: (query) => run(() => db.artifacts.list(query)),
       remove: (name, version) => write(() => db.artifacts.remove(name, version)),

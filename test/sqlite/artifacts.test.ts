@@ -90,6 +90,24 @@ describe("register computes what it is not given", () => {
     expect(artifact).toMatchObject({ size: 10_000, sha256: sha256Of(path) });
   });
 
+  test("readFile: false records sha256 and size as given and never reads the file", async () => {
+    const path = modelFile("model.bin", 10_000);
+    const stated = { name: "lstm", version: "1", path, sha256: "cd".repeat(32), size: 77 };
+    // Both disagree with the file; neither is checked, because the file is not touched.
+    const artifact = await db.artifacts.register(stated, { readFile: false });
+    expect(artifact).toMatchObject({ sha256: stated.sha256, size: 77 });
+    const refused = await rejection(() => db.artifacts.register({ name: "lstm", version: "2", path }, { readFile: false }));
+    expect(refused).toBeInstanceOf(ValidationError);
+    expect((refused as ValidationError).issues.map((issue) => issue.field).sort()).toEqual(["sha256", "size"]);
+    expect(db.artifacts.get("lstm", "2")).toBeNull();
+  });
+
+  test("register's actor option names who the audit entry credits", async () => {
+    const path = modelFile("model.bin", 100);
+    await db.artifacts.register({ name: "lstm", version: "1", path }, { actor: "trainer" });
+    expect((await registrations()).at(-1)!.actor).toBe("trainer");
+  });
+
   test("an empty file hashes to the SHA-256 of no bytes", async () => {
     const path = dir.file("empty.bin");
     writeFileSync(path, "");
