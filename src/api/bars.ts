@@ -68,12 +68,12 @@ export function barRoutes(app: Api): void {
       if (format === "json" && (query.limit ?? Infinity) > JSON_WHOLE_ROWS) {
         // Read one row more than a whole answer may hold: if it comes back, stream instead.
         const bars = await store.getBars(symbol, { ...query, limit: JSON_WHOLE_ROWS + 1 });
-        if (bars.length <= JSON_WHOLE_ROWS) return barsJsonResponse(c, bars);
+        if (bars.length <= JSON_WHOLE_ROWS) return barsJsonResponse(bars);
         return streamBars(c, store.iterateBars(symbol, query), "json");
       }
       if (format === "json") {
         const bars = await store.getBars(symbol, query);
-        return barsJsonResponse(c, bars);
+        return barsJsonResponse(bars);
       }
       return streamBars(c, store.iterateBars(symbol, query), format);
     },

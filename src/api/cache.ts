@@ -58,7 +58,7 @@ export function cacheRoutes(app: Api): void {
     async (c) => {
       const { symbol } = c.req.valid("param");
       const bars = await cacheOf(c).getBars(symbol, defined(c.req.valid("query")));
-      return barsJsonResponse(c, bars);
+      return barsJsonResponse(bars);
     },
   );
 

@@ -7,6 +7,7 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { addSecureHeaders } from "./security.ts";
 import { ConflictError, NotFoundError, StorageError, TradeliteError, ValidationError, type Issue } from "../domain/errors.ts";
 
 export const ErrorSchema = z
@@ -42,11 +43,19 @@ export class ApiError extends Error {
   readonly status: ContentfulStatusCode;
   readonly code: string;
   readonly details: unknown;
-  constructor(status: ContentfulStatusCode, message: string, details: unknown = null, code = CODE_OF_STATUS[status] ?? "ERROR") {
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(
+    status: ContentfulStatusCode,
+    message: string,
+    details: unknown = null,
+    code = CODE_OF_STATUS[status] ?? "ERROR",
+    headers: Readonly<Record<string, string>> = {},
+  ) {
     super(message);
     this.status = status;
     this.code = code;
     this.details = details;
+    this.headers = headers;
   }
 }
 
@@ -65,7 +74,17 @@ export type ErrorLogger = (error: unknown, c: Context) => void;
 
 /** Maps anything a handler threw to the one error shape and its status. */
 export function handleError(error: unknown, c: Context, log: ErrorLogger): Response {
-  if (error instanceof ApiError) return errorResponse(c, error.status, error.code, error.message, error.details);
+  const response = errorAnswer(error, c, log);
+  addSecureHeaders(response);
+  return response;
+}
+
+function errorAnswer(error: unknown, c: Context, log: ErrorLogger): Response {
+  if (error instanceof ApiError) {
+    const response = errorResponse(c, error.status, error.code, error.message, error.details);
+    for (const [name, value] of Object.entries(error.headers)) response.headers.set(name, value);
+    return response;
+  }
   if (error instanceof ValidationError) return errorResponse(c, 422, "VALIDATION", error.message, error.issues);
   if (error instanceof NotFoundError) return errorResponse(c, 404, "NOT_FOUND", error.message);
   if (error instanceof ConflictError) return errorResponse(c, 409, "CONFLICT", error.message);

@@ -1137,8 +1137,10 @@ describe("401: bearer tokens", () => {
     expectError(missing, 401, "UNAUTHORIZED");
     expect(missing.headers.get("www-authenticate")).toStartWith("Bearer");
     expectError(await call(f.app, "POST", "/v1/bars/AAA", { json: bars, token: "wrong-token-of-enough-length" }), 401, "UNAUTHORIZED");
-    // Without the "Bearer" scheme the header is malformed (RFC 6750 invalid_request): refused as well.
-    expectError(await call(f.app, "POST", "/v1/bars/AAA", { json: bars, headers: { authorization: TOKEN } }), 400, "MALFORMED");
+    // Without the "Bearer" scheme no bearer token was given: a 401 with error="invalid_request".
+    const schemeless = await call(f.app, "POST", "/v1/bars/AAA", { json: bars, headers: { authorization: TOKEN } });
+    expectError(schemeless, 401, "UNAUTHORIZED");
+    expect(schemeless.headers.get("www-authenticate")).toContain('error="invalid_request"');
     expectError(await call(f.app, "POST", "/v1/bars/AAA", { json: bars, token: `${TOKEN}x` }), 401, "UNAUTHORIZED");
     expectError(await call(f.app, "GET", "/v1/symbols"), 401, "UNAUTHORIZED");
     expectError(await call(f.app, "GET", "/openapi.json"), 401, "UNAUTHORIZED");
