@@ -1,11 +1,12 @@
 /**
- * startServer: the API on Bun.serve. Bun's own body limit is set above ours (the API answers a
- * too-large body with its own 413, counted as the body streams), as a backstop only.
+ * startServer: the API on Bun.serve. Bun's own body limit is lifted: Bun would answer a body over
+ * it with an empty 413 of its own before the app runs, and the app already refuses bodies over
+ * its limit (at once from Content-Length, or counted as a chunked body streams) with the API's
+ * error shape, without reading them.
  */
 import type { Server } from "bun";
 import type { Store } from "../domain/store.ts";
 import { createApp, type ApiOptions } from "./app.ts";
-import { DEFAULT_MAX_BODY_BYTES } from "../config.ts";
 
 export interface ServerOptions extends ApiOptions {
   /** Default 127.0.0.1. */
@@ -25,12 +26,11 @@ export interface RunningServer {
 export function startServer(store: Store, options: ServerOptions = {}): RunningServer {
   const { hostname = "127.0.0.1", port = 8787, ...api } = options;
   const app = createApp(store, api);
-  const maxBody = api.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const server = Bun.serve({
     hostname,
     port,
     fetch: app.fetch,
-    maxRequestBodySize: maxBody * 2,
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     // Streamed exports can idle while the client reads slowly; Bun's default (10 s) would cut them.
     idleTimeout: 120,
   });
