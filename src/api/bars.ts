@@ -8,8 +8,8 @@ import { CSV_HEADER } from "../domain/bar-format.ts";
 import { BAR_TIMESTAMPS, type BarQuery } from "../domain/query.ts";
 import { readBarCsv, uploadKind } from "./body.ts";
 import type { Api } from "./context.ts";
-import { ApiError, errorResponses } from "./errors.ts";
-import { defined, IntervalQuery, LimitQuery, OrderQuery, RangeQuerySchema, SymbolParam, TimestampQuery } from "./schemas.ts";
+import { ApiError, errorResponses, parseWith } from "./errors.ts";
+import { defined, singleValued, IntervalQuery, LimitQuery, OrderQuery, RangeQuerySchema, SymbolParam, TimestampQuery } from "./schemas.ts";
 import { barsJsonResponse, CONTENT_TYPES, streamBars } from "./stream.ts";
 
 /** JSON answers up to this many rows are read whole and written in one piece; longer ones stream. */
@@ -42,7 +42,11 @@ export const BarInputSchema = z.strictObject({
 const Written = z.object({ written: z.number().int() });
 
 export function barRoutes(app: Api): void {
-  app.openapi(
+  // The hot route: registered in the OpenAPI document like the others, but served by a plain
+  // handler that validates with the same zod schemas synchronously instead of through two async
+  // validator middlewares (measured: ~10 us of a one-day answer's ~200 us). Same schemas, same
+  // 422s.
+  app.openAPIRegistry.registerPath(
     createRoute({
       method: "get",
       path: "/v1/bars/{symbol}",
@@ -60,24 +64,21 @@ export function barRoutes(app: Api): void {
         ...errorResponses(),
       },
     }),
-    async (c) => {
-      const { symbol } = c.req.valid("param");
-      const { format = "json", ...rest } = c.req.valid("query");
-      const query = defined(rest) as BarQuery;
-      const store = c.var.store;
-      if (format === "json" && (query.limit ?? Infinity) > JSON_WHOLE_ROWS) {
-        // Read one row more than a whole answer may hold: if it comes back, stream instead.
-        const bars = await store.getBars(symbol, { ...query, limit: JSON_WHOLE_ROWS + 1 });
-        if (bars.length <= JSON_WHOLE_ROWS) return barsJsonResponse(bars);
-        return streamBars(c, store.iterateBars(symbol, query), "json");
-      }
-      if (format === "json") {
-        const bars = await store.getBars(symbol, query);
-        return barsJsonResponse(bars);
-      }
-      return streamBars(c, store.iterateBars(symbol, query), format);
-    },
   );
+  app.get("/v1/bars/:symbol", async (c) => {
+    const { symbol } = parseWith(SymbolParam, { symbol: c.req.param("symbol") }, "param");
+    const { format = "json", ...rest } = parseWith(BarsQuery, singleValued(c.req.queries()), "query");
+    const query = defined(rest) as BarQuery;
+    const store = c.var.store;
+    if (format === "json" && (query.limit ?? Infinity) > JSON_WHOLE_ROWS) {
+      // Read one row more than a whole answer may hold: if it comes back, stream instead.
+      const bars = await store.getBars(symbol, { ...query, limit: JSON_WHOLE_ROWS + 1 });
+      if (bars.length <= JSON_WHOLE_ROWS) return barsJsonResponse(bars);
+      return streamBars(c, store.iterateBars(symbol, query), "json");
+    }
+    if (format === "json") return barsJsonResponse(await store.getBars(symbol, query));
+    return streamBars(c, store.iterateBars(symbol, query), format);
+  });
 
   app.openapi(
     createRoute({

@@ -74,3 +74,17 @@ export function defined<T extends object>(value: T): T {
  * parsed from JSON is JSON already, and the store checks sizes and shapes.
  */
 export const JsonValueSchema = z.unknown().openapi({ description: "any JSON value" });
+
+/**
+ * A query string's parameters as the validator middleware gives them to zod: one value each as a
+ * string, a repeated one as an array (which the schemas refuse: `?start=1&start=2` is not
+ * silently read as one of them).
+ */
+export function singleValued(queries: Record<string, string[]>): Record<string, string | string[]> {
+  const result: Record<string, string | string[]> = {};
+  for (const key in queries) {
+    const values = queries[key]!;
+    result[key] = values.length === 1 ? values[0]! : values;
+  }
+  return result;
+}
