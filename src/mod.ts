@@ -8,6 +8,7 @@ export { startServer, type ServerOptions, type RunningServer } from "./api/serve
 export { LOCAL_ACTOR, type ApiToken } from "./api/security.ts";
 export type { ConnectionSettings } from "./sqlite/connection.ts";
 export { createSqliteStore } from "./sqlite/store.ts";
+export { createWorkerStore, workersOf, WORKER_RESTART_METRIC, type WorkerStoreOptions } from "./worker/store.ts";
 export { SCHEMA_VERSION } from "./sqlite/migrations.ts";
 export {
   SessionCache,

@@ -6,15 +6,18 @@ import { ValidationError } from "./domain/errors.ts";
 import type { Store } from "./domain/store.ts";
 import { openDatabase } from "./sqlite/database.ts";
 import { createSqliteStore } from "./sqlite/store.ts";
+import { createWorkerStore, type WorkerStoreOptions } from "./worker/store.ts";
 
-export type StoreOptions = { backend: "sqlite" } & DatabaseOptions;
+export type StoreOptions = ({ backend: "sqlite" } & DatabaseOptions) | ({ backend: "sqlite-worker" } & WorkerStoreOptions);
 
 export async function openStore(options: StoreOptions): Promise<Store> {
   const { backend, ...rest } = options ?? {};
   switch (backend) {
     case "sqlite":
       return createSqliteStore(openDatabase(rest));
+    case "sqlite-worker":
+      return createWorkerStore(rest);
     default:
-      throw new ValidationError([{ field: "backend", message: `unknown backend ${JSON.stringify(backend)}; available: "sqlite"` }]);
+      throw new ValidationError([{ field: "backend", message: `unknown backend ${JSON.stringify(backend)}; available: "sqlite", "sqlite-worker"` }]);
   }
 }

@@ -1,0 +1,171 @@
+/**
+ * The worker side of the sqlite-worker backend: one Database (one connection) per worker, opened
+ * from the init message, answering requests one at a time in arrival order. bun:sqlite is
+ * synchronous, so each request runs to completion here, off the caller's event loop.
+ */
+import type { Bar } from "../domain/bar.ts";
+import { ValidationError } from "../domain/errors.ts";
+import { Database } from "../sqlite/database.ts";
+import { packBars, packQuotes, serializeError, type Answer, type InitMessage, type Request } from "./protocol.ts";
+
+declare const self: Worker;
+
+/** Rows per page of an iteration, as the in-thread store pages. */
+export const ITERATE_PAGE_ROWS = 8_192;
+
+let db: Database | null = null;
+const iterators = new Map<number, Iterator<Bar>>();
+/** Uploads sent in parts (a large insert is posted in slices so the caller's loop keeps turning). */
+const staged = new Map<number, unknown[]>();
+
+type Handler = (db: Database, args: any[]) => unknown;
+
+/** Joins the parts of a staged upload back into the one input the caller gave. */
+function assemble(parts: unknown[]): unknown {
+  if (parts.length === 1) return parts[0];
+  if (Array.isArray(parts[0])) return (parts as unknown[][]).flat();
+  const joined: Record<string, unknown> = {};
+  for (const key of Object.keys(parts[0] as object)) {
+    const pieces = parts.map((part) => (part as Record<string, ArrayLike<unknown>>)[key]!);
+    if (ArrayBuffer.isView(pieces[0])) {
+      const Typed = (pieces[0] as unknown as { constructor: new (length: number) => { set(a: ArrayLike<unknown>, o: number): void } }).constructor;
+      const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
+      const out = new Typed(total);
+      let offset = 0;
+      for (const piece of pieces) {
+        out.set(piece, offset);
+        offset += piece.length;
+      }
+      joined[key] = out;
+    } else {
+      joined[key] = pieces.flatMap((piece) => Array.from(piece));
+    }
+  }
+  return joined;
+}
+
+function take(upload: unknown): unknown {
+  if (typeof upload !== "object" || upload === null || !("staged" in upload)) return upload;
+  const id = (upload as { staged: number }).staged;
+  const parts = staged.get(id) ?? [];
+  staged.delete(id);
+  return assemble(parts);
+}
+
+const HANDLERS: Record<string, Handler> = {
+  stage: (_db, [id, part]) => {
+    const parts = staged.get(id) ?? [];
+    parts.push(part);
+    staged.set(id, parts);
+    return null;
+  },
+  unstage: (_db, [id]) => staged.delete(id),
+  insertBars: (db, [symbol, bars]) => db.insertBars(symbol, take(bars) as never),
+  getBars: (db, [symbol, query]) => db.getBars(symbol, query),
+  latestBar: (db, [symbol]) => db.latestBar(symbol),
+  deleteBars: (db, [symbol, range]) => db.deleteBars(symbol, range),
+  overview: (db) => db.overview(),
+  insertQuotes: (db, [symbol, quotes]) => db.insertQuotes(symbol, take(quotes) as never),
+  getQuotes: (db, [symbol, query]) => db.getQuotes(symbol, query),
+  iterOpen: (db, [id, symbol, query]) => {
+    iterators.set(id, db.iterateBars(symbol, query));
+    return null;
+  },
+  iterNext: (_db, [id]) => {
+    const iterator = iterators.get(id);
+    if (!iterator) throw new ValidationError([{ message: "this iteration has ended or was never opened" }]);
+    const page: Bar[] = [];
+    for (;;) {
+      const next = iterator.next();
+      if (next.done) {
+        iterators.delete(id);
+        return { page, done: true };
+      }
+      page.push(next.value);
+      if (page.length === ITERATE_PAGE_ROWS) return { page, done: false };
+    }
+  },
+  iterClose: (_db, [id]) => {
+    iterators.get(id)?.return?.(undefined);
+    return iterators.delete(id);
+  },
+  "metrics.record": (db, [name, value, labels]) => db.metrics.record(name, value, labels),
+  "metrics.query": (db, [name, query]) => db.metrics.query(name, query),
+  "metrics.summary": (db, [name]) => db.metrics.summary(name),
+  "prefs.get": (db, [key]) => db.prefs.get(key),
+  "prefs.set": (db, [key, value]) => db.prefs.set(key, value),
+  "prefs.delete": (db, [key]) => db.prefs.delete(key),
+  "prefs.all": (db) => db.prefs.all(),
+  "audit.append": (db, [input]) => db.audit.append(input),
+  "audit.query": (db, [query]) => db.audit.query(query),
+  "audit.head": (db) => db.audit.head(),
+  "audit.verify": (db, [options]) => db.audit.verify(options),
+  "artifacts.register": (db, [input, options]) => db.artifacts.register(input, options),
+  "artifacts.get": (db, [name, version]) => db.artifacts.get(name, version),
+  "artifacts.list": (db, [query]) => db.artifacts.list(query),
+  "artifacts.remove": (db, [name, version]) => db.artifacts.remove(name, version),
+  "maintenance.checkpoint": (db, [mode]) => db.maintenance.checkpoint(mode),
+  "maintenance.optimize": (db) => db.maintenance.optimize(),
+  "maintenance.vacuum": (db, [options]) => db.maintenance.vacuum(options),
+  "maintenance.integrityCheck": (db, [options]) => db.maintenance.integrityCheck(options),
+  "maintenance.backup": (db, [path]) => db.maintenance.backup(path),
+  "maintenance.info": (db) => db.maintenance.info(),
+  "maintenance.stats": (db) => db.maintenance.stats(),
+  close: (db) => {
+    for (const iterator of iterators.values()) iterator.return?.(undefined);
+    iterators.clear();
+    db.close();
+    return null;
+  },
+};
+
+/** Runs a mutation with the audit log naming `actor` (the view's), or as the store's own. */
+function run(db: Database, request: Request & { actor?: string }): unknown {
+  const handler = HANDLERS[request.op];
+  if (!handler) throw new TypeError(`unknown operation ${request.op}`);
+  if (request.actor === undefined) return handler(db, request.args);
+  // register is asynchronous (it hashes the file): its actor goes in its options instead.
+  if (request.op === "artifacts.register") return handler(db, [request.args[0], { ...(request.args[1] as object), actor: request.actor }]);
+  return db.asActor(request.actor, () => handler(db, request.args));
+}
+
+self.onmessage = async (event: MessageEvent<InitMessage | (Request & { actor?: string })>) => {
+  const message = event.data;
+  if ("type" in message && message.type === "init") {
+    try {
+      db = new Database({ ...message.options, readonly: message.role === "reader" });
+      postMessage({ type: "ready" });
+    } catch (error) {
+      postMessage({ type: "fatal", error: serializeError(error) });
+    }
+    return;
+  }
+  const request = message as Request & { actor?: string };
+  let answer: Answer;
+  try {
+    if (!db) throw new Error("the worker's database is not open");
+    let value = run(db, request);
+    // artifacts.register hashes asynchronously; everything else is synchronous.
+    if (value instanceof Promise) value = await value;
+    if (request.op === "getBars") {
+      const packed = packBars(value as Bar[]);
+      postMessage({ id: request.id, ok: true, value: packed, packed: "bars" } satisfies Answer, [packed.buffer as ArrayBuffer]);
+      return;
+    }
+    if (request.op === "getQuotes") {
+      const packed = packQuotes(value as never);
+      postMessage({ id: request.id, ok: true, value: packed, packed: "quotes" } satisfies Answer, [packed.buffer as ArrayBuffer]);
+      return;
+    }
+    if (request.op === "iterNext") {
+      const { page, done } = value as { page: Bar[]; done: boolean };
+      const packed = packBars(page);
+      postMessage({ id: request.id, ok: true, value: { packed, done }, packed: "bars" } satisfies Answer, [packed.buffer as ArrayBuffer]);
+      return;
+    }
+    answer = { id: request.id, ok: true, value };
+  } catch (error) {
+    answer = { id: request.id, ok: false, error: serializeError(error) };
+  }
+  postMessage(answer);
+};

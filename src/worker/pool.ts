@@ -1,0 +1,145 @@
+/**
+ * One worker and its queue: requests go out with an id and come back answered, in order. The
+ * queue is bounded (a full one refuses at once instead of growing); a worker that dies fails
+ * every request it held (none hangs) and is replaced by a fresh one on the same database.
+ */
+import { StorageError } from "../domain/errors.ts";
+import { deserializeError, unpackBars, unpackQuotes, type Answer, type HostEvent, type Role } from "./protocol.ts";
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+export interface RestartEvent {
+  role: Role;
+  index: number;
+  reason: string;
+  failedRequests: number;
+}
+
+export class WorkerConnection {
+  readonly role: Role;
+  readonly index: number;
+  #worker!: Worker;
+  #ready!: Promise<void>;
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  readonly #maxQueue: number;
+  readonly #options: Record<string, unknown>;
+  readonly #onRestart: (event: RestartEvent) => void;
+  #closing = false;
+  #restarts = 0;
+
+  constructor(role: Role, index: number, options: Record<string, unknown>, maxQueue: number, onRestart: (event: RestartEvent) => void) {
+    this.role = role;
+    this.index = index;
+    this.#options = options;
+    this.#maxQueue = maxQueue;
+    this.#onRestart = onRestart;
+    this.#start();
+  }
+
+  /** Resolves when the worker has opened its database (rejects with why it could not). */
+  get ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** Requests sent and not yet answered. */
+  get queued(): number {
+    return this.#pending.size;
+  }
+
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  #start(): void {
+    const worker = new Worker(new URL("./host.ts", import.meta.url).href);
+    this.#worker = worker;
+    let settle!: { resolve: () => void; reject: (error: unknown) => void };
+    this.#ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    // A caller that never awaits ready must not see an unhandled rejection; requests see it.
+    this.#ready.catch(() => {});
+    worker.onmessage = (event: MessageEvent<Answer | HostEvent>) => {
+      const message = event.data;
+      if ("type" in message) {
+        if (message.type === "ready") settle.resolve();
+        else settle.reject(deserializeError(message.error));
+        return;
+      }
+      const pending = this.#pending.get(message.id);
+      if (!pending) return;
+      this.#pending.delete(message.id);
+      if (!message.ok) {
+        pending.reject(deserializeError(message.error));
+      } else if (message.packed === "bars") {
+        const value = message.value as Float64Array | { packed: Float64Array; done: boolean };
+        pending.resolve(value instanceof Float64Array ? unpackBars(value) : { page: unpackBars(value.packed), done: value.done });
+      } else if (message.packed === "quotes") {
+        pending.resolve(unpackQuotes(message.value as Float64Array));
+      } else {
+        pending.resolve(message.value);
+      }
+    };
+    worker.addEventListener("close", () => {
+      if (this.#worker !== worker) return;
+      this.#died(worker, "the worker exited");
+    });
+    worker.addEventListener("error", (event) => {
+      if (this.#worker !== worker) return;
+      this.#died(worker, `the worker failed: ${(event as ErrorEvent).message ?? "error"}`);
+    });
+    worker.postMessage({ type: "init", role: this.role, options: this.#options });
+  }
+
+  #died(worker: Worker, reason: string): void {
+    const failed = [...this.#pending.values()];
+    this.#pending.clear();
+    const error = new StorageError("WORKER_DIED", `the ${this.role} worker stopped while handling this request (${reason}); it has been restarted`);
+    for (const pending of failed) pending.reject(error);
+    if (this.#closing) return;
+    worker.terminate();
+    this.#restarts++;
+    this.#start();
+    this.#onRestart({ role: this.role, index: this.index, reason, failedRequests: failed.length });
+  }
+
+  /** Sends one request; rejects at once with QUEUE_FULL when the queue is at its bound. */
+  request<T>(op: string, args: unknown[], actor?: string, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.#closing) return Promise.reject(new StorageError("CLOSED", "the store is closed"));
+    if (this.#pending.size >= this.#maxQueue) {
+      return Promise.reject(
+        new StorageError("QUEUE_FULL", `the ${this.role} worker's queue is full (${this.#maxQueue} requests waiting); retry when some have finished`),
+      );
+    }
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      try {
+        this.#worker.postMessage(actor === undefined ? { id, op, args } : { id, op, args, actor }, transfer);
+      } catch (error) {
+        this.#pending.delete(id);
+        reject(error);
+      }
+    });
+  }
+
+  /** Terminates the worker for a fault test: what a crash does, without crashing anything else. */
+  kill(): void {
+    this.#worker.terminate();
+  }
+
+  /** Sends `close` (the database's clean close), then ends the worker. */
+  async close(): Promise<void> {
+    try {
+      await this.#ready;
+      await this.request("close", []);
+    } catch {
+      // A worker that never opened, or died, has nothing to close cleanly.
+    } finally {
+      this.#closing = true;
+      this.#worker.terminate();
+    }
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * What crosses between the caller's thread and a store worker: requests, answers, errors, and
+ * bars or quotes packed as one Float64Array (transferred, not cloned row by row).
+ */
+import type { Bar } from "../domain/bar.ts";
+import { ConflictError, NotFoundError, StorageError, TradeliteError, ValidationError, type Issue } from "../domain/errors.ts";
+import type { Quote } from "../domain/quote.ts";
+
+export type Role = "writer" | "reader";
+
+export interface InitMessage {
+  type: "init";
+  role: Role;
+  options: Record<string, unknown>;
+}
+
+export interface Request {
+  id: number;
+  op: string;
+  args: unknown[];
+}
+
+export interface SerializedError {
+  name: string;
+  code?: string;
+  message: string;
+  issues?: Issue[];
+}
+
+export type Answer =
+  | { id: number; ok: true; value: unknown; packed?: "bars" | "quotes" }
+  | { id: number; ok: false; error: SerializedError };
+
+export type HostEvent = { type: "ready" } | { type: "fatal"; error: SerializedError };
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof TradeliteError) {
+    return {
+      name: error.name,
+      code: error.code,
+      message: error.message,
+      ...(error instanceof ValidationError ? { issues: error.issues } : {}),
+    };
+  }
+  if (error instanceof Error) return { name: error.name, message: error.message };
+  return { name: "Error", message: String(error) };
+}
+
+/** The error as the caller would have seen it from the in-thread store (same class and code). */
+export function deserializeError(error: SerializedError): Error {
+  switch (error.name) {
+    case "ValidationError":
+    case "TimestampError":
+      return new ValidationError(error.issues ?? [], error.message);
+    case "NotFoundError":
+      return new NotFoundError(error.message);
+    case "ConflictError":
+      return new ConflictError(error.message);
+    case "StorageError":
+      return new StorageError(error.code ?? "STORAGE", error.message);
+    case "TypeError":
+      return new TypeError(error.message);
+    case "RangeError":
+      return new RangeError(error.message);
+    default: {
+      const revived = new Error(error.message);
+      revived.name = error.name;
+      return revived;
+    }
+  }
+}
+
+const BAR_FIELDS = ["timestamp", "open", "high", "low", "close", "volume", "amount"] as const;
+const QUOTE_FIELDS = ["timestamp", "bid", "bid_size", "ask", "ask_size", "last", "volume"] as const;
+
+/** Rows packed field-major into one Float64Array; NULL is NaN (the store never holds NaN). */
+function pack<T extends Record<string, number | null>>(rows: readonly T[], fields: readonly string[]): Float64Array {
+  const n = rows.length;
+  const packed = new Float64Array(n * fields.length);
+  for (let f = 0; f < fields.length; f++) {
+    const field = fields[f]!;
+    const base = f * n;
+    for (let i = 0; i < n; i++) {
+      const value = rows[i]![field];
+      packed[base + i] = value === null || value === undefined ? Number.NaN : value;
+    }
+  }
+  return packed;
+}
+
+function unpack<T>(packed: Float64Array, fields: readonly string[]): T[] {
+  const n = packed.length / fields.length;
+  const rows = new Array<T>(n);
+  const [timestamp, a, b, c, d, e, g] = fields.map((_, f) => packed.subarray(f * n, (f + 1) * n)) as Float64Array[];
+  const nullable = (value: number) => (value === value ? value : null);
+  for (let i = 0; i < n; i++) {
+    rows[i] = {
+      [fields[0]!]: timestamp![i]!,
+      [fields[1]!]: nullable(a![i]!),
+      [fields[2]!]: nullable(b![i]!),
+      [fields[3]!]: nullable(c![i]!),
+      [fields[4]!]: nullable(d![i]!),
+      [fields[5]!]: nullable(e![i]!),
+      [fields[6]!]: nullable(g![i]!),
+    } as T;
+  }
+  return rows;
+}
+
+export const packBars = (bars: readonly Bar[]) => pack(bars as unknown as Record<string, number | null>[], BAR_FIELDS);
+export const packQuotes = (quotes: readonly Quote[]) => pack(quotes as unknown as Record<string, number | null>[], QUOTE_FIELDS);
+
+/** Bars in the store's shape, with keys in schema order (so they equal the in-thread store's). */
+export function unpackBars(packed: Float64Array): Bar[] {
+  const n = packed.length / 7;
+  const bars = new Array<Bar>(n);
+  const nullable = (value: number) => (value === value ? value : null);
+  for (let i = 0; i < n; i++) {
+    bars[i] = {
+      timestamp: packed[i]!,
+      open: nullable(packed[n + i]!),
+      high: nullable(packed[2 * n + i]!),
+      low: nullable(packed[3 * n + i]!),
+      close: nullable(packed[4 * n + i]!),
+      volume: nullable(packed[5 * n + i]!),
+      amount: nullable(packed[6 * n + i]!),
+    };
+  }
+  return bars;
+}
+
+export const unpackQuotes = (packed: Float64Array) => unpack<Quote>(packed, QUOTE_FIELDS);

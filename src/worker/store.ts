@@ -1,0 +1,268 @@
+/**
+ * openStore({ backend: "sqlite-worker" }): the Store over bun:sqlite in Workers, so storage never
+ * holds the caller's event loop. One writer worker (every mutation, in order) and a pool of
+ * read-only reader workers (WAL lets them read while the writer writes); each has its own bounded
+ * queue, and a read goes to the least busy reader. Bars and quotes come back packed in one
+ * transferred Float64Array and become objects here. A large insert is posted in slices, yielding
+ * between them, and written by the worker in one transaction when the last slice arrives.
+ */
+import type { z } from "zod";
+import { resolveDatabaseOptions, type DatabaseOptions } from "../config.ts";
+import { checkActor } from "../domain/audit.ts";
+import type { Bar } from "../domain/bar.ts";
+import { StorageError, ValidationError } from "../domain/errors.ts";
+import { assertPreferenceKey, preferenceJson } from "../domain/preference.ts";
+import type { Store } from "../domain/store.ts";
+import { isMemoryPath } from "../sqlite/connection.ts";
+import { WorkerConnection, type RestartEvent } from "./pool.ts";
+
+export interface WorkerStoreOptions extends DatabaseOptions {
+  /** Read-only reader workers. Default 2; 0 sends reads to the writer. */
+  readers?: number;
+  /** Requests each worker may hold before new ones are refused with QUEUE_FULL. Default 1024. */
+  maxQueue?: number;
+}
+
+/** The recovery metric recorded each time a worker is replaced (labels: role, index). */
+export const WORKER_RESTART_METRIC = "sqlite_worker.restart";
+
+/** Inserts of more rows than this are posted in slices of this many. */
+const SLICE_ROWS = 50_000;
+const MAX_READERS = 16;
+
+export async function createWorkerStore(options: WorkerStoreOptions = {}): Promise<Store> {
+  const { readers = 2, maxQueue = 1024, ...databaseOptions } = options ?? {};
+  if (!Number.isSafeInteger(readers) || readers < 0 || readers > MAX_READERS) {
+    throw new ValidationError([{ field: "readers", message: `expected a whole number 0-${MAX_READERS}, got ${String(readers)}` }]);
+  }
+  if (!Number.isSafeInteger(maxQueue) || maxQueue < 1) {
+    throw new ValidationError([{ field: "maxQueue", message: `expected a positive whole number, got ${String(maxQueue)}` }]);
+  }
+  const resolved = resolveDatabaseOptions(databaseOptions);
+  if (isMemoryPath(resolved.path)) {
+    throw new ValidationError([{ field: "path", message: "an in-memory database cannot be shared between workers; use a file, or the sqlite backend" }]);
+  }
+  if (resolved.readonly) {
+    throw new ValidationError([{ field: "readonly", message: "the sqlite-worker backend has a writer; open read-only with the sqlite backend" }]);
+  }
+  const { readonly: _readonly, ...shared } = resolved;
+
+  let writer: WorkerConnection;
+  const onRestart = (event: RestartEvent) => {
+    // Recorded through the writer (itself restarted, when it was the one that died).
+    writer
+      .request("metrics.record", [WORKER_RESTART_METRIC, 1, { role: event.role, index: String(event.index) }])
+      .catch(() => {});
+  };
+  writer = new WorkerConnection("writer", 0, shared, maxQueue, onRestart);
+  const readerPool: WorkerConnection[] = [];
+  try {
+    // The writer creates and migrates the file before any reader opens it read-only.
+    await writer.ready;
+    for (let i = 0; i < readers; i++) readerPool.push(new WorkerConnection("reader", i, shared, maxQueue, onRestart));
+    await Promise.all(readerPool.map((reader) => reader.ready));
+  } catch (error) {
+    await Promise.all([writer, ...readerPool].map((connection) => connection.close()));
+    throw error;
+  }
+  return buildStore({ writer, readers: readerPool, timezone: resolved.timezone });
+}
+
+interface Shared {
+  writer: WorkerConnection;
+  readers: WorkerConnection[];
+  timezone: string;
+  closed: boolean;
+  inFlight: Set<Promise<unknown>>;
+  schemas: Map<string, z.ZodType>;
+  nextId: number;
+  views: Map<string, Store>;
+}
+
+function buildStore(base: { writer: WorkerConnection; readers: WorkerConnection[]; timezone: string }): Store {
+  const shared: Shared = { ...base, closed: false, inFlight: new Set(), schemas: new Map(), nextId: 1, views: new Map() };
+  return view(shared, undefined);
+}
+
+function view(shared: Shared, actor: string | undefined): Store {
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    shared.inFlight.add(promise);
+    const done = () => shared.inFlight.delete(promise);
+    promise.then(done, done);
+    return promise;
+  };
+  const closed = () => Promise.reject(new StorageError("CLOSED", "the store is closed"));
+  const reader = (): WorkerConnection => {
+    let best = shared.readers[0] ?? shared.writer;
+    for (const candidate of shared.readers) if (candidate.queued < best.queued) best = candidate;
+    return best;
+  };
+  const read = <T>(op: string, ...args: unknown[]): Promise<T> => (shared.closed ? closed() : track(reader().request<T>(op, args)));
+  const write = <T>(op: string, ...args: unknown[]): Promise<T> => (shared.closed ? closed() : track(sendWrite<T>(op, args)));
+
+  /** A mutation: a value that cannot be posted (a function, say) is bad input, not a crash. */
+  async function sendWrite<T>(op: string, args: unknown[]): Promise<T> {
+    try {
+      return await shared.writer.request<T>(op, args, actor);
+    } catch (error) {
+      throw cloneFailure(error) ?? error;
+    }
+  }
+
+  /** Bars or quotes: posted whole, or in slices that the worker joins and writes in one go. */
+  async function insert(op: "insertBars" | "insertQuotes", symbol: string, rows: unknown): Promise<number> {
+    const length = inputLength(rows);
+    if (length <= SLICE_ROWS) return sendWrite<number>(op, [symbol, rows]);
+    const id = shared.nextId++;
+    try {
+      for (let start = 0; start < length; start += SLICE_ROWS) {
+        await shared.writer.request("stage", [id, slice(rows, start, Math.min(length, start + SLICE_ROWS))]);
+        // Let the caller's event loop turn between slices: posting clones each one here.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (error) {
+      await shared.writer.request("unstage", [id]).catch(() => {});
+      throw cloneFailure(error) ?? error;
+    }
+    return sendWrite<number>(op, [symbol, { staged: id }]);
+  }
+
+  const store: Store = {
+    backend: "sqlite-worker",
+    timezone: shared.timezone,
+    withActor(name) {
+      checkActor(name);
+      let existing = shared.views.get(name);
+      if (!existing) {
+        existing = view(shared, name);
+        if (shared.views.size < 64) shared.views.set(name, existing);
+      }
+      return existing;
+    },
+    insertBars: (symbol, bars) => (shared.closed ? closed() : track(insert("insertBars", symbol, bars))),
+    getBars: (symbol, query) => read<Bar[]>("getBars", symbol, query),
+    async *iterateBars(symbol, query) {
+      if (shared.closed) await closed();
+      const connection = reader();
+      const id = shared.nextId++;
+      await track(connection.request("iterOpen", [id, symbol, query]));
+      let done = false;
+      try {
+        while (!done) {
+          const next = await track(connection.request<{ page: Bar[]; done: boolean }>("iterNext", [id]));
+          done = next.done;
+          yield* next.page;
+        }
+      } finally {
+        if (!done) await connection.request("iterClose", [id]).catch(() => {});
+      }
+    },
+    latestBar: (symbol) => read("latestBar", symbol),
+    deleteBars: (symbol, range) => write("deleteBars", symbol, range),
+    overview: () => read("overview"),
+    insertQuotes: (symbol, quotes) => (shared.closed ? closed() : track(insert("insertQuotes", symbol, quotes))),
+    getQuotes: (symbol, query) => read("getQuotes", symbol, query),
+    metrics: {
+      record: (name, value, labels) => write("metrics.record", name, value, labels),
+      query: (name, query) => read("metrics.query", name, query),
+      summary: (name) => read("metrics.summary", name),
+    },
+    prefs: {
+      define(key, schema) {
+        assertPreferenceKey(key);
+        if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== "function") {
+          throw new ValidationError([{ field: "schema", message: "expected a zod schema" }]);
+        }
+        shared.schemas.set(key, schema);
+      },
+      get: (key) => read("prefs.get", key),
+      async set(key, value) {
+        // Schemas live in this process (a zod schema cannot be posted), so they are checked here,
+        // with the same issues the in-thread store reports; the JSON rules too, before posting.
+        assertPreferenceKey(key);
+        const schema = shared.schemas.get(key);
+        if (schema) {
+          const parsed = schema.safeParse(value);
+          if (!parsed.success) {
+            throw new ValidationError(parsed.error.issues.map((issue) => ({ field: ["value", ...issue.path].join("."), message: issue.message })));
+          }
+        }
+        return write("prefs.set", key, JSON.parse(preferenceJson(value)));
+      },
+      delete: (key) => write("prefs.delete", key),
+      all: () => read("prefs.all"),
+    },
+    audit: {
+      append: (input) => write("audit.append", input),
+      query: (query) => read("audit.query", query),
+      head: () => read("audit.head"),
+      verify: (options) => read("audit.verify", options),
+    },
+    artifacts: {
+      register: (input, options) => write("artifacts.register", input, options),
+      get: (name, version) => read("artifacts.get", name, version),
+      list: (query) => read("artifacts.list", query),
+      remove: (name, version) => write("artifacts.remove", name, version),
+    },
+    maintenance: {
+      checkpoint: (mode) => write("maintenance.checkpoint", mode),
+      optimize: () => write("maintenance.optimize"),
+      vacuum: (options) => write("maintenance.vacuum", options),
+      // A check records its duration (a metric and an audit entry): the writer runs it.
+      integrityCheck: (options) => write("maintenance.integrityCheck", options),
+      backup: (toPath) => write("maintenance.backup", toPath),
+      info: () => read("maintenance.info"),
+      stats: () => read("maintenance.stats"),
+    },
+    async close() {
+      if (shared.closed) return;
+      shared.closed = true;
+      // Drain: every request already accepted finishes (or fails) before the workers go.
+      await Promise.allSettled([...shared.inFlight]);
+      // Readers first, so the writer's closing checkpoint (TRUNCATE) is not held back by them.
+      await Promise.all(shared.readers.map((connection) => connection.close()));
+      await shared.writer.close();
+    },
+  };
+  Object.defineProperty(store, "workers", {
+    enumerable: false,
+    value: { writer: shared.writer, readers: shared.readers },
+  });
+  return store;
+}
+
+/** The worker connections of a sqlite-worker store: for diagnostics and fault tests. */
+export function workersOf(store: Store): { writer: WorkerConnection; readers: WorkerConnection[] } {
+  const workers = (store as unknown as { workers?: { writer: WorkerConnection; readers: WorkerConnection[] } }).workers;
+  if (!workers) throw new TypeError("not a sqlite-worker store");
+  return workers;
+}
+
+function inputLength(rows: unknown): number {
+  if (Array.isArray(rows)) return rows.length;
+  if (typeof rows === "object" && rows !== null && "timestamp" in rows) {
+    const timestamp = (rows as { timestamp: unknown }).timestamp;
+    if (typeof timestamp === "object" && timestamp !== null && "length" in timestamp) return Number((timestamp as ArrayLike<unknown>).length) || 0;
+  }
+  return 0;
+}
+
+/** Rows [start, end) of an array or of every column (typed arrays are copied, never shared). */
+function slice(rows: unknown, start: number, end: number): unknown {
+  if (Array.isArray(rows)) return rows.slice(start, end);
+  const part: Record<string, unknown> = {};
+  for (const [key, column] of Object.entries(rows as Record<string, unknown>)) {
+    part[key] =
+      ArrayBuffer.isView(column) || Array.isArray(column)
+        ? (column as unknown as { slice(a: number, b: number): unknown }).slice(start, end)
+        : column;
+  }
+  return part;
+}
+
+function cloneFailure(error: unknown): ValidationError | undefined {
+  if (error instanceof Error && (error.name === "DataCloneError" || /could not be cloned|DataCloneError/i.test(error.message))) {
+    return new ValidationError([{ message: `the input holds a value that is not data (${error.message})` }]);
+  }
+  return undefined;
+}
