@@ -1,17 +1,20 @@
 /**
  * `bun run serve` (and `bun run start`): the HTTP API over the default database ($TRADELITE_DB,
  * else ./data/trading.db) and its session cache ($TRADELITE_CACHE_DIR, else ./data/session_cache),
- * on $TRADELITE_HOST:$TRADELITE_PORT (127.0.0.1:8787). See the README's "HTTP API" for the rest
- * of the environment. SIGINT and SIGTERM stop the server, then close the store cleanly.
+ * on $TRADELITE_HOST:$TRADELITE_PORT (127.0.0.1:8787). The store runs in workers (sqlite-worker:
+ * storage never holds the server's event loop); `--in-thread` (or TRADELITE_BACKEND=sqlite) runs
+ * it on the server's thread instead. See the README's "HTTP API" for the rest of the environment.
+ * SIGINT and SIGTERM stop the server, then close the store cleanly.
  */
 import {
-  createSqliteStore,
   formatIsoUtc,
-  getDatabase,
+  openDatabase,
+  openStore,
   resolveServerSettings,
   SessionCache,
   startServer,
   ValidationError,
+  type Store,
 } from "../src/mod.ts";
 
 let settings;
@@ -22,9 +25,16 @@ try {
   for (const issue of error.issues) console.error(`tradelite serve: ${issue.field}: ${issue.message}`);
   process.exit(2);
 }
+const backendName = process.argv.includes("--in-thread") ? "sqlite" : (process.env.TRADELITE_BACKEND || "sqlite-worker");
+if (backendName !== "sqlite" && backendName !== "sqlite-worker") {
+  console.error(`tradelite serve: TRADELITE_BACKEND: expected sqlite or sqlite-worker, got ${JSON.stringify(backendName)}`);
+  process.exit(2);
+}
 
-const db = getDatabase();
-const store = createSqliteStore(db);
+// The session cache works on a connection of its own on this thread (its file work is
+// synchronous and short); the store's connections are the workers' (or this one, in-thread).
+const db = openDatabase();
+const store: Store = backendName === "sqlite" ? await openStore({ backend: "sqlite", path: db.path }) : await openStore({ backend: "sqlite-worker", path: db.path });
 const cache = new SessionCache({ db });
 const running = startServer(store, {
   hostname: settings.host,
@@ -36,9 +46,9 @@ const running = startServer(store, {
   cache,
 });
 
-const overview = db.overview();
+const overview = await store.overview();
 const { journalMode } = db.settings();
-console.log(`tradelite database: ${db.path} (schema ${db.schemaVersion}, journal ${journalMode}, timezone ${db.timezone})`);
+console.log(`tradelite database: ${db.path} (schema ${db.schemaVersion}, journal ${journalMode}, timezone ${db.timezone}, backend ${store.backend})`);
 console.log(`session cache: ${cache.settings.dir}`);
 if (overview.length === 0) {
   console.log("no bars stored yet");
@@ -59,6 +69,7 @@ async function shutdown(signal: string): Promise<void> {
   console.log(`tradelite API: ${signal}, stopping`);
   await running.stop();
   await store.close();
+  db.close();
   process.exit(0);
 }
 process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -32,9 +32,11 @@ function assemble(parts: unknown[]): unknown {
       const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
       const out = new Typed(total);
       let offset = 0;
-      for (const piece of pieces) {
-        out.set(piece, offset);
-        offset += piece.length;
+      for (let p = 0; p < pieces.length; p++) {
+        out.set(pieces[p]!, offset);
+        offset += pieces[p]!.length;
+        // Let the part go as soon as it is copied: the peak is one column, not every part twice.
+        (parts[p] as Record<string, unknown>)[key] = undefined;
       }
       joined[key] = out;
     } else {

@@ -116,7 +116,9 @@ function view(shared: Shared, actor: string | undefined): Store {
     const id = shared.nextId++;
     try {
       for (let start = 0; start < length; start += SLICE_ROWS) {
-        await shared.writer.request("stage", [id, slice(rows, start, Math.min(length, start + SLICE_ROWS))]);
+        const part = slice(rows, start, Math.min(length, start + SLICE_ROWS));
+        // A typed-array slice is a fresh copy of ours: hand its buffer over instead of cloning it.
+        await shared.writer.request("stage", [id, part.value], undefined, part.transfer);
         // Let the caller's event loop turn between slices: posting clones each one here.
         await new Promise((resolve) => setImmediate(resolve));
       }
@@ -247,17 +249,24 @@ function inputLength(rows: unknown): number {
   return 0;
 }
 
-/** Rows [start, end) of an array or of every column (typed arrays are copied, never shared). */
-function slice(rows: unknown, start: number, end: number): unknown {
-  if (Array.isArray(rows)) return rows.slice(start, end);
+/**
+ * Rows [start, end) of an array or of every column. Typed arrays are sliced (copied), so the
+ * caller's arrays are never shared or detached; the copies' buffers are listed for transfer.
+ */
+function slice(rows: unknown, start: number, end: number): { value: unknown; transfer: ArrayBuffer[] } {
+  if (Array.isArray(rows)) return { value: rows.slice(start, end), transfer: [] };
   const part: Record<string, unknown> = {};
+  const transfer: ArrayBuffer[] = [];
   for (const [key, column] of Object.entries(rows as Record<string, unknown>)) {
-    part[key] =
-      ArrayBuffer.isView(column) || Array.isArray(column)
-        ? (column as unknown as { slice(a: number, b: number): unknown }).slice(start, end)
-        : column;
+    if (ArrayBuffer.isView(column)) {
+      const copy = (column as unknown as { slice(a: number, b: number): ArrayBufferView }).slice(start, end);
+      transfer.push(copy.buffer as ArrayBuffer);
+      part[key] = copy;
+    } else {
+      part[key] = Array.isArray(column) ? column.slice(start, end) : column;
+    }
   }
-  return part;
+  return { value: part, transfer };
 }
 
 function cloneFailure(error: unknown): ValidationError | undefined {
