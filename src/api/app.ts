@@ -7,6 +7,7 @@
  * Errors have one shape (errors.ts).
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context, Next } from "hono";
 import { cors } from "hono/cors";
 import { dirname, join, resolve } from "node:path";
 import { DEFAULT_MAX_BODY_BYTES } from "../config.ts";
@@ -62,26 +63,38 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   app.onError((error, c) => handleError(error, c, logError));
   app.notFound((c) => handleError(new ApiError(404, `no route ${c.req.method} ${c.req.path.slice(0, 200)}`), c, logError));
 
-  if (options.corsOrigins && options.corsOrigins.length > 0) {
-    app.use(cors({ origin: [...options.corsOrigins], allowHeaders: ["Authorization", "Content-Type"], maxAge: 600 }));
-  }
+  const corsHandler =
+    options.corsOrigins && options.corsOrigins.length > 0
+      ? cors({ origin: [...options.corsOrigins], allowHeaders: ["Authorization", "Content-Type"], maxAge: 600 })
+      : null;
   const checkHost = hostAllowlist(options.allowedHosts ?? []);
   const auth = tokens.length > 0 ? tokenAuth(tokens) : null;
   const limitBody = bodyLimit(maxBodyBytes);
   const views = new Map<string, Store>();
-  // One middleware for the Host check, the token, the request's store view, the body limit and
-  // the secure headers: each layer of middleware costs a little on every request (measured:
-  // about 15 us of a 240-row answer's 190), and these always run together. Errors thrown here
-  // or below are answered by onError, which adds the secure headers itself.
-  app.use(async (c, next) => {
-    checkHost(c);
+  // One middleware for the Host check, CORS, the token, the request's store view, the body limit
+  // and the secure headers: each layer of middleware costs a little on every request
+  // (measured: microseconds of a 240-row answer's ~200), and these always run together. The
+  // Host check comes first, so a CORS preflight from a rebinding page is refused too. Errors
+  // thrown here or below are answered by onError, which adds the secure headers itself.
+  const serve = async (c: Context<ApiEnv>, next: Next) => {
     const actor = auth && c.req.path !== "/health" ? auth(c) : LOCAL_ACTOR;
     let view = views.get(actor);
     if (!view) views.set(actor, (view = store.withActor(actor)));
     c.set("actor", actor);
     c.set("store", view);
     c.set("cache", cache);
+    c.set("logError", logError);
     await limitBody(c, next);
+  };
+  app.use(async (c, next) => {
+    checkHost(c);
+    if (corsHandler) {
+      // A preflight is answered by the CORS handler itself, without reaching the routes.
+      const preflight = await corsHandler(c, () => serve(c, next));
+      if (preflight instanceof Response) c.res = preflight;
+    } else {
+      await serve(c, next);
+    }
     addSecureHeaders(c.res);
   });
 
@@ -94,7 +107,14 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   preferenceRoutes(app);
   metricRoutes(app);
   let backupDir: Promise<string | null> | undefined;
-  maintenanceRoutes(app, () => (backupDir ??= options.backupDir === undefined ? defaultBackupDir(store) : Promise.resolve(options.backupDir)));
+  maintenanceRoutes(app, () => {
+    if (options.backupDir !== undefined) return Promise.resolve(options.backupDir);
+    // Remembered once found; a failure to find it is not remembered (the next request retries).
+    return (backupDir ??= defaultBackupDir(store).catch((error: unknown) => {
+      backupDir = undefined;
+      throw error;
+    }));
+  });
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

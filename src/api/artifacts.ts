@@ -4,11 +4,11 @@
  * can neither make the server read a file nor learn anything about one. The path must still be
  * relative without `..`, so what is recorded cannot point the server's own tools elsewhere.
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { ArtifactSchema as DomainArtifactSchema, type ArtifactInput } from "../domain/artifact.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
-import { JsonValueSchema, NameParam } from "./schemas.ts";
+import { JsonValueSchema, NameParam, route } from "./schemas.ts";
 
 const ArtifactSchema = DomainArtifactSchema.extend({
   params: z.record(z.string(), JsonValueSchema),
@@ -38,7 +38,7 @@ const ListQuery = z.strictObject({ name: z.string().min(1).max(128).optional(), 
 
 export function artifactRoutes(app: Api): void {
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/artifacts",
       summary: "Registered artifacts, optionally by name or tag",
@@ -52,7 +52,7 @@ export function artifactRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/v1/artifacts",
       summary: "Register an artifact version (the same hash again is a no-op; another hash is a 409)",
@@ -66,7 +66,7 @@ export function artifactRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/artifacts/{name}",
       summary: "The latest registered version of an artifact",
@@ -82,7 +82,7 @@ export function artifactRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/artifacts/{name}/{version}",
       summary: "One version of an artifact",

@@ -2,12 +2,12 @@
  * /v1/audit: the hash-chained audit log, read and verified (it is written by the store's own
  * mutations, each naming the caller).
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { AuditEntrySchema as DomainAuditEntrySchema } from "../domain/audit.ts";
 import type { AuditQuery } from "../domain/store.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
-import { defined, JsonValueSchema, LimitQuery, TimestampQuery } from "./schemas.ts";
+import { defined, JsonValueSchema, LimitQuery, route, TimestampQuery } from "./schemas.ts";
 
 const AuditEntrySchema = DomainAuditEntrySchema.extend({ details: JsonValueSchema }).openapi("AuditEntry");
 
@@ -28,7 +28,7 @@ const Verification = z.object({ ok: z.boolean(), checked: z.number().int(), firs
 
 export function auditRoutes(app: Api): void {
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/audit",
       summary: "Audit entries in order, filtered by time, actor and action",
@@ -39,7 +39,7 @@ export function auditRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/audit/verify",
       summary: "Recompute the hash chain; with headId and headHash (an earlier head) a truncation is caught too",

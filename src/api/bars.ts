@@ -2,14 +2,14 @@
  * /v1/bars/{symbol}: read (JSON, CSV or NDJSON; large answers streamed), write (a JSON array or a
  * CSV upload, all-or-nothing), delete a range, and the latest bar.
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { BarSchema, type BarInput } from "../domain/bar.ts";
 import { CSV_HEADER } from "../domain/bar-format.ts";
 import { BAR_TIMESTAMPS, type BarQuery } from "../domain/query.ts";
 import { readBarCsv, uploadKind } from "./body.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses, parseWith } from "./errors.ts";
-import { defined, singleValued, IntervalQuery, LimitQuery, OrderQuery, RangeQuerySchema, SymbolParam, TimestampQuery } from "./schemas.ts";
+import { defined, IntervalQuery, LimitQuery, OrderQuery, RangeQuerySchema, route, singleValued, SymbolParam, TimestampQuery } from "./schemas.ts";
 import { barsJsonResponse, CONTENT_TYPES, streamBars } from "./stream.ts";
 
 /** JSON answers up to this many rows are read whole and written in one piece; longer ones stream. */
@@ -47,7 +47,7 @@ export function barRoutes(app: Api): void {
   // validator middlewares (measured: ~10 us of a one-day answer's ~200 us). Same schemas, same
   // 422s.
   app.openAPIRegistry.registerPath(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/bars/{symbol}",
       summary: "Bars in an inclusive range, optionally resampled; format=csv or ndjson streams",
@@ -81,7 +81,7 @@ export function barRoutes(app: Api): void {
   });
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/v1/bars/{symbol}",
       summary: "Upsert bars: a JSON array, or text/csv with the cache file's header; all or nothing",
@@ -111,7 +111,7 @@ export function barRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "delete",
       path: "/v1/bars/{symbol}",
       summary: "Delete bars in an inclusive range (all=true, without a range, deletes every bar of the symbol)",
@@ -135,7 +135,7 @@ export function barRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/bars/{symbol}/latest",
       summary: "The newest bar of a symbol",

@@ -114,7 +114,6 @@ export async function readBarCsv(c: Context, timeZone: string): Promise<BarColum
   const issues: Issue[] = [];
   let order: number[] | null = null;
   let record = 0;
-  let carry = "";
   let first = true;
   const values = new Array<number>(COLUMNS.length);
 
@@ -154,9 +153,13 @@ export async function readBarCsv(c: Context, timeZone: string): Promise<BarColum
     }
   };
 
+  // The line ending is read once, from the header line, and held for every piece: papaparse
+  // guessing it per piece would parse the same bytes differently depending on how they arrived.
+  let newline: "\n" | "\r\n" | undefined;
   const parse = (text: string) => {
     if (text === "") return;
-    const parsed = Papa.parse<string[]>(text, { header: false, delimiter: ",", skipEmptyLines: "greedy" });
+    newline ??= text.indexOf("\n") > 0 && text[text.indexOf("\n") - 1] === "\r" ? "\r\n" : "\n";
+    const parsed = Papa.parse<string[]>(text, { header: false, delimiter: ",", newline, skipEmptyLines: "greedy" });
     if (parsed.errors.length > 0) {
       const error = parsed.errors[0]!;
       throw new ApiError(400, `CSV record ${record + (error.row ?? 0) + (order === null ? 0 : 1)}: ${error.message}`, parsed.errors.slice(0, 10).map((e) => ({ message: `${e.code}: ${e.message}` })));
@@ -164,6 +167,7 @@ export async function readBarCsv(c: Context, timeZone: string): Promise<BarColum
     readRows(parsed.data);
   };
 
+  const splitter = new RowSplitter();
   const reader = body.getReader();
   try {
     for (;;) {
@@ -177,7 +181,7 @@ export async function readBarCsv(c: Context, timeZone: string): Promise<BarColum
       if (chunk.done) break;
       let text: string;
       try {
-        text = carry + decoder.decode(chunk.value, { stream: true });
+        text = decoder.decode(chunk.value, { stream: true });
       } catch {
         throw new ApiError(400, "the CSV body is not valid UTF-8");
       }
@@ -185,19 +189,18 @@ export async function readBarCsv(c: Context, timeZone: string): Promise<BarColum
         if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
         first = false;
       }
-      const cut = lastRowEnd(text);
-      carry = text.slice(cut);
-      parse(text.slice(0, cut));
+      parse(splitter.push(text));
       if (issues.length >= MAX_REPORTED_ISSUES) break;
     }
     if (issues.length < MAX_REPORTED_ISSUES) {
       let rest: string;
       try {
-        rest = carry + decoder.decode();
+        rest = decoder.decode();
       } catch {
         throw new ApiError(400, "the CSV body is not valid UTF-8");
       }
-      parse(first && rest.charCodeAt(0) === 0xfeff ? rest.slice(1) : rest);
+      if (first && rest.charCodeAt(0) === 0xfeff) rest = rest.slice(1);
+      parse(splitter.push(rest) + splitter.rest());
     }
   } finally {
     reader.releaseLock();
@@ -227,21 +230,60 @@ function readHeader(fields: string[]): number[] {
   return names.map((name) => COLUMNS.indexOf(name));
 }
 
+/** The longest CSV record accepted (a bar's line is under 200 characters). */
+export const MAX_CSV_RECORD_CHARS = 1024 * 1024;
+
 /**
- * Where the complete rows of `text` end: after its last newline outside quotes. A quoted field
- * may hold a newline, so without quotes the last "\n" is the end, and with them it is found by
- * counting quotes (a doubled "" inside a field counts twice, keeping the parity right).
+ * Cuts arriving text into complete rows: after the last newline outside quotes. A quoted field
+ * may hold a newline, so quotes are counted (a doubled "" inside a field counts twice, keeping
+ * the parity right). Every character is looked at once, however the text arrives: the scan
+ * position and the quote state carry over between pieces. Text that runs past
+ * MAX_CSV_RECORD_CHARS without a row end (one enormous line, or a stray quote that swallows the
+ * rest) is refused with a 400 rather than buffered and rescanned without end.
  */
-function lastRowEnd(text: string): number {
-  if (text.indexOf('"') < 0) return text.lastIndexOf("\n") + 1;
-  let quoted = false;
-  let end = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code === 34) quoted = !quoted;
-    else if (code === 10 && !quoted) end = i + 1;
+class RowSplitter {
+  #text = "";
+  #scanned = 0;
+  #quoted = false;
+
+  /** Adds text; returns the complete rows now available (possibly ""). */
+  push(piece: string): string {
+    const from = this.#text.length;
+    this.#text += piece;
+    let end = -1;
+    if (!this.#quoted && piece.indexOf('"') < 0) {
+      const newline = piece.lastIndexOf("\n");
+      if (newline >= 0) end = from + newline + 1;
+    } else {
+      let quoted = this.#quoted;
+      const text = this.#text;
+      for (let i = this.#scanned; i < text.length; i++) {
+        const code = text.charCodeAt(i);
+        if (code === 34) quoted = !quoted;
+        else if (code === 10 && !quoted) end = i + 1;
+      }
+      this.#quoted = quoted;
+    }
+    this.#scanned = this.#text.length;
+    if (end < 0) {
+      if (this.#text.length > MAX_CSV_RECORD_CHARS) {
+        throw new ApiError(400, `a CSV record runs past ${MAX_CSV_RECORD_CHARS} characters without ending (an unclosed quote, or not CSV)`);
+      }
+      return "";
+    }
+    const rows = this.#text.slice(0, end);
+    this.#text = this.#text.slice(end);
+    this.#scanned = this.#text.length;
+    return rows;
   }
-  return end;
+
+  /** What is left after the last row end (a final row without a newline). */
+  rest(): string {
+    const rest = this.#text;
+    this.#text = "";
+    this.#scanned = 0;
+    return rest;
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * /v1/cache: the per-symbol CSV session cache. A server started without a cache answers 501 here.
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { BarSchema, type BarInput } from "../domain/bar.ts";
 import type { CacheService } from "../domain/cache.ts";
@@ -9,7 +9,7 @@ import { readBarCsv, uploadKind } from "./body.ts";
 import type { Api, ApiEnv } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
 import { BarInputSchema } from "./bars.ts";
-import { defined, RangeQuerySchema, SymbolParam } from "./schemas.ts";
+import { defined, RangeQuerySchema, route, SymbolParam } from "./schemas.ts";
 import { barsJsonResponse } from "./stream.ts";
 
 const CacheEntrySchema = z
@@ -38,7 +38,7 @@ function cacheOf(c: Context<ApiEnv>): CacheService {
 
 export function cacheRoutes(app: Api): void {
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/cache",
       summary: "Every cached symbol's file metadata",
@@ -48,7 +48,7 @@ export function cacheRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/cache/{symbol}",
       summary: "Bars read through the cache (served from the file where it covers the range)",
@@ -63,7 +63,7 @@ export function cacheRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/v1/cache/{symbol}",
       summary: "storeBars: append to the symbol's cache file (and the database, with write-through)",
@@ -90,7 +90,7 @@ export function cacheRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/v1/cache/{symbol}/compact",
       summary: "Compact the symbol's cache file now",

@@ -5,6 +5,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { CacheService } from "../domain/cache.ts";
 import type { Store } from "../domain/store.ts";
+import type { ErrorLogger } from "./errors.ts";
 
 export interface ApiEnv {
   Variables: {
@@ -12,6 +13,8 @@ export interface ApiEnv {
     actor: string;
     /** The session cache, when the server has one (its routes answer 501 otherwise). */
     cache: CacheService | null;
+    /** Where unexpected errors go (createApp's logError). */
+    logError: ErrorLogger;
   };
 }
 

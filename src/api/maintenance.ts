@@ -3,10 +3,11 @@
  * A backup is written only into the server's backup folder, under a plain file name the caller
  * chooses: a request never names a path on the server.
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { join } from "node:path";
 import { CHECKPOINT_MODES } from "../domain/maintenance.ts";
 import type { Api } from "./context.ts";
+import { route } from "./schemas.ts";
 import { ConflictError } from "../domain/errors.ts";
 import { ApiError, errorResponses } from "./errors.ts";
 
@@ -28,7 +29,7 @@ const BOOLEAN_QUERY = z.strictObject({ quick: z.enum(["true", "false"]).optional
 
 export function maintenanceRoutes(app: Api, backupDir: () => Promise<string | null>): void {
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/v1/maintenance/{action}",
       summary: "Run checkpoint (mode), optimize, vacuum (incremental) or backup (name) now",
@@ -67,7 +68,7 @@ export function maintenanceRoutes(app: Api, backupDir: () => Promise<string | nu
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/maintenance/stats",
       summary: "File sizes, pages, journal mode and row counts",
@@ -77,7 +78,7 @@ export function maintenanceRoutes(app: Api, backupDir: () => Promise<string | nu
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/maintenance/integrity",
       summary: "PRAGMA integrity_check (quick=true: quick_check)",

@@ -1,12 +1,12 @@
 /**
  * /v1/metrics/{name}: recovery metrics, recorded and read.
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { MetricSchema } from "../domain/metric.ts";
 import type { MetricQuery } from "../domain/store.ts";
 import type { Api } from "./context.ts";
 import { errorResponses } from "./errors.ts";
-import { defined, NameParam, TimestampQuery } from "./schemas.ts";
+import { defined, NameParam, route, TimestampQuery } from "./schemas.ts";
 
 const MetricName = NameParam("name", "session_cache.recovery");
 const Query = z.strictObject({ since: TimestampQuery.optional(), until: TimestampQuery.optional() });
@@ -22,7 +22,7 @@ const Summary = z.object({
 
 export function metricRoutes(app: Api): void {
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/metrics/{name}",
       summary: "Samples of a metric in a time range",
@@ -36,7 +36,7 @@ export function metricRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/v1/metrics/{name}",
       summary: "Record a sample ({ value, labels? })",
@@ -51,7 +51,7 @@ export function metricRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/metrics/{name}/summary",
       summary: "Count, min, max, mean and last value of a metric",

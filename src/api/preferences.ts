@@ -1,11 +1,11 @@
 /**
  * /v1/preferences: user preferences, key -> JSON value.
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { PreferenceSchema as DomainPreferenceSchema } from "../domain/preference.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
-import { JsonValueSchema, NameParam } from "./schemas.ts";
+import { JsonValueSchema, NameParam, route } from "./schemas.ts";
 
 const PreferenceSchema = DomainPreferenceSchema.extend({ value: JsonValueSchema }).openapi("Preference");
 
@@ -14,7 +14,7 @@ const Body = z.strictObject({ value: JsonValueSchema });
 
 export function preferenceRoutes(app: Api): void {
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/preferences",
       summary: "Every preference",
@@ -24,7 +24,7 @@ export function preferenceRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/preferences/{key}",
       summary: "One preference",
@@ -40,7 +40,7 @@ export function preferenceRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "put",
       path: "/v1/preferences/{key}",
       summary: "Set a preference to a JSON value ({ value })",
@@ -54,7 +54,7 @@ export function preferenceRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "delete",
       path: "/v1/preferences/{key}",
       summary: "Remove a preference",

@@ -1,12 +1,12 @@
 /**
  * /v1/quotes/{symbol}: level-1 snapshots, read and written as JSON.
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { QuoteSchema, type QuoteInput } from "../domain/quote.ts";
 import type { RangeQuery } from "../domain/query.ts";
 import type { Api } from "./context.ts";
 import { errorResponses } from "./errors.ts";
-import { defined, ListQuerySchema, SymbolParam } from "./schemas.ts";
+import { defined, ListQuerySchema, route, SymbolParam } from "./schemas.ts";
 
 const QuoteInputSchema = z.strictObject({
   timestamp: z.union([z.number(), z.string().max(64)]),
@@ -20,7 +20,7 @@ const QuoteInputSchema = z.strictObject({
 
 export function quoteRoutes(app: Api): void {
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/quotes/{symbol}",
       summary: "Quotes in an inclusive range",
@@ -37,7 +37,7 @@ export function quoteRoutes(app: Api): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "post",
       path: "/v1/quotes/{symbol}",
       summary: "Upsert quotes (a JSON array); all or nothing",

@@ -5,7 +5,7 @@
  * Query objects are strict: a misspelled parameter (`startTime` for `start`) is refused, never
  * ignored, so it cannot widen a read or a delete.
  */
-import { z } from "@hono/zod-openapi";
+import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import { INTERVALS, ORDERS } from "../domain/query.ts";
 import { MAX_SYMBOL_LENGTH, symbolProblem } from "../domain/symbol.ts";
 
@@ -87,4 +87,16 @@ export function singleValued(queries: Record<string, string[]>): Record<string, 
     result[key] = values.length === 1 ? values[0]! : values;
   }
   return result;
+}
+
+/** The query of a route that takes none: any parameter is refused (422), not ignored. */
+export const NoQuery = z.strictObject({});
+
+/**
+ * createRoute, with a strict empty query for routes that declare none, so that every route
+ * refuses a parameter it does not know (a `?dryRun=true` must not be silently ignored).
+ */
+export function route<R extends RouteConfig>(config: R): R {
+  const request = config.request ?? {};
+  return createRoute({ ...config, request: { ...request, query: request.query ?? NoQuery } }) as R;
 }

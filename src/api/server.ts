@@ -25,19 +25,22 @@ export interface RunningServer {
 
 export function startServer(store: Store, options: ServerOptions = {}): RunningServer {
   const { hostname = "127.0.0.1", port = 8787, ...api } = options;
-  const app = createApp(store, api);
+  // The address the server listens on is a name its clients use: allowed in the Host header.
+  const bare = hostname.replace(/^\[(.*)\]$/, "$1");
+  const wildcard = bare === "0.0.0.0" || bare === "::";
+  const listed = bare.includes(":") ? `[${bare}]` : bare;
+  const app = createApp(store, { ...api, allowedHosts: [...(api.allowedHosts ?? []), ...(wildcard ? [] : [listed])] });
   const server = Bun.serve({
-    hostname,
+    hostname: bare,
     port,
     fetch: app.fetch,
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     // Streamed exports can idle while the client reads slowly; Bun's default (10 s) would cut them.
     idleTimeout: 120,
   });
-  const shownHost = hostname.includes(":") ? `[${hostname}]` : hostname;
   return {
     server,
-    url: `http://${shownHost}:${server.port}`,
+    url: `http://${listed}:${server.port}`,
     stop: () => server.stop(false),
   };
 }

@@ -51,7 +51,8 @@ export async function streamBars(c: Context, rows: AsyncIterable<Bar>, format: B
           controller.close();
         }
       } catch (error) {
-        console.error("tradelite api: a streamed answer failed part-way:", error);
+        const log = (c.get("logError" as never) as ((error: unknown, c: Context) => void) | undefined) ?? ((e: unknown) => console.error(e));
+        log(error, c);
         controller.error(error);
       }
     },

@@ -2,8 +2,9 @@
  * /health (no token needed: it says only that the server is up and where its data is) and
  * /v1/symbols, the store's overview.
  */
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Api } from "./context.ts";
+import { route } from "./schemas.ts";
 import { errorResponses } from "./errors.ts";
 
 const Health = z.object({
@@ -19,7 +20,7 @@ const Overview = z.array(
 
 export function symbolRoutes(app: Api, version: string): void {
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/health",
       summary: "Liveness, version, backend and the database's place and size",
@@ -41,7 +42,7 @@ export function symbolRoutes(app: Api, version: string): void {
   );
 
   app.openapi(
-    createRoute({
+    route({
       method: "get",
       path: "/v1/symbols",
       summary: "Every symbol with its bar count and first and last timestamps",

@@ -30,6 +30,7 @@ export class WorkerConnection {
   readonly #onRestart: (event: RestartEvent) => void;
   #closing = false;
   #restarts = 0;
+  #generation = 0;
 
   constructor(role: Role, index: number, options: Record<string, unknown>, maxQueue: number, onRestart: (event: RestartEvent) => void) {
     this.role = role;
@@ -52,6 +53,11 @@ export class WorkerConnection {
 
   get restarts(): number {
     return this.#restarts;
+  }
+
+  /** Changes each time the worker is replaced: state a worker held (an iteration) is gone then. */
+  get generation(): number {
+    return this.#generation;
   }
 
   #start(): void {
@@ -96,19 +102,25 @@ export class WorkerConnection {
   #died(worker: Worker, reason: string): void {
     const failed = [...this.#pending.values()];
     this.#pending.clear();
-    const error = new StorageError("WORKER_DIED", `the ${this.role} worker stopped while handling this request (${reason}); it has been restarted`);
+    const error = this.#closing
+      ? new StorageError("CLOSED", "the store closed before this request was answered")
+      : new StorageError("WORKER_DIED", `the ${this.role} worker stopped while handling this request (${reason}); it has been restarted`);
     for (const pending of failed) pending.reject(error);
     if (this.#closing) return;
     worker.terminate();
     this.#restarts++;
+    this.#generation++;
     this.#start();
     this.#onRestart({ role: this.role, index: this.index, reason, failedRequests: failed.length });
   }
 
-  /** Sends one request; rejects at once with QUEUE_FULL when the queue is at its bound. */
-  request<T>(op: string, args: unknown[], actor?: string, transfer: ArrayBuffer[] = []): Promise<T> {
+  /**
+   * Sends one request; rejects at once with QUEUE_FULL when the queue is at its bound, unless
+   * `admitted` (the later parts of an operation whose first part was admitted, and cleanups).
+   */
+  request<T>(op: string, args: unknown[], actor?: string, transfer: ArrayBuffer[] = [], admitted = false): Promise<T> {
     if (this.#closing) return Promise.reject(new StorageError("CLOSED", "the store is closed"));
-    if (this.#pending.size >= this.#maxQueue) {
+    if (!admitted && this.#pending.size >= this.#maxQueue) {
       return Promise.reject(
         new StorageError("QUEUE_FULL", `the ${this.role} worker's queue is full (${this.#maxQueue} requests waiting); retry when some have finished`),
       );
