@@ -1,7 +1,8 @@
 /**
  * `bun run bench [--quick]`: tradelite's bar path against the code a user would write without
  * it (a prepared single-row upsert per bar, bare `.all()` reads) on files with the same schema
- * and pragmas, and the session cache against its floors (scripts/bench-cache.ts). Prints the
+ * and pragmas, the session cache against its floors (scripts/bench-cache.ts), and the worker
+ * backend against the in-thread one (scripts/bench-worker.ts). Prints the
  * median of each side, their ratio and the targets, and writes the results as JSON under
  * bench-results/. A benchmark, not a test: it exits 0 even when a target is missed, and says
  * which.
@@ -15,6 +16,7 @@ import { cpus, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { openDatabase, validateBars, type Bar } from "../src/mod.ts";
 import { runCacheCases, printCacheSummary, type CacheBenchResults } from "./bench-cache.ts";
+import { printWorkerSummary, runWorkerCases, type WorkerBenchResults } from "./bench-worker.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, removeDatabaseFile, timed, type Sample } from "./bench-support.ts";
 import {
   barObjects,
@@ -257,6 +259,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
 
   const cases: CaseResult[] = [];
   let cache: CacheBenchResults | null = null;
+  let worker: WorkerBenchResults | { error: string } | null = null;
   const breakdown: Record<string, number> = {};
   let memory: MemoryResult | { error: string };
 
@@ -492,11 +495,19 @@ async function runBenchmark(quick: boolean): Promise<void> {
 
     // -- 8, 9, 10: the session cache ------------------------------------------------------------
     cache = await runCacheCases({ workDir, quick, firstDay: FIRST_DAY, seed: SEED, newDatabaseFile });
+
+    // -- 11, 12: the worker backend against the in-thread one -----------------------------------
+    try {
+      worker = await runWorkerCases({ workDir, quick, firstDay: FIRST_DAY, seed: SEED, newDatabaseFile });
+    } catch (error) {
+      worker = { error: error instanceof Error ? error.message : String(error) };
+      console.log(`  failed: ${worker.error}`);
+    }
   } finally {
     removeWorkDir();
   }
 
-  const missed = printSummary(cases, cache, memory, breakdown, scale);
+  const missed = printSummary(cases, cache, memory, breakdown, scale, worker);
 
   const resultsDir = join(import.meta.dir, "..", "bench-results");
   mkdirSync(resultsDir, { recursive: true });
@@ -516,6 +527,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
     cache,
     memory,
     breakdown,
+    worker,
     missedTargets: missed,
   };
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
@@ -649,6 +661,7 @@ function printSummary(
   memory: MemoryResult | { error: string },
   breakdown: Record<string, number>,
   scale: Scale,
+  worker: WorkerBenchResults | { error: string } | null,
 ): string[] {
   const missed: string[] = [];
   const header = ["case", "tradelite rows/s", "bare rows/s", "ratio", "target", ""];
@@ -690,6 +703,13 @@ function printSummary(
   const checks = cases.flatMap((result) => (Object.keys(result.checks).length ? [`${result.id} ${JSON.stringify(result.checks)}`] : []));
   for (const check of checks) console.log(`check: ${check}`);
   for (const [name, value] of Object.entries(breakdown)) console.log(`info: ${name} ${formatRate(value)}`);
+
+  if (worker && "error" in worker) {
+    missed.push(`worker backend cases: ${worker.error}`);
+    console.log(`\nWorker backend cases: ERROR (${worker.error})`);
+  } else if (worker) {
+    missed.push(...printWorkerSummary(worker));
+  }
 
   if (missed.length === 0) console.log("\nAll targets met.");
   else {

@@ -47,11 +47,35 @@ function assemble(parts: unknown[]): unknown {
 }
 
 function take(upload: unknown): unknown {
-  if (typeof upload !== "object" || upload === null || !("staged" in upload)) return upload;
+  if (typeof upload !== "object" || upload === null) return upload;
+  if ("packedColumns" in upload) return unpackColumns(upload.packedColumns as Record<string, Float64Array>);
+  if (!("staged" in upload)) return upload;
   const id = (upload as { staged: number }).staged;
   const parts = staged.get(id) ?? [];
   staged.delete(id);
-  return assemble(parts);
+  const joined = assemble(parts.map((part) => (typeof part === "object" && part !== null && "packedColumns" in part ? part.packedColumns : part)));
+  return parts.length > 0 && typeof parts[0] === "object" && parts[0] !== null && "packedColumns" in parts[0]
+    ? unpackColumns(joined as Record<string, Float64Array>)
+    : joined;
+}
+
+/**
+ * Columns the caller packed from plain numeric objects, NaN standing for NULL (it checked that
+ * no value was NaN): a column with NULLs becomes an array with null, the form the store takes.
+ */
+function unpackColumns(columns: Record<string, Float64Array>): Record<string, ArrayLike<number | null>> {
+  const out: Record<string, ArrayLike<number | null>> = {};
+  for (const [key, column] of Object.entries(columns)) {
+    let hasNull = false;
+    for (let i = 0; i < column.length; i++) {
+      if (column[i] !== column[i]) {
+        hasNull = true;
+        break;
+      }
+    }
+    out[key] = hasNull ? Array.from(column, (value) => (value === value ? value : null)) : column;
+  }
+  return out;
 }
 
 const HANDLERS: Record<string, Handler> = {
