@@ -1,15 +1,16 @@
 /**
  * One server for `bun run bench:api`, run as its own process: `bare` (Bun.serve, one prepared
- * statement, .all() and JSON.stringify: what a hand-written endpoint does) or `api` (tradelite's
- * createApp with a bearer token, the Host check and zod validation on). Prints its URL.
- * Usage: bun scripts/bench-api-server.ts bare|api <database path> <token>
+ * statement, .all() and JSON.stringify: what a hand-written endpoint does), `api` (tradelite's
+ * createApp with a bearer token, the Host check and zod validation on, over the in-thread store)
+ * or `api-worker` (the same over the sqlite-worker store, as `bun run serve` runs it). Prints
+ * its URL. Usage: bun scripts/bench-api-server.ts bare|api|api-worker <database path> <token>
  */
 import { Database as SqliteDatabase } from "bun:sqlite";
 import { openStore, startServer } from "../src/mod.ts";
 
 const [mode, path, token] = process.argv.slice(2);
-if ((mode !== "bare" && mode !== "api") || !path || !token) {
-  console.error("usage: bun scripts/bench-api-server.ts bare|api <database path> <token>");
+if ((mode !== "bare" && mode !== "api" && mode !== "api-worker") || !path || !token) {
+  console.error("usage: bun scripts/bench-api-server.ts bare|api|api-worker <database path> <token>");
   process.exit(2);
 }
 
@@ -30,7 +31,7 @@ if (mode === "bare") {
   });
   console.log(`listening on http://127.0.0.1:${server.port}`);
 } else {
-  const store = await openStore({ backend: "sqlite", path });
+  const store = await openStore(mode === "api" ? { backend: "sqlite", path } : { backend: "sqlite-worker", path });
   const running = startServer(store, { hostname: "127.0.0.1", port: 0, tokens: [{ name: "bench", token }] });
   console.log(`listening on ${running.url}`);
 }
