@@ -4,11 +4,14 @@
  * synchronous, so each request runs to completion here, off the caller's event loop.
  */
 import type { Bar } from "../domain/bar.ts";
-import { ValidationError } from "../domain/errors.ts";
+import { StorageError, ValidationError } from "../domain/errors.ts";
 import { Database } from "../sqlite/database.ts";
 import { packBars, packQuotes, serializeError, type Answer, type InitMessage, type Request } from "./protocol.ts";
 
 declare const self: Worker;
+
+/** Iterations one worker keeps open at most (each holds only its position, not rows). */
+const MAX_OPEN_ITERATIONS = 1_024;
 
 /** Rows per page of an iteration, as the in-thread store pages. */
 export const ITERATE_PAGE_ROWS = 8_192;
@@ -23,7 +26,11 @@ type Handler = (db: Database, args: any[]) => unknown;
 /** Joins the parts of a staged upload back into the one input the caller gave. */
 function assemble(parts: unknown[]): unknown {
   if (parts.length === 1) return parts[0];
-  if (Array.isArray(parts[0])) return (parts as unknown[][]).flat();
+  if (Array.isArray(parts[0])) {
+    const rows: unknown[] = [];
+    for (const part of parts as unknown[][]) for (let i = 0; i < part.length; i++) rows.push(part[i]);
+    return rows;
+  }
   const joined: Record<string, unknown> = {};
   for (const key of Object.keys(parts[0] as object)) {
     const pieces = parts.map((part) => (part as Record<string, ArrayLike<unknown>>)[key]!);
@@ -50,9 +57,13 @@ function take(upload: unknown): unknown {
   if (typeof upload !== "object" || upload === null) return upload;
   if ("packedColumns" in upload) return unpackColumns(upload.packedColumns as Record<string, Float64Array>);
   if (!("staged" in upload)) return upload;
-  const id = (upload as { staged: number }).staged;
+  const { staged: id, parts: expected } = upload as { staged: number; parts: number };
   const parts = staged.get(id) ?? [];
   staged.delete(id);
+  if (parts.length !== expected) {
+    // A worker that replaced one mid-upload holds only the later slices: never write a part.
+    throw new StorageError("UPLOAD_INCOMPLETE", `this worker holds ${parts.length} of the upload's ${expected} slices; nothing was written`);
+  }
   const joined = assemble(parts.map((part) => (typeof part === "object" && part !== null && "packedColumns" in part ? part.packedColumns : part)));
   return parts.length > 0 && typeof parts[0] === "object" && parts[0] !== null && "packedColumns" in parts[0]
     ? unpackColumns(joined as Record<string, Float64Array>)
@@ -78,6 +89,44 @@ function unpackColumns(columns: Record<string, Float64Array>): Record<string, Ar
   return out;
 }
 
+const BAR_FIELDS = ["timestamp", "open", "high", "low", "close", "volume", "amount"];
+const QUOTE_FIELDS = ["timestamp", "bid", "bid_size", "ask", "ask_size", "last", "volume"];
+
+function isPacked(upload: unknown): boolean {
+  if (typeof upload !== "object" || upload === null) return false;
+  if ("packedColumns" in upload) return true;
+  if (!("staged" in upload)) return false;
+  const parts = staged.get((upload as { staged: number }).staged);
+  return parts !== undefined && parts.length > 0 && typeof parts[0] === "object" && parts[0] !== null && "packedColumns" in (parts[0] as object);
+}
+
+/**
+ * Inserts what the caller gave. Rows the caller packed into columns are validated as columns,
+ * whose issues come in another order than a row array's: when they are refused, the same rows
+ * are validated again as the objects they were, so the error is the in-thread store's.
+ */
+function asGiven(upload: unknown, fields: readonly string[], insert: (input: unknown) => number): number {
+  const packed = isPacked(upload);
+  const input = take(upload);
+  try {
+    return insert(input);
+  } catch (error) {
+    if (!packed || !(error instanceof ValidationError)) throw error;
+    const columns = input as Record<string, ArrayLike<number | null>>;
+    const length = columns.timestamp!.length;
+    const rows = new Array<Record<string, number | null>>(length);
+    for (let i = 0; i < length; i++) {
+      const row: Record<string, number | null> = {};
+      for (const field of fields) {
+        const value = columns[field]?.[i];
+        if (value !== null && value !== undefined) row[field] = value;
+      }
+      rows[i] = row;
+    }
+    return insert(rows);
+  }
+}
+
 const HANDLERS: Record<string, Handler> = {
   stage: (_db, [id, part]) => {
     const parts = staged.get(id) ?? [];
@@ -86,20 +135,27 @@ const HANDLERS: Record<string, Handler> = {
     return null;
   },
   unstage: (_db, [id]) => staged.delete(id),
-  insertBars: (db, [symbol, bars]) => db.insertBars(symbol, take(bars) as never),
+  insertBars: (db, [symbol, bars]) => asGiven(bars, BAR_FIELDS, (input) => db.insertBars(symbol, input as never)),
   getBars: (db, [symbol, query]) => db.getBars(symbol, query),
   latestBar: (db, [symbol]) => db.latestBar(symbol),
   deleteBars: (db, [symbol, range]) => db.deleteBars(symbol, range),
   overview: (db) => db.overview(),
-  insertQuotes: (db, [symbol, quotes]) => db.insertQuotes(symbol, take(quotes) as never),
+  insertQuotes: (db, [symbol, quotes]) => asGiven(quotes, QUOTE_FIELDS, (input) => db.insertQuotes(symbol, input as never)),
   getQuotes: (db, [symbol, query]) => db.getQuotes(symbol, query),
   iterOpen: (db, [id, symbol, query]) => {
     iterators.set(id, db.iterateBars(symbol, query));
+    // An iteration the caller dropped without finishing is never closed by it: past the cap, the
+    // oldest open one is ended (its next page answers ITERATION_EXPIRED).
+    if (iterators.size > MAX_OPEN_ITERATIONS) {
+      const [oldest, iterator] = iterators.entries().next().value as [number, Iterator<Bar>];
+      iterator.return?.(undefined);
+      iterators.delete(oldest);
+    }
     return null;
   },
   iterNext: (_db, [id]) => {
     const iterator = iterators.get(id);
-    if (!iterator) throw new ValidationError([{ message: "this iteration has ended or was never opened" }]);
+    if (!iterator) throw new StorageError("ITERATION_EXPIRED", "this iteration was ended by the worker (too many were left open) or never opened");
     const page: Bar[] = [];
     for (;;) {
       const next = iterator.next();
@@ -169,7 +225,7 @@ self.onmessage = async (event: MessageEvent<InitMessage | (Request & { actor?: s
   const request = message as Request & { actor?: string };
   let answer: Answer;
   try {
-    if (!db) throw new Error("the worker's database is not open");
+    if (!db) throw new StorageError("WORKER_UNAVAILABLE", "this worker could not open the database; it is being restarted");
     let value = run(db, request);
     // artifacts.register hashes asynchronously; everything else is synchronous.
     if (value instanceof Promise) value = await value;

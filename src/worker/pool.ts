@@ -31,6 +31,11 @@ export class WorkerConnection {
   #closing = false;
   #restarts = 0;
   #generation = 0;
+  /** Whether any worker of this connection has opened the database (the first open must succeed). */
+  #everReady = false;
+  /** Set while waiting to retry a worker that could not open the database after a restart. */
+  #unavailable: StorageError | null = null;
+  #settleReady: { resolve: () => void; reject: (error: unknown) => void } | null = null;
 
   constructor(role: Role, index: number, options: Record<string, unknown>, maxQueue: number, onRestart: (event: RestartEvent) => void) {
     this.role = role;
@@ -65,13 +70,24 @@ export class WorkerConnection {
     this.#worker = worker;
     let settle!: { resolve: () => void; reject: (error: unknown) => void };
     this.#ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    this.#settleReady = settle;
     // A caller that never awaits ready must not see an unhandled rejection; requests see it.
     this.#ready.catch(() => {});
     worker.onmessage = (event: MessageEvent<Answer | HostEvent>) => {
       const message = event.data;
       if ("type" in message) {
-        if (message.type === "ready") settle.resolve();
-        else settle.reject(deserializeError(message.error));
+        this.#settleReady = null;
+        if (message.type === "ready") {
+          this.#everReady = true;
+          settle.resolve();
+        } else if (!this.#everReady) {
+          settle.reject(deserializeError(message.error));
+        } else {
+          // A replacement that cannot open the file (moved away for a moment, say): requests
+          // are refused while it waits, and it is tried again, less often each time.
+          settle.reject(deserializeError(message.error));
+          this.#retryLater(worker, deserializeError(message.error).message);
+        }
         return;
       }
       const pending = this.#pending.get(message.id);
@@ -99,9 +115,34 @@ export class WorkerConnection {
     worker.postMessage({ type: "init", role: this.role, options: this.#options });
   }
 
-  #died(worker: Worker, reason: string): void {
+  #retryLater(worker: Worker, reason: string): void {
+    if (this.#worker !== worker || this.#closing) return;
     const failed = [...this.#pending.values()];
     this.#pending.clear();
+    this.#unavailable = new StorageError("WORKER_UNAVAILABLE", `the ${this.role} worker cannot open the database (${reason}); retrying`);
+    for (const pending of failed) pending.reject(this.#unavailable);
+    worker.terminate();
+    const delay = Math.min(10_000, 250 * 2 ** Math.min(6, this.#restarts));
+    setTimeout(() => {
+      if (this.#closing) return;
+      this.#unavailable = null;
+      this.#restarts++;
+      this.#generation++;
+      this.#start();
+    }, delay).unref?.();
+  }
+
+  #died(worker: Worker, reason: string): void {
+    if (this.#unavailable) return;
+    const failed = [...this.#pending.values()];
+    this.#pending.clear();
+    if (!this.#everReady) {
+      // It never opened: the open fails (with this reason) rather than restarting in a loop.
+      this.#closing = true;
+      this.#settleReady?.reject(new StorageError("WORKER_DIED", `the ${this.role} worker stopped before opening the database (${reason})`));
+      for (const pending of failed) pending.reject(new StorageError("WORKER_DIED", `the ${this.role} worker stopped (${reason})`));
+      return;
+    }
     const error = this.#closing
       ? new StorageError("CLOSED", "the store closed before this request was answered")
       : new StorageError("WORKER_DIED", `the ${this.role} worker stopped while handling this request (${reason}); it has been restarted`);
@@ -120,6 +161,7 @@ export class WorkerConnection {
    */
   request<T>(op: string, args: unknown[], actor?: string, transfer: ArrayBuffer[] = [], admitted = false): Promise<T> {
     if (this.#closing) return Promise.reject(new StorageError("CLOSED", "the store is closed"));
+    if (this.#unavailable) return Promise.reject(this.#unavailable);
     if (!admitted && this.#pending.size >= this.#maxQueue) {
       return Promise.reject(
         new StorageError("QUEUE_FULL", `the ${this.role} worker's queue is full (${this.#maxQueue} requests waiting); retry when some have finished`),
@@ -146,7 +188,8 @@ export class WorkerConnection {
   async close(): Promise<void> {
     try {
       await this.#ready;
-      await this.request("close", []);
+      // Admitted whatever the queue holds: a clean close (optimize, checkpoint) is never refused.
+      await this.request("close", [], undefined, [], true);
     } catch {
       // A worker that never opened, or died, has nothing to close cleanly.
     } finally {

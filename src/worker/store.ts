@@ -8,7 +8,8 @@
  */
 import type { z } from "zod";
 import { resolveDatabaseOptions, type DatabaseOptions } from "../config.ts";
-import { checkActor } from "../domain/audit.ts";
+import { checkArtifact } from "../domain/artifact.ts";
+import { checkActor, checkAuditInput } from "../domain/audit.ts";
 import type { Bar } from "../domain/bar.ts";
 import { StorageError, ValidationError } from "../domain/errors.ts";
 import { assertPreferenceKey, preferenceJson } from "../domain/preference.ts";
@@ -81,6 +82,8 @@ interface Shared {
   timezone: string;
   closed: boolean;
   closing?: Promise<void>;
+  /** Settles when every mutation accepted so far has been posted; null when none is pending. */
+  tail: Promise<void> | null;
   inFlight: Set<Promise<unknown>>;
   schemas: Map<string, z.ZodType>;
   nextId: number;
@@ -88,7 +91,7 @@ interface Shared {
 }
 
 function buildStore(base: { writer: WorkerConnection; readers: WorkerConnection[]; timezone: string }): Store {
-  const shared: Shared = { ...base, closed: false, inFlight: new Set(), schemas: new Map(), nextId: 1, views: new Map() };
+  const shared: Shared = { ...base, closed: false, tail: null, inFlight: new Set(), schemas: new Map(), nextId: 1, views: new Map() };
   return view(shared, undefined);
 }
 
@@ -105,8 +108,14 @@ function view(shared: Shared, actor: string | undefined): Store {
     for (const candidate of shared.readers) if (candidate.queued < best.queued) best = candidate;
     return best;
   };
-  const read = <T>(op: string, ...args: unknown[]): Promise<T> => (shared.closed ? closed() : track(reader().request<T>(op, args)));
-  const write = <T>(op: string, ...args: unknown[]): Promise<T> => (shared.closed ? closed() : track(sendWrite<T>(op, args)));
+  const read = <T>(op: string, ...args: unknown[]): Promise<T> => {
+    if (shared.closed) return closed();
+    return track(reader().request<T>(op, args).catch((error: unknown) => {
+      throw cloneFailure(error) ?? error;
+    }));
+  };
+  const write = <T>(op: string, ...args: unknown[]): Promise<T> =>
+    shared.closed ? closed() : track(ordered(() => ({ result: sendWrite<T>(op, args) })));
 
   /** A mutation: a value that cannot be posted (a function, say) is bad input, not a crash. */
   async function sendWrite<T>(op: string, args: unknown[], admitted = false, transfer: ArrayBuffer[] = []): Promise<T> {
@@ -117,37 +126,97 @@ function view(shared: Shared, actor: string | undefined): Store {
     }
   }
 
-  /** Bars or quotes: posted whole, or in slices that the worker joins and writes in one go. */
-  async function insert(op: "insertBars" | "insertQuotes", symbol: string, rows: unknown): Promise<number> {
-    const length = inputLength(rows);
-    // Objects of plain numbers (nearly every real batch) are packed into columns here: posting
-    // columns costs a copy of their bytes, posting objects a structured clone of every one.
-    const fields = op === "insertBars" ? BAR_VALUE_FIELDS : QUOTE_VALUE_FIELDS;
-    // (Checked synchronously when short, so the request is queued in call order, like any other.)
-    const packable = Array.isArray(rows) && (rows.length <= SLICE_ROWS ? isPlainNumeric(rows, fields, 0, rows.length) : await isPlainNumericInSteps(rows, fields));
-    const sliceRows = Array.isArray(rows) && !packable ? OBJECT_SLICE_ROWS : SLICE_ROWS;
-    const cut = (start: number, end: number) => (packable ? packRows(rows as Record<string, unknown>[], fields, start, end) : slice(rows, start, end));
-    if (length <= sliceRows) {
-      const whole = cut(0, length);
-      return sendWrite<number>(op, [symbol, whole.value], false, whole.transfer);
+  /**
+   * Keeps mutations in call order. A mutation is posted at once, unless an earlier one is still
+   * being posted (a large insert goes in slices over several turns of the event loop): then it
+   * waits for that one's last message, so a delete issued after an insert is never written first.
+   */
+  function ordered<T>(send: () => { posted?: Promise<unknown>; result: Promise<T> }): Promise<T> {
+    const setTail = (posted: Promise<unknown>) => {
+      const settled = posted.then(() => {}, () => {});
+      shared.tail = settled;
+      settled.then(() => {
+        if (shared.tail === settled) shared.tail = null;
+      });
+    };
+    if (shared.tail === null) {
+      const { posted, result } = send();
+      if (posted) setTail(posted);
+      return result;
     }
+    const started = shared.tail.then(send);
+    setTail(started.then((sent) => sent.posted));
+    return started.then((sent) => sent.result);
+  }
+
+  /**
+   * Bars or quotes: posted whole, or (past a slice's worth of rows, in a real array or in columns
+   * of one length) in slices that the worker joins and writes in one go. A large input is read
+   * slice by slice over several turns of the event loop (copying it all at the call would hold
+   * the loop for tens of ms per million rows), so, as with a buffer given to an asynchronous
+   * file write, it must not be changed until the promise settles. Rows that are not plain
+   * objects are copied into plain ones holding what validation would read from them.
+   */
+  function insert(op: "insertBars" | "insertQuotes", symbol: string, rows: unknown): Promise<number> {
+    const fields = op === "insertBars" ? BAR_VALUE_FIELDS : QUOTE_VALUE_FIELDS;
+    const length = stagedLength(rows);
+    const input = rows;
+    const whole = (value: unknown, transfer: ArrayBuffer[] = []) =>
+      ordered(() => ({ result: sendWrite<number>(op, [symbol, value], false, transfer) }));
+    if (length === null) return whole(input);
+    if (Array.isArray(input)) {
+      if (length <= SLICE_ROWS && isPlainNumeric(input, fields, 0, length)) {
+        const packed = packRows(input as Record<string, unknown>[], fields, 0, length);
+        return whole(packed.value, packed.transfer);
+      }
+      if (length <= OBJECT_SLICE_ROWS) return whole(plainRows(input, fields, 0, length));
+    } else if (length <= SLICE_ROWS) {
+      return whole(input);
+    }
+    let markPosted!: () => void;
+    const posted = new Promise<void>((resolve) => (markPosted = resolve));
+    return ordered(() => ({ posted, result: sendStaged(op, symbol, input, length, fields).finally(markPosted) }));
+  }
+
+  async function sendStaged(op: string, symbol: string, input: unknown, length: number, fields: readonly string[]): Promise<number> {
+    // Objects of plain numbers (nearly every real batch) are packed into columns: posting columns
+    // costs a copy of their bytes, posting objects a structured clone of every one.
+    const packable = Array.isArray(input) && (await isPlainNumericInSteps(input, fields));
+    const sliceRows = Array.isArray(input) && !packable ? OBJECT_SLICE_ROWS : SLICE_ROWS;
     const id = shared.nextId++;
+    const writer = shared.writer;
+    // Every slice must reach the same worker: one replaced half-way holds only the later ones.
+    const generation = writer.generation;
+    const sameWorker = () => {
+      if (writer.generation !== generation) {
+        throw new StorageError("WORKER_DIED", "the writer worker stopped while this insert was being sent; nothing of it was written");
+      }
+    };
     // The first slice is admitted like any request (or refused with QUEUE_FULL); the rest of the
     // operation, its final write and any cleanup, then go through whatever the queue holds.
     let admitted = false;
+    let parts = 0;
     try {
       for (let start = 0; start < length; start += sliceRows) {
-        const part = cut(start, Math.min(length, start + sliceRows));
+        const end = Math.min(length, start + sliceRows);
+        const part = packable
+          ? packRows(input as Record<string, unknown>[], fields, start, end)
+          : Array.isArray(input)
+            ? { value: plainRows(input, fields, start, end), transfer: [] }
+            : slice(input, start, end);
+        sameWorker();
         // A typed-array slice is a fresh copy of ours: hand its buffer over instead of cloning it.
-        await shared.writer.request("stage", [id, part.value], undefined, part.transfer, admitted);
+        await writer.request("stage", [id, part.value], undefined, part.transfer, admitted);
         admitted = true;
+        parts++;
         // Let the caller's event loop turn between slices: posting clones each one here.
         await new Promise((resolve) => setImmediate(resolve));
       }
-      return await sendWrite<number>(op, [symbol, { staged: id }], true);
+      sameWorker();
+      return await sendWrite<number>(op, [symbol, { staged: id, parts }], true);
     } catch (error) {
       // Whatever the worker still holds of this upload is let go (the write takes it, when it ran).
-      if (admitted) await shared.writer.request("unstage", [id], undefined, [], true).catch(() => {});
+      if (admitted) await writer.request("unstage", [id], undefined, [], true).catch(() => {});
       throw cloneFailure(error) ?? error;
     }
   }
@@ -185,7 +254,8 @@ function view(shared: Shared, actor: string | undefined): Store {
           yield* next.page;
         }
       } finally {
-        if (!done) await connection.request("iterClose", [id]).catch(() => {});
+        // Admitted whatever the queue holds, so an abandoned iteration never stays in the worker.
+        if (!done) await connection.request("iterClose", [id], undefined, [], true).catch(() => {});
       }
     },
     latestBar: (symbol) => read("latestBar", symbol),
@@ -200,6 +270,7 @@ function view(shared: Shared, actor: string | undefined): Store {
     },
     prefs: {
       define(key, schema) {
+        if (shared.closed) throw new StorageError("CLOSED", "the store is closed");
         assertPreferenceKey(key);
         if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== "function") {
           throw new ValidationError([{ field: "schema", message: "expected a zod schema" }]);
@@ -208,6 +279,7 @@ function view(shared: Shared, actor: string | undefined): Store {
       },
       get: (key) => read("prefs.get", key),
       async set(key, value) {
+        if (shared.closed) return closed();
         // Schemas live in this process (a zod schema cannot be posted), so they are checked here,
         // with the same issues the in-thread store reports; the JSON rules too, before posting.
         assertPreferenceKey(key);
@@ -224,13 +296,15 @@ function view(shared: Shared, actor: string | undefined): Store {
       all: () => read("prefs.all"),
     },
     audit: {
-      append: (input) => write("audit.append", input),
+      // Checked here too: posting would turn a class instance in details into a plain object the
+      // in-thread store refuses ("no faithful JSON form").
+      append: (input) => (shared.closed ? closed() : guardInput(() => checkAuditInput(input), () => write("audit.append", input))),
       query: (query) => read("audit.query", query),
       head: () => read("audit.head"),
       verify: (options) => read("audit.verify", options),
     },
     artifacts: {
-      register: (input, options) => write("artifacts.register", input, options),
+      register: (input, options) => (shared.closed ? closed() : guardInput(() => checkArtifact(input), () => write("artifacts.register", input, options))),
       get: (name, version) => read("artifacts.get", name, version),
       list: (query) => read("artifacts.list", query),
       remove: (name, version) => write("artifacts.remove", name, version),
@@ -265,6 +339,16 @@ function view(shared: Shared, actor: string | undefined): Store {
   return store;
 }
 
+/** Runs `check` (the in-thread store's own input check) before `send`; its error is the answer. */
+function guardInput<T>(check: () => unknown, send: () => Promise<T>): Promise<T> {
+  try {
+    check();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return send();
+}
+
 /** The worker connections of a sqlite-worker store: for diagnostics and fault tests. */
 export function workersOf(store: Store): { writer: WorkerConnection; readers: WorkerConnection[] } {
   const workers = (store as unknown as { workers?: { writer: WorkerConnection; readers: WorkerConnection[] } }).workers;
@@ -272,13 +356,51 @@ export function workersOf(store: Store): { writer: WorkerConnection; readers: Wo
   return workers;
 }
 
-function inputLength(rows: unknown): number {
+/**
+ * How many rows an insert's input has, when it is a shape that can be sent in slices: a real
+ * array, or columns that are all arrays or typed arrays of the timestamp's length. Otherwise
+ * null: the input is posted whole, and the worker's validation answers as the in-thread one.
+ */
+function stagedLength(rows: unknown): number | null {
   if (Array.isArray(rows)) return rows.length;
-  if (typeof rows === "object" && rows !== null && "timestamp" in rows) {
-    const timestamp = (rows as { timestamp: unknown }).timestamp;
-    if (typeof timestamp === "object" && timestamp !== null && "length" in timestamp) return Number((timestamp as ArrayLike<unknown>).length) || 0;
+  return isUniformColumns(rows) ? (rows as { timestamp: ArrayLike<unknown> }).timestamp.length : null;
+}
+
+function isColumn(value: unknown): value is ArrayLike<unknown> {
+  return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
+}
+
+function isUniformColumns(rows: unknown): rows is Record<string, ArrayLike<unknown>> {
+  if (typeof rows !== "object" || rows === null || Array.isArray(rows) || ArrayBuffer.isView(rows)) return false;
+  const columns = Object.values(rows as Record<string, unknown>);
+  const timestamp = (rows as Record<string, unknown>).timestamp;
+  if (!isColumn(timestamp)) return false;
+  return columns.every((column) => isColumn(column) && column.length === timestamp.length);
+}
+
+/**
+ * Rows [start, end) as plain data: a hole is undefined (as validation reads it), and a
+ * row that is not a plain object becomes one holding what validation would read from it (its
+ * enumerable keys, inherited too, and the record's fields, getters included), since posting
+ * would drop getters and prototypes.
+ */
+function plainRows(rows: readonly unknown[], fields: readonly string[], start: number, end: number): unknown[] {
+  const copy = new Array<unknown>(end - start);
+  for (let i = 0; i < end - start; i++) {
+    const row = rows[start + i];
+    if (typeof row !== "object" || row === null || Array.isArray(row) || Object.getPrototypeOf(row) === Object.prototype) {
+      copy[i] = row;
+      continue;
+    }
+    const plain: Record<string, unknown> = {};
+    for (const key in row) plain[key] = (row as Record<string, unknown>)[key];
+    for (const field of ["timestamp", ...fields]) {
+      const value = (row as Record<string, unknown>)[field];
+      if (value !== undefined) plain[field] = value;
+    }
+    copy[i] = plain;
   }
-  return 0;
+  return copy;
 }
 
 /**
