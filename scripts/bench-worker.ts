@@ -627,7 +627,9 @@ async function latencyCase(scale: WorkerScale, context: WorkerBenchContext, seed
     const idle = figures(entry.idle, scale.intervalMs);
     const load = figures(entry.load, scale.intervalMs);
     const factor = load.p99Ms / idle.p99Ms;
-    const target = backend === "sqlite-worker" ? LOAD_P99_MAX_FACTOR : null;
+    // A --quick run's import (100,000 rows) leaves a few dozen requests under load: their p99 is
+    // their maximum, one hiccup of a shared machine. The target is judged on the full run only.
+    const target = backend === "sqlite-worker" && scale.importRows >= 1_000_000 ? LOAD_P99_MAX_FACTOR : null;
     const failed = idle.failed + load.failed;
     const stalls = entry.rounds.map((round) => round.serverStalls);
     return {
