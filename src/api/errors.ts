@@ -68,7 +68,7 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, code: st
 }
 
 /** Store codes that mean "try again shortly" rather than "broken". */
-const BUSY_CODES = new Set(["SQLITE_BUSY", "SQLITE_LOCKED", "CLOSED", "QUEUE_FULL", "CONNECTION"]);
+const BUSY_CODES = new Set(["SQLITE_BUSY", "SQLITE_LOCKED", "CLOSED", "QUEUE_FULL", "CONNECTION", "WORKER_DIED", "WORKER_UNAVAILABLE", "UPLOAD_INCOMPLETE"]);
 
 export type ErrorLogger = (error: unknown, c: Context) => void;
 

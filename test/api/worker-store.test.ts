@@ -1,0 +1,82 @@
+/**
+ * The API over the sqlite-worker store (what `bun run serve` runs) answers as over the in-thread
+ * store, and maps the worker's transient failures to 503 with Retry-After.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { createApp, openStore, type Store } from "../../src/mod.ts";
+import { tempDir } from "../support/files.ts";
+import { barObjects, T0 } from "../support/worker-load.ts";
+
+const dir = tempDir("tradelite-api-worker-");
+const stores: Store[] = [];
+afterAll(async () => {
+  for (const store of stores) await store.close();
+  dir.cleanup();
+});
+let files = 0;
+async function store(backend: "sqlite" | "sqlite-worker", extra: Record<string, unknown> = {}): Promise<Store> {
+  const opened = await openStore({ backend, path: dir.file(`${backend}-${++files}.db`), ...extra } as never);
+  stores.push(opened);
+  return opened;
+}
+const TOKENS = [{ name: "alice", token: "a-long-secret-token-1" }];
+const auth = { authorization: `Bearer ${TOKENS[0]!.token}` };
+
+describe("the same requests, the same answers", () => {
+  test("uploads, reads in every format, resampling, deletes, errors and the audit trail", async () => {
+    const apps = [createApp(await store("sqlite"), { tokens: TOKENS }), createApp(await store("sqlite-worker"), { tokens: TOKENS })];
+    const bars = barObjects(3_000);
+    const csv = `timestamp,open,high,low,close,volume,amount\n${bars
+      .slice(0, 500)
+      .map((bar) => [new Date(bar.timestamp + 10_000_000_000).toISOString(), bar.open, bar.high, bar.low, bar.close, bar.volume, bar.amount].join(","))
+      .join("\n")}\n`;
+    const requests: [string, string, RequestInit?][] = [
+      ["POST", "/v1/bars/AAA", { body: JSON.stringify(bars), headers: { "content-type": "application/json" } }],
+      ["POST", "/v1/bars/AAA", { body: csv, headers: { "content-type": "text/csv" } }],
+      ["POST", "/v1/bars/AAA", { body: JSON.stringify([{ ...bars[0], low: 1e9 }]), headers: { "content-type": "application/json" } }],
+      ["GET", "/v1/bars/AAA"],
+      ["GET", "/v1/bars/AAA?format=csv"],
+      ["GET", "/v1/bars/AAA?format=ndjson&order=desc&limit=700"],
+      ["GET", "/v1/bars/AAA?interval=15m"],
+      ["GET", `/v1/bars/AAA?start=${T0 + 60_000 * 100}&end=${T0 + 60_000 * 339}`],
+      ["GET", "/v1/bars/AAA/latest"],
+      ["GET", "/v1/bars/BBB/latest"],
+      ["DELETE", `/v1/bars/AAA?start=${T0}&end=${T0 + 60_000 * 9}`],
+      ["GET", "/v1/symbols"],
+      ["GET", "/v1/bars/A%20A"],
+      ["PUT", "/v1/preferences/theme", { body: JSON.stringify({ value: { dark: true } }), headers: { "content-type": "application/json" } }],
+      ["GET", "/v1/audit?action=bars.insert"],
+      ["GET", "/v1/audit/verify"],
+    ];
+    for (const [method, path, init] of requests) {
+      const answers = await Promise.all(
+        apps.map(async (app) => {
+          const answer = await app.request(path, { method, ...init, headers: { ...auth, ...(init?.headers as Record<string, string>) } });
+          return { status: answer.status, type: answer.headers.get("content-type"), body: await answer.text() };
+        }),
+      );
+      // Audit entries and preferences carry their own time (and hash): compare what they say.
+      const comparable = answers.map((answer) =>
+        path.startsWith("/v1/audit?")
+          ? { ...answer, body: JSON.parse(answer.body).map((entry: Record<string, unknown>) => [entry.actor, entry.action, entry.entity, entry.details]) }
+          : path.startsWith("/v1/preferences/")
+            ? { ...answer, body: { ...JSON.parse(answer.body), updated_at: typeof JSON.parse(answer.body).updated_at } }
+            : answer,
+      );
+      expect(comparable[1], `${method} ${path}`).toEqual(comparable[0]!);
+    }
+  });
+});
+
+describe("transient worker failures are 503 with Retry-After", () => {
+  test("a full queue", async () => {
+    const app = createApp(await store("sqlite-worker", { maxQueue: 1, readers: 0 }));
+    const answers = await Promise.all(Array.from({ length: 8 }, () => app.request("/v1/bars/AAA")));
+    const statuses = answers.map((answer) => answer.status);
+    expect(statuses).toContain(200);
+    expect(statuses).toContain(503);
+    const refused = answers.find((answer) => answer.status === 503)!;
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(await refused.json()).toMatchObject({ error: { code: "UNAVAILABLE", details: { storageCode: "QUEUE_FULL" } } });
+  });
+});
