@@ -28,9 +28,19 @@ const CHUNK_ROWS = 2_048;
 export async function streamBars(c: Context, rows: AsyncIterable<Bar>, format: BarFormat): Promise<Response> {
   const iterator = rows[Symbol.asyncIterator]();
   let next: IteratorResult<Bar> | null = await iterator.next();
+  if (c.req.method === "HEAD") {
+    // Hono answers HEAD with the GET handler's headers and drops its body without cancelling it:
+    // a stream left here would hold the store's iteration (and, over workers, one of its slots)
+    // open for good. Close it now and answer the headers alone.
+    await iterator.return?.();
+    return c.body(null, 200, { "Content-Type": CONTENT_TYPES[format] });
+  }
   const encoder = new TextEncoder();
   const line = format === "csv" ? formatBarCsv : (bar: Bar) => `${JSON.stringify(bar)}\n`;
   let rowsSent = 0;
+  // Set when the client goes away: a pull still waiting on the store then ends quietly (writing
+  // to a cancelled stream throws, and that is not a failure of the store worth logging).
+  let cancelled = false;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       if (format === "csv") controller.enqueue(encoder.encode(CSV_HEADER_LINE));
@@ -41,6 +51,7 @@ export async function streamBars(c: Context, rows: AsyncIterable<Bar>, format: B
         let text = "";
         for (let n = 0; n < CHUNK_ROWS; n++) {
           if (next === null) next = await iterator.next();
+          if (cancelled) return;
           if (next.done) break;
           text += format === "json" ? (rowsSent++ === 0 ? "" : ",") + JSON.stringify(next.value) : line(next.value);
           next = null;
@@ -51,6 +62,7 @@ export async function streamBars(c: Context, rows: AsyncIterable<Bar>, format: B
           controller.close();
         }
       } catch (error) {
+        if (cancelled) return;
         const log = (c.get("logError" as never) as ((error: unknown, c: Context) => void) | undefined) ?? ((e: unknown) => console.error(e));
         log(error, c);
         controller.error(error);
@@ -58,6 +70,7 @@ export async function streamBars(c: Context, rows: AsyncIterable<Bar>, format: B
     },
     async cancel() {
       // The client went away: stop reading the store.
+      cancelled = true;
       await iterator.return?.();
     },
   }, { highWaterMark: 0 });

@@ -80,3 +80,57 @@ describe("transient worker failures are 503 with Retry-After", () => {
     expect(await refused.json()).toMatchObject({ error: { code: "UNAVAILABLE", details: { storageCode: "QUEUE_FULL" } } });
   });
 });
+
+describe("streamed exports over worker iterations", () => {
+  // More rows than one worker page (8,192), so an export's iteration stays open in the worker
+  // while the client reads.
+  const ROWS = 20_000;
+
+  test("HEAD answers the headers alone and leaves no iteration open: 1,100 HEADs do not end a running export", async () => {
+    const opened = await store("sqlite-worker", { readers: 1 });
+    await opened.insertBars("AAA", barObjects(ROWS));
+    const app = createApp(opened);
+    const head = await app.request("/v1/bars/AAA?format=csv", { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    expect(await head.text()).toBe("");
+
+    const running = await app.request("/v1/bars/AAA?format=csv");
+    const reader = running.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = decoder.decode((await reader.read()).value, { stream: true });
+    // The worker caps open iterations at 1,024 and ends the oldest past it: HEADs that left
+    // theirs open would end this export's.
+    for (let sent = 0; sent < 1_100; sent += 50) {
+      const heads = await Promise.all(Array.from({ length: 50 }, () => app.request("/v1/bars/AAA?format=ndjson", { method: "HEAD" })));
+      expect(heads.every((answer) => answer.status === 200)).toBe(true);
+    }
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    const lines = text.trimEnd().split("\n");
+    expect(lines.length).toBe(ROWS + 1);
+    expect(lines[1]!.startsWith(new Date(barObjects(1)[0]!.timestamp).toISOString().slice(0, 10))).toBe(true);
+  });
+
+  test("a client that goes away while a page is being read ends the export without an error logged", async () => {
+    const opened = await store("sqlite-worker", { readers: 1 });
+    await opened.insertBars("AAA", barObjects(ROWS));
+    const logged: unknown[] = [];
+    const app = createApp(opened, { logError: (error) => logged.push(error) });
+    for (const format of ["csv", "ndjson", "json"]) {
+      const answer = await app.request(`/v1/bars/AAA?format=${format}`);
+      const reader = answer.body!.getReader();
+      await reader.read();
+      const pending = reader.read();
+      await reader.cancel();
+      await pending;
+    }
+    // The reads those exports had in flight settle on the worker's next answers.
+    expect(await opened.latestBar("AAA")).not.toBeNull();
+    await Bun.sleep(20);
+    expect(logged).toEqual([]);
+  });
+});
