@@ -4,7 +4,9 @@
  * on $TRADELITE_HOST:$TRADELITE_PORT (127.0.0.1:8787). The store runs in workers (sqlite-worker:
  * storage never holds the server's event loop); `--in-thread` (or TRADELITE_BACKEND=sqlite) runs
  * it on the server's thread instead. See the README's "HTTP API" for the rest of the environment.
- * SIGINT and SIGTERM stop the server, then close the store cleanly.
+ * SIGINT and SIGTERM stop the server: requests in flight get TRADELITE_SHUTDOWN_GRACE_MS (10 s)
+ * to finish, then their connections are closed (a second signal closes them at once); the store
+ * then closes cleanly.
  */
 import {
   formatIsoUtc,
@@ -14,10 +16,11 @@ import {
   SessionCache,
   startServer,
   ValidationError,
+  type ServerSettings,
   type Store,
 } from "../src/mod.ts";
 
-let settings;
+let settings: ServerSettings;
 try {
   settings = resolveServerSettings();
 } catch (error) {
@@ -33,7 +36,12 @@ if (backendName !== "sqlite" && backendName !== "sqlite-worker") {
 
 // The session cache works on a connection of its own on this thread (its file work is
 // synchronous and short); the store's connections are the workers' (or this one, in-thread).
-const db = openDatabase();
+// SQLite waits for a lock synchronously: with the default busy_timeout (5 s) a cache write that
+// found the writer worker mid-import would hold this thread, and every request with it, that
+// long. This connection waits CACHE_BUSY_TIMEOUT_MS at most; the write then answers 503 with
+// Retry-After, and nothing is written.
+const CACHE_BUSY_TIMEOUT_MS = 100;
+const db = openDatabase({ busyTimeoutMs: CACHE_BUSY_TIMEOUT_MS });
 const store: Store = backendName === "sqlite" ? await openStore({ backend: "sqlite", path: db.path }) : await openStore({ backend: "sqlite-worker", path: db.path });
 const cache = new SessionCache({ db });
 const running = startServer(store, {
@@ -64,10 +72,20 @@ console.log(`  try: curl ${running.url}/health`);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
+  if (stopping) {
+    console.log(`tradelite API: ${signal} again, closing open connections now`);
+    void running.stop(true);
+    return;
+  }
   stopping = true;
-  console.log(`tradelite API: ${signal}, stopping`);
+  console.log(`tradelite API: ${signal}, stopping (requests in flight have ${settings.shutdownGraceMs} ms to finish)`);
+  // A client that stopped reading an export would hold a graceful stop open for ever.
+  const deadline = setTimeout(() => {
+    console.log("tradelite API: closing the connections still open");
+    void running.stop(true);
+  }, settings.shutdownGraceMs);
   await running.stop();
+  clearTimeout(deadline);
   await store.close();
   db.close();
   process.exit(0);

@@ -132,6 +132,8 @@ export function resolveSessionCacheSettings(
 export const DEFAULT_API_HOST = "127.0.0.1";
 export const DEFAULT_API_PORT = 8787;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** How long a stopping server lets requests in flight finish before it closes their connections. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
 /** How `bun run serve` serves the API, read from the environment. */
 export interface ServerSettings {
@@ -142,13 +144,16 @@ export interface ServerSettings {
   allowedHosts: string[];
   corsOrigins: string[];
   maxBodyBytes: number;
+  /** Milliseconds a stopping server waits for requests in flight before cutting them. */
+  shutdownGraceMs: number;
 }
 
 /**
  * TRADELITE_HOST (default 127.0.0.1), TRADELITE_PORT (8787; 0 picks a free port),
  * TRADELITE_TOKEN (a bearer token, at least 16 characters) and TRADELITE_TOKEN_NAME (who the
  * audit log names for it, default "token"), TRADELITE_ALLOWED_HOSTS and TRADELITE_CORS_ORIGINS
- * (comma-separated), TRADELITE_MAX_BODY (bytes, default 64 MiB). Throws a ValidationError naming
+ * (comma-separated), TRADELITE_MAX_BODY (bytes, default 64 MiB), TRADELITE_SHUTDOWN_GRACE_MS
+ * (how long SIGINT/SIGTERM wait for requests in flight, default 10,000). Throws a ValidationError naming
  * each bad variable, and refuses a non-loopback host without a token.
  */
 export function resolveServerSettings(env: Record<string, string | undefined> = process.env): ServerSettings {
@@ -163,6 +168,11 @@ export function resolveServerSettings(env: Record<string, string | undefined> = 
   const maxBodyBytes = bodyText === undefined ? DEFAULT_MAX_BODY_BYTES : Number(bodyText);
   if (bodyText !== undefined && !(/^\d{1,15}$/.test(bodyText) && maxBodyBytes > 0)) {
     issues.push({ field: "TRADELITE_MAX_BODY", message: `expected a positive number of bytes, got ${JSON.stringify(bodyText)}` });
+  }
+  const graceText = nonEmpty(env.TRADELITE_SHUTDOWN_GRACE_MS);
+  const shutdownGraceMs = graceText === undefined ? DEFAULT_SHUTDOWN_GRACE_MS : Number(graceText);
+  if (graceText !== undefined && !(/^\d{1,7}$/.test(graceText) && shutdownGraceMs <= 3_600_000)) {
+    issues.push({ field: "TRADELITE_SHUTDOWN_GRACE_MS", message: `expected milliseconds 0-3600000, got ${JSON.stringify(graceText)}` });
   }
   const token = nonEmpty(env.TRADELITE_TOKEN);
   const tokenName = nonEmpty(env.TRADELITE_TOKEN_NAME) ?? "token";
@@ -187,6 +197,7 @@ export function resolveServerSettings(env: Record<string, string | undefined> = 
     allowedHosts: list(env.TRADELITE_ALLOWED_HOSTS),
     corsOrigins: list(env.TRADELITE_CORS_ORIGINS),
     maxBodyBytes,
+    shutdownGraceMs,
   };
 }
 

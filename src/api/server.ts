@@ -19,8 +19,11 @@ export interface RunningServer {
   server: Server<unknown>;
   /** http://host:port */
   url: string;
-  /** Stops accepting, lets requests in flight finish (closeActiveConnections: false). */
-  stop(): Promise<void>;
+  /**
+   * Stops accepting and lets requests in flight finish (closeActiveConnections: false); with
+   * `force`, closes every open connection at once (a stalled client cannot hold it up).
+   */
+  stop(force?: boolean): Promise<void>;
 }
 
 export function startServer(store: Store, options: ServerOptions = {}): RunningServer {
@@ -41,6 +44,6 @@ export function startServer(store: Store, options: ServerOptions = {}): RunningS
   return {
     server,
     url: `http://${listed}:${server.port}`,
-    stop: () => server.stop(false),
+    stop: (force = false) => server.stop(force),
   };
 }

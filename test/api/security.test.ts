@@ -29,7 +29,7 @@ describe("hostName", () => {
 });
 
 describe("resolveServerSettings", () => {
-  test("defaults: loopback, port 8787, no token, 64 MiB bodies", () => {
+  test("defaults: loopback, port 8787, no token, 64 MiB bodies, 10 s to stop", () => {
     expect(resolveServerSettings({})).toEqual({
       host: "127.0.0.1",
       port: 8787,
@@ -37,6 +37,7 @@ describe("resolveServerSettings", () => {
       allowedHosts: [],
       corsOrigins: [],
       maxBodyBytes: 64 * 1024 * 1024,
+      shutdownGraceMs: 10_000,
     });
   });
   test("reads every variable", () => {
@@ -48,6 +49,7 @@ describe("resolveServerSettings", () => {
       TRADELITE_ALLOWED_HOSTS: "box.lan, trader.local",
       TRADELITE_CORS_ORIGINS: "http://localhost:3000",
       TRADELITE_MAX_BODY: "1000",
+      TRADELITE_SHUTDOWN_GRACE_MS: "0",
     });
     expect(settings).toEqual({
       host: "0.0.0.0",
@@ -56,17 +58,19 @@ describe("resolveServerSettings", () => {
       allowedHosts: ["box.lan", "trader.local"],
       corsOrigins: ["http://localhost:3000"],
       maxBodyBytes: 1000,
+      shutdownGraceMs: 0,
     });
   });
   test("a non-loopback host without a token, a bad port, a short token and a bad size are each named", () => {
     let error: unknown;
     try {
-      resolveServerSettings({ TRADELITE_HOST: "192.168.1.5", TRADELITE_PORT: "70000", TRADELITE_MAX_BODY: "-1" });
+      resolveServerSettings({ TRADELITE_HOST: "192.168.1.5", TRADELITE_PORT: "70000", TRADELITE_MAX_BODY: "-1", TRADELITE_SHUTDOWN_GRACE_MS: "1e3" });
     } catch (caught) {
       error = caught;
     }
     expect(error).toBeInstanceOf(ValidationError);
-    expect((error as ValidationError).issues.map((issue) => issue.field).sort()).toEqual(["TRADELITE_HOST", "TRADELITE_MAX_BODY", "TRADELITE_PORT"]);
+    expect((error as ValidationError).issues.map((issue) => issue.field).sort()).toEqual(["TRADELITE_HOST", "TRADELITE_MAX_BODY", "TRADELITE_PORT", "TRADELITE_SHUTDOWN_GRACE_MS"]);
+    expect(() => resolveServerSettings({ TRADELITE_SHUTDOWN_GRACE_MS: "3600001" })).toThrow(ValidationError);
     expect(() => resolveServerSettings({ TRADELITE_TOKEN: "short" })).toThrow(ValidationError);
     expect(() => resolveServerSettings({ TRADELITE_TOKEN: "has a space in it, long enough" })).toThrow(ValidationError);
   });
