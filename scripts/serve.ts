@@ -41,8 +41,9 @@ if (backendName !== "sqlite" && backendName !== "sqlite-worker") {
 // long. This connection waits CACHE_BUSY_TIMEOUT_MS at most; the write then answers 503 with
 // Retry-After, and nothing is written.
 const CACHE_BUSY_TIMEOUT_MS = 100;
-const db = openDatabase({ busyTimeoutMs: CACHE_BUSY_TIMEOUT_MS });
-const store: Store = backendName === "sqlite" ? await openStore({ backend: "sqlite", path: db.path }) : await openStore({ backend: "sqlite-worker", path: db.path });
+const { timezone, barTimestamp } = settings;
+const db = openDatabase({ busyTimeoutMs: CACHE_BUSY_TIMEOUT_MS, timezone, barTimestamp });
+const store: Store = await openStore({ backend: backendName, path: db.path, timezone, barTimestamp });
 const cache = new SessionCache({ db });
 const running = startServer(store, {
   hostname: settings.host,

@@ -146,6 +146,10 @@ export interface ServerSettings {
   maxBodyBytes: number;
   /** Milliseconds a stopping server waits for requests in flight before cutting them. */
   shutdownGraceMs: number;
+  /** The store's timezone (naive timestamps, day and week buckets, the page's clock). */
+  timezone: string;
+  /** Where the stored bars are stamped within their interval (see DatabaseOptions). */
+  barTimestamp: BarTimestamp;
 }
 
 /**
@@ -153,7 +157,8 @@ export interface ServerSettings {
  * TRADELITE_TOKEN (a bearer token, at least 16 characters) and TRADELITE_TOKEN_NAME (who the
  * audit log names for it, default "token"), TRADELITE_ALLOWED_HOSTS and TRADELITE_CORS_ORIGINS
  * (comma-separated), TRADELITE_MAX_BODY (bytes, default 64 MiB), TRADELITE_SHUTDOWN_GRACE_MS
- * (how long SIGINT/SIGTERM wait for requests in flight, default 10,000). Throws a ValidationError naming
+ * (how long SIGINT/SIGTERM wait for requests in flight, default 10,000), TRADELITE_TIMEZONE
+ * (the store's IANA zone, default UTC), TRADELITE_BAR_TIMESTAMP (start or end, default start). Throws a ValidationError naming
  * each bad variable, and refuses a non-loopback host without a token.
  */
 export function resolveServerSettings(env: Record<string, string | undefined> = process.env): ServerSettings {
@@ -173,6 +178,18 @@ export function resolveServerSettings(env: Record<string, string | undefined> = 
   const shutdownGraceMs = graceText === undefined ? DEFAULT_SHUTDOWN_GRACE_MS : Number(graceText);
   if (graceText !== undefined && !(/^\d{1,7}$/.test(graceText) && shutdownGraceMs <= 3_600_000)) {
     issues.push({ field: "TRADELITE_SHUTDOWN_GRACE_MS", message: `expected milliseconds 0-3600000, got ${JSON.stringify(graceText)}` });
+  }
+  let timezone = DEFAULT_TIMEZONE;
+  try {
+    timezone = assertTimeZone(nonEmpty(env.TRADELITE_TIMEZONE) ?? DEFAULT_TIMEZONE, "TRADELITE_TIMEZONE");
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    issues.push(...error.issues.map((issue) => ({ field: "TRADELITE_TIMEZONE", message: issue.message })));
+  }
+  const barTimestampText = nonEmpty(env.TRADELITE_BAR_TIMESTAMP) ?? "start";
+  const barTimestamp = barTimestampText as BarTimestamp;
+  if (!(BAR_TIMESTAMPS as readonly string[]).includes(barTimestampText)) {
+    issues.push({ field: "TRADELITE_BAR_TIMESTAMP", message: `expected start or end, got ${JSON.stringify(barTimestampText.slice(0, 40))}` });
   }
   const token = nonEmpty(env.TRADELITE_TOKEN);
   const tokenName = nonEmpty(env.TRADELITE_TOKEN_NAME) ?? "token";
@@ -198,6 +215,8 @@ export function resolveServerSettings(env: Record<string, string | undefined> = 
     corsOrigins: list(env.TRADELITE_CORS_ORIGINS),
     maxBodyBytes,
     shutdownGraceMs,
+    timezone,
+    barTimestamp,
   };
 }
 

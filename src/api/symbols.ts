@@ -11,6 +11,7 @@ const Health = z.object({
   status: z.literal("ok"),
   version: z.string(),
   backend: z.string(),
+  timezone: z.string().describe("the IANA zone naive timestamps are read in and day buckets follow"),
   db: z.object({ path: z.string(), journalMode: z.string(), sizeBytes: z.number().int() }),
 });
 
@@ -34,6 +35,7 @@ export function symbolRoutes(app: Api, version: string): void {
           status: "ok" as const,
           version,
           backend: store.backend,
+          timezone: store.timezone,
           db: { path: info.path, journalMode: info.journalMode, sizeBytes: info.fileBytes + info.walBytes },
         },
         200,

@@ -95,7 +95,7 @@ function chunked(text: string, chunkSize = 512): ReadableStream<Uint8Array> {
 // ---------------------------------------------------------------------------------------------
 
 describe("GET /health and GET /v1/symbols", () => {
-  test("health names the backend, the database file and its journal mode", async () => {
+  test("health names the backend, the store's timezone, the database file and its journal mode", async () => {
     const f = await openApiFixture();
     const answer = await call(f.app, "GET", "/health");
     expect(answer.status).toBe(200);
@@ -104,6 +104,7 @@ describe("GET /health and GET /v1/symbols", () => {
       status: "ok",
       version: expect.any(String),
       backend: "sqlite",
+      timezone: f.store.timezone,
       db: { path: f.dbPath, journalMode: "wal", sizeBytes: info.fileBytes + info.walBytes },
     });
     expect(answer.body.version).toBe((await Bun.file(new URL("../../package.json", import.meta.url)).json()).version);
@@ -1235,7 +1236,7 @@ describe("404: unknown routes and records", () => {
     const error = expectError(await call(f.app, "GET", "/v1/nothing"), 404, "NOT_FOUND");
     expect(error.message).toContain("/v1/nothing");
     expectError(await call(f.app, "PATCH", "/v1/bars/AAA"), 404, "NOT_FOUND");
-    expectError(await call(f.app, "GET", "/"), 404, "NOT_FOUND");
+    expectError(await call(f.app, "GET", "/index.html"), 404, "NOT_FOUND");
   });
 });
 

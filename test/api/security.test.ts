@@ -38,6 +38,8 @@ describe("resolveServerSettings", () => {
       corsOrigins: [],
       maxBodyBytes: 64 * 1024 * 1024,
       shutdownGraceMs: 10_000,
+      timezone: "UTC",
+      barTimestamp: "start",
     });
   });
   test("reads every variable", () => {
@@ -50,6 +52,8 @@ describe("resolveServerSettings", () => {
       TRADELITE_CORS_ORIGINS: "http://localhost:3000",
       TRADELITE_MAX_BODY: "1000",
       TRADELITE_SHUTDOWN_GRACE_MS: "0",
+      TRADELITE_TIMEZONE: "Asia/Shanghai",
+      TRADELITE_BAR_TIMESTAMP: "end",
     });
     expect(settings).toEqual({
       host: "0.0.0.0",
@@ -59,17 +63,33 @@ describe("resolveServerSettings", () => {
       corsOrigins: ["http://localhost:3000"],
       maxBodyBytes: 1000,
       shutdownGraceMs: 0,
+      timezone: "Asia/Shanghai",
+      barTimestamp: "end",
     });
   });
-  test("a non-loopback host without a token, a bad port, a short token and a bad size are each named", () => {
+  test("a non-loopback host without a token, a bad port, size, grace, timezone or bar stamp, and a short token are each named", () => {
     let error: unknown;
     try {
-      resolveServerSettings({ TRADELITE_HOST: "192.168.1.5", TRADELITE_PORT: "70000", TRADELITE_MAX_BODY: "-1", TRADELITE_SHUTDOWN_GRACE_MS: "1e3" });
+      resolveServerSettings({
+        TRADELITE_HOST: "192.168.1.5",
+        TRADELITE_PORT: "70000",
+        TRADELITE_MAX_BODY: "-1",
+        TRADELITE_SHUTDOWN_GRACE_MS: "1e3",
+        TRADELITE_TIMEZONE: "Mars/Olympus",
+        TRADELITE_BAR_TIMESTAMP: "middle",
+      });
     } catch (caught) {
       error = caught;
     }
     expect(error).toBeInstanceOf(ValidationError);
-    expect((error as ValidationError).issues.map((issue) => issue.field).sort()).toEqual(["TRADELITE_HOST", "TRADELITE_MAX_BODY", "TRADELITE_PORT", "TRADELITE_SHUTDOWN_GRACE_MS"]);
+    expect((error as ValidationError).issues.map((issue) => issue.field).sort()).toEqual([
+      "TRADELITE_BAR_TIMESTAMP",
+      "TRADELITE_HOST",
+      "TRADELITE_MAX_BODY",
+      "TRADELITE_PORT",
+      "TRADELITE_SHUTDOWN_GRACE_MS",
+      "TRADELITE_TIMEZONE",
+    ]);
     expect(() => resolveServerSettings({ TRADELITE_SHUTDOWN_GRACE_MS: "3600001" })).toThrow(ValidationError);
     expect(() => resolveServerSettings({ TRADELITE_TOKEN: "short" })).toThrow(ValidationError);
     expect(() => resolveServerSettings({ TRADELITE_TOKEN: "has a space in it, long enough" })).toThrow(ValidationError);
