@@ -22,6 +22,7 @@ import type { ApiEnv } from "./context.ts";
 import { ApiError, handleError, validationHook, type ErrorLogger } from "./errors.ts";
 import { maintenanceRoutes } from "./maintenance.ts";
 import { metricRoutes } from "./metrics.ts";
+import { PAGE_PATHS, pageRoutes } from "./page.ts";
 import { preferenceRoutes } from "./preferences.ts";
 import { quoteRoutes } from "./quotes.ts";
 import { addSecureHeaders, hostAllowlist, LOCAL_ACTOR, tokenAuth, type ApiToken } from "./security.ts";
@@ -77,7 +78,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   // Host check comes first, so a CORS preflight from a rebinding page is refused too. Errors
   // thrown here or below are answered by onError, which adds the secure headers itself.
   const serve = async (c: Context<ApiEnv>, next: Next) => {
-    const actor = auth && c.req.path !== "/health" ? auth(c) : LOCAL_ACTOR;
+    const actor = auth && c.req.path !== "/health" && !PAGE_PATHS.has(c.req.path) ? auth(c) : LOCAL_ACTOR;
     let view = views.get(actor);
     if (!view) views.set(actor, (view = store.withActor(actor)));
     c.set("actor", actor);
@@ -98,6 +99,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
     addSecureHeaders(c.res);
   });
 
+  pageRoutes(app);
   symbolRoutes(app, packageJson.version);
   barRoutes(app);
   quoteRoutes(app);

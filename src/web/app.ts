@@ -1,0 +1,535 @@
+/**
+ * The data browser's script: runs in the browser, talks only to the API routes every other
+ * client uses (no private back door), with the token the user gave when the server asks for one
+ * (kept in sessionStorage: gone when the tab closes). Bundled with lightweight-charts by
+ * src/api/page.ts; type-checked against the DOM by src/web/tsconfig.json.
+ *
+ * The page marks its state on elements (data-state, data-candles, data-more, data-value) so a
+ * person can read it in the inspector and the browser tests can wait on it.
+ */
+import {
+  CandlestickSeries,
+  createChart,
+  HistogramSeries,
+  TickMarkType,
+  type CandlestickData,
+  type HistogramData,
+  type Time,
+  type UTCTimestamp,
+  type WhitespaceData,
+} from "lightweight-charts";
+// Types only (erased from the bundle): the answers are the domain's shapes as JSON.
+// (store.ts and audit.ts use Bun's types, so their two small shapes are restated here.)
+import type { Bar } from "../domain/bar.ts";
+import type { CacheEntry } from "../domain/cache.ts";
+import type { MaintenanceStats } from "../domain/maintenance.ts";
+
+type SymbolOverview = { symbol: string; count: number; start: number; end: number };
+type AuditVerification = { ok: boolean; checked: number; firstBadId?: number };
+
+interface Health {
+  version: string;
+  backend: string;
+  timezone: string;
+  db: { path: string; journalMode: string; sizeBytes: number };
+}
+interface Row {
+  symbol: string;
+  count: number | null;
+  start: number | null;
+  end: number | null;
+  cacheRows: number | null;
+  cacheBytes: number | null;
+  lastCompacted: number | null;
+}
+type RowKey = keyof Row;
+
+/** Bars asked for per request: the latest page first, older pages as the user scrolls back. */
+const PAGE_BARS = 2_000;
+/** Bars in view after a load. */
+const VISIBLE_BARS = 240;
+/** Load older bars when fewer than this many are left of the view. */
+const LOAD_MARGIN = 20;
+const TOKEN_KEY = "tradelite.token";
+
+function element<T extends HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`the page has no #${id}`);
+  return found as T;
+}
+
+function showStatus(message: string, isError = false): void {
+  const status = element("status");
+  status.textContent = message;
+  status.classList.toggle("error", isError);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API, with the token
+
+let tokenPrompt: Promise<void> | null = null;
+
+/** Shows the token dialog (once, however many requests are waiting) and stores what is entered. */
+function askForToken(refused: boolean): Promise<void> {
+  tokenPrompt ??= new Promise<void>((resolve) => {
+    const dialog = element<HTMLDialogElement>("token-dialog");
+    const input = element<HTMLInputElement>("token");
+    element("token-error").hidden = !refused;
+    input.value = "";
+    element<HTMLFormElement>("token-form").onsubmit = (event) => {
+      event.preventDefault();
+      const token = input.value.trim();
+      if (token === "") return;
+      sessionStorage.setItem(TOKEN_KEY, token);
+      dialog.close();
+      tokenPrompt = null;
+      resolve();
+    };
+    dialog.showModal();
+    input.focus();
+  });
+  return tokenPrompt;
+}
+
+function authorization(): Record<string, string> {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  return token === null ? {} : { Authorization: `Bearer ${token}` };
+}
+
+/** Calls the API; a 401 asks for the token (again, if the stored one was refused) and retries. */
+async function api(path: string, init: RequestInit = {}): Promise<Response> {
+  for (;;) {
+    const sent = sessionStorage.getItem(TOKEN_KEY);
+    const response = await fetch(path, { ...init, headers: { ...(init.headers as Record<string, string>), ...authorization() } });
+    if (response.status !== 401) return response;
+    await response.text(); // read, not cancelled: a cancelled answer shows as a failed request
+    if (sent !== null && sessionStorage.getItem(TOKEN_KEY) === sent) sessionStorage.removeItem(TOKEN_KEY);
+    await askForToken(sent !== null);
+  }
+}
+
+/** The API's error shape, as one line. */
+async function failure(response: Response): Promise<Error> {
+  try {
+    const body = (await response.json()) as { error?: { code?: string; message?: string; details?: unknown } };
+    const details = Array.isArray(body.error?.details) ? ` (${JSON.stringify(body.error.details[0])})` : "";
+    return new Error(`${body.error?.message ?? `HTTP ${response.status}`}${details}`);
+  } catch {
+    return new Error(`HTTP ${response.status}`);
+  }
+}
+
+async function getJson<T>(path: string): Promise<T> {
+  const response = await api(path);
+  if (!response.ok) throw await failure(response);
+  return (await response.json()) as T;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting, in the store's timezone
+
+let timezone = "UTC";
+let dateTimeFormat = new Intl.DateTimeFormat("sv-SE", { timeZone: "UTC", dateStyle: "short", timeStyle: "short" });
+
+function useTimezone(zone: string): void {
+  timezone = zone;
+  dateTimeFormat = new Intl.DateTimeFormat("sv-SE", { timeZone: zone, dateStyle: "short", timeStyle: "short" });
+}
+
+function formatTime(ms: number | null): string {
+  return ms === null ? "" : dateTimeFormat.format(ms);
+}
+
+function formatBytes(bytes: number | null): string {
+  if (bytes === null) return "";
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function formatCount(count: number | null): string {
+  return count === null ? "" : count.toLocaleString("en-US");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The overview table
+
+let rows: Row[] = [];
+let sortKey: RowKey = "symbol";
+let sortDirection: 1 | -1 = 1;
+
+async function cacheEntries(): Promise<CacheEntry[]> {
+  const response = await api("/v1/cache");
+  if (response.status === 501) {
+    await response.text();
+    return []; // this server runs without a session cache
+  }
+  if (!response.ok) throw await failure(response);
+  return (await response.json()) as CacheEntry[];
+}
+
+async function loadOverview(): Promise<void> {
+  const table = element("overview");
+  table.dataset.state = "loading";
+  const [symbols, cache] = await Promise.all([getJson<SymbolOverview[]>("/v1/symbols"), cacheEntries()]);
+  const bySymbol = new Map<string, Row>();
+  const row = (symbol: string): Row => {
+    let found = bySymbol.get(symbol);
+    if (!found) {
+      found = { symbol, count: null, start: null, end: null, cacheRows: null, cacheBytes: null, lastCompacted: null };
+      bySymbol.set(symbol, found);
+    }
+    return found;
+  };
+  for (const entry of symbols) Object.assign(row(entry.symbol), { count: entry.count, start: entry.start, end: entry.end });
+  for (const entry of cache) {
+    Object.assign(row(entry.symbol), { cacheRows: entry.row_count, cacheBytes: entry.size_bytes, lastCompacted: entry.last_compacted });
+  }
+  rows = [...bySymbol.values()];
+  renderOverview();
+  renderSymbolChoice();
+  table.dataset.state = "ready";
+}
+
+function compareRows(a: Row, b: Row): number {
+  const x = a[sortKey];
+  const y = b[sortKey];
+  // Empty cells last, whichever the direction.
+  if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
+  const order = typeof x === "string" ? x.localeCompare(y as string) : (x as number) - (y as number);
+  return (order || a.symbol.localeCompare(b.symbol)) * sortDirection;
+}
+
+function renderOverview(): void {
+  const body = element("overview").querySelector("tbody")!;
+  const sorted = [...rows].sort(compareRows);
+  const cells: [RowKey, (row: Row) => string][] = [
+    ["symbol", (row) => row.symbol],
+    ["count", (row) => formatCount(row.count)],
+    ["start", (row) => formatTime(row.start)],
+    ["end", (row) => formatTime(row.end)],
+    ["cacheRows", (row) => formatCount(row.cacheRows)],
+    ["cacheBytes", (row) => formatBytes(row.cacheBytes)],
+    ["lastCompacted", (row) => formatTime(row.lastCompacted)],
+  ];
+  body.replaceChildren(
+    ...sorted.map((row) => {
+      const tr = document.createElement("tr");
+      tr.dataset.symbol = row.symbol;
+      tr.setAttribute("aria-selected", String(row.symbol === chartState.symbol));
+      for (const [key, text] of cells) {
+        const td = document.createElement("td");
+        td.dataset.key = key;
+        const value = row[key];
+        td.dataset.value = value === null ? "" : String(value);
+        td.textContent = text(row);
+        tr.append(td);
+      }
+      tr.addEventListener("click", () => void run(() => selectSymbol(row.symbol)));
+      return tr;
+    }),
+  );
+  for (const th of element("overview").querySelectorAll<HTMLTableCellElement>("th")) {
+    th.setAttribute("aria-sort", th.dataset.key === sortKey ? (sortDirection === 1 ? "ascending" : "descending") : "none");
+  }
+}
+
+function renderSymbolChoice(): void {
+  const select = element<HTMLSelectElement>("symbol");
+  const symbols = rows.filter((row) => row.count !== null).map((row) => row.symbol).sort();
+  select.replaceChildren(
+    ...symbols.map((symbol) => {
+      const option = document.createElement("option");
+      option.value = symbol;
+      option.textContent = symbol;
+      return option;
+    }),
+  );
+  if (chartState.symbol !== null) select.value = chartState.symbol;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The chart: candles over a volume pane, loaded a page at a time
+
+const chartState = {
+  symbol: null as string | null,
+  interval: "1m",
+  /** The range the user chose, as the API reads it (naive local dates); null: open. */
+  start: null as string | null,
+  end: null as string | null,
+  bars: [] as Bar[],
+  /** False once the API had no older bars to give. */
+  more: true,
+  loading: false,
+  /** Bumped by every fresh load, so an older answer arriving late is dropped. */
+  generation: 0,
+};
+
+const chartElement = element("chart");
+const chart = createChart(chartElement, {
+  autoSize: true,
+  // The library's own attribution logo sets an inline style, which the page's CSP refuses; the
+  // attribution TradingView asks for is the link in the page's footer instead.
+  layout: { background: { color: "#ffffff" }, textColor: "#1d2430", attributionLogo: false },
+  grid: { vertLines: { color: "#eef0f3" }, horzLines: { color: "#eef0f3" } },
+  localization: { timeFormatter: (time: Time) => dateTimeFormat.format((time as number) * 1000) },
+  timeScale: {
+    timeVisible: true,
+    tickMarkFormatter: (time: Time, type: TickMarkType) => {
+      const ms = (time as number) * 1000;
+      const parts: Intl.DateTimeFormatOptions =
+        type === TickMarkType.Year
+          ? { year: "numeric" }
+          : type === TickMarkType.Month
+            ? { month: "short" }
+            : type === TickMarkType.DayOfMonth
+              ? { month: "2-digit", day: "2-digit" }
+              : { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+      return new Intl.DateTimeFormat("en-GB", { timeZone: timezone, ...parts }).format(ms);
+    },
+  },
+});
+const candles = chart.addSeries(CandlestickSeries, {
+  upColor: "#d93025",
+  downColor: "#137333",
+  borderVisible: false,
+  wickUpColor: "#d93025",
+  wickDownColor: "#137333",
+});
+// Red up, green down: the convention of the A-share terminals this data comes from.
+const volumes = chart.addSeries(HistogramSeries, { priceFormat: { type: "volume" }, priceLineVisible: false, lastValueVisible: false }, 1);
+
+chart.timeScale().subscribeVisibleLogicalRangeChange((range) => {
+  if (range !== null && range.from < LOAD_MARGIN) void run(() => loadBars(false));
+});
+
+function draw(): void {
+  const candleData: (CandlestickData | WhitespaceData)[] = [];
+  const volumeData: (HistogramData | WhitespaceData)[] = [];
+  let previous = -Infinity;
+  for (const bar of chartState.bars) {
+    const time = Math.floor(bar.timestamp / 1000) as UTCTimestamp;
+    // The chart's time is in whole seconds and must rise: bars inside one second draw once.
+    if (time <= previous) continue;
+    previous = time;
+    const { open, high, low, close, volume } = bar;
+    candleData.push(open === null || high === null || low === null || close === null ? { time } : { time, open, high, low, close });
+    volumeData.push(
+      volume === null ? { time } : { time, value: volume, color: close !== null && open !== null && close < open ? "#13733366" : "#d9302566" },
+    );
+  }
+  candles.setData(candleData);
+  volumes.setData(volumeData);
+  chartElement.dataset.candles = String(candles.data().length);
+}
+
+/** A fresh load (`reset`) or the next older page. */
+async function loadBars(reset: boolean): Promise<void> {
+  const symbol = chartState.symbol;
+  if (symbol === null) return;
+  if (reset) chartState.generation++;
+  else if (chartState.loading || !chartState.more) return;
+  const generation = chartState.generation;
+  chartState.loading = true;
+  chartElement.dataset.state = "loading";
+  try {
+    const query = new URLSearchParams({ interval: chartState.interval, order: "desc", limit: String(PAGE_BARS) });
+    if (chartState.start !== null) query.set("start", chartState.start);
+    const oldest = reset ? undefined : chartState.bars[0]?.timestamp;
+    if (oldest !== undefined) query.set("end", String(oldest - 1));
+    else if (chartState.end !== null) query.set("end", chartState.end);
+    const page = await getJson<Bar[]>(`/v1/bars/${encodeURIComponent(symbol)}?${query}`);
+    if (generation !== chartState.generation) return;
+    page.reverse();
+    // The range filter applies to the source bars: the bucket just before `oldest` may come back
+    // cut short under the same timestamp as the oldest bar shown. That one is already drawn whole.
+    const older = oldest === undefined ? page : page.filter((bar) => bar.timestamp < oldest);
+    chartState.more = page.length === PAGE_BARS;
+    const view = reset ? null : chart.timeScale().getVisibleLogicalRange();
+    chartState.bars = reset ? older : [...older, ...chartState.bars];
+    draw();
+    const count = chartState.bars.length;
+    if (view !== null) chart.timeScale().setVisibleLogicalRange({ from: view.from + older.length, to: view.to + older.length });
+    else if (count > 0) chart.timeScale().setVisibleLogicalRange({ from: Math.max(-0.5, count - VISIBLE_BARS), to: count + 2 });
+    chartElement.dataset.more = chartState.more ? "yes" : "no";
+  } finally {
+    if (generation === chartState.generation) {
+      chartState.loading = false;
+      chartElement.dataset.state = "ready";
+    }
+  }
+  // Still near the left edge after drawing (a short series fills the view): fetch on.
+  const range = chart.timeScale().getVisibleLogicalRange();
+  if (generation === chartState.generation && chartState.more && range !== null && range.from < LOAD_MARGIN) await loadBars(false);
+}
+
+async function selectSymbol(symbol: string): Promise<void> {
+  chartState.symbol = symbol;
+  chartElement.dataset.symbol = symbol;
+  chartElement.dataset.interval = chartState.interval;
+  element("chart-title").textContent = `${symbol} · ${chartState.interval}`;
+  element<HTMLSelectElement>("symbol").value = symbol;
+  for (const tr of element("overview").querySelectorAll("tbody tr")) {
+    tr.setAttribute("aria-selected", String((tr as HTMLElement).dataset.symbol === symbol));
+  }
+  chartState.more = true;
+  await loadBars(true);
+}
+
+async function selectInterval(interval: string): Promise<void> {
+  chartState.interval = interval;
+  chartElement.dataset.interval = interval;
+  for (const button of element("intervals").querySelectorAll<HTMLButtonElement>("button")) {
+    button.setAttribute("aria-pressed", String(button.dataset.interval === interval));
+  }
+  if (chartState.symbol !== null) await selectSymbol(chartState.symbol);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health: the audit chain and the database's stats
+
+async function loadHealth(): Promise<void> {
+  const audit = element("audit");
+  const stats = element("stats");
+  const [verification, numbers] = await Promise.all([
+    getJson<AuditVerification>("/v1/audit/verify"),
+    getJson<MaintenanceStats>("/v1/maintenance/stats"),
+  ]);
+  audit.dataset.state = verification.ok ? "ok" : "broken";
+  audit.dataset.checked = String(verification.checked);
+  audit.textContent = verification.ok
+    ? `intact (${formatCount(verification.checked)} entries)`
+    : `BROKEN at entry ${verification.firstBadId} (${formatCount(verification.checked)} checked)`;
+  const entries: [string, string, string][] = [
+    ["journal", "journal mode", numbers.journalMode],
+    ["file", "file size", formatBytes(numbers.fileBytes)],
+    ["wal", "WAL size", formatBytes(numbers.walBytes)],
+    ["pages", "pages", `${formatCount(numbers.pageCount)} x ${formatBytes(numbers.pageSize)}`],
+    ["free", "free pages", formatCount(numbers.freePages)],
+    ...Object.entries(numbers.rows).map(([table, count]): [string, string, string] => [`rows-${table}`, `${table} rows`, formatCount(count)]),
+  ];
+  stats.replaceChildren(
+    ...entries.flatMap(([key, label, value]) => {
+      const dt = document.createElement("dt");
+      dt.textContent = label;
+      const dd = document.createElement("dd");
+      dd.dataset.key = key;
+      dd.textContent = value;
+      return [dt, dd];
+    }),
+  );
+  stats.dataset.state = "ready";
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV import, with upload progress (XMLHttpRequest: fetch reports no upload progress)
+
+function postCsv(symbol: string, file: File, progress: HTMLProgressElement): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", `/v1/bars/${encodeURIComponent(symbol)}`);
+    request.setRequestHeader("Content-Type", "text/csv");
+    for (const [name, value] of Object.entries(authorization())) request.setRequestHeader(name, value);
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable) progress.value = event.loaded / event.total;
+    };
+    request.onload = () => resolve({ status: request.status, body: request.responseText });
+    request.onerror = () => reject(new Error("the upload was cut off"));
+    request.send(file);
+  });
+}
+
+async function importCsv(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  const symbol = element<HTMLInputElement>("import-symbol").value.trim();
+  const file = element<HTMLInputElement>("import-file").files?.[0];
+  const progress = element<HTMLProgressElement>("import-progress");
+  const result = element<HTMLOutputElement>("import-result");
+  if (symbol === "" || !file) return;
+  progress.hidden = false;
+  progress.value = 0;
+  result.dataset.state = "uploading";
+  result.textContent = `uploading ${file.name}`;
+  try {
+    let answer = await postCsv(symbol, file, progress);
+    while (answer.status === 401) {
+      const sent = sessionStorage.getItem(TOKEN_KEY);
+      if (sent !== null) sessionStorage.removeItem(TOKEN_KEY);
+      await askForToken(sent !== null);
+      answer = await postCsv(symbol, file, progress);
+    }
+    if (answer.status !== 200) throw await failure(new Response(answer.body, { status: answer.status }));
+    const { written } = JSON.parse(answer.body) as { written: number };
+    progress.value = 1;
+    result.dataset.state = "done";
+    result.dataset.written = String(written);
+    result.textContent = `${formatCount(written)} bars written to ${symbol}`;
+    await Promise.all([loadOverview(), loadHealth()]);
+    if (chartState.symbol === symbol) await loadBars(true);
+  } catch (error) {
+    result.dataset.state = "error";
+    result.textContent = (error as Error).message;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start
+
+/** Runs `work`, showing its failure in the status line instead of leaving it unhandled. */
+async function run(work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    showStatus((error as Error).message, true);
+  }
+}
+
+async function start(): Promise<void> {
+  const health = (await (await fetch("/health")).json()) as Health;
+  useTimezone(health.timezone);
+  element("server").textContent = `${health.backend} · ${health.db.path} · ${health.timezone} · v${health.version}`;
+
+  for (const th of element("overview").querySelectorAll<HTMLTableCellElement>("th")) {
+    th.querySelector("button")!.addEventListener("click", () => {
+      const key = th.dataset.key as RowKey;
+      sortDirection = key === sortKey ? ((-sortDirection) as 1 | -1) : 1;
+      sortKey = key;
+      renderOverview();
+    });
+  }
+  element<HTMLSelectElement>("symbol").addEventListener("change", (event) => void run(() => selectSymbol((event.target as HTMLSelectElement).value)));
+  for (const button of element("intervals").querySelectorAll<HTMLButtonElement>("button")) {
+    button.addEventListener("click", () => void run(() => selectInterval(button.dataset.interval!)));
+  }
+  element<HTMLFormElement>("chart-controls").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const from = element<HTMLInputElement>("range-start").value;
+    const to = element<HTMLInputElement>("range-end").value;
+    chartState.start = from === "" ? null : from;
+    // Inclusive to the end of the chosen day, read in the store's timezone by the API.
+    chartState.end = to === "" ? null : `${to} 23:59:59`;
+    if (chartState.symbol !== null) void run(() => selectSymbol(chartState.symbol!));
+  });
+  element("range-clear").addEventListener("click", () => {
+    element<HTMLInputElement>("range-start").value = "";
+    element<HTMLInputElement>("range-end").value = "";
+    chartState.start = null;
+    chartState.end = null;
+    if (chartState.symbol !== null) void run(() => selectSymbol(chartState.symbol!));
+  });
+  element<HTMLFormElement>("import").addEventListener("submit", (event) => void run(() => importCsv(event)));
+
+  await Promise.all([loadOverview(), loadHealth()]);
+  const first = [...rows].sort(compareRows).find((row) => row.count !== null);
+  if (first) await selectSymbol(first.symbol);
+  showStatus("ready");
+  document.body.dataset.state = "ready";
+}
+
+void run(start);

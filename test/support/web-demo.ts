@@ -1,0 +1,37 @@
+/**
+ * A demo database for the data browser's tests: the real TDX export of the Shanghai index
+ * (24,000 one-minute bars, naive Asia/Shanghai times stamped at the bar's end) beside three
+ * synthetic A-share series on the exchange's session minutes, and a session cache holding the
+ * last days of one of them (so the overview's cache columns have something to show).
+ */
+import { barObjects, randomWalk, sessionTimestamps, sliceColumns } from "../../scripts/synthetic-bars.ts";
+import { openDatabase, SessionCache } from "../../src/mod.ts";
+import { readTdxBars, TDX_INDEX_1MIN } from "./real-data-tdx.ts";
+
+export const DEMO_TIMEZONE = "Asia/Shanghai";
+/** The synthetic symbols and their sizes (20 trading days of 240 minutes, and fewer). */
+export const DEMO_SYNTHETIC: readonly { symbol: string; minutes: number; seed: number }[] = [
+  { symbol: "600519.SH", minutes: 20 * 240, seed: 11 },
+  { symbol: "000858.SZ", minutes: 12 * 240, seed: 12 },
+  { symbol: "601318.SH", minutes: 3 * 240, seed: 13 },
+];
+export const DEMO_REAL_SYMBOL = "000001.SH";
+export const DEMO_CACHED_SYMBOL = "600519.SH";
+
+/** Writes the demo data into a new database at `path` and a cache folder at `cacheDir`. */
+export async function writeDemoDatabase(path: string, cacheDir: string): Promise<void> {
+  const db = openDatabase({ path, timezone: DEMO_TIMEZONE, barTimestamp: "end" });
+  try {
+    db.insertBars(DEMO_REAL_SYMBOL, await readTdxBars(TDX_INDEX_1MIN));
+    for (const { symbol, minutes, seed } of DEMO_SYNTHETIC) {
+      db.insertBars(symbol, randomWalk(sessionTimestamps("2024-03-01", minutes), seed));
+    }
+    const cache = new SessionCache({ db, dir: cacheDir });
+    const cached = DEMO_SYNTHETIC.find((entry) => entry.symbol === DEMO_CACHED_SYMBOL)!;
+    const columns = randomWalk(sessionTimestamps("2024-03-01", cached.minutes), cached.seed);
+    await cache.storeBars(DEMO_CACHED_SYMBOL, barObjects(sliceColumns(columns, cached.minutes - 480, cached.minutes)));
+    await cache.compact(DEMO_CACHED_SYMBOL);
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,313 @@
+/**
+ * The data browser in a real browser: `bun scripts/serve.ts` over a demo database (the real TDX
+ * export of the Shanghai index and three synthetic A-share series, Asia/Shanghai, end-stamped
+ * bars), Debian's Chromium through playwright-core. Every test fails on a page error, a console
+ * error, a failed request, an unexpected 4xx/5xx or a request that leaves the server.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { createApp, openStore } from "../../src/mod.ts";
+import { PAGE_CSP } from "../../src/api/page.ts";
+import { browserAvailable, openBrowserPage, type BrowserPage } from "../support/browser.ts";
+import { killAllServers, PROJECT_ROOT, startServeProcess, type ServerProcess } from "../support/api-server.ts";
+import { tempDir } from "../support/files.ts";
+import { DEMO_CACHED_SYMBOL, DEMO_REAL_SYMBOL, DEMO_SYNTHETIC, DEMO_TIMEZONE, writeDemoDatabase } from "../support/web-demo.ts";
+
+const dir = tempDir("tradelite-web-");
+const SCREENSHOT = join(PROJECT_ROOT, ".ci-out", "web", "data-browser.png");
+const TOKEN = "page-test-token-0123456789";
+const canRun = browserAvailable();
+
+let server: ServerProcess;
+let tokenServer: ServerProcess;
+const pages: BrowserPage[] = [];
+
+beforeAll(async () => {
+  if (!canRun) return;
+  const db = dir.file("demo.db");
+  await writeDemoDatabase(db, dir.file("cache"));
+  const env = { TRADELITE_DB: db, TRADELITE_CACHE_DIR: dir.file("cache"), TRADELITE_PORT: "0", TRADELITE_TIMEZONE: DEMO_TIMEZONE, TRADELITE_BAR_TIMESTAMP: "end" };
+  [server, tokenServer] = await Promise.all([
+    startServeProcess(env),
+    (async () => {
+      const tokenDb = dir.file("token.db");
+      await writeDemoDatabase(tokenDb, dir.file("token-cache"));
+      return startServeProcess({ ...env, TRADELITE_DB: tokenDb, TRADELITE_CACHE_DIR: dir.file("token-cache"), TRADELITE_TOKEN: TOKEN });
+    })(),
+  ]);
+});
+
+afterAll(async () => {
+  for (const opened of pages) await opened.close().catch(() => {});
+  await killAllServers();
+  dir.cleanup();
+});
+
+async function api<T>(path: string, on: ServerProcess = server, headers: Record<string, string> = {}): Promise<T> {
+  const response = await fetch(on.url + path, { headers });
+  expect(response.status).toBe(200);
+  return (await response.json()) as T;
+}
+
+async function open(on: ServerProcess = server, expectStatus?: (url: string, status: number) => boolean): Promise<BrowserPage> {
+  const opened = await openBrowserPage(on.url, expectStatus);
+  pages.push(opened);
+  await opened.page.goto(`${on.url}/`);
+  return opened;
+}
+
+async function ready(opened: BrowserPage): Promise<void> {
+  await opened.page.locator("body[data-state=ready]").waitFor({ timeout: 20_000 });
+}
+
+/** The overview table as the page shows it: each row's raw values (data-value) by column. */
+async function tableRows(opened: BrowserPage): Promise<Record<string, string>[]> {
+  await opened.page.locator("#overview[data-state=ready]").waitFor();
+  return opened.page.locator("#overview tbody tr").evaluateAll((rows) =>
+    rows.map((row) =>
+      Object.fromEntries(
+        Array.from((row as unknown as { querySelectorAll(selector: string): ArrayLike<{ getAttribute(name: string): string | null }> }).querySelectorAll("td")).map(
+          (cell) => [cell.getAttribute("data-key"), cell.getAttribute("data-value")],
+        ),
+      ),
+    ),
+  );
+}
+
+/** Waits until the chart shows `symbol` at `interval` with every load finished. */
+async function chartSettled(opened: BrowserPage, symbol: string, interval: string, more?: "yes" | "no"): Promise<number> {
+  const selector = `#chart[data-symbol="${symbol}"][data-interval="${interval}"][data-state=ready]${more ? `[data-more=${more}]` : ""}`;
+  await opened.page.locator(selector).waitFor({ timeout: 20_000 });
+  return Number(await opened.page.locator("#chart").getAttribute("data-candles"));
+}
+
+interface Overview {
+  symbol: string;
+  count: number;
+  start: number;
+  end: number;
+}
+
+describe.skipIf(!canRun)("the data browser in Chromium", () => {
+  test("the overview table shows, row for row, what /v1/symbols and /v1/cache say; nothing loads from outside the server", async () => {
+    const opened = await open();
+    await ready(opened);
+    const symbols = await api<Overview[]>("/v1/symbols");
+    const cache = await api<{ symbol: string; row_count: number; size_bytes: number; last_compacted: number | null }[]>("/v1/cache");
+    expect(symbols.length).toBe(1 + DEMO_SYNTHETIC.length);
+    const rows = await tableRows(opened);
+    expect(rows).toEqual(
+      [...symbols]
+        .sort((a, b) => a.symbol.localeCompare(b.symbol))
+        .map((entry) => {
+          const cached = cache.find((item) => item.symbol === entry.symbol);
+          return {
+            symbol: entry.symbol,
+            count: String(entry.count),
+            start: String(entry.start),
+            end: String(entry.end),
+            cacheRows: cached ? String(cached.row_count) : "",
+            cacheBytes: cached ? String(cached.size_bytes) : "",
+            lastCompacted: cached?.last_compacted ? String(cached.last_compacted) : "",
+          };
+        }),
+    );
+    expect(rows.find((row) => row.symbol === DEMO_CACHED_SYMBOL)!.cacheRows).not.toBe("");
+    // Times read in the store's zone: the real index's first bar is 09:31 in Shanghai.
+    const first = opened.page.locator(`#overview tbody tr[data-symbol="${DEMO_REAL_SYMBOL}"] td[data-key=start]`);
+    expect(await first.textContent()).toBe("2022-12-16 09:31");
+    expect(opened.requests.every((url) => url.startsWith(`${server.url}/`))).toBe(true);
+    expect(opened.problems).toEqual([]);
+  });
+
+  test("a column header sorts the table by that column; a second click reverses it", async () => {
+    const opened = await open();
+    await ready(opened);
+    const counts = async () => (await tableRows(opened)).map((row) => Number(row.count));
+    await opened.page.locator("#overview th[data-key=count] button").click();
+    const ascending = await counts();
+    expect(ascending).toEqual([...ascending].sort((a, b) => a - b));
+    expect(await opened.page.locator("#overview th[data-key=count]").getAttribute("aria-sort")).toBe("ascending");
+    await opened.page.locator("#overview th[data-key=count] button").click();
+    expect(await counts()).toEqual([...ascending].reverse());
+    expect(await opened.page.locator("#overview th[data-key=count]").getAttribute("aria-sort")).toBe("descending");
+    expect(opened.problems).toEqual([]);
+  });
+
+  test("a chosen symbol is drawn; switched to 1d, it draws as many candles as the API has daily bars", async () => {
+    const opened = await open();
+    await ready(opened);
+    for (const { symbol, minutes } of DEMO_SYNTHETIC) {
+      await opened.page.locator(`#overview tbody tr[data-symbol="${symbol}"]`).click();
+      const drawn = await chartSettled(opened, symbol, "1m");
+      expect(drawn).toBe(Math.min(minutes, 2_000));
+    }
+    await opened.page.locator(`#overview tbody tr[data-symbol="${DEMO_REAL_SYMBOL}"]`).click();
+    await chartSettled(opened, DEMO_REAL_SYMBOL, "1m", "yes");
+    await opened.page.locator('#intervals button[data-interval="1d"]').click();
+    const daily = await api<unknown[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=1d`);
+    expect(daily.length).toBe(100); // the export holds 100 trading days of 240 minutes
+    expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "1d", "no")).toBe(daily.length);
+    expect(await opened.page.locator("#chart-title").textContent()).toBe(`${DEMO_REAL_SYMBOL} · 1d`);
+    await opened.page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(statSync(SCREENSHOT).size).toBeGreaterThan(20_000);
+    expect(opened.problems).toEqual([]);
+  });
+
+  test("scrolling back loads older pages lazily, until the chart holds exactly the API's bars", async () => {
+    const opened = await open();
+    await ready(opened);
+    await opened.page.locator("#symbol").selectOption(DEMO_REAL_SYMBOL);
+    await chartSettled(opened, DEMO_REAL_SYMBOL, "1m");
+    await opened.page.locator('#intervals button[data-interval="5m"]').click();
+    expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "5m", "yes")).toBe(2_000);
+    const all = await api<{ timestamp: number }[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=5m`);
+    expect(all.length).toBe(24_000 / 5);
+    const box = (await opened.page.locator("#chart").boundingBox())!;
+    const before = opened.requests.length;
+    for (let drag = 0; drag < 80 && (await opened.page.locator("#chart").getAttribute("data-more")) !== "no"; drag++) {
+      await opened.page.mouse.move(box.x + 60, box.y + 150);
+      await opened.page.mouse.down();
+      await opened.page.mouse.move(box.x + box.width - 120, box.y + 150, { steps: 4 });
+      await opened.page.mouse.up();
+    }
+    expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "5m", "no")).toBe(all.length);
+    const older = opened.requests.slice(before).filter((url) => url.includes(`/v1/bars/${DEMO_REAL_SYMBOL}?`) && url.includes("&end="));
+    expect(older.length).toBeGreaterThanOrEqual(2);
+    expect(opened.problems).toEqual([]);
+  });
+
+  test("a date range shows exactly that range's bars, read as local dates", async () => {
+    const opened = await open();
+    await ready(opened);
+    const symbol = DEMO_SYNTHETIC[1]!.symbol;
+    await opened.page.locator("#symbol").selectOption(symbol);
+    await chartSettled(opened, symbol, "1m");
+    await opened.page.locator("#range-start").fill("2024-03-05");
+    await opened.page.locator("#range-end").fill("2024-03-07");
+    await opened.page.locator("#range-apply").click();
+    const inRange = await api<{ timestamp: number }[]>(`/v1/bars/${symbol}?start=2024-03-05&end=${encodeURIComponent("2024-03-07 23:59:59")}`);
+    expect(inRange.length).toBe(3 * 240);
+    expect(await chartSettled(opened, symbol, "1m", "no")).toBe(inRange.length);
+    await opened.page.locator('#intervals button[data-interval="1h"]').click();
+    const hourly = await api<unknown[]>(`/v1/bars/${symbol}?interval=1h&start=2024-03-05&end=${encodeURIComponent("2024-03-07 23:59:59")}`);
+    expect(await chartSettled(opened, symbol, "1h", "no")).toBe(hourly.length);
+    await opened.page.locator("#range-clear").click();
+    expect(await chartSettled(opened, symbol, "1h", "no")).toBe((await api<unknown[]>(`/v1/bars/${symbol}?interval=1h`)).length);
+    expect(opened.problems).toEqual([]);
+  });
+
+  test("the health panel shows the audit chain's verification and the database's stats as the API gives them", async () => {
+    const opened = await open();
+    await ready(opened);
+    const verification = await api<{ ok: boolean; checked: number }>("/v1/audit/verify");
+    const stats = await api<{ journalMode: string; rows: Record<string, number> }>("/v1/maintenance/stats");
+    expect(verification.ok).toBe(true);
+    expect(await opened.page.locator("#audit").getAttribute("data-state")).toBe("ok");
+    expect(Number(await opened.page.locator("#audit").getAttribute("data-checked"))).toBe(verification.checked);
+    expect(await opened.page.locator('#stats dd[data-key="journal"]').textContent()).toBe(stats.journalMode);
+    expect(await opened.page.locator('#stats dd[data-key="rows-market_data"]').textContent()).toBe(stats.rows.market_data!.toLocaleString("en-US"));
+    expect(opened.problems).toEqual([]);
+  });
+
+  test("a CSV uploaded through the form is stored whole and appears in the overview; a bad one shows the API's error and writes nothing", async () => {
+    const opened = await open(server, (url, status) => status === 400 && url.includes("/v1/bars/300750.SZ"));
+    await ready(opened);
+    const rows = 1_500;
+    const t0 = Date.UTC(2024, 3, 1, 1, 31);
+    const lines = ["timestamp,open,high,low,close,volume,amount"];
+    for (let i = 0; i < rows; i++) {
+      const price = 180 + (i % 17) / 10;
+      lines.push(`${new Date(t0 + i * 60_000).toISOString()},${price},${price + 0.2},${price - 0.1},${price + 0.1},${100 * (i + 1)},${price * 100 * (i + 1)}`);
+    }
+    const bad = dir.file("bad.csv");
+    await Bun.write(bad, "timestamp,open,high,low,close,volume\n2024-04-01T01:31:00Z,1,2,0.5,1.5,100\n");
+    await opened.page.locator("#import-symbol").fill("300750.SZ");
+    await opened.page.locator("#import-file").setInputFiles(bad);
+    await opened.page.locator("#import button[type=submit]").click();
+    await opened.page.locator("#import-result[data-state=error]").waitFor();
+    expect(await opened.page.locator("#import-result").textContent()).toContain("amount");
+    expect((await api<Overview[]>("/v1/symbols")).some((entry) => entry.symbol === "300750.SZ")).toBe(false);
+
+    const good = dir.file("good.csv");
+    await Bun.write(good, `${lines.join("\n")}\n`);
+    await opened.page.locator("#import-file").setInputFiles(good);
+    await opened.page.locator("#import button[type=submit]").click();
+    await opened.page.locator("#import-result[data-state=done]").waitFor();
+    expect(await opened.page.locator("#import-result").getAttribute("data-written")).toBe(String(rows));
+    expect(await opened.page.locator("#import-progress").evaluate((bar) => (bar as unknown as { value: number }).value)).toBe(1);
+    const stored = (await api<Overview[]>("/v1/symbols")).find((entry) => entry.symbol === "300750.SZ");
+    expect(stored).toEqual({ symbol: "300750.SZ", count: rows, start: t0, end: t0 + (rows - 1) * 60_000 });
+    await opened.page.locator('#overview[data-state=ready] tbody tr[data-symbol="300750.SZ"]').waitFor();
+    const shown = (await tableRows(opened)).find((row) => row.symbol === "300750.SZ");
+    expect(shown).toMatchObject({ count: String(rows), start: String(t0), end: String(t0 + (rows - 1) * 60_000) });
+    expect(opened.problems).toEqual([]);
+  });
+});
+
+describe.skipIf(!canRun)("the data browser on a server with a token", () => {
+  test("the page asks for the token once (again when it is refused), keeps it for the tab, and sends it on every request", async () => {
+    const unauthorized: string[] = [];
+    const opened = await open(tokenServer, (url, status) => {
+      if (status !== 401) return false;
+      unauthorized.push(url);
+      return true;
+    });
+    const dialog = opened.page.locator("#token-dialog[open]");
+    await dialog.waitFor();
+    await opened.page.locator("#token").fill("not-the-token-but-long-enough");
+    await opened.page.locator("#token-form button[type=submit]").click();
+    await opened.page.locator("#token-dialog[open] #token-error:not([hidden])").waitFor();
+    await opened.page.locator("#token").fill(TOKEN);
+    await opened.page.locator("#token-form button[type=submit]").click();
+    await ready(opened);
+    expect(await dialog.count()).toBe(0);
+    expect(await opened.page.evaluate("sessionStorage.getItem('tradelite.token')")).toBe(TOKEN);
+    const symbols = await api<Overview[]>("/v1/symbols", tokenServer, { authorization: `Bearer ${TOKEN}` });
+    expect((await tableRows(opened)).map((row) => row.symbol).sort()).toEqual(symbols.map((entry) => entry.symbol).sort());
+    expect(unauthorized.length).toBeGreaterThanOrEqual(2); // without a token, then with the wrong one
+
+    // A reload keeps the token: no question, no 401.
+    const refusedBefore = unauthorized.length;
+    await opened.page.reload();
+    await ready(opened);
+    expect(await dialog.count()).toBe(0);
+    expect(unauthorized.length).toBe(refusedBefore);
+    expect(opened.problems).toEqual([]);
+  });
+});
+
+describe("the page's files (no browser)", () => {
+  test("GET / needs no token, carries a CSP that allows only this origin, and answers a foreign Host with 403", async () => {
+    const store = await openStore({ backend: "sqlite", path: dir.file("files.db") });
+    try {
+      const app = createApp(store, { tokens: [{ name: "alice", token: TOKEN }] });
+      const page = await app.request("/");
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+      expect(page.headers.get("content-security-policy")).toBe(PAGE_CSP);
+      expect(PAGE_CSP).toContain("connect-src 'self'");
+      expect(page.headers.get("x-content-type-options")).toBe("nosniff");
+      const html = await page.text();
+      expect(html).toContain('<script type="module" src="/assets/app.js"></script>');
+      // Nothing is loaded from elsewhere (the footer's attribution link is a link, not a load).
+      expect(html).not.toMatch(/src="(https?:)?\/\//);
+      expect(html).not.toMatch(/<link[^>]+href="(https?:)?\/\//);
+
+      const script = await app.request("/assets/app.js");
+      expect(script.status).toBe(200);
+      expect(script.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+      expect((await script.text()).length).toBeGreaterThan(50_000); // lightweight-charts is bundled in, not fetched
+      expect((await app.request("/assets/app.css")).headers.get("content-type")).toBe("text/css; charset=utf-8");
+
+      expect((await app.request("/v1/symbols")).status).toBe(401);
+      expect((await app.request("/", { headers: { host: "rebind.example" } })).status).toBe(403);
+      // Only the page's own files are open: anything else wants the token, then may not exist.
+      expect((await app.request("/assets/other.js")).status).toBe(401);
+      expect((await app.request("/assets/other.js", { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(404);
+    } finally {
+      await store.close();
+    }
+  });
+});
