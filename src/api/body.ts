@@ -8,6 +8,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { BarColumns } from "../domain/bar.ts";
 import { CSV_HEADER } from "../domain/bar-format.ts";
 import type { Issue } from "../domain/errors.ts";
+import { CsvRecordTooLongError, MAX_CSV_RECORD_CHARS, RowSplitter } from "../domain/csv-rows.ts";
 import { TimestampError, toEpochMs } from "../domain/time.ts";
 import { ApiError } from "./errors.ts";
 
@@ -167,7 +168,18 @@ export async function readBarCsv(c: Context, timeZone: string): Promise<BarColum
     readRows(parsed.data);
   };
 
-  const splitter = new RowSplitter();
+  const rows = new RowSplitter();
+  const splitter = {
+    push(piece: string): string {
+      try {
+        return rows.push(piece);
+      } catch (error) {
+        if (error instanceof CsvRecordTooLongError) throw new ApiError(400, error.message);
+        throw error;
+      }
+    },
+    rest: () => rows.rest(),
+  };
   let lastYield = performance.now();
   const reader = body.getReader();
   try {
@@ -245,61 +257,7 @@ const PARSE_PIECE_CHARS = 16 * 1024;
 /** How long the upload reader works before letting other requests run. */
 const YIELD_EVERY_MS = 1;
 
-/** The longest CSV record accepted (a bar's line is under 200 characters). */
-export const MAX_CSV_RECORD_CHARS = 1024 * 1024;
-
-/**
- * Cuts arriving text into complete rows: after the last newline outside quotes. A quoted field
- * may hold a newline, so quotes are counted (a doubled "" inside a field counts twice, keeping
- * the parity right). Every character is looked at once, however the text arrives: the scan
- * position and the quote state carry over between pieces. Text that runs past
- * MAX_CSV_RECORD_CHARS without a row end (one enormous line, or a stray quote that swallows the
- * rest) is refused with a 400 rather than buffered and rescanned without end.
- */
-class RowSplitter {
-  #text = "";
-  #scanned = 0;
-  #quoted = false;
-
-  /** Adds text; returns the complete rows now available (possibly ""). */
-  push(piece: string): string {
-    const from = this.#text.length;
-    this.#text += piece;
-    let end = -1;
-    if (!this.#quoted && piece.indexOf('"') < 0) {
-      const newline = piece.lastIndexOf("\n");
-      if (newline >= 0) end = from + newline + 1;
-    } else {
-      let quoted = this.#quoted;
-      const text = this.#text;
-      for (let i = this.#scanned; i < text.length; i++) {
-        const code = text.charCodeAt(i);
-        if (code === 34) quoted = !quoted;
-        else if (code === 10 && !quoted) end = i + 1;
-      }
-      this.#quoted = quoted;
-    }
-    this.#scanned = this.#text.length;
-    if (end < 0) {
-      if (this.#text.length > MAX_CSV_RECORD_CHARS) {
-        throw new ApiError(400, `a CSV record runs past ${MAX_CSV_RECORD_CHARS} characters without ending (an unclosed quote, or not CSV)`);
-      }
-      return "";
-    }
-    const rows = this.#text.slice(0, end);
-    this.#text = this.#text.slice(end);
-    this.#scanned = this.#text.length;
-    return rows;
-  }
-
-  /** What is left after the last row end (a final row without a newline). */
-  rest(): string {
-    const rest = this.#text;
-    this.#text = "";
-    this.#scanned = 0;
-    return rest;
-  }
-}
+export { MAX_CSV_RECORD_CHARS };
 
 /**
  * Which kind of bar upload a request carries: "csv" (text/csv) or "json" (application/json,
