@@ -85,7 +85,17 @@ export {
   type Order,
 } from "./domain/query.ts";
 export { assertSymbol, isSymbol, symbolProblem, MAX_SYMBOL_LENGTH } from "./domain/symbol.ts";
-export { toEpochMs, formatIsoUtc, type TimestampInput } from "./domain/time.ts";
+export { toEpochMs, formatIsoUtc, assertTimeZone, type TimestampInput } from "./domain/time.ts";
+export {
+  importBarFile,
+  mapHeader,
+  BarFileError,
+  type BarFileOptions,
+  type BarFileSummary,
+  type BadRow,
+  type HeaderMap,
+} from "./import/bar-file.ts";
+export { CSV_HEADER_LINE, formatBarCsv } from "./domain/bar-format.ts";
 export {
   TradeliteError,
   ValidationError,
