@@ -21,6 +21,7 @@ import {
 // Types only (erased from the bundle): the answers are the domain's shapes as JSON.
 // (store.ts and audit.ts use Bun's types, so their two small shapes are restated here.)
 import type { Bar } from "../domain/bar.ts";
+import { formatBytes } from "../domain/format.ts";
 import type { CacheEntry } from "../domain/cache.ts";
 import type { MaintenanceStats } from "../domain/maintenance.ts";
 
@@ -140,17 +141,8 @@ function formatTime(ms: number | null): string {
   return ms === null ? "" : dateTimeFormat.format(ms);
 }
 
-function formatBytes(bytes: number | null): string {
-  if (bytes === null) return "";
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)} ${units[unit]}`;
+function formatSize(bytes: number | null): string {
+  return bytes === null ? "" : formatBytes(bytes);
 }
 
 function formatCount(count: number | null): string {
@@ -215,7 +207,7 @@ function renderOverview(): void {
     ["start", (row) => formatTime(row.start)],
     ["end", (row) => formatTime(row.end)],
     ["cacheRows", (row) => formatCount(row.cacheRows)],
-    ["cacheBytes", (row) => formatBytes(row.cacheBytes)],
+    ["cacheBytes", (row) => formatSize(row.cacheBytes)],
     ["lastCompacted", (row) => formatTime(row.lastCompacted)],
   ];
   body.replaceChildren(

@@ -39,7 +39,7 @@ export function serverEnv(env: Record<string, string>): Record<string, string> {
 }
 
 /** Drains a pipe into a growing string (a full pipe would block the server's console.log). */
-function drain(stream: ReadableStream<Uint8Array>, onText: (text: string) => void): Promise<void> {
+export function drain(stream: ReadableStream<Uint8Array>, onText: (text: string) => void): Promise<void> {
   const decoder = new TextDecoder();
   return (async () => {
     for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));

@@ -1,0 +1,39 @@
+/** `tradelite compact [symbol | --all]`: compact session cache files now. */
+import { isSymbol } from "../../src/mod.ts";
+import { EXIT_OK, formatBytes, formatNumber, openCliCache, openCliDatabase, parseOptions, printSummary, text, UsageError, type Command } from "./shared.ts";
+
+const USAGE = `usage: tradelite compact <symbol> | --all [--db PATH] [--cache-dir DIR]
+
+Compacts the session cache file of one symbol, or of every cached symbol: duplicates removed
+(last write wins), sorted, cut to the retention window (45 days, 12,000 rows, 8 MiB).`;
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, { all: { type: "boolean" }, db: { type: "string" }, "cache-dir": { type: "string" } });
+  if (values.help) {
+    console.log(USAGE);
+    return EXIT_OK;
+  }
+  if (values.all ? positionals.length > 0 : positionals.length !== 1) throw new UsageError("name one symbol, or pass --all");
+  if (!values.all && !isSymbol(positionals[0])) throw new UsageError(`${JSON.stringify(positionals[0]!.slice(0, 70))} is not a symbol`);
+  const db = openCliDatabase(text(values, "db"));
+  try {
+    const cache = openCliCache(db, text(values, "cache-dir"));
+    const symbols = values.all ? (await cache.list()).map((entry) => entry.symbol) : [positionals[0]!];
+    const totals = { rowsBefore: 0, rowsAfter: 0, bytesBefore: 0, bytesAfter: 0 };
+    for (const symbol of symbols) {
+      const result = await cache.compact(symbol);
+      console.log(`${symbol}: ${formatNumber(result.rowsBefore)} -> ${formatNumber(result.rowsAfter)} rows, ${formatBytes(result.bytesBefore)} -> ${formatBytes(result.bytesAfter)}`);
+      for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += result[key];
+    }
+    printSummary("compaction done", [
+      ["files", symbols.length],
+      ["rows", `${formatNumber(totals.rowsBefore)} -> ${formatNumber(totals.rowsAfter)}`],
+      ["bytes", `${formatBytes(totals.bytesBefore)} -> ${formatBytes(totals.bytesAfter)}`],
+    ]);
+    return EXIT_OK;
+  } finally {
+    db.close();
+  }
+}
+
+export const compactCommand: Command = { name: "compact", summary: "compact session cache files now", usage: USAGE, run };

@@ -1,0 +1,159 @@
+/**
+ * `tradelite import <file.csv | folder>`: bar files into the database (or through the session
+ * cache), streamed, in batches that each commit whole. See src/import/bar-file.ts for the
+ * header spellings and value forms it reads.
+ */
+import { readdirSync, statSync, writeSync } from "node:fs";
+import { basename, join } from "node:path";
+import { assertTimeZone, importBarFile, isSymbol, ValidationError, type BadRow } from "../../src/mod.ts";
+import { EXIT_FAILURE, EXIT_OK, openCliCache, openCliDatabase, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
+
+const USAGE = `usage: tradelite import <file.csv | folder> [options]
+
+Streams CSV bar files into the database ($TRADELITE_DB, else ./data/trading.db), in batches
+that each commit whole. A folder imports every *.csv file in it, one symbol per file.
+
+options:
+  --symbol S       the symbol (default: from the file name: 600519.SH.csv, sh600519.csv and
+                   000001.SH-1min.csv give 600519.SH, sh600519 and 000001.SH)
+  --timezone Z     IANA zone naive times are read in (default $TRADELITE_TIMEZONE, else UTC;
+                   A-share exports: Asia/Shanghai)
+  --cache          write through the session cache ($TRADELITE_CACHE_DIR) instead of directly
+  --skip-bad       report bad rows and go on (default: stop at the first; the rows before it
+                   are stored, nothing from it on)
+  --batch N        rows per batch (default 10000)
+  --db PATH        the database file
+  --cache-dir DIR  the session cache folder
+  -h, --help       this text
+
+Headers read: date, datetime, time, timestamp, trade_date, open, high, low, close, vol/volume,
+amount/turnover, and 日期 时间 开盘 最高 最低 收盘 成交量 成交额 (a separate date and time
+column too). Exit codes: 0 all imported, 1 a bad row or a failure, 2 a usage mistake.`;
+
+/** The symbol a file name gives: an exchange code form when it starts with one, else the name. */
+export function symbolFromFileName(path: string): string {
+  const name = basename(path).replace(/\.csv$/i, "");
+  const code = /^(?:[A-Za-z]{2})?\d{6}(?:\.[A-Za-z]{2,4})?/.exec(name);
+  const symbol = code ? code[0] : name;
+  if (!isSymbol(symbol)) throw new UsageError(`cannot take a symbol from the file name ${JSON.stringify(basename(path))}; give --symbol`);
+  return symbol;
+}
+
+/** The files an import argument names: the file, or the folder's *.csv files in name order. */
+function filesOf(target: string): string[] {
+  let stat;
+  try {
+    stat = statSync(target);
+  } catch {
+    throw new UsageError(`no such file or folder: ${target}`);
+  }
+  if (!stat.isDirectory()) return [target];
+  const files = readdirSync(target)
+    .filter((name) => /\.csv$/i.test(name))
+    .sort()
+    .map((name) => join(target, name));
+  if (files.length === 0) throw new UsageError(`no .csv files in ${target}`);
+  return files;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, {
+    symbol: { type: "string" },
+    timezone: { type: "string" },
+    cache: { type: "boolean" },
+    "skip-bad": { type: "boolean" },
+    batch: { type: "string" },
+    db: { type: "string" },
+    "cache-dir": { type: "string" },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? "name a file or folder to import" : "import takes one file or folder");
+  const files = filesOf(positionals[0]!);
+  const symbolOption = text(values, "symbol");
+  if (symbolOption !== undefined && !isSymbol(symbolOption)) throw new UsageError(`--symbol ${JSON.stringify(String(symbolOption).slice(0, 70))} is not a symbol`);
+  if (symbolOption !== undefined && files.length > 1) throw new UsageError("--symbol names one symbol; a folder holds one file per symbol");
+  let timeZone: string;
+  try {
+    timeZone = assertTimeZone(text(values, "timezone") ?? (process.env.TRADELITE_TIMEZONE || "UTC"), "--timezone");
+  } catch (error) {
+    throw new UsageError((error as ValidationError).issues?.[0]?.message ?? String(error));
+  }
+  const batchText = text(values, "batch") ?? "10000";
+  if (!/^\d{1,7}$/.test(batchText) || Number(batchText) < 1) throw new UsageError(`--batch expects a whole number of rows, got ${JSON.stringify(batchText)}`);
+  const symbols = files.map((file) => symbolOption ?? symbolFromFileName(file));
+
+  const db = openCliDatabase(text(values, "db"), { timezone: timeZone });
+  const cache = values.cache ? openCliCache(db, text(values, "cache-dir")) : null;
+  const started = performance.now();
+  let failed = false;
+  const totals = { files: 0, rows: 0, written: 0, batches: 0, bad: 0 };
+  try {
+    for (const [i, file] of files.entries()) {
+      const symbol = symbols[i]!;
+      const size = statSync(file).size;
+      const progress = new Progress(`${basename(file)} -> ${symbol}`, size, " bytes");
+      const reportBad = (bad: BadRow) => {
+        progress.done();
+        console.error(`${file}:${bad.line}: ${bad.reason}`);
+      };
+      try {
+        const summary = await importBarFile(Bun.file(file).stream(), {
+          timeZone,
+          batchRows: Number(batchText),
+          skipBad: Boolean(values["skip-bad"]),
+          onBadRow: reportBad,
+          onProgress: (bytes) => progress.update(bytes),
+          write: async (bars, lines) => {
+            const written = cache ? (await cache.storeBars(symbol, bars)).written : db.insertBars(symbol, bars);
+            // One line per committed batch, written at once (not buffered): what a crash test, or a
+            // person watching a long import, can hold us to.
+            if (process.env.TRADELITE_IMPORT_TRACE) writeSync(1, `committed ${symbol} lines ${lines.first}-${lines.last} rows ${written}\n`);
+            return written;
+          },
+        });
+        progress.done();
+        totals.files++;
+        totals.rows += summary.rows;
+        totals.written += summary.written;
+        totals.batches += summary.batches;
+        totals.bad += summary.badRows;
+        const ignored = summary.header?.ignored.length ? ` (ignored columns: ${summary.header.ignored.join(", ")})` : "";
+        console.log(`${file}: ${summary.written} bars written to ${symbol} in ${summary.batches} batches, ${summary.badRows} bad rows${ignored}`);
+        if (summary.stoppedAt) {
+          console.error(
+            `${file}: stopped at line ${summary.stoppedAt.line} (${summary.stoppedAt.reason}); the ${summary.written} rows before it are stored. ` +
+              "Fix the row and run again (rows already stored are overwritten with the same values), or pass --skip-bad.",
+          );
+          failed = true;
+          break;
+        }
+      } catch (error) {
+        progress.done();
+        if (!(error instanceof ValidationError)) throw error;
+        console.error(`${file}: ${error.message}`);
+        failed = true;
+        break;
+      }
+    }
+  } finally {
+    db.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  printSummary(failed ? "import stopped" : "import done", [
+    ["files", `${totals.files} of ${files.length}`],
+    ["rows read", totals.rows],
+    ["bars written", totals.written],
+    ["batches", totals.batches],
+    ["bad rows", `${totals.bad}${values["skip-bad"] ? " (skipped)" : ""}`],
+    ["time zone", timeZone],
+    ["target", cache ? `session cache ${cache.settings.dir} (and ${db.path})` : db.path],
+    ["took", `${seconds.toFixed(1)} s (${Math.round(totals.written / Math.max(seconds, 0.001)).toLocaleString("en-US")} bars/s)`],
+  ]);
+  if (totals.bad > 0) console.log("  (each bad row is listed above, on stderr, as file:line: reason)");
+  return failed ? EXIT_FAILURE : EXIT_OK;
+}
+
+export const importCommand: Command = { name: "import", summary: "import CSV bar files (any size, common header spellings)", usage: USAGE, run };

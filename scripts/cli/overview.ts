@@ -1,0 +1,57 @@
+/** `tradelite overview`: what the database and the session cache hold, per symbol. */
+import { EXIT_OK, formatBytes, formatNumber, formatTime, openCliCache, openCliDatabase, parseOptions, text, UsageError, type Command } from "./shared.ts";
+
+const USAGE = `usage: tradelite overview [--db PATH] [--cache-dir DIR] [--json]
+
+One line per symbol: bars stored, first and last bar (UTC), and the session cache's rows, size
+and last compaction. --json prints the same as one JSON object.`;
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, { db: { type: "string" }, "cache-dir": { type: "string" }, json: { type: "boolean" } });
+  if (values.help) {
+    console.log(USAGE);
+    return EXIT_OK;
+  }
+  if (positionals.length > 0) throw new UsageError("overview takes no arguments");
+  const db = openCliDatabase(text(values, "db"));
+  try {
+    const symbols = db.overview();
+    const cache = await openCliCache(db, text(values, "cache-dir")).list();
+    if (values.json) {
+      console.log(JSON.stringify({ database: db.path, symbols, cache }));
+      return EXIT_OK;
+    }
+    const cached = new Map(cache.map((entry) => [entry.symbol, entry]));
+    const names = [...new Set([...symbols.map((row) => row.symbol), ...cache.map((entry) => entry.symbol)])].sort();
+    console.log(`database ${db.path}`);
+    if (names.length === 0) {
+      console.log("no bars stored yet");
+      return EXIT_OK;
+    }
+    const header = ["symbol", "bars", "first", "last", "cache rows", "cache size", "last compaction"];
+    const rows = names.map((name) => {
+      const stored = symbols.find((row) => row.symbol === name);
+      const entry = cached.get(name);
+      return [
+        name,
+        stored ? formatNumber(stored.count) : "-",
+        stored ? formatTime(stored.start) : "-",
+        stored ? formatTime(stored.end) : "-",
+        entry ? formatNumber(entry.row_count) : "-",
+        entry ? formatBytes(entry.size_bytes) : "-",
+        entry ? formatTime(entry.last_compacted) : "-",
+      ];
+    });
+    const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
+    const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
+    console.log(line(header));
+    for (const row of rows) console.log(line(row));
+    const total = symbols.reduce((sum, row) => sum + row.count, 0);
+    console.log(`\n${names.length} symbols, ${formatNumber(total)} bars, ${cache.length} cache files`);
+    return EXIT_OK;
+  } finally {
+    db.close();
+  }
+}
+
+export const overviewCommand: Command = { name: "overview", summary: "what is stored, per symbol (database and session cache)", usage: USAGE, run };

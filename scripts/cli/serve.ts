@@ -1,0 +1,124 @@
+/**
+ * `bun run serve` (and `bun run start`): the HTTP API over the default database ($TRADELITE_DB,
+ * else ./data/trading.db) and its session cache ($TRADELITE_CACHE_DIR, else ./data/session_cache),
+ * on $TRADELITE_HOST:$TRADELITE_PORT (127.0.0.1:8787). The store runs in workers (sqlite-worker:
+ * storage never holds the server's event loop); `--in-thread` (or TRADELITE_BACKEND=sqlite) runs
+ * it on the server's thread instead. See the README's "HTTP API" for the rest of the environment.
+ * SIGINT and SIGTERM stop the server: requests in flight get TRADELITE_SHUTDOWN_GRACE_MS (10 s)
+ * to finish, then their connections are closed (a second signal closes them at once); the store
+ * then closes cleanly.
+ */
+import {
+  formatIsoUtc,
+  openDatabase,
+  openStore,
+  resolveServerSettings,
+  SessionCache,
+  startServer,
+  ValidationError,
+  type ServerSettings,
+  type Store,
+} from "../../src/mod.ts";
+import { EXIT_OK, EXIT_USAGE, parseOptions, UsageError, type Command } from "./shared.ts";
+
+const USAGE = `usage: tradelite serve [--in-thread]
+
+Serves the HTTP API and the data browser over the default database ($TRADELITE_DB) and session
+cache ($TRADELITE_CACHE_DIR) on $TRADELITE_HOST:$TRADELITE_PORT (127.0.0.1:8787); see the
+README's "HTTP API" for the environment. --in-thread runs the store on the server's thread
+instead of in workers. Ctrl-C (SIGINT) or SIGTERM stops it.`;
+
+/**
+ * Serves until SIGINT/SIGTERM (which exit the process); resolves only with a usage exit code.
+ * `onListening` is told the URL once the server listens.
+ */
+export async function serve(inThread: boolean, onListening?: (url: string) => void): Promise<number> {
+  let settings: ServerSettings;
+  try {
+    settings = resolveServerSettings();
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    for (const issue of error.issues) console.error(`tradelite serve: ${issue.field}: ${issue.message}`);
+    return EXIT_USAGE;
+  }
+  const backendName = inThread ? "sqlite" : (process.env.TRADELITE_BACKEND || "sqlite-worker");
+  if (backendName !== "sqlite" && backendName !== "sqlite-worker") {
+    console.error(`tradelite serve: TRADELITE_BACKEND: expected sqlite or sqlite-worker, got ${JSON.stringify(backendName)}`);
+    return EXIT_USAGE;
+  }
+
+  // The session cache works on a connection of its own on this thread (its file work is
+  // synchronous and short); the store's connections are the workers' (or this one, in-thread).
+  // SQLite waits for a lock synchronously: with the default busy_timeout (5 s) a cache write that
+  // found the writer worker mid-import would hold this thread, and every request with it, that
+  // long. This connection waits CACHE_BUSY_TIMEOUT_MS at most; the write then answers 503 with
+  // Retry-After, and nothing is written.
+  const CACHE_BUSY_TIMEOUT_MS = 100;
+  const { timezone, barTimestamp } = settings;
+  const db = openDatabase({ busyTimeoutMs: CACHE_BUSY_TIMEOUT_MS, timezone, barTimestamp });
+  const store: Store = await openStore({ backend: backendName, path: db.path, timezone, barTimestamp });
+  const cache = new SessionCache({ db });
+  const running = startServer(store, {
+    hostname: settings.host,
+    port: settings.port,
+    tokens: settings.tokens,
+    allowedHosts: settings.allowedHosts,
+    corsOrigins: settings.corsOrigins,
+    maxBodyBytes: settings.maxBodyBytes,
+    cache,
+  });
+
+  const overview = await store.overview();
+  const { journalMode } = db.settings();
+  console.log(`tradelite database: ${db.path} (schema ${db.schemaVersion}, journal ${journalMode}, timezone ${db.timezone}, backend ${store.backend})`);
+  console.log(`session cache: ${cache.settings.dir}`);
+  if (overview.length === 0) {
+    console.log("no bars stored yet");
+  } else {
+    const shown = overview.slice(0, 20);
+    for (const row of shown) {
+      console.log(`  ${row.symbol.padEnd(16)} ${String(row.count).padStart(10)} bars  ${formatIsoUtc(row.start)} .. ${formatIsoUtc(row.end)}`);
+    }
+    if (overview.length > shown.length) console.log(`  ... and ${overview.length - shown.length} more symbols`);
+  }
+  console.log(`tradelite API listening on ${running.url}${settings.tokens.length > 0 ? " (bearer token required)" : ""}`);
+  console.log(`  try: curl ${running.url}/health   (or open ${running.url}/ in a browser)`);
+  onListening?.(running.url);
+
+  let stopping = false;
+  async function shutdown(signal: string): Promise<void> {
+    if (stopping) {
+      console.log(`tradelite API: ${signal} again, closing open connections now`);
+      void running.stop(true);
+      return;
+    }
+    stopping = true;
+    console.log(`tradelite API: ${signal}, stopping (requests in flight have ${settings.shutdownGraceMs} ms to finish)`);
+    // A client that stopped reading an export would hold a graceful stop open for ever.
+    const deadline = setTimeout(() => {
+      console.log("tradelite API: closing the connections still open");
+      void running.stop(true);
+    }, settings.shutdownGraceMs);
+    await running.stop();
+    clearTimeout(deadline);
+    await store.close();
+    db.close();
+    process.exit(0);
+  }
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  // Serves until a signal ends the process.
+  return new Promise<number>(() => {});
+}
+
+async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions(argv, { "in-thread": { type: "boolean" } });
+  if (values.help) {
+    console.log(USAGE);
+    return EXIT_OK;
+  }
+  if (positionals.length > 0) throw new UsageError("serve takes no arguments (see the README for its environment)");
+  return serve(Boolean(values["in-thread"]));
+}
+
+export const serveCommand: Command = { name: "serve", summary: "serve the HTTP API and the data browser", usage: USAGE, run };

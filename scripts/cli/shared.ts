@@ -1,0 +1,113 @@
+/**
+ * What every `tradelite` subcommand shares: option parsing that turns any mistake into a usage
+ * error (exit 2), the database and cache the environment names, progress that is a bar on a
+ * terminal and plain lines otherwise, and the one-screen summary.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { formatIsoUtc, openDatabase, SessionCache, TradeliteError, type Database } from "../../src/mod.ts";
+export { formatBytes } from "../../src/domain/format.ts";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** A mistake in how the command was called: printed with the command's usage, exit 2. */
+export class UsageError extends Error {}
+
+export interface Command {
+  name: string;
+  /** One line for `tradelite --help`. */
+  summary: string;
+  /** The command's own --help text. */
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+export type OptionValues = Record<string, string | boolean | undefined>;
+
+/** parseArgs, strict, with --help; a parse failure is a UsageError. */
+export function parseOptions(
+  argv: string[],
+  options: NonNullable<ParseArgsConfig["options"]>,
+): { values: OptionValues; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: true });
+    return { values: parsed.values as OptionValues, positionals: parsed.positionals };
+  } catch (error) {
+    throw new UsageError((error as Error).message.split("\n")[0]!);
+  }
+}
+
+/** A string option's value (undefined when not given). */
+export function text(values: OptionValues, name: string): string | undefined {
+  const value = values[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** The database the environment names ($TRADELITE_DB, else ./data/trading.db), or `--db`. */
+export function openCliDatabase(path: string | undefined, options: { timezone?: string; barTimestamp?: "start" | "end" } = {}): Database {
+  const given = { ...(path === undefined ? {} : { path }), ...(options.timezone ? { timezone: options.timezone } : {}), ...(options.barTimestamp ? { barTimestamp: options.barTimestamp } : {}) };
+  return openDatabase(given);
+}
+
+/** The session cache over `db` ($TRADELITE_CACHE_DIR, else ./data/session_cache), or `--cache-dir`. */
+export function openCliCache(db: Database, dir: string | undefined): SessionCache {
+  return new SessionCache({ db, ...(dir === undefined ? {} : { dir }) });
+}
+
+/** The error's message for a person: ours as they are, others with their name. */
+export function describeError(error: unknown): string {
+  if (error instanceof TradeliteError || error instanceof UsageError) return error.message;
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+/**
+ * Progress: a bar redrawn in place on a terminal (stderr), plain lines at most every few seconds
+ * otherwise, so a log or a pipe gets a readable record and stdout stays for the data.
+ */
+export class Progress {
+  readonly #tty = Boolean(process.stderr.isTTY);
+  #lastLine = 0;
+  #drawn = false;
+
+  constructor(readonly label: string, readonly total: number | null, readonly unit = "") {}
+
+  update(done: number, note = ""): void {
+    const now = performance.now();
+    if (this.#tty) {
+      if (now - this.#lastLine < 100) return;
+      this.#lastLine = now;
+      const width = 30;
+      const fraction = this.total ? Math.min(1, done / this.total) : 0;
+      const bar = this.total ? `[${"#".repeat(Math.round(fraction * width)).padEnd(width, ".")}] ${(fraction * 100).toFixed(0).padStart(3)}%` : "";
+      process.stderr.write(`\r${this.label} ${bar} ${formatNumber(done)}${this.unit} ${note}`.slice(0, 120).padEnd(80));
+      this.#drawn = true;
+    } else {
+      if (now - this.#lastLine < 2_000) return;
+      this.#lastLine = now;
+      const percent = this.total ? ` (${((done / this.total) * 100).toFixed(0)}%)` : "";
+      process.stderr.write(`${this.label}: ${formatNumber(done)}${this.unit}${percent} ${note}\n`);
+    }
+  }
+
+  done(): void {
+    if (this.#drawn) process.stderr.write("\n");
+    this.#drawn = false;
+  }
+}
+
+export function formatNumber(value: number): string {
+  return value.toLocaleString("en-US");
+}
+
+export function formatTime(ms: number | null): string {
+  return ms === null ? "-" : formatIsoUtc(ms);
+}
+
+/** Lines of `label: value` with the labels aligned: the summary every command ends with. */
+export function printSummary(title: string, rows: [string, string | number][]): void {
+  const width = Math.max(...rows.map(([label]) => label.length));
+  console.log(`\n${title}`);
+  for (const [label, value] of rows) console.log(`  ${label.padEnd(width)}  ${typeof value === "number" ? formatNumber(value) : value}`);
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bun
+/**
+ * The `tradelite` command (package.json "bin"), and behind it every `bun run <name>` script:
+ * one subcommand per task. Exit codes: 0 ok, 1 failure, 2 usage mistake.
+ */
+import { join } from "node:path";
+import { compactCommand } from "./cli/compact.ts";
+import { demoCommand } from "./cli/demo.ts";
+import { exportCommand } from "./cli/export.ts";
+import { importCommand } from "./cli/import.ts";
+import { maintainCommand } from "./cli/maintain.ts";
+import { overviewCommand } from "./cli/overview.ts";
+import { serveCommand } from "./cli/serve.ts";
+import { describeError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type Command } from "./cli/shared.ts";
+
+const benchCommand: Command = {
+  name: "bench",
+  summary: "the benchmark (bun run bench): tradelite against bare code, as ratios",
+  usage: "usage: tradelite bench [--quick]\n\nRuns scripts/bench.ts; see the README's Benchmark section.",
+  async run(argv) {
+    if (argv.includes("--help") || argv.includes("-h")) {
+      console.log(this.usage);
+      return EXIT_OK;
+    }
+    const child = Bun.spawn(["bun", join(import.meta.dir, "bench.ts"), ...argv], { stdio: ["inherit", "inherit", "inherit"] });
+    return child.exited;
+  },
+};
+
+export const COMMANDS: readonly Command[] = [importCommand, exportCommand, overviewCommand, compactCommand, maintainCommand, demoCommand, serveCommand, benchCommand];
+
+const HELP = `usage: tradelite <command> [options]     (tradelite <command> --help for one command)
+
+commands:
+${COMMANDS.map((command) => `  ${command.name.padEnd(10)} ${command.summary}`).join("\n")}
+
+The database is $TRADELITE_DB (else ./data/trading.db), the session cache $TRADELITE_CACHE_DIR
+(else ./data/session_cache); most commands also take --db and --cache-dir.
+Exit codes: 0 ok, 1 failure, 2 usage mistake.`;
+
+/** Runs one command line; resolves with the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(HELP);
+    return name === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (!command) {
+    console.error(`tradelite: unknown command ${JSON.stringify(name.slice(0, 40))}\n\n${HELP}`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`tradelite ${command.name}: ${error.message}\n\n${command.usage}`);
+      return EXIT_USAGE;
+    }
+    console.error(`tradelite ${command.name}: ${describeError(error)}`);
+    if (process.env.TRADELITE_DEBUG) console.error(error);
+    return EXIT_FAILURE;
+  }
+}
+
+if (import.meta.main) process.exitCode = await runCli(process.argv.slice(2));
