@@ -46,6 +46,20 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
     });
   }
 
+  /**
+   * recordRun for the runs that change no data (a checkpoint, an integrity check): they must
+   * still answer when the disk is full, which is when they are wanted most. There, and only
+   * there (SQLITE_FULL), the run is answered without its metric and audit entry, which cannot
+   * be written; every other failure to record still fails the call.
+   */
+  function recordCheck(...args: Parameters<typeof recordRun>): void {
+    try {
+      recordRun(...args);
+    } catch (error) {
+      if (!(error instanceof StorageError && error.code.startsWith("SQLITE_FULL"))) throw error;
+    }
+  }
+
   /** Where the data is and how big, without counting rows: cheap enough for a health check. */
   function info(): StorageInfo {
     const memory = isMemoryPath(conn.path);
@@ -85,7 +99,7 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
         durationMs,
       };
       const behind = value.log - value.checkpointed;
-      recordRun(
+      recordCheck(
         "checkpoint",
         durationMs,
         { mode, busy: result.busy, walFrames: value.log, checkpointedFrames: value.checkpointed },
@@ -135,7 +149,7 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
         durationMs = 0;
       }
       const ok = messages.length === 1 && messages[0] === "ok";
-      recordRun("integrity", durationMs, { quick, ok }, [["sqlite.integrity.ok", ok ? 1 : 0, { quick: String(quick) }]]);
+      recordCheck("integrity", durationMs, { quick, ok }, [["sqlite.integrity.ok", ok ? 1 : 0, { quick: String(quick) }]]);
       return { ok, problems: ok ? [] : messages, durationMs };
     },
 
