@@ -12,6 +12,7 @@ const Health = z.object({
   version: z.string(),
   backend: z.string(),
   timezone: z.string().describe("the IANA zone naive timestamps are read in and day buckets follow"),
+  barTimestamp: z.enum(["start", "end"]).describe("where stored bars are stamped within their interval"),
   db: z.object({ path: z.string(), journalMode: z.string(), sizeBytes: z.number().int() }),
 });
 
@@ -36,6 +37,7 @@ export function symbolRoutes(app: Api, version: string): void {
           version,
           backend: store.backend,
           timezone: store.timezone,
+          barTimestamp: store.barTimestamp,
           db: { path: info.path, journalMode: info.journalMode, sizeBytes: info.fileBytes + info.walBytes },
         },
         200,

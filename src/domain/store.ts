@@ -3,7 +3,7 @@
  * and the scripts are written against this, so they run on any backend. Types only.
  */
 import type { Bar, BarColumns, BarInput } from "./bar.ts";
-import type { BarQuery, RangeQuery, TimeRange } from "./query.ts";
+import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "./query.ts";
 import type { z } from "zod";
 import type { Artifact, ArtifactInput } from "./artifact.ts";
 import type { AuditEntry, AuditInput, AuditVerification } from "./audit.ts";
@@ -88,6 +88,8 @@ export interface Store {
   readonly backend: BackendName;
   /** The IANA zone naive timestamps are read in (and day/week buckets follow). */
   readonly timezone: string;
+  /** Where the stored bars are stamped within their interval (the `barTimestamp` option). */
+  readonly barTimestamp: BarTimestamp;
   /**
    * The same store (same connection, same data) whose mutations the audit log attributes to
    * `actor` instead of the store's `actor` option. Closing the view closes the store.

@@ -21,6 +21,7 @@ export function createSqliteStore(db: Database, actor?: string): Store {
   return {
     backend: "sqlite",
     timezone: db.timezone,
+    barTimestamp: db.barTimestamp,
     withActor(name) {
       let view = views.get(name);
       if (!view) {

@@ -15,6 +15,7 @@ import { StorageError, ValidationError } from "../domain/errors.ts";
 import { assertPreferenceKey, preferenceJson } from "../domain/preference.ts";
 import { BAR_VALUE_FIELDS } from "../domain/bar.ts";
 import { QUOTE_VALUE_FIELDS } from "../domain/quote.ts";
+import type { BarTimestamp } from "../domain/query.ts";
 import type { Store } from "../domain/store.ts";
 import { isMemoryPath } from "../sqlite/connection.ts";
 import { WorkerConnection, type RestartEvent } from "./pool.ts";
@@ -73,13 +74,14 @@ export async function createWorkerStore(options: WorkerStoreOptions = {}): Promi
     await Promise.all([writer, ...readerPool].map((connection) => connection.close()));
     throw error;
   }
-  return buildStore({ writer, readers: readerPool, timezone: resolved.timezone });
+  return buildStore({ writer, readers: readerPool, timezone: resolved.timezone, barTimestamp: resolved.barTimestamp });
 }
 
 interface Shared {
   writer: WorkerConnection;
   readers: WorkerConnection[];
   timezone: string;
+  barTimestamp: BarTimestamp;
   closed: boolean;
   closing?: Promise<void>;
   /** Settles when every mutation accepted so far has been posted; null when none is pending. */
@@ -90,7 +92,7 @@ interface Shared {
   views: Map<string, Store>;
 }
 
-function buildStore(base: { writer: WorkerConnection; readers: WorkerConnection[]; timezone: string }): Store {
+function buildStore(base: { writer: WorkerConnection; readers: WorkerConnection[]; timezone: string; barTimestamp: BarTimestamp }): Store {
   const shared: Shared = { ...base, closed: false, tail: null, inFlight: new Set(), schemas: new Map(), nextId: 1, views: new Map() };
   return view(shared, undefined);
 }
@@ -224,6 +226,7 @@ function view(shared: Shared, actor: string | undefined): Store {
   const store: Store = {
     backend: "sqlite-worker",
     timezone: shared.timezone,
+    barTimestamp: shared.barTimestamp,
     withActor(name) {
       checkActor(name);
       let existing = shared.views.get(name);

@@ -41,6 +41,15 @@ export function storeConformance(name: string, openStore: StoreFactory): void {
       for (const store of open.splice(0)) await store.close();
     });
 
+    test("the store names its timezone and bar stamping, as opened (a view keeps them)", async () => {
+      const plain = await fresh();
+      expect([plain.timezone, plain.barTimestamp]).toEqual(["UTC", "start"]);
+      const shanghai = await fresh({ timezone: "Asia/Shanghai", barTimestamp: "end" });
+      expect([shanghai.timezone, shanghai.barTimestamp]).toEqual(["Asia/Shanghai", "end"]);
+      const view = shanghai.withActor("alice");
+      expect([view.timezone, view.barTimestamp]).toEqual(["Asia/Shanghai", "end"]);
+    });
+
     test("bars round-trip exactly, ascending by default", async () => {
       const store = await fresh();
       const bars = minuteBars(500);
