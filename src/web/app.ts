@@ -32,6 +32,7 @@ interface Health {
   version: string;
   backend: string;
   timezone: string;
+  barTimestamp: "start" | "end";
   db: { path: string; journalMode: string; sizeBytes: number };
 }
 interface Row {
@@ -137,6 +138,21 @@ function useTimezone(zone: string): void {
   dateTimeFormat = new Intl.DateTimeFormat("sv-SE", { timeZone: zone, dateStyle: "short", timeStyle: "short" });
 }
 
+/** Where the store's bars are stamped within their interval (from /health). */
+let barStamp: "start" | "end" = "start";
+
+/**
+ * The API's bounds for whole local days `from` to `to` (YYYY-MM-DD, either may be ""), read in
+ * the store's timezone by the API. A day's bars are those stamped from its midnight up to the
+ * next (start-stamped), or after its midnight up to and including the next (end-stamped: the
+ * 00:00 bar closes the day before, and the day's last bar is stamped at the next midnight).
+ */
+function dayRange(from: string, to: string): { start: string | null; end: string | null } {
+  const nextDay = (day: string) => new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+  if (barStamp === "end") return { start: from === "" ? null : `${from} 00:00:00.001`, end: to === "" ? null : `${nextDay(to)} 00:00:00` };
+  return { start: from === "" ? null : from, end: to === "" ? null : `${to} 23:59:59.999` };
+}
+
 function formatTime(ms: number | null): string {
   return ms === null ? "" : dateTimeFormat.format(ms);
 }
@@ -223,7 +239,7 @@ function renderOverview(): void {
         td.textContent = text(row);
         tr.append(td);
       }
-      tr.addEventListener("click", () => void run(() => selectSymbol(row.symbol)));
+      tr.addEventListener("click", () => void run("chart", () => selectSymbol(row.symbol)));
       return tr;
     }),
   );
@@ -298,7 +314,7 @@ const candles = chart.addSeries(CandlestickSeries, {
 const volumes = chart.addSeries(HistogramSeries, { priceFormat: { type: "volume" }, priceLineVisible: false, lastValueVisible: false }, 1);
 
 chart.timeScale().subscribeVisibleLogicalRangeChange((range) => {
-  if (range !== null && range.from < LOAD_MARGIN) void run(() => loadBars(false));
+  if (range !== null && range.from < LOAD_MARGIN) void run("chart", () => loadBars(false));
 });
 
 function draw(): void {
@@ -319,30 +335,88 @@ function draw(): void {
   candles.setData(candleData);
   volumes.setData(volumeData);
   chartElement.dataset.candles = String(candles.data().length);
+  chartElement.dataset.digest = digest(chartState.bars);
 }
 
-/** A fresh load (`reset`) or the next older page. */
+/**
+ * What the chart holds, in one line (count, first and last timestamp, sums of volume and of
+ * close in cents): a reader (or a test) compares it with the API's answer, and a missing,
+ * doubled or cut-short bar changes it.
+ */
+function digest(bars: readonly Bar[]): string {
+  let volume = 0;
+  let close = 0;
+  for (const bar of bars) {
+    volume += bar.volume ?? 0;
+    close += Math.round((bar.close ?? 0) * 100);
+  }
+  return [bars.length, bars[0]?.timestamp ?? "", bars.at(-1)?.timestamp ?? "", volume, close].join("|");
+}
+
+/** Calendar time per bar of each interval. */
+const INTERVAL_MS: Readonly<Record<string, number>> = { "1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "1d": 86_400_000 };
+/**
+ * A page is asked for within a window of calendar time, so the API resamples that window and
+ * not the symbol's whole history: about ten times the page's own span (a trading session covers
+ * a sixth to a quarter of the clock), widened fourfold until the page is full or the window
+ * reaches the symbol's first bar.
+ */
+const WINDOW_SPANS = 10;
+
+/**
+ * The page of bars ending at `end` (inclusive; the API's form), newest first, and whether there
+ * are older ones. One bar more than a page is asked for: when it comes, it is dropped and says
+ * there is more. Dropping it matters inside a window, whose oldest bucket may be cut short by
+ * the window's edge (the range filter applies to the source bars).
+ */
+async function fetchPage(symbol: string, end: string | null, endMs: number | null): Promise<{ page: Bar[]; more: boolean }> {
+  const ask = async (start: string | null): Promise<Bar[]> => {
+    const query = new URLSearchParams({ interval: chartState.interval, order: "desc", limit: String(PAGE_BARS + 1) });
+    if (start !== null) query.set("start", start);
+    if (end !== null) query.set("end", end);
+    return getJson<Bar[]>(`/v1/bars/${encodeURIComponent(symbol)}?${query}`);
+  };
+  const result = (page: Bar[]) => ({ page: page.slice(0, PAGE_BARS), more: page.length > PAGE_BARS });
+  const row = rows.find((candidate) => candidate.symbol === symbol);
+  const first = row?.start ?? null;
+  const top = endMs ?? row?.end ?? null;
+  // A chosen start bounds the range already; without the overview's first bar there is no floor.
+  if (chartState.start !== null || first === null || top === null) return result(await ask(chartState.start));
+  for (let span = PAGE_BARS * INTERVAL_MS[chartState.interval]! * WINDOW_SPANS; ; span *= 4) {
+    const from = top - span;
+    if (from <= first) return result(await ask(null));
+    const page = await ask(String(from));
+    if (page.length > PAGE_BARS) return result(page);
+  }
+}
+
+/** A fresh load (`reset`: the chart is emptied first) or the next older page. */
 async function loadBars(reset: boolean): Promise<void> {
   const symbol = chartState.symbol;
   if (symbol === null) return;
-  if (reset) chartState.generation++;
-  else if (chartState.loading || !chartState.more) return;
+  if (reset) {
+    chartState.generation++;
+    chartState.bars = [];
+    chartState.more = false;
+    draw();
+  } else if (chartState.loading || !chartState.more) return;
   const generation = chartState.generation;
   chartState.loading = true;
   chartElement.dataset.state = "loading";
+  chartElement.dataset.more = "no";
+  let failed = true;
   try {
-    const query = new URLSearchParams({ interval: chartState.interval, order: "desc", limit: String(PAGE_BARS) });
-    if (chartState.start !== null) query.set("start", chartState.start);
     const oldest = reset ? undefined : chartState.bars[0]?.timestamp;
-    if (oldest !== undefined) query.set("end", String(oldest - 1));
-    else if (chartState.end !== null) query.set("end", chartState.end);
-    const page = await getJson<Bar[]>(`/v1/bars/${encodeURIComponent(symbol)}?${query}`);
+    // Older pages end at the oldest bar shown, inclusive: its bucket comes back (cut short by
+    // the range, or whole) under that bar's timestamp and is dropped below. Ending just before
+    // it instead would cut the bucket before it when bars are stamped at their end (a day's
+    // closing bar at next midnight).
+    const { page, more } =
+      oldest === undefined ? await fetchPage(symbol, chartState.end, null) : await fetchPage(symbol, String(oldest), oldest);
     if (generation !== chartState.generation) return;
     page.reverse();
-    // The range filter applies to the source bars: the bucket just before `oldest` may come back
-    // cut short under the same timestamp as the oldest bar shown. That one is already drawn whole.
     const older = oldest === undefined ? page : page.filter((bar) => bar.timestamp < oldest);
-    chartState.more = page.length === PAGE_BARS;
+    chartState.more = more;
     const view = reset ? null : chart.timeScale().getVisibleLogicalRange();
     chartState.bars = reset ? older : [...older, ...chartState.bars];
     draw();
@@ -350,10 +424,11 @@ async function loadBars(reset: boolean): Promise<void> {
     if (view !== null) chart.timeScale().setVisibleLogicalRange({ from: view.from + older.length, to: view.to + older.length });
     else if (count > 0) chart.timeScale().setVisibleLogicalRange({ from: Math.max(-0.5, count - VISIBLE_BARS), to: count + 2 });
     chartElement.dataset.more = chartState.more ? "yes" : "no";
+    failed = false;
   } finally {
     if (generation === chartState.generation) {
       chartState.loading = false;
-      chartElement.dataset.state = "ready";
+      chartElement.dataset.state = failed ? "error" : "ready";
     }
   }
   // Still near the left edge after drawing (a short series fills the view): fetch on.
@@ -370,7 +445,6 @@ async function selectSymbol(symbol: string): Promise<void> {
   for (const tr of element("overview").querySelectorAll("tbody tr")) {
     tr.setAttribute("aria-selected", String((tr as HTMLElement).dataset.symbol === symbol));
   }
-  chartState.more = true;
   await loadBars(true);
 }
 
@@ -429,7 +503,9 @@ function postCsv(symbol: string, file: File, progress: HTMLProgressElement): Pro
     request.setRequestHeader("Content-Type", "text/csv");
     for (const [name, value] of Object.entries(authorization())) request.setRequestHeader(name, value);
     request.upload.onprogress = (event) => {
-      if (event.lengthComputable) progress.value = event.loaded / event.total;
+      if (!event.lengthComputable) return;
+      progress.value = event.loaded / event.total;
+      progress.dataset.updates = String(Number(progress.dataset.updates ?? 0) + 1);
     };
     request.onload = () => resolve({ status: request.status, body: request.responseText });
     request.onerror = () => reject(new Error("the upload was cut off"));
@@ -446,14 +522,17 @@ async function importCsv(event: SubmitEvent): Promise<void> {
   if (symbol === "" || !file) return;
   progress.hidden = false;
   progress.value = 0;
+  progress.dataset.updates = "0";
   result.dataset.state = "uploading";
   result.textContent = `uploading ${file.name}`;
   try {
+    let sent = sessionStorage.getItem(TOKEN_KEY);
     let answer = await postCsv(symbol, file, progress);
     while (answer.status === 401) {
-      const sent = sessionStorage.getItem(TOKEN_KEY);
-      if (sent !== null) sessionStorage.removeItem(TOKEN_KEY);
+      // Only the token this upload sent is known to be wrong; another may have been stored since.
+      if (sent !== null && sessionStorage.getItem(TOKEN_KEY) === sent) sessionStorage.removeItem(TOKEN_KEY);
       await askForToken(sent !== null);
+      sent = sessionStorage.getItem(TOKEN_KEY);
       answer = await postCsv(symbol, file, progress);
     }
     if (answer.status !== 200) throw await failure(new Response(answer.body, { status: answer.status }));
@@ -473,18 +552,33 @@ async function importCsv(event: SubmitEvent): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Start
 
-/** Runs `work`, showing its failure in the status line instead of leaving it unhandled. */
-async function run(work: () => Promise<void>): Promise<void> {
+/** The last failure of each part of the page; the status line shows the newest. */
+const failures = new Map<string, string>();
+
+/**
+ * Runs `work` for one part of the page (`area`), showing its failure in the status line instead
+ * of leaving it unhandled. A later success of the same part clears its failure; another part's
+ * success does not (the chart loading fine says nothing about the health panel).
+ */
+async function run(area: "page" | "chart" | "health" | "import", work: () => Promise<void>): Promise<void> {
   try {
     await work();
+    failures.delete(area);
   } catch (error) {
-    showStatus((error as Error).message, true);
+    failures.delete(area);
+    failures.set(area, (error as Error).message);
   }
+  const newest = [...failures.values()].at(-1);
+  if (newest !== undefined) showStatus(newest, true);
+  else if (document.body.dataset.state === "ready" || area === "page") showStatus("ready");
 }
 
 async function start(): Promise<void> {
   const health = (await (await fetch("/health")).json()) as Health;
   useTimezone(health.timezone);
+  barStamp = health.barTimestamp;
+  // Escape would close the token dialog without a token, leaving every waiting request hanging.
+  element<HTMLDialogElement>("token-dialog").addEventListener("cancel", (event) => event.preventDefault());
   element("server").textContent = `${health.backend} · ${health.db.path} · ${health.timezone} · v${health.version}`;
 
   for (const th of element("overview").querySelectorAll<HTMLTableCellElement>("th")) {
@@ -495,33 +589,34 @@ async function start(): Promise<void> {
       renderOverview();
     });
   }
-  element<HTMLSelectElement>("symbol").addEventListener("change", (event) => void run(() => selectSymbol((event.target as HTMLSelectElement).value)));
+  element<HTMLSelectElement>("symbol").addEventListener("change", (event) => void run("chart", () => selectSymbol((event.target as HTMLSelectElement).value)));
   for (const button of element("intervals").querySelectorAll<HTMLButtonElement>("button")) {
-    button.addEventListener("click", () => void run(() => selectInterval(button.dataset.interval!)));
+    button.addEventListener("click", () => void run("chart", () => selectInterval(button.dataset.interval!)));
   }
   element<HTMLFormElement>("chart-controls").addEventListener("submit", (event) => {
     event.preventDefault();
     const from = element<HTMLInputElement>("range-start").value;
     const to = element<HTMLInputElement>("range-end").value;
-    chartState.start = from === "" ? null : from;
-    // Inclusive to the end of the chosen day, read in the store's timezone by the API.
-    chartState.end = to === "" ? null : `${to} 23:59:59`;
-    if (chartState.symbol !== null) void run(() => selectSymbol(chartState.symbol!));
+    const range = dayRange(from, to);
+    chartState.start = range.start;
+    chartState.end = range.end;
+    if (chartState.symbol !== null) void run("chart", () => selectSymbol(chartState.symbol!));
   });
   element("range-clear").addEventListener("click", () => {
     element<HTMLInputElement>("range-start").value = "";
     element<HTMLInputElement>("range-end").value = "";
     chartState.start = null;
     chartState.end = null;
-    if (chartState.symbol !== null) void run(() => selectSymbol(chartState.symbol!));
+    if (chartState.symbol !== null) void run("chart", () => selectSymbol(chartState.symbol!));
   });
-  element<HTMLFormElement>("import").addEventListener("submit", (event) => void run(() => importCsv(event)));
+  element<HTMLFormElement>("import").addEventListener("submit", (event) => void run("import", () => importCsv(event)));
 
-  await Promise.all([loadOverview(), loadHealth()]);
+  // The health panel loads on its own: a slow or failing audit check must not hold the chart.
+  void run("health", loadHealth);
+  await loadOverview();
   const first = [...rows].sort(compareRows).find((row) => row.count !== null);
-  if (first) await selectSymbol(first.symbol);
-  showStatus("ready");
+  if (first) await run("chart", () => selectSymbol(first.symbol));
   document.body.dataset.state = "ready";
 }
 
-void run(start);
+void run("page", start);

@@ -1,7 +1,8 @@
 /**
  * A demo database for the data browser's tests: the real TDX export of the Shanghai index
  * (24,000 one-minute bars, naive Asia/Shanghai times stamped at the bar's end) beside three
- * synthetic A-share series on the exchange's session minutes, and a session cache holding the
+ * synthetic A-share series on the exchange's session minutes, a 24-hour market (bars across
+ * midnight), and a session cache holding the
  * last days of one of them (so the overview's cache columns have something to show).
  */
 import { barObjects, randomWalk, sessionTimestamps, sliceColumns } from "../../scripts/synthetic-bars.ts";
@@ -16,6 +17,8 @@ export const DEMO_SYNTHETIC: readonly { symbol: string; minutes: number; seed: n
   { symbol: "601318.SH", minutes: 3 * 240, seed: 13 },
 ];
 export const DEMO_REAL_SYMBOL = "000001.SH";
+/** A market that trades around the clock: minute bars across midnight, stamped at their end. */
+export const DEMO_ALLDAY = { symbol: "BTC-USDT", days: 3, first: Date.parse("2024-03-01T00:01:00+08:00") };
 export const DEMO_CACHED_SYMBOL = "600519.SH";
 
 /** Writes the demo data into a new database at `path` and a cache folder at `cacheDir`. */
@@ -26,6 +29,8 @@ export async function writeDemoDatabase(path: string, cacheDir: string): Promise
     for (const { symbol, minutes, seed } of DEMO_SYNTHETIC) {
       db.insertBars(symbol, randomWalk(sessionTimestamps("2024-03-01", minutes), seed));
     }
+    const minutes = DEMO_ALLDAY.days * 1_440;
+    db.insertBars(DEMO_ALLDAY.symbol, randomWalk(Float64Array.from({ length: minutes }, (_, i) => DEMO_ALLDAY.first + i * 60_000), 14));
     const cache = new SessionCache({ db, dir: cacheDir });
     const cached = DEMO_SYNTHETIC.find((entry) => entry.symbol === DEMO_CACHED_SYMBOL)!;
     const columns = randomWalk(sessionTimestamps("2024-03-01", cached.minutes), cached.seed);

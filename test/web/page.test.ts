@@ -12,7 +12,7 @@ import { PAGE_CSP } from "../../src/api/page.ts";
 import { browserAvailable, openBrowserPage, type BrowserPage } from "../support/browser.ts";
 import { killAllServers, PROJECT_ROOT, startServeProcess, type ServerProcess } from "../support/api-server.ts";
 import { tempDir } from "../support/files.ts";
-import { DEMO_CACHED_SYMBOL, DEMO_REAL_SYMBOL, DEMO_SYNTHETIC, DEMO_TIMEZONE, writeDemoDatabase } from "../support/web-demo.ts";
+import { DEMO_ALLDAY, DEMO_CACHED_SYMBOL, DEMO_REAL_SYMBOL, DEMO_SYNTHETIC, DEMO_TIMEZONE, writeDemoDatabase } from "../support/web-demo.ts";
 
 const dir = tempDir("tradelite-web-");
 const SCREENSHOT = join(PROJECT_ROOT, ".ci-out", "web", "data-browser.png");
@@ -82,6 +82,32 @@ async function chartSettled(opened: BrowserPage, symbol: string, interval: strin
   return Number(await opened.page.locator("#chart").getAttribute("data-candles"));
 }
 
+/** The page's digest of what its chart holds (see draw() in src/web/app.ts), from the API's bars. */
+function digestOf(bars: readonly { timestamp: number; close: number | null; volume: number | null }[]): string {
+  let volume = 0;
+  let close = 0;
+  for (const bar of bars) {
+    volume += bar.volume ?? 0;
+    close += Math.round((bar.close ?? 0) * 100);
+  }
+  return [bars.length, bars[0]?.timestamp ?? "", bars.at(-1)?.timestamp ?? "", volume, close].join("|");
+}
+
+/** Drags the chart to the right, as a user scrolling back in time, until it has no older bars. */
+async function scrollBackToTheStart(opened: BrowserPage): Promise<void> {
+  const box = (await opened.page.locator("#chart").boundingBox())!;
+  for (let drag = 0; drag < 80 && (await opened.page.locator("#chart").getAttribute("data-more")) !== "no"; drag++) {
+    await opened.page.mouse.move(box.x + 60, box.y + 150);
+    await opened.page.mouse.down();
+    await opened.page.mouse.move(box.x + box.width - 120, box.y + 150, { steps: 4 });
+    await opened.page.mouse.up();
+  }
+}
+
+async function chartDigest(opened: BrowserPage): Promise<string | null> {
+  return opened.page.locator("#chart").getAttribute("data-digest");
+}
+
 interface Overview {
   symbol: string;
   count: number;
@@ -95,7 +121,7 @@ describe.skipIf(!canRun)("the data browser in Chromium", () => {
     await ready(opened);
     const symbols = await api<Overview[]>("/v1/symbols");
     const cache = await api<{ symbol: string; row_count: number; size_bytes: number; last_compacted: number | null }[]>("/v1/cache");
-    expect(symbols.length).toBe(1 + DEMO_SYNTHETIC.length);
+    expect(symbols.length).toBe(2 + DEMO_SYNTHETIC.length);
     const rows = await tableRows(opened);
     expect(rows).toEqual(
       [...symbols]
@@ -149,6 +175,7 @@ describe.skipIf(!canRun)("the data browser in Chromium", () => {
     const daily = await api<unknown[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=1d`);
     expect(daily.length).toBe(100); // the export holds 100 trading days of 240 minutes
     expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "1d", "no")).toBe(daily.length);
+    expect(await chartDigest(opened)).toBe(digestOf(daily as never));
     expect(await opened.page.locator("#chart-title").textContent()).toBe(`${DEMO_REAL_SYMBOL} · 1d`);
     await opened.page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(statSync(SCREENSHOT).size).toBeGreaterThan(20_000);
@@ -162,17 +189,14 @@ describe.skipIf(!canRun)("the data browser in Chromium", () => {
     await chartSettled(opened, DEMO_REAL_SYMBOL, "1m");
     await opened.page.locator('#intervals button[data-interval="5m"]').click();
     expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "5m", "yes")).toBe(2_000);
-    const all = await api<{ timestamp: number }[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=5m`);
+    const all = await api<{ timestamp: number; close: number; volume: number }[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=5m`);
+    expect(await chartDigest(opened)).toBe(digestOf(all.slice(-2_000)));
     expect(all.length).toBe(24_000 / 5);
-    const box = (await opened.page.locator("#chart").boundingBox())!;
     const before = opened.requests.length;
-    for (let drag = 0; drag < 80 && (await opened.page.locator("#chart").getAttribute("data-more")) !== "no"; drag++) {
-      await opened.page.mouse.move(box.x + 60, box.y + 150);
-      await opened.page.mouse.down();
-      await opened.page.mouse.move(box.x + box.width - 120, box.y + 150, { steps: 4 });
-      await opened.page.mouse.up();
-    }
+    await scrollBackToTheStart(opened);
     expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "5m", "no")).toBe(all.length);
+    // Not only as many: the same bars, none doubled, none cut short at a page's edge.
+    expect(await chartDigest(opened)).toBe(digestOf(all as never));
     const older = opened.requests.slice(before).filter((url) => url.includes(`/v1/bars/${DEMO_REAL_SYMBOL}?`) && url.includes("&end="));
     expect(older.length).toBeGreaterThanOrEqual(2);
     expect(opened.problems).toEqual([]);
@@ -187,12 +211,16 @@ describe.skipIf(!canRun)("the data browser in Chromium", () => {
     await opened.page.locator("#range-start").fill("2024-03-05");
     await opened.page.locator("#range-end").fill("2024-03-07");
     await opened.page.locator("#range-apply").click();
-    const inRange = await api<{ timestamp: number }[]>(`/v1/bars/${symbol}?start=2024-03-05&end=${encodeURIComponent("2024-03-07 23:59:59")}`);
+    // The server's bars are end-stamped: 5 to 7 March is after 5 March 00:00 up to 8 March 00:00.
+    const range = `start=${encodeURIComponent("2024-03-05 00:00:00.001")}&end=${encodeURIComponent("2024-03-08 00:00:00")}`;
+    const inRange = await api<{ timestamp: number; close: number; volume: number }[]>(`/v1/bars/${symbol}?${range}`);
     expect(inRange.length).toBe(3 * 240);
     expect(await chartSettled(opened, symbol, "1m", "no")).toBe(inRange.length);
+    expect(await chartDigest(opened)).toBe(digestOf(inRange));
     await opened.page.locator('#intervals button[data-interval="1h"]').click();
-    const hourly = await api<unknown[]>(`/v1/bars/${symbol}?interval=1h&start=2024-03-05&end=${encodeURIComponent("2024-03-07 23:59:59")}`);
+    const hourly = await api<{ timestamp: number; close: number; volume: number }[]>(`/v1/bars/${symbol}?interval=1h&${range}`);
     expect(await chartSettled(opened, symbol, "1h", "no")).toBe(hourly.length);
+    expect(await chartDigest(opened)).toBe(digestOf(hourly));
     await opened.page.locator("#range-clear").click();
     expect(await chartSettled(opened, symbol, "1h", "no")).toBe((await api<unknown[]>(`/v1/bars/${symbol}?interval=1h`)).length);
     expect(opened.problems).toEqual([]);
@@ -201,6 +229,8 @@ describe.skipIf(!canRun)("the data browser in Chromium", () => {
   test("the health panel shows the audit chain's verification and the database's stats as the API gives them", async () => {
     const opened = await open();
     await ready(opened);
+    await opened.page.locator("#audit[data-state=ok]").waitFor();
+    await opened.page.locator("#stats[data-state=ready]").waitFor();
     const verification = await api<{ ok: boolean; checked: number }>("/v1/audit/verify");
     const stats = await api<{ journalMode: string; rows: Record<string, number> }>("/v1/maintenance/stats");
     expect(verification.ok).toBe(true);
@@ -232,16 +262,93 @@ describe.skipIf(!canRun)("the data browser in Chromium", () => {
 
     const good = dir.file("good.csv");
     await Bun.write(good, `${lines.join("\n")}\n`);
+    // A slow uplink (Chromium's own network emulation), so the upload reports its progress.
+    const cdp = await opened.page.context().newCDPSession(opened.page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 40 * 1024 });
     await opened.page.locator("#import-file").setInputFiles(good);
     await opened.page.locator("#import button[type=submit]").click();
     await opened.page.locator("#import-result[data-state=done]").waitFor();
     expect(await opened.page.locator("#import-result").getAttribute("data-written")).toBe(String(rows));
     expect(await opened.page.locator("#import-progress").evaluate((bar) => (bar as unknown as { value: number }).value)).toBe(1);
+    expect(Number(await opened.page.locator("#import-progress").getAttribute("data-updates"))).toBeGreaterThanOrEqual(2);
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
     const stored = (await api<Overview[]>("/v1/symbols")).find((entry) => entry.symbol === "300750.SZ");
     expect(stored).toEqual({ symbol: "300750.SZ", count: rows, start: t0, end: t0 + (rows - 1) * 60_000 });
     await opened.page.locator('#overview[data-state=ready] tbody tr[data-symbol="300750.SZ"]').waitFor();
     const shown = (await tableRows(opened)).find((row) => row.symbol === "300750.SZ");
     expect(shown).toMatchObject({ count: String(rows), start: String(t0), end: String(t0 + (rows - 1) * 60_000) });
+    expect(opened.problems).toEqual([]);
+  });
+});
+
+describe.skipIf(!canRun)("the data browser when things go wrong, and across midnight", () => {
+  test("a failed load empties the chart and says so (no bars of the previous symbol stay under the new title); the next choice draws", async () => {
+    const failing = DEMO_SYNTHETIC[1]!.symbol;
+    const opened = await open(server, (url, status) => status === 503 && url.includes(`/v1/bars/${failing}?`));
+    await ready(opened);
+    const shown = DEMO_SYNTHETIC[0]!.symbol;
+    await opened.page.locator("#symbol").selectOption(shown);
+    await chartSettled(opened, shown, "1m");
+    await opened.page.route(`**/v1/bars/${failing}?**`, (route) =>
+      route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "UNAVAILABLE", message: "worker busy", details: null } }) }),
+    );
+    await opened.page.locator("#symbol").selectOption(failing);
+    await opened.page.locator(`#chart[data-symbol="${failing}"][data-state=error]`).waitFor();
+    expect(await opened.page.locator("#chart").getAttribute("data-candles")).toBe("0");
+    expect(await opened.page.locator("#status").textContent()).toBe("worker busy");
+    await opened.page.unroute(`**/v1/bars/${failing}?**`);
+    await opened.page.locator(`#overview tbody tr[data-symbol="${failing}"]`).click();
+    const expected = await api<{ timestamp: number; close: number; volume: number }[]>(`/v1/bars/${failing}?interval=1m`);
+    expect(expected.length).toBeGreaterThan(2_000);
+    expect(await chartSettled(opened, failing, "1m", "yes")).toBe(2_000);
+    expect(await chartDigest(opened)).toBe(digestOf(expected.slice(-2_000)));
+    expect(await opened.page.locator("#status").textContent()).toBe("ready");
+    expect(opened.problems).toEqual([]);
+  });
+
+  test("a failing health panel does not hold the chart", async () => {
+    const opened = await openBrowserPage(server.url, (url, status) => status === 500 && url.endsWith("/v1/audit/verify"));
+    pages.push(opened);
+    await opened.page.route("**/v1/audit/verify", (route) =>
+      route.fulfill({ status: 500, contentType: "application/json", body: JSON.stringify({ error: { code: "INTERNAL", message: "internal error", details: null } }) }),
+    );
+    await opened.page.goto(`${server.url}/`);
+    await ready(opened);
+    expect(Number(await opened.page.locator("#chart").getAttribute("data-candles"))).toBeGreaterThan(0);
+    expect(await opened.page.locator("#audit").getAttribute("data-state")).toBe("loading");
+    expect(await opened.page.locator("#status").getAttribute("class")).toBe("error");
+    expect(opened.problems).toEqual([]);
+  });
+
+  test("a 24-hour market with end-stamped bars: days, hours and paged minutes across midnight are the API's", async () => {
+    const opened = await open();
+    await ready(opened);
+    const symbol = DEMO_ALLDAY.symbol;
+    type ApiBar = { timestamp: number; close: number; volume: number };
+    await opened.page.locator("#symbol").selectOption(symbol);
+    // 4,320 minutes: three pages, whose edges fall at different times of day.
+    const minutes = await api<ApiBar[]>(`/v1/bars/${encodeURIComponent(symbol)}`);
+    expect(minutes.length).toBe(DEMO_ALLDAY.days * 1_440);
+    await scrollBackToTheStart(opened);
+    expect(await chartSettled(opened, symbol, "1m", "no")).toBe(minutes.length);
+    expect(await chartDigest(opened)).toBe(digestOf(minutes));
+    for (const interval of ["1h", "1d"]) {
+      await opened.page.locator(`#intervals button[data-interval="${interval}"]`).click();
+      const expected = await api<ApiBar[]>(`/v1/bars/${encodeURIComponent(symbol)}?interval=${interval}`);
+      await chartSettled(opened, symbol, interval, "no");
+      expect(await chartDigest(opened)).toBe(digestOf(expected));
+    }
+    // Three days, each closed by its 00:00 bar (end-stamped): three daily candles.
+    expect(await opened.page.locator("#chart").getAttribute("data-candles")).toBe("3");
+    // One chosen day is its 1,440 minutes: 00:01 up to and including the next 00:00.
+    await opened.page.locator('#intervals button[data-interval="1m"]').click();
+    await opened.page.locator("#range-start").fill("2024-03-02");
+    await opened.page.locator("#range-end").fill("2024-03-02");
+    await opened.page.locator("#range-apply").click();
+    const day = minutes.filter((bar) => bar.timestamp > Date.parse("2024-03-02T00:00:00+08:00") && bar.timestamp <= Date.parse("2024-03-03T00:00:00+08:00"));
+    expect(day.length).toBe(1_440);
+    await opened.page.locator(`#chart[data-digest="${digestOf(day)}"][data-state=ready]`).waitFor();
     expect(opened.problems).toEqual([]);
   });
 });
@@ -256,6 +363,9 @@ describe.skipIf(!canRun)("the data browser on a server with a token", () => {
     });
     const dialog = opened.page.locator("#token-dialog[open]");
     await dialog.waitFor();
+    // Escape does not dismiss the question (every waiting request would hang without an answer).
+    await opened.page.keyboard.press("Escape");
+    expect(await dialog.count()).toBe(1);
     await opened.page.locator("#token").fill("not-the-token-but-long-enough");
     await opened.page.locator("#token-form button[type=submit]").click();
     await opened.page.locator("#token-dialog[open] #token-error:not([hidden])").waitFor();
@@ -287,7 +397,19 @@ describe("the page's files (no browser)", () => {
       expect(page.status).toBe(200);
       expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
       expect(page.headers.get("content-security-policy")).toBe(PAGE_CSP);
-      expect(PAGE_CSP).toContain("connect-src 'self'");
+      // The directives themselves: this origin only, no inline script or style, no framing.
+      expect(PAGE_CSP.split("; ").sort()).toEqual(
+        [
+          "default-src 'none'",
+          "script-src 'self'",
+          "style-src 'self'",
+          "connect-src 'self'",
+          "img-src 'self' data: blob:",
+          "base-uri 'none'",
+          "form-action 'none'",
+          "frame-ancestors 'none'",
+        ].sort(),
+      );
       expect(page.headers.get("x-content-type-options")).toBe("nosniff");
       const html = await page.text();
       expect(html).toContain('<script type="module" src="/assets/app.js"></script>');
