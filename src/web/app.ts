@@ -403,7 +403,7 @@ async function loadBars(reset: boolean): Promise<void> {
   const generation = chartState.generation;
   chartState.loading = true;
   chartElement.dataset.state = "loading";
-  chartElement.dataset.more = "no";
+  if (reset) chartElement.dataset.more = "no";
   let failed = true;
   try {
     const oldest = reset ? undefined : chartState.bars[0]?.timestamp;

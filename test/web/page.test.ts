@@ -96,7 +96,12 @@ function digestOf(bars: readonly { timestamp: number; close: number | null; volu
 /** Drags the chart to the right, as a user scrolling back in time, until it has no older bars. */
 async function scrollBackToTheStart(opened: BrowserPage): Promise<void> {
   const box = (await opened.page.locator("#chart").boundingBox())!;
-  for (let drag = 0; drag < 80 && (await opened.page.locator("#chart").getAttribute("data-more")) !== "no"; drag++) {
+  const more = async () => {
+    // Read between loads only: a page on its way has not said yet whether there is more.
+    await opened.page.locator("#chart:not([data-state=loading])").waitFor({ timeout: 20_000 });
+    return opened.page.locator("#chart").getAttribute("data-more");
+  };
+  for (let drag = 0; drag < 80 && (await more()) !== "no"; drag++) {
     await opened.page.mouse.move(box.x + 60, box.y + 150);
     await opened.page.mouse.down();
     await opened.page.mouse.move(box.x + box.width - 120, box.y + 150, { steps: 4 });
