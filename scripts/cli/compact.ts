@@ -1,6 +1,6 @@
 /** `tradelite compact [symbol | --all]`: compact session cache files now. */
 import { isSymbol } from "../../src/mod.ts";
-import { EXIT_OK, formatBytes, formatNumber, openCliCache, openCliDatabase, parseOptions, printSummary, text, UsageError, type Command } from "./shared.ts";
+import { CliFailure, EXIT_OK, formatBytes, formatNumber, openCliCache, openCliDatabase, parseOptions, printSummary, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite compact <symbol> | --all [--db PATH] [--cache-dir DIR]
 
@@ -15,10 +15,12 @@ async function run(argv: string[]): Promise<number> {
   }
   if (values.all ? positionals.length > 0 : positionals.length !== 1) throw new UsageError("name one symbol, or pass --all");
   if (!values.all && !isSymbol(positionals[0])) throw new UsageError(`${JSON.stringify(positionals[0]!.slice(0, 70))} is not a symbol`);
-  const db = openCliDatabase(text(values, "db"));
+  const db = openCliDatabase(text(values, "db"), { existing: true });
   try {
     const cache = openCliCache(db, text(values, "cache-dir"));
     const symbols = values.all ? (await cache.list()).map((entry) => entry.symbol) : [positionals[0]!];
+    // Compacting a symbol the cache does not hold would create its file: refused instead.
+    for (const symbol of symbols) if ((await cache.stats(symbol)) === null) throw new CliFailure(`the session cache holds no ${symbol} (${cache.settings.dir})`);
     const totals = { rowsBefore: 0, rowsAfter: 0, bytesBefore: 0, bytesAfter: 0 };
     for (const symbol of symbols) {
       const result = await cache.compact(symbol);

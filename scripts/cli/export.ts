@@ -3,9 +3,9 @@
  * the database page by page. With --out the file appears only when the export is complete (it is
  * written beside it under a temporary name and renamed), so a failed export leaves no half file.
  */
-import { renameSync, rmSync } from "node:fs";
+import { renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
-import { CSV_HEADER_LINE, formatBarCsv, INTERVALS, isSymbol, type Bar, type BarQuery, type Interval } from "../../src/mod.ts";
+import { CSV_HEADER_LINE, formatBarCsv, INTERVALS, isSymbol, ValidationError, type Bar, type BarQuery, type Interval } from "../../src/mod.ts";
 import { EXIT_OK, openCliDatabase, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite export <symbol> [options]
@@ -14,7 +14,8 @@ Writes the symbol's bars to stdout (or --out) as CSV (timestamp,open,high,low,cl
 timestamps ISO-8601 UTC) or NDJSON (one JSON bar per line, epoch ms), streamed.
 
 options:
-  --start T, --end T   inclusive range (epoch ms, ISO-8601, or YYYY-MM-DD[ HH:MM[:SS]] in --timezone)
+  --start T, --end T   inclusive range: epoch ms (10+ digits), ISO-8601, or YYYY-MM-DD[ HH:MM[:SS]]
+                       or YYYYMMDD in --timezone; a date alone as --end means through that day
   --interval I         resample: ${INTERVALS.join(", ")}
   --format F           csv (default) or ndjson
   --out FILE           write FILE (complete or not at all) instead of stdout
@@ -46,47 +47,81 @@ async function run(argv: string[]): Promise<number> {
   const query: BarQuery = {};
   const start = text(values, "start");
   const end = text(values, "end");
-  // Digits alone are epoch ms; anything else goes to the store as text, which reads or refuses it.
-  if (start !== undefined) query.start = /^-?\d+$/.test(start) ? Number(start) : start;
-  if (end !== undefined) query.end = /^-?\d+$/.test(end) ? Number(end) : end;
+  if (start !== undefined) query.start = rangeBound(start, false);
+  if (end !== undefined) query.end = rangeBound(end, true);
   if (interval !== undefined) query.interval = interval as Interval;
 
-  const db = openCliDatabase(text(values, "db"), { timezone: text(values, "timezone") ?? (process.env.TRADELITE_TIMEZONE || undefined) });
+  const db = openCliDatabase(text(values, "db"), { timezone: text(values, "timezone") ?? (process.env.TRADELITE_TIMEZONE || undefined), existing: true, readonly: true });
   const out = text(values, "out");
   const partial = out === undefined ? null : join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
-  const sink = partial === null ? Bun.stdout.writer() : Bun.file(partial).writer();
+  const file = partial === null ? null : Bun.file(partial).writer();
+  // Stdout is written synchronously: a reader that goes away (| head) is an EPIPE here, caught,
+  // and the export simply stops.
+  let pipeClosed = false;
+  const write = async (chunk: string): Promise<void> => {
+    if (file) {
+      file.write(chunk);
+      await file.flush();
+      return;
+    }
+    try {
+      writeSync(1, chunk);
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EPIPE") throw error;
+      pipeClosed = true;
+    }
+  };
+  // Interrupted, the temporary file goes with the process: --out is whole or absent.
+  const interrupted = (signal: NodeJS.Signals) => {
+    if (partial !== null) rmSync(partial, { force: true });
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   const progress = out === undefined ? null : new Progress(`export ${symbol}`, null, " bars");
   let rows = 0;
   const started = performance.now();
   try {
     const format1 = format === "csv" ? formatBarCsv : (bar: Bar) => `${JSON.stringify(bar)}\n`;
     // The first bar is read before anything is written, so a bad range writes nothing at all.
-    const bars = db.iterateBars(symbol, query);
-    const first = bars.next();
-    if (format === "csv") sink.write(CSV_HEADER_LINE);
+    let bars: Generator<Bar>;
+    let first: IteratorResult<Bar>;
+    try {
+      bars = db.iterateBars(symbol, query);
+      first = bars.next();
+    } catch (error) {
+      if (error instanceof ValidationError) throw new UsageError(error.message);
+      throw error;
+    }
+    if (format === "csv") await write(CSV_HEADER_LINE);
     let chunk = "";
-    for (let next = first; !next.done; next = bars.next()) {
+    for (let next = first; !next.done && !pipeClosed; next = bars.next()) {
       chunk += format1(next.value);
       if (++rows % 4_096 === 0) {
-        sink.write(chunk);
+        await write(chunk);
         chunk = "";
-        await sink.flush();
         progress?.update(rows);
+        // A turn of the event loop between chunks, so a signal (Ctrl-C) is handled mid-export.
+        await new Promise((resolve) => setImmediate(resolve));
       }
     }
-    sink.write(chunk);
-    await sink.end();
+    if (!pipeClosed) await write(chunk);
+    bars.return(undefined);
+    if (file) await file.end();
     if (partial !== null) renameSync(partial, out!);
   } catch (error) {
     if (partial !== null) {
-      await Promise.resolve(sink.end()).catch(() => {});
+      await Promise.resolve(file?.end()).catch(() => {});
       rmSync(partial, { force: true });
     }
     throw error;
   } finally {
+    process.off("SIGINT", interrupted);
+    process.off("SIGTERM", interrupted);
     progress?.done();
     db.close();
   }
+  if (pipeClosed) return EXIT_OK;
   if (out !== undefined) {
     const seconds = (performance.now() - started) / 1000;
     printSummary("export done", [
@@ -100,6 +135,19 @@ async function run(argv: string[]): Promise<number> {
     console.error(`exported ${rows.toLocaleString("en-US")} bars of ${symbol}`);
   }
   return EXIT_OK;
+}
+
+/**
+ * A range bound as the store reads it: 10 or more digits are epoch ms, YYYYMMDD is a date; a
+ * date alone as an end means the end of that day. Anything else goes to the store as text,
+ * which reads it or refuses it (a usage error here).
+ */
+function rangeBound(value: string, isEnd: boolean): number | string {
+  if (/^-?\d{10,}$/.test(value)) return Number(value);
+  const compact = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
+  const day = compact ? `${compact[1]}-${compact[2]}-${compact[3]}` : /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : null;
+  if (day !== null) return isEnd ? `${day} 23:59:59.999` : day;
+  return value;
 }
 
 export const exportCommand: Command = { name: "export", summary: "export a symbol's bars as CSV or NDJSON (streamed)", usage: USAGE, run };

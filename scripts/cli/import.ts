@@ -5,8 +5,8 @@
  */
 import { readdirSync, statSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
-import { assertTimeZone, importBarFile, isSymbol, ValidationError, type BadRow } from "../../src/mod.ts";
-import { EXIT_FAILURE, EXIT_OK, openCliCache, openCliDatabase, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
+import { assertTimeZone, importBarFile, isSymbol, StorageError, ValidationError, type BadRow } from "../../src/mod.ts";
+import { describeError, EXIT_FAILURE, EXIT_OK, formatNumber, openCliCache, openCliDatabase, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite import <file.csv | folder> [options]
 
@@ -30,12 +30,20 @@ Headers read: date, datetime, time, timestamp, trade_date, open, high, low, clos
 amount/turnover, and 日期 时间 开盘 最高 最低 收盘 成交量 成交额 (a separate date and time
 column too). Exit codes: 0 all imported, 1 a bad row or a failure, 2 a usage mistake.`;
 
-/** The symbol a file name gives: an exchange code form when it starts with one, else the name. */
+/**
+ * The symbol a file name gives: an exchange code when the name starts with one and it ends
+ * there or at - _ . or a space (600519.SH.csv, sh600519.csv, 000001.SH-1min.csv), else the
+ * whole name before `.csv`. A name without `.csv`, or a hidden one, gives none.
+ */
 export function symbolFromFileName(path: string): string {
-  const name = basename(path).replace(/\.csv$/i, "");
-  const code = /^(?:[A-Za-z]{2})?\d{6}(?:\.[A-Za-z]{2,4})?/.exec(name);
+  const file = basename(path);
+  const refuse = (why: string) => new UsageError(`cannot take a symbol from the file name ${JSON.stringify(file)} (${why}); give --symbol`);
+  if (!/\.csv$/i.test(file)) throw refuse("it does not end in .csv");
+  if (file.startsWith(".")) throw refuse("a hidden file");
+  const name = file.slice(0, -4);
+  const code = /^(?:[A-Za-z]{2})?\d{6}(?:\.[A-Za-z]{2,4})?(?=$|[-_. ])/.exec(name);
   const symbol = code ? code[0] : name;
-  if (!isSymbol(symbol)) throw new UsageError(`cannot take a symbol from the file name ${JSON.stringify(basename(path))}; give --symbol`);
+  if (!isSymbol(symbol)) throw refuse("not a symbol");
   return symbol;
 }
 
@@ -48,8 +56,11 @@ function filesOf(target: string): string[] {
     throw new UsageError(`no such file or folder: ${target}`);
   }
   if (!stat.isDirectory()) return [target];
-  const files = readdirSync(target)
-    .filter((name) => /\.csv$/i.test(name))
+  // Files only, not folders named *.csv; not hidden ones (._600519.SH.csv from macOS). Nested
+  // folders are not walked.
+  const files = readdirSync(target, { withFileTypes: true })
+    .filter((entry) => entry.isFile() && /\.csv$/i.test(entry.name) && !entry.name.startsWith("."))
+    .map((entry) => entry.name)
     .sort()
     .map((name) => join(target, name));
   if (files.length === 0) throw new UsageError(`no .csv files in ${target}`);
@@ -84,6 +95,13 @@ async function run(argv: string[]): Promise<number> {
   const batchText = text(values, "batch") ?? "10000";
   if (!/^\d{1,7}$/.test(batchText) || Number(batchText) < 1) throw new UsageError(`--batch expects a whole number of rows, got ${JSON.stringify(batchText)}`);
   const symbols = files.map((file) => symbolOption ?? symbolFromFileName(file));
+  // Two files of one symbol would overwrite each other's bars where their times meet.
+  const firstFile = new Map<string, string>();
+  symbols.forEach((symbol, i) => {
+    const other = firstFile.get(symbol);
+    if (other !== undefined) throw new UsageError(`${basename(other)} and ${basename(files[i]!)} both give the symbol ${symbol}; import them one at a time with --symbol`);
+    firstFile.set(symbol, files[i]!);
+  });
 
   const db = openCliDatabase(text(values, "db"), { timezone: timeZone });
   const cache = values.cache ? openCliCache(db, text(values, "cache-dir")) : null;
@@ -99,6 +117,8 @@ async function run(argv: string[]): Promise<number> {
         progress.done();
         console.error(`${file}:${bad.line}: ${bad.reason}`);
       };
+      let committed = 0;
+      let writing = { first: 0, last: 0 };
       try {
         const summary = await importBarFile(Bun.file(file).stream(), {
           timeZone,
@@ -107,7 +127,9 @@ async function run(argv: string[]): Promise<number> {
           onBadRow: reportBad,
           onProgress: (bytes) => progress.update(bytes),
           write: async (bars, lines) => {
+            writing = lines;
             const written = cache ? (await cache.storeBars(symbol, bars)).written : db.insertBars(symbol, bars);
+            committed += written;
             // One line per committed batch, written at once (not buffered): what a crash test, or a
             // person watching a long import, can hold us to.
             if (process.env.TRADELITE_IMPORT_TRACE) writeSync(1, `committed ${symbol} lines ${lines.first}-${lines.last} rows ${written}\n`);
@@ -121,7 +143,9 @@ async function run(argv: string[]): Promise<number> {
         totals.batches += summary.batches;
         totals.bad += summary.badRows;
         const ignored = summary.header?.ignored.length ? ` (ignored columns: ${summary.header.ignored.join(", ")})` : "";
-        console.log(`${file}: ${summary.written} bars written to ${symbol} in ${summary.batches} batches, ${summary.badRows} bad rows${ignored}`);
+        console.log(
+          `${file}: ${formatNumber(summary.written)} bars written to ${symbol} in ${formatNumber(summary.batches)} batches, ${formatNumber(summary.badRows)} bad rows${ignored}`,
+        );
         if (summary.stoppedAt) {
           console.error(
             `${file}: stopped at line ${summary.stoppedAt.line} (${summary.stoppedAt.reason}); the ${summary.written} rows before it are stored. ` +
@@ -132,9 +156,19 @@ async function run(argv: string[]): Promise<number> {
         }
       } catch (error) {
         progress.done();
-        if (!(error instanceof ValidationError)) throw error;
-        console.error(`${file}: ${error.message}`);
         failed = true;
+        totals.written += committed;
+        if (error instanceof ValidationError) {
+          console.error(`${file}: ${error.message}`);
+        } else {
+          // A batch that could not be written (the database locked by another process, a full
+          // disk): say which lines, what is stored, and stop with the summary.
+          const busy = error instanceof StorageError && error.code.startsWith("SQLITE_BUSY");
+          console.error(
+            `${file}: lines ${writing.first}-${writing.last} were not written: ${describeError(error)}` +
+              `${busy ? ` (another process holds the write lock on ${db.path})` : ""}; the ${formatNumber(committed)} rows before them are stored`,
+          );
+        }
         break;
       }
     }
@@ -153,6 +187,9 @@ async function run(argv: string[]): Promise<number> {
     ["took", `${seconds.toFixed(1)} s (${Math.round(totals.written / Math.max(seconds, 0.001)).toLocaleString("en-US")} bars/s)`],
   ]);
   if (totals.bad > 0) console.log("  (each bad row is listed above, on stderr, as file:line: reason)");
+  if (timeZone === "UTC" && text(values, "timezone") === undefined) {
+    console.log("  (naive times were read as UTC; A-share exports are Asia/Shanghai: pass --timezone or set TRADELITE_TIMEZONE)");
+  }
   return failed ? EXIT_FAILURE : EXIT_OK;
 }
 

@@ -14,7 +14,7 @@ async function run(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   if (positionals.length > 0) throw new UsageError("maintain takes options only");
-  const db = openCliDatabase(text(values, "db"));
+  const db = openCliDatabase(text(values, "db"), { existing: true });
   const rows: [string, string | number][] = [["database", db.path]];
   let healthy = true;
   try {

@@ -13,7 +13,7 @@ async function run(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   if (positionals.length > 0) throw new UsageError("overview takes no arguments");
-  const db = openCliDatabase(text(values, "db"));
+  const db = openCliDatabase(text(values, "db"), { existing: true, readonly: true });
   try {
     const symbols = db.overview();
     const cache = await openCliCache(db, text(values, "cache-dir")).list();

@@ -4,7 +4,8 @@
  * terminal and plain lines otherwise, and the one-screen summary.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { formatIsoUtc, openDatabase, SessionCache, TradeliteError, type Database } from "../../src/mod.ts";
+import { existsSync } from "node:fs";
+import { formatIsoUtc, openDatabase, resolveDatabaseOptions, SessionCache, TradeliteError, type Database } from "../../src/mod.ts";
 export { formatBytes } from "../../src/domain/format.ts";
 
 export const EXIT_OK = 0;
@@ -44,11 +45,21 @@ export function text(values: OptionValues, name: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-/** The database the environment names ($TRADELITE_DB, else ./data/trading.db), or `--db`. */
-export function openCliDatabase(path: string | undefined, options: { timezone?: string; barTimestamp?: "start" | "end" } = {}): Database {
-  const given = { ...(path === undefined ? {} : { path }), ...(options.timezone ? { timezone: options.timezone } : {}), ...(options.barTimestamp ? { barTimestamp: options.barTimestamp } : {}) };
-  return openDatabase(given);
+/**
+ * The database the environment names ($TRADELITE_DB, else ./data/trading.db), or `--db`.
+ * `existing`: the command only reads or tends the file, so a missing one (a mistyped path) is an
+ * error rather than a new empty database.
+ */
+export function openCliDatabase(path: string | undefined, options: { timezone?: string; existing?: boolean; readonly?: boolean } = {}): Database {
+  const resolved = resolveDatabaseOptions({ ...(path === undefined ? {} : { path }), ...(options.timezone ? { timezone: options.timezone } : {}) });
+  if (options.existing && resolved.path !== ":memory:" && !existsSync(resolved.path)) {
+    throw new CliFailure(`no database at ${resolved.path} (set TRADELITE_DB or pass --db)`);
+  }
+  return openDatabase({ path: resolved.path, timezone: resolved.timezone, ...(options.readonly ? { readonly: true } : {}) });
 }
+
+/** A failure to report as it is (exit 1), without an error class name. */
+export class CliFailure extends Error {}
 
 /** The session cache over `db` ($TRADELITE_CACHE_DIR, else ./data/session_cache), or `--cache-dir`. */
 export function openCliCache(db: Database, dir: string | undefined): SessionCache {
@@ -57,7 +68,7 @@ export function openCliCache(db: Database, dir: string | undefined): SessionCach
 
 /** The error's message for a person: ours as they are, others with their name. */
 export function describeError(error: unknown): string {
-  if (error instanceof TradeliteError || error instanceof UsageError) return error.message;
+  if (error instanceof TradeliteError || error instanceof UsageError || error instanceof CliFailure) return error.message;
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
 }
@@ -73,10 +84,13 @@ export class Progress {
 
   constructor(readonly label: string, readonly total: number | null, readonly unit = "") {}
 
-  update(done: number, note = ""): void {
+  #last: [number, string] = [0, ""];
+
+  update(done: number, note = "", force = false): void {
     const now = performance.now();
+    this.#last = [done, note];
     if (this.#tty) {
-      if (now - this.#lastLine < 100) return;
+      if (!force && now - this.#lastLine < 100) return;
       this.#lastLine = now;
       const width = 30;
       const fraction = this.total ? Math.min(1, done / this.total) : 0;
@@ -91,8 +105,12 @@ export class Progress {
     }
   }
 
+  /** Ends the bar (drawn once more, so it shows where it ended) before other output. */
   done(): void {
-    if (this.#drawn) process.stderr.write("\n");
+    if (this.#drawn) {
+      this.update(...this.#last, true);
+      process.stderr.write("\n");
+    }
     this.#drawn = false;
   }
 }

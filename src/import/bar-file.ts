@@ -13,15 +13,17 @@
  * spellings of one field are present (`volume` and `vol`), the first in the list above is read.
  * Other columns are ignored, and named as such in the summary.
  *
- * Values: dates `YYYY-MM-DD`, `YYYY/MM/DD` or `YYYYMMDD`; times `HH:MM[:SS]` or `HHMM[SS]`;
- * full timestamps as ISO-8601 with an offset, naive `YYYY-MM-DD HH:MM[:SS]` (any of the date
- * forms), or 13-digit epoch milliseconds. Naive times are read in `timeZone`. Numbers are plain
- * decimals; an empty cell is NULL. Anything else is a bad row, reported with its line number
- * (the header is line 1) and the reason: nothing is guessed, rounded or coerced.
+ * Values: dates `YYYY-MM-DD`, `YYYY/MM/DD` or `YYYYMMDD`; times `H:MM[:SS]` or `HHMM[SS]`;
+ * full timestamps as ISO-8601 with an offset, naive `YYYY-MM-DD H:MM[:SS]` (any of the date
+ * forms), `YYYYMMDDHHMM[SS]`, or 13-digit epoch milliseconds. Naive times are read in
+ * `timeZone`. Numbers are plain decimals; an empty cell is NULL. A record is one line (a quoted
+ * field may hold a comma, not a line break); LF and CRLF may mix. A time seen twice is a bad row
+ * (within two batches of each other; farther apart, in an unsorted file, the later row wins as
+ * an upsert). Anything else is a bad row too, reported with its line number (the header is line
+ * 1) and the reason: nothing is guessed, rounded or coerced.
  */
 import Papa from "papaparse";
 import { validateBars, type BarColumns, type BarValueField } from "../domain/bar.ts";
-import { RowSplitter } from "../domain/csv-rows.ts";
 import { ValidationError } from "../domain/errors.ts";
 import { TimestampError, toEpochMs } from "../domain/time.ts";
 
@@ -107,7 +109,9 @@ function describeNames(names: readonly string[]): string {
 const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
 const DATE = /^(\d{4})(?:-(\d{2})-(\d{2})|\/(\d{2})\/(\d{2})|(\d{2})(\d{2}))$/;
 const TIME = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$|^(\d{2})(\d{2})(\d{2})?$/;
-const EPOCH_MS = /^\d{12,13}$/;
+const EPOCH_MS = /^\d{13}$/;
+/** `YYYYMMDDHHMM[SS]`, as some terminals write a bar's time in one column. */
+const COMPACT_DATETIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?$/;
 
 /** `YYYY-MM-DD`, `YYYY/MM/DD` or `YYYYMMDD` as `YYYY-MM-DD`; null when none of them. */
 function isoDate(text: string): string | null {
@@ -142,10 +146,17 @@ function readTime(fields: readonly string[], time: TimeColumns, timeZone: string
     return toEpochMs(date, timeZone);
   }
   if (EPOCH_MS.test(text)) return toEpochMs(Number(text), timeZone);
-  // A date in one of the accepted forms, then the rest as the domain reads it.
-  const split = /^(\S+)([ T].*)?$/.exec(text);
+  const compact = COMPACT_DATETIME.exec(text);
+  if (compact) return toEpochMs(`${compact[1]}-${compact[2]}-${compact[3]} ${compact[4]}:${compact[5]}:${compact[6] ?? "00"}`, timeZone);
+  // A date in one of the accepted forms and a time of day (H:MM allowed), or the text as the
+  // domain reads it (ISO-8601 with an offset, fractions of a second).
+  const split = /^(\S+) (\S+)$/.exec(text);
   const date = split ? isoDate(split[1]!) : null;
-  return toEpochMs(date === null ? text : `${date}${split![2] ?? ""}`, timeZone);
+  const clock = split ? isoTime(split[2]!) : null;
+  if (date !== null && clock !== null) return toEpochMs(`${date} ${clock}`, timeZone);
+  const iso = /^(\S+)([ T].*)$/.exec(text);
+  const isoDay = iso ? isoDate(iso[1]!) : null;
+  return toEpochMs(isoDay === null ? text : `${isoDay}${iso![2]}`, timeZone);
 }
 
 /** A row the import could not take: its line in the file (the header is line 1) and why. */
@@ -198,6 +209,11 @@ export async function importBarFile(stream: ReadableStream<Uint8Array>, options:
   let line = 1; // the line the next record starts on
   let batch = new BatchBuilder();
   let stop = false;
+  // The line of each time in this batch and the one before: a time seen twice in a file is a
+  // bad row, not a silent overwrite (a wrong column read, or an hour repeated when clocks go
+  // back). Two batches' worth are kept, which catches every repeat in a file sorted either way.
+  let seen = new Map<number, number>();
+  let seenBefore = new Map<number, number>();
 
   const bad = (row: BadRow): void => {
     summary.badRows++;
@@ -209,6 +225,8 @@ export async function importBarFile(stream: ReadableStream<Uint8Array>, options:
   };
 
   const flush = async (): Promise<void> => {
+    seenBefore = seen;
+    seen = new Map();
     if (batch.length === 0) return;
     const built = batch;
     batch = new BatchBuilder();
@@ -243,11 +261,10 @@ export async function importBarFile(stream: ReadableStream<Uint8Array>, options:
     bad(row);
   };
 
-  const readRecords = async (records: string[][], spans: number[]): Promise<void> => {
+  const readRecords = async (records: string[][]): Promise<void> => {
     for (let r = 0; r < records.length && !stop; r++) {
       const fields = records[r]!;
-      const at = line;
-      line += spans[r]!;
+      const at = line++;
       if (fields.length === 1 && fields[0]!.trim() === "") continue; // a blank line
       if (header === null) {
         header = mapHeader(fields);
@@ -280,40 +297,96 @@ export async function importBarFile(stream: ReadableStream<Uint8Array>, options:
         await reject({ line: at, reason });
         continue;
       }
+      const earlier = seen.get(timestamp) ?? seenBefore.get(timestamp);
+      if (earlier !== undefined) {
+        await reject({ line: at, reason: `time: ${new Date(timestamp).toISOString()} again (line ${earlier} has it); a time may appear once` });
+        continue;
+      }
+      seen.set(timestamp, at);
       batch.push(timestamp, values, at);
       if (batch.length >= batchRows) await flush();
     }
   };
 
-  const decoder = new TextDecoder("utf-8", { fatal: true });
-  const splitter = new RowSplitter();
-  let newline: "\n" | "\r\n" | undefined;
-  const parse = async (text: string): Promise<void> => {
+  /**
+   * Complete lines of text (each ending "\n"), parsed with papaparse. A record is one line: a
+   * quote may hold a comma but not a line break, so a broken quote spoils its own line only.
+   * When papaparse reports one, the lines are parsed one by one to find it.
+   */
+  const parseLines = async (text: string): Promise<void> => {
     if (text === "" || stop) return;
-    newline ??= text.indexOf("\n") > 0 && text[text.indexOf("\n") - 1] === "\r" ? "\r\n" : "\n";
-    const parsed = Papa.parse<string[]>(text, { header: false, delimiter: ",", newline, skipEmptyLines: false, quoteChar: '"' });
-    const records = parsed.data;
-    // Text that ends with a newline parses to one more, empty, record: not a line of the file.
-    const last = records[records.length - 1];
-    if (text.endsWith("\n") && last !== undefined && last.length === 1 && last[0] === "") records.pop();
-    // Lines each record spans: one, plus the newlines inside its quoted fields.
-    const spans = records.map((fields) => 1 + (text.includes('"') ? fields.reduce((n, field) => n + countNewlines(field), 0) : 0));
-    if (parsed.errors.length > 0) {
-      const first = parsed.errors[0]!;
-      const row = first.row ?? 0;
-      const at = line + spans.slice(0, row).reduce((a, b) => a + b, 0);
-      if (header === null && row === 0) throw new BarFileError(`the header cannot be read: ${first.message}`, 1);
-      // Rows before the broken one are read; the broken one is a bad row, and with skipBad the
-      // reading goes on after it.
-      await readRecords(records.slice(0, row), spans.slice(0, row));
-      if (stop) return;
-      summary.rows++;
-      await reject({ line: at, reason: `CSV: ${first.message}` });
-      line = at + spans[row]!;
-      if (stop) return;
-      return readRecords(records.slice(row + 1), spans.slice(row + 1));
+    // A piece longer than any line may be holds an overlong line: read line by line to find it.
+    if (text.length <= MAX_LINE_CHARS) {
+      const parsed = Papa.parse<string[]>(text, { header: false, delimiter: ",", newline: "\n", skipEmptyLines: false, quoteChar: '"' });
+      const records = parsed.data;
+      if (records.length > 0 && text.endsWith("\n")) records.pop(); // the empty record after the last "\n"
+      if (parsed.errors.length === 0 && records.length === countLines(text)) {
+        await readRecords(records.map(withoutCarriageReturn));
+        return;
+      }
     }
-    await readRecords(records, spans);
+    for (const lineText of text.slice(0, -1).split("\n")) {
+      if (stop) return;
+      if (lineText.length > MAX_LINE_CHARS) {
+        if (header === null) throw new BarFileError(`the first line runs past ${MAX_LINE_CHARS} characters: not a CSV header`, 1);
+        summary.rows++;
+        await reject({ line, reason: `the line runs past ${MAX_LINE_CHARS} characters` });
+        line++;
+        continue;
+      }
+      const one = Papa.parse<string[]>(lineText, { header: false, delimiter: ",", newline: "\n", skipEmptyLines: false, quoteChar: '"' });
+      if (one.errors.length === 0 && one.data.length === 1) {
+        await readRecords([withoutCarriageReturn(one.data[0]!)]);
+        continue;
+      }
+      if (header === null) throw new BarFileError(`the header cannot be read: ${one.errors[0]?.message ?? "not one CSV record"}`, 1);
+      summary.rows++;
+      await reject({ line, reason: `CSV: ${one.errors[0]?.message ?? "not one CSV record"}` });
+      line++;
+    }
+  };
+
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  let carry = "";
+  /** Set while the rest of an overlong line is being skipped. */
+  let skippingLongLine = false;
+  /** Takes decoded text; parses the complete lines in it, keeps the unfinished last one. */
+  const take = async (text: string): Promise<void> => {
+    let from = 0;
+    if (skippingLongLine) {
+      const end = text.indexOf("\n");
+      if (end < 0) return;
+      skippingLongLine = false;
+      line++;
+      from = end + 1;
+    }
+    const lastNewline = text.lastIndexOf("\n");
+    if (lastNewline < from) {
+      carry += text.slice(from);
+    } else {
+      const complete = carry + text.slice(from, lastNewline + 1);
+      carry = text.slice(lastNewline + 1);
+      for (let at = 0; at < complete.length && !stop; ) {
+        const cut = complete.lastIndexOf("\n", at + PIECE_CHARS);
+        const end = cut >= at ? cut + 1 : complete.indexOf("\n", at) + 1;
+        await parseLines(complete.slice(at, end));
+        at = end;
+      }
+    }
+    if (carry.length > MAX_LINE_CHARS && !stop) {
+      // One line longer than any bar file's: a bad row, skipped to its end, never buffered whole.
+      if (header === null) throw new BarFileError(`the first line runs past ${MAX_LINE_CHARS} characters: not a CSV header`, 1);
+      summary.rows++;
+      await reject({ line, reason: `the line runs past ${MAX_LINE_CHARS} characters` });
+      carry = "";
+      skippingLongLine = true;
+    }
+  };
+
+  /** Stops on something wrong with the file itself; the rows read before it are written first. */
+  const fileError = async (message: string): Promise<never> => {
+    if (!stop) await flush();
+    throw new BarFileError(message, line);
   };
 
   const reader = stream.getReader();
@@ -322,28 +395,37 @@ export async function importBarFile(stream: ReadableStream<Uint8Array>, options:
     while (!stop) {
       const chunk = await reader.read();
       if (chunk.done) break;
-      summary.bytes += chunk.value.byteLength;
       let text: string;
       try {
         text = decoder.decode(chunk.value, { stream: true });
       } catch {
-        throw new BarFileError(`the file is not UTF-8 text (near byte ${summary.bytes}); convert it first (GBK exports: iconv -f GBK -t UTF-8)`);
+        // Read the lines before the first byte that is not UTF-8, then stop there.
+        try {
+          const prefix = decoder.decode(chunk.value.subarray(0, validUtf8Prefix(chunk.value)), { stream: true });
+          await take(first && prefix.charCodeAt(0) === 0xfeff ? prefix.slice(1) : prefix);
+        } catch {
+          // A character cut between two chunks: report from the lines read so far.
+        }
+        await fileError(`the file is not UTF-8 text (line ${line}); convert it first (GBK exports: iconv -f GBK -t UTF-8)`);
       }
-      if (first && text.length > 0) {
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      summary.bytes += chunk.value.byteLength;
+      if (first && text!.length > 0) {
+        if (text!.charCodeAt(0) === 0xfeff) text = text!.slice(1);
         first = false;
       }
-      for (let at = 0; at < text.length && !stop; at += PIECE_CHARS) await parse(splitPiece(splitter, text.slice(at, at + PIECE_CHARS), line));
+      await take(text!);
       options.onProgress?.(summary.bytes);
     }
     if (!stop) {
-      let rest: string;
+      let rest = "";
       try {
         rest = decoder.decode();
       } catch {
-        throw new BarFileError("the file ends inside a UTF-8 character");
+        await fileError("the file ends inside a UTF-8 character");
       }
-      await parse(splitPiece(splitter, rest, line) + splitter.rest());
+      await take(rest);
+      if (!skippingLongLine && carry !== "" && !stop) await parseLines(`${carry}\n`); // a last line without "\n"
+      carry = "";
     }
     if (!stop) await flush();
   } finally {
@@ -353,22 +435,36 @@ export async function importBarFile(stream: ReadableStream<Uint8Array>, options:
   return summary;
 }
 
-const VALUE_FIELDS = ["open", "high", "low", "close", "volume", "amount"] as const;
+/** The length of the longest prefix of `bytes` that is well-formed UTF-8. */
+export function validUtf8Prefix(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const byte = bytes[i]!;
+    const length = byte < 0x80 ? 1 : byte >= 0xc2 && byte <= 0xdf ? 2 : byte >= 0xe0 && byte <= 0xef ? 3 : byte >= 0xf0 && byte <= 0xf4 ? 4 : 0;
+    if (length === 0 || i + length > bytes.length) return i;
+    for (let k = 1; k < length; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return i;
+    i += length;
+  }
+  return i;
+}
 
-function countNewlines(text: string): number {
+/** The longest line read (a bar's line is under 200 characters). */
+export const MAX_LINE_CHARS = 1024 * 1024;
+
+function countLines(text: string): number {
   let n = 0;
   for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
   return n;
 }
 
-function splitPiece(splitter: RowSplitter, piece: string, line: number): string {
-  try {
-    return splitter.push(piece);
-  } catch (error) {
-    if (error instanceof ValidationError) throw new BarFileError(`${error.message} (from line ${line})`, line);
-    throw error;
-  }
+/** A record of a CRLF line, without the CR papaparse left on its last field. */
+function withoutCarriageReturn(fields: string[]): string[] {
+  const last = fields.length - 1;
+  if (fields[last]!.endsWith("\r")) fields[last] = fields[last]!.slice(0, -1);
+  return fields;
 }
+
+const VALUE_FIELDS = ["open", "high", "low", "close", "volume", "amount"] as const;
 
 /** Rows of one batch as columns, with the file line of each row. */
 class BatchBuilder {

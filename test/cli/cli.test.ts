@@ -6,7 +6,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Database as RawDatabase } from "bun:sqlite";
 import { openDatabase, type Bar } from "../../src/mod.ts";
+import { symbolFromFileName } from "../../scripts/cli/import.ts";
+import { UsageError } from "../../scripts/cli/shared.ts";
 import { readTdxBars, realDataPath, TDX_ETF_5MIN_DESC, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
 import { killAllServers, PROJECT_ROOT, procMemory, serverEnv } from "../support/api-server.ts";
 import { tempDir } from "../support/files.ts";
@@ -230,7 +233,7 @@ describe("export, overview, compact, maintain", () => {
 
     const refused = dir.file("refused.csv");
     const bad = await cli(["export", "000001.SH", "--start", "someday", "--out", refused], env);
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("someday");
     expect(existsSync(refused)).toBe(false);
     expect(readdirSync(dir.path).filter((name) => name.includes(".partial-"))).toEqual([]);
@@ -240,16 +243,17 @@ describe("export, overview, compact, maintain", () => {
     const env = freshEnv();
     const file = dir.file("000858.SZ.csv");
     const rows = ["datetime,open,high,low,close,volume,amount"];
-    for (let i = 0; i < 300; i++) rows.push(`2024-03-01 10:${String(i % 60).padStart(2, "0")},150,151,149,150.5,100,15050`);
+    for (let i = 0; i < 60; i++) rows.push(`2024-03-01 10:${String(i).padStart(2, "0")},150,151,149,150.5,100,15050`);
     writeFileSync(file, `${rows.join("\n")}\n`);
-    expect((await cli(["import", file, "--cache", "--timezone", "Asia/Shanghai"], env)).code).toBe(0);
+    // Five imports of the same 60 bars: the cache file holds 300 rows until compaction.
+    for (let run = 0; run < 5; run++) expect((await cli(["import", file, "--cache", "--timezone", "Asia/Shanghai"], env)).code).toBe(0);
     const overview = await cli(["overview"], env);
     expect(overview.code).toBe(0);
     expect(overview.stdout).toMatch(/000858\.SZ\s+60\s/);
     expect(overview.stdout).toContain("1 symbols, 60 bars, 1 cache files");
     const compact = await cli(["compact", "--all"], env);
     expect(compact.code).toBe(0);
-    expect(compact.stdout).toMatch(/000858\.SZ: \d+ -> 60 rows/);
+    expect(compact.stdout).toMatch(/000858\.SZ: 300 -> 60 rows/);
     const backup = dir.file("backup.db");
     const maintain = await cli(["maintain", "--integrity", "--backup", backup, "--vacuum"], env);
     expect(maintain.code).toBe(0);
@@ -257,3 +261,101 @@ describe("export, overview, compact, maintain", () => {
     expect(stored(backup, "000858.SZ").length).toBe(60);
   });
 });
+
+describe("what review found", () => {
+  test("the symbol a file name gives: an exchange code with a boundary after it, else the name; hidden and non-.csv names give none", () => {
+    const cases: [string, string][] = [
+      ["600519.SH.csv", "600519.SH"],
+      ["sh600519.csv", "sh600519"],
+      ["000001.SH-1min-tdx.csv", "000001.SH"],
+      ["600519.shanghai.csv", "600519"],
+      ["20240115.csv", "20240115"],
+      ["1234567.csv", "1234567"],
+      ["BTC-USDT.csv", "BTC-USDT"],
+    ];
+    for (const [file, symbol] of cases) expect([file, symbolFromFileName(`/data/${file}`)]).toEqual([file, symbol]);
+    for (const file of ["._600519.SH.csv", "..csv", "data.txt", "600519.SH"]) expect(() => symbolFromFileName(file)).toThrow(UsageError);
+  });
+
+  test("a folder: files only (a folder named x.csv and hidden files are passed over); two files of one symbol are refused before anything is written", async () => {
+    const env = freshEnv();
+    const folder = dir.file("folder");
+    mkdirSync(join(folder, "nested.csv"), { recursive: true });
+    const rows = "datetime,open,high,low,close\n2024-01-15 09:31,10,10.2,9.9,10.1\n";
+    writeFileSync(join(folder, "600519.SH.csv"), rows);
+    writeFileSync(join(folder, "._600519.SH.csv"), "\u0000\u0005garbage");
+    writeFileSync(join(folder, "notes.txt"), "not bars");
+    const run = await cli(["import", folder], env);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/files\s+1 of 1/);
+    writeFileSync(join(folder, "600519.SH-daily.csv"), rows);
+    const twice = await cli(["import", folder], freshEnv());
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain("both give the symbol 600519.SH");
+  });
+
+  test("commands that read or tend a database refuse a missing one instead of creating it; compact refuses a symbol the cache does not hold", async () => {
+    const missing = dir.file("typo.db");
+    for (const args of [["export", "X"], ["overview"], ["maintain"], ["compact", "X"]]) {
+      const run = await cli([...args, "--db", missing]);
+      expect({ args, code: run.code }).toEqual({ args, code: 1 });
+      expect(run.stderr).toContain(`no database at ${missing}`);
+    }
+    expect(existsSync(missing)).toBe(false);
+    const env = freshEnv();
+    expect((await cli(["import", realDataPath(TDX_INDEX_1MIN), "--timezone", "Asia/Shanghai"], env)).code).toBe(0);
+    const compact = await cli(["compact", "NOPE"], env);
+    expect(compact.code).toBe(1);
+    expect(compact.stderr).toContain("the session cache holds no NOPE");
+  });
+
+  test("export: a closed pipe ends it quietly; YYYYMMDD bounds are dates (a date as --end is the whole day); SIGINT leaves no partial --out", async () => {
+    const env = freshEnv();
+    const db = openDatabase({ path: env.TRADELITE_DB, timezone: "Asia/Shanghai" });
+    const t0 = Date.UTC(2020, 0, 1);
+    try {
+      const rows = 600_000;
+      const timestamp = Float64Array.from({ length: rows }, (_, i) => t0 + i * 60_000);
+      const ones = new Float64Array(rows).fill(1);
+      db.insertBars("BIG", { timestamp, open: ones, high: ones, low: ones, close: ones, volume: ones, amount: ones });
+    } finally {
+      db.close();
+    }
+    const piped = Bun.spawnSync(["sh", "-c", "bun scripts/tradelite.ts export BIG | head -c 100 > /dev/null; echo $?"], { cwd: PROJECT_ROOT, env: serverEnv(env) });
+    expect(piped.stderr.toString()).not.toContain("EPIPE");
+    expect(piped.stderr.toString()).not.toContain("    at ");
+
+    const day = await cli(["export", "BIG", "--start", "20200102", "--end", "20200102", "--timezone", "UTC", "--format", "ndjson"], env);
+    expect(day.code).toBe(0);
+    const bars = day.stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as { timestamp: number });
+    expect(bars.length).toBe(1_440);
+    expect(bars[0]!.timestamp).toBe(Date.UTC(2020, 0, 2));
+
+    const out = dir.file("interrupted.csv");
+    const child = Bun.spawn(["bun", "scripts/tradelite.ts", "export", "BIG", "--out", out], { cwd: PROJECT_ROOT, env: serverEnv(env), stdout: "ignore", stderr: "pipe" });
+    for (let tries = 0; tries < 500 && !readdirSync(dir.path).some((name) => name.startsWith(".interrupted.csv.partial-")); tries++) await Bun.sleep(5);
+    child.kill("SIGINT");
+    expect(await child.exited).toBe(130);
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir.path).filter((name) => name.includes(".partial-"))).toEqual([]);
+  });
+
+  test("an import that finds the database locked by another process says which lines were not written and what is stored", async () => {
+    const env = freshEnv();
+    expect((await cli(["overview"], env)).code).toBe(1); // no database yet
+    openDatabase({ path: env.TRADELITE_DB }).close();
+    const holder = new RawDatabase(env.TRADELITE_DB);
+    try {
+      holder.exec("BEGIN IMMEDIATE");
+      const run = await cli(["import", realDataPath(TDX_INDEX_1MIN), "--timezone", "Asia/Shanghai", "--batch", "10000"], env);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain("lines 2-10001 were not written");
+      expect(run.stderr).toContain(`another process holds the write lock on ${env.TRADELITE_DB}`);
+      expect(run.stdout).toContain("import stopped");
+    } finally {
+      holder.exec("ROLLBACK");
+      holder.close();
+    }
+  });
+});
+

@@ -140,10 +140,11 @@ describe("bad rows", () => {
     expect(imported.summary).toMatchObject({ rows: 7, written: 3, badRows: 4, stoppedAt: null });
   });
 
-  test("a quoted field with a newline keeps the line numbers after it right; a broken quote is a bad row", async () => {
-    const quoted = 'datetime,open,high,low,close,volume,amount\n"2024-01-15\n09:31",10,10.2,9.9,10.1,1,1\n2024-01-15 09:32,x,10.3,10,10.2,1,1\n';
+  test("a record is one line: a quoted line break is a bad row on each of its lines, and the lines after keep their numbers", async () => {
+    const quoted = 'datetime,open,high,low,close,volume,amount\n"2024-01-15\n09:31",10,10.2,9.9,10.1,1,1\n2024-01-15 09:32,x,10.3,10,10.2,1,1\n2024-01-15 09:33,10,10.2,9.9,10.1,1,1\n';
     const imported = await importText(quoted, { skipBad: true });
-    expect(imported.bad.map((bad) => bad.line)).toEqual([2, 4]);
+    expect(imported.bad.map((bad) => bad.line)).toEqual([2, 3, 4]);
+    expect(imported.bars.length).toBe(1);
     const broken = await importText('datetime,open,high,low,close\n2024-01-15 09:31,10,10.2,9.9,10.1\n2024-01-15 09:32,"10"1,10.3,10,10.2\n', {}, 1_000);
     expect(broken.summary.stoppedAt?.line).toBe(3);
     expect(broken.bars.length).toBe(1);
@@ -153,6 +154,80 @@ describe("bad rows", () => {
     const imported = await importText("datetime,open,high,low,close,volume\n2024-01-15 09:31,10,10.2,9.9,10.1,\"1,000\"\n2024-01-15 09:32,10,10.2,9.9,10.1,1000手\n", { skipBad: true });
     expect(imported.bad.map((bad) => bad.reason)).toEqual(['volume: not a number: "1,000"', 'volume: not a number: "1000手"']);
     expect(imported.bars).toEqual([]);
+  });
+});
+
+describe("what review found", () => {
+  const header = "datetime,open,high,low,close,volume,amount";
+  const row = (minute: number, open = "10") => `2024-01-15 ${String(9 + Math.floor(minute / 60)).padStart(2, "0")}:${String(minute % 60).padStart(2, "0")},${open},10.2,9.9,10.1,1,1`;
+
+  test("a broken quote in the middle of a large file spoils its own line only: every later row is read, and later lines keep their numbers", async () => {
+    const lines = [header];
+    for (let i = 0; i < 20_000; i++) lines.push(i === 10 ? row(i, '"10"x') : i === 15_000 ? row(i, "y") : row(i % 600).replace("2024-01-15", `2024-${String(1 + Math.floor(i / 600 / 28)).padStart(2, "0")}-${String(1 + (Math.floor(i / 600) % 28)).padStart(2, "0")}`));
+    const imported = await importText(`${lines.join("\n")}\n`, { skipBad: true }, 64 * 1024);
+    expect(imported.bad.map((bad) => bad.line)).toEqual([12, 15_002]);
+    expect(imported.bad[0]!.reason).toStartWith("CSV:");
+    expect(imported.summary).toMatchObject({ rows: 20_000, written: 19_998, badRows: 2 });
+  });
+
+  test("line endings may mix (a CRLF header over LF rows, and the other way round)", async () => {
+    for (const text of [`${header}\r\n${row(1)}\n${row(2)}\n`, `${header}\n${row(1)}\r\n${row(2)}\r\n`, `${header}\r\n${row(1)}\r\n${row(2)}`]) {
+      const imported = await importText(text);
+      expect(imported.bad).toEqual([]);
+      expect(imported.bars.map((bar) => bar.close)).toEqual([10.1, 10.1]);
+    }
+  });
+
+  test("times in one column: YYYYMMDDHHMM[SS] is a date and time, 13 digits are epoch ms, 12 are not; H:MM is a time", async () => {
+    const epoch = Date.parse("2024-01-15T09:33:00+08:00");
+    const imported = await importText(
+      `${header}\n202401150931,10,10.2,9.9,10.1,1,1\n20240115093200,10,10.2,9.9,10.1,1,1\n${epoch},10,10.2,9.9,10.1,1,1\n2024-01-15 9:34,10,10.2,9.9,10.1,1,1\n170530000000,10,10.2,9.9,10.1,1,1\n`,
+      { skipBad: true },
+    );
+    expect(imported.bars.map((bar) => bar.timestamp)).toEqual(["09:31", "09:32", "09:33", "09:34"].map((time) => Date.parse(`2024-01-15T${time}:00+08:00`)));
+    expect(imported.bad.map((bad) => bad.line)).toEqual([6]);
+  });
+
+  test("a time seen twice is a bad row naming the first: a repeated row, the hour clocks go back, a time column not read", async () => {
+    const twice = await importText(`${header}\n${row(1)}\n${row(2)}\n${row(1, "11")}\n`, { skipBad: true });
+    expect(twice.bad).toEqual([{ line: 4, reason: expect.stringContaining("line 2 has it") }]);
+    expect(twice.bars.map((bar) => bar.open)).toEqual([10, 10]);
+    // 01:30 on 3 November 2024 happened twice in New York; the naive text cannot say which.
+    const db = openDatabase({ path: ":memory:", timezone: "America/New_York" });
+    try {
+      const bad: BadRow[] = [];
+      await importBarFile(streamOf(`${header}\n2024-11-03 01:30,1,1,1,1,1,1\n2024-11-03 01:30,2,2,2,2,2,2\n`), {
+        timeZone: "America/New_York",
+        skipBad: true,
+        onBadRow: (row) => bad.push(row),
+        write: async (bars) => db.insertBars("NY", bars),
+      });
+      expect(bad.map((row) => row.line)).toEqual([3]);
+    } finally {
+      db.close();
+    }
+    // `minute` is not a time spelling: every row of the day would land on midnight.
+    const unread = await importText("date,minute,open,high,low,close\n2024-01-15,0931,10,10.2,9.9,10.1\n2024-01-15,0932,10,10.2,9.9,10.1\n");
+    expect(unread.summary.stoppedAt).toEqual({ line: 3, reason: expect.stringContaining("line 2 has it") });
+    expect(unread.summary.header?.ignored).toEqual(["minute"]);
+  });
+
+  test("an overlong line is a bad row skipped to its end (never buffered whole); a file that stops being UTF-8 keeps the rows before", async () => {
+    const long = `${row(2)},${"9".repeat(1_100_000)}`;
+    const imported = await importText(`${header}\n${row(1)}\n${long}\n${row(3)}\n`, { skipBad: true }, 64 * 1024);
+    expect(imported.bad).toEqual([{ line: 3, reason: expect.stringContaining("runs past") }]);
+    expect(imported.bars.length).toBe(2);
+    const good = new TextEncoder().encode(`${header}\n${row(1)}\n${row(2)}\n`);
+    const gbk = new Uint8Array([...good, 0xb0, 0xa1, 0x0a]);
+    const db = openDatabase({ path: ":memory:", timezone: SHANGHAI });
+    try {
+      const failure = await importBarFile(streamOf(gbk, 1_000), { timeZone: SHANGHAI, write: async (bars) => db.insertBars("G", bars) }).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(BarFileError);
+      expect((failure as Error).message).toContain("(line 4)");
+      expect(db.getBars("G").length).toBe(2);
+    } finally {
+      db.close();
+    }
   });
 });
 

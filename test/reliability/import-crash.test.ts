@@ -16,7 +16,7 @@ const dir = tempDir("tradelite-import-crash-");
 afterAll(() => dir.cleanup());
 
 const TRIALS = Number(process.env.TRADELITE_CRASH_TRIALS || 20);
-const ROWS = 200_000;
+const ROWS = 300_000;
 const BATCH = 10_000;
 const T0 = Date.UTC(2021, 0, 4, 1, 31);
 const MINUTE = 60_000;
@@ -47,6 +47,11 @@ test(`${TRIALS} imports killed with SIGKILL at random points leave whole batches
   const file = dir.file("crash.csv");
   await writeFile(file);
   const random = mulberry32(20_261_126);
+  // How long a whole import takes here, start to exit: the kills fall within it.
+  const timed = performance.now();
+  const whole = Bun.spawnSync(["bun", "scripts/tradelite.ts", "import", file, "--symbol", "CRASH", "--batch", String(BATCH), "--db", dir.file("whole.db")], { cwd: PROJECT_ROOT, env: serverEnv({}) });
+  expect(whole.exitCode).toBe(0);
+  const wholeMs = performance.now() - timed;
   const figures = { trials: 0, killedMidImport: 0, killedBeforeFirstCommit: 0, finishedBeforeKill: 0, batchesReported: 0, batchesFound: 0, failures: 0 };
   for (let trial = 0; trial < TRIALS; trial++) {
     const db = dir.file(`crash-${trial}.db`);
@@ -58,9 +63,8 @@ test(`${TRIALS} imports killed with SIGKILL at random points leave whole batches
     });
     let stdout = "";
     const reading = drain(child.stdout, (text) => (stdout += text));
-    // The import takes ~0.8 s here after a ~0.2 s start: kill anywhere from before the first
-    // commit to around the last.
-    await Bun.sleep(150 + Math.floor(random() * 750));
+    // Anywhere from around the first commit to just before the last.
+    await Bun.sleep(Math.floor(wholeMs * (0.15 + 0.8 * random())));
     child.kill("SIGKILL");
     const code = await child.exited;
     await reading;
@@ -93,6 +97,6 @@ test(`${TRIALS} imports killed with SIGKILL at random points leave whole batches
   const rerun = Bun.spawnSync(["bun", "scripts/tradelite.ts", "import", file, "--symbol", "CRASH", "--db", last], { cwd: PROJECT_ROOT, env: serverEnv({}) });
   expect(rerun.exitCode).toBe(0);
   expect(readBack(last)).toEqual({ integrity: "ok", count: ROWS, min: T0, max: T0 + (ROWS - 1) * MINUTE });
-  console.log(`import crash trials: ${JSON.stringify(figures)}`);
+  console.log(`import crash trials: ${JSON.stringify({ ...figures, wholeImportMs: Math.round(wholeMs) })}`);
   expect(figures.killedMidImport).toBeGreaterThan(TRIALS / 4);
 });
