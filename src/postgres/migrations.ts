@@ -1,0 +1,150 @@
+/**
+ * The PostgreSQL schema: SQLite's tables with native types, created by versioned, forward-only
+ * migrations recorded in `schema_migrations`. Each migration runs in one transaction holding a
+ * transaction-level advisory lock, so several processes opening a new database migrate it once;
+ * a database migrated by a newer tradelite is refused, never used half-understood.
+ *
+ * `market_data.timestamp` is `bigint` epoch milliseconds UTC, not `timestamptz`: it is what the
+ * Store's API and SQLite hold, so a value round-trips with no conversion and no loss (timestamptz
+ * counts microseconds and would need one at every boundary), the (symbol, timestamp) key and the
+ * range scans use plain integer comparisons, and resampling computes buckets with the same
+ * integer arithmetic as SQLite's. Prices, volume and amount are `double precision`, JavaScript's
+ * number: volume too, because real exports carry non-integral volumes (the TDX denormals).
+ */
+import type { SQL } from "bun";
+import { StorageError } from "../domain/errors.ts";
+
+interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+const V1 = `
+CREATE TABLE market_data (
+    symbol text NOT NULL,
+    timestamp bigint NOT NULL,
+    open double precision,
+    high double precision,
+    low double precision,
+    close double precision,
+    volume double precision,
+    amount double precision,
+    PRIMARY KEY (symbol, timestamp)
+);
+
+CREATE TABLE quotes (
+    symbol text NOT NULL,
+    timestamp bigint NOT NULL,
+    bid double precision,
+    bid_size double precision,
+    ask double precision,
+    ask_size double precision,
+    last double precision,
+    volume double precision,
+    PRIMARY KEY (symbol, timestamp)
+);
+
+CREATE TABLE session_cache (
+    symbol text PRIMARY KEY,
+    last_updated bigint,
+    row_count bigint,
+    file_path text,
+    checksum text,
+    size_bytes bigint NOT NULL DEFAULT 0,
+    writes_since_compaction bigint NOT NULL DEFAULT 0,
+    last_compacted bigint,
+    first_timestamp bigint,
+    last_timestamp bigint,
+    covered_from bigint,
+    market_version bigint NOT NULL DEFAULT 0,
+    file_version bigint NOT NULL DEFAULT 0
+);
+
+CREATE TABLE recovery_metrics (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name text NOT NULL,
+    timestamp bigint NOT NULL,
+    value double precision NOT NULL,
+    labels text NOT NULL DEFAULT '{}'
+);
+CREATE INDEX recovery_metrics_name_time ON recovery_metrics (name, timestamp);
+
+CREATE TABLE user_preferences (
+    key text PRIMARY KEY,
+    value text NOT NULL,
+    updated_at bigint NOT NULL
+);
+
+CREATE TABLE audit_log (
+    id bigint PRIMARY KEY,
+    timestamp bigint NOT NULL,
+    actor text NOT NULL,
+    action text NOT NULL,
+    entity text,
+    details text NOT NULL,
+    prev_hash text NOT NULL,
+    hash text NOT NULL
+);
+CREATE INDEX audit_log_time ON audit_log (timestamp);
+CREATE FUNCTION tradelite_audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only';
+END
+$$;
+CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION tradelite_audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION tradelite_audit_log_append_only();
+
+CREATE TABLE model_artifacts (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name text NOT NULL,
+    version text NOT NULL,
+    path text NOT NULL,
+    sha256 text,
+    size bigint,
+    created_at bigint NOT NULL,
+    params text NOT NULL DEFAULT '{}',
+    metrics text NOT NULL DEFAULT '{}',
+    tags text NOT NULL DEFAULT '[]',
+    UNIQUE (name, version)
+);
+`;
+
+export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+  { version: 1, description: "market_data, quotes, session_cache, recovery_metrics, user_preferences, audit_log (append-only), model_artifacts", sql: V1 },
+];
+
+export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
+
+/** "tradelite" as a 64-bit advisory lock key: the migrations of every process queue on it. */
+const MIGRATION_LOCK = 0x7472_6164_656c_6974n;
+
+/** Brings the database to POSTGRES_SCHEMA_VERSION; returns it. Refuses a newer database. */
+export async function migratePostgres(sql: SQL): Promise<number> {
+  for (;;) {
+    const applied = await sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK.toString()}::bigint)`;
+      await tx.unsafe(`CREATE TABLE IF NOT EXISTS schema_migrations (
+          version integer PRIMARY KEY,
+          description text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+      const rows = (await tx`SELECT coalesce(max(version), 0)::integer AS version FROM schema_migrations`) as { version: number }[];
+      const version = rows[0]!.version;
+      if (version > POSTGRES_SCHEMA_VERSION) {
+        throw new StorageError(
+          "SCHEMA_TOO_NEW",
+          `the database has schema version ${version}, newer than this tradelite understands (${POSTGRES_SCHEMA_VERSION}); upgrade tradelite to use it`,
+        );
+      }
+      const next = POSTGRES_MIGRATIONS.find((migration) => migration.version === version + 1);
+      if (!next) return null;
+      await tx.unsafe(next.sql);
+      await tx`INSERT INTO schema_migrations (version, description) VALUES (${next.version}, ${next.description})`;
+      return next.version;
+    });
+    if (applied === null) return POSTGRES_SCHEMA_VERSION;
+  }
+}
