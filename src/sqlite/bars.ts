@@ -5,7 +5,6 @@ import { BAR_VALUE_FIELDS, validateBars, type Bar, type BarColumns, type BarInpu
 import type { SymbolOverview } from "../domain/store.ts";
 import {
   BAR_QUERY_KEYS,
-  INTERVAL_SPECS,
   readQuery,
   readRange,
   readResampling,
@@ -17,7 +16,7 @@ import {
   type TimeRange,
 } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
-import { offsetSpanAt, startOfLocalDay } from "../domain/time.ts";
+import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
 import { prepareSeries } from "./series.ts";
@@ -27,9 +26,6 @@ export interface BarSettings {
   readonly timezone: string;
   readonly barTimestamp: BarTimestamp;
 }
-
-/** One resampled bucket as SQL returns it; `bucket` is the bucket's start on the local clock minus `phase`. */
-type BucketRow = Omit<Bar, "timestamp"> & { bucket: number };
 
 /**
  * Buckets are computed on the local clock: x = timestamp + shift, where shift is the zone's
@@ -58,9 +54,6 @@ JOIN market_data AS f ON f.symbol = $symbol AND f.timestamp = g.first
 JOIN market_data AS l ON l.symbol = $symbol AND l.timestamp = g.last
 ORDER BY g.bucket`;
 
-/** Buckets per resampling query at most: bounds the memory of one window's result. */
-const RESAMPLE_WINDOW_BUCKETS = 8_192;
-
 const OVERVIEW_SQL = `
 SELECT symbol, count(*) AS count, min(timestamp) AS start, max(timestamp) AS "end"
 FROM market_data GROUP BY symbol ORDER BY symbol`;
@@ -80,50 +73,26 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     return from > end ? undefined : series.read(symbol, { start: from, end, limit: 1, order: "asc" })[0];
   }
 
-  /**
-   * Resampled bars in ascending order, streamed: the source range is cut where the zone's
-   * offset changes (each piece is one SQL aggregation with a constant shift) and into windows
-   * of at most RESAMPLE_WINDOW_BUCKETS buckets, so memory stays bounded however long the range.
-   * Empty stretches are skipped by seeking the next bar, never walked.
-   */
+  /** Resampled bars in ascending order, streamed: the shared plan, answered here in SQL. */
   function* resample(symbol: string, range: ReadRange, interval: Interval, placement: BarTimestamp): Generator<Bar> {
-    const spec = INTERVAL_SPECS[interval];
-    const endMode = placement === "end" ? 1 : 0;
-    const windowMs = spec.ms * RESAMPLE_WINDOW_BUCKETS;
-    let pending: Bar | undefined;
-    let cursor = nextBar(symbol, range.start, range.end)?.timestamp;
-    while (cursor !== undefined) {
-      conn.assertOpen();
-      const span = offsetSpanAt(timezone, cursor);
-      const last = Math.min(span.end - 1, range.end, cursor + windowMs - 1);
-      const rows = guard(() =>
-        resampleStatement.all({
-          symbol,
-          start: cursor,
-          end: last,
-          size: spec.ms,
-          shift: span.offset - endMode - spec.phase,
-        } as never),
-      );
-      for (const { bucket, ...values } of rows) {
-        const localStart = bucket + spec.phase;
-        // Calendar buckets carry the start of their local day or week (the trading date) in both
-        // modes; intraday buckets carry their start, or their end in end mode.
-        const timestamp = spec.calendar
-          ? startOfLocalDay(localStart, timezone)
-          : localStart - span.offset + endMode * spec.ms;
-        const bar: Bar = { timestamp, ...values };
-        // A bucket cut in two (by an offset change or a window edge) is merged back into one bar.
-        if (pending && pending.timestamp === timestamp) {
-          mergeInto(pending, bar);
-        } else {
-          if (pending) yield pending;
-          pending = bar;
-        }
+    const plan = resamplePlan(range, interval, placement, timezone);
+    let answer: ResampleAnswer;
+    for (;;) {
+      const step = plan.next(answer);
+      if (step.done) return;
+      const request = step.value;
+      if (request.kind === "bar") {
+        answer = undefined;
+        yield request.bar;
+      } else if (request.kind === "seek") {
+        answer = nextBar(symbol, request.from, request.end)?.timestamp;
+      } else {
+        conn.assertOpen();
+        answer = guard(() =>
+          resampleStatement.all({ symbol, start: request.start, end: request.end, size: request.size, shift: request.shift } as never),
+        );
       }
-      cursor = nextBar(symbol, last + 1, range.end)?.timestamp;
     }
-    if (pending) yield pending;
   }
 
   function* resampled(symbol: string, query: ReadQuery, interval: Interval, placement: BarTimestamp): Generator<Bar> {
@@ -202,19 +171,4 @@ export function timeSpan(timestamps: Float64Array): { start: number; end: number
     if (timestamp > end) end = timestamp;
   }
   return { start, end };
-}
-
-function mergeInto(target: Bar, next: Bar): void {
-  target.high = pick(target.high, next.high, Math.max);
-  target.low = pick(target.low, next.low, Math.min);
-  target.close = next.close;
-  target.volume = pick(target.volume, next.volume, (a, b) => a + b);
-  target.amount = pick(target.amount, next.amount, (a, b) => a + b);
-}
-
-/** Combines two nullable aggregates the way SQL does: NULLs are ignored. */
-function pick(a: number | null, b: number | null, combine: (a: number, b: number) => number): number | null {
-  if (a === null) return b;
-  if (b === null) return a;
-  return combine(a, b);
 }
