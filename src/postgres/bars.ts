@@ -1,6 +1,7 @@
 /**
- * market_data on PostgreSQL: set-based upserts, range reads, deletes, the overview. The same
- * inputs give the same results as src/sqlite/bars.ts (test/postgres/bars.test.ts compares them).
+ * market_data on PostgreSQL: set-based upserts, range reads (stored or resampled in SQL, whole
+ * or paged), deletes, the overview. The same inputs give the same results as src/sqlite/bars.ts
+ * (test/postgres/bars.test.ts compares them, resampling across DST changes included).
  *
  * Inserts send each column as one array parameter and unnest them (one statement text whatever
  * the batch: a `sql(rows)` helper would leave a new server-side prepared statement per batch
@@ -12,10 +13,22 @@
 import type { SQL } from "bun";
 import { batchSize, rowAt } from "../domain/batch.ts";
 import { BAR_VALUE_FIELDS, validateBars, type Bar, type BarColumns, type BarInput } from "../domain/bar.ts";
-import { StorageError } from "../domain/errors.ts";
-import { BAR_QUERY_KEYS, readQuery, readRange, readResampling, type BarQuery, type BarTimestamp, type TimeRange } from "../domain/query.ts";
+import {
+  BAR_QUERY_KEYS,
+  readQuery,
+  readRange,
+  readResampling,
+  type BarQuery,
+  type BarTimestamp,
+  type Interval,
+  type ReadQuery,
+  type ReadRange,
+  type TimeRange,
+} from "../domain/query.ts";
+import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
 import type { SymbolOverview } from "../domain/store.ts";
 import { assertSymbol } from "../domain/symbol.ts";
+import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import type { PostgresPool } from "./connection.ts";
 
 export interface PgBarSettings {
@@ -25,6 +38,9 @@ export interface PgBarSettings {
 
 /** Rows per INSERT statement: large enough to amortise the round trip, bounded in memory. */
 const ROWS_PER_STATEMENT = 50_000;
+
+/** Rows per page when iterating, as SQLite's (keyset pagination, no cursor held open). */
+const PAGE_ROWS = 8_192;
 
 export function createPgBars(pool: PostgresPool, settings: PgBarSettings) {
   const { timezone } = settings;
@@ -40,6 +56,105 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings) {
       ON CONFLICT (symbol, timestamp) DO UPDATE SET
         open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
         volume = excluded.volume, amount = excluded.amount`;
+  }
+
+  async function page(symbol: string, start: number, end: number, limit: number | null, order: "asc" | "desc"): Promise<Bar[]> {
+    const rows = await pool.run(async (sql) =>
+      order === "desc"
+        ? ((await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data
+              WHERE symbol = ${symbol} AND timestamp BETWEEN ${start} AND ${end}
+              ORDER BY timestamp DESC LIMIT ${limit}`) as Bar[])
+        : ((await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data
+              WHERE symbol = ${symbol} AND timestamp BETWEEN ${start} AND ${end}
+              ORDER BY timestamp ASC LIMIT ${limit}`) as Bar[]),
+    );
+    return rows.map(plainBar);
+  }
+
+  async function* stored(symbol: string, query: ReadQuery): AsyncGenerator<Bar> {
+    let { start, end } = query;
+    let remaining = query.limit < 0 ? Infinity : query.limit;
+    while (remaining > 0 && start <= end) {
+      const rows = await page(symbol, start, end, Math.min(PAGE_ROWS, remaining), query.order);
+      yield* rows;
+      remaining -= rows.length;
+      if (rows.length < PAGE_ROWS) return;
+      const last = rows[rows.length - 1]!.timestamp;
+      if (query.order === "asc") start = last + 1;
+      else end = last - 1;
+    }
+  }
+
+  /**
+   * Buckets of one span and window (see src/domain/resample.ts). Open and close come from the
+   * first and last bar of each bucket; sums use tradelite_ksum, SQLite's compensated summation,
+   * in timestamp order, so every resampled value equals SQLite's to the last bit.
+   */
+  async function aggregate(symbol: string, start: number, end: number, size: number, shift: number): Promise<BucketRow[]> {
+    return pool.run(
+      async (sql) =>
+        (await sql`
+          SELECT g.bucket::float8 AS bucket, f.open AS open, g.high AS high, g.low AS low, l.close AS close,
+                 g.volume AS volume, g.amount AS amount
+          FROM (
+            SELECT x - (((x % ${size}::bigint) + ${size}::bigint) % ${size}::bigint) AS bucket,
+                   min(timestamp) AS first, max(timestamp) AS last,
+                   max(high) AS high, min(low) AS low,
+                   tradelite_ksum(volume ORDER BY timestamp) AS volume,
+                   tradelite_ksum(amount ORDER BY timestamp) AS amount
+            FROM (
+              SELECT timestamp, high, low, volume, amount, timestamp + ${shift}::bigint AS x
+              FROM market_data
+              WHERE symbol = ${symbol} AND timestamp BETWEEN ${start} AND ${end}
+            ) AS s
+            GROUP BY 1
+          ) AS g
+          JOIN market_data AS f ON f.symbol = ${symbol} AND f.timestamp = g.first
+          JOIN market_data AS l ON l.symbol = ${symbol} AND l.timestamp = g.last
+          ORDER BY g.bucket`) as BucketRow[],
+    );
+  }
+
+  async function* resample(symbol: string, range: ReadRange, interval: Interval, placement: BarTimestamp): AsyncGenerator<Bar> {
+    const plan = resamplePlan(range, interval, placement, timezone);
+    let answer: ResampleAnswer;
+    for (;;) {
+      const step = plan.next(answer);
+      if (step.done) return;
+      const request = step.value;
+      if (request.kind === "bar") {
+        answer = undefined;
+        yield request.bar;
+      } else if (request.kind === "seek") {
+        answer = request.from > request.end ? undefined : (await page(symbol, request.from, request.end, 1, "asc"))[0]?.timestamp;
+      } else {
+        answer = await aggregate(symbol, request.start, request.end, request.size, request.shift);
+      }
+    }
+  }
+
+  async function* resampled(symbol: string, query: ReadQuery, interval: Interval, placement: BarTimestamp): AsyncGenerator<Bar> {
+    if (query.order === "desc") {
+      // Buckets are built oldest first; newest-first order needs them all before the first.
+      const all: Bar[] = [];
+      for await (const bar of resample(symbol, query, interval, placement)) all.push(bar);
+      all.reverse();
+      yield* query.limit < 0 ? all : all.slice(0, query.limit);
+      return;
+    }
+    let remaining = query.limit < 0 ? Infinity : query.limit;
+    for await (const bar of resample(symbol, query, interval, placement)) {
+      if (remaining-- <= 0) return;
+      yield bar;
+    }
+  }
+
+  /** Arguments are checked when called, not at the first next(): a bad query fails where it is made. */
+  function iterate(symbol: string, query?: BarQuery): AsyncGenerator<Bar> {
+    assertSymbol(symbol);
+    const read = readQuery(query, timezone, BAR_QUERY_KEYS);
+    const { interval, barTimestamp } = readResampling(query, settings.barTimestamp);
+    return interval ? resampled(symbol, read, interval, barTimestamp) : stored(symbol, read);
   }
 
   return {
@@ -74,30 +189,21 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings) {
       return total;
     },
 
-    /** Bars as stored, in a range, ascending by default. Resampling is not built on PostgreSQL yet. */
+    /** Bars in a range, ascending by default, as stored or resampled in SQL. */
     async getBars(symbol: string, query?: BarQuery): Promise<Bar[]> {
-      assertSymbol(symbol);
-      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
-      const { interval } = readResampling(query, settings.barTimestamp);
-      if (interval !== undefined) throw new StorageError("NOT_SUPPORTED", "resampling is not built on the PostgreSQL backend yet");
-      const limit = read.limit < 0 ? null : read.limit;
-      return pool.run(async (sql) =>
-        read.order === "desc"
-          ? ((await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data
-                WHERE symbol = ${symbol} AND timestamp BETWEEN ${read.start} AND ${read.end}
-                ORDER BY timestamp DESC LIMIT ${limit}`) as Bar[])
-          : ((await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data
-                WHERE symbol = ${symbol} AND timestamp BETWEEN ${read.start} AND ${read.end}
-                ORDER BY timestamp ASC LIMIT ${limit}`) as Bar[]),
-      ).then((rows) => rows.map(plainBar));
+      const bars: Bar[] = [];
+      for await (const bar of iterate(symbol, query)) bars.push(bar);
+      return bars;
+    },
+
+    /** The same rows as getBars, fetched page by page (resampled: window by window). */
+    iterateBars(symbol: string, query?: BarQuery): AsyncGenerator<Bar> {
+      return iterate(symbol, query);
     },
 
     async latestBar(symbol: string): Promise<Bar | null> {
       assertSymbol(symbol);
-      const rows = await pool.run(
-        async (sql) => (await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data WHERE symbol = ${symbol} ORDER BY timestamp DESC LIMIT 1`) as Bar[],
-      );
-      return rows.length === 0 ? null : plainBar(rows[0]!);
+      return (await page(symbol, MIN_TIMESTAMP, MAX_TIMESTAMP, 1, "desc"))[0] ?? null;
     },
 
     /** Deletes the bars in a range (inclusive; the whole symbol when the range is empty). */

@@ -112,8 +112,38 @@ CREATE TABLE model_artifacts (
 );
 `;
 
+/**
+ * sum() as SQLite computes it for floating-point values since 3.43: Kahan-Babuska-Neumaier
+ * compensated summation (SQLite's kahanBabuskaNeumaierStep, and the error term left out of the
+ * result when it overflowed). PostgreSQL's own sum() adds plainly, which differs in the last bits
+ * (0.1 + 0.2 + 0.3 + 1e16 - 1e16 is 0.6 in SQLite and 0 in PostgreSQL); resampled volumes and
+ * amounts must be the same on both. The state is {sum, error, count}; NULLs are skipped, and no
+ * value at all gives NULL, as sum() does. Used with ORDER BY timestamp, the order SQLite adds in.
+ */
+const V2_KBN_SUM = `
+CREATE FUNCTION tradelite_ksum_step(state float8[], x float8) RETURNS float8[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN x IS NULL THEN state ELSE ARRAY[
+    state[1] + x,
+    state[2] + CASE WHEN abs(state[1]) > abs(x) THEN (state[1] - (state[1] + x)) + x
+                    ELSE (x - (state[1] + x)) + state[1] END,
+    state[3] + 1
+  ] END
+$$;
+CREATE FUNCTION tradelite_ksum_final(state float8[]) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN state[3] = 0 THEN NULL
+              WHEN state[2] IN ('Infinity'::float8, '-Infinity'::float8, 'NaN'::float8) THEN state[1]
+              ELSE state[1] + state[2] END
+$$;
+CREATE AGGREGATE tradelite_ksum(float8) (
+  SFUNC = tradelite_ksum_step, STYPE = float8[], FINALFUNC = tradelite_ksum_final, INITCOND = '{0,0,0}'
+);
+`;
+
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "market_data, quotes, session_cache, recovery_metrics, user_preferences, audit_log (append-only), model_artifacts", sql: V1 },
+  { version: 2, description: "tradelite_ksum: sum() with SQLite's compensated summation", sql: V2_KBN_SUM },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;

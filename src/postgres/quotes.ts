@@ -1,0 +1,59 @@
+/**
+ * quotes on PostgreSQL: level-1 snapshot upserts and range reads, as src/sqlite/quotes.ts does
+ * them (one unnest statement text; repeats inside a batch resolved first, last one winning).
+ */
+import { batchSize, rowAt } from "../domain/batch.ts";
+import { readQuery, type RangeQuery } from "../domain/query.ts";
+import { QUOTE_VALUE_FIELDS, validateQuotes, type Quote, type QuoteColumns, type QuoteInput } from "../domain/quote.ts";
+import { assertSymbol } from "../domain/symbol.ts";
+import type { PostgresPool } from "./connection.ts";
+
+export function createPgQuotes(pool: PostgresPool, settings: { readonly timezone: string }) {
+  return {
+    async insertQuotes(symbol: string, input: readonly QuoteInput[] | QuoteColumns): Promise<number> {
+      assertSymbol(symbol);
+      const batch = validateQuotes(input, settings.timezone);
+      const total = batchSize(batch);
+      if (total === 0) return 0;
+      const timestamps = new Array<number>(total);
+      const values = QUOTE_VALUE_FIELDS.map(() => new Array<number | null>(total));
+      for (let i = 0; i < total; i++) {
+        const row = rowAt(batch, i);
+        timestamps[i] = batch.timestamp[row]!;
+        QUOTE_VALUE_FIELDS.forEach((field, c) => {
+          const value = batch[field][row]!;
+          values[c]![i] = value === value ? value : null;
+        });
+      }
+      const [bid, bidSize, ask, askSize, last, volume] = values;
+      await pool.run(
+        (sql) => sql`
+          INSERT INTO quotes (symbol, timestamp, bid, bid_size, ask, ask_size, last, volume)
+          SELECT ${symbol}, t.timestamp, t.bid, t.bid_size, t.ask, t.ask_size, t.last, t.volume
+          FROM unnest(${timestamps}::bigint[], ${bid}::float8[], ${bidSize}::float8[], ${ask}::float8[],
+                      ${askSize}::float8[], ${last}::float8[], ${volume}::float8[])
+               AS t(timestamp, bid, bid_size, ask, ask_size, last, volume)
+          ON CONFLICT (symbol, timestamp) DO UPDATE SET
+            bid = excluded.bid, bid_size = excluded.bid_size, ask = excluded.ask,
+            ask_size = excluded.ask_size, last = excluded.last, volume = excluded.volume`,
+      );
+      return total;
+    },
+
+    async getQuotes(symbol: string, query?: RangeQuery): Promise<Quote[]> {
+      assertSymbol(symbol);
+      const read = readQuery(query, settings.timezone);
+      const limit = read.limit < 0 ? null : read.limit;
+      const rows = await pool.run(async (sql) =>
+        read.order === "desc"
+          ? ((await sql`SELECT timestamp::float8 AS timestamp, bid, bid_size, ask, ask_size, last, volume FROM quotes
+                WHERE symbol = ${symbol} AND timestamp BETWEEN ${read.start} AND ${read.end}
+                ORDER BY timestamp DESC LIMIT ${limit}`) as Quote[])
+          : ((await sql`SELECT timestamp::float8 AS timestamp, bid, bid_size, ask, ask_size, last, volume FROM quotes
+                WHERE symbol = ${symbol} AND timestamp BETWEEN ${read.start} AND ${read.end}
+                ORDER BY timestamp ASC LIMIT ${limit}`) as Quote[]),
+      );
+      return rows.map((row) => ({ timestamp: row.timestamp, bid: row.bid, bid_size: row.bid_size, ask: row.ask, ask_size: row.ask_size, last: row.last, volume: row.volume }));
+    },
+  };
+}
