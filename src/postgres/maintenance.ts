@@ -1,0 +1,100 @@
+/**
+ * Maintenance on PostgreSQL: what maps onto the server's own tools, and a clear "not here" for
+ * what does not. optimize is ANALYZE; vacuum is VACUUM (incremental) or VACUUM FULL (rebuilds the
+ * tables, as SQLite's VACUUM rebuilds the file); info and stats read the server's catalog. A
+ * checkpoint, an integrity check and a backup are the server's and its tools' business (the
+ * server checkpoints its WAL itself; amcheck/pg_amcheck check it; pg_dump backs it up): those
+ * answer NOT_SUPPORTED (the API's 501) naming the tool, rather than a made-up result.
+ */
+import { StorageError, ValidationError } from "../domain/errors.ts";
+import type { CheckpointResult, IntegrityResult, MaintenanceStats, StorageInfo } from "../domain/maintenance.ts";
+import { redactUrl, type PostgresPool } from "./connection.ts";
+
+/** The tables stats() counts, as SQLite's stats() counts them. */
+const TABLES = ["market_data", "quotes", "session_cache", "model_artifacts", "audit_log", "user_preferences", "recovery_metrics"] as const;
+
+/** Told of each run that changed something (its metric and audit entry, once the records are wired in). */
+export type RunRecorder = (action: string, durationMs: number, details: Record<string, string | number | boolean>) => Promise<void>;
+
+export function createPgMaintenance(pool: PostgresPool, record: RunRecorder) {
+  const notHere = (what: string, instead: string) => new StorageError("NOT_SUPPORTED", `${what} is not done through tradelite on PostgreSQL: ${instead}`);
+
+  async function tableBytes(): Promise<number> {
+    const rows = await pool.run(
+      async (sql) =>
+        (await sql`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 AS bytes FROM pg_class c
+                   JOIN pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = current_schema() AND c.relkind = 'r'`) as { bytes: number }[],
+    );
+    return rows[0]!.bytes;
+  }
+
+  async function info(): Promise<StorageInfo> {
+    const rows = await pool.run(async (sql) => (await sql`SELECT pg_database_size(current_database())::float8 AS bytes`) as { bytes: number }[]);
+    // PostgreSQL always writes ahead (its WAL is the server's, shared by every database on it).
+    return { path: redactUrl(pool.url), fileBytes: rows[0]!.bytes, walBytes: 0, journalMode: "wal" };
+  }
+
+  return {
+    checkpoint(): Promise<CheckpointResult> {
+      return Promise.reject(notHere("a checkpoint", "the server checkpoints its WAL itself (CHECKPOINT, as a superuser, forces one)"));
+    },
+
+    async optimize(): Promise<{ durationMs: number }> {
+      const started = performance.now();
+      await pool.run((sql) => sql`ANALYZE`);
+      const durationMs = performance.now() - started;
+      await record("optimize", durationMs, {});
+      return { durationMs };
+    },
+
+    /** freedPages: the drop in the tables' size, in the server's block size. */
+    async vacuum(options: { incremental?: boolean } = {}): Promise<{ freedPages: number; durationMs: number }> {
+      const incremental = options?.incremental ?? false;
+      if (typeof incremental !== "boolean") throw new ValidationError([{ field: "incremental", message: "expected a boolean" }]);
+      const before = await tableBytes();
+      const started = performance.now();
+      await pool.run((sql) => (incremental ? sql`VACUUM` : sql`VACUUM FULL`));
+      const durationMs = performance.now() - started;
+      const blocks = await pool.run(async (sql) => (await sql`SELECT current_setting('block_size')::integer AS size`) as { size: number }[]);
+      const freedPages = Math.max(0, Math.floor((before - (await tableBytes())) / blocks[0]!.size));
+      await record("vacuum", durationMs, { incremental, freedPages });
+      return { freedPages, durationMs };
+    },
+
+    integrityCheck(): Promise<IntegrityResult> {
+      return Promise.reject(notHere("an integrity check", "use the amcheck extension or pg_amcheck"));
+    },
+
+    backup(): Promise<{ path: string; bytes: number; durationMs: number }> {
+      return Promise.reject(notHere("a backup", "use pg_dump (or the server's base backups)"));
+    },
+
+    info,
+
+    async stats(): Promise<MaintenanceStats> {
+      const current = await info();
+      const [page] = await pool.run(async (sql) => (await sql`SELECT current_setting('block_size')::integer AS size`) as { size: number }[]);
+      const counts = await pool.run(
+        async (sql) =>
+          (await sql`SELECT
+              (SELECT count(*) FROM market_data)::float8 AS market_data,
+              (SELECT count(*) FROM quotes)::float8 AS quotes,
+              (SELECT count(*) FROM session_cache)::float8 AS session_cache,
+              (SELECT count(*) FROM model_artifacts)::float8 AS model_artifacts,
+              (SELECT count(*) FROM audit_log)::float8 AS audit_log,
+              (SELECT count(*) FROM user_preferences)::float8 AS user_preferences,
+              (SELECT count(*) FROM recovery_metrics)::float8 AS recovery_metrics`) as Record<(typeof TABLES)[number], number>[],
+      );
+      return {
+        ...current,
+        pageSize: page!.size,
+        pageCount: Math.ceil(current.fileBytes / page!.size),
+        // PostgreSQL reuses free space inside its files (VACUUM marks it); nothing is kept free
+        // at the end of a file as SQLite's freelist is.
+        freePages: 0,
+        rows: Object.fromEntries(TABLES.map((table) => [table, counts[0]![table]])),
+      };
+    },
+  };
+}

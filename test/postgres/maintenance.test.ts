@@ -1,0 +1,82 @@
+/**
+ * Maintenance on a real PostgreSQL: ANALYZE and VACUUM run and are reported, stats and info
+ * read the catalog (never the password), and what belongs to the server's own tools answers
+ * NOT_SUPPORTED naming the tool.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { StorageError, ValidationError } from "../../src/mod.ts";
+import { createPgBars } from "../../src/postgres/bars.ts";
+import { PostgresPool } from "../../src/postgres/connection.ts";
+import { createPgMaintenance } from "../../src/postgres/maintenance.ts";
+import { migratePostgres } from "../../src/postgres/migrations.ts";
+import { randomBars } from "../support/bars.ts";
+import { createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
+
+const available = await postgresAvailable();
+let database: TestDatabase;
+let pool: PostgresPool;
+const runs: { action: string; details: Record<string, unknown> }[] = [];
+
+beforeAll(async () => {
+  if (!available) return;
+  database = await createTestDatabase("maintenance");
+  // A password in the URL (trust auth ignores it) must never come back in info().
+  const url = new URL(database.url);
+  url.password = "s3cret-pass";
+  pool = new PostgresPool({ url: url.toString(), max: 2 });
+  await migratePostgres(pool.sql);
+});
+
+afterAll(async () => {
+  if (!available) return;
+  await pool.close();
+  await database.drop();
+});
+
+describe.skipIf(!available)("maintenance on PostgreSQL", () => {
+  test("stats count every table's rows; info names the server and database without the password", async () => {
+    const maintenance = createPgMaintenance(pool, async (action, _ms, details) => void runs.push({ action, details }));
+    const bars = createPgBars(pool, { timezone: "UTC", barTimestamp: "start" });
+    await bars.insertBars("X", randomBars(Array.from({ length: 1_234 }, (_, i) => Date.UTC(2024, 0, 2) + i * 60_000), 1));
+    const stats = await maintenance.stats();
+    expect(stats.rows).toEqual({ market_data: 1_234, quotes: 0, session_cache: 0, model_artifacts: 0, audit_log: 0, user_preferences: 0, recovery_metrics: 0 });
+    expect(stats.pageSize).toBe(8_192);
+    expect(stats.fileBytes).toBeGreaterThan(0);
+    expect(stats.pageCount).toBe(Math.ceil(stats.fileBytes / 8_192));
+    const info = await maintenance.info();
+    expect(info.path).toContain(new URL(database.url).pathname);
+    expect(info.path).not.toContain("s3cret-pass");
+    expect(info.journalMode).toBe("wal");
+  });
+
+  test("optimize is ANALYZE and vacuum frees what deleted rows held (VACUUM FULL); both are reported", async () => {
+    const maintenance = createPgMaintenance(pool, async (action, _ms, details) => void runs.push({ action, details }));
+    const bars = createPgBars(pool, { timezone: "UTC", barTimestamp: "start" });
+    await bars.insertBars("BIG", randomBars(Array.from({ length: 50_000 }, (_, i) => Date.UTC(2023, 0, 2) + i * 60_000), 2));
+    runs.length = 0;
+    expect((await maintenance.optimize()).durationMs).toBeGreaterThanOrEqual(0);
+    const [{ analyzed }] = await pool.sql`SELECT (last_analyze IS NOT NULL) AS analyzed FROM pg_stat_user_tables WHERE relname = 'market_data'`;
+    expect(analyzed).toBe(true);
+    await bars.deleteBars("BIG");
+    expect((await maintenance.vacuum({ incremental: true })).freedPages).toBeGreaterThanOrEqual(0);
+    const full = await maintenance.vacuum();
+    expect(full.freedPages).toBeGreaterThan(100);
+    expect(runs.map((run) => run.action)).toEqual(["optimize", "vacuum", "vacuum"]);
+    expect(runs[2]!.details).toEqual({ incremental: false, freedPages: full.freedPages });
+    await expect(maintenance.vacuum({ incremental: "yes" as never })).rejects.toThrow(ValidationError);
+  });
+
+  test("checkpoint, integrity check and backup answer NOT_SUPPORTED, naming the server's own tool", async () => {
+    const maintenance = createPgMaintenance(pool, async () => {});
+    for (const [call, tool] of [
+      [() => maintenance.checkpoint(), "CHECKPOINT"],
+      [() => maintenance.integrityCheck(), "amcheck"],
+      [() => maintenance.backup(), "pg_dump"],
+    ] as const) {
+      const error = await call().catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(StorageError);
+      expect((error as StorageError).code).toBe("NOT_SUPPORTED");
+      expect((error as Error).message).toContain(tool);
+    }
+  });
+});
