@@ -9,6 +9,7 @@ import { demoCommand } from "./cli/demo.ts";
 import { exportCommand } from "./cli/export.ts";
 import { importCommand } from "./cli/import.ts";
 import { maintainCommand } from "./cli/maintain.ts";
+import { migrateCommand } from "./cli/migrate.ts";
 import { overviewCommand } from "./cli/overview.ts";
 import { serveCommand } from "./cli/serve.ts";
 import { describeError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type Command } from "./cli/shared.ts";
@@ -27,7 +28,7 @@ const benchCommand: Command = {
   },
 };
 
-export const COMMANDS: readonly Command[] = [importCommand, exportCommand, overviewCommand, compactCommand, maintainCommand, demoCommand, serveCommand, benchCommand];
+export const COMMANDS: readonly Command[] = [importCommand, exportCommand, overviewCommand, compactCommand, maintainCommand, migrateCommand, demoCommand, serveCommand, benchCommand];
 
 const HELP = `usage: tradelite <command> [options]     (tradelite <command> --help for one command)
 

@@ -104,3 +104,18 @@ export {
   StorageError,
   type Issue,
 } from "./domain/errors.ts";
+export {
+  PostgresPool,
+  resolvePostgresUrl,
+  redactUrl,
+  type PostgresOptions,
+} from "./postgres/connection.ts";
+export {
+  copySqliteToPostgres,
+  compareSqliteWithPostgres,
+  COPIED_TABLES,
+  type CopyOptions,
+  type CopyProgress,
+  type CopySummary,
+  type Difference,
+} from "./migrate/sqlite-to-postgres.ts";

@@ -1,0 +1,269 @@
+/**
+ * Copying a SQLite database into PostgreSQL (`tradelite migrate`), and proving the copy. This
+ * module stands apart from both backends (neither imports the other); it reads SQLite directly.
+ *
+ * Every table is read from SQLite in key order, in batches (keyset pagination: nothing is held
+ * whole), and written with one fixed unnest statement per table, each batch in its own
+ * transaction. Tables whose rows change (bars, quotes, cache metadata, preferences) are upserted;
+ * append-only or immutable ones (audit_log, recovery_metrics, model_artifacts) are inserted with
+ * ON CONFLICT DO NOTHING and their ids kept, so the audit chain arrives byte for byte. A second
+ * run therefore changes nothing, and a run killed part-way is finished by running it again.
+ * Identity sequences are moved past the copied ids, so new rows on PostgreSQL do not collide.
+ *
+ * The proof: row counts per table, and a SHA-256 per symbol (bars, quotes) or per table (the
+ * rest) over every row's values in key order, computed on both sides from the rows each returns.
+ * Any difference is reported; the caller exits non-zero.
+ */
+import { Database as SqliteDatabase } from "bun:sqlite";
+import type { SQL } from "bun";
+import { StorageError } from "../domain/errors.ts";
+import { SCHEMA_VERSION } from "../sqlite/migrations.ts";
+import { migratePostgres } from "../postgres/migrations.ts";
+import type { PostgresPool } from "../postgres/connection.ts";
+
+type ColumnType = "text" | "bigint" | "float8";
+
+interface TableSpec {
+  readonly name: string;
+  readonly columns: readonly (readonly [name: string, type: ColumnType])[];
+  readonly key: readonly string[];
+  /** Upsert (rows may change) or keep what is there (append-only, immutable). */
+  readonly onConflict: "update" | "nothing";
+  /** An identity column whose sequence must move past the copied ids. */
+  readonly identity?: string;
+  /** Checksums per symbol rather than per table. */
+  readonly perSymbol?: boolean;
+}
+
+/** Our constants, never input: the SQL below is built from these names only. */
+export const COPIED_TABLES: readonly TableSpec[] = [
+  {
+    name: "market_data",
+    columns: [["symbol", "text"], ["timestamp", "bigint"], ["open", "float8"], ["high", "float8"], ["low", "float8"], ["close", "float8"], ["volume", "float8"], ["amount", "float8"]],
+    key: ["symbol", "timestamp"],
+    onConflict: "update",
+    perSymbol: true,
+  },
+  {
+    name: "quotes",
+    columns: [["symbol", "text"], ["timestamp", "bigint"], ["bid", "float8"], ["bid_size", "float8"], ["ask", "float8"], ["ask_size", "float8"], ["last", "float8"], ["volume", "float8"]],
+    key: ["symbol", "timestamp"],
+    onConflict: "update",
+    perSymbol: true,
+  },
+  {
+    name: "session_cache",
+    columns: [
+      ["symbol", "text"], ["last_updated", "bigint"], ["row_count", "bigint"], ["file_path", "text"], ["checksum", "text"], ["size_bytes", "bigint"],
+      ["writes_since_compaction", "bigint"], ["last_compacted", "bigint"], ["first_timestamp", "bigint"], ["last_timestamp", "bigint"],
+      ["covered_from", "bigint"], ["market_version", "bigint"], ["file_version", "bigint"],
+    ],
+    key: ["symbol"],
+    onConflict: "update",
+  },
+  {
+    name: "user_preferences",
+    columns: [["key", "text"], ["value", "text"], ["updated_at", "bigint"]],
+    key: ["key"],
+    onConflict: "update",
+  },
+  {
+    name: "recovery_metrics",
+    columns: [["id", "bigint"], ["name", "text"], ["timestamp", "bigint"], ["value", "float8"], ["labels", "text"]],
+    key: ["id"],
+    onConflict: "nothing",
+    identity: "id",
+  },
+  {
+    name: "model_artifacts",
+    columns: [
+      ["id", "bigint"], ["name", "text"], ["version", "text"], ["path", "text"], ["sha256", "text"], ["size", "bigint"],
+      ["created_at", "bigint"], ["params", "text"], ["metrics", "text"], ["tags", "text"],
+    ],
+    key: ["id"],
+    onConflict: "nothing",
+    identity: "id",
+  },
+  {
+    name: "audit_log",
+    columns: [["id", "bigint"], ["timestamp", "bigint"], ["actor", "text"], ["action", "text"], ["entity", "text"], ["details", "text"], ["prev_hash", "text"], ["hash", "text"]],
+    key: ["id"],
+    onConflict: "nothing",
+  },
+];
+
+export interface CopyProgress {
+  table: string;
+  copied: number;
+  total: number;
+}
+
+export interface CopyOptions {
+  /** Rows per batch (each batch one transaction on PostgreSQL). Default 10,000. */
+  batchRows?: number;
+  onProgress?(progress: CopyProgress): void;
+}
+
+export interface CopySummary {
+  tables: { table: string; rows: number }[];
+  rows: number;
+  durationMs: number;
+}
+
+function insertSql(table: TableSpec): string {
+  const names = table.columns.map(([name]) => name);
+  const arrays = table.columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(", ");
+  const overriding = table.identity ? " OVERRIDING SYSTEM VALUE" : "";
+  // A row already there with the same values is left alone: a second run rewrites nothing.
+  const values = names.filter((name) => !table.key.includes(name));
+  const conflict =
+    table.onConflict === "nothing"
+      ? "DO NOTHING"
+      : `DO UPDATE SET ${values.map((name) => `${name} = excluded.${name}`).join(", ")}
+         WHERE (${values.map((name) => `${table.name}.${name}`).join(", ")}) IS DISTINCT FROM (${values.map((name) => `excluded.${name}`).join(", ")})`;
+  return `INSERT INTO ${table.name} (${names.join(", ")})${overriding}
+    SELECT * FROM unnest(${arrays}) AS t(${names.join(", ")})
+    ON CONFLICT (${table.key.join(", ")}) ${conflict}`;
+}
+
+/** SQLite's rows of `table` after `after` (a key tuple), in key order, `limit` of them. */
+function sqlitePage(sqlite: SqliteDatabase, table: TableSpec, after: unknown[] | null, limit: number): Record<string, unknown>[] {
+  const names = table.columns.map(([name]) => name).join(", ");
+  const keys = table.key.join(", ");
+  const where = after === null ? "" : `WHERE (${keys}) > (${table.key.map(() => "?").join(", ")})`;
+  const statement = sqlite.query(`SELECT ${names} FROM ${table.name} ${where} ORDER BY ${keys} LIMIT ?`);
+  return statement.all(...((after ?? []) as never[]), limit as never) as Record<string, unknown>[];
+}
+
+/**
+ * Opens the SQLite file read-only (the copy never changes its source), at the schema this
+ * tradelite writes: an older file must be opened once with tradelite first, which migrates it.
+ */
+export function openSource(path: string): SqliteDatabase {
+  let sqlite: SqliteDatabase;
+  try {
+    sqlite = new SqliteDatabase(path, { readonly: true });
+  } catch (error) {
+    throw new StorageError("SOURCE", `cannot open ${path}: ${(error as Error).message}`);
+  }
+  const version = (sqlite.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+  if (version !== SCHEMA_VERSION) {
+    sqlite.close();
+    throw new StorageError("SOURCE", `${path} has schema version ${version}; this tradelite copies version ${SCHEMA_VERSION} (open it once with tradelite to migrate it)`);
+  }
+  return sqlite;
+}
+
+export async function copySqliteToPostgres(sqlitePath: string, pool: PostgresPool, options: CopyOptions = {}): Promise<CopySummary> {
+  const batchRows = options.batchRows ?? 10_000;
+  const started = performance.now();
+  await pool.run((sql) => migratePostgres(sql));
+  const sqlite = openSource(sqlitePath);
+  const summary: CopySummary = { tables: [], rows: 0, durationMs: 0 };
+  try {
+    for (const table of COPIED_TABLES) {
+      const total = (sqlite.query(`SELECT count(*) AS n FROM ${table.name}`).get() as { n: number }).n;
+      const statement = insertSql(table);
+      let after: unknown[] | null = null;
+      let copied = 0;
+      options.onProgress?.({ table: table.name, copied, total });
+      for (;;) {
+        const rows = sqlitePage(sqlite, table, after, batchRows);
+        if (rows.length === 0) break;
+        const arrays = table.columns.map(([name]) => rows.map((row) => row[name] ?? null));
+        await pool.run((sql) => sql.begin((tx) => tx.unsafe(statement, arrays)));
+        copied += rows.length;
+        const last = rows[rows.length - 1]!;
+        after = table.key.map((name) => last[name]);
+        options.onProgress?.({ table: table.name, copied, total });
+      }
+      if (table.identity) {
+        await pool.run((sql) =>
+          sql.unsafe(
+            `SELECT setval(pg_get_serial_sequence('${table.name}', '${table.identity}'), greatest((SELECT coalesce(max(${table.identity}), 0) FROM ${table.name}), 1), (SELECT count(*) > 0 FROM ${table.name}))`,
+          ),
+        );
+      }
+      summary.tables.push({ table: table.name, rows: copied });
+      summary.rows += copied;
+    }
+  } finally {
+    sqlite.close();
+  }
+  summary.durationMs = performance.now() - started;
+  return summary;
+}
+
+export interface Difference {
+  table: string;
+  /** The symbol, for per-symbol tables. */
+  symbol?: string;
+  what: string;
+}
+
+/** Canonical text of a row's values, the same whichever side it came from. */
+function rowText(table: TableSpec, row: Record<string, unknown>): string {
+  return JSON.stringify(table.columns.map(([name, type]) => {
+    const value = row[name] ?? null;
+    return value === null ? null : type === "text" ? String(value) : Number(value);
+  }));
+}
+
+/** Counts and checksums of every table on both sides; the differences found (none: identical). */
+export async function compareSqliteWithPostgres(sqlitePath: string, pool: PostgresPool, batchRows = 20_000): Promise<Difference[]> {
+  const sqlite = openSource(sqlitePath);
+  const differences: Difference[] = [];
+  try {
+    for (const table of COPIED_TABLES) {
+      const fromSqlite = new Map<string, { count: number; hash: Bun.CryptoHasher }>();
+      const fromPostgres = new Map<string, { count: number; hash: Bun.CryptoHasher }>();
+      const add = (into: typeof fromSqlite, row: Record<string, unknown>) => {
+        const group = table.perSymbol ? String(row.symbol) : "";
+        let entry = into.get(group);
+        if (!entry) into.set(group, (entry = { count: 0, hash: new Bun.CryptoHasher("sha256") }));
+        entry.count++;
+        entry.hash.update(`${rowText(table, row)}\n`);
+      };
+      let after: unknown[] | null = null;
+      for (;;) {
+        const rows = sqlitePage(sqlite, table, after, batchRows);
+        if (rows.length === 0) break;
+        for (const row of rows) add(fromSqlite, row);
+        const last = rows[rows.length - 1]!;
+        after = table.key.map((name) => last[name]);
+      }
+      await readPostgres(pool, table, batchRows, (row) => add(fromPostgres, row));
+      for (const group of new Set([...fromSqlite.keys(), ...fromPostgres.keys()])) {
+        const a = fromSqlite.get(group);
+        const b = fromPostgres.get(group);
+        const where = table.perSymbol ? { table: table.name, symbol: group } : { table: table.name };
+        if (!a || !b || a.count !== b.count) {
+          differences.push({ ...where, what: `rows: SQLite ${a?.count ?? 0}, PostgreSQL ${b?.count ?? 0}` });
+        } else if (a.hash.digest("hex") !== b.hash.digest("hex")) {
+          differences.push({ ...where, what: "the same number of rows, different values (checksums differ)" });
+        }
+      }
+    }
+  } finally {
+    sqlite.close();
+  }
+  return differences;
+}
+
+/** PostgreSQL's rows of `table` in key order (keyset pages; numbers as numbers, in SQLite's order of bytes). */
+async function readPostgres(pool: PostgresPool, table: TableSpec, batchRows: number, onRow: (row: Record<string, unknown>) => void): Promise<void> {
+  const select = table.columns.map(([name, type]) => (type === "bigint" ? `${name}::float8 AS ${name}` : name)).join(", ");
+  // Text keys compare by bytes, as SQLite's BINARY collation does.
+  const keys = table.key.map((name) => (table.columns.find(([column]) => column === name)![1] === "text" ? `${name} COLLATE "C"` : name)).join(", ");
+  const first = `SELECT ${select} FROM ${table.name} ORDER BY ${keys} LIMIT $1`;
+  const isText = (name: string) => table.columns.find(([column]) => column === name)![1] === "text";
+  const next = `SELECT ${select} FROM ${table.name} WHERE (${keys}) > (${table.key.map((name, i) => `$${i + 2}${isText(name) ? ` COLLATE "C"` : ""}`).join(", ")}) ORDER BY ${keys} LIMIT $1`;
+  let after: unknown[] | null = null;
+  for (;;) {
+    const rows = (await pool.run((sql: SQL) => sql.unsafe(after === null ? first : next, after === null ? [batchRows] : [batchRows, ...after]))) as Record<string, unknown>[];
+    for (const row of rows) onRow(row);
+    if (rows.length < batchRows) return;
+    const last = rows[rows.length - 1]!;
+    after = table.key.map((name) => last[name]);
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * `tradelite migrate`: a SQLite database with every table in use copied into a real PostgreSQL by
+ * the CLI in its own process, then proven identical; a second run rewrites nothing; a run killed
+ * with SIGKILL is finished by running it again; a difference made afterwards is found and named.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { SQL } from "bun";
+import { openDatabase, SessionCache } from "../../src/mod.ts";
+import { PROJECT_ROOT, serverEnv } from "../support/api-server.ts";
+import { randomBars } from "../support/bars.ts";
+import { tempDir } from "../support/files.ts";
+import { createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
+import { readTdxBars, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
+
+const available = await postgresAvailable();
+const dir = tempDir("tradelite-migrate-");
+const source = dir.file("source.db");
+const databases: TestDatabase[] = [];
+const T0 = Date.UTC(2024, 0, 2, 1, 31);
+
+beforeAll(async () => {
+  if (!available) return;
+  // Every table in use, written through the library as a user would.
+  const db = openDatabase({ path: source, timezone: "Asia/Shanghai", actor: "migrate-test" });
+  try {
+    db.insertBars("000001.SH", await readTdxBars(TDX_INDEX_1MIN));
+    db.insertBars("600519.SH", randomBars(Array.from({ length: 30_000 }, (_, i) => T0 + i * 60_000), 3));
+    db.insertQuotes("600519.SH", Array.from({ length: 500 }, (_, i) => ({ timestamp: T0 + i * 3_000, bid: 1700 + i / 100, bid_size: 100, ask: 1700.01 + i / 100, ask_size: 200, last: null, volume: i })));
+    db.prefs.set("chart.theme", { dark: true, candles: ["red", "green"] });
+    db.metrics.record("sqlite.busy_wait.ms", 12.5, { where: "test" });
+    db.artifacts.register({ name: "model", version: "1.0.0", path: "models/m.bin", sha256: "a".repeat(64), size: 10 }, { readFile: false });
+    db.deleteBars("600519.SH", { start: T0, end: T0 + 99 * 60_000 });
+    const cache = new SessionCache({ db, dir: dir.file("cache") });
+    await cache.storeBars("600519.SH", randomBars([T0 + 40_000 * 60_000], 4));
+    expect(db.audit.verify().ok).toBe(true);
+  } finally {
+    db.close();
+  }
+});
+
+afterAll(async () => {
+  for (const database of databases) await database.drop().catch(() => {});
+  dir.cleanup();
+});
+
+async function target(label: string): Promise<TestDatabase> {
+  const database = await createTestDatabase(label);
+  databases.push(database);
+  return database;
+}
+
+function migrate(url: string, ...extra: string[]) {
+  const run = Bun.spawnSync(["bun", "scripts/tradelite.ts", "migrate", "--from", source, "--to", url, ...extra], { cwd: PROJECT_ROOT, env: serverEnv({}) });
+  return { code: run.exitCode, stdout: run.stdout.toString(), stderr: run.stderr.toString() };
+}
+
+/** Row versions of every copied table: any rewrite of a row changes its xmin. */
+async function rowVersions(url: string): Promise<Record<string, string>> {
+  const sql = new SQL({ url, max: 1 });
+  try {
+    const result: Record<string, string> = {};
+    for (const table of ["market_data", "quotes", "session_cache", "user_preferences", "recovery_metrics", "model_artifacts", "audit_log"]) {
+      const [row] = await sql.unsafe(`SELECT count(*)::text AS n, coalesce(sum(xmin::text::bigint), 0)::text AS versions FROM ${table}`);
+      result[table] = `${row.n}/${row.versions}`;
+    }
+    return result;
+  } finally {
+    await sql.close();
+  }
+}
+
+describe.skipIf(!available)("tradelite migrate", () => {
+  test("copies every table, proves the copy identical, and a second run rewrites nothing", async () => {
+    const database = await target("copy");
+    const first = migrate(database.url);
+    expect(first.stderr).not.toContain("different:");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain("migration verified: identical");
+    expect(first.stdout).toContain("market_data: 53,901 rows");
+    const copiedRows = Number(/rows copied\s+([\d,]+)/.exec(first.stdout)![1]!.replaceAll(",", ""));
+    const rate = /copy\s+[\d.]+ s \(([\d,]+) rows\/s\)/.exec(first.stdout)![1];
+    console.log(`migrate: ${copiedRows} rows copied at ${rate} rows/s`);
+
+    const before = await rowVersions(database.url);
+    const second = migrate(database.url);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain("migration verified: identical");
+    expect(await rowVersions(database.url)).toEqual(before);
+
+    // New rows on PostgreSQL do not collide with the copied ids.
+    const sql = new SQL({ url: database.url, max: 1 });
+    try {
+      const [{ id }] = await sql`INSERT INTO recovery_metrics (name, timestamp, value) VALUES ('after', 0, 1) RETURNING id::float8 AS id`;
+      expect(id).toBe(2);
+    } finally {
+      await sql.close();
+    }
+  });
+
+  test("a run killed with SIGKILL part-way is finished by running it again", async () => {
+    const database = await target("resume");
+    const child = Bun.spawn(["bun", "scripts/tradelite.ts", "migrate", "--from", source, "--to", database.url, "--batch", "500"], { cwd: PROJECT_ROOT, env: serverEnv({}), stdout: "ignore", stderr: "ignore" });
+    const sql = new SQL({ url: database.url, max: 1 });
+    let partial = 0;
+    try {
+      for (let tries = 0; tries < 400 && partial === 0; tries++) {
+        await Bun.sleep(10);
+        partial = await sql`SELECT count(*)::integer AS n FROM market_data`.then((rows) => rows[0].n as number).catch(() => 0);
+      }
+      child.kill("SIGKILL");
+      await child.exited;
+      const [{ n }] = await sql`SELECT count(*)::integer AS n FROM market_data`;
+      expect(n).toBeGreaterThan(0);
+      expect(n).toBeLessThan(53_901);
+    } finally {
+      await sql.close();
+    }
+    const again = migrate(database.url);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("migration verified: identical");
+  });
+
+  test("a difference made afterwards is found and named (exit 1), with --verify-only", async () => {
+    const database = await target("differ");
+    expect(migrate(database.url).code).toBe(0);
+    const sql = new SQL({ url: database.url, max: 1 });
+    try {
+      await sql`UPDATE market_data SET close = close + 0.01 WHERE symbol = '000001.SH' AND timestamp = (SELECT min(timestamp) FROM market_data WHERE symbol = '000001.SH')`;
+      await sql`DELETE FROM quotes WHERE timestamp = ${T0}`;
+    } finally {
+      await sql.close();
+    }
+    const check = migrate(database.url, "--verify-only");
+    expect(check.code).toBe(1);
+    expect(check.stderr).toContain("different: market_data 000001.SH: the same number of rows, different values");
+    expect(check.stderr).toContain("different: quotes 600519.SH: rows: SQLite 500, PostgreSQL 499");
+    expect(check.stdout).toMatch(/differences\s+2/);
+  });
+
+  test("usage: no PostgreSQL URL is a usage error (2); a missing source is a failure (1)", () => {
+    const noUrl = Bun.spawnSync(["bun", "scripts/tradelite.ts", "migrate", "--from", source], { cwd: PROJECT_ROOT, env: serverEnv({ DATABASE_URL: "" }) });
+    expect(noUrl.exitCode).toBe(2);
+    expect(noUrl.stderr.toString()).toContain("TRADELITE_DATABASE_URL");
+    const noSource = Bun.spawnSync(["bun", "scripts/tradelite.ts", "migrate", "--from", dir.file("nope.db"), "--to", "postgres://postgres@127.0.0.1:5432/postgres"], { cwd: PROJECT_ROOT, env: serverEnv({}) });
+    expect(noSource.exitCode).toBe(1);
+    expect(noSource.stderr.toString()).toContain("no SQLite database at");
+  });
+});
