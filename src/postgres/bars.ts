@@ -8,7 +8,10 @@
  * shape). Duplicate timestamps inside a batch are resolved before the statement, last one
  * winning, by the domain's write order, so ON CONFLICT never meets a row twice. int8 comes back
  * from Bun.SQL as a string; reads cast it to float8 (exact below 2^53, which every epoch ms the
- * store accepts is), so a Bar holds numbers as SQLite's does.
+ * store accepts is), so a Bar holds numbers as SQLite's does. Timestamp parameters are cast
+ * to bigint, so the comparison is bigint with bigint whatever type Bun gives a number. ORDER BY names market_data.timestamp: the bare name would be
+ * the float8 output column, which the index does not order (a sort of every row in range, and
+ * latestBar reading the whole symbol).
  */
 import type { SQL } from "bun";
 import { batchSize, rowAt } from "../domain/batch.ts";
@@ -62,13 +65,14 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings) {
     const rows = await pool.run(async (sql) =>
       order === "desc"
         ? ((await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data
-              WHERE symbol = ${symbol} AND timestamp BETWEEN ${start} AND ${end}
-              ORDER BY timestamp DESC LIMIT ${limit}`) as Bar[])
+              WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint
+              ORDER BY market_data.timestamp DESC LIMIT ${limit}`) as Bar[])
         : ((await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data
-              WHERE symbol = ${symbol} AND timestamp BETWEEN ${start} AND ${end}
-              ORDER BY timestamp ASC LIMIT ${limit}`) as Bar[]),
+              WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint
+              ORDER BY market_data.timestamp ASC LIMIT ${limit}`) as Bar[]),
     );
-    return rows.map(plainBar);
+    // Rows arrive as plain objects with the columns in SELECT order: a Bar as SQLite gives it.
+    return [...rows];
   }
 
   async function* stored(symbol: string, query: ReadQuery): AsyncGenerator<Bar> {
@@ -105,7 +109,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings) {
             FROM (
               SELECT timestamp, high, low, volume, amount, timestamp + ${shift}::bigint AS x
               FROM market_data
-              WHERE symbol = ${symbol} AND timestamp BETWEEN ${start} AND ${end}
+              WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint
             ) AS s
             GROUP BY 1
           ) AS g
@@ -189,10 +193,14 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings) {
       return total;
     },
 
-    /** Bars in a range, ascending by default, as stored or resampled in SQL. */
+    /** Bars in a range, ascending by default, as stored (one query) or resampled in SQL. */
     async getBars(symbol: string, query?: BarQuery): Promise<Bar[]> {
+      assertSymbol(symbol);
+      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
+      const { interval, barTimestamp } = readResampling(query, settings.barTimestamp);
+      if (interval === undefined) return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order);
       const bars: Bar[] = [];
-      for await (const bar of iterate(symbol, query)) bars.push(bar);
+      for await (const bar of resampled(symbol, read, interval, barTimestamp)) bars.push(bar);
       return bars;
     },
 
@@ -212,7 +220,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings) {
       const { start, end } = readRange(range, timezone);
       return pool.run((sql) =>
         sql.begin(async (tx) => {
-          const deleted = await tx`DELETE FROM market_data WHERE symbol = ${symbol} AND timestamp BETWEEN ${start} AND ${end}`;
+          const deleted = await tx`DELETE FROM market_data WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint`;
           if (deleted.count > 0) await tx`UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ${symbol}`;
           return deleted.count;
         }),
@@ -228,9 +236,4 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings) {
       return rows.map((row) => ({ symbol: row.symbol, count: row.count, start: row.start, end: row.end }));
     },
   };
-}
-
-/** A row as a plain Bar object with the fields in the order SQLite's rows have them. */
-function plainBar(row: Bar): Bar {
-  return { timestamp: row.timestamp, open: row.open, high: row.high, low: row.low, close: row.close, volume: row.volume, amount: row.amount };
 }

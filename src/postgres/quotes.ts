@@ -47,11 +47,11 @@ export function createPgQuotes(pool: PostgresPool, settings: { readonly timezone
       const rows = await pool.run(async (sql) =>
         read.order === "desc"
           ? ((await sql`SELECT timestamp::float8 AS timestamp, bid, bid_size, ask, ask_size, last, volume FROM quotes
-                WHERE symbol = ${symbol} AND timestamp BETWEEN ${read.start} AND ${read.end}
-                ORDER BY timestamp DESC LIMIT ${limit}`) as Quote[])
+                WHERE symbol = ${symbol} AND timestamp BETWEEN ${read.start}::bigint AND ${read.end}::bigint
+                ORDER BY quotes.timestamp DESC LIMIT ${limit}`) as Quote[])
           : ((await sql`SELECT timestamp::float8 AS timestamp, bid, bid_size, ask, ask_size, last, volume FROM quotes
-                WHERE symbol = ${symbol} AND timestamp BETWEEN ${read.start} AND ${read.end}
-                ORDER BY timestamp ASC LIMIT ${limit}`) as Quote[]),
+                WHERE symbol = ${symbol} AND timestamp BETWEEN ${read.start}::bigint AND ${read.end}::bigint
+                ORDER BY quotes.timestamp ASC LIMIT ${limit}`) as Quote[]),
       );
       return rows.map((row) => ({ timestamp: row.timestamp, bid: row.bid, bid_size: row.bid_size, ask: row.ask, ask_size: row.ask_size, last: row.last, volume: row.volume }));
     },

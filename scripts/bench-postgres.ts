@@ -1,0 +1,175 @@
+/**
+ * `bun run bench:postgres [--quick]`: the PostgreSQL bar path against bare Bun.SQL doing the same
+ * work, in the same run, on the server $TRADELITE_BENCH_POSTGRES_URL names (default
+ * postgres://postgres@127.0.0.1:5432/postgres; the benchmark creates its own databases there and
+ * drops them). Beside it, SQLite's figures for the same rows, and the migration's rate.
+ *
+ * - Bulk insert: 1,000,000 bars (100 symbols x 10,000; --quick: 10x fewer) in 10,000-row batches
+ *   through the repository, against the bare statement it should cost no more than: the same
+ *   `unnest` upsert, built from the same columns. Target >= 0.8 of the bare rows/s.
+ * - One-day reads: 240-bar windows of a random symbol and day, against the bare SELECT of the
+ *   same rows. Target >= 0.8.
+ * Rounds alternate between the two sides; figures are medians. A missed target prints MISSED and
+ * the script still exits 0 (the machine is shared and noisy; the figures are the record).
+ */
+import { SQL } from "bun";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { copySqliteToPostgres, openDatabase, PostgresPool } from "../src/mod.ts";
+import { createPgBars } from "../src/postgres/bars.ts";
+import { migratePostgres } from "../src/postgres/migrations.ts";
+import { formatRate, median } from "./bench-support.ts";
+import { randomWalk, sessionTimestamps, type MinuteBarColumns } from "./synthetic-bars.ts";
+
+const ADMIN_URL = process.env.TRADELITE_BENCH_POSTGRES_URL || "postgres://postgres@127.0.0.1:5432/postgres";
+const quick = process.argv.includes("--quick");
+const SYMBOLS = quick ? 10 : 100;
+const BARS_PER_SYMBOL = 10_000;
+const BATCH = 10_000;
+const ROUNDS = 3;
+const READS = quick ? 300 : 2_000;
+const TARGET = 0.8;
+
+async function createDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `tradelite_bench_${label}_${process.pid}`;
+  const admin = new SQL({ url: ADMIN_URL, max: 1 });
+  try {
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.close();
+  }
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const dropper = new SQL({ url: ADMIN_URL, max: 1 });
+      await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => dropper.close());
+    },
+  };
+}
+
+const series: MinuteBarColumns[] = Array.from({ length: SYMBOLS }, (_, s) => randomWalk(sessionTimestamps("2024-01-02", BARS_PER_SYMBOL), 100 + s));
+const symbolOf = (s: number) => `BENCH${String(s).padStart(3, "0")}`;
+
+/** The bare side: the same unnest upsert, one statement per batch, arrays from the same columns. */
+async function bareInsert(sql: SQL, symbol: string, bars: MinuteBarColumns, from: number, to: number): Promise<void> {
+  const pick = (column: Float64Array) => Array.from(column.subarray(from, to));
+  await sql.begin(
+    (tx) => tx`
+      INSERT INTO market_data (symbol, timestamp, open, high, low, close, volume, amount)
+      SELECT ${symbol}, t.timestamp, t.open, t.high, t.low, t.close, t.volume, t.amount
+      FROM unnest(${pick(bars.timestamp)}::bigint[], ${pick(bars.open)}::float8[], ${pick(bars.high)}::float8[], ${pick(bars.low)}::float8[],
+                  ${pick(bars.close)}::float8[], ${pick(bars.volume)}::float8[], ${pick(bars.amount)}::float8[])
+           AS t(timestamp, open, high, low, close, volume, amount)
+      ON CONFLICT (symbol, timestamp) DO UPDATE SET
+        open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+        volume = excluded.volume, amount = excluded.amount`,
+  );
+}
+
+function slice(bars: MinuteBarColumns, from: number, to: number): MinuteBarColumns {
+  const cut = (column: Float64Array) => column.subarray(from, to);
+  return { timestamp: cut(bars.timestamp), open: cut(bars.open), high: cut(bars.high), low: cut(bars.low), close: cut(bars.close), volume: cut(bars.volume), amount: cut(bars.amount) };
+}
+
+async function main(): Promise<void> {
+  const rows = SYMBOLS * BARS_PER_SYMBOL;
+  console.log(`tradelite bench:postgres${quick ? " (--quick)" : ""}: ${SYMBOLS} symbols x ${BARS_PER_SYMBOL.toLocaleString("en-US")} bars, batches of ${BATCH.toLocaleString("en-US")}, ${ROUNDS} rounds`);
+  const target = await createDatabase("target");
+  const pool = new PostgresPool({ url: target.url, max: 2 });
+  const workDir = mkdtempSync(join(tmpdir(), "tradelite-bench-pg-"));
+  try {
+    await migratePostgres(pool.sql);
+    const repository = createPgBars(pool, { timezone: "UTC", barTimestamp: "start" });
+    const insertRates = { tradelite: [] as number[], bare: [] as number[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const side of round % 2 === 0 ? (["bare", "tradelite"] as const) : (["tradelite", "bare"] as const)) {
+        await pool.sql`TRUNCATE market_data`;
+        await pool.sql`VACUUM market_data`;
+        const started = performance.now();
+        for (let s = 0; s < SYMBOLS; s++) {
+          for (let from = 0; from < BARS_PER_SYMBOL; from += BATCH) {
+            const to = Math.min(BARS_PER_SYMBOL, from + BATCH);
+            if (side === "bare") await bareInsert(pool.sql, symbolOf(s), series[s]!, from, to);
+            else await repository.insertBars(symbolOf(s), slice(series[s]!, from, to));
+          }
+        }
+        insertRates[side].push(rows / ((performance.now() - started) / 1000));
+      }
+    }
+
+    // One-day reads over the rows the last round left, with the planner's statistics up to date
+    // (as autovacuum would have them; right after a TRUNCATE and a reload they say "empty").
+    await pool.sql`ANALYZE market_data`;
+    const days = Math.floor(BARS_PER_SYMBOL / 240);
+    const windows = Array.from({ length: READS }, (_, i) => {
+      const s = (i * 7919) % SYMBOLS;
+      const day = (i * 104_729) % days;
+      const first = series[s]!.timestamp[day * 240]!;
+      return { symbol: symbolOf(s), start: first, end: series[s]!.timestamp[day * 240 + 239]! };
+    });
+    const readRates = { tradelite: [] as number[], bare: [] as number[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const side of round % 2 === 0 ? (["bare", "tradelite"] as const) : (["tradelite", "bare"] as const)) {
+        let read = 0;
+        const started = performance.now();
+        for (const { symbol, start, end } of windows) {
+          if (side === "bare") {
+            read += (await pool.sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data
+                WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint ORDER BY market_data.timestamp`).length;
+          } else {
+            read += (await repository.getBars(symbol, { start, end })).length;
+          }
+        }
+        if (read !== READS * 240) throw new Error(`the ${side} reads returned ${read} rows, not ${READS * 240}`);
+        readRates[side].push(read / ((performance.now() - started) / 1000));
+      }
+    }
+
+    // SQLite beside it: the same rows through the embedded store, and then the migration's rate.
+    const sqlitePath = join(workDir, "bench.db");
+    const db = openDatabase({ path: sqlitePath });
+    let sqliteInsert = 0;
+    let sqliteRead = 0;
+    try {
+      const started = performance.now();
+      for (let s = 0; s < SYMBOLS; s++) {
+        for (let from = 0; from < BARS_PER_SYMBOL; from += BATCH) db.insertBars(symbolOf(s), slice(series[s]!, from, Math.min(BARS_PER_SYMBOL, from + BATCH)));
+      }
+      sqliteInsert = rows / ((performance.now() - started) / 1000);
+      let read = 0;
+      const readStarted = performance.now();
+      for (const { symbol, start, end } of windows) read += db.getBars(symbol, { start, end }).length;
+      sqliteRead = read / ((performance.now() - readStarted) / 1000);
+    } finally {
+      db.close();
+    }
+    const migrated = await createDatabase("migrate");
+    const migratePool = new PostgresPool({ url: migrated.url, max: 2 });
+    let migrateRate = 0;
+    try {
+      const copy = await copySqliteToPostgres(sqlitePath, migratePool, { batchRows: BATCH });
+      migrateRate = copy.rows / (copy.durationMs / 1000);
+    } finally {
+      await migratePool.close();
+      await migrated.drop();
+    }
+
+    const ratio = (side: { tradelite: number[]; bare: number[] }) => median(side.tradelite) / median(side.bare);
+    const verdict = (value: number) => (value >= TARGET ? "met" : "MISSED");
+    console.log("");
+    console.log(`bulk insert      tradelite ${formatRate(median(insertRates.tradelite))} rows/s, bare unnest ${formatRate(median(insertRates.bare))} rows/s: ${ratio(insertRates).toFixed(2)} (target >= ${TARGET}: ${verdict(ratio(insertRates))})`);
+    console.log(`one-day reads    tradelite ${formatRate(median(readRates.tradelite))} rows/s, bare select ${formatRate(median(readRates.bare))} rows/s: ${ratio(readRates).toFixed(2)} (target >= ${TARGET}: ${verdict(ratio(readRates))})`);
+    console.log(`SQLite beside    insert ${formatRate(sqliteInsert)} rows/s, one-day reads ${formatRate(sqliteRead)} rows/s`);
+    console.log(`migrate          ${formatRate(migrateRate)} rows/s (SQLite file of ${rows.toLocaleString("en-US")} bars into a fresh PostgreSQL database)`);
+  } finally {
+    await pool.close();
+    await target.drop();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+await main();
