@@ -1,13 +1,14 @@
 /**
- * Maintenance on PostgreSQL: what maps onto the server's own tools, and a clear "not here" for
- * what does not. optimize is ANALYZE; vacuum is VACUUM (incremental) or VACUUM FULL (rebuilds the
- * tables, as SQLite's VACUUM rebuilds the file); info and stats read the server's catalog. A
- * checkpoint, an integrity check and a backup are the server's and its tools' business (the
- * server checkpoints its WAL itself; amcheck/pg_amcheck check it; pg_dump backs it up): those
- * answer NOT_SUPPORTED (the API's 501) naming the tool, rather than a made-up result.
+ * Maintenance on PostgreSQL, mapped onto the server's own tools. optimize is ANALYZE; vacuum is
+ * VACUUM (incremental) or VACUUM FULL (rebuilds the tables, as SQLite's VACUUM rebuilds the file);
+ * checkpoint is CHECKPOINT (a superuser's or pg_checkpoint's right; the frame counts are SQLite's
+ * notion and are 0 here: the server's WAL is written through by the checkpoint); integrityCheck
+ * runs amcheck over every index of tradelite's tables (quick: bt_index_check; full: the parent
+ * check with every heap tuple looked up), and says so when amcheck is not installed; info and
+ * stats read the catalog. A backup answers NOT_SUPPORTED (the API's 501) naming pg_dump.
  */
 import { StorageError, ValidationError } from "../domain/errors.ts";
-import type { CheckpointResult, IntegrityResult, MaintenanceStats, StorageInfo } from "../domain/maintenance.ts";
+import { CHECKPOINT_MODES, type CheckpointMode, type CheckpointResult, type IntegrityResult, type MaintenanceStats, type StorageInfo } from "../domain/maintenance.ts";
 import { redactUrl, type PostgresPool } from "./connection.ts";
 
 /** The tables stats() counts, as SQLite's stats() counts them. */
@@ -36,8 +37,13 @@ export function createPgMaintenance(pool: PostgresPool, record: RunRecorder) {
   }
 
   return {
-    checkpoint(): Promise<CheckpointResult> {
-      return Promise.reject(notHere("a checkpoint", "the server checkpoints its WAL itself (CHECKPOINT, as a superuser, forces one)"));
+    async checkpoint(mode: CheckpointMode = "PASSIVE"): Promise<CheckpointResult> {
+      if (!CHECKPOINT_MODES.includes(mode)) throw new ValidationError([{ field: "mode", message: `expected one of ${CHECKPOINT_MODES.join(", ")}` }]);
+      const started = performance.now();
+      await pool.run((sql) => sql`CHECKPOINT`);
+      const durationMs = performance.now() - started;
+      await record("checkpoint", durationMs, { mode });
+      return { mode, busy: false, walFrames: 0, checkpointedFrames: 0, durationMs };
     },
 
     async optimize(): Promise<{ durationMs: number }> {
@@ -62,8 +68,33 @@ export function createPgMaintenance(pool: PostgresPool, record: RunRecorder) {
       return { freedPages, durationMs };
     },
 
-    integrityCheck(): Promise<IntegrityResult> {
-      return Promise.reject(notHere("an integrity check", "use the amcheck extension or pg_amcheck"));
+    async integrityCheck(options: { quick?: boolean } = {}): Promise<IntegrityResult> {
+      const quick = options?.quick ?? false;
+      if (typeof quick !== "boolean") throw new ValidationError([{ field: "quick", message: "expected a boolean" }]);
+      const extension = await pool.run(
+        async (sql) => (await sql`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'amcheck') AS installed`) as { installed: boolean }[],
+      );
+      if (!extension[0]!.installed) throw notHere("an integrity check", "the amcheck extension is not installed (CREATE EXTENSION amcheck, or run pg_amcheck)");
+      const indexes = await pool.run(
+        async (sql) =>
+          (await sql`SELECT i.indexrelid::regclass::text AS name FROM pg_index i
+                     JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am a ON a.oid = (SELECT relam FROM pg_class WHERE oid = i.indexrelid)
+                     WHERE n.nspname = current_schema() AND a.amname = 'btree' AND c.relname = ANY(${[...TABLES]}::text[])
+                     ORDER BY 1`) as { name: string }[],
+      );
+      const started = performance.now();
+      const problems: string[] = [];
+      for (const { name } of indexes) {
+        try {
+          await pool.run((sql) => (quick ? sql`SELECT bt_index_check(${name}::regclass)` : sql`SELECT bt_index_parent_check(${name}::regclass, true)`));
+        } catch (error) {
+          problems.push(`${name}: ${(error as Error).message}`);
+        }
+      }
+      const durationMs = performance.now() - started;
+      const ok = problems.length === 0;
+      await record("integrity", durationMs, { quick, ok });
+      return { ok, problems, durationMs };
     },
 
     backup(): Promise<{ path: string; bytes: number; durationMs: number }> {

@@ -141,9 +141,25 @@ CREATE AGGREGATE tradelite_ksum(float8) (
 );
 `;
 
+/**
+ * amcheck (in PostgreSQL's contrib, shipped with the server) is what integrityCheck() runs.
+ * Creating an extension takes privileges a managed database may not grant: without them the
+ * migration still succeeds, and integrityCheck() says amcheck is missing.
+ */
+const V3_AMCHECK = `
+DO $$
+BEGIN
+    CREATE EXTENSION IF NOT EXISTS amcheck;
+EXCEPTION WHEN insufficient_privilege OR undefined_file OR feature_not_supported THEN
+    RAISE NOTICE 'amcheck is not available: integrity checks will say so';
+END
+$$;
+`;
+
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "market_data, quotes, session_cache, recovery_metrics, user_preferences, audit_log (append-only), model_artifacts", sql: V1 },
   { version: 2, description: "tradelite_ksum: sum() with SQLite's compensated summation", sql: V2_KBN_SUM },
+  { version: 3, description: "amcheck for integrity checks, where the server allows it", sql: V3_AMCHECK },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;

@@ -10,7 +10,7 @@ import { openDatabase, StorageError, ValidationError, type Bar, type Database } 
 import { createPgBars } from "../../src/postgres/bars.ts";
 import { createPgQuotes } from "../../src/postgres/quotes.ts";
 import { PostgresPool, resolvePostgresUrl } from "../../src/postgres/connection.ts";
-import { migratePostgres, POSTGRES_SCHEMA_VERSION } from "../../src/postgres/migrations.ts";
+import { migratePostgres, POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "../../src/postgres/migrations.ts";
 import { randomBars } from "../support/bars.ts";
 import { createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
 import { readTdxBars, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
@@ -54,7 +54,7 @@ describe.skipIf(!available)("migrations on a real server", () => {
       expect(await Promise.all(pools.map((each) => migratePostgres(each.sql)))).toEqual([1, 1, 1, 1].map(() => POSTGRES_SCHEMA_VERSION));
       expect(await migratePostgres(pools[0]!.sql)).toBe(POSTGRES_SCHEMA_VERSION);
       const applied = await pools[0]!.sql`SELECT version, description FROM schema_migrations ORDER BY version`;
-      expect(applied.map((row: { version: number }) => row.version)).toEqual([1, 2]);
+      expect(applied.map((row: { version: number }) => row.version)).toEqual(POSTGRES_MIGRATIONS.map((migration) => migration.version));
       const tables = await pools[0]!.sql`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`;
       expect(tables.map((row: { table_name: string }) => row.table_name)).toEqual([
         "audit_log",

@@ -1,7 +1,7 @@
 /**
- * Maintenance on a real PostgreSQL: ANALYZE and VACUUM run and are reported, stats and info
- * read the catalog (never the password), and what belongs to the server's own tools answers
- * NOT_SUPPORTED naming the tool.
+ * Maintenance on a real PostgreSQL: ANALYZE, VACUUM, CHECKPOINT and amcheck run and are reported,
+ * stats and info read the catalog (never the password), and a backup answers NOT_SUPPORTED
+ * naming pg_dump.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { StorageError, ValidationError } from "../../src/mod.ts";
@@ -66,17 +66,35 @@ describe.skipIf(!available)("maintenance on PostgreSQL", () => {
     await expect(maintenance.vacuum({ incremental: "yes" as never })).rejects.toThrow(ValidationError);
   });
 
-  test("checkpoint, integrity check and backup answer NOT_SUPPORTED, naming the server's own tool", async () => {
-    const maintenance = createPgMaintenance(pool, async () => {});
-    for (const [call, tool] of [
-      [() => maintenance.checkpoint(), "CHECKPOINT"],
-      [() => maintenance.integrityCheck(), "amcheck"],
-      [() => maintenance.backup(), "pg_dump"],
-    ] as const) {
-      const error = await call().catch((caught: unknown) => caught);
+  test("checkpoint is CHECKPOINT, integrityCheck runs amcheck over every index (quick and full), backup answers NOT_SUPPORTED naming pg_dump", async () => {
+    runs.length = 0;
+    const maintenance = createPgMaintenance(pool, async (action, _ms, details) => void runs.push({ action, details }));
+    const [{ before }] = await pool.sql`SELECT checkpoints_req::float8 AS before FROM pg_stat_bgwriter`;
+    expect(await maintenance.checkpoint("TRUNCATE")).toMatchObject({ mode: "TRUNCATE", busy: false });
+    const [{ after }] = await pool.sql`SELECT checkpoints_req::float8 AS after FROM pg_stat_bgwriter`;
+    expect(after).toBeGreaterThan(before);
+    await expect(maintenance.checkpoint("SOMETIMES" as never)).rejects.toThrow(ValidationError);
+    for (const quick of [true, false]) expect(await maintenance.integrityCheck({ quick })).toMatchObject({ ok: true, problems: [] });
+    expect(runs.map((run) => [run.action, run.details])).toEqual([
+      ["checkpoint", { mode: "TRUNCATE" }],
+      ["integrity", { quick: true, ok: true }],
+      ["integrity", { quick: false, ok: true }],
+    ]);
+    const error = await maintenance.backup().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).code).toBe("NOT_SUPPORTED");
+    expect((error as Error).message).toContain("pg_dump");
+  });
+
+  test("without amcheck, an integrity check says what is missing (NOT_SUPPORTED)", async () => {
+    await pool.sql`DROP EXTENSION amcheck`;
+    try {
+      const error = await createPgMaintenance(pool, async () => {}).integrityCheck().catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(StorageError);
       expect((error as StorageError).code).toBe("NOT_SUPPORTED");
-      expect((error as Error).message).toContain(tool);
+      expect((error as Error).message).toContain("amcheck");
+    } finally {
+      await pool.sql`CREATE EXTENSION amcheck`;
     }
   });
 });
