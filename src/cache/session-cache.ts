@@ -36,7 +36,7 @@ import { StorageError, TradeliteError } from "../domain/errors.ts";
 import { readRange, type TimeRange } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { DAY_MS, MIN_TIMESTAMP } from "../domain/time.ts";
-import { timeSpan } from "../sqlite/bars.ts";
+import { timeSpan } from "../domain/batch.ts";
 import { getDatabase, type Database } from "../sqlite/database.ts";
 import { CSV_HEADER_LINE, formatBarLines, formatStoredBars, latestByTimestamp, lineKey, parseCacheFile } from "./csv.ts";
 import { cacheFileName } from "./file-name.ts";

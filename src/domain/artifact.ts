@@ -138,3 +138,31 @@ export function checkArtifact(input: unknown): CheckedArtifact {
     tags: JSON.stringify([...new Set(tags as string[])]),
   };
 }
+
+/** An artifact as a table stores it: params, metrics and tags as JSON text. */
+export interface StoredArtifactRow {
+  name: string;
+  version: string;
+  path: string;
+  sha256: string | null;
+  size: number | null;
+  created_at: number;
+  params: string;
+  metrics: string;
+  tags: string;
+}
+
+/** A stored row as the Artifact every backend returns. */
+export function artifactOfRow(row: StoredArtifactRow): Artifact {
+  return {
+    name: row.name,
+    version: row.version,
+    path: row.path,
+    sha256: row.sha256,
+    size: row.size,
+    created_at: row.created_at,
+    params: JSON.parse(row.params) as { [key: string]: JsonValue },
+    metrics: JSON.parse(row.metrics) as { [key: string]: JsonValue },
+    tags: JSON.parse(row.tags) as string[],
+  };
+}

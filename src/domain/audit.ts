@@ -99,3 +99,62 @@ export function auditHashInput(prevHash: string, entry: Omit<AuditEntry, "prev_h
 export function auditHash(prevHash: string, entry: Omit<AuditEntry, "prev_hash" | "hash">): string {
   return new Bun.CryptoHasher("sha256").update(auditHashInput(prevHash, entry)).digest("hex");
 }
+
+/** An audit row as a table stores it: details as the JSON text append wrote. */
+export interface StoredAuditRow extends Omit<AuditEntry, "details"> {
+  details: string;
+}
+
+export interface AuditHead {
+  id: number;
+  hash: string;
+}
+
+/** Checks verify()'s `head` option: an earlier head(), or nothing. */
+export function checkExpectedHead(head: unknown): AuditHead | undefined {
+  if (head === undefined) return undefined;
+  const candidate = head as AuditHead;
+  if (typeof head !== "object" || head === null || !Number.isSafeInteger(candidate.id) || typeof candidate.hash !== "string") {
+    throw new ValidationError([{ field: "head", message: "expected { id, hash } from head()" }]);
+  }
+  return candidate;
+}
+
+/**
+ * The chain's rules, one stored row at a time in id order, for every backend's verify(): ids
+ * without gaps from 1, each row linked to the one before, its details stored as append writes
+ * them (JSON with a duplicate key reads differently elsewhere, so it is a rewrite too), its hash
+ * recomputed; with an expected head (an earlier head()), that entry unchanged and still there.
+ */
+export class ChainVerifier {
+  #prevHash = GENESIS_HASH;
+  #expectedId = 1;
+  #checked = 0;
+
+  constructor(private readonly expected: AuditHead | undefined) {}
+
+  /** A failed verification at this row, or undefined when the row is sound. */
+  row(row: StoredAuditRow): AuditVerification | undefined {
+    this.#checked++;
+    const fail = { ok: false, checked: this.#checked, firstBadId: row.id };
+    let details: JsonValue;
+    try {
+      details = JSON.parse(row.details) as JsonValue;
+    } catch {
+      return fail;
+    }
+    const content = { id: row.id, timestamp: row.timestamp, actor: row.actor, action: row.action, entity: row.entity, details };
+    const storedAsWritten = row.details === JSON.stringify(details);
+    if (row.id !== this.#expectedId || row.prev_hash !== this.#prevHash || !storedAsWritten || auditHash(this.#prevHash, content) !== row.hash) return fail;
+    if (this.expected && row.id === this.expected.id && row.hash !== this.expected.hash) return fail;
+    this.#prevHash = row.hash;
+    this.#expectedId++;
+    return undefined;
+  }
+
+  /** After the last row: entries up to the expected head must all have been there. */
+  end(): AuditVerification {
+    if (this.expected && this.#expectedId <= this.expected.id) return { ok: false, checked: this.#checked, firstBadId: this.#expectedId };
+    return { ok: true, checked: this.#checked };
+  }
+}

@@ -216,3 +216,14 @@ export function writeOrder(timestamps: Float64Array): Uint32Array | null {
   const order = Uint32Array.from(lastIndex.values());
   return order.sort((a, b) => timestamps[a]! - timestamps[b]!);
 }
+
+/** The first and last timestamp of a batch, for the audit log: ranges, not data. */
+export function timeSpan(timestamps: Float64Array): { start: number; end: number } {
+  let start = Infinity;
+  let end = -Infinity;
+  for (const timestamp of timestamps) {
+    if (timestamp < start) start = timestamp;
+    if (timestamp > end) end = timestamp;
+  }
+  return { start, end };
+}

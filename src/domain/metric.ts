@@ -79,3 +79,14 @@ export function canonicalLabels(labels: unknown, issues: Issue[]): string {
   }
   return json;
 }
+
+/** The options a metric query takes. */
+export const METRIC_QUERY_KEYS: readonly string[] = ["since", "until", "labels"];
+
+/** A sample as a table stores it: labels as canonical JSON text. */
+export interface StoredMetricRow {
+  name: string;
+  timestamp: number;
+  value: number;
+  labels: string;
+}

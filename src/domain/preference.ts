@@ -37,3 +37,12 @@ export function assertPreferenceKey(key: unknown): string {
 export function preferenceJson(value: unknown): string {
   return exactJson(value, "value", MAX_PREFERENCE_BYTES);
 }
+
+/** Checks a value against a key's zod schema, if it has one: a ValidationError naming each problem. */
+export function checkPreferenceValue(schema: z.ZodType | undefined, value: unknown): void {
+  if (!schema) return;
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new ValidationError(parsed.error.issues.map((issue) => ({ field: ["value", ...issue.path].join("."), message: issue.message })));
+  }
+}

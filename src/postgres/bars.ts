@@ -14,7 +14,7 @@
  * latestBar reading the whole symbol).
  */
 import type { SQL } from "bun";
-import { batchSize, rowAt } from "../domain/batch.ts";
+import { batchSize, rowAt, timeSpan } from "../domain/batch.ts";
 import { BAR_VALUE_FIELDS, validateBars, type Bar, type BarColumns, type BarInput } from "../domain/bar.ts";
 import {
   BAR_QUERY_KEYS,
@@ -32,6 +32,7 @@ import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/res
 import type { SymbolOverview } from "../domain/store.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
+import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
 import type { PostgresPool } from "./connection.ts";
 
 export interface PgBarSettings {
@@ -45,7 +46,11 @@ const ROWS_PER_STATEMENT = 50_000;
 /** Rows per page when iterating, as SQLite's (keyset pagination, no cursor held open). */
 const PAGE_ROWS = 8_192;
 
-export function createPgBars(pool: PostgresPool, settings: PgBarSettings) {
+/**
+ * `audit`, when given, records `bars.insert` and `bars.delete` in the mutation's transaction, with
+ * the details SQLite's records (the Store passes it; the repository alone writes no audit).
+ */
+export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?: PgAuditRecorder) {
   const { timezone } = settings;
 
   async function upsert(tx: SQL, symbol: string, timestamps: number[], values: (number | null)[][]): Promise<void> {
@@ -169,8 +174,11 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings) {
       const total = batchSize(batch);
       if (total === 0) return 0;
       const columns = BAR_VALUE_FIELDS.map((field) => batch[field]);
+      // Read before any await: the actor of the call, however its transaction is scheduled.
+      const actor = audit?.actor();
       await pool.run((sql) =>
         sql.begin(async (tx) => {
+          if (audit) await lockAuditChain(tx);
           for (let from = 0; from < total; from += ROWS_PER_STATEMENT) {
             const count = Math.min(ROWS_PER_STATEMENT, total - from);
             const timestamps = new Array<number>(count);
@@ -188,6 +196,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings) {
           }
           // The session cache rebuilds a symbol whose market_data moved on without it.
           await tx`UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ${symbol}`;
+          if (audit) await audit(tx, actor!, "bars.insert", symbol, { rows: total, ...timeSpan(batch.timestamp) });
         }),
       );
       return total;
@@ -218,11 +227,14 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings) {
     async deleteBars(symbol: string, range?: TimeRange): Promise<number> {
       assertSymbol(symbol);
       const { start, end } = readRange(range, timezone);
+      const actor = audit?.actor();
       return pool.run((sql) =>
         sql.begin(async (tx) => {
-          const deleted = await tx`DELETE FROM market_data WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint`;
-          if (deleted.count > 0) await tx`UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ${symbol}`;
-          return deleted.count;
+          if (audit) await lockAuditChain(tx);
+          await tx`UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ${symbol}`;
+          const deleted = (await tx`DELETE FROM market_data WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint`).count as number;
+          if (audit) await audit(tx, actor!, "bars.delete", symbol, { deleted, start, end });
+          return deleted;
         }),
       );
     },

@@ -2,13 +2,15 @@
  * quotes on PostgreSQL: level-1 snapshot upserts and range reads, as src/sqlite/quotes.ts does
  * them (one unnest statement text; repeats inside a batch resolved first, last one winning).
  */
-import { batchSize, rowAt } from "../domain/batch.ts";
+import { batchSize, rowAt, timeSpan } from "../domain/batch.ts";
 import { readQuery, type RangeQuery } from "../domain/query.ts";
 import { QUOTE_VALUE_FIELDS, validateQuotes, type Quote, type QuoteColumns, type QuoteInput } from "../domain/quote.ts";
 import { assertSymbol } from "../domain/symbol.ts";
+import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
 import type { PostgresPool } from "./connection.ts";
 
-export function createPgQuotes(pool: PostgresPool, settings: { readonly timezone: string }) {
+/** `audit`, when given, records `quotes.insert` in the insert's transaction, as SQLite does. */
+export function createPgQuotes(pool: PostgresPool, settings: { readonly timezone: string }, audit?: PgAuditRecorder) {
   return {
     async insertQuotes(symbol: string, input: readonly QuoteInput[] | QuoteColumns): Promise<number> {
       assertSymbol(symbol);
@@ -26,8 +28,11 @@ export function createPgQuotes(pool: PostgresPool, settings: { readonly timezone
         });
       }
       const [bid, bidSize, ask, askSize, last, volume] = values;
-      await pool.run(
-        (sql) => sql`
+      const actor = audit?.actor();
+      await pool.run((sql) =>
+        sql.begin(async (tx) => {
+          if (audit) await lockAuditChain(tx);
+          await tx`
           INSERT INTO quotes (symbol, timestamp, bid, bid_size, ask, ask_size, last, volume)
           SELECT ${symbol}, t.timestamp, t.bid, t.bid_size, t.ask, t.ask_size, t.last, t.volume
           FROM unnest(${timestamps}::bigint[], ${bid}::float8[], ${bidSize}::float8[], ${ask}::float8[],
@@ -35,7 +40,9 @@ export function createPgQuotes(pool: PostgresPool, settings: { readonly timezone
                AS t(timestamp, bid, bid_size, ask, ask_size, last, volume)
           ON CONFLICT (symbol, timestamp) DO UPDATE SET
             bid = excluded.bid, bid_size = excluded.bid_size, ask = excluded.ask,
-            ask_size = excluded.ask_size, last = excluded.last, volume = excluded.volume`,
+            ask_size = excluded.ask_size, last = excluded.last, volume = excluded.volume`;
+          if (audit) await audit(tx, actor!, "quotes.insert", symbol, { rows: total, ...timeSpan(batch.timestamp) });
+        }),
       );
       return total;
     },

@@ -2,25 +2,15 @@
  * model_artifacts: one row per (name, version). Registering computes a missing hash and size by
  * streaming the file (a 2 GB model is never read into memory) before the write transaction.
  */
-import { existsSync, statSync } from "node:fs";
-import { assertArtifactName, checkArtifact, type Artifact, type ArtifactInput, type RegisterOptions } from "../domain/artifact.ts";
-import { ConflictError, StorageError, ValidationError, type Issue } from "../domain/errors.ts";
+import { artifactOfRow, assertArtifactName, type StoredArtifactRow, type Artifact, type ArtifactInput, type RegisterOptions } from "../domain/artifact.ts";
+import { ConflictError, ValidationError, type Issue } from "../domain/errors.ts";
 import { checkOptions } from "../domain/query.ts";
 import type { JsonValue } from "../domain/json.ts";
 import type { AuditRecorder } from "./audit.ts";
+import { resolveArtifactFile } from "../domain/artifact-file.ts";
 import { guard, type Connection } from "./connection.ts";
 
-interface ArtifactRow {
-  name: string;
-  version: string;
-  path: string;
-  sha256: string | null;
-  size: number | null;
-  created_at: number;
-  params: string;
-  metrics: string;
-  tags: string;
-}
+type ArtifactRow = StoredArtifactRow;
 
 const COLUMNS = "name, version, path, sha256, size, created_at, params, metrics, tags";
 
@@ -29,20 +19,6 @@ export interface ArtifactQuery {
   tag?: string;
 }
 
-/** Streams a file through SHA-256; returns the hex digest and the bytes read. */
-export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
-  const hasher = new Bun.CryptoHasher("sha256");
-  let size = 0;
-  let chunks = 0;
-  for await (const chunk of Bun.file(path).stream()) {
-    hasher.update(chunk);
-    size += chunk.byteLength;
-    // File chunks arrive without yielding to timers; let the event loop run now and then so a
-    // multi-gigabyte model does not freeze a server for seconds.
-    if (++chunks % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
-  }
-  return { sha256: hasher.digest("hex"), size };
-}
 
 export function createArtifactRepository(conn: Connection, audit: AuditRecorder) {
   const selectOne = conn.prepare<ArtifactRow>(`SELECT ${COLUMNS} FROM model_artifacts WHERE name = ? AND version = ?`);
@@ -55,12 +31,7 @@ export function createArtifactRepository(conn: Connection, audit: AuditRecorder)
   );
   const insert = conn.prepare(`INSERT INTO model_artifacts (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
   const remove = conn.prepare("DELETE FROM model_artifacts WHERE name = ? AND version = ?");
-  const toArtifact = (row: ArtifactRow): Artifact => ({
-    ...row,
-    params: JSON.parse(row.params) as { [key: string]: JsonValue },
-    metrics: JSON.parse(row.metrics) as { [key: string]: JsonValue },
-    tags: JSON.parse(row.tags) as string[],
-  });
+  const toArtifact = artifactOfRow;
 
   return {
     /**
@@ -74,33 +45,8 @@ export function createArtifactRepository(conn: Connection, audit: AuditRecorder)
      */
     async register(input: ArtifactInput, options: RegisterOptions = {}): Promise<Artifact> {
       const { actor = audit.actor(), readFile = true } = options ?? {};
-      const checked = checkArtifact(input);
-      let { sha256, size } = checked;
-      if (!readFile) {
-        const missing = (["sha256", "size"] as const).filter((field) => checked[field] === undefined);
-        if (missing.length > 0) {
-          throw new ValidationError(missing.map((field) => ({ field, message: "required when the file is not read (readFile: false)" })));
-        }
-      } else if ((sha256 === undefined || size === undefined) && existsSync(checked.path)) {
-        if (!statSync(checked.path).isFile()) {
-          throw new ValidationError([{ field: "path", message: `${checked.path} is not a file` }]);
-        }
-        if (sha256 === undefined) {
-          const hashed = await hashFile(checked.path).catch((error: unknown) => {
-            throw new StorageError("ARTIFACT_READ", `cannot read ${checked.path}: ${(error as Error).message}`, { cause: error });
-          });
-          if (size !== undefined && size !== hashed.size) {
-            throw new ValidationError([{ field: "size", message: `given ${size} bytes, the file has ${hashed.size}` }]);
-          }
-          ({ sha256, size } = hashed);
-        } else {
-          size = statSync(checked.path).size;
-        }
-      } else if (sha256 !== undefined && size !== undefined && existsSync(checked.path)) {
-        // Both given: the size is cheap to check; the hash is trusted (re-hashing is the caller's call).
-        const actual = statSync(checked.path).size;
-        if (size !== actual) throw new ValidationError([{ field: "size", message: `given ${size} bytes, the file has ${actual}` }]);
-      }
+      const resolved = await resolveArtifactFile(input, readFile);
+      const { sha256, size, ...checked } = resolved;
       return audit.as(actor, () => conn.writeTransaction(() => {
         const existing = selectOne.get(checked.name as never, checked.version as never);
         if (existing) {

@@ -2,7 +2,19 @@
  * audit_log: append-only (triggers refuse UPDATE and DELETE) and hash-chained, so a rewrite that
  * goes around the triggers (a raw client dropping them) is caught by verify().
  */
-import { auditHash, checkActor, checkAuditInput, GENESIS_HASH, type AuditEntry, type AuditInput, type AuditVerification } from "../domain/audit.ts";
+import {
+  auditHash,
+  ChainVerifier,
+  checkActor,
+  checkAuditInput,
+  checkExpectedHead,
+  GENESIS_HASH,
+  type AuditEntry,
+  type AuditHead,
+  type AuditInput,
+  type AuditVerification,
+  type StoredAuditRow,
+} from "../domain/audit.ts";
 import { StorageError, ValidationError, type Issue } from "../domain/errors.ts";
 import type { JsonValue } from "../domain/json.ts";
 import { checkLimit, checkOptions, readSinceUntil } from "../domain/query.ts";
@@ -10,17 +22,12 @@ import type { AuditQuery } from "../domain/store.ts";
 import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS } from "./series.ts";
 
-interface AuditRow extends Omit<AuditEntry, "details"> {
-  details: string;
-}
+type AuditRow = StoredAuditRow;
 
 const COLUMNS = "id, timestamp, actor, action, entity, details, prev_hash, hash";
 const QUERY_KEYS = ["since", "until", "actor", "action", "limit"];
 
-export interface AuditHead {
-  id: number;
-  hash: string;
-}
+export type { AuditHead };
 
 /** What the store's own mutations record: who, what, which entity, counts and ranges. */
 export interface AuditRecorder {
@@ -128,42 +135,15 @@ export function createAuditRepository(conn: Connection, settings: { readonly tim
      * cannot tell its newest entries were deleted from their never having been written.
      */
     verify(options: { head?: AuditHead } = {}): AuditVerification {
-      const expected = options?.head;
-      if (expected !== undefined && (typeof expected !== "object" || expected === null || !Number.isSafeInteger(expected.id) || typeof expected.hash !== "string")) {
-        throw new ValidationError([{ field: "head", message: "expected { id, hash } from head()" }]);
-      }
-      let prevHash = GENESIS_HASH;
-      let expectedId = 1;
-      let checked = 0;
+      const verifier = new ChainVerifier(checkExpectedHead(options?.head));
       let after = 0;
       for (;;) {
         const rows = guard(() => page.all(after as never, PAGE_ROWS as never));
         for (const row of rows) {
-          checked++;
-          let entry: AuditEntry;
-          try {
-            entry = toEntry(row);
-          } catch {
-            return { ok: false, checked, firstBadId: row.id };
-          }
-          const { prev_hash: _prev, hash: _hash, ...content } = entry;
-          // The stored text must be what append writes: JSON with duplicate keys parses to a
-          // value SQLite's json functions read differently, so it is a rewrite too.
-          const storedAsWritten = row.details === JSON.stringify(entry.details);
-          if (row.id !== expectedId || row.prev_hash !== prevHash || !storedAsWritten || auditHash(prevHash, content) !== row.hash) {
-            return { ok: false, checked, firstBadId: row.id };
-          }
-          if (expected && row.id === expected.id && row.hash !== expected.hash) {
-            return { ok: false, checked, firstBadId: row.id };
-          }
-          prevHash = row.hash;
-          expectedId++;
+          const failed = verifier.row(row);
+          if (failed) return failed;
         }
-        if (rows.length < PAGE_ROWS) {
-          // Entries up to the expected head must all still be there.
-          if (expected && expectedId <= expected.id) return { ok: false, checked, firstBadId: expectedId };
-          return { ok: true, checked };
-        }
+        if (rows.length < PAGE_ROWS) return verifier.end();
         after = rows[rows.length - 1]!.id;
       }
     },

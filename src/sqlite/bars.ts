@@ -17,6 +17,7 @@ import {
 } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
+import { timeSpan } from "../domain/batch.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
 import { prepareSeries } from "./series.ts";
@@ -161,14 +162,3 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
 }
 
 export type BarRepository = ReturnType<typeof createBarRepository>;
-
-/** The first and last timestamp of a batch, for the audit log: ranges, not data. */
-export function timeSpan(timestamps: Float64Array): { start: number; end: number } {
-  let start = Infinity;
-  let end = -Infinity;
-  for (const timestamp of timestamps) {
-    if (timestamp < start) start = timestamp;
-    if (timestamp > end) end = timestamp;
-  }
-  return { start, end };
-}

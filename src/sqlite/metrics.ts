@@ -1,21 +1,24 @@
 /**
  * recovery_metrics: append-only samples, read back by name and time.
  */
-import { assertMetricName, canonicalLabels, checkMetric, type Metric, type MetricLabels, type MetricSummary } from "../domain/metric.ts";
+import {
+  assertMetricName,
+  canonicalLabels,
+  checkMetric,
+  METRIC_QUERY_KEYS,
+  type Metric,
+  type MetricLabels,
+  type MetricSummary,
+  type StoredMetricRow,
+} from "../domain/metric.ts";
 import { ValidationError, type Issue } from "../domain/errors.ts";
 import { checkOptions, readSinceUntil } from "../domain/query.ts";
 import type { MetricQuery } from "../domain/store.ts";
 import { guard, type Connection } from "./connection.ts";
 
 
-const QUERY_KEYS = ["since", "until", "labels"];
-
-interface MetricRow {
-  name: string;
-  timestamp: number;
-  value: number;
-  labels: string;
-}
+const QUERY_KEYS = METRIC_QUERY_KEYS;
+type MetricRow = StoredMetricRow;
 
 export function createMetricRepository(conn: Connection, settings: { readonly timezone: string }) {
   const insert = conn.prepare("INSERT INTO recovery_metrics (name, timestamp, value, labels) VALUES (?, ?, ?, ?)");

@@ -5,7 +5,7 @@
 import type { z } from "zod";
 import { ValidationError } from "../domain/errors.ts";
 import { utf8Length } from "../domain/json.ts";
-import { assertPreferenceKey, preferenceJson, type JsonValue, type Preference } from "../domain/preference.ts";
+import { assertPreferenceKey, checkPreferenceValue, preferenceJson, type JsonValue, type Preference } from "../domain/preference.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
 
@@ -42,15 +42,7 @@ export function createPreferenceRepository(conn: Connection, audit: AuditRecorde
     },
     set(key: string, value: unknown): Preference {
       assertPreferenceKey(key);
-      const schema = schemas.get(key);
-      if (schema) {
-        const parsed = schema.safeParse(value);
-        if (!parsed.success) {
-          throw new ValidationError(
-            parsed.error.issues.map((issue) => ({ field: ["value", ...issue.path].join("."), message: issue.message })),
-          );
-        }
-      }
+      checkPreferenceValue(schemas.get(key), value);
       const json = preferenceJson(value);
       const updatedAt = Date.now();
       conn.writeTransaction(() => {

@@ -5,7 +5,7 @@ import { QUOTE_VALUE_FIELDS, validateQuotes, type Quote, type QuoteColumns, type
 import { readQuery, type RangeQuery } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import type { AuditRecorder } from "./audit.ts";
-import { timeSpan } from "./bars.ts";
+import { timeSpan } from "../domain/batch.ts";
 import type { Connection } from "./connection.ts";
 import { prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";

@@ -1,0 +1,181 @@
+/**
+ * audit_log on PostgreSQL: append-only (triggers refuse UPDATE, DELETE and TRUNCATE) and
+ * hash-chained exactly as src/sqlite/audit.ts chains it (same ids, canonical JSON and hashes,
+ * domain/audit.ts), so a log copied from SQLite verifies here and verify() gives the same answer.
+ *
+ * Appends are serialized by a transaction-level advisory lock taken before the chain's end is
+ * read: appenders in other pools and processes queue on it, so two never both extend the same
+ * head (the primary key on id would refuse the second anyway). An advisory lock needs no
+ * privilege on the table, unlike LOCK TABLE ... EXCLUSIVE, which needs UPDATE or DELETE rights
+ * an append-only role should not have.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { SQL } from "bun";
+import {
+  auditHash,
+  ChainVerifier,
+  checkActor,
+  checkAuditInput,
+  checkExpectedHead,
+  GENESIS_HASH,
+  type AuditEntry,
+  type AuditHead,
+  type AuditInput,
+  type AuditVerification,
+  type StoredAuditRow,
+} from "../domain/audit.ts";
+import { StorageError, ValidationError, type Issue } from "../domain/errors.ts";
+import type { JsonValue } from "../domain/json.ts";
+import { checkLimit, checkOptions, readSinceUntil } from "../domain/query.ts";
+import type { AuditQuery } from "../domain/store.ts";
+import type { PostgresPool } from "./connection.ts";
+
+type AuditRow = StoredAuditRow;
+
+export type { AuditHead };
+
+const QUERY_KEYS = ["since", "until", "actor", "action", "limit"];
+/** Rows per page in verify(), as SQLite's (src/sqlite/series.ts PAGE_ROWS). */
+const PAGE_ROWS = 8_192;
+/** "tl-audit" as a 64-bit advisory lock key: every appender of the chain queues on it. */
+const AUDIT_LOCK = 0x746c_2d61_7564_6974n;
+
+/**
+ * Takes the chain's lock for the rest of `tx` (re-taking it is free). Audited mutations take it
+ * first, as SQLite's BEGIN IMMEDIATE takes its write lock up front: a transaction that holds row
+ * locks then always holds this one too, so two mutations can never wait on each other in a cycle.
+ */
+export async function lockAuditChain(tx: SQL): Promise<void> {
+  await tx`SELECT pg_advisory_xact_lock(${AUDIT_LOCK.toString()}::bigint)`;
+}
+
+/**
+ * Appends one entry inside the caller's open transaction `tx`: it commits or rolls back with the
+ * caller's mutation. Checks the input as append() does.
+ */
+export async function appendAuditEntry(tx: SQL, input: AuditInput): Promise<AuditEntry> {
+  const checked = checkAuditInput(input);
+  await lockAuditChain(tx);
+  const [previous] = (await tx`SELECT id::float8 AS id, hash FROM audit_log ORDER BY id DESC LIMIT 1`) as AuditHead[];
+  const entry = {
+    id: (previous?.id ?? 0) + 1,
+    timestamp: Date.now(),
+    actor: checked.actor,
+    action: checked.action,
+    entity: checked.entity,
+    details: JSON.parse(checked.details) as JsonValue,
+  };
+  const prevHash = previous?.hash ?? GENESIS_HASH;
+  const hash = auditHash(prevHash, entry);
+  await tx`INSERT INTO audit_log (id, timestamp, actor, action, entity, details, prev_hash, hash)
+           VALUES (${entry.id}, ${entry.timestamp}, ${entry.actor}, ${entry.action}, ${entry.entity}, ${checked.details}, ${prevHash}, ${hash})`;
+  return { ...entry, prev_hash: prevHash, hash };
+}
+
+/**
+ * What the repositories' own mutations record: `record(tx, actor, action, entity, details)` in
+ * their transaction. Unlike SQLite's, it does not read the actor itself: a repository reads
+ * `actor()` synchronously when its call starts (before any await) and passes it along, so the
+ * actor `as()` set is the one named however the transaction's callbacks are scheduled.
+ */
+export interface PgAuditRecorder {
+  (tx: SQL, actor: string, action: string, entity: string | null, details: JsonValue): Promise<AuditEntry>;
+  /** The store's `actor` option, or the one an enclosing `as()` set. */
+  actor(): string;
+  /** Runs `work` (synchronous or async) with actor() naming `actor` for the calls it starts. */
+  as<T>(actor: string, work: () => T): T;
+}
+
+export function createPgAudit(pool: PostgresPool, settings: { readonly timezone: string; readonly actor: string }) {
+  const actors = new AsyncLocalStorage<string>();
+
+  const record: PgAuditRecorder = Object.assign(
+    (tx: SQL, actor: string, action: string, entity: string | null, details: JsonValue) =>
+      appendAuditEntry(tx, { actor, action, entity, details }),
+    {
+      actor: () => actors.getStore() ?? settings.actor,
+      as<T>(actor: string, work: () => T): T {
+        checkActor(actor);
+        return actors.run(actor, work);
+      },
+    },
+  );
+
+  const toEntry = (row: AuditRow): AuditEntry => {
+    try {
+      return { ...row, details: JSON.parse(row.details) as JsonValue };
+    } catch (error) {
+      // Only a client going around append() can store this; verify() reports it as a bad entry.
+      throw new StorageError("AUDIT_CORRUPT", `audit entry ${row.id} has details that are not JSON`, { cause: error });
+    }
+  };
+
+  return {
+    async append(input: AuditInput): Promise<AuditEntry> {
+      checkAuditInput(input);
+      return pool.run((sql) => sql.begin((tx) => appendAuditEntry(tx, input)));
+    },
+
+    record,
+
+    async query(query: AuditQuery = {}): Promise<AuditEntry[]> {
+      const issues: Issue[] = [];
+      const { since, until, actor, action, limit } = checkOptions<AuditQuery>(query, QUERY_KEYS, issues);
+      checkLimit(limit, issues);
+      for (const [field, value] of [["actor", actor], ["action", action]] as const) {
+        if (value !== undefined && typeof value !== "string") issues.push({ field, message: "expected a string" });
+      }
+      if (issues.length > 0) throw new ValidationError(issues);
+      const { start, end } = readSinceUntil(since, until, settings.timezone);
+      const who = actor ?? null;
+      const what = action ?? null;
+      const rows = await pool.run(
+        async (sql) =>
+          (await sql`SELECT id::float8 AS id, timestamp::float8 AS timestamp, actor, action, entity, details, prev_hash, hash
+                     FROM audit_log WHERE timestamp BETWEEN ${start} AND ${end}
+                     AND (${who}::text IS NULL OR actor = ${who}::text) AND (${what}::text IS NULL OR action = ${what}::text)
+                     ORDER BY id LIMIT ${limit ?? null}`) as AuditRow[],
+      );
+      return rows.map((row) => toEntry(plainRow(row)));
+    },
+
+    /** The newest entry's id and hash: keep a copy elsewhere to catch a later truncation. */
+    async head(): Promise<AuditHead | null> {
+      const rows = await pool.run(async (sql) => (await sql`SELECT id::float8 AS id, hash FROM audit_log ORDER BY id DESC LIMIT 1`) as AuditHead[]);
+      return rows.length === 0 ? null : { id: rows[0]!.id, hash: rows[0]!.hash };
+    },
+
+    /**
+     * Recomputes the whole chain, page by page, from the table's own rows, by the same rules as
+     * SQLite's verify(). With `head` (an earlier head()), entries missing from the end since
+     * then are caught too.
+     */
+    async verify(options: { head?: AuditHead } = {}): Promise<AuditVerification> {
+      const verifier = new ChainVerifier(checkExpectedHead(options?.head));
+      let after = 0;
+      for (;;) {
+        const rows = await pool.run(
+          async (sql) =>
+            (await sql`SELECT id::float8 AS id, timestamp::float8 AS timestamp, actor, action, entity, details, prev_hash, hash
+                       FROM audit_log WHERE id > ${after} ORDER BY id LIMIT ${PAGE_ROWS}`) as AuditRow[],
+        );
+        for (const row of rows) {
+          const failed = verifier.row(row);
+          if (failed) return failed;
+        }
+        if (rows.length < PAGE_ROWS) return verifier.end();
+        after = rows[rows.length - 1]!.id;
+      }
+    },
+  };
+}
+
+/** A row as a plain object with the fields in SQLite's column order. */
+function plainRow(row: AuditRow): AuditRow {
+  return {
+    id: row.id, timestamp: row.timestamp, actor: row.actor, action: row.action, entity: row.entity,
+    details: row.details, prev_hash: row.prev_hash, hash: row.hash,
+  };
+}
+
+export type PgAudit = ReturnType<typeof createPgAudit>;

@@ -1,0 +1,103 @@
+/**
+ * recovery_metrics on PostgreSQL: append-only samples, read back by name and time, with the
+ * same checks and answers as src/sqlite/metrics.ts. Labels are stored as the same canonical
+ * JSON text (sorted keys) and filtered here, not in SQL, exactly as SQLite's repository does.
+ */
+import {
+  assertMetricName,
+  canonicalLabels,
+  checkMetric,
+  METRIC_QUERY_KEYS,
+  type Metric,
+  type MetricLabels,
+  type MetricSummary,
+  type StoredMetricRow,
+} from "../domain/metric.ts";
+import { ValidationError, type Issue } from "../domain/errors.ts";
+import { checkOptions, readSinceUntil } from "../domain/query.ts";
+import type { MetricQuery } from "../domain/store.ts";
+import type { PostgresPool } from "./connection.ts";
+
+const QUERY_KEYS = METRIC_QUERY_KEYS;
+type MetricRow = StoredMetricRow;
+
+interface SummaryRow {
+  count: number;
+  min: number | null;
+  max: number | null;
+  /** Every value in SQLite's scan order; null when there is none. */
+  values: number[] | null;
+  last: number | null;
+}
+
+export function createPgMetrics(pool: PostgresPool, settings: { readonly timezone: string }) {
+  return {
+    /** Records one sample now; returns it. */
+    async record(name: string, value: number, labels?: MetricLabels): Promise<Metric> {
+      const checked = checkMetric(name, value, labels);
+      const timestamp = Date.now();
+      await pool.run(
+        (sql) => sql`INSERT INTO recovery_metrics (name, timestamp, value, labels) VALUES (${checked.name}, ${timestamp}, ${checked.value}::float8, ${checked.labels})`,
+      );
+      return { name: checked.name, timestamp, value: checked.value, labels: JSON.parse(checked.labels) as MetricLabels };
+    },
+
+    /** Samples of `name` in the inclusive range, oldest first, optionally filtered by labels. */
+    async query(name: string, query: MetricQuery = {}): Promise<Metric[]> {
+      assertMetricName(name);
+      const issues: Issue[] = [];
+      const { since, until, labels } = checkOptions<MetricQuery>(query, QUERY_KEYS, issues);
+      if (issues.length > 0) throw new ValidationError(issues);
+      const { start, end } = readSinceUntil(since, until, settings.timezone);
+      const wanted = labels === undefined ? undefined : (JSON.parse(canonicalLabels(labels, issues)) as MetricLabels);
+      if (issues.length > 0) throw new ValidationError(issues);
+      const rows = await pool.run(
+        async (sql) =>
+          (await sql`SELECT name, timestamp::float8 AS timestamp, value, labels FROM recovery_metrics
+                     WHERE name = ${name} AND timestamp BETWEEN ${start} AND ${end} ORDER BY timestamp, id`) as MetricRow[],
+      );
+      const metrics = rows.map((row) => ({ name: row.name, timestamp: row.timestamp, value: row.value, labels: JSON.parse(row.labels) as MetricLabels }));
+      if (!wanted) return metrics;
+      const pairs = Object.entries(wanted);
+      return metrics.filter((metric) => pairs.every(([key, value]) => metric.labels[key] === value));
+    },
+
+    /**
+     * count, min, max and mean over every sample of `name`, and the newest sample's value. The
+     * mean is computed here, not with avg(): SQLite's avg() sums with Kahan-Babuska-Neumaier
+     * compensation in index order (timestamp, id), so PostgreSQL's plain sum would differ in the
+     * last bits, and its avg(float8) also squares every value and overflows on huge ones.
+     */
+    async summary(name: string): Promise<MetricSummary> {
+      assertMetricName(name);
+      // One statement, so every figure comes from one snapshot.
+      const [row] = await pool.run(
+        async (sql) =>
+          (await sql`SELECT count(*)::float8 AS count, min(value) AS min, max(value) AS max,
+                            array_agg(value ORDER BY timestamp, id) AS "values",
+                            (SELECT value FROM recovery_metrics WHERE name = ${name} ORDER BY timestamp DESC, id DESC LIMIT 1) AS last
+                     FROM recovery_metrics WHERE name = ${name}`) as SummaryRow[],
+      );
+      const { count, min, max, values, last } = row!;
+      return { name, count, min, max, mean: values === null ? null : compensatedSum(values) / count, last };
+    },
+  };
+}
+
+/**
+ * The sum SQLite's sum() and avg() compute for REAL values (func.c, kahanBabuskaNeumaierStep and
+ * avgFinalize since 3.43): a running sum from 0.0 plus the accumulated rounding error, the error
+ * left out when it is not finite (the sum overflowed).
+ */
+function compensatedSum(values: readonly number[]): number {
+  let sum = 0;
+  let error = 0;
+  for (const value of values) {
+    const total = sum + value;
+    error += Math.abs(sum) > Math.abs(value) ? sum - total + value : value - total + sum;
+    sum = total;
+  }
+  return Number.isFinite(error) ? sum + error : sum;
+}
+
+export type PgMetrics = ReturnType<typeof createPgMetrics>;
