@@ -119,3 +119,4 @@ export {
   type CopySummary,
   type Difference,
 } from "./migrate/sqlite-to-postgres.ts";
+export type { PostgresStoreOptions } from "./postgres/store.ts";

@@ -513,7 +513,9 @@ export function storeConformance(name: string, openStore: StoreFactory): void {
       expect((await store.maintenance.integrityCheck({ quick: true })).ok).toBe(true);
       await store.maintenance.optimize();
       await store.maintenance.checkpoint("PASSIVE");
-      expect((await store.metrics.summary("sqlite.integrity.ms")).count).toBe(1);
+      // Each backend names its maintenance metrics after itself (sqlite.*, postgres.*).
+      const engine = store.backend === "postgres" ? "postgres" : "sqlite";
+      expect((await store.metrics.summary(`${engine}.integrity.ms`)).count).toBe(1);
     });
 
     test("a closed store refuses calls with a StorageError", async () => {
