@@ -16,6 +16,7 @@ import {
   SessionCache,
   startServer,
   ValidationError,
+  type RunningServer,
   type ServerSettings,
   type Store,
 } from "../../src/mod.ts";
@@ -42,9 +43,27 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
     return EXIT_USAGE;
   }
   const backendName = inThread ? "sqlite" : (process.env.TRADELITE_BACKEND || "sqlite-worker");
-  if (backendName !== "sqlite" && backendName !== "sqlite-worker") {
-    console.error(`tradelite serve: TRADELITE_BACKEND: expected sqlite or sqlite-worker, got ${JSON.stringify(backendName)}`);
+  if (backendName !== "sqlite" && backendName !== "sqlite-worker" && backendName !== "postgres") {
+    console.error(`tradelite serve: TRADELITE_BACKEND: expected sqlite, sqlite-worker or postgres, got ${JSON.stringify(backendName)}`);
     return EXIT_USAGE;
+  }
+  const { timezone, barTimestamp } = settings;
+  if (backendName === "postgres") {
+    // The store on PostgreSQL ($TRADELITE_DATABASE_URL, then $DATABASE_URL). The session cache
+    // keeps its metadata in a SQLite Database and does not run over PostgreSQL yet: its routes
+    // answer 501 here.
+    const store = await openStore({ backend: "postgres", timezone, barTimestamp });
+    const running = startServer(store, {
+      hostname: settings.host,
+      port: settings.port,
+      tokens: settings.tokens,
+      allowedHosts: settings.allowedHosts,
+      corsOrigins: settings.corsOrigins,
+      maxBodyBytes: settings.maxBodyBytes,
+    });
+    const info = await store.maintenance.info();
+    console.log(`tradelite database: ${info.path} (timezone ${timezone}, backend postgres; no session cache)`);
+    return listen(running, settings, onListening, async () => store.close());
   }
 
   // The session cache works on a connection of its own on this thread (its file work is
@@ -54,7 +73,6 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
   // long. This connection waits CACHE_BUSY_TIMEOUT_MS at most; the write then answers 503 with
   // Retry-After, and nothing is written.
   const CACHE_BUSY_TIMEOUT_MS = 100;
-  const { timezone, barTimestamp } = settings;
   const db = openDatabase({ busyTimeoutMs: CACHE_BUSY_TIMEOUT_MS, timezone, barTimestamp });
   const store: Store = await openStore({ backend: backendName, path: db.path, timezone, barTimestamp });
   const cache = new SessionCache({ db });
@@ -81,6 +99,18 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
     }
     if (overview.length > shown.length) console.log(`  ... and ${overview.length - shown.length} more symbols`);
   }
+  return listen(running, settings, onListening, async () => {
+    await store.close();
+    db.close();
+  });
+}
+
+/**
+ * Prints where the server listens, and stops it on SIGINT/SIGTERM: requests in flight get
+ * TRADELITE_SHUTDOWN_GRACE_MS, then their connections are closed (a second signal closes them
+ * at once); then `close` closes the store, and the process exits. Never resolves.
+ */
+function listen(running: RunningServer, settings: ServerSettings, onListening: ((url: string) => void) | undefined, close: () => Promise<void>): Promise<number> {
   console.log(`tradelite API listening on ${running.url}${settings.tokens.length > 0 ? " (bearer token required)" : ""}`);
   console.log(`  try: curl ${running.url}/health   (or open ${running.url}/ in a browser)`);
   onListening?.(running.url);
@@ -101,8 +131,7 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
     }, settings.shutdownGraceMs);
     await running.stop();
     clearTimeout(deadline);
-    await store.close();
-    db.close();
+    await close();
     process.exit(0);
   }
   process.on("SIGINT", () => void shutdown("SIGINT"));
