@@ -53,14 +53,7 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
     // keeps its metadata in a SQLite Database and does not run over PostgreSQL yet: its routes
     // answer 501 here.
     const store = await openStore({ backend: "postgres", timezone, barTimestamp });
-    const running = startServer(store, {
-      hostname: settings.host,
-      port: settings.port,
-      tokens: settings.tokens,
-      allowedHosts: settings.allowedHosts,
-      corsOrigins: settings.corsOrigins,
-      maxBodyBytes: settings.maxBodyBytes,
-    });
+    const running = startServer(store, serverOptions(settings));
     const info = await store.maintenance.info();
     console.log(`tradelite database: ${info.path} (timezone ${timezone}, backend postgres; no session cache)`);
     return listen(running, settings, onListening, async () => store.close());
@@ -76,15 +69,7 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
   const db = openDatabase({ busyTimeoutMs: CACHE_BUSY_TIMEOUT_MS, timezone, barTimestamp });
   const store: Store = await openStore({ backend: backendName, path: db.path, timezone, barTimestamp });
   const cache = new SessionCache({ db });
-  const running = startServer(store, {
-    hostname: settings.host,
-    port: settings.port,
-    tokens: settings.tokens,
-    allowedHosts: settings.allowedHosts,
-    corsOrigins: settings.corsOrigins,
-    maxBodyBytes: settings.maxBodyBytes,
-    cache,
-  });
+  const running = startServer(store, { ...serverOptions(settings), cache });
 
   const overview = await store.overview();
   const { journalMode } = db.settings();
@@ -103,6 +88,11 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
     await store.close();
     db.close();
   });
+}
+
+function serverOptions(settings: ServerSettings) {
+  const { host, port, tokens, allowedHosts, corsOrigins, maxBodyBytes } = settings;
+  return { hostname: host, port, tokens, allowedHosts, corsOrigins, maxBodyBytes };
 }
 
 /**
