@@ -19,7 +19,7 @@ describe.skipIf(!available)("serve over PostgreSQL", () => {
     databases.push(database);
     const server = await startServeProcess({ TRADELITE_BACKEND: "postgres", TRADELITE_DATABASE_URL: database.url, TRADELITE_PORT: "0", TRADELITE_TIMEZONE: "Asia/Shanghai" });
     expect(server.stdout()).toContain("backend postgres; no session cache");
-    const health = await (await fetch(`${server.url}/health`)).json();
+    const health = (await (await fetch(`${server.url}/health`)).json()) as { db: { path: string } };
     expect(health).toMatchObject({ status: "ok", backend: "postgres", timezone: "Asia/Shanghai", db: { journalMode: "wal" } });
     expect(health.db.path).toContain(new URL(database.url).pathname);
 
@@ -34,7 +34,7 @@ describe.skipIf(!available)("serve over PostgreSQL", () => {
     expect(await (await fetch(`${server.url}/v1/audit/verify`)).json()).toEqual({ ok: true, checked: 1 });
     const cache = await fetch(`${server.url}/v1/cache`);
     expect(cache.status).toBe(501);
-    expect((await cache.json()).error.code).toBe("NOT_IMPLEMENTED");
+    expect(((await cache.json()) as { error: { code: string } }).error.code).toBe("NOT_IMPLEMENTED");
 
     server.proc.kill("SIGTERM");
     expect(await server.exited).toBe(0);
