@@ -71,10 +71,11 @@ async function run(argv: string[]): Promise<number> {
       pipeClosed = true;
     }
   };
-  // Interrupted, the temporary file goes with the process: --out is whole or absent.
+  // Interrupted, the export stops at its next chunk and its temporary file goes (after the
+  // writer is closed, so nothing is written to it afterwards): --out is whole or absent.
+  let interruptedBy: NodeJS.Signals | null = null;
   const interrupted = (signal: NodeJS.Signals) => {
-    if (partial !== null) rmSync(partial, { force: true });
-    process.exit(signal === "SIGINT" ? 130 : 143);
+    interruptedBy = signal;
   };
   process.once("SIGINT", interrupted);
   process.once("SIGTERM", interrupted);
@@ -103,6 +104,7 @@ async function run(argv: string[]): Promise<number> {
         progress?.update(rows);
         // A turn of the event loop between chunks, so a signal (Ctrl-C) is handled mid-export.
         await new Promise((resolve) => setImmediate(resolve));
+        if (interruptedBy !== null) throw new Interrupted(interruptedBy);
       }
     }
     if (!pipeClosed) await write(chunk);
@@ -114,6 +116,7 @@ async function run(argv: string[]): Promise<number> {
       await Promise.resolve(file?.end()).catch(() => {});
       rmSync(partial, { force: true });
     }
+    if (error instanceof Interrupted) process.exit(error.signal === "SIGINT" ? 130 : 143);
     throw error;
   } finally {
     process.off("SIGINT", interrupted);
@@ -135,6 +138,13 @@ async function run(argv: string[]): Promise<number> {
     console.error(`exported ${rows.toLocaleString("en-US")} bars of ${symbol}`);
   }
   return EXIT_OK;
+}
+
+/** Thrown inside the export loop when a signal asked it to stop. */
+class Interrupted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}`);
+  }
 }
 
 /**
