@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { ValidationError, type Issue } from "./errors.ts";
 import { exactJson, type JsonValue } from "./json.ts";
+import { checkOptions } from "./query.ts";
 
 export interface ArtifactInput {
   name: string;
@@ -165,4 +166,20 @@ export function artifactOfRow(row: StoredArtifactRow): Artifact {
     metrics: JSON.parse(row.metrics) as { [key: string]: JsonValue },
     tags: JSON.parse(row.tags) as string[],
   };
+}
+
+/** What list() filters by. */
+export interface ArtifactQuery {
+  name?: string;
+  tag?: string;
+}
+
+/** list()'s filters, checked: a known name shape, a string tag; null where not given. */
+export function checkArtifactQuery(query: ArtifactQuery | undefined): { name: string | null; tag: string | null } {
+  const issues: Issue[] = [];
+  const { name, tag } = checkOptions<ArtifactQuery>(query ?? undefined, ["name", "tag"], issues);
+  if (issues.length > 0) throw new ValidationError(issues);
+  if (name !== undefined) assertArtifactName(name, "name");
+  if (tag !== undefined && typeof tag !== "string") throw new ValidationError([{ field: "tag", message: "expected a string" }]);
+  return { name: name ?? null, tag: tag ?? null };
 }

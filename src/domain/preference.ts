@@ -46,3 +46,11 @@ export function checkPreferenceValue(schema: z.ZodType | undefined, value: unkno
     throw new ValidationError(parsed.error.issues.map((issue) => ({ field: ["value", ...issue.path].join("."), message: issue.message })));
   }
 }
+
+/** define()'s schema: anything with safeParse (a zod schema), or a ValidationError. */
+export function checkPreferenceSchema(schema: unknown): z.ZodType {
+  if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== "function") {
+    throw new ValidationError([{ field: "schema", message: "expected a zod schema" }]);
+  }
+  return schema as z.ZodType;
+}

@@ -7,20 +7,16 @@
  */
 import type { SQL } from "bun";
 import { checkActor } from "../domain/audit.ts";
-import { artifactOfRow, assertArtifactName, type StoredArtifactRow, type Artifact, type ArtifactInput, type RegisterOptions } from "../domain/artifact.ts";
-import { ConflictError, ValidationError, type Issue } from "../domain/errors.ts";
+import { artifactOfRow, assertArtifactName, checkArtifactQuery, type ArtifactQuery, type StoredArtifactRow, type Artifact, type ArtifactInput, type RegisterOptions } from "../domain/artifact.ts";
+import { ConflictError } from "../domain/errors.ts";
 import type { JsonValue } from "../domain/json.ts";
-import { checkOptions } from "../domain/query.ts";
 import { resolveArtifactFile } from "../domain/artifact-file.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
 import type { PostgresPool } from "./connection.ts";
 
 type ArtifactRow = StoredArtifactRow;
 
-export interface ArtifactQuery {
-  name?: string;
-  tag?: string;
-}
+export type { ArtifactQuery };
 
 const toArtifact = artifactOfRow;
 
@@ -81,13 +77,7 @@ export function createPgArtifacts(pool: PostgresPool, audit: PgAuditRecorder) {
 
     /** By name in code point order (SQLite's BINARY order), then registration order. */
     async list(query: ArtifactQuery = {}): Promise<Artifact[]> {
-      const issues: Issue[] = [];
-      const { name, tag } = checkOptions<ArtifactQuery>(query ?? undefined, ["name", "tag"], issues);
-      if (issues.length > 0) throw new ValidationError(issues);
-      if (name !== undefined) assertArtifactName(name, "name");
-      if (tag !== undefined && typeof tag !== "string") throw new ValidationError([{ field: "tag", message: "expected a string" }]);
-      const n = name ?? null;
-      const t = tag ?? null;
+      const { name: n, tag: t } = checkArtifactQuery(query);
       // tags is a JSON array of strings (the domain writes it); containment of [tag] is "has tag".
       const rows = await pool.run(
         async (sql) =>

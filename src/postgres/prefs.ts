@@ -5,9 +5,8 @@
  * read back exactly as on SQLite. set and delete record their audit entry in the same transaction.
  */
 import type { z } from "zod";
-import { ValidationError } from "../domain/errors.ts";
 import { utf8Length } from "../domain/json.ts";
-import { assertPreferenceKey, checkPreferenceValue, preferenceJson, type JsonValue, type Preference } from "../domain/preference.ts";
+import { assertPreferenceKey, checkPreferenceSchema, checkPreferenceValue, preferenceJson, type JsonValue, type Preference } from "../domain/preference.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
 import type { PostgresPool } from "./connection.ts";
 
@@ -26,10 +25,7 @@ export function createPgPrefs(pool: PostgresPool, audit: PgAuditRecorder) {
     /** From now on, set(key, value) validates value against schema (in this process). */
     define(key: string, schema: z.ZodType): void {
       assertPreferenceKey(key);
-      if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== "function") {
-        throw new ValidationError([{ field: "schema", message: "expected a zod schema" }]);
-      }
-      schemas.set(key, schema);
+      schemas.set(key, checkPreferenceSchema(schema));
     },
 
     async get(key: string): Promise<Preference | null> {

@@ -2,9 +2,8 @@
  * model_artifacts: one row per (name, version). Registering computes a missing hash and size by
  * streaming the file (a 2 GB model is never read into memory) before the write transaction.
  */
-import { artifactOfRow, assertArtifactName, type StoredArtifactRow, type Artifact, type ArtifactInput, type RegisterOptions } from "../domain/artifact.ts";
-import { ConflictError, ValidationError, type Issue } from "../domain/errors.ts";
-import { checkOptions } from "../domain/query.ts";
+import { artifactOfRow, assertArtifactName, checkArtifactQuery, type ArtifactQuery, type StoredArtifactRow, type Artifact, type ArtifactInput, type RegisterOptions } from "../domain/artifact.ts";
+import { ConflictError } from "../domain/errors.ts";
 import type { JsonValue } from "../domain/json.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { resolveArtifactFile } from "../domain/artifact-file.ts";
@@ -14,10 +13,7 @@ type ArtifactRow = StoredArtifactRow;
 
 const COLUMNS = "name, version, path, sha256, size, created_at, params, metrics, tags";
 
-export interface ArtifactQuery {
-  name?: string;
-  tag?: string;
-}
+export type { ArtifactQuery };
 
 
 export function createArtifactRepository(conn: Connection, audit: AuditRecorder) {
@@ -75,13 +71,7 @@ export function createArtifactRepository(conn: Connection, audit: AuditRecorder)
     },
 
     list(query: ArtifactQuery = {}): Artifact[] {
-      const issues: Issue[] = [];
-      const { name, tag } = checkOptions<ArtifactQuery>(query ?? undefined, ["name", "tag"], issues);
-      if (issues.length > 0) throw new ValidationError(issues);
-      if (name !== undefined) assertArtifactName(name, "name");
-      if (tag !== undefined && typeof tag !== "string") throw new ValidationError([{ field: "tag", message: "expected a string" }]);
-      const n = name ?? null;
-      const t = tag ?? null;
+      const { name: n, tag: t } = checkArtifactQuery(query);
       return guard(() => selectMany.all(n as never, n as never, t as never, t as never)).map(toArtifact);
     },
 

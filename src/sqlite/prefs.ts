@@ -3,9 +3,8 @@
  * a zod schema per key; set() then validates against it.
  */
 import type { z } from "zod";
-import { ValidationError } from "../domain/errors.ts";
 import { utf8Length } from "../domain/json.ts";
-import { assertPreferenceKey, checkPreferenceValue, preferenceJson, type JsonValue, type Preference } from "../domain/preference.ts";
+import { assertPreferenceKey, checkPreferenceSchema, checkPreferenceValue, preferenceJson, type JsonValue, type Preference } from "../domain/preference.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
 
@@ -30,10 +29,7 @@ export function createPreferenceRepository(conn: Connection, audit: AuditRecorde
     /** From now on, set(key, value) validates value against schema (in this process). */
     define(key: string, schema: z.ZodType): void {
       assertPreferenceKey(key);
-      if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== "function") {
-        throw new ValidationError([{ field: "schema", message: "expected a zod schema" }]);
-      }
-      schemas.set(key, schema);
+      schemas.set(key, checkPreferenceSchema(schema));
     },
     get(key: string): Preference | null {
       assertPreferenceKey(key);

@@ -12,7 +12,7 @@ import { checkArtifact } from "../domain/artifact.ts";
 import { checkActor, checkAuditInput } from "../domain/audit.ts";
 import type { Bar } from "../domain/bar.ts";
 import { StorageError, ValidationError } from "../domain/errors.ts";
-import { assertPreferenceKey, preferenceJson } from "../domain/preference.ts";
+import { assertPreferenceKey, checkPreferenceSchema, preferenceJson } from "../domain/preference.ts";
 import { BAR_VALUE_FIELDS } from "../domain/bar.ts";
 import { QUOTE_VALUE_FIELDS } from "../domain/quote.ts";
 import type { BarTimestamp } from "../domain/query.ts";
@@ -275,10 +275,7 @@ function view(shared: Shared, actor: string | undefined): Store {
       define(key, schema) {
         if (shared.closed) throw new StorageError("CLOSED", "the store is closed");
         assertPreferenceKey(key);
-        if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== "function") {
-          throw new ValidationError([{ field: "schema", message: "expected a zod schema" }]);
-        }
-        shared.schemas.set(key, schema);
+        shared.schemas.set(key, checkPreferenceSchema(schema));
       },
       get: (key) => read("prefs.get", key),
       async set(key, value) {
