@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { copySqliteToPostgres, openDatabase, openStore, PostgresPool } from "../src/mod.ts";
 import { formatRate, median } from "./bench-support.ts";
+import { createScratchDatabase, type ScratchDatabase } from "./postgres-scratch.ts";
 import { randomWalk, sessionTimestamps, type MinuteBarColumns } from "./synthetic-bars.ts";
 
 const ADMIN_URL = process.env.TRADELITE_BENCH_POSTGRES_URL || "postgres://postgres@127.0.0.1:5432/postgres";
@@ -30,24 +31,8 @@ const ROUNDS = 3;
 const READS = quick ? 300 : 2_000;
 const TARGET = 0.8;
 
-async function createDatabase(label: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `tradelite_bench_${label}_${process.pid}`;
-  const admin = new SQL({ url: ADMIN_URL, max: 1 });
-  try {
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.unsafe(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.close();
-  }
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const dropper = new SQL({ url: ADMIN_URL, max: 1 });
-      await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).finally(() => dropper.close());
-    },
-  };
+function createDatabase(label: string): Promise<ScratchDatabase> {
+  return createScratchDatabase(ADMIN_URL, `tradelite_bench_${label}_${process.pid}`);
 }
 
 const series: MinuteBarColumns[] = Array.from({ length: SYMBOLS }, (_, s) => randomWalk(sessionTimestamps("2024-01-02", BARS_PER_SYMBOL), 100 + s));

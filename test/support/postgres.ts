@@ -5,6 +5,7 @@
  * PostgreSQL tests skip with a one-line reason, except under CI, where they fail.
  */
 import { SQL } from "bun";
+import { createScratchDatabase, type ScratchDatabase } from "../../scripts/postgres-scratch.ts";
 
 export const ADMIN_URL = process.env.TRADELITE_TEST_POSTGRES_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -23,31 +24,10 @@ export async function postgresAvailable(): Promise<boolean> {
   }
 }
 
-export interface TestDatabase {
-  url: string;
-  drop(): Promise<void>;
-}
+export type TestDatabase = ScratchDatabase;
 
 /** A fresh, empty database with a unique name; drop() removes it (closing what is still connected). */
-export async function createTestDatabase(label: string): Promise<TestDatabase> {
+export function createTestDatabase(label: string): Promise<TestDatabase> {
   const name = `tradelite_${label}_${process.pid}_${Math.floor(Math.random() * 1e9)}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
-  const admin = new SQL({ url: ADMIN_URL, max: 1 });
-  try {
-    await admin.unsafe(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.close();
-  }
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const dropper = new SQL({ url: ADMIN_URL, max: 1 });
-      try {
-        await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await dropper.close();
-      }
-    },
-  };
+  return createScratchDatabase(ADMIN_URL, name);
 }
