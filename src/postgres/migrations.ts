@@ -156,10 +156,39 @@ END
 $$;
 `;
 
+/**
+ * V2's step raised "value out of range: overflow" (22003) when a sum passed the largest double,
+ * where SQLite's sum() gives Infinity (1e308 + 1e308 volumes). PostgreSQL refuses a finite + finite
+ * that overflows, so the step now predicts it without the failing addition: halving is exact for
+ * these magnitudes and commutes with rounding, so s + x rounds to infinity exactly when
+ * s/2 + x/2 rounds to 2^1023 or beyond. The sum becomes the signed infinity and the error term
+ * NaN, which the final function leaves out, as SQLite does with its overflowed error term.
+ */
+const V4_KBN_SUM_OVERFLOW = `
+CREATE OR REPLACE FUNCTION tradelite_ksum_step(state float8[], x float8) RETURNS float8[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN x IS NULL THEN state
+    WHEN abs(state[1] * 0.5 + x * 0.5) >= 2::float8 ^ 1023 THEN ARRAY[
+      CASE WHEN state[1] * 0.5 + x * 0.5 > 0 THEN 'Infinity'::float8 ELSE '-Infinity'::float8 END,
+      'NaN'::float8,
+      state[3] + 1
+    ]
+    ELSE ARRAY[
+      state[1] + x,
+      state[2] + CASE WHEN abs(state[1]) > abs(x) THEN (state[1] - (state[1] + x)) + x
+                      ELSE (x - (state[1] + x)) + state[1] END,
+      state[3] + 1
+    ]
+  END
+$$;
+`;
+
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "market_data, quotes, session_cache, recovery_metrics, user_preferences, audit_log (append-only), model_artifacts", sql: V1 },
   { version: 2, description: "tradelite_ksum: sum() with SQLite's compensated summation", sql: V2_KBN_SUM },
   { version: 3, description: "amcheck for integrity checks, where the server allows it", sql: V3_AMCHECK },
+  { version: 4, description: "tradelite_ksum: a sum past the largest double is Infinity, as in SQLite, not an overflow error", sql: V4_KBN_SUM_OVERFLOW },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
