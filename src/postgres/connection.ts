@@ -73,11 +73,21 @@ export class PostgresPool {
   }
 }
 
+/**
+ * SQLSTATEs that mean the link, not the statement, failed: class 08 (connection exception),
+ * 57P01-57P03 (server shut down, crashed, or not yet accepting connections) and 53300 (too many
+ * connections). They are CONNECTION like a socket error: retrying later on a new connection may work.
+ */
+const LOST_CONNECTION = /^(08...|57P0[1-3]|53300)$/;
+
 /** A Bun.SQL error as a StorageError: the SQLSTATE for server errors, CONNECTION for the link. */
 export function storageErrorOf(error: unknown, url: string): TradeliteError {
   if (error instanceof TradeliteError) return error;
   const { code, errno, message } = (error ?? {}) as { code?: string; errno?: string; message?: string };
   if (typeof errno === "string" && /^[0-9A-Z]{5}$/.test(errno)) {
+    if (LOST_CONNECTION.test(errno)) {
+      return new StorageError("CONNECTION", `PostgreSQL at ${redactUrl(url)}: ${message ?? "connection lost"} (SQLSTATE ${errno})`, { cause: error });
+    }
     return new StorageError(`PG_${errno}`, `PostgreSQL: ${message ?? "error"}`, { cause: error });
   }
   if (typeof code === "string" && code.startsWith("ERR_POSTGRES_")) {
