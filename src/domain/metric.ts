@@ -57,7 +57,8 @@ export function checkMetric(name: unknown, value: unknown, labels: unknown): { n
   }
   const json = canonicalLabels(labels ?? {}, issues);
   if (issues.length > 0) throw new ValidationError(issues);
-  return { name: name as string, value: value as number, labels: json };
+  // -0 becomes 0: SQLite stores a REAL -0.0 as 0, so both backends answer 0 (PostgreSQL keeps -0).
+  return { name: name as string, value: (value as number) + 0, labels: json };
 }
 
 /** Labels as JSON with sorted keys, so equal label sets are equal text. */

@@ -399,6 +399,12 @@ export function storeConformance(name: string, openStore: StoreFactory): void {
       expect(since.map((metric) => metric.value)).toEqual([7]);
       expect(await store.metrics.summary("checkpoint.ms")).toEqual({ name: "checkpoint.ms", count: 3, min: 4, max: 10, mean: 7, last: 7 });
       expect(await store.metrics.summary("never")).toEqual({ name: "never", count: 0, min: null, max: null, mean: null, last: null });
+      // -0 is stored and answered as 0 on every backend (SQLite cannot keep -0.0; PostgreSQL could).
+      const negativeZero = await store.metrics.record("zero", -0);
+      expect(Object.is(negativeZero.value, 0)).toBe(true);
+      const zeros = await store.metrics.query("zero");
+      expect(zeros.map((metric) => Object.is(metric.value, 0))).toEqual([true]);
+      expect(Object.is((await store.metrics.summary("zero")).last, 0)).toBe(true);
     });
 
     test("metrics: bad names, values, labels and options are validation errors and record nothing", async () => {
