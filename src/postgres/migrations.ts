@@ -196,8 +196,19 @@ export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.l
 /** "tradelite" as a 64-bit advisory lock key: the migrations of every process queue on it. */
 const MIGRATION_LOCK = 0x7472_6164_656c_6974n;
 
-/** Brings the database to POSTGRES_SCHEMA_VERSION; returns it. Refuses a newer database. */
+/**
+ * Brings the database to POSTGRES_SCHEMA_VERSION; returns it. Refuses a newer database.
+ * A database already up to date is only read (to_regclass, then max(version)): a role that may
+ * use the tables but not create any (PostgreSQL 15's default on the public schema, and how
+ * production databases are often set up) opens a migrated database. DDL and the migration lock
+ * are taken only when the schema is behind.
+ */
 export async function migratePostgres(sql: SQL): Promise<number> {
+  const current = await schemaVersion(sql);
+  if (current !== null) {
+    refuseNewer(current);
+    if (current === POSTGRES_SCHEMA_VERSION) return current;
+  }
   for (;;) {
     const applied = await sql.begin(async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK.toString()}::bigint)`;
@@ -206,14 +217,8 @@ export async function migratePostgres(sql: SQL): Promise<number> {
           description text NOT NULL,
           applied_at timestamptz NOT NULL DEFAULT now()
       )`);
-      const rows = (await tx`SELECT coalesce(max(version), 0)::integer AS version FROM schema_migrations`) as { version: number }[];
-      const version = rows[0]!.version;
-      if (version > POSTGRES_SCHEMA_VERSION) {
-        throw new StorageError(
-          "SCHEMA_TOO_NEW",
-          `the database has schema version ${version}, newer than this tradelite understands (${POSTGRES_SCHEMA_VERSION}); upgrade tradelite to use it`,
-        );
-      }
+      const version = (await schemaVersion(tx)) ?? 0;
+      refuseNewer(version);
       const next = POSTGRES_MIGRATIONS.find((migration) => migration.version === version + 1);
       if (!next) return null;
       await tx.unsafe(next.sql);
@@ -221,5 +226,22 @@ export async function migratePostgres(sql: SQL): Promise<number> {
       return next.version;
     });
     if (applied === null) return POSTGRES_SCHEMA_VERSION;
+  }
+}
+
+/** The recorded schema version; null when there is no schema_migrations table yet. */
+async function schemaVersion(sql: SQL): Promise<number | null> {
+  const found = (await sql`SELECT to_regclass('schema_migrations') IS NOT NULL AS exists`) as { exists: boolean }[];
+  if (!found[0]!.exists) return null;
+  const rows = (await sql`SELECT coalesce(max(version), 0)::integer AS version FROM schema_migrations`) as { version: number }[];
+  return rows[0]!.version;
+}
+
+function refuseNewer(version: number): void {
+  if (version > POSTGRES_SCHEMA_VERSION) {
+    throw new StorageError(
+      "SCHEMA_TOO_NEW",
+      `the database has schema version ${version}, newer than this tradelite understands (${POSTGRES_SCHEMA_VERSION}); upgrade tradelite to use it`,
+    );
   }
 }

@@ -6,13 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
-import { openDatabase, StorageError, ValidationError, type Bar, type Database } from "../../src/mod.ts";
+import { openDatabase, openStore, StorageError, ValidationError, type Bar, type Database } from "../../src/mod.ts";
 import { createPgBars } from "../../src/postgres/bars.ts";
 import { createPgQuotes } from "../../src/postgres/quotes.ts";
 import { PostgresPool, resolvePostgresUrl } from "../../src/postgres/connection.ts";
 import { migratePostgres, POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "../../src/postgres/migrations.ts";
 import { randomBars } from "../support/bars.ts";
-import { createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
+import { ADMIN_URL, createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
 import { readTdxBars, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
 
 const available = await postgresAvailable();
@@ -86,6 +86,44 @@ describe.skipIf(!available)("migrations on a real server", () => {
     } finally {
       await newer.close();
       await fresh.drop();
+    }
+  });
+
+  test("a migrated database opens with a role that may use its tables but not create any; a role that may not migrate a new one gets a clear error", async () => {
+    const role = `tradelite_user_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
+    const fresh = await createTestDatabase("least");
+    const owner = new PostgresPool({ url: fresh.url, max: 1 });
+    const roleUrl = (() => {
+      const url = new URL(fresh.url);
+      url.username = role;
+      return url.toString();
+    })();
+    try {
+      await owner.sql.unsafe(`CREATE ROLE ${role} LOGIN`);
+      await owner.sql.unsafe(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`);
+      // Before the owner migrates: the role cannot create schema_migrations, and says so.
+      const refused = await openStore({ backend: "postgres", url: roleUrl }).catch((caught: unknown) => caught);
+      expect(refused).toBeInstanceOf(StorageError);
+      expect((refused as StorageError).code).toBe("PG_42501");
+      await migratePostgres(owner.sql);
+      await owner.sql.unsafe(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
+      await owner.sql.unsafe(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+      const store = await openStore({ backend: "postgres", url: roleUrl });
+      try {
+        expect(await store.insertBars("LEAST", [{ timestamp: T0, open: 1, high: 2, low: 1, close: 2, volume: 10, amount: 20 }])).toBe(1);
+        expect(await store.getBars("LEAST")).toHaveLength(1);
+        expect((await store.audit.verify()).ok).toBe(true);
+      } finally {
+        await store.close();
+      }
+      const [{ count }] = await owner.sql`SELECT count(*)::integer AS count FROM schema_migrations`;
+      expect(count).toBe(POSTGRES_SCHEMA_VERSION);
+    } finally {
+      await owner.close();
+      await fresh.drop();
+      const admin = new SQL({ url: ADMIN_URL, max: 1 });
+      await admin.unsafe(`DROP ROLE IF EXISTS ${role}`);
+      await admin.close();
     }
   });
 
