@@ -23,6 +23,8 @@ schema there, in batches that each commit whole. Rows already copied are left al
 run changes nothing and a run that was killed is finished by running it again; the audit chain
 is copied id for id and hash for hash. Then both sides are compared: row counts, and a SHA-256
 per symbol (bars, quotes) or per table. --verify-only compares without copying.
+A target holding rows this source does not (entries appended on PostgreSQL, another database's
+copy) is refused before anything is written: copying into it would break its audit chain.
 Exit codes: 0 copied and identical, 1 a difference or a failure, 2 a usage mistake.`;
 
 async function run(argv: string[]): Promise<number> {

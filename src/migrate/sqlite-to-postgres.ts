@@ -161,6 +161,7 @@ export async function copySqliteToPostgres(sqlitePath: string, pool: PostgresPoo
   const sqlite = openSource(sqlitePath);
   const summary: CopySummary = { tables: [], rows: 0, durationMs: 0 };
   try {
+    await refuseForeignTarget(sqlite, pool, batchRows);
     for (const table of COPIED_TABLES) {
       const total = (sqlite.query(`SELECT count(*) AS n FROM ${table.name}`).get() as { n: number }).n;
       const statement = insertSql(table);
@@ -192,6 +193,48 @@ export async function copySqliteToPostgres(sqlitePath: string, pool: PostgresPoo
   }
   summary.durationMs = performance.now() - started;
   return summary;
+}
+
+/** Problems listed per table before the refusal says "and N more". */
+const LISTED_PER_TABLE = 3;
+
+/**
+ * Refuses, before anything is written, a target that is not (part of) a copy of this source:
+ * - an audit_log, recovery_metrics or model_artifacts row on PostgreSQL must be the source's row
+ *   with the same id, value for value. Anything else (entries appended on PostgreSQL, a copy of
+ *   another database) would interleave two histories and break the audit chain, or collide on an
+ *   artifact's (name, version) under another id;
+ * - a bar, quote, cache entry or preference on PostgreSQL must exist in the source. Rows the source
+ *   does not have (another database's, or ones deleted from the source since the last run) would
+ *   stay and make the comparison fail after the copy had already overwritten the rest.
+ * A resumed or repeated run passes: it finds a subset of the source's rows, perhaps older values
+ * of the upserted tables, which the copy brings up to date. The cost is one read of the target's
+ * rows, each looked up in SQLite by its key.
+ */
+async function refuseForeignTarget(sqlite: SqliteDatabase, pool: PostgresPool, batchRows: number): Promise<void> {
+  const problems: string[] = [];
+  for (const table of COPIED_TABLES) {
+    const names = table.columns.map(([name]) => name).join(", ");
+    const lookup = sqlite.query(`SELECT ${names} FROM ${table.name} WHERE ${table.key.map((name) => `${name} = ?`).join(" AND ")}`);
+    const found: string[] = [];
+    let count = 0;
+    await readPostgres(pool, table, batchRows, (row) => {
+      const key = table.key.map((name) => row[name]);
+      const theirs = lookup.get(...(key as never[])) as Record<string, unknown> | null;
+      const wrong = theirs === null ? "not in the source" : table.onConflict === "nothing" && rowText(table, theirs) !== rowText(table, row) ? "differs from the source's row" : null;
+      if (wrong === null) return;
+      count++;
+      if (found.length < LISTED_PER_TABLE) found.push(`${table.name} ${table.key.map((name, i) => `${name}=${JSON.stringify(key[i])}`).join(" ")}: ${wrong}`);
+    });
+    problems.push(...found);
+    if (count > found.length) problems.push(`${table.name}: and ${count - found.length} more`);
+  }
+  if (problems.length > 0) {
+    throw new StorageError(
+      "TARGET_NOT_A_COPY",
+      `the PostgreSQL database holds rows that are not this source's, so copying into it would mix two databases (nothing was written): ${problems.join("; ")}. Copy into an empty database, or one an earlier run of this migration filled from this source.`,
+    );
+  }
 }
 
 export interface Difference {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
-import { openDatabase, SessionCache } from "../../src/mod.ts";
+import { openDatabase, openStore, SessionCache } from "../../src/mod.ts";
 import { PROJECT_ROOT, serverEnv } from "../support/api-server.ts";
 import { randomBars } from "../support/bars.ts";
 import { tempDir } from "../support/files.ts";
@@ -135,6 +135,54 @@ describe.skipIf(!available)("tradelite migrate", () => {
     expect(check.stderr).toContain("different: market_data 000001.SH: the same number of rows, different values");
     expect(check.stderr).toContain("different: quotes 600519.SH: rows: SQLite 500, PostgreSQL 499");
     expect(check.stdout).toMatch(/differences\s+2/);
+  });
+
+  test("a target that is not a copy of this source is refused before anything is written, and its audit chain stays valid", async () => {
+    // 1. A copy of this source that then lived on: a preference set on PostgreSQL, so its audit log
+    //    has an entry the source does not, and a key the source does not.
+    const lived = await target("lived");
+    expect(migrate(lived.url).code).toBe(0);
+    const store = await openStore({ backend: "postgres", url: lived.url, actor: "on-postgres" });
+    try {
+      await store.prefs.set("only.on.postgres", 1);
+    } finally {
+      await store.close();
+    }
+    const before = await rowVersions(lived.url);
+    const again = migrate(lived.url);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("nothing was written");
+    expect(again.stderr).toContain(`user_preferences key="only.on.postgres": not in the source`);
+    expect(again.stderr).toMatch(/audit_log id=\d+: not in the source/);
+    expect(await rowVersions(lived.url)).toEqual(before);
+    const reopened = await openStore({ backend: "postgres", url: lived.url });
+    try {
+      expect((await reopened.audit.verify()).ok).toBe(true);
+    } finally {
+      await reopened.close();
+    }
+
+    // 2. A copy of another database: the same artifact name and version under the same id with
+    //    another path, another symbol's bars, another audit history.
+    const otherSource = dir.file("other.db");
+    const other = openDatabase({ path: otherSource, actor: "someone-else" });
+    try {
+      await other.artifacts.register({ name: "model", version: "1.0.0", path: "elsewhere/m.bin", sha256: "b".repeat(64), size: 11 }, { readFile: false });
+      other.insertBars("OTHER", randomBars([T0, T0 + 60_000], 9));
+    } finally {
+      other.close();
+    }
+    const foreign = await target("foreign");
+    const copyOther = Bun.spawnSync(["bun", "scripts/tradelite.ts", "migrate", "--from", otherSource, "--to", foreign.url], { cwd: PROJECT_ROOT, env: serverEnv({}) });
+    expect(copyOther.exitCode).toBe(0);
+    const foreignBefore = await rowVersions(foreign.url);
+    const mixed = migrate(foreign.url);
+    expect(mixed.code).toBe(1);
+    expect(mixed.stderr).toContain(`market_data symbol="OTHER" timestamp=${T0}: not in the source`);
+    expect(mixed.stderr).toContain("model_artifacts id=1: differs from the source's row");
+    expect(mixed.stderr).toContain("audit_log id=1: differs from the source's row");
+    expect(mixed.stderr).not.toContain("PG_23505");
+    expect(await rowVersions(foreign.url)).toEqual(foreignBefore);
   });
 
   test("usage: no PostgreSQL URL is a usage error (2); a missing source is a failure (1)", () => {
