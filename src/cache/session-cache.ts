@@ -32,18 +32,27 @@ import { resolveSessionCacheSettings, type ResolvedSessionCacheSettings, type Se
 import { validateBars, type Bar, type BarColumns, type BarInput } from "../domain/bar.ts";
 import { batchSize } from "../domain/batch.ts";
 import type { CacheEntry, CacheRecoveryEvent, CacheRecoveryKind } from "../domain/cache.ts";
-import { StorageError, TradeliteError } from "../domain/errors.ts";
+import { StorageError, TradeliteError, ValidationError } from "../domain/errors.ts";
 import { readRange, type TimeRange } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { DAY_MS, MIN_TIMESTAMP } from "../domain/time.ts";
 import { timeSpan } from "../domain/batch.ts";
 import { getDatabase, type Database } from "../sqlite/database.ts";
+import type { Store } from "../domain/store.ts";
+import { CACHE_BACKEND, sqliteCacheBackend, wait, type CacheBackend, type CacheTx, type CacheWork } from "./backend.ts";
 import { CSV_HEADER_LINE, formatBarLines, formatStoredBars, latestByTimestamp, lineKey, parseCacheFile } from "./csv.ts";
 import { cacheFileName } from "./file-name.ts";
 
 export interface SessionCacheOptions extends SessionCacheSettings {
   /** The database the cache writes through to and keeps its metadata in. Default getDatabase(). */
   db?: Database;
+  /**
+   * Instead of `db`: a PostgreSQL store (`openStore({ backend: "postgres" })`, or a view of it
+   * from withActor, whose actor the audit log then names). The files stay on this machine; the
+   * metadata, market_data and the lock are the server's, so caches in several processes (of
+   * this machine: they share the folder) stay consistent.
+   */
+  store?: Store;
   /**
    * Called for every repair or rebuild the cache makes, besides the recovery metric it always
    * records (`session_cache.recovery`, value 1, labels kind and symbol).
@@ -90,18 +99,18 @@ const encoder = new TextEncoder();
 export const RECOVERY_METRIC = "session_cache.recovery";
 
 export class SessionCache {
-  readonly db: Database;
   readonly settings: ResolvedSessionCacheSettings;
+  readonly #backend: CacheBackend;
   readonly #onRecovery: ((event: CacheRecoveryEvent) => void) | undefined;
   readonly #files = new Map<string, FileState>();
   readonly #snapshots = new Map<string, Snapshot>();
 
   constructor(options: SessionCacheOptions = {}) {
-    const { db, onRecovery, ...settings } = options ?? {};
+    const { db, store, onRecovery, ...settings } = options ?? {};
     const resolved = resolveSessionCacheSettings(settings);
     // Resolved once: a later process.chdir must not make every file look missing.
     this.settings = { ...resolved, dir: resolve(resolved.dir) };
-    this.db = db ?? getDatabase();
+    this.#backend = backendOf(db, store);
     this.#onRecovery = onRecovery;
     try {
       mkdirSync(this.settings.dir, { recursive: true });
@@ -109,6 +118,18 @@ export class SessionCache {
       const reason = (error as NodeJS.ErrnoException).code ?? "error";
       throw new StorageError("CACHE_DIR", `cannot create the cache folder ${this.settings.dir} (${reason})`, { cause: error });
     }
+  }
+
+  /** The SQLite Database the cache runs over; a cache over PostgreSQL has none (NOT_SQLITE). */
+  get db(): Database {
+    const database = this.#backend.database;
+    if (!database) throw new StorageError("NOT_SQLITE", "this session cache runs over PostgreSQL; it has no SQLite Database");
+    return database;
+  }
+
+  /** "sqlite" or "postgres": where the metadata, market_data and the lock are. */
+  get backend(): "sqlite" | "postgres" {
+    return this.#backend.name;
   }
 
   /**
@@ -121,20 +142,21 @@ export class SessionCache {
   async storeBars(symbol: string, bars: readonly BarInput[] | BarColumns, options: CacheCallOptions = {}): Promise<StoreBarsResult> {
     const actor = options?.actor;
     const fileName = cacheFileName(symbol);
-    const batch = validateBars(bars, this.db.timezone);
+    const batch = validateBars(bars, this.#backend.timezone);
     const written = batchSize(batch);
     if (written === 0) return { written: 0, compacted: false };
     const appended = encoder.encode(formatBarLines(batch));
     const { timestamp } = batch;
     let caughtUp = false;
-    const due = this.#locked(symbol, () => {
+    const cache = this;
+    const due = await this.#locked(symbol, function* (tx) {
       // A compaction left due by another writer between its append and its compaction, or by
       // a crash there, runs first; this call reports it.
-      const { entry, compacted } = this.#ready(symbol, fileName);
+      const { entry, compacted } = yield* cache.#ready(tx, symbol, fileName);
       caughtUp = compacted;
-      const path = this.#path(fileName);
-      if (this.settings.writeThrough) this.db.insertBars(symbol, bars);
-      const state = this.#files.get(symbol)!;
+      const path = cache.#path(fileName);
+      if (cache.settings.writeThrough) yield* wait(tx.insertBars(symbol, bars));
+      const state = cache.#files.get(symbol)!;
       try {
         appendFileSync(path, appended);
         state.hasher.update(appended);
@@ -142,7 +164,7 @@ export class SessionCache {
         state.checksum = state.hasher.copy().digest("hex");
         state.mtimeMs = statSync(path).mtimeMs;
         const { start: first, end: last } = timeSpan(timestamp);
-        const version = this.db.cacheEntries.get(symbol)?.market_version ?? entry.market_version;
+        const version = (yield* wait(tx.entry(symbol)))?.market_version ?? entry.market_version;
         const next: CacheEntry = {
           ...entry,
           last_updated: Date.now(),
@@ -153,15 +175,15 @@ export class SessionCache {
           first_timestamp: entry.first_timestamp === null ? first : Math.min(entry.first_timestamp, first),
           last_timestamp: entry.last_timestamp === null ? last : Math.max(entry.last_timestamp, last),
           market_version: version,
-          file_version: this.settings.writeThrough ? version : entry.file_version,
+          file_version: cache.settings.writeThrough ? version : entry.file_version,
         };
-        this.db.cacheEntries.put(next);
+        yield* wait(tx.put(next));
         // With write-through the bars.insert entry already records this write.
-        if (!this.settings.writeThrough) this.db.audit.record("cache.store", symbol, { rows: written, start: first, end: last });
-        return next.writes_since_compaction >= this.settings.compactEvery;
+        if (!cache.settings.writeThrough) yield* wait(tx.audit("cache.store", symbol, { rows: written, start: first, end: last }));
+        return next.writes_since_compaction >= cache.settings.compactEvery;
       } catch (error) {
         // Still inside the lock: put the file back as the row (about to roll back) describes it.
-        this.#truncate(path, entry.size_bytes);
+        cache.#truncate(path, entry.size_bytes);
         throw error;
       }
     }, actor);
@@ -171,7 +193,9 @@ export class SessionCache {
     // bars only, which the next use repairs, and never touches the bars just stored. Another
     // writer may have compacted in between; the row says whether it is still due.
     try {
-      const compacted = this.#locked(symbol, () => this.#ready(symbol, fileName).compacted, actor);
+      const compacted = await this.#locked(symbol, function* (tx) {
+        return (yield* cache.#ready(tx, symbol, fileName)).compacted;
+      }, actor);
       return { written, compacted: caughtUp || compacted };
     } catch (error) {
       throw new StorageError(
@@ -190,42 +214,44 @@ export class SessionCache {
    */
   async getBars(symbol: string, range?: TimeRange): Promise<Bar[]> {
     assertSymbol(symbol);
-    const { start, end } = readRange(range, this.db.timezone);
-    let entry = this.db.cacheEntries.get(symbol);
-    if (entry && !this.#files.has(symbol) && !this.db.readonly) {
+    const { reads } = this.#backend;
+    const { start, end } = readRange(range, this.#backend.timezone);
+    let entry = await reads.entry(symbol);
+    if (entry && !this.#files.has(symbol) && !this.#backend.readonly) {
       // First use by this instance: check the file against its row (and repair it) first.
-      entry = this.#locked(symbol, () => this.#ready(symbol, cacheFileName(symbol)).entry);
+      entry = await this.#readyEntry(symbol);
     }
     let coveredFrom = entry ? this.#coveredFrom(entry) : null;
-    if (entry === null || coveredFrom === null || end < coveredFrom) return this.db.getBars(symbol, { start, end });
+    if (entry === null || coveredFrom === null || end < coveredFrom) return reads.getBars(symbol, { start, end });
     let snapshot = await this.#snapshot(symbol, entry);
-    if (!snapshot && this.db.readonly) {
+    if (!snapshot && this.#backend.readonly) {
       // A read-only database cannot take the lock to repair: market_data is the answer when it
       // holds the bars, and a file that does not match its row cannot be trusted otherwise.
-      if (this.settings.writeThrough) return this.db.getBars(symbol, { start, end });
+      if (this.settings.writeThrough) return reads.getBars(symbol, { start, end });
       throw new StorageError("CACHE_UNVERIFIED", `the cache file of ${symbol} does not match its row; open the database read-write to repair it`);
     }
     if (!snapshot) {
       // The file is changing under us (another instance's compaction between its rename and its
       // commit): wait for the lock, check the file again, and read what that says.
-      entry = this.#locked(symbol, () => this.#ready(symbol, cacheFileName(symbol)).entry);
+      entry = await this.#readyEntry(symbol);
       coveredFrom = this.#coveredFrom(entry);
-      if (coveredFrom === null || end < coveredFrom) return this.db.getBars(symbol, { start, end });
+      if (coveredFrom === null || end < coveredFrom) return reads.getBars(symbol, { start, end });
       snapshot = await this.#snapshot(symbol, entry);
       if (!snapshot) throw new StorageError("CACHE_UNSTABLE", `the cache file of ${symbol} kept changing while it was read`);
     }
     const fromFile = sliceByTime(snapshot.bars, Math.max(start, coveredFrom), end);
-    const older = start < coveredFrom ? this.db.getBars(symbol, { start, end: coveredFrom - 1 }) : [];
+    const older = start < coveredFrom ? await reads.getBars(symbol, { start, end: coveredFrom - 1 }) : [];
     return [...older, ...fromFile.map((bar) => ({ ...bar }))];
   }
 
   /** Compacts the symbol's file now: dedupe (later wins), sort, retention, row and byte caps. */
   async compact(symbol: string, options: CacheCallOptions = {}): Promise<CompactionResult> {
     const fileName = cacheFileName(symbol);
-    return this.#locked(symbol, () => {
-      const entry = this.#verified(symbol, fileName);
-      const { entry: next, result } = this.#compactFile(entry);
-      this.db.cacheEntries.put(next);
+    const cache = this;
+    return this.#locked(symbol, function* (tx) {
+      const entry = yield* cache.#verified(tx, symbol, fileName);
+      const { entry: next, result } = yield* cache.#compactFile(tx, entry);
+      yield* wait(tx.put(next));
       return result;
     }, options?.actor);
   }
@@ -242,10 +268,11 @@ export class SessionCache {
         `cannot rebuild ${symbol} from market_data: without write-through the cache file is the only copy of its bars`,
       );
     }
-    return this.#locked(symbol, () => {
-      this.#removeTempFile(symbol, fileName);
-      const entry = this.#rebuildFromDatabase(symbol, fileName, this.db.cacheEntries.get(symbol));
-      this.db.cacheEntries.put(entry);
+    const cache = this;
+    return this.#locked(symbol, function* (tx) {
+      yield* cache.#removeTempFile(tx, symbol, fileName);
+      const entry = yield* cache.#rebuildFromDatabase(tx, symbol, fileName, yield* wait(tx.entry(symbol)));
+      yield* wait(tx.put(entry));
       return entry;
     });
   }
@@ -253,11 +280,11 @@ export class SessionCache {
   /** The symbol's session_cache row, or null when the symbol has no cache file. */
   async stats(symbol: string): Promise<CacheEntry | null> {
     assertSymbol(symbol);
-    return this.db.cacheEntries.get(symbol);
+    return this.#backend.reads.entry(symbol);
   }
 
   async list(): Promise<CacheEntry[]> {
-    return this.db.cacheEntries.list();
+    return this.#backend.reads.list();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -270,9 +297,9 @@ export class SessionCache {
    * Runs `work` under the database's write lock. Any failure forgets what this instance knew
    * about the file, so the next call verifies it afresh.
    */
-  #locked<T>(symbol: string, work: () => T, actor?: string): T {
+  async #locked<T>(symbol: string, work: CacheWork<T>, actor?: string): Promise<T> {
     try {
-      return actor === undefined ? this.db.transaction(work) : this.db.asActor(actor, () => this.db.transaction(work));
+      return await this.#backend.locked(work, actor);
     } catch (error) {
       this.#files.delete(symbol);
       this.#snapshots.delete(symbol);
@@ -293,15 +320,23 @@ export class SessionCache {
     return entry.covered_from;
   }
 
+  /** #ready under the lock, for a read: the row once the file matches it. */
+  #readyEntry(symbol: string): Promise<CacheEntry> {
+    const cache = this;
+    return this.#locked(symbol, function* (tx) {
+      return (yield* cache.#ready(tx, symbol, cacheFileName(symbol))).entry;
+    });
+  }
+
   /**
    * The symbol's row once the file matches it and any compaction that is due has run (a crash
    * between a write and its compaction leaves one due): inside the lock.
    */
-  #ready(symbol: string, fileName: string): { entry: CacheEntry; compacted: boolean } {
-    const entry = this.#verified(symbol, fileName);
+  *#ready(tx: CacheTx, symbol: string, fileName: string): Generator<unknown, { entry: CacheEntry; compacted: boolean }, unknown> {
+    const entry = yield* this.#verified(tx, symbol, fileName);
     if (entry.writes_since_compaction < this.settings.compactEvery) return { entry, compacted: false };
-    const { entry: compacted } = this.#compactFile(entry);
-    this.db.cacheEntries.put(compacted);
+    const { entry: compacted } = yield* this.#compactFile(tx, entry);
+    yield* wait(tx.put(compacted));
     return { entry: compacted, compacted: true };
   }
 
@@ -309,23 +344,23 @@ export class SessionCache {
    * The symbol's row after making sure the file matches it: inside the lock. Creates the file
    * (from market_data's retention window) when there is none; repairs or rebuilds it otherwise.
    */
-  #verified(symbol: string, fileName: string): CacheEntry {
+  *#verified(tx: CacheTx, symbol: string, fileName: string): Generator<unknown, CacheEntry, unknown> {
     const path = this.#path(fileName);
-    this.#removeTempFile(symbol, fileName);
-    const entry = this.db.cacheEntries.get(symbol);
+    yield* this.#removeTempFile(tx, symbol, fileName);
+    const entry = yield* wait(tx.entry(symbol));
     if (!entry) {
-      if (existsSync(path)) return this.#recover(symbol, fileName, null, "a cache file without a session_cache row");
-      const created = this.#rebuildFromDatabase(symbol, fileName, null);
-      this.db.cacheEntries.put(created);
+      if (existsSync(path)) return yield* this.#recover(tx, symbol, fileName, null, "a cache file without a session_cache row");
+      const created = yield* this.#rebuildFromDatabase(tx, symbol, fileName, null);
+      yield* wait(tx.put(created));
       return created;
     }
     if (this.settings.writeThrough && entry.market_version !== entry.file_version) {
-      const resynced = this.#rebuildFromDatabase(symbol, fileName, entry);
-      this.db.cacheEntries.put(resynced);
-      this.#report("resynced-with-database", symbol, "market_data was written outside the cache", resynced.row_count);
+      const resynced = yield* this.#rebuildFromDatabase(tx, symbol, fileName, entry);
+      yield* wait(tx.put(resynced));
+      yield* this.#report(tx, "resynced-with-database", symbol, "market_data was written outside the cache", resynced.row_count);
       return resynced;
     }
-    if (!existsSync(path)) return this.#recover(symbol, fileName, entry, "the cache file is missing");
+    if (!existsSync(path)) return yield* this.#recover(tx, symbol, fileName, entry, "the cache file is missing");
     const stat = statSync(path);
     const known = this.#files.get(symbol);
     if (known && known.checksum === entry.checksum && known.size === entry.size_bytes && stat.size === known.size && stat.mtimeMs === known.mtimeMs) {
@@ -345,22 +380,22 @@ export class SessionCache {
       this.#truncate(path, entry.size_bytes);
       this.#files.set(symbol, { ...committed, mtimeMs: statSync(path).mtimeMs });
       const dropped = tail.reduce((count, byte) => count + (byte === 0x0a ? 1 : 0), 0) + (tail.at(-1) === 0x0a ? 0 : 1);
-      this.#report("unacknowledged-tail-dropped", symbol, `${tail.length} bytes after the last committed write`, entry.row_count, dropped);
+      yield* this.#report(tx, "unacknowledged-tail-dropped", symbol, `${tail.length} bytes after the last committed write`, entry.row_count, dropped);
       return entry;
     }
     const reason =
       bytes.length === entry.size_bytes
         ? "the file's checksum does not match its row"
         : `the file has ${bytes.length} bytes, its row says ${entry.size_bytes}`;
-    return this.#recover(symbol, fileName, entry, reason);
+    return yield* this.#recover(tx, symbol, fileName, entry, reason);
   }
 
   /** A file that does not match its row: rebuilt from market_data, or salvaged when it is the only copy. */
-  #recover(symbol: string, fileName: string, entry: CacheEntry | null, reason: string): CacheEntry {
+  *#recover(tx: CacheTx, symbol: string, fileName: string, entry: CacheEntry | null, reason: string): Generator<unknown, CacheEntry, unknown> {
     if (this.settings.writeThrough) {
-      const rebuilt = this.#rebuildFromDatabase(symbol, fileName, entry);
-      this.db.cacheEntries.put(rebuilt);
-      this.#report("rebuilt-from-database", symbol, reason, rebuilt.row_count);
+      const rebuilt = yield* this.#rebuildFromDatabase(tx, symbol, fileName, entry);
+      yield* wait(tx.put(rebuilt));
+      yield* this.#report(tx, "rebuilt-from-database", symbol, reason, rebuilt.row_count);
       return rebuilt;
     }
     const path = this.#path(fileName);
@@ -375,10 +410,10 @@ export class SessionCache {
       last_timestamp: bars.length ? Math.max(...bars.map((bar) => bar.timestamp)) : null,
       covered_from: entry?.covered_from ?? (bars.length ? Math.min(...bars.map((bar) => bar.timestamp)) : MIN_TIMESTAMP),
     });
-    this.db.cacheEntries.put(salvaged);
+    yield* wait(tx.put(salvaged));
     const dropped = parsed.badLines.length + (parsed.partialLastLine ? 1 : 0);
     const kind: CacheRecoveryKind = parsed.badLines.length === 0 && parsed.partialLastLine ? "partial-line-dropped" : "salvaged";
-    this.#report(kind, symbol, reason, bars.length, dropped);
+    yield* this.#report(tx, kind, symbol, reason, bars.length, dropped);
     return salvaged;
   }
 
@@ -386,22 +421,22 @@ export class SessionCache {
    * Writes the file afresh from market_data: bars in the retention window before the newest
    * bar, at most maxRows, at most maxBytes. The file then holds every bar from its first on.
    */
-  #rebuildFromDatabase(symbol: string, fileName: string, entry: CacheEntry | null): CacheEntry {
+  *#rebuildFromDatabase(tx: CacheTx, symbol: string, fileName: string, entry: CacheEntry | null): Generator<unknown, CacheEntry, unknown> {
     const { retentionDays, maxRows, maxBytes } = this.settings;
-    const newest = this.db.latestBar(symbol);
+    const newest = yield* wait(tx.latestBar(symbol));
     let lines: string[] = [];
     if (newest) {
       const cutoff = Math.floor(newest.timestamp - retentionDays * DAY_MS);
-      const bars = this.db.getBars(symbol, { start: Math.max(cutoff, MIN_TIMESTAMP), order: "desc", limit: maxRows }).reverse();
+      const bars = (yield* wait(tx.getBars(symbol, { start: Math.max(cutoff, MIN_TIMESTAMP), order: "desc", limit: maxRows }))).reverse();
       lines = formatStoredBars(bars);
     }
     const keptLines = lines.slice(lines.length - capBytes(lines, maxBytes));
     const first = keptLines.length ? Date.parse(lineKey(keptLines[0]!)) : null;
     const last = keptLines.length ? Date.parse(lineKey(keptLines[keptLines.length - 1]!)) : null;
     // Covered from the first kept bar, or from the beginning of time when nothing older exists.
-    const olderExists = first !== null && this.db.getBars(symbol, { end: first - 1, order: "desc", limit: 1 }).length > 0;
-    const version = this.db.cacheEntries.get(symbol)?.market_version ?? entry?.market_version ?? 0;
-    this.db.audit.record("cache.rebuild", symbol, { rows: keptLines.length, start: first, end: last });
+    const olderExists = first !== null && (yield* wait(tx.getBars(symbol, { end: first - 1, order: "desc", limit: 1 }))).length > 0;
+    const version = (yield* wait(tx.entry(symbol)))?.market_version ?? entry?.market_version ?? 0;
+    yield* wait(tx.audit("cache.rebuild", symbol, { rows: keptLines.length, start: first, end: last }));
     return this.#writeFile(symbol, fileName, CSV_HEADER_LINE + keptLines.join(""), {
       ...(entry ?? emptyEntry(symbol, fileName)),
       row_count: keptLines.length,
@@ -422,7 +457,7 @@ export class SessionCache {
    * with duplicates overwritten in place by binary search (the Map and the sort only for
    * backfilled bars) about 2.5x.
    */
-  #compactFile(entry: CacheEntry): { entry: CacheEntry; result: CompactionResult } {
+  *#compactFile(tx: CacheTx, entry: CacheEntry): Generator<unknown, { entry: CacheEntry; result: CompactionResult }, unknown> {
     const { retentionDays, maxRows, maxBytes } = this.settings;
     const fileName = entry.file_path;
     const text = readFileSync(this.#path(fileName), "utf8");
@@ -450,7 +485,7 @@ export class SessionCache {
       last_compacted: Date.now(),
     });
     const result = { rowsBefore: entry.row_count, rowsAfter: next.row_count, bytesBefore: entry.size_bytes, bytesAfter: next.size_bytes };
-    this.db.audit.record("cache.compact", entry.symbol, result);
+    yield* wait(tx.audit("cache.compact", entry.symbol, result));
     return { entry: next, result };
   }
 
@@ -486,13 +521,14 @@ export class SessionCache {
     this.#files.set(symbol, fileState(bytes, mtimeMs));
   }
 
-  #removeTempFile(symbol: string, fileName: string): void {
+  *#removeTempFile(tx: CacheTx, symbol: string, fileName: string): Generator<unknown, void, unknown> {
     const temp = `${this.#path(fileName)}.tmp`;
     if (!existsSync(temp)) return;
     // Compactions run under the lock, so a temporary file here was left by one that died
     // before its rename: the file it was replacing is still whole.
     unlinkSync(temp);
-    this.#report("temp-file-removed", symbol, "an interrupted compaction left its temporary file", this.db.cacheEntries.get(symbol)?.row_count ?? 0);
+    const rows = (yield* wait(tx.entry(symbol)))?.row_count ?? 0;
+    yield* this.#report(tx, "temp-file-removed", symbol, "an interrupted compaction left its temporary file", rows);
   }
 
   #truncate(path: string, size: number): void {
@@ -525,9 +561,9 @@ export class SessionCache {
    * Records a recovery as a metric, inside the transaction that made the repair (so the two
    * commit together), and tells onRecovery.
    */
-  #report(kind: CacheRecoveryKind, symbol: string, reason: string, rows: number, droppedLines?: number): void {
-    this.db.metrics.record(RECOVERY_METRIC, 1, { kind, symbol });
-    this.db.audit.record("cache.repair", symbol, droppedLines === undefined ? { kind, rows } : { kind, rows, droppedLines });
+  *#report(tx: CacheTx, kind: CacheRecoveryKind, symbol: string, reason: string, rows: number, droppedLines?: number): Generator<unknown, void, unknown> {
+    yield* wait(tx.metric(RECOVERY_METRIC, 1, { kind, symbol }));
+    yield* wait(tx.audit("cache.repair", symbol, droppedLines === undefined ? { kind, rows } : { kind, rows, droppedLines }));
     const event = droppedLines === undefined ? { kind, symbol, reason, rows } : { kind, symbol, reason, rows, droppedLines };
     try {
       this.#onRecovery?.(event);
@@ -536,6 +572,17 @@ export class SessionCache {
       console.error(`tradelite: onRecovery threw for ${kind} of ${symbol}:`, error);
     }
   }
+}
+
+/** The backend the options name: a Database, a PostgreSQL store, or getDatabase(). */
+function backendOf(db: Database | undefined, store: Store | undefined): CacheBackend {
+  if (db !== undefined && store !== undefined) throw new ValidationError([{ field: "store", message: "give db or store, not both" }]);
+  if (store === undefined) return sqliteCacheBackend(db ?? getDatabase());
+  const backend = (store as unknown as { [CACHE_BACKEND]?: () => CacheBackend })[CACHE_BACKEND];
+  if (typeof backend !== "function") {
+    throw new ValidationError([{ field: "store", message: `a session cache runs over a SQLite Database (db) or a PostgreSQL store; this store's backend is ${store.backend}` }]);
+  }
+  return backend();
 }
 
 function emptyEntry(symbol: string, fileName: string): CacheEntry {

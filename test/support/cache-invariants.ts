@@ -59,7 +59,12 @@ function sha256Hex(bytes: Uint8Array): string {
  * market_data, every market_data bar from covered_from on must be in the file with the same
  * values. Returns the row.
  */
-export async function expectMetadataTrue(cache: SessionCache, symbol: string): Promise<CacheEntry> {
+export async function expectMetadataTrue(
+  cache: SessionCache,
+  symbol: string,
+  /** Where market_data is read; default the cache's SQLite Database (a PostgreSQL cache passes its store). */
+  market: { getBars(symbol: string, query: { start: number }): Bar[] | Promise<Bar[]> } = cache.db,
+): Promise<CacheEntry> {
   const row = await cache.stats(symbol);
   if (row === null) throw new Error(`no session_cache row for ${symbol}`);
   expect(row.symbol).toBe(symbol);
@@ -105,7 +110,7 @@ export async function expectMetadataTrue(cache: SessionCache, symbol: string): P
   if (cache.settings.writeThrough && row.market_version === row.file_version && row.covered_from !== null) {
     // covered_from's promise: from there on the file holds what market_data holds.
     const fromFile = [...latest.values()].filter((bar) => bar.timestamp >= row.covered_from!).sort((a, b) => a.timestamp - b.timestamp);
-    expectSameBars(fromFile, cache.db.getBars(symbol, { start: row.covered_from }));
+    expectSameBars(fromFile, await market.getBars(symbol, { start: row.covered_from }));
   }
   return row;
 }
