@@ -49,13 +49,14 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
   }
   const { timezone, barTimestamp } = settings;
   if (backendName === "postgres") {
-    // The store on PostgreSQL ($TRADELITE_DATABASE_URL, then $DATABASE_URL). The session cache
-    // keeps its metadata in a SQLite Database and does not run over PostgreSQL yet: its routes
-    // answer 501 here.
+    // The store on PostgreSQL ($TRADELITE_DATABASE_URL, then $DATABASE_URL); the session cache's
+    // files in $TRADELITE_CACHE_DIR on this machine, its rows and its lock on the server.
     const store = await openStore({ backend: "postgres", timezone, barTimestamp });
-    const running = startServer(store, serverOptions(settings));
+    const cache = new SessionCache({ store });
+    const running = startServer(store, { ...serverOptions(settings), cache });
     const info = await store.maintenance.info();
-    console.log(`tradelite database: ${info.path} (timezone ${timezone}, backend postgres; no session cache)`);
+    console.log(`tradelite database: ${info.path} (timezone ${timezone}, backend postgres)`);
+    console.log(`session cache: ${cache.settings.dir}`);
     return listen(running, settings, onListening, async () => store.close());
   }
 

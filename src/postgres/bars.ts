@@ -66,16 +66,17 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
         volume = excluded.volume, amount = excluded.amount`;
   }
 
-  async function page(symbol: string, start: number, end: number, limit: number | null, order: "asc" | "desc"): Promise<Bar[]> {
-    const rows = await pool.run(async (sql) =>
+  /** Stored bars of one range, on the pool or inside a caller's transaction (`on`). */
+  async function page(symbol: string, start: number, end: number, limit: number | null, order: "asc" | "desc", on?: SQL): Promise<Bar[]> {
+    const read = async (sql: SQL) =>
       order === "desc"
         ? ((await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data
               WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint
               ORDER BY market_data.timestamp DESC LIMIT ${limit}`) as Bar[])
         : ((await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data
               WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint
-              ORDER BY market_data.timestamp ASC LIMIT ${limit}`) as Bar[]),
-    );
+              ORDER BY market_data.timestamp ASC LIMIT ${limit}`) as Bar[]);
+    const rows = on ? await read(on) : await pool.run(read);
     // Rows arrive as plain objects with the columns in SELECT order: a Bar as SQLite gives it.
     return [...rows];
   }
@@ -166,40 +167,60 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     return interval ? resampled(symbol, read, interval, barTimestamp) : stored(symbol, read);
   }
 
+  /**
+   * A validated batch upserted inside the open transaction `tx`: the rows, the session cache's
+   * version bump and the audit entry (naming `actor`) commit or roll back with the caller's
+   * transaction.
+   */
+  async function writeBatch(tx: SQL, symbol: string, batch: ReturnType<typeof validateBars>, actor: string | undefined): Promise<number> {
+    const total = batchSize(batch);
+    const columns = BAR_VALUE_FIELDS.map((field) => batch[field]);
+    if (audit) await lockAuditChain(tx);
+    for (let from = 0; from < total; from += ROWS_PER_STATEMENT) {
+      const count = Math.min(ROWS_PER_STATEMENT, total - from);
+      const timestamps = new Array<number>(count);
+      const values = columns.map(() => new Array<number | null>(count));
+      for (let i = 0; i < count; i++) {
+        const row = rowAt(batch, from + i);
+        timestamps[i] = batch.timestamp[row]!;
+        for (let c = 0; c < columns.length; c++) {
+          const value = columns[c]![row]!;
+          // NaN marks a missing value in a validated batch: NULL.
+          values[c]![i] = value === value ? value : null;
+        }
+      }
+      await upsert(tx, symbol, timestamps, values);
+    }
+    // The session cache rebuilds a symbol whose market_data moved on without it.
+    await tx`UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ${symbol}`;
+    if (audit) await audit(tx, actor!, "bars.insert", symbol, { rows: total, ...timeSpan(batch.timestamp) });
+    return total;
+  }
+
   return {
     /** Upserts bars on (symbol, timestamp) in one transaction; returns the rows written. */
     async insertBars(symbol: string, input: readonly BarInput[] | BarColumns): Promise<number> {
       assertSymbol(symbol);
       const batch = validateBars(input, timezone);
-      const total = batchSize(batch);
-      if (total === 0) return 0;
-      const columns = BAR_VALUE_FIELDS.map((field) => batch[field]);
+      if (batchSize(batch) === 0) return 0;
       // Read before any await: the actor of the call, however its transaction is scheduled.
       const actor = audit?.actor();
-      await pool.run((sql) =>
-        sql.begin(async (tx) => {
-          if (audit) await lockAuditChain(tx);
-          for (let from = 0; from < total; from += ROWS_PER_STATEMENT) {
-            const count = Math.min(ROWS_PER_STATEMENT, total - from);
-            const timestamps = new Array<number>(count);
-            const values = columns.map(() => new Array<number | null>(count));
-            for (let i = 0; i < count; i++) {
-              const row = rowAt(batch, from + i);
-              timestamps[i] = batch.timestamp[row]!;
-              for (let c = 0; c < columns.length; c++) {
-                const value = columns[c]![row]!;
-                // NaN marks a missing value in a validated batch: NULL.
-                values[c]![i] = value === value ? value : null;
-              }
-            }
-            await upsert(tx, symbol, timestamps, values);
-          }
-          // The session cache rebuilds a symbol whose market_data moved on without it.
-          await tx`UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ${symbol}`;
-          if (audit) await audit(tx, actor!, "bars.insert", symbol, { rows: total, ...timeSpan(batch.timestamp) });
-        }),
-      );
-      return total;
+      return pool.run((sql) => sql.begin((tx) => writeBatch(tx, symbol, batch, actor)));
+    },
+
+    /** insertBars inside the open transaction `tx`, its audit entry naming `actor`. */
+    async insertIn(tx: SQL, symbol: string, input: readonly BarInput[] | BarColumns, actor: string | undefined): Promise<number> {
+      assertSymbol(symbol);
+      const batch = validateBars(input, timezone);
+      return batchSize(batch) === 0 ? 0 : writeBatch(tx, symbol, batch, actor);
+    },
+
+
+    /** Stored bars (no resampling) inside the open transaction `tx`. */
+    async storedIn(tx: SQL, symbol: string, query?: BarQuery): Promise<Bar[]> {
+      assertSymbol(symbol);
+      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
+      return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order, tx);
     },
 
     /** Bars in a range, ascending by default, as stored (one query) or resampled in SQL. */

@@ -16,6 +16,7 @@ import {
 import { ValidationError, type Issue } from "../domain/errors.ts";
 import { checkOptions, readSinceUntil } from "../domain/query.ts";
 import type { MetricQuery } from "../domain/store.ts";
+import type { SQL } from "bun";
 import type { PostgresPool } from "./connection.ts";
 
 const QUERY_KEYS = METRIC_QUERY_KEYS;
@@ -30,17 +31,22 @@ interface SummaryRow {
   last: number | null;
 }
 
+/** Records one sample now on `sql` (the pool, or a caller's open transaction); returns it. */
+export async function recordIn(sql: SQL, name: string, value: number, labels?: MetricLabels): Promise<Metric> {
+  const checked = checkMetric(name, value, labels);
+  const timestamp = Date.now();
+  await sql`INSERT INTO recovery_metrics (name, timestamp, value, labels) VALUES (${checked.name}, ${timestamp}, ${checked.value}::float8, ${checked.labels})`;
+  return { name: checked.name, timestamp, value: checked.value, labels: JSON.parse(checked.labels) as MetricLabels };
+}
+
 export function createPgMetrics(pool: PostgresPool, settings: { readonly timezone: string }) {
   return {
     /** Records one sample now; returns it. */
-    async record(name: string, value: number, labels?: MetricLabels): Promise<Metric> {
-      const checked = checkMetric(name, value, labels);
-      const timestamp = Date.now();
-      await pool.run(
-        (sql) => sql`INSERT INTO recovery_metrics (name, timestamp, value, labels) VALUES (${checked.name}, ${timestamp}, ${checked.value}::float8, ${checked.labels})`,
-      );
-      return { name: checked.name, timestamp, value: checked.value, labels: JSON.parse(checked.labels) as MetricLabels };
+    record(name: string, value: number, labels?: MetricLabels): Promise<Metric> {
+      return pool.run((sql) => recordIn(sql, name, value, labels));
     },
+
+    recordIn,
 
     /** Samples of `name` in the inclusive range, oldest first, optionally filtered by labels. */
     async query(name: string, query: MetricQuery = {}): Promise<Metric[]> {

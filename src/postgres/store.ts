@@ -15,6 +15,8 @@ import { assertTimeZone } from "../domain/time.ts";
 import { createPgArtifacts } from "./artifacts.ts";
 import { createPgAudit, lockAuditChain } from "./audit.ts";
 import { createPgBars } from "./bars.ts";
+import { createPgCacheBackend } from "./cache-meta.ts";
+import { CACHE_BACKEND, type CacheBackend } from "../cache/backend.ts";
 import { PostgresPool, type PostgresOptions } from "./connection.ts";
 import { createPgMaintenance, type RunRecorder } from "./maintenance.ts";
 import { createPgMetrics } from "./metrics.ts";
@@ -110,7 +112,7 @@ function view(
   };
   const views = new Map<string, Store>();
   const { bars, quotes, metrics, prefs, artifacts, maintenance } = parts;
-  return {
+  const store: Store & { [CACHE_BACKEND]: () => CacheBackend } = {
     backend: "postgres",
     timezone: settings.timezone,
     barTimestamp: settings.barTimestamp,
@@ -174,10 +176,13 @@ function view(
       info: () => call(() => maintenance.info()),
       stats: () => call(() => maintenance.stats()),
     },
+    // What `new SessionCache({ store })` runs on (src/cache/session-cache.ts); not part of Store.
+    [CACHE_BACKEND]: () => createPgCacheBackend({ pool, bars: bars, audit: audit.record, timezone: settings.timezone, actor, closed: () => state.closed }),
     async close() {
       if (state.closed) return;
       state.closed = true;
       await pool.close();
     },
   };
+  return store;
 }

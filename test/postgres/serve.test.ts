@@ -1,24 +1,31 @@
 /**
  * `bun run serve` over PostgreSQL (TRADELITE_BACKEND=postgres): the same API in its own process,
- * the store on a real server, the session cache's routes answering 501.
+ * the store on a real server, the session cache's files on disk and its rows on the server.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
+import { cacheFileName } from "../../src/mod.ts";
 import { killAllServers, startServeProcess } from "../support/api-server.ts";
+import { tempDir } from "../support/files.ts";
 import { createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
 
 const available = await postgresAvailable();
 const databases: TestDatabase[] = [];
+const dir = tempDir("tradelite-serve-pg-");
 afterAll(async () => {
+  dir.cleanup();
   await killAllServers();
   for (const database of databases) await database.drop().catch(() => {});
 });
 
 describe.skipIf(!available)("serve over PostgreSQL", () => {
-  test("health names the backend; bars go in and out; the audit chain verifies; cache routes are 501; SIGTERM exits 0", async () => {
+  test("health names the backend; bars go in and out, directly and through the session cache; the audit chain verifies; SIGTERM exits 0", async () => {
     const database = await createTestDatabase("serve");
     databases.push(database);
-    const server = await startServeProcess({ TRADELITE_BACKEND: "postgres", TRADELITE_DATABASE_URL: database.url, TRADELITE_PORT: "0", TRADELITE_TIMEZONE: "Asia/Shanghai" });
-    expect(server.stdout()).toContain("backend postgres; no session cache");
+    const cacheDir = dir.file("cache");
+    const server = await startServeProcess({ TRADELITE_BACKEND: "postgres", TRADELITE_DATABASE_URL: database.url, TRADELITE_PORT: "0", TRADELITE_TIMEZONE: "Asia/Shanghai", TRADELITE_CACHE_DIR: cacheDir });
+    expect(server.stdout()).toContain("backend postgres");
+    expect(server.stdout()).toContain(`session cache: ${cacheDir}`);
     const health = (await (await fetch(`${server.url}/health`)).json()) as { db: { path: string } };
     expect(health).toMatchObject({ status: "ok", backend: "postgres", timezone: "Asia/Shanghai", db: { journalMode: "wal" } });
     expect(health.db.path).toContain(new URL(database.url).pathname);
@@ -32,9 +39,21 @@ describe.skipIf(!available)("serve over PostgreSQL", () => {
     const read = (await (await fetch(`${server.url}/v1/bars/600519.SH?format=ndjson`)).text()).trimEnd().split("\n").map((line) => JSON.parse(line));
     expect(read.map((bar: { timestamp: number }) => bar.timestamp)).toEqual([Date.parse("2024-01-15T09:31:00+08:00"), Date.parse("2024-01-15T09:32:00+08:00")]);
     expect(await (await fetch(`${server.url}/v1/audit/verify`)).json()).toEqual({ ok: true, checked: 1 });
-    const cache = await fetch(`${server.url}/v1/cache`);
-    expect(cache.status).toBe(501);
-    expect(((await cache.json()) as { error: { code: string } }).error.code).toBe("NOT_IMPLEMENTED");
+    // Through the session cache: the file on this machine, the row and the written-through bars on the server.
+    const cached = [{ timestamp: "2024-01-15 09:33", open: 10.2, high: 10.4, low: 10.1, close: 10.3, volume: 300, amount: 3090 }];
+    const stored = await fetch(`${server.url}/v1/cache/600519.SH`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(cached) });
+    expect(stored.status).toBe(200);
+    expect(((await stored.json()) as { written: number }).written).toBe(1);
+    const listed = (await (await fetch(`${server.url}/v1/cache`)).json()) as { symbol: string; row_count: number }[];
+    expect(listed).toMatchObject([{ symbol: "600519.SH", row_count: 3 }]);
+    expect(readdirSync(cacheDir)).toEqual([cacheFileName("600519.SH")]);
+    const fromCache = (await (await fetch(`${server.url}/v1/cache/600519.SH`)).json()) as { timestamp: number }[];
+    expect(fromCache.map((bar) => bar.timestamp)).toEqual([
+      Date.parse("2024-01-15T09:31:00+08:00"),
+      Date.parse("2024-01-15T09:32:00+08:00"),
+      Date.parse("2024-01-15T09:33:00+08:00"),
+    ]);
+    expect(await (await fetch(`${server.url}/v1/audit/verify`)).json()).toMatchObject({ ok: true });
 
     server.proc.kill("SIGTERM");
     expect(await server.exited).toBe(0);

@@ -7,11 +7,13 @@
  * Imported, it gives the parent the same batches and a handle on the child.
  */
 import { existsSync, writeSync } from "node:fs";
-import { openDatabase, SessionCache, type Bar, type CacheRecoveryEvent } from "../../src/mod.ts";
+import { openDatabase, openStore, SessionCache, type Bar, type CacheRecoveryEvent } from "../../src/mod.ts";
 import { randomBars } from "./bars.ts";
 
 export interface CacheWriterSpec {
   dbPath: string;
+  /** Instead of the SQLite file at dbPath: the cache over this PostgreSQL database. */
+  postgresUrl?: string;
   cacheDir: string;
   symbol: string;
   /** Batch ids to store, in order; batch `id` holds bars `id * batchSize ... + batchSize - 1`. */
@@ -131,9 +133,10 @@ export function spawnCacheWriter(spec: CacheWriterSpec): CacheWriterProcess {
 
 if (import.meta.main) {
   const spec = JSON.parse(process.argv[2]!) as CacheWriterSpec;
-  const db = openDatabase({ path: spec.dbPath });
+  const db = spec.postgresUrl ? null : openDatabase({ path: spec.dbPath });
+  const store = spec.postgresUrl ? await openStore({ backend: "postgres", url: spec.postgresUrl, actor: "cache-writer" }) : undefined;
   const cache = new SessionCache({
-    db,
+    ...(db ? { db } : { store }),
     dir: spec.cacheDir,
     compactEvery: spec.compactEvery,
     writeThrough: spec.writeThrough,
@@ -147,6 +150,7 @@ if (import.meta.main) {
     writeSync(1, `ack ${id} ${compacted ? 1 : 0} ${performance.timeOrigin + performance.now()}\n`);
     if (spec.pauseMs) await Bun.sleep(spec.pauseMs);
   }
-  db.close();
+  db?.close();
+  await store?.close();
   writeSync(1, "done\n");
 }
