@@ -184,11 +184,39 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 `;
 
+/**
+ * TimescaleDB, where the server has it: market_data becomes a hypertable partitioned on
+ * `timestamp` (bigint epoch ms, so the chunk interval is in ms: 7 days), its rows moved into
+ * chunks. The (symbol, timestamp) key includes the partition column, as a hypertable's unique
+ * indexes must, and every statement tradelite sends is plain SQL that works on one unchanged.
+ * The old create_hypertable signature is used because every 2.x release accepts it. Without the
+ * extension, or when it cannot be created (it must be in shared_preload_libraries, and creating
+ * it takes privileges), market_data stays a plain table and everything works the same; the
+ * reason is raised as a NOTICE. Only the plain-table path runs on this project's machines, which
+ * have no TimescaleDB package (see the README).
+ */
+const V5_TIMESCALEDB = `
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN
+        BEGIN
+            CREATE EXTENSION IF NOT EXISTS timescaledb;
+            PERFORM create_hypertable('market_data', 'timestamp', chunk_time_interval => 604800000::bigint,
+                                      migrate_data => true, if_not_exists => true);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE 'TimescaleDB is installed but could not be used (%): market_data stays a plain table', SQLERRM;
+        END;
+    END IF;
+END
+$$;
+`;
+
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "market_data, quotes, session_cache, recovery_metrics, user_preferences, audit_log (append-only), model_artifacts", sql: V1 },
   { version: 2, description: "tradelite_ksum: sum() with SQLite's compensated summation", sql: V2_KBN_SUM },
   { version: 3, description: "amcheck for integrity checks, where the server allows it", sql: V3_AMCHECK },
   { version: 4, description: "tradelite_ksum: a sum past the largest double is Infinity, as in SQLite, not an overflow error", sql: V4_KBN_SUM_OVERFLOW },
+  { version: 5, description: "market_data as a TimescaleDB hypertable, where the server has the extension", sql: V5_TIMESCALEDB },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;

@@ -66,6 +66,15 @@ describe.skipIf(!available)("migrations on a real server", () => {
         "session_cache",
         "user_preferences",
       ]);
+      // market_data is a hypertable exactly when the server has TimescaleDB (this project's machines do not).
+      const sql = pools[0]!.sql;
+      const [{ timescale }] = await sql`SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') AS timescale`;
+      const [{ hypertable }] = timescale
+        ? await sql`SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'market_data') AS hypertable`
+        : [{ hypertable: false }];
+      expect(hypertable).toBe(timescale);
+      const [{ kind }] = await sql`SELECT relkind::text AS kind FROM pg_class WHERE oid = 'market_data'::regclass`;
+      expect(kind).toBe("r");
     } finally {
       await Promise.all(pools.map((each) => each.close()));
       await fresh.drop();
