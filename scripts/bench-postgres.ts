@@ -10,15 +10,17 @@
  *   the same columns. Target >= 0.8 of the bare rows/s.
  * - One-day reads: 240-bar windows of a random symbol and day, against the bare SELECT of the
  *   same rows. Target >= 0.8.
+ * - Session cache: one-bar storeBars calls with write-through over the postgres Store, p50 and
+ *   p99, against a bare one-row upsert in a transaction plus the append of the same line.
  * Rounds alternate between the two sides; figures are medians. A missed target prints MISSED and
  * the script still exits 0 (the machine is shared and noisy; the figures are the record).
  */
 import { SQL } from "bun";
-import { mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { copySqliteToPostgres, openDatabase, openStore, PostgresPool } from "../src/mod.ts";
-import { formatRate, median } from "./bench-support.ts";
+import { copySqliteToPostgres, openDatabase, openStore, PostgresPool, SessionCache } from "../src/mod.ts";
+import { formatRate, median, percentile } from "./bench-support.ts";
 import { createScratchDatabase, type ScratchDatabase } from "./postgres-scratch.ts";
 import { randomWalk, sessionTimestamps, type MinuteBarColumns } from "./synthetic-bars.ts";
 
@@ -30,6 +32,7 @@ const BATCH = 10_000;
 const ROUNDS = 3;
 const READS = quick ? 300 : 2_000;
 const TARGET = 0.8;
+const CACHE_CALLS = quick ? 100 : 500;
 
 function createDatabase(label: string): Promise<ScratchDatabase> {
   return createScratchDatabase(ADMIN_URL, `tradelite_bench_${label}_${process.pid}`);
@@ -113,6 +116,30 @@ async function main(): Promise<void> {
       }
     }
 
+    // The session cache over PostgreSQL: one-bar storeBars calls with write-through, awaited one
+    // by one (a recorder's pace), against the bare work: the same one-row upsert in its own
+    // transaction, then appendFileSync of the same line. Figures for the record, no target.
+    const cache = new SessionCache({ store: repository, dir: join(workDir, "cache"), compactEvery: Number.MAX_SAFE_INTEGER });
+    const bareFile = join(workDir, "bare.csv");
+    const cacheBar = (i: number) => ({ timestamp: Date.UTC(2030, 0, 2, 1, 30) + i * 60_000, open: 10, high: 11, low: 9, close: 10.5, volume: 100 + i, amount: 1_000 + i });
+    const cacheLatency = { tradelite: [] as number[], bare: [] as number[] };
+    for (let i = 0; i < 20; i++) await cache.storeBars("CACHE", [cacheBar(i)]);
+    for (let i = 20; i < 20 + CACHE_CALLS; i++) {
+      let started = performance.now();
+      await cache.storeBars("CACHE", [cacheBar(i)]);
+      cacheLatency.tradelite.push(performance.now() - started);
+      const bar = cacheBar(i);
+      started = performance.now();
+      await pool.sql.begin(
+        (tx) => tx`INSERT INTO market_data (symbol, timestamp, open, high, low, close, volume, amount)
+                   VALUES ('BARE', ${bar.timestamp}::bigint, ${bar.open}, ${bar.high}, ${bar.low}, ${bar.close}, ${bar.volume}, ${bar.amount})
+                   ON CONFLICT (symbol, timestamp) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
+                     close = excluded.close, volume = excluded.volume, amount = excluded.amount`,
+      );
+      appendFileSync(bareFile, `${new Date(bar.timestamp).toISOString()},${bar.open},${bar.high},${bar.low},${bar.close},${bar.volume},${bar.amount}\n`);
+      cacheLatency.bare.push(performance.now() - started);
+    }
+
     // SQLite beside it: the same rows through the embedded store, and then the migration's rate.
     const sqlitePath = join(workDir, "bench.db");
     const db = openDatabase({ path: sqlitePath });
@@ -147,6 +174,11 @@ async function main(): Promise<void> {
     console.log("");
     console.log(`bulk insert      tradelite ${formatRate(median(insertRates.tradelite))} rows/s, bare unnest ${formatRate(median(insertRates.bare))} rows/s: ${ratio(insertRates).toFixed(2)} (target >= ${TARGET}: ${verdict(ratio(insertRates))})`);
     console.log(`one-day reads    tradelite ${formatRate(median(readRates.tradelite))} rows/s, bare select ${formatRate(median(readRates.bare))} rows/s: ${ratio(readRates).toFixed(2)} (target >= ${TARGET}: ${verdict(ratio(readRates))})`);
+    const ms = (value: number) => `${value.toFixed(3)} ms`;
+    for (const p of [50, 99]) {
+      const [ours, bare] = [percentile(cacheLatency.tradelite, p), percentile(cacheLatency.bare, p)];
+      console.log(`cache storeBars  1 bar, write-through, p${p}: tradelite ${ms(ours)}, bare upsert + append ${ms(bare)}: ${(ours / bare).toFixed(2)}x`);
+    }
     console.log(`SQLite beside    insert ${formatRate(sqliteInsert)} rows/s, one-day reads ${formatRate(sqliteRead)} rows/s`);
     console.log(`migrate          ${formatRate(migrateRate)} rows/s (SQLite file of ${rows.toLocaleString("en-US")} bars into a fresh PostgreSQL database)`);
     await repository.close();
