@@ -14,6 +14,19 @@ import { redactUrl, type PostgresPool } from "./connection.ts";
 /** The tables stats() counts, as SQLite's stats() counts them. */
 const TABLES = ["market_data", "quotes", "session_cache", "model_artifacts", "audit_log", "user_preferences", "recovery_metrics"] as const;
 
+/**
+ * tradelite's tables in the current schema and every table that inherits from them, at any depth:
+ * a TimescaleDB hypertable keeps its rows in chunks (in _timescaledb_internal) that inherit from
+ * it, and plain inheritance or partitions do the same. Sizes and integrity checks cover them all.
+ */
+const OUR_RELATIONS = `
+  WITH RECURSIVE ours(oid) AS (
+    SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = current_schema() AND c.relname = ANY($1::text[]) AND c.relkind IN ('r', 'p')
+    UNION
+    SELECT i.inhrelid FROM pg_inherits i JOIN ours o ON i.inhparent = o.oid
+  )`;
+
 /** Told of each run that changed something (its metric and audit entry, once the records are wired in). */
 export type RunRecorder = (action: string, durationMs: number, details: Record<string, string | number | boolean>) => Promise<void>;
 
@@ -23,9 +36,7 @@ export function createPgMaintenance(pool: PostgresPool, record: RunRecorder) {
   async function tableBytes(): Promise<number> {
     const rows = await pool.run(
       async (sql) =>
-        (await sql`SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)::float8 AS bytes FROM pg_class c
-                   JOIN pg_namespace n ON n.oid = c.relnamespace
-                   WHERE n.nspname = current_schema() AND c.relkind = 'r'`) as { bytes: number }[],
+        (await sql.unsafe(`${OUR_RELATIONS} SELECT coalesce(sum(pg_total_relation_size(oid)), 0)::float8 AS bytes FROM ours`, [[...TABLES]])) as { bytes: number }[],
     );
     return rows[0]!.bytes;
   }
@@ -77,10 +88,13 @@ export function createPgMaintenance(pool: PostgresPool, record: RunRecorder) {
       if (!extension[0]!.installed) throw notHere("an integrity check", "the amcheck extension is not installed (CREATE EXTENSION amcheck, or run pg_amcheck)");
       const indexes = await pool.run(
         async (sql) =>
-          (await sql`SELECT i.indexrelid::regclass::text AS name FROM pg_index i
-                     JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am a ON a.oid = (SELECT relam FROM pg_class WHERE oid = i.indexrelid)
-                     WHERE n.nspname = current_schema() AND a.amname = 'btree' AND c.relname = ANY(${[...TABLES]}::text[])
-                     ORDER BY 1`) as { name: string }[],
+          (await sql.unsafe(
+            `${OUR_RELATIONS}
+             SELECT i.indexrelid::regclass::text AS name FROM pg_index i
+             JOIN ours o ON o.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am a ON a.oid = ic.relam
+             WHERE a.amname = 'btree' ORDER BY 1`,
+            [[...TABLES]],
+          )) as { name: string }[],
       );
       const started = performance.now();
       const problems: string[] = [];
