@@ -70,8 +70,11 @@ export function* wait<T>(value: Maybe<T>): Generator<Maybe<T>, T, unknown> {
 export function runSync<T>(steps: Generator<unknown, T, unknown>): T {
   let step = steps.next();
   while (!step.done) {
-    if (step.value instanceof Promise) throw new Error("internal: an asynchronous database call inside a synchronous transaction");
-    step = steps.next(step.value);
+    // Thrown into the work, so its catch blocks (the append's truncation) still run.
+    step =
+      step.value instanceof Promise
+        ? steps.throw(new Error("internal: an asynchronous database call inside a synchronous transaction"))
+        : steps.next(step.value);
   }
   return step.value;
 }

@@ -19,7 +19,7 @@ import type { SQL } from "bun";
 import { StorageError } from "../domain/errors.ts";
 import { SCHEMA_VERSION } from "../sqlite/migrations.ts";
 import { migratePostgres } from "../postgres/migrations.ts";
-import type { PostgresPool } from "../postgres/connection.ts";
+import { READ_COMMITTED, type PostgresPool } from "../postgres/connection.ts";
 
 type ColumnType = "text" | "bigint" | "float8";
 
@@ -172,7 +172,7 @@ export async function copySqliteToPostgres(sqlitePath: string, pool: PostgresPoo
         const rows = sqlitePage(sqlite, table, after, batchRows);
         if (rows.length === 0) break;
         const arrays = table.columns.map(([name]) => rows.map((row) => row[name] ?? null));
-        await pool.run((sql) => sql.begin((tx) => tx.unsafe(statement, arrays)));
+        await pool.run((sql) => sql.begin(READ_COMMITTED, (tx) => tx.unsafe(statement, arrays)));
         copied += rows.length;
         const last = rows[rows.length - 1]!;
         after = table.key.map((name) => last[name]);

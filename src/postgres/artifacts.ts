@@ -12,7 +12,7 @@ import { ConflictError } from "../domain/errors.ts";
 import type { JsonValue } from "../domain/json.ts";
 import { resolveArtifactFile } from "../domain/artifact-file.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
-import type { PostgresPool } from "./connection.ts";
+import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
 type ArtifactRow = StoredArtifactRow;
 
@@ -38,7 +38,7 @@ export function createPgArtifacts(pool: PostgresPool, audit: PgAuditRecorder) {
       const hash = sha256 ?? null;
       const bytes = size ?? null;
       return pool.run((sql) =>
-        sql.begin(async (tx) => {
+        sql.begin(READ_COMMITTED, async (tx) => {
           // The chain's lock also serializes registrations: a second register of the same pair
           // waits here and then sees the first one's row, so it answers as SQLite does (no-op or
           // ConflictError) instead of failing on the unique constraint.
@@ -96,7 +96,7 @@ export function createPgArtifacts(pool: PostgresPool, audit: PgAuditRecorder) {
       assertArtifactName(version, "version");
       const actor = audit.actor();
       return pool.run((sql) =>
-        sql.begin(async (tx) => {
+        sql.begin(READ_COMMITTED, async (tx) => {
           await lockAuditChain(tx);
           const removed = await tx`DELETE FROM model_artifacts WHERE name = ${name} AND version = ${version}`;
           if (removed.count === 0) return false;

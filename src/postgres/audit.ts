@@ -28,7 +28,7 @@ import { StorageError, ValidationError, type Issue } from "../domain/errors.ts";
 import type { JsonValue } from "../domain/json.ts";
 import { checkLimit, checkOptions, readSinceUntil } from "../domain/query.ts";
 import type { AuditQuery } from "../domain/store.ts";
-import type { PostgresPool } from "./connection.ts";
+import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
 type AuditRow = StoredAuditRow;
 
@@ -113,7 +113,7 @@ export function createPgAudit(pool: PostgresPool, settings: { readonly timezone:
   return {
     async append(input: AuditInput): Promise<AuditEntry> {
       checkAuditInput(input);
-      return pool.run((sql) => sql.begin((tx) => appendAuditEntry(tx, input)));
+      return pool.run((sql) => sql.begin(READ_COMMITTED, (tx) => appendAuditEntry(tx, input)));
     },
 
     record,

@@ -33,7 +33,7 @@ import type { SymbolOverview } from "../domain/store.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
-import type { PostgresPool } from "./connection.ts";
+import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
 export interface PgBarSettings {
   readonly timezone: string;
@@ -205,7 +205,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
       if (batchSize(batch) === 0) return 0;
       // Read before any await: the actor of the call, however its transaction is scheduled.
       const actor = audit?.actor();
-      return pool.run((sql) => sql.begin((tx) => writeBatch(tx, symbol, batch, actor)));
+      return pool.run((sql) => sql.begin(READ_COMMITTED, (tx) => writeBatch(tx, symbol, batch, actor)));
     },
 
     /** insertBars inside the open transaction `tx`, its audit entry naming `actor`. */
@@ -250,7 +250,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
       const { start, end } = readRange(range, timezone);
       const actor = audit?.actor();
       return pool.run((sql) =>
-        sql.begin(async (tx) => {
+        sql.begin(READ_COMMITTED, async (tx) => {
           if (audit) await lockAuditChain(tx);
           await tx`UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ${symbol}`;
           const deleted = (await tx`DELETE FROM market_data WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint`).count as number;

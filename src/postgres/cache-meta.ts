@@ -19,7 +19,7 @@ import { StorageError } from "../domain/errors.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
 import type { createPgBars } from "./bars.ts";
-import { storageErrorOf, type PostgresPool } from "./connection.ts";
+import { READ_COMMITTED, storageErrorOf, type PostgresPool } from "./connection.ts";
 import { recordIn } from "./metrics.ts";
 
 const COLUMNS = [
@@ -85,7 +85,7 @@ export function createPgCacheBackend(parts: PgCacheParts): CacheBackend {
       // Read before any await: the actor of this call.
       const who = actor === undefined ? (parts.actor ?? audit.actor()) : checkActor(actor);
       try {
-        return await pool.sql.begin(async (sql) => {
+        return await pool.sql.begin(READ_COMMITTED, async (sql) => {
           await lockAuditChain(sql);
           const tx: CacheTx = {
             entry: (symbol) => entryOn(sql, symbol),

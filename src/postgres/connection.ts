@@ -45,6 +45,16 @@ function positive(value: number | undefined, field: string, fallback: number): n
   return value;
 }
 
+/**
+ * Every tradelite transaction begins with this, whatever the server's or the role's default
+ * (`default_transaction_isolation`): audited mutations and cache writes take an advisory lock and
+ * then read the chain's head or the cache's row, which must be what the previous holder
+ * committed. Under REPEATABLE READ or SERIALIZABLE the snapshot would date from before the wait
+ * (a cache writer then took the previous writer's committed append for an unacknowledged tail
+ * and cut it off).
+ */
+export const READ_COMMITTED = "isolation level read committed";
+
 export class PostgresPool {
   readonly sql: SQL;
   readonly url: string;
@@ -75,10 +85,13 @@ export class PostgresPool {
 
 /**
  * SQLSTATEs that mean the link, not the statement, failed: class 08 (connection exception),
- * 57P01-57P03 (server shut down, crashed, or not yet accepting connections) and 53300 (too many
- * connections). They are CONNECTION like a socket error: retrying later on a new connection may work.
+ * 57P01-57P03 (server shut down, crashed, or not yet accepting connections), 53300 (too many
+ * connections) and 25P03 (the server ended a transaction left idle too long). They are
+ * CONNECTION like a socket error; the pool connects again on the next call. A call that failed
+ * so may or may not have committed if the link went during its COMMIT: check before repeating
+ * a call that is not idempotent (an audit append, a metric).
  */
-const LOST_CONNECTION = /^(08...|57P0[1-3]|53300)$/;
+const LOST_CONNECTION = /^(08...|57P0[1-3]|53300|25P03)$/;
 
 /** A Bun.SQL error as a StorageError: the SQLSTATE for server errors, CONNECTION for the link. */
 export function storageErrorOf(error: unknown, url: string): TradeliteError {

@@ -13,6 +13,7 @@
  */
 import type { SQL } from "bun";
 import { StorageError } from "../domain/errors.ts";
+import { READ_COMMITTED } from "./connection.ts";
 
 interface Migration {
   readonly version: number;
@@ -211,12 +212,57 @@ END
 $$;
 `;
 
+/**
+ * V4 still raised 22003 in two places (found by review, fuzzed against SQLite): halving the
+ * smallest subnormal (5e-324 * 0.5) is an "underflow" error in PostgreSQL, and the final
+ * sum + error could overflow (MAX, 2^969, 2^969 sums to Infinity in SQLite). Now the halving
+ * test runs only when both operands are at least 2^969 (below that s + x cannot reach
+ * MAX + half an ulp, so it cannot overflow, and halving such values is exact), the final step
+ * applies the same test to sum + error, and nested CASEs fix the order of evaluation. An
+ * infinite sum stays infinite (the sign is the sum's: both operands share it when they overflow).
+ */
+const V6_KBN_SUM_EDGES = `
+CREATE OR REPLACE FUNCTION tradelite_ksum_overflows(a float8, b float8) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN abs(a) = 'Infinity'::float8 THEN true
+              WHEN abs(a) < 2::float8 ^ 969 THEN false
+              WHEN abs(b) < 2::float8 ^ 969 THEN false
+              ELSE abs(a * 0.5 + b * 0.5) >= 2::float8 ^ 1023 END
+$$;
+CREATE OR REPLACE FUNCTION tradelite_ksum_step(state float8[], x float8) RETURNS float8[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE
+    WHEN x IS NULL THEN state
+    WHEN tradelite_ksum_overflows(state[1], x) THEN ARRAY[
+      CASE WHEN state[1] > 0 THEN 'Infinity'::float8 ELSE '-Infinity'::float8 END,
+      'NaN'::float8,
+      state[3] + 1
+    ]
+    ELSE ARRAY[
+      state[1] + x,
+      state[2] + CASE WHEN abs(state[1]) > abs(x) THEN (state[1] - (state[1] + x)) + x
+                      ELSE (x - (state[1] + x)) + state[1] END,
+      state[3] + 1
+    ]
+  END
+$$;
+CREATE OR REPLACE FUNCTION tradelite_ksum_final(state float8[]) RETURNS float8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN state[3] = 0 THEN NULL
+              WHEN state[2] IN ('Infinity'::float8, '-Infinity'::float8, 'NaN'::float8) THEN state[1]
+              WHEN tradelite_ksum_overflows(state[1], state[2])
+                   THEN CASE WHEN state[1] > 0 THEN 'Infinity'::float8 ELSE '-Infinity'::float8 END
+              ELSE state[1] + state[2] END
+$$;
+`;
+
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "market_data, quotes, session_cache, recovery_metrics, user_preferences, audit_log (append-only), model_artifacts", sql: V1 },
   { version: 2, description: "tradelite_ksum: sum() with SQLite's compensated summation", sql: V2_KBN_SUM },
   { version: 3, description: "amcheck for integrity checks, where the server allows it", sql: V3_AMCHECK },
   { version: 4, description: "tradelite_ksum: a sum past the largest double is Infinity, as in SQLite, not an overflow error", sql: V4_KBN_SUM_OVERFLOW },
   { version: 5, description: "market_data as a TimescaleDB hypertable, where the server has the extension", sql: V5_TIMESCALEDB },
+  { version: 6, description: "tradelite_ksum: no underflow error on subnormals, no overflow error in the final sum", sql: V6_KBN_SUM_EDGES },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
@@ -238,7 +284,7 @@ export async function migratePostgres(sql: SQL): Promise<number> {
     if (current === POSTGRES_SCHEMA_VERSION) return current;
   }
   for (;;) {
-    const applied = await sql.begin(async (tx) => {
+    const applied = await sql.begin(READ_COMMITTED, async (tx) => {
       await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK.toString()}::bigint)`;
       await tx.unsafe(`CREATE TABLE IF NOT EXISTS schema_migrations (
           version integer PRIMARY KEY,

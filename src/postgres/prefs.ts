@@ -8,7 +8,7 @@ import type { z } from "zod";
 import { utf8Length } from "../domain/json.ts";
 import { assertPreferenceKey, checkPreferenceSchema, checkPreferenceValue, preferenceJson, type JsonValue, type Preference } from "../domain/preference.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
-import type { PostgresPool } from "./connection.ts";
+import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
 interface PreferenceRow {
   key: string;
@@ -43,7 +43,7 @@ export function createPgPrefs(pool: PostgresPool, audit: PgAuditRecorder) {
       const json = preferenceJson(value);
       const updatedAt = Date.now();
       await pool.run((sql) =>
-        sql.begin(async (tx) => {
+        sql.begin(READ_COMMITTED, async (tx) => {
           await lockAuditChain(tx);
           await tx`INSERT INTO user_preferences (key, value, updated_at) VALUES (${key}, ${json}, ${updatedAt})
                    ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`;
@@ -58,7 +58,7 @@ export function createPgPrefs(pool: PostgresPool, audit: PgAuditRecorder) {
       assertPreferenceKey(key);
       const actor = audit.actor();
       return pool.run((sql) =>
-        sql.begin(async (tx) => {
+        sql.begin(READ_COMMITTED, async (tx) => {
           await lockAuditChain(tx);
           const removed = await tx`DELETE FROM user_preferences WHERE key = ${key}`;
           const existed = removed.count > 0;

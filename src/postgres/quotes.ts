@@ -7,7 +7,7 @@ import { readQuery, type RangeQuery } from "../domain/query.ts";
 import { QUOTE_VALUE_FIELDS, validateQuotes, type Quote, type QuoteColumns, type QuoteInput } from "../domain/quote.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
-import type { PostgresPool } from "./connection.ts";
+import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
 /** `audit`, when given, records `quotes.insert` in the insert's transaction, as SQLite does. */
 export function createPgQuotes(pool: PostgresPool, settings: { readonly timezone: string }, audit?: PgAuditRecorder) {
@@ -30,7 +30,7 @@ export function createPgQuotes(pool: PostgresPool, settings: { readonly timezone
       const [bid, bidSize, ask, askSize, last, volume] = values;
       const actor = audit?.actor();
       await pool.run((sql) =>
-        sql.begin(async (tx) => {
+        sql.begin(READ_COMMITTED, async (tx) => {
           if (audit) await lockAuditChain(tx);
           await tx`
           INSERT INTO quotes (symbol, timestamp, bid, bid_size, ask, ask_size, last, volume)

@@ -17,7 +17,7 @@ import { createPgAudit, lockAuditChain } from "./audit.ts";
 import { createPgBars } from "./bars.ts";
 import { createPgCacheBackend } from "./cache-meta.ts";
 import { CACHE_BACKEND, type CacheBackend } from "../cache/backend.ts";
-import { PostgresPool, type PostgresOptions } from "./connection.ts";
+import { PostgresPool, READ_COMMITTED, type PostgresOptions } from "./connection.ts";
 import { createPgMaintenance, type RunRecorder } from "./maintenance.ts";
 import { createPgMetrics } from "./metrics.ts";
 import { migratePostgres } from "./migrations.ts";
@@ -69,7 +69,7 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
   const recordRun: RunRecorder = async (action, durationMs, details) => {
     const who = audit.record.actor();
     await pool.run((sql) =>
-      sql.begin(async (tx) => {
+      sql.begin(READ_COMMITTED, async (tx) => {
         await lockAuditChain(tx);
         await tx`INSERT INTO recovery_metrics (name, timestamp, value, labels) VALUES (${`postgres.${action}.ms`}, ${Date.now()}, ${durationMs}::float8, '{}')`;
         await audit.record(tx, who, `maintenance.${action}`, null, details);

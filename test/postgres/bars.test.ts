@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
+import { Database as SqliteDatabase } from "bun:sqlite";
+import fc from "fast-check";
 import { openDatabase, openStore, StorageError, ValidationError, type Bar, type Database } from "../../src/mod.ts";
 import { createPgBars } from "../../src/postgres/bars.ts";
 import { createPgQuotes } from "../../src/postgres/quotes.ts";
@@ -348,6 +350,56 @@ describe.skipIf(!available)("resampled sums past the largest double", () => {
       sqlite.close();
     }
   });
+
+  test("the edges: the smallest subnormal (no underflow error), and an overflow reached only by adding the error term at the end", async () => {
+    const sqlite = openDatabase({ path: ":memory:" });
+    const pg = createPgBars(pool, { timezone: "UTC", barTimestamp: "start" });
+    const start = Date.UTC(2024, 0, 3, 1, 30);
+    // Bucket 1: 1 + 5e-324. Bucket 2: MAX + 2^969 + 2^969 stays MAX in the running sum, and the
+    // error term (2^970) takes it past MAX at the end: Infinity. Bucket 3: 5e-324 + 5e-324.
+    const volumes = [[1, 5e-324], [Number.MAX_VALUE, 2 ** 969, 2 ** 969], [5e-324, 5e-324]];
+    const bars = volumes.flatMap((bucket, b) =>
+      bucket.map((volume, i) => ({ timestamp: start + (b * 5 + i) * MINUTE, open: 10, high: 11, low: 9, close: 10.5, volume, amount: volume })),
+    );
+    try {
+      sqlite.insertBars("EDGE", bars);
+      await pg.insertBars("EDGE", bars);
+      const expected = sqlite.getBars("EDGE", { interval: "5m" });
+      expect(expected.map((bar) => bar.volume)).toEqual([1, Infinity, 1e-323]);
+      expect(await pg.getBars("EDGE", { interval: "5m" })).toEqual(expected);
+      expect(await pg.getBars("EDGE", { interval: "1d" })).toEqual(sqlite.getBars("EDGE", { interval: "1d" }));
+    } finally {
+      sqlite.close();
+    }
+  });
+});
+
+describe.skipIf(!available)("tradelite_ksum against SQLite's sum()", () => {
+  test("generated sequences of extreme values (both signs, subnormals, near the largest double) sum to the same bits or both to Infinity, never to an error", async () => {
+    const lite = new SqliteDatabase(":memory:");
+    lite.run("CREATE TABLE t (i INTEGER PRIMARY KEY, v REAL)");
+    const insert = lite.prepare("INSERT INTO t (i, v) VALUES (?, ?)");
+    const total = lite.prepare("SELECT sum(v) AS s FROM t");
+    const MAX = Number.MAX_VALUE;
+    const special = fc.constantFrom(MAX, MAX * (1 - 2 ** -53), 2 ** 1023, 2 ** 970, 2 ** 969, 1e308, 5e-324, 1.5e-323, 2 ** -1022, 1, 0.1, 0.3, 1e16, 0);
+    const value = fc.tuple(special, fc.boolean()).map(([magnitude, negative]) => (negative ? -magnitude : magnitude));
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(value, { minLength: 1, maxLength: 6 }), async (values) => {
+          lite.run("DELETE FROM t");
+          values.forEach((v, i) => insert.run(i, v));
+          const expected = (total.get() as { s: number }).s;
+          const [{ s }] = await pool.run(
+            (sql) => sql`SELECT tradelite_ksum(v ORDER BY i) AS s FROM unnest(${values}::float8[]) WITH ORDINALITY AS u(v, i)`,
+          );
+          expect({ values, sum: s }).toEqual({ values, sum: expected });
+        }),
+        { numRuns: 400, seed: 20261127 },
+      );
+    } finally {
+      lite.close();
+    }
+  });
 });
 
 describe.skipIf(!available)("quotes: the same answers as SQLite", () => {
@@ -396,6 +448,18 @@ describe.skipIf(!available)("a lost connection", () => {
       expect(error).toBeInstanceOf(StorageError);
       // The server says 57P01 (admin shutdown) first: that is the link failing, so CONNECTION (503), not a statement error.
       expect((error as StorageError).code).toBe("CONNECTION");
+      expect(await bars.latestBar("AAA")).not.toBeNull();
+      // A transaction the server ends for idling (25P03) is the link failing too.
+      const idled = await lonely
+        .run((sql) =>
+          sql.begin(async (tx) => {
+            await tx`SET LOCAL idle_in_transaction_session_timeout = '200ms'`;
+            await Bun.sleep(600);
+            await tx`SELECT 1`;
+          }),
+        )
+        .catch((caught: unknown) => caught);
+      expect((idled as StorageError).code).toBe("CONNECTION");
       expect(await bars.latestBar("AAA")).not.toBeNull();
       // Ended between calls: the next call simply works.
       const [{ pid: again }] = await lonely.sql`SELECT pg_backend_pid() AS pid`;

@@ -188,6 +188,41 @@ describe.skipIf(!available)("the session cache over PostgreSQL", () => {
     expect((await store.audit.query({ action: "bars.insert" })).map((entry) => entry.actor)).toEqual(Array.from({ length: 30 }, () => "cache-writer"));
   });
 
+  test("a server whose default isolation is REPEATABLE READ: a writer that waited for the lock sees what the previous one committed (nothing is cut off); audited writes from two stores all land", async () => {
+    const database = await createTestDatabase("isolation");
+    databases.push(database);
+    const admin = new SQL({ url: database.url, max: 1 });
+    try {
+      await admin.unsafe(`ALTER DATABASE ${new URL(database.url).pathname.slice(1)} SET default_transaction_isolation = 'repeatable read'`);
+      const [a, b] = [await openStore({ backend: "postgres", url: database.url }), await openStore({ backend: "postgres", url: database.url })];
+      stores.push(a, b);
+      const options = { dir: dir.file("isolation"), writeThrough: false, compactEvery: 1_000 };
+      const [first, second] = [new SessionCache({ store: a, ...options }), new SessionCache({ store: b, ...options })];
+      const symbol = "RR";
+      await first.storeBars(symbol, randomBars([T0, T0 + 60_000], 1));
+      await second.stats(symbol);
+      // The first writer holds the lock a while (a slow row update); the second waits for it meanwhile.
+      await admin.unsafe(`
+        CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.5); RETURN NEW; END $$;
+        CREATE TRIGGER slow_row BEFORE UPDATE ON session_cache FOR EACH ROW WHEN (NEW.row_count = 4) EXECUTE FUNCTION slow_row();`);
+      const events: CacheRecoveryEvent[] = [];
+      const slow = first.storeBars(symbol, randomBars([T0 + 120_000, T0 + 180_000], 2));
+      await Bun.sleep(150);
+      const waiting = new SessionCache({ store: b, ...options, onRecovery: (event) => events.push(event) }).storeBars(symbol, randomBars([T0 + 240_000], 3));
+      expect(await slow).toEqual({ written: 2, compacted: false });
+      expect(await waiting).toEqual({ written: 1, compacted: false });
+      expect(events).toEqual([]);
+      expect((await first.getBars(symbol)).map((bar) => bar.timestamp)).toEqual([0, 1, 2, 3, 4].map((k) => T0 + k * 60_000));
+      await expectMetadataTrue(first, symbol, a);
+
+      await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).prefs.set(`k${i}`, i)));
+      expect(await a.prefs.all()).toHaveLength(20);
+      expect(await a.audit.verify()).toMatchObject({ ok: true });
+    } finally {
+      await admin.close();
+    }
+  });
+
   test("refusals: a closed store is CLOSED; a PostgreSQL cache has no SQLite db; a worker store or both db and store are validation errors", async () => {
     const { store } = await freshStore("refuse");
     const cache = new SessionCache({ store, dir: dir.file("refuse") });

@@ -1,0 +1,42 @@
+/**
+ * The drivers of the cache's logic (src/cache/backend.ts): each database call's answer goes back
+ * into the work, a failure is thrown into it (so its catch blocks run), and an asynchronous call
+ * inside a synchronous (SQLite) transaction is refused from inside the work, not silently awaited.
+ */
+import { describe, expect, test } from "bun:test";
+import { runAsync, runSync, wait, type Maybe } from "../../src/cache/backend.ts";
+
+/** Work that adds two answers and records whether its catch ran. */
+function* work(first: () => Maybe<number>, second: () => Maybe<number>, seen: string[]): Generator<unknown, number, unknown> {
+  try {
+    const a = yield* wait(first());
+    const b = yield* wait(second());
+    return a + b;
+  } catch (error) {
+    seen.push(`caught: ${(error as Error).message}`);
+    throw error;
+  }
+}
+
+describe("cache work drivers", () => {
+  test("runSync passes each answer back and returns the result; a throw in a call reaches the work's catch", () => {
+    const seen: string[] = [];
+    expect(runSync(work(() => 2, () => 3, seen))).toBe(5);
+    expect(() => runSync(work(() => 2, () => { throw new Error("disk full"); }, seen))).toThrow("disk full");
+    expect(seen).toEqual(["caught: disk full"]);
+  });
+
+  test("runSync refuses a promise inside the work, so the work's catch (the append's truncation) runs", () => {
+    const seen: string[] = [];
+    expect(() => runSync(work(() => 2, () => Promise.resolve(3), seen))).toThrow("asynchronous database call inside a synchronous transaction");
+    expect(seen).toEqual(["caught: internal: an asynchronous database call inside a synchronous transaction"]);
+  });
+
+  test("runAsync awaits each answer; a rejection is thrown into the work at the call that made it", async () => {
+    const seen: string[] = [];
+    expect(await runAsync(work(() => Promise.resolve(2), () => 3, seen))).toBe(5);
+    const failed = await runAsync(work(() => Promise.resolve(2), () => Promise.reject(new Error("server gone")), seen)).catch((error: Error) => error.message);
+    expect(failed).toBe("server gone");
+    expect(seen).toEqual(["caught: server gone"]);
+  });
+});
