@@ -7,8 +7,9 @@
  * The first entry's prev_hash is 64 zeros. Any client can recompute the chain from the table.
  */
 import { z } from "zod";
-import { ValidationError, type Issue } from "./errors.ts";
+import { StorageError, ValidationError, type Issue } from "./errors.ts";
 import { canonicalJson, exactJson, type JsonValue } from "./json.ts";
+import { checkLimit, checkOptions, readSinceUntil } from "./query.ts";
 
 export const GENESIS_HASH = "0".repeat(64);
 /** Entries carry counts and ranges, not data. */
@@ -108,6 +109,51 @@ export interface StoredAuditRow extends Omit<AuditEntry, "details"> {
 export interface AuditHead {
   id: number;
   hash: string;
+}
+
+/**
+ * The entry an append adds after `previous` (the chain's end, or none): the next id, stamped now,
+ * linked and hashed. `checked` comes from checkAuditInput; its `details` text is what is stored.
+ */
+export function nextAuditEntry(previous: AuditHead | null | undefined, checked: ReturnType<typeof checkAuditInput>): AuditEntry {
+  const entry = {
+    id: (previous?.id ?? 0) + 1,
+    timestamp: Date.now(),
+    actor: checked.actor,
+    action: checked.action,
+    entity: checked.entity,
+    details: JSON.parse(checked.details) as JsonValue,
+  };
+  const prevHash = previous?.hash ?? GENESIS_HASH;
+  return { ...entry, prev_hash: prevHash, hash: auditHash(prevHash, entry) };
+}
+
+/** A stored row as an entry; details that are not JSON (written around append()) are AUDIT_CORRUPT. */
+export function auditEntryOfRow(row: StoredAuditRow): AuditEntry {
+  try {
+    return { ...row, details: JSON.parse(row.details) as JsonValue };
+  } catch (error) {
+    // Only a client going around append() can store this; verify() reports it as a bad entry.
+    throw new StorageError("AUDIT_CORRUPT", `audit entry ${row.id} has details that are not JSON`, { cause: error });
+  }
+}
+
+const AUDIT_QUERY_KEYS = ["since", "until", "actor", "action", "limit"];
+
+/** query()'s options checked and read: the inclusive time range, filters (null: any), limit. */
+export function readAuditQuery(
+  query: unknown,
+  timeZone: string,
+): { start: number; end: number; actor: string | null; action: string | null; limit: number | undefined } {
+  const issues: Issue[] = [];
+  const { since, until, actor, action, limit } = checkOptions<Record<"since" | "until" | "actor" | "action" | "limit", unknown>>(query, AUDIT_QUERY_KEYS, issues);
+  checkLimit(limit, issues);
+  for (const [field, value] of [["actor", actor], ["action", action]] as const) {
+    if (value !== undefined && typeof value !== "string") issues.push({ field, message: "expected a string" });
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  const { start, end } = readSinceUntil(since, until, timeZone);
+  return { start, end, actor: (actor as string | undefined) ?? null, action: (action as string | undefined) ?? null, limit: limit as number | undefined };
 }
 
 /** Checks verify()'s `head` option: an earlier head(), or nothing. */

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { ValidationError, type Issue } from "./errors.ts";
+import { checkOptions, readSinceUntil } from "./query.ts";
 
 export type MetricLabels = Record<string, string>;
 
@@ -82,7 +83,27 @@ export function canonicalLabels(labels: unknown, issues: Issue[]): string {
 }
 
 /** The options a metric query takes. */
-export const METRIC_QUERY_KEYS: readonly string[] = ["since", "until", "labels"];
+const METRIC_QUERY_KEYS: readonly string[] = ["since", "until", "labels"];
+
+/** query()'s name and options checked and read: the inclusive time range, and the labels wanted. */
+export function readMetricQuery(name: unknown, query: unknown, timeZone: string): { start: number; end: number; wanted: MetricLabels | undefined } {
+  assertMetricName(name);
+  const issues: Issue[] = [];
+  const { since, until, labels } = checkOptions<Record<"since" | "until" | "labels", unknown>>(query, METRIC_QUERY_KEYS, issues);
+  if (issues.length > 0) throw new ValidationError(issues);
+  const { start, end } = readSinceUntil(since, until, timeZone);
+  const wanted = labels === undefined ? undefined : (JSON.parse(canonicalLabels(labels, issues)) as MetricLabels);
+  if (issues.length > 0) throw new ValidationError(issues);
+  return { start, end, wanted };
+}
+
+/** Stored rows as samples, keeping those that carry every wanted label (all of them without any). */
+export function metricsOfRows(rows: readonly StoredMetricRow[], wanted: MetricLabels | undefined): Metric[] {
+  const metrics = rows.map((row) => ({ name: row.name, timestamp: row.timestamp, value: row.value, labels: JSON.parse(row.labels) as MetricLabels }));
+  if (!wanted) return metrics;
+  const pairs = Object.entries(wanted);
+  return metrics.filter((metric) => pairs.every(([key, value]) => metric.labels[key] === value));
+}
 
 /** A sample as a table stores it: labels as canonical JSON text. */
 export interface StoredMetricRow {

@@ -12,21 +12,20 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { SQL } from "bun";
 import {
-  auditHash,
+  auditEntryOfRow,
   ChainVerifier,
   checkActor,
   checkAuditInput,
   checkExpectedHead,
-  GENESIS_HASH,
+  nextAuditEntry,
+  readAuditQuery,
   type AuditEntry,
   type AuditHead,
   type AuditInput,
   type AuditVerification,
   type StoredAuditRow,
 } from "../domain/audit.ts";
-import { StorageError, ValidationError, type Issue } from "../domain/errors.ts";
 import type { JsonValue } from "../domain/json.ts";
-import { checkLimit, checkOptions, readSinceUntil } from "../domain/query.ts";
 import type { AuditQuery } from "../domain/store.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
@@ -34,7 +33,6 @@ type AuditRow = StoredAuditRow;
 
 export type { AuditHead };
 
-const QUERY_KEYS = ["since", "until", "actor", "action", "limit"];
 /** Rows per page in verify(), as SQLite's (src/sqlite/series.ts PAGE_ROWS). */
 const PAGE_ROWS = 8_192;
 /** "tl-audit" as a 64-bit advisory lock key: every appender of the chain queues on it. */
@@ -57,19 +55,10 @@ export async function appendAuditEntry(tx: SQL, input: AuditInput): Promise<Audi
   const checked = checkAuditInput(input);
   await lockAuditChain(tx);
   const [previous] = (await tx`SELECT id::float8 AS id, hash FROM audit_log ORDER BY id DESC LIMIT 1`) as AuditHead[];
-  const entry = {
-    id: (previous?.id ?? 0) + 1,
-    timestamp: Date.now(),
-    actor: checked.actor,
-    action: checked.action,
-    entity: checked.entity,
-    details: JSON.parse(checked.details) as JsonValue,
-  };
-  const prevHash = previous?.hash ?? GENESIS_HASH;
-  const hash = auditHash(prevHash, entry);
+  const entry = nextAuditEntry(previous, checked);
   await tx`INSERT INTO audit_log (id, timestamp, actor, action, entity, details, prev_hash, hash)
-           VALUES (${entry.id}, ${entry.timestamp}, ${entry.actor}, ${entry.action}, ${entry.entity}, ${checked.details}, ${prevHash}, ${hash})`;
-  return { ...entry, prev_hash: prevHash, hash };
+           VALUES (${entry.id}, ${entry.timestamp}, ${entry.actor}, ${entry.action}, ${entry.entity}, ${checked.details}, ${entry.prev_hash}, ${entry.hash})`;
+  return entry;
 }
 
 /**
@@ -101,15 +90,6 @@ export function createPgAudit(pool: PostgresPool, settings: { readonly timezone:
     },
   );
 
-  const toEntry = (row: AuditRow): AuditEntry => {
-    try {
-      return { ...row, details: JSON.parse(row.details) as JsonValue };
-    } catch (error) {
-      // Only a client going around append() can store this; verify() reports it as a bad entry.
-      throw new StorageError("AUDIT_CORRUPT", `audit entry ${row.id} has details that are not JSON`, { cause: error });
-    }
-  };
-
   return {
     async append(input: AuditInput): Promise<AuditEntry> {
       checkAuditInput(input);
@@ -119,16 +99,7 @@ export function createPgAudit(pool: PostgresPool, settings: { readonly timezone:
     record,
 
     async query(query: AuditQuery = {}): Promise<AuditEntry[]> {
-      const issues: Issue[] = [];
-      const { since, until, actor, action, limit } = checkOptions<AuditQuery>(query, QUERY_KEYS, issues);
-      checkLimit(limit, issues);
-      for (const [field, value] of [["actor", actor], ["action", action]] as const) {
-        if (value !== undefined && typeof value !== "string") issues.push({ field, message: "expected a string" });
-      }
-      if (issues.length > 0) throw new ValidationError(issues);
-      const { start, end } = readSinceUntil(since, until, settings.timezone);
-      const who = actor ?? null;
-      const what = action ?? null;
+      const { start, end, actor: who, action: what, limit } = readAuditQuery(query, settings.timezone);
       const rows = await pool.run(
         async (sql) =>
           (await sql`SELECT id::float8 AS id, timestamp::float8 AS timestamp, actor, action, entity, details, prev_hash, hash
@@ -136,7 +107,7 @@ export function createPgAudit(pool: PostgresPool, settings: { readonly timezone:
                      AND (${who}::text IS NULL OR actor = ${who}::text) AND (${what}::text IS NULL OR action = ${what}::text)
                      ORDER BY id LIMIT ${limit ?? null}`) as AuditRow[],
       );
-      return rows.map((row) => toEntry(plainRow(row)));
+      return rows.map((row) => auditEntryOfRow(plainRow(row)));
     },
 
     /** The newest entry's id and hash: keep a copy elsewhere to catch a later truncation. */

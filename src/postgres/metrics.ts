@@ -3,23 +3,20 @@
  * same checks and answers as src/sqlite/metrics.ts. Labels are stored as the same canonical
  * JSON text (sorted keys) and filtered here, not in SQL, exactly as SQLite's repository does.
  */
+import type { SQL } from "bun";
 import {
   assertMetricName,
-  canonicalLabels,
   checkMetric,
-  METRIC_QUERY_KEYS,
+  metricsOfRows,
+  readMetricQuery,
   type Metric,
   type MetricLabels,
   type MetricSummary,
   type StoredMetricRow,
 } from "../domain/metric.ts";
-import { ValidationError, type Issue } from "../domain/errors.ts";
-import { checkOptions, readSinceUntil } from "../domain/query.ts";
 import type { MetricQuery } from "../domain/store.ts";
-import type { SQL } from "bun";
 import type { PostgresPool } from "./connection.ts";
 
-const QUERY_KEYS = METRIC_QUERY_KEYS;
 type MetricRow = StoredMetricRow;
 
 interface SummaryRow {
@@ -50,22 +47,13 @@ export function createPgMetrics(pool: PostgresPool, settings: { readonly timezon
 
     /** Samples of `name` in the inclusive range, oldest first, optionally filtered by labels. */
     async query(name: string, query: MetricQuery = {}): Promise<Metric[]> {
-      assertMetricName(name);
-      const issues: Issue[] = [];
-      const { since, until, labels } = checkOptions<MetricQuery>(query, QUERY_KEYS, issues);
-      if (issues.length > 0) throw new ValidationError(issues);
-      const { start, end } = readSinceUntil(since, until, settings.timezone);
-      const wanted = labels === undefined ? undefined : (JSON.parse(canonicalLabels(labels, issues)) as MetricLabels);
-      if (issues.length > 0) throw new ValidationError(issues);
+      const { start, end, wanted } = readMetricQuery(name, query, settings.timezone);
       const rows = await pool.run(
         async (sql) =>
           (await sql`SELECT name, timestamp::float8 AS timestamp, value, labels FROM recovery_metrics
                      WHERE name = ${name} AND timestamp BETWEEN ${start} AND ${end} ORDER BY timestamp, id`) as MetricRow[],
       );
-      const metrics = rows.map((row) => ({ name: row.name, timestamp: row.timestamp, value: row.value, labels: JSON.parse(row.labels) as MetricLabels }));
-      if (!wanted) return metrics;
-      const pairs = Object.entries(wanted);
-      return metrics.filter((metric) => pairs.every(([key, value]) => metric.labels[key] === value));
+      return metricsOfRows(rows, wanted);
     },
 
     /**

@@ -3,21 +3,20 @@
  * goes around the triggers (a raw client dropping them) is caught by verify().
  */
 import {
-  auditHash,
+  auditEntryOfRow,
   ChainVerifier,
   checkActor,
   checkAuditInput,
   checkExpectedHead,
-  GENESIS_HASH,
+  nextAuditEntry,
+  readAuditQuery,
   type AuditEntry,
   type AuditHead,
   type AuditInput,
   type AuditVerification,
   type StoredAuditRow,
 } from "../domain/audit.ts";
-import { StorageError, ValidationError, type Issue } from "../domain/errors.ts";
 import type { JsonValue } from "../domain/json.ts";
-import { checkLimit, checkOptions, readSinceUntil } from "../domain/query.ts";
 import type { AuditQuery } from "../domain/store.ts";
 import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS } from "./series.ts";
@@ -25,7 +24,6 @@ import { PAGE_ROWS } from "./series.ts";
 type AuditRow = StoredAuditRow;
 
 const COLUMNS = "id, timestamp, actor, action, entity, details, prev_hash, hash";
-const QUERY_KEYS = ["since", "until", "actor", "action", "limit"];
 
 export type { AuditHead };
 
@@ -46,34 +44,16 @@ export function createAuditRepository(conn: Connection, settings: { readonly tim
       "AND (? IS NULL OR actor = ?) AND (? IS NULL OR action = ?) ORDER BY id LIMIT ?",
   );
   const page = conn.prepare<AuditRow>(`SELECT ${COLUMNS} FROM audit_log WHERE id > ? ORDER BY id LIMIT ?`);
-  const toEntry = (row: AuditRow): AuditEntry => {
-    try {
-      return { ...row, details: JSON.parse(row.details) as JsonValue };
-    } catch (error) {
-      // Only a client going around the triggers can store this; verify() reports it as a bad entry.
-      throw new StorageError("AUDIT_CORRUPT", `audit entry ${row.id} has details that are not JSON`, { cause: error });
-    }
-  };
 
   /** Must run inside a write transaction: reading the chain's end and appending are one step. */
   function appendInTransaction(input: AuditInput): AuditEntry {
     const checked = checkAuditInput(input);
-    const previous = last.get();
-    const entry = {
-      id: (previous?.id ?? 0) + 1,
-      timestamp: Date.now(),
-      actor: checked.actor,
-      action: checked.action,
-      entity: checked.entity,
-      details: JSON.parse(checked.details) as JsonValue,
-    };
-    const prevHash = previous?.hash ?? GENESIS_HASH;
-    const hash = auditHash(prevHash, entry);
+    const entry = nextAuditEntry(last.get(), checked);
     insert.run(
       entry.id as never, entry.timestamp as never, entry.actor as never, entry.action as never,
-      entry.entity as never, checked.details as never, prevHash as never, hash as never,
+      entry.entity as never, checked.details as never, entry.prev_hash as never, entry.hash as never,
     );
-    return { ...entry, prev_hash: prevHash, hash };
+    return entry;
   }
 
   let actorOverride: string | null = null;
@@ -109,19 +89,10 @@ export function createAuditRepository(conn: Connection, settings: { readonly tim
     record,
 
     query(query: AuditQuery = {}): AuditEntry[] {
-      const issues: Issue[] = [];
-      const { since, until, actor, action, limit } = checkOptions<AuditQuery>(query, QUERY_KEYS, issues);
-      checkLimit(limit, issues);
-      for (const [field, value] of [["actor", actor], ["action", action]] as const) {
-        if (value !== undefined && typeof value !== "string") issues.push({ field, message: "expected a string" });
-      }
-      if (issues.length > 0) throw new ValidationError(issues);
-      const { start, end } = readSinceUntil(since, until, settings.timezone);
-      const who = actor ?? null;
-      const what = action ?? null;
+      const { start, end, actor: who, action: what, limit } = readAuditQuery(query, settings.timezone);
       return guard(() =>
         range.all(start as never, end as never, who as never, who as never, what as never, what as never, (limit ?? -1) as never),
-      ).map(toEntry);
+      ).map(auditEntryOfRow);
     },
 
     /** The newest entry's id and hash: keep a copy elsewhere to catch a later truncation. */

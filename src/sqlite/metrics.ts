@@ -3,21 +3,17 @@
  */
 import {
   assertMetricName,
-  canonicalLabels,
   checkMetric,
-  METRIC_QUERY_KEYS,
+  metricsOfRows,
+  readMetricQuery,
   type Metric,
   type MetricLabels,
   type MetricSummary,
   type StoredMetricRow,
 } from "../domain/metric.ts";
-import { ValidationError, type Issue } from "../domain/errors.ts";
-import { checkOptions, readSinceUntil } from "../domain/query.ts";
 import type { MetricQuery } from "../domain/store.ts";
 import { guard, type Connection } from "./connection.ts";
 
-
-const QUERY_KEYS = METRIC_QUERY_KEYS;
 type MetricRow = StoredMetricRow;
 
 export function createMetricRepository(conn: Connection, settings: { readonly timezone: string }) {
@@ -43,18 +39,8 @@ export function createMetricRepository(conn: Connection, settings: { readonly ti
 
     /** Samples of `name` in the inclusive range, oldest first, optionally filtered by labels. */
     query(name: string, query: MetricQuery = {}): Metric[] {
-      assertMetricName(name);
-      const issues: Issue[] = [];
-      const { since, until, labels } = checkOptions<MetricQuery>(query, QUERY_KEYS, issues);
-      if (issues.length > 0) throw new ValidationError(issues);
-      const { start, end } = readSinceUntil(since, until, settings.timezone);
-      const wanted = labels === undefined ? undefined : (JSON.parse(canonicalLabels(labels, issues)) as MetricLabels);
-      if (issues.length > 0) throw new ValidationError(issues);
-      const rows = guard(() => select.all(name as never, start as never, end as never));
-      const metrics = rows.map((row) => ({ ...row, labels: JSON.parse(row.labels) as MetricLabels }));
-      if (!wanted) return metrics;
-      const pairs = Object.entries(wanted);
-      return metrics.filter((metric) => pairs.every(([key, value]) => metric.labels[key] === value));
+      const { start, end, wanted } = readMetricQuery(name, query, settings.timezone);
+      return metricsOfRows(guard(() => select.all(name as never, start as never, end as never)), wanted);
     },
 
     summary(name: string): MetricSummary {
