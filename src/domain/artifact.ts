@@ -141,13 +141,7 @@ export function checkArtifact(input: unknown): CheckedArtifact {
 }
 
 /** An artifact as a table stores it: params, metrics and tags as JSON text. */
-export interface StoredArtifactRow {
-  name: string;
-  version: string;
-  path: string;
-  sha256: string | null;
-  size: number | null;
-  created_at: number;
+export interface StoredArtifactRow extends Omit<Artifact, "params" | "metrics" | "tags"> {
   params: string;
   metrics: string;
   tags: string;

@@ -19,7 +19,7 @@ import { createPgCacheBackend } from "./cache-meta.ts";
 import { CACHE_BACKEND, type CacheBackend } from "../cache/backend.ts";
 import { PostgresPool, READ_COMMITTED, type PostgresOptions } from "./connection.ts";
 import { createPgMaintenance, type RunRecorder } from "./maintenance.ts";
-import { createPgMetrics } from "./metrics.ts";
+import { createPgMetrics, recordIn } from "./metrics.ts";
 import { migratePostgres } from "./migrations.ts";
 import { createPgPrefs } from "./prefs.ts";
 import { createPgQuotes } from "./quotes.ts";
@@ -71,7 +71,7 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
     await pool.run((sql) =>
       sql.begin(READ_COMMITTED, async (tx) => {
         await lockAuditChain(tx);
-        await tx`INSERT INTO recovery_metrics (name, timestamp, value, labels) VALUES (${`postgres.${action}.ms`}, ${Date.now()}, ${durationMs}::float8, '{}')`;
+        await recordIn(tx, `postgres.${action}.ms`, durationMs);
         await audit.record(tx, who, `maintenance.${action}`, null, details);
       }),
     );
