@@ -6,9 +6,18 @@ import { z } from "zod";
 import { ValidationError, type Issue } from "./errors.ts";
 import { DAY_MS, HOUR_MS, MAX_TIMESTAMP, MIN_TIMESTAMP, MINUTE_MS, TimestampError, toEpochMs, type TimestampInput } from "./time.ts";
 
-export const INTERVALS = ["1m", "5m", "15m", "30m", "1h", "1d", "1w"] as const;
+export const INTERVALS = ["1m", "5m", "15m", "30m", "1h", "2h", "1d", "1w", "1M"] as const;
 export type Interval = (typeof INTERVALS)[number];
 export const IntervalSchema = z.enum(INTERVALS);
+/** The intervals whose clock-aligned buckets have a fixed length (all but the month). */
+export type ClockInterval = Exclude<Interval, "1M">;
+
+/**
+ * How buckets are aligned: `clock` on the local clock (midnight, the hour, Monday), `session`
+ * on the symbol's exchange calendar (each session's open, trading days; src/domain/session.ts).
+ */
+export const ALIGNS = ["clock", "session"] as const;
+export type Align = (typeof ALIGNS)[number];
 
 /** Where a bar's timestamp sits in the interval it covers. */
 export const BAR_TIMESTAMPS = ["start", "end"] as const;
@@ -31,12 +40,13 @@ export interface IntervalSpec {
   readonly phase: number;
 }
 
-export const INTERVAL_SPECS: Readonly<Record<Interval, IntervalSpec>> = {
+export const INTERVAL_SPECS: Readonly<Record<ClockInterval, IntervalSpec>> = {
   "1m": { ms: MINUTE_MS, calendar: false, phase: 0 },
   "5m": { ms: 5 * MINUTE_MS, calendar: false, phase: 0 },
   "15m": { ms: 15 * MINUTE_MS, calendar: false, phase: 0 },
   "30m": { ms: 30 * MINUTE_MS, calendar: false, phase: 0 },
   "1h": { ms: HOUR_MS, calendar: false, phase: 0 },
+  "2h": { ms: 2 * HOUR_MS, calendar: false, phase: 0 },
   "1d": { ms: DAY_MS, calendar: true, phase: 0 },
   "1w": { ms: 7 * DAY_MS, calendar: true, phase: 4 * DAY_MS },
 };
@@ -60,6 +70,8 @@ export interface BarQuery extends RangeQuery {
   interval?: Interval;
   /** Overrides the store's `barTimestamp` option for this query. */
   barTimestamp?: BarTimestamp;
+  /** Bucket alignment when resampling; `clock` by default. */
+  align?: Align;
 }
 
 export interface ReadRange {
@@ -79,7 +91,7 @@ export interface ReadQuery extends ReadRange {
  */
 export const RANGE_KEYS: readonly string[] = ["start", "end"];
 export const QUERY_KEYS: readonly string[] = [...RANGE_KEYS, "limit", "order"];
-export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp"];
+export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp", "align"];
 
 /** Reads an inclusive range; either end may be open. Throws a ValidationError on bad input. */
 export function readRange(range: TimeRange | undefined, timeZone: string, keys = RANGE_KEYS): ReadRange {
@@ -127,10 +139,14 @@ export function readQuery(query: RangeQuery | undefined, timeZone: string, keys 
 export function readResampling(
   query: BarQuery | undefined,
   defaultPlacement: BarTimestamp,
-): { interval: Interval | undefined; barTimestamp: BarTimestamp } {
+): { interval: Interval | undefined; barTimestamp: BarTimestamp; align: Align } {
   const issues: Issue[] = [];
   const interval = query?.interval;
   const barTimestamp = query?.barTimestamp ?? defaultPlacement;
+  const align = query?.align ?? "clock";
+  if (!ALIGNS.includes(align)) {
+    issues.push({ field: "align", message: `must be "clock" or "session", got ${JSON.stringify(align)}` });
+  }
   if (interval !== undefined && !INTERVALS.includes(interval)) {
     issues.push({ field: "interval", message: `must be one of ${INTERVALS.join(", ")}, got ${JSON.stringify(interval)}` });
   }
@@ -138,7 +154,7 @@ export function readResampling(
     issues.push({ field: "barTimestamp", message: `must be "start" or "end", got ${JSON.stringify(barTimestamp)}` });
   }
   if (issues.length > 0) throw new ValidationError(issues);
-  return { interval, barTimestamp };
+  return { interval, barTimestamp, align };
 }
 
 /** Adds an issue unless `limit` is omitted or a positive whole number. */

@@ -11,7 +11,7 @@
  * bounded however long the range. Empty stretches are skipped by seeking the next bar.
  */
 import type { Bar } from "./bar.ts";
-import { INTERVAL_SPECS, type BarTimestamp, type Interval, type ReadRange } from "./query.ts";
+import { INTERVAL_SPECS, type BarTimestamp, type ClockInterval, type ReadRange } from "./query.ts";
 import { offsetSpanAt, startOfLocalDay } from "./time.ts";
 
 /** One bucket as the aggregation returns it; `bucket` is its start on the shifted clock. */
@@ -36,7 +36,7 @@ export type ResampleAnswer = number | undefined | BucketRow[];
  */
 export function* resamplePlan(
   range: ReadRange,
-  interval: Interval,
+  interval: ClockInterval,
   placement: BarTimestamp,
   timezone: string,
 ): Generator<ResampleStep, void, ResampleAnswer> {

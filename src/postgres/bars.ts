@@ -23,12 +23,14 @@ import {
   readResampling,
   type BarQuery,
   type BarTimestamp,
-  type Interval,
+  type ClockInterval,
   type ReadQuery,
   type ReadRange,
   type TimeRange,
 } from "../domain/query.ts";
 import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
+import { resampleStoredAsync, resamplingOf, sessionResampler, type Resampling } from "../domain/session.ts";
+import type { Calendar } from "../domain/calendar.ts";
 import type { SymbolOverview } from "../domain/store.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
@@ -38,6 +40,8 @@ import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 export interface PgBarSettings {
   readonly timezone: string;
   readonly barTimestamp: BarTimestamp;
+  /** The exchange calendar a symbol's session-aligned reads follow; null when it has none. */
+  readonly calendarOf?: (symbol: string) => Calendar | null;
 }
 
 /** Rows per INSERT statement: large enough to amortise the round trip, bounded in memory. */
@@ -125,8 +129,13 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     );
   }
 
-  async function* resample(symbol: string, range: ReadRange, interval: Interval, placement: BarTimestamp): AsyncGenerator<Bar> {
-    const plan = resamplePlan(range, interval, placement, timezone);
+  async function* resample(symbol: string, range: ReadRange, how: Resampling): AsyncGenerator<Bar> {
+    if (how.calendar !== undefined) {
+      const bars = stored(symbol, { ...range, limit: -1, order: "asc" });
+      yield* resampleStoredAsync(bars, sessionResampler(how.calendar, how.interval, how.placement, timezone));
+      return;
+    }
+    const plan = resamplePlan(range, how.interval as ClockInterval, how.placement, timezone);
     let answer: ResampleAnswer;
     for (;;) {
       const step = plan.next(answer);
@@ -143,17 +152,17 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     }
   }
 
-  async function* resampled(symbol: string, query: ReadQuery, interval: Interval, placement: BarTimestamp): AsyncGenerator<Bar> {
+  async function* resampled(symbol: string, query: ReadQuery, how: Resampling): AsyncGenerator<Bar> {
     if (query.order === "desc") {
       // Buckets are built oldest first; newest-first order needs them all before the first.
       const all: Bar[] = [];
-      for await (const bar of resample(symbol, query, interval, placement)) all.push(bar);
+      for await (const bar of resample(symbol, query, how)) all.push(bar);
       all.reverse();
       yield* query.limit < 0 ? all : all.slice(0, query.limit);
       return;
     }
     let remaining = query.limit < 0 ? Infinity : query.limit;
-    for await (const bar of resample(symbol, query, interval, placement)) {
+    for await (const bar of resample(symbol, query, how)) {
       if (remaining-- <= 0) return;
       yield bar;
     }
@@ -163,8 +172,8 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
   function iterate(symbol: string, query?: BarQuery): AsyncGenerator<Bar> {
     assertSymbol(symbol);
     const read = readQuery(query, timezone, BAR_QUERY_KEYS);
-    const { interval, barTimestamp } = readResampling(query, settings.barTimestamp);
-    return interval ? resampled(symbol, read, interval, barTimestamp) : stored(symbol, read);
+    const { interval, barTimestamp, align } = readResampling(query, settings.barTimestamp);
+    return interval ? resampled(symbol, read, resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf)) : stored(symbol, read);
   }
 
   /**
@@ -227,10 +236,11 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     async getBars(symbol: string, query?: BarQuery): Promise<Bar[]> {
       assertSymbol(symbol);
       const read = readQuery(query, timezone, BAR_QUERY_KEYS);
-      const { interval, barTimestamp } = readResampling(query, settings.barTimestamp);
+      const { interval, barTimestamp, align } = readResampling(query, settings.barTimestamp);
       if (interval === undefined) return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order);
+      const how = resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf);
       const bars: Bar[] = [];
-      for await (const bar of resampled(symbol, read, interval, barTimestamp)) bars.push(bar);
+      for await (const bar of resampled(symbol, read, how)) bars.push(bar);
       return bars;
     },
 

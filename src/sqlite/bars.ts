@@ -10,6 +10,7 @@ import {
   readResampling,
   type BarQuery,
   type BarTimestamp,
+  type ClockInterval,
   type Interval,
   type ReadQuery,
   type ReadRange,
@@ -17,6 +18,8 @@ import {
 } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
+import { resampleStored, resamplingOf, sessionResampler, type Resampling } from "../domain/session.ts";
+import type { Calendar } from "../domain/calendar.ts";
 import { timeSpan } from "../domain/batch.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
@@ -26,6 +29,8 @@ import { prepareUpsert } from "./upsert.ts";
 export interface BarSettings {
   readonly timezone: string;
   readonly barTimestamp: BarTimestamp;
+  /** The exchange calendar a symbol's session-aligned reads follow; null when it has none. */
+  readonly calendarOf?: (symbol: string) => Calendar | null;
 }
 
 /**
@@ -74,9 +79,14 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     return from > end ? undefined : series.read(symbol, { start: from, end, limit: 1, order: "asc" })[0];
   }
 
-  /** Resampled bars in ascending order, streamed: the shared plan, answered here in SQL. */
-  function* resample(symbol: string, range: ReadRange, interval: Interval, placement: BarTimestamp): Generator<Bar> {
-    const plan = resamplePlan(range, interval, placement, timezone);
+  /** Resampled bars in ascending order, streamed: the shared plan answered in SQL, or by session. */
+  function* resample(symbol: string, range: ReadRange, how: Resampling): Generator<Bar> {
+    if (how.calendar !== undefined) {
+      const stored = series.iterate(symbol, { ...range, limit: -1, order: "asc" });
+      yield* resampleStored(stored, sessionResampler(how.calendar, how.interval, how.placement, timezone));
+      return;
+    }
+    const plan = resamplePlan(range, how.interval as ClockInterval, how.placement, timezone);
     let answer: ResampleAnswer;
     for (;;) {
       const step = plan.next(answer);
@@ -96,15 +106,15 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     }
   }
 
-  function* resampled(symbol: string, query: ReadQuery, interval: Interval, placement: BarTimestamp): Generator<Bar> {
+  function* resampled(symbol: string, query: ReadQuery, how: Resampling): Generator<Bar> {
     if (query.order === "desc") {
       // Buckets are built oldest first; newest-first order needs them all before the first.
-      const all = [...resample(symbol, query, interval, placement)].reverse();
+      const all = [...resample(symbol, query, how)].reverse();
       yield* query.limit < 0 ? all : all.slice(0, query.limit);
       return;
     }
     let remaining = query.limit < 0 ? Infinity : query.limit;
-    for (const bar of resample(symbol, query, interval, placement)) {
+    for (const bar of resample(symbol, query, how)) {
       if (remaining-- <= 0) return;
       yield bar;
     }
@@ -126,16 +136,16 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     get(symbol: string, query?: BarQuery): Bar[] {
       assertSymbol(symbol);
       const read = readQuery(query, timezone, BAR_QUERY_KEYS);
-      const { interval, barTimestamp } = readResampling(query, settings.barTimestamp);
-      return interval ? [...resampled(symbol, read, interval, barTimestamp)] : series.read(symbol, read);
+      const { interval, barTimestamp, align } = readResampling(query, settings.barTimestamp);
+      return interval ? [...resampled(symbol, read, resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf))] : series.read(symbol, read);
     },
 
     iterate(symbol: string, query?: BarQuery): Generator<Bar> {
       // Arguments are checked now, not at the first next(): a bad query fails where it is made.
       assertSymbol(symbol);
       const read = readQuery(query, timezone, BAR_QUERY_KEYS);
-      const { interval, barTimestamp } = readResampling(query, settings.barTimestamp);
-      return interval ? resampled(symbol, read, interval, barTimestamp) : series.iterate(symbol, read);
+      const { interval, barTimestamp, align } = readResampling(query, settings.barTimestamp);
+      return interval ? resampled(symbol, read, resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf)) : series.iterate(symbol, read);
     },
 
     latest(symbol: string): Bar | null {

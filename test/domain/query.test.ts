@@ -144,27 +144,33 @@ describe("readQuery", () => {
 
 describe("readResampling", () => {
   test("no query: no interval and the default placement", () => {
-    expect(readResampling(undefined, "start")).toEqual({ interval: undefined, barTimestamp: "start" });
-    expect(readResampling({}, "end")).toEqual({ interval: undefined, barTimestamp: "end" });
+    expect(readResampling(undefined, "start")).toEqual({ interval: undefined, barTimestamp: "start", align: "clock" });
+    expect(readResampling({}, "end")).toEqual({ interval: undefined, barTimestamp: "end", align: "clock" });
   });
 
   test.each([...INTERVALS])("interval %p is accepted", (interval) => {
     expect(readResampling({ interval }, "start").interval).toBe(interval);
   });
 
-  test("the intervals are 1m, 5m, 15m, 30m, 1h, 1d and 1w", () => {
-    expect([...INTERVALS]).toEqual(["1m", "5m", "15m", "30m", "1h", "1d", "1w"]);
-    expect(IntervalSchema.safeParse("1h").success).toBe(true);
-    expect(IntervalSchema.safeParse("2h").success).toBe(false);
+  test("the intervals are 1m, 5m, 15m, 30m, 1h, 2h, 1d, 1w and 1M", () => {
+    expect([...INTERVALS]).toEqual(["1m", "5m", "15m", "30m", "1h", "2h", "1d", "1w", "1M"]);
+    expect(IntervalSchema.safeParse("2h").success).toBe(true);
+    expect(IntervalSchema.safeParse("3h").success).toBe(false);
   });
 
-  test.each(["2m", "1M", "60m", "1H", "1h ", "day", "", 60_000, null])("interval %p is refused", (interval) => {
+  test("align is clock or session; anything else is refused", () => {
+    expect(readResampling({ interval: "1h", align: "session" }, "end").align).toBe("session");
+    const issues = issuesOf(() => readResampling({ align: "exchange" } as unknown as BarQuery, "start"));
+    expect(issues).toEqual([{ field: "align", message: expect.stringContaining("session") }]);
+  });
+
+  test.each(["2m", "1y", "60m", "1H", "1h ", "day", "", 60_000, null])("interval %p is refused", (interval) => {
     const issues = issuesOf(() => readResampling({ interval } as unknown as BarQuery, "start"));
     expect(issues).toEqual([{ field: "interval", message: expect.stringContaining("1m, 5m") }]);
   });
 
   test("the query's barTimestamp overrides the default placement", () => {
-    expect(readResampling({ interval: "5m", barTimestamp: "end" }, "start")).toEqual({ interval: "5m", barTimestamp: "end" });
+    expect(readResampling({ interval: "5m", barTimestamp: "end" }, "start")).toEqual({ interval: "5m", barTimestamp: "end", align: "clock" });
     expect(readResampling({ barTimestamp: "start" }, "end").barTimestamp).toBe("start");
   });
 
@@ -185,17 +191,20 @@ describe("readResampling", () => {
 });
 
 describe("INTERVAL_SPECS", () => {
-  test("every interval has a bucket size matching its name", () => {
-    expect(Object.fromEntries(INTERVALS.map((interval) => [interval, INTERVAL_SPECS[interval].ms]))).toEqual({
+  test("every clock interval but the month has a bucket size matching its name", () => {
+    const clock = INTERVALS.filter((interval) => interval !== "1M");
+    expect(Object.keys(INTERVAL_SPECS)).toEqual(clock);
+    expect(Object.fromEntries(clock.map((interval) => [interval, INTERVAL_SPECS[interval].ms]))).toEqual({
       "1m": 60_000,
       "5m": 300_000,
       "15m": 900_000,
       "30m": 1_800_000,
       "1h": 3_600_000,
+      "2h": 7_200_000,
       "1d": DAY_MS,
       "1w": 7 * DAY_MS,
     });
-    expect(INTERVALS.filter((interval) => INTERVAL_SPECS[interval].calendar)).toEqual(["1d", "1w"]);
+    expect(clock.filter((interval) => INTERVAL_SPECS[interval].calendar)).toEqual(["1d", "1w"]);
   });
 
   test("weekly buckets, floored after taking off the phase and given it back, start on a Monday", () => {

@@ -1,0 +1,259 @@
+/**
+ * Session-aligned resampling: bars bucketed by an exchange calendar's sessions instead of the
+ * clock. Written once over stored bars in timestamp order, so every backend (SQLite in thread or
+ * in a worker, PostgreSQL) computes the same buckets with the same arithmetic, to the last bit.
+ *
+ * - Intraday intervals (5m ... 2h) count from each session's open and never cross the lunch
+ *   break or a day: end-stamped A-share 60m bars are 10:30, 11:30, 14:00, 15:00. A session whose
+ *   length is not a multiple of the interval ends with a shorter bucket, stamped at the close.
+ * - `1d` is a trading date, `1w` a trading week (Monday's week, stamped with its first trading
+ *   day), `1M` a calendar month of trading days (stamped with its first trading day). Calendar
+ *   buckets carry the local midnight of their date in both stampings, as clock-aligned ones do.
+ * - Bars outside every session of their trading day (an opening-auction bar stamped 09:30, an
+ *   after-hours print) are folded into the nearest bucket of the same day: before the first
+ *   session into its first bucket, after a session into that session's last bucket. So the
+ *   intraday bars of a day always add up to its `1d` bar, and nothing stored is dropped.
+ *   completeness() reports those bars as outside.
+ * - Bars on a date the calendar says is closed keep clock buckets from that local midnight
+ *   (completeness() lists those dates as non-trading days).
+ *
+ * Sums are SQLite's sum(): Kahan-Babuska-Neumaier compensated, NULLs skipped, NULL when every
+ * value is NULL; high and low ignore NULLs as SQL's max() and min() do.
+ */
+import type { Bar } from "./bar.ts";
+import { dateWallMs, isoDate, localDate, type Calendar, type SessionSpan } from "./calendar.ts";
+import { ValidationError } from "./errors.ts";
+import type { Align, BarTimestamp, Interval } from "./query.ts";
+import { DAY_MS, HOUR_MS, MINUTE_MS, startOfLocalDay } from "./time.ts";
+
+/** The length of each intraday interval's bucket. */
+const INTRADAY_MS: Partial<Record<Interval, number>> = {
+  "1m": MINUTE_MS,
+  "5m": 5 * MINUTE_MS,
+  "15m": 15 * MINUTE_MS,
+  "30m": 30 * MINUTE_MS,
+  "1h": HOUR_MS,
+  "2h": 2 * HOUR_MS,
+};
+
+/** One trading date's boundaries and sessions, as UTC instants. */
+interface Day {
+  readonly date: string;
+  readonly start: number;
+  readonly end: number;
+  readonly spans: readonly SessionSpan[];
+}
+
+/** A bucket being filled: SQLite's aggregates, kept as it would keep them. */
+interface Bucket {
+  timestamp: number;
+  open: number | null;
+  high: number | null;
+  low: number | null;
+  close: number | null;
+  volume: CompensatedSum;
+  amount: CompensatedSum;
+}
+
+/**
+ * SQLite's sum() over doubles (sqlite3 func.c, kahanBabuskaNeumaierStep): the running sum and
+ * its error term; the result adds the error unless it is infinite or NaN. `n` counts non-NULLs.
+ */
+export interface CompensatedSum {
+  sum: number;
+  err: number;
+  n: number;
+}
+
+export function addCompensated(acc: CompensatedSum, value: number | null): void {
+  if (value === null) return;
+  const s = acc.sum;
+  const t = s + value;
+  acc.err += Math.abs(s) > Math.abs(value) ? s - t + value : value - t + s;
+  acc.sum = t;
+  acc.n++;
+}
+
+export function compensatedResult(acc: CompensatedSum): number | null {
+  if (acc.n === 0) return null;
+  return Number.isFinite(acc.err) ? acc.sum + acc.err : acc.sum;
+}
+
+export interface SessionResampler {
+  /** Takes the next stored bar (ascending); returns the bucket it completed, if any. */
+  push(bar: Bar): Bar | undefined;
+  /** The last bucket, once the bars have run out. */
+  finish(): Bar | undefined;
+}
+
+/**
+ * A resampler over bars pushed in ascending timestamp order. `calendar` null means the clock:
+ * intraday buckets from local midnight, days, Monday weeks and months of the local calendar
+ * (how `1M` is read with `align: "clock"`).
+ */
+export function sessionResampler(calendar: Calendar | null, interval: Interval, placement: BarTimestamp, timezone: string): SessionResampler {
+  const zone = calendar?.timezone ?? timezone;
+  const endMode = placement === "end" ? 1 : 0;
+  const size = INTRADAY_MS[interval];
+  let day: Day | undefined;
+  let bucket: Bucket | undefined;
+
+  function dayOf(timestamp: number): Day {
+    // An end-stamped bar at local midnight closes the previous day's last minute.
+    const at = timestamp - endMode;
+    if (day && at >= day.start && at < day.end) return day;
+    const date = localDate(at, zone);
+    const wall = dateWallMs(date);
+    day = {
+      date,
+      start: startOfLocalDay(wall, zone),
+      end: startOfLocalDay(wall + DAY_MS, zone),
+      spans: calendar ? calendar.spansOn(date) : [],
+    };
+    return day;
+  }
+
+  /** The timestamp of the intraday bucket that holds `timestamp` on `today`. */
+  function intradayStamp(timestamp: number, today: Day, size: number): number {
+    const spans = today.spans;
+    if (spans.length === 0) return alignedStamp(timestamp, today.start, Infinity, size);
+    for (let i = 0; i < spans.length; i++) {
+      const span = spans[i]!;
+      const next = spans[i + 1];
+      // Inside the session, or before the first one (folded into its first bucket).
+      const inside = endMode ? timestamp <= span.close : timestamp < span.close;
+      if (inside) return alignedStamp(Math.max(timestamp, span.open + endMode), span.open, span.close, size);
+      // After this session and before the next one's bars: this session's last bucket.
+      const beforeNext = next === undefined || (endMode ? timestamp <= next.open : timestamp < next.open);
+      if (beforeNext) return alignedStamp(span.close - 1 + endMode, span.open, span.close, size);
+    }
+    throw new Error("unreachable: the last session takes every later bar");
+  }
+
+  /** Buckets of `size` from `open`; the last one is cut at `close` (its end stamp is the close). */
+  function alignedStamp(timestamp: number, open: number, close: number, size: number): number {
+    const k = Math.floor((timestamp - endMode - open) / size);
+    return endMode ? Math.min(open + (k + 1) * size, close) : open + k * size;
+  }
+
+  function calendarStamp(today: Day): number {
+    if (interval === "1d") return today.start;
+    const first = interval === "1w" ? firstOfWeek(today.date) : firstOfMonth(today.date);
+    const last = interval === "1w" ? isoDate(dateWallMs(first) + 6 * DAY_MS) : lastOfMonth(today.date);
+    // The first trading day of the week or month; with no calendar (or none open), its first day.
+    const opening = calendar?.daysBetween(first, last)[0] ?? (calendar ? today.date : first);
+    return startOfLocalDay(dateWallMs(opening), zone);
+  }
+
+  function open(timestamp: number, bar: Bar): Bucket {
+    const b: Bucket = {
+      timestamp,
+      open: bar.open,
+      high: bar.high,
+      low: bar.low,
+      close: bar.close,
+      volume: { sum: 0, err: 0, n: 0 },
+      amount: { sum: 0, err: 0, n: 0 },
+    };
+    addCompensated(b.volume, bar.volume);
+    addCompensated(b.amount, bar.amount);
+    return b;
+  }
+
+  function close(b: Bucket): Bar {
+    return { timestamp: b.timestamp, open: b.open, high: b.high, low: b.low, close: b.close, volume: compensatedResult(b.volume), amount: compensatedResult(b.amount) };
+  }
+
+  return {
+    push(bar) {
+      const today = dayOf(bar.timestamp);
+      const stamp = size === undefined ? calendarStamp(today) : intradayStamp(bar.timestamp, today, size);
+      if (bucket && bucket.timestamp === stamp) {
+        if (bar.high !== null && (bucket.high === null || bar.high > bucket.high)) bucket.high = bar.high;
+        if (bar.low !== null && (bucket.low === null || bar.low < bucket.low)) bucket.low = bar.low;
+        bucket.close = bar.close;
+        addCompensated(bucket.volume, bar.volume);
+        addCompensated(bucket.amount, bar.amount);
+        return undefined;
+      }
+      const done = bucket;
+      bucket = open(stamp, bar);
+      return done ? close(done) : undefined;
+    },
+    finish() {
+      const done = bucket;
+      bucket = undefined;
+      return done ? close(done) : undefined;
+    },
+  };
+}
+
+/**
+ * How a resampled read is computed: the shared SQL plan on the clock (src/domain/resample.ts),
+ * or the session resampler over stored bars (`calendar` null for clock months, which have no
+ * fixed length).
+ */
+export type Resampling = { interval: Interval; placement: BarTimestamp } & ({ calendar?: undefined } | { calendar: Calendar | null });
+
+/**
+ * Resolves a query's alignment when the read is made, so a symbol without a calendar fails there
+ * rather than at the first bar. `calendarOf` is asked only for session-aligned reads.
+ */
+export function resamplingOf(
+  symbol: string,
+  interval: Interval,
+  placement: BarTimestamp,
+  align: Align,
+  calendarOf: ((symbol: string) => Calendar | null) | undefined,
+): Resampling {
+  if (align === "session") {
+    const calendar = calendarOf?.(symbol) ?? null;
+    if (!calendar) throw noCalendarError(symbol);
+    return { interval, placement, calendar };
+  }
+  return interval === "1M" ? { interval, placement, calendar: null } : { interval, placement };
+}
+
+/** An `align: "session"` read needs a calendar; say how to give one. */
+export function noCalendarError(symbol: string): ValidationError {
+  return new ValidationError(
+    [{ field: "align", message: `no calendar for ${symbol}: set the database's default calendar (tradelite settings set calendar XSHG) or assign the symbol one` }],
+  );
+}
+
+function firstOfWeek(date: string): string {
+  const wall = dateWallMs(date);
+  // 1970-01-05 (day 4 after the epoch) was a Monday.
+  const weekday = (((Math.floor(wall / DAY_MS) - 4) % 7) + 7) % 7;
+  return isoDate(wall - weekday * DAY_MS);
+}
+
+function firstOfMonth(date: string): string {
+  return `${date.slice(0, 8)}01`;
+}
+
+function lastOfMonth(date: string): string {
+  const d = new Date(dateWallMs(firstOfMonth(date)));
+  d.setUTCMonth(d.getUTCMonth() + 1);
+  return isoDate(d.getTime() - DAY_MS);
+}
+
+/** Stored bars (ascending) resampled by `resampler`, streamed. */
+export function* resampleStored(stored: Iterable<Bar>, resampler: SessionResampler): Generator<Bar> {
+  for (const bar of stored) {
+    const done = resampler.push(bar);
+    if (done) yield done;
+  }
+  const last = resampler.finish();
+  if (last) yield last;
+}
+
+/** resampleStored over an asynchronous source (PostgreSQL's pages). */
+export async function* resampleStoredAsync(stored: AsyncIterable<Bar>, resampler: SessionResampler): AsyncGenerator<Bar> {
+  for await (const bar of stored) {
+    const done = resampler.push(bar);
+    if (done) yield done;
+  }
+  const last = resampler.finish();
+  if (last) yield last;
+}
