@@ -257,3 +257,165 @@ export async function* resampleStoredAsync(stored: AsyncIterable<Bar>, resampler
   const last = resampler.finish();
   if (last) yield last;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Completeness
+
+/** Missing bars in a row, by the timestamps they would have had (inclusive). */
+export interface MissingRange {
+  start: number;
+  end: number;
+}
+
+export interface DayCompleteness {
+  /** The trading date, YYYY-MM-DD in the calendar's zone. */
+  date: string;
+  /** Bars the sessions call for at the stored interval (240 one-minute bars on an A-share day). */
+  expected: number;
+  /** Of those, the bars stored. */
+  present: number;
+  missing: MissingRange[];
+}
+
+export interface Completeness {
+  calendar: string;
+  /** Every trading day in the range, ascending, complete ones included. */
+  days: DayCompleteness[];
+  /** Bars on trading days that sit on no expected stamp (an auction bar, a lunch print, 09:31:30). */
+  outside: number;
+  /** Dates that have bars although the calendar says the exchange was closed. */
+  nonTradingDays: string[];
+}
+
+export interface CompletenessCounter {
+  /** The next stored timestamp, ascending. */
+  push(timestamp: number): void;
+  finish(): Completeness;
+}
+
+/**
+ * Counts stored bars against the slots a calendar's sessions call for: every `step` from each
+ * session's open (end-stamped bars: open + step ... close; start-stamped: open ... close - step).
+ * `start` / `end` bound the days reported (a whole day each); open ends take the first and last
+ * stored bar's day. Memory is one day's slots, whatever the range.
+ */
+export function completenessCounter(
+  calendar: Calendar,
+  placement: BarTimestamp,
+  range: { start?: number; end?: number },
+  step = MINUTE_MS,
+): CompletenessCounter {
+  const zone = calendar.timezone;
+  const endMode = placement === "end" ? 1 : 0;
+  const days: DayCompleteness[] = [];
+  const nonTradingDays: string[] = [];
+  let outside = 0;
+  /** The next trading day not yet reported, once the first day is known. */
+  let nextDate: string | undefined = range.start === undefined ? undefined : dayDate(range.start);
+  let current: { date: string; spans: readonly SessionSpan[]; slots: Uint8Array; start: number; end: number } | undefined;
+  let lastClosedDate: string | undefined;
+  /** The day of the latest bar pushed, trading or not: an open end reports through it. */
+  let lastSeen: string | undefined;
+
+  function dayDate(timestamp: number): string {
+    return localDate(timestamp - endMode, zone);
+  }
+
+  function slotCount(span: SessionSpan): number {
+    return Math.floor((span.close - span.open) / step);
+  }
+
+  function report(date: string, spans: readonly SessionSpan[], slots: Uint8Array | undefined): void {
+    const missing: MissingRange[] = [];
+    let expected = 0;
+    let present = 0;
+    let offset = 0;
+    for (const span of spans) {
+      const count = slotCount(span);
+      let runStart = -1;
+      for (let i = 0; i <= count; i++) {
+        const have = i < count ? (slots ? slots[offset + i] === 1 : false) : true;
+        if (i < count) {
+          expected++;
+          if (have) present++;
+        }
+        const stamp = span.open + (i + endMode) * step;
+        if (!have && runStart < 0) runStart = stamp;
+        if (have && runStart >= 0) {
+          missing.push({ start: runStart, end: stamp - step });
+          runStart = -1;
+        }
+      }
+      offset += count;
+    }
+    days.push({ date, expected, present, missing });
+  }
+
+  /** Reports every trading day before `date` not reported yet, as wholly missing. */
+  function reportUntil(date: string): void {
+    if (nextDate === undefined) return;
+    for (const day of calendar.daysBetween(nextDate, date)) {
+      if (day >= date) break;
+      report(day, calendar.spansOn(day), undefined);
+    }
+  }
+
+  function closeCurrent(): void {
+    if (!current) return;
+    report(current.date, current.spans, current.slots);
+    nextDate = isoDate(dateWallMs(current.date) + DAY_MS);
+    current = undefined;
+  }
+
+  function open(date: string): void {
+    closeCurrent();
+    if (nextDate === undefined) nextDate = date;
+    reportUntil(date);
+    nextDate = date;
+    const spans = calendar.spansOn(date);
+    const wall = dateWallMs(date);
+    current = {
+      date,
+      spans,
+      slots: new Uint8Array(spans.reduce((n, span) => n + slotCount(span), 0)),
+      start: startOfLocalDay(wall, zone) + endMode,
+      end: startOfLocalDay(wall + DAY_MS, zone) + endMode,
+    };
+  }
+
+  return {
+    push(timestamp) {
+      if (range.end !== undefined && timestamp > range.end) return;
+      if (!current || timestamp < current.start || timestamp >= current.end) {
+        const date = dayDate(timestamp);
+        lastSeen = date;
+        if (!calendar.isTradingDay(date)) {
+          closeCurrent();
+          if (nextDate === undefined) nextDate = date;
+          if (lastClosedDate !== date) nonTradingDays.push(date);
+          lastClosedDate = date;
+          return;
+        }
+        open(date);
+      }
+      const day = current!;
+      let offset = 0;
+      for (const span of day.spans) {
+        const count = slotCount(span);
+        const index = (timestamp - span.open) / step - endMode;
+        if (Number.isInteger(index) && index >= 0 && index < count) {
+          day.slots[offset + index] = 1;
+          return;
+        }
+        offset += count;
+      }
+      outside++;
+    },
+    finish() {
+      closeCurrent();
+      const endDate = range.end !== undefined ? dayDate(range.end) : lastSeen;
+      if (endDate !== undefined) reportUntil(isoDate(dateWallMs(endDate) + DAY_MS));
+      return { calendar: calendar.name, days, outside, nonTradingDays };
+    },
+  };
+}

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { Calendar, parseSessions, type CalendarData } from "../../src/domain/calendar.ts";
 import { ValidationError } from "../../src/domain/errors.ts";
 import type { Interval } from "../../src/domain/query.ts";
-import { resampleStored, resamplingOf, sessionResampler } from "../../src/domain/session.ts";
+import { completenessCounter, resampleStored, resamplingOf, sessionResampler } from "../../src/domain/session.ts";
 import type { Bar } from "../../src/mod.ts";
 import { readTdxBars, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
 
@@ -175,5 +175,63 @@ describe("edges", () => {
     expect(error.issues[0]).toEqual({ field: "align", message: expect.stringContaining("tradelite settings set calendar") });
     expect(resamplingOf("X", "1M", "end", "clock", undefined)).toEqual({ interval: "1M", placement: "end", calendar: null });
     expect(resamplingOf("X", "1h", "end", "clock", undefined)).toEqual({ interval: "1h", placement: "end" });
+  });
+});
+
+describe("completeness", () => {
+  const count = (calendar: Calendar, timestamps: number[], range: { start?: number; end?: number } = {}, placement: "start" | "end" = "end") => {
+    const counter = completenessCounter(calendar, placement, range);
+    for (const t of timestamps) counter.push(t);
+    return counter.finish();
+  };
+
+  test("the real file is complete: 100 days of 240 bars, nothing outside, no closed day", () => {
+    const report = count(realCalendar, realBars.map((b) => b.timestamp));
+    expect(report.days).toHaveLength(100);
+    expect(report.days.every((d) => d.expected === 240 && d.present === 240 && d.missing.length === 0)).toBe(true);
+    expect(report.outside).toBe(0);
+    expect(report.nonTradingDays).toEqual([]);
+  });
+
+  test("finds exactly the minutes deleted, collapsed into ranges, and a whole day gone", () => {
+    const deleted = new Set<number>();
+    const del = (from: string, to: string) => {
+      for (const b of realBars) if (b.timestamp >= at(from) && b.timestamp <= at(to)) deleted.add(b.timestamp);
+    };
+    del("2023-01-05 09:31", "2023-01-05 09:35");
+    del("2023-01-05 11:30", "2023-01-05 11:30");
+    del("2023-01-05 13:01", "2023-01-05 13:01");
+    del("2023-02-01 09:31", "2023-02-01 15:00");
+    const kept = realBars.map((b) => b.timestamp).filter((t) => !deleted.has(t));
+    const report = count(realCalendar, kept);
+    const partial = report.days.filter((d) => d.present < d.expected);
+    expect(partial.map((d) => [d.date, d.present])).toEqual([["2023-01-05", 233], ["2023-02-01", 0]]);
+    expect(partial[0]!.missing.map((r) => [wall(r.start), wall(r.end)])).toEqual([
+      ["2023-01-05 09:31", "2023-01-05 09:35"],
+      ["2023-01-05 11:30", "2023-01-05 11:30"],
+      ["2023-01-05 13:01", "2023-01-05 13:01"],
+    ]);
+    expect(partial[1]!.missing.map((r) => [wall(r.start), wall(r.end)])).toEqual([
+      ["2023-02-01 09:31", "2023-02-01 11:30"],
+      ["2023-02-01 13:01", "2023-02-01 15:00"],
+    ]);
+    const missing = report.days.reduce((n, d) => n + d.missing.reduce((m, r) => m + (r.end - r.start) / 60_000 + 1, 0), 0);
+    expect(missing).toBe(deleted.size);
+  });
+
+  test("bars off the session grid count as outside; bars on a closed date are listed", () => {
+    const calendar = aShareCalendar(["2024-01-02", "2024-01-03", "2024-01-04"]);
+    const report = count(calendar, [at("2024-01-02 09:30"), at("2024-01-02 09:31"), at("2024-01-02 12:00"), at("2024-01-06 10:00"), at("2024-01-06 10:01")]);
+    expect(report.outside).toBe(2);
+    expect(report.nonTradingDays).toEqual(["2024-01-06"]);
+    expect(report.days.map((d) => [d.date, d.present, d.expected])).toEqual([["2024-01-02", 1, 240], ["2024-01-03", 0, 240], ["2024-01-04", 0, 240]]);
+  });
+
+  test("start-stamped bars are expected at 09:30 ... 14:59; an explicit range reports its trading days even without bars", () => {
+    const calendar = aShareCalendar(["2024-01-02", "2024-01-03"]);
+    const report = count(calendar, [at("2024-01-03 09:30"), at("2024-01-03 14:59"), at("2024-01-03 15:00")], { start: at("2024-01-01 00:00"), end: at("2024-01-03 23:59") }, "start");
+    expect(report.days.map((d) => [d.date, d.present])).toEqual([["2024-01-02", 0], ["2024-01-03", 2]]);
+    expect(report.outside).toBe(1);
+    expect(report.days[1]!.missing[0]).toEqual({ start: at("2024-01-03 09:31"), end: at("2024-01-03 11:29") });
   });
 });
