@@ -227,3 +227,105 @@ export class Calendar {
     return lo;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Changing a stored calendar
+
+/** One trading day as a calendar file or a caller gives it; no sessions means the rule's. */
+export interface CalendarDay {
+  readonly date: string;
+  readonly sessions?: readonly Session[];
+}
+
+/** What a store reports of a calendar without its days. */
+export interface CalendarSummary {
+  name: string;
+  timezone: string;
+  first: string | null;
+  last: string | null;
+  days: number;
+}
+
+export function summarizeCalendar(data: CalendarData): CalendarSummary {
+  return {
+    name: data.name,
+    timezone: data.timezone,
+    first: data.days[0] ?? null,
+    last: data.days[data.days.length - 1] ?? null,
+    days: data.days.length,
+  };
+}
+
+/**
+ * `data` with year `year`'s trading days replaced by `days`: each must be a date of that year,
+ * named once, with sound sessions. A ValidationError names every bad row; nothing is changed.
+ */
+export function replaceCalendarYear(data: CalendarData, year: number, days: readonly CalendarDay[]): CalendarData {
+  const issues: Issue[] = [];
+  if (!Number.isInteger(year) || year < 1 || year > 9999) issues.push({ field: "year", message: `expected a year, got ${year}` });
+  const prefix = `${String(year).padStart(4, "0")}-`;
+  const seen = new Set<string>();
+  days.forEach((day, row) => {
+    if (typeof day.date !== "string" || !isDate(day.date)) issues.push({ row, field: "date", message: `"${String(day.date)}" is not a YYYY-MM-DD date` });
+    else if (!day.date.startsWith(prefix)) issues.push({ row, field: "date", message: `${day.date} is outside ${year}` });
+    else if (seen.has(day.date)) issues.push({ row, field: "date", message: `${day.date} is repeated` });
+    seen.add(day.date);
+    if (day.sessions) for (const message of sessionProblems(day.sessions)) issues.push({ row, field: "sessions", message });
+  });
+  if (issues.length > 0) throw new ValidationError(issues);
+  const kept = data.days.filter((d) => !d.startsWith(prefix));
+  const exceptions: Record<string, readonly Session[]> = {};
+  for (const [date, sessions] of Object.entries(data.exceptions ?? {})) if (!date.startsWith(prefix)) exceptions[date] = sessions;
+  for (const day of days) if (day.sessions) exceptions[day.date] = day.sessions;
+  const next: CalendarData = { ...data, days: [...kept, ...days.map((d) => d.date)].sort(), exceptions };
+  new Calendar(next);
+  return next;
+}
+
+/**
+ * A calendar file: CSV with a `date` column (YYYY-MM-DD) and an optional `sessions` column
+ * ("09:30-11:30 13:00-15:00"; empty for the calendar's usual hours), one trading day a line.
+ * Problems name the file's line (the header is line 1); nothing is returned unless all is well.
+ */
+export function parseCalendarFile(text: string): CalendarDay[] {
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  const header = (lines[0] ?? "").split(",").map((h) => h.trim().toLowerCase());
+  const dateAt = header.indexOf("date");
+  const sessionsAt = header.indexOf("sessions");
+  if (dateAt < 0) throw new ValidationError([{ row: 1, message: `line 1: expected a header with a date column (and optionally sessions), got "${lines[0] ?? ""}"` }]);
+  const unknown = header.filter((h) => h !== "date" && h !== "sessions");
+  if (unknown.length > 0) throw new ValidationError([{ row: 1, message: `line 1: unknown column ${unknown.join(", ")}; expected date and sessions` }]);
+  const issues: Issue[] = [];
+  const days: CalendarDay[] = [];
+  const lineOf: number[] = [];
+  lines.forEach((line, i) => {
+    if (i === 0 || line.trim() === "") return;
+    const cells = line.split(",").map((c) => c.trim());
+    if (cells.length !== header.length) {
+      issues.push({ row: i + 1, message: `line ${i + 1}: expected ${header.length} fields, got ${cells.length}` });
+      return;
+    }
+    const date = cells[dateAt]!;
+    const text = sessionsAt < 0 ? "" : cells[sessionsAt]!;
+    try {
+      days.push(text === "" ? { date } : { date, sessions: parseSessions(text) });
+      lineOf.push(i + 1);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      issues.push({ row: i + 1, field: "sessions", message: `line ${i + 1}: ${error.message}` });
+    }
+  });
+  if (issues.length > 0) throw new ValidationError(issues);
+  // Checks that need the whole file (repeats), reported by line.
+  const seen = new Map<string, number>();
+  days.forEach((day, i) => {
+    const line = lineOf[i]!;
+    if (!isDate(day.date)) issues.push({ row: line, field: "date", message: `line ${line}: "${day.date}" is not a YYYY-MM-DD date` });
+    const earlier = seen.get(day.date);
+    if (earlier !== undefined) issues.push({ row: line, field: "date", message: `line ${line}: ${day.date} is repeated (line ${earlier})` });
+    seen.set(day.date, line);
+    if (day.sessions) for (const problem of sessionProblems(day.sessions)) issues.push({ row: line, field: "sessions", message: `line ${line}: ${problem}` });
+  });
+  if (issues.length > 0) throw new ValidationError(issues);
+  return days;
+}

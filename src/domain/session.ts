@@ -215,9 +215,9 @@ export function resamplingOf(
 }
 
 /** An `align: "session"` read needs a calendar; say how to give one. */
-export function noCalendarError(symbol: string): ValidationError {
+export function noCalendarError(symbol: string, field = "align"): ValidationError {
   return new ValidationError(
-    [{ field: "align", message: `no calendar for ${symbol}: set the database's default calendar (tradelite settings set calendar XSHG) or assign the symbol one` }],
+    [{ field, message: `no calendar for ${symbol}: set the database's default calendar (tradelite settings set calendar XSHG) or assign the symbol one` }],
   );
 }
 
@@ -311,7 +311,9 @@ export function completenessCounter(
   const nonTradingDays: string[] = [];
   let outside = 0;
   /** The next trading day not yet reported, once the first day is known. */
-  let nextDate: string | undefined = range.start === undefined ? undefined : dayDate(range.start);
+  // A range's start names its day as given (midnight is that day's first instant, not the end of
+  // the day before, as an end-stamped bar at midnight would be).
+  let nextDate: string | undefined = range.start === undefined ? undefined : localDate(range.start, zone);
   let current: { date: string; spans: readonly SessionSpan[]; slots: Uint8Array; start: number; end: number } | undefined;
   let lastClosedDate: string | undefined;
   /** The day of the latest bar pushed, trading or not: an open end reports through it. */

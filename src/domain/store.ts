@@ -12,6 +12,8 @@ import type { Metric, MetricLabels, MetricSummary } from "./metric.ts";
 import type { Preference } from "./preference.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "./quote.ts";
 import type { TimestampInput } from "./time.ts";
+import type { CalendarData, CalendarDay, CalendarSummary } from "./calendar.ts";
+import type { Completeness } from "./session.ts";
 
 /** What the store holds for one symbol. `start` and `end` are epoch ms of the first and last bar. */
 export interface SymbolOverview {
@@ -82,6 +84,27 @@ export interface MaintenanceStore {
   stats(): Promise<MaintenanceStats>;
 }
 
+/** Exchange calendars as stored (XSHG and XSHE are loaded when a database is created). */
+export interface CalendarStore {
+  list(): Promise<CalendarSummary[]>;
+  get(name: string): Promise<CalendarData | null>;
+  /** Creates or replaces a whole calendar; audited. */
+  put(data: CalendarData): Promise<CalendarSummary>;
+  /** Replaces one year's trading days of a stored calendar (next year's holidays); audited. */
+  replaceYear(name: string, year: number, days: readonly CalendarDay[]): Promise<CalendarSummary>;
+  /** The calendar a symbol follows: its own entry, else the database's default; null when neither. */
+  of(symbol: string): Promise<string | null>;
+  /** Gives a symbol its own calendar, or (null) takes it away; audited. */
+  assign(symbol: string, name: string | null): Promise<void>;
+}
+
+export interface CompletenessQuery {
+  /** Inclusive; the first stored bar's day when omitted. */
+  start?: TimestampInput;
+  /** Inclusive; the last stored bar's day when omitted. */
+  end?: TimestampInput;
+}
+
 export type BackendName = "sqlite" | "sqlite-worker" | "postgres";
 
 export interface Store {
@@ -103,6 +126,8 @@ export interface Store {
   latestBar(symbol: string): Promise<Bar | null>;
   deleteBars(symbol: string, range?: TimeRange): Promise<number>;
   overview(): Promise<SymbolOverview[]>;
+  /** Which of a symbol's one-minute bars its calendar's sessions call for, and which are missing. */
+  completeness(symbol: string, query?: CompletenessQuery): Promise<Completeness>;
   insertQuotes(symbol: string, quotes: readonly QuoteInput[] | QuoteColumns): Promise<number>;
   getQuotes(symbol: string, query?: RangeQuery): Promise<Quote[]>;
   readonly metrics: MetricStore;
@@ -110,5 +135,6 @@ export interface Store {
   readonly audit: AuditStore;
   readonly artifacts: ArtifactStore;
   readonly maintenance: MaintenanceStore;
+  readonly calendars: CalendarStore;
   close(): Promise<void>;
 }

@@ -18,12 +18,13 @@ import {
 } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
-import { resampleStored, resamplingOf, sessionResampler, type Resampling } from "../domain/session.ts";
+import { completenessCounter, noCalendarError, resampleStored, resamplingOf, sessionResampler, type Completeness, type Resampling } from "../domain/session.ts";
+import type { CompletenessQuery } from "../domain/store.ts";
 import type { Calendar } from "../domain/calendar.ts";
 import { timeSpan } from "../domain/batch.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
-import { prepareSeries } from "./series.ts";
+import { PAGE_ROWS, prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
 
 export interface BarSettings {
@@ -69,6 +70,9 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
   const series = prepareSeries<Bar>(conn, "market_data", BAR_VALUE_FIELDS);
   const resampleStatement = conn.prepare<BucketRow>(RESAMPLE_SQL);
   const overviewStatement = conn.prepare<SymbolOverview>(OVERVIEW_SQL);
+  const timestampPage = conn.prepare(
+    "SELECT timestamp FROM market_data WHERE symbol = ? AND timestamp BETWEEN ? AND ? ORDER BY timestamp LIMIT ?",
+  );
   // Any write to a symbol's bars tells its session cache file (if there is one) that
   // market_data has moved on without it; the cache rebuilds from market_data on next use.
   const bumpCacheVersion = conn.prepare("UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ?");
@@ -162,6 +166,27 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
         audit("bars.delete", symbol, { deleted, start: read.start, end: read.end });
         return deleted;
       });
+    },
+
+    /** The symbol's stored timestamps against its calendar's sessions, read a page at a time. */
+    completeness(symbol: string, query?: CompletenessQuery): Completeness {
+      assertSymbol(symbol);
+      const range = readRange(query, timezone);
+      const calendar = settings.calendarOf?.(symbol) ?? null;
+      if (!calendar) throw noCalendarError(symbol, "calendar");
+      const counter = completenessCounter(calendar, settings.barTimestamp, {
+        ...(query?.start === undefined ? {} : { start: range.start }),
+        ...(query?.end === undefined ? {} : { end: range.end }),
+      });
+      let from = range.start;
+      for (;;) {
+        conn.assertOpen();
+        const page = guard(() => timestampPage.values(symbol as never, from as never, range.end as never, PAGE_ROWS as never)) as [number][];
+        for (const [timestamp] of page) counter.push(timestamp);
+        if (page.length < PAGE_ROWS) break;
+        from = page[page.length - 1]![0] + 1;
+      }
+      return counter.finish();
     },
 
     /** Exact: computed from market_data itself on every call, never from a counter that can drift. */

@@ -7,7 +7,9 @@ import { resolveDatabaseOptions, type DatabaseOptions } from "../config.ts";
 import type { Bar, BarColumns, BarInput } from "../domain/bar.ts";
 import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "../domain/query.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "../domain/quote.ts";
-import type { SymbolOverview } from "../domain/store.ts";
+import type { CompletenessQuery, SymbolOverview } from "../domain/store.ts";
+import type { Completeness } from "../domain/session.ts";
+import { createCalendarRepository, type CalendarRepository } from "./calendars.ts";
 import { createArtifactRepository, type ArtifactRepository } from "./artifacts.ts";
 import { createAuditRepository, type AuditRepository } from "./audit.ts";
 import { createBarRepository, type BarRepository } from "./bars.ts";
@@ -35,6 +37,7 @@ export class Database {
   readonly #audit: AuditRepository;
   readonly #artifacts: ArtifactRepository;
   readonly #maintenance: Maintenance;
+  readonly #calendars: CalendarRepository;
 
   /** Same as openDatabase(options): options are checked and defaults filled in here. */
   constructor(given?: DatabaseOptions) {
@@ -49,7 +52,9 @@ export class Database {
       conn.useWal();
       this.#audit = createAuditRepository(conn, options);
       const record = this.#audit.record;
-      this.#bars = createBarRepository(conn, options, record);
+      const calendars = createCalendarRepository(conn, record, () => null);
+      this.#calendars = calendars;
+      this.#bars = createBarRepository(conn, { ...options, calendarOf: (symbol) => calendars.calendarOf(symbol) }, record);
       this.#quotes = createQuoteRepository(conn, options, record);
       this.#cacheEntries = createCacheMetaRepository(conn);
       this.#metrics = createMetricRepository(conn, options);
@@ -105,6 +110,17 @@ export class Database {
 
   overview(): SymbolOverview[] {
     return this.#open().overview();
+  }
+
+  /** Which of a symbol's one-minute bars its calendar's sessions call for, and which are missing. */
+  completeness(symbol: string, query?: CompletenessQuery): Completeness {
+    return this.#open().completeness(symbol, query);
+  }
+
+  /** Exchange calendars: list(), get(name), put(data), replaceYear(name, year, days), of(symbol), assign(symbol, name). */
+  get calendars(): CalendarRepository {
+    this.#open();
+    return this.#calendars;
   }
 
   insertQuotes(symbol: string, quotes: readonly QuoteInput[] | QuoteColumns): number {

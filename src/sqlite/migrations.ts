@@ -6,6 +6,8 @@
 import { StorageError } from "../domain/errors.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import { readPragma, type Connection } from "./connection.ts";
+import { shippedCalendar, SHIPPED_CALENDARS } from "../domain/calendars/index.ts";
+import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
 
 interface Migration {
   readonly version: number;
@@ -192,6 +194,14 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "audit_log (append-only, hash-chained) and model_artifacts",
     up(conn) {
       conn.sqlite.exec(V5_AUDIT_AND_ARTIFACTS);
+    },
+  },
+  {
+    version: 6,
+    description: "calendars, calendar_days, symbol_calendars; the shipped XSHG and XSHE",
+    up(conn) {
+      conn.sqlite.exec(CALENDAR_TABLES);
+      for (const name of SHIPPED_CALENDARS) writeCalendar(conn, shippedCalendar(name)!);
     },
   },
 ];

@@ -39,6 +39,7 @@ export function createSqliteStore(db: Database, actor?: string): Store {
     latestBar: (symbol) => run(() => db.latestBar(symbol)),
     deleteBars: (symbol, range) => write(() => db.deleteBars(symbol, range)),
     overview: () => run(() => db.overview()),
+    completeness: (symbol, query) => run(() => db.completeness(symbol, query)),
     insertQuotes: (symbol, quotes) => write(() => db.insertQuotes(symbol, quotes)),
     getQuotes: (symbol, query) => run(() => db.getQuotes(symbol, query)),
     prefs: {
@@ -73,6 +74,14 @@ export function createSqliteStore(db: Database, actor?: string): Store {
       record: (name, value, labels) => write(() => db.metrics.record(name, value, labels)),
       query: (name, query) => run(() => db.metrics.query(name, query)),
       summary: (name) => run(() => db.metrics.summary(name)),
+    },
+    calendars: {
+      list: () => run(() => db.calendars.list()),
+      get: (name) => run(() => db.calendars.get(name)),
+      put: (data) => write(() => db.calendars.put(data)),
+      replaceYear: (name, year, days) => write(() => db.calendars.replaceYear(name, year, days)),
+      of: (symbol) => run(() => db.calendars.of(symbol)),
+      assign: (symbol, name) => write(() => db.calendars.assign(symbol, name)),
     },
     close: () => run(() => db.close()),
   };

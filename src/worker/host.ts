@@ -140,6 +140,13 @@ const HANDLERS: Record<string, Handler> = {
   latestBar: (db, [symbol]) => db.latestBar(symbol),
   deleteBars: (db, [symbol, range]) => db.deleteBars(symbol, range),
   overview: (db) => db.overview(),
+  completeness: (db, [symbol, query]) => db.completeness(symbol, query),
+  "calendars.list": (db) => db.calendars.list(),
+  "calendars.get": (db, [name]) => db.calendars.get(name),
+  "calendars.put": (db, [data]) => db.calendars.put(data),
+  "calendars.replaceYear": (db, [name, year, days]) => db.calendars.replaceYear(name, year, days),
+  "calendars.of": (db, [symbol]) => db.calendars.of(symbol),
+  "calendars.assign": (db, [symbol, name]) => db.calendars.assign(symbol, name),
   insertQuotes: (db, [symbol, quotes]) => asGiven(quotes, QUOTE_FIELDS, (input) => db.insertQuotes(symbol, input as never)),
   getQuotes: (db, [symbol, query]) => db.getQuotes(symbol, query),
   iterOpen: (db, [id, symbol, query]) => {

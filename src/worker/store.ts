@@ -264,6 +264,15 @@ function view(shared: Shared, actor: string | undefined): Store {
     latestBar: (symbol) => read("latestBar", symbol),
     deleteBars: (symbol, range) => write("deleteBars", symbol, range),
     overview: () => read("overview"),
+    completeness: (symbol, query) => read("completeness", symbol, query),
+    calendars: {
+      list: () => read("calendars.list"),
+      get: (name) => read("calendars.get", name),
+      put: (data) => write("calendars.put", data),
+      replaceYear: (name, year, days) => write("calendars.replaceYear", name, year, days),
+      of: (symbol) => read("calendars.of", symbol),
+      assign: (symbol, name) => write("calendars.assign", symbol, name),
+    },
     insertQuotes: (symbol, quotes) => (shared.closed ? closed() : track(insert("insertQuotes", symbol, quotes))),
     getQuotes: (symbol, query) => read("getQuotes", symbol, query),
     metrics: {
