@@ -206,63 +206,59 @@ function yearsOf(days: readonly string[]): string {
   return `${days[0]!.slice(0, 4)}-${days[days.length - 1]!.slice(0, 4)}`;
 }
 
-async function main(outDir: string): Promise<void> {
+/** Shanghai's sessions from the opening on, with the session rules they imply. */
+async function shanghaiSessions(): Promise<{ rows: SessionRow[]; rules: SessionRule[]; exceptions: Record<string, Session[]> }> {
   const allRows = await readExchangeCalendars(`${FIXTURES}calendar/XSHG-sessions-exchange_calendars.csv`);
   const rows = allRows.filter((row) => row.day >= XSHG_OPENING);
-  const ecDays = rows.map((row) => row.day);
-  const ecLastYear = Number(ecDays[ecDays.length - 1]!.slice(0, 4));
   say(`exchange_calendars XSHG @ 5308ce2: ${allRows.length} rows ${yearsOf(allRows.map((r) => r.day))}, ` +
     `${allRows.length - rows.length} before the opening on ${XSHG_OPENING} dropped, ${rows.length} sessions kept, ` +
-    `${ecDays.filter(isWeekend).length} on a Saturday or Sunday`);
+    `${rows.filter((row) => isWeekend(row.day)).length} on a Saturday or Sunday`);
   const { rules, exceptions } = sessionRules(rows);
   say(`  sessions in ${ZONE}: ${rules.map((r) => `${formatSessions(r.sessions)} from ${r.from}`).join("; ")}; ` +
     `${Object.keys(exceptions).length} single days with other hours`);
+  return { rows, rules, exceptions };
+}
 
-  const holidays = await readChineseDays();
-  say(`chinese-days ${holidays.version}: holidays ${holidays.years[0]}-${holidays.years[holidays.years.length - 1]}`);
-  const ecSet = new Set(ecDays);
+/**
+ * Checks the exchange's days against the holiday list where both exist; returns the official
+ * working days the exchange was closed. Those are not contradictions: the exchanges close some
+ * working days next to a holiday (2024-02-09, Spring Festival's eve, between weekends made
+ * working days), which exchange_calendars knows and a holiday list cannot.
+ */
+function checkHolidays(exchangeDays: readonly string[], holidays: Holidays): string[] {
+  const trading = new Set(exchangeDays);
+  const lastYear = Number(exchangeDays[exchangeDays.length - 1]!.slice(0, 4));
+  const overlap = holidays.years.filter((year) => year <= lastYear);
   const exchangeOnly: string[] = [];
-  const contradictions = errors.length;
-  const overlap = holidays.years.filter((year) => year <= ecLastYear);
+  let contradictions = 0;
   for (const year of overlap) {
     const derived = new Set(derivedDays(year, holidays));
-    for (const day of derived) if (!ecSet.has(day)) exchangeOnly.push(day);
-    for (const day of ecDays.filter((d) => d.startsWith(`${year}-`))) {
-      if (holidays.holidays.has(day)) fail(`exchange_calendars trades on ${day}, an official holiday in chinese-days`);
-      else if (holidays.workdays.has(day)) fail(`exchange_calendars trades on ${day}, a weekend make-up working day`);
-      else if (!derived.has(day)) fail(`exchange_calendars trades on ${day}, which is not a weekday`);
+    for (const day of derived) if (!trading.has(day)) exchangeOnly.push(day);
+    for (const day of exchangeDays.filter((d) => d.startsWith(`${year}-`))) {
+      const why = holidays.holidays.has(day) ? "an official holiday" : holidays.workdays.has(day) ? "a weekend make-up working day" : derived.has(day) ? "" : "not a weekday";
+      if (why) fail(`exchange_calendars trades on ${day}, ${why} in chinese-days`);
+      if (why) contradictions++;
     }
   }
-  // The exchanges close some official working days next to a holiday (e.g. 2024-02-09, Spring
-  // Festival's eve, between weekends made working days); exchange_calendars knows them, the
-  // holiday list cannot. The bar files below confirm those they cover.
-  say(`  against exchange_calendars ${overlap[0]}-${overlap[overlap.length - 1]}: ${errors.length - contradictions} days traded on a holiday or weekend; ` +
+  say(`  against exchange_calendars ${overlap[0]}-${overlap[overlap.length - 1]}: ${contradictions} days traded on a holiday or weekend; ` +
     `${exchangeOnly.length} official working days the exchange was closed: ${exchangeOnly.join(" ")}`);
+  return exchangeOnly;
+}
 
-  const laterYears = holidays.years.filter((year) => year > ecLastYear);
-  const laterDays = laterYears.flatMap((year) => derivedDays(year, holidays));
-  say(laterYears.length > 0
-    ? `  ${laterYears.join(", ")} derived from chinese-days (weekdays that are not holidays): ${laterDays.length} days`
-    : `  no year after ${ecLastYear} announced in chinese-days ${holidays.version}: the calendars end on ${ecDays[ecDays.length - 1]}`);
-
-  const xshgData: CalendarData = { name: "XSHG", timezone: ZONE, days: [...ecDays, ...laterDays], rules, ...(Object.keys(exceptions).length ? { exceptions } : {}) };
-  const xsheData = startingOn(XSHE_FIRST, { ...xshgData, name: "XSHE" });
-  const xshg = new Calendar(xshgData);
-  const xshe = new Calendar(xsheData);
-
-  // The model must give back exchange_calendars' instants, daylight-saving summer of 1991 included.
-  const spanMismatches = rows.filter((row) => xshg.spansOn(row.day).flatMap((s) => [s.open, s.close]).join() !== row.instants.join());
-  for (const row of spanMismatches.slice(0, 5)) fail(`XSHG sessions on ${row.day} differ from exchange_calendars'`);
-  say(`  XSHG's sessions as UTC instants equal exchange_calendars' on ${rows.length - spanMismatches.length} of ${rows.length} days`);
-
+/** Shanghai's bar files against XSHG. */
+async function checkShanghaiBars(xshg: Calendar): Promise<BarDays[]> {
   say("XSHG against Shanghai bar files:");
-  const shanghai = [
+  const files = [
     await readCsvDays("tdx/000001.SH-1min-tdx.csv", "datetime", "volume", true),
     await readCsvDays("tdx/512010.SH-5min-desc.csv", "datetime", "volume", true),
     await readCsvDays("calendar/sh.600036-baostock-raw-2005-2021.csv", "date", "volume"),
   ];
-  for (const bars of shanghai) checkBars(bars, xshg);
+  for (const bars of files) checkBars(bars, xshg);
+  return files;
+}
 
+/** Shenzhen's bar files against XSHE, and against each other. */
+async function checkShenzhenBars(xshe: Calendar): Promise<BarDays[]> {
   say(`XSHE: XSHG's days from ${XSHE_FIRST}; against Shenzhen bar files:`);
   const tushare = await readCsvDays("calendar/000001.SZ-tushare-daily-raw-1991-2018.csv", "trade_date", "vol");
   const tdx = await readTdxDays("calendar/sz000001.day");
@@ -275,10 +271,36 @@ async function main(outDir: string): Promise<void> {
   const noShenzhenRow = withoutTushare.filter((day) => !tdx.days.has(day));
   say(`  XSHG days ${XSHE_FIRST}..${lastDay(tdx)} with no 000001.SZ row in either file (a suspension or a Shenzhen-only ` +
     `closure; one stock cannot tell): ${noShenzhenRow.length}: ${noShenzhenRow.join(" ")}`);
+  return [tushare, tdx];
+}
 
+async function main(outDir: string): Promise<void> {
+  const { rows, rules, exceptions } = await shanghaiSessions();
+  const exchangeDays = rows.map((row) => row.day);
+  const lastYear = Number(exchangeDays[exchangeDays.length - 1]!.slice(0, 4));
+
+  const holidays = await readChineseDays();
+  say(`chinese-days ${holidays.version}: holidays ${holidays.years[0]}-${holidays.years[holidays.years.length - 1]}`);
+  const exchangeOnly = checkHolidays(exchangeDays, holidays);
+  const laterYears = holidays.years.filter((year) => year > lastYear);
+  const laterDays = laterYears.flatMap((year) => derivedDays(year, holidays));
+  say(laterYears.length > 0
+    ? `  ${laterYears.join(", ")} derived from chinese-days (weekdays that are not holidays): ${laterDays.length} days`
+    : `  no year after ${lastYear} announced in chinese-days ${holidays.version}: the calendars end on ${exchangeDays[exchangeDays.length - 1]}`);
+
+  const xshgData: CalendarData = { name: "XSHG", timezone: ZONE, days: [...exchangeDays, ...laterDays], rules, ...(Object.keys(exceptions).length ? { exceptions } : {}) };
+  const xsheData = startingOn(XSHE_FIRST, { ...xshgData, name: "XSHE" });
+  const xshg = new Calendar(xshgData);
+  const xshe = new Calendar(xsheData);
+
+  // The model must give back exchange_calendars' instants, daylight-saving summer of 1991 included.
+  const spanMismatches = rows.filter((row) => xshg.spansOn(row.day).flatMap((s) => [s.open, s.close]).join() !== row.instants.join());
+  for (const row of spanMismatches.slice(0, 5)) fail(`XSHG sessions on ${row.day} differ from exchange_calendars'`);
+  say(`  XSHG's sessions as UTC instants equal exchange_calendars' on ${rows.length - spanMismatches.length} of ${rows.length} days`);
+
+  const files = [...(await checkShanghaiBars(xshg)), ...(await checkShenzhenBars(xshe))];
   // A closure the holiday list does not know is confirmed where a bar file spans it (the file
   // then has no row that day, or an error above says so).
-  const files = [...shanghai, tushare, tdx];
   const confirmed = exchangeOnly.filter((day) => files.some((bars) => firstDay(bars) <= day && day <= lastDay(bars)));
   say(`exchange closures on official working days confirmed by a bar file spanning them: ${confirmed.length} of ${exchangeOnly.length}` +
     (confirmed.length < exchangeOnly.length ? ` (exchange_calendars alone: ${exchangeOnly.filter((d) => !confirmed.includes(d)).join(" ")})` : ""));
@@ -296,9 +318,7 @@ async function main(outDir: string): Promise<void> {
     process.exit(1);
   }
   await mkdir(outDir, { recursive: true });
-  for (const [file, data] of written) {
-    await Bun.write(`${outDir}/${file}.ts`, moduleText(data));
-  }
+  for (const [file, data] of written) await Bun.write(`${outDir}/${file}.ts`, moduleText(data));
   console.log(`written to ${outDir}`);
 }
 
