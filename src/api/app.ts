@@ -16,6 +16,7 @@ import type { Store } from "../domain/store.ts";
 import { artifactRoutes } from "./artifacts.ts";
 import { auditRoutes } from "./audit.ts";
 import { barRoutes } from "./bars.ts";
+import { calendarRoutes } from "./calendars.ts";
 import { bodyLimit } from "./body.ts";
 import { cacheRoutes } from "./cache.ts";
 import type { ApiEnv } from "./context.ts";
@@ -102,6 +103,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   pageRoutes(app);
   symbolRoutes(app, packageJson.version);
   barRoutes(app);
+  calendarRoutes(app);
   quoteRoutes(app);
   cacheRoutes(app);
   artifactRoutes(app);

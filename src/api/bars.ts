@@ -5,7 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { BarSchema, type BarInput } from "../domain/bar.ts";
 import { CSV_HEADER } from "../domain/bar-format.ts";
-import { BAR_TIMESTAMPS, type BarQuery } from "../domain/query.ts";
+import { ALIGNS, BAR_TIMESTAMPS, type BarQuery } from "../domain/query.ts";
 import { readBarCsv, uploadKind } from "./body.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses, parseWith } from "./errors.ts";
@@ -22,7 +22,16 @@ const BarsQuery = z.strictObject({
   order: OrderQuery.optional(),
   interval: IntervalQuery.optional(),
   barTimestamp: z.enum(BAR_TIMESTAMPS).optional(),
+  align: z.enum(ALIGNS).optional().openapi({ description: "bucket alignment when resampling: clock (default) or session (the symbol's exchange calendar)" }),
   format: z.enum(["json", "csv", "ndjson"]).optional(),
+});
+
+const MissingRangeSchema = z.object({ start: z.number().int(), end: z.number().int() });
+const CompletenessSchema = z.object({
+  calendar: z.string(),
+  days: z.array(z.object({ date: z.string(), expected: z.number().int(), present: z.number().int(), missing: z.array(MissingRangeSchema) })),
+  outside: z.number().int().describe("bars on trading days off the sessions' minute grid"),
+  nonTradingDays: z.array(z.string()).describe("dates with bars that the calendar says were closed"),
 });
 
 const DeleteQuery = RangeQuerySchema.extend({
@@ -131,6 +140,23 @@ export function barRoutes(app: Api): void {
         throw new ApiError(422, "all=true deletes every bar; it cannot be combined with start or end", [{ field: "all", message: "not with start or end" }], "VALIDATION");
       }
       return c.json({ deleted: await c.var.store.deleteBars(symbol, defined(range)) }, 200);
+    },
+  );
+
+  app.openapi(
+    route({
+      method: "get",
+      path: "/v1/bars/{symbol}/completeness",
+      summary: "Per trading day: the one-minute bars the sessions call for, those present, and the missing ranges",
+      request: { params: SymbolParam, query: RangeQuerySchema },
+      responses: {
+        200: { description: "the report", content: { "application/json": { schema: CompletenessSchema } } },
+        ...errorResponses(),
+      },
+    }),
+    async (c) => {
+      const { symbol } = c.req.valid("param");
+      return c.json(await c.var.store.completeness(symbol, defined(c.req.valid("query"))), 200);
     },
   );
 
