@@ -102,6 +102,11 @@ export function localDate(utcMs: number, timeZone: string): string {
   return isoDate(Math.floor((utcMs + offsetSpanAt(timeZone, utcMs).offset) / DAY_MS) * DAY_MS);
 }
 
+/** Instant `utcMs` as the wall clock in `timeZone`, "YYYY-MM-DD HH:MM" (how gaps are listed). */
+export function wallClock(utcMs: number, timeZone: string): string {
+  return new Date(utcMs + offsetSpanAt(timeZone, utcMs).offset).toISOString().slice(0, 16).replace("T", " ");
+}
+
 /** Checks sessions: inside 00:00-24:00, each non-empty, ascending and not overlapping. */
 export function sessionProblems(sessions: readonly Session[]): string[] {
   const problems: string[] = [];
