@@ -23,6 +23,7 @@ const BarsQuery = z.strictObject({
   interval: IntervalQuery.optional(),
   barTimestamp: z.enum(BAR_TIMESTAMPS).optional(),
   align: z.enum(ALIGNS).optional().openapi({ description: "bucket alignment when resampling: clock (default) or session (the symbol's exchange calendar)" }),
+  fill: z.enum(["none", "previous"]).optional().openapi({ description: "previous: a bar missing from the symbol's calendar grid comes back at the previous close with zero volume, flagged filled: true" }),
   format: z.enum(["json", "csv", "ndjson"]).optional(),
 });
 

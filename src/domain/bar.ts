@@ -17,6 +17,8 @@ export interface Bar {
   close: number | null;
   volume: number | null;
   amount: number | null;
+  /** Only on a bar a read made up for a missing stamp (`fill: "previous"`); never stored. */
+  filled?: true;
 }
 
 /** One bar as callers may pass it. An omitted price or size is stored as NULL. */
@@ -60,6 +62,7 @@ export const BarSchema = z.object({
   close: z.number().nullable(),
   volume: z.number().nullable(),
   amount: z.number().nullable(),
+  filled: z.literal(true).optional().describe("present only on a bar made up for a missing stamp (fill=previous)"),
 });
 
 /** Prices > 0, volume and amount >= 0, low <= min(open, close) and max(open, close) <= high. */

@@ -10,7 +10,7 @@
  * exception.
  */
 import { ValidationError, type Issue } from "./errors.ts";
-import { assertTimeZone, DAY_MS, MINUTE_MS, offsetSpanAt, wallTimeToUtc } from "./time.ts";
+import { assertTimeZone, DAY_MS, MAX_TIMESTAMP, MIN_TIMESTAMP, MINUTE_MS, offsetSpanAt, wallTimeToUtc } from "./time.ts";
 
 /** Local minutes after midnight, [open, close). */
 export interface Session {
@@ -97,9 +97,13 @@ export function dateWallMs(date: string): number {
   return d.getTime();
 }
 
-/** The local calendar date (YYYY-MM-DD) of instant `utcMs` in `timeZone`. */
+/**
+ * The local calendar date (YYYY-MM-DD) of instant `utcMs` in `timeZone`. The open ends of a range
+ * (years 0001 and 9999) stay inside those years in any zone.
+ */
 export function localDate(utcMs: number, timeZone: string): string {
-  return isoDate(Math.floor((utcMs + offsetSpanAt(timeZone, utcMs).offset) / DAY_MS) * DAY_MS);
+  const wall = Math.min(Math.max(utcMs + offsetSpanAt(timeZone, utcMs).offset, MIN_TIMESTAMP), MAX_TIMESTAMP);
+  return isoDate(Math.floor(wall / DAY_MS) * DAY_MS);
 }
 
 /** Instant `utcMs` as the wall clock in `timeZone`, "YYYY-MM-DD HH:MM" (how gaps are listed). */

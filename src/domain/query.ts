@@ -72,6 +72,11 @@ export interface BarQuery extends RangeQuery {
   barTimestamp?: BarTimestamp;
   /** Bucket alignment when resampling; `clock` by default. */
   align?: Align;
+  /**
+   * `previous`: a bar missing from the symbol's calendar grid comes back as a zero-volume bar at
+   * the previous close, flagged `filled: true`. `none` (the default) returns what is stored.
+   */
+  fill?: "none" | "previous";
 }
 
 export interface ReadRange {
@@ -91,7 +96,7 @@ export interface ReadQuery extends ReadRange {
  */
 export const RANGE_KEYS: readonly string[] = ["start", "end"];
 export const QUERY_KEYS: readonly string[] = [...RANGE_KEYS, "limit", "order"];
-export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp", "align"];
+export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp", "align", "fill"];
 
 /** Reads an inclusive range; either end may be open. Throws a ValidationError on bad input. */
 export function readRange(range: TimeRange | undefined, timeZone: string, keys = RANGE_KEYS): ReadRange {
@@ -139,11 +144,15 @@ export function readQuery(query: RangeQuery | undefined, timeZone: string, keys 
 export function readResampling(
   query: BarQuery | undefined,
   defaultPlacement: BarTimestamp,
-): { interval: Interval | undefined; barTimestamp: BarTimestamp; align: Align } {
+): { interval: Interval | undefined; barTimestamp: BarTimestamp; align: Align; fill: "none" | "previous" } {
   const issues: Issue[] = [];
   const interval = query?.interval;
   const barTimestamp = query?.barTimestamp ?? defaultPlacement;
   const align = query?.align ?? "clock";
+  const fill = query?.fill ?? "none";
+  if (fill !== "none" && fill !== "previous") {
+    issues.push({ field: "fill", message: `must be "none" or "previous", got ${JSON.stringify(fill)}` });
+  }
   if (!ALIGNS.includes(align)) {
     issues.push({ field: "align", message: `must be "clock" or "session", got ${JSON.stringify(align)}` });
   }
@@ -154,7 +163,7 @@ export function readResampling(
     issues.push({ field: "barTimestamp", message: `must be "start" or "end", got ${JSON.stringify(barTimestamp)}` });
   }
   if (issues.length > 0) throw new ValidationError(issues);
-  return { interval, barTimestamp, align };
+  return { interval, barTimestamp, align, fill };
 }
 
 /** Adds an issue unless `limit` is omitted or a positive whole number. */

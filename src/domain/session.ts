@@ -42,6 +42,8 @@ interface Day {
   readonly start: number;
   readonly end: number;
   readonly spans: readonly SessionSpan[];
+  /** The day's, week's or month's bucket stamp, computed once per day. */
+  calendarStamp?: number;
 }
 
 /** A bucket being filled: SQLite's aggregates, kept as it would keep them. */
@@ -136,15 +138,6 @@ export function sessionResampler(calendar: Calendar | null, interval: Interval, 
     return endMode ? Math.min(open + (k + 1) * size, close) : open + k * size;
   }
 
-  function calendarStamp(today: Day): number {
-    if (interval === "1d") return today.start;
-    const first = interval === "1w" ? firstOfWeek(today.date) : firstOfMonth(today.date);
-    const last = interval === "1w" ? isoDate(dateWallMs(first) + 6 * DAY_MS) : lastOfMonth(today.date);
-    // The first trading day of the week or month; with no calendar (or none open), its first day.
-    const opening = calendar?.daysBetween(first, last)[0] ?? (calendar ? today.date : first);
-    return startOfLocalDay(dateWallMs(opening), zone);
-  }
-
   function open(timestamp: number, bar: Bar): Bucket {
     const b: Bucket = {
       timestamp,
@@ -167,7 +160,7 @@ export function sessionResampler(calendar: Calendar | null, interval: Interval, 
   return {
     push(bar) {
       const today = dayOf(bar.timestamp);
-      const stamp = size === undefined ? calendarStamp(today) : intradayStamp(bar.timestamp, today, size);
+      const stamp = size === undefined ? (today.calendarStamp ??= calendarBucketStamp(calendar, interval, today.date, zone)) : intradayStamp(bar.timestamp, today, size);
       if (bucket && bucket.timestamp === stamp) {
         if (bar.high !== null && (bucket.high === null || bar.high > bucket.high)) bucket.high = bar.high;
         if (bar.low !== null && (bucket.low === null || bar.low < bucket.low)) bucket.low = bar.low;
@@ -186,6 +179,48 @@ export function sessionResampler(calendar: Calendar | null, interval: Interval, 
       return done ? close(done) : undefined;
     },
   };
+}
+
+/** A read's fill, checked: which grid missing bars are filled on, or undefined for none. */
+export interface Filling {
+  readonly calendar: Calendar;
+  readonly interval: Interval;
+}
+
+/**
+ * Resolves `fill: "previous"` when the read is made: stored minutes are filled on the calendar's
+ * minute grid, resampled reads on the session grid (so they need `align: "session"`: a clock
+ * bucket has no session to say whether it should exist).
+ */
+export function fillingOf(
+  symbol: string,
+  interval: Interval | undefined,
+  align: Align,
+  fill: Fill,
+  calendarOf: ((symbol: string) => Calendar | null) | undefined,
+): Filling | undefined {
+  if (fill === "none") return undefined;
+  if (interval !== undefined && align !== "session") {
+    throw new ValidationError([{ field: "fill", message: "fill: previous fills the session grid; resampled reads need align: session" }]);
+  }
+  const calendar = calendarOf?.(symbol) ?? null;
+  if (!calendar) throw noCalendarError(symbol, "fill");
+  return { calendar, interval: interval ?? "1m" };
+}
+
+/** Ascending bars (`asc`) as a read asked for them: filled, then newest first and cut to `limit`. */
+export function* shapeRead(asc: Iterable<Bar>, order: "asc" | "desc", limit: number): Generator<Bar> {
+  if (order === "desc") {
+    // Buckets and fillers are built oldest first; newest-first order needs them all before the first.
+    const all = [...asc].reverse();
+    yield* limit < 0 ? all : all.slice(0, limit);
+    return;
+  }
+  let remaining = limit < 0 ? Infinity : limit;
+  for (const bar of asc) {
+    if (remaining-- <= 0) return;
+    yield bar;
+  }
 }
 
 /**
@@ -219,6 +254,18 @@ export function noCalendarError(symbol: string, field = "align"): ValidationErro
   return new ValidationError(
     [{ field, message: `no calendar for ${symbol}: set the database's default calendar (tradelite settings set calendar XSHG) or assign the symbol one` }],
   );
+}
+
+/**
+ * The stamp of the day, week or month bucket holding `date`: the local midnight of the date, or
+ * of the first trading day of its week or month (with no calendar, or none open, its first day).
+ */
+function calendarBucketStamp(calendar: Calendar | null, interval: Interval, date: string, zone: string): number {
+  if (interval === "1d") return startOfLocalDay(dateWallMs(date), zone);
+  const first = interval === "1w" ? firstOfWeek(date) : firstOfMonth(date);
+  const last = interval === "1w" ? isoDate(dateWallMs(first) + 6 * DAY_MS) : lastOfMonth(date);
+  const opening = calendar?.daysBetween(first, last)[0] ?? (calendar ? date : first);
+  return startOfLocalDay(dateWallMs(opening), zone);
 }
 
 function firstOfWeek(date: string): string {
@@ -420,4 +467,83 @@ export function completenessCounter(
       return { calendar: calendar.name, days, outside, nonTradingDays };
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filling
+
+/** What `fill` asks of a read: nothing (the default), or missing bars at the previous close. */
+export const FILLS = ["none", "previous"] as const;
+export type Fill = (typeof FILLS)[number];
+
+/** A bar a read made up for a missing stamp: zero volume at the previous close. */
+export type FilledBar = Bar & { filled: true };
+
+/**
+ * The stamps a calendar's sessions call for at `interval` (the grid a session-aligned read's
+ * buckets fall on; `1m` is the minute grid of stored bars), ascending, from the trading day of
+ * `from` to that of `to`.
+ */
+export function* sessionStamps(calendar: Calendar, interval: Interval, placement: BarTimestamp, from: number, to: number): Generator<number> {
+  const endMode = placement === "end" ? 1 : 0;
+  const size = INTRADAY_MS[interval];
+  const zone = calendar.timezone;
+  let previous: number | undefined;
+  for (const date of calendar.daysBetween(localDate(from, zone), localDate(to, zone))) {
+    if (size === undefined) {
+      // Calendar buckets: every trading day maps to its day's, week's or month's stamp.
+      const stamp = calendarBucketStamp(calendar, interval, date, zone);
+      if (stamp !== previous) yield (previous = stamp);
+      continue;
+    }
+    for (const span of calendar.spansOn(date)) {
+      for (let start = span.open; start < span.close; start += size) {
+        yield endMode ? Math.min(start + size, span.close) : start;
+      }
+    }
+  }
+}
+
+/**
+ * Fills a read's bars (pushed ascending): every grid stamp with no bar gets a zero-volume bar at
+ * the previous close, between the first known close and the last bar, so nothing is invented
+ * before the data starts or after it stops. `previousClose` is the close of the last bar before
+ * the range, if any. `push` returns the fillers due before the bar, then the bar.
+ */
+export function barFiller(stampsFrom: (from: number) => Iterator<number>, previousClose: number | null, rangeStart: number): { push(bar: Bar): Bar[] } {
+  let close = previousClose;
+  let stamps: Iterator<number> | undefined;
+  let next: IteratorResult<number> = { done: true, value: undefined };
+  return {
+    push(bar) {
+      if (!stamps) {
+        // With no close before the range, nothing is filled before the first bar: start there.
+        stamps = stampsFrom(close === null ? bar.timestamp : rangeStart);
+        next = stamps.next();
+      }
+      const out: Bar[] = [];
+      while (!next.done && next.value < bar.timestamp) {
+        if (close !== null) out.push(filler(next.value, close));
+        next = stamps.next();
+      }
+      if (!next.done && next.value === bar.timestamp) next = stamps.next();
+      if (bar.close !== null) close = bar.close;
+      out.push(bar);
+      return out;
+    },
+  };
+}
+
+/** barFiller over a synchronous stream (SQLite). */
+export function* fillMissing(bars: Iterable<Bar>, filler: { push(bar: Bar): Bar[] }): Generator<Bar> {
+  for (const bar of bars) yield* filler.push(bar);
+}
+
+/** barFiller over an asynchronous stream (PostgreSQL's pages). */
+export async function* fillMissingAsync(bars: AsyncIterable<Bar>, filler: { push(bar: Bar): Bar[] }): AsyncGenerator<Bar> {
+  for await (const bar of bars) yield* filler.push(bar);
+}
+
+function filler(timestamp: number, close: number): FilledBar {
+  return { timestamp, open: close, high: close, low: close, close, volume: 0, amount: 0, filled: true };
 }

@@ -18,7 +18,21 @@ import {
 } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
-import { completenessCounter, noCalendarError, resampleStored, resamplingOf, sessionResampler, type Completeness, type Resampling } from "../domain/session.ts";
+import {
+  barFiller,
+  completenessCounter,
+  fillingOf,
+  fillMissing,
+  noCalendarError,
+  resampleStored,
+  resamplingOf,
+  sessionResampler,
+  sessionStamps,
+  shapeRead,
+  type Completeness,
+  type Resampling,
+} from "../domain/session.ts";
+import { MIN_TIMESTAMP } from "../domain/time.ts";
 import type { CompletenessQuery } from "../domain/store.ts";
 import type { Calendar } from "../domain/calendar.ts";
 import { timeSpan } from "../domain/batch.ts";
@@ -110,18 +124,23 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     }
   }
 
-  function* resampled(symbol: string, query: ReadQuery, how: Resampling): Generator<Bar> {
-    if (query.order === "desc") {
-      // Buckets are built oldest first; newest-first order needs them all before the first.
-      const all = [...resample(symbol, query, how)].reverse();
-      yield* query.limit < 0 ? all : all.slice(0, query.limit);
-      return;
+  /**
+   * A read that is more than a range of stored rows (resampled, or filled), as the query asks:
+   * ascending bars from the plan, fillers on the calendar's grid, then order and limit. Undefined
+   * for a plain read, which one prepared statement answers. Checked now, streamed later.
+   */
+  function shaped(symbol: string, read: ReadQuery, query: BarQuery | undefined): Generator<Bar> | undefined {
+    const { interval, barTimestamp, align, fill } = readResampling(query, settings.barTimestamp);
+    const how = interval ? resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf) : undefined;
+    const filling = fillingOf(symbol, interval, align, fill, settings.calendarOf);
+    if (!how && !filling) return undefined;
+    let asc: Iterable<Bar> = how ? resample(symbol, read, how) : series.iterate(symbol, { ...read, limit: -1, order: "asc" });
+    if (filling) {
+      const before = read.start === MIN_TIMESTAMP ? undefined : series.read(symbol, { start: MIN_TIMESTAMP, end: read.start - 1, limit: 1, order: "desc" })[0];
+      const stampsFrom = (from: number) => sessionStamps(filling.calendar, filling.interval, barTimestamp, from, read.end);
+      asc = fillMissing(asc, barFiller(stampsFrom, before?.close ?? null, read.start));
     }
-    let remaining = query.limit < 0 ? Infinity : query.limit;
-    for (const bar of resample(symbol, query, how)) {
-      if (remaining-- <= 0) return;
-      yield bar;
-    }
+    return shapeRead(asc, read.order, read.limit);
   }
 
   return {
@@ -140,16 +159,15 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     get(symbol: string, query?: BarQuery): Bar[] {
       assertSymbol(symbol);
       const read = readQuery(query, timezone, BAR_QUERY_KEYS);
-      const { interval, barTimestamp, align } = readResampling(query, settings.barTimestamp);
-      return interval ? [...resampled(symbol, read, resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf))] : series.read(symbol, read);
+      const stream = shaped(symbol, read, query);
+      return stream ? [...stream] : series.read(symbol, read);
     },
 
     iterate(symbol: string, query?: BarQuery): Generator<Bar> {
       // Arguments are checked now, not at the first next(): a bad query fails where it is made.
       assertSymbol(symbol);
       const read = readQuery(query, timezone, BAR_QUERY_KEYS);
-      const { interval, barTimestamp, align } = readResampling(query, settings.barTimestamp);
-      return interval ? resampled(symbol, read, resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf)) : series.iterate(symbol, read);
+      return shaped(symbol, read, query) ?? series.iterate(symbol, read);
     },
 
     latest(symbol: string): Bar | null {

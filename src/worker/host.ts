@@ -236,7 +236,9 @@ self.onmessage = async (event: MessageEvent<InitMessage | (Request & { actor?: s
     let value = run(db, request);
     // artifacts.register hashes asynchronously; everything else is synchronous.
     if (value instanceof Promise) value = await value;
-    if (request.op === "getBars") {
+    // Filled bars (fill: "previous") carry a flag the packed columns have no room for: those
+    // answers are posted as objects, which costs a structured clone only on such reads.
+    if (request.op === "getBars" && !hasFilled(value as Bar[])) {
       const packed = packBars(value as Bar[]);
       postMessage({ id: request.id, ok: true, value: packed, packed: "bars" } satisfies Answer, [packed.buffer as ArrayBuffer]);
       return;
@@ -246,7 +248,7 @@ self.onmessage = async (event: MessageEvent<InitMessage | (Request & { actor?: s
       postMessage({ id: request.id, ok: true, value: packed, packed: "quotes" } satisfies Answer, [packed.buffer as ArrayBuffer]);
       return;
     }
-    if (request.op === "iterNext") {
+    if (request.op === "iterNext" && !hasFilled((value as { page: Bar[] }).page)) {
       const { page, done } = value as { page: Bar[]; done: boolean };
       const packed = packBars(page);
       postMessage({ id: request.id, ok: true, value: { packed, done }, packed: "bars" } satisfies Answer, [packed.buffer as ArrayBuffer]);
@@ -258,3 +260,7 @@ self.onmessage = async (event: MessageEvent<InitMessage | (Request & { actor?: s
   }
   postMessage(answer);
 };
+
+function hasFilled(bars: readonly Bar[]): boolean {
+  return bars.some((bar) => "filled" in bar);
+}

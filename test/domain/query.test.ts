@@ -144,8 +144,8 @@ describe("readQuery", () => {
 
 describe("readResampling", () => {
   test("no query: no interval and the default placement", () => {
-    expect(readResampling(undefined, "start")).toEqual({ interval: undefined, barTimestamp: "start", align: "clock" });
-    expect(readResampling({}, "end")).toEqual({ interval: undefined, barTimestamp: "end", align: "clock" });
+    expect(readResampling(undefined, "start")).toEqual({ interval: undefined, barTimestamp: "start", align: "clock", fill: "none" });
+    expect(readResampling({}, "end")).toEqual({ interval: undefined, barTimestamp: "end", align: "clock", fill: "none" });
   });
 
   test.each([...INTERVALS])("interval %p is accepted", (interval) => {
@@ -170,7 +170,7 @@ describe("readResampling", () => {
   });
 
   test("the query's barTimestamp overrides the default placement", () => {
-    expect(readResampling({ interval: "5m", barTimestamp: "end" }, "start")).toEqual({ interval: "5m", barTimestamp: "end", align: "clock" });
+    expect(readResampling({ interval: "5m", barTimestamp: "end" }, "start")).toEqual({ interval: "5m", barTimestamp: "end", align: "clock", fill: "none" });
     expect(readResampling({ barTimestamp: "start" }, "end").barTimestamp).toBe("start");
   });
 

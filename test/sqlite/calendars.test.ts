@@ -108,3 +108,56 @@ describe("calendars in a SQLite file", () => {
     expect(db.completeness("SPY").days.map((d) => [d.date, d.expected, d.present])).toEqual([["2024-03-08", 390, 2], ["2024-03-11", 390, 1]]);
   });
 });
+
+describe("fill: previous", () => {
+  test("missing minutes come back at the previous close with zero volume, flagged; nothing before the data or after it", () => {
+    const db = open();
+    db.calendars.assign("S", "XSHG");
+    db.insertBars("S", [
+      { timestamp: at("2024-01-02 09:31"), open: 10, high: 11, low: 9, close: 10.5, volume: 100 },
+      { timestamp: at("2024-01-02 09:34"), open: 10.6, high: 10.7, low: 10.4, close: 10.6, volume: 200 },
+      { timestamp: at("2024-01-02 11:30"), open: 10.6, high: 10.7, low: 10.4, close: 10.7, volume: 200 },
+      { timestamp: at("2024-01-02 13:02"), open: 10.6, high: 10.9, low: 10.4, close: 10.8, volume: 200 },
+    ]);
+    const filled = db.getBars("S", { start: "2024-01-02 09:00", end: "2024-01-02 13:10", fill: "previous" });
+    expect(filled.slice(0, 4).map((b) => [wall(b.timestamp), b.close, b.volume, "filled" in b])).toEqual([
+      ["2024-01-02 09:31", 10.5, 100, false],
+      ["2024-01-02 09:32", 10.5, 0, true],
+      ["2024-01-02 09:33", 10.5, 0, true],
+      ["2024-01-02 09:34", 10.6, 200, false],
+    ]);
+    // 09:31 .. 11:30 and 13:01 .. 13:02, nothing in the lunch break, nothing after the last bar.
+    expect(filled).toHaveLength(122);
+    expect(wall(filled.at(-2)!.timestamp)).toBe("2024-01-02 13:01");
+    expect(filled.at(-2)).toEqual({ timestamp: at("2024-01-02 13:01"), open: 10.7, high: 10.7, low: 10.7, close: 10.7, volume: 0, amount: 0, filled: true });
+    expect(db.getBars("S", { fill: "none" })).toHaveLength(4);
+    // Newest first with a limit: the same bars, reversed, cut.
+    expect(db.getBars("S", { fill: "previous", order: "desc", limit: 3 }).map((b) => wall(b.timestamp))).toEqual(["2024-01-02 13:02", "2024-01-02 13:01", "2024-01-02 11:30"]);
+  });
+
+  test("resampled reads fill the session grid from the close before the range; a clock-aligned fill is refused", () => {
+    const db = open();
+    db.calendars.assign("S", "XSHG");
+    db.insertBars("S", [
+      { timestamp: at("2024-01-02 15:00"), close: 9 },
+      { timestamp: at("2024-01-03 14:10"), close: 10, volume: 5 },
+      { timestamp: at("2024-01-05 10:00"), close: 11, volume: 5 },
+    ]);
+    const hours = db.getBars("S", { start: "2024-01-03 00:00", interval: "1h", align: "session", fill: "previous" });
+    expect(hours.map((b) => [wall(b.timestamp), b.close, b.volume])).toEqual([
+      ["2024-01-03 10:30", 9, 0],
+      ["2024-01-03 11:30", 9, 0],
+      ["2024-01-03 14:00", 9, 0],
+      ["2024-01-03 15:00", 10, 5],
+      ["2024-01-04 10:30", 10, 0],
+      ["2024-01-04 11:30", 10, 0],
+      ["2024-01-04 14:00", 10, 0],
+      ["2024-01-04 15:00", 10, 0],
+      ["2024-01-05 10:30", 11, 5],
+    ]);
+    const days = db.getBars("S", { interval: "1d", align: "session", fill: "previous" });
+    expect(days.map((b) => [wall(b.timestamp).slice(0, 10), b.volume])).toEqual([["2024-01-02", null], ["2024-01-03", 5], ["2024-01-04", 0], ["2024-01-05", 5]]);
+    expect(() => db.getBars("S", { interval: "1h", fill: "previous" })).toThrow(/align: session/);
+    expect(() => db.getBars("S", { fill: "always" as never })).toThrow(ValidationError);
+  });
+});

@@ -93,7 +93,7 @@ describe("inputs read as the in-thread store reads them", () => {
 
   test("a packed batch's validation error is the objects' error, issue for issue", async () => {
     const { worker, thread } = await both();
-    const bars = barObjects(40).map((bar) => ({ ...bar }) as Record<string, number>);
+    const bars = barObjects(40).map((bar) => ({ ...bar }) as unknown as Record<string, number>);
     bars[3]!.timestamp = T0 + 0.5;
     bars[7]!.low = bars[7]!.high! + 1;
     bars[9]!.open = Infinity;
