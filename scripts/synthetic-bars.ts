@@ -13,7 +13,7 @@ export const SESSION_MINUTES_PER_DAY = 240;
  * Minutes after local midnight of the day's 240 one-minute bars, 09:31-11:30 and 13:01-15:00:
  * Chinese vendors stamp a minute bar at its end, so the first bar of the 09:30 open is 09:31.
  */
-const SESSION_MINUTES: readonly number[] = [
+export const SESSION_MINUTES: readonly number[] = [
   ...Array.from({ length: 120 }, (_, k) => 9 * 60 + 31 + k),
   ...Array.from({ length: 120 }, (_, k) => 13 * 60 + 1 + k),
 ];
