@@ -17,6 +17,7 @@ import { join, relative } from "node:path";
 import { openDatabase, validateBars, type Bar } from "../src/mod.ts";
 import { runCacheCases, printCacheSummary, type CacheBenchResults } from "./bench-cache.ts";
 import { printWorkerSummary, runWorkerCases, type WorkerBenchResults } from "./bench-worker.ts";
+import { printSessionSummary, runSessionCases, type SessionBenchResults } from "./bench-session.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, removeDatabaseFile, timed, type Sample } from "./bench-support.ts";
 import {
   barObjects,
@@ -260,6 +261,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   const cases: CaseResult[] = [];
   let cache: CacheBenchResults | null = null;
   let worker: WorkerBenchResults | { error: string } | null = null;
+  let session: SessionBenchResults | { error: string } | null = null;
   const breakdown: Record<string, number> = {};
   let memory: MemoryResult | { error: string };
 
@@ -503,11 +505,20 @@ async function runBenchmark(quick: boolean): Promise<void> {
       worker = { error: error instanceof Error ? error.message : String(error) };
       console.log(`  failed: ${worker.error}`);
     }
+
+    // -- 13, 14, 15: the market model (session-aligned reads, completeness) ----------------------
+    try {
+      session = await runSessionCases({ workDir, quick });
+    } catch (error) {
+      session = { error: error instanceof Error ? error.message : String(error) };
+      console.log(`  failed: ${session.error}`);
+    }
   } finally {
     removeWorkDir();
   }
 
   const missed = printSummary(cases, cache, memory, breakdown, scale, worker);
+  if (session && !("error" in session)) missed.push(...printSessionSummary(session));
 
   const resultsDir = join(import.meta.dir, "..", "bench-results");
   mkdirSync(resultsDir, { recursive: true });
@@ -528,6 +539,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
     memory,
     breakdown,
     worker,
+    session,
     missedTargets: missed,
   };
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
