@@ -10,8 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { INTERVALS, openStore, type BarInput, type BarQuery, type CalendarData, type Store } from "../../src/mod.ts";
-import { parseSessions } from "../../src/domain/calendar.ts";
+import { INTERVALS, openStore, type BarInput, type BarQuery, type Store } from "../../src/mod.ts";
+import { parseSessions, type CalendarData } from "../../src/domain/calendar.ts";
 import { readTdxBars, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
 import { createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
 
