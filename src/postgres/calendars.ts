@@ -194,9 +194,8 @@ export function createCalendarRepository(pool: PostgresPool, audit: PgAuditRecor
       const summaries: CalendarSummary[] = [];
       for (const { name, version } of rows) {
         const calendar = await pool.run((sql) => atVersion(sql, name, version));
-        // Removed since the names were read: calendars are never deleted today, but say so plainly.
-        if (!calendar) throw new NotFoundError(`calendar ${JSON.stringify(name)} was removed while it was listed`);
-        summaries.push(summarizeCalendar(calendar));
+        // Null only if removed since the names were read (nothing removes calendars today).
+        if (calendar) summaries.push(summarizeCalendar(calendar));
       }
       return summaries;
     },
