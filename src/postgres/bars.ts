@@ -29,9 +29,9 @@ import {
   type TimeRange,
 } from "../domain/query.ts";
 import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
-import { resampleStoredAsync, resamplingOf, sessionResampler, type Resampling } from "../domain/session.ts";
+import { completenessCounter, noCalendarError, resampleStoredAsync, resamplingOf, sessionResampler, type Completeness, type Resampling } from "../domain/session.ts";
 import type { Calendar } from "../domain/calendar.ts";
-import type { SymbolOverview } from "../domain/store.ts";
+import type { CompletenessQuery, SymbolOverview } from "../domain/store.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
@@ -268,6 +268,34 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
           return deleted;
         }),
       );
+    },
+
+    /**
+     * The symbol's stored timestamps against its calendar's sessions, read a page at a time
+     * (keyset pagination, as stored() reads), so memory is one page and one day's slots.
+     */
+    async completeness(symbol: string, query?: CompletenessQuery): Promise<Completeness> {
+      assertSymbol(symbol);
+      const range = readRange(query, timezone);
+      const calendar = settings.calendarOf?.(symbol) ?? null;
+      if (!calendar) throw noCalendarError(symbol, "calendar");
+      const counter = completenessCounter(calendar, settings.barTimestamp, {
+        ...(query?.start === undefined ? {} : { start: range.start }),
+        ...(query?.end === undefined ? {} : { end: range.end }),
+      });
+      let from = range.start;
+      for (;;) {
+        const rows = await pool.run(
+          async (sql) =>
+            (await sql`SELECT timestamp::float8 AS timestamp FROM market_data
+                       WHERE symbol = ${symbol} AND timestamp BETWEEN ${from}::bigint AND ${range.end}::bigint
+                       ORDER BY market_data.timestamp LIMIT ${PAGE_ROWS}`.values()) as [number][],
+        );
+        for (const [timestamp] of rows) counter.push(timestamp);
+        if (rows.length < PAGE_ROWS) break;
+        from = rows[rows.length - 1]![0] + 1;
+      }
+      return counter.finish();
     },
 
     async overview(): Promise<SymbolOverview[]> {

@@ -13,12 +13,16 @@
  */
 import type { SQL } from "bun";
 import { StorageError } from "../domain/errors.ts";
+import { shippedCalendar, SHIPPED_CALENDARS } from "../domain/calendars/index.ts";
+import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
 import { READ_COMMITTED } from "./connection.ts";
 
 interface Migration {
   readonly version: number;
   readonly description: string;
   readonly sql: string;
+  /** Data the migration writes after its DDL, in the same transaction (bound parameters only). */
+  readonly up?: (tx: SQL) => Promise<void>;
 }
 
 const V1 = `
@@ -263,6 +267,14 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 4, description: "tradelite_ksum: a sum past the largest double is Infinity, as in SQLite, not an overflow error", sql: V4_KBN_SUM_OVERFLOW },
   { version: 5, description: "market_data as a TimescaleDB hypertable, where the server has the extension", sql: V5_TIMESCALEDB },
   { version: 6, description: "tradelite_ksum: no underflow error on subnormals, no overflow error in the final sum", sql: V6_KBN_SUM_EDGES },
+  {
+    version: 7,
+    description: "calendars, calendar_days, symbol_calendars; the shipped XSHG and XSHE",
+    sql: CALENDAR_TABLES,
+    async up(tx) {
+      for (const name of SHIPPED_CALENDARS) await writeCalendar(tx, shippedCalendar(name)!);
+    },
+  },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
@@ -296,6 +308,7 @@ export async function migratePostgres(sql: SQL): Promise<number> {
       const next = POSTGRES_MIGRATIONS.find((migration) => migration.version === version + 1);
       if (!next) return null;
       await tx.unsafe(next.sql);
+      if (next.up) await next.up(tx);
       await tx`INSERT INTO schema_migrations (version, description) VALUES (${next.version}, ${next.description})`;
       return next.version;
     });

@@ -9,12 +9,13 @@
 import { z } from "zod";
 import { checkActor } from "../domain/audit.ts";
 import { StorageError, ValidationError } from "../domain/errors.ts";
-import { BAR_TIMESTAMPS, type BarTimestamp } from "../domain/query.ts";
+import { BAR_TIMESTAMPS, type BarQuery, type BarTimestamp } from "../domain/query.ts";
 import type { Store } from "../domain/store.ts";
 import { assertTimeZone } from "../domain/time.ts";
 import { createPgArtifacts } from "./artifacts.ts";
 import { createPgAudit, lockAuditChain } from "./audit.ts";
 import { createPgBars } from "./bars.ts";
+import { createCalendarRepository } from "./calendars.ts";
 import { createPgCacheBackend } from "./cache-meta.ts";
 import { CACHE_BACKEND, type CacheBackend } from "../cache/backend.ts";
 import { PostgresPool, READ_COMMITTED, type PostgresOptions } from "./connection.ts";
@@ -76,8 +77,10 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
       }),
     );
   };
+  const calendars = createCalendarRepository(pool, audit.record, defaultCalendar);
   const parts = {
-    bars: createPgBars(pool, { timezone, barTimestamp }, audit.record),
+    calendars,
+    bars: createPgBars(pool, { timezone, barTimestamp, calendarOf: (symbol) => calendars.calendarOf(symbol) }, audit.record),
     quotes: createPgQuotes(pool, { timezone }, audit.record),
     metrics: createPgMetrics(pool, { timezone }),
     prefs: createPgPrefs(pool, audit.record),
@@ -88,7 +91,21 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
   return view(parts, audit, pool, state, { timezone, barTimestamp }, undefined);
 }
 
+/**
+ * The calendar a symbol without its own entry follows: none yet. A database's stored default
+ * (the settings table, another change) plugs in here.
+ */
+function defaultCalendar(): string | null {
+  return null;
+}
+
+/** Whether a read needs the symbol's calendar (resamplingOf asks for it synchronously). */
+function sessionAligned(query: BarQuery | undefined): boolean {
+  return query?.align === "session";
+}
+
 type Parts = {
+  calendars: ReturnType<typeof createCalendarRepository>;
   bars: ReturnType<typeof createPgBars>;
   quotes: ReturnType<typeof createPgQuotes>;
   metrics: ReturnType<typeof createPgMetrics>;
@@ -111,7 +128,7 @@ function view(
     return actor === undefined ? work() : audit.record.as(actor, work);
   };
   const views = new Map<string, Store>();
-  const { bars, quotes, metrics, prefs, artifacts, maintenance } = parts;
+  const { bars, quotes, metrics, prefs, artifacts, maintenance, calendars } = parts;
   const store: Store & { [CACHE_BACKEND]: () => CacheBackend } = {
     backend: "postgres",
     timezone: settings.timezone,
@@ -127,9 +144,21 @@ function view(
       return existing;
     },
     insertBars: (symbol, input) => call(() => bars.insertBars(symbol, input)),
-    getBars: (symbol, query) => call(() => bars.getBars(symbol, query)),
+    // Session-aligned reads and completeness refresh the symbol's calendar first (one row; the
+    // days only when another process changed them), so the synchronous lookup they make is
+    // current.
+    getBars: (symbol, query) =>
+      call(async () => {
+        if (sessionAligned(query)) await calendars.refresh(symbol);
+        return bars.getBars(symbol, query);
+      }),
     async *iterateBars(symbol, query) {
       if (state.closed) throw new StorageError("CLOSED", "the store is closed");
+      // This body runs at the first next(), so it can refresh as getBars does. The repository's
+      // own iterateBars checks its arguments when called and so cannot wait for the server:
+      // called directly, it follows the calendar as this process last refreshed it (a change
+      // made by another process since is seen at the next getBars, completeness or refresh).
+      if (sessionAligned(query)) await calendars.refresh(symbol);
       for await (const bar of bars.iterateBars(symbol, query)) {
         yield bar;
         if (state.closed) throw new StorageError("CLOSED", "the store closed during this iteration");
@@ -138,6 +167,11 @@ function view(
     latestBar: (symbol) => call(() => bars.latestBar(symbol)),
     deleteBars: (symbol, range) => call(() => bars.deleteBars(symbol, range)),
     overview: () => call(() => bars.overview()),
+    completeness: (symbol, query) =>
+      call(async () => {
+        await calendars.refresh(symbol);
+        return bars.completeness(symbol, query);
+      }),
     insertQuotes: (symbol, input) => call(() => quotes.insertQuotes(symbol, input)),
     getQuotes: (symbol, query) => call(() => quotes.getQuotes(symbol, query)),
     metrics: {
@@ -166,6 +200,14 @@ function view(
       get: (name, version) => call(() => artifacts.get(name, version)),
       list: (query) => call(() => artifacts.list(query)),
       remove: (name, version) => call(() => artifacts.remove(name, version)),
+    },
+    calendars: {
+      list: () => call(() => calendars.list()),
+      get: (name) => call(() => calendars.get(name)),
+      put: (data) => call(() => calendars.put(data)),
+      replaceYear: (name, year, days) => call(() => calendars.replaceYear(name, year, days)),
+      of: (symbol) => call(() => calendars.of(symbol)),
+      assign: (symbol, name) => call(() => calendars.assign(symbol, name)),
     },
     maintenance: {
       checkpoint: (mode) => call(() => maintenance.checkpoint(mode)),

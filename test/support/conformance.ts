@@ -524,6 +524,59 @@ export function storeConformance(name: string, openStore: StoreFactory): void {
       expect((await store.metrics.summary(`${engine}.integrity.ms`)).count).toBe(1);
     });
 
+    test("calendars: a new store lists the shipped XSHG and XSHE", async () => {
+      const store = await fresh();
+      const listed = await store.calendars.list();
+      expect(listed.map((calendar) => calendar.name)).toEqual(["XSHE", "XSHG"]);
+      expect(listed.find((calendar) => calendar.name === "XSHG")).toMatchObject({ timezone: "Asia/Shanghai", first: "1990-12-19" });
+      expect(await store.calendars.of("600519.SH")).toBeNull();
+    });
+
+    test("calendars: an assigned symbol's session-aligned 1h bars end at 10:30, 11:30, 14:00 and 15:00; the assignment is audited under the view's actor", async () => {
+      const store = await fresh({ timezone: "Asia/Shanghai", barTimestamp: "end" });
+      await store.insertBars("600519.SH", sessionBars(2, 11));
+      await store.withActor("ops").calendars.assign("600519.SH", "XSHG");
+      expect(await store.calendars.of("600519.SH")).toBe("XSHG");
+      const hours = await store.getBars("600519.SH", { interval: "1h", align: "session" });
+      const shanghai = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 16).replace("T", " ");
+      expect(hours.map((bar) => shanghai(bar.timestamp))).toEqual([
+        "2024-01-02 10:30", "2024-01-02 11:30", "2024-01-02 14:00", "2024-01-02 15:00",
+        "2024-01-03 10:30", "2024-01-03 11:30", "2024-01-03 14:00", "2024-01-03 15:00",
+      ]);
+      const streamed: Bar[] = [];
+      for await (const bar of store.iterateBars("600519.SH", { interval: "1h", align: "session" })) streamed.push(bar);
+      expect(streamed).toEqual(hours);
+      const assigned = await store.audit.query({ action: "calendar.assign" });
+      expect(assigned.map((entry) => [entry.actor, entry.entity, entry.details])).toEqual([["ops", "600519.SH", { calendar: "XSHG" }]]);
+    });
+
+    test("calendars: completeness reports the minutes of a deleted range as missing", async () => {
+      const store = await fresh({ timezone: "Asia/Shanghai", barTimestamp: "end" });
+      await store.insertBars("600519.SH", sessionBars(3, 12));
+      await store.calendars.assign("600519.SH", "XSHG");
+      await store.deleteBars("600519.SH", { start: "2024-01-03 13:01", end: "2024-01-03 13:30" });
+      const report = await store.completeness("600519.SH");
+      expect(report.calendar).toBe("XSHG");
+      expect(report.days.map((day) => [day.date, day.expected, day.present])).toEqual([
+        ["2024-01-02", 240, 240],
+        ["2024-01-03", 240, 210],
+        ["2024-01-04", 240, 240],
+      ]);
+      expect(report.days[1]!.missing).toEqual([{ start: Date.parse("2024-01-03T13:01:00+08:00"), end: Date.parse("2024-01-03T13:30:00+08:00") }]);
+      expect([report.outside, report.nonTradingDays]).toEqual([0, []]);
+    });
+
+    test("calendars: a session-aligned read or completeness without a calendar is refused, naming the fix", async () => {
+      const store = await fresh({ timezone: "Asia/Shanghai" });
+      await store.insertBars("600519.SH", sessionBars(1, 13));
+      const read = await expectValidationError(store.getBars("600519.SH", { interval: "1h", align: "session" }));
+      expect(read.message).toMatch(/no calendar for 600519\.SH: set the database's default calendar \(tradelite settings set calendar XSHG\) or assign the symbol one/);
+      const report = await expectValidationError(store.completeness("600519.SH"));
+      expect(report.issues[0]).toMatchObject({ field: "calendar" });
+      // The clock needs no calendar.
+      expect((await store.getBars("600519.SH", { interval: "1h" })).length).toBeGreaterThan(0);
+    });
+
     test("a closed store refuses calls with a StorageError", async () => {
       const store = await openStore();
       await store.close();
