@@ -223,6 +223,22 @@ export function* shapeRead(asc: Iterable<Bar>, order: "asc" | "desc", limit: num
   }
 }
 
+/** shapeRead over an asynchronous stream (PostgreSQL's pages). */
+export async function* shapeReadAsync(asc: AsyncIterable<Bar>, order: "asc" | "desc", limit: number): AsyncGenerator<Bar> {
+  if (order === "desc") {
+    const all: Bar[] = [];
+    for await (const bar of asc) all.push(bar);
+    all.reverse();
+    yield* limit < 0 ? all : all.slice(0, limit);
+    return;
+  }
+  let remaining = limit < 0 ? Infinity : limit;
+  for await (const bar of asc) {
+    if (remaining-- <= 0) return;
+    yield bar;
+  }
+}
+
 /**
  * How a resampled read is computed: the shared SQL plan on the clock (src/domain/resample.ts),
  * or the session resampler over stored bars (`calendar` null for clock months, which have no
@@ -481,8 +497,7 @@ export type FilledBar = Bar & { filled: true };
 
 /**
  * The stamps a calendar's sessions call for at `interval` (the grid a session-aligned read's
- * buckets fall on; `1m` is the minute grid of stored bars), ascending, from the trading day of
- * `from` to that of `to`.
+ * buckets fall on; `1m` is the minute grid of stored bars), ascending, within [from, to].
  */
 export function* sessionStamps(calendar: Calendar, interval: Interval, placement: BarTimestamp, from: number, to: number): Generator<number> {
   const endMode = placement === "end" ? 1 : 0;
@@ -493,12 +508,15 @@ export function* sessionStamps(calendar: Calendar, interval: Interval, placement
     if (size === undefined) {
       // Calendar buckets: every trading day maps to its day's, week's or month's stamp.
       const stamp = calendarBucketStamp(calendar, interval, date, zone);
-      if (stamp !== previous) yield (previous = stamp);
+      if (stamp !== previous && stamp >= from && stamp <= to) yield stamp;
+      previous = stamp;
       continue;
     }
     for (const span of calendar.spansOn(date)) {
       for (let start = span.open; start < span.close; start += size) {
-        yield endMode ? Math.min(start + size, span.close) : start;
+        const stamp = endMode ? Math.min(start + size, span.close) : start;
+        if (stamp > to) return;
+        if (stamp >= from) yield stamp;
       }
     }
   }

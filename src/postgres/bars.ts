@@ -29,7 +29,20 @@ import {
   type TimeRange,
 } from "../domain/query.ts";
 import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
-import { completenessCounter, noCalendarError, resampleStoredAsync, resamplingOf, sessionResampler, type Completeness, type Resampling } from "../domain/session.ts";
+import {
+  barFiller,
+  completenessCounter,
+  fillingOf,
+  fillMissingAsync,
+  noCalendarError,
+  resampleStoredAsync,
+  resamplingOf,
+  sessionResampler,
+  sessionStamps,
+  shapeReadAsync,
+  type Completeness,
+  type Resampling,
+} from "../domain/session.ts";
 import type { Calendar } from "../domain/calendar.ts";
 import type { CompletenessQuery, SymbolOverview } from "../domain/store.ts";
 import { assertSymbol } from "../domain/symbol.ts";
@@ -152,28 +165,31 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     }
   }
 
-  async function* resampled(symbol: string, query: ReadQuery, how: Resampling): AsyncGenerator<Bar> {
-    if (query.order === "desc") {
-      // Buckets are built oldest first; newest-first order needs them all before the first.
-      const all: Bar[] = [];
-      for await (const bar of resample(symbol, query, how)) all.push(bar);
-      all.reverse();
-      yield* query.limit < 0 ? all : all.slice(0, query.limit);
-      return;
+  /**
+   * A read that is more than a range of stored rows (resampled, or filled), as the query asks:
+   * ascending bars from the plan, fillers on the calendar's grid, then order and limit (as
+   * src/sqlite/bars.ts). Undefined for a plain read. Checked now, streamed later.
+   */
+  function shaped(symbol: string, read: ReadQuery, query: BarQuery | undefined): AsyncGenerator<Bar> | undefined {
+    const { interval, barTimestamp, align, fill } = readResampling(query, settings.barTimestamp);
+    const how = interval ? resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf) : undefined;
+    const filling = fillingOf(symbol, interval, align, fill, settings.calendarOf);
+    if (!how && !filling) return undefined;
+    const asc = how ? resample(symbol, read, how) : stored(symbol, { ...read, limit: -1, order: "asc" });
+    if (!filling) return shapeReadAsync(asc, read.order, read.limit);
+    const stampsFrom = (from: number) => sessionStamps(filling.calendar, filling.interval, barTimestamp, from, read.end);
+    async function* filled(): AsyncGenerator<Bar> {
+      const before = read.start === MIN_TIMESTAMP ? undefined : (await page(symbol, MIN_TIMESTAMP, read.start - 1, 1, "desc"))[0];
+      yield* fillMissingAsync(asc, barFiller(stampsFrom, before?.close ?? null, read.start));
     }
-    let remaining = query.limit < 0 ? Infinity : query.limit;
-    for await (const bar of resample(symbol, query, how)) {
-      if (remaining-- <= 0) return;
-      yield bar;
-    }
+    return shapeReadAsync(filled(), read.order, read.limit);
   }
 
   /** Arguments are checked when called, not at the first next(): a bad query fails where it is made. */
   function iterate(symbol: string, query?: BarQuery): AsyncGenerator<Bar> {
     assertSymbol(symbol);
     const read = readQuery(query, timezone, BAR_QUERY_KEYS);
-    const { interval, barTimestamp, align } = readResampling(query, settings.barTimestamp);
-    return interval ? resampled(symbol, read, resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf)) : stored(symbol, read);
+    return shaped(symbol, read, query) ?? stored(symbol, read);
   }
 
   /**
@@ -236,11 +252,10 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     async getBars(symbol: string, query?: BarQuery): Promise<Bar[]> {
       assertSymbol(symbol);
       const read = readQuery(query, timezone, BAR_QUERY_KEYS);
-      const { interval, barTimestamp, align } = readResampling(query, settings.barTimestamp);
-      if (interval === undefined) return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order);
-      const how = resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf);
+      const stream = shaped(symbol, read, query);
+      if (!stream) return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order);
       const bars: Bar[] = [];
-      for await (const bar of resampled(symbol, read, how)) bars.push(bar);
+      for await (const bar of stream) bars.push(bar);
       return bars;
     },
 

@@ -100,8 +100,9 @@ function defaultCalendar(): string | null {
 }
 
 /** Whether a read needs the symbol's calendar (resamplingOf asks for it synchronously). */
+/** Whether a read follows the symbol's calendar (session buckets, or a fill on its grid). */
 function sessionAligned(query: BarQuery | undefined): boolean {
-  return query?.align === "session";
+  return query?.align === "session" || query?.fill === "previous";
 }
 
 type Parts = {

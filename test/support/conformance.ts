@@ -577,6 +577,30 @@ export function storeConformance(name: string, openStore: StoreFactory): void {
       expect((await store.getBars("600519.SH", { interval: "1h" })).length).toBeGreaterThan(0);
     });
 
+    test("fill: previous: missing minutes and session hours come back at the previous close, flagged, the same through getBars and iterateBars", async () => {
+      const store = await fresh({ timezone: "Asia/Shanghai", barTimestamp: "end" });
+      await store.insertBars("600519.SH", sessionBars(2, 14));
+      await store.calendars.assign("600519.SH", "XSHG");
+      await store.deleteBars("600519.SH", { start: "2024-01-02 10:01", end: "2024-01-02 10:03" });
+      await store.deleteBars("600519.SH", { start: "2024-01-02 13:01", end: "2024-01-02 14:00" });
+      const before = await store.getBars("600519.SH", { start: "2024-01-02 10:00", end: "2024-01-02 10:00" });
+      const minutes = await store.getBars("600519.SH", { start: "2024-01-02 10:00", end: "2024-01-02 10:04", fill: "previous" });
+      expect(minutes.map((bar) => [bar.timestamp, bar.close, bar.volume, bar.filled ?? false])).toEqual([
+        [Date.parse("2024-01-02T10:00:00+08:00"), before[0]!.close, before[0]!.volume, false],
+        [Date.parse("2024-01-02T10:01:00+08:00"), before[0]!.close, 0, true],
+        [Date.parse("2024-01-02T10:02:00+08:00"), before[0]!.close, 0, true],
+        [Date.parse("2024-01-02T10:03:00+08:00"), before[0]!.close, 0, true],
+        [Date.parse("2024-01-02T10:04:00+08:00"), expect.any(Number), expect.any(Number), false],
+      ]);
+      const hours = await store.getBars("600519.SH", { interval: "1h", align: "session", fill: "previous" });
+      expect(hours).toHaveLength(8);
+      expect(hours[2]).toMatchObject({ timestamp: Date.parse("2024-01-02T14:00:00+08:00"), volume: 0, close: hours[1]!.close, filled: true });
+      const streamed: Bar[] = [];
+      for await (const bar of store.iterateBars("600519.SH", { interval: "1h", align: "session", fill: "previous", order: "desc" })) streamed.push(bar);
+      expect(streamed).toEqual([...hours].reverse());
+      await expectValidationError(store.getBars("600519.SH", { interval: "1h", fill: "previous" }));
+    });
+
     test("a closed store refuses calls with a StorageError", async () => {
       const store = await openStore();
       await store.close();
