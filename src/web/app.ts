@@ -21,12 +21,15 @@ import {
 // Types only (erased from the bundle): the answers are the domain's shapes as JSON.
 // (store.ts and audit.ts use Bun's types, so their two small shapes are restated here.)
 import type { Bar } from "../domain/bar.ts";
+import { wallClock } from "../domain/calendar.ts";
 import { formatBytes } from "../domain/format.ts";
 import type { CacheEntry } from "../domain/cache.ts";
 import type { MaintenanceStats } from "../domain/maintenance.ts";
+import { DAY_MS } from "../domain/time.ts";
 
 type SymbolOverview = { symbol: string; count: number; start: number; end: number };
 type AuditVerification = { ok: boolean; checked: number; firstBadId?: number };
+type SymbolCalendar = { symbol: string; calendar: string | null };
 
 interface Health {
   version: string;
@@ -271,6 +274,10 @@ const chartState = {
   /** The range the user chose, as the API reads it (naive local dates); null: open. */
   start: null as string | null,
   end: null as string | null,
+  /** The exchange calendar the symbol follows (its bars are then read session-aligned); null: none. */
+  calendar: null as string | null,
+  /** Bumped by every choice of symbol or range, so an answer about an earlier choice is dropped. */
+  selection: 0,
   bars: [] as Bar[],
   /** False once the API had no older bars to give. */
   more: true,
@@ -336,6 +343,17 @@ function draw(): void {
   volumes.setData(volumeData);
   chartElement.dataset.candles = String(candles.data().length);
   chartElement.dataset.digest = digest(chartState.bars);
+  chartElement.dataset.times = timesOfDay(chartState.bars);
+}
+
+/**
+ * The wall-clock times (HH:MM, the store's zone) at which the chart's bars are stamped, each once,
+ * in order: "10:30 11:30 14:00 15:00" says at a glance that hour bars follow the sessions.
+ */
+function timesOfDay(bars: readonly Bar[]): string {
+  const times = new Set<string>();
+  for (const bar of bars) times.add(wallClock(bar.timestamp, timezone).slice(11));
+  return [...times].sort().join(" ");
 }
 
 /**
@@ -353,8 +371,18 @@ function digest(bars: readonly Bar[]): string {
   return [bars.length, bars[0]?.timestamp ?? "", bars.at(-1)?.timestamp ?? "", volume, close].join("|");
 }
 
-/** Calendar time per bar of each interval. */
-const INTERVAL_MS: Readonly<Record<string, number>> = { "1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "1d": 86_400_000 };
+/** Calendar time per bar of each interval (a month counts as its longest, for the window below). */
+const INTERVAL_MS: Readonly<Record<string, number>> = {
+  "1m": 60_000,
+  "5m": 300_000,
+  "15m": 900_000,
+  "30m": 1_800_000,
+  "1h": 3_600_000,
+  "2h": 7_200_000,
+  "1d": DAY_MS,
+  "1w": 7 * DAY_MS,
+  "1M": 31 * DAY_MS,
+};
 /**
  * A page is asked for within a window of calendar time, so the API resamples that window and
  * not the symbol's whole history: about ten times the page's own span (a trading session covers
@@ -372,6 +400,9 @@ const WINDOW_SPANS = 10;
 async function fetchPage(symbol: string, end: string | null, endMs: number | null): Promise<{ page: Bar[]; more: boolean }> {
   const ask = async (start: string | null): Promise<Bar[]> => {
     const query = new URLSearchParams({ interval: chartState.interval, order: "desc", limit: String(PAGE_BARS + 1) });
+    // With a calendar, buckets follow its sessions (end-stamped A-share hours: 10:30, 11:30, 14:00,
+    // 15:00); without one, the API's clock alignment, as before calendars existed.
+    if (chartState.calendar !== null) query.set("align", "session");
     if (start !== null) query.set("start", start);
     if (end !== null) query.set("end", end);
     return getJson<Bar[]>(`/v1/bars/${encodeURIComponent(symbol)}?${query}`);
@@ -436,25 +467,54 @@ async function loadBars(reset: boolean): Promise<void> {
   if (generation === chartState.generation && chartState.more && range !== null && range.from < LOAD_MARGIN) await loadBars(false);
 }
 
+/** The chart's heading and marks: symbol, interval, and the calendar its buckets follow. */
+function showChartTitle(): void {
+  const { symbol, interval, calendar } = chartState;
+  chartElement.dataset.interval = interval;
+  chartElement.dataset.align = calendar === null ? "clock" : "session";
+  element("chart-title").textContent = `${symbol} · ${interval}${calendar === null ? "" : ` · ${calendar} sessions`}`;
+}
+
+/**
+ * Shows `symbol` (again, after a new range): asks which calendar it follows, then loads its bars
+ * (session-aligned when it has one).
+ */
 async function selectSymbol(symbol: string): Promise<void> {
+  const selection = ++chartState.selection;
   chartState.symbol = symbol;
+  chartState.calendar = null;
+  // The previous symbol's bars go now, not once the calendar is known: nothing of it may stay
+  // under the new title, and the chart reads as loading meanwhile.
+  chartState.generation++;
+  chartState.bars = [];
+  draw();
+  chartElement.dataset.state = "loading";
   chartElement.dataset.symbol = symbol;
-  chartElement.dataset.interval = chartState.interval;
-  element("chart-title").textContent = `${symbol} · ${chartState.interval}`;
+  showChartTitle();
   element<HTMLSelectElement>("symbol").value = symbol;
   for (const tr of element("overview").querySelectorAll("tbody tr")) {
     tr.setAttribute("aria-selected", String((tr as HTMLElement).dataset.symbol === symbol));
   }
+  let calendar: string | null;
+  try {
+    ({ calendar } = await getJson<SymbolCalendar>(`/v1/symbols/${encodeURIComponent(symbol)}/calendar`));
+  } catch (error) {
+    if (selection === chartState.selection) chartElement.dataset.state = "error";
+    throw error;
+  }
+  if (selection !== chartState.selection) return;
+  chartState.calendar = calendar;
+  showChartTitle();
   await loadBars(true);
 }
 
 async function selectInterval(interval: string): Promise<void> {
   chartState.interval = interval;
-  chartElement.dataset.interval = interval;
   for (const button of element("intervals").querySelectorAll<HTMLButtonElement>("button")) {
     button.setAttribute("aria-pressed", String(button.dataset.interval === interval));
   }
-  if (chartState.symbol !== null) await selectSymbol(chartState.symbol);
+  showChartTitle();
+  if (chartState.symbol !== null) await loadBars(true);
 }
 
 // ---------------------------------------------------------------------------------------------

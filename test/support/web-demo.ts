@@ -1,6 +1,7 @@
 /**
  * A demo database for the data browser's tests: the real TDX export of the Shanghai index
- * (24,000 one-minute bars, naive Asia/Shanghai times stamped at the bar's end) beside three
+ * (24,000 one-minute bars, naive Asia/Shanghai times stamped at the bar's end; it follows the
+ * Shanghai exchange's calendar) beside three
  * synthetic A-share series on the exchange's session minutes, a 24-hour market (bars across
  * midnight), and a session cache holding the
  * last days of one of them (so the overview's cache columns have something to show).
@@ -17,6 +18,8 @@ export const DEMO_SYNTHETIC: readonly { symbol: string; minutes: number; seed: n
   { symbol: "601318.SH", minutes: 3 * 240, seed: 13 },
 ];
 export const DEMO_REAL_SYMBOL = "000001.SH";
+/** The calendar the real index is assigned; the synthetic symbols have none (the database no default). */
+export const DEMO_REAL_CALENDAR = "XSHG";
 /** A market that trades around the clock: minute bars across midnight, stamped at their end. */
 export const DEMO_ALLDAY = { symbol: "BTC-USDT", days: 3, first: Date.parse("2024-03-01T00:01:00+08:00") };
 export const DEMO_CACHED_SYMBOL = "600519.SH";
@@ -26,6 +29,7 @@ export async function writeDemoDatabase(path: string, cacheDir: string): Promise
   const db = openDatabase({ path, timezone: DEMO_TIMEZONE, barTimestamp: "end" });
   try {
     db.insertBars(DEMO_REAL_SYMBOL, await readTdxBars(TDX_INDEX_1MIN));
+    db.calendars.assign(DEMO_REAL_SYMBOL, DEMO_REAL_CALENDAR);
     for (const { symbol, minutes, seed } of DEMO_SYNTHETIC) {
       db.insertBars(symbol, randomWalk(sessionTimestamps("2024-03-01", minutes), seed));
     }

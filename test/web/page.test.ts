@@ -1,7 +1,8 @@
 /**
  * The data browser in a real browser: `bun scripts/serve.ts` over a demo database (the real TDX
- * export of the Shanghai index and three synthetic A-share series, Asia/Shanghai, end-stamped
- * bars), Debian's Chromium through playwright-core. Every test fails on a page error, a console
+ * export of the Shanghai index on the XSHG calendar, and three
+ * synthetic A-share series without a calendar, Asia/Shanghai, end-stamped bars), Debian's
+ * Chromium through playwright-core. Every test fails on a page error, a console
  * error, a failed request, an unexpected 4xx/5xx or a request that leaves the server.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -12,7 +13,15 @@ import { PAGE_CSP } from "../../src/api/page.ts";
 import { browserAvailable, openBrowserPage, type BrowserPage } from "../support/browser.ts";
 import { killAllServers, PROJECT_ROOT, startServeProcess, type ServerProcess } from "../support/api-server.ts";
 import { tempDir } from "../support/files.ts";
-import { DEMO_ALLDAY, DEMO_CACHED_SYMBOL, DEMO_REAL_SYMBOL, DEMO_SYNTHETIC, DEMO_TIMEZONE, writeDemoDatabase } from "../support/web-demo.ts";
+import {
+  DEMO_ALLDAY,
+  DEMO_CACHED_SYMBOL,
+  DEMO_REAL_CALENDAR,
+  DEMO_REAL_SYMBOL,
+  DEMO_SYNTHETIC,
+  DEMO_TIMEZONE,
+  writeDemoDatabase,
+} from "../support/web-demo.ts";
 
 const dir = tempDir("tradelite-web-");
 const SCREENSHOT = join(PROJECT_ROOT, ".ci-out", "web", "data-browser.png");
@@ -177,11 +186,11 @@ describe.skipIf(!canRun)("the data browser in Chromium", () => {
     await opened.page.locator(`#overview tbody tr[data-symbol="${DEMO_REAL_SYMBOL}"]`).click();
     await chartSettled(opened, DEMO_REAL_SYMBOL, "1m", "yes");
     await opened.page.locator('#intervals button[data-interval="1d"]').click();
-    const daily = await api<unknown[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=1d`);
+    const daily = await api<unknown[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=1d&align=session`);
     expect(daily.length).toBe(100); // the export holds 100 trading days of 240 minutes
     expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "1d", "no")).toBe(daily.length);
     expect(await chartDigest(opened)).toBe(digestOf(daily as never));
-    expect(await opened.page.locator("#chart-title").textContent()).toBe(`${DEMO_REAL_SYMBOL} · 1d`);
+    expect(await opened.page.locator("#chart-title").textContent()).toBe(`${DEMO_REAL_SYMBOL} · 1d · ${DEMO_REAL_CALENDAR} sessions`);
     await opened.page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(statSync(SCREENSHOT).size).toBeGreaterThan(20_000);
     expect(opened.problems).toEqual([]);
@@ -194,7 +203,7 @@ describe.skipIf(!canRun)("the data browser in Chromium", () => {
     await chartSettled(opened, DEMO_REAL_SYMBOL, "1m");
     await opened.page.locator('#intervals button[data-interval="5m"]').click();
     expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "5m", "yes")).toBe(2_000);
-    const all = await api<{ timestamp: number; close: number; volume: number }[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=5m`);
+    const all = await api<{ timestamp: number; close: number; volume: number }[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=5m&align=session`);
     expect(await chartDigest(opened)).toBe(digestOf(all.slice(-2_000)));
     expect(all.length).toBe(24_000 / 5);
     const before = opened.requests.length;
@@ -356,6 +365,49 @@ describe.skipIf(!canRun)("the data browser when things go wrong, and across midn
     await opened.page.locator(`#chart[data-digest="${digestOf(day)}"][data-state=ready]`).waitFor();
     expect(opened.problems).toEqual([]);
   });
+});
+
+describe.skipIf(!canRun)("the data browser and exchange calendars", () => {
+  test("a symbol on a calendar is read session-aligned: its hour candles are 10:30, 11:30, 14:00 and 15:00, four a trading day", async () => {
+    const opened = await open();
+    await ready(opened);
+    await opened.page.locator(`#overview tbody tr[data-symbol="${DEMO_REAL_SYMBOL}"]`).click();
+    await chartSettled(opened, DEMO_REAL_SYMBOL, "1m");
+    expect(await opened.page.locator("#chart").getAttribute("data-align")).toBe("session");
+    await opened.page.locator('#intervals button[data-interval="1h"]').click();
+    // 100 trading days: one page.
+    expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "1h", "no")).toBe(100 * 4);
+    expect(await opened.page.locator("#chart").getAttribute("data-times")).toBe("10:30 11:30 14:00 15:00");
+    expect(await opened.page.locator("#chart-title").textContent()).toBe(`${DEMO_REAL_SYMBOL} · 1h · ${DEMO_REAL_CALENDAR} sessions`);
+    const hourly = await api<{ timestamp: number; close: number; volume: number }[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=1h&align=session`);
+    expect(await chartDigest(opened)).toBe(digestOf(hourly));
+    const asked = opened.requests.filter((url) => url.includes(`/v1/bars/${DEMO_REAL_SYMBOL}?`));
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.every((url) => new URL(url).searchParams.get("align") === "session")).toBe(true);
+
+    // Two hours: one bucket a session, closing at the lunch break and at the close.
+    await opened.page.locator('#intervals button[data-interval="2h"]').click();
+    expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "2h", "no")).toBe(100 * 2);
+    expect(await opened.page.locator("#chart").getAttribute("data-times")).toBe("11:30 15:00");
+    // A month of trading days, December 2022 to May 2023.
+    await opened.page.locator('#intervals button[data-interval="1M"]').click();
+    const monthly = await api<{ timestamp: number; close: number; volume: number }[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=1M&align=session`);
+    expect(monthly.length).toBe(6);
+    expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "1M", "no")).toBe(monthly.length);
+    expect(await chartDigest(opened)).toBe(digestOf(monthly));
+
+    // A symbol without a calendar keeps the clock's hours, and its requests say nothing of sessions.
+    const symbol = DEMO_SYNTHETIC[0]!.symbol;
+    await opened.page.locator('#intervals button[data-interval="1h"]').click();
+    await opened.page.locator("#symbol").selectOption(symbol);
+    await chartSettled(opened, symbol, "1h", "no");
+    expect(await opened.page.locator("#chart").getAttribute("data-align")).toBe("clock");
+    expect(await opened.page.locator("#chart-title").textContent()).toBe(`${symbol} · 1h`);
+    expect(await chartDigest(opened)).toBe(digestOf(await api(`/v1/bars/${symbol}?interval=1h`)));
+    expect(opened.requests.filter((url) => url.includes(`/v1/bars/${symbol}?`)).some((url) => url.includes("align="))).toBe(false);
+    expect(opened.problems).toEqual([]);
+  });
+
 });
 
 describe.skipIf(!canRun)("the data browser on a server with a token", () => {
