@@ -21,12 +21,16 @@ import {
 // Types only (erased from the bundle): the answers are the domain's shapes as JSON.
 // (store.ts and audit.ts use Bun's types, so their two small shapes are restated here.)
 import type { Bar } from "../domain/bar.ts";
+import { dateWallMs, isoDate, localDate, wallClock } from "../domain/calendar.ts";
 import { formatBytes } from "../domain/format.ts";
 import type { CacheEntry } from "../domain/cache.ts";
 import type { MaintenanceStats } from "../domain/maintenance.ts";
+import type { Completeness, DayCompleteness, MissingRange } from "../domain/session.ts";
+import { DAY_MS } from "../domain/time.ts";
 
 type SymbolOverview = { symbol: string; count: number; start: number; end: number };
 type AuditVerification = { ok: boolean; checked: number; firstBadId?: number };
+type SymbolCalendar = { symbol: string; calendar: string | null };
 
 interface Health {
   version: string;
@@ -271,6 +275,12 @@ const chartState = {
   /** The range the user chose, as the API reads it (naive local dates); null: open. */
   start: null as string | null,
   end: null as string | null,
+  /** The last day of that range as chosen (YYYY-MM-DD); "": open. */
+  lastDay: "",
+  /** The exchange calendar the symbol follows (its bars are then read session-aligned); null: none. */
+  calendar: null as string | null,
+  /** Bumped by every choice of symbol or range, so answers about an earlier choice are dropped. */
+  selection: 0,
   bars: [] as Bar[],
   /** False once the API had no older bars to give. */
   more: true,
@@ -336,6 +346,17 @@ function draw(): void {
   volumes.setData(volumeData);
   chartElement.dataset.candles = String(candles.data().length);
   chartElement.dataset.digest = digest(chartState.bars);
+  chartElement.dataset.times = timesOfDay(chartState.bars);
+}
+
+/**
+ * The wall-clock times (HH:MM, the store's zone) at which the chart's bars are stamped, each once,
+ * in order: "10:30 11:30 14:00 15:00" says at a glance that hour bars follow the sessions.
+ */
+function timesOfDay(bars: readonly Bar[]): string {
+  const times = new Set<string>();
+  for (const bar of bars) times.add(wallClock(bar.timestamp, timezone).slice(11));
+  return [...times].sort().join(" ");
 }
 
 /**
@@ -353,8 +374,18 @@ function digest(bars: readonly Bar[]): string {
   return [bars.length, bars[0]?.timestamp ?? "", bars.at(-1)?.timestamp ?? "", volume, close].join("|");
 }
 
-/** Calendar time per bar of each interval. */
-const INTERVAL_MS: Readonly<Record<string, number>> = { "1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "1d": 86_400_000 };
+/** Calendar time per bar of each interval (a month counts as its longest, for the window below). */
+const INTERVAL_MS: Readonly<Record<string, number>> = {
+  "1m": 60_000,
+  "5m": 300_000,
+  "15m": 900_000,
+  "30m": 1_800_000,
+  "1h": 3_600_000,
+  "2h": 7_200_000,
+  "1d": DAY_MS,
+  "1w": 7 * DAY_MS,
+  "1M": 31 * DAY_MS,
+};
 /**
  * A page is asked for within a window of calendar time, so the API resamples that window and
  * not the symbol's whole history: about ten times the page's own span (a trading session covers
@@ -372,6 +403,9 @@ const WINDOW_SPANS = 10;
 async function fetchPage(symbol: string, end: string | null, endMs: number | null): Promise<{ page: Bar[]; more: boolean }> {
   const ask = async (start: string | null): Promise<Bar[]> => {
     const query = new URLSearchParams({ interval: chartState.interval, order: "desc", limit: String(PAGE_BARS + 1) });
+    // With a calendar, buckets follow its sessions (end-stamped A-share hours: 10:30, 11:30, 14:00,
+    // 15:00); without one, the API's clock alignment, as before calendars existed.
+    if (chartState.calendar !== null) query.set("align", "session");
     if (start !== null) query.set("start", start);
     if (end !== null) query.set("end", end);
     return getJson<Bar[]>(`/v1/bars/${encodeURIComponent(symbol)}?${query}`);
@@ -436,25 +470,194 @@ async function loadBars(reset: boolean): Promise<void> {
   if (generation === chartState.generation && chartState.more && range !== null && range.from < LOAD_MARGIN) await loadBars(false);
 }
 
+/** The chart's heading and marks: symbol, interval, and the calendar its buckets follow. */
+function showChartTitle(): void {
+  const { symbol, interval, calendar } = chartState;
+  chartElement.dataset.interval = interval;
+  chartElement.dataset.align = calendar === null ? "clock" : "session";
+  element("chart-title").textContent = `${symbol} · ${interval}${calendar === null ? "" : ` · ${calendar} sessions`}`;
+}
+
+/**
+ * Shows `symbol` (again, after a new range or an import): asks which calendar it follows, then
+ * loads its bars (session-aligned when it has one) and, beside them, its completeness strip.
+ */
 async function selectSymbol(symbol: string): Promise<void> {
+  const selection = ++chartState.selection;
   chartState.symbol = symbol;
+  chartState.calendar = null;
+  // The previous symbol's bars go now, not once the calendar is known: nothing of it may stay
+  // under the new title, and the chart reads as loading meanwhile.
+  chartState.generation++;
+  chartState.bars = [];
+  draw();
+  chartElement.dataset.state = "loading";
   chartElement.dataset.symbol = symbol;
-  chartElement.dataset.interval = chartState.interval;
-  element("chart-title").textContent = `${symbol} · ${chartState.interval}`;
+  showChartTitle();
   element<HTMLSelectElement>("symbol").value = symbol;
   for (const tr of element("overview").querySelectorAll("tbody tr")) {
     tr.setAttribute("aria-selected", String((tr as HTMLElement).dataset.symbol === symbol));
   }
+  hideStrip(symbol, "loading");
+  let calendar: string | null;
+  try {
+    ({ calendar } = await getJson<SymbolCalendar>(`/v1/symbols/${encodeURIComponent(symbol)}/calendar`));
+  } catch (error) {
+    if (selection === chartState.selection) chartElement.dataset.state = "error";
+    throw error;
+  }
+  if (selection !== chartState.selection) return;
+  chartState.calendar = calendar;
+  showChartTitle();
+  void run("completeness", () => loadStrip(symbol, calendar, selection));
   await loadBars(true);
 }
 
 async function selectInterval(interval: string): Promise<void> {
   chartState.interval = interval;
-  chartElement.dataset.interval = interval;
   for (const button of element("intervals").querySelectorAll<HTMLButtonElement>("button")) {
     button.setAttribute("aria-pressed", String(button.dataset.interval === interval));
   }
-  if (chartState.symbol !== null) await selectSymbol(chartState.symbol);
+  showChartTitle();
+  // The strip counts minutes, whatever the interval: it stays as it is.
+  if (chartState.symbol !== null) await loadBars(true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The completeness strip: one cell per trading day under the chart
+
+/**
+ * Calendar days the strip covers, up to the chart's newest bar: about 60 A-share trading days.
+ * The API counts only the bars inside the window, so the cost stays the same however long the
+ * symbol's history grows.
+ */
+const STRIP_CALENDAR_DAYS = 90;
+/** Missing ranges listed in a cell's tooltip; the rest are counted. */
+const STRIP_RANGES_LISTED = 8;
+
+/** The days the strip asks about (YYYY-MM-DD, inclusive), or null when there are none to ask about. */
+function stripDays(symbol: string): { from: string; to: string } | null {
+  const row = rows.find((candidate) => candidate.symbol === symbol);
+  if (!row || row.start === null || row.end === null) return null;
+  // An end-stamped bar at midnight closes the day before.
+  const dayOf = (timestamp: number) => localDate(barStamp === "end" ? timestamp - 1 : timestamp, timezone);
+  const newest = dayOf(row.end);
+  const to = chartState.lastDay !== "" && chartState.lastDay < newest ? chartState.lastDay : newest;
+  const earliest = isoDate(dateWallMs(to) - (STRIP_CALENDAR_DAYS - 1) * DAY_MS);
+  // Days before the symbol's first bar are before its history, not gaps in it.
+  const first = dayOf(row.start);
+  if (to < first) return null; // a range that ends before the history starts
+  return { from: first > earliest ? first : earliest, to };
+}
+
+/** Empties the strip while `symbol`'s report loads (it keeps its place), or hides it: no calendar, no report. */
+function hideStrip(symbol: string, state: "loading" | "none"): void {
+  const strip = element("completeness");
+  if (state === "none") strip.hidden = true;
+  strip.dataset.state = state;
+  strip.dataset.symbol = symbol;
+  showStripCells([], "", "");
+}
+
+/** The cells and the dates at the strip's two ends (it spans its own window, not the chart's axis). */
+function showStripCells(cells: readonly HTMLElement[], first: string, last: string): void {
+  element("completeness-days").replaceChildren(...cells);
+  element("completeness-first").textContent = first;
+  element("completeness-last").textContent = last;
+  if (cells.length === 0) element("completeness-summary").textContent = "";
+}
+
+/** The API's 422 for a symbol without a calendar (it lost one since the page asked): not a failure. */
+function isNoCalendar(body: unknown): boolean {
+  const details = (body as { error?: { details?: unknown } } | null)?.error?.details;
+  return Array.isArray(details) && details.some((issue) => (issue as { field?: unknown }).field === "calendar");
+}
+
+async function loadStrip(symbol: string, calendar: string | null, selection: number): Promise<void> {
+  const days = stripDays(symbol);
+  if (calendar === null || days === null) return hideStrip(symbol, "none");
+  const strip = element("completeness");
+  const range = dayRange(days.from, days.to);
+  const query = new URLSearchParams({ start: range.start!, end: range.end! });
+  const response = await api(`/v1/bars/${encodeURIComponent(symbol)}/completeness?${query}`);
+  if (selection !== chartState.selection) {
+    await response.text(); // another symbol or range was chosen meanwhile
+    return;
+  }
+  if (response.status === 422 && isNoCalendar(await response.clone().json().catch(() => null))) {
+    await response.text();
+    return hideStrip(symbol, "none");
+  }
+  if (!response.ok) {
+    const error = await failure(response);
+    strip.hidden = false;
+    strip.dataset.state = "error";
+    showStripCells([], "", "");
+    element("completeness-summary").textContent = `completeness: ${error.message}`;
+    throw error;
+  }
+  drawStrip(symbol, days, (await response.json()) as Completeness);
+}
+
+/** How a day reads: every expected bar there, some, or none. */
+function dayState(day: DayCompleteness): "complete" | "partial" | "empty" {
+  return day.present === day.expected ? "complete" : day.present === 0 ? "empty" : "partial";
+}
+
+/** A partial day's shade, 1 (most bars missing) to 4 (a few minutes missing). */
+function dayLevel(day: DayCompleteness): number {
+  const share = day.present / day.expected;
+  return share >= 0.95 ? 4 : share >= 0.75 ? 3 : share >= 0.5 ? 2 : 1;
+}
+
+/** Missing bars by their stamps in the store's zone: "10:01-10:30", one minute alone as "10:05". */
+function formatMissing(range: MissingRange): string {
+  const start = wallClock(range.start, timezone).slice(11);
+  const end = wallClock(range.end, timezone).slice(11);
+  return start === end ? start : `${start}\u2013${end}`;
+}
+
+function dayTitle(day: DayCompleteness): string {
+  const lines = [`${day.date}: ${formatCount(day.present)} of ${formatCount(day.expected)} bars`];
+  if (day.missing.length > 0) {
+    const listed = day.missing.slice(0, STRIP_RANGES_LISTED).map(formatMissing).join(", ");
+    const more = day.missing.length - STRIP_RANGES_LISTED;
+    lines.push(`missing (${timezone}): ${listed}${more > 0 ? ` and ${more} more ranges` : ""}`);
+  }
+  return lines.join("\n");
+}
+
+function drawStrip(symbol: string, days: { from: string; to: string }, report: Completeness): void {
+  const strip = element("completeness");
+  const counts = { complete: 0, partial: 0, empty: 0 };
+  const cells = report.days.map((day) => {
+    const cell = document.createElement("li");
+    const state = dayState(day);
+    counts[state]++;
+    cell.dataset.date = day.date;
+    cell.dataset.state = state;
+    if (state === "partial") cell.dataset.level = String(dayLevel(day));
+    cell.dataset.present = String(day.present);
+    cell.dataset.expected = String(day.expected);
+    cell.title = dayTitle(day);
+    return cell;
+  });
+  showStripCells(cells, report.days[0]?.date ?? "", report.days.at(-1)?.date ?? "");
+  const notes = [
+    `${report.calendar}, ${days.from} to ${days.to}: ${formatCount(report.days.length)} trading days`,
+    `${formatCount(counts.complete)} complete`,
+    `${formatCount(counts.partial)} partial`,
+    `${formatCount(counts.empty)} without bars`,
+  ];
+  if (report.outside > 0) notes.push(`${formatCount(report.outside)} bars off the session minutes`);
+  if (report.nonTradingDays.length > 0) notes.push(`bars on closed days: ${report.nonTradingDays.join(", ")}`);
+  element("completeness-summary").textContent = notes.join(" · ");
+  strip.dataset.days = String(report.days.length);
+  strip.dataset.partial = String(counts.partial);
+  strip.dataset.empty = String(counts.empty);
+  strip.dataset.symbol = symbol;
+  strip.hidden = false;
+  strip.dataset.state = "ready";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -542,7 +745,7 @@ async function importCsv(event: SubmitEvent): Promise<void> {
     result.dataset.written = String(written);
     result.textContent = `${formatCount(written)} bars written to ${symbol}`;
     await Promise.all([loadOverview(), loadHealth()]);
-    if (chartState.symbol === symbol) await loadBars(true);
+    if (chartState.symbol === symbol) await selectSymbol(symbol);
   } catch (error) {
     result.dataset.state = "error";
     result.textContent = (error as Error).message;
@@ -560,7 +763,7 @@ const failures = new Map<string, string>();
  * of leaving it unhandled. A later success of the same part clears its failure; another part's
  * success does not (the chart loading fine says nothing about the health panel).
  */
-async function run(area: "page" | "chart" | "health" | "import", work: () => Promise<void>): Promise<void> {
+async function run(area: "page" | "chart" | "completeness" | "health" | "import", work: () => Promise<void>): Promise<void> {
   try {
     await work();
     failures.delete(area);
@@ -600,6 +803,7 @@ async function start(): Promise<void> {
     const range = dayRange(from, to);
     chartState.start = range.start;
     chartState.end = range.end;
+    chartState.lastDay = to;
     if (chartState.symbol !== null) void run("chart", () => selectSymbol(chartState.symbol!));
   });
   element("range-clear").addEventListener("click", () => {
@@ -607,6 +811,7 @@ async function start(): Promise<void> {
     element<HTMLInputElement>("range-end").value = "";
     chartState.start = null;
     chartState.end = null;
+    chartState.lastDay = "";
     if (chartState.symbol !== null) void run("chart", () => selectSymbol(chartState.symbol!));
   });
   element<HTMLFormElement>("import").addEventListener("submit", (event) => void run("import", () => importCsv(event)));

@@ -1,7 +1,8 @@
 /**
  * The data browser in a real browser: `bun scripts/serve.ts` over a demo database (the real TDX
- * export of the Shanghai index and three synthetic A-share series, Asia/Shanghai, end-stamped
- * bars), Debian's Chromium through playwright-core. Every test fails on a page error, a console
+ * export of the Shanghai index on the XSHG calendar, with two gaps cut into it, and three
+ * synthetic A-share series without a calendar, Asia/Shanghai, end-stamped bars), Debian's
+ * Chromium through playwright-core. Every test fails on a page error, a console
  * error, a failed request, an unexpected 4xx/5xx or a request that leaves the server.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -12,12 +13,23 @@ import { PAGE_CSP } from "../../src/api/page.ts";
 import { browserAvailable, openBrowserPage, type BrowserPage } from "../support/browser.ts";
 import { killAllServers, PROJECT_ROOT, startServeProcess, type ServerProcess } from "../support/api-server.ts";
 import { tempDir } from "../support/files.ts";
-import { DEMO_ALLDAY, DEMO_CACHED_SYMBOL, DEMO_REAL_SYMBOL, DEMO_SYNTHETIC, DEMO_TIMEZONE, writeDemoDatabase } from "../support/web-demo.ts";
+import {
+  DEMO_ALLDAY,
+  DEMO_CACHED_SYMBOL,
+  DEMO_REAL_CALENDAR,
+  DEMO_REAL_GAPS,
+  DEMO_REAL_SYMBOL,
+  DEMO_SYNTHETIC,
+  DEMO_TIMEZONE,
+  writeDemoDatabase,
+} from "../support/web-demo.ts";
 
 const dir = tempDir("tradelite-web-");
 const SCREENSHOT = join(PROJECT_ROOT, ".ci-out", "web", "data-browser.png");
 const TOKEN = "page-test-token-0123456789";
 const canRun = browserAvailable();
+/** The real index's one-minute bars after the demo's gaps: the TDX export holds 100 days of 240. */
+const REAL_MINUTES = 24_000 - DEMO_REAL_GAPS.partial.minutes - DEMO_REAL_GAPS.empty.minutes;
 
 let server: ServerProcess;
 let tokenServer: ServerProcess;
@@ -177,11 +189,12 @@ describe.skipIf(!canRun)("the data browser in Chromium", () => {
     await opened.page.locator(`#overview tbody tr[data-symbol="${DEMO_REAL_SYMBOL}"]`).click();
     await chartSettled(opened, DEMO_REAL_SYMBOL, "1m", "yes");
     await opened.page.locator('#intervals button[data-interval="1d"]').click();
-    const daily = await api<unknown[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=1d`);
-    expect(daily.length).toBe(100); // the export holds 100 trading days of 240 minutes
+    const daily = await api<unknown[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=1d&align=session`);
+    expect(daily.length).toBe(99); // the export holds 100 trading days; the demo deleted one
     expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "1d", "no")).toBe(daily.length);
     expect(await chartDigest(opened)).toBe(digestOf(daily as never));
-    expect(await opened.page.locator("#chart-title").textContent()).toBe(`${DEMO_REAL_SYMBOL} · 1d`);
+    expect(await opened.page.locator("#chart-title").textContent()).toBe(`${DEMO_REAL_SYMBOL} · 1d · ${DEMO_REAL_CALENDAR} sessions`);
+    await opened.page.locator(`#completeness[data-symbol="${DEMO_REAL_SYMBOL}"][data-state=ready]`).waitFor({ timeout: 20_000 });
     await opened.page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(statSync(SCREENSHOT).size).toBeGreaterThan(20_000);
     expect(opened.problems).toEqual([]);
@@ -194,9 +207,9 @@ describe.skipIf(!canRun)("the data browser in Chromium", () => {
     await chartSettled(opened, DEMO_REAL_SYMBOL, "1m");
     await opened.page.locator('#intervals button[data-interval="5m"]').click();
     expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "5m", "yes")).toBe(2_000);
-    const all = await api<{ timestamp: number; close: number; volume: number }[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=5m`);
+    const all = await api<{ timestamp: number; close: number; volume: number }[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=5m&align=session`);
     expect(await chartDigest(opened)).toBe(digestOf(all.slice(-2_000)));
-    expect(all.length).toBe(24_000 / 5);
+    expect(all.length).toBe(REAL_MINUTES / 5); // the demo's gaps are whole 5-minute bars
     const before = opened.requests.length;
     await scrollBackToTheStart(opened);
     expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "5m", "no")).toBe(all.length);
@@ -354,6 +367,177 @@ describe.skipIf(!canRun)("the data browser when things go wrong, and across midn
     const day = minutes.filter((bar) => bar.timestamp > Date.parse("2024-03-02T00:00:00+08:00") && bar.timestamp <= Date.parse("2024-03-03T00:00:00+08:00"));
     expect(day.length).toBe(1_440);
     await opened.page.locator(`#chart[data-digest="${digestOf(day)}"][data-state=ready]`).waitFor();
+    expect(opened.problems).toEqual([]);
+  });
+});
+
+/** The completeness strip's cells as the page drew them. */
+async function stripCells(opened: BrowserPage): Promise<{ date: string; state: string; level: string | null; title: string }[]> {
+  return opened.page.locator("#completeness-days li").evaluateAll((cells) =>
+    cells.map((cell) => {
+      const read = (name: string) => (cell as unknown as { getAttribute(name: string): string | null }).getAttribute(name);
+      return { date: read("data-date")!, state: read("data-state")!, level: read("data-level"), title: read("title")! };
+    }),
+  );
+}
+
+/** YYYY-MM-DD `days` before `date`. */
+function daysBefore(date: string, days: number): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) - days * 86_400_000).toISOString().slice(0, 10);
+}
+
+describe.skipIf(!canRun)("the data browser and exchange calendars", () => {
+  test("a symbol on a calendar is read session-aligned: its hour candles are 10:30, 11:30, 14:00 and 15:00, four a trading day", async () => {
+    const opened = await open();
+    await ready(opened);
+    await opened.page.locator(`#overview tbody tr[data-symbol="${DEMO_REAL_SYMBOL}"]`).click();
+    await chartSettled(opened, DEMO_REAL_SYMBOL, "1m");
+    expect(await opened.page.locator("#chart").getAttribute("data-align")).toBe("session");
+    await opened.page.locator('#intervals button[data-interval="1h"]').click();
+    // 99 trading days with bars (the demo deleted one): one page.
+    expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "1h", "no")).toBe(99 * 4);
+    expect(await opened.page.locator("#chart").getAttribute("data-times")).toBe("10:30 11:30 14:00 15:00");
+    expect(await opened.page.locator("#chart-title").textContent()).toBe(`${DEMO_REAL_SYMBOL} · 1h · ${DEMO_REAL_CALENDAR} sessions`);
+    const hourly = await api<{ timestamp: number; close: number; volume: number }[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=1h&align=session`);
+    expect(await chartDigest(opened)).toBe(digestOf(hourly));
+    const asked = opened.requests.filter((url) => url.includes(`/v1/bars/${DEMO_REAL_SYMBOL}?`));
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.every((url) => new URL(url).searchParams.get("align") === "session")).toBe(true);
+
+    // Two hours: one bucket a session, closing at the lunch break and at the close.
+    await opened.page.locator('#intervals button[data-interval="2h"]').click();
+    expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "2h", "no")).toBe(99 * 2);
+    expect(await opened.page.locator("#chart").getAttribute("data-times")).toBe("11:30 15:00");
+    // A month of trading days, December 2022 to May 2023.
+    await opened.page.locator('#intervals button[data-interval="1M"]').click();
+    const monthly = await api<{ timestamp: number; close: number; volume: number }[]>(`/v1/bars/${DEMO_REAL_SYMBOL}?interval=1M&align=session`);
+    expect(monthly.length).toBe(6);
+    expect(await chartSettled(opened, DEMO_REAL_SYMBOL, "1M", "no")).toBe(monthly.length);
+    expect(await chartDigest(opened)).toBe(digestOf(monthly));
+
+    // A symbol without a calendar keeps the clock's hours, and its requests say nothing of sessions.
+    const symbol = DEMO_SYNTHETIC[0]!.symbol;
+    await opened.page.locator('#intervals button[data-interval="1h"]').click();
+    await opened.page.locator("#symbol").selectOption(symbol);
+    await chartSettled(opened, symbol, "1h", "no");
+    expect(await opened.page.locator("#chart").getAttribute("data-align")).toBe("clock");
+    expect(await opened.page.locator("#chart-title").textContent()).toBe(`${symbol} · 1h`);
+    expect(await chartDigest(opened)).toBe(digestOf(await api(`/v1/bars/${symbol}?interval=1h`)));
+    expect(opened.requests.filter((url) => url.includes(`/v1/bars/${symbol}?`)).some((url) => url.includes("align="))).toBe(false);
+    expect(opened.problems).toEqual([]);
+  });
+
+  test("the completeness strip has one cell per trading day of its window, marking exactly the partial day and the day without bars", async () => {
+    const opened = await open();
+    await ready(opened);
+    await opened.page.locator("#symbol").selectOption(DEMO_REAL_SYMBOL);
+    await opened.page.locator(`#completeness[data-symbol="${DEMO_REAL_SYMBOL}"][data-state=ready]`).waitFor({ timeout: 20_000 });
+    expect(await opened.page.locator("#completeness").isVisible()).toBe(true);
+
+    // The window: 90 calendar days up to the newest bar's day (the export ends 2023-05-18), never
+    // the whole history (which starts 2022-12-16).
+    const last = "2023-05-18";
+    const first = daysBefore(last, 89);
+    const calendar = await api<{ days: string[] }>(`/v1/calendars/${DEMO_REAL_CALENDAR}`);
+    const tradingDays = calendar.days.filter((day) => day >= first && day <= last);
+    expect(tradingDays.length).toBeGreaterThanOrEqual(55);
+    expect(tradingDays.length).toBeLessThanOrEqual(65);
+    const cells = await stripCells(opened);
+    expect(cells.map((cell) => cell.date)).toEqual(tradingDays);
+    expect(await opened.page.locator("#completeness").getAttribute("data-days")).toBe(String(tradingDays.length));
+
+    // Exactly the two days the demo cut are marked, each its own way.
+    const marked = cells.filter((cell) => cell.state !== "complete");
+    expect(marked.map(({ date, state }) => ({ date, state }))).toEqual([
+      { date: DEMO_REAL_GAPS.partial.date, state: "partial" },
+      { date: DEMO_REAL_GAPS.empty.date, state: "empty" },
+    ]);
+    // 210 of 240 bars, seven eighths: the second lightest of four shades.
+    expect(marked[0]!.level).toBe("3");
+    expect(marked[0]!.title).toBe(`${DEMO_REAL_GAPS.partial.date}: 210 of 240 bars\nmissing (${DEMO_TIMEZONE}): 10:01\u201310:30`);
+    expect(marked[1]!.title).toBe(`${DEMO_REAL_GAPS.empty.date}: 0 of 240 bars\nmissing (${DEMO_TIMEZONE}): 09:31\u201311:30, 13:01\u201315:00`);
+    expect(cells.find((cell) => cell.date === last)!.title).toBe(`${last}: 240 of 240 bars`);
+
+    // Bounded on both ends (the page opens on this symbol, then it was chosen again: the same
+    // window each time), and the API's own report agrees with every cell.
+    const asked = opened.requests.filter((url) => url.includes(`/v1/bars/${DEMO_REAL_SYMBOL}/completeness`));
+    expect(new Set(asked).size).toBe(1);
+    const query = new URL(asked[0]!).searchParams;
+    expect(query.get("start")).toBe(`${first} 00:00:00.001`);
+    expect(query.get("end")).toBe("2023-05-19 00:00:00");
+    const report = await api<{ days: { date: string; expected: number; present: number }[] }>(
+      `/v1/bars/${DEMO_REAL_SYMBOL}/completeness?${query}`,
+    );
+    expect(cells.map((cell) => cell.date)).toEqual(report.days.map((day) => day.date));
+    expect(cells.map((cell) => cell.state)).toEqual(
+      report.days.map((day) => (day.present === day.expected ? "complete" : day.present === 0 ? "empty" : "partial")),
+    );
+
+    // The interval does not change the strip (it counts minutes): no new request.
+    await opened.page.locator('#intervals button[data-interval="1h"]').click();
+    await chartSettled(opened, DEMO_REAL_SYMBOL, "1h", "no");
+    expect(opened.requests.filter((url) => url.includes("/completeness")).length).toBe(asked.length);
+
+    // A chosen range moves the window's end to the range's last day.
+    await opened.page.locator("#range-start").fill("2023-04-01");
+    await opened.page.locator("#range-end").fill("2023-04-30");
+    await opened.page.locator("#range-apply").click();
+    await opened.page.locator(`#completeness[data-state=ready] #completeness-days li:last-child[data-date="2023-04-28"]`).waitFor();
+    const moved = await stripCells(opened);
+    expect(moved.map((cell) => cell.date)).toEqual(calendar.days.filter((day) => day >= daysBefore("2023-04-30", 89) && day <= "2023-04-30"));
+    expect(moved.filter((cell) => cell.state !== "complete").map((cell) => cell.date)).toEqual([DEMO_REAL_GAPS.partial.date]);
+    await opened.page.locator("#completeness").screenshot({ path: join(PROJECT_ROOT, ".ci-out", "web", "completeness-strip.png") });
+    expect(opened.problems).toEqual([]);
+  });
+
+  test("a symbol without a calendar has no strip, asks for no completeness and shows no error", async () => {
+    const opened = await open();
+    await ready(opened);
+    await opened.page.locator("#symbol").selectOption(DEMO_REAL_SYMBOL);
+    await opened.page.locator(`#completeness[data-symbol="${DEMO_REAL_SYMBOL}"][data-state=ready]`).waitFor({ timeout: 20_000 });
+    for (const { symbol } of DEMO_SYNTHETIC) {
+      expect(await api<{ symbol: string; calendar: string | null }>(`/v1/symbols/${symbol}/calendar`)).toEqual({ symbol, calendar: null });
+      await opened.page.locator("#symbol").selectOption(symbol);
+      await chartSettled(opened, symbol, "1m");
+      await opened.page.locator(`#completeness[data-symbol="${symbol}"][data-state=none]`).waitFor({ state: "attached" });
+      expect(await opened.page.locator("#completeness").isHidden()).toBe(true);
+      expect(await opened.page.locator("#completeness-days li").count()).toBe(0);
+    }
+    expect(opened.requests.filter((url) => url.includes("/completeness")).every((url) => url.includes(`/v1/bars/${DEMO_REAL_SYMBOL}/`))).toBe(true);
+    expect(await opened.page.locator("#status").textContent()).toBe("ready");
+    expect(opened.problems).toEqual([]);
+  });
+
+  test("a calendar taken away meanwhile (the API's 422) hides the strip quietly; a real failure says so", async () => {
+    const completeness = `**/v1/bars/${encodeURIComponent(DEMO_REAL_SYMBOL)}/completeness?**`;
+    const opened = await open(server, (url, status) => (status === 422 || status === 503) && url.includes("/completeness"));
+    await ready(opened);
+    const symbol = DEMO_SYNTHETIC[0]!.symbol;
+    await opened.page.locator("#symbol").selectOption(symbol);
+    await chartSettled(opened, symbol, "1m");
+    const fail = (status: number, code: string, message: string, field: string) =>
+      opened.page.route(completeness, (route) =>
+        route.fulfill({ status, contentType: "application/json", body: JSON.stringify({ error: { code, message, details: [{ field, message }] } }) }),
+      );
+
+    await fail(422, "VALIDATION", `invalid input: calendar: no calendar for ${DEMO_REAL_SYMBOL}`, "calendar");
+    await opened.page.locator("#symbol").selectOption(DEMO_REAL_SYMBOL);
+    await opened.page.locator(`#completeness[data-symbol="${DEMO_REAL_SYMBOL}"][data-state=none]`).waitFor({ state: "attached" });
+    await chartSettled(opened, DEMO_REAL_SYMBOL, "1m");
+    expect(await opened.page.locator("#completeness").isHidden()).toBe(true);
+    expect(await opened.page.locator("#status").textContent()).toBe("ready");
+
+    await opened.page.unroute(completeness);
+    await fail(503, "UNAVAILABLE", "worker busy", "store");
+    await opened.page.locator("#symbol").selectOption(symbol);
+    await chartSettled(opened, symbol, "1m");
+    await opened.page.locator("#symbol").selectOption(DEMO_REAL_SYMBOL);
+    await opened.page.locator(`#completeness[data-symbol="${DEMO_REAL_SYMBOL}"][data-state=error]`).waitFor();
+    expect(await opened.page.locator("#completeness-summary").textContent()).toContain("worker busy");
+    await opened.page.locator("#status.error").waitFor();
+    expect(await opened.page.locator("#status").textContent()).toContain("worker busy");
+    // The chart is not held by the strip's failure.
+    await chartSettled(opened, DEMO_REAL_SYMBOL, "1m");
     expect(opened.problems).toEqual([]);
   });
 });
