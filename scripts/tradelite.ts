@@ -4,9 +4,11 @@
  * one subcommand per task. Exit codes: 0 ok, 1 failure, 2 usage mistake.
  */
 import { join } from "node:path";
+import { calendarCommand } from "./cli/calendar.ts";
 import { compactCommand } from "./cli/compact.ts";
 import { demoCommand } from "./cli/demo.ts";
 import { exportCommand } from "./cli/export.ts";
+import { gapsCommand } from "./cli/gaps.ts";
 import { importCommand } from "./cli/import.ts";
 import { maintainCommand } from "./cli/maintain.ts";
 import { migrateCommand } from "./cli/migrate.ts";
@@ -28,7 +30,7 @@ const benchCommand: Command = {
   },
 };
 
-export const COMMANDS: readonly Command[] = [importCommand, exportCommand, overviewCommand, compactCommand, maintainCommand, migrateCommand, demoCommand, serveCommand, benchCommand];
+export const COMMANDS: readonly Command[] = [importCommand, exportCommand, overviewCommand, gapsCommand, calendarCommand, compactCommand, maintainCommand, migrateCommand, demoCommand, serveCommand, benchCommand];
 
 const HELP = `usage: tradelite <command> [options]     (tradelite <command> --help for one command)
 
