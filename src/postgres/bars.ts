@@ -35,9 +35,11 @@ import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
+/** Read at each call: a settings change takes effect on the next one. */
 export interface PgBarSettings {
   readonly timezone: string;
   readonly barTimestamp: BarTimestamp;
+  readonly allowSecondsLikeTimestamps?: boolean;
 }
 
 /** Rows per INSERT statement: large enough to amortise the round trip, bounded in memory. */
@@ -51,8 +53,6 @@ const PAGE_ROWS = 8_192;
  * the details SQLite's records (the Store passes it; the repository alone writes no audit).
  */
 export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?: PgAuditRecorder) {
-  const { timezone } = settings;
-
   async function upsert(tx: SQL, symbol: string, timestamps: number[], values: (number | null)[][]): Promise<void> {
     const [open, high, low, close, volume, amount] = values;
     await tx`
@@ -126,7 +126,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
   }
 
   async function* resample(symbol: string, range: ReadRange, interval: Interval, placement: BarTimestamp): AsyncGenerator<Bar> {
-    const plan = resamplePlan(range, interval, placement, timezone);
+    const plan = resamplePlan(range, interval, placement, settings.timezone);
     let answer: ResampleAnswer;
     for (;;) {
       const step = plan.next(answer);
@@ -162,7 +162,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
   /** Arguments are checked when called, not at the first next(): a bad query fails where it is made. */
   function iterate(symbol: string, query?: BarQuery): AsyncGenerator<Bar> {
     assertSymbol(symbol);
-    const read = readQuery(query, timezone, BAR_QUERY_KEYS);
+    const read = readQuery(query, settings, BAR_QUERY_KEYS);
     const { interval, barTimestamp } = readResampling(query, settings.barTimestamp);
     return interval ? resampled(symbol, read, interval, barTimestamp) : stored(symbol, read);
   }
@@ -201,7 +201,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     /** Upserts bars on (symbol, timestamp) in one transaction; returns the rows written. */
     async insertBars(symbol: string, input: readonly BarInput[] | BarColumns): Promise<number> {
       assertSymbol(symbol);
-      const batch = validateBars(input, timezone);
+      const batch = validateBars(input, settings);
       if (batchSize(batch) === 0) return 0;
       // Read before any await: the actor of the call, however its transaction is scheduled.
       const actor = audit?.actor();
@@ -211,7 +211,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     /** insertBars inside the open transaction `tx`, its audit entry naming `actor`. */
     async insertIn(tx: SQL, symbol: string, input: readonly BarInput[] | BarColumns, actor: string | undefined): Promise<number> {
       assertSymbol(symbol);
-      const batch = validateBars(input, timezone);
+      const batch = validateBars(input, settings);
       return batchSize(batch) === 0 ? 0 : writeBatch(tx, symbol, batch, actor);
     },
 
@@ -219,14 +219,14 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     /** Stored bars (no resampling) inside the open transaction `tx`. */
     async storedIn(tx: SQL, symbol: string, query?: BarQuery): Promise<Bar[]> {
       assertSymbol(symbol);
-      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
+      const read = readQuery(query, settings, BAR_QUERY_KEYS);
       return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order, tx);
     },
 
     /** Bars in a range, ascending by default, as stored (one query) or resampled in SQL. */
     async getBars(symbol: string, query?: BarQuery): Promise<Bar[]> {
       assertSymbol(symbol);
-      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
+      const read = readQuery(query, settings, BAR_QUERY_KEYS);
       const { interval, barTimestamp } = readResampling(query, settings.barTimestamp);
       if (interval === undefined) return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order);
       const bars: Bar[] = [];
@@ -247,7 +247,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     /** Deletes the bars in a range (inclusive; the whole symbol when the range is empty). */
     async deleteBars(symbol: string, range?: TimeRange): Promise<number> {
       assertSymbol(symbol);
-      const { start, end } = readRange(range, timezone);
+      const { start, end } = readRange(range, settings);
       const actor = audit?.actor();
       return pool.run((sql) =>
         sql.begin(READ_COMMITTED, async (tx) => {

@@ -23,9 +23,11 @@ import { guard, type Connection } from "./connection.ts";
 import { prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
 
+/** Read at each call: a settings change takes effect on the next one. */
 export interface BarSettings {
   readonly timezone: string;
   readonly barTimestamp: BarTimestamp;
+  readonly allowSecondsLikeTimestamps?: boolean;
 }
 
 /**
@@ -67,7 +69,6 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
   // Any write to a symbol's bars tells its session cache file (if there is one) that
   // market_data has moved on without it; the cache rebuilds from market_data on next use.
   const bumpCacheVersion = conn.prepare("UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ?");
-  const { timezone } = settings;
 
   /** The first bar at or after `from` within the range, or undefined. */
   function nextBar(symbol: string, from: number, end: number): Bar | undefined {
@@ -76,7 +77,7 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
 
   /** Resampled bars in ascending order, streamed: the shared plan, answered here in SQL. */
   function* resample(symbol: string, range: ReadRange, interval: Interval, placement: BarTimestamp): Generator<Bar> {
-    const plan = resamplePlan(range, interval, placement, timezone);
+    const plan = resamplePlan(range, interval, placement, settings.timezone);
     let answer: ResampleAnswer;
     for (;;) {
       const step = plan.next(answer);
@@ -113,7 +114,7 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
   return {
     insert(symbol: string, bars: readonly BarInput[] | BarColumns): number {
       assertSymbol(symbol);
-      const batch = validateBars(bars, timezone);
+      const batch = validateBars(bars, settings);
       if (batch.length === 0) return 0;
       return conn.writeTransaction(() => {
         bumpCacheVersion.run(symbol as never);
@@ -125,7 +126,7 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
 
     get(symbol: string, query?: BarQuery): Bar[] {
       assertSymbol(symbol);
-      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
+      const read = readQuery(query, settings, BAR_QUERY_KEYS);
       const { interval, barTimestamp } = readResampling(query, settings.barTimestamp);
       return interval ? [...resampled(symbol, read, interval, barTimestamp)] : series.read(symbol, read);
     },
@@ -133,7 +134,7 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     iterate(symbol: string, query?: BarQuery): Generator<Bar> {
       // Arguments are checked now, not at the first next(): a bad query fails where it is made.
       assertSymbol(symbol);
-      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
+      const read = readQuery(query, settings, BAR_QUERY_KEYS);
       const { interval, barTimestamp } = readResampling(query, settings.barTimestamp);
       return interval ? resampled(symbol, read, interval, barTimestamp) : series.iterate(symbol, read);
     },
@@ -145,7 +146,7 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
 
     delete(symbol: string, range?: TimeRange): number {
       assertSymbol(symbol);
-      const read = readRange(range, timezone);
+      const read = readRange(range, settings);
       return conn.writeTransaction(() => {
         bumpCacheVersion.run(symbol as never);
         const deleted = series.delete(symbol, read);
