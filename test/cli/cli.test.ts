@@ -59,11 +59,11 @@ describe("help and usage", () => {
     expect(unknown.stderr).toContain('unknown command "imprt"');
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);
-    for (const command of ["import", "export", "overview", "compact", "maintain", "migrate", "demo", "serve", "bench"]) expect(help.stdout).toContain(`  ${command} `);
+    for (const command of ["init", "settings", "import", "export", "overview", "compact", "maintain", "migrate", "demo", "serve", "bench"]) expect(help.stdout).toContain(`  ${command} `);
   });
 
   test("every command answers --help with its usage and exit 0", async () => {
-    for (const command of ["import", "export", "overview", "compact", "maintain", "migrate", "demo", "serve", "bench"]) {
+    for (const command of ["init", "settings", "import", "export", "overview", "compact", "maintain", "migrate", "demo", "serve", "bench"]) {
       const run = await cli([command, "--help"]);
       expect({ command, code: run.code }).toEqual({ command, code: 0 });
       expect(run.stdout).toContain(`usage: tradelite ${command}`);
