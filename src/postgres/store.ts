@@ -214,7 +214,7 @@ function view(
       stats: () => call(() => maintenance.stats()),
     },
     // What `new SessionCache({ store })` runs on (src/cache/session-cache.ts); not part of Store.
-    [CACHE_BACKEND]: () => createPgCacheBackend({ pool, bars: bars, audit: audit.record, timezone: settings.timezone, actor, closed: () => state.closed }),
+    [CACHE_BACKEND]: () => createPgCacheBackend({ pool, bars: bars, audit: audit.record, settings, actor, closed: () => state.closed }),
     async close() {
       if (state.closed) return;
       state.closed = true;
