@@ -10,10 +10,12 @@ import { demoCommand } from "./cli/demo.ts";
 import { exportCommand } from "./cli/export.ts";
 import { gapsCommand } from "./cli/gaps.ts";
 import { importCommand } from "./cli/import.ts";
+import { initCommand } from "./cli/init.ts";
 import { maintainCommand } from "./cli/maintain.ts";
 import { migrateCommand } from "./cli/migrate.ts";
 import { overviewCommand } from "./cli/overview.ts";
 import { serveCommand } from "./cli/serve.ts";
+import { settingsCommand } from "./cli/settings.ts";
 import { describeError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type Command } from "./cli/shared.ts";
 
 const benchCommand: Command = {
@@ -30,7 +32,7 @@ const benchCommand: Command = {
   },
 };
 
-export const COMMANDS: readonly Command[] = [importCommand, exportCommand, overviewCommand, gapsCommand, calendarCommand, compactCommand, maintainCommand, migrateCommand, demoCommand, serveCommand, benchCommand];
+export const COMMANDS: readonly Command[] = [initCommand, settingsCommand, importCommand, exportCommand, overviewCommand, gapsCommand, calendarCommand, compactCommand, maintainCommand, migrateCommand, demoCommand, serveCommand, benchCommand];
 
 const HELP = `usage: tradelite <command> [options]     (tradelite <command> --help for one command)
 
@@ -38,7 +40,8 @@ commands:
 ${COMMANDS.map((command) => `  ${command.name.padEnd(10)} ${command.summary}`).join("\n")}
 
 The database is $TRADELITE_DB (else ./data/trading.db), the session cache $TRADELITE_CACHE_DIR
-(else ./data/session_cache); most commands also take --db and --cache-dir.
+(else ./data/session_cache); most commands also take --db and --cache-dir. Every command reads
+the database's time zone and bar stamping from the database (tradelite settings).
 Exit codes: 0 ok, 1 failure, 2 usage mistake.`;
 
 /** Runs one command line; resolves with the exit code. */

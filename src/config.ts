@@ -3,7 +3,9 @@
  */
 import { z } from "zod";
 import { ValidationError } from "./domain/errors.ts";
+import { CALENDAR_NAME } from "./domain/calendar.ts";
 import { BAR_TIMESTAMPS, type BarTimestamp } from "./domain/query.ts";
+import { readSettingsRequest, type SettingsRequest } from "./domain/settings.ts";
 import { assertTimeZone } from "./domain/time.ts";
 
 export const DEFAULT_DB_PATH = "./data/trading.db";
@@ -16,20 +18,39 @@ export const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 export interface DatabaseOptions {
   /** File path, or ":memory:". Default: $TRADELITE_DB, else ./data/trading.db. */
   path?: string;
-  /** IANA zone for naive timestamps and day/week buckets. Default UTC. */
+  /**
+   * The database's IANA zone (naive timestamps, date-only bounds, day/week buckets). A new
+   * database stores it (default UTC); an existing one must store the same, or opening is
+   * refused with an error naming both. Omit it to use whatever the database stores.
+   */
   timezone?: string;
   /** NORMAL (default; durable at checkpoints, safe in WAL) or FULL (durable at every commit). */
   synchronous?: "NORMAL" | "FULL";
   readonly?: boolean;
-  /** Where stored bars are stamped within the interval they cover. Default "start". */
+  /** Where stored bars are stamped within the interval they cover (stored like `timezone`). Default "start". */
   barTimestamp?: BarTimestamp;
+  /** The default calendar's name, or null for none (stored like `timezone`). Default null. */
+  calendar?: string | null;
+  /**
+   * Settings a new database (or one older than the settings table) is created with where the
+   * options above say nothing. Never compared with what a database stores: the CLI passes
+   * $TRADELITE_TIMEZONE and $TRADELITE_BAR_TIMESTAMP this way.
+   */
+  initialSettings?: SettingsRequest;
+  /**
+   * Accept numbers from 1e8 to 1e11 as epoch-ms timestamps (1970-01-02 to 1973-03-03). Off by
+   * default: such a number is nearly always epoch seconds, and is refused ("multiply by 1000").
+   */
+  allowSecondsLikeTimestamps?: boolean;
   /** busy_timeout in ms. Default 5000. */
   busyTimeoutMs?: number;
   /** Who the audit log names for the store's own mutations. Default "tradelite". */
   actor?: string;
 }
 
-export type ResolvedDatabaseOptions = Required<DatabaseOptions>;
+/** The settings options stay undefined when not given: the database's stored values decide. */
+export type ResolvedDatabaseOptions = Required<Omit<DatabaseOptions, "timezone" | "barTimestamp" | "calendar">> &
+  Pick<DatabaseOptions, "timezone" | "barTimestamp" | "calendar">;
 
 const DatabaseOptionsSchema = z.strictObject({
   path: z.string().min(1).refine((path) => !path.includes("\0"), "must not contain NUL").optional(),
@@ -37,6 +58,9 @@ const DatabaseOptionsSchema = z.strictObject({
   synchronous: z.enum(["NORMAL", "FULL"]).optional(),
   readonly: z.boolean().optional(),
   barTimestamp: z.enum(BAR_TIMESTAMPS).optional(),
+  calendar: z.string().regex(CALENDAR_NAME, "expected a calendar name (a letter, then letters, digits, _ or -, at most 32)").nullable().optional(),
+  initialSettings: z.unknown().optional(),
+  allowSecondsLikeTimestamps: z.boolean().optional(),
   busyTimeoutMs: z.number().int().min(0).max(600_000).optional(),
   actor: z.string().min(1).max(128).optional(),
 });
@@ -51,13 +75,27 @@ export function resolveDatabaseOptions(
   const given = parsed.data;
   return {
     path: given.path ?? nonEmpty(env.TRADELITE_DB) ?? DEFAULT_DB_PATH,
-    timezone: assertTimeZone(given.timezone ?? DEFAULT_TIMEZONE),
+    timezone: given.timezone === undefined ? undefined : assertTimeZone(given.timezone),
     synchronous: given.synchronous ?? "NORMAL",
     readonly: given.readonly ?? false,
-    barTimestamp: given.barTimestamp ?? "start",
+    barTimestamp: given.barTimestamp,
+    calendar: given.calendar,
+    initialSettings: readInitialSettings(given.initialSettings),
+    allowSecondsLikeTimestamps: given.allowSecondsLikeTimestamps ?? false,
     busyTimeoutMs: given.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
     actor: given.actor ?? "tradelite",
   };
+}
+
+/** `initialSettings` checked as a settings request, its issues under initialSettings.<name>. */
+export function readInitialSettings(value: unknown): SettingsRequest {
+  if (value === undefined) return {};
+  try {
+    return readSettingsRequest(value);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    throw new ValidationError(error.issues.map((issue) => ({ ...issue, field: issue.field === undefined ? "initialSettings" : `initialSettings.${issue.field}` })));
+  }
 }
 
 /** A zod error as our ValidationError, each issue naming its option. */
@@ -146,9 +184,9 @@ export interface ServerSettings {
   maxBodyBytes: number;
   /** Milliseconds a stopping server waits for requests in flight before cutting them. */
   shutdownGraceMs: number;
-  /** The store's timezone (naive timestamps, day and week buckets, the page's clock). */
+  /** The zone a database this server creates stores (an existing one keeps the zone it stores). */
   timezone: string;
-  /** Where the stored bars are stamped within their interval (see DatabaseOptions). */
+  /** The bar stamping a database this server creates stores (likewise only a creation default). */
   barTimestamp: BarTimestamp;
 }
 
@@ -158,7 +196,8 @@ export interface ServerSettings {
  * audit log names for it, default "token"), TRADELITE_ALLOWED_HOSTS and TRADELITE_CORS_ORIGINS
  * (comma-separated), TRADELITE_MAX_BODY (bytes, default 64 MiB), TRADELITE_SHUTDOWN_GRACE_MS
  * (how long SIGINT/SIGTERM wait for requests in flight, default 10,000), TRADELITE_TIMEZONE
- * (the store's IANA zone, default UTC), TRADELITE_BAR_TIMESTAMP (start or end, default start). Throws a ValidationError naming
+ * and TRADELITE_BAR_TIMESTAMP (the zone, default UTC, and stamping, default start, that a new
+ * database is created with; an existing one keeps what it stores). Throws a ValidationError naming
  * each bad variable, and refuses a non-loopback host without a token.
  */
 export function resolveServerSettings(env: Record<string, string | undefined> = process.env): ServerSettings {

@@ -85,7 +85,17 @@ export {
   type Order,
 } from "./domain/query.ts";
 export { assertSymbol, isSymbol, symbolProblem, MAX_SYMBOL_LENGTH } from "./domain/symbol.ts";
-export { toEpochMs, formatIsoUtc, assertTimeZone, type TimestampInput } from "./domain/time.ts";
+export { toEpochMs, toRangeBound, formatIsoUtc, formatIsoLocal, assertTimeZone, type TimestampInput, type RangeSide } from "./domain/time.ts";
+export {
+  DEFAULT_SETTINGS,
+  SETTING_KEYS,
+  SETTING_NAMES,
+  readSettingsRequest,
+  settingNameOfKey,
+  type StoreSettings,
+  type SettingsRequest,
+  type SettingName,
+} from "./domain/settings.ts";
 export {
   importBarFile,
   mapHeader,
@@ -95,7 +105,7 @@ export {
   type BadRow,
   type HeaderMap,
 } from "./import/bar-file.ts";
-export { CSV_HEADER_LINE, formatBarCsv } from "./domain/bar-format.ts";
+export { CSV_HEADER_LINE, formatBarCsv, formatBarCsvIn } from "./domain/bar-format.ts";
 export {
   TradeliteError,
   ValidationError,

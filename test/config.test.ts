@@ -12,16 +12,21 @@ import { issuesOf, thrownBy } from "./support/domain-fixtures.ts";
 const NO_ENV = {};
 
 describe("resolveDatabaseOptions: defaults", () => {
-  test("with no options and no environment every default applies", () => {
-    expect(resolveDatabaseOptions({}, NO_ENV)).toEqual({
+  test("with no options and no environment every default applies; the settings stay unsaid (the database decides)", () => {
+    const resolved = resolveDatabaseOptions({}, NO_ENV);
+    expect(resolved).toEqual({
       path: "./data/trading.db",
-      timezone: "UTC",
+      timezone: undefined,
       synchronous: "NORMAL",
       readonly: false,
-      barTimestamp: "start",
+      barTimestamp: undefined,
+      calendar: undefined,
+      initialSettings: {},
+      allowSecondsLikeTimestamps: false,
       busyTimeoutMs: 5000,
       actor: "tradelite",
     });
+    expect("timezone" in resolved && resolved.timezone).toBe(undefined);
     expect(DEFAULT_DB_PATH).toBe("./data/trading.db");
     expect(DEFAULT_TIMEZONE).toBe("UTC");
     expect(DEFAULT_BUSY_TIMEOUT_MS).toBe(5000);
@@ -44,7 +49,7 @@ describe("resolveDatabaseOptions: defaults", () => {
   });
 
   test("other environment variables are not read", () => {
-    expect(resolveDatabaseOptions({}, { TRADELITE_TIMEZONE: "Asia/Shanghai", TZ: "Asia/Shanghai" }).timezone).toBe("UTC");
+    expect(resolveDatabaseOptions({}, { TRADELITE_TIMEZONE: "Asia/Shanghai", TZ: "Asia/Shanghai" }).timezone).toBeUndefined();
   });
 
   test("without an env argument, process.env is read", () => {
@@ -65,6 +70,9 @@ describe("resolveDatabaseOptions: defaults", () => {
       synchronous: "FULL",
       readonly: true,
       barTimestamp: "end",
+      calendar: "XSHG",
+      initialSettings: { timezone: "Asia/Shanghai" },
+      allowSecondsLikeTimestamps: true,
       busyTimeoutMs: 0,
       actor: "risk-engine",
     };
@@ -98,6 +106,11 @@ describe("resolveDatabaseOptions: bad options are refused with a ValidationError
     ["a busy timeout over ten minutes", { busyTimeoutMs: 600_001 }, "busyTimeoutMs"],
     ["a string busy timeout", { busyTimeoutMs: "5000" }, "busyTimeoutMs"],
     ["an unknown option (a typo)", { timeZone: "Asia/Shanghai" }, "timeZone"],
+    ["a calendar name with a space", { calendar: "X SHG" }, "calendar"],
+    ["a numeric calendar", { calendar: 7 }, "calendar"],
+    ["an unknown zone in initialSettings", { initialSettings: { timezone: "Mars/Olympus" } }, "initialSettings.timezone"],
+    ["an unknown setting in initialSettings", { initialSettings: { tz: "UTC" } }, "initialSettings.tz"],
+    ["a string allowSecondsLikeTimestamps", { allowSecondsLikeTimestamps: "yes" }, "allowSecondsLikeTimestamps"],
   ])("%s", (_name, options, field) => {
     const issues = issuesOf(() => resolveDatabaseOptions(options as unknown as DatabaseOptions, NO_ENV));
     expect(issues.map((issue) => issue.field ?? issue.message)).toContainEqual(expect.stringContaining(field));

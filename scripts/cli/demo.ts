@@ -15,12 +15,13 @@ import { overviewCommand } from "./overview.ts";
 import { serve } from "./serve.ts";
 import { EXIT_FAILURE, EXIT_OK, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
 
-const USAGE = `usage: tradelite demo [--dir DIR] [--days N] [--no-serve]
+const USAGE = `usage: tradelite demo [--dir DIR] [--days N] [--utc] [--no-serve]
 
 Generates five A-share symbols of minute bars (default 15 trading days ending yesterday) into a
 fresh folder (default ./data/demo: trading.db and session_cache/), through the session cache,
 compacts, prints the overview, then serves it (Asia/Shanghai, end-stamped bars) and prints three
-curl commands to try. --no-serve stops after the overview. A folder that already holds a
+curl commands to try. Times are printed in Asia/Shanghai with the offset (--utc: in UTC).
+--no-serve stops after the overview. A folder that already holds a
 trading.db is left alone (exit 1): remove it or choose another --dir.`;
 
 /** The demo's symbols and their opening prices in fen (0.01 CNY). */
@@ -62,7 +63,7 @@ export function demoBars(timestamps: Float64Array, startFen: number, seed: numbe
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, { dir: { type: "string" }, days: { type: "string" }, "no-serve": { type: "boolean" } });
+  const { values, positionals } = parseOptions(argv, { dir: { type: "string" }, days: { type: "string" }, utc: { type: "boolean" }, "no-serve": { type: "boolean" } });
   if (values.help) {
     console.log(USAGE);
     return EXIT_OK;
@@ -108,20 +109,19 @@ async function run(argv: string[]): Promise<number> {
     ["took", `${((performance.now() - started) / 1000).toFixed(1)} s`],
   ]);
   console.log("");
-  await overviewCommand.run(["--db", dbPath, "--cache-dir", cacheDir]);
+  await overviewCommand.run(["--db", dbPath, "--cache-dir", cacheDir, ...(values.utc ? ["--utc"] : [])]);
   if (values["no-serve"]) return EXIT_OK;
 
+  // The server reads the zone and the stamping from the database.
   process.env.TRADELITE_DB = dbPath;
   process.env.TRADELITE_CACHE_DIR = cacheDir;
-  process.env.TRADELITE_TIMEZONE = "Asia/Shanghai";
-  process.env.TRADELITE_BAR_TIMESTAMP = "end";
   const lastDay = new Date(timestamps[minutes - 1]! + SHANGHAI_OFFSET_MS).toISOString().slice(0, 10);
   const auth = process.env.TRADELITE_TOKEN ? ` -H "Authorization: Bearer $TRADELITE_TOKEN"` : "";
   return serve(false, (url) => {
     console.log("\ntry:");
     console.log(`  curl -s ${url}/health`);
-    console.log(`  curl -s${auth} '${url}/v1/bars/600519.SH?interval=5m&start=${lastDay}&end=${lastDay}%2015:00'`);
-    console.log(`  curl -s${auth} '${url}/v1/bars/000858.SZ?format=csv&start=${lastDay}&end=${lastDay}%2015:00'`);
+    console.log(`  curl -s${auth} '${url}/v1/bars/600519.SH?interval=5m&start=${lastDay}&end=${lastDay}'`);
+    console.log(`  curl -s${auth} '${url}/v1/bars/000858.SZ?format=csv&start=${lastDay.replaceAll("-", "")}&end=${lastDay.replaceAll("-", "")}'`);
     console.log(`and the data browser: ${url}/`);
   });
 }

@@ -5,21 +5,24 @@
  */
 import { renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
-import { CSV_HEADER_LINE, formatBarCsv, INTERVALS, isSymbol, ValidationError, type Bar, type BarQuery, type Interval } from "../../src/mod.ts";
+import { CSV_HEADER_LINE, formatBarCsvIn, INTERVALS, isSymbol, ValidationError, type Bar, type BarQuery, type Interval } from "../../src/mod.ts";
 import { EXIT_OK, openCliDatabase, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite export <symbol> [options]
 
 Writes the symbol's bars to stdout (or --out) as CSV (timestamp,open,high,low,close,volume,amount,
-timestamps ISO-8601 UTC) or NDJSON (one JSON bar per line, epoch ms), streamed.
+timestamps ISO-8601 in the database's zone with the offset: 2024-01-15T09:31:00+08:00) or NDJSON
+(one JSON bar per line, epoch ms), streamed. The zone, the bar stamping and day buckets are the
+ones the database stores (tradelite settings).
 
 options:
-  --start T, --end T   inclusive range: epoch ms (10+ digits), ISO-8601, or YYYY-MM-DD[ HH:MM[:SS]]
-                       or YYYYMMDD in --timezone; a date alone as --end means through that day
+  --start T, --end T   inclusive range: epoch ms (digits), a date alone (YYYY-MM-DD or YYYYMMDD:
+                       a day in the database's zone; as --end the whole day), ISO-8601, or
+                       YYYY-MM-DD HH:MM[:SS] in the database's zone
   --interval I         resample: ${INTERVALS.join(", ")}
   --format F           csv (default) or ndjson
+  --utc                CSV times in UTC (2024-01-15T01:31:00.000Z), as cache files carry them
   --out FILE           write FILE (complete or not at all) instead of stdout
-  --timezone Z         zone for naive times and day buckets (default $TRADELITE_TIMEZONE, else UTC)
   --db PATH            the database file
   -h, --help           this text`;
 
@@ -30,7 +33,7 @@ async function run(argv: string[]): Promise<number> {
     interval: { type: "string" },
     format: { type: "string" },
     out: { type: "string" },
-    timezone: { type: "string" },
+    utc: { type: "boolean" },
     db: { type: "string" },
   });
   if (values.help) {
@@ -47,11 +50,12 @@ async function run(argv: string[]): Promise<number> {
   const query: BarQuery = {};
   const start = text(values, "start");
   const end = text(values, "end");
-  if (start !== undefined) query.start = rangeBound(start, false);
-  if (end !== undefined) query.end = rangeBound(end, true);
+  // As given: the store reads every bound by the one date rule (toRangeBound).
+  if (start !== undefined) query.start = start;
+  if (end !== undefined) query.end = end;
   if (interval !== undefined) query.interval = interval as Interval;
 
-  const db = openCliDatabase(text(values, "db"), { timezone: text(values, "timezone") ?? (process.env.TRADELITE_TIMEZONE || undefined), existing: true, readonly: true });
+  const db = openCliDatabase(text(values, "db"), { existing: true, readonly: true });
   const out = text(values, "out");
   const partial = out === undefined ? null : join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
   const file = partial === null ? null : Bun.file(partial).writer();
@@ -83,7 +87,7 @@ async function run(argv: string[]): Promise<number> {
   let rows = 0;
   const started = performance.now();
   try {
-    const format1 = format === "csv" ? formatBarCsv : (bar: Bar) => `${JSON.stringify(bar)}\n`;
+    const format1 = format === "csv" ? formatBarCsvIn(values.utc ? null : db.timezone) : (bar: Bar) => `${JSON.stringify(bar)}\n`;
     // The first bar is read before anything is written, so a bad range writes nothing at all.
     let bars: Generator<Bar>;
     let first: IteratorResult<Bar>;
@@ -145,19 +149,6 @@ class Interrupted extends Error {
   constructor(readonly signal: NodeJS.Signals) {
     super(`interrupted by ${signal}`);
   }
-}
-
-/**
- * A range bound as the store reads it: 10 or more digits are epoch ms, YYYYMMDD is a date; a
- * date alone as an end means the end of that day. Anything else goes to the store as text,
- * which reads it or refuses it (a usage error here).
- */
-function rangeBound(value: string, isEnd: boolean): number | string {
-  if (/^-?\d{10,}$/.test(value)) return Number(value);
-  const compact = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
-  const day = compact ? `${compact[1]}-${compact[2]}-${compact[3]}` : /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : null;
-  if (day !== null) return isEnd ? `${day} 23:59:59.999` : day;
-  return value;
 }
 
 export const exportCommand: Command = { name: "export", summary: "export a symbol's bars as CSV or NDJSON (streamed)", usage: USAGE, run };

@@ -16,8 +16,9 @@ that each commit whole. A folder imports every *.csv file in it, one symbol per 
 options:
   --symbol S       the symbol (default: from the file name: 600519.SH.csv, sh600519.csv and
                    000001.SH-1min.csv give 600519.SH, sh600519 and 000001.SH)
-  --timezone Z     IANA zone naive times are read in (default $TRADELITE_TIMEZONE, else UTC;
-                   A-share exports: Asia/Shanghai)
+  --timezone Z     the IANA zone of the FILE's naive times (default: the database's stored
+                   zone; A-share exports: Asia/Shanghai). A database this import creates
+                   stores this zone ($TRADELITE_TIMEZONE, else UTC, without it)
   --cache          write through the session cache ($TRADELITE_CACHE_DIR) instead of directly
   --skip-bad       report bad rows and go on (default: stop at the first; the rows before it
                    are stored, nothing from it on)
@@ -86,11 +87,13 @@ async function run(argv: string[]): Promise<number> {
   const symbolOption = text(values, "symbol");
   if (symbolOption !== undefined && !isSymbol(symbolOption)) throw new UsageError(`--symbol ${JSON.stringify(String(symbolOption).slice(0, 70))} is not a symbol`);
   if (symbolOption !== undefined && files.length > 1) throw new UsageError("--symbol names one symbol; a folder holds one file per symbol");
-  let timeZone: string;
-  try {
-    timeZone = assertTimeZone(text(values, "timezone") ?? (process.env.TRADELITE_TIMEZONE || "UTC"), "--timezone");
-  } catch (error) {
-    throw new UsageError((error as ValidationError).issues?.[0]?.message ?? String(error));
+  const fileZoneOption = text(values, "timezone");
+  if (fileZoneOption !== undefined) {
+    try {
+      assertTimeZone(fileZoneOption, "--timezone");
+    } catch (error) {
+      throw new UsageError((error as ValidationError).issues?.[0]?.message ?? String(error));
+    }
   }
   const batchText = text(values, "batch") ?? "10000";
   if (!/^\d{1,7}$/.test(batchText) || Number(batchText) < 1) throw new UsageError(`--batch expects a whole number of rows, got ${JSON.stringify(batchText)}`);
@@ -103,7 +106,10 @@ async function run(argv: string[]): Promise<number> {
     firstFile.set(symbol, files[i]!);
   });
 
-  const db = openCliDatabase(text(values, "db"), { timezone: timeZone });
+  // A file's zone is not the database's: the database keeps the zone it stores; one this import
+  // creates takes the file's.
+  const db = openCliDatabase(text(values, "db"), fileZoneOption === undefined ? {} : { initial: { timezone: fileZoneOption } });
+  const timeZone = fileZoneOption ?? db.timezone;
   const cache = values.cache ? openCliCache(db, text(values, "cache-dir")) : null;
   const started = performance.now();
   let failed = false;
@@ -182,13 +188,13 @@ async function run(argv: string[]): Promise<number> {
     ["bars written", totals.written],
     ["batches", totals.batches],
     ["bad rows", `${totals.bad}${values["skip-bad"] ? " (skipped)" : ""}`],
-    ["time zone", timeZone],
+    ["time zone", `${timeZone} (the file's naive times)${timeZone === db.timezone ? "" : `; the database stores ${db.timezone}`}`],
     ["target", cache ? `session cache ${cache.settings.dir} (and ${db.path})` : db.path],
     ["took", `${seconds.toFixed(1)} s (${Math.round(totals.written / Math.max(seconds, 0.001)).toLocaleString("en-US")} bars/s)`],
   ]);
   if (totals.bad > 0) console.log("  (each bad row is listed above, on stderr, as file:line: reason)");
-  if (timeZone === "UTC" && text(values, "timezone") === undefined) {
-    console.log("  (naive times were read as UTC; A-share exports are Asia/Shanghai: pass --timezone or set TRADELITE_TIMEZONE)");
+  if (timeZone === "UTC" && fileZoneOption === undefined) {
+    console.log("  (naive times were read as UTC, the database's zone; A-share exports are Asia/Shanghai: pass --timezone)");
   }
   return failed ? EXIT_FAILURE : EXIT_OK;
 }

@@ -1,13 +1,15 @@
 /** `tradelite overview`: what the database and the session cache hold, per symbol. */
 import { EXIT_OK, formatBytes, formatNumber, formatTime, openCliCache, openCliDatabase, parseOptions, text, UsageError, type Command } from "./shared.ts";
 
-const USAGE = `usage: tradelite overview [--db PATH] [--cache-dir DIR] [--json]
+const USAGE = `usage: tradelite overview [--db PATH] [--cache-dir DIR] [--utc] [--json]
 
-One line per symbol: bars stored, first and last bar (UTC), and the session cache's rows, size
-and last compaction. --json prints the same as one JSON object.`;
+One line per symbol: bars stored, first and last bar, and the session cache's rows, size and
+last compaction. Times are in the database's stored zone with the offset written out
+(2024-01-15T09:31:00+08:00); --utc prints them in UTC. --json prints the same as one JSON
+object (times as epoch ms, with the stored settings).`;
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, { db: { type: "string" }, "cache-dir": { type: "string" }, json: { type: "boolean" } });
+  const { values, positionals } = parseOptions(argv, { db: { type: "string" }, "cache-dir": { type: "string" }, utc: { type: "boolean" }, json: { type: "boolean" } });
   if (values.help) {
     console.log(USAGE);
     return EXIT_OK;
@@ -18,12 +20,13 @@ async function run(argv: string[]): Promise<number> {
     const symbols = db.overview();
     const cache = await openCliCache(db, text(values, "cache-dir")).list();
     if (values.json) {
-      console.log(JSON.stringify({ database: db.path, symbols, cache }));
+      console.log(JSON.stringify({ database: db.path, settings: db.storedSettings, symbols, cache }));
       return EXIT_OK;
     }
     const cached = new Map(cache.map((entry) => [entry.symbol, entry]));
     const names = [...new Set([...symbols.map((row) => row.symbol), ...cache.map((entry) => entry.symbol)])].sort();
-    console.log(`database ${db.path}`);
+    const zone = values.utc ? null : db.timezone;
+    console.log(`database ${db.path} (timezone ${db.timezone}, bars stamped at the ${db.barTimestamp}, calendar ${db.calendar ?? "none"})`);
     if (names.length === 0) {
       console.log("no bars stored yet");
       return EXIT_OK;
@@ -35,11 +38,11 @@ async function run(argv: string[]): Promise<number> {
       return [
         name,
         stored ? formatNumber(stored.count) : "-",
-        stored ? formatTime(stored.start) : "-",
-        stored ? formatTime(stored.end) : "-",
+        stored ? formatTime(stored.start, zone) : "-",
+        stored ? formatTime(stored.end, zone) : "-",
         entry ? formatNumber(entry.row_count) : "-",
         entry ? formatBytes(entry.size_bytes) : "-",
-        entry ? formatTime(entry.last_compacted) : "-",
+        entry ? formatTime(entry.last_compacted, zone) : "-",
       ];
     });
     const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));

@@ -9,7 +9,7 @@
  * then closes cleanly.
  */
 import {
-  formatIsoUtc,
+  formatIsoLocal,
   openDatabase,
   openStore,
   resolveServerSettings,
@@ -47,15 +47,17 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
     console.error(`tradelite serve: TRADELITE_BACKEND: expected sqlite, sqlite-worker or postgres, got ${JSON.stringify(backendName)}`);
     return EXIT_USAGE;
   }
-  const { timezone, barTimestamp } = settings;
+  // The database's zone and stamping are the ones it stores; $TRADELITE_TIMEZONE and
+  // $TRADELITE_BAR_TIMESTAMP only say what a database this server creates stores.
+  const initialSettings = { timezone: settings.timezone, barTimestamp: settings.barTimestamp };
   if (backendName === "postgres") {
     // The store on PostgreSQL ($TRADELITE_DATABASE_URL, then $DATABASE_URL); the session cache's
     // files in $TRADELITE_CACHE_DIR on this machine, its rows and its lock on the server.
-    const store = await openStore({ backend: "postgres", timezone, barTimestamp });
+    const store = await openStore({ backend: "postgres", initialSettings });
     const cache = new SessionCache({ store });
     const running = startServer(store, { ...serverOptions(settings), cache });
     const info = await store.maintenance.info();
-    console.log(`tradelite database: ${info.path} (timezone ${timezone}, backend postgres)`);
+    console.log(`tradelite database: ${info.path} (${describeSettings(store)}, backend postgres)`);
     console.log(`session cache: ${cache.settings.dir}`);
     return listen(running, settings, onListening, async () => store.close());
   }
@@ -67,21 +69,21 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
   // long. This connection waits CACHE_BUSY_TIMEOUT_MS at most; the write then answers 503 with
   // Retry-After, and nothing is written.
   const CACHE_BUSY_TIMEOUT_MS = 100;
-  const db = openDatabase({ busyTimeoutMs: CACHE_BUSY_TIMEOUT_MS, timezone, barTimestamp });
-  const store: Store = await openStore({ backend: backendName, path: db.path, timezone, barTimestamp });
+  const db = openDatabase({ busyTimeoutMs: CACHE_BUSY_TIMEOUT_MS, initialSettings });
+  const store: Store = await openStore({ backend: backendName, path: db.path });
   const cache = new SessionCache({ db });
   const running = startServer(store, { ...serverOptions(settings), cache });
 
   const overview = await store.overview();
   const { journalMode } = db.settings();
-  console.log(`tradelite database: ${db.path} (schema ${db.schemaVersion}, journal ${journalMode}, timezone ${db.timezone}, backend ${store.backend})`);
+  console.log(`tradelite database: ${db.path} (schema ${db.schemaVersion}, journal ${journalMode}, ${describeSettings(store)}, backend ${store.backend})`);
   console.log(`session cache: ${cache.settings.dir}`);
   if (overview.length === 0) {
     console.log("no bars stored yet");
   } else {
     const shown = overview.slice(0, 20);
     for (const row of shown) {
-      console.log(`  ${row.symbol.padEnd(16)} ${String(row.count).padStart(10)} bars  ${formatIsoUtc(row.start)} .. ${formatIsoUtc(row.end)}`);
+      console.log(`  ${row.symbol.padEnd(16)} ${String(row.count).padStart(10)} bars  ${formatIsoLocal(row.start, store.timezone)} .. ${formatIsoLocal(row.end, store.timezone)}`);
     }
     if (overview.length > shown.length) console.log(`  ... and ${overview.length - shown.length} more symbols`);
   }
@@ -89,6 +91,11 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
     await store.close();
     db.close();
   });
+}
+
+/** The stored settings in a line: what every request is read with. */
+function describeSettings(store: Store): string {
+  return `timezone ${store.timezone}, bars stamped at the ${store.barTimestamp}, calendar ${store.calendar ?? "none"}`;
 }
 
 function serverOptions(settings: ServerSettings) {

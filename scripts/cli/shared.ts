@@ -5,7 +5,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { existsSync } from "node:fs";
-import { formatIsoUtc, openDatabase, resolveDatabaseOptions, SessionCache, TradeliteError, type Database } from "../../src/mod.ts";
+import { formatIsoLocal, formatIsoUtc, openDatabase, readSettingsRequest, resolveDatabaseOptions, SessionCache, TradeliteError, ValidationError, type Database, type SettingsRequest } from "../../src/mod.ts";
 export { formatBytes } from "../../src/domain/format.ts";
 
 export const EXIT_OK = 0;
@@ -46,16 +46,45 @@ export function text(values: OptionValues, name: string): string | undefined {
 }
 
 /**
- * The database the environment names ($TRADELITE_DB, else ./data/trading.db), or `--db`.
+ * The database the environment names ($TRADELITE_DB, else ./data/trading.db), or `--db`, with
+ * the settings it stores (time zone, bar stamping, calendar): no command is told them again.
+ * `settings` must equal the stored ones (a new database stores them; `tradelite init`);
+ * `initial` are settings a new database takes, after $TRADELITE_TIMEZONE and
+ * $TRADELITE_BAR_TIMESTAMP, never compared with an existing one's.
  * `existing`: the command only reads or tends the file, so a missing one (a mistyped path) is an
  * error rather than a new empty database.
  */
-export function openCliDatabase(path: string | undefined, options: { timezone?: string; existing?: boolean; readonly?: boolean } = {}): Database {
-  const resolved = resolveDatabaseOptions({ ...(path === undefined ? {} : { path }), ...(options.timezone ? { timezone: options.timezone } : {}) });
+export function openCliDatabase(
+  path: string | undefined,
+  options: { existing?: boolean; readonly?: boolean; settings?: SettingsRequest; initial?: SettingsRequest } = {},
+): Database {
+  const resolved = resolveDatabaseOptions(path === undefined ? {} : { path });
   if (options.existing && resolved.path !== ":memory:" && !existsSync(resolved.path)) {
     throw new CliFailure(`no database at ${resolved.path} (set TRADELITE_DB or pass --db)`);
   }
-  return openDatabase({ path: resolved.path, timezone: resolved.timezone, ...(options.readonly ? { readonly: true } : {}) });
+  return openDatabase({
+    path: resolved.path,
+    ...options.settings,
+    initialSettings: { ...environmentSettings(), ...options.initial },
+    ...(options.readonly ? { readonly: true } : {}),
+  });
+}
+
+/**
+ * $TRADELITE_TIMEZONE and $TRADELITE_BAR_TIMESTAMP: what a database the CLI creates stores where
+ * no option names it. Only creation defaults: a database that stores settings keeps its own.
+ */
+export function environmentSettings(env: Record<string, string | undefined> = process.env): SettingsRequest {
+  const given: Record<string, string> = {};
+  if (env.TRADELITE_TIMEZONE) given.timezone = env.TRADELITE_TIMEZONE;
+  if (env.TRADELITE_BAR_TIMESTAMP) given.barTimestamp = env.TRADELITE_BAR_TIMESTAMP;
+  try {
+    return readSettingsRequest(given);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const variable = (field?: string) => (field === "barTimestamp" ? "TRADELITE_BAR_TIMESTAMP" : "TRADELITE_TIMEZONE");
+    throw new CliFailure(error.issues.map((issue) => `${variable(issue.field)}: ${issue.message}`).join("; "));
+  }
 }
 
 /** A failure to report as it is (exit 1), without an error class name. */
@@ -119,8 +148,10 @@ export function formatNumber(value: number): string {
   return value.toLocaleString("en-US");
 }
 
-export function formatTime(ms: number | null): string {
-  return ms === null ? "-" : formatIsoUtc(ms);
+/** A time for people: in `timeZone` with its offset (2024-01-15T09:31:00+08:00), or ISO UTC when null (--utc). */
+export function formatTime(ms: number | null, timeZone: string | null = null): string {
+  if (ms === null) return "-";
+  return timeZone === null ? formatIsoUtc(ms) : formatIsoLocal(ms, timeZone);
 }
 
 /** Lines of `label: value` with the labels aligned: the summary every command ends with. */

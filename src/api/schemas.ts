@@ -27,14 +27,15 @@ const DIGITS = /^-?\d{1,16}$/;
 const TIMESTAMP_TEXT = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/;
 
 /**
- * A timestamp in a query string: epoch milliseconds (digits) or ISO-8601 (with an offset, or
- * naive and read in the store's zone). Anything else is refused here; the store checks the value.
+ * A range bound in a query string: epoch milliseconds (digits), a date alone (`2024-01-15` or
+ * `20240115`: exactly 8 digits are a date) or ISO-8601 (with an offset, or naive and read in the
+ * store's zone). Anything else is refused here; the text goes to the store as it is, which reads
+ * it by the one date rule (toRangeBound in src/domain/time.ts): a date as `end` is the whole day.
  */
 export const TimestampQuery = z
   .string()
   .max(40)
-  .refine((text) => DIGITS.test(text) || TIMESTAMP_TEXT.test(text), "expected epoch milliseconds or an ISO-8601 date-time")
-  .transform((text) => (DIGITS.test(text) ? Number(text) : text))
+  .refine((text) => DIGITS.test(text) || TIMESTAMP_TEXT.test(text), "expected epoch milliseconds, a date (YYYY-MM-DD or YYYYMMDD) or an ISO-8601 date-time")
   .openapi({ type: "string", example: "2024-01-02T09:30:00+08:00" });
 
 /** A positive whole number in a query string, without coercing anything else. */

@@ -1,6 +1,6 @@
 /**
- * /health (no token needed: it says only that the server is up and where its data is) and
- * /v1/symbols, the store's overview.
+ * /health (no token needed: it says only that the server is up, where its data is, and the
+ * settings the database stores: zone, bar stamping, calendar) and /v1/symbols, the store's overview.
  */
 import { z } from "@hono/zod-openapi";
 import type { Api } from "./context.ts";
@@ -13,6 +13,7 @@ const Health = z.object({
   backend: z.string(),
   timezone: z.string().describe("the IANA zone naive timestamps are read in and day buckets follow"),
   barTimestamp: z.enum(["start", "end"]).describe("where stored bars are stamped within their interval"),
+  calendar: z.string().nullable().describe("the database's default calendar, or null"),
   db: z.object({ path: z.string(), journalMode: z.string(), sizeBytes: z.number().int() }),
 });
 
@@ -38,6 +39,7 @@ export function symbolRoutes(app: Api, version: string): void {
           backend: store.backend,
           timezone: store.timezone,
           barTimestamp: store.barTimestamp,
+          calendar: store.calendar,
           db: { path: info.path, journalMode: info.journalMode, sizeBytes: info.fileBytes + info.walBytes },
         },
         200,

@@ -108,7 +108,10 @@ export function sqliteCacheBackend(db: Database): CacheBackend {
   };
   return {
     name: "sqlite",
-    timezone: db.timezone,
+    // Read at each call: the database's zone may be changed (updateSettings) while the cache is open.
+    get timezone() {
+      return db.timezone;
+    },
     readonly: db.readonly,
     database: db,
     reads: {

@@ -6,6 +6,7 @@
  * where canonicalJson sorts keys at every level and writes no whitespace (see domain/json.ts).
  * The first entry's prev_hash is 64 zeros. Any client can recompute the chain from the table.
  */
+import type { TimeReading } from "./time.ts";
 import { z } from "zod";
 import { StorageError, ValidationError, type Issue } from "./errors.ts";
 import { canonicalJson, exactJson, type JsonValue } from "./json.ts";
@@ -143,7 +144,7 @@ const AUDIT_QUERY_KEYS = ["since", "until", "actor", "action", "limit"];
 /** query()'s options checked and read: the inclusive time range, filters (null: any), limit. */
 export function readAuditQuery(
   query: unknown,
-  timeZone: string,
+  reading: TimeReading,
 ): { start: number; end: number; actor: string | null; action: string | null; limit: number | undefined } {
   const issues: Issue[] = [];
   const { since, until, actor, action, limit } = checkOptions<Record<"since" | "until" | "actor" | "action" | "limit", unknown>>(query, AUDIT_QUERY_KEYS, issues);
@@ -152,7 +153,7 @@ export function readAuditQuery(
     if (value !== undefined && typeof value !== "string") issues.push({ field, message: "expected a string" });
   }
   if (issues.length > 0) throw new ValidationError(issues);
-  const { start, end } = readSinceUntil(since, until, timeZone);
+  const { start, end } = readSinceUntil(since, until, reading);
   return { start, end, actor: (actor as string | undefined) ?? null, action: (action as string | undefined) ?? null, limit: limit as number | undefined };
 }
 

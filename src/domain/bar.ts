@@ -5,7 +5,7 @@
 import { z } from "zod";
 import type { Issue } from "./errors.ts";
 import { checkNonNegative, checkPositive, validateBatch, type Batch, type BatchSpec } from "./batch.ts";
-import type { TimestampInput } from "./time.ts";
+import type { TimeReading, TimestampInput } from "./time.ts";
 
 /** One OHLCV bar as the store returns it. Prices and sizes are null where the source had none. */
 export interface Bar {
@@ -91,6 +91,6 @@ const BAR_SPEC: BatchSpec<BarValueField> = { noun: "bar", fields: BAR_VALUE_FIEL
  * Validates bars (an array of BarInput or a BarColumns object) read in `timeZone`, or throws a
  * ValidationError listing every bad row's index, field and reason.
  */
-export function validateBars(input: readonly BarInput[] | BarColumns, timeZone: string): BarBatch {
-  return validateBatch(BAR_SPEC, input, timeZone);
+export function validateBars(input: readonly BarInput[] | BarColumns, reading: TimeReading): BarBatch {
+  return validateBatch(BAR_SPEC, input, reading);
 }

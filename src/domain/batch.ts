@@ -4,7 +4,7 @@
  * this shape; each supplies its field list and its own rules.
  */
 import { ValidationError, type Issue } from "./errors.ts";
-import { assertTimeZone, MAX_TIMESTAMP, MIN_TIMESTAMP, TimestampError, toEpochMs } from "./time.ts";
+import { allowsSecondsLike, assertTimeZone, isSecondsLike, MAX_TIMESTAMP, MIN_TIMESTAMP, TimestampError, toEpochMs, zoneOf, type TimeReading } from "./time.ts";
 
 /**
  * A validated batch. Missing values are NaN here (NaN is never accepted as input, so it can
@@ -43,9 +43,10 @@ export function rowAt(batch: { order: Uint32Array | null }, position: number): n
 export function validateBatch<F extends string>(
   spec: BatchSpec<F>,
   input: unknown,
-  timeZone: string,
+  reading: TimeReading,
 ): Batch<F> {
-  assertTimeZone(timeZone);
+  assertTimeZone(zoneOf(reading));
+  const timeZone: Reading = { reading, secondsLike: allowsSecondsLike(reading) };
   const issues: Issue[] = [];
   const columns = Array.isArray(input)
     ? fromRows(spec, input, timeZone, issues)
@@ -67,7 +68,7 @@ function allocate<F extends string>(fields: readonly F[], length: number): Batch
 function fromRows<F extends string>(
   spec: BatchSpec<F>,
   rows: readonly unknown[],
-  timeZone: string,
+  timeZone: Reading,
   issues: Issue[],
 ): Batch<F> {
   const { fields } = spec;
@@ -100,7 +101,7 @@ function fromRows<F extends string>(
 function fromColumns<F extends string>(
   spec: BatchSpec<F>,
   input: unknown,
-  timeZone: string,
+  timeZone: Reading,
   issues: Issue[],
 ): Batch<F> | undefined {
   if (typeof input !== "object" || input === null) {
@@ -154,9 +155,15 @@ function isArrayLike(value: unknown): value is ArrayLike<unknown> {
   return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
 }
 
-function readTimestamp(value: unknown, timeZone: string, row: number, issues: Issue[]): number {
+/** A batch's time reading, with the seconds-like opt-in read once rather than per row. */
+interface Reading {
+  reading: TimeReading;
+  secondsLike: boolean;
+}
+
+function readTimestamp(value: unknown, { reading, secondsLike }: Reading, row: number, issues: Issue[]): number {
   // Fast path for the common case: whole epoch milliseconds in range.
-  if (typeof value === "number" && Number.isInteger(value) && value >= MIN_TIMESTAMP && value <= MAX_TIMESTAMP) {
+  if (typeof value === "number" && Number.isInteger(value) && value >= MIN_TIMESTAMP && value <= MAX_TIMESTAMP && (secondsLike || !isSecondsLike(value))) {
     return value;
   }
   if (value === undefined || value === null) {
@@ -164,7 +171,7 @@ function readTimestamp(value: unknown, timeZone: string, row: number, issues: Is
     return NaN;
   }
   try {
-    return toEpochMs(value, timeZone);
+    return toEpochMs(value, reading);
   } catch (error) {
     if (!(error instanceof TimestampError)) throw error;
     issues.push({ row, field: "timestamp", message: error.reason });

@@ -2,6 +2,7 @@
  * Recovery metrics: named numeric samples with labels, for what the system does to stay
  * healthy (cache repairs, checkpoint durations, integrity checks, busy waits).
  */
+import type { TimeReading } from "./time.ts";
 import { z } from "zod";
 import { ValidationError, type Issue } from "./errors.ts";
 import { checkOptions, readSinceUntil } from "./query.ts";
@@ -86,12 +87,12 @@ export function canonicalLabels(labels: unknown, issues: Issue[]): string {
 const METRIC_QUERY_KEYS: readonly string[] = ["since", "until", "labels"];
 
 /** query()'s name and options checked and read: the inclusive time range, and the labels wanted. */
-export function readMetricQuery(name: unknown, query: unknown, timeZone: string): { start: number; end: number; wanted: MetricLabels | undefined } {
+export function readMetricQuery(name: unknown, query: unknown, reading: TimeReading): { start: number; end: number; wanted: MetricLabels | undefined } {
   assertMetricName(name);
   const issues: Issue[] = [];
   const { since, until, labels } = checkOptions<Record<"since" | "until" | "labels", unknown>>(query, METRIC_QUERY_KEYS, issues);
   if (issues.length > 0) throw new ValidationError(issues);
-  const { start, end } = readSinceUntil(since, until, timeZone);
+  const { start, end } = readSinceUntil(since, until, reading);
   const wanted = labels === undefined ? undefined : (JSON.parse(canonicalLabels(labels, issues)) as MetricLabels);
   if (issues.length > 0) throw new ValidationError(issues);
   return { start, end, wanted };

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { ValidationError, type Issue } from "./errors.ts";
-import { DAY_MS, HOUR_MS, MAX_TIMESTAMP, MIN_TIMESTAMP, MINUTE_MS, TimestampError, toEpochMs, type TimestampInput } from "./time.ts";
+import { DAY_MS, HOUR_MS, MAX_TIMESTAMP, MIN_TIMESTAMP, MINUTE_MS, TimestampError, toRangeBound, type RangeSide, type TimeReading, type TimestampInput } from "./time.ts";
 
 export const INTERVALS = ["1m", "5m", "15m", "30m", "1h", "2h", "1d", "1w", "1M"] as const;
 export type Interval = (typeof INTERVALS)[number];
@@ -98,12 +98,15 @@ export const RANGE_KEYS: readonly string[] = ["start", "end"];
 export const QUERY_KEYS: readonly string[] = [...RANGE_KEYS, "limit", "order"];
 export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp", "align", "fill"];
 
-/** Reads an inclusive range; either end may be open. Throws a ValidationError on bad input. */
-export function readRange(range: TimeRange | undefined, timeZone: string, keys = RANGE_KEYS): ReadRange {
+/**
+ * Reads an inclusive range; either end may be open. A date alone is a day in the store's zone,
+ * the whole day as `end` (toRangeBound). Throws a ValidationError on bad input.
+ */
+export function readRange(range: TimeRange | undefined, reading: TimeReading, keys = RANGE_KEYS): ReadRange {
   const issues: Issue[] = [];
   const query = checkOptions<TimeRange>(range, keys, issues);
-  const start = readBound(query.start, "start", MIN_TIMESTAMP, timeZone, issues);
-  const end = readBound(query.end, "end", MAX_TIMESTAMP, timeZone, issues);
+  const start = readBound(query.start, "start", MIN_TIMESTAMP, reading, issues);
+  const end = readBound(query.end, "end", MAX_TIMESTAMP, reading, issues);
   if (issues.length === 0 && start > end) {
     issues.push({ field: "start", message: `start (${start}) is after end (${end})` });
   }
@@ -115,9 +118,9 @@ export function readRange(range: TimeRange | undefined, timeZone: string, keys =
  * Reads `{ since, until }` (the audit log's and the metrics' names for a range), reporting
  * problems under those names.
  */
-export function readSinceUntil(since: unknown, until: unknown, timeZone: string): ReadRange {
+export function readSinceUntil(since: unknown, until: unknown, reading: TimeReading): ReadRange {
   try {
-    return readRange({ start: since as TimestampInput | undefined, end: until as TimestampInput | undefined }, timeZone);
+    return readRange({ start: since as TimestampInput | undefined, end: until as TimestampInput | undefined }, reading);
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     const rename = (field?: string) => (field === "start" ? "since" : field === "end" ? "until" : field);
@@ -128,8 +131,8 @@ export function readSinceUntil(since: unknown, until: unknown, timeZone: string)
 }
 
 /** Reads a range with limit and order. */
-export function readQuery(query: RangeQuery | undefined, timeZone: string, keys = QUERY_KEYS): ReadQuery {
-  const range = readRange(query, timeZone, keys);
+export function readQuery(query: RangeQuery | undefined, reading: TimeReading, keys = QUERY_KEYS): ReadQuery {
+  const range = readRange(query, reading, keys);
   const issues: Issue[] = [];
   const { limit, order } = query ?? {};
   checkLimit(limit, issues);
@@ -189,10 +192,10 @@ export function checkOptions<T extends object>(value: unknown, keys: readonly st
   return value as Partial<T>;
 }
 
-function readBound(value: unknown, field: string, open: number, timeZone: string, issues: Issue[]): number {
+function readBound(value: unknown, field: RangeSide, open: number, reading: TimeReading, issues: Issue[]): number {
   if (value === undefined || value === null) return open;
   try {
-    return toEpochMs(value, timeZone);
+    return toRangeBound(value, field, reading);
   } catch (error) {
     if (!(error instanceof TimestampError)) throw error;
     issues.push({ field, message: error.reason });

@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { Issue } from "./errors.ts";
 import { checkNonNegative, checkPositive, validateBatch, type Batch, type BatchSpec } from "./batch.ts";
 import type { NumberColumn } from "./bar.ts";
-import type { TimestampInput } from "./time.ts";
+import type { TimeReading, TimestampInput } from "./time.ts";
 
 export interface Quote {
   /** Epoch milliseconds, UTC. */
@@ -68,6 +68,6 @@ function checkQuotes(quotes: QuoteBatch, issues: Issue[]): void {
 
 const QUOTE_SPEC: BatchSpec<QuoteValueField> = { noun: "quote", fields: QUOTE_VALUE_FIELDS, check: checkQuotes };
 
-export function validateQuotes(input: readonly QuoteInput[] | QuoteColumns, timeZone: string): QuoteBatch {
-  return validateBatch(QUOTE_SPEC, input, timeZone);
+export function validateQuotes(input: readonly QuoteInput[] | QuoteColumns, reading: TimeReading): QuoteBatch {
+  return validateBatch(QUOTE_SPEC, input, reading);
 }

@@ -11,6 +11,7 @@ import type { CheckpointMode, CheckpointResult, IntegrityResult, MaintenanceStat
 import type { Metric, MetricLabels, MetricSummary } from "./metric.ts";
 import type { Preference } from "./preference.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "./quote.ts";
+import type { SettingsRequest, StoreSettings } from "./settings.ts";
 import type { TimestampInput } from "./time.ts";
 import type { CalendarData, CalendarDay, CalendarSummary } from "./calendar.ts";
 import type { Completeness } from "./session.ts";
@@ -109,10 +110,20 @@ export type BackendName = "sqlite" | "sqlite-worker" | "postgres";
 
 export interface Store {
   readonly backend: BackendName;
-  /** The IANA zone naive timestamps are read in (and day/week buckets follow). */
+  /**
+   * The IANA zone the database stores: naive timestamps and date-only bounds are read in it, and
+   * day/week buckets follow it.
+   */
   readonly timezone: string;
-  /** Where the stored bars are stamped within their interval (the `barTimestamp` option). */
+  /** Where the stored bars are stamped within their interval, as the database stores it. */
   readonly barTimestamp: BarTimestamp;
+  /** The database's default calendar, or null. */
+  readonly calendar: string | null;
+  /**
+   * Changes stored settings: one audit entry per changed setting, in one transaction; resolves
+   * with the settings now stored. A change of bar stamping is refused while bars are stored.
+   */
+  updateSettings(change: SettingsRequest): Promise<StoreSettings>;
   /**
    * The same store (same connection, same data) whose mutations the audit log attributes to
    * `actor` instead of the store's `actor` option. Closing the view closes the store.

@@ -22,6 +22,39 @@ export const MIN_TIMESTAMP = -62_135_596_800_000;
 export const MAX_TIMESTAMP = 253_402_300_799_999;
 
 /**
+ * Numbers from 1e8 to 1e11 read as epoch ms fall between 1970-01-02 and 1973-03-03; read as epoch
+ * seconds they are 1973-2286, where every real bar is. A number in this range is nearly always
+ * seconds given where milliseconds belong, so it is refused unless the store opts in.
+ */
+export const SECONDS_LIKE_MIN = 1e8;
+export const SECONDS_LIKE_MAX = 1e11;
+
+/**
+ * How a store reads timestamp inputs: the zone of naive times and whether numbers that look like
+ * epoch seconds are accepted as milliseconds. A bare zone name reads strictly (they are refused).
+ */
+export type TimeReading = string | ZoneReading;
+
+/** A store's reading of timestamps (its live settings object: read at each call). */
+export interface ZoneReading {
+  readonly timezone: string;
+  readonly allowSecondsLikeTimestamps?: boolean;
+}
+
+export function zoneOf(reading: TimeReading): string {
+  return typeof reading === "string" ? reading : reading.timezone;
+}
+
+export function allowsSecondsLike(reading: TimeReading): boolean {
+  return typeof reading !== "string" && reading.allowSecondsLikeTimestamps === true;
+}
+
+/** True for a whole number in the range epoch seconds of 1973-2286 fall in. */
+export function isSecondsLike(value: number): boolean {
+  return value >= SECONDS_LIKE_MIN && value < SECONDS_LIKE_MAX;
+}
+
+/**
  * A timestamp input that cannot be read: a ValidationError with one issue on `timestamp`.
  * Batch validators catch it and report the reason with the row and field it came from.
  */
@@ -41,10 +74,12 @@ const NAIVE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d
 
 /**
  * Reads one timestamp input as epoch milliseconds UTC, or throws a TimestampError saying why.
- * Numbers are epoch ms and must be whole (no silent rounding); strings are ISO-8601 with an
- * offset, or naive `YYYY-MM-DD[ HH:MM[:SS[.sss]]]` read in `timeZone`.
+ * Numbers are epoch ms and must be whole (no silent rounding), and not in the range that epoch
+ * seconds fall in unless `reading` allows it; strings are ISO-8601 with an offset, or naive
+ * `YYYY-MM-DD[ HH:MM[:SS[.sss]]]` read in the reading's zone.
  */
-export function toEpochMs(value: unknown, timeZone: string): number {
+export function toEpochMs(value: unknown, reading: TimeReading): number {
+  const timeZone = zoneOf(reading);
   if (typeof value === "number") {
     if (!Number.isInteger(value)) {
       throw new TimestampError(
@@ -56,6 +91,7 @@ export function toEpochMs(value: unknown, timeZone: string): number {
     if (value < MIN_TIMESTAMP || value > MAX_TIMESTAMP) {
       throw new TimestampError(`epoch milliseconds out of range (years 0001-9999): ${value}`);
     }
+    if (isSecondsLike(value) && !allowsSecondsLike(reading)) throw new TimestampError(secondsLikeReason(value));
     return value;
   }
   if (value instanceof Date) {
@@ -70,6 +106,45 @@ export function toEpochMs(value: unknown, timeZone: string): number {
   throw new TimestampError(
     `expected epoch ms, a Date or an ISO-8601 string, got ${value === null ? "null" : typeof value}`,
   );
+}
+
+/** Why a seconds-like number is refused, and what to do. */
+export function secondsLikeReason(value: number): string {
+  return (
+    `${value} looks like epoch seconds (${new Date(value * 1000).toISOString()}), not milliseconds ` +
+    `(${new Date(value).toISOString()}): multiply by 1000, or open the store with allowSecondsLikeTimestamps`
+  );
+}
+
+/** Which end of an inclusive range a bound is. */
+export type RangeSide = "start" | "end";
+
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const COMPACT_DATE = /^(\d{4})(\d{2})(\d{2})$/;
+/** Digits as text (a query string, a command line): epoch ms, unless exactly 8 (a compact date). */
+const EPOCH_DIGITS = /^-?\d{1,16}$/;
+
+/**
+ * The one date rule, for every range bound (library, API, CLI): a date alone, `2024-01-15` or
+ * `20240115`, is a calendar day in the reading's zone; as `start` it is the day's first
+ * instant, as `end` the whole day is included (the last ms before the next local midnight).
+ * Other digits as text are epoch ms (what a query string or a command line carries); anything
+ * else is a timestamp as toEpochMs reads it (a number is epoch ms, never a date).
+ */
+export function toRangeBound(value: unknown, side: RangeSide, reading: TimeReading): number {
+  if (typeof value === "string") {
+    const m = DATE_ONLY.exec(value) ?? COMPACT_DATE.exec(value);
+    if (m) {
+      const timeZone = zoneOf(reading);
+      const midnight = wallClockMs(value, m);
+      const first = checkRange(startOfLocalDay(midnight, timeZone), value);
+      if (side === "start") return first;
+      // 9999-12-31 in a zone west of UTC ends after the last storable instant: the open end.
+      return Math.min(MAX_TIMESTAMP, startOfLocalDay(midnight + DAY_MS, timeZone) - 1);
+    }
+    if (EPOCH_DIGITS.test(value)) return toEpochMs(Number(value), reading);
+  }
+  return toEpochMs(value, reading);
 }
 
 function parseTimestampString(text: string, timeZone: string): number {
@@ -344,4 +419,20 @@ function yearStart(year: number): number {
 /** ISO-8601 UTC with milliseconds, the form CSV files carry. */
 export function formatIsoUtc(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/**
+ * ISO-8601 wall-clock time in `timeZone` with its offset written out, the form people read:
+ * `2024-01-15T09:31:00+08:00` (milliseconds only when there are some). Reads back to the same
+ * instant through toEpochMs.
+ */
+export function formatIsoLocal(ms: number, timeZone: string): string {
+  const offset = isUtc(timeZone) ? 0 : cachedOffsetAt(timeZone, ms);
+  const wall = new Date(ms + offset).toISOString();
+  const body = wall.endsWith(".000Z") ? wall.slice(0, 19) : wall.slice(0, 23);
+  const total = Math.abs(offset) / 1000;
+  const pad = (n: number) => String(Math.floor(n)).padStart(2, "0");
+  // Zones before 1900 ran on local mean time (Asia/Shanghai: +08:05:43); the seconds are kept.
+  const seconds = total % 60 === 0 ? "" : `:${pad(total % 60)}`;
+  return `${body}${offset < 0 ? "-" : "+"}${pad(total / 3600)}:${pad((total % 3600) / 60)}${seconds}`;
 }

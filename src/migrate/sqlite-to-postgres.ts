@@ -68,6 +68,14 @@ export const COPIED_TABLES: readonly TableSpec[] = [
     onConflict: "update",
   },
   {
+    // The database's zone, stamping and calendar go with its data: a copy read with other
+    // settings would give other bars.
+    name: "settings",
+    columns: [["key", "text"], ["value", "text"], ["updated_at", "bigint"]],
+    key: ["key"],
+    onConflict: "update",
+  },
+  {
     name: "recovery_metrics",
     columns: [["id", "bigint"], ["name", "text"], ["timestamp", "bigint"], ["value", "float8"], ["labels", "text"]],
     key: ["id"],

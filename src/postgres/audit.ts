@@ -9,6 +9,7 @@
  * privilege on the table, unlike LOCK TABLE ... EXCLUSIVE, which needs UPDATE or DELETE rights
  * an append-only role should not have.
  */
+import type { ZoneReading } from "../domain/time.ts";
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { SQL } from "bun";
 import {
@@ -75,7 +76,7 @@ export interface PgAuditRecorder {
   as<T>(actor: string, work: () => T): T;
 }
 
-export function createPgAudit(pool: PostgresPool, settings: { readonly timezone: string; readonly actor: string }) {
+export function createPgAudit(pool: PostgresPool, settings: ZoneReading & { readonly actor: string }) {
   const actors = new AsyncLocalStorage<string>();
 
   const record: PgAuditRecorder = Object.assign(
@@ -99,7 +100,7 @@ export function createPgAudit(pool: PostgresPool, settings: { readonly timezone:
     record,
 
     async query(query: AuditQuery = {}): Promise<AuditEntry[]> {
-      const { start, end, actor: who, action: what, limit } = readAuditQuery(query, settings.timezone);
+      const { start, end, actor: who, action: what, limit } = readAuditQuery(query, settings);
       const rows = await pool.run(
         async (sql) =>
           (await sql`SELECT id::float8 AS id, timestamp::float8 AS timestamp, actor, action, entity, details, prev_hash, hash

@@ -50,11 +50,13 @@ import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
+/** Read at each call: a settings change takes effect on the next one. */
 export interface PgBarSettings {
   readonly timezone: string;
   readonly barTimestamp: BarTimestamp;
   /** The exchange calendar a symbol's session-aligned reads follow; null when it has none. */
   readonly calendarOf?: (symbol: string) => Calendar | null;
+  readonly allowSecondsLikeTimestamps?: boolean;
 }
 
 /** Rows per INSERT statement: large enough to amortise the round trip, bounded in memory. */
@@ -68,8 +70,6 @@ const PAGE_ROWS = 8_192;
  * the details SQLite's records (the Store passes it; the repository alone writes no audit).
  */
 export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?: PgAuditRecorder) {
-  const { timezone } = settings;
-
   async function upsert(tx: SQL, symbol: string, timestamps: number[], values: (number | null)[][]): Promise<void> {
     const [open, high, low, close, volume, amount] = values;
     await tx`
@@ -145,10 +145,10 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
   async function* resample(symbol: string, range: ReadRange, how: Resampling): AsyncGenerator<Bar> {
     if (how.calendar !== undefined) {
       const bars = stored(symbol, { ...range, limit: -1, order: "asc" });
-      yield* resampleStoredAsync(bars, sessionResampler(how.calendar, how.interval, how.placement, timezone));
+      yield* resampleStoredAsync(bars, sessionResampler(how.calendar, how.interval, how.placement, settings.timezone));
       return;
     }
-    const plan = resamplePlan(range, how.interval as ClockInterval, how.placement, timezone);
+    const plan = resamplePlan(range, how.interval as ClockInterval, how.placement, settings.timezone);
     let answer: ResampleAnswer;
     for (;;) {
       const step = plan.next(answer);
@@ -188,7 +188,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
   /** Arguments are checked when called, not at the first next(): a bad query fails where it is made. */
   function iterate(symbol: string, query?: BarQuery): AsyncGenerator<Bar> {
     assertSymbol(symbol);
-    const read = readQuery(query, timezone, BAR_QUERY_KEYS);
+    const read = readQuery(query, settings, BAR_QUERY_KEYS);
     return shaped(symbol, read, query) ?? stored(symbol, read);
   }
 
@@ -226,7 +226,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     /** Upserts bars on (symbol, timestamp) in one transaction; returns the rows written. */
     async insertBars(symbol: string, input: readonly BarInput[] | BarColumns): Promise<number> {
       assertSymbol(symbol);
-      const batch = validateBars(input, timezone);
+      const batch = validateBars(input, settings);
       if (batchSize(batch) === 0) return 0;
       // Read before any await: the actor of the call, however its transaction is scheduled.
       const actor = audit?.actor();
@@ -236,7 +236,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     /** insertBars inside the open transaction `tx`, its audit entry naming `actor`. */
     async insertIn(tx: SQL, symbol: string, input: readonly BarInput[] | BarColumns, actor: string | undefined): Promise<number> {
       assertSymbol(symbol);
-      const batch = validateBars(input, timezone);
+      const batch = validateBars(input, settings);
       return batchSize(batch) === 0 ? 0 : writeBatch(tx, symbol, batch, actor);
     },
 
@@ -244,14 +244,14 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     /** Stored bars (no resampling) inside the open transaction `tx`. */
     async storedIn(tx: SQL, symbol: string, query?: BarQuery): Promise<Bar[]> {
       assertSymbol(symbol);
-      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
+      const read = readQuery(query, settings, BAR_QUERY_KEYS);
       return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order, tx);
     },
 
     /** Bars in a range, ascending by default, as stored (one query) or resampled in SQL. */
     async getBars(symbol: string, query?: BarQuery): Promise<Bar[]> {
       assertSymbol(symbol);
-      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
+      const read = readQuery(query, settings, BAR_QUERY_KEYS);
       const stream = shaped(symbol, read, query);
       if (!stream) return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order);
       const bars: Bar[] = [];
@@ -272,7 +272,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     /** Deletes the bars in a range (inclusive; the whole symbol when the range is empty). */
     async deleteBars(symbol: string, range?: TimeRange): Promise<number> {
       assertSymbol(symbol);
-      const { start, end } = readRange(range, timezone);
+      const { start, end } = readRange(range, settings);
       const actor = audit?.actor();
       return pool.run((sql) =>
         sql.begin(READ_COMMITTED, async (tx) => {
@@ -291,7 +291,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
      */
     async completeness(symbol: string, query?: CompletenessQuery): Promise<Completeness> {
       assertSymbol(symbol);
-      const range = readRange(query, timezone);
+      const range = readRange(query, settings);
       const calendar = settings.calendarOf?.(symbol) ?? null;
       if (!calendar) throw noCalendarError(symbol, "calendar");
       const counter = completenessCounter(calendar, settings.barTimestamp, {

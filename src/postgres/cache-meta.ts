@@ -54,7 +54,8 @@ export interface PgCacheParts {
   pool: PostgresPool;
   bars: ReturnType<typeof createPgBars>;
   audit: PgAuditRecorder;
-  timezone: string;
+  /** The store's live settings: the zone is read at each call (updateSettings may change it). */
+  settings: { readonly timezone: string };
   /** The actor of the store view the cache was made from; undefined: the store's. */
   actor: string | undefined;
   /** Whether the store was closed: every call is then refused with CLOSED, as the store's are. */
@@ -62,12 +63,14 @@ export interface PgCacheParts {
 }
 
 export function createPgCacheBackend(parts: PgCacheParts): CacheBackend {
-  const { pool, bars, audit, timezone } = parts;
+  const { pool, bars, audit, settings } = parts;
   const open = <T>(work: () => Promise<T>): Promise<T> =>
     parts.closed() ? Promise.reject(new StorageError("CLOSED", "the store is closed")) : work();
   return {
     name: "postgres",
-    timezone,
+    get timezone() {
+      return settings.timezone;
+    },
     readonly: false,
     reads: {
       entry: (symbol) => open(() => pool.run((sql) => entryOn(sql, symbol))),

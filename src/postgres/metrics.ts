@@ -3,6 +3,7 @@
  * same checks and answers as src/sqlite/metrics.ts. Labels are stored as the same canonical
  * JSON text (sorted keys) and filtered here, not in SQL, exactly as SQLite's repository does.
  */
+import type { ZoneReading } from "../domain/time.ts";
 import type { SQL } from "bun";
 import {
   assertMetricName,
@@ -36,7 +37,7 @@ export async function recordIn(sql: SQL, name: string, value: number, labels?: M
   return { name: checked.name, timestamp, value: checked.value, labels: JSON.parse(checked.labels) as MetricLabels };
 }
 
-export function createPgMetrics(pool: PostgresPool, settings: { readonly timezone: string }) {
+export function createPgMetrics(pool: PostgresPool, settings: ZoneReading) {
   return {
     /** Records one sample now; returns it. */
     record(name: string, value: number, labels?: MetricLabels): Promise<Metric> {
@@ -47,7 +48,7 @@ export function createPgMetrics(pool: PostgresPool, settings: { readonly timezon
 
     /** Samples of `name` in the inclusive range, oldest first, optionally filtered by labels. */
     async query(name: string, query: MetricQuery = {}): Promise<Metric[]> {
-      const { start, end, wanted } = readMetricQuery(name, query, settings.timezone);
+      const { start, end, wanted } = readMetricQuery(name, query, settings);
       const rows = await pool.run(
         async (sql) =>
           (await sql`SELECT name, timestamp::float8 AS timestamp, value, labels FROM recovery_metrics

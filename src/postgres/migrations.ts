@@ -260,6 +260,15 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 `;
 
+/** The settings the database remembers, as on SQLite (values are JSON text, as preferences). */
+const V7_SETTINGS = `
+CREATE TABLE settings (
+    key text PRIMARY KEY,
+    value text NOT NULL,
+    updated_at bigint NOT NULL
+);
+`;
+
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "market_data, quotes, session_cache, recovery_metrics, user_preferences, audit_log (append-only), model_artifacts", sql: V1 },
   { version: 2, description: "tradelite_ksum: sum() with SQLite's compensated summation", sql: V2_KBN_SUM },
@@ -267,8 +276,9 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 4, description: "tradelite_ksum: a sum past the largest double is Infinity, as in SQLite, not an overflow error", sql: V4_KBN_SUM_OVERFLOW },
   { version: 5, description: "market_data as a TimescaleDB hypertable, where the server has the extension", sql: V5_TIMESCALEDB },
   { version: 6, description: "tradelite_ksum: no underflow error on subnormals, no overflow error in the final sum", sql: V6_KBN_SUM_EDGES },
+  { version: 7, description: "settings (time zone, bar stamping, default calendar)", sql: V7_SETTINGS },
   {
-    version: 7,
+    version: 8,
     description: "calendars, calendar_days, symbol_calendars; the shipped XSHG and XSHE",
     sql: CALENDAR_TABLES,
     async up(tx) {

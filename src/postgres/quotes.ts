@@ -2,6 +2,7 @@
  * quotes on PostgreSQL: level-1 snapshot upserts and range reads, as src/sqlite/quotes.ts does
  * them (one unnest statement text; repeats inside a batch resolved first, last one winning).
  */
+import type { ZoneReading } from "../domain/time.ts";
 import { batchSize, rowAt, timeSpan } from "../domain/batch.ts";
 import { readQuery, type RangeQuery } from "../domain/query.ts";
 import { QUOTE_VALUE_FIELDS, validateQuotes, type Quote, type QuoteColumns, type QuoteInput } from "../domain/quote.ts";
@@ -10,11 +11,11 @@ import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
 /** `audit`, when given, records `quotes.insert` in the insert's transaction, as SQLite does. */
-export function createPgQuotes(pool: PostgresPool, settings: { readonly timezone: string }, audit?: PgAuditRecorder) {
+export function createPgQuotes(pool: PostgresPool, settings: ZoneReading, audit?: PgAuditRecorder) {
   return {
     async insertQuotes(symbol: string, input: readonly QuoteInput[] | QuoteColumns): Promise<number> {
       assertSymbol(symbol);
-      const batch = validateQuotes(input, settings.timezone);
+      const batch = validateQuotes(input, settings);
       const total = batchSize(batch);
       if (total === 0) return 0;
       const timestamps = new Array<number>(total);
@@ -49,7 +50,7 @@ export function createPgQuotes(pool: PostgresPool, settings: { readonly timezone
 
     async getQuotes(symbol: string, query?: RangeQuery): Promise<Quote[]> {
       assertSymbol(symbol);
-      const read = readQuery(query, settings.timezone);
+      const read = readQuery(query, settings);
       const limit = read.limit < 0 ? null : read.limit;
       const rows = await pool.run(async (sql) =>
         read.order === "desc"

@@ -9,7 +9,10 @@
 import { z } from "zod";
 import { checkActor } from "../domain/audit.ts";
 import { StorageError, ValidationError } from "../domain/errors.ts";
+import { CALENDAR_NAME } from "../domain/calendar.ts";
 import { BAR_TIMESTAMPS, type BarQuery, type BarTimestamp } from "../domain/query.ts";
+import { readInitialSettings } from "../config.ts";
+import { withCalendars, type SettingsRequest } from "../domain/settings.ts";
 import type { Store } from "../domain/store.ts";
 import { assertTimeZone } from "../domain/time.ts";
 import { createPgArtifacts } from "./artifacts.ts";
@@ -24,12 +27,22 @@ import { createPgMetrics, recordIn } from "./metrics.ts";
 import { migratePostgres } from "./migrations.ts";
 import { createPgPrefs } from "./prefs.ts";
 import { createPgQuotes } from "./quotes.ts";
+import { createPgSettings, openPgSettings, type PgLiveSettings } from "./settings.ts";
 
 export interface PostgresStoreOptions extends PostgresOptions {
-  /** IANA zone for naive timestamps and day/week buckets. Default UTC. */
+  /**
+   * The database's IANA zone: stored by a new database (default UTC); an existing one must
+   * store the same, or opening is refused naming both. Omit it to use what the database stores.
+   */
   timezone?: string;
-  /** Where stored bars are stamped within their interval. Default "start". */
+  /** Where stored bars are stamped within their interval (stored like `timezone`). Default "start". */
   barTimestamp?: BarTimestamp;
+  /** The default calendar's name, or null (stored like `timezone`). Default null. */
+  calendar?: string | null;
+  /** Settings a new database is created with where the options above say nothing; never compared. */
+  initialSettings?: SettingsRequest;
+  /** Accept numbers from 1e8 to 1e11 as epoch-ms timestamps (refused by default as probable epoch seconds). */
+  allowSecondsLikeTimestamps?: boolean;
   /** Who the audit log names for the store's own mutations. Default "tradelite". */
   actor?: string;
 }
@@ -41,6 +54,9 @@ const OptionsSchema = z.strictObject({
   connectionTimeoutS: z.number().optional(),
   timezone: z.string().optional(),
   barTimestamp: z.enum(BAR_TIMESTAMPS).optional(),
+  calendar: z.string().regex(CALENDAR_NAME, "expected a calendar name (a letter, then letters, digits, _ or -, at most 32)").nullable().optional(),
+  initialSettings: z.unknown().optional(),
+  allowSecondsLikeTimestamps: z.boolean().optional(),
   actor: z.string().optional(),
 });
 
@@ -55,18 +71,29 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
     );
   }
   const given = parsed.data;
-  const timezone = assertTimeZone(given.timezone ?? "UTC");
-  const barTimestamp = given.barTimestamp ?? "start";
+  const asked: SettingsRequest = {};
+  if (given.timezone !== undefined) asked.timezone = assertTimeZone(given.timezone);
+  if (given.barTimestamp !== undefined) asked.barTimestamp = given.barTimestamp;
+  if (given.calendar !== undefined) asked.calendar = given.calendar;
+  const initial = readInitialSettings(given.initialSettings);
   const actor = checkActor(given.actor ?? "tradelite");
   const pool = new PostgresPool(given);
+  let live: PgLiveSettings;
   try {
     await pool.run((sql) => migratePostgres(sql));
+    live = await openPgSettings(pool, asked, initial, given.allowSecondsLikeTimestamps ?? false);
   } catch (error) {
     await pool.close();
     throw error;
   }
 
-  const audit = createPgAudit(pool, { timezone, actor });
+  const audit = createPgAudit(pool, {
+    get timezone() {
+      return live.timezone;
+    },
+    allowSecondsLikeTimestamps: live.allowSecondsLikeTimestamps,
+    actor,
+  });
   const recordRun: RunRecorder = async (action, durationMs, details) => {
     const who = audit.record.actor();
     await pool.run((sql) =>
@@ -77,29 +104,21 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
       }),
     );
   };
-  const calendars = createCalendarRepository(pool, audit.record, defaultCalendar);
+  const calendars = createCalendarRepository(pool, audit.record, () => live.calendar);
   const parts = {
     calendars,
-    bars: createPgBars(pool, { timezone, barTimestamp, calendarOf: (symbol) => calendars.calendarOf(symbol) }, audit.record),
-    quotes: createPgQuotes(pool, { timezone }, audit.record),
-    metrics: createPgMetrics(pool, { timezone }),
+    bars: createPgBars(pool, withCalendars(live, calendars.calendarOf), audit.record),
+    quotes: createPgQuotes(pool, live, audit.record),
+    metrics: createPgMetrics(pool, live),
+    settings: createPgSettings(pool, live, audit.record),
     prefs: createPgPrefs(pool, audit.record),
     artifacts: createPgArtifacts(pool, audit.record),
     maintenance: createPgMaintenance(pool, recordRun),
   };
   const state = { closed: false };
-  return view(parts, audit, pool, state, { timezone, barTimestamp }, undefined);
+  return view(parts, audit, pool, state, live, undefined);
 }
 
-/**
- * The calendar a symbol without its own entry follows: none yet. A database's stored default
- * (the settings table, another change) plugs in here.
- */
-function defaultCalendar(): string | null {
-  return null;
-}
-
-/** Whether a read needs the symbol's calendar (resamplingOf asks for it synchronously). */
 /** Whether a read follows the symbol's calendar (session buckets, or a fill on its grid). */
 function sessionAligned(query: BarQuery | undefined): boolean {
   return query?.align === "session" || query?.fill === "previous";
@@ -113,6 +132,7 @@ type Parts = {
   prefs: ReturnType<typeof createPgPrefs>;
   artifacts: ReturnType<typeof createPgArtifacts>;
   maintenance: ReturnType<typeof createPgMaintenance>;
+  settings: ReturnType<typeof createPgSettings>;
 };
 
 function view(
@@ -120,7 +140,7 @@ function view(
   audit: ReturnType<typeof createPgAudit>,
   pool: PostgresPool,
   state: { closed: boolean },
-  settings: { timezone: string; barTimestamp: BarTimestamp },
+  settings: PgLiveSettings,
   actor: string | undefined,
 ): Store {
   /** Refuses calls after close(); runs the call as this view's actor. */
@@ -132,8 +152,16 @@ function view(
   const { bars, quotes, metrics, prefs, artifacts, maintenance, calendars } = parts;
   const store: Store & { [CACHE_BACKEND]: () => CacheBackend } = {
     backend: "postgres",
-    timezone: settings.timezone,
-    barTimestamp: settings.barTimestamp,
+    get timezone() {
+      return settings.timezone;
+    },
+    get barTimestamp() {
+      return settings.barTimestamp;
+    },
+    get calendar() {
+      return settings.calendar;
+    },
+    updateSettings: (change) => call(() => parts.settings.update(change)),
     withActor(name) {
       checkActor(name);
       let existing = views.get(name);
@@ -220,7 +248,7 @@ function view(
       stats: () => call(() => maintenance.stats()),
     },
     // What `new SessionCache({ store })` runs on (src/cache/session-cache.ts); not part of Store.
-    [CACHE_BACKEND]: () => createPgCacheBackend({ pool, bars: bars, audit: audit.record, timezone: settings.timezone, actor, closed: () => state.closed }),
+    [CACHE_BACKEND]: () => createPgCacheBackend({ pool, bars: bars, audit: audit.record, settings, actor, closed: () => state.closed }),
     async close() {
       if (state.closed) return;
       state.closed = true;

@@ -2,6 +2,7 @@
  * audit_log: append-only (triggers refuse UPDATE and DELETE) and hash-chained, so a rewrite that
  * goes around the triggers (a raw client dropping them) is caught by verify().
  */
+import type { ZoneReading } from "../domain/time.ts";
 import {
   auditEntryOfRow,
   ChainVerifier,
@@ -36,7 +37,7 @@ export interface AuditRecorder {
   as<T>(actor: string, work: () => T): T;
 }
 
-export function createAuditRepository(conn: Connection, settings: { readonly timezone: string; readonly actor: string }) {
+export function createAuditRepository(conn: Connection, settings: ZoneReading & { readonly actor: string }) {
   const last = conn.prepare<{ id: number; hash: string }>("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1");
   const insert = conn.prepare(`INSERT INTO audit_log (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
   const range = conn.prepare<AuditRow>(
@@ -89,7 +90,7 @@ export function createAuditRepository(conn: Connection, settings: { readonly tim
     record,
 
     query(query: AuditQuery = {}): AuditEntry[] {
-      const { start, end, actor: who, action: what, limit } = readAuditQuery(query, settings.timezone);
+      const { start, end, actor: who, action: what, limit } = readAuditQuery(query, settings);
       return guard(() =>
         range.all(start as never, end as never, who as never, who as never, what as never, what as never, (limit ?? -1) as never),
       ).map(auditEntryOfRow);

@@ -41,11 +41,13 @@ import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS, prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
 
+/** Read at each call: a settings change takes effect on the next one. */
 export interface BarSettings {
   readonly timezone: string;
   readonly barTimestamp: BarTimestamp;
   /** The exchange calendar a symbol's session-aligned reads follow; null when it has none. */
   readonly calendarOf?: (symbol: string) => Calendar | null;
+  readonly allowSecondsLikeTimestamps?: boolean;
 }
 
 /**
@@ -90,7 +92,6 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
   // Any write to a symbol's bars tells its session cache file (if there is one) that
   // market_data has moved on without it; the cache rebuilds from market_data on next use.
   const bumpCacheVersion = conn.prepare("UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ?");
-  const { timezone } = settings;
 
   /** The first bar at or after `from` within the range, or undefined. */
   function nextBar(symbol: string, from: number, end: number): Bar | undefined {
@@ -101,10 +102,10 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
   function* resample(symbol: string, range: ReadRange, how: Resampling): Generator<Bar> {
     if (how.calendar !== undefined) {
       const stored = series.iterate(symbol, { ...range, limit: -1, order: "asc" });
-      yield* resampleStored(stored, sessionResampler(how.calendar, how.interval, how.placement, timezone));
+      yield* resampleStored(stored, sessionResampler(how.calendar, how.interval, how.placement, settings.timezone));
       return;
     }
-    const plan = resamplePlan(range, how.interval as ClockInterval, how.placement, timezone);
+    const plan = resamplePlan(range, how.interval as ClockInterval, how.placement, settings.timezone);
     let answer: ResampleAnswer;
     for (;;) {
       const step = plan.next(answer);
@@ -146,7 +147,7 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
   return {
     insert(symbol: string, bars: readonly BarInput[] | BarColumns): number {
       assertSymbol(symbol);
-      const batch = validateBars(bars, timezone);
+      const batch = validateBars(bars, settings);
       if (batch.length === 0) return 0;
       return conn.writeTransaction(() => {
         bumpCacheVersion.run(symbol as never);
@@ -158,7 +159,7 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
 
     get(symbol: string, query?: BarQuery): Bar[] {
       assertSymbol(symbol);
-      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
+      const read = readQuery(query, settings, BAR_QUERY_KEYS);
       const stream = shaped(symbol, read, query);
       return stream ? [...stream] : series.read(symbol, read);
     },
@@ -166,7 +167,7 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     iterate(symbol: string, query?: BarQuery): Generator<Bar> {
       // Arguments are checked now, not at the first next(): a bad query fails where it is made.
       assertSymbol(symbol);
-      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
+      const read = readQuery(query, settings, BAR_QUERY_KEYS);
       return shaped(symbol, read, query) ?? series.iterate(symbol, read);
     },
 
@@ -177,7 +178,7 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
 
     delete(symbol: string, range?: TimeRange): number {
       assertSymbol(symbol);
-      const read = readRange(range, timezone);
+      const read = readRange(range, settings);
       return conn.writeTransaction(() => {
         bumpCacheVersion.run(symbol as never);
         const deleted = series.delete(symbol, read);
@@ -189,7 +190,7 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     /** The symbol's stored timestamps against its calendar's sessions, read a page at a time. */
     completeness(symbol: string, query?: CompletenessQuery): Completeness {
       assertSymbol(symbol);
-      const range = readRange(query, timezone);
+      const range = readRange(query, settings);
       const calendar = settings.calendarOf?.(symbol) ?? null;
       if (!calendar) throw noCalendarError(symbol, "calendar");
       const counter = completenessCounter(calendar, settings.barTimestamp, {

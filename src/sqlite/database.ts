@@ -7,6 +7,7 @@ import { resolveDatabaseOptions, type DatabaseOptions } from "../config.ts";
 import type { Bar, BarColumns, BarInput } from "../domain/bar.ts";
 import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "../domain/query.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "../domain/quote.ts";
+import { withCalendars, type StoreSettings } from "../domain/settings.ts";
 import type { CompletenessQuery, SymbolOverview } from "../domain/store.ts";
 import type { Completeness } from "../domain/session.ts";
 import { createCalendarRepository, type CalendarRepository } from "./calendars.ts";
@@ -20,12 +21,11 @@ import { createPreferenceRepository, type PreferenceRepository } from "./prefs.t
 import { openConnection, type Connection, type ConnectionSettings } from "./connection.ts";
 import { migrate } from "./migrations.ts";
 import { createQuoteRepository } from "./quotes.ts";
+import { createSettingsRepository, type LiveSettings, type SettingsRepository } from "./settings.ts";
 
 export class Database {
   readonly path: string;
-  readonly timezone: string;
   readonly readonly: boolean;
-  readonly barTimestamp: BarTimestamp;
   /** PRAGMA user_version after migrations. */
   readonly schemaVersion: number;
   readonly #conn: Connection;
@@ -38,26 +38,35 @@ export class Database {
   readonly #artifacts: ArtifactRepository;
   readonly #maintenance: Maintenance;
   readonly #calendars: CalendarRepository;
+  readonly #settings: SettingsRepository;
+  /** The stored settings, read by every repository at each call (updateSettings changes them). */
+  readonly #live: LiveSettings;
 
   /** Same as openDatabase(options): options are checked and defaults filled in here. */
   constructor(given?: DatabaseOptions) {
     const options = resolveDatabaseOptions(given);
     this.path = options.path;
-    this.timezone = options.timezone;
     this.readonly = options.readonly;
-    this.barTimestamp = options.barTimestamp;
     const conn = openConnection(options);
     try {
       this.schemaVersion = migrate(conn);
+      this.#settings = createSettingsRepository(conn, options);
+      const live = (this.#live = this.#settings.open());
       conn.useWal();
-      this.#audit = createAuditRepository(conn, options);
+      this.#audit = createAuditRepository(conn, {
+        get timezone() {
+          return live.timezone;
+        },
+        allowSecondsLikeTimestamps: live.allowSecondsLikeTimestamps,
+        actor: options.actor,
+      });
       const record = this.#audit.record;
-      const calendars = createCalendarRepository(conn, record, () => null);
+      const calendars = createCalendarRepository(conn, record, () => live.calendar);
       this.#calendars = calendars;
-      this.#bars = createBarRepository(conn, { ...options, calendarOf: (symbol) => calendars.calendarOf(symbol) }, record);
-      this.#quotes = createQuoteRepository(conn, options, record);
+      this.#bars = createBarRepository(conn, withCalendars(live, calendars.calendarOf), record);
+      this.#quotes = createQuoteRepository(conn, live, record);
       this.#cacheEntries = createCacheMetaRepository(conn);
-      this.#metrics = createMetricRepository(conn, options);
+      this.#metrics = createMetricRepository(conn, live);
       this.#prefs = createPreferenceRepository(conn, record);
       this.#artifacts = createArtifactRepository(conn, record);
       this.#maintenance = createMaintenance(conn, this.#metrics, record);
@@ -80,6 +89,44 @@ export class Database {
       throw error;
     }
     this.#conn = conn;
+  }
+
+  /** The database's time zone, as stored (naive timestamps, date-only bounds, day buckets). */
+  get timezone(): string {
+    return this.#live.timezone;
+  }
+
+  /** Where the stored bars are stamped within their interval, as stored. */
+  get barTimestamp(): BarTimestamp {
+    return this.#live.barTimestamp;
+  }
+
+  /** The default calendar's name, as stored, or null. */
+  get calendar(): string | null {
+    return this.#live.calendar;
+  }
+
+  /** The stored settings: time zone, bar stamping, default calendar. */
+  get storedSettings(): StoreSettings {
+    const { timezone, barTimestamp, calendar } = this.#live;
+    return { timezone, barTimestamp, calendar };
+  }
+
+  /**
+   * Changes stored settings, one audit entry per change, in one transaction. A change of bar
+   * stamping is refused while bars are stored (a bar's interval is not stored, so they cannot
+   * be re-stamped safely). Other connections open on the file see the change when they reopen
+   * (or call reloadSettings()).
+   */
+  updateSettings(change: Partial<StoreSettings>): StoreSettings {
+    this.#open();
+    return this.#settings.update(this.#live, change, this.#audit.record);
+  }
+
+  /** Reads the stored settings again (another connection may have changed them). */
+  reloadSettings(): StoreSettings {
+    this.#open();
+    return this.#settings.reload(this.#live);
   }
 
   get closed(): boolean {

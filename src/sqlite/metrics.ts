@@ -1,6 +1,7 @@
 /**
  * recovery_metrics: append-only samples, read back by name and time.
  */
+import type { ZoneReading } from "../domain/time.ts";
 import {
   assertMetricName,
   checkMetric,
@@ -16,7 +17,7 @@ import { guard, type Connection } from "./connection.ts";
 
 type MetricRow = StoredMetricRow;
 
-export function createMetricRepository(conn: Connection, settings: { readonly timezone: string }) {
+export function createMetricRepository(conn: Connection, settings: ZoneReading) {
   const insert = conn.prepare("INSERT INTO recovery_metrics (name, timestamp, value, labels) VALUES (?, ?, ?, ?)");
   const select = conn.prepare<MetricRow>(
     "SELECT name, timestamp, value, labels FROM recovery_metrics WHERE name = ? AND timestamp BETWEEN ? AND ? ORDER BY timestamp, id",
@@ -39,7 +40,7 @@ export function createMetricRepository(conn: Connection, settings: { readonly ti
 
     /** Samples of `name` in the inclusive range, oldest first, optionally filtered by labels. */
     query(name: string, query: MetricQuery = {}): Metric[] {
-      const { start, end, wanted } = readMetricQuery(name, query, settings.timezone);
+      const { start, end, wanted } = readMetricQuery(name, query, settings);
       return metricsOfRows(guard(() => select.all(name as never, start as never, end as never)), wanted);
     },
 

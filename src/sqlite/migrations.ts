@@ -159,6 +159,18 @@ CREATE TABLE model_artifacts (
 );
 `;
 
+/**
+ * The settings the database remembers (src/domain/settings.ts): one JSON value per key. The
+ * rows are written by the first opening after this migration, from its options.
+ */
+const V6_SETTINGS = `
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -198,6 +210,13 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 6,
+    description: "settings (time zone, bar stamping, default calendar)",
+    up(conn) {
+      conn.sqlite.exec(V6_SETTINGS);
+    },
+  },
+  {
+    version: 7,
     description: "calendars, calendar_days, symbol_calendars; the shipped XSHG and XSHE",
     up(conn) {
       conn.sqlite.exec(CALENDAR_TABLES);

@@ -20,8 +20,16 @@ export function createSqliteStore(db: Database, actor?: string): Store {
   const views = new Map<string, Store>();
   return {
     backend: "sqlite",
-    timezone: db.timezone,
-    barTimestamp: db.barTimestamp,
+    get timezone() {
+      return db.timezone;
+    },
+    get barTimestamp() {
+      return db.barTimestamp;
+    },
+    get calendar() {
+      return db.calendar;
+    },
+    updateSettings: (change) => write(() => db.updateSettings(change)),
     withActor(name) {
       let view = views.get(name);
       if (!view) {

@@ -178,6 +178,9 @@ const HANDLERS: Record<string, Handler> = {
     iterators.get(id)?.return?.(undefined);
     return iterators.delete(id);
   },
+  "settings.get": (db) => db.storedSettings,
+  "settings.update": (db, [change]) => db.updateSettings(change),
+  "settings.reload": (db) => db.reloadSettings(),
   "metrics.record": (db, [name, value, labels]) => db.metrics.record(name, value, labels),
   "metrics.query": (db, [name, query]) => db.metrics.query(name, query),
   "metrics.summary": (db, [name]) => db.metrics.summary(name),

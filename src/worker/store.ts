@@ -15,7 +15,7 @@ import { StorageError, ValidationError } from "../domain/errors.ts";
 import { assertPreferenceKey, checkPreferenceSchema, preferenceJson } from "../domain/preference.ts";
 import { BAR_VALUE_FIELDS } from "../domain/bar.ts";
 import { QUOTE_VALUE_FIELDS } from "../domain/quote.ts";
-import type { BarTimestamp } from "../domain/query.ts";
+import type { SettingsRequest, StoreSettings } from "../domain/settings.ts";
 import type { Store } from "../domain/store.ts";
 import { isMemoryPath } from "../sqlite/connection.ts";
 import { WorkerConnection, type RestartEvent } from "./pool.ts";
@@ -74,14 +74,19 @@ export async function createWorkerStore(options: WorkerStoreOptions = {}): Promi
     await Promise.all([writer, ...readerPool].map((connection) => connection.close()));
     throw error;
   }
-  return buildStore({ writer, readers: readerPool, timezone: resolved.timezone, barTimestamp: resolved.barTimestamp });
+  // From here on every worker (a reader, a restarted one) opens with the settings the file
+  // stores, so none contradicts it after a change.
+  const settings = await writer.request<StoreSettings>("settings.get", []);
+  Object.assign(shared, settings);
+  return buildStore({ writer, readers: readerPool, options: shared, settings });
 }
 
 interface Shared {
   writer: WorkerConnection;
   readers: WorkerConnection[];
-  timezone: string;
-  barTimestamp: BarTimestamp;
+  /** The options every worker opens with (shared by reference with the WorkerConnections). */
+  options: Record<string, unknown>;
+  settings: StoreSettings;
   closed: boolean;
   closing?: Promise<void>;
   /** Settles when every mutation accepted so far has been posted; null when none is pending. */
@@ -92,7 +97,7 @@ interface Shared {
   views: Map<string, Store>;
 }
 
-function buildStore(base: { writer: WorkerConnection; readers: WorkerConnection[]; timezone: string; barTimestamp: BarTimestamp }): Store {
+function buildStore(base: { writer: WorkerConnection; readers: WorkerConnection[]; options: Record<string, unknown>; settings: StoreSettings }): Store {
   const shared: Shared = { ...base, closed: false, tail: null, inFlight: new Set(), schemas: new Map(), nextId: 1, views: new Map() };
   return view(shared, undefined);
 }
@@ -225,8 +230,23 @@ function view(shared: Shared, actor: string | undefined): Store {
 
   const store: Store = {
     backend: "sqlite-worker",
-    timezone: shared.timezone,
-    barTimestamp: shared.barTimestamp,
+    get timezone() {
+      return shared.settings.timezone;
+    },
+    get barTimestamp() {
+      return shared.settings.barTimestamp;
+    },
+    get calendar() {
+      return shared.settings.calendar;
+    },
+    async updateSettings(change: SettingsRequest) {
+      const settings = await write<StoreSettings>("settings.update", change);
+      shared.settings = settings;
+      Object.assign(shared.options, settings);
+      // Readers hold their own connection and their own copy of the settings.
+      await Promise.all(shared.readers.map((connection) => track(connection.request("settings.reload", []))));
+      return settings;
+    },
     withActor(name) {
       checkActor(name);
       let existing = shared.views.get(name);

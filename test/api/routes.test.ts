@@ -106,6 +106,7 @@ describe("GET /health and GET /v1/symbols", () => {
       backend: "sqlite",
       timezone: f.store.timezone,
       barTimestamp: "start",
+      calendar: null,
       db: { path: f.dbPath, journalMode: "wal", sizeBytes: info.fileBytes + info.walBytes },
     });
     expect(answer.body.version).toBe((await Bun.file(new URL("../../package.json", import.meta.url)).json()).version);

@@ -5,6 +5,9 @@
  */
 import { describe, expect, test } from "bun:test";
 import { runAsync, runSync, wait, type Maybe } from "../../src/cache/backend.ts";
+import { openDatabase, openStore, SessionCache } from "../../src/mod.ts";
+import { tempDir } from "../support/files.ts";
+import { createTestDatabase, postgresAvailable } from "../support/postgres.ts";
 
 /** Work that adds two answers and records whether its catch ran. */
 function* work(first: () => Maybe<number>, second: () => Maybe<number>, seen: string[]): Generator<unknown, number, unknown> {
@@ -38,5 +41,42 @@ describe("cache work drivers", () => {
     const failed = await runAsync(work(() => Promise.resolve(2), () => Promise.reject(new Error("server gone")), seen)).catch((error: Error) => error.message);
     expect(failed).toBe("server gone");
     expect(seen).toEqual(["caught: server gone"]);
+  });
+});
+
+const postgres = await postgresAvailable();
+
+describe("the cache reads the database's zone at each call", () => {
+  async function checkZoneFollows(cache: SessionCache, change: (timezone: string) => Promise<unknown>): Promise<void> {
+    await cache.storeBars("S", [{ timestamp: "2024-01-15 09:31", open: 1, high: 1, low: 1, close: 1 }]);
+    await change("America/New_York");
+    await cache.storeBars("S", [{ timestamp: "2024-01-15 09:31", open: 2, high: 2, low: 2, close: 2 }]);
+    const bars = await cache.getBars("S", { start: "2024-01-15", end: "2024-01-15" });
+    // The first naive time was Shanghai's, the second New York's; the date is a New York day now.
+    expect(bars.map((bar) => [bar.timestamp, bar.open])).toEqual([[Date.UTC(2024, 0, 15, 14, 31), 2]]);
+  }
+
+  test("sqlite: after updateSettings, naive times and date bounds are read in the new zone", async () => {
+    const dir = tempDir("tradelite-cache-zone-");
+    const db = openDatabase({ path: dir.file("z.db"), timezone: "Asia/Shanghai" });
+    try {
+      await checkZoneFollows(new SessionCache({ db, dir: dir.file("cache") }), async (timezone) => db.updateSettings({ timezone }));
+    } finally {
+      db.close();
+      dir.cleanup();
+    }
+  });
+
+  test.skipIf(!postgres)("postgres: the same", async () => {
+    const dir = tempDir("tradelite-cache-zone-");
+    const database = await createTestDatabase("cache_zone");
+    const store = await openStore({ backend: "postgres", url: database.url, max: 2, timezone: "Asia/Shanghai" });
+    try {
+      await checkZoneFollows(new SessionCache({ store, dir: dir.file("cache") }), (timezone) => store.updateSettings({ timezone }));
+    } finally {
+      await store.close();
+      await database.drop();
+      dir.cleanup();
+    }
   });
 });

@@ -59,11 +59,11 @@ describe("help and usage", () => {
     expect(unknown.stderr).toContain('unknown command "imprt"');
     const help = await cli(["--help"]);
     expect(help.code).toBe(0);
-    for (const command of ["import", "export", "overview", "compact", "maintain", "migrate", "demo", "serve", "bench"]) expect(help.stdout).toContain(`  ${command} `);
+    for (const command of ["init", "settings", "import", "export", "overview", "compact", "maintain", "migrate", "demo", "serve", "bench"]) expect(help.stdout).toContain(`  ${command} `);
   });
 
   test("every command answers --help with its usage and exit 0", async () => {
-    for (const command of ["import", "export", "overview", "compact", "maintain", "migrate", "demo", "serve", "bench"]) {
+    for (const command of ["init", "settings", "import", "export", "overview", "compact", "maintain", "migrate", "demo", "serve", "bench"]) {
       const run = await cli([command, "--help"]);
       expect({ command, code: run.code }).toEqual({ command, code: 0 });
       expect(run.stdout).toContain(`usage: tradelite ${command}`);
@@ -222,14 +222,17 @@ describe("export, overview, compact, maintain", () => {
     expect(ndjson.stdout.trimEnd().split("\n").map((line) => JSON.parse(line))).toEqual(bars);
 
     const out = dir.file("daily.csv");
-    const csv = await cli(["export", "000001.SH", "--interval", "1d", "--timezone", "Asia/Shanghai", "--start", "2023-05-01", "--out", out], env);
+    // The import created the database with the file's zone; export reads it from there.
+    const csv = await cli(["export", "000001.SH", "--interval", "1d", "--start", "2023-05-01", "--out", out], env);
     expect(csv.code).toBe(0);
     // 11 trading days from 1 May 2023 to the end of the file (1-3 May was the Labour Day holiday).
     expect(csv.stdout).toMatch(/bars\s+11\n/);
     const lines = (await Bun.file(out).text()).trimEnd().split("\n");
     expect(lines[0]).toBe("timestamp,open,high,low,close,volume,amount");
     expect(lines.length).toBe(12);
-    expect(lines[1]!.startsWith("2023-05-03T16:00:00.000Z,")).toBe(true); // 4 May, Shanghai midnight
+    expect(lines[1]!.startsWith("2023-05-04T00:00:00+08:00,")).toBe(true); // 4 May, Shanghai midnight, offset written out
+    const utc = await cli(["export", "000001.SH", "--interval", "1d", "--start", "2023-05-01", "--utc"], env);
+    expect(utc.stdout.split("\n")[1]!.startsWith("2023-05-03T16:00:00.000Z,")).toBe(true);
 
     const refused = dir.file("refused.csv");
     const bad = await cli(["export", "000001.SH", "--start", "someday", "--out", refused], env);
@@ -251,6 +254,10 @@ describe("export, overview, compact, maintain", () => {
     expect(overview.code).toBe(0);
     expect(overview.stdout).toMatch(/000858\.SZ\s+60\s/);
     expect(overview.stdout).toContain("1 symbols, 60 bars, 1 cache files");
+    // Times in the zone the database stores (the import created it with the file's), offset written out.
+    expect(overview.stdout).toContain("(timezone Asia/Shanghai, bars stamped at the start, calendar none)");
+    expect(overview.stdout).toMatch(/000858\.SZ\s+60\s+2024-03-01T10:00:00\+08:00\s+2024-03-01T10:59:00\+08:00\s/);
+    expect((await cli(["overview", "--utc"], env)).stdout).toMatch(/000858\.SZ\s+60\s+2024-03-01T02:00:00\.000Z\s+2024-03-01T02:59:00\.000Z\s/);
     const compact = await cli(["compact", "--all"], env);
     expect(compact.code).toBe(0);
     expect(compact.stdout).toMatch(/000858\.SZ: 300 -> 60 rows/);
@@ -309,7 +316,7 @@ describe("what review found", () => {
     expect(compact.stderr).toContain("the session cache holds no NOPE");
   });
 
-  test("export: a closed pipe ends it quietly; YYYYMMDD bounds are dates (a date as --end is the whole day); SIGINT leaves no partial --out", async () => {
+  test("export: a closed pipe ends it quietly; YYYYMMDD bounds are days in the stored zone (a date as --end is the whole day); SIGINT leaves no partial --out", async () => {
     const env = freshEnv();
     const db = openDatabase({ path: env.TRADELITE_DB, timezone: "Asia/Shanghai" });
     const t0 = Date.UTC(2020, 0, 1);
@@ -325,11 +332,13 @@ describe("what review found", () => {
     expect(piped.stderr.toString()).not.toContain("EPIPE");
     expect(piped.stderr.toString()).not.toContain("    at ");
 
-    const day = await cli(["export", "BIG", "--start", "20200102", "--end", "20200102", "--timezone", "UTC", "--format", "ndjson"], env);
+    // The database stores Asia/Shanghai: 2 January there is 2020-01-01T16:00Z to 2020-01-02T16:00Z.
+    const day = await cli(["export", "BIG", "--start", "20200102", "--end", "20200102", "--format", "ndjson"], env);
     expect(day.code).toBe(0);
     const bars = day.stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as { timestamp: number });
     expect(bars.length).toBe(1_440);
-    expect(bars[0]!.timestamp).toBe(Date.UTC(2020, 0, 2));
+    expect(bars[0]!.timestamp).toBe(Date.UTC(2020, 0, 1, 16));
+    expect(bars.at(-1)!.timestamp).toBe(Date.UTC(2020, 0, 2, 15, 59));
 
     const out = dir.file("interrupted.csv");
     const child = Bun.spawn(["bun", "scripts/tradelite.ts", "export", "BIG", "--out", out], { cwd: PROJECT_ROOT, env: serverEnv(env), stdout: "ignore", stderr: "pipe" });

@@ -3,6 +3,7 @@ import { ValidationError } from "../../src/domain/errors.ts";
 import {
   assertTimeZone,
   DAY_MS,
+  formatIsoLocal,
   formatIsoUtc,
   HOUR_MS,
   MAX_TIMESTAMP,
@@ -12,6 +13,7 @@ import {
   offsetSpans,
   TimestampError,
   toEpochMs,
+  toRangeBound,
   wallTimeToUtc,
 } from "../../src/domain/time.ts";
 import {
@@ -77,6 +79,77 @@ describe("toEpochMs: numbers are epoch milliseconds", () => {
       expect(timestampErrorOf(() => toEpochMs(ms, "UTC")).message).toContain("out of range");
     },
   );
+});
+
+describe("toEpochMs: numbers that look like epoch seconds", () => {
+  test.each([1e8, 1_705_282_260, 1e11 - 1])("%p is refused, saying multiply by 1000", (value) => {
+    const error = timestampErrorOf(() => toEpochMs(value, "UTC"));
+    expect(error.message).toContain("multiply by 1000");
+    expect(error.message).toContain("allowSecondsLikeTimestamps");
+  });
+
+  test.each([1e8 - 1, 1e11, -1e9])("%p is outside the range and stays epoch ms", (value) => {
+    expect(toEpochMs(value, "UTC")).toBe(value);
+  });
+
+  test("a reading that allows them returns them as the epoch ms they are; a bare zone name never does", () => {
+    expect(toEpochMs(1_705_282_260, { timezone: "UTC", allowSecondsLikeTimestamps: true })).toBe(1_705_282_260);
+    timestampErrorOf(() => toEpochMs(1_705_282_260, { timezone: "UTC" }));
+  });
+});
+
+describe("toRangeBound: the one date rule", () => {
+  test.each([
+    ["2024-01-15", "Asia/Shanghai", Date.UTC(2024, 0, 14, 16), Date.UTC(2024, 0, 15, 16) - 1],
+    ["20240115", "Asia/Shanghai", Date.UTC(2024, 0, 14, 16), Date.UTC(2024, 0, 15, 16) - 1],
+    ["2024-03-10", "America/New_York", Date.UTC(2024, 2, 10, 5), Date.UTC(2024, 2, 11, 4) - 1],
+    ["20241103", "America/New_York", Date.UTC(2024, 10, 3, 4), Date.UTC(2024, 10, 4, 5) - 1],
+    ["2024-01-15", "UTC", Date.UTC(2024, 0, 15), Date.UTC(2024, 0, 16) - 1],
+    // Santiago's clocks jump from 00:00 to 01:00 on 8 September 2024: the day starts at 01:00.
+    ["2024-09-08", "America/Santiago", Date.UTC(2024, 8, 8, 4), Date.UTC(2024, 8, 9, 3) - 1],
+  ])("%p in %p: start is the day's first instant, end its last ms", (text, zone, start, end) => {
+    expect(toRangeBound(text, "start", zone)).toBe(start);
+    expect(toRangeBound(text, "end", zone)).toBe(end);
+  });
+
+  test("other digits as text are epoch ms (seconds-like ones refused); numbers are never dates", () => {
+    expect(toRangeBound("1705282260000", "start", "UTC")).toBe(1_705_282_260_000);
+    expect(toRangeBound("-5", "end", "UTC")).toBe(-5);
+    expect(toRangeBound(20240115, "start", "Asia/Shanghai")).toBe(20_240_115);
+    expect(timestampErrorOf(() => toRangeBound("1705282260", "start", "UTC")).message).toContain("multiply by 1000");
+  });
+
+  test("anything else is read as toEpochMs reads it, with a time of day as given", () => {
+    expect(toRangeBound("2024-01-15 09:31", "end", "Asia/Shanghai")).toBe(Date.UTC(2024, 0, 15, 1, 31));
+    expect(toRangeBound("2024-01-15T00:00:00Z", "end", "Asia/Shanghai")).toBe(Date.UTC(2024, 0, 15));
+  });
+
+  test("impossible dates are refused; the last day of year 9999 ends at the last storable instant", () => {
+    for (const text of ["2024-02-30", "20241301", "20240100"]) timestampErrorOf(() => toRangeBound(text, "end", "UTC"));
+    expect(toRangeBound("9999-12-31", "end", "America/New_York")).toBe(MAX_TIMESTAMP);
+    expect(toRangeBound("99991231", "end", "UTC")).toBe(MAX_TIMESTAMP);
+  });
+});
+
+describe("formatIsoLocal", () => {
+  test.each([
+    [Date.UTC(2024, 0, 15, 1, 31), "Asia/Shanghai", "2024-01-15T09:31:00+08:00"],
+    [Date.UTC(2024, 0, 15, 1, 31, 0, 5), "Asia/Shanghai", "2024-01-15T09:31:00.005+08:00"],
+    [Date.UTC(2024, 2, 10, 6, 59), "America/New_York", "2024-03-10T01:59:00-05:00"],
+    [Date.UTC(2024, 2, 10, 7), "America/New_York", "2024-03-10T03:00:00-04:00"],
+    [Date.UTC(2024, 0, 15), "UTC", "2024-01-15T00:00:00+00:00"],
+    [Date.UTC(2024, 0, 15), "Asia/Kolkata", "2024-01-15T05:30:00+05:30"],
+    // Local mean time before 1901: the seconds of the offset are written out.
+    [Date.UTC(1900, 0, 1), "Asia/Shanghai", "1900-01-01T08:05:43+08:05:43"],
+  ])("%p in %p is %p", (ms, zone, text) => {
+    expect(formatIsoLocal(ms, zone)).toBe(text);
+  });
+
+  test("reads back to the same instant through toEpochMs, across a year of New York hours", () => {
+    for (let ms = Date.UTC(2024, 0, 1); ms < Date.UTC(2025, 0, 1); ms += HOUR_MS + 1) {
+      expect(toEpochMs(formatIsoLocal(ms, "America/New_York"), "UTC")).toBe(ms);
+    }
+  });
 });
 
 describe("toEpochMs: Date objects", () => {

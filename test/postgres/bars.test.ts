@@ -66,6 +66,7 @@ describe.skipIf(!available)("migrations on a real server", () => {
         "recovery_metrics",
         "schema_migrations",
         "session_cache",
+        "settings",
         "user_preferences",
       ]);
       // market_data is a hypertable exactly when the server has TimescaleDB (this project's machines do not).

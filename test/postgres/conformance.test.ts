@@ -3,7 +3,7 @@
  * server, a fresh database for every store the suite opens (dropped at the end).
  */
 import { afterAll } from "bun:test";
-import { openStore } from "../../src/mod.ts";
+import { openStore, type Store } from "../../src/mod.ts";
 import { storeConformance } from "../support/conformance.ts";
 import { createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
 
@@ -14,9 +14,16 @@ afterAll(async () => {
 });
 
 if (available) {
-  storeConformance("postgres", async (options) => {
-    const database = await createTestDatabase("conformance");
-    databases.push(database);
-    return openStore({ backend: "postgres", url: database.url, max: 4, ...options });
-  });
+  const urls = new WeakMap<Store, string>();
+  storeConformance(
+    "postgres",
+    async (options) => {
+      const database = await createTestDatabase("conformance");
+      databases.push(database);
+      const store = await openStore({ backend: "postgres", url: database.url, max: 4, ...options });
+      urls.set(store, database.url);
+      return store;
+    },
+    (store, options) => openStore({ backend: "postgres", url: urls.get(store)!, max: 4, ...options }),
+  );
 }

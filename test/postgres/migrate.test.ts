@@ -144,6 +144,8 @@ describe.skipIf(!available)("tradelite migrate", () => {
     expect(migrate(lived.url).code).toBe(0);
     const store = await openStore({ backend: "postgres", url: lived.url, actor: "on-postgres" });
     try {
+      // The copy carries the source's settings: opened without options, it reads Shanghai.
+      expect([store.timezone, store.barTimestamp]).toEqual(["Asia/Shanghai", "start"]);
       await store.prefs.set("only.on.postgres", 1);
     } finally {
       await store.close();

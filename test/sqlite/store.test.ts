@@ -2,14 +2,22 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "bun:test";
-import { openStore } from "../../src/mod.ts";
+import { openStore, type Store } from "../../src/mod.ts";
 import { storeConformance } from "../support/conformance.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "tradelite-store-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 
-storeConformance("sqlite (file)", (options) =>
-  openStore({ backend: "sqlite", path: join(dir, `store-${++files}.db`), ...options }),
+const paths = new WeakMap<Store, string>();
+storeConformance(
+  "sqlite (file)",
+  async (options) => {
+    const path = join(dir, `store-${++files}.db`);
+    const store = await openStore({ backend: "sqlite", path, ...options });
+    paths.set(store, path);
+    return store;
+  },
+  (store, options) => openStore({ backend: "sqlite", path: paths.get(store)!, ...options }),
 );
 storeConformance("sqlite (:memory:)", (options) => openStore({ backend: "sqlite", path: ":memory:", ...options }));

@@ -3,12 +3,16 @@
  * Call it from a backend's test file with a factory that opens a fresh, empty store.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { StorageError, ValidationError, type Bar, type Store } from "../../src/mod.ts";
+import { StorageError, ValidationError, type Bar, type SettingsRequest, type Store } from "../../src/mod.ts";
 import { randomBars, sessionBars } from "./bars.ts";
+import { settingsConformance, type Reopen } from "./settings-conformance.ts";
 
 export interface StoreFactoryOptions {
   timezone?: string;
   barTimestamp?: "start" | "end";
+  calendar?: string | null;
+  initialSettings?: SettingsRequest;
+  allowSecondsLikeTimestamps?: boolean;
 }
 
 export type StoreFactory = (options?: StoreFactoryOptions) => Promise<Store>;
@@ -29,7 +33,11 @@ async function expectValidationError(promise: Promise<unknown>): Promise<Validat
   return error as ValidationError;
 }
 
-export function storeConformance(name: string, openStore: StoreFactory): void {
+/**
+ * `reopen`, where the backend's database outlives a store (not :memory:), opens another store on
+ * the database a store of the factory's uses: the settings cases need a second opening.
+ */
+export function storeConformance(name: string, openStore: StoreFactory, reopen?: Reopen): void {
   describe(`Store conformance: ${name}`, () => {
     const open: Store[] = [];
     async function fresh(options?: StoreFactoryOptions): Promise<Store> {
@@ -40,6 +48,8 @@ export function storeConformance(name: string, openStore: StoreFactory): void {
     afterEach(async () => {
       for (const store of open.splice(0)) await store.close();
     });
+
+    settingsConformance(fresh, reopen, (store) => open.push(store));
 
     test("the store names its timezone and bar stamping, as opened (a view keeps them)", async () => {
       const plain = await fresh();

@@ -1,0 +1,224 @@
+/**
+ * The settings a database remembers: its time zone, where its bars are stamped, and its default
+ * calendar. They are written once, when the database is created (or when a database older than
+ * the settings table is first opened), and every consumer reads them instead of being told again.
+ * The rules are here, once; each backend only reads and writes the rows.
+ */
+import { CALENDAR_NAME, type Calendar } from "./calendar.ts";
+import { StorageError, ValidationError, type Issue } from "./errors.ts";
+import { BAR_TIMESTAMPS, type BarTimestamp } from "./query.ts";
+import { assertTimeZone } from "./time.ts";
+
+export interface StoreSettings {
+  /** The IANA zone naive timestamps and date-only bounds are read in, and day buckets follow. */
+  timezone: string;
+  /** Where stored bars are stamped within the interval they cover. */
+  barTimestamp: BarTimestamp;
+  /** The default calendar's name, or null for none. */
+  calendar: string | null;
+}
+
+/** What an opening option or a change names; a key left out says nothing about that setting. */
+export type SettingsRequest = Partial<StoreSettings>;
+
+/** A database created without options stores these. */
+export const DEFAULT_SETTINGS: Readonly<StoreSettings> = { timezone: "UTC", barTimestamp: "start", calendar: null };
+
+export const SETTING_NAMES = ["timezone", "barTimestamp", "calendar"] as const;
+export type SettingName = (typeof SETTING_NAMES)[number];
+
+/** The key each setting is stored under (the settings table's `key`; also the CLI's KEY). */
+export const SETTING_KEYS: Readonly<Record<SettingName, string>> = {
+  timezone: "timezone",
+  barTimestamp: "bar_timestamp",
+  calendar: "calendar",
+};
+
+/** One stored row: the value is JSON text. */
+export interface SettingRow {
+  key: string;
+  value: string;
+}
+
+/** The audit action a settings change is recorded under (one entry per changed setting). */
+export const SETTINGS_AUDIT_ACTION = "settings.set";
+
+/** Checks one setting's value, adding an issue under `field` when it is not one. */
+function checkSetting(name: SettingName, value: unknown, field: string, issues: Issue[]): void {
+  switch (name) {
+    case "timezone":
+      try {
+        assertTimeZone(value, field);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        issues.push(...error.issues);
+      }
+      return;
+    case "barTimestamp":
+      if (!(BAR_TIMESTAMPS as readonly unknown[]).includes(value)) {
+        issues.push({ field, message: `must be "start" or "end", got ${JSON.stringify(value)}` });
+      }
+      return;
+    case "calendar":
+      if (value !== null && !(typeof value === "string" && CALENDAR_NAME.test(value))) {
+        issues.push({ field, message: `expected a calendar name (a letter, then letters, digits, _ or -, at most 32) or null, got ${JSON.stringify(value)}` });
+      }
+      return;
+  }
+}
+
+/**
+ * Reads a settings request (opening options, or a change): only the three names, each a valid
+ * value; undefined leaves a setting unsaid. Throws a ValidationError naming every bad one.
+ */
+export function readSettingsRequest(value: unknown): SettingsRequest {
+  const issues: Issue[] = [];
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ValidationError([{ message: `expected an object with ${SETTING_NAMES.join(", ")}` }]);
+  }
+  const request: SettingsRequest = {};
+  for (const [key, given] of Object.entries(value)) {
+    if (!(SETTING_NAMES as readonly string[]).includes(key)) {
+      issues.push({ field: key, message: `unknown setting; expected ${SETTING_NAMES.join(", ")}` });
+      continue;
+    }
+    if (given === undefined) continue;
+    checkSetting(key as SettingName, given, key, issues);
+    (request as Record<string, unknown>)[key] = given;
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return request;
+}
+
+/** The setting a stored key holds, or undefined for a key this version does not know. */
+export function settingNameOfKey(key: string): SettingName | undefined {
+  return SETTING_NAMES.find((name) => SETTING_KEYS[name] === key);
+}
+
+/**
+ * The stored rows as settings (a key missing from the table is missing here). A row that is not
+ * a valid value was written by something else: StorageError, not a silent default.
+ */
+export function settingsOfRows(rows: readonly SettingRow[]): SettingsRequest {
+  const stored: SettingsRequest = {};
+  for (const row of rows) {
+    const name = settingNameOfKey(row.key);
+    if (name === undefined) continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(row.value);
+    } catch {
+      throw new StorageError("SETTINGS_CORRUPT", `the stored setting ${row.key} is not JSON: ${JSON.stringify(row.value.slice(0, 60))}`);
+    }
+    const issues: Issue[] = [];
+    checkSetting(name, value, row.key, issues);
+    if (issues.length > 0) {
+      throw new StorageError("SETTINGS_CORRUPT", `the stored setting ${row.key} is not valid: ${issues[0]!.message}`);
+    }
+    (stored as Record<string, unknown>)[name] = value;
+  }
+  return stored;
+}
+
+/** Rows for the given settings, in SETTING_NAMES order. */
+export function rowsOfSettings(settings: SettingsRequest): SettingRow[] {
+  return SETTING_NAMES.filter((name) => settings[name] !== undefined).map((name) => ({
+    key: SETTING_KEYS[name],
+    value: JSON.stringify(settings[name]),
+  }));
+}
+
+function shown(value: unknown): string {
+  return value === null ? "none" : String(value);
+}
+
+/**
+ * The reconcile rule, run on every opening. What the database stores wins; an option that
+ * contradicts it is refused with a ValidationError naming both values. A setting the database
+ * does not store yet (a new database, or one older than the settings table) is taken from the
+ * options, else from `initial` (creation defaults, never compared), else DEFAULT_SETTINGS: those
+ * come back in `missing`, for the caller to store (once, in one transaction, re-reading first).
+ */
+export function reconcileSettings(
+  stored: SettingsRequest,
+  options: SettingsRequest,
+  initial: SettingsRequest = {},
+): { settings: StoreSettings; missing: SettingsRequest } {
+  const issues: Issue[] = [];
+  const settings = { ...DEFAULT_SETTINGS } as StoreSettings;
+  const missing: SettingsRequest = {};
+  for (const name of SETTING_NAMES) {
+    const kept = stored[name];
+    const asked = options[name];
+    if (kept !== undefined) {
+      if (asked !== undefined && asked !== kept) {
+        issues.push({ field: name, message: `the database stores ${shown(kept)}, the option says ${shown(asked)}` });
+      }
+      (settings as unknown as Record<string, unknown>)[name] = kept;
+    } else {
+      const value = asked !== undefined ? asked : initial[name] !== undefined ? initial[name] : DEFAULT_SETTINGS[name];
+      (settings as unknown as Record<string, unknown>)[name] = value;
+      (missing as Record<string, unknown>)[name] = value;
+    }
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return { settings, missing };
+}
+
+/** One setting's change, as the audit log records it. */
+export interface SettingChange {
+  name: SettingName;
+  key: string;
+  from: StoreSettings[SettingName];
+  to: StoreSettings[SettingName];
+}
+
+/** The settings a change actually changes (a value equal to the current one is no change). */
+export function settingChanges(current: StoreSettings, change: SettingsRequest): SettingChange[] {
+  return SETTING_NAMES.filter((name) => change[name] !== undefined && change[name] !== current[name]).map((name) => ({
+    name,
+    key: SETTING_KEYS[name],
+    from: current[name],
+    to: change[name]!,
+  }));
+}
+
+/**
+ * Re-stamping is refused, not guessed: the store does not know each bar's interval (a daily bar
+ * and a minute bar are both one row), so it cannot know how far to move a bar when the stamping
+ * changes. A database's stamping can change while it holds no bars.
+ */
+export function stampingChangeRefusal(bars: number, from: BarTimestamp, to: BarTimestamp): ValidationError {
+  return new ValidationError([
+    {
+      field: "barTimestamp",
+      message:
+        `${bars} bars are stored stamped at the ${from} of their interval; changing the stamping to "${to}" would ` +
+        "change what each of them means, and re-stamping them cannot be done safely because a bar's interval is not " +
+        "stored. Import the data into a new database created with the stamping you want (tradelite init --bar-timestamp), " +
+        "or delete the bars first",
+    },
+  ]);
+}
+
+/**
+ * What a bar repository reads: the live settings (still read at each call, so a change applies
+ * to the next one) and the calendar lookup session-aligned reads and completeness ask.
+ */
+export function withCalendars(
+  live: Readonly<StoreSettings> & { readonly allowSecondsLikeTimestamps: boolean },
+  calendarOf: (symbol: string) => Calendar | null,
+) {
+  return {
+    get timezone() {
+      return live.timezone;
+    },
+    get barTimestamp() {
+      return live.barTimestamp;
+    },
+    get allowSecondsLikeTimestamps() {
+      return live.allowSecondsLikeTimestamps;
+    },
+    calendarOf,
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * settings on PostgreSQL, with the rules of src/domain/settings.ts as src/sqlite/settings.ts
+ * applies them: open() reconciles the stored rows with the opening options and writes the
+ * missing ones once; update() changes settings explicitly, one audit entry per change, in the
+ * change's transaction.
+ */
+import type { SQL } from "bun";
+import {
+  reconcileSettings,
+  readSettingsRequest,
+  rowsOfSettings,
+  settingChanges,
+  settingsOfRows,
+  SETTINGS_AUDIT_ACTION,
+  stampingChangeRefusal,
+  type SettingRow,
+  type SettingsRequest,
+  type StoreSettings,
+} from "../domain/settings.ts";
+import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
+import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
+
+/** The settings every repository reads at call time; updated in place by update(). */
+export interface PgLiveSettings extends StoreSettings {
+  readonly allowSecondsLikeTimestamps: boolean;
+}
+
+async function storedIn(sql: SQL): Promise<SettingsRequest> {
+  return settingsOfRows((await sql`SELECT key, value FROM settings`) as SettingRow[]);
+}
+
+/**
+ * Reads, reconciles and (once, for a database without them) stores the settings. Two processes
+ * creating one database agree: each inserts what is missing with ON CONFLICT DO NOTHING and
+ * reads the rows again in the same transaction, so the first rows win and a later opening whose
+ * options contradict them is refused, naming both values.
+ */
+export async function openPgSettings(
+  pool: PostgresPool,
+  options: SettingsRequest,
+  initial: SettingsRequest,
+  allowSecondsLikeTimestamps: boolean,
+): Promise<PgLiveSettings> {
+  let { settings, missing } = reconcileSettings(await pool.run((sql) => storedIn(sql)), options, initial);
+  if (Object.keys(missing).length > 0) {
+    settings = await pool.run((sql) =>
+      sql.begin(READ_COMMITTED, async (tx) => {
+        const now = Date.now();
+        for (const row of rowsOfSettings(missing)) {
+          await tx`INSERT INTO settings (key, value, updated_at) VALUES (${row.key}, ${row.value}, ${now}) ON CONFLICT (key) DO NOTHING`;
+        }
+        return reconcileSettings(await storedIn(tx), options, initial).settings;
+      }),
+    );
+  }
+  return { ...settings, allowSecondsLikeTimestamps };
+}
+
+export function createPgSettings(pool: PostgresPool, live: PgLiveSettings, audit: PgAuditRecorder) {
+  return {
+    /**
+     * Changes the given settings: one audit entry per changed setting, all in one transaction.
+     * A change of bar stamping while bars are stored is refused (stampingChangeRefusal says why).
+     */
+    async update(change: unknown): Promise<StoreSettings> {
+      const request = readSettingsRequest(change ?? {});
+      const actor = audit.actor();
+      const settings = await pool.run((sql) =>
+        sql.begin(READ_COMMITTED, async (tx) => {
+          await lockAuditChain(tx);
+          // Changes queue on the table's lock, so each reads what the one before it wrote.
+          await tx`LOCK TABLE settings IN SHARE ROW EXCLUSIVE MODE`;
+          const current = reconcileSettings(await storedIn(tx), {}, live).settings;
+          const changes = settingChanges(current, request);
+          if (changes.some((each) => each.name === "barTimestamp")) {
+            const [any] = (await tx`SELECT EXISTS (SELECT 1 FROM market_data) AS present`) as { present: boolean }[];
+            if (any!.present) {
+              const [count] = (await tx`SELECT count(*)::float8 AS n FROM market_data`) as { n: number }[];
+              throw stampingChangeRefusal(count!.n, current.barTimestamp, request.barTimestamp!);
+            }
+          }
+          const now = Date.now();
+          for (const each of changes) {
+            await tx`INSERT INTO settings (key, value, updated_at) VALUES (${each.key}, ${JSON.stringify(each.to)}, ${now})
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`;
+            await audit(tx, actor, SETTINGS_AUDIT_ACTION, each.key, { from: each.from, to: each.to });
+          }
+          return { ...current, ...request } as StoreSettings;
+        }),
+      );
+      Object.assign(live, settings);
+      return settings;
+    },
+  };
+}
