@@ -338,3 +338,10 @@ export function parseCalendarFile(text: string): CalendarDay[] {
   if (issues.length > 0) throw new ValidationError(issues);
   return days;
 }
+
+/** A default calendar (or an assignment) must name a stored calendar: the error says which exist. */
+export function unknownCalendarError(name: string, stored: readonly string[]): ValidationError {
+  return new ValidationError([
+    { field: "calendar", message: `no calendar named ${JSON.stringify(name)} (stored: ${stored.join(", ") || "none"}; tradelite calendar import adds one)` },
+  ]);
+}

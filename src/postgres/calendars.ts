@@ -24,8 +24,9 @@ import {
   type CalendarDay,
   type CalendarSummary,
   type Session,
+  unknownCalendarError,
 } from "../domain/calendar.ts";
-import { NotFoundError, ValidationError } from "../domain/errors.ts";
+import { NotFoundError } from "../domain/errors.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
@@ -105,6 +106,13 @@ export async function writeCalendar(tx: SQL, data: CalendarData): Promise<Stored
 /**
  * `defaultCalendar` names the calendar a symbol without its own entry follows (null: none).
  */
+/** Throws unless `name` is a stored calendar (a default calendar must name one). */
+export async function assertCalendarStored(pool: PostgresPool, name: string): Promise<void> {
+  const rows = await pool.run(async (sql) => (await sql`SELECT name FROM calendars ORDER BY name COLLATE "C"`) as { name: string }[]);
+  const names = rows.map((row) => row.name);
+  if (!names.includes(name)) throw unknownCalendarError(name, names);
+}
+
 export function createCalendarRepository(pool: PostgresPool, audit: PgAuditRecorder, defaultCalendar: () => string | null) {
   const built = new Map<string, { version: number; calendar: Calendar }>();
   /** Per symbol, the calendar name its last refresh resolved to (null: none). */
@@ -249,8 +257,8 @@ export function createCalendarRepository(pool: PostgresPool, audit: PgAuditRecor
           await lockAuditChain(tx);
           if (name === null) await tx`DELETE FROM symbol_calendars WHERE symbol = ${symbol}`;
           else {
-            const found = await tx`SELECT 1 FROM calendars WHERE name = ${name}`;
-            if (found.length === 0) throw new ValidationError([{ field: "calendar", message: `no calendar named ${JSON.stringify(name)}` }]);
+            const names = ((await tx`SELECT name FROM calendars ORDER BY name COLLATE "C"`) as { name: string }[]).map((row) => row.name);
+            if (!names.includes(name)) throw unknownCalendarError(name, names);
             await tx`INSERT INTO symbol_calendars (symbol, calendar) VALUES (${symbol}, ${name})
                      ON CONFLICT (symbol) DO UPDATE SET calendar = excluded.calendar`;
           }

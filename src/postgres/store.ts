@@ -18,7 +18,7 @@ import { assertTimeZone } from "../domain/time.ts";
 import { createPgArtifacts } from "./artifacts.ts";
 import { createPgAudit, lockAuditChain } from "./audit.ts";
 import { createPgBars } from "./bars.ts";
-import { createCalendarRepository } from "./calendars.ts";
+import { assertCalendarStored, createCalendarRepository } from "./calendars.ts";
 import { createPgCacheBackend } from "./cache-meta.ts";
 import { CACHE_BACKEND, type CacheBackend } from "../cache/backend.ts";
 import { PostgresPool, READ_COMMITTED, type PostgresOptions } from "./connection.ts";
@@ -81,6 +81,7 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
   let live: PgLiveSettings;
   try {
     await pool.run((sql) => migratePostgres(sql));
+    if (typeof asked.calendar === "string") await assertCalendarStored(pool, asked.calendar);
     live = await openPgSettings(pool, asked, initial, given.allowSecondsLikeTimestamps ?? false);
   } catch (error) {
     await pool.close();
@@ -161,7 +162,11 @@ function view(
     get calendar() {
       return settings.calendar;
     },
-    updateSettings: (change) => call(() => parts.settings.update(change)),
+    updateSettings: (change) =>
+      call(async () => {
+        if (typeof change?.calendar === "string") await assertCalendarStored(pool, change.calendar);
+        return parts.settings.update(change);
+      }),
     withActor(name) {
       checkActor(name);
       let existing = views.get(name);

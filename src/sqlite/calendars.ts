@@ -14,8 +14,9 @@ import {
   type CalendarDay,
   type CalendarSummary,
   type Session,
+  unknownCalendarError,
 } from "../domain/calendar.ts";
-import { NotFoundError, ValidationError } from "../domain/errors.ts";
+import { NotFoundError } from "../domain/errors.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
@@ -74,6 +75,12 @@ export function writeCalendar(conn: Connection, data: CalendarData): void {
     insert.run(data.name, date, sessions ? formatSessions(sessions) : null);
   }
   insert.finalize();
+}
+
+/** Throws unless `name` is a stored calendar (a default calendar must name one). */
+export function assertCalendarStored(conn: Connection, name: string): void {
+  const names = guard(() => conn.sqlite.query<{ name: string }, []>("SELECT name FROM calendars ORDER BY name").all()).map((row) => row.name);
+  if (!names.includes(name)) throw unknownCalendarError(name, names);
 }
 
 export function createCalendarRepository(conn: Connection, audit: AuditRecorder, defaultCalendar: () => string | null) {
@@ -156,7 +163,7 @@ export function createCalendarRepository(conn: Connection, audit: AuditRecorder,
       conn.writeTransaction(() => {
         if (name === null) deleteAssigned.run(symbol as never);
         else {
-          if (!load(name)) throw new ValidationError([{ field: "calendar", message: `no calendar named ${JSON.stringify(name)}` }]);
+          if (!load(name)) assertCalendarStored(conn, name);
           upsertAssigned.run(symbol as never, name as never);
         }
         audit("calendar.assign", symbol, { calendar: name });

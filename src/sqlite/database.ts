@@ -10,7 +10,7 @@ import type { Quote, QuoteColumns, QuoteInput } from "../domain/quote.ts";
 import { withCalendars, type StoreSettings } from "../domain/settings.ts";
 import type { CompletenessQuery, SymbolOverview } from "../domain/store.ts";
 import type { Completeness } from "../domain/session.ts";
-import { createCalendarRepository, type CalendarRepository } from "./calendars.ts";
+import { assertCalendarStored, createCalendarRepository, type CalendarRepository } from "./calendars.ts";
 import { createArtifactRepository, type ArtifactRepository } from "./artifacts.ts";
 import { createAuditRepository, type AuditRepository } from "./audit.ts";
 import { createBarRepository, type BarRepository } from "./bars.ts";
@@ -50,6 +50,7 @@ export class Database {
     const conn = openConnection(options);
     try {
       this.schemaVersion = migrate(conn);
+      if (typeof options.calendar === "string") assertCalendarStored(conn, options.calendar);
       this.#settings = createSettingsRepository(conn, options);
       const live = (this.#live = this.#settings.open());
       conn.useWal();
@@ -120,6 +121,7 @@ export class Database {
    */
   updateSettings(change: Partial<StoreSettings>): StoreSettings {
     this.#open();
+    if (typeof change?.calendar === "string") assertCalendarStored(this.#conn, change.calendar);
     return this.#settings.update(this.#live, change, this.#audit.record);
   }
 

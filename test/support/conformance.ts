@@ -587,6 +587,20 @@ export function storeConformance(name: string, openStore: StoreFactory, reopen?:
       expect((await store.getBars("600519.SH", { interval: "1h" })).length).toBeGreaterThan(0);
     });
 
+    test("calendars: the stored default calendar applies to every symbol without its own; a default or an assignment naming no stored calendar is refused, listing those stored", async () => {
+      const store = await fresh({ timezone: "Asia/Shanghai", barTimestamp: "end" });
+      await store.insertBars("600519.SH", sessionBars(1, 15));
+      await expectValidationError(store.getBars("600519.SH", { interval: "1h", align: "session" }));
+      await store.updateSettings({ calendar: "XSHG" });
+      expect(await store.calendars.of("600519.SH")).toBe("XSHG");
+      expect(await store.getBars("600519.SH", { interval: "1h", align: "session" })).toHaveLength(4);
+      const refused = await expectValidationError(store.updateSettings({ calendar: "XNYS" }));
+      expect(refused.issues[0]).toEqual({ field: "calendar", message: 'no calendar named "XNYS" (stored: XSHE, XSHG; tradelite calendar import adds one)' });
+      const assign = await expectValidationError(store.calendars.assign("600519.SH", "XNYS"));
+      expect(assign.issues[0]).toEqual(refused.issues[0]);
+      expect(store.calendar).toBe("XSHG");
+    });
+
     test("fill: previous: missing minutes and session hours come back at the previous close, flagged, the same through getBars and iterateBars", async () => {
       const store = await fresh({ timezone: "Asia/Shanghai", barTimestamp: "end" });
       await store.insertBars("600519.SH", sessionBars(2, 14));
