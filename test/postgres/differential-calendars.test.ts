@@ -236,7 +236,10 @@ describe.skipIf(!available)("SQLite and PostgreSQL: identical session-aligned re
     for (const barTimestamp of STAMPINGS) {
       test(`${testCase.timezone} (${testCase.calendars.join(", ")}), stored ${barTimestamp}-stamped: session reads and completeness, ${RUNS} sequences`, async () => {
         const { timezone, first, calendars } = testCase;
-        const postgres = await openStore({ backend: "postgres", url: database.url, timezone, barTimestamp, max: 2 });
+        // A database stores one zone and one stamping (and refuses a change of stamping while it
+        // holds bars), so each case has a database of its own.
+        const own = await createTestDatabase(`diffcal_${timezone.slice(0, 7)}_${barTimestamp}`);
+        const postgres = await openStore({ backend: "postgres", url: own.url, timezone, barTimestamp, max: 2 });
         for (const calendar of testCase.put) await postgres.calendars.put(calendar);
         let run = 0;
         let steps = 0;
@@ -267,6 +270,7 @@ describe.skipIf(!available)("SQLite and PostgreSQL: identical session-aligned re
           );
         } finally {
           await postgres.close();
+          await own.drop();
         }
         // The sequences must reach what they claim to compare, not only errors and empty reads.
         expect(reports).toBeGreaterThan(0);
