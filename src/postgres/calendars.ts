@@ -140,6 +140,8 @@ export function createCalendarRepository(pool: PostgresPool, audit: PgAuditRecor
 
   /** The stored calendar (on the pool, or inside a caller's transaction `on`), or null. */
   async function load(name: string, on?: SQL): Promise<Calendar | null> {
+    // As SQLite answers a name that is not text (no such row), not with a type error from the server.
+    if (typeof name !== "string") return null;
     const read = async (sql: SQL) => {
       const [row] = (await sql`SELECT version::float8 AS version FROM calendars WHERE name = ${name}`) as { version: number }[];
       return row ? atVersion(sql, name, row.version) : null;
@@ -249,7 +251,7 @@ export function createCalendarRepository(pool: PostgresPool, audit: PgAuditRecor
           await lockAuditChain(tx);
           if (name === null) await tx`DELETE FROM symbol_calendars WHERE symbol = ${symbol}`;
           else {
-            const found = await tx`SELECT 1 FROM calendars WHERE name = ${name}`;
+            const found = typeof name === "string" ? await tx`SELECT 1 FROM calendars WHERE name = ${name}` : [];
             if (found.length === 0) throw new ValidationError([{ field: "calendar", message: `no calendar named ${JSON.stringify(name)}` }]);
             await tx`INSERT INTO symbol_calendars (symbol, calendar) VALUES (${symbol}, ${name})
                      ON CONFLICT (symbol) DO UPDATE SET calendar = excluded.calendar`;
