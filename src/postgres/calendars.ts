@@ -148,6 +148,8 @@ export function createCalendarRepository(pool: PostgresPool, audit: PgAuditRecor
 
   /** The stored calendar (on the pool, or inside a caller's transaction `on`), or null. */
   async function load(name: string, on?: SQL): Promise<Calendar | null> {
+    // As SQLite answers a name that is not text (no such row), not with a type error from the server.
+    if (typeof name !== "string") return null;
     const read = async (sql: SQL) => {
       const [row] = (await sql`SELECT version::float8 AS version FROM calendars WHERE name = ${name}`) as { version: number }[];
       return row ? atVersion(sql, name, row.version) : null;
@@ -258,7 +260,7 @@ export function createCalendarRepository(pool: PostgresPool, audit: PgAuditRecor
           if (name === null) await tx`DELETE FROM symbol_calendars WHERE symbol = ${symbol}`;
           else {
             const names = ((await tx`SELECT name FROM calendars ORDER BY name COLLATE "C"`) as { name: string }[]).map((row) => row.name);
-            if (!names.includes(name)) throw unknownCalendarError(name, names);
+            if (typeof name !== "string" || !names.includes(name)) throw unknownCalendarError(name, names);
             await tx`INSERT INTO symbol_calendars (symbol, calendar) VALUES (${symbol}, ${name})
                      ON CONFLICT (symbol) DO UPDATE SET calendar = excluded.calendar`;
           }

@@ -63,7 +63,10 @@ describe("tradelite init and settings", () => {
     const set = await cli(["settings", "set", "timezone", "America/New_York", "--db", db]);
     expect(set.code).toBe(0);
     expect(set.stdout).toContain("timezone: Asia/Shanghai -> America/New_York");
-    expect((await cli(["settings", "set", "calendar", "XNYS", "--db", db])).code).toBe(0);
+    const unknown = await cli(["settings", "set", "calendar", "XNYS", "--db", db]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no calendar named "XNYS" (stored: XSHE, XSHG');
+    expect((await cli(["settings", "set", "calendar", "XSHG", "--db", db])).code).toBe(0);
     expect((await cli(["settings", "set", "bar_timestamp", "end", "--db", db])).code).toBe(0);
     expect((await cli(["import", writeDayFile("000001.SH.csv"), "--db", db])).code).toBe(0);
     const refused = await cli(["settings", "set", "bar_timestamp", "start", "--db", db]);
@@ -72,11 +75,11 @@ describe("tradelite init and settings", () => {
     expect((await cli(["settings", "set", "zone", "UTC", "--db", db])).code).toBe(2);
     const opened = openDatabase({ path: db, readonly: true });
     try {
-      expect(opened.storedSettings).toEqual({ timezone: "America/New_York", barTimestamp: "end", calendar: "XNYS" });
+      expect(opened.storedSettings).toEqual({ timezone: "America/New_York", barTimestamp: "end", calendar: "XSHG" });
       const entries = opened.audit.query({ action: "settings.set" });
       expect(entries.map((entry) => [entry.entity, entry.details])).toEqual([
         ["timezone", { from: "Asia/Shanghai", to: "America/New_York" }],
-        ["calendar", { from: null, to: "XNYS" }],
+        ["calendar", { from: null, to: "XSHG" }],
         ["bar_timestamp", { from: "start", to: "end" }],
       ]);
     } finally {

@@ -13,6 +13,7 @@ import { createPgBars } from "../../src/postgres/bars.ts";
 import { createPgQuotes } from "../../src/postgres/quotes.ts";
 import { PostgresPool, resolvePostgresUrl } from "../../src/postgres/connection.ts";
 import { migratePostgres, POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "../../src/postgres/migrations.ts";
+import { shippedCalendar } from "../../src/domain/calendars/index.ts";
 import { randomBars } from "../support/bars.ts";
 import { ADMIN_URL, createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
 import { readTdxBars, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
@@ -60,6 +61,8 @@ describe.skipIf(!available)("migrations on a real server", () => {
       const tables = await pools[0]!.sql`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`;
       expect(tables.map((row: { table_name: string }) => row.table_name)).toEqual([
         "audit_log",
+        "calendar_days",
+        "calendars",
         "market_data",
         "model_artifacts",
         "quotes",
@@ -67,8 +70,13 @@ describe.skipIf(!available)("migrations on a real server", () => {
         "schema_migrations",
         "session_cache",
         "settings",
+        "symbol_calendars",
         "user_preferences",
       ]);
+      // The shipped calendars were written once, by the one pool that ran the migration.
+      const calendars = await pools[0]!.sql`SELECT c.name, c.version::float8 AS version, count(d.date)::float8 AS days
+                                            FROM calendars AS c JOIN calendar_days AS d ON d.calendar = c.name GROUP BY c.name, c.version ORDER BY c.name`;
+      expect([...calendars]).toEqual(["XSHE", "XSHG"].map((name) => ({ name, version: 1, days: shippedCalendar(name)!.days.length })));
       // market_data is a hypertable exactly when the server has TimescaleDB (this project's machines do not).
       const sql = pools[0]!.sql;
       const [{ timescale }] = await sql`SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') AS timescale`;

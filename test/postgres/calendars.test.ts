@@ -116,9 +116,17 @@ describe.skipIf(!available)("calendars on PostgreSQL", () => {
     expect((await other.completeness("600000.SH")).nonTradingDays).toEqual(["2026-12-29"]);
     expect((await other.calendars.list()).find((c) => c.name === "XSHG")!.days).toBe(shippedCalendar("XSHG")!.days.length - shippedCalendar("XSHG")!.days.filter((d) => d.startsWith("2026")).length + 2);
 
+    // A symbol the second store has never looked up: its iteration refreshes before the first bar.
+    await store.insertBars("600001.SH", [{ timestamp: at("2026-12-30 09:31"), close: 1 }]);
+    await store.calendars.assign("600001.SH", "XSHG");
+    expect((await collect(other.iterateBars("600001.SH", { interval: "1h", align: "session" }))).map((b) => wall(b.timestamp))).toEqual(["2026-12-30 10:30"]);
+
     const entries = await store.audit.query({ action: "calendar.replace_year" });
     expect(entries.map((e) => [e.actor, e.entity, e.details])).toEqual([["ops", "XSHG", { year: 2026, days: 2 }]]);
-    expect((await store.audit.query({ action: "calendar.assign" })).map((e) => [e.actor, e.entity, e.details])).toEqual([["tradelite", "600000.SH", { calendar: "XSHG" }]]);
+    expect((await store.audit.query({ action: "calendar.assign" })).map((e) => [e.actor, e.entity, e.details])).toEqual([
+      ["tradelite", "600000.SH", { calendar: "XSHG" }],
+      ["tradelite", "600001.SH", { calendar: "XSHG" }],
+    ]);
     await expect(store.calendars.replaceYear("XSHG", 2025, [{ date: "2024-12-31" }])).rejects.toThrow(/outside 2025/);
     await expect(store.calendars.replaceYear("NOPE", 2025, [])).rejects.toThrow(/no calendar named "NOPE"/);
     expect((await store.calendars.get("XSHG"))!.days.filter((d) => d.startsWith("2025")).length).toBe(shippedCalendar("XSHG")!.days.filter((d) => d.startsWith("2025")).length);
