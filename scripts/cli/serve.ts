@@ -81,7 +81,9 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
   } else {
     const shown = overview.slice(0, 20);
     for (const row of shown) {
-      console.log(`  ${row.symbol.padEnd(16)} ${String(row.count).padStart(10)} bars  ${formatIsoUtc(row.start)} .. ${formatIsoUtc(row.end)}`);
+      const minutes = row.start === null || row.end === null ? "" : `  ${formatIsoUtc(row.start)} .. ${formatIsoUtc(row.end)}`;
+      const days = row.daily ? `  (${row.daily.count} daily bars)` : "";
+      console.log(`  ${row.symbol.padEnd(16)} ${String(row.count).padStart(10)} bars${minutes}${days}`);
     }
     if (overview.length > shown.length) console.log(`  ... and ${overview.length - shown.length} more symbols`);
   }

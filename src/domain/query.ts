@@ -23,6 +23,14 @@ export type Align = (typeof ALIGNS)[number];
 export const BAR_TIMESTAMPS = ["start", "end"] as const;
 export type BarTimestamp = (typeof BAR_TIMESTAMPS)[number];
 
+/**
+ * Where a `1d` read takes its days from: `stored` only the stored daily bars (market_data_daily),
+ * `minutes` only bars resampled from market_data; omitted, stored days where they exist and
+ * resampled ones elsewhere (src/domain/daily.ts).
+ */
+export const BAR_SOURCES = ["stored", "minutes"] as const;
+export type BarSource = (typeof BAR_SOURCES)[number];
+
 export const ORDERS = ["asc", "desc"] as const;
 export type Order = (typeof ORDERS)[number];
 
@@ -72,6 +80,8 @@ export interface BarQuery extends RangeQuery {
   barTimestamp?: BarTimestamp;
   /** Bucket alignment when resampling; `clock` by default. */
   align?: Align;
+  /** With `interval: "1d"` only: stored daily bars, days resampled from minutes, or (omitted) both merged. */
+  source?: BarSource;
 }
 
 export interface ReadRange {
@@ -91,7 +101,7 @@ export interface ReadQuery extends ReadRange {
  */
 export const RANGE_KEYS: readonly string[] = ["start", "end"];
 export const QUERY_KEYS: readonly string[] = [...RANGE_KEYS, "limit", "order"];
-export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp", "align"];
+export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp", "align", "source"];
 
 /** Reads an inclusive range; either end may be open. Throws a ValidationError on bad input. */
 export function readRange(range: TimeRange | undefined, timeZone: string, keys = RANGE_KEYS): ReadRange {
@@ -139,7 +149,7 @@ export function readQuery(query: RangeQuery | undefined, timeZone: string, keys 
 export function readResampling(
   query: BarQuery | undefined,
   defaultPlacement: BarTimestamp,
-): { interval: Interval | undefined; barTimestamp: BarTimestamp; align: Align } {
+): { interval: Interval | undefined; barTimestamp: BarTimestamp; align: Align; source?: BarSource } {
   const issues: Issue[] = [];
   const interval = query?.interval;
   const barTimestamp = query?.barTimestamp ?? defaultPlacement;
@@ -153,8 +163,16 @@ export function readResampling(
   if (!BAR_TIMESTAMPS.includes(barTimestamp)) {
     issues.push({ field: "barTimestamp", message: `must be "start" or "end", got ${JSON.stringify(barTimestamp)}` });
   }
+  const source = query?.source;
+  if (source !== undefined && !BAR_SOURCES.includes(source)) {
+    issues.push({ field: "source", message: `must be "stored" or "minutes", got ${JSON.stringify(source)}` });
+  } else if (source !== undefined && interval !== "1d") {
+    // Weeks and months from merged days are left out on purpose: a week of stored and resampled
+    // days mixed hides which side a number came from, which a data-quality read wants to see.
+    issues.push({ field: "source", message: `only with interval "1d" (days are the one stored series besides the bars as written), got interval ${JSON.stringify(interval ?? null)}` });
+  }
   if (issues.length > 0) throw new ValidationError(issues);
-  return { interval, barTimestamp, align };
+  return { interval, barTimestamp, align, ...(source === undefined ? {} : { source }) };
 }
 
 /** Adds an issue unless `limit` is omitted or a positive whole number. */

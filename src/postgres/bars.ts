@@ -1,5 +1,5 @@
 /**
- * market_data on PostgreSQL: set-based upserts, range reads (stored or resampled in SQL, whole
+ * market_data and market_data_daily on PostgreSQL (daily bars: src/domain/daily.ts): set-based upserts, range reads (stored or resampled in SQL, whole
  * or paged), deletes, the overview. The same inputs give the same results as src/sqlite/bars.ts
  * (test/postgres/bars.test.ts compares them, resampling across DST changes included).
  *
@@ -31,7 +31,8 @@ import {
 import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
 import { resampleStoredAsync, resamplingOf, sessionResampler, type Resampling } from "../domain/session.ts";
 import type { Calendar } from "../domain/calendar.ts";
-import type { SymbolOverview } from "../domain/store.ts";
+import type { SeriesOverview, SymbolOverview } from "../domain/store.ts";
+import { checkDailyStamps, inQueryOrder, mergeDaily, mergeOverviews, readSeriesOptions, type SeriesOptions } from "../domain/daily.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
@@ -68,6 +69,35 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
       ON CONFLICT (symbol, timestamp) DO UPDATE SET
         open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
         volume = excluded.volume, amount = excluded.amount`;
+  }
+
+  async function upsertDaily(tx: SQL, symbol: string, timestamps: number[], values: (number | null)[][]): Promise<void> {
+    const [open, high, low, close, volume, amount] = values;
+    await tx`
+      INSERT INTO market_data_daily (symbol, timestamp, open, high, low, close, volume, amount)
+      SELECT ${symbol}, t.timestamp, t.open, t.high, t.low, t.close, t.volume, t.amount
+      FROM unnest(${timestamps}::bigint[], ${open}::float8[], ${high}::float8[], ${low}::float8[],
+                  ${close}::float8[], ${volume}::float8[], ${amount}::float8[])
+           AS t(timestamp, open, high, low, close, volume, amount)
+      ON CONFLICT (symbol, timestamp) DO UPDATE SET
+        open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+        volume = excluded.volume, amount = excluded.amount`;
+  }
+
+  /** Stored daily bars of one range, whole (a symbol has one row per trading day: thousands). */
+  async function days(symbol: string, query: ReadQuery): Promise<Bar[]> {
+    const { start, end, order } = query;
+    const limit = query.limit < 0 ? null : query.limit;
+    const rows = await pool.run(async (sql) =>
+      order === "desc"
+        ? ((await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data_daily
+              WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint
+              ORDER BY market_data_daily.timestamp DESC LIMIT ${limit}`) as Bar[])
+        : ((await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data_daily
+              WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint
+              ORDER BY market_data_daily.timestamp ASC LIMIT ${limit}`) as Bar[]),
+    );
+    return [...rows];
   }
 
   /** Stored bars of one range, on the pool or inside a caller's transaction (`on`). */
@@ -168,12 +198,31 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     }
   }
 
+  /**
+   * A `1d` read from the stored days (`source: "stored"`) or both sides merged, the stored day
+   * winning. Both sides are a row per trading day, so they are read whole and merged as SQLite
+   * merges them (src/domain/daily.ts).
+   */
+  async function* dailyRead(symbol: string, query: ReadQuery, how: Resampling | undefined): AsyncGenerator<Bar> {
+    if (!how) {
+      yield* await days(symbol, query);
+      return;
+    }
+    const storedDays = await days(symbol, { ...query, limit: -1, order: "asc" });
+    const resampledDays: Bar[] = [];
+    for await (const bar of resample(symbol, query, how)) resampledDays.push(bar);
+    yield* inQueryOrder(mergeDaily(storedDays, resampledDays), query);
+  }
+
   /** Arguments are checked when called, not at the first next(): a bad query fails where it is made. */
   function iterate(symbol: string, query?: BarQuery): AsyncGenerator<Bar> {
     assertSymbol(symbol);
     const read = readQuery(query, timezone, BAR_QUERY_KEYS);
-    const { interval, barTimestamp, align } = readResampling(query, settings.barTimestamp);
-    return interval ? resampled(symbol, read, resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf)) : stored(symbol, read);
+    const { interval, barTimestamp, align, source } = readResampling(query, settings.barTimestamp);
+    if (interval === undefined) return stored(symbol, read);
+    if (source === "stored") return dailyRead(symbol, read, undefined);
+    const how = resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf);
+    return interval === "1d" && source === undefined ? dailyRead(symbol, read, how) : resampled(symbol, read, how);
   }
 
   /**
@@ -181,7 +230,13 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
    * version bump and the audit entry (naming `actor`) commit or roll back with the caller's
    * transaction.
    */
-  async function writeBatch(tx: SQL, symbol: string, batch: ReturnType<typeof validateBars>, actor: string | undefined): Promise<number> {
+  async function writeBatch(
+    tx: SQL,
+    symbol: string,
+    batch: ReturnType<typeof validateBars>,
+    actor: string | undefined,
+    target: "minutes" | "daily" = "minutes",
+  ): Promise<number> {
     const total = batchSize(batch);
     const columns = BAR_VALUE_FIELDS.map((field) => batch[field]);
     if (audit) await lockAuditChain(tx);
@@ -198,7 +253,12 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
           values[c]![i] = value === value ? value : null;
         }
       }
-      await upsert(tx, symbol, timestamps, values);
+      await (target === "daily" ? upsertDaily : upsert)(tx, symbol, timestamps, values);
+    }
+    if (target === "daily") {
+      // The session cache holds market_data's bars only: a daily write leaves it in step.
+      if (audit) await audit(tx, actor!, "bars.insert", symbol, { interval: "1d", rows: total, ...timeSpan(batch.timestamp) });
+      return total;
     }
     // The session cache rebuilds a symbol whose market_data moved on without it.
     await tx`UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ${symbol}`;
@@ -208,13 +268,15 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
 
   return {
     /** Upserts bars on (symbol, timestamp) in one transaction; returns the rows written. */
-    async insertBars(symbol: string, input: readonly BarInput[] | BarColumns): Promise<number> {
+    async insertBars(symbol: string, input: readonly BarInput[] | BarColumns, options?: SeriesOptions): Promise<number> {
       assertSymbol(symbol);
+      const target = readSeriesOptions(options);
       const batch = validateBars(input, timezone);
+      if (target === "daily") checkDailyStamps(batch, timezone);
       if (batchSize(batch) === 0) return 0;
       // Read before any await: the actor of the call, however its transaction is scheduled.
       const actor = audit?.actor();
-      return pool.run((sql) => sql.begin(READ_COMMITTED, (tx) => writeBatch(tx, symbol, batch, actor)));
+      return pool.run((sql) => sql.begin(READ_COMMITTED, (tx) => writeBatch(tx, symbol, batch, actor, target)));
     },
 
     /** insertBars inside the open transaction `tx`, its audit entry naming `actor`. */
@@ -236,11 +298,12 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     async getBars(symbol: string, query?: BarQuery): Promise<Bar[]> {
       assertSymbol(symbol);
       const read = readQuery(query, timezone, BAR_QUERY_KEYS);
-      const { interval, barTimestamp, align } = readResampling(query, settings.barTimestamp);
-      if (interval === undefined) return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order);
-      const how = resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf);
+      if (query?.interval === undefined) {
+        readResampling(query, settings.barTimestamp);
+        return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order);
+      }
       const bars: Bar[] = [];
-      for await (const bar of resampled(symbol, read, how)) bars.push(bar);
+      for await (const bar of iterate(symbol, query)) bars.push(bar);
       return bars;
     },
 
@@ -255,10 +318,21 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     },
 
     /** Deletes the bars in a range (inclusive; the whole symbol when the range is empty). */
-    async deleteBars(symbol: string, range?: TimeRange): Promise<number> {
+    async deleteBars(symbol: string, range?: TimeRange, options?: SeriesOptions): Promise<number> {
       assertSymbol(symbol);
+      const target = readSeriesOptions(options);
       const { start, end } = readRange(range, timezone);
       const actor = audit?.actor();
+      if (target === "daily") {
+        return pool.run((sql) =>
+          sql.begin(READ_COMMITTED, async (tx) => {
+            if (audit) await lockAuditChain(tx);
+            const deleted = (await tx`DELETE FROM market_data_daily WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint`).count as number;
+            if (audit) await audit(tx, actor!, "bars.delete", symbol, { interval: "1d", deleted, start, end });
+            return deleted;
+          }),
+        );
+      }
       return pool.run((sql) =>
         sql.begin(READ_COMMITTED, async (tx) => {
           if (audit) await lockAuditChain(tx);
@@ -271,12 +345,13 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     },
 
     async overview(): Promise<SymbolOverview[]> {
-      const rows = await pool.run(
-        async (sql) =>
-          (await sql`SELECT symbol, count(*)::float8 AS count, min(timestamp)::float8 AS start, max(timestamp)::float8 AS "end"
-                     FROM market_data GROUP BY symbol ORDER BY symbol COLLATE "C"`) as SymbolOverview[],
-      );
-      return rows.map((row) => ({ symbol: row.symbol, count: row.count, start: row.start, end: row.end }));
+      const [minutes, daily] = await pool.run(async (sql) => [
+        (await sql`SELECT symbol, count(*)::float8 AS count, min(timestamp)::float8 AS start, max(timestamp)::float8 AS "end"
+                   FROM market_data GROUP BY symbol ORDER BY symbol COLLATE "C"`) as SymbolOverview[],
+        (await sql`SELECT symbol, count(*)::float8 AS count, min(timestamp)::float8 AS start, max(timestamp)::float8 AS "end"
+                   FROM market_data_daily GROUP BY symbol ORDER BY symbol COLLATE "C"`) as ({ symbol: string } & SeriesOverview)[],
+      ]);
+      return mergeOverviews(minutes, daily);
     },
   };
 }

@@ -256,6 +256,25 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 `;
 
+/**
+ * Daily bars from daily files beside market_data's minutes (SQLite's migration says why a table
+ * of their own): created in constant time whatever market_data holds. A plain table even where
+ * market_data is a hypertable: one row per symbol and trading day stays small.
+ */
+const V7_MARKET_DATA_DAILY = `
+CREATE TABLE market_data_daily (
+    symbol text NOT NULL,
+    timestamp bigint NOT NULL,
+    open double precision,
+    high double precision,
+    low double precision,
+    close double precision,
+    volume double precision,
+    amount double precision,
+    PRIMARY KEY (symbol, timestamp)
+);
+`;
+
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "market_data, quotes, session_cache, recovery_metrics, user_preferences, audit_log (append-only), model_artifacts", sql: V1 },
   { version: 2, description: "tradelite_ksum: sum() with SQLite's compensated summation", sql: V2_KBN_SUM },
@@ -263,6 +282,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 4, description: "tradelite_ksum: a sum past the largest double is Infinity, as in SQLite, not an overflow error", sql: V4_KBN_SUM_OVERFLOW },
   { version: 5, description: "market_data as a TimescaleDB hypertable, where the server has the extension", sql: V5_TIMESCALEDB },
   { version: 6, description: "tradelite_ksum: no underflow error on subnormals, no overflow error in the final sum", sql: V6_KBN_SUM_EDGES },
+  { version: 7, description: "market_data_daily: daily bars beside the minute bars", sql: V7_MARKET_DATA_DAILY },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;

@@ -126,7 +126,7 @@ function view(
       }
       return existing;
     },
-    insertBars: (symbol, input) => call(() => bars.insertBars(symbol, input)),
+    insertBars: (symbol, input, options) => call(() => bars.insertBars(symbol, input, options)),
     getBars: (symbol, query) => call(() => bars.getBars(symbol, query)),
     async *iterateBars(symbol, query) {
       if (state.closed) throw new StorageError("CLOSED", "the store is closed");
@@ -136,7 +136,7 @@ function view(
       }
     },
     latestBar: (symbol) => call(() => bars.latestBar(symbol)),
-    deleteBars: (symbol, range) => call(() => bars.deleteBars(symbol, range)),
+    deleteBars: (symbol, range, options) => call(() => bars.deleteBars(symbol, range, options)),
     overview: () => call(() => bars.overview()),
     insertQuotes: (symbol, input) => call(() => quotes.insertQuotes(symbol, input)),
     getQuotes: (symbol, query) => call(() => quotes.getQuotes(symbol, query)),

@@ -1,5 +1,7 @@
 /**
- * market_data: bar upserts, range reads, resampling in SQL, deletes and the overview.
+ * market_data and market_data_daily: bar upserts, range reads, resampling in SQL, deletes and
+ * the overview. Daily bars from daily files are their own series (src/domain/daily.ts); a `1d`
+ * read merges them with days resampled from the minutes unless `source` picks one side.
  */
 import { BAR_VALUE_FIELDS, validateBars, type Bar, type BarColumns, type BarInput } from "../domain/bar.ts";
 import type { SymbolOverview } from "../domain/store.ts";
@@ -22,6 +24,8 @@ import { completenessCounter, noCalendarError, resampleStored, resamplingOf, ses
 import type { CompletenessQuery } from "../domain/store.ts";
 import type { Calendar } from "../domain/calendar.ts";
 import { timeSpan } from "../domain/batch.ts";
+import { checkDailyStamps, inQueryOrder, mergeDaily, mergeOverviews, readSeriesOptions, type SeriesOptions } from "../domain/daily.ts";
+import type { SeriesOverview } from "../domain/store.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS, prepareSeries } from "./series.ts";
@@ -65,11 +69,18 @@ const OVERVIEW_SQL = `
 SELECT symbol, count(*) AS count, min(timestamp) AS start, max(timestamp) AS "end"
 FROM market_data GROUP BY symbol ORDER BY symbol`;
 
+const DAILY_OVERVIEW_SQL = `
+SELECT symbol, count(*) AS count, min(timestamp) AS start, max(timestamp) AS "end"
+FROM market_data_daily GROUP BY symbol ORDER BY symbol`;
+
 export function createBarRepository(conn: Connection, settings: BarSettings, audit: AuditRecorder) {
   const writeBars = prepareUpsert(conn, "market_data", BAR_VALUE_FIELDS);
   const series = prepareSeries<Bar>(conn, "market_data", BAR_VALUE_FIELDS);
   const resampleStatement = conn.prepare<BucketRow>(RESAMPLE_SQL);
   const overviewStatement = conn.prepare<SymbolOverview>(OVERVIEW_SQL);
+  const writeDaily = prepareUpsert(conn, "market_data_daily", BAR_VALUE_FIELDS);
+  const daily = prepareSeries<Bar>(conn, "market_data_daily", BAR_VALUE_FIELDS);
+  const dailyOverviewStatement = conn.prepare<{ symbol: string } & SeriesOverview>(DAILY_OVERVIEW_SQL);
   const timestampPage = conn.prepare(
     "SELECT timestamp FROM market_data WHERE symbol = ? AND timestamp BETWEEN ? AND ? ORDER BY timestamp LIMIT ?",
   );
@@ -124,11 +135,38 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     }
   }
 
+  /**
+   * A checked bar query's rows: as stored, resampled, or (interval 1d) the stored days, the
+   * resampled days, or both merged with the stored day winning. Checked and resolved now, so a
+   * bad query fails where it is made, not at the first next().
+   */
+  function rows(symbol: string, query: BarQuery | undefined, whole: boolean): Iterable<Bar> {
+    assertSymbol(symbol);
+    const read = readQuery(query, timezone, BAR_QUERY_KEYS);
+    const { interval, barTimestamp, align, source } = readResampling(query, settings.barTimestamp);
+    if (interval === undefined) return whole ? series.read(symbol, read) : series.iterate(symbol, read);
+    if (source === "stored") return whole ? daily.read(symbol, read) : daily.iterate(symbol, read);
+    const how = resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf);
+    if (interval !== "1d" || source === "minutes") return resampled(symbol, read, how);
+    const days = daily.iterate(symbol, { ...read, limit: -1, order: "asc" });
+    return inQueryOrder(mergeDaily(days, resample(symbol, read, how)), read);
+  }
+
   return {
-    insert(symbol: string, bars: readonly BarInput[] | BarColumns): number {
+    insert(symbol: string, bars: readonly BarInput[] | BarColumns, options?: SeriesOptions): number {
       assertSymbol(symbol);
+      const target = readSeriesOptions(options);
       const batch = validateBars(bars, timezone);
+      if (target === "daily") checkDailyStamps(batch, timezone);
       if (batch.length === 0) return 0;
+      if (target === "daily") {
+        // The session cache holds market_data's bars only: a daily write leaves it in step.
+        return conn.writeTransaction(() => {
+          const written = writeDaily(symbol, batch);
+          audit("bars.insert", symbol, { interval: "1d", rows: written, ...timeSpan(batch.timestamp) });
+          return written;
+        });
+      }
       return conn.writeTransaction(() => {
         bumpCacheVersion.run(symbol as never);
         const written = writeBars(symbol, batch);
@@ -138,18 +176,12 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     },
 
     get(symbol: string, query?: BarQuery): Bar[] {
-      assertSymbol(symbol);
-      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
-      const { interval, barTimestamp, align } = readResampling(query, settings.barTimestamp);
-      return interval ? [...resampled(symbol, read, resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf))] : series.read(symbol, read);
+      const found = rows(symbol, query, true);
+      return Array.isArray(found) ? found : [...found];
     },
 
     iterate(symbol: string, query?: BarQuery): Generator<Bar> {
-      // Arguments are checked now, not at the first next(): a bad query fails where it is made.
-      assertSymbol(symbol);
-      const read = readQuery(query, timezone, BAR_QUERY_KEYS);
-      const { interval, barTimestamp, align } = readResampling(query, settings.barTimestamp);
-      return interval ? resampled(symbol, read, resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf)) : series.iterate(symbol, read);
+      return rows(symbol, query, false) as Generator<Bar>;
     },
 
     latest(symbol: string): Bar | null {
@@ -157,9 +189,17 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
       return series.latest(symbol);
     },
 
-    delete(symbol: string, range?: TimeRange): number {
+    delete(symbol: string, range?: TimeRange, options?: SeriesOptions): number {
       assertSymbol(symbol);
+      const target = readSeriesOptions(options);
       const read = readRange(range, timezone);
+      if (target === "daily") {
+        return conn.writeTransaction(() => {
+          const deleted = daily.delete(symbol, read);
+          audit("bars.delete", symbol, { interval: "1d", deleted, start: read.start, end: read.end });
+          return deleted;
+        });
+      }
       return conn.writeTransaction(() => {
         bumpCacheVersion.run(symbol as never);
         const deleted = series.delete(symbol, read);
@@ -189,9 +229,9 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
       return counter.finish();
     },
 
-    /** Exact: computed from market_data itself on every call, never from a counter that can drift. */
+    /** Exact: computed from the tables themselves on every call, never from a counter that can drift. */
     overview(): SymbolOverview[] {
-      return guard(() => overviewStatement.all());
+      return guard(() => mergeOverviews(overviewStatement.all(), dailyOverviewStatement.all()));
     },
   };
 }
