@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import { compactCommand } from "./cli/compact.ts";
+import { dailyDiffCommand } from "./cli/daily-diff.ts";
 import { demoCommand } from "./cli/demo.ts";
 import { exportCommand } from "./cli/export.ts";
 import { importCommand } from "./cli/import.ts";
@@ -28,7 +29,7 @@ const benchCommand: Command = {
   },
 };
 
-export const COMMANDS: readonly Command[] = [importCommand, exportCommand, overviewCommand, compactCommand, maintainCommand, migrateCommand, demoCommand, serveCommand, benchCommand];
+export const COMMANDS: readonly Command[] = [importCommand, exportCommand, overviewCommand, dailyDiffCommand, compactCommand, maintainCommand, migrateCommand, demoCommand, serveCommand, benchCommand];
 
 const HELP = `usage: tradelite <command> [options]     (tradelite <command> --help for one command)
 

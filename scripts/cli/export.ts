@@ -6,7 +6,7 @@
 import { renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { CSV_HEADER_LINE, formatBarCsv, INTERVALS, isSymbol, ValidationError, type Bar, type BarQuery, type Interval } from "../../src/mod.ts";
-import { EXIT_OK, openCliDatabase, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
+import { EXIT_OK, openCliDatabase, parseOptions, printSummary, Progress, rangeBound, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite export <symbol> [options]
 
@@ -145,19 +145,6 @@ class Interrupted extends Error {
   constructor(readonly signal: NodeJS.Signals) {
     super(`interrupted by ${signal}`);
   }
-}
-
-/**
- * A range bound as the store reads it: 10 or more digits are epoch ms, YYYYMMDD is a date; a
- * date alone as an end means the end of that day. Anything else goes to the store as text,
- * which reads it or refuses it (a usage error here).
- */
-function rangeBound(value: string, isEnd: boolean): number | string {
-  if (/^-?\d{10,}$/.test(value)) return Number(value);
-  const compact = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
-  const day = compact ? `${compact[1]}-${compact[2]}-${compact[3]}` : /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : null;
-  if (day !== null) return isEnd ? `${day} 23:59:59.999` : day;
-  return value;
 }
 
 export const exportCommand: Command = { name: "export", summary: "export a symbol's bars as CSV or NDJSON (streamed)", usage: USAGE, run };

@@ -129,3 +129,16 @@ export function printSummary(title: string, rows: [string, string | number][]): 
   console.log(`\n${title}`);
   for (const [label, value] of rows) console.log(`  ${label.padEnd(width)}  ${typeof value === "number" ? formatNumber(value) : value}`);
 }
+
+/**
+ * A range bound as the store reads it: 10 or more digits are epoch ms, YYYYMMDD is a date; a
+ * date alone as an end means the end of that day. Anything else goes to the store as text,
+ * which reads it or refuses it (a usage error here).
+ */
+export function rangeBound(value: string, isEnd: boolean): number | string {
+  if (/^-?\d{10,}$/.test(value)) return Number(value);
+  const compact = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
+  const day = compact ? `${compact[1]}-${compact[2]}-${compact[3]}` : /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : null;
+  if (day !== null) return isEnd ? `${day} 23:59:59.999` : day;
+  return value;
+}

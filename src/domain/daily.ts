@@ -13,9 +13,9 @@
 import type { Bar, BarBatch } from "./bar.ts";
 import { dateWallMs, localDate } from "./calendar.ts";
 import { ValidationError, type Issue } from "./errors.ts";
-import { checkOptions, type BarQuery, type BarSource, type ReadQuery, type TimeRange } from "./query.ts";
+import { checkOptions, readRange, type BarQuery, type BarSource, type ReadQuery, type TimeRange } from "./query.ts";
 import type { SeriesOverview, Store, SymbolOverview } from "./store.ts";
-import { startOfLocalDay } from "./time.ts";
+import { DAY_MS, startOfLocalDay } from "./time.ts";
 
 /** The stored series besides the default (market_data, bars as written): only days so far. */
 export const STORED_INTERVALS = ["1d"] as const;
@@ -49,13 +49,13 @@ export function localMidnight(timestamp: number, timeZone: string): number {
 }
 
 /**
- * Refuses a daily batch with any bar not stamped at a local midnight (a date string read in the
- * store's zone is one), naming every such row and the midnight its date has.
+ * An issue for every timestamp that is not a local midnight in `timeZone` (a date string read in
+ * the store's zone is one), naming the midnight its date has.
  */
-export function checkDailyStamps(batch: BarBatch, timeZone: string): void {
+export function dailyStampIssues(timestamps: ArrayLike<number>, timeZone: string): Issue[] {
   const issues: Issue[] = [];
-  for (let row = 0; row < batch.length; row++) {
-    const timestamp = batch.timestamp[row]!;
+  for (let row = 0; row < timestamps.length; row++) {
+    const timestamp = timestamps[row]!;
     const midnight = localMidnight(timestamp, timeZone);
     if (timestamp !== midnight) {
       issues.push({
@@ -65,6 +65,12 @@ export function checkDailyStamps(batch: BarBatch, timeZone: string): void {
       });
     }
   }
+  return issues;
+}
+
+/** Refuses a daily batch with any bar not stamped at a local midnight, naming every such row. */
+export function checkDailyStamps(batch: BarBatch, timeZone: string): void {
+  const issues = dailyStampIssues(batch.timestamp, timeZone);
   if (issues.length > 0) throw new ValidationError(issues);
 }
 
@@ -176,18 +182,30 @@ export function compareDaily(stored: Iterable<Bar>, minutes: Iterable<Bar>, time
   return differences;
 }
 
+/** What dailyDifferences reads from: any Store, or the embedded Database (synchronous). */
+export interface DailyReader {
+  readonly timezone: string;
+  getBars(symbol: string, query: BarQuery): Bar[] | Promise<Bar[]>;
+}
+
 /**
  * The dates in a range where a symbol's stored daily bars and its minutes resampled to days
- * disagree, read through any Store (what `tradelite daily-diff` prints).
+ * disagree, read through any Store or the Database (what `tradelite daily-diff` prints). The range
+ * is widened to whole local days, so a date bound (`end: "2024-01-19"`, its midnight) compares
+ * that day's stored bar with all of that day's minutes, not the ones stamped at midnight.
  */
-export async function dailyDifferences(store: Pick<Store, "getBars" | "timezone">, symbol: string, options: DailyDiffOptions = {}): Promise<DailyDifference[]> {
-  const { tolerance = DAILY_DIFF_TOLERANCE, align, ...range } = options;
-  if (!(Number.isFinite(tolerance) && tolerance >= 0)) {
+export async function dailyDifferences(store: DailyReader, symbol: string, options: DailyDiffOptions = {}): Promise<DailyDifference[]> {
+  const { tolerance = DAILY_DIFF_TOLERANCE, align, ...given } = options;
+  if (!(typeof tolerance === "number" && Number.isFinite(tolerance) && tolerance >= 0)) {
     throw new ValidationError([{ field: "tolerance", message: `must be a number >= 0 (a fraction: 0.001 is 0.1%), got ${String(tolerance)}` }]);
   }
-  const read = (source: BarSource) => store.getBars(symbol, { ...range, interval: "1d", source, ...(align ? { align } : {}) });
+  const zone = store.timezone;
+  const range = readRange(given, zone);
+  const start = given.start === undefined ? range.start : localMidnight(range.start, zone);
+  const end = given.end === undefined ? range.end : startOfLocalDay(dateWallMs(localDate(range.end, zone)) + DAY_MS, zone) - 1;
+  const read = (source: BarSource) => store.getBars(symbol, { start, end, interval: "1d", source, ...(align ? { align } : {}) });
   const [stored, minutes] = await Promise.all([read("stored"), read("minutes")]);
-  return compareDaily(stored, minutes, store.timezone, tolerance);
+  return compareDaily(stored, minutes, zone, tolerance);
 }
 
 /**
