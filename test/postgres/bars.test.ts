@@ -61,6 +61,7 @@ describe.skipIf(!available)("migrations on a real server", () => {
       expect(tables.map((row: { table_name: string }) => row.table_name)).toEqual([
         "audit_log",
         "market_data",
+        "market_data_daily",
         "model_artifacts",
         "quotes",
         "recovery_metrics",

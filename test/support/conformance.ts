@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { StorageError, ValidationError, type Bar, type Store } from "../../src/mod.ts";
 import { randomBars, sessionBars } from "./bars.ts";
+import { dailySeriesConformance } from "./conformance-daily.ts";
 
 export interface StoreFactoryOptions {
   timezone?: string;
@@ -40,6 +41,8 @@ export function storeConformance(name: string, openStore: StoreFactory): void {
     afterEach(async () => {
       for (const store of open.splice(0)) await store.close();
     });
+
+    dailySeriesConformance(fresh);
 
     test("the store names its timezone and bar stamping, as opened (a view keeps them)", async () => {
       const plain = await fresh();
