@@ -17,7 +17,8 @@ async function run(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   if (positionals.length > 0) throw new UsageError("overview takes no arguments");
-  const db = openCliDatabase(text(values, "db"), { existing: true, readonly: true });
+  // The zone names the dates of daily bars (each stored at its date's local midnight).
+  const db = openCliDatabase(text(values, "db"), { timezone: process.env.TRADELITE_TIMEZONE || undefined, existing: true, readonly: true });
   try {
     const symbols = db.overview();
     const cache = await openCliCache(db, text(values, "cache-dir")).list();
