@@ -1,6 +1,5 @@
 /** `tradelite overview`: what the database and the session cache hold, per symbol. */
-import { localDate } from "../../src/domain/calendar.ts";
-import { EXIT_OK, formatBytes, formatNumber, formatTime, openCliCache, openCliDatabase, parseOptions, text, UsageError, type Command } from "./shared.ts";
+import { EXIT_OK, formatBytes, formatNumber, formatTime, localDate, openCliCache, openCliDatabase, parseOptions, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite overview [--db PATH] [--cache-dir DIR] [--json]
 
