@@ -121,18 +121,9 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     }
   }
 
-  function* resampled(symbol: string, query: ReadQuery, how: Resampling): Generator<Bar> {
-    if (query.order === "desc") {
-      // Buckets are built oldest first; newest-first order needs them all before the first.
-      const all = [...resample(symbol, query, how)].reverse();
-      yield* query.limit < 0 ? all : all.slice(0, query.limit);
-      return;
-    }
-    let remaining = query.limit < 0 ? Infinity : query.limit;
-    for (const bar of resample(symbol, query, how)) {
-      if (remaining-- <= 0) return;
-      yield bar;
-    }
+  /** Resampled bars in the query's order and limit (newest first collects them all first). */
+  function resampled(symbol: string, query: ReadQuery, how: Resampling): Generator<Bar> {
+    return inQueryOrder(resample(symbol, query, how), query);
   }
 
   /**
