@@ -14,7 +14,7 @@ import type { Bar, BarBatch } from "./bar.ts";
 import { dateWallMs, localDate } from "./calendar.ts";
 import { ValidationError, type Issue } from "./errors.ts";
 import { checkOptions, readRange, type BarQuery, type BarSource, type ReadQuery, type TimeRange } from "./query.ts";
-import type { SeriesOverview, Store, SymbolOverview } from "./store.ts";
+import type { SeriesOverview, SymbolOverview } from "./store.ts";
 import { DAY_MS, startOfLocalDay } from "./time.ts";
 
 /** The stored series besides the default (market_data, bars as written): only days so far. */

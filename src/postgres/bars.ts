@@ -1,7 +1,8 @@
 /**
- * market_data and market_data_daily on PostgreSQL (daily bars: src/domain/daily.ts): set-based upserts, range reads (stored or resampled in SQL, whole
- * or paged), deletes, the overview. The same inputs give the same results as src/sqlite/bars.ts
- * (test/postgres/bars.test.ts compares them, resampling across DST changes included).
+ * market_data and market_data_daily (daily bars: src/domain/daily.ts) on PostgreSQL: set-based
+ * upserts, range reads (stored or resampled in SQL, whole or paged), deletes, the overview. The
+ * same inputs give the same results as src/sqlite/bars.ts (test/postgres/bars.test.ts and
+ * differential.test.ts compare them, resampling across DST changes and daily reads included).
  *
  * Inserts send each column as one array parameter and unnest them (one statement text whatever
  * the batch: a `sql(rows)` helper would leave a new server-side prepared statement per batch
