@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { calendarCommand } from "./cli/calendar.ts";
 import { compactCommand } from "./cli/compact.ts";
+import { dailyDiffCommand } from "./cli/daily-diff.ts";
 import { demoCommand } from "./cli/demo.ts";
 import { exportCommand } from "./cli/export.ts";
 import { gapsCommand } from "./cli/gaps.ts";
@@ -32,7 +33,7 @@ const benchCommand: Command = {
   },
 };
 
-export const COMMANDS: readonly Command[] = [initCommand, settingsCommand, importCommand, exportCommand, overviewCommand, gapsCommand, calendarCommand, compactCommand, maintainCommand, migrateCommand, demoCommand, serveCommand, benchCommand];
+export const COMMANDS: readonly Command[] = [initCommand, settingsCommand, importCommand, exportCommand, overviewCommand, gapsCommand, calendarCommand, dailyDiffCommand, compactCommand, maintainCommand, migrateCommand, demoCommand, serveCommand, benchCommand];
 
 const HELP = `usage: tradelite <command> [options]     (tradelite <command> --help for one command)
 

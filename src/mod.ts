@@ -36,9 +36,21 @@ export {
   type DatabaseOptions,
   type SessionCacheSettings,
 } from "./config.ts";
+export {
+  dailyDifferences,
+  compareDaily,
+  DAILY_DIFF_TOLERANCE,
+  STORED_INTERVALS,
+  type DailyDifference,
+  type DailyDiffOptions,
+  type DailyReader,
+  type SeriesOptions,
+  type StoredInterval,
+} from "./domain/daily.ts";
 export type {
   Store,
   SymbolOverview,
+  SeriesOverview,
   BackendName,
   MetricStore,
   MetricQuery,
@@ -76,6 +88,8 @@ export { validateBars, BarSchema, type Bar, type BarInput, type BarColumns } fro
 export { validateQuotes, QuoteSchema, type Quote, type QuoteInput, type QuoteColumns } from "./domain/quote.ts";
 export {
   INTERVALS,
+  BAR_SOURCES,
+  type BarSource,
   IntervalSchema,
   type Interval,
   type BarQuery,

@@ -19,6 +19,9 @@ options:
   --timezone Z     the IANA zone of the FILE's naive times (default: the database's stored
                    zone; A-share exports: Asia/Shanghai). A database this import creates
                    stores this zone ($TRADELITE_TIMEZONE, else UTC, without it)
+  --interval 1d    the file holds daily bars: store them as the symbol's daily series, beside
+                   its minute bars (each row a date alone, or a time at local midnight);
+                   without it every file's bars go to the bars as written (minutes)
   --cache          write through the session cache ($TRADELITE_CACHE_DIR) instead of directly
   --skip-bad       report bad rows and go on (default: stop at the first; the rows before it
                    are stored, nothing from it on)
@@ -72,6 +75,7 @@ async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseOptions(argv, {
     symbol: { type: "string" },
     timezone: { type: "string" },
+    interval: { type: "string" },
     cache: { type: "boolean" },
     "skip-bad": { type: "boolean" },
     batch: { type: "string" },
@@ -95,6 +99,12 @@ async function run(argv: string[]): Promise<number> {
       throw new UsageError((error as ValidationError).issues?.[0]?.message ?? String(error));
     }
   }
+  const interval = text(values, "interval");
+  if (interval !== undefined && interval !== "1d") {
+    throw new UsageError(`--interval ${JSON.stringify(interval.slice(0, 20))}: the stored series are the bars as written (no --interval) and 1d`);
+  }
+  const daily = interval === "1d";
+  if (daily && values.cache) throw new UsageError("--interval 1d writes the daily series; the session cache holds minute bars (leave out --cache)");
   const batchText = text(values, "batch") ?? "10000";
   if (!/^\d{1,7}$/.test(batchText) || Number(batchText) < 1) throw new UsageError(`--batch expects a whole number of rows, got ${JSON.stringify(batchText)}`);
   const symbols = files.map((file) => symbolOption ?? symbolFromFileName(file));
@@ -128,13 +138,16 @@ async function run(argv: string[]): Promise<number> {
       try {
         const summary = await importBarFile(Bun.file(file).stream(), {
           timeZone,
+          ...(daily ? { interval: "1d" as const } : {}),
           batchRows: Number(batchText),
           skipBad: Boolean(values["skip-bad"]),
           onBadRow: reportBad,
           onProgress: (bytes) => progress.update(bytes),
           write: async (bars, lines) => {
             writing = lines;
-            const written = cache ? (await cache.storeBars(symbol, bars)).written : db.insertBars(symbol, bars);
+            const written = cache
+              ? (await cache.storeBars(symbol, bars)).written
+              : db.insertBars(symbol, bars, daily ? { interval: "1d" } : undefined);
             committed += written;
             // One line per committed batch, written at once (not buffered): what a crash test, or a
             // person watching a long import, can hold us to.
@@ -150,8 +163,14 @@ async function run(argv: string[]): Promise<number> {
         totals.bad += summary.badRows;
         const ignored = summary.header?.ignored.length ? ` (ignored columns: ${summary.header.ignored.join(", ")})` : "";
         console.log(
-          `${file}: ${formatNumber(summary.written)} bars written to ${symbol} in ${formatNumber(summary.batches)} batches, ${formatNumber(summary.badRows)} bad rows${ignored}`,
+          `${file}: ${formatNumber(summary.written)} ${daily ? "daily " : ""}bars written to ${symbol} in ${formatNumber(summary.batches)} batches, ${formatNumber(summary.badRows)} bad rows${ignored}`,
         );
+        // A file of dates alone is most likely a daily file: say where its bars went, and how to
+        // keep them apart from the symbol's minutes (not guessed: an earlier import of the same
+        // file put them in the minutes, and a re-import must land in the same place).
+        if (!daily && summary.header?.time.kind === "date" && summary.written > 0) {
+          console.log(`${file}: every row is a date without a time; these went to ${symbol}'s bars as written. Daily bars belong in the daily series: import with --interval 1d`);
+        }
         if (summary.stoppedAt) {
           console.error(
             `${file}: stopped at line ${summary.stoppedAt.line} (${summary.stoppedAt.reason}); the ${summary.written} rows before it are stored. ` +
@@ -188,6 +207,7 @@ async function run(argv: string[]): Promise<number> {
     ["bars written", totals.written],
     ["batches", totals.batches],
     ["bad rows", `${totals.bad}${values["skip-bad"] ? " (skipped)" : ""}`],
+    ["series", daily ? "1d (stored daily bars)" : "bars as written"],
     ["time zone", `${timeZone} (the file's naive times)${timeZone === db.timezone ? "" : `; the database stores ${db.timezone}`}`],
     ["target", cache ? `session cache ${cache.settings.dir} (and ${db.path})` : db.path],
     ["took", `${seconds.toFixed(1)} s (${Math.round(totals.written / Math.max(seconds, 0.001)).toLocaleString("en-US")} bars/s)`],

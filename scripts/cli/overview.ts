@@ -1,12 +1,14 @@
 /** `tradelite overview`: what the database and the session cache hold, per symbol. */
-import { EXIT_OK, formatBytes, formatNumber, formatTime, openCliCache, openCliDatabase, parseOptions, text, UsageError, type Command } from "./shared.ts";
+import { EXIT_OK, formatBytes, formatNumber, formatTime, localDate, openCliCache, openCliDatabase, parseOptions, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite overview [--db PATH] [--cache-dir DIR] [--utc] [--json]
 
-One line per symbol: bars stored, first and last bar, and the session cache's rows, size and
-last compaction. Times are in the database's stored zone with the offset written out
-(2024-01-15T09:31:00+08:00); --utc prints them in UTC. --json prints the same as one JSON
-object (times as epoch ms, with the stored settings).`;
+One line per symbol: bars stored (as written: minutes), first and last bar, the stored daily
+bars (imported with --interval 1d) and their first and last date, and the session cache's rows,
+size and last compaction. Times are in the database's stored zone with the offset written out
+(2024-01-15T09:31:00+08:00); --utc prints them in UTC. --json prints the same as one JSON object
+(times as epoch ms, with the stored settings; a symbol's "daily" is there when it has stored
+daily bars; a symbol with daily bars only has count 0, start and end null).`;
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseOptions(argv, { db: { type: "string" }, "cache-dir": { type: "string" }, utc: { type: "boolean" }, json: { type: "boolean" } });
@@ -31,7 +33,7 @@ async function run(argv: string[]): Promise<number> {
       console.log("no bars stored yet");
       return EXIT_OK;
     }
-    const header = ["symbol", "bars", "first", "last", "cache rows", "cache size", "last compaction"];
+    const header = ["symbol", "bars", "first", "last", "daily bars", "first day", "last day", "cache rows", "cache size", "last compaction"];
     const rows = names.map((name) => {
       const stored = symbols.find((row) => row.symbol === name);
       const entry = cached.get(name);
@@ -40,6 +42,10 @@ async function run(argv: string[]): Promise<number> {
         stored ? formatNumber(stored.count) : "-",
         stored ? formatTime(stored.start, zone) : "-",
         stored ? formatTime(stored.end, zone) : "-",
+        stored?.daily ? formatNumber(stored.daily.count) : "-",
+        // A daily bar is its date's local midnight: shown as that date in the database's zone.
+        stored?.daily ? localDate(stored.daily.start, db.timezone) : "-",
+        stored?.daily ? localDate(stored.daily.end, db.timezone) : "-",
         entry ? formatNumber(entry.row_count) : "-",
         entry ? formatBytes(entry.size_bytes) : "-",
         entry ? formatTime(entry.last_compacted, zone) : "-",
@@ -50,7 +56,8 @@ async function run(argv: string[]): Promise<number> {
     console.log(line(header));
     for (const row of rows) console.log(line(row));
     const total = symbols.reduce((sum, row) => sum + row.count, 0);
-    console.log(`\n${names.length} symbols, ${formatNumber(total)} bars, ${cache.length} cache files`);
+    const days = symbols.reduce((sum, row) => sum + (row.daily?.count ?? 0), 0);
+    console.log(`\n${names.length} symbols, ${formatNumber(total)} bars, ${days > 0 ? `${formatNumber(days)} daily bars, ` : ""}${cache.length} cache files`);
     return EXIT_OK;
   } finally {
     db.close();

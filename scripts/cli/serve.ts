@@ -83,7 +83,9 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
   } else {
     const shown = overview.slice(0, 20);
     for (const row of shown) {
-      console.log(`  ${row.symbol.padEnd(16)} ${String(row.count).padStart(10)} bars  ${formatIsoLocal(row.start, store.timezone)} .. ${formatIsoLocal(row.end, store.timezone)}`);
+      const minutes = row.start === null || row.end === null ? "" : `  ${formatIsoLocal(row.start, store.timezone)} .. ${formatIsoLocal(row.end, store.timezone)}`;
+      const days = row.daily ? `  (${row.daily.count} daily bars)` : "";
+      console.log(`  ${row.symbol.padEnd(16)} ${String(row.count).padStart(10)} bars${minutes}${days}`);
     }
     if (overview.length > shown.length) console.log(`  ... and ${overview.length - shown.length} more symbols`);
   }

@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { existsSync } from "node:fs";
 import { formatIsoLocal, formatIsoUtc, openDatabase, readSettingsRequest, resolveDatabaseOptions, SessionCache, TradeliteError, ValidationError, type Database, type SettingsRequest } from "../../src/mod.ts";
 export { formatBytes } from "../../src/domain/format.ts";
+export { localDate } from "../../src/domain/calendar.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;

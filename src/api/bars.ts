@@ -5,7 +5,8 @@
 import { z } from "@hono/zod-openapi";
 import { BarSchema, type BarInput } from "../domain/bar.ts";
 import { CSV_HEADER } from "../domain/bar-format.ts";
-import { ALIGNS, BAR_TIMESTAMPS, type BarQuery } from "../domain/query.ts";
+import { ALIGNS, BAR_SOURCES, BAR_TIMESTAMPS, type BarQuery } from "../domain/query.ts";
+import { STORED_INTERVALS } from "../domain/daily.ts";
 import { readBarCsv, uploadKind } from "./body.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses, parseWith } from "./errors.ts";
@@ -24,7 +25,15 @@ const BarsQuery = z.strictObject({
   barTimestamp: z.enum(BAR_TIMESTAMPS).optional(),
   align: z.enum(ALIGNS).optional().openapi({ description: "bucket alignment when resampling: clock (default) or session (the symbol's exchange calendar)" }),
   fill: z.enum(["none", "previous"]).optional().openapi({ description: "previous: a bar missing from the symbol's calendar grid comes back at the previous close with zero volume, flagged filled: true" }),
+  source: z.enum(BAR_SOURCES).optional().openapi({
+    description: "with interval=1d only: stored (the daily bars imported as such), minutes (days resampled from the minute bars); omitted, stored days where they exist and resampled ones elsewhere",
+  }),
   format: z.enum(["json", "csv", "ndjson"]).optional(),
+});
+
+/** Which stored series a write or delete works on: omitted, the bars as written (minutes). */
+const SeriesQuery = z.strictObject({
+  interval: z.enum(STORED_INTERVALS).optional().openapi({ description: "1d: the stored daily series (each bar at its date's local midnight: a date alone is one); omitted: the bars as written" }),
 });
 
 const MissingRangeSchema = z.object({ start: z.number().int(), end: z.number().int() });
@@ -37,7 +46,7 @@ const CompletenessSchema = z.object({
 
 const DeleteQuery = RangeQuerySchema.extend({
   all: z.enum(["true"]).optional().openapi({ description: "required to delete every bar of the symbol (no start or end)" }),
-});
+}).extend(SeriesQuery.shape);
 
 export const BarInputSchema = z.strictObject({
   timestamp: z.union([z.number(), z.string().max(64)]).openapi({ description: "epoch ms, or ISO-8601 (naive: the store's zone)" }),
@@ -94,9 +103,10 @@ export function barRoutes(app: Api): void {
     route({
       method: "post",
       path: "/v1/bars/{symbol}",
-      summary: "Upsert bars: a JSON array, or text/csv with the cache file's header; all or nothing",
+      summary: "Upsert bars: a JSON array, or text/csv with the cache file's header; all or nothing; interval=1d writes the stored daily series",
       request: {
         params: SymbolParam,
+        query: SeriesQuery,
         body: {
           // Not "required": zod-openapi then runs the JSON validator on every body, CSV included.
           // The handler requires one of the two types itself.
@@ -114,9 +124,10 @@ export function barRoutes(app: Api): void {
     }),
     async (c) => {
       const { symbol } = c.req.valid("param");
+      const { interval } = c.req.valid("query");
       const store = c.var.store;
       const bars = (await uploadKind(c)) === "csv" ? await readBarCsv(c, store.timezone) : (c.req.valid("json") as BarInput[]);
-      return c.json({ written: await store.insertBars(symbol, bars) }, 200);
+      return c.json({ written: await store.insertBars(symbol, bars, interval ? { interval } : undefined) }, 200);
     },
   );
 
@@ -124,7 +135,7 @@ export function barRoutes(app: Api): void {
     route({
       method: "delete",
       path: "/v1/bars/{symbol}",
-      summary: "Delete bars in an inclusive range (all=true, without a range, deletes every bar of the symbol)",
+      summary: "Delete bars in an inclusive range (all=true, without a range, deletes every bar of the symbol); interval=1d from the stored daily series",
       request: { params: SymbolParam, query: DeleteQuery },
       responses: {
         200: { description: "rows deleted", content: { "application/json": { schema: z.object({ deleted: z.number().int() }) } } },
@@ -133,14 +144,14 @@ export function barRoutes(app: Api): void {
     }),
     async (c) => {
       const { symbol } = c.req.valid("param");
-      const { all, ...range } = c.req.valid("query");
+      const { all, interval, ...range } = c.req.valid("query");
       if (range.start === undefined && range.end === undefined && all !== "true") {
         throw new ApiError(422, "a delete needs start, end or both; all=true deletes every bar of the symbol", [{ field: "start", message: "give start, end, or all=true" }], "VALIDATION");
       }
       if (all === "true" && (range.start !== undefined || range.end !== undefined)) {
         throw new ApiError(422, "all=true deletes every bar; it cannot be combined with start or end", [{ field: "all", message: "not with start or end" }], "VALIDATION");
       }
-      return c.json({ deleted: await c.var.store.deleteBars(symbol, defined(range)) }, 200);
+      return c.json({ deleted: await c.var.store.deleteBars(symbol, defined(range), interval ? { interval } : undefined) }, 200);
     },
   );
 

@@ -17,8 +17,20 @@ const Health = z.object({
   db: z.object({ path: z.string(), journalMode: z.string(), sizeBytes: z.number().int() }),
 });
 
+const SeriesOverview = z.object({ count: z.number().int(), start: z.number().int(), end: z.number().int() });
+
+/**
+ * count, start and end describe the bars as written (market_data), as before; `daily` is there
+ * when the symbol has stored daily bars. A symbol with daily bars only: count 0, start/end null.
+ */
 const Overview = z.array(
-  z.object({ symbol: z.string(), count: z.number().int(), start: z.number().int(), end: z.number().int() }),
+  z.object({
+    symbol: z.string(),
+    count: z.number().int().describe("bars as written (minutes): 0 when the symbol has stored daily bars only"),
+    start: z.number().int().nullable().describe("epoch ms of the first bar as written; null when there is none"),
+    end: z.number().int().nullable().describe("epoch ms of the last bar as written; null when there is none"),
+    daily: SeriesOverview.optional().describe("the stored daily bars (imported with interval 1d), when the symbol has any"),
+  }),
 );
 
 export function symbolRoutes(app: Api, version: string): void {
@@ -51,7 +63,7 @@ export function symbolRoutes(app: Api, version: string): void {
     route({
       method: "get",
       path: "/v1/symbols",
-      summary: "Every symbol with its bar count and first and last timestamps",
+      summary: "Every symbol with its bar count and first and last timestamps, and its stored daily bars' when it has any",
       responses: { 200: { description: "the overview", content: { "application/json": { schema: Overview } } }, ...errorResponses() },
     }),
     async (c) => c.json(await c.var.store.overview(), 200),

@@ -3,6 +3,7 @@
  * read once here so every backend interprets a query the same way.
  */
 import { z } from "zod";
+import type { Bar } from "./bar.ts";
 import { ValidationError, type Issue } from "./errors.ts";
 import { DAY_MS, HOUR_MS, MAX_TIMESTAMP, MIN_TIMESTAMP, MINUTE_MS, TimestampError, toRangeBound, type RangeSide, type TimeReading, type TimestampInput } from "./time.ts";
 
@@ -22,6 +23,14 @@ export type Align = (typeof ALIGNS)[number];
 /** Where a bar's timestamp sits in the interval it covers. */
 export const BAR_TIMESTAMPS = ["start", "end"] as const;
 export type BarTimestamp = (typeof BAR_TIMESTAMPS)[number];
+
+/**
+ * Where a `1d` read takes its days from: `stored` only the stored daily bars (market_data_daily),
+ * `minutes` only bars resampled from market_data; omitted, stored days where they exist and
+ * resampled ones elsewhere (src/domain/daily.ts).
+ */
+export const BAR_SOURCES = ["stored", "minutes"] as const;
+export type BarSource = (typeof BAR_SOURCES)[number];
 
 export const ORDERS = ["asc", "desc"] as const;
 export type Order = (typeof ORDERS)[number];
@@ -77,6 +86,8 @@ export interface BarQuery extends RangeQuery {
    * the previous close, flagged `filled: true`. `none` (the default) returns what is stored.
    */
   fill?: "none" | "previous";
+  /** With `interval: "1d"` only: stored daily bars, days resampled from minutes, or (omitted) both merged. */
+  source?: BarSource;
 }
 
 export interface ReadRange {
@@ -96,7 +107,7 @@ export interface ReadQuery extends ReadRange {
  */
 export const RANGE_KEYS: readonly string[] = ["start", "end"];
 export const QUERY_KEYS: readonly string[] = [...RANGE_KEYS, "limit", "order"];
-export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp", "align", "fill"];
+export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp", "align", "fill", "source"];
 
 /**
  * Reads an inclusive range; either end may be open. A date alone is a day in the store's zone,
@@ -147,7 +158,7 @@ export function readQuery(query: RangeQuery | undefined, reading: TimeReading, k
 export function readResampling(
   query: BarQuery | undefined,
   defaultPlacement: BarTimestamp,
-): { interval: Interval | undefined; barTimestamp: BarTimestamp; align: Align; fill: "none" | "previous" } {
+): { interval: Interval | undefined; barTimestamp: BarTimestamp; align: Align; fill: "none" | "previous"; source?: BarSource } {
   const issues: Issue[] = [];
   const interval = query?.interval;
   const barTimestamp = query?.barTimestamp ?? defaultPlacement;
@@ -165,8 +176,16 @@ export function readResampling(
   if (!BAR_TIMESTAMPS.includes(barTimestamp)) {
     issues.push({ field: "barTimestamp", message: `must be "start" or "end", got ${JSON.stringify(barTimestamp)}` });
   }
+  const source = query?.source;
+  if (source !== undefined && !BAR_SOURCES.includes(source)) {
+    issues.push({ field: "source", message: `must be "stored" or "minutes", got ${JSON.stringify(source)}` });
+  } else if (source !== undefined && interval !== "1d") {
+    // Weeks and months from merged days are left out on purpose: a week of stored and resampled
+    // days mixed hides which side a number came from, which a data-quality read wants to see.
+    issues.push({ field: "source", message: `only with interval "1d" (days are the one stored series besides the bars as written), got interval ${JSON.stringify(interval ?? null)}` });
+  }
   if (issues.length > 0) throw new ValidationError(issues);
-  return { interval, barTimestamp, align, fill };
+  return { interval, barTimestamp, align, fill, ...(source === undefined ? {} : { source }) };
 }
 
 /** Adds an issue unless `limit` is omitted or a positive whole number. */
@@ -200,5 +219,38 @@ function readBound(value: unknown, field: RangeSide, open: number, reading: Time
     if (!(error instanceof TimestampError)) throw error;
     issues.push({ field, message: error.reason });
     return open;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Order and limit over a stream built oldest first (resampled buckets, merged days, fillers)
+
+/** Ascending bars in the query's order, cut to its limit (newest-first needs them all first). */
+export function* inQueryOrder(ascending: Iterable<Bar>, query: ReadQuery): Generator<Bar> {
+  if (query.order === "desc") {
+    const all = [...ascending].reverse();
+    yield* query.limit < 0 ? all : all.slice(0, query.limit);
+    return;
+  }
+  let remaining = query.limit < 0 ? Infinity : query.limit;
+  for (const bar of ascending) {
+    if (remaining-- <= 0) return;
+    yield bar;
+  }
+}
+
+/** inQueryOrder over an asynchronous stream (PostgreSQL's pages). */
+export async function* inQueryOrderAsync(ascending: AsyncIterable<Bar>, query: ReadQuery): AsyncGenerator<Bar> {
+  if (query.order === "desc") {
+    const all: Bar[] = [];
+    for await (const bar of ascending) all.push(bar);
+    all.reverse();
+    yield* query.limit < 0 ? all : all.slice(0, query.limit);
+    return;
+  }
+  let remaining = query.limit < 0 ? Infinity : query.limit;
+  for await (const bar of ascending) {
+    if (remaining-- <= 0) return;
+    yield bar;
   }
 }

@@ -208,37 +208,6 @@ export function fillingOf(
   return { calendar, interval: interval ?? "1m" };
 }
 
-/** Ascending bars (`asc`) as a read asked for them: filled, then newest first and cut to `limit`. */
-export function* shapeRead(asc: Iterable<Bar>, order: "asc" | "desc", limit: number): Generator<Bar> {
-  if (order === "desc") {
-    // Buckets and fillers are built oldest first; newest-first order needs them all before the first.
-    const all = [...asc].reverse();
-    yield* limit < 0 ? all : all.slice(0, limit);
-    return;
-  }
-  let remaining = limit < 0 ? Infinity : limit;
-  for (const bar of asc) {
-    if (remaining-- <= 0) return;
-    yield bar;
-  }
-}
-
-/** shapeRead over an asynchronous stream (PostgreSQL's pages). */
-export async function* shapeReadAsync(asc: AsyncIterable<Bar>, order: "asc" | "desc", limit: number): AsyncGenerator<Bar> {
-  if (order === "desc") {
-    const all: Bar[] = [];
-    for await (const bar of asc) all.push(bar);
-    all.reverse();
-    yield* limit < 0 ? all : all.slice(0, limit);
-    return;
-  }
-  let remaining = limit < 0 ? Infinity : limit;
-  for await (const bar of asc) {
-    if (remaining-- <= 0) return;
-    yield bar;
-  }
-}
-
 /**
  * How a resampled read is computed: the shared SQL plan on the clock (src/domain/resample.ts),
  * or the session resampler over stored bars (`calendar` null for clock months, which have no

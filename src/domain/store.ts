@@ -15,13 +15,26 @@ import type { SettingsRequest, StoreSettings } from "./settings.ts";
 import type { TimestampInput } from "./time.ts";
 import type { CalendarData, CalendarDay, CalendarSummary } from "./calendar.ts";
 import type { Completeness } from "./session.ts";
+import type { SeriesOptions } from "./daily.ts";
 
-/** What the store holds for one symbol. `start` and `end` are epoch ms of the first and last bar. */
-export interface SymbolOverview {
-  symbol: string;
+/** One stored series of a symbol: its bar count and the epoch ms of its first and last bar. */
+export interface SeriesOverview {
   count: number;
   start: number;
   end: number;
+}
+
+/**
+ * What the store holds for one symbol. `count`, `start` and `end` describe the bars as written
+ * (market_data: minutes), as they always have; `daily` is there when the symbol has stored daily
+ * bars. A symbol with daily bars only has count 0 and start and end null.
+ */
+export interface SymbolOverview {
+  symbol: string;
+  count: number;
+  start: number | null;
+  end: number | null;
+  daily?: SeriesOverview;
 }
 
 export interface MetricQuery {
@@ -129,13 +142,17 @@ export interface Store {
    * `actor` instead of the store's `actor` option. Closing the view closes the store.
    */
   withActor(actor: string): Store;
-  /** Upserts bars on (symbol, timestamp) in one transaction; returns the rows written. */
-  insertBars(symbol: string, bars: readonly BarInput[] | BarColumns): Promise<number>;
+  /**
+   * Upserts bars on (symbol, timestamp) in one transaction; returns the rows written.
+   * `{ interval: "1d" }` writes the stored daily series, each bar stamped at its date's local midnight.
+   */
+  insertBars(symbol: string, bars: readonly BarInput[] | BarColumns, options?: SeriesOptions): Promise<number>;
   getBars(symbol: string, query?: BarQuery): Promise<Bar[]>;
   /** The same rows as getBars, streamed in pages instead of materialised. */
   iterateBars(symbol: string, query?: BarQuery): AsyncIterable<Bar>;
   latestBar(symbol: string): Promise<Bar | null>;
-  deleteBars(symbol: string, range?: TimeRange): Promise<number>;
+  /** Deletes bars in the inclusive range; `{ interval: "1d" }` from the stored daily series. */
+  deleteBars(symbol: string, range?: TimeRange, options?: SeriesOptions): Promise<number>;
   overview(): Promise<SymbolOverview[]>;
   /** Which of a symbol's one-minute bars its calendar's sessions call for, and which are missing. */
   completeness(symbol: string, query?: CompletenessQuery): Promise<Completeness>;

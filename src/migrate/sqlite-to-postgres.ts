@@ -45,6 +45,14 @@ export const COPIED_TABLES: readonly TableSpec[] = [
     perSymbol: true,
   },
   {
+    // Daily bars from daily files, beside market_data's (migration 7 on both sides).
+    name: "market_data_daily",
+    columns: [["symbol", "text"], ["timestamp", "bigint"], ["open", "float8"], ["high", "float8"], ["low", "float8"], ["close", "float8"], ["volume", "float8"], ["amount", "float8"]],
+    key: ["symbol", "timestamp"],
+    onConflict: "update",
+    perSymbol: true,
+  },
+  {
     name: "quotes",
     columns: [["symbol", "text"], ["timestamp", "bigint"], ["bid", "float8"], ["bid_size", "float8"], ["ask", "float8"], ["ask_size", "float8"], ["last", "float8"], ["volume", "float8"]],
     key: ["symbol", "timestamp"],

@@ -1,7 +1,8 @@
 /**
- * market_data on PostgreSQL: set-based upserts, range reads (stored or resampled in SQL, whole
- * or paged), deletes, the overview. The same inputs give the same results as src/sqlite/bars.ts
- * (test/postgres/bars.test.ts compares them, resampling across DST changes included).
+ * market_data and market_data_daily (daily bars: src/domain/daily.ts) on PostgreSQL: set-based
+ * upserts, range reads (stored or resampled in SQL, whole or paged), deletes, the overview. The
+ * same inputs give the same results as src/sqlite/bars.ts (test/postgres/bars.test.ts and
+ * differential.test.ts compare them, resampling across DST changes and daily reads included).
  *
  * Inserts send each column as one array parameter and unnest them (one statement text whatever
  * the batch: a `sql(rows)` helper would leave a new server-side prepared statement per batch
@@ -18,6 +19,7 @@ import { batchSize, rowAt, timeSpan } from "../domain/batch.ts";
 import { BAR_VALUE_FIELDS, validateBars, type Bar, type BarColumns, type BarInput } from "../domain/bar.ts";
 import {
   BAR_QUERY_KEYS,
+  inQueryOrderAsync,
   readQuery,
   readRange,
   readResampling,
@@ -39,12 +41,12 @@ import {
   resamplingOf,
   sessionResampler,
   sessionStamps,
-  shapeReadAsync,
   type Completeness,
   type Resampling,
 } from "../domain/session.ts";
 import type { Calendar } from "../domain/calendar.ts";
-import type { CompletenessQuery, SymbolOverview } from "../domain/store.ts";
+import type { CompletenessQuery, SeriesOverview, SymbolOverview } from "../domain/store.ts";
+import { checkDailyStamps, mergeDaily, mergeOverviews, readSeriesOptions, type SeriesOptions } from "../domain/daily.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
@@ -81,6 +83,35 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
       ON CONFLICT (symbol, timestamp) DO UPDATE SET
         open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
         volume = excluded.volume, amount = excluded.amount`;
+  }
+
+  async function upsertDaily(tx: SQL, symbol: string, timestamps: number[], values: (number | null)[][]): Promise<void> {
+    const [open, high, low, close, volume, amount] = values;
+    await tx`
+      INSERT INTO market_data_daily (symbol, timestamp, open, high, low, close, volume, amount)
+      SELECT ${symbol}, t.timestamp, t.open, t.high, t.low, t.close, t.volume, t.amount
+      FROM unnest(${timestamps}::bigint[], ${open}::float8[], ${high}::float8[], ${low}::float8[],
+                  ${close}::float8[], ${volume}::float8[], ${amount}::float8[])
+           AS t(timestamp, open, high, low, close, volume, amount)
+      ON CONFLICT (symbol, timestamp) DO UPDATE SET
+        open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+        volume = excluded.volume, amount = excluded.amount`;
+  }
+
+  /** Stored daily bars of one range, whole (a symbol has one row per trading day: thousands). */
+  async function days(symbol: string, query: ReadQuery): Promise<Bar[]> {
+    const { start, end, order } = query;
+    const limit = query.limit < 0 ? null : query.limit;
+    const rows = await pool.run(async (sql) =>
+      order === "desc"
+        ? ((await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data_daily
+              WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint
+              ORDER BY market_data_daily.timestamp DESC LIMIT ${limit}`) as Bar[])
+        : ((await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data_daily
+              WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint
+              ORDER BY market_data_daily.timestamp ASC LIMIT ${limit}`) as Bar[]),
+    );
+    return [...rows];
   }
 
   /** Stored bars of one range, on the pool or inside a caller's transaction (`on`). */
@@ -166,23 +197,46 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
   }
 
   /**
-   * A read that is more than a range of stored rows (resampled, or filled), as the query asks:
-   * ascending bars from the plan, fillers on the calendar's grid, then order and limit (as
+   * A read that is more than a range of stored rows (resampled, the `1d` merge, or filled), as
+   * the query asks: ascending bars, fillers on the calendar's grid, then order and limit (as
    * src/sqlite/bars.ts). Undefined for a plain read. Checked now, streamed later.
    */
   function shaped(symbol: string, read: ReadQuery, query: BarQuery | undefined): AsyncGenerator<Bar> | undefined {
-    const { interval, barTimestamp, align, fill } = readResampling(query, settings.barTimestamp);
-    const how = interval ? resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf) : undefined;
+    const { interval, barTimestamp, align, fill, source } = readResampling(query, settings.barTimestamp);
     const filling = fillingOf(symbol, interval, align, fill, settings.calendarOf);
-    if (!how && !filling) return undefined;
-    const asc = how ? resample(symbol, read, how) : stored(symbol, { ...read, limit: -1, order: "asc" });
-    if (!filling) return shapeReadAsync(asc, read.order, read.limit);
-    const stampsFrom = (from: number) => sessionStamps(filling.calendar, filling.interval, barTimestamp, from, read.end);
-    async function* filled(): AsyncGenerator<Bar> {
-      const before = read.start === MIN_TIMESTAMP ? undefined : (await page(symbol, MIN_TIMESTAMP, read.start - 1, 1, "desc"))[0];
-      yield* fillMissingAsync(asc, barFiller(stampsFrom, before?.close ?? null, read.start));
+    if (interval === undefined && !filling) return undefined;
+    let asc: AsyncIterable<Bar>;
+    if (interval === undefined) asc = stored(symbol, { ...read, limit: -1, order: "asc" });
+    else if (source === "stored") asc = dailyAscending(symbol, read, undefined);
+    else {
+      const how = resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf);
+      asc = interval === "1d" && source === undefined ? dailyAscending(symbol, read, how) : resample(symbol, read, how);
     }
-    return shapeReadAsync(filled(), read.order, read.limit);
+    if (filling) {
+      const stampsFrom = (from: number) => sessionStamps(filling.calendar, filling.interval, barTimestamp, from, read.end);
+      const unfilled = asc;
+      asc = (async function* filled(): AsyncGenerator<Bar> {
+        const before = read.start === MIN_TIMESTAMP ? undefined : (await page(symbol, MIN_TIMESTAMP, read.start - 1, 1, "desc"))[0];
+        yield* fillMissingAsync(unfilled, barFiller(stampsFrom, before?.close ?? null, read.start));
+      })();
+    }
+    return inQueryOrderAsync(asc, read);
+  }
+
+  /**
+   * Ascending `1d` bars from the stored days alone (`how` undefined, `source: "stored"`) or both
+   * sides merged, the stored day winning. Both sides are a row per trading day, so they are read
+   * whole and merged as SQLite merges them (src/domain/daily.ts).
+   */
+  async function* dailyAscending(symbol: string, range: ReadQuery, how: Resampling | undefined): AsyncGenerator<Bar> {
+    const storedDays = await days(symbol, { ...range, limit: -1, order: "asc" });
+    if (!how) {
+      yield* storedDays;
+      return;
+    }
+    const resampledDays: Bar[] = [];
+    for await (const bar of resample(symbol, range, how)) resampledDays.push(bar);
+    yield* mergeDaily(storedDays, resampledDays);
   }
 
   /** Arguments are checked when called, not at the first next(): a bad query fails where it is made. */
@@ -197,7 +251,13 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
    * version bump and the audit entry (naming `actor`) commit or roll back with the caller's
    * transaction.
    */
-  async function writeBatch(tx: SQL, symbol: string, batch: ReturnType<typeof validateBars>, actor: string | undefined): Promise<number> {
+  async function writeBatch(
+    tx: SQL,
+    symbol: string,
+    batch: ReturnType<typeof validateBars>,
+    actor: string | undefined,
+    target: "minutes" | "daily" = "minutes",
+  ): Promise<number> {
     const total = batchSize(batch);
     const columns = BAR_VALUE_FIELDS.map((field) => batch[field]);
     if (audit) await lockAuditChain(tx);
@@ -214,7 +274,12 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
           values[c]![i] = value === value ? value : null;
         }
       }
-      await upsert(tx, symbol, timestamps, values);
+      await (target === "daily" ? upsertDaily : upsert)(tx, symbol, timestamps, values);
+    }
+    if (target === "daily") {
+      // The session cache holds market_data's bars only: a daily write leaves it in step.
+      if (audit) await audit(tx, actor!, "bars.insert", symbol, { interval: "1d", rows: total, ...timeSpan(batch.timestamp) });
+      return total;
     }
     // The session cache rebuilds a symbol whose market_data moved on without it.
     await tx`UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ${symbol}`;
@@ -224,13 +289,15 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
 
   return {
     /** Upserts bars on (symbol, timestamp) in one transaction; returns the rows written. */
-    async insertBars(symbol: string, input: readonly BarInput[] | BarColumns): Promise<number> {
+    async insertBars(symbol: string, input: readonly BarInput[] | BarColumns, options?: SeriesOptions): Promise<number> {
       assertSymbol(symbol);
+      const target = readSeriesOptions(options);
       const batch = validateBars(input, settings);
+      if (target === "daily") checkDailyStamps(batch, settings.timezone);
       if (batchSize(batch) === 0) return 0;
       // Read before any await: the actor of the call, however its transaction is scheduled.
       const actor = audit?.actor();
-      return pool.run((sql) => sql.begin(READ_COMMITTED, (tx) => writeBatch(tx, symbol, batch, actor)));
+      return pool.run((sql) => sql.begin(READ_COMMITTED, (tx) => writeBatch(tx, symbol, batch, actor, target)));
     },
 
     /** insertBars inside the open transaction `tx`, its audit entry naming `actor`. */
@@ -270,10 +337,21 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     },
 
     /** Deletes the bars in a range (inclusive; the whole symbol when the range is empty). */
-    async deleteBars(symbol: string, range?: TimeRange): Promise<number> {
+    async deleteBars(symbol: string, range?: TimeRange, options?: SeriesOptions): Promise<number> {
       assertSymbol(symbol);
+      const target = readSeriesOptions(options);
       const { start, end } = readRange(range, settings);
       const actor = audit?.actor();
+      if (target === "daily") {
+        return pool.run((sql) =>
+          sql.begin(READ_COMMITTED, async (tx) => {
+            if (audit) await lockAuditChain(tx);
+            const deleted = (await tx`DELETE FROM market_data_daily WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint`).count as number;
+            if (audit) await audit(tx, actor!, "bars.delete", symbol, { interval: "1d", deleted, start, end });
+            return deleted;
+          }),
+        );
+      }
       return pool.run((sql) =>
         sql.begin(READ_COMMITTED, async (tx) => {
           if (audit) await lockAuditChain(tx);
@@ -314,12 +392,13 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     },
 
     async overview(): Promise<SymbolOverview[]> {
-      const rows = await pool.run(
-        async (sql) =>
-          (await sql`SELECT symbol, count(*)::float8 AS count, min(timestamp)::float8 AS start, max(timestamp)::float8 AS "end"
-                     FROM market_data GROUP BY symbol ORDER BY symbol COLLATE "C"`) as SymbolOverview[],
-      );
-      return rows.map((row) => ({ symbol: row.symbol, count: row.count, start: row.start, end: row.end }));
+      const [minutes, daily] = await pool.run(async (sql) => [
+        (await sql`SELECT symbol, count(*)::float8 AS count, min(timestamp)::float8 AS start, max(timestamp)::float8 AS "end"
+                   FROM market_data GROUP BY symbol ORDER BY symbol COLLATE "C"`) as SymbolOverview[],
+        (await sql`SELECT symbol, count(*)::float8 AS count, min(timestamp)::float8 AS start, max(timestamp)::float8 AS "end"
+                   FROM market_data_daily GROUP BY symbol ORDER BY symbol COLLATE "C"`) as ({ symbol: string } & SeriesOverview)[],
+      ]);
+      return mergeOverviews(minutes, daily);
     },
   };
 }

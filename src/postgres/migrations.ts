@@ -269,6 +269,25 @@ CREATE TABLE settings (
 );
 `;
 
+/**
+ * Daily bars from daily files beside market_data's minutes (SQLite's migration says why a table
+ * of their own): created in constant time whatever market_data holds. A plain table even where
+ * market_data is a hypertable: one row per symbol and trading day stays small.
+ */
+const V9_MARKET_DATA_DAILY = `
+CREATE TABLE market_data_daily (
+    symbol text NOT NULL,
+    timestamp bigint NOT NULL,
+    open double precision,
+    high double precision,
+    low double precision,
+    close double precision,
+    volume double precision,
+    amount double precision,
+    PRIMARY KEY (symbol, timestamp)
+);
+`;
+
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "market_data, quotes, session_cache, recovery_metrics, user_preferences, audit_log (append-only), model_artifacts", sql: V1 },
   { version: 2, description: "tradelite_ksum: sum() with SQLite's compensated summation", sql: V2_KBN_SUM },
@@ -285,6 +304,7 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       for (const name of SHIPPED_CALENDARS) await writeCalendar(tx, shippedCalendar(name)!);
     },
   },
+  { version: 9, description: "market_data_daily: daily bars beside the minute bars", sql: V9_MARKET_DATA_DAILY },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;

@@ -177,7 +177,7 @@ function view(
       }
       return existing;
     },
-    insertBars: (symbol, input) => call(() => bars.insertBars(symbol, input)),
+    insertBars: (symbol, input, options) => call(() => bars.insertBars(symbol, input, options)),
     // Session-aligned reads and completeness refresh the symbol's calendar first (one row; the
     // days only when another process changed them), so the synchronous lookup they make is
     // current.
@@ -199,7 +199,7 @@ function view(
       }
     },
     latestBar: (symbol) => call(() => bars.latestBar(symbol)),
-    deleteBars: (symbol, range) => call(() => bars.deleteBars(symbol, range)),
+    deleteBars: (symbol, range, options) => call(() => bars.deleteBars(symbol, range, options)),
     overview: () => call(() => bars.overview()),
     completeness: (symbol, query) =>
       call(async () => {

@@ -1,10 +1,13 @@
 /**
- * market_data: bar upserts, range reads, resampling in SQL, deletes and the overview.
+ * market_data and market_data_daily: bar upserts, range reads, resampling in SQL, deletes and
+ * the overview. Daily bars from daily files are their own series (src/domain/daily.ts); a `1d`
+ * read merges them with days resampled from the minutes unless `source` picks one side.
  */
 import { BAR_VALUE_FIELDS, validateBars, type Bar, type BarColumns, type BarInput } from "../domain/bar.ts";
 import type { SymbolOverview } from "../domain/store.ts";
 import {
   BAR_QUERY_KEYS,
+  inQueryOrder,
   readQuery,
   readRange,
   readResampling,
@@ -28,7 +31,6 @@ import {
   resamplingOf,
   sessionResampler,
   sessionStamps,
-  shapeRead,
   type Completeness,
   type Resampling,
 } from "../domain/session.ts";
@@ -36,6 +38,8 @@ import { MIN_TIMESTAMP } from "../domain/time.ts";
 import type { CompletenessQuery } from "../domain/store.ts";
 import type { Calendar } from "../domain/calendar.ts";
 import { timeSpan } from "../domain/batch.ts";
+import { checkDailyStamps, mergeDaily, mergeOverviews, readSeriesOptions, type SeriesOptions } from "../domain/daily.ts";
+import type { SeriesOverview } from "../domain/store.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS, prepareSeries } from "./series.ts";
@@ -81,11 +85,18 @@ const OVERVIEW_SQL = `
 SELECT symbol, count(*) AS count, min(timestamp) AS start, max(timestamp) AS "end"
 FROM market_data GROUP BY symbol ORDER BY symbol`;
 
+const DAILY_OVERVIEW_SQL = `
+SELECT symbol, count(*) AS count, min(timestamp) AS start, max(timestamp) AS "end"
+FROM market_data_daily GROUP BY symbol ORDER BY symbol`;
+
 export function createBarRepository(conn: Connection, settings: BarSettings, audit: AuditRecorder) {
   const writeBars = prepareUpsert(conn, "market_data", BAR_VALUE_FIELDS);
   const series = prepareSeries<Bar>(conn, "market_data", BAR_VALUE_FIELDS);
   const resampleStatement = conn.prepare<BucketRow>(RESAMPLE_SQL);
   const overviewStatement = conn.prepare<SymbolOverview>(OVERVIEW_SQL);
+  const writeDaily = prepareUpsert(conn, "market_data_daily", BAR_VALUE_FIELDS);
+  const daily = prepareSeries<Bar>(conn, "market_data_daily", BAR_VALUE_FIELDS);
+  const dailyOverviewStatement = conn.prepare<{ symbol: string } & SeriesOverview>(DAILY_OVERVIEW_SQL);
   const timestampPage = conn.prepare(
     "SELECT timestamp FROM market_data WHERE symbol = ? AND timestamp BETWEEN ? AND ? ORDER BY timestamp LIMIT ?",
   );
@@ -126,29 +137,52 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
   }
 
   /**
-   * A read that is more than a range of stored rows (resampled, or filled), as the query asks:
-   * ascending bars from the plan, fillers on the calendar's grid, then order and limit. Undefined
-   * for a plain read, which one prepared statement answers. Checked now, streamed later.
+   * A checked bar query's rows: as stored; resampled; for `1d` the stored days, the resampled
+   * days, or both merged with the stored day winning; and filled on the calendar's grid when
+   * asked (src/domain/session.ts), then in the query's order and limit. Checked and resolved
+   * now, so a bad query fails where it is made, not at the first next().
    */
-  function shaped(symbol: string, read: ReadQuery, query: BarQuery | undefined): Generator<Bar> | undefined {
-    const { interval, barTimestamp, align, fill } = readResampling(query, settings.barTimestamp);
-    const how = interval ? resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf) : undefined;
+  function rows(symbol: string, query: BarQuery | undefined, whole: boolean): Iterable<Bar> {
+    assertSymbol(symbol);
+    const read = readQuery(query, settings, BAR_QUERY_KEYS);
+    const { interval, barTimestamp, align, fill, source } = readResampling(query, settings.barTimestamp);
     const filling = fillingOf(symbol, interval, align, fill, settings.calendarOf);
-    if (!how && !filling) return undefined;
-    let asc: Iterable<Bar> = how ? resample(symbol, read, how) : series.iterate(symbol, { ...read, limit: -1, order: "asc" });
+    if (!filling) {
+      // One prepared statement answers a plain read, in its order and limit.
+      if (interval === undefined) return whole ? series.read(symbol, read) : series.iterate(symbol, read);
+      if (source === "stored") return whole ? daily.read(symbol, read) : daily.iterate(symbol, read);
+    }
+    const ascending = { ...read, limit: -1, order: "asc" as const };
+    let asc: Iterable<Bar>;
+    if (interval === undefined) asc = series.iterate(symbol, ascending);
+    else if (source === "stored") asc = daily.iterate(symbol, ascending);
+    else {
+      const how = resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf);
+      asc = interval === "1d" && source === undefined ? mergeDaily(daily.iterate(symbol, ascending), resample(symbol, read, how)) : resample(symbol, read, how);
+    }
     if (filling) {
       const before = read.start === MIN_TIMESTAMP ? undefined : series.read(symbol, { start: MIN_TIMESTAMP, end: read.start - 1, limit: 1, order: "desc" })[0];
       const stampsFrom = (from: number) => sessionStamps(filling.calendar, filling.interval, barTimestamp, from, read.end);
       asc = fillMissing(asc, barFiller(stampsFrom, before?.close ?? null, read.start));
     }
-    return shapeRead(asc, read.order, read.limit);
+    return inQueryOrder(asc, read);
   }
 
   return {
-    insert(symbol: string, bars: readonly BarInput[] | BarColumns): number {
+    insert(symbol: string, bars: readonly BarInput[] | BarColumns, options?: SeriesOptions): number {
       assertSymbol(symbol);
+      const target = readSeriesOptions(options);
       const batch = validateBars(bars, settings);
+      if (target === "daily") checkDailyStamps(batch, settings.timezone);
       if (batch.length === 0) return 0;
+      if (target === "daily") {
+        // The session cache holds market_data's bars only: a daily write leaves it in step.
+        return conn.writeTransaction(() => {
+          const written = writeDaily(symbol, batch);
+          audit("bars.insert", symbol, { interval: "1d", rows: written, ...timeSpan(batch.timestamp) });
+          return written;
+        });
+      }
       return conn.writeTransaction(() => {
         bumpCacheVersion.run(symbol as never);
         const written = writeBars(symbol, batch);
@@ -158,17 +192,12 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     },
 
     get(symbol: string, query?: BarQuery): Bar[] {
-      assertSymbol(symbol);
-      const read = readQuery(query, settings, BAR_QUERY_KEYS);
-      const stream = shaped(symbol, read, query);
-      return stream ? [...stream] : series.read(symbol, read);
+      const found = rows(symbol, query, true);
+      return Array.isArray(found) ? found : [...found];
     },
 
     iterate(symbol: string, query?: BarQuery): Generator<Bar> {
-      // Arguments are checked now, not at the first next(): a bad query fails where it is made.
-      assertSymbol(symbol);
-      const read = readQuery(query, settings, BAR_QUERY_KEYS);
-      return shaped(symbol, read, query) ?? series.iterate(symbol, read);
+      return rows(symbol, query, false) as Generator<Bar>;
     },
 
     latest(symbol: string): Bar | null {
@@ -176,9 +205,17 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
       return series.latest(symbol);
     },
 
-    delete(symbol: string, range?: TimeRange): number {
+    delete(symbol: string, range?: TimeRange, options?: SeriesOptions): number {
       assertSymbol(symbol);
+      const target = readSeriesOptions(options);
       const read = readRange(range, settings);
+      if (target === "daily") {
+        return conn.writeTransaction(() => {
+          const deleted = daily.delete(symbol, read);
+          audit("bars.delete", symbol, { interval: "1d", deleted, start: read.start, end: read.end });
+          return deleted;
+        });
+      }
       return conn.writeTransaction(() => {
         bumpCacheVersion.run(symbol as never);
         const deleted = series.delete(symbol, read);
@@ -208,9 +245,9 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
       return counter.finish();
     },
 
-    /** Exact: computed from market_data itself on every call, never from a counter that can drift. */
+    /** Exact: computed from the tables themselves on every call, never from a counter that can drift. */
     overview(): SymbolOverview[] {
-      return guard(() => overviewStatement.all());
+      return guard(() => mergeOverviews(overviewStatement.all(), dailyOverviewStatement.all()));
     },
   };
 }

@@ -10,6 +10,7 @@ import type { Quote, QuoteColumns, QuoteInput } from "../domain/quote.ts";
 import { withCalendars, type StoreSettings } from "../domain/settings.ts";
 import type { CompletenessQuery, SymbolOverview } from "../domain/store.ts";
 import type { Completeness } from "../domain/session.ts";
+import type { SeriesOptions } from "../domain/daily.ts";
 import { assertCalendarStored, createCalendarRepository, type CalendarRepository } from "./calendars.ts";
 import { createArtifactRepository, type ArtifactRepository } from "./artifacts.ts";
 import { createAuditRepository, type AuditRepository } from "./audit.ts";
@@ -135,9 +136,13 @@ export class Database {
     return this.#conn.closed;
   }
 
-  /** Upserts bars on (symbol, timestamp) in one transaction; returns the rows written (distinct timestamps). */
-  insertBars(symbol: string, bars: readonly BarInput[] | BarColumns): number {
-    return this.#open().insert(symbol, bars);
+  /**
+   * Upserts bars on (symbol, timestamp) in one transaction; returns the rows written (distinct
+   * timestamps). `{ interval: "1d" }` writes the stored daily series (market_data_daily): each
+   * bar stamped at its date's local midnight, e.g. the date string "2024-01-15".
+   */
+  insertBars(symbol: string, bars: readonly BarInput[] | BarColumns, options?: SeriesOptions): number {
+    return this.#open().insert(symbol, bars, options);
   }
 
   getBars(symbol: string, query?: BarQuery): Bar[] {
@@ -152,9 +157,12 @@ export class Database {
     return this.#open().latest(symbol);
   }
 
-  /** Deletes bars in the inclusive range (all of the symbol's bars when no range is given). */
-  deleteBars(symbol: string, range?: TimeRange): number {
-    return this.#open().delete(symbol, range);
+  /**
+   * Deletes bars in the inclusive range (all of the symbol's bars when no range is given);
+   * `{ interval: "1d" }` from the stored daily series.
+   */
+  deleteBars(symbol: string, range?: TimeRange, options?: SeriesOptions): number {
+    return this.#open().delete(symbol, range, options);
   }
 
   overview(): SymbolOverview[] {

@@ -171,6 +171,27 @@ CREATE TABLE settings (
 );
 `;
 
+/**
+ * Daily bars from daily files, beside the minute bars of market_data rather than in it: the
+ * interval is part of a bar's identity, and a separate table keeps market_data exactly the ADR's
+ * (columns and key) while migrating in constant time; an interval column in the key would mean
+ * copying every row of a WITHOUT ROWID market_data into a re-keyed table. `timestamp` is the
+ * local midnight of the trading date in the store's zone, epoch ms.
+ */
+const V8_MARKET_DATA_DAILY = `
+CREATE TABLE market_data_daily (
+    symbol TEXT NOT NULL,
+    timestamp TIMESTAMP NOT NULL,
+    open REAL,
+    high REAL,
+    low REAL,
+    close REAL,
+    volume INTEGER,
+    amount REAL,
+    PRIMARY KEY (symbol, timestamp)
+) WITHOUT ROWID;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -221,6 +242,13 @@ export const MIGRATIONS: readonly Migration[] = [
     up(conn) {
       conn.sqlite.exec(CALENDAR_TABLES);
       for (const name of SHIPPED_CALENDARS) writeCalendar(conn, shippedCalendar(name)!);
+    },
+  },
+  {
+    version: 8,
+    description: "market_data_daily: daily bars beside the minute bars",
+    up(conn) {
+      conn.sqlite.exec(V8_MARKET_DATA_DAILY);
     },
   },
 ];

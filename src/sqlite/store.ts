@@ -39,13 +39,13 @@ export function createSqliteStore(db: Database, actor?: string): Store {
       }
       return view;
     },
-    insertBars: (symbol, bars) => write(() => db.insertBars(symbol, bars)),
+    insertBars: (symbol, bars, options) => write(() => db.insertBars(symbol, bars, options)),
     getBars: (symbol, query) => run(() => db.getBars(symbol, query)),
     async *iterateBars(symbol, query) {
       yield* db.iterateBars(symbol, query);
     },
     latestBar: (symbol) => run(() => db.latestBar(symbol)),
-    deleteBars: (symbol, range) => write(() => db.deleteBars(symbol, range)),
+    deleteBars: (symbol, range, options) => write(() => db.deleteBars(symbol, range, options)),
     overview: () => run(() => db.overview()),
     completeness: (symbol, query) => run(() => db.completeness(symbol, query)),
     insertQuotes: (symbol, quotes) => write(() => db.insertQuotes(symbol, quotes)),

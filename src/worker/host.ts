@@ -135,10 +135,10 @@ const HANDLERS: Record<string, Handler> = {
     return null;
   },
   unstage: (_db, [id]) => staged.delete(id),
-  insertBars: (db, [symbol, bars]) => asGiven(bars, BAR_FIELDS, (input) => db.insertBars(symbol, input as never)),
+  insertBars: (db, [symbol, bars, options]) => asGiven(bars, BAR_FIELDS, (input) => db.insertBars(symbol, input as never, options)),
   getBars: (db, [symbol, query]) => db.getBars(symbol, query),
   latestBar: (db, [symbol]) => db.latestBar(symbol),
-  deleteBars: (db, [symbol, range]) => db.deleteBars(symbol, range),
+  deleteBars: (db, [symbol, range, options]) => db.deleteBars(symbol, range, options),
   overview: (db) => db.overview(),
   completeness: (db, [symbol, query]) => db.completeness(symbol, query),
   "calendars.list": (db) => db.calendars.list(),

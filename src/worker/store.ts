@@ -164,12 +164,14 @@ function view(shared: Shared, actor: string | undefined): Store {
    * file write, it must not be changed until the promise settles. Rows that are not plain
    * objects are copied into plain ones holding what validation would read from them.
    */
-  function insert(op: "insertBars" | "insertQuotes", symbol: string, rows: unknown): Promise<number> {
+  function insert(op: "insertBars" | "insertQuotes", symbol: string, rows: unknown, options?: unknown): Promise<number> {
+    // The series options travel after the rows (only when given: a quote insert takes none).
+    const extra = options === undefined ? [] : [options];
     const fields = op === "insertBars" ? BAR_VALUE_FIELDS : QUOTE_VALUE_FIELDS;
     const length = stagedLength(rows);
     const input = rows;
     const whole = (value: unknown, transfer: ArrayBuffer[] = []) =>
-      ordered(() => ({ result: sendWrite<number>(op, [symbol, value], false, transfer) }));
+      ordered(() => ({ result: sendWrite<number>(op, [symbol, value, ...extra], false, transfer) }));
     if (length === null) return whole(input);
     if (Array.isArray(input)) {
       if (length <= SLICE_ROWS && isPlainNumeric(input, fields, 0, length)) {
@@ -182,10 +184,10 @@ function view(shared: Shared, actor: string | undefined): Store {
     }
     let markPosted!: () => void;
     const posted = new Promise<void>((resolve) => (markPosted = resolve));
-    return ordered(() => ({ posted, result: sendStaged(op, symbol, input, length, fields).finally(markPosted) }));
+    return ordered(() => ({ posted, result: sendStaged(op, symbol, input, length, fields, extra).finally(markPosted) }));
   }
 
-  async function sendStaged(op: string, symbol: string, input: unknown, length: number, fields: readonly string[]): Promise<number> {
+  async function sendStaged(op: string, symbol: string, input: unknown, length: number, fields: readonly string[], extra: unknown[]): Promise<number> {
     // Objects of plain numbers (nearly every real batch) are packed into columns: posting columns
     // costs a copy of their bytes, posting objects a structured clone of every one.
     const packable = Array.isArray(input) && (await isPlainNumericInSteps(input, fields));
@@ -220,7 +222,7 @@ function view(shared: Shared, actor: string | undefined): Store {
         await new Promise((resolve) => setImmediate(resolve));
       }
       sameWorker();
-      return await sendWrite<number>(op, [symbol, { staged: id, parts }], true);
+      return await sendWrite<number>(op, [symbol, { staged: id, parts }, ...extra], true);
     } catch (error) {
       // Whatever the worker still holds of this upload is let go (the write takes it, when it ran).
       if (admitted) await writer.request("unstage", [id], undefined, [], true).catch(() => {});
@@ -256,7 +258,7 @@ function view(shared: Shared, actor: string | undefined): Store {
       }
       return existing;
     },
-    insertBars: (symbol, bars) => (shared.closed ? closed() : track(insert("insertBars", symbol, bars))),
+    insertBars: (symbol, bars, options) => (shared.closed ? closed() : track(insert("insertBars", symbol, bars, options))),
     getBars: (symbol, query) => read<Bar[]>("getBars", symbol, query),
     async *iterateBars(symbol, query) {
       if (shared.closed) await closed();
@@ -282,7 +284,7 @@ function view(shared: Shared, actor: string | undefined): Store {
       }
     },
     latestBar: (symbol) => read("latestBar", symbol),
-    deleteBars: (symbol, range) => write("deleteBars", symbol, range),
+    deleteBars: (symbol, range, options) => write("deleteBars", symbol, range, ...(options === undefined ? [] : [options])),
     overview: () => read("overview"),
     completeness: (symbol, query) => read("completeness", symbol, query),
     calendars: {

@@ -259,3 +259,26 @@ describe("batches and the real exports", () => {
     });
   }
 });
+
+describe("a daily file (interval: 1d)", () => {
+  test("dates alone, or times at local midnight, are read; any other time is a bad row by line, with or without skipBad", async () => {
+    const text = [
+      "date,open,high,low,close,volume,amount", // 1
+      "2024-01-15,10,10.2,9.9,10.1,1000,10100", // 2
+      "2024-01-16 00:00,10.1,10.3,10,10.2,1200,12240", // 3: a local midnight
+      "2024-01-17 15:00,10.2,10.3,10.1,10.2,900,9180", // 4: a time of day
+      "2024-01-18,10.2,10.1,10.3,10.2,900,9180", // 5: high below low
+      "2024-01-19,10.2,10.3,10.1,10.2,900,9180", // 6
+      "",
+    ].join("\n");
+    const mixed = text.replace("date,", "datetime,");
+    const stopped = await importText(mixed, { interval: "1d" });
+    expect(stopped.bad).toEqual([{ line: 4, reason: expect.stringContaining("timestamp: a daily bar is stamped at the local midnight") }]);
+    expect(stopped.bars.map((bar) => bar.timestamp)).toEqual([at("2024-01-15T00:00:00+08:00"), at("2024-01-16T00:00:00+08:00")]);
+    const skipped = await importText(mixed, { interval: "1d", skipBad: true });
+    expect(skipped.bad.map((bad) => bad.line)).toEqual([4, 5]);
+    expect(skipped.bars).toHaveLength(3);
+    // Without interval the same rows are minute-series rows: the 15:00 one is fine.
+    expect((await importText(mixed, { skipBad: true })).bad.map((bad) => bad.line)).toEqual([5]);
+  });
+});

@@ -1,14 +1,15 @@
 /**
  * The PostgreSQL foundation over a real server: migrations (versioned, concurrent, refusing a
- * newer schema), the append-only audit table, and market_data's upserts, reads, deletes and
- * overview, compared operation by operation with SQLite's for the same inputs. Each run creates
+ * newer schema, migrating the previous one), the append-only audit table, and market_data's and
+ * market_data_daily's upserts, reads, deletes and overview, compared operation by operation with
+ * SQLite's for the same inputs. Each run creates
  * its own database and drops it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { Database as SqliteDatabase } from "bun:sqlite";
 import fc from "fast-check";
-import { openDatabase, openStore, StorageError, ValidationError, type Bar, type Database } from "../../src/mod.ts";
+import { dailyDifferences, openDatabase, openStore, StorageError, ValidationError, type Bar, type Database, type Store } from "../../src/mod.ts";
 import { createPgBars } from "../../src/postgres/bars.ts";
 import { createPgQuotes } from "../../src/postgres/quotes.ts";
 import { PostgresPool, resolvePostgresUrl } from "../../src/postgres/connection.ts";
@@ -17,6 +18,7 @@ import { shippedCalendar } from "../../src/domain/calendars/index.ts";
 import { randomBars } from "../support/bars.ts";
 import { ADMIN_URL, createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
 import { readTdxBars, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
+import { readTushareDaily } from "../support/real-data-tushare.ts";
 
 const available = await postgresAvailable();
 const MINUTE = 60_000;
@@ -64,6 +66,7 @@ describe.skipIf(!available)("migrations on a real server", () => {
         "calendar_days",
         "calendars",
         "market_data",
+        "market_data_daily",
         "model_artifacts",
         "quotes",
         "recovery_metrics",
@@ -88,6 +91,40 @@ describe.skipIf(!available)("migrations on a real server", () => {
       expect(kind).toBe("r");
     } finally {
       await Promise.all(pools.map((each) => each.close()));
+      await fresh.drop();
+    }
+  });
+
+  test("a database at the previous schema (6, before market_data_daily) migrates to 7, keeps its rows and takes daily bars", async () => {
+    const fresh = await createTestDatabase("previous");
+    const owner = new PostgresPool({ url: fresh.url, max: 2 });
+    try {
+      await migratePostgres(owner.sql);
+      const bars = createPgBars(owner, { timezone: "Asia/Shanghai", barTimestamp: "end" });
+      const minutes = (await readTdxBars(TDX_INDEX_1MIN)).slice(0, 2_400);
+      await bars.insertBars("000001.SH", minutes);
+      const before = await bars.getBars("000001.SH");
+      // The previous schema exactly: this one without migration 7's table and its record.
+      await owner.sql`DROP TABLE market_data_daily`;
+      await owner.sql`DELETE FROM schema_migrations WHERE version = 7`;
+      expect(POSTGRES_SCHEMA_VERSION).toBe(7);
+      expect(await migratePostgres(owner.sql)).toBe(7);
+      expect(await bars.getBars("000001.SH")).toEqual(before);
+      const key = await owner.sql`SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                                  WHERE i.indrelid = 'market_data_daily'::regclass AND i.indisprimary ORDER BY a.attnum`;
+      expect(key.map((row: { name: string }) => row.name)).toEqual(["symbol", "timestamp"]);
+      expect(await bars.insertBars("000001.SH", [{ timestamp: "2022-12-16", open: 1, high: 2, low: 0.5, close: 1.5, volume: 10, amount: 15 }], { interval: "1d" })).toBe(1);
+      expect(await bars.overview()).toEqual([
+        {
+          symbol: "000001.SH",
+          count: 2_400,
+          start: before[0]!.timestamp,
+          end: before[before.length - 1]!.timestamp,
+          daily: { count: 1, start: Date.parse("2022-12-16T00:00:00+08:00"), end: Date.parse("2022-12-16T00:00:00+08:00") },
+        },
+      ]);
+    } finally {
+      await owner.close();
       await fresh.drop();
     }
   });
@@ -478,6 +515,61 @@ describe.skipIf(!available)("a lost connection", () => {
     } finally {
       await killer.close();
       await lonely.close();
+    }
+  });
+});
+
+describe.skipIf(!available)("the daily series over real data: the same answers as SQLite", () => {
+  test("Tushare's daily file and the TDX minutes: 1d reads of each source and merged, ranges, limits, overview, the comparison", async () => {
+    const sqlite = await openStore({ backend: "sqlite", path: ":memory:", timezone: "Asia/Shanghai", barTimestamp: "end" });
+    const postgres = await openStore({ backend: "postgres", url: database.url, timezone: "Asia/Shanghai", barTimestamp: "end", max: 2 });
+    try {
+      const days = (await readTushareDaily()).filter((bar) => bar.timestamp !== "1992-08-03");
+      const minutes = await readTdxBars(TDX_INDEX_1MIN);
+      const same = async <T>(work: (store: Store) => Promise<T>): Promise<T> => {
+        const expected = await work(sqlite);
+        expect(await work(postgres)).toEqual(expected);
+        return expected;
+      };
+      await same((store) => store.insertBars("REAL", days, { interval: "1d" }));
+      await same((store) => store.insertBars("REAL", minutes));
+      // Days from minutes stored for the first 50 minute dates, two of them changed: both sides overlap there.
+      const fromMinutes = await same((store) => store.getBars("REAL", { interval: "1d", source: "minutes" }));
+      const overlap = fromMinutes.slice(0, 50).map((bar, i) => (i === 7 ? { ...bar, close: bar.close! + 1 } : i === 20 ? { ...bar, amount: bar.amount! * 1.5 } : bar));
+      await same((store) => store.insertBars("REAL", overlap, { interval: "1d" }));
+      for (const query of [
+        {},
+        { source: "stored" as const },
+        { source: "minutes" as const },
+        { order: "desc" as const, limit: 60 },
+        { start: "2018-08-01", end: "2023-01-31 23:59" },
+        { start: "1991-06-01", end: "1991-10-01", source: "stored" as const },
+        { barTimestamp: "start" as const, limit: 10 },
+      ]) {
+        const bars = await same((store) => store.getBars("REAL", { interval: "1d", ...query }));
+        expect(bars.length).toBeGreaterThan(0);
+      }
+      expect((await same((store) => store.getBars("REAL", { interval: "1d" }))).length).toBe(6_677 + 100);
+      // Every Tushare day (1991-2018) is on the stored side only; from 2022 on: the two changed days, then the minutes' own.
+      expect(await same(async (store) => (await dailyDifferences(store, "REAL")).length)).toBe(6_677 + 2 + 50);
+      const date = (timestamp: number) => new Date(timestamp + 8 * 3_600_000).toISOString().slice(0, 10);
+      const recent = await same((store) => dailyDifferences(store, "REAL", { start: "2022-01-01" }));
+      expect(recent.map((d) => [d.date, d.present, d.fields.join(",")])).toEqual([
+        [date(overlap[7]!.timestamp), "both", "close"],
+        [date(overlap[20]!.timestamp), "both", "amount"],
+        ...fromMinutes.slice(50).map((bar) => [date(bar.timestamp), "minutes", ""]),
+      ]);
+      // The PostgreSQL database is shared with this file's other tests: compare this symbol's row.
+      const mine = async (store: Store) => (await store.overview()).filter((row) => row.symbol === "REAL");
+      expect((await same(mine))[0]!.daily!.count).toBe(6_677 + 50);
+      expect(await same((store) => store.deleteBars("REAL", { start: "2000-01-01", end: "2009-12-31 23:59" }, { interval: "1d" }))).toBeGreaterThan(2_000);
+      await same((store) => store.getBars("REAL", { interval: "1d" }));
+      await same((store) => store.deleteBars("REAL"));
+      await same((store) => store.getBars("REAL", { interval: "1d" }));
+      await same(mine);
+    } finally {
+      await sqlite.close();
+      await postgres.close();
     }
   });
 });

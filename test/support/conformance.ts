@@ -6,6 +6,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { StorageError, ValidationError, type Bar, type SettingsRequest, type Store } from "../../src/mod.ts";
 import { randomBars, sessionBars } from "./bars.ts";
 import { settingsConformance, type Reopen } from "./settings-conformance.ts";
+import { dailySeriesConformance } from "./conformance-daily.ts";
 
 export interface StoreFactoryOptions {
   timezone?: string;
@@ -50,6 +51,7 @@ export function storeConformance(name: string, openStore: StoreFactory, reopen?:
     });
 
     settingsConformance(fresh, reopen, (store) => open.push(store));
+    dailySeriesConformance(fresh);
 
     test("the store names its timezone and bar stamping, as opened (a view keeps them)", async () => {
       const plain = await fresh();

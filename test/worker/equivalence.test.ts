@@ -119,3 +119,24 @@ describe("a writer replaced half-way through a staged insert", () => {
     expect((await worker.overview())[0]!.count).toBe(10);
   });
 });
+
+describe("the daily series through the worker", () => {
+  test("a daily batch large enough to go in slices (objects and columns) lands in the daily series, as in-thread; one off midnight refuses it all", async () => {
+    const { worker, thread } = await both();
+    const DAY = 86_400_000;
+    // 60,000 UTC midnights from 1900 on: more rows than one slice holds.
+    const first = Date.UTC(1900, 0, 1);
+    const days = barObjects(60_000).map((bar, i) => ({ ...bar, timestamp: first + i * DAY }));
+    const columns = { ...barColumns(60_000), timestamp: Float64Array.from({ length: 60_000 }, (_, i) => first + i * DAY) };
+    for (const store of [worker, thread]) {
+      expect(await store.insertBars("D", days, { interval: "1d" })).toBe(60_000);
+      expect(await store.insertBars("C", columns, { interval: "1d" })).toBe(60_000);
+      expect((await store.overview()).map((row) => [row.symbol, row.count, row.daily?.count])).toEqual([["C", 0, 60_000], ["D", 0, 60_000]]);
+      expect(await store.deleteBars("C", undefined, { interval: "1d" })).toBe(60_000);
+    }
+    expect(await worker.getBars("D", { interval: "1d", source: "stored", limit: 5, order: "desc" })).toEqual(await thread.getBars("D", { interval: "1d", source: "stored", limit: 5, order: "desc" }));
+    const offMidnight = days.map((bar, i) => (i === 55_555 ? { ...bar, timestamp: bar.timestamp + 1 } : bar));
+    expect(await outcome(worker.insertBars("E", offMidnight, { interval: "1d" }))).toEqual(await outcome(thread.insertBars("E", offMidnight, { interval: "1d" })));
+    expect((await worker.overview()).map((row) => row.symbol)).toEqual(["D"]);
+  });
+});
