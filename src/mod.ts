@@ -49,6 +49,8 @@ export {
 } from "./domain/daily.ts";
 export type {
   Store,
+  CalendarStore,
+  CompletenessQuery,
   SymbolOverview,
   SeriesOverview,
   BackendName,
@@ -87,7 +89,24 @@ export { MetricSchema, type Metric, type MetricLabels, type MetricSummary } from
 export { validateBars, BarSchema, type Bar, type BarInput, type BarColumns } from "./domain/bar.ts";
 export { validateQuotes, QuoteSchema, type Quote, type QuoteInput, type QuoteColumns } from "./domain/quote.ts";
 export {
+  Calendar,
+  parseCalendarFile,
+  parseSessions,
+  formatSessions,
+  type CalendarData,
+  type CalendarDay,
+  type CalendarSummary,
+  type Session,
+  type SessionRule,
+} from "./domain/calendar.ts";
+export { shippedCalendar, SHIPPED_CALENDARS } from "./domain/calendars/index.ts";
+export type { Completeness, DayCompleteness, MissingRange } from "./domain/session.ts";
+export {
   INTERVALS,
+  ALIGNS,
+  type Align,
+  FILLS,
+  type Fill,
   BAR_SOURCES,
   type BarSource,
   IntervalSchema,

@@ -5,7 +5,7 @@
 import { z } from "@hono/zod-openapi";
 import { BarSchema, type BarInput } from "../domain/bar.ts";
 import { CSV_HEADER } from "../domain/bar-format.ts";
-import { ALIGNS, BAR_SOURCES, BAR_TIMESTAMPS, type BarQuery } from "../domain/query.ts";
+import { ALIGNS, BAR_SOURCES, BAR_TIMESTAMPS, FILLS, type BarQuery } from "../domain/query.ts";
 import { STORED_INTERVALS } from "../domain/daily.ts";
 import { readBarCsv, uploadKind } from "./body.ts";
 import type { Api } from "./context.ts";
@@ -24,7 +24,7 @@ const BarsQuery = z.strictObject({
   interval: IntervalQuery.optional(),
   barTimestamp: z.enum(BAR_TIMESTAMPS).optional(),
   align: z.enum(ALIGNS).optional().openapi({ description: "bucket alignment when resampling: clock (default) or session (the symbol's exchange calendar)" }),
-  fill: z.enum(["none", "previous"]).optional().openapi({ description: "previous: a bar missing from the symbol's calendar grid comes back at the previous close with zero volume, flagged filled: true" }),
+  fill: z.enum(FILLS).optional().openapi({ description: "previous: a bar missing from the symbol's calendar grid comes back at the previous close with zero volume, flagged filled: true" }),
   source: z.enum(BAR_SOURCES).optional().openapi({
     description: "with interval=1d only: stored (the daily bars imported as such), minutes (days resampled from the minute bars); omitted, stored days where they exist and resampled ones elsewhere",
   }),

@@ -20,6 +20,10 @@ export type ClockInterval = Exclude<Interval, "1M">;
 export const ALIGNS = ["clock", "session"] as const;
 export type Align = (typeof ALIGNS)[number];
 
+/** What `fill` asks of a read: nothing (the default), or missing bars at the previous close. */
+export const FILLS = ["none", "previous"] as const;
+export type Fill = (typeof FILLS)[number];
+
 /** Where a bar's timestamp sits in the interval it covers. */
 export const BAR_TIMESTAMPS = ["start", "end"] as const;
 export type BarTimestamp = (typeof BAR_TIMESTAMPS)[number];
@@ -85,7 +89,7 @@ export interface BarQuery extends RangeQuery {
    * `previous`: a bar missing from the symbol's calendar grid comes back as a zero-volume bar at
    * the previous close, flagged `filled: true`. `none` (the default) returns what is stored.
    */
-  fill?: "none" | "previous";
+  fill?: Fill;
   /** With `interval: "1d"` only: stored daily bars, days resampled from minutes, or (omitted) both merged. */
   source?: BarSource;
 }
@@ -158,13 +162,13 @@ export function readQuery(query: RangeQuery | undefined, reading: TimeReading, k
 export function readResampling(
   query: BarQuery | undefined,
   defaultPlacement: BarTimestamp,
-): { interval: Interval | undefined; barTimestamp: BarTimestamp; align: Align; fill: "none" | "previous"; source?: BarSource } {
+): { interval: Interval | undefined; barTimestamp: BarTimestamp; align: Align; fill: Fill; source?: BarSource } {
   const issues: Issue[] = [];
   const interval = query?.interval;
   const barTimestamp = query?.barTimestamp ?? defaultPlacement;
   const align = query?.align ?? "clock";
   const fill = query?.fill ?? "none";
-  if (fill !== "none" && fill !== "previous") {
+  if (!FILLS.includes(fill)) {
     issues.push({ field: "fill", message: `must be "none" or "previous", got ${JSON.stringify(fill)}` });
   }
   if (!ALIGNS.includes(align)) {

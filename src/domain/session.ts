@@ -23,7 +23,7 @@
 import type { Bar } from "./bar.ts";
 import { dateWallMs, isoDate, localDate, type Calendar, type SessionSpan } from "./calendar.ts";
 import { ValidationError } from "./errors.ts";
-import type { Align, BarTimestamp, Interval } from "./query.ts";
+import type { Align, BarTimestamp, Fill, Interval } from "./query.ts";
 import { DAY_MS, HOUR_MS, MINUTE_MS, startOfLocalDay } from "./time.ts";
 
 /** The length of each intraday interval's bucket. */
@@ -456,10 +456,6 @@ export function completenessCounter(
 
 // ---------------------------------------------------------------------------------------------
 // Filling
-
-/** What `fill` asks of a read: nothing (the default), or missing bars at the previous close. */
-export const FILLS = ["none", "previous"] as const;
-export type Fill = (typeof FILLS)[number];
 
 /** A bar a read made up for a missing stamp: zero volume at the previous close. */
 export type FilledBar = Bar & { filled: true };
