@@ -67,9 +67,9 @@ export function createPgSettings(pool: PostgresPool, live: PgLiveSettings, audit
       const actor = audit.actor();
       const settings = await pool.run((sql) =>
         sql.begin(READ_COMMITTED, async (tx) => {
+          // The audit chain's lock serializes every audited mutation (bar inserts too), and under
+          // READ COMMITTED the reads below then see what the change before this one wrote.
           await lockAuditChain(tx);
-          // Changes queue on the table's lock, so each reads what the one before it wrote.
-          await tx`LOCK TABLE settings IN SHARE ROW EXCLUSIVE MODE`;
           const current = reconcileSettings(await storedIn(tx), {}, live).settings;
           const changes = settingChanges(current, request);
           if (changes.some((each) => each.name === "barTimestamp")) {

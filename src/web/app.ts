@@ -148,13 +148,14 @@ let barStamp: "start" | "end" = "start";
 /**
  * The API's bounds for whole local days `from` to `to` (YYYY-MM-DD, either may be ""), read in
  * the store's timezone by the API. A day's bars are those stamped from its midnight up to the
- * next (start-stamped), or after its midnight up to and including the next (end-stamped: the
- * 00:00 bar closes the day before, and the day's last bar is stamped at the next midnight).
+ * next (start-stamped: the dates as they are, by the API's one date rule, whole as `end`), or
+ * after its midnight up to and including the next (end-stamped: the 00:00 bar closes the day
+ * before, and the day's last bar is stamped at the next midnight).
  */
 function dayRange(from: string, to: string): { start: string | null; end: string | null } {
   const nextDay = (day: string) => new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
   if (barStamp === "end") return { start: from === "" ? null : `${from} 00:00:00.001`, end: to === "" ? null : `${nextDay(to)} 00:00:00` };
-  return { start: from === "" ? null : from, end: to === "" ? null : `${to} 23:59:59.999` };
+  return { start: from === "" ? null : from, end: to === "" ? null : to };
 }
 
 function formatTime(ms: number | null): string {
