@@ -1,7 +1,7 @@
 /**
  * market_data_daily on SQLite, in a file on disk, with real data: Tushare's daily file of Ping
  * An Bank beside the real TDX minute file, the migration of a file written before the table
- * existed (schema 6), and the data-quality comparison over real minutes.
+ * existed (schema 7), and the data-quality comparison over real minutes.
  */
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { Database as SqliteDatabase } from "bun:sqlite";
@@ -125,24 +125,24 @@ describe("a real daily file beside real minutes", () => {
   });
 });
 
-describe("migration 7 on a file written before it", () => {
-  test("a schema-6 file (market_data_daily absent) migrates, keeps every row and audit entry, and takes daily bars", () => {
+describe("migration 8 on a file written before it", () => {
+  test("a schema-7 file (market_data_daily absent) migrates, keeps every row and audit entry, and takes daily bars", () => {
     let db = open("old.db");
     const file = db.path;
     db.insertBars("000001.SH", minutes.slice(0, 2_400));
     db.prefs.set("layout", { chart: "candles" });
     const before = { bars: db.getBars("000001.SH"), audit: db.audit.query() };
     db.close();
-    // The previous schema exactly: this one without migration 7's table, at user_version 6.
+    // The previous schema exactly: this one without migration 8's table, at user_version 7.
     const raw = new SqliteDatabase(file);
     raw.run("DROP TABLE market_data_daily");
-    raw.run("PRAGMA user_version = 6");
+    raw.run("PRAGMA user_version = 7");
     expect(raw.query("SELECT name FROM sqlite_master WHERE name = 'market_data_daily'").all()).toEqual([]);
     raw.close();
 
     db = open("old.db");
     expect(db.schemaVersion).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(7);
+    expect(SCHEMA_VERSION).toBe(8);
     expect(db.getBars("000001.SH")).toEqual(before.bars);
     expect(db.audit.query()).toEqual(before.audit);
     expect(db.audit.verify()).toEqual({ ok: true, checked: before.audit.length });
