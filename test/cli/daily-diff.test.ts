@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
-import { formatIsoUtc, openDatabase } from "../../src/mod.ts";
+import { openDatabase } from "../../src/mod.ts";
 import { PROJECT_ROOT, serverEnv } from "../support/api-server.ts";
 import { tempDir } from "../support/files.ts";
 import { realDataPath, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
@@ -62,7 +62,8 @@ describe("import --interval 1d and daily-diff", () => {
     expect(table.stdout).toContain("000001.SH: 3 dates differ");
 
     const overview = await cli(["overview"], env);
-    expect(overview.stdout).toMatch(new RegExp(`000001\\.SH\\s+24,000\\s+${formatIsoUtc(Date.parse("2022-12-16T09:31:00+08:00"))}\\s+\\S+\\s+99\\s+2022-12-16\\s+${date(days[98]!.timestamp)}`));
+    // Times in the database's stored zone with the offset written out.
+    expect(overview.stdout).toMatch(new RegExp(`000001\\.SH\\s+24,000\\s+2022-12-16T09:31:00\\+08:00\\s+\\S+\\s+99\\s+2022-12-16\\s+${date(days[98]!.timestamp)}`));
     expect(overview.stdout).toContain("24,000 bars, 99 daily bars");
   });
 

@@ -124,8 +124,9 @@ describe("the daily series through the worker", () => {
   test("a daily batch large enough to go in slices (objects and columns) lands in the daily series, as in-thread; one off midnight refuses it all", async () => {
     const { worker, thread } = await both();
     const DAY = 86_400_000;
-    // 60,000 UTC midnights from 1900 on: more rows than one slice holds.
-    const first = Date.UTC(1900, 0, 1);
+    // 60,000 UTC midnights from 1974 on (after the epoch-seconds look-alikes, 1e8 to 1e11 ms):
+    // more rows than one slice holds.
+    const first = Date.UTC(1974, 0, 1);
     const days = barObjects(60_000).map((bar, i) => ({ ...bar, timestamp: first + i * DAY }));
     const columns = { ...barColumns(60_000), timestamp: Float64Array.from({ length: 60_000 }, (_, i) => first + i * DAY) };
     for (const store of [worker, thread]) {
