@@ -59,7 +59,7 @@ async function run(argv: string[]): Promise<number> {
         onProgress: ({ table, copied: done, total }) => {
           if (progress?.label !== table) {
             progress?.done();
-            progress = new Progress(table, total, " rows");
+            progress = new Progress(table, total, table === "calendars" ? " calendars" : " rows");
           }
           progress.update(done);
         },

@@ -99,7 +99,7 @@ export async function copyCalendar(pool: PostgresPool, data: CalendarData): Prom
 }
 
 /** What differs between two versions of a calendar, as a user would look for it. */
-function describe(sqlite: CalendarData, postgres: CalendarData): string {
+function whatDiffers(sqlite: CalendarData, postgres: CalendarData): string {
   if (sqlite.timezone !== postgres.timezone) return `timezone: SQLite ${sqlite.timezone}, PostgreSQL ${postgres.timezone}`;
   if (rulesText(sqlite) !== rulesText(postgres)) return "session rules differ";
   const theirs = new Set(postgres.days);
@@ -124,7 +124,7 @@ export async function compareCalendars(sqlitePath: string, pool: PostgresPool): 
     if (!postgres) differences.push({ calendar: name, what: "only in SQLite" });
     else if (!sqlite) {
       if (!isShippedAsShipped(postgres)) differences.push({ calendar: name, what: "only in PostgreSQL" });
-    } else if (calendarText(sqlite) !== calendarText(postgres)) differences.push({ calendar: name, what: describe(sqlite, postgres) });
+    } else if (calendarText(sqlite) !== calendarText(postgres)) differences.push({ calendar: name, what: whatDiffers(sqlite, postgres) });
   }
   return differences;
 }
