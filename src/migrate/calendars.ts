@@ -78,6 +78,7 @@ async function readBothSides(sqlitePath: string, pool: PostgresPool): Promise<{ 
   return { source, target };
 }
 
+/** What the copy will do with each calendar; read before the refusal, so a refused run has written none. */
 export async function planCalendars(sqlitePath: string, pool: PostgresPool): Promise<CalendarPlan> {
   const { source, target } = await readBothSides(sqlitePath, pool);
   const plan: CalendarPlan = { toWrite: [], identical: [], foreign: [] };
