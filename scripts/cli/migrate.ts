@@ -21,10 +21,13 @@ Copies every table of a SQLite database (--from, default $TRADELITE_DB, else ./d
 into PostgreSQL (--to, default $TRADELITE_DATABASE_URL, then $DATABASE_URL), creating the
 schema there, in batches that each commit whole. Rows already copied are left alone, so a second
 run changes nothing and a run that was killed is finished by running it again; the audit chain
-is copied id for id and hash for hash. Then both sides are compared: row counts, and a SHA-256
-per symbol (bars, quotes) or per table. --verify-only compares without copying.
+is copied id for id and hash for hash. Exchange calendars are copied whole (a calendar whose days
+differ on PostgreSQL is replaced by the source's). Then both sides are compared: row counts, a
+SHA-256 per symbol (bars, quotes) or per table, and every calendar day for day. --verify-only
+compares without copying.
 A target holding rows this source does not (entries appended on PostgreSQL, another database's
-copy) is refused before anything is written: copying into it would break its audit chain.
+copy, a calendar the source lacks other than a shipped one as shipped) is refused before anything
+is written: copying into it would break its audit chain.
 Exit codes: 0 copied and identical, 1 a difference or a failure, 2 a usage mistake.`;
 
 async function run(argv: string[]): Promise<number> {
@@ -56,18 +59,21 @@ async function run(argv: string[]): Promise<number> {
         onProgress: ({ table, copied: done, total }) => {
           if (progress?.label !== table) {
             progress?.done();
-            progress = new Progress(table, total, " rows");
+            progress = new Progress(table, total, table === "calendars" ? " calendars" : " rows");
           }
           progress.update(done);
         },
       });
       (progress as Progress | null)?.done();
-      for (const { table, rows } of copied.tables) console.log(`${table}: ${formatNumber(rows)} rows`);
+      const { written: calendarsWritten, identical } = copied.calendars;
+      console.log(`calendars: ${calendarsWritten.length} copied${calendarsWritten.length ? ` (${calendarsWritten.join(", ")})` : ""}, ${identical.length} already identical`);
+      for (const { table, rows, written } of copied.tables) console.log(`${table}: ${formatNumber(rows)} rows, ${formatNumber(written)} copied`);
     }
     const verifying = performance.now();
     const differences = await compareSqliteWithPostgres(from, pool);
     for (const difference of differences) {
-      console.error(`different: ${difference.table}${difference.symbol === undefined ? "" : ` ${difference.symbol}`}: ${difference.what}`);
+      const which = difference.symbol ?? difference.calendar;
+      console.error(`different: ${difference.table}${which === undefined ? "" : ` ${which}`}: ${difference.what}`);
     }
     const seconds = (performance.now() - started) / 1000;
     printSummary(differences.length === 0 ? "migration verified: identical" : "migration found differences", [
@@ -75,7 +81,10 @@ async function run(argv: string[]): Promise<number> {
       ["to", redactUrl(url)],
       ...(copied
         ? ([
-            ["rows copied", copied.rows],
+            // Rows the target already held as they are were left alone, not copied again.
+            ["rows copied", copied.written],
+            ["rows already identical", copied.rows - copied.written],
+            ["calendars copied", copied.calendars.written.length],
             ["copy", `${(copied.durationMs / 1000).toFixed(1)} s (${formatNumber(Math.round(copied.rows / Math.max(copied.durationMs / 1000, 0.001)))} rows/s)`],
           ] as [string, string | number][])
         : []),

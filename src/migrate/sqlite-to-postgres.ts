@@ -9,10 +9,12 @@
  * ON CONFLICT DO NOTHING and their ids kept, so the audit chain arrives byte for byte. A second
  * run therefore changes nothing, and a run killed part-way is finished by running it again.
  * Identity sequences are moved past the copied ids, so new rows on PostgreSQL do not collide.
+ * Exchange calendars are copied whole, before the tables (symbol_calendars names them); see
+ * ./calendars.ts.
  *
  * The proof: row counts per table, and a SHA-256 per symbol (bars, quotes) or per table (the
- * rest) over every row's values in key order, computed on both sides from the rows each returns.
- * Any difference is reported; the caller exits non-zero.
+ * rest) over every row's values in key order, computed on both sides from the rows each returns,
+ * and every calendar compared day for day. Any difference is reported; the caller exits non-zero.
  */
 import { Database as SqliteDatabase } from "bun:sqlite";
 import type { SQL } from "bun";
@@ -20,6 +22,7 @@ import { StorageError } from "../domain/errors.ts";
 import { SCHEMA_VERSION } from "../sqlite/migrations.ts";
 import { migratePostgres } from "../postgres/migrations.ts";
 import { READ_COMMITTED, type PostgresPool } from "../postgres/connection.ts";
+import { compareCalendars, copyCalendar, planCalendars, type CalendarPlan } from "./calendars.ts";
 
 type ColumnType = "text" | "bigint" | "float8";
 
@@ -84,6 +87,13 @@ export const COPIED_TABLES: readonly TableSpec[] = [
     onConflict: "update",
   },
   {
+    // Which calendar a symbol follows; the calendars themselves are copied whole, first.
+    name: "symbol_calendars",
+    columns: [["symbol", "text"], ["calendar", "text"]],
+    key: ["symbol"],
+    onConflict: "update",
+  },
+  {
     name: "recovery_metrics",
     columns: [["id", "bigint"], ["name", "text"], ["timestamp", "bigint"], ["value", "float8"], ["labels", "text"]],
     key: ["id"],
@@ -121,8 +131,12 @@ export interface CopyOptions {
 }
 
 export interface CopySummary {
-  tables: { table: string; rows: number }[];
+  /** Per table: the source's rows, and those the target did not already hold as they are. */
+  tables: { table: string; rows: number; written: number }[];
   rows: number;
+  written: number;
+  /** Calendars by name: written whole, or already identical on the target and left alone. */
+  calendars: { written: string[]; identical: string[] };
   durationMs: number;
 }
 
@@ -175,21 +189,32 @@ export async function copySqliteToPostgres(sqlitePath: string, pool: PostgresPoo
   const started = performance.now();
   await pool.run((sql) => migratePostgres(sql));
   const sqlite = openSource(sqlitePath);
-  const summary: CopySummary = { tables: [], rows: 0, durationMs: 0 };
+  const summary: CopySummary = { tables: [], rows: 0, written: 0, calendars: { written: [], identical: [] }, durationMs: 0 };
   try {
-    await refuseForeignTarget(sqlite, pool, batchRows);
+    const calendars = await planCalendars(sqlitePath, pool);
+    await refuseForeignTarget(sqlite, pool, batchRows, calendars);
+    options.onProgress?.({ table: "calendars", copied: 0, total: calendars.toWrite.length });
+    for (const [i, data] of calendars.toWrite.entries()) {
+      await copyCalendar(pool, data);
+      summary.calendars.written.push(data.name);
+      options.onProgress?.({ table: "calendars", copied: i + 1, total: calendars.toWrite.length });
+    }
+    summary.calendars.identical.push(...calendars.identical);
     for (const table of COPIED_TABLES) {
       const total = (sqlite.query(`SELECT count(*) AS n FROM ${table.name}`).get() as { n: number }).n;
       const statement = insertSql(table);
       let after: unknown[] | null = null;
       let copied = 0;
+      let written = 0;
       options.onProgress?.({ table: table.name, copied, total });
       for (;;) {
         const rows = sqlitePage(sqlite, table, after, batchRows);
         if (rows.length === 0) break;
         const arrays = table.columns.map(([name]) => rows.map((row) => row[name] ?? null));
-        await pool.run((sql) => sql.begin(READ_COMMITTED, (tx) => tx.unsafe(statement, arrays)));
+        // The server's count leaves out the rows the ON CONFLICT clause left alone.
+        const result = await pool.run((sql) => sql.begin(READ_COMMITTED, (tx) => tx.unsafe(statement, arrays)));
         copied += rows.length;
+        written += (result as { count: number }).count;
         const last = rows[rows.length - 1]!;
         after = table.key.map((name) => last[name]);
         options.onProgress?.({ table: table.name, copied, total });
@@ -201,8 +226,9 @@ export async function copySqliteToPostgres(sqlitePath: string, pool: PostgresPoo
           ),
         );
       }
-      summary.tables.push({ table: table.name, rows: copied });
+      summary.tables.push({ table: table.name, rows: copied, written });
       summary.rows += copied;
+      summary.written += written;
     }
   } finally {
     sqlite.close();
@@ -223,12 +249,15 @@ const LISTED_PER_TABLE = 3;
  * - a bar, quote, cache entry or preference on PostgreSQL must exist in the source. Rows the source
  *   does not have (another database's, or ones deleted from the source since the last run) would
  *   stay and make the comparison fail after the copy had already overwritten the rest.
+ * - a calendar on PostgreSQL must be one the source has (its days may differ: the copy replaces
+ *   them), or a shipped calendar exactly as shipped (every new database holds those).
  * A resumed or repeated run passes: it finds a subset of the source's rows, perhaps older values
  * of the upserted tables, which the copy brings up to date. The cost is one read of the target's
  * rows, each looked up in SQLite by its key.
  */
-async function refuseForeignTarget(sqlite: SqliteDatabase, pool: PostgresPool, batchRows: number): Promise<void> {
-  const problems: string[] = [];
+async function refuseForeignTarget(sqlite: SqliteDatabase, pool: PostgresPool, batchRows: number, calendars: CalendarPlan): Promise<void> {
+  const problems: string[] = calendars.foreign.slice(0, LISTED_PER_TABLE).map(({ name, what }) => `calendars name=${JSON.stringify(name)}: ${what}`);
+  if (calendars.foreign.length > LISTED_PER_TABLE) problems.push(`calendars: and ${calendars.foreign.length - LISTED_PER_TABLE} more`);
   for (const table of COPIED_TABLES) {
     const names = table.columns.map(([name]) => name).join(", ");
     const lookup = sqlite.query(`SELECT ${names} FROM ${table.name} WHERE ${table.key.map((name) => `${name} = ?`).join(" AND ")}`);
@@ -257,6 +286,8 @@ export interface Difference {
   table: string;
   /** The symbol, for per-symbol tables. */
   symbol?: string;
+  /** The calendar's name, for `calendars`. */
+  calendar?: string;
   what: string;
 }
 
@@ -306,6 +337,7 @@ export async function compareSqliteWithPostgres(sqlitePath: string, pool: Postgr
   } finally {
     sqlite.close();
   }
+  for (const { calendar, what } of await compareCalendars(sqlitePath, pool)) differences.push({ table: "calendars", calendar, what });
   return differences;
 }
 

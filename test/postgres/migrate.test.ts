@@ -2,10 +2,16 @@
  * `tradelite migrate`: a SQLite database with every table in use copied into a real PostgreSQL by
  * the CLI in its own process, then proven identical; a second run rewrites nothing; a run killed
  * with SIGKILL is finished by running it again; a difference made afterwards is found and named.
+ * The source's calendars differ from the shipped ones a new PostgreSQL database starts with (a
+ * replaced 2026 XSHG year, a user calendar), so they must be copied whole.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
-import { openDatabase, openStore, SessionCache } from "../../src/mod.ts";
+import { openDatabase, openStore, SessionCache, type Store } from "../../src/mod.ts";
+import { parseSessions } from "../../src/domain/calendar.ts";
+import { shippedCalendar } from "../../src/domain/calendars/index.ts";
+import { writeCalendar } from "../../src/postgres/calendars.ts";
+import { migratePostgres } from "../../src/postgres/migrations.ts";
 import { PROJECT_ROOT, serverEnv } from "../support/api-server.ts";
 import { randomBars } from "../support/bars.ts";
 import { tempDir } from "../support/files.ts";
@@ -17,6 +23,16 @@ const dir = tempDir("tradelite-migrate-");
 const source = dir.file("source.db");
 const databases: TestDatabase[] = [];
 const T0 = Date.UTC(2024, 0, 2, 1, 31);
+const SHIPPED_2026 = shippedCalendar("XSHG")!.days.filter((date) => date.startsWith("2026"));
+/** The source's 2026: the shipped year without its last day, and a half day on the day before. */
+const REPLACED_2026 = SHIPPED_2026.slice(0, -1).map((date) => (date === SHIPPED_2026.at(-2) ? { date, sessions: parseSessions("09:30-11:30") } : { date }));
+const US_EQ = {
+  name: "US-EQ",
+  timezone: "America/New_York",
+  days: ["2024-11-26", "2024-11-27", "2024-11-29", "2024-12-02"],
+  rules: [{ from: "2024-01-01", sessions: parseSessions("09:30-16:00") }],
+  exceptions: { "2024-11-29": parseSessions("09:30-13:00") },
+};
 
 beforeAll(async () => {
   if (!available) return;
@@ -32,6 +48,10 @@ beforeAll(async () => {
     db.deleteBars("600519.SH", { start: T0, end: T0 + 99 * 60_000 });
     const cache = new SessionCache({ db, dir: dir.file("cache") });
     await cache.storeBars("600519.SH", randomBars([T0 + 40_000 * 60_000], 4));
+    db.calendars.replaceYear("XSHG", 2026, REPLACED_2026);
+    db.calendars.put(US_EQ);
+    db.calendars.assign("600519.SH", "XSHG");
+    db.calendars.assign("SPY", "US-EQ");
     expect(db.audit.verify().ok).toBe(true);
   } finally {
     db.close();
@@ -42,6 +62,18 @@ afterAll(async () => {
   for (const database of databases) await database.drop().catch(() => {});
   dir.cleanup();
 });
+
+/** Session-aligned reads and completeness of `symbol`, which follows a calendar, alike on both stores. */
+async function expectSameSessions(sqlite: Store, postgres: Store, symbol: string): Promise<void> {
+  for (const interval of ["30m", "1h", "1d"] as const) {
+    const bars = await sqlite.getBars(symbol, { interval, align: "session" });
+    expect(bars.length).toBeGreaterThan(0);
+    expect(await postgres.getBars(symbol, { interval, align: "session" })).toEqual(bars);
+  }
+  const report = await sqlite.completeness(symbol);
+  expect(report.days.length).toBeGreaterThan(0);
+  expect(await postgres.completeness(symbol)).toEqual(report);
+}
 
 async function target(label: string): Promise<TestDatabase> {
   const database = await createTestDatabase(label);
@@ -59,7 +91,7 @@ async function rowVersions(url: string): Promise<Record<string, string>> {
   const sql = new SQL({ url, max: 1 });
   try {
     const result: Record<string, string> = {};
-    for (const table of ["market_data", "quotes", "session_cache", "user_preferences", "recovery_metrics", "model_artifacts", "audit_log"]) {
+    for (const table of ["market_data", "quotes", "session_cache", "user_preferences", "recovery_metrics", "model_artifacts", "audit_log", "calendars", "calendar_days", "symbol_calendars"]) {
       const [row] = await sql.unsafe(`SELECT count(*)::text AS n, coalesce(sum(xmin::text::bigint), 0)::text AS versions FROM ${table}`);
       result[table] = `${row.n}/${row.versions}`;
     }
@@ -76,7 +108,9 @@ describe.skipIf(!available)("tradelite migrate", () => {
     expect(first.stderr).not.toContain("different:");
     expect(first.code).toBe(0);
     expect(first.stdout).toContain("migration verified: identical");
-    expect(first.stdout).toContain("market_data: 53,901 rows");
+    expect(first.stdout).toContain("market_data: 53,901 rows, 53,901 copied");
+    // XSHE is as shipped on both sides; XSHG's 2026 and US-EQ are the source's.
+    expect(first.stdout).toContain("calendars: 2 copied (US-EQ, XSHG), 1 already identical");
     const copiedRows = Number(/rows copied\s+([\d,]+)/.exec(first.stdout)![1]!.replaceAll(",", ""));
     const rate = /copy\s+[\d.]+ s \(([\d,]+) rows\/s\)/.exec(first.stdout)![1];
     console.log(`migrate: ${copiedRows} rows copied at ${rate} rows/s`);
@@ -85,6 +119,8 @@ describe.skipIf(!available)("tradelite migrate", () => {
     const second = migrate(database.url);
     expect(second.code).toBe(0);
     expect(second.stdout).toContain("migration verified: identical");
+    expect(second.stdout).toContain("calendars: 0 copied, 3 already identical");
+    expect(second.stdout).toMatch(/rows copied\s+0\n/);
     expect(await rowVersions(database.url)).toEqual(before);
 
     // New rows on PostgreSQL do not collide with the copied ids.
@@ -94,6 +130,30 @@ describe.skipIf(!available)("tradelite migrate", () => {
       expect(id).toBe(2);
     } finally {
       await sql.close();
+    }
+  });
+
+  test("the copy's calendars, assignments, session-aligned reads and completeness are the source's", async () => {
+    const database = await target("calendars");
+    expect(migrate(database.url).code).toBe(0);
+    const sqlite = await openStore({ backend: "sqlite", path: source, readonly: true });
+    const postgres = await openStore({ backend: "postgres", url: database.url, max: 2 });
+    try {
+      const names = (await sqlite.calendars.list()).map((calendar) => calendar.name);
+      expect(names).toEqual(["US-EQ", "XSHE", "XSHG"]);
+      expect((await postgres.calendars.list()).map((calendar) => calendar.name)).toEqual(names);
+      for (const name of names) expect(await postgres.calendars.get(name)).toEqual(await sqlite.calendars.get(name));
+      // The day the source removed is gone from the copy, and the half day arrived.
+      const xshg = (await postgres.calendars.get("XSHG"))!;
+      expect(xshg.days).not.toContain(SHIPPED_2026.at(-1));
+      expect(xshg.exceptions![SHIPPED_2026.at(-2)!]).toEqual(parseSessions("09:30-11:30"));
+      expect((await postgres.calendars.get("US-EQ"))!.exceptions).toEqual(US_EQ.exceptions);
+      for (const symbol of ["600519.SH", "SPY", "000001.SH"]) expect(await postgres.calendars.of(symbol)).toBe(await sqlite.calendars.of(symbol));
+      expect(await postgres.calendars.of("SPY")).toBe("US-EQ");
+      await expectSameSessions(sqlite, postgres, "600519.SH");
+    } finally {
+      await sqlite.close();
+      await postgres.close();
     }
   });
 
@@ -127,6 +187,8 @@ describe.skipIf(!available)("tradelite migrate", () => {
     try {
       await sql`UPDATE market_data SET close = close + 0.01 WHERE symbol = '000001.SH' AND timestamp = (SELECT min(timestamp) FROM market_data WHERE symbol = '000001.SH')`;
       await sql`DELETE FROM quotes WHERE timestamp = ${T0}`;
+      await sql`DELETE FROM calendar_days WHERE calendar = 'US-EQ' AND date = '2024-12-02'`;
+      await sql`UPDATE calendar_days SET sessions = NULL WHERE calendar = 'XSHG' AND date = ${SHIPPED_2026.at(-2)!}::date`;
     } finally {
       await sql.close();
     }
@@ -134,7 +196,38 @@ describe.skipIf(!available)("tradelite migrate", () => {
     expect(check.code).toBe(1);
     expect(check.stderr).toContain("different: market_data 000001.SH: the same number of rows, different values");
     expect(check.stderr).toContain("different: quotes 600519.SH: rows: SQLite 500, PostgreSQL 499");
-    expect(check.stdout).toMatch(/differences\s+2/);
+    expect(check.stderr).toContain("different: calendars US-EQ: days: SQLite 4, PostgreSQL 3 (first difference: 2024-12-02 only in SQLite)");
+    expect(check.stderr).toContain(`different: calendars XSHG: the same days, different sessions (first on ${SHIPPED_2026.at(-2)})`);
+    expect(check.stdout).toMatch(/differences\s+4/);
+    // A run puts the source's values back, the calendars whole.
+    const repair = migrate(database.url);
+    expect(repair.code).toBe(0);
+    expect(repair.stdout).toContain("calendars: 2 copied (US-EQ, XSHG), 1 already identical");
+    expect(repair.stdout).toContain("migration verified: identical");
+  });
+
+  test("a target holding a calendar the source does not have is refused before anything is written", async () => {
+    const database = await target("calendar-foreign");
+    const sql = new SQL({ url: database.url, max: 1 });
+    try {
+      await migratePostgres(sql);
+      // Written as the migration writes the shipped ones: no audit entry, so only the calendar differs.
+      await sql.begin((tx) => writeCalendar(tx, { ...US_EQ, name: "US-EQ-OTHER", days: ["2024-11-26"], exceptions: {} }));
+    } finally {
+      await sql.close();
+    }
+    const before = await rowVersions(database.url);
+    const refused = migrate(database.url);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("nothing was written");
+    expect(refused.stderr).toContain(`calendars name="US-EQ-OTHER": not in the source`);
+    // The shipped XSHE and XSHG the target's migration wrote are not a difference.
+    expect(refused.stderr).not.toContain(`name="XSHE"`);
+    expect(refused.stderr).not.toContain(`name="XSHG"`);
+    expect(await rowVersions(database.url)).toEqual(before);
+    const verify = migrate(database.url, "--verify-only");
+    expect(verify.stderr).toContain("different: calendars US-EQ-OTHER: only in PostgreSQL");
+    expect(verify.stderr).toContain("different: calendars US-EQ: only in SQLite");
   });
 
   test("a target that is not a copy of this source is refused before anything is written, and its audit chain stays valid", async () => {
