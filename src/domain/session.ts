@@ -23,7 +23,8 @@
 import type { Bar } from "./bar.ts";
 import { dateWallMs, isoDate, localDate, type Calendar, type SessionSpan } from "./calendar.ts";
 import { ValidationError } from "./errors.ts";
-import type { Align, BarTimestamp, Fill, Interval } from "./query.ts";
+import { readRange, type Align, type BarTimestamp, type Fill, type Interval, type ReadRange, type TimeRange } from "./query.ts";
+import type { ZoneReading } from "./time.ts";
 import { DAY_MS, HOUR_MS, MINUTE_MS, startOfLocalDay } from "./time.ts";
 
 /** The length of each intraday interval's bucket. */
@@ -317,6 +318,26 @@ export interface Completeness {
   outside: number;
   /** Dates that have bars although the calendar says the exchange was closed. */
   nonTradingDays: string[];
+}
+
+/**
+ * A completeness read checked and started, the same on every backend: the stored range to read
+ * (ascending, into `counter`), the symbol's calendar (refused naming the fix when it has none),
+ * and the days reported (open ends take the first and last stored bar's day).
+ */
+export function startCompleteness(
+  symbol: string,
+  query: TimeRange | undefined,
+  settings: ZoneReading & { readonly barTimestamp: BarTimestamp; readonly calendarOf?: (symbol: string) => Calendar | null },
+): { range: ReadRange; counter: CompletenessCounter } {
+  const range = readRange(query, settings);
+  const calendar = settings.calendarOf?.(symbol) ?? null;
+  if (!calendar) throw noCalendarError(symbol, "calendar");
+  const counter = completenessCounter(calendar, settings.barTimestamp, {
+    ...(query?.start === undefined ? {} : { start: range.start }),
+    ...(query?.end === undefined ? {} : { end: range.end }),
+  });
+  return { range, counter };
 }
 
 export interface CompletenessCounter {

@@ -33,14 +33,13 @@ import {
 import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
 import {
   barFiller,
-  completenessCounter,
   fillingOf,
   fillMissingAsync,
-  noCalendarError,
   resampleStoredAsync,
   resamplingOf,
   sessionResampler,
   sessionStamps,
+  startCompleteness,
   type Completeness,
   type Resampling,
 } from "../domain/session.ts";
@@ -369,13 +368,7 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
      */
     async completeness(symbol: string, query?: CompletenessQuery): Promise<Completeness> {
       assertSymbol(symbol);
-      const range = readRange(query, settings);
-      const calendar = settings.calendarOf?.(symbol) ?? null;
-      if (!calendar) throw noCalendarError(symbol, "calendar");
-      const counter = completenessCounter(calendar, settings.barTimestamp, {
-        ...(query?.start === undefined ? {} : { start: range.start }),
-        ...(query?.end === undefined ? {} : { end: range.end }),
-      });
+      const { range, counter } = startCompleteness(symbol, query, settings);
       let from = range.start;
       for (;;) {
         const rows = await pool.run(

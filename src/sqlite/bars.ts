@@ -23,14 +23,13 @@ import { assertSymbol } from "../domain/symbol.ts";
 import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
 import {
   barFiller,
-  completenessCounter,
   fillingOf,
   fillMissing,
-  noCalendarError,
   resampleStored,
   resamplingOf,
   sessionResampler,
   sessionStamps,
+  startCompleteness,
   type Completeness,
   type Resampling,
 } from "../domain/session.ts";
@@ -227,13 +226,7 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     /** The symbol's stored timestamps against its calendar's sessions, read a page at a time. */
     completeness(symbol: string, query?: CompletenessQuery): Completeness {
       assertSymbol(symbol);
-      const range = readRange(query, settings);
-      const calendar = settings.calendarOf?.(symbol) ?? null;
-      if (!calendar) throw noCalendarError(symbol, "calendar");
-      const counter = completenessCounter(calendar, settings.barTimestamp, {
-        ...(query?.start === undefined ? {} : { start: range.start }),
-        ...(query?.end === undefined ? {} : { end: range.end }),
-      });
+      const { range, counter } = startCompleteness(symbol, query, settings);
       let from = range.start;
       for (;;) {
         conn.assertOpen();
