@@ -10,7 +10,7 @@
  * exception.
  */
 import { ValidationError, type Issue } from "./errors.ts";
-import { assertTimeZone, DAY_MS, MAX_TIMESTAMP, MIN_TIMESTAMP, MINUTE_MS, offsetSpanAt, wallTimeToUtc } from "./time.ts";
+import { assertTimeZone, DAY_MS, formatIsoLocal, MAX_TIMESTAMP, MIN_TIMESTAMP, MINUTE_MS, offsetSpanAt, wallTimeToUtc } from "./time.ts";
 
 /** Local minutes after midnight, [open, close). */
 export interface Session {
@@ -108,7 +108,7 @@ export function localDate(utcMs: number, timeZone: string): string {
 
 /** Instant `utcMs` as the wall clock in `timeZone`, "YYYY-MM-DD HH:MM" (how gaps are listed). */
 export function wallClock(utcMs: number, timeZone: string): string {
-  return new Date(utcMs + offsetSpanAt(timeZone, utcMs).offset).toISOString().slice(0, 16).replace("T", " ");
+  return formatIsoLocal(utcMs, timeZone).slice(0, 16).replace("T", " ");
 }
 
 /** Checks sessions: inside 00:00-24:00, each non-empty, ascending and not overlapping. */
