@@ -5,7 +5,7 @@
  */
 import { renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
-import { CSV_HEADER_LINE, formatBarCsvIn, INTERVALS, isSymbol, ValidationError, type Bar, type BarQuery, type Interval } from "../../src/mod.ts";
+import { ALIGNS, CSV_HEADER_LINE, FILLS, formatBarCsvIn, INTERVALS, isSymbol, ValidationError, type Align, type Bar, type BarQuery, type Fill, type Interval } from "../../src/mod.ts";
 import { EXIT_OK, openCliDatabase, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite export <symbol> [options]
@@ -20,6 +20,9 @@ options:
                        a day in the database's zone; as --end the whole day), ISO-8601, or
                        YYYY-MM-DD HH:MM[:SS] in the database's zone
   --interval I         resample: ${INTERVALS.join(", ")}
+  --align A            clock (default) or session: buckets on the symbol's exchange calendar
+  --fill F             none (default) or previous: missing bars of the calendar's grid at the
+                       previous close with zero volume (NDJSON marks them "filled": true)
   --format F           csv (default) or ndjson
   --utc                CSV times in UTC (2024-01-15T01:31:00.000Z), as cache files carry them
   --out FILE           write FILE (complete or not at all) instead of stdout
@@ -31,6 +34,8 @@ async function run(argv: string[]): Promise<number> {
     start: { type: "string" },
     end: { type: "string" },
     interval: { type: "string" },
+    align: { type: "string" },
+    fill: { type: "string" },
     format: { type: "string" },
     out: { type: "string" },
     utc: { type: "boolean" },
@@ -54,6 +59,12 @@ async function run(argv: string[]): Promise<number> {
   if (start !== undefined) query.start = start;
   if (end !== undefined) query.end = end;
   if (interval !== undefined) query.interval = interval as Interval;
+  const align = text(values, "align");
+  if (align !== undefined && !(ALIGNS as readonly string[]).includes(align)) throw new UsageError(`--align is ${ALIGNS.join(" or ")}`);
+  if (align !== undefined) query.align = align as Align;
+  const fill = text(values, "fill");
+  if (fill !== undefined && !(FILLS as readonly string[]).includes(fill)) throw new UsageError(`--fill is ${FILLS.join(" or ")}`);
+  if (fill !== undefined) query.fill = fill as Fill;
 
   const db = openCliDatabase(text(values, "db"), { existing: true, readonly: true });
   const out = text(values, "out");

@@ -86,3 +86,24 @@ describe("tradelite gaps", () => {
     expect(json["000001.SH"]!.days.filter((d) => d.present < 240)).toHaveLength(1);
   });
 });
+
+describe("tradelite export --align and --fill", () => {
+  test("session-aligned hourly CSV of the real file: 10:30, 11:30, 14:00, 15:00; --fill previous returns every minute of a gapped day; bad values are usage errors", async () => {
+    const db = await seeded("export.db");
+    expect((await cli(["calendar", "assign", "000001.SH", "XSHG"], db)).code).toBe(0);
+    const hours = await cli(["export", "000001.SH", "--interval", "1h", "--align", "session", "--start", "2023-03-01", "--end", "2023-03-01"], db);
+    expect(hours.code).toBe(0);
+    expect(hours.stdout.trim().split("\n").slice(1).map((line) => line.slice(0, 25))).toEqual([
+      "2023-03-01T10:30:00+08:00",
+      "2023-03-01T11:30:00+08:00",
+      "2023-03-01T14:00:00+08:00",
+      "2023-03-01T15:00:00+08:00",
+    ]);
+    const filled = await cli(["export", "000001.SH", "--start", "2023-03-01", "--end", "2023-03-01", "--fill", "previous", "--format", "ndjson"], db);
+    const bars = filled.stdout.trim().split("\n").map((line) => JSON.parse(line) as { filled?: true });
+    expect(bars).toHaveLength(240);
+    expect(bars.filter((bar) => bar.filled)).toHaveLength(11);
+    expect((await cli(["export", "000001.SH", "--align", "exchange"], db)).code).toBe(2);
+    expect((await cli(["export", "000001.SH", "--fill", "zero"], db)).code).toBe(2);
+  });
+});
