@@ -6,8 +6,9 @@
  */
 import { CALENDAR_NAME, type Calendar } from "./calendar.ts";
 import { StorageError, ValidationError, type Issue } from "./errors.ts";
-import { BAR_TIMESTAMPS, type BarTimestamp } from "./query.ts";
-import { assertTimeZone } from "./time.ts";
+import { BAR_TIMESTAMPS, checkOptions, INTERVAL_SPECS, type BarTimestamp } from "./query.ts";
+import type { JsonValue } from "./json.ts";
+import { assertTimeZone, MAX_TIMESTAMP, MIN_TIMESTAMP } from "./time.ts";
 
 export interface StoreSettings {
   /** The IANA zone naive timestamps and date-only bounds are read in, and day buckets follow. */
@@ -184,21 +185,92 @@ export function settingChanges(current: StoreSettings, change: SettingsRequest):
 }
 
 /**
- * Re-stamping is refused, not guessed: the store does not know each bar's interval (a daily bar
- * and a minute bar are both one row), so it cannot know how far to move a bar when the stamping
- * changes. A database's stamping can change while it holds no bars.
+ * A change of stamping while bars are stored, without `restamp`: refused, not guessed. The store
+ * does not record the interval a row of market_data covers (a one-minute bar and a five-minute
+ * bar are both one row), so it cannot know how far to move each bar; the caller says it.
  */
 export function stampingChangeRefusal(bars: number, from: BarTimestamp, to: BarTimestamp): ValidationError {
   return new ValidationError([
     {
       field: "barTimestamp",
       message:
-        `${bars} bars are stored stamped at the ${from} of their interval; changing the stamping to "${to}" would ` +
-        "change what each of them means, and re-stamping them cannot be done safely because a bar's interval is not " +
-        "stored. Import the data into a new database created with the stamping you want (tradelite init --bar-timestamp), " +
-        "or delete the bars first",
+        `${bars} bars are stored stamped at the ${from} of their interval; changing the stamping to "${to}" changes ` +
+        "what each of them means unless every bar moves by its interval, which the store does not record. Say the " +
+        `interval the stored bars cover to re-stamp them in the same transaction (restamp: "1m"; ` +
+        `tradelite settings set bar_timestamp ${to} --restamp 1m), or import into a new database created with the stamping you want`,
     },
   ]);
+}
+
+/** Intervals stored bars can be re-stamped by: the fixed-length ones (stored daily bars never move). */
+export const RESTAMP_INTERVALS = ["1m", "5m", "15m", "30m", "1h", "2h"] as const;
+export type RestampInterval = (typeof RESTAMP_INTERVALS)[number];
+
+/** The second argument of updateSettings. */
+export interface SettingsUpdateOptions {
+  /**
+   * With a change of `barTimestamp`: the interval every bar in market_data covers. Each bar moves
+   * by it (start to end: later; end to start: earlier), in the transaction that changes the
+   * setting, so every bar keeps meaning the same minutes. Stored daily bars stay at their
+   * midnight (their stamp does not depend on the stamping) and quotes are instants.
+   */
+  restamp?: RestampInterval;
+}
+
+/** What a re-stamp does: how far each bar moves, under the interval it was asked with. */
+export interface Restamp {
+  interval: RestampInterval;
+  shiftMs: number;
+}
+
+/**
+ * Reads updateSettings' options against the request: `restamp` names one of RESTAMP_INTERVALS
+ * and comes with a barTimestamp in the same change. Returns the interval, or undefined.
+ */
+export function readSettingsUpdateOptions(options: unknown, request: SettingsRequest): RestampInterval | undefined {
+  const issues: Issue[] = [];
+  const given = checkOptions<SettingsUpdateOptions>(options, ["restamp"], issues);
+  const interval: unknown = given.restamp;
+  if (interval !== undefined) {
+    if (!(RESTAMP_INTERVALS as readonly unknown[]).includes(interval)) {
+      issues.push({ field: "restamp", message: `must be one of ${RESTAMP_INTERVALS.join(", ")} (the interval the stored bars cover), got ${JSON.stringify(interval)}` });
+    } else if (request.barTimestamp === undefined) {
+      issues.push({ field: "restamp", message: "re-stamps bars for a change of barTimestamp; the change names none" });
+    }
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return interval as RestampInterval | undefined;
+}
+
+/** How far each bar moves when the stamping goes from `from` to `to` with bars of `interval`. */
+export function restampOf(interval: RestampInterval, from: BarTimestamp, to: BarTimestamp): Restamp {
+  const ms = INTERVAL_SPECS[interval].ms;
+  return { interval, shiftMs: from === to ? 0 : to === "end" ? ms : -ms };
+}
+
+/**
+ * A re-stamp moves every key of market_data at once, and a key may not equal another row's
+ * while the statement runs (SQLite and PostgreSQL check a primary key row by row). So the bars
+ * move in two statements: first past every valid timestamp, by this offset plus the shift
+ * (beyond MAX_TIMESTAMP, where no row is), then back by the offset. Both stay well inside 2^53.
+ */
+export const RESTAMP_PARKING_OFFSET = 1e15;
+
+/**
+ * Checks that the stored bars' range still holds valid timestamps after the shift: the refusal
+ * names the bar that would leave it (nothing is moved).
+ */
+export function restampRangeIssues(first: number | null, last: number | null, restamp: Restamp): Issue[] {
+  if (first === null || last === null) return [];
+  const issues: Issue[] = [];
+  if (first + restamp.shiftMs < MIN_TIMESTAMP) issues.push({ field: "restamp", message: `the bar at ${first} would move before the earliest storable timestamp` });
+  if (last + restamp.shiftMs > MAX_TIMESTAMP) issues.push({ field: "restamp", message: `the bar at ${last} would move past the latest storable timestamp` });
+  return issues;
+}
+
+/** The audit details of a stamping change that re-stamped bars. */
+export function restampDetails(change: SettingChange, restamp: Restamp, bars: number): JsonValue {
+  return { from: change.from, to: change.to, restamped: { interval: restamp.interval, shiftMs: restamp.shiftMs, bars } };
 }
 
 /**

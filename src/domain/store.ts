@@ -11,7 +11,7 @@ import type { CheckpointMode, CheckpointResult, IntegrityResult, MaintenanceStat
 import type { Metric, MetricLabels, MetricSummary } from "./metric.ts";
 import type { Preference } from "./preference.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "./quote.ts";
-import type { SettingsRequest, StoreSettings } from "./settings.ts";
+import type { SettingsRequest, SettingsUpdateOptions, StoreSettings } from "./settings.ts";
 import type { TimestampInput } from "./time.ts";
 import type { CalendarData, CalendarDay, CalendarSummary } from "./calendar.ts";
 import type { Completeness } from "./session.ts";
@@ -134,9 +134,12 @@ export interface Store {
   readonly calendar: string | null;
   /**
    * Changes stored settings: one audit entry per changed setting, in one transaction; resolves
-   * with the settings now stored. A change of bar stamping is refused while bars are stored.
+   * with the settings now stored. A change of bar stamping is refused while bars are stored,
+   * unless `options.restamp` names the interval they cover: then every bar in market_data moves
+   * by it in the same transaction (one audit entry, which counts them), and write-through
+   * session caches rebuild from the moved bars on their next use.
    */
-  updateSettings(change: SettingsRequest): Promise<StoreSettings>;
+  updateSettings(change: SettingsRequest, options?: SettingsUpdateOptions): Promise<StoreSettings>;
   /**
    * The same store (same connection, same data) whose mutations the audit log attributes to
    * `actor` instead of the store's `actor` option. Closing the view closes the store.

@@ -8,6 +8,11 @@ import type { SQL } from "bun";
 import {
   reconcileSettings,
   readSettingsRequest,
+  readSettingsUpdateOptions,
+  RESTAMP_PARKING_OFFSET,
+  restampDetails,
+  restampOf,
+  restampRangeIssues,
   rowsOfSettings,
   settingChanges,
   settingsOfRows,
@@ -17,6 +22,8 @@ import {
   type SettingsRequest,
   type StoreSettings,
 } from "../domain/settings.ts";
+import { ValidationError } from "../domain/errors.ts";
+import type { JsonValue } from "../domain/json.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
@@ -60,10 +67,13 @@ export function createPgSettings(pool: PostgresPool, live: PgLiveSettings, audit
   return {
     /**
      * Changes the given settings: one audit entry per changed setting, all in one transaction.
-     * A change of bar stamping while bars are stored is refused (stampingChangeRefusal says why).
+     * A change of bar stamping while bars are stored is refused (stampingChangeRefusal says why)
+     * unless `options.restamp` names their interval: then every bar moves by it, as on SQLite
+     * (src/sqlite/settings.ts), in the same transaction.
      */
-    async update(change: unknown): Promise<StoreSettings> {
+    async update(change: unknown, options?: unknown): Promise<StoreSettings> {
       const request = readSettingsRequest(change ?? {});
+      const restampInterval = readSettingsUpdateOptions(options, request);
       const actor = audit.actor();
       const settings = await pool.run((sql) =>
         sql.begin(READ_COMMITTED, async (tx) => {
@@ -72,18 +82,30 @@ export function createPgSettings(pool: PostgresPool, live: PgLiveSettings, audit
           await lockAuditChain(tx);
           const current = reconcileSettings(await storedIn(tx), {}, live).settings;
           const changes = settingChanges(current, request);
-          if (changes.some((each) => each.name === "barTimestamp")) {
-            const [any] = (await tx`SELECT EXISTS (SELECT 1 FROM market_data) AS present`) as { present: boolean }[];
-            if (any!.present) {
-              const [count] = (await tx`SELECT count(*)::float8 AS n FROM market_data`) as { n: number }[];
-              throw stampingChangeRefusal(count!.n, current.barTimestamp, request.barTimestamp!);
-            }
-          }
           const now = Date.now();
           for (const each of changes) {
+            let details: JsonValue = { from: each.from, to: each.to };
+            if (each.name === "barTimestamp") {
+              const [any] = (await tx`SELECT EXISTS (SELECT 1 FROM market_data) AS present`) as { present: boolean }[];
+              if (any!.present) {
+                const [count] = (await tx`SELECT count(*)::float8 AS n FROM market_data`) as { n: number }[];
+                if (restampInterval === undefined) throw stampingChangeRefusal(count!.n, current.barTimestamp, request.barTimestamp!);
+                const restamp = restampOf(restampInterval, current.barTimestamp, request.barTimestamp!);
+                const [range] = (await tx`SELECT min(timestamp)::float8 AS first, max(timestamp)::float8 AS last FROM market_data`) as {
+                  first: number | null;
+                  last: number | null;
+                }[];
+                const issues = restampRangeIssues(range!.first, range!.last, restamp);
+                if (issues.length > 0) throw new ValidationError(issues);
+                await tx`UPDATE market_data SET timestamp = timestamp + ${RESTAMP_PARKING_OFFSET + restamp.shiftMs}::bigint`;
+                await tx`UPDATE market_data SET timestamp = timestamp - ${RESTAMP_PARKING_OFFSET}::bigint`;
+                await tx`UPDATE session_cache SET market_version = market_version + 1`;
+                details = restampDetails(each, restamp, count!.n);
+              }
+            }
             await tx`INSERT INTO settings (key, value, updated_at) VALUES (${each.key}, ${JSON.stringify(each.to)}, ${now})
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`;
-            await audit(tx, actor, SETTINGS_AUDIT_ACTION, each.key, { from: each.from, to: each.to });
+            await audit(tx, actor, SETTINGS_AUDIT_ACTION, each.key, details);
           }
           return { ...current, ...request } as StoreSettings;
         }),

@@ -162,10 +162,10 @@ function view(
     get calendar() {
       return settings.calendar;
     },
-    updateSettings: (change) =>
+    updateSettings: (change, options) =>
       call(async () => {
         if (typeof change?.calendar === "string") await assertCalendarStored(pool, change.calendar);
-        return parts.settings.update(change);
+        return parts.settings.update(change, options);
       }),
     withActor(name) {
       checkActor(name);

@@ -7,7 +7,7 @@ import { resolveDatabaseOptions, type DatabaseOptions } from "../config.ts";
 import type { Bar, BarColumns, BarInput } from "../domain/bar.ts";
 import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "../domain/query.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "../domain/quote.ts";
-import { withCalendars, type StoreSettings } from "../domain/settings.ts";
+import { withCalendars, type SettingsUpdateOptions, type StoreSettings } from "../domain/settings.ts";
 import type { CompletenessQuery, SymbolOverview } from "../domain/store.ts";
 import type { Completeness } from "../domain/session.ts";
 import type { SeriesOptions } from "../domain/daily.ts";
@@ -116,14 +116,14 @@ export class Database {
 
   /**
    * Changes stored settings, one audit entry per change, in one transaction. A change of bar
-   * stamping is refused while bars are stored (a bar's interval is not stored, so they cannot
-   * be re-stamped safely). Other connections open on the file see the change when they reopen
+   * stamping is refused while bars are stored unless `options.restamp` names the interval they
+   * cover (then they move by it, in the same transaction). Other connections open on the file see the change when they reopen
    * (or call reloadSettings()).
    */
-  updateSettings(change: Partial<StoreSettings>): StoreSettings {
+  updateSettings(change: Partial<StoreSettings>, options?: SettingsUpdateOptions): StoreSettings {
     this.#open();
     if (typeof change?.calendar === "string") assertCalendarStored(this.#conn, change.calendar);
-    return this.#settings.update(this.#live, change, this.#audit.record);
+    return this.#settings.update(this.#live, change, this.#audit.record, options);
   }
 
   /** Reads the stored settings again (another connection may have changed them). */

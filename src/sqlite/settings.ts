@@ -7,6 +7,11 @@ import type { ResolvedDatabaseOptions } from "../config.ts";
 import {
   reconcileSettings,
   readSettingsRequest,
+  readSettingsUpdateOptions,
+  RESTAMP_PARKING_OFFSET,
+  restampDetails,
+  restampOf,
+  restampRangeIssues,
   rowsOfSettings,
   settingChanges,
   settingsOfRows,
@@ -16,6 +21,8 @@ import {
   type SettingsRequest,
   type StoreSettings,
 } from "../domain/settings.ts";
+import { ValidationError } from "../domain/errors.ts";
+import type { JsonValue } from "../domain/json.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
 
@@ -45,6 +52,9 @@ export function createSettingsRepository(conn: Connection, options: ResolvedData
   );
   const anyBar = conn.prepare<{ present: number }>("SELECT EXISTS (SELECT 1 FROM market_data) AS present");
   const countBars = conn.prepare<{ n: number }>("SELECT count(*) AS n FROM market_data");
+  const barRange = conn.prepare<{ first: number | null; last: number | null }>("SELECT min(timestamp) AS first, max(timestamp) AS last FROM market_data");
+  const moveBars = conn.prepare("UPDATE market_data SET timestamp = timestamp + ?");
+  const staleCaches = conn.prepare("UPDATE session_cache SET market_version = market_version + 1");
   const stored = () => settingsOfRows(guard(() => selectAll.all()));
 
   /** Reads, reconciles and (once, for a database without them) stores the settings. */
@@ -76,21 +86,34 @@ export function createSettingsRepository(conn: Connection, options: ResolvedData
 
     /**
      * Changes the given settings: one audit entry per changed setting, all in one transaction.
-     * A change of bar stamping while bars are stored is refused (stampingChangeRefusal says why).
+     * A change of bar stamping while bars are stored is refused (stampingChangeRefusal says why)
+     * unless `options.restamp` names their interval: then every bar moves by it, in two
+     * statements (RESTAMP_PARKING_OFFSET says why), and every session cache row is marked out of
+     * step so a write-through cache rebuilds its file from the moved bars.
      */
-    update(live: LiveSettings, change: unknown, audit: AuditRecorder): StoreSettings {
+    update(live: LiveSettings, change: unknown, audit: AuditRecorder, options?: unknown): StoreSettings {
       const request = readSettingsRequest(change ?? {});
+      const restampInterval = readSettingsUpdateOptions(options, request);
       const settings = conn.writeTransaction(() => {
         const current = reconcileSettings(stored(), {}, live).settings;
         const changes = settingChanges(current, request);
-        const stamping = changes.find((each) => each.name === "barTimestamp");
-        if (stamping && anyBar.get()!.present === 1) {
-          throw stampingChangeRefusal(countBars.get()!.n, current.barTimestamp, request.barTimestamp!);
-        }
         const now = Date.now();
         for (const each of changes) {
+          let details: JsonValue = { from: each.from, to: each.to };
+          if (each.name === "barTimestamp" && anyBar.get()!.present === 1) {
+            const bars = countBars.get()!.n;
+            if (restampInterval === undefined) throw stampingChangeRefusal(bars, current.barTimestamp, request.barTimestamp!);
+            const restamp = restampOf(restampInterval, current.barTimestamp, request.barTimestamp!);
+            const { first, last } = barRange.get()!;
+            const issues = restampRangeIssues(first, last, restamp);
+            if (issues.length > 0) throw new ValidationError(issues);
+            guard(() => moveBars.run((RESTAMP_PARKING_OFFSET + restamp.shiftMs) as never));
+            guard(() => moveBars.run(-RESTAMP_PARKING_OFFSET as never));
+            guard(() => staleCaches.run());
+            details = restampDetails(each, restamp, bars);
+          }
           upsert.run(each.key as never, JSON.stringify(each.to) as never, now as never);
-          audit(SETTINGS_AUDIT_ACTION, each.key, { from: each.from, to: each.to });
+          audit(SETTINGS_AUDIT_ACTION, each.key, details);
         }
         return { ...current, ...request } as StoreSettings;
       });

@@ -29,7 +29,7 @@ export function createSqliteStore(db: Database, actor?: string): Store {
     get calendar() {
       return db.calendar;
     },
-    updateSettings: (change) => write(() => db.updateSettings(change)),
+    updateSettings: (change, options) => write(() => db.updateSettings(change, options)),
     withActor(name) {
       let view = views.get(name);
       if (!view) {

@@ -179,7 +179,7 @@ const HANDLERS: Record<string, Handler> = {
     return iterators.delete(id);
   },
   "settings.get": (db) => db.storedSettings,
-  "settings.update": (db, [change]) => db.updateSettings(change),
+  "settings.update": (db, [change, options]) => db.updateSettings(change, options),
   "settings.reload": (db) => db.reloadSettings(),
   "metrics.record": (db, [name, value, labels]) => db.metrics.record(name, value, labels),
   "metrics.query": (db, [name, query]) => db.metrics.query(name, query),

@@ -15,7 +15,7 @@ import { StorageError, ValidationError } from "../domain/errors.ts";
 import { assertPreferenceKey, checkPreferenceSchema, preferenceJson } from "../domain/preference.ts";
 import { BAR_VALUE_FIELDS } from "../domain/bar.ts";
 import { QUOTE_VALUE_FIELDS } from "../domain/quote.ts";
-import type { SettingsRequest, StoreSettings } from "../domain/settings.ts";
+import type { SettingsRequest, SettingsUpdateOptions, StoreSettings } from "../domain/settings.ts";
 import type { Store } from "../domain/store.ts";
 import { isMemoryPath } from "../sqlite/connection.ts";
 import { WorkerConnection, type RestartEvent } from "./pool.ts";
@@ -241,8 +241,8 @@ function view(shared: Shared, actor: string | undefined): Store {
     get calendar() {
       return shared.settings.calendar;
     },
-    async updateSettings(change: SettingsRequest) {
-      const settings = await write<StoreSettings>("settings.update", change);
+    async updateSettings(change: SettingsRequest, options?: SettingsUpdateOptions) {
+      const settings = await write<StoreSettings>("settings.update", change, options);
       shared.settings = settings;
       Object.assign(shared.options, settings);
       // Readers hold their own connection and their own copy of the settings.

@@ -80,3 +80,51 @@ describe("the cache reads the database's zone at each call", () => {
     }
   });
 });
+
+describe("a re-stamp reaches the session cache", () => {
+  const open = Date.UTC(2024, 0, 15, 1, 30);
+  const bars = [0, 1, 2].map((i) => ({ timestamp: open + i * 60_000, open: 1 + i, high: 5, low: 1, close: 2 + i, volume: 10 }));
+
+  /** Fills the cache (the file is in step), re-stamps, and reads through the cache again. */
+  async function checkRestamp(cache: SessionCache, restamp: () => Promise<unknown>, fileText: () => Promise<string>): Promise<void> {
+    await cache.storeBars("S", bars);
+    expect((await cache.getBars("S")).map((bar) => bar.timestamp)).toEqual(bars.map((bar) => bar.timestamp));
+    await restamp();
+    // The file was in step with the old stamps; the row is marked out of step, so reads come
+    // from the moved bars instead of serving 09:30 start-stamped as end-stamped ...
+    const moved = bars.map((bar) => [bar.timestamp + 60_000, bar.close]);
+    expect((await cache.getBars("S")).map((bar) => [bar.timestamp, bar.close])).toEqual(moved);
+    expect((await cache.stats("S"))!.market_version).toBeGreaterThan((await cache.stats("S"))!.file_version);
+    // ... and the cache's next turn at the file (a write, or compaction here) rebuilds it.
+    await cache.compact("S");
+    expect((await cache.getBars("S")).map((bar) => [bar.timestamp, bar.close])).toEqual(moved);
+    expect(await fileText()).toContain("2024-01-15T01:33:00.000Z");
+    expect(await fileText()).not.toContain("2024-01-15T01:30:00.000Z");
+  }
+
+  test("sqlite: the cache file is rebuilt from the moved bars", async () => {
+    const dir = tempDir("tradelite-cache-restamp-");
+    const db = openDatabase({ path: dir.file("r.db"), barTimestamp: "start" });
+    try {
+      const cache = new SessionCache({ db, dir: dir.file("cache") });
+      await checkRestamp(cache, async () => db.updateSettings({ barTimestamp: "end" }, { restamp: "1m" }), () => Bun.file(dir.file("cache/S.csv")).text());
+    } finally {
+      db.close();
+      dir.cleanup();
+    }
+  });
+
+  test.skipIf(!postgres)("postgres: the same", async () => {
+    const dir = tempDir("tradelite-cache-restamp-");
+    const database = await createTestDatabase("cache_restamp");
+    const store = await openStore({ backend: "postgres", url: database.url, max: 2, barTimestamp: "start" });
+    try {
+      const cache = new SessionCache({ store, dir: dir.file("cache") });
+      await checkRestamp(cache, () => store.updateSettings({ barTimestamp: "end" }, { restamp: "1m" }), () => Bun.file(dir.file("cache/S.csv")).text());
+    } finally {
+      await store.close();
+      await database.drop();
+      dir.cleanup();
+    }
+  });
+});

@@ -72,7 +72,10 @@ describe("tradelite init and settings", () => {
     const refused = await cli(["settings", "set", "bar_timestamp", "start", "--db", db]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("5 bars are stored stamped at the end");
+    expect(refused.stderr).toContain("--restamp 1m");
     expect((await cli(["settings", "set", "zone", "UTC", "--db", db])).code).toBe(2);
+    expect((await cli(["settings", "set", "timezone", "UTC", "--restamp", "1m", "--db", db])).code).toBe(2);
+    expect((await cli(["settings", "set", "bar_timestamp", "start", "--restamp", "1d", "--db", db])).code).toBe(2);
     const opened = openDatabase({ path: db, readonly: true });
     try {
       expect(opened.storedSettings).toEqual({ timezone: "America/New_York", barTimestamp: "end", calendar: "XSHG" });
@@ -85,6 +88,20 @@ describe("tradelite init and settings", () => {
     } finally {
       opened.close();
     }
+  });
+
+  test("settings set bar_timestamp --restamp moves every bar by the interval and says how many; export shows the same minutes", async () => {
+    const db = freshDb();
+    expect((await cli(["init", "--db", db, "--timezone", "Asia/Shanghai", "--bar-timestamp", "start"])).code).toBe(0);
+    expect((await cli(["import", writeDayFile("000001.SH.csv"), "--db", db])).code).toBe(0);
+    const before = await cli(["export", "000001.SH", "--db", db, "--utc"]);
+    const restamped = await cli(["settings", "set", "bar_timestamp", "end", "--restamp", "1m", "--db", db]);
+    expect(restamped.code).toBe(0);
+    expect(restamped.stdout).toContain("bar_timestamp: start -> end; 5 bars moved 1m later (recorded in the audit log)");
+    const after = await cli(["export", "000001.SH", "--db", db, "--utc"]);
+    const times = (csv: string) => csv.trim().split("\n").slice(1).map((line) => Date.parse(line.split(",")[0]!));
+    expect(times(after.stdout)).toEqual(times(before.stdout).map((time) => time + 60_000));
+    expect((await cli(["settings", "set", "bar_timestamp", "end", "--restamp", "1m", "--db", db])).stdout).toContain("bar_timestamp is already end; nothing changed");
   });
 });
 

@@ -102,10 +102,80 @@ export function settingsConformance(fresh: (options?: StoreFactoryOptions) => Pr
       const error = await refusal(store.updateSettings({ barTimestamp: "start", timezone: "Asia/Shanghai" }));
       expect(error.issues[0]!.field).toBe("barTimestamp");
       expect(error.issues[0]!.message).toContain("3 bars are stored");
-      expect(error.issues[0]!.message).toContain("interval is not stored");
+      expect(error.issues[0]!.message).toContain("--restamp 1m");
       // All or nothing: the zone named in the same call did not change either.
       expect([store.barTimestamp, store.timezone]).toEqual(["end", "UTC"]);
       expect((await store.audit.query({ action: "settings.set" })).map((entry) => entry.details)).toEqual([{ from: "start", to: "end" }]);
+    });
+
+    test("restamp moves every stored bar by its interval in the change's transaction: the same minutes, one audit entry", async () => {
+      const store = await fresh({ timezone: "Asia/Shanghai", barTimestamp: "start" });
+      // Consecutive minutes: moving any one of them by a minute lands on its neighbour's key.
+      const open = Date.UTC(2024, 0, 15, 1, 30); // 09:30 Shanghai, start-stamped
+      const bars = everyMinute(open, 10).map((bar, i) => ({ ...bar, high: 20, close: 10 + i, volume: 100 + i }));
+      await store.insertBars("A", bars);
+      await store.insertBars("B", bars.slice(0, 4));
+      await store.insertBars("A", [{ timestamp: "2024-01-15", open: 9, high: 12, low: 8, close: 11, volume: 5000 }], { interval: "1d" });
+      const fiveBefore = await store.getBars("A", { interval: "5m" });
+      const entriesBefore = (await store.audit.query()).length;
+
+      const after = await store.withActor("ops").updateSettings({ barTimestamp: "end" }, { restamp: "1m" });
+      expect(after.barTimestamp).toBe("end");
+      const moved = await store.getBars("A");
+      expect(moved.map((bar) => bar.timestamp)).toEqual(bars.map((bar) => bar.timestamp + MINUTE));
+      expect(moved.map((bar) => [bar.close, bar.volume])).toEqual(bars.map((bar) => [bar.close, bar.volume]));
+      expect((await store.getBars("B")).map((bar) => bar.timestamp)).toEqual(bars.slice(0, 4).map((bar) => bar.timestamp + MINUTE));
+      // The same minutes: five-minute buckets hold the same bars, stamped at their end now.
+      const fiveAfter = await store.getBars("A", { interval: "5m" });
+      expect(fiveAfter.map((bar) => bar.timestamp)).toEqual(fiveBefore.map((bar) => bar.timestamp + 5 * MINUTE));
+      expect(fiveAfter.map(({ open, high, low, close, volume }) => [open, high, low, close, volume])).toEqual(
+        fiveBefore.map(({ open, high, low, close, volume }) => [open, high, low, close, volume]),
+      );
+      // Stored daily bars are stamped at midnight in both stampings: they stay.
+      expect((await store.getBars("A", { interval: "1d", source: "stored" })).map((bar) => [bar.timestamp, bar.close])).toEqual([[Date.UTC(2024, 0, 14, 16), 11]]);
+      // One audit entry, which says what moved.
+      const entries = await store.audit.query();
+      expect(entries).toHaveLength(entriesBefore + 1);
+      expect([entries.at(-1)!.actor, entries.at(-1)!.action, entries.at(-1)!.entity, entries.at(-1)!.details]).toEqual([
+        "ops",
+        "settings.set",
+        "bar_timestamp",
+        { from: "start", to: "end", restamped: { interval: "1m", shiftMs: MINUTE, bars: 14 } },
+      ]);
+      expect(await store.audit.verify()).toEqual({ ok: true, checked: entries.length });
+
+      // Back to start with five-minute bars: earlier by five minutes; a repeat is no change.
+      await store.updateSettings({ barTimestamp: "start" }, { restamp: "5m" });
+      expect((await store.getBars("B")).map((bar) => bar.timestamp)).toEqual(bars.slice(0, 4).map((bar) => bar.timestamp - 4 * MINUTE));
+      await store.updateSettings({ barTimestamp: "start" }, { restamp: "5m" });
+      expect((await store.getBars("B"))[0]!.timestamp).toBe(open - 4 * MINUTE);
+      expect(await store.audit.query({ action: "settings.set" })).toHaveLength(2);
+      if (reopen) {
+        await store.close();
+        const reopened = await again(store);
+        expect([reopened.barTimestamp, (await reopened.getBars("A"))[0]!.timestamp]).toEqual(["start", open - 4 * MINUTE]);
+      }
+    });
+
+    test("restamp is refused without a stamping change, with an interval it cannot move by, or past the last storable instant", async () => {
+      const store = await fresh({ barTimestamp: "start" });
+      const last = 253_402_300_799_999 - 30_000; // 30 s before the last storable instant
+      await store.insertBars("S", [...everyMinute(Date.UTC(2024, 0, 15, 1, 30), 2), { timestamp: last, open: 1, high: 1, low: 1, close: 1 }]);
+      expect((await refusal(store.updateSettings({ timezone: "Asia/Shanghai" }, { restamp: "1m" }))).issues).toEqual([
+        { field: "restamp", message: "re-stamps bars for a change of barTimestamp; the change names none" },
+      ]);
+      for (const interval of ["1d", "1w", "3m", 60_000]) {
+        const error = await refusal(store.updateSettings({ barTimestamp: "end" }, { restamp: interval as "1m" }));
+        expect(error.issues[0]!.field).toBe("restamp");
+        expect(error.issues[0]!.message).toContain("1m, 5m, 15m, 30m, 1h, 2h");
+      }
+      expect((await refusal(store.updateSettings({ barTimestamp: "end" }, { shift: "1m" } as never))).issues[0]!.field).toBe("shift");
+      const beyond = await refusal(store.updateSettings({ barTimestamp: "end" }, { restamp: "1m" }));
+      expect(beyond.issues).toEqual([{ field: "restamp", message: `the bar at ${last} would move past the latest storable timestamp` }]);
+      // Nothing moved, nothing changed, nothing recorded.
+      expect(store.barTimestamp).toBe("start");
+      expect((await store.getBars("S")).map((bar) => bar.timestamp)).toEqual([Date.UTC(2024, 0, 15, 1, 30), Date.UTC(2024, 0, 15, 1, 31), last]);
+      expect(await store.audit.query({ action: "settings.set" })).toEqual([]);
     });
 
     test("bad settings are refused naming the setting", async () => {
