@@ -117,8 +117,8 @@ export class Database {
   /**
    * Changes stored settings, one audit entry per change, in one transaction. A change of bar
    * stamping is refused while bars are stored unless `options.restamp` names the interval they
-   * cover (then they move by it, in the same transaction). Other connections open on the file see the change when they reopen
-   * (or call reloadSettings()).
+   * cover (then they move by it, in the same transaction). Other connections open on the file
+   * see the change when they reopen (or call reloadSettings()).
    */
   updateSettings(change: Partial<StoreSettings>, options?: SettingsUpdateOptions): StoreSettings {
     this.#open();
