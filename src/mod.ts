@@ -53,6 +53,7 @@ export type {
   CompletenessQuery,
   SymbolOverview,
   SeriesOverview,
+  OverviewOptions,
   BackendName,
   MetricStore,
   MetricQuery,

@@ -1,17 +1,20 @@
 /** `tradelite overview`: what the database and the session cache hold, per symbol. */
 import { EXIT_OK, formatBytes, formatNumber, formatTime, localDate, openCliCache, openCliDatabase, parseOptions, text, UsageError, type Command } from "./shared.ts";
 
-const USAGE = `usage: tradelite overview [--db PATH] [--cache-dir DIR] [--utc] [--json]
+const USAGE = `usage: tradelite overview [--db PATH] [--cache-dir DIR] [--completeness] [--utc] [--json]
 
 One line per symbol: bars stored (as written: minutes), first and last bar, the stored daily
 bars (imported with --interval 1d) and their first and last date, and the session cache's rows,
 size and last compaction. Times are in the database's stored zone with the offset written out
 (2024-01-15T09:31:00+08:00); --utc prints them in UTC. --json prints the same as one JSON object
 (times as epoch ms, with the stored settings; a symbol's "daily" is there when it has stored
-daily bars; a symbol with daily bars only has count 0, start and end null).`;
+daily bars; a symbol with daily bars only has count 0, start and end null). --completeness adds,
+for each symbol with a calendar, the minutes its sessions call for from its first bar's day to
+its last's and how many of them are missing (tradelite gaps SYMBOL lists them); it reads every
+stored minute, so it takes as long as tradelite gaps --all.`;
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, { db: { type: "string" }, "cache-dir": { type: "string" }, utc: { type: "boolean" }, json: { type: "boolean" } });
+  const { values, positionals } = parseOptions(argv, { db: { type: "string" }, "cache-dir": { type: "string" }, utc: { type: "boolean" }, json: { type: "boolean" }, completeness: { type: "boolean" } });
   if (values.help) {
     console.log(USAGE);
     return EXIT_OK;
@@ -19,7 +22,8 @@ async function run(argv: string[]): Promise<number> {
   if (positionals.length > 0) throw new UsageError("overview takes no arguments");
   const db = openCliDatabase(text(values, "db"), { existing: true, readonly: true });
   try {
-    const symbols = db.overview();
+    const counts = Boolean(values.completeness);
+    const symbols = db.overview({ completeness: counts });
     const cache = await openCliCache(db, text(values, "cache-dir")).list();
     if (values.json) {
       console.log(JSON.stringify({ database: db.path, settings: db.storedSettings, symbols, cache }));
@@ -33,7 +37,7 @@ async function run(argv: string[]): Promise<number> {
       console.log("no bars stored yet");
       return EXIT_OK;
     }
-    const header = ["symbol", "bars", "first", "last", "daily bars", "first day", "last day", "cache rows", "cache size", "last compaction"];
+    const header = ["symbol", "bars", "first", "last", ...(counts ? ["expected", "missing"] : []), "daily bars", "first day", "last day", "cache rows", "cache size", "last compaction"];
     const rows = names.map((name) => {
       const stored = symbols.find((row) => row.symbol === name);
       const entry = cached.get(name);
@@ -42,6 +46,7 @@ async function run(argv: string[]): Promise<number> {
         stored ? formatNumber(stored.count) : "-",
         stored ? formatTime(stored.start, zone) : "-",
         stored ? formatTime(stored.end, zone) : "-",
+        ...(counts ? [stored?.expected === undefined ? "-" : formatNumber(stored.expected), stored?.missing === undefined ? "-" : formatNumber(stored.missing)] : []),
         stored?.daily ? formatNumber(stored.daily.count) : "-",
         // A daily bar is its date's local midnight: shown as that date in the database's zone.
         stored?.daily ? localDate(stored.daily.start, db.timezone) : "-",

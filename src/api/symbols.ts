@@ -30,8 +30,17 @@ const Overview = z.array(
     start: z.number().int().nullable().describe("epoch ms of the first bar as written; null when there is none"),
     end: z.number().int().nullable().describe("epoch ms of the last bar as written; null when there is none"),
     daily: SeriesOverview.optional().describe("the stored daily bars (imported with interval 1d), when the symbol has any"),
+    expected: z.number().int().optional().describe("with completeness=true, for a symbol with a calendar: the minutes its sessions call for from its first bar's day to its last's"),
+    missing: z.number().int().optional().describe("with completeness=true: how many of those are not stored"),
   }),
 );
+
+const OverviewQuery = z.strictObject({
+  completeness: z
+    .enum(["true", "false"])
+    .optional()
+    .openapi({ description: "true adds expected and missing minutes per symbol; it reads every stored minute (the cost of completeness for every symbol)" }),
+});
 
 export function symbolRoutes(app: Api, version: string): void {
   app.openapi(
@@ -64,8 +73,9 @@ export function symbolRoutes(app: Api, version: string): void {
       method: "get",
       path: "/v1/symbols",
       summary: "Every symbol with its bar count and first and last timestamps, and its stored daily bars' when it has any",
+      request: { query: OverviewQuery },
       responses: { 200: { description: "the overview", content: { "application/json": { schema: Overview } } }, ...errorResponses() },
     }),
-    async (c) => c.json(await c.var.store.overview(), 200),
+    async (c) => c.json(await c.var.store.overview({ completeness: c.req.valid("query").completeness === "true" }), 200),
   );
 }

@@ -35,6 +35,23 @@ export interface SymbolOverview {
   start: number | null;
   end: number | null;
   daily?: SeriesOverview;
+  /**
+   * With `overview({ completeness: true })`, for a symbol that has a calendar: the one-minute
+   * bars its sessions call for from its first stored bar's trading day to its last's, and how
+   * many of those are not stored (what completeness() reports, summed over the days).
+   */
+  expected?: number;
+  missing?: number;
+}
+
+/** What overview() is asked for besides the stored series. */
+export interface OverviewOptions {
+  /**
+   * Adds `expected` and `missing` to every symbol with a calendar. It reads every stored minute
+   * of every symbol (completeness() per symbol), so it costs what `tradelite gaps --all` does;
+   * without it, overview reads what it always read.
+   */
+  completeness?: boolean;
 }
 
 export interface MetricQuery {
@@ -156,7 +173,7 @@ export interface Store {
   latestBar(symbol: string): Promise<Bar | null>;
   /** Deletes bars in the inclusive range; `{ interval: "1d" }` from the stored daily series. */
   deleteBars(symbol: string, range?: TimeRange, options?: SeriesOptions): Promise<number>;
-  overview(): Promise<SymbolOverview[]>;
+  overview(options?: OverviewOptions): Promise<SymbolOverview[]>;
   /** Which of a symbol's one-minute bars its calendar's sessions call for, and which are missing. */
   completeness(symbol: string, query?: CompletenessQuery): Promise<Completeness>;
   insertQuotes(symbol: string, quotes: readonly QuoteInput[] | QuoteColumns): Promise<number>;

@@ -43,8 +43,9 @@ import {
   type Completeness,
   type Resampling,
 } from "../domain/session.ts";
+import { readOverviewOptions, withCompletenessCounts } from "../domain/overview.ts";
 import type { Calendar } from "../domain/calendar.ts";
-import type { CompletenessQuery, SeriesOverview, SymbolOverview } from "../domain/store.ts";
+import type { CompletenessQuery, OverviewOptions, SeriesOverview, SymbolOverview } from "../domain/store.ts";
 import { checkDailyStamps, mergeDaily, mergeOverviews, readSeriesOptions, type SeriesOptions } from "../domain/daily.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
@@ -384,14 +385,21 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
       return counter.finish();
     },
 
-    async overview(): Promise<SymbolOverview[]> {
+    async overview(options?: OverviewOptions): Promise<SymbolOverview[]> {
+      const counts = readOverviewOptions(options);
       const [minutes, daily] = await pool.run(async (sql) => [
         (await sql`SELECT symbol, count(*)::float8 AS count, min(timestamp)::float8 AS start, max(timestamp)::float8 AS "end"
                    FROM market_data GROUP BY symbol ORDER BY symbol COLLATE "C"`) as SymbolOverview[],
         (await sql`SELECT symbol, count(*)::float8 AS count, min(timestamp)::float8 AS start, max(timestamp)::float8 AS "end"
                    FROM market_data_daily GROUP BY symbol ORDER BY symbol COLLATE "C"`) as ({ symbol: string } & SeriesOverview)[],
       ]);
-      return mergeOverviews(minutes, daily);
+      const rows = mergeOverviews(minutes, daily);
+      if (!counts) return rows;
+      const counted: SymbolOverview[] = [];
+      for (const row of rows) {
+        counted.push(settings.calendarOf?.(row.symbol) ? withCompletenessCounts(row, await this.completeness(row.symbol)) : row);
+      }
+      return counted;
     },
   };
 }

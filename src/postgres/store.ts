@@ -200,7 +200,7 @@ function view(
     },
     latestBar: (symbol) => call(() => bars.latestBar(symbol)),
     deleteBars: (symbol, range, options) => call(() => bars.deleteBars(symbol, range, options)),
-    overview: () => call(() => bars.overview()),
+    overview: (options) => call(() => bars.overview(options)),
     completeness: (symbol, query) =>
       call(async () => {
         await calendars.refresh(symbol);

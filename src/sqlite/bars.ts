@@ -4,7 +4,7 @@
  * read merges them with days resampled from the minutes unless `source` picks one side.
  */
 import { BAR_VALUE_FIELDS, validateBars, type Bar, type BarColumns, type BarInput } from "../domain/bar.ts";
-import type { SymbolOverview } from "../domain/store.ts";
+import type { CompletenessQuery, OverviewOptions, SeriesOverview, SymbolOverview } from "../domain/store.ts";
 import {
   BAR_QUERY_KEYS,
   inQueryOrder,
@@ -33,12 +33,11 @@ import {
   type Completeness,
   type Resampling,
 } from "../domain/session.ts";
+import { readOverviewOptions, withCompletenessCounts } from "../domain/overview.ts";
 import { MIN_TIMESTAMP } from "../domain/time.ts";
-import type { CompletenessQuery } from "../domain/store.ts";
 import type { Calendar } from "../domain/calendar.ts";
 import { timeSpan } from "../domain/batch.ts";
 import { checkDailyStamps, mergeDaily, mergeOverviews, readSeriesOptions, type SeriesOptions } from "../domain/daily.ts";
-import type { SeriesOverview } from "../domain/store.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS, prepareSeries } from "./series.ts";
@@ -239,8 +238,11 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     },
 
     /** Exact: computed from the tables themselves on every call, never from a counter that can drift. */
-    overview(): SymbolOverview[] {
-      return guard(() => mergeOverviews(overviewStatement.all(), dailyOverviewStatement.all()));
+    overview(options?: OverviewOptions): SymbolOverview[] {
+      const counts = readOverviewOptions(options);
+      const rows = guard(() => mergeOverviews(overviewStatement.all(), dailyOverviewStatement.all()));
+      if (!counts) return rows;
+      return rows.map((row) => (settings.calendarOf?.(row.symbol) ? withCompletenessCounts(row, this.completeness(row.symbol)) : row));
     },
   };
 }

@@ -8,7 +8,7 @@ import type { Bar, BarColumns, BarInput } from "../domain/bar.ts";
 import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "../domain/query.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "../domain/quote.ts";
 import { withCalendars, type SettingsUpdateOptions, type StoreSettings } from "../domain/settings.ts";
-import type { CompletenessQuery, SymbolOverview } from "../domain/store.ts";
+import type { CompletenessQuery, OverviewOptions, SymbolOverview } from "../domain/store.ts";
 import type { Completeness } from "../domain/session.ts";
 import type { SeriesOptions } from "../domain/daily.ts";
 import { assertCalendarStored, createCalendarRepository, type CalendarRepository } from "./calendars.ts";
@@ -165,8 +165,9 @@ export class Database {
     return this.#open().delete(symbol, range, options);
   }
 
-  overview(): SymbolOverview[] {
-    return this.#open().overview();
+  /** Every symbol's stored series; `{ completeness: true }` adds expected and missing minutes. */
+  overview(options?: OverviewOptions): SymbolOverview[] {
+    return this.#open().overview(options);
   }
 
   /** Which of a symbol's one-minute bars its calendar's sessions call for, and which are missing. */

@@ -46,7 +46,7 @@ export function createSqliteStore(db: Database, actor?: string): Store {
     },
     latestBar: (symbol) => run(() => db.latestBar(symbol)),
     deleteBars: (symbol, range, options) => write(() => db.deleteBars(symbol, range, options)),
-    overview: () => run(() => db.overview()),
+    overview: (options) => run(() => db.overview(options)),
     completeness: (symbol, query) => run(() => db.completeness(symbol, query)),
     insertQuotes: (symbol, quotes) => write(() => db.insertQuotes(symbol, quotes)),
     getQuotes: (symbol, query) => run(() => db.getQuotes(symbol, query)),

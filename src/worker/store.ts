@@ -285,7 +285,7 @@ function view(shared: Shared, actor: string | undefined): Store {
     },
     latestBar: (symbol) => read("latestBar", symbol),
     deleteBars: (symbol, range, options) => write("deleteBars", symbol, range, ...(options === undefined ? [] : [options])),
-    overview: () => read("overview"),
+    overview: (options) => read("overview", options),
     completeness: (symbol, query) => read("completeness", symbol, query),
     calendars: {
       list: () => read("calendars.list"),

@@ -73,6 +73,21 @@ describe("GET /v1/symbols", () => {
     expect(answer.body).toEqual(await f.store.overview());
   });
 
+  test("?completeness=true adds each symbol's expected and missing minutes, as the store computes them; other values are 422", async () => {
+    const f = await openApiFixture({ timezone: "Asia/Shanghai" });
+    await f.store.updateSettings({ calendar: "XSHG" });
+    // 09:30 to 09:59 start-stamped: 30 of 2024-01-02's 240 minutes.
+    await call(f.app, "POST", "/v1/bars/600519.SH", { json: minuteBars(T0, 30) });
+    const plain = (await call(f.app, "GET", "/v1/symbols")).body as object[];
+    expect(plain).toEqual([{ symbol: "600519.SH", count: 30, start: T0, end: T0 + 29 * 60_000 }]);
+    const counted = await call(f.app, "GET", "/v1/symbols?completeness=true");
+    expect(counted.body).toEqual([{ ...plain[0], expected: 240, missing: 210 }]);
+    expect(counted.body).toEqual(await f.store.overview({ completeness: true }));
+    expect((await call(f.app, "GET", "/v1/symbols?completeness=false")).body).toEqual(plain);
+    expect(expectError(await call(f.app, "GET", "/v1/symbols?completeness=1"), 422, "VALIDATION").details).toEqual([{ field: "completeness", message: expect.any(String) }]);
+    expect(expectError(await call(f.app, "GET", "/v1/symbols?gaps=true"), 422, "VALIDATION").details).toEqual([{ field: "gaps", message: expect.any(String) }]);
+  });
+
   test("the OpenAPI document describes ?source, ?interval on writes and the daily field", async () => {
     const f = await openApiFixture();
     const document = (await call(f.app, "GET", "/openapi.json")).body as { paths: Record<string, Record<string, { parameters?: { name: string }[] }>> };

@@ -85,6 +85,20 @@ describe("tradelite gaps", () => {
     expect(Object.keys(json)).toEqual(["000001.SH"]);
     expect(json["000001.SH"]!.days.filter((d) => d.present < 240)).toHaveLength(1);
   });
+
+  test("overview --completeness adds the expected and missing minutes the gaps report counts", async () => {
+    const db = await seeded("overview.db");
+    const before = await cli(["overview", "--completeness"], db);
+    expect(before.stdout).toMatch(/^000001\.SH\s+23,989\s+\S+\s+\S+\s+-\s+-\s/m);
+    expect((await cli(["calendar", "assign", "000001.SH", "XSHG"], db)).code).toBe(0);
+    const text = await cli(["overview", "--completeness"], db);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/expected\s+missing/);
+    expect(text.stdout).toMatch(/^000001\.SH\s+23,989\s+\S+\s+\S+\s+24,000\s+11\s/m);
+    const json = JSON.parse((await cli(["overview", "--completeness", "--json"], db)).stdout) as { symbols: { expected: number; missing: number }[] };
+    expect(json.symbols.map((row) => [row.expected, row.missing])).toEqual([[24_000, 11]]);
+    expect((await cli(["overview"], db)).stdout).not.toContain("expected");
+  });
 });
 
 describe("tradelite export --align and --fill", () => {

@@ -578,6 +578,37 @@ export function storeConformance(name: string, openStore: StoreFactory, reopen?:
       expect([report.outside, report.nonTradingDays]).toEqual([0, []]);
     });
 
+    test("calendars: overview({ completeness: true }) adds each symbol's expected and missing minutes, the sums of completeness()", async () => {
+      const store = await fresh({ timezone: "Asia/Shanghai", barTimestamp: "end" });
+      await store.insertBars("600519.SH", sessionBars(3, 12));
+      await store.insertBars("000001.SZ", sessionBars(1, 12));
+      await store.insertBars("NOCAL", sessionBars(1, 12));
+      await store.insertBars("DAILYONLY", [{ timestamp: "2024-01-02", open: 1, high: 1, low: 1, close: 1 }], { interval: "1d" });
+      await store.calendars.assign("600519.SH", "XSHG");
+      await store.calendars.assign("000001.SZ", "XSHE");
+      await store.calendars.assign("DAILYONLY", "XSHG");
+      await store.deleteBars("600519.SH", { start: "2024-01-03 13:01", end: "2024-01-03 13:30" });
+      await store.deleteBars("600519.SH", { start: "2024-01-04 09:31", end: "2024-01-04 09:31" });
+      await store.deleteBars("000001.SZ", { start: "2024-01-02 15:00", end: "2024-01-02 15:00" });
+      const plain = await store.overview();
+      expect(plain.some((row) => "expected" in row || "missing" in row)).toBe(false);
+      const counted = await store.overview({ completeness: true });
+      const bySymbol = Object.fromEntries(counted.map((row) => [row.symbol, row]));
+      expect([bySymbol["600519.SH"]!.expected, bySymbol["600519.SH"]!.missing]).toEqual([720, 31]);
+      expect([bySymbol["000001.SZ"]!.expected, bySymbol["000001.SZ"]!.missing]).toEqual([240, 1]);
+      // No calendar: no counts. Daily bars only: no minutes expected.
+      expect("expected" in bySymbol["NOCAL"]!).toBe(false);
+      expect([bySymbol["DAILYONLY"]!.expected, bySymbol["DAILYONLY"]!.missing]).toEqual([0, 0]);
+      // Everything else is the plain overview, and the counts are what completeness() says.
+      expect(counted.map(({ expected: _e, missing: _m, ...row }) => row)).toEqual(plain);
+      for (const symbol of ["600519.SH", "000001.SZ"]) {
+        const days = (await store.completeness(symbol)).days;
+        expect(bySymbol[symbol]!.missing).toBe(days.reduce((sum, day) => sum + day.expected - day.present, 0));
+      }
+      expect((await expectValidationError(store.overview({ completeness: "yes" } as never))).issues[0]).toMatchObject({ field: "completeness" });
+      expect((await expectValidationError(store.overview({ gaps: true } as never))).issues[0]).toMatchObject({ field: "gaps" });
+    });
+
     test("calendars: a session-aligned read or completeness without a calendar is refused, naming the fix", async () => {
       const store = await fresh({ timezone: "Asia/Shanghai" });
       await store.insertBars("600519.SH", sessionBars(1, 13));
