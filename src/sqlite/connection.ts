@@ -21,6 +21,11 @@ export interface Connection {
   writeTransaction<T>(work: () => T): T;
   /** Told how long BEGIN IMMEDIATE waited for another connection's lock, when it waited long. */
   onBusyWait: ((waitedMs: number) => void) | undefined;
+  /**
+   * Called after a transaction or a savepoint inside one rolled back, before the error goes on:
+   * state kept in memory beside the tables (the live settings) is read again from what is left.
+   */
+  onRollback: (() => void) | undefined;
   /** The pragmas in force on this connection, read back from SQLite. */
   settings(): ConnectionSettings;
   close(): void;
@@ -127,10 +132,19 @@ export function openConnection(options: ResolvedDatabaseOptions): Connection {
       return statement;
     },
     onBusyWait: undefined,
+    onRollback: undefined,
     writeTransaction<T>(work: () => T): T {
       if (typeof work !== "function") throw new ValidationError([{ field: "work", message: "expected a function" }]);
       // Nested: Bun's transaction wrapper turns it into a savepoint.
-      if (sqlite.inTransaction) return guard(() => begin.immediate(() => synchronous(work())) as T);
+      if (sqlite.inTransaction) {
+        try {
+          return guard(() => begin.immediate(() => synchronous(work())) as T);
+        } catch (error) {
+          // Bun's wrapper rolled back to the savepoint; the outer transaction goes on.
+          this.onRollback?.();
+          throw error;
+        }
+      }
       const started = performance.now();
       guard(() => beginImmediate.run());
       const waitedMs = performance.now() - started;
@@ -140,6 +154,7 @@ export function openConnection(options: ResolvedDatabaseOptions): Connection {
         guard(() => commit.run());
       } catch (error) {
         if (sqlite.inTransaction) guard(() => rollback.run());
+        this.onRollback?.();
         throw toStorageError(error);
       }
       if (waitedMs >= BUSY_WAIT_REPORT_MS) this.onBusyWait?.(waitedMs);

@@ -86,6 +86,16 @@ export class Database {
           reporting = false;
         }
       };
+      const settings = this.#settings;
+      conn.onRollback = () => {
+        // A settings change inside a transaction that rolled back is gone from the table: the
+        // live copy every repository reads must not keep it.
+        try {
+          settings.reload(live);
+        } catch {
+          // The rollback's own error is the one the caller gets; the next opening reads again.
+        }
+      };
     } catch (error) {
       conn.abandon();
       throw error;

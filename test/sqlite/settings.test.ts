@@ -126,3 +126,41 @@ describe("two processes creating one file at once", () => {
 test("a ValidationError, not a crash, for a bad calendar option", () => {
   expect(() => openDatabase({ path: ":memory:", calendar: "not a name" })).toThrow(ValidationError);
 });
+
+describe("a settings change inside a transaction that rolls back", () => {
+  test("is undone in memory too: the store reads the stored zone and stamping again, whole transaction or savepoint", () => {
+    const path = dir.file(`rollback-${++files}.db`);
+    const db = openDatabase({ path, timezone: "Asia/Shanghai", barTimestamp: "start" });
+    try {
+      db.insertBars("S", [{ timestamp: Date.UTC(2024, 0, 15, 1, 30), open: 1, high: 1, low: 1, close: 1 }]);
+      expect(() =>
+        db.transaction(() => {
+          db.updateSettings({ timezone: "America/New_York", barTimestamp: "end" }, { restamp: "1m" });
+          expect([db.timezone, db.barTimestamp]).toEqual(["America/New_York", "end"]);
+          throw new Error("changed my mind");
+        }),
+      ).toThrow("changed my mind");
+      expect([db.timezone, db.barTimestamp]).toEqual(["Asia/Shanghai", "start"]);
+      expect(db.getBars("S")[0]!.timestamp).toBe(Date.UTC(2024, 0, 15, 1, 30));
+      // A naive time is read in the zone the table holds, not the one rolled back.
+      db.insertBars("S", [{ timestamp: "2024-01-15 09:31", open: 1, high: 1, low: 1, close: 1 }]);
+      expect(db.getBars("S")[1]!.timestamp).toBe(Date.UTC(2024, 0, 15, 1, 31));
+
+      // A savepoint rolled back inside a transaction that commits: the outer change stays.
+      db.transaction(() => {
+        db.updateSettings({ calendar: "XSHG" });
+        expect(() =>
+          db.transaction(() => {
+            db.updateSettings({ timezone: "UTC" });
+            throw new Error("inner");
+          }),
+        ).toThrow("inner");
+        expect([db.timezone, db.calendar]).toEqual(["Asia/Shanghai", "XSHG"]);
+      });
+      expect([db.timezone, db.calendar]).toEqual(["Asia/Shanghai", "XSHG"]);
+      expect(db.audit.query({ action: "settings.set" }).map((entry) => entry.entity)).toEqual(["calendar"]);
+    } finally {
+      db.close();
+    }
+  });
+});
