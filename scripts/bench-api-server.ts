@@ -6,7 +6,8 @@
  * its URL. Usage: bun scripts/bench-api-server.ts bare|api|api-worker <database path> <token>
  */
 import { Database as SqliteDatabase } from "bun:sqlite";
-import { openStore, startServer } from "../src/mod.ts";
+import { openStore } from "../src/mod.ts";
+import { startServer } from "../src/entries/api.ts";
 
 const [mode, path, token] = process.argv.slice(2);
 if ((mode !== "bare" && mode !== "api" && mode !== "api-worker") || !path || !token) {

@@ -15,7 +15,9 @@
 import { appendFileSync, closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import Papa from "papaparse";
-import { CACHE_DEFAULTS, CSV_HEADER, SessionCache, formatIsoUtc, openDatabase, type CacheRecoveryEvent, type Database } from "../src/mod.ts";
+import { CACHE_DEFAULTS, CSV_HEADER, SessionCache, type CacheRecoveryEvent } from "../src/entries/cache.ts";
+import { formatIsoUtc } from "../src/domain/time.ts";
+import { openDatabase, type Database } from "../src/mod.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, percentile, removeDatabaseFile, timedAsync } from "./bench-support.ts";
 import {
   barObjects,

@@ -8,7 +8,8 @@
  * late]) and closes the store cleanly.
  * Usage: bun scripts/bench-worker-server.ts sqlite|sqlite-worker <database path> <token>
  */
-import { openStore, startServer } from "../src/mod.ts";
+import { openStore } from "../src/mod.ts";
+import { startServer } from "../src/entries/api.ts";
 
 const [backend, path, token] = process.argv.slice(2);
 if ((backend !== "sqlite" && backend !== "sqlite-worker") || !path || !token) {

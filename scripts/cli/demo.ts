@@ -10,7 +10,8 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { mulberry32, sessionTimestamps, SESSION_MINUTES_PER_DAY, SHANGHAI_OFFSET_MS } from "../synthetic-bars.ts";
-import { openDatabase, SessionCache, type BarInput } from "../../src/mod.ts";
+import { openDatabase, type BarInput } from "../../src/mod.ts";
+import { SessionCache } from "../../src/entries/cache.ts";
 import { overviewCommand } from "./overview.ts";
 import { serve } from "./serve.ts";
 import { EXIT_FAILURE, EXIT_OK, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";

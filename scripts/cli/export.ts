@@ -5,7 +5,8 @@
  */
 import { renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
-import { ALIGNS, CSV_HEADER_LINE, FILLS, formatBarCsvIn, INTERVALS, isSymbol, ValidationError, type Align, type Bar, type BarQuery, type Fill, type Interval } from "../../src/mod.ts";
+import { ALIGNS, FILLS, INTERVALS, isSymbol, ValidationError, type Align, type Bar, type BarQuery, type Fill, type Interval } from "../../src/mod.ts";
+import { CSV_HEADER_LINE, formatBarCsvIn } from "../../src/domain/bar-format.ts";
 import { EXIT_OK, openCliDatabase, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite export <symbol> [options]

@@ -5,7 +5,9 @@
  */
 import { readdirSync, statSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
-import { assertTimeZone, importBarFile, isSymbol, StorageError, ValidationError, type BadRow } from "../../src/mod.ts";
+import { assertTimeZone } from "../../src/domain/time.ts";
+import { importBarFile, type BadRow } from "../../src/entries/import.ts";
+import { isSymbol, StorageError, ValidationError } from "../../src/mod.ts";
 import { describeError, EXIT_FAILURE, EXIT_OK, formatNumber, openCliCache, openCliDatabase, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite import <file.csv | folder> [options]

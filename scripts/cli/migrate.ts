@@ -4,15 +4,10 @@
  * Idempotent, resumable (run it again after a kill), exit 1 on any difference.
  */
 import { existsSync } from "node:fs";
-import {
-  compareSqliteWithPostgres,
-  copySqliteToPostgres,
-  DEFAULT_DB_PATH,
-  PostgresPool,
-  redactUrl,
-  resolvePostgresUrl,
-  ValidationError,
-} from "../../src/mod.ts";
+import { compareSqliteWithPostgres, copySqliteToPostgres } from "../../src/entries/migrate.ts";
+import { DEFAULT_DB_PATH } from "../../src/config.ts";
+import { PostgresPool, redactUrl, resolvePostgresUrl } from "../../src/entries/postgres.ts";
+import { ValidationError } from "../../src/mod.ts";
 import { CliFailure, EXIT_FAILURE, EXIT_OK, formatNumber, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite migrate [--from PATH] [--to URL] [--batch N] [--verify-only]

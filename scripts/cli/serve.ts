@@ -8,18 +8,10 @@
  * to finish, then their connections are closed (a second signal closes them at once); the store
  * then closes cleanly.
  */
-import {
-  formatIsoLocal,
-  openDatabase,
-  openStore,
-  resolveServerSettings,
-  SessionCache,
-  startServer,
-  ValidationError,
-  type RunningServer,
-  type ServerSettings,
-  type Store,
-} from "../../src/mod.ts";
+import { formatIsoLocal } from "../../src/domain/time.ts";
+import { openDatabase, openStore, ValidationError, type Store } from "../../src/mod.ts";
+import { resolveServerSettings, startServer, type RunningServer, type ServerSettings } from "../../src/entries/api.ts";
+import { SessionCache } from "../../src/entries/cache.ts";
 import { EXIT_OK, EXIT_USAGE, parseOptions, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite serve [--in-thread]

@@ -2,7 +2,8 @@
  * `tradelite settings`: what the database remembers (time zone, bar stamping, default calendar),
  * and `tradelite settings set KEY VALUE` to change one, recorded in the audit log.
  */
-import { RESTAMP_INTERVALS, SETTING_KEYS, settingNameOfKey, ValidationError, type RestampInterval, type SettingsRequest } from "../../src/mod.ts";
+import { RESTAMP_INTERVALS, ValidationError, type RestampInterval, type SettingsRequest } from "../../src/mod.ts";
+import { SETTING_KEYS, settingNameOfKey } from "../../src/domain/settings.ts";
 import { CliFailure, EXIT_OK, openCliDatabase, parseOptions, printSummary, text, UsageError, type Command } from "./shared.ts";
 
 const KEYS = Object.values(SETTING_KEYS);

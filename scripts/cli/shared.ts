@@ -5,7 +5,11 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { existsSync } from "node:fs";
-import { formatIsoLocal, formatIsoUtc, openDatabase, readSettingsRequest, resolveDatabaseOptions, SessionCache, TradeliteError, ValidationError, type Database, type SettingsRequest } from "../../src/mod.ts";
+import { formatIsoLocal, formatIsoUtc } from "../../src/domain/time.ts";
+import { openDatabase, TradeliteError, ValidationError, type Database, type SettingsRequest } from "../../src/mod.ts";
+import { readSettingsRequest } from "../../src/domain/settings.ts";
+import { resolveDatabaseOptions } from "../../src/config.ts";
+import { SessionCache } from "../../src/entries/cache.ts";
 export { formatBytes } from "../../src/domain/format.ts";
 export { localDate } from "../../src/domain/calendar.ts";
 

@@ -4,8 +4,8 @@
  * follows. Sessions travel as text, "09:30-11:30 13:00-15:00", as they do in calendar files.
  */
 import { z } from "@hono/zod-openapi";
-import { formatSessions, parseCalendarFile, parseSessions, type CalendarData, type CalendarDay } from "../domain/calendar.ts";
-import { ValidationError } from "../domain/errors.ts";
+import { parseCalendarFile, type CalendarDay } from "../domain/calendar.ts";
+import { calendarAsText, calendarOfText, sessionsAt } from "../domain/calendar-text.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
 import { NameParam, route, SymbolParam } from "./schemas.ts";
@@ -36,26 +36,6 @@ const YearParam = CalendarParam.extend({
   year: z.string().regex(/^\d{4}$/, "expected a four-digit year").openapi({ param: { name: "year", in: "path" }, example: "2027" }),
 });
 
-/** Sessions text read with the row it came from, so a bad one names its place. */
-function sessionsAt(text: string, field: string) {
-  try {
-    return parseSessions(text);
-  } catch (error) {
-    if (error instanceof ValidationError) throw new ValidationError([{ field, message: error.message }]);
-    throw error;
-  }
-}
-
-function calendarJson(data: CalendarData) {
-  return {
-    name: data.name,
-    timezone: data.timezone,
-    rules: data.rules.map((rule) => ({ from: rule.from, sessions: formatSessions(rule.sessions) })),
-    days: [...data.days],
-    exceptions: Object.fromEntries(Object.entries(data.exceptions ?? {}).map(([date, sessions]) => [date, formatSessions(sessions)])),
-  };
-}
-
 export function calendarRoutes(app: Api): void {
   app.openapi(
     route({
@@ -79,7 +59,7 @@ export function calendarRoutes(app: Api): void {
       const { name } = c.req.valid("param") as { name: string };
       const data = await c.var.store.calendars.get(name);
       if (!data) throw new ApiError(404, `no calendar named ${name}`);
-      return c.json(calendarJson(data), 200);
+      return c.json(calendarAsText(data), 200);
     },
   );
 
@@ -93,14 +73,7 @@ export function calendarRoutes(app: Api): void {
     }),
     async (c) => {
       const { name } = c.req.valid("param") as { name: string };
-      const body = c.req.valid("json");
-      const data: CalendarData = {
-        name,
-        timezone: body.timezone,
-        days: body.days,
-        rules: body.rules.map((rule, i) => ({ from: rule.from, sessions: sessionsAt(rule.sessions, `rules.${i}.sessions`) })),
-        exceptions: Object.fromEntries(Object.entries(body.exceptions ?? {}).map(([date, text]) => [date, sessionsAt(text, `exceptions.${date}`)])),
-      };
+      const data = calendarOfText({ name, ...c.req.valid("json") });
       return c.json(await c.var.store.calendars.put(data), 200);
     },
   );

@@ -17,6 +17,9 @@ const Health = z.object({
   db: z.object({ path: z.string(), journalMode: z.string(), sizeBytes: z.number().int() }),
 });
 
+/** What GET /health answers (the HTTP client's type too). */
+export type Health = z.infer<typeof Health>;
+
 const SeriesOverview = z.object({ count: z.number().int(), start: z.number().int(), end: z.number().int() });
 
 /**

@@ -5,7 +5,8 @@
  * Composite file, a year replaced from a calendar file, and bad input refused with nothing written.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { openStore, startServer, type RunningServer, type Store } from "../../src/mod.ts";
+import { openStore, type Store } from "../../src/mod.ts";
+import { startServer, type RunningServer } from "../../src/api/server.ts";
 import { tempDir } from "../support/files.ts";
 import { readTdxBars, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
 

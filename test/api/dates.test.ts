@@ -5,7 +5,8 @@
  * the library answers for the same text.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { createApp, openStore } from "../../src/mod.ts";
+import { createApp } from "../../src/api/app.ts";
+import { openStore } from "../../src/mod.ts";
 import { call, closeApiFixtures, expectError, openApiFixture } from "../support/api.ts";
 
 afterEach(closeApiFixtures);

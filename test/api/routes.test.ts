@@ -8,15 +8,9 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Database as RawDatabase } from "bun:sqlite";
-import {
-  createApp,
-  defaultBackupDir,
-  LOCAL_ACTOR,
-  openDatabase,
-  openStore,
-  type Bar,
-  type Store,
-} from "../../src/mod.ts";
+import { createApp, defaultBackupDir } from "../../src/api/app.ts";
+import { LOCAL_ACTOR } from "../../src/api/security.ts";
+import { openDatabase, openStore, type Bar, type Store } from "../../src/mod.ts";
 import {
   call,
   closeApiFixtures,

@@ -4,7 +4,9 @@
  * address is an allowed host, and a stream that fails part-way reaches the configured logger.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { createApp, openStore, startServer, type Store } from "../../src/mod.ts";
+import { createApp } from "../../src/api/app.ts";
+import { openStore, type Store } from "../../src/mod.ts";
+import { startServer } from "../../src/api/server.ts";
 import { call, closeApiFixtures, expectError, minuteBars, openApiFixture, snapshot } from "../support/api.ts";
 import { tempDir } from "../support/files.ts";
 

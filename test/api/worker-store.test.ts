@@ -3,7 +3,8 @@
  * store, and maps the worker's transient failures to 503 with Retry-After.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { createApp, openStore, type Store } from "../../src/mod.ts";
+import { createApp } from "../../src/api/app.ts";
+import { openStore, type Store } from "../../src/mod.ts";
 import { tempDir } from "../support/files.ts";
 import { barObjects, T0 } from "../support/worker-load.ts";
 

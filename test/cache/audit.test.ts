@@ -1,6 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
-import { cacheFileName, SessionCache } from "../../src/mod.ts";
+import { cacheFileName } from "../../src/cache/file-name.ts";
+import { SessionCache } from "../../src/cache/session-cache.ts";
 import { randomBars } from "../support/bars.ts";
 import { closeCacheFixtures, openCacheFixture } from "../support/cache-fixture.ts";
 

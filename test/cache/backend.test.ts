@@ -5,7 +5,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { runAsync, runSync, wait, type Maybe } from "../../src/cache/backend.ts";
-import { openDatabase, openStore, SessionCache } from "../../src/mod.ts";
+import { openDatabase, openStore } from "../../src/mod.ts";
+import { SessionCache } from "../../src/cache/session-cache.ts";
 import { tempDir } from "../support/files.ts";
 import { createTestDatabase, postgresAvailable } from "../support/postgres.ts";
 

@@ -8,7 +8,9 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { SessionCache, type Bar, type CacheRecoveryEvent, type Database } from "../../src/mod.ts";
+import { SessionCache } from "../../src/cache/session-cache.ts";
+import type { Bar, Database } from "../../src/mod.ts";
+import type { CacheRecoveryEvent } from "../../src/domain/cache.ts";
 import { closeCacheFixtures, openCacheFixture } from "../support/cache-fixture.ts";
 import { cacheFileBars, expectMetadataTrue, expectSameBars } from "../support/cache-invariants.ts";
 import { latestOf } from "../support/cache-retention.ts";

@@ -6,7 +6,9 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
-import { CSV_HEADER, formatIsoUtc, type Bar } from "../../src/mod.ts";
+import { CSV_HEADER } from "../../src/cache/csv.ts";
+import { formatIsoUtc } from "../../src/domain/time.ts";
+import type { Bar } from "../../src/mod.ts";
 import { randomBars } from "../support/bars.ts";
 import { closeCacheFixtures, openCacheFixture } from "../support/cache-fixture.ts";
 import {

@@ -1,7 +1,9 @@
 import { afterEach, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { cacheFileName, openDatabase, SessionCache, StorageError, symbolOfCacheFile } from "../../src/mod.ts";
+import { cacheFileName, symbolOfCacheFile } from "../../src/cache/file-name.ts";
+import { openDatabase, StorageError } from "../../src/mod.ts";
+import { SessionCache } from "../../src/cache/session-cache.ts";
 import { randomBars } from "../support/bars.ts";
 import { closeCacheFixtures, openCacheFixture } from "../support/cache-fixture.ts";
 import { expectMetadataTrue } from "../support/cache-invariants.ts";

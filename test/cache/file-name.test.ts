@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { cacheFileName, isSymbol, symbolOfCacheFile, ValidationError, type Bar } from "../../src/mod.ts";
+import { cacheFileName, symbolOfCacheFile } from "../../src/cache/file-name.ts";
+import { isSymbol, ValidationError, type Bar } from "../../src/mod.ts";
 import { randomBars, seededRandom } from "../support/bars.ts";
 import { closeCacheFixtures, openCacheFixture } from "../support/cache-fixture.ts";
 import { cacheFileBars, expectMetadataTrue, expectSameBars } from "../support/cache-invariants.ts";

@@ -7,7 +7,9 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { RECOVERY_METRIC, SessionCache, type Bar, type CacheRecoveryEvent } from "../../src/mod.ts";
+import { RECOVERY_METRIC, SessionCache } from "../../src/cache/session-cache.ts";
+import type { Bar } from "../../src/mod.ts";
+import type { CacheRecoveryEvent } from "../../src/domain/cache.ts";
 import { randomBars, seededRandom } from "../support/bars.ts";
 import { closeCacheFixtures, openCacheFixture, type CacheFixture, type CacheFixtureOptions } from "../support/cache-fixture.ts";
 import {

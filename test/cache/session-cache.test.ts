@@ -9,17 +9,11 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { barObjects, randomWalk, sessionTimestamps } from "../../scripts/synthetic-bars.ts";
-import {
-  CACHE_DEFAULTS,
-  cacheFileName,
-  getDatabase,
-  SessionCache,
-  ValidationError,
-  type Bar,
-  type BarInput,
-  type CacheEntry,
-  type TimeRange,
-} from "../../src/mod.ts";
+import { CACHE_DEFAULTS } from "../../src/config.ts";
+import { cacheFileName } from "../../src/cache/file-name.ts";
+import { getDatabase, ValidationError, type Bar, type BarInput, type TimeRange } from "../../src/mod.ts";
+import { SessionCache } from "../../src/cache/session-cache.ts";
+import type { CacheEntry } from "../../src/domain/cache.ts";
 import { randomBars, seededRandom, sessionBars } from "../support/bars.ts";
 import { closeCacheFixtures, openCacheFixture, type CacheFixture } from "../support/cache-fixture.ts";
 import {

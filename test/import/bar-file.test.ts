@@ -3,7 +3,8 @@
  * numbers, batches, and the real TDX exports read as they are.
  */
 import { describe, expect, test } from "bun:test";
-import { BarFileError, importBarFile, mapHeader, openDatabase, type Bar, type BarColumns, type BadRow, type BarFileOptions } from "../../src/mod.ts";
+import { BarFileError, importBarFile, mapHeader, type BadRow, type BarFileOptions } from "../../src/import/bar-file.ts";
+import { openDatabase, type Bar, type BarColumns } from "../../src/mod.ts";
 import { readTdxBars, realDataPath, TDX_ETF_5MIN_DESC, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
 
 const SHANGHAI = "Asia/Shanghai";

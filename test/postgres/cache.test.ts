@@ -7,7 +7,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, readFileSync, unlinkSync } from "node:fs";
 import { SQL } from "bun";
-import { openDatabase, openStore, SessionCache, StorageError, ValidationError, type CacheRecoveryEvent, type Store } from "../../src/mod.ts";
+import { openDatabase, openStore, StorageError, ValidationError, type Store } from "../../src/mod.ts";
+import { SessionCache } from "../../src/cache/session-cache.ts";
+import type { CacheRecoveryEvent } from "../../src/domain/cache.ts";
 import { randomBars } from "../support/bars.ts";
 import { cacheFilePath, expectMetadataTrue, expectSameBars } from "../support/cache-invariants.ts";
 import { spawnCacheWriter, writerBatch } from "../support/cache-writer.ts";

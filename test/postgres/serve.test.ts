@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
-import { cacheFileName } from "../../src/mod.ts";
+import { cacheFileName } from "../../src/cache/file-name.ts";
 import { killAllServers, startServeProcess } from "../support/api-server.ts";
 import { tempDir } from "../support/files.ts";
 import { createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";

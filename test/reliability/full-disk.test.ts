@@ -12,16 +12,10 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  openDatabase,
-  openStore,
-  SessionCache,
-  StorageError,
-  WORKER_RESTART_METRIC,
-  type CacheRecoveryEvent,
-  type Database,
-  type Store,
-} from "../../src/mod.ts";
+import { openDatabase, openStore, StorageError, type Database, type Store } from "../../src/mod.ts";
+import { SessionCache } from "../../src/cache/session-cache.ts";
+import { WORKER_RESTART_METRIC } from "../../src/worker/store.ts";
+import type { CacheRecoveryEvent } from "../../src/domain/cache.ts";
 import { tempDir } from "../support/files.ts";
 import { seriesBars } from "../support/interop-python.ts";
 import {

@@ -12,7 +12,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import fc from "fast-check";
-import { isSymbol, openDatabase, SessionCache, ValidationError, type Database } from "../../src/mod.ts";
+import { isSymbol, openDatabase, ValidationError, type Database } from "../../src/mod.ts";
+import { SessionCache } from "../../src/cache/session-cache.ts";
 import { killAllServers, PROJECT_ROOT, serverEnv, startServeProcess, type ServerProcess } from "../support/api-server.ts";
 import { tempDir } from "../support/files.ts";
 

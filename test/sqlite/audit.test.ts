@@ -5,19 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, setSystemTime, test } from "bun:test";
 import { Database as RawDatabase } from "bun:sqlite";
-import {
-  GENESIS_HASH,
-  openDatabase,
-  openStore,
-  StorageError,
-  ValidationError,
-  type AuditEntry,
-  type Bar,
-  type Database,
-  type DatabaseOptions,
-  type Issue,
-  type Store,
-} from "../../src/mod.ts";
+import { GENESIS_HASH } from "../../src/domain/audit.ts";
+import { openDatabase, openStore, StorageError, ValidationError, type AuditEntry, type Bar, type Database, type DatabaseOptions, type Issue, type Store } from "../../src/mod.ts";
 import { randomBars } from "../support/bars.ts";
 import { tempDir } from "../support/files.ts";
 import { runPython } from "../support/interop-python.ts";

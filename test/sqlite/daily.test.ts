@@ -8,7 +8,8 @@ import { Database as SqliteDatabase } from "bun:sqlite";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { dailyDifferences, openDatabase, SCHEMA_VERSION, toEpochMs, ValidationError, type Bar, type BarInput, type Database } from "../../src/mod.ts";
+import { dailyDifferences, openDatabase, toEpochMs, ValidationError, type Bar, type BarInput, type Database } from "../../src/mod.ts";
+import { SCHEMA_VERSION } from "../../src/sqlite/migrations.ts";
 import { readTdxBars, TDX_INDEX_1MIN, type TdxBar } from "../support/real-data-tdx.ts";
 import { readTushareDaily } from "../support/real-data-tushare.ts";
 

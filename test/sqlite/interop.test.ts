@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { openDatabase, SCHEMA_VERSION, StorageError } from "../../src/mod.ts";
+import { openDatabase, StorageError } from "../../src/mod.ts";
+import { SCHEMA_VERSION } from "../../src/sqlite/migrations.ts";
 import { runPython, SERIES_PY, seriesBars, startPython, waitForReady } from "../support/interop-python.ts";
 
 const ADR_COLUMNS = ["symbol", "timestamp", "open", "high", "low", "close", "volume", "amount"];

@@ -5,7 +5,8 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { Database as RawDatabase } from "bun:sqlite";
-import { openDatabase, SCHEMA_VERSION, ValidationError } from "../../src/mod.ts";
+import { openDatabase, ValidationError } from "../../src/mod.ts";
+import { SCHEMA_VERSION } from "../../src/sqlite/migrations.ts";
 import { MIGRATIONS } from "../../src/sqlite/migrations.ts";
 import type { Connection } from "../../src/sqlite/connection.ts";
 import { PROJECT_ROOT } from "../support/api-server.ts";

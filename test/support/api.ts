@@ -5,18 +5,10 @@
  * Call closeApiFixtures() in afterEach.
  */
 import { expect } from "bun:test";
-import {
-  createApp,
-  createSqliteStore,
-  openDatabase,
-  openStore,
-  SessionCache,
-  type ApiOptions,
-  type SessionCacheOptions,
-  type Bar,
-  type Database,
-  type Store,
-} from "../../src/mod.ts";
+import { createApp, type ApiOptions } from "../../src/api/app.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
+import { openDatabase, openStore, type Bar, type Database, type Store } from "../../src/mod.ts";
+import { SessionCache, type SessionCacheOptions } from "../../src/cache/session-cache.ts";
 import { tempDir } from "./files.ts";
 
 export type App = ReturnType<typeof createApp>;

@@ -4,13 +4,9 @@
  * Call closeCacheFixtures() in afterEach: it closes every database opened here and removes the
  * folders.
  */
-import {
-  openDatabase,
-  SessionCache,
-  type CacheRecoveryEvent,
-  type Database,
-  type SessionCacheOptions,
-} from "../../src/mod.ts";
+import { openDatabase, type Database } from "../../src/mod.ts";
+import { SessionCache, type SessionCacheOptions } from "../../src/cache/session-cache.ts";
+import type { CacheRecoveryEvent } from "../../src/domain/cache.ts";
 import { tempDir } from "./files.ts";
 
 /** SessionCache options a fixture passes through (db, dir and onRecovery are the fixture's). */

@@ -6,7 +6,10 @@
 import { expect } from "bun:test";
 import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
-import { cacheFileName, type Bar, type CacheEntry, type SessionCache } from "../../src/mod.ts";
+import { cacheFileName } from "../../src/cache/file-name.ts";
+import type { Bar } from "../../src/mod.ts";
+import type { CacheEntry } from "../../src/domain/cache.ts";
+import type { SessionCache } from "../../src/cache/session-cache.ts";
 
 /** The header the issue fixes, spelled out here rather than imported. */
 export const EXPECTED_CSV_HEADER = "timestamp,open,high,low,close,volume,amount";

@@ -7,7 +7,9 @@
  * Imported, it gives the parent the same batches and a handle on the child.
  */
 import { existsSync, writeSync } from "node:fs";
-import { openDatabase, openStore, SessionCache, type Bar, type CacheRecoveryEvent } from "../../src/mod.ts";
+import { openDatabase, openStore, type Bar } from "../../src/mod.ts";
+import { SessionCache } from "../../src/cache/session-cache.ts";
+import type { CacheRecoveryEvent } from "../../src/domain/cache.ts";
 import { randomBars } from "./bars.ts";
 
 export interface CacheWriterSpec {

@@ -5,7 +5,8 @@
  * chain from one to the other, and outcomes (a value or an error) that compare with toEqual.
  */
 import { Database as RawDatabase } from "bun:sqlite";
-import { createSqliteStore, openDatabase, TradeliteError, ValidationError, type Database, type Store } from "../../src/mod.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
+import { openDatabase, TradeliteError, ValidationError, type Database, type Store } from "../../src/mod.ts";
 import { createPgArtifacts } from "../../src/postgres/artifacts.ts";
 import { createPgAudit } from "../../src/postgres/audit.ts";
 import { PostgresPool } from "../../src/postgres/connection.ts";

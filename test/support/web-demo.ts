@@ -7,7 +7,8 @@
  * last days of one of them (so the overview's cache columns have something to show).
  */
 import { barObjects, randomWalk, sessionTimestamps, sliceColumns } from "../../scripts/synthetic-bars.ts";
-import { openDatabase, SessionCache } from "../../src/mod.ts";
+import { openDatabase } from "../../src/mod.ts";
+import { SessionCache } from "../../src/cache/session-cache.ts";
 import { readTdxBars, TDX_INDEX_1MIN } from "./real-data-tdx.ts";
 
 export const DEMO_TIMEZONE = "Asia/Shanghai";

@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { createApp, openStore } from "../../src/mod.ts";
+import { createApp } from "../../src/api/app.ts";
+import { openStore } from "../../src/mod.ts";
 import { PAGE_CSP } from "../../src/api/page.ts";
 import { browserAvailable, openBrowserPage, type BrowserPage } from "../support/browser.ts";
 import { killAllServers, PROJECT_ROOT, startServeProcess, type ServerProcess } from "../support/api-server.ts";

@@ -6,7 +6,8 @@
  * writes nothing.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { openStore, ValidationError, workersOf, type Store } from "../../src/mod.ts";
+import { openStore, ValidationError, type Store } from "../../src/mod.ts";
+import { workersOf } from "../../src/worker/store.ts";
 import { tempDir } from "../support/files.ts";
 import { barColumns, barObjects, MINUTE, T0 } from "../support/worker-load.ts";
 

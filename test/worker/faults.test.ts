@@ -7,16 +7,8 @@
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
-import {
-  openStore,
-  StorageError,
-  ValidationError,
-  WORKER_RESTART_METRIC,
-  workersOf,
-  type Bar,
-  type Store,
-  type WorkerStoreOptions,
-} from "../../src/mod.ts";
+import { openStore, StorageError, ValidationError, type Bar, type Store, type WorkerStoreOptions } from "../../src/mod.ts";
+import { WORKER_RESTART_METRIC, workersOf } from "../../src/worker/store.ts";
 import { runPython } from "../support/interop-python.ts";
 import { tempDir } from "../support/files.ts";
 import {

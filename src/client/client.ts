@@ -1,0 +1,214 @@
+/**
+ * createClient(options): the HTTP API from another process, typed with the library's own types
+ * (Bar, CalendarData, AuditEntry ...) and shaped like the Store (client.getBars, client.prefs.set,
+ * client.calendars.put), so code moves between in-process and over-HTTP with its imports.
+ *
+ * Why written by hand over the domain types, not Hono's RPC client nor one generated from
+ * /openapi.json:
+ * - hono/client needs the app's type to carry its routes, which the route files (one function a
+ *   resource, returning void) do not, and the hot GET /v1/bars is a plain app.get outside the
+ *   typed routes. Chained, the routes do type-check with @hono/zod-openapi, but 35 of them cost
+ *   ~1.8 s and ~545,000 type instantiations (measured with tsc --extendedDiagnostics) in every
+ *   program that imports the client, and the answers come back as Response unions: no streaming
+ *   types, no library errors.
+ * - A generated client needs a generator and a build step (DESIGN.md: none) and would hold a
+ *   second copy of every domain type.
+ * test/client/client.test.ts walks /openapi.json and fails when a route has no method here.
+ *
+ * Errors come back as the library's classes with its codes (errors.ts); where the store answers
+ * "none" (latestBar, get, delete), the client answers null or false, as the store does, instead of
+ * the API's 404.
+ */
+import type { Health } from "../api/symbols.ts";
+import type { Artifact, ArtifactInput } from "../domain/artifact.ts";
+import type { AuditEntry, AuditVerification } from "../domain/audit.ts";
+import type { Bar, BarInput } from "../domain/bar.ts";
+import type { CacheEntry, CacheService } from "../domain/cache.ts";
+import type { CalendarData, CalendarDay, CalendarSummary } from "../domain/calendar.ts";
+import { calendarAsText, calendarOfText, type CalendarText } from "../domain/calendar-text.ts";
+import type { SeriesOptions } from "../domain/daily.ts";
+import { NotFoundError, StorageError } from "../domain/errors.ts";
+import { formatSessions } from "../domain/calendar.ts";
+import type { CheckpointMode, CheckpointResult, IntegrityResult, MaintenanceStats } from "../domain/maintenance.ts";
+import type { Metric, MetricLabels, MetricSummary } from "../domain/metric.ts";
+import type { JsonValue, Preference } from "../domain/preference.ts";
+import type { BarQuery, RangeQuery, TimeRange } from "../domain/query.ts";
+import type { Quote, QuoteInput } from "../domain/quote.ts";
+import type { Completeness } from "../domain/session.ts";
+import type { AuditQuery, CompletenessQuery, OverviewOptions, SymbolOverview } from "../domain/store.ts";
+import type { TimestampInput } from "../domain/time.ts";
+import { errorOfResponse } from "./errors.ts";
+import { linesOf } from "./lines.ts";
+
+export type { Health };
+
+export interface ClientOptions {
+  /** The server's address, `http://127.0.0.1:8787` (what `tradelite serve` prints). */
+  url: string;
+  /** The bearer token, when the server was started with tokens. */
+  token?: string;
+  /** Default globalThis.fetch; a test or a proxy may pass its own. */
+  fetch?: (request: Request) => Promise<Response>;
+}
+
+/** What the artifact routes take: over HTTP the server never reads the file, so sha256 and size are given. */
+export type ArtifactRegistration = ArtifactInput & { sha256: string; size: number };
+
+/** A bar export's body as text: CSV with the cache file's header, or one JSON bar a line. */
+export type ExportFormat = "csv" | "ndjson";
+
+/** The bars of a write: objects, or CSV text with the cache file's header. */
+export type BarUpload = readonly BarInput[] | string;
+
+type Query = Readonly<Record<string, TimestampInput | boolean | undefined>>;
+
+interface Call {
+  query?: Query;
+  /** A JSON body, or CSV text (sent as text/csv). */
+  body?: unknown;
+}
+
+export type Client = ReturnType<typeof createClient>;
+
+export function createClient(options: ClientOptions) {
+  const base = new URL(options.url);
+  const send = options.fetch ?? ((request: Request) => fetch(request));
+  const headers: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {};
+
+  /** Sends one request; an answer that is not a success is thrown as the library's error. */
+  async function request(method: string, path: string, call: Call = {}): Promise<Response> {
+    // The base may carry a path (a server behind a proxy at /tradelite): the route goes under it.
+    const url = new URL(base.pathname.replace(/\/$/, "") + path, base);
+    for (const [key, value] of Object.entries(call.query ?? {})) if (value !== undefined) url.searchParams.set(key, queryValue(value));
+    const csv = typeof call.body === "string";
+    const init: RequestInit = { method, headers: { ...headers, ...(call.body === undefined ? {} : { "Content-Type": csv ? "text/csv" : "application/json" }) } };
+    if (call.body !== undefined) init.body = csv ? (call.body as string) : JSON.stringify(call.body);
+    let response: Response;
+    try {
+      response = await send(new Request(url.href, init));
+    } catch (error) {
+      throw new StorageError("CONNECTION", `cannot reach the tradelite API at ${base.origin}`, { cause: error });
+    }
+    if (!response.ok) throw await errorOfResponse(response);
+    return response;
+  }
+  const json = async <T>(method: string, path: string, call?: Call): Promise<T> => (await request(method, path, call)).json() as Promise<T>;
+  /** The store answers "none" with null where the API answers 404. */
+  const orNull = <T>(answer: Promise<T>): Promise<T | null> => answer.catch((error: unknown) => (error instanceof NotFoundError ? null : Promise.reject(error)));
+
+  async function exportBars(symbol: string, query: BarQuery = {}, format: ExportFormat = "csv"): Promise<ReadableStream<Uint8Array>> {
+    const response = await request("GET", `/v1/bars/${segment(symbol)}`, { query: { ...query, format } });
+    return response.body ?? new Response("").body!;
+  }
+
+  return {
+    url: base.href.replace(/\/$/, ""),
+    health: () => json<Health>("GET", "/health"),
+    overview: (options: OverviewOptions = {}) => json<SymbolOverview[]>("GET", "/v1/symbols", { query: { completeness: options.completeness } }),
+
+    insertBars: async (symbol: string, bars: BarUpload, options: SeriesOptions = {}) =>
+      (await json<{ written: number }>("POST", `/v1/bars/${segment(symbol)}`, { query: { ...options }, body: bars })).written,
+    /** Read whole: for a long range, iterateBars streams instead. */
+    getBars: (symbol: string, query: BarQuery = {}) => json<Bar[]>("GET", `/v1/bars/${segment(symbol)}`, { query: { ...query } }),
+    /** The same bars as getBars, streamed (NDJSON) and parsed one at a time as they arrive. */
+    iterateBars: async function* (symbol: string, query: BarQuery = {}): AsyncGenerator<Bar> {
+      const body = await exportBars(symbol, query, "ndjson");
+      try {
+        for await (const line of linesOf(body)) if (line !== "") yield JSON.parse(line) as Bar;
+      } catch (error) {
+        if (error instanceof SyntaxError) throw error;
+        throw new StorageError("CONNECTION", "the bar stream was cut before its end", { cause: error });
+      }
+    },
+    /** A bar export's body, untouched: pipe it to a file (`Bun.write(path, new Response(stream))`). */
+    exportBars,
+    latestBar: (symbol: string) => orNull(json<Bar>("GET", `/v1/bars/${segment(symbol)}/latest`)),
+    /** Deletes the bars in the range; with neither start nor end, every bar of the symbol, as the store does. */
+    deleteBars: async (symbol: string, range: TimeRange = {}, options: SeriesOptions = {}) => {
+      const all = range.start === undefined && range.end === undefined ? "true" : undefined;
+      return (await json<{ deleted: number }>("DELETE", `/v1/bars/${segment(symbol)}`, { query: { ...range, ...options, all } })).deleted;
+    },
+    completeness: (symbol: string, query: CompletenessQuery = {}) => json<Completeness>("GET", `/v1/bars/${segment(symbol)}/completeness`, { query: { ...query } }),
+
+    insertQuotes: async (symbol: string, quotes: readonly QuoteInput[]) => (await json<{ written: number }>("POST", `/v1/quotes/${segment(symbol)}`, { body: quotes })).written,
+    getQuotes: (symbol: string, query: RangeQuery = {}) => json<Quote[]>("GET", `/v1/quotes/${segment(symbol)}`, { query: { ...query } }),
+
+    calendars: {
+      list: () => json<CalendarSummary[]>("GET", "/v1/calendars"),
+      get: async (name: string) => {
+        const text = await orNull(json<CalendarText>("GET", `/v1/calendars/${segment(name)}`));
+        return text && calendarOfText(text);
+      },
+      put: (data: CalendarData) => {
+        const { name, ...body } = calendarAsText(data);
+        return json<CalendarSummary>("PUT", `/v1/calendars/${segment(name)}`, { body });
+      },
+      /** One year's trading days, as CalendarDay objects or the calendar file's text (date,sessions). */
+      replaceYear: (name: string, year: number, days: readonly CalendarDay[] | string) =>
+        json<CalendarSummary>("PUT", `/v1/calendars/${segment(name)}/years/${year}`, {
+          body: typeof days === "string" ? days : { days: days.map((day) => (day.sessions ? { date: day.date, sessions: formatSessions(day.sessions) } : { date: day.date })) },
+        }),
+      of: async (symbol: string) => (await json<{ calendar: string | null }>("GET", `/v1/symbols/${segment(symbol)}/calendar`)).calendar,
+      assign: async (symbol: string, name: string | null): Promise<void> => {
+        await request("PUT", `/v1/symbols/${segment(symbol)}/calendar`, { body: { calendar: name } });
+      },
+    },
+
+    /** The server's session cache (a server without one answers StorageError NOT_SUPPORTED). */
+    cache: {
+      list: () => json<CacheEntry[]>("GET", "/v1/cache"),
+      getBars: (symbol: string, range: TimeRange = {}) => json<Bar[]>("GET", `/v1/cache/${segment(symbol)}`, { query: { ...range } }),
+      storeBars: (symbol: string, bars: BarUpload) => json<Awaited<ReturnType<CacheService["storeBars"]>>>("POST", `/v1/cache/${segment(symbol)}`, { body: bars }),
+      /** NotFoundError when the symbol has no cache file. */
+      compact: (symbol: string) => json<Awaited<ReturnType<CacheService["compact"]>>>("POST", `/v1/cache/${segment(symbol)}/compact`),
+    },
+
+    artifacts: {
+      /** The same hash again is a no-op; another hash under the same version is a ConflictError. */
+      register: (input: ArtifactRegistration) => json<Artifact>("POST", "/v1/artifacts", { body: input }),
+      get: (name: string, version?: string) =>
+        orNull(json<Artifact>("GET", version === undefined ? `/v1/artifacts/${segment(name)}` : `/v1/artifacts/${segment(name)}/${segment(version)}`)),
+      list: (query: { name?: string; tag?: string } = {}) => json<Artifact[]>("GET", "/v1/artifacts", { query }),
+    },
+
+    audit: {
+      query: (query: AuditQuery = {}) => json<AuditEntry[]>("GET", "/v1/audit", { query: { ...query } }),
+      verify: (options: { head?: { id: number; hash: string } } = {}) =>
+        json<AuditVerification>("GET", "/v1/audit/verify", { query: { headId: options.head?.id, headHash: options.head?.hash } }),
+    },
+
+    prefs: {
+      all: () => json<Preference[]>("GET", "/v1/preferences"),
+      get: (key: string) => orNull(json<Preference>("GET", `/v1/preferences/${segment(key)}`)),
+      set: (key: string, value: JsonValue) => json<Preference>("PUT", `/v1/preferences/${segment(key)}`, { body: { value } }),
+      /** True when it was there. */
+      delete: async (key: string) => (await orNull(request("DELETE", `/v1/preferences/${segment(key)}`))) !== null,
+    },
+
+    metrics: {
+      record: (name: string, value: number, labels?: MetricLabels) => json<Metric>("POST", `/v1/metrics/${segment(name)}`, { body: labels ? { value, labels } : { value } }),
+      query: (name: string, query: { since?: TimestampInput; until?: TimestampInput } = {}) => json<Metric[]>("GET", `/v1/metrics/${segment(name)}`, { query }),
+      summary: (name: string) => json<MetricSummary>("GET", `/v1/metrics/${segment(name)}/summary`),
+    },
+
+    maintenance: {
+      checkpoint: (mode?: CheckpointMode) => json<CheckpointResult>("POST", "/v1/maintenance/checkpoint", { query: { mode } }),
+      optimize: () => json<{ durationMs: number }>("POST", "/v1/maintenance/optimize"),
+      vacuum: (options: { incremental?: boolean } = {}) => json<{ freedPages: number; durationMs: number }>("POST", "/v1/maintenance/vacuum", { query: { incremental: options.incremental } }),
+      /** Into the server's backup folder, under `name` (a plain file name) or a timestamped one. */
+      backup: (name?: string) => json<{ name: string; bytes: number; durationMs: number }>("POST", "/v1/maintenance/backup", { query: { name } }),
+      stats: () => json<MaintenanceStats>("GET", "/v1/maintenance/stats"),
+      integrityCheck: (options: { quick?: boolean } = {}) => json<IntegrityResult>("GET", "/v1/maintenance/integrity", { query: { quick: options.quick } }),
+    },
+  };
+}
+
+/** A path segment: the symbol or name percent-encoded, never spliced in raw. */
+function segment(value: string): string {
+  return encodeURIComponent(value);
+}
+
+/** A query value as the API reads it: a Date or a number as epoch milliseconds. */
+function queryValue(value: TimestampInput | boolean): string {
+  return value instanceof Date ? String(value.getTime()) : String(value);
+}

@@ -1,0 +1,5 @@
+/**
+ * tradelite/client: the HTTP API from another process, typed with the library's own types and
+ * throwing the library's errors. It imports no backend and no Hono. Re-exports only.
+ */
+export { createClient, type Client, type ClientOptions, type ArtifactRegistration, type BarUpload, type ExportFormat, type Health } from "../client/client.ts";

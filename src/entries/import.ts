@@ -1,0 +1,5 @@
+/**
+ * tradelite/import: the one reader of bar files (CSV profiles, TDX binaries, Parquet) into a
+ * store. Re-exports only.
+ */
+export { importBarFile, BarFileError, type BarFileOptions, type BarFileSummary, type BadRow } from "../import/bar-file.ts";
