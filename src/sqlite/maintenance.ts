@@ -3,7 +3,7 @@
  * online backups and file statistics, and a timer that runs the routine ones. Each run is
  * timed into recovery_metrics and recorded in the audit log.
  */
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConflictError, StorageError, ValidationError } from "../domain/errors.ts";
 import type { AuditRecorder } from "./audit.ts";
@@ -168,7 +168,15 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
         const reason = (error as NodeJS.ErrnoException).code ?? "error";
         throw new StorageError("SQLITE_CANTOPEN", `cannot create the folder for ${toPath} (${reason})`, { cause: error });
       }
-      const { durationMs } = timed(() => conn.sqlite.query("VACUUM INTO ?").run(toPath));
+      let durationMs: number;
+      try {
+        ({ durationMs } = timed(() => conn.sqlite.query("VACUUM INTO ?").run(toPath)));
+      } catch (error) {
+        // A failed VACUUM INTO (a full disk) leaves what it had written under the name: the name
+        // was free when we started, so the partial file is ours, and a retry must find it free.
+        rmSync(toPath, { force: true });
+        throw error;
+      }
       const bytes = statSync(toPath).size;
       recordRun("backup", durationMs, { bytes });
       return { path: toPath, bytes, durationMs };

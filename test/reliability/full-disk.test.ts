@@ -365,6 +365,32 @@ describe("a real full file system (2 MiB tmpfs filled by a ballast file)", () =>
   );
 
   fullDiskCase(
+    "a backup that fails on a full disk leaves no file under its name, and the same name succeeds once space is freed",
+    async () => {
+      const folder = onTmpfs("backup");
+      const db = openDatabase({ path: folder.file("trading.db") });
+      const target = folder.file("backups/before-close.db");
+      let ballast: { free(): void } | undefined;
+      try {
+        db.insertBars("KEEP", newBars(0, 2_000));
+        db.maintenance.checkpoint("TRUNCATE");
+        ballast = fillDisk(folder.path);
+        expectFull(await failure(() => db.maintenance.backup(target)));
+        expect(existsSync(target)).toBe(false);
+        ballast.free();
+        ballast = undefined;
+        expect(db.maintenance.backup(target).bytes).toBeGreaterThan(0);
+        expect(await inspectWithPython(target)).toEqual({ integrity: "ok", counts: { KEEP: 2_000 } });
+      } finally {
+        ballast?.free();
+        db.close();
+        folder.cleanup();
+      }
+    },
+    noTmpfs,
+  );
+
+  fullDiskCase(
     "a storeBars whose commit failed on a full disk: the next read fails clearly while the disk is full, no acknowledged bar is lost, and all works once space is freed",
     async () => {
       // The database on the full tmpfs, the cache folder on the ordinary disk: the append
