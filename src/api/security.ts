@@ -43,13 +43,18 @@ export function hostAllowlist(extra: readonly string[]): (c: Context) => void {
 
 /**
  * Whether `given` equals `known`, in a time that depends only on `known`'s length: every
- * character of `known` is compared (no early exit), and a different length is folded into the
- * result rather than returned early. Cheaper than hashing both (measured: SHA-256 per request
- * cost ~4% of the hot route's throughput).
+ * character of `known` is compared (no early exit), a different length is folded into the
+ * result rather than returned early, and `given` is read only inside itself (at i modulo its
+ * length): a read past a string's end takes JavaScriptCore's slow path, so reading a shorter
+ * token past its end made the time tell how short it was. Cheaper than hashing both
+ * (measured: SHA-256 per request cost ~4% of the hot route's throughput).
  */
 export function constantTimeEquals(given: string, known: string): boolean {
   let difference = given.length ^ known.length;
-  for (let i = 0; i < known.length; i++) difference |= (given.charCodeAt(i) | 0) ^ known.charCodeAt(i);
+  // An empty token is compared as one NUL (its length already differs).
+  const read = given.length === 0 ? "\u0000" : given;
+  const length = read.length;
+  for (let i = 0; i < known.length; i++) difference |= read.charCodeAt(i % length) ^ known.charCodeAt(i);
   return difference === 0;
 }
 

@@ -17,6 +17,17 @@ describe("constantTimeEquals", () => {
     expect(constantTimeEquals(known.slice(0, 5), known)).toBe(false);
     expect(constantTimeEquals("\u0000".repeat(known.length), known)).toBe(false);
   });
+  test("the given token is read only inside itself, and as often whatever its length", () => {
+    // A string-like that records each index read: a read past the end is JavaScriptCore's slow
+    // path, which made a shorter token answer at a different speed.
+    for (const length of [1, 5, known.length - 1, known.length, known.length + 7, 200]) {
+      const reads: number[] = [];
+      const given = { length, charCodeAt: (i: number) => (reads.push(i), 97) } as unknown as string;
+      expect(constantTimeEquals(given, known)).toBe(false);
+      expect(reads).toHaveLength(known.length);
+      expect(reads.every((i) => i >= 0 && i < length)).toBe(true);
+    }
+  });
 });
 
 describe("hostName", () => {
