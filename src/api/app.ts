@@ -17,7 +17,7 @@ import { artifactRoutes } from "./artifacts.ts";
 import { auditRoutes } from "./audit.ts";
 import { barRoutes } from "./bars.ts";
 import { calendarRoutes } from "./calendars.ts";
-import { bodyLimit } from "./body.ts";
+import { bodyLimit, strictJsonBody } from "./body.ts";
 import { cacheRoutes } from "./cache.ts";
 import type { ApiEnv } from "./context.ts";
 import { ApiError, handleError, validationHook, type ErrorLogger } from "./errors.ts";
@@ -26,7 +26,7 @@ import { metricRoutes } from "./metrics.ts";
 import { PAGE_PATHS, pageRoutes } from "./page.ts";
 import { preferenceRoutes } from "./preferences.ts";
 import { quoteRoutes } from "./quotes.ts";
-import { addSecureHeaders, hostAllowlist, LOCAL_ACTOR, tokenAuth, type ApiToken } from "./security.ts";
+import { addSecureHeaders, checkUrlEncoding, hostAllowlist, LOCAL_ACTOR, tokenAuth, type ApiToken } from "./security.ts";
 import { symbolRoutes } from "./symbols.ts";
 import packageJson from "../../package.json" with { type: "json" };
 
@@ -86,10 +86,11 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
     c.set("store", view);
     c.set("cache", cache);
     c.set("logError", logError);
-    await limitBody(c, next);
+    await limitBody(c, () => strictJsonBody(c, next));
   };
   app.use(async (c, next) => {
     checkHost(c);
+    checkUrlEncoding(c.req.url);
     if (corsHandler) {
       // A preflight is answered by the CORS handler itself, without reaching the routes.
       const preflight = await corsHandler(c, () => serve(c, next));

@@ -4,7 +4,7 @@
  * papaparse as it arrives into typed columns: never the whole text, never an object per row.
  */
 import Papa from "papaparse";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler, Next } from "hono";
 import type { BarColumns } from "../domain/bar.ts";
 import { CSV_HEADER } from "../domain/bar-format.ts";
 import type { Issue } from "../domain/errors.ts";
@@ -50,6 +50,37 @@ export function bodyLimit(maxBytes: number): MiddlewareHandler {
     // A reader (the JSON parser, say) may have turned the failed read into a 400 of its own.
     if (c.get(BODY_TOO_LARGE as never)) throw tooLarge(maxBytes);
   };
+}
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json\b/i;
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A request body as text, refused with a 400 when it is not UTF-8: the runtime's own text()
+ * and json() put U+FFFD in place of bad bytes, which then were stored as if sent.
+ */
+export async function readUtf8Text(request: Request): Promise<string> {
+  const bytes = await request.arrayBuffer();
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch {
+    throw new ApiError(400, "the request body is not valid UTF-8", { where: "body" }, "MALFORMED");
+  }
+}
+
+/**
+ * Decodes a JSON body strictly before any route reads it, and leaves the text where Hono's
+ * c.req.json() (the validators') looks first: its body cache. A JSON body is read whole
+ * by its parser anyway; CSV uploads stream, and their reader decodes strictly itself.
+ */
+export function strictJsonBody(c: Context, next: Next): Promise<void> {
+  const type = c.req.raw.headers.get("content-type");
+  if (!c.req.raw.body || type === null || !JSON_TYPE.test(type)) return next();
+  return readUtf8Text(c.req.raw).then((text) => {
+    // Hono keeps promises there (its type says values).
+    (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
+    return next();
+  });
 }
 
 function tooLarge(maxBytes: number): ApiError {

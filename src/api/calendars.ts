@@ -8,6 +8,7 @@ import { parseCalendarFile, type CalendarDay } from "../domain/calendar.ts";
 import { calendarAsText, calendarOfText, sessionsAt } from "../domain/calendar-text.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
+import { readUtf8Text } from "./body.ts";
 import { NameParam, route, SymbolParam } from "./schemas.ts";
 
 const Summary = z.object({
@@ -99,7 +100,7 @@ export function calendarRoutes(app: Api): void {
       const { name, year } = c.req.valid("param") as { name: string; year: string };
       const type = (c.req.header("content-type") ?? "").toLowerCase();
       let days: CalendarDay[];
-      if (type.startsWith("text/csv")) days = parseCalendarFile(await c.req.text());
+      if (type.startsWith("text/csv")) days = parseCalendarFile(await readUtf8Text(c.req.raw));
       else if (/^application\/([a-z.-]+\+)?json/.test(type)) {
         days = (c.req.valid("json") as z.infer<typeof YearBody>).days.map((day, i) => (day.sessions === undefined || day.sessions === "" ? { date: day.date } : { date: day.date, sessions: sessionsAt(day.sessions, `days.${i}.sessions`) }));
       } else throw new ApiError(415, "a calendar year is application/json ({ days }) or text/csv (date,sessions)");

@@ -33,12 +33,45 @@ export function hostName(header: string): string {
 export function hostAllowlist(extra: readonly string[]): (c: Context) => void {
   const allowed = new Set<string>([...LOOPBACK_HOSTS, ...extra.map(hostName)]);
   return (c) => {
-    // A browser always sends Host; app.request() in tests may not, and then the URL has it.
-    const header = c.req.raw.headers.get("host") ?? new URL(c.req.url).host;
+    // A browser always sends Host; app.request() in tests may not, and then the URL has it. An
+    // HTTP/1.0 request without one has only a path for a URL: nothing to check, so refused.
+    let header = c.req.raw.headers.get("host");
+    if (header === null) {
+      if (!URL.canParse(c.req.url)) throw new ApiError(400, "a Host header is required (an HTTP/1.0 request without one is refused)", null, "MALFORMED");
+      header = new URL(c.req.url).host;
+    }
     if (!allowed.has(hostName(header))) {
       throw new ApiError(403, `host ${JSON.stringify(hostName(header).slice(0, 100))} is not allowed; add it to TRADELITE_ALLOWED_HOSTS`, null, "FORBIDDEN_HOST");
     }
   };
+}
+
+/**
+ * Refuses a path or query that does not decode: a percent sign not followed by two hex digits,
+ * or escapes whose bytes are not UTF-8 (`/v1/bars/%41%FF`). The router leaves such text as it
+ * is, so without this check it became part of a stored symbol. Only a URL with a `%` is read.
+ */
+export function checkUrlEncoding(url: string): void {
+  if (!url.includes("%")) return;
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const query = url.indexOf("?");
+  const path = query < 0 ? url.slice(start) : url.slice(start, query);
+  if (!decodes(path)) throw new ApiError(400, "the path has an invalid percent-encoding or escapes that are not UTF-8", { where: "path" }, "MALFORMED");
+  if (query < 0) return;
+  for (const part of url.slice(query + 1).split(/[&=]/)) {
+    if (!decodes(part.replaceAll("+", " "))) {
+      throw new ApiError(400, "the query has an invalid percent-encoding or escapes that are not UTF-8", { where: "query" }, "MALFORMED");
+    }
+  }
+}
+
+function decodes(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
