@@ -36,6 +36,7 @@ const CODE_OF_STATUS: Record<number, string> = {
   500: "INTERNAL",
   501: "NOT_IMPLEMENTED",
   503: "UNAVAILABLE",
+  507: "INSUFFICIENT_STORAGE",
 };
 
 /** Thrown by handlers for a request that cannot be read at all (400) or is refused outright. */
@@ -68,6 +69,8 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, code: st
 }
 
 /** Store codes that mean "try again shortly" rather than "broken". */
+/** A full disk (SQLite's, or the cache folder's): 507, the request can succeed once space is freed. */
+const FULL_CODES = new Set(["SQLITE_FULL", "ENOSPC", "EDQUOT"]);
 const BUSY_CODES = new Set(["SQLITE_BUSY", "SQLITE_LOCKED", "CLOSED", "QUEUE_FULL", "CONNECTION", "WORKER_DIED", "WORKER_UNAVAILABLE", "UPLOAD_INCOMPLETE"]);
 
 export type ErrorLogger = (error: unknown, c: Context) => void;
@@ -100,6 +103,13 @@ function errorAnswer(error: unknown, c: Context, log: ErrorLogger): Response {
   }
   if (error instanceof StorageError && error.code === "SQLITE_READONLY") {
     return errorResponse(c, 403, "READONLY", "the store is open read-only");
+  }
+  if (error instanceof StorageError && FULL_CODES.has(error.code)) {
+    // Not the server's fault and not a busy store: the answer says what the caller can do.
+    log(error, c);
+    return errorResponse(c, 507, "INSUFFICIENT_STORAGE", "the disk is full: nothing of this request was stored; free space and retry", {
+      storageCode: error.code,
+    });
   }
   if (error instanceof TradeliteError && BUSY_CODES.has(error.code)) {
     log(error, c);
@@ -180,8 +190,9 @@ export function errorResponses(...statuses: number[]): Record<number, { descript
     500: "internal error",
     501: "not available on this server or backend",
     503: "store busy; retry",
+    507: "the disk is full; nothing was stored",
   };
   return Object.fromEntries(
-    [401, 422, 500, ...statuses].map((status) => [status, { description: descriptions[status] ?? "error", content: { "application/json": { schema: ErrorSchema } } }]),
+    [401, 422, 500, 507, ...statuses].map((status) => [status, { description: descriptions[status] ?? "error", content: { "application/json": { schema: ErrorSchema } } }]),
   );
 }

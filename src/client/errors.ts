@@ -34,6 +34,7 @@ export function errorOfShape({ code, message, details }: ErrorShape): TradeliteE
       return new StorageError("SQLITE_READONLY", message);
     // A busy or failed store: the store's own code travels in details.storageCode.
     case "UNAVAILABLE":
+    case "INSUFFICIENT_STORAGE":
     case "INTERNAL":
       return new StorageError(storageCodeOf(details) ?? code, message);
     // UNAUTHORIZED, FORBIDDEN, MALFORMED, PAYLOAD_TOO_LARGE ...: refusals of the request itself,

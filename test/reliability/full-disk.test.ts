@@ -14,6 +14,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase, openStore, StorageError, type Database, type Store } from "../../src/mod.ts";
 import { SessionCache } from "../../src/cache/session-cache.ts";
+import { createApp } from "../../src/api/app.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { WORKER_RESTART_METRIC } from "../../src/worker/store.ts";
 import type { CacheRecoveryEvent } from "../../src/domain/cache.ts";
 import { tempDir } from "../support/files.ts";
@@ -357,6 +359,41 @@ describe("a real full file system (2 MiB tmpfs filled by a ballast file)", () =>
         expectFull(await failure(() => db.insertBars("KEEP", newBars(2_000, 2_400))));
       } finally {
         ballast?.free();
+        db.close();
+        folder.cleanup();
+      }
+    },
+    noTmpfs,
+  );
+
+  fullDiskCase(
+    "a checkpoint that must grow the database file fails with SQLITE_FULL (the API: 507), loses nothing, and completes once space is freed",
+    async () => {
+      const folder = onTmpfs("checkpoint");
+      const db = openDatabase({ path: folder.file("trading.db") });
+      const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: createApp(createSqliteStore(db)).fetch });
+      let ballast: { free(): void } | undefined;
+      try {
+        db.maintenance.checkpoint("TRUNCATE");
+        // New pages in the WAL: copying them back must grow the database file.
+        db.insertBars("KEEP", newBars(0, 2_000));
+        ballast = fillDisk(folder.path);
+        for (const mode of ["PASSIVE", "TRUNCATE"] as const) expectFull(await failure(() => db.maintenance.checkpoint(mode)));
+        const answer = await fetch(`${server.url}v1/maintenance/checkpoint?mode=PASSIVE`, { method: "POST" });
+        expect(answer.status).toBe(507);
+        expect(await answer.json()).toEqual({
+          error: { code: "INSUFFICIENT_STORAGE", message: "the disk is full: nothing of this request was stored; free space and retry", details: { storageCode: "SQLITE_FULL" } },
+        });
+        // The WAL holds every committed bar meanwhile: another client reads them all.
+        expect(await inspectWithPython(db.path)).toEqual({ integrity: "ok", counts: { KEEP: 2_000 } });
+        ballast.free();
+        ballast = undefined;
+        expect(db.maintenance.checkpoint("TRUNCATE")).toMatchObject({ busy: false });
+        expect(readFileSync(`${db.path}-wal`).byteLength).toBe(0);
+        expect(db.getBars("KEEP")).toEqual(newBars(0, 2_000));
+      } finally {
+        ballast?.free();
+        server.stop(true);
         db.close();
         folder.cleanup();
       }
