@@ -299,3 +299,19 @@ describe("browser-facing headers", () => {
     }
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+
+describe("CORS and the Host check", () => {
+  test("a preflight with a foreign Host is refused; an allowed one gets CORS and the secure headers", async () => {
+    const f = await openApiFixture({ api: { corsOrigins: ["http://app.local"] } });
+    const headers = { origin: "http://app.local", "access-control-request-method": "GET" };
+    const refused = await call(f.app, "OPTIONS", "/v1/symbols", { headers: { ...headers, host: "evil.example" } });
+    expectError(refused, 403, "FORBIDDEN_HOST");
+    expect(refused.headers.get("access-control-allow-origin")).toBeNull();
+    const preflight = await call(f.app, "OPTIONS", "/v1/symbols", { headers });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("http://app.local");
+    expect(preflight.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+});
