@@ -1,8 +1,8 @@
 /**
  * The README and docs/ stay true: every TypeScript block in them runs (and type-checks) as an app
  * would run it, importing "tradelite" through the package's own entry; every `tradelite` command
- * and flag, `bun run` script, `TRADELITE_*` variable, HTTP route and relative link they name
- * exists; the README's map of which folder imports which matches the import statements.
+ * and flag, `bun run` script, `TRADELITE_*` variable, HTTP route, error code and relative link
+ * they name exists; the README's map of which folder imports which matches the import statements.
  */
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -175,6 +175,17 @@ describe("what the pages name exists", () => {
     } finally {
       await store.close();
     }
+  });
+
+  test("the error codes docs/library.md lists are the ones src/ throws", () => {
+    const library = text.get("docs/library.md")!;
+    const section = library.slice(library.indexOf("## Errors"), library.indexOf("\n## ", library.indexOf("## Errors") + 1));
+    const listed = new Set([...section.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((match) => match[1]!).filter((code) => !/^(SQLITE|PG)_/.test(code)));
+    const sources = filesUnder(join(root, "src")).filter((file) => file.endsWith(".ts")).map((file) => readFileSync(file, "utf8")).join("\n");
+    const thrown = new Set([...sources.matchAll(/new StorageError\(\s*"([A-Z][A-Z0-9_]+)"/g)].map((match) => match[1]!).filter((code) => !/^SQLITE_/.test(code)));
+    expect(thrown.size).toBeGreaterThan(10);
+    expect([...thrown].filter((code) => !listed.has(code))).toEqual([]);
+    expect([...listed].filter((code) => !sources.includes(`"${code}"`))).toEqual([]);
   });
 
   test("every relative link points at a file that exists, and at a heading that exists", () => {
