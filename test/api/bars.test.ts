@@ -1,6 +1,7 @@
 /**
  * /v1/bars/{symbol} (src/api/bars.ts): JSON and CSV uploads, reads in every format and interval, the latest bar,
- * deletes, and the real TDX exports through the API
+ * deletes, the real TDX exports through the API, and the daily series (?interval=1d on POST and
+ * DELETE, ?source= on GET)
  *
  * In process through app.request(), over a real SQLite file; answers are checked against what the
  * store holds afterwards, and every refusal for the one error shape and for having written nothing.
@@ -9,7 +10,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { call, closeApiFixtures, expectError, minuteBars, openApiFixture, resample, snapshot } from "../support/api.ts";
 import { EXPECTED_CSV_HEADER, expectSameBars } from "../support/cache-invariants.ts";
 import { TDX_ETF_5MIN_DESC, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
-import { T0, MIN, csvOf, barsOfCsv, barsOfNdjson, tdxBars } from "../support/api-routes.ts";
+import { T0, MIN, csvOf, barsOfCsv, barsOfNdjson, tdxBars, DAILY_BARS, shanghaiMidnight } from "../support/api-routes.ts";
 
 afterEach(closeApiFixtures);
 
@@ -275,5 +276,50 @@ describe("/v1/bars/{symbol}", () => {
       const daily = await call(f.app, "GET", "/v1/bars/512010.SH?interval=1d&format=ndjson");
       expectSameBars(barsOfNdjson(daily.text), await f.store.getBars("512010.SH", { interval: "1d" }));
     });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("the daily series over /v1/bars/{symbol}", () => {
+  test("POST ?interval=1d (JSON or CSV) writes daily bars beside the minutes; GET ?interval=1d&source= reads each side or both", async () => {
+    const f = await openApiFixture({ timezone: "Asia/Shanghai" });
+    const minutes = minuteBars(T0, 30);
+    expect((await call(f.app, "POST", "/v1/bars/600519.SH", { json: minutes })).body).toEqual({ written: 30 });
+    expect((await call(f.app, "POST", "/v1/bars/600519.SH?interval=1d", { json: DAILY_BARS })).body).toEqual({ written: 2 });
+    const csv = "timestamp,open,high,low,close,volume,amount\n2024-01-04T16:00:00.000Z,11,11.5,10.5,11.2,3000,33600\n";
+    expect((await call(f.app, "POST", "/v1/bars/600519.SH?interval=1d", { csv })).body).toEqual({ written: 1 });
+    expect(await f.store.getBars("600519.SH")).toHaveLength(30);
+
+    const stored = (await call(f.app, "GET", "/v1/bars/600519.SH?interval=1d&source=stored")).body as { timestamp: number }[];
+    expect(stored.map((bar) => bar.timestamp)).toEqual([shanghaiMidnight("2024-01-02"), shanghaiMidnight("2024-01-03"), shanghaiMidnight("2024-01-05")]);
+    expect(stored).toEqual(await f.store.getBars("600519.SH", { interval: "1d", source: "stored" }));
+    const fromMinutes = (await call(f.app, "GET", "/v1/bars/600519.SH?interval=1d&source=minutes")).body;
+    expect(fromMinutes).toEqual(await f.store.getBars("600519.SH", { interval: "1d", source: "minutes" }));
+    expect(fromMinutes).toHaveLength(1);
+    // Both merged: the stored 2024-01-02 wins over the one from minutes.
+    expect((await call(f.app, "GET", "/v1/bars/600519.SH?interval=1d")).body).toEqual(stored);
+    const ndjson = await call(f.app, "GET", "/v1/bars/600519.SH?interval=1d&source=stored&format=ndjson&order=desc&limit=1");
+    expect(JSON.parse(ndjson.text.trim())).toEqual(stored[2]);
+
+    expect((await call(f.app, "DELETE", "/v1/bars/600519.SH?interval=1d&start=2024-01-03")).body).toEqual({ deleted: 2 });
+    expect(await f.store.getBars("600519.SH")).toHaveLength(30);
+    expect((await call(f.app, "DELETE", "/v1/bars/600519.SH?interval=1d&all=true")).body).toEqual({ deleted: 1 });
+    expect((await f.store.overview())[0]!.daily).toBeUndefined();
+    const entries = await f.store.audit.query({ action: "bars.delete" });
+    expect(entries.map((entry) => (entry.details as { interval?: string }).interval)).toEqual(["1d", "1d"]);
+  });
+
+  test("422 naming the field for a daily bar off midnight, an unknown interval, and source without interval=1d; nothing written", async () => {
+    const f = await openApiFixture({ timezone: "Asia/Shanghai" });
+    const offMidnight = expectError(await call(f.app, "POST", "/v1/bars/X?interval=1d", { json: [{ ...DAILY_BARS[0]!, timestamp: "2024-01-02 15:00" }] }), 422, "VALIDATION");
+    expect(offMidnight.details).toEqual([{ row: 0, field: "timestamp", message: expect.stringContaining("local midnight") }]);
+    expect(expectError(await call(f.app, "POST", "/v1/bars/X?interval=1h", { json: DAILY_BARS }), 422, "VALIDATION").details).toEqual([{ field: "interval", message: expect.any(String) }]);
+    expect(expectError(await call(f.app, "DELETE", "/v1/bars/X?interval=5m&all=true"), 422, "VALIDATION").details).toEqual([{ field: "interval", message: expect.any(String) }]);
+    for (const query of ["source=stored", "interval=1w&source=stored"]) {
+      expect(expectError(await call(f.app, "GET", `/v1/bars/X?${query}`), 422, "VALIDATION").details).toEqual([{ field: "source", message: expect.any(String) }]);
+    }
+    expect(expectError(await call(f.app, "GET", "/v1/bars/X?interval=1d&source=vendor"), 422, "VALIDATION").details).toEqual([{ field: "source", message: expect.any(String) }]);
+    expect(await f.store.overview()).toEqual([]);
   });
 });

@@ -1,12 +1,13 @@
 /**
- * GET /health and GET /v1/symbols (src/api/symbols.ts)
+ * GET /health and GET /v1/symbols (src/api/symbols.ts): the overview, with each symbol's daily
+ * series and, on request, its completeness
  *
  * In process through app.request(), over a real SQLite file; answers are checked against what the
  * store holds afterwards, and every refusal for the one error shape and for having written nothing.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { call, closeApiFixtures, minuteBars, openApiFixture } from "../support/api.ts";
-import { T0, MIN } from "../support/api-routes.ts";
+import { call, closeApiFixtures, expectError, minuteBars, openApiFixture } from "../support/api.ts";
+import { T0, MIN, DAILY_BARS, shanghaiMidnight } from "../support/api-routes.ts";
 
 afterEach(closeApiFixtures);
 
@@ -41,5 +42,47 @@ describe("GET /health and GET /v1/symbols", () => {
       "BBB.SH": { symbol: "BBB.SH", count: 3, start: T0 + 10 * MIN, end: T0 + 12 * MIN },
     });
     expect(answer.body).toEqual(await f.store.overview());
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("GET /v1/symbols: the daily series and completeness", () => {
+  test("a symbol's daily series is its daily field; a symbol with daily bars only has count 0 and null bounds", async () => {
+    const f = await openApiFixture({ timezone: "Asia/Shanghai" });
+    await call(f.app, "POST", "/v1/bars/BOTH", { json: minuteBars(T0, 3) });
+    await call(f.app, "POST", "/v1/bars/BOTH?interval=1d", { json: DAILY_BARS });
+    await call(f.app, "POST", "/v1/bars/DAYS?interval=1d", { json: DAILY_BARS.slice(1) });
+    const answer = await call(f.app, "GET", "/v1/symbols");
+    expect(answer.body).toEqual([
+      { symbol: "BOTH", count: 3, start: T0, end: T0 + 2 * 60_000, daily: { count: 2, start: shanghaiMidnight("2024-01-02"), end: shanghaiMidnight("2024-01-03") } },
+      { symbol: "DAYS", count: 0, start: null, end: null, daily: { count: 1, start: shanghaiMidnight("2024-01-03"), end: shanghaiMidnight("2024-01-03") } },
+    ]);
+    expect(answer.body).toEqual(await f.store.overview());
+  });
+
+  test("?completeness=true adds each symbol's expected and missing minutes, as the store computes them; other values are 422", async () => {
+    const f = await openApiFixture({ timezone: "Asia/Shanghai" });
+    await f.store.updateSettings({ calendar: "XSHG" });
+    // 09:30 to 09:59 start-stamped: 30 of 2024-01-02's 240 minutes.
+    await call(f.app, "POST", "/v1/bars/600519.SH", { json: minuteBars(T0, 30) });
+    const plain = (await call(f.app, "GET", "/v1/symbols")).body as object[];
+    expect(plain).toEqual([{ symbol: "600519.SH", count: 30, start: T0, end: T0 + 29 * 60_000 }]);
+    const counted = await call(f.app, "GET", "/v1/symbols?completeness=true");
+    expect(counted.body).toEqual([{ ...plain[0], expected: 240, missing: 210 }]);
+    expect(counted.body).toEqual(await f.store.overview({ completeness: true }));
+    expect((await call(f.app, "GET", "/v1/symbols?completeness=false")).body).toEqual(plain);
+    expect(expectError(await call(f.app, "GET", "/v1/symbols?completeness=1"), 422, "VALIDATION").details).toEqual([{ field: "completeness", message: expect.any(String) }]);
+    expect(expectError(await call(f.app, "GET", "/v1/symbols?gaps=true"), 422, "VALIDATION").details).toEqual([{ field: "gaps", message: expect.any(String) }]);
+  });
+
+  test("the OpenAPI document describes ?source, ?interval on writes and the daily field", async () => {
+    const f = await openApiFixture();
+    const document = (await call(f.app, "GET", "/openapi.json")).body as { paths: Record<string, Record<string, { parameters?: { name: string }[] }>> };
+    const bars = document.paths["/v1/bars/{symbol}"]!;
+    expect(bars.get!.parameters!.map((p) => p.name)).toContain("source");
+    expect(bars.post!.parameters!.map((p) => p.name)).toContain("interval");
+    expect(bars.delete!.parameters!.map((p) => p.name)).toContain("interval");
+    expect(JSON.stringify(document.paths["/v1/symbols"])).toContain("daily");
   });
 });

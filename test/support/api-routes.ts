@@ -1,6 +1,7 @@
 /**
  * What the route tests of test/api/ share: the first minute they write at, the tokens they call
- * with, and readers of the CSV and NDJSON they get back (written by test code, not by src).
+ * with, a daily file's bars, and readers of the CSV and NDJSON they get back (written by test
+ * code, not by src).
  */
 import { expect } from "bun:test";
 import type { Bar, Store } from "../../src/mod.ts";
@@ -66,3 +67,11 @@ export function chunked(text: string, chunkSize = 512): ReadableStream<Uint8Arra
   });
 }
 
+/** A date's local midnight in Shanghai, where a daily bar of that date is stamped. */
+export const shanghaiMidnight = (date: string) => Date.parse(`${date}T00:00:00+08:00`);
+
+/** Two days of an A-share daily file, as a user sends them (dates alone). */
+export const DAILY_BARS = [
+  { timestamp: "2024-01-02", open: 10, high: 11, low: 9, close: 10.5, volume: 1_000, amount: 10_500 },
+  { timestamp: "2024-01-03", open: 10.5, high: 12, low: 10, close: 11, volume: 2_000, amount: 22_000 },
+];
