@@ -6,6 +6,7 @@
  * store holds afterwards, and every refusal for the one error shape and for having written nothing.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { createApp, openStore } from "../../src/mod.ts";
 import { call, closeApiFixtures, expectError, minuteBars, openApiFixture } from "../support/api.ts";
 import { T0, MIN, DAILY_BARS, shanghaiMidnight } from "../support/api-routes.ts";
 
@@ -85,4 +86,20 @@ describe("GET /v1/symbols: the daily series and completeness", () => {
     expect(bars.delete!.parameters!.map((p) => p.name)).toContain("interval");
     expect(JSON.stringify(document.paths["/v1/symbols"])).toContain("daily");
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+test("/health reports the settings the database stores, to a store opened without being told them", async () => {
+  const f = await openApiFixture({ timezone: "Asia/Shanghai" });
+  await f.store.updateSettings({ calendar: "XSHG" });
+  await f.store.close();
+  const store = await openStore({ backend: "sqlite", path: f.dbPath });
+  try {
+    const app = createApp(store, { logError: () => {} });
+    const health = await call(app, "GET", "/health");
+    expect(health.body).toMatchObject({ timezone: "Asia/Shanghai", barTimestamp: "start", calendar: "XSHG" });
+  } finally {
+    await store.close();
+  }
 });
