@@ -7,7 +7,8 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
-import { createApp, openStore } from "../src/mod.ts";
+import { createApp } from "../src/api/app.ts";
+import { openStore } from "../src/mod.ts";
 import { COMMANDS } from "../scripts/tradelite.ts";
 import { tempDir } from "./support/files.ts";
 

@@ -5,7 +5,7 @@
  * store holds afterwards, and every refusal for the one error shape and for having written nothing.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { LOCAL_ACTOR } from "../../src/mod.ts";
+import { LOCAL_ACTOR } from "../../src/api/security.ts";
 import { call, closeApiFixtures, expectError, minuteBars, openApiFixture } from "../support/api.ts";
 import { T0 } from "../support/api-routes.ts";
 

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import type { Context } from "hono";
 import { readBarCsv, MAX_CSV_RECORD_CHARS } from "../../src/api/body.ts";
 import { ApiError } from "../../src/api/errors.ts";
-import { createApp } from "../../src/mod.ts";
+import { createApp } from "../../src/api/app.ts";
 import { call, closeApiFixtures, expectError, minuteBars, openApiFixture, snapshot } from "../support/api.ts";
 import { EXPECTED_CSV_HEADER, expectSameBars } from "../support/cache-invariants.ts";
 import { csvLine } from "../support/cache-retention.ts";

@@ -7,7 +7,8 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { Database as RawDatabase } from "bun:sqlite";
-import { createApp, openStore } from "../../src/mod.ts";
+import { createApp } from "../../src/api/app.ts";
+import { openStore } from "../../src/mod.ts";
 import { call, closeApiFixtures, expectError, minuteBars, openApiFixture, snapshot, storeThrowing, type App } from "../support/api.ts";
 import { expectSameBars } from "../support/cache-invariants.ts";
 import { T0, MIN } from "../support/api-routes.ts";

@@ -8,7 +8,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { createApp, defaultBackupDir, openDatabase } from "../../src/mod.ts";
+import { createApp, defaultBackupDir } from "../../src/api/app.ts";
+import { openDatabase } from "../../src/mod.ts";
 import { call, closeApiFixtures, expectError, minuteBars, openApiFixture, snapshot } from "../support/api.ts";
 import { expectSameBars } from "../support/cache-invariants.ts";
 import { T0, MIN } from "../support/api-routes.ts";

@@ -10,7 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { openDatabase, openStore, startServer, type Bar, type SymbolOverview } from "../../src/mod.ts";
+import { startServer } from "../../src/api/server.ts";
+import { openDatabase, openStore, type Bar, type SymbolOverview } from "../../src/mod.ts";
 import {
   addToChecksum,
   barColumns,

@@ -3,7 +3,8 @@
  * never ended as if complete, and the error reaches the configured logger.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { createApp, type Store } from "../../src/mod.ts";
+import { createApp } from "../../src/api/app.ts";
+import type { Store } from "../../src/mod.ts";
 import { closeApiFixtures, minuteBars, openApiFixture } from "../support/api.ts";
 
 afterAll(closeApiFixtures);

@@ -6,7 +6,8 @@
  * store holds afterwards, and every refusal for the one error shape and for having written nothing.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { createApp, openStore } from "../../src/mod.ts";
+import { createApp } from "../../src/api/app.ts";
+import { openStore } from "../../src/mod.ts";
 import { call, closeApiFixtures, expectError, minuteBars, openApiFixture } from "../support/api.ts";
 import { T0, MIN, DAILY_BARS, shanghaiMidnight } from "../support/api-routes.ts";
 

@@ -1,14 +1,8 @@
 import { Database as RawDatabase } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import {
-  getDatabase,
-  openDatabase,
-  SCHEMA_VERSION,
-  StorageError,
-  ValidationError,
-  type Database,
-} from "../../src/mod.ts";
+import { SCHEMA_VERSION } from "../../src/sqlite/migrations.ts";
+import { getDatabase, openDatabase, StorageError, ValidationError, type Database } from "../../src/mod.ts";
 import { randomBars } from "../support/bars.ts";
 import { thrown } from "../support/errors.ts";
 import { tempDir } from "../support/files.ts";

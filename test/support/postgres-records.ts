@@ -7,7 +7,8 @@
  */
 import { Database as RawDatabase } from "bun:sqlite";
 import { expect, setSystemTime } from "bun:test";
-import { createSqliteStore, openDatabase, TradeliteError, ValidationError, type AuditEntry, type Database, type Store } from "../../src/mod.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
+import { openDatabase, TradeliteError, ValidationError, type AuditEntry, type Database, type Store } from "../../src/mod.ts";
 import { createPgArtifacts } from "../../src/postgres/artifacts.ts";
 import { createPgAudit } from "../../src/postgres/audit.ts";
 import { PostgresPool } from "../../src/postgres/connection.ts";
