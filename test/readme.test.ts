@@ -150,15 +150,18 @@ describe("what the pages name exists", () => {
     expect(missing).toEqual([]);
   });
 
-  test("every TRADELITE_* variable is read somewhere in src/, scripts/, test/ or .ci/", () => {
+  test("every TRADELITE_* variable is read somewhere in src/, scripts/, test/ or .ci/, and every one read is documented", () => {
     const sources = ["src", "scripts", "test", ".ci"]
       .flatMap((folder) => filesUnder(join(root, folder)))
       .filter((file) => file !== import.meta.path && !file.includes(`${sep}fixtures${sep}`))
       .map((file) => readFileSync(file, "utf8"))
       .join("\n");
-    const named = new Set(PAGES.flatMap((page) => [...text.get(page)!.matchAll(/TRADELITE_[A-Z0-9_]+/g)].map((match) => match[0])));
+    const variables = (source: string) => new Set([...source.matchAll(/TRADELITE_[A-Z0-9_]+/g)].map((match) => match[0]));
+    const named = variables(PAGES.map((page) => text.get(page)!).join("\n"));
+    const read = variables(sources);
     expect(named.size).toBeGreaterThan(10);
-    expect([...named].filter((name) => !new RegExp(`\\b${name}\\b`).test(sources))).toEqual([]);
+    expect([...named].filter((name) => !read.has(name))).toEqual([]);
+    expect([...read].filter((name) => !named.has(name))).toEqual([]);
   });
 
   test("every HTTP route is in docs/http.md, and every path the pages show is a route", async () => {
