@@ -141,13 +141,20 @@ describe("what the pages name exists", () => {
     expect(missing).toEqual([]);
   });
 
-  test("every `bun run X` is a script in package.json", () => {
+  test("every `bun run X` is a script in package.json, and every script is shown", () => {
     const scripts = Object.keys(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts);
     const missing = PAGES.flatMap((page) =>
       [...text.get(page)!.matchAll(/bun run ([a-z][\w:-]*)/g)].map((match) => match[1]!).filter((name) => !scripts.includes(name)).map((name) => `${page}: bun run ${name}`),
     );
     expect(readme).toContain("bun run start");
     expect(missing).toEqual([]);
+    const all = [...text.values()].join("\n");
+    expect(scripts.filter((name) => !all.includes(`bun run ${name}`))).toEqual([]);
+  });
+
+  test("every command of scripts/tradelite.ts has its row in docs/cli.md", () => {
+    const cli = text.get("docs/cli.md")!;
+    expect(COMMANDS.map((command) => command.name).filter((name) => !cli.includes(`| \`tradelite ${name}`))).toEqual([]);
   });
 
   test("every TRADELITE_* variable is read somewhere in src/, scripts/, test/ or .ci/, and every one read is documented", () => {
