@@ -32,8 +32,10 @@ function fencesOf(page: string): Fence[] {
   let open: Fence | undefined;
   for (const line of text.get(page)!.split("\n")) {
     if (open) {
-      if (line.startsWith("```")) (fences.push(open), (open = undefined));
-      else open.body += `${line}\n`;
+      if (line.startsWith("```")) {
+        fences.push(open);
+        open = undefined;
+      } else open.body += `${line}\n`;
     } else if (line.startsWith("```")) open = { page, lang: line.slice(3).trim(), body: "", heading };
     else if (line.startsWith("#")) heading = line.replace(/^#+\s*/, "");
   }
@@ -45,7 +47,7 @@ function outsideFences(page: string): string {
   return text.get(page)!.replace(/^```[\s\S]*?^```$/gm, "");
 }
 
-/** What the page shows as code: fenced blocks and `inline spans`. */
+/** What the page shows as code: fenced blocks and `inline spans` (prose says "tradelite ships ..."). */
 function codeOf(page: string): string[] {
   const spans = [...outsideFences(page).matchAll(/`([^`\n]+)`/g)].map((match) => match[1]!);
   return [...fencesOf(page).map((fence) => fence.body), ...spans];
