@@ -1,7 +1,21 @@
-import { describe, expect, test } from "bun:test";
+/**
+ * What keeps the local API local (src/api/security.ts): the constant-time token comparison, the
+ * bearer token on every route but /health (401), the Host allowlist against DNS rebinding (403),
+ * the token's name as the audit log's actor, CORS only for listed origins and the secure headers.
+ * Routes in process through app.request(), over a real SQLite file.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
 import { constantTimeEquals, hostName } from "../../src/api/security.ts";
 import { isLoopbackHost, resolveServerSettings } from "../../src/config.ts";
 import { ValidationError } from "../../src/domain/errors.ts";
+import { createApp } from "../../src/api/app.ts";
+import { LOCAL_ACTOR } from "../../src/api/security.ts";
+import type { Store } from "../../src/mod.ts";
+import { call, closeApiFixtures, expectError, minuteBars, openApiFixture, snapshot, type App } from "../support/api.ts";
+import { cacheFileBars, expectSameBars } from "../support/cache-invariants.ts";
+import { T0, MIN, TOKEN, BOB_TOKEN, TOKENS, csvOf, auditSince, lastAuditId } from "../support/api-routes.ts";
+
+afterEach(closeApiFixtures);
 
 describe("constantTimeEquals", () => {
   const known = "a-long-secret-token-1";
@@ -108,5 +122,209 @@ describe("resolveServerSettings", () => {
   test("loopback hosts", () => {
     for (const host of ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"]) expect(isLoopbackHost(host)).toBe(true);
     for (const host of ["0.0.0.0", "::", "192.168.1.5", "example.com", "128.0.0.1"]) expect(isLoopbackHost(host)).toBe(false);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("401: bearer tokens", () => {
+  test("with tokens configured: missing and wrong tokens are refused, /health is open, the right token works", async () => {
+    const f = await openApiFixture({ api: { tokens: TOKENS } });
+    const bars = minuteBars(T0, 3);
+    const before = await snapshot(f.store, ["AAA"]);
+
+    const missing = await call(f.app, "POST", "/v1/bars/AAA", { json: bars });
+    expectError(missing, 401, "UNAUTHORIZED");
+    expect(missing.headers.get("www-authenticate")).toStartWith("Bearer");
+    expectError(await call(f.app, "POST", "/v1/bars/AAA", { json: bars, token: "wrong-token-of-enough-length" }), 401, "UNAUTHORIZED");
+    // Without the "Bearer" scheme no bearer token was given: a 401 with error="invalid_request".
+    const schemeless = await call(f.app, "POST", "/v1/bars/AAA", { json: bars, headers: { authorization: TOKEN } });
+    expectError(schemeless, 401, "UNAUTHORIZED");
+    expect(schemeless.headers.get("www-authenticate")).toContain('error="invalid_request"');
+    expectError(await call(f.app, "POST", "/v1/bars/AAA", { json: bars, token: `${TOKEN}x` }), 401, "UNAUTHORIZED");
+    expectError(await call(f.app, "GET", "/v1/symbols"), 401, "UNAUTHORIZED");
+    expectError(await call(f.app, "GET", "/openapi.json"), 401, "UNAUTHORIZED");
+    expectError(await call(f.app, "GET", "/v1/nowhere"), 401, "UNAUTHORIZED");
+    expect(await snapshot(f.store, ["AAA"])).toEqual(before);
+
+    const health = await call(f.app, "GET", "/health");
+    expect(health.status).toBe(200);
+    expect(health.body.status).toBe("ok");
+
+    const ok = await call(f.app, "POST", "/v1/bars/AAA", { json: bars, token: TOKEN });
+    expect(ok.body).toEqual({ written: 3 });
+    expectSameBars(await f.store.getBars("AAA"), bars);
+    expectSameBars((await call(f.app, "GET", "/v1/bars/AAA", { token: BOB_TOKEN })).body, bars);
+  });
+
+  test("createApp refuses a short token or one with whitespace", async () => {
+    const f = await openApiFixture();
+    expect(() => f.rebuild({ tokens: [{ name: "x", token: "short" }] })).toThrow(TypeError);
+    expect(() => f.rebuild({ tokens: [{ name: "x", token: "a long token with spaces" }] })).toThrow(TypeError);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("403: Host allowlist (DNS rebinding)", () => {
+  test("a Host that is not loopback or allowed is refused before anything runs", async () => {
+    const f = await openApiFixture();
+    const before = await snapshot(f.store, ["AAA"]);
+    for (const host of ["evil.example", "localhost.evil.example", "evil.example:8787", "127.0.0.2"]) {
+      const error = expectError(await call(f.app, "GET", "/health", { headers: { host } }), 403);
+      expect(error.code).toBe("FORBIDDEN_HOST");
+      expectError(await call(f.app, "POST", "/v1/bars/AAA", { json: minuteBars(T0, 1), headers: { host } }), 403, "FORBIDDEN_HOST");
+    }
+    expect(await snapshot(f.store, ["AAA"])).toEqual(before);
+    for (const host of ["localhost", "localhost:8787", "127.0.0.1:8787", "[::1]:8787", "LOCALHOST"]) {
+      expect((await call(f.app, "GET", "/health", { headers: { host } })).status).toBe(200);
+    }
+  });
+
+  test("allowedHosts admits the hosts it names (with any port), and only those", async () => {
+    const f = await openApiFixture({ api: { allowedHosts: ["trading.lan"] } });
+    expect((await call(f.app, "GET", "/health", { headers: { host: "trading.lan:8787" } })).status).toBe(200);
+    expect((await call(f.app, "GET", "/v1/symbols", { headers: { host: "trading.lan" } })).status).toBe(200);
+    expectError(await call(f.app, "GET", "/health", { headers: { host: "evil.example" } }), 403, "FORBIDDEN_HOST");
+    expectError(await call(f.app, "GET", "/health", { headers: { host: "trading.lan.evil.example" } }), 403, "FORBIDDEN_HOST");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("the audit log names the caller", () => {
+  async function mutations(app: App, store: Store, token?: string) {
+    const auth = token === undefined ? {} : { token };
+    const bars = minuteBars(T0, 4);
+    const steps: [string, () => Promise<unknown>][] = [
+      ["bars.insert", () => call(app, "POST", "/v1/bars/AAA", { json: bars, ...auth })],
+      ["bars.delete", () => call(app, "DELETE", `/v1/bars/AAA?start=${T0 + 3 * MIN}`, auth)],
+      ["quotes.insert", () => call(app, "POST", "/v1/quotes/AAA", { json: [{ timestamp: T0, last: 1 }], ...auth })],
+      ["prefs.set", () => call(app, "PUT", "/v1/preferences/theme", { json: { value: "dark" }, ...auth })],
+      ["prefs.delete", () => call(app, "DELETE", "/v1/preferences/theme", auth)],
+      ["artifacts.register", () => call(app, "POST", "/v1/artifacts", { json: { name: "m", version: "1", path: "m.bin", sha256: "e".repeat(64), size: 1 }, ...auth })],
+      // With write-through (the default) a cache write is audited as the bars.insert it makes.
+      ["bars.insert", () => call(app, "POST", "/v1/cache/CCC", { json: bars, ...auth })],
+      ["cache.compact", () => call(app, "POST", "/v1/cache/CCC/compact", auth)],
+      ["maintenance.optimize", () => call(app, "POST", "/v1/maintenance/optimize", auth)],
+    ];
+    const seen: { action: string; actors: string[]; actions: string[] }[] = [];
+    for (const [action, run] of steps) {
+      const after = await lastAuditId(store);
+      const answer = (await run()) as { status: number; text: string };
+      expect({ action, status: answer.status, text: answer.text.slice(0, 200) }).toEqual({ action, status: 200, text: expect.any(String) });
+      const entries = await auditSince(store, after);
+      seen.push({ action, actors: [...new Set(entries.map((e) => e.actor))], actions: entries.map((e) => e.action) });
+    }
+    return seen;
+  }
+
+  test("the token's name for every mutation made with a token", async () => {
+    const f = await openApiFixture({ withCache: true, api: { tokens: TOKENS } });
+    for (const { action, actors, actions } of await mutations(f.app, f.store, TOKEN)) {
+      expect({ action, actions: actions.includes(action) }).toEqual({ action, actions: true });
+      expect({ action, actors }).toEqual({ action, actors: ["alice"] });
+    }
+    // Another token, another name: the app keeps one view per caller.
+    const after = await lastAuditId(f.store);
+    await call(f.app, "PUT", "/v1/preferences/bob", { json: { value: 1 }, token: BOB_TOKEN });
+    await call(f.app, "PUT", "/v1/preferences/alice", { json: { value: 1 }, token: TOKEN });
+    expect((await auditSince(f.store, after)).map((e) => [e.action, e.entity, e.actor])).toEqual([
+      ["prefs.set", "bob", "bob"],
+      ["prefs.set", "alice", "alice"],
+    ]);
+    expect((await call(f.app, "GET", "/v1/audit?actor=bob", { token: TOKEN })).body).toEqual(await f.store.audit.query({ actor: "bob" }));
+    expect((await f.store.audit.verify()).ok).toBe(true);
+  });
+
+  test(`"${LOCAL_ACTOR}" for every mutation when no tokens are configured`, async () => {
+    const f = await openApiFixture({ withCache: true });
+    expect(LOCAL_ACTOR).toBe("local");
+    for (const { action, actors, actions } of await mutations(f.app, f.store)) {
+      expect({ action, actions: actions.includes(action) }).toEqual({ action, actions: true });
+      expect({ action, actors }).toEqual({ action, actors: ["local"] });
+    }
+  });
+
+  test("cache.store (a cache without write-through) names the token", async () => {
+    const f = await openApiFixture({ withCache: true, cacheOptions: { writeThrough: false }, api: { tokens: TOKENS } });
+    const after = await lastAuditId(f.store);
+    const answer = await call(f.app, "POST", "/v1/cache/CCC", { json: minuteBars(T0, 3), token: BOB_TOKEN });
+    expect(answer.body).toEqual({ written: 3, compacted: false });
+    const entries = await auditSince(f.store, after);
+    expect(entries.filter((e) => e.action === "cache.store").map((e) => [e.entity, e.actor])).toEqual([["CCC", "bob"]]);
+    expect([...new Set(entries.map((e) => e.actor))]).toEqual(["bob"]);
+    expect(await f.store.getBars("CCC")).toEqual([]); // nothing written through
+  });
+
+  test("a CSV cache upload made with a token names the token", async () => {
+    const f = await openApiFixture({ withCache: true, api: { tokens: TOKENS } });
+    const after = await lastAuditId(f.store);
+    const answer = await call(f.app, "POST", "/v1/cache/CSV", { csv: csvOf(minuteBars(T0, 3)), token: TOKEN });
+    expect({ status: answer.status, text: answer.text.slice(0, 200) }).toEqual({ status: 200, text: expect.any(String) });
+    const entries = await auditSince(f.store, after);
+    expect(entries.filter((e) => e.action === "bars.insert").map((e) => [e.entity, e.actor])).toEqual([["CSV", "alice"]]);
+    expect([...new Set(entries.map((e) => e.actor))]).toEqual(["alice"]);
+    expectSameBars(cacheFileBars(f.cache!, "CSV"), minuteBars(T0, 3));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("browser-facing headers", () => {
+  test("CORS headers only for an Origin that corsOrigins lists", async () => {
+    const f = await openApiFixture({ api: { corsOrigins: ["http://app.example"] } });
+    const listed = await call(f.app, "GET", "/v1/symbols", { headers: { origin: "http://app.example" } });
+    expect(listed.status).toBe(200);
+    expect(listed.headers.get("access-control-allow-origin")).toBe("http://app.example");
+    const other = await call(f.app, "GET", "/v1/symbols", { headers: { origin: "http://evil.example" } });
+    expect(other.headers.get("access-control-allow-origin")).toBeNull();
+    const preflight = await call(f.app, "OPTIONS", "/v1/bars/AAA", {
+      headers: { origin: "http://app.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("http://app.example");
+    expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
+    const badPreflight = await call(f.app, "OPTIONS", "/v1/bars/AAA", { headers: { origin: "http://evil.example", "access-control-request-method": "POST" } });
+    expect(badPreflight.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  test("no CORS headers at all without corsOrigins", async () => {
+    const f = await openApiFixture();
+    const answer = await call(f.app, "GET", "/v1/symbols", { headers: { origin: "http://app.example" } });
+    expect(answer.status).toBe(200);
+    expect([...answer.headers.keys()].filter((name) => name.startsWith("access-control-"))).toEqual([]);
+  });
+
+  test("secure headers on answers and on errors", async () => {
+    const f = await openApiFixture();
+    for (const answer of [
+      await call(f.app, "GET", "/health"),
+      await call(f.app, "GET", "/v1/bars/AAA?format=csv"),
+      await call(f.app, "GET", "/v1/nothing"),
+      await call(f.app, "GET", "/v1/bars/AAA?interval=7m"),
+      await call(f.app, "GET", "/health", { headers: { host: "evil.example" } }),
+      await call(f.app, "POST", "/v1/bars/AAA", { body: "x", headers: { "content-type": "text/plain" } }),
+    ]) {
+      expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(answer.headers.get("x-frame-options")).toBe("SAMEORIGIN");
+      expect(answer.headers.get("referrer-policy")).toBe("no-referrer");
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("CORS and the Host check", () => {
+  test("a preflight with a foreign Host is refused; an allowed one gets CORS and the secure headers", async () => {
+    const f = await openApiFixture({ api: { corsOrigins: ["http://app.local"] } });
+    const headers = { origin: "http://app.local", "access-control-request-method": "GET" };
+    const refused = await call(f.app, "OPTIONS", "/v1/symbols", { headers: { ...headers, host: "evil.example" } });
+    expectError(refused, 403, "FORBIDDEN_HOST");
+    expect(refused.headers.get("access-control-allow-origin")).toBeNull();
+    const preflight = await call(f.app, "OPTIONS", "/v1/symbols", { headers });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("http://app.local");
+    expect(preflight.headers.get("x-content-type-options")).toBe("nosniff");
   });
 });

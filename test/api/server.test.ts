@@ -4,12 +4,14 @@
  * read from /proc/<pid>/status, so the streaming claims of body.ts (CSV upload parsed as it
  * arrives) and stream.ts (CSV/NDJSON written as the client reads) are measured, not assumed.
  *
- * Order matters within this file: one main server serves every describe block, and the last one
- * stops it with SIGTERM and opens its database file from Python.
+ * Order matters within this file: one main server serves the describe blocks up to SIGTERM,
+ * which stops it and opens its database file from Python. The last block starts servers of its
+ * own in process (startServer, src/api/server.ts) on other loopback addresses.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { openDatabase, type Bar, type SymbolOverview } from "../../src/mod.ts";
+import { startServer } from "../../src/api/server.ts";
+import { openDatabase, openStore, type Bar, type SymbolOverview } from "../../src/mod.ts";
 import {
   addToChecksum,
   barColumns,
@@ -608,5 +610,39 @@ print(json.dumps(out))
       EXP: expected(ROWS, SEED_EXPORT),
       SYM2: expected(READ_DAYS * DAY_ROWS, SEED_READ),
     });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("the server's own address", () => {
+  test("a server bound to 127.0.0.2 answers requests that name it", async () => {
+    const dir = tempDir("tradelite-bind-");
+    const store = await openStore({ backend: "sqlite", path: dir.file("t.db") });
+    const running = startServer(store, { hostname: "127.0.0.2", port: 0 });
+    try {
+      expect(running.url).toStartWith("http://127.0.0.2:");
+      const answer = await fetch(`${running.url}/health`);
+      expect(answer.status).toBe(200);
+      expect(((await answer.json()) as { status: string }).status).toBe("ok");
+    } finally {
+      await running.stop();
+      await store.close();
+      dir.cleanup();
+    }
+  });
+
+  test("an IPv6 loopback server prints a usable URL", async () => {
+    const dir = tempDir("tradelite-bind6-");
+    const store = await openStore({ backend: "sqlite", path: dir.file("t.db") });
+    const running = startServer(store, { hostname: "[::1]", port: 0 });
+    try {
+      expect(running.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
+      expect((await fetch(`${running.url}/health`)).status).toBe(200);
+    } finally {
+      await running.stop();
+      await store.close();
+      dir.cleanup();
+    }
   });
 });

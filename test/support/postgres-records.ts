@@ -1,19 +1,21 @@
 /**
  * The records (metrics, preferences, audit log, artifacts) on both backends side by side, for
- * the differential tests in test/postgres/records.test.ts: a SQLite database in memory behind
+ * the differential tests in test/postgres/{metrics,prefs,audit,artifacts,records}.test.ts: each
+ * runs the same calls on both and expects the same outcome. A SQLite database in memory behind
  * its Store, the PostgreSQL repositories on a database of their own, raw audit rows to copy a
  * chain from one to the other, and outcomes (a value or an error) that compare with toEqual.
  */
 import { Database as RawDatabase } from "bun:sqlite";
+import { expect, setSystemTime } from "bun:test";
 import { createSqliteStore } from "../../src/sqlite/store.ts";
-import { openDatabase, TradeliteError, ValidationError, type Database, type Store } from "../../src/mod.ts";
+import { openDatabase, TradeliteError, ValidationError, type AuditEntry, type Database, type Store } from "../../src/mod.ts";
 import { createPgArtifacts } from "../../src/postgres/artifacts.ts";
 import { createPgAudit } from "../../src/postgres/audit.ts";
 import { PostgresPool } from "../../src/postgres/connection.ts";
 import { createPgMetrics } from "../../src/postgres/metrics.ts";
 import { migratePostgres } from "../../src/postgres/migrations.ts";
 import { createPgPrefs } from "../../src/postgres/prefs.ts";
-import { createTestDatabase } from "./postgres.ts";
+import { createTestDatabase, postgresAvailable } from "./postgres.ts";
 
 /** The part of a Store both backends are compared on. */
 export type Records = Pick<Store, "metrics" | "prefs" | "audit" | "artifacts">;
@@ -133,3 +135,53 @@ export async function outcome<T>(work: () => Promise<T> | T): Promise<Outcome<T>
     };
   }
 }
+
+export const available = await postgresAvailable();
+export const MINUTE = 60_000;
+/** 2024-01-02 09:31 in Shanghai. */
+export const T0 = Date.UTC(2024, 0, 2, 1, 31);
+
+/** What a test opened, closed newest first by closeRecordTests (each file's afterEach). */
+export const cleanups: Array<() => unknown> = [];
+
+export async function closeRecordTests(): Promise<void> {
+  setSystemTime();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+}
+
+export async function pair(label: string): Promise<RecordPair> {
+  const opened = await openRecordPair(label);
+  cleanups.push(() => opened.close());
+  return opened;
+}
+
+/**
+ * Runs `work` on SQLite, then on PostgreSQL, each with the clock stopped at `at`, and expects
+ * the same outcome (value, or error class, code, message and issues). Returns it.
+ */
+export async function both<T>(records: RecordPair, at: number, work: (side: Records) => Promise<T>): Promise<Outcome<T>> {
+  setSystemTime(at);
+  const fromSqlite = await outcome(() => work(records.sqlite));
+  setSystemTime(at);
+  const fromPostgres = await outcome(() => work(records.pg));
+  expect(fromPostgres).toEqual(fromSqlite);
+  return fromPostgres;
+}
+
+export function valueOf<T>(result: Outcome<T>): T {
+  if (!("value" in result)) throw new Error(`expected a value, got ${JSON.stringify(result.error)}`);
+  return result.value;
+}
+
+export function errorOf<T>(result: Outcome<T>): { name: string; code?: string; message: string; issues?: unknown } {
+  if (!("error" in result)) throw new Error(`expected an error, got ${JSON.stringify(result.value)}`);
+  return result.error;
+}
+
+/** After a test's mutations: the whole audit log is the same, hashes included, and verifies. */
+export async function expectSameAuditLog(records: RecordPair, at: number): Promise<AuditEntry[]> {
+  const entries = valueOf(await both(records, at, (side) => side.audit.query()));
+  expect(valueOf(await both(records, at, (side) => side.audit.verify()))).toEqual({ ok: true, checked: entries.length });
+  return entries;
+}
+

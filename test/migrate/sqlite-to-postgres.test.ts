@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
-import { openDatabase, openStore, type Store } from "../../src/mod.ts";
 import { SessionCache } from "../../src/cache/session-cache.ts";
+import { openDatabase, openStore, type Store } from "../../src/mod.ts";
 import { parseSessions } from "../../src/domain/calendar.ts";
 import { shippedCalendar } from "../../src/domain/calendars/index.ts";
 import { writeCalendar } from "../../src/postgres/calendars.ts";

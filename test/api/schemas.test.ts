@@ -1,15 +1,56 @@
 /**
- * The one date rule and the stored settings through the HTTP API (in process, over a real
- * SQLite file): `?start=20240115` is a day in the stored zone, not epoch ms; a date as `end` is
- * the whole day; other digits are epoch ms, and epoch seconds are refused. The API answers what
- * the library answers for the same text.
+ * The query schemas (src/api/schemas.ts) are strict: every route refuses a query parameter it
+ * does not know, and a repeated one, with a 422 naming it, and changes nothing. Their timestamps
+ * follow the one date rule: `?start=20240115` is a day in the stored zone, not epoch ms; a date
+ * as `end` is the whole day; other digits are epoch ms, and epoch seconds are refused; the API
+ * answers what the library answers for the same text. In process through app.request(), over a
+ * real SQLite file.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { createApp } from "../../src/api/app.ts";
-import { openStore } from "../../src/mod.ts";
-import { call, closeApiFixtures, expectError, openApiFixture } from "../support/api.ts";
+import { call, closeApiFixtures, expectError, minuteBars, openApiFixture, snapshot } from "../support/api.ts";
 
 afterEach(closeApiFixtures);
+const T0 = Date.UTC(2024, 0, 2, 1, 31);
+
+describe("unknown query parameters are refused on every route", () => {
+  test("routes without parameters of their own answer 422 naming the parameter, and change nothing", async () => {
+    const f = await openApiFixture({ withCache: true });
+    await f.store.insertBars("AAA", minuteBars(T0, 3));
+    await f.store.prefs.set("k", 1);
+    await f.store.metrics.record("m", 100);
+    const before = await snapshot(f.store, ["AAA"]);
+    for (const [method, path, json] of [
+      ["GET", "/health?x=1", undefined],
+      ["GET", "/v1/symbols?x=1", undefined],
+      ["POST", "/v1/bars/AAA?dryRun=true", minuteBars(T0 + 3_600_000, 2)],
+      ["GET", "/v1/bars/AAA/latest?x=1", undefined],
+      ["POST", "/v1/quotes/AAA?dryRun=true", [{ timestamp: T0, bid: 1, ask: 2 }]],
+      ["GET", "/v1/cache?x=1", undefined],
+      ["POST", "/v1/cache/AAA/compact?x=1", undefined],
+      ["GET", "/v1/preferences?x=1", undefined],
+      ["GET", "/v1/preferences/k?x=1", undefined],
+      ["DELETE", "/v1/preferences/k?dryRun=true", undefined],
+      ["PUT", "/v1/preferences/k?x=1", { value: 2 }],
+      ["GET", "/v1/metrics/m/summary?since=2099-01-01", undefined],
+      ["POST", "/v1/metrics/m?x=1", { value: 1 }],
+      ["GET", "/v1/maintenance/stats?x=1", undefined],
+    ] as const) {
+      const answer = await call(f.app, method, path, json === undefined ? {} : { json });
+      const error = expectError(answer, 422, "VALIDATION");
+      expect(JSON.stringify(error.details)).toMatch(/x|dryRun|since/);
+    }
+    expect(await snapshot(f.store, ["AAA"])).toEqual(before);
+    expect((await f.store.prefs.get("k"))!.value).toBe(1);
+  });
+
+  test("a repeated parameter is refused, not read as one of its values", async () => {
+    const f = await openApiFixture();
+    await f.store.insertBars("AAA", minuteBars(T0, 3));
+    expectError(await call(f.app, "GET", `/v1/bars/AAA?start=${T0}&start=${T0 + 60_000}`), 422, "VALIDATION");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 
 const MINUTE = 60_000;
 
@@ -64,18 +105,4 @@ describe("a date alone in a query string is a day in the stored zone", () => {
     expect(answer.status).toBe(200);
     expect(answer.body.map((found: { id: number }) => found.id)).toEqual([entry!.id]);
   });
-});
-
-test("/health reports the settings the database stores, to a store opened without being told them", async () => {
-  const f = await openApiFixture({ timezone: "Asia/Shanghai" });
-  await f.store.updateSettings({ calendar: "XSHG" });
-  await f.store.close();
-  const store = await openStore({ backend: "sqlite", path: f.dbPath });
-  try {
-    const app = createApp(store, { logError: () => {} });
-    const health = await call(app, "GET", "/health");
-    expect(health.body).toMatchObject({ timezone: "Asia/Shanghai", barTimestamp: "start", calendar: "XSHG" });
-  } finally {
-    await store.close();
-  }
 });

@@ -1,0 +1,283 @@
+/**
+ * Request bodies (src/api/body.ts): malformed JSON and CSV (400), bodies over the limit (413),
+ * content types the route does not read (415); nothing is written. The streamed CSV reader gives
+ * the same result however the network cuts the bytes, and refuses early text that never ends a
+ * record instead of rescanning it without end.
+ *
+ * In process through app.request(), over a real SQLite file; answers are checked against what the
+ * store holds afterwards, and every refusal for the one error shape and for having written nothing.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import type { Context } from "hono";
+import { readBarCsv, MAX_CSV_RECORD_CHARS } from "../../src/api/body.ts";
+import { ApiError } from "../../src/api/errors.ts";
+import { createApp } from "../../src/api/app.ts";
+import { call, closeApiFixtures, expectError, minuteBars, openApiFixture, snapshot } from "../support/api.ts";
+import { EXPECTED_CSV_HEADER, expectSameBars } from "../support/cache-invariants.ts";
+import { csvLine } from "../support/cache-retention.ts";
+import { T0, MIN, csvOf, chunked } from "../support/api-routes.ts";
+
+afterEach(closeApiFixtures);
+
+describe("400: malformed bodies", () => {
+  test("malformed JSON is a 400 and writes nothing", async () => {
+    const f = await openApiFixture();
+    await f.store.insertBars("AAA", minuteBars(T0, 2));
+    const before = await snapshot(f.store, ["AAA"]);
+    for (const [method, path] of [
+      ["POST", "/v1/bars/AAA"],
+      ["POST", "/v1/quotes/AAA"],
+      ["POST", "/v1/artifacts"],
+      ["PUT", "/v1/preferences/k"],
+      ["POST", "/v1/metrics/m"],
+    ] as const) {
+      expectError(await call(f.app, method, path, { body: '[{"timestamp": 1,', headers: { "content-type": "application/json" } }), 400, "MALFORMED");
+    }
+    expect(await snapshot(f.store, ["AAA"])).toEqual(before);
+  });
+
+  test("a malformed Content-Length is a 400", async () => {
+    const f = await openApiFixture();
+    expectError(await call(f.app, "POST", "/v1/bars/AAA", { body: "[]", headers: { "content-type": "application/json", "content-length": "12x" } }), 400, "MALFORMED");
+    expect(await f.store.getBars("AAA")).toEqual([]);
+  });
+
+  describe("CSV uploads", () => {
+    const bars = minuteBars(T0, 3);
+    const header = EXPECTED_CSV_HEADER;
+
+    async function rejectedCsv(csv: string, status: number, code: string) {
+      const f = await openApiFixture();
+      await f.store.insertBars("AAA", minuteBars(T0 - 60 * MIN, 2));
+      const before = await snapshot(f.store, ["AAA"]);
+      const error = expectError(await call(f.app, "POST", "/v1/bars/AAA", { csv }), status, code);
+      expect(await snapshot(f.store, ["AAA"])).toEqual(before);
+      return error;
+    }
+
+    test("a valid CSV upload (any column order, a BOM, CRLF) writes its bars", async () => {
+      const f = await openApiFixture();
+      const reordered = "close,timestamp,amount,volume,low,high,open\r\n" +
+        bars.map((b) => `${b.close},${new Date(b.timestamp).toISOString()},${b.amount},${b.volume},${b.low},${b.high},${b.open}\r\n`).join("");
+      const answer = await call(f.app, "POST", "/v1/bars/AAA", { csv: `\uFEFF${reordered}` });
+      expect({ status: answer.status, text: answer.text.slice(0, 300) }).toEqual({ status: 200, text: JSON.stringify({ written: 3 }) });
+      expectSameBars(await f.store.getBars("AAA"), bars);
+    });
+
+    test("empty fields are NULL; a header alone writes nothing", async () => {
+      const f = await openApiFixture();
+      const csv = `${header}\n${new Date(T0).toISOString()},1,2,0.5,1.5,,\n${new Date(T0 + MIN).toISOString()},1.5,1.5,1.5,1.5,7,\n`;
+      const answer = await call(f.app, "POST", "/v1/bars/AAA", { csv });
+      expect(answer.body).toEqual({ written: 2 });
+      expect(await f.store.getBars("AAA")).toEqual([
+        { timestamp: T0, open: 1, high: 2, low: 0.5, close: 1.5, volume: null, amount: null },
+        { timestamp: T0 + MIN, open: 1.5, high: 1.5, low: 1.5, close: 1.5, volume: 7, amount: null },
+      ]);
+      expect((await call(f.app, "POST", "/v1/bars/BBB", { csv: `${header}\n` })).body).toEqual({ written: 0 });
+      expect(await f.store.getBars("BBB")).toEqual([]);
+    });
+
+    test("a body that is not UTF-8 is a 400", async () => {
+      const bytes = new Uint8Array([...new TextEncoder().encode(`${header}\n`), 0xff, 0xfe, 0x0a]);
+      const f = await openApiFixture();
+      expectError(await call(f.app, "POST", "/v1/bars/AAA", { body: bytes, headers: { "content-type": "text/csv" } }), 400, "MALFORMED");
+      expect(await f.store.getBars("AAA")).toEqual([]);
+    });
+
+    test("a digits-only timestamp (epoch ms or 20240115?) is a 422, not a guess", async () => {
+      const error = await rejectedCsv(`${header}\n${csvLine(bars[0]!)}${T0 + MIN},1,1,1,1,1,1\n`, 422, "VALIDATION");
+      expect(error.details).toEqual([{ row: 1, field: "timestamp", message: expect.any(String) }]);
+    });
+
+    test("a bad quote", async () => {
+      const line = csvLine(bars[0]!);
+      await rejectedCsv(`${header}\n"${line}${csvLine(bars[1]!)}`, 400, "MALFORMED");
+    });
+
+    test("a missing column", async () => {
+      const error = await rejectedCsv("timestamp,open,high,low,close,volume\n2024-01-02T01:30:00.000Z,1,2,0.5,1.5,10\n", 400, "MALFORMED");
+      expect(error.message).toContain("amount");
+      expect(error.details).toEqual([{ row: 0, field: "header", message: expect.stringContaining("amount") }]);
+    });
+
+    test("a row with the wrong number of fields", async () => {
+      const error = await rejectedCsv(`${header}\n${csvLine(bars[0]!)}${csvLine(bars[1]!).replace("\n", ",9\n")}`, 400, "MALFORMED");
+      expect(error.details).toEqual([{ row: 1, message: expect.any(String) }]);
+    });
+
+    test("an empty body", async () => {
+      const error = await rejectedCsv("", 400, "MALFORMED");
+      expect(error.message).toContain(header);
+    });
+
+    test("1 bad value among 1000 rows is a 422 naming row and field, and writes none of the 1000", async () => {
+      const many = minuteBars(T0, 1_000);
+      const lines = many.map(csvLine);
+      lines[637] = lines[637]!.replace(/,([^,]+),/, ",abc,"); // open of row 637
+      const error = await rejectedCsv(`${header}\n${lines.join("")}`, 422, "VALIDATION");
+      expect(error.details).toEqual([{ row: 637, field: "open", message: expect.any(String) }]);
+    });
+
+    test("1 invalid bar (low above high) among 1000 rows is a 422 naming it, and writes none", async () => {
+      const many = minuteBars(T0, 1_000);
+      many[421] = { ...many[421]!, low: many[421]!.high! + 1 };
+      const error = await rejectedCsv(csvOf(many), 422, "VALIDATION");
+      expect(error.details).toContainEqual({ row: 421, field: "low", message: expect.any(String) });
+      expect((error.details as { row: number }[]).every((issue) => issue.row === 421)).toBe(true);
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("413: bodies over maxBodyBytes", () => {
+  const limit = 4_096;
+  const big = minuteBars(T0, 100); // far over 4 KiB as JSON
+
+  test("declared by Content-Length: refused, nothing written; at the limit exactly it is read", async () => {
+    const f = await openApiFixture({ api: { maxBodyBytes: limit } });
+    const text = JSON.stringify(big);
+    expect(text.length).toBeGreaterThan(limit);
+    const before = await snapshot(f.store, ["AAA"]);
+    const error = expectError(
+      await call(f.app, "POST", "/v1/bars/AAA", { body: text, headers: { "content-type": "application/json", "content-length": String(text.length) } }),
+      413,
+      "PAYLOAD_TOO_LARGE",
+    );
+    expect(error.message).toContain(String(limit));
+    expect(await snapshot(f.store, ["AAA"])).toEqual(before);
+
+    const small = JSON.stringify(minuteBars(T0, 2));
+    const padded = small.padEnd(limit, " ");
+    const atLimit = await call(f.app, "POST", "/v1/bars/AAA", { body: padded, headers: { "content-type": "application/json", "content-length": String(limit) } });
+    expect(atLimit.body).toEqual({ written: 2 });
+    const over = `${padded} `;
+    expectError(await call(f.app, "POST", "/v1/bars/BBB", { body: over, headers: { "content-type": "application/json", "content-length": String(limit + 1) } }), 413, "PAYLOAD_TOO_LARGE");
+    expect(await f.store.getBars("BBB")).toEqual([]);
+  });
+
+  test("a chunked body without Content-Length is counted as it streams: 413, nothing written", async () => {
+    const f = await openApiFixture({ api: { maxBodyBytes: limit } });
+    const before = await snapshot(f.store, ["AAA"]);
+    for (const [method, path, text] of [
+      ["POST", "/v1/bars/AAA", JSON.stringify(big)],
+      ["POST", "/v1/quotes/AAA", JSON.stringify(big.map((bar) => ({ timestamp: bar.timestamp, bid: bar.low, ask: bar.high, last: bar.close })))],
+      ["PUT", "/v1/preferences/k", JSON.stringify({ value: "x".repeat(limit * 2) })],
+    ] as const) {
+      expect(text.length).toBeGreaterThan(limit);
+      expectError(await call(f.app, method, path, { body: chunked(text), headers: { "content-type": "application/json" } }), 413, "PAYLOAD_TOO_LARGE");
+    }
+    expect(await snapshot(f.store, ["AAA"])).toEqual(before);
+    // A chunked body under the limit goes through.
+    const fine = await call(f.app, "POST", "/v1/bars/AAA", { body: chunked(JSON.stringify(minuteBars(T0, 2)), 64), headers: { "content-type": "application/json" } });
+    expect(fine.body).toEqual({ written: 2 });
+  });
+
+  test("a chunked CSV upload over the limit is a 413, nothing written", async () => {
+    const f = await openApiFixture({ api: { maxBodyBytes: limit } });
+    const answer = await call(f.app, "POST", "/v1/bars/AAA", { body: chunked(csvOf(big)), headers: { "content-type": "text/csv" } });
+    expectError(answer, 413, "PAYLOAD_TOO_LARGE");
+    expect(await f.store.getBars("AAA")).toEqual([]);
+  });
+
+  test("createApp refuses a maxBodyBytes that is not a positive whole number", async () => {
+    const f = await openApiFixture();
+    for (const maxBodyBytes of [0, -1, 1.5, Number.NaN]) expect(() => f.rebuild({ maxBodyBytes })).toThrow(TypeError);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("415: unsupported Content-Type", () => {
+  test("text/plain to the bar upload (and to JSON-only routes) is a 415; nothing written", async () => {
+    const f = await openApiFixture();
+    const before = await snapshot(f.store, ["AAA"]);
+    const body = JSON.stringify(minuteBars(T0, 2));
+    expectError(await call(f.app, "POST", "/v1/bars/AAA", { body, headers: { "content-type": "text/plain" } }), 415, "UNSUPPORTED_MEDIA_TYPE");
+    expectError(await call(f.app, "POST", "/v1/bars/AAA", { body }), 415, "UNSUPPORTED_MEDIA_TYPE"); // fetch's default text/plain
+    expectError(await call(f.app, "POST", "/v1/quotes/AAA", { body: "[]", headers: { "content-type": "text/csv" } }), 415, "UNSUPPORTED_MEDIA_TYPE");
+    expectError(await call(f.app, "PUT", "/v1/preferences/k", { body: '{"value":1}', headers: { "content-type": "application/xml" } }), 415, "UNSUPPORTED_MEDIA_TYPE");
+    expect(await snapshot(f.store, ["AAA"])).toEqual(before);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+const COLUMNS = ["timestamp", "open", "high", "low", "close", "volume", "amount"];
+
+function streamOf(bytes: Uint8Array, cuts: number[]): ReadableStream<Uint8Array> {
+  const points = [0, ...cuts.filter((cut) => cut > 0 && cut < bytes.length).sort((a, b) => a - b), bytes.length];
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (i >= points.length - 1) return controller.close();
+      controller.enqueue(bytes.slice(points[i], points[i + 1]));
+      i++;
+    },
+  });
+}
+
+/** The reader's outcome as comparable data: the columns, or the error's status and details. */
+async function read(bytes: Uint8Array, cuts: number[] = []): Promise<unknown> {
+  const c = { req: { raw: { body: streamOf(bytes, cuts) } } } as unknown as Context;
+  try {
+    const columns = await readBarCsv(c, "UTC");
+    return Object.fromEntries(Object.entries(columns).map(([key, column]) => [key, Array.from(column as ArrayLike<unknown>)]));
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    return { status: error.status, message: error.message, details: error.details };
+  }
+}
+
+describe("readBarCsv", () => {
+  test("any chunking of the same bytes gives the same result (CRLF, quotes, BOM, blank lines, column order)", async () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    let compared = 0;
+    for (let trial = 0; trial < 150; trial++) {
+      const newline = random() < 0.5 ? "\r\n" : "\n";
+      const quote = (text: string) => (random() < 0.3 ? `"${text}"` : text);
+      const order = random() < 0.5 ? COLUMNS : [...COLUMNS].sort(() => random() - 0.5);
+      let text = (random() < 0.3 ? "\uFEFF" : "") + order.map(quote).join(",") + newline;
+      const rows = 1 + Math.floor(random() * 30);
+      for (let i = 0; i < rows; i++) {
+        const record: Record<string, string> = {
+          timestamp: new Date(Date.UTC(2024, 0, 2) + i * 60_000).toISOString(),
+          open: "1", high: "2", low: "0.5", close: random() < 0.2 ? "" : "1.5", volume: "100",
+          amount: random() < 0.05 ? 'x""y' : "150",
+        };
+        text += order.map((column) => quote(record[column]!)).join(",") + (i === rows - 1 && random() < 0.4 ? "" : newline);
+        if (random() < 0.1) text += newline;
+      }
+      const bytes = new TextEncoder().encode(text);
+      const whole = await read(bytes);
+      for (let k = 0; k < 8; k++) {
+        const cuts = Array.from({ length: 1 + Math.floor(random() * 8) }, () => Math.floor(random() * bytes.length));
+        expect(await read(bytes, cuts)).toEqual(whole);
+        compared++;
+      }
+    }
+    expect(compared).toBe(1200);
+  });
+
+  test("a header ending in \\n and rows in \\r\\n read the same whole or cut after the header", async () => {
+    const text = `${COLUMNS.join(",")}\n2024-01-02T00:00:00.000Z,1,2,0.5,1.5,100,150\r\n2024-01-02T00:01:00.000Z,1,2,0.5,1.5,100,150\r\n`;
+    const bytes = new TextEncoder().encode(text);
+    const whole = await read(bytes);
+    expect(await read(bytes, [COLUMNS.join(",").length + 1])).toEqual(whole);
+    // The line ending is the header's: the rows' \r is then part of their last field, a bad number.
+    expect((whole as { status: number }).status).toBe(422);
+  });
+
+  test("an unclosed quote, or one endless line, is a 400 once the record passes the limit", async () => {
+    const row = "2024-01-02T00:00:00.000Z,1,2,0.5,1.5,100,150\n";
+    const head = `${COLUMNS.join(",")}\n"${row}`;
+    const body = head + row.repeat(Math.ceil((2 * MAX_CSV_RECORD_CHARS) / row.length));
+    const cuts = Array.from({ length: Math.floor(body.length / 65_536) }, (_, i) => (i + 1) * 65_536);
+    const unclosed = (await read(new TextEncoder().encode(body), cuts)) as { status: number; message: string };
+    expect(unclosed.status).toBe(400);
+    expect(unclosed.message).toContain("without ending");
+    const endless = (await read(new TextEncoder().encode(`${COLUMNS.join(",")}\n${"1".repeat(MAX_CSV_RECORD_CHARS + 10)}`), [1000, 500_000])) as { status: number };
+    expect(endless.status).toBe(400);
+  });
+});
