@@ -26,7 +26,7 @@ import { metricRoutes } from "./metrics.ts";
 import { PAGE_PATHS, pageRoutes } from "./page.ts";
 import { preferenceRoutes } from "./preferences.ts";
 import { quoteRoutes } from "./quotes.ts";
-import { addSecureHeaders, checkUrlEncoding, hostAllowlist, LOCAL_ACTOR, tokenAuth, type ApiToken } from "./security.ts";
+import { addSecureHeaders, checkUrlEncoding, crossSiteGuard, hostAllowlist, LOCAL_ACTOR, tokenAuth, type ApiToken } from "./security.ts";
 import { symbolRoutes } from "./symbols.ts";
 import packageJson from "../../package.json" with { type: "json" };
 
@@ -70,6 +70,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
       ? cors({ origin: [...options.corsOrigins], allowHeaders: ["Authorization", "Content-Type"], maxAge: 600 })
       : null;
   const checkHost = hostAllowlist(options.allowedHosts ?? []);
+  const checkSite = crossSiteGuard(options.corsOrigins ?? []);
   const auth = tokens.length > 0 ? tokenAuth(tokens) : null;
   const limitBody = bodyLimit(maxBodyBytes);
   const views = new Map<string, Store>();
@@ -91,6 +92,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   app.use(async (c, next) => {
     checkHost(c);
     checkUrlEncoding(c.req.url);
+    checkSite(c);
     if (corsHandler) {
       // A preflight is answered by the CORS handler itself, without reaching the routes.
       const preflight = await corsHandler(c, () => serve(c, next));

@@ -46,6 +46,51 @@ export function hostAllowlist(extra: readonly string[]): (c: Context) => void {
   };
 }
 
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+const BODY_TYPE = /^(application\/([\w.-]+\+)?json|text\/csv)\s*(;|$)/i;
+
+/**
+ * Cross-site writes. A web page on any origin can make the user's browser send a "simple"
+ * request (POST with no body, text/plain or a form type) to a loopback server without asking
+ * first, and with no token configured (the loopback default) nothing else stops it. So every
+ * request that is not GET, HEAD or OPTIONS:
+ * - from a browser page must come from the server's own origin or a configured CORS origin:
+ *   `Origin` (sent by browsers on every such request) is compared, and `Sec-Fetch-Site:
+ *   cross-site` without an Origin is refused too (403 CROSS_SITE);
+ * - with a body, must say it is JSON or CSV (415 otherwise): the types a page cannot send
+ *   without a preflight that CORS then refuses;
+ * - a POST without a body must carry the same non-simple signal, `Content-Type:
+ *   application/json` (an empty body, or `{}`): DELETE and PUT are never simple, POST is.
+ * Clients that are not browsers (curl, tradelite/client, scripts) send no Origin and pass the
+ * first rule; the token, where there is one, is checked as before.
+ */
+export function crossSiteGuard(corsOrigins: readonly string[]): (c: Context) => void {
+  const allowed = new Set(corsOrigins);
+  return (c) => {
+    const raw = c.req.raw;
+    if (SAFE_METHODS.has(raw.method)) return;
+    const headers = raw.headers;
+    const origin = headers.get("origin");
+    if (origin !== null) {
+      const own = `${new URL(c.req.url).protocol}//${headers.get("host") ?? new URL(c.req.url).host}`;
+      if (origin !== own && !allowed.has(origin)) {
+        throw new ApiError(403, `a request from ${JSON.stringify(origin.slice(0, 100))} may not change anything here (add the origin to TRADELITE_CORS_ORIGINS)`, null, "CROSS_SITE");
+      }
+    } else if (headers.get("sec-fetch-site") === "cross-site") {
+      throw new ApiError(403, "a cross-site request may not change anything here", null, "CROSS_SITE");
+    }
+    const type = headers.get("content-type") ?? "";
+    const length = headers.get("content-length");
+    const hasBody = raw.body !== null && length !== "0";
+    if (hasBody && !BODY_TYPE.test(type)) {
+      throw new ApiError(415, `a request body must be application/json or text/csv, got ${JSON.stringify(type.slice(0, 60) || "none")}`, null, "UNSUPPORTED_MEDIA_TYPE");
+    }
+    if (!hasBody && raw.method === "POST" && !/^application\/json\s*(;|$)/i.test(type)) {
+      throw new ApiError(415, "a POST without a body must say Content-Type: application/json (so no web page can send it unasked)", null, "UNSUPPORTED_MEDIA_TYPE");
+    }
+  };
+}
+
 /**
  * Refuses a path or query that does not decode: a percent sign not followed by two hex digits,
  * or escapes whose bytes are not UTF-8 (`/v1/bars/%41%FF`). The router leaves such text as it

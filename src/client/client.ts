@@ -81,7 +81,10 @@ export function createClient(options: ClientOptions) {
     const url = new URL(base.pathname.replace(/\/$/, "") + path, base);
     for (const [key, value] of Object.entries(call.query ?? {})) if (value !== undefined) url.searchParams.set(key, queryValue(value));
     const csv = typeof call.body === "string";
-    const init: RequestInit = { method, headers: { ...headers, ...(call.body === undefined ? {} : { "Content-Type": csv ? "text/csv" : "application/json" }) } };
+    // A POST without a body says application/json too: the server refuses a body-less POST
+    // without it, as a request a web page could have sent unasked (src/api/security.ts).
+    const type = call.body === undefined ? (method === "POST" ? "application/json" : undefined) : csv ? "text/csv" : "application/json";
+    const init: RequestInit = { method, headers: { ...headers, ...(type === undefined ? {} : { "Content-Type": type }) } };
     if (call.body !== undefined) init.body = csv ? (call.body as string) : JSON.stringify(call.body);
     let response: Response;
     try {

@@ -113,6 +113,8 @@ export async function call(app: App, method: string, path: string, options: Call
     headers["content-type"] ??= "text/csv";
     body = options.csv;
   }
+  // As tradelite/client does: a body-less POST says application/json (src/api/security.ts).
+  if (body === undefined && method === "POST") headers["content-type"] ??= "application/json";
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   const init: RequestInit & { duplex?: "half" } = { method, headers };
   if (body !== undefined) {
