@@ -188,7 +188,17 @@ export interface ServerSettings {
   timezone: string;
   /** The bar stamping a database this server creates stores (likewise only a creation default). */
   barTimestamp: BarTimestamp;
+  /** The most backups, and bytes of them, the backup folder may hold before a new one is refused. */
+  backupLimits: BackupLimits;
 }
+
+export interface BackupLimits {
+  maxCount: number;
+  maxBytes: number;
+}
+
+/** 20 backups or 50 GiB, whichever comes first: a cap, so requests cannot fill the disk. */
+export const DEFAULT_BACKUP_LIMITS: Readonly<BackupLimits> = { maxCount: 20, maxBytes: 50 * 1024 ** 3 };
 
 /**
  * TRADELITE_HOST (default 127.0.0.1), TRADELITE_PORT (8787; 0 picks a free port),
@@ -197,7 +207,8 @@ export interface ServerSettings {
  * (comma-separated), TRADELITE_MAX_BODY (bytes, default 64 MiB), TRADELITE_SHUTDOWN_GRACE_MS
  * (how long SIGINT/SIGTERM wait for requests in flight, default 10,000), TRADELITE_TIMEZONE
  * and TRADELITE_BAR_TIMESTAMP (the zone, default UTC, and stamping, default start, that a new
- * database is created with; an existing one keeps what it stores). Throws a ValidationError naming
+ * database is created with; an existing one keeps what it stores), TRADELITE_BACKUP_MAX_COUNT
+ * and TRADELITE_BACKUP_MAX_BYTES (the backup folder's caps, default 20 backups and 50 GiB). Throws a ValidationError naming
  * each bad variable, and refuses a non-loopback host without a token.
  */
 export function resolveServerSettings(env: Record<string, string | undefined> = process.env): ServerSettings {
@@ -230,6 +241,16 @@ export function resolveServerSettings(env: Record<string, string | undefined> = 
   if (!(BAR_TIMESTAMPS as readonly string[]).includes(barTimestampText)) {
     issues.push({ field: "TRADELITE_BAR_TIMESTAMP", message: `expected start or end, got ${JSON.stringify(barTimestampText.slice(0, 40))}` });
   }
+  const limit = (name: string, fallback: number): number => {
+    const text = nonEmpty(env[name]);
+    if (text === undefined) return fallback;
+    if (!/^\d{1,15}$/.test(text) || Number(text) < 1) issues.push({ field: name, message: `expected a positive whole number, got ${JSON.stringify(text.slice(0, 40))}` });
+    return Number(text);
+  };
+  const backupLimits = {
+    maxCount: limit("TRADELITE_BACKUP_MAX_COUNT", DEFAULT_BACKUP_LIMITS.maxCount),
+    maxBytes: limit("TRADELITE_BACKUP_MAX_BYTES", DEFAULT_BACKUP_LIMITS.maxBytes),
+  };
   const token = nonEmpty(env.TRADELITE_TOKEN);
   const tokenName = nonEmpty(env.TRADELITE_TOKEN_NAME) ?? "token";
   if (token !== undefined && (token.length < 16 || /\s/.test(token))) {
@@ -256,6 +277,7 @@ export function resolveServerSettings(env: Record<string, string | undefined> = 
     shutdownGraceMs,
     timezone,
     barTimestamp,
+    backupLimits,
   };
 }
 

@@ -93,8 +93,8 @@ function describeSettings(store: Store): string {
 }
 
 function serverOptions(settings: ServerSettings) {
-  const { host, port, tokens, allowedHosts, corsOrigins, maxBodyBytes } = settings;
-  return { hostname: host, port, tokens, allowedHosts, corsOrigins, maxBodyBytes };
+  const { host, port, tokens, allowedHosts, corsOrigins, maxBodyBytes, backupLimits } = settings;
+  return { hostname: host, port, tokens, allowedHosts, corsOrigins, maxBodyBytes, backupLimits };
 }
 
 /**

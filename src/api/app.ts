@@ -10,7 +10,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context, Next } from "hono";
 import { cors } from "hono/cors";
 import { dirname, join, resolve } from "node:path";
-import { DEFAULT_MAX_BODY_BYTES } from "../config.ts";
+import { DEFAULT_BACKUP_LIMITS, DEFAULT_MAX_BODY_BYTES, type BackupLimits } from "../config.ts";
 import type { CacheService } from "../domain/cache.ts";
 import type { Store } from "../domain/store.ts";
 import { artifactRoutes } from "./artifacts.ts";
@@ -46,6 +46,8 @@ export interface ApiOptions {
    * database; null switches backups over HTTP off (501).
    */
   backupDir?: string | null;
+  /** The backup folder's caps (count and total bytes). Default DEFAULT_BACKUP_LIMITS. */
+  backupLimits?: BackupLimits;
   /** Where unexpected errors go (they never reach the client). Default console.error. */
   logError?: ErrorLogger;
 }
@@ -114,7 +116,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   preferenceRoutes(app);
   metricRoutes(app);
   let backupDir: Promise<string | null> | undefined;
-  maintenanceRoutes(app, () => {
+  maintenanceRoutes(app, options.backupLimits ?? DEFAULT_BACKUP_LIMITS, () => {
     if (options.backupDir !== undefined) return Promise.resolve(options.backupDir);
     // Remembered once found; a failure to find it is not remembered (the next request retries).
     return (backupDir ??= defaultBackupDir(store).catch((error: unknown) => {

@@ -1,10 +1,14 @@
 /**
- * /v1/maintenance: checkpoint, optimize, vacuum and backup on request; stats and integrity.
- * A backup is written only into the server's backup folder, under a plain file name the caller
- * chooses: a request never names a path on the server.
+ * /v1/maintenance: checkpoint, optimize, vacuum and backup on request; stats and integrity; the
+ * backups listed and removed. A backup is written only into the server's backup folder, under a
+ * plain file name the caller chooses: a request never names a path on the server. The folder
+ * has a count and a size cap: a backup that would pass either is refused (409), never made by
+ * deleting an old one, so no request can fill the disk and none removes a backup unasked.
  */
 import { z } from "@hono/zod-openapi";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { BackupLimits } from "../config.ts";
 import { CHECKPOINT_MODES } from "../domain/maintenance.ts";
 import type { Api } from "./context.ts";
 import { route } from "./schemas.ts";
@@ -25,9 +29,42 @@ const ActionQuery = z.strictObject({
     .openapi({ description: "backup only: the file name inside the backup folder; default a timestamped name" }),
 });
 
+const BACKUP_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
+
+const BackupParam = z.object({
+  name: z.string().regex(BACKUP_NAME, "a plain file name: letters, digits, . _ -, not starting with a dot").openapi({ param: { name: "name", in: "path" }, example: "backup-2024-01-15.db" }),
+});
+
+const Backup = z.object({ name: z.string(), bytes: z.number().int(), modifiedAt: z.number().int() });
+const BackupList = z.object({
+  backups: z.array(Backup).describe("oldest first"),
+  count: z.number().int(),
+  bytes: z.number().int(),
+  maxCount: z.number().int(),
+  maxBytes: z.number().int(),
+});
+
+/** The backups in the folder (plain files with a backup's name), oldest first. */
+function backupsIn(dir: string): z.infer<typeof Backup>[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isFile() && BACKUP_NAME.test(entry.name))
+    .map((entry) => {
+      const stat = statSync(join(dir, entry.name));
+      return { name: entry.name, bytes: stat.size, modifiedAt: Math.floor(stat.mtimeMs) };
+    })
+    .sort((a, b) => a.modifiedAt - b.modifiedAt || a.name.localeCompare(b.name));
+}
+
 const BOOLEAN_QUERY = z.strictObject({ quick: z.enum(["true", "false"]).optional() });
 
-export function maintenanceRoutes(app: Api, backupDir: () => Promise<string | null>): void {
+export function maintenanceRoutes(app: Api, limits: BackupLimits, backupDir: () => Promise<string | null>): void {
+  const folder = async (): Promise<string> => {
+    const dir = await backupDir();
+    if (!dir) throw new ApiError(501, "this server has no backup folder (an in-memory database, or backups switched off)");
+    return dir;
+  };
+
   app.openapi(
     route({
       method: "post",
@@ -52,9 +89,21 @@ export function maintenanceRoutes(app: Api, backupDir: () => Promise<string | nu
         case "vacuum":
           return c.json({ ...(await maintenance.vacuum({ incremental: incremental === "true" })) }, 200);
         case "backup": {
-          const dir = await backupDir();
-          if (!dir) throw new ApiError(501, "this server has no backup folder (an in-memory database, or backups switched off)");
+          const dir = await folder();
           const file = name ?? `backup-${new Date().toISOString().replace(/[:.]/g, "-")}.db`;
+          const held = backupsIn(dir);
+          const heldBytes = held.reduce((sum, backup) => sum + backup.bytes, 0);
+          if (held.length >= limits.maxCount) {
+            throw new ConflictError(`the backup folder holds ${held.length} backups, its cap (TRADELITE_BACKUP_MAX_COUNT); delete old ones first (DELETE /v1/maintenance/backups/{name})`);
+          }
+          // A backup is about the database's size (VACUUM INTO leaves out free pages and the WAL's
+          // superseded frames): the file and WAL bound it from above.
+          const info = await maintenance.info();
+          if (heldBytes + info.fileBytes + info.walBytes > limits.maxBytes) {
+            throw new ConflictError(
+              `the backup folder holds ${heldBytes} bytes, and a backup of up to ${info.fileBytes + info.walBytes} more would pass its cap of ${limits.maxBytes} (TRADELITE_BACKUP_MAX_BYTES); delete old ones first`,
+            );
+          }
           const result = await maintenance.backup(join(dir, file)).catch((error: unknown) => {
             // The store's message names the full path; the folder is the server's business.
             if (error instanceof ConflictError) throw new ConflictError(`a backup named ${file} already exists`);
@@ -64,6 +113,36 @@ export function maintenanceRoutes(app: Api, backupDir: () => Promise<string | nu
           return c.json({ name: file, bytes: result.bytes, durationMs: result.durationMs }, 200);
         }
       }
+    },
+  );
+
+  app.openapi(
+    route({
+      method: "get",
+      path: "/v1/maintenance/backups",
+      summary: "The backups in the server's backup folder, oldest first, with the folder's caps",
+      responses: { 200: { description: "the backups", content: { "application/json": { schema: BackupList } } }, ...errorResponses(501) },
+    }),
+    async (c) => {
+      const backups = backupsIn(await folder());
+      return c.json({ backups, count: backups.length, bytes: backups.reduce((sum, backup) => sum + backup.bytes, 0), ...limits }, 200);
+    },
+  );
+
+  app.openapi(
+    route({
+      method: "delete",
+      path: "/v1/maintenance/backups/{name}",
+      summary: "Remove one backup from the server's backup folder",
+      request: { params: BackupParam },
+      responses: { 200: { description: "removed", content: { "application/json": { schema: z.object({ deleted: z.string() }) } } }, ...errorResponses(404, 501) },
+    }),
+    async (c) => {
+      const { name } = c.req.valid("param");
+      const dir = await folder();
+      if (!backupsIn(dir).some((backup) => backup.name === name)) throw new ApiError(404, `no backup named ${name}`);
+      rmSync(join(dir, name));
+      return c.json({ deleted: name }, 200);
     },
   );
 

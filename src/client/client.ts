@@ -70,6 +70,15 @@ interface Call {
 
 export type Client = ReturnType<typeof createClient>;
 
+/** GET /v1/maintenance/backups. */
+export interface BackupList {
+  backups: { name: string; bytes: number; modifiedAt: number }[];
+  count: number;
+  bytes: number;
+  maxCount: number;
+  maxBytes: number;
+}
+
 export function createClient(options: ClientOptions) {
   const base = new URL(options.url);
   const send = options.fetch ?? ((request: Request) => fetch(request));
@@ -200,6 +209,10 @@ export function createClient(options: ClientOptions) {
       vacuum: (options: { incremental?: boolean } = {}) => json<{ freedPages: number; durationMs: number }>("POST", "/v1/maintenance/vacuum", { query: { incremental: options.incremental } }),
       /** Into the server's backup folder, under `name` (a plain file name) or a timestamped one. */
       backup: (name?: string) => json<{ name: string; bytes: number; durationMs: number }>("POST", "/v1/maintenance/backup", { query: { name } }),
+      /** The backups in the server's folder, oldest first, with its caps. */
+      backups: () => json<BackupList>("GET", "/v1/maintenance/backups"),
+      /** Removes one backup; false when there is none of that name. */
+      deleteBackup: async (name: string) => (await orNull(request("DELETE", `/v1/maintenance/backups/${segment(name)}`))) !== null,
       stats: () => json<MaintenanceStats>("GET", "/v1/maintenance/stats"),
       integrityCheck: (options: { quick?: boolean } = {}) => json<IntegrityResult>("GET", "/v1/maintenance/integrity", { query: { quick: options.quick } }),
     },

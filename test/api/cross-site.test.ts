@@ -100,7 +100,7 @@ describe.skipIf(!browserAvailable())("a real browser", () => {
       const before = backupFiles();
       const page = await browser.newPage();
       await page.goto(attacker.url.href);
-      const outcome = await page.evaluate(() => (window as unknown as { attack(): Promise<string[]> }).attack());
+      const outcome = await page.evaluate(() => (globalThis as unknown as { attack(): Promise<string[]> }).attack());
       expect(outcome).toHaveLength(4);
       await page.waitForTimeout(500); // the form's post lands in the iframe
       expect(backupFiles()).toEqual(before);

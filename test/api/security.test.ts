@@ -65,6 +65,7 @@ describe("resolveServerSettings", () => {
       shutdownGraceMs: 10_000,
       timezone: "UTC",
       barTimestamp: "start",
+      backupLimits: { maxCount: 20, maxBytes: 50 * 1024 ** 3 },
     });
   });
   test("reads every variable", () => {
@@ -79,6 +80,8 @@ describe("resolveServerSettings", () => {
       TRADELITE_SHUTDOWN_GRACE_MS: "0",
       TRADELITE_TIMEZONE: "Asia/Shanghai",
       TRADELITE_BAR_TIMESTAMP: "end",
+      TRADELITE_BACKUP_MAX_COUNT: "3",
+      TRADELITE_BACKUP_MAX_BYTES: "1000000",
     });
     expect(settings).toEqual({
       host: "0.0.0.0",
@@ -90,6 +93,7 @@ describe("resolveServerSettings", () => {
       shutdownGraceMs: 0,
       timezone: "Asia/Shanghai",
       barTimestamp: "end",
+      backupLimits: { maxCount: 3, maxBytes: 1_000_000 },
     });
   });
   test("a non-loopback host without a token, a bad port, size, grace, timezone or bar stamp, and a short token are each named", () => {
@@ -102,12 +106,16 @@ describe("resolveServerSettings", () => {
         TRADELITE_SHUTDOWN_GRACE_MS: "1e3",
         TRADELITE_TIMEZONE: "Mars/Olympus",
         TRADELITE_BAR_TIMESTAMP: "middle",
+        TRADELITE_BACKUP_MAX_COUNT: "0",
+        TRADELITE_BACKUP_MAX_BYTES: "lots",
       });
     } catch (caught) {
       error = caught;
     }
     expect(error).toBeInstanceOf(ValidationError);
     expect((error as ValidationError).issues.map((issue) => issue.field).sort()).toEqual([
+      "TRADELITE_BACKUP_MAX_BYTES",
+      "TRADELITE_BACKUP_MAX_COUNT",
       "TRADELITE_BAR_TIMESTAMP",
       "TRADELITE_HOST",
       "TRADELITE_MAX_BODY",

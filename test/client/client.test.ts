@@ -196,6 +196,12 @@ describe("the other records", () => {
     expect(backup.name).toBe("nightly.db");
     expect(existsSync(dir.file("backups/nightly.db"))).toBe(true);
     expect(await client.maintenance.backup("nightly.db").catch((e: unknown) => e)).toBeInstanceOf(ConflictError);
+    const listed = await client.maintenance.backups();
+    expect(listed.backups.map((each) => each.name)).toEqual(["nightly.db"]);
+    expect(listed).toMatchObject({ count: 1, maxCount: 20, bytes: backup.bytes });
+    expect(await client.maintenance.deleteBackup("nightly.db")).toBe(true);
+    expect(await client.maintenance.deleteBackup("nightly.db")).toBe(false);
+    expect(existsSync(dir.file("backups/nightly.db"))).toBe(false);
   });
 });
 
