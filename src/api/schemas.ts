@@ -99,5 +99,7 @@ export const NoQuery = z.strictObject({});
  */
 export function route<R extends RouteConfig>(config: R): R {
   const request = config.request ?? {};
-  return createRoute({ ...config, request: { ...request, query: request.query ?? NoQuery } }) as R;
+  // Every operation takes the bearer token when the server has tokens: the document says so on
+  // each one (a route open without one, /health, says `security: []`).
+  return createRoute({ security: [{ bearer: [] }], ...config, request: { ...request, query: request.query ?? NoQuery } }) as R;
 }

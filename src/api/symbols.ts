@@ -50,6 +50,7 @@ export function symbolRoutes(app: Api, version: string): void {
     route({
       method: "get",
       path: "/health",
+      security: [],
       summary: "Liveness, version, backend and the database's place and size",
       responses: { 200: { description: "up", content: { "application/json": { schema: Health } } }, ...errorResponses() },
     }),

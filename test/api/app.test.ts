@@ -44,6 +44,8 @@ describe("GET /openapi.json", () => {
       "/v1/maintenance/{action}": ["post"],
       "/v1/maintenance/stats": ["get"],
       "/v1/maintenance/integrity": ["get"],
+      "/v1/maintenance/backups": ["get"],
+      "/v1/maintenance/backups/{name}": ["delete"],
     };
     const actual = Object.fromEntries(Object.entries(doc.paths).map(([path, item]) => [path, Object.keys(item).sort()]));
     expect(actual).toEqual(expected);
@@ -52,6 +54,12 @@ describe("GET /openapi.json", () => {
     expect(Object.keys(post.requestBody.content).sort()).toEqual(["application/json", "text/csv"]);
     expect(post.responses["415"]!.content!["application/json"]!.schema.$ref).toBe("#/components/schemas/Error");
     expect(doc.components.securitySchemes).toEqual({ bearer: { type: "http", scheme: "bearer" } });
+    // Every operation but /health declares the scheme: a generated client knows to send it.
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        expect([path, method, (operation as { security?: unknown }).security]).toEqual([path, method, path === "/health" ? [] : [{ bearer: [] }]]);
+      }
+    }
   });
 
   test("every documented route answers something other than 404 'no route'", async () => {
