@@ -173,12 +173,56 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 /** How long a stopping server lets requests in flight finish before it closes their connections. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
+/**
+ * What a token may do: `read` (GET and HEAD), `write` (changes to data: bars, quotes, the
+ * cache, artifacts, preferences, metrics, calendars), `admin` (everything under
+ * /v1/maintenance: backups, vacuum, checkpoints, stats).
+ */
+export const TOKEN_SCOPES = ["read", "write", "admin"] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
+
+export interface ApiToken {
+  /** Who the audit log names for this token's changes. */
+  name: string;
+  token: string;
+  /** Default all three. */
+  scopes?: readonly TokenScope[];
+}
+
+/**
+ * TRADELITE_TOKENS: `name:scope+scope:token` entries separated by commas
+ * (`alice:read+write:...,ops:admin:...`). A token is 16+ characters without whitespace, commas
+ * or colons; a name is printable ASCII without those either; names and tokens are unique.
+ */
+function readTokens(text: string | undefined, issues: { field: string; message: string }[]): ApiToken[] {
+  if (text === undefined) return [];
+  const tokens: ApiToken[] = [];
+  for (const [i, entry] of text.split(",").map((each) => each.trim()).filter(Boolean).entries()) {
+    const parts = entry.split(":");
+    const problem = (message: string) => issues.push({ field: "TRADELITE_TOKENS", message: `entry ${i + 1}: ${message}` });
+    if (parts.length !== 3) {
+      problem("expected name:scope+scope:token");
+      continue;
+    }
+    const [name, scopeText, token] = parts as [string, string, string];
+    const scopes = scopeText.split("+");
+    if (!/^[\x21-\x7e]{1,128}$/.test(name)) problem("a name is 1 to 128 printable ASCII characters");
+    const unknown = scopes.filter((scope) => !(TOKEN_SCOPES as readonly string[]).includes(scope));
+    if (unknown.length > 0 || scopes.length === 0) problem(`scopes are ${TOKEN_SCOPES.join(", ")} joined with +, got ${JSON.stringify(scopeText.slice(0, 40))}`);
+    if (token.length < 16 || /\s/.test(token)) problem("a token is at least 16 characters without whitespace");
+    if (tokens.some((known) => known.name === name)) problem(`the name ${name} is used twice`);
+    if (tokens.some((known) => known.token === token)) problem("a token is used twice");
+    tokens.push({ name, token, scopes: [...new Set(scopes)] as TokenScope[] });
+  }
+  return tokens;
+}
+
 /** How `bun run serve` serves the API, read from the environment. */
 export interface ServerSettings {
   host: string;
   port: number;
-  /** Empty when TRADELITE_TOKEN is unset. */
-  tokens: { name: string; token: string }[];
+  /** TRADELITE_TOKEN (every scope) and TRADELITE_TOKENS; empty when neither is set. */
+  tokens: ApiToken[];
   allowedHosts: string[];
   corsOrigins: string[];
   maxBodyBytes: number;
@@ -202,8 +246,9 @@ export const DEFAULT_BACKUP_LIMITS: Readonly<BackupLimits> = { maxCount: 20, max
 
 /**
  * TRADELITE_HOST (default 127.0.0.1), TRADELITE_PORT (8787; 0 picks a free port),
- * TRADELITE_TOKEN (a bearer token, at least 16 characters) and TRADELITE_TOKEN_NAME (who the
- * audit log names for it, default "token"), TRADELITE_ALLOWED_HOSTS and TRADELITE_CORS_ORIGINS
+ * TRADELITE_TOKEN (a bearer token, at least 16 characters, with every scope) and
+ * TRADELITE_TOKEN_NAME (who the audit log names for it, default "token"), TRADELITE_TOKENS
+ * (several named tokens with scopes: readTokens), TRADELITE_ALLOWED_HOSTS and TRADELITE_CORS_ORIGINS
  * (comma-separated), TRADELITE_MAX_BODY (bytes, default 64 MiB), TRADELITE_SHUTDOWN_GRACE_MS
  * (how long SIGINT/SIGTERM wait for requests in flight, default 10,000), TRADELITE_TIMEZONE
  * and TRADELITE_BAR_TIMESTAMP (the zone, default UTC, and stamping, default start, that a new
@@ -259,7 +304,11 @@ export function resolveServerSettings(env: Record<string, string | undefined> = 
   if (!/^[\x21-\x7e]{1,128}$/.test(tokenName)) {
     issues.push({ field: "TRADELITE_TOKEN_NAME", message: "must be 1 to 128 printable ASCII characters" });
   }
-  if (token === undefined && !isLoopbackHost(host)) {
+  const scoped = readTokens(nonEmpty(env.TRADELITE_TOKENS), issues);
+  if (token !== undefined && scoped.some((entry) => entry.name === tokenName || entry.token === token)) {
+    issues.push({ field: "TRADELITE_TOKENS", message: `TRADELITE_TOKEN's name (${tokenName}) or token appears again in TRADELITE_TOKENS` });
+  }
+  if (token === undefined && scoped.length === 0 && !isLoopbackHost(host)) {
     issues.push({
       field: "TRADELITE_HOST",
       message: `${host} is not a loopback address: serving beyond this machine needs TRADELITE_TOKEN (a bearer token of 16+ characters)`,
@@ -270,7 +319,7 @@ export function resolveServerSettings(env: Record<string, string | undefined> = 
   return {
     host,
     port,
-    tokens: token === undefined ? [] : [{ name: tokenName, token }],
+    tokens: [...(token === undefined ? [] : [{ name: tokenName, token }]), ...scoped],
     allowedHosts: list(env.TRADELITE_ALLOWED_HOSTS),
     corsOrigins: list(env.TRADELITE_CORS_ORIGINS),
     maxBodyBytes,

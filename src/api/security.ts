@@ -5,12 +5,15 @@
  * and the secure headers on every answer.
  */
 import type { Context } from "hono";
+import { TOKEN_SCOPES, type ApiToken, type TokenScope } from "../config.ts";
 import { ApiError } from "./errors.ts";
 
-export interface ApiToken {
-  /** Who the audit log names for this token's changes. */
-  name: string;
-  token: string;
+export type { ApiToken, TokenScope } from "../config.ts";
+
+/** The scope a request needs: maintenance is admin, any other read is read, the rest write. */
+export function scopeOf(method: string, path: string): TokenScope {
+  if (path === "/v1/maintenance" || path.startsWith("/v1/maintenance/")) return "admin";
+  return method === "GET" || method === "HEAD" ? "read" : "write";
 }
 
 /** The actor named for changes made without a token (the API has none configured). */
@@ -144,17 +147,21 @@ export function constantTimeEquals(given: string, known: string): boolean {
  * which answers a malformed header with a 400 and costs a layer of middleware per request.)
  */
 export function tokenAuth(tokens: readonly ApiToken[]): (c: Context) => string {
-  const known = tokens.map(({ name, token }) => ({ name, token }));
+  const known = tokens.map(({ name, token, scopes }) => ({ name, token, scopes: new Set<TokenScope>(scopes ?? TOKEN_SCOPES) }));
   return (c) => {
     const header = c.req.raw.headers.get("authorization");
     const token = header !== null && header.length > 7 && /^bearer $/i.test(header.slice(0, 7)) ? header.slice(7).trim() : "";
     if (token === "") throw unauthorized(header === null ? "a bearer token is required" : "expected Authorization: Bearer <token>", "invalid_request");
-    let match: string | undefined;
+    let match: (typeof known)[number] | undefined;
     for (const entry of known) {
-      if (constantTimeEquals(token, entry.token) && match === undefined) match = entry.name;
+      if (constantTimeEquals(token, entry.token) && match === undefined) match = entry;
     }
     if (match === undefined) throw unauthorized("wrong bearer token", "invalid_token");
-    return match;
+    const needed = scopeOf(c.req.method, c.req.path);
+    if (!match.scopes.has(needed)) {
+      throw new ApiError(403, `the token ${match.name} lacks the ${needed} scope, which ${c.req.method} ${c.req.path.slice(0, 100)} needs`, { scope: needed }, "FORBIDDEN");
+    }
+    return match.name;
   };
 }
 
