@@ -11,6 +11,7 @@
 import { formatIsoLocal } from "../../src/domain/time.ts";
 import { openDatabase, openStore, ValidationError, type Store } from "../../src/mod.ts";
 import { resolveServerSettings, startServer, type RunningServer, type ServerSettings } from "../../src/entries/api.ts";
+import { writeAccessEntry, type AccessEntry } from "../../src/entries/api.ts";
 import { SessionCache } from "../../src/entries/cache.ts";
 import { EXIT_OK, EXIT_USAGE, parseOptions, UsageError, type Command } from "./shared.ts";
 
@@ -94,7 +95,9 @@ function describeSettings(store: Store): string {
 
 function serverOptions(settings: ServerSettings) {
   const { host, port, tokens, allowedHosts, corsOrigins, maxBodyBytes, backupLimits } = settings;
-  return { hostname: host, port, tokens, allowedHosts, corsOrigins, maxBodyBytes, backupLimits };
+  // JSON lines for a file, a pipe or a collector; a short line for a person at a terminal.
+  const json = !process.stdout.isTTY;
+  return { hostname: host, port, tokens, allowedHosts, corsOrigins, maxBodyBytes, backupLimits, accessLog: (entry: AccessEntry) => writeAccessEntry(entry, json) };
 }
 
 /**

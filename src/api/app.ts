@@ -17,6 +17,7 @@ import { artifactRoutes } from "./artifacts.ts";
 import { auditRoutes } from "./audit.ts";
 import { barRoutes } from "./bars.ts";
 import { calendarRoutes } from "./calendars.ts";
+import { accessLog, type AccessLogger } from "./access-log.ts";
 import { bodyLimit, strictJsonBody } from "./body.ts";
 import { cacheRoutes } from "./cache.ts";
 import type { ApiEnv } from "./context.ts";
@@ -48,6 +49,8 @@ export interface ApiOptions {
   backupDir?: string | null;
   /** The backup folder's caps (count and total bytes). Default DEFAULT_BACKUP_LIMITS. */
   backupLimits?: BackupLimits;
+  /** Where each request's access entry goes (src/api/access-log.ts). Default none. */
+  accessLog?: AccessLogger;
   /** Where unexpected errors go (they never reach the client). Default console.error. */
   logError?: ErrorLogger;
 }
@@ -91,6 +94,8 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
     c.set("logError", logError);
     await limitBody(c, () => strictJsonBody(c, next));
   };
+  // First, so that requests refused by the checks below are logged with their status too.
+  if (options.accessLog) app.use(accessLog(options.accessLog));
   app.use(async (c, next) => {
     checkHost(c);
     checkUrlEncoding(c.req.url);

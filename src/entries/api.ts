@@ -5,6 +5,7 @@
 export { createApp, defaultBackupDir, type ApiOptions } from "../api/app.ts";
 export { startServer, type ServerOptions, type RunningServer } from "../api/server.ts";
 export { LOCAL_ACTOR, type ApiToken } from "../api/security.ts";
+export { accessLog, writeAccessEntry, AUTH_SUMMARY_MS, type AccessEntry, type AccessLogger } from "../api/access-log.ts";
 export type { ErrorBody } from "../api/errors.ts";
 export {
   resolveServerSettings,
@@ -13,5 +14,9 @@ export {
   DEFAULT_API_PORT,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_SHUTDOWN_GRACE_MS,
+  DEFAULT_BACKUP_LIMITS,
+  TOKEN_SCOPES,
+  type BackupLimits,
+  type TokenScope,
   type ServerSettings,
 } from "../config.ts";

@@ -1,0 +1,116 @@
+/**
+ * The access log: one structured entry per request (time, method, route pattern, status,
+ * duration, bytes, actor, client address), never the token, a header or a body. It is the first
+ * middleware, so requests refused before any route (a wrong Host, a cross-site write) are
+ * logged too, with the status onError gave them.
+ *
+ * Failed authentications (401) are counted rather than logged one by one: a client guessing
+ * tokens would otherwise write the log full. The first is logged at once, then at most one entry
+ * per `authSummaryMs`, carrying how many failed since the last (`authFailures`).
+ *
+ * A streamed answer (an export) is logged when its last byte is sent, with the bytes counted on
+ * the way and the whole duration; a client that leaves early is logged as `aborted`.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { getConnInfo } from "hono/bun";
+import { routePath } from "hono/route";
+
+export interface AccessEntry {
+  /** ISO-8601 UTC, when the request arrived. */
+  time: string;
+  method: string;
+  /** The route's pattern (`/v1/bars/:symbol`), or null when no route matched. */
+  route: string | null;
+  status: number;
+  durationMs: number;
+  /** Bytes of the answer's body (null when the client left before it could be counted). */
+  bytes: number | null;
+  /** The token's name, `local` without tokens, null when the request was refused before. */
+  actor: string | null;
+  client: string | null;
+  /** A streamed answer the client stopped reading. */
+  aborted?: true;
+  /** On a 401: the failed authentications this entry stands for (itself and those not logged). */
+  authFailures?: number;
+}
+
+export type AccessLogger = (entry: AccessEntry) => void;
+
+/** At most one 401 entry this often. */
+export const AUTH_SUMMARY_MS = 10_000;
+
+function clientOf(c: Context): string | null {
+  try {
+    return getConnInfo(c).remote.address ?? null;
+  } catch {
+    // app.request() in process has no server to ask.
+    return null;
+  }
+}
+
+export function accessLog(write: AccessLogger, authSummaryMs = AUTH_SUMMARY_MS): MiddlewareHandler {
+  let unloggedFailures = 0;
+  let lastFailureLog = -Infinity;
+  return async (c, next) => {
+    const started = performance.now();
+    const time = new Date().toISOString();
+    await next();
+    const status = c.res.status;
+    const entry = (bytes: number | null): AccessEntry => {
+      const route = routePath(c, -1);
+      return {
+        time,
+        method: c.req.method,
+        route: route === "" || route === "*" || route === "/*" ? null : route,
+        status,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        bytes,
+        actor: (c.get("actor" as never) as string | undefined) ?? null,
+        client: clientOf(c),
+      };
+    };
+    if (status === 401) {
+      unloggedFailures++;
+      const now = performance.now();
+      if (now - lastFailureLog < authSummaryMs) return;
+      lastFailureLog = now;
+      write({ ...entry(Number(c.res.headers.get("content-length") ?? 0)), authFailures: unloggedFailures });
+      unloggedFailures = 0;
+      return;
+    }
+    const length = c.res.headers.get("content-length");
+    const body = c.res.body;
+    if (length !== null || body === null) {
+      write(entry(length === null ? 0 : Number(length)));
+      return;
+    }
+    let bytes = 0;
+    const counted = body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          bytes += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+        flush() {
+          write(entry(bytes));
+        },
+        cancel() {
+          write({ ...entry(bytes), aborted: true });
+        },
+      } as Transformer<Uint8Array, Uint8Array>),
+    );
+    c.res = new Response(counted, c.res);
+  };
+}
+
+/** One JSON object per line (a file, a pipe, a collector) or a short line for a person. */
+export function writeAccessEntry(entry: AccessEntry, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(entry)}\n`);
+    return;
+  }
+  const extra = entry.authFailures === undefined ? "" : ` (${entry.authFailures} failed authentications)`;
+  process.stdout.write(
+    `${entry.time} ${entry.client ?? "-"} ${entry.actor ?? "-"} ${entry.method} ${entry.route ?? "-"} ${entry.status} ${entry.bytes ?? "-"}B ${entry.durationMs}ms${entry.aborted ? " aborted" : ""}${extra}\n`,
+  );
+}

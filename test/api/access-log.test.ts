@@ -1,0 +1,89 @@
+/**
+ * The access log (src/api/access-log.ts) as `tradelite serve` writes it to a pipe: one JSON
+ * object per request with the route's pattern, status, duration, bytes, actor and client; a
+ * streamed export logged once its bytes are counted; refusals logged with their status; 401s
+ * summarized, not one line each; never a token.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { killAllServers, startServeProcess, type ServerProcess } from "../support/api-server.ts";
+import { tempDir } from "../support/files.ts";
+import type { AccessEntry } from "../../src/api/access-log.ts";
+
+const TOKEN = "access-log-token-0123456789";
+const dir = tempDir("tradelite-access-log-");
+let open: ServerProcess;
+let guarded: ServerProcess;
+
+beforeAll(async () => {
+  [open, guarded] = await Promise.all([
+    startServeProcess({ TRADELITE_DB: dir.file("open.db"), TRADELITE_CACHE_DIR: dir.file("open-cache"), TRADELITE_PORT: "0" }),
+    startServeProcess({ TRADELITE_DB: dir.file("guarded.db"), TRADELITE_CACHE_DIR: dir.file("guarded-cache"), TRADELITE_PORT: "0", TRADELITE_TOKEN: TOKEN, TRADELITE_TOKEN_NAME: "alice" }),
+  ]);
+});
+afterAll(async () => {
+  await killAllServers();
+  dir.cleanup();
+});
+
+/** The access entries the server has written so far (its stdout's JSON lines). */
+function entries(server: ServerProcess): AccessEntry[] {
+  return server
+    .stdout()
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as AccessEntry);
+}
+
+async function settle(): Promise<void> {
+  await Bun.sleep(100);
+}
+
+describe("one entry per request", () => {
+  test("route pattern, status, bytes, duration, actor and client; a streamed export counted to its last byte", async () => {
+    const bars = Array.from({ length: 3_000 }, (_, i) => ({ timestamp: 1704067200000 + i * 60_000, open: 1, high: 1, low: 1, close: 1 }));
+    expect((await fetch(`${open.url}/v1/bars/600519.SH`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(bars) })).status).toBe(200);
+    const listed = await fetch(`${open.url}/v1/symbols`);
+    const listedBytes = (await listed.arrayBuffer()).byteLength;
+    const csv = await (await fetch(`${open.url}/v1/bars/600519.SH?format=csv`)).arrayBuffer();
+    await settle();
+    const logged = entries(open);
+    const post = logged.find((entry) => entry.method === "POST")!;
+    expect(post).toMatchObject({ route: "/v1/bars/:symbol", status: 200, actor: "local", client: "127.0.0.1" });
+    expect(Number.isNaN(Date.parse(post.time))).toBe(false);
+    expect(post.durationMs).toBeGreaterThan(0);
+    expect(logged.find((entry) => entry.route === "/v1/symbols")).toMatchObject({ method: "GET", status: 200, bytes: listedBytes });
+    const exported = logged.find((entry) => entry.route === "/v1/bars/:symbol" && entry.method === "GET")!;
+    expect(exported.bytes).toBe(csv.byteLength);
+    expect(exported.bytes).toBeGreaterThan(100_000);
+  });
+
+  test("requests refused before any route are logged with their status and no actor", async () => {
+    const before = entries(open).length;
+    await fetch(`${open.url}/v1/maintenance/backup`, { method: "POST", headers: { Origin: "http://evil.example", "Content-Type": "application/json" } });
+    await fetch(`${open.url}/no/such/route`);
+    await settle();
+    const logged = entries(open).slice(before);
+    expect(logged.map((entry) => [entry.method, entry.status, entry.actor])).toEqual([
+      ["POST", 403, null],
+      ["GET", 404, "local"],
+    ]);
+    expect(logged[1]!.route).toBeNull();
+  });
+});
+
+describe("authentication failures", () => {
+  test("30 wrong tokens make one entry that counts them, the right one names its actor, and no token is ever written", async () => {
+    for (let i = 0; i < 30; i++) {
+      await fetch(`${guarded.url}/v1/symbols`, { headers: { Authorization: `Bearer wrong-token-number-${i}-padding` } });
+    }
+    await fetch(`${guarded.url}/v1/symbols`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+    await settle();
+    const logged = entries(guarded);
+    const failures = logged.filter((entry) => entry.status === 401);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.authFailures).toBe(1);
+    expect(logged.filter((entry) => entry.status === 200).map((entry) => entry.actor)).toEqual(["alice"]);
+    expect(guarded.stdout()).not.toContain(TOKEN);
+    expect(guarded.stdout()).not.toContain("wrong-token");
+  });
+});
