@@ -19,8 +19,8 @@ import { createPgArtifacts } from "./artifacts.ts";
 import { createPgAudit, lockAuditChain } from "./audit.ts";
 import { createPgBars } from "./bars.ts";
 import { assertCalendarStored, createCalendarRepository } from "./calendars.ts";
-import { createPgCacheBackend } from "./cache-meta.ts";
-import { CACHE_BACKEND, type CacheBackend } from "../cache/backend.ts";
+import { createCacheBackend } from "./cache-backend.ts";
+import { CACHE_BACKEND, type CacheCapableStore } from "../domain/cache-backend.ts";
 import { PostgresPool, READ_COMMITTED, type PostgresOptions } from "./connection.ts";
 import { createPgMaintenance, type RunRecorder } from "./maintenance.ts";
 import { createPgMetrics, recordIn } from "./metrics.ts";
@@ -151,7 +151,7 @@ function view(
   };
   const views = new Map<string, Store>();
   const { bars, quotes, metrics, prefs, artifacts, maintenance, calendars } = parts;
-  const store: Store & { [CACHE_BACKEND]: () => CacheBackend } = {
+  const store: CacheCapableStore = {
     backend: "postgres",
     get timezone() {
       return settings.timezone;
@@ -253,7 +253,7 @@ function view(
       stats: () => call(() => maintenance.stats()),
     },
     // What `new SessionCache({ store })` runs on (src/cache/session-cache.ts); not part of Store.
-    [CACHE_BACKEND]: () => createPgCacheBackend({ pool, bars: bars, audit: audit.record, settings, actor, closed: () => state.closed }),
+    [CACHE_BACKEND]: () => createCacheBackend({ pool, bars: bars, audit: audit.record, settings, actor, closed: () => state.closed }),
     async close() {
       if (state.closed) return;
       state.closed = true;

@@ -4,11 +4,13 @@
  * that keeps the event loop free.
  */
 import { checkActor } from "../domain/audit.ts";
+import { CACHE_BACKEND, type CacheCapableStore } from "../domain/cache-backend.ts";
 import type { Store } from "../domain/store.ts";
+import { createCacheBackend } from "./cache-backend.ts";
 import type { Database } from "./database.ts";
 
 /** `actor`, when given, names who the audit log attributes this view's mutations to. */
-export function createSqliteStore(db: Database, actor?: string): Store {
+export function createSqliteStore(db: Database, actor?: string): CacheCapableStore {
   if (actor !== undefined) checkActor(actor);
   /** Reads. */
   const run = async <T>(work: () => T): Promise<T> => work();
@@ -91,6 +93,8 @@ export function createSqliteStore(db: Database, actor?: string): Store {
       of: (symbol) => run(() => db.calendars.of(symbol)),
       assign: (symbol, name) => write(() => db.calendars.assign(symbol, name)),
     },
+    // What `new SessionCache({ store })` runs on: this Database, its transactions and its lock.
+    [CACHE_BACKEND]: () => createCacheBackend(db, actor),
     close: () => run(() => db.close()),
   };
 }

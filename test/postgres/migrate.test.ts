@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { openDatabase, openStore, type Store } from "../../src/mod.ts";
 import { SessionCache } from "../../src/cache/session-cache.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { parseSessions } from "../../src/domain/calendar.ts";
 import { shippedCalendar } from "../../src/domain/calendars/index.ts";
 import { writeCalendar } from "../../src/postgres/calendars.ts";
@@ -47,7 +48,7 @@ beforeAll(async () => {
     db.metrics.record("sqlite.busy_wait.ms", 12.5, { where: "test" });
     db.artifacts.register({ name: "model", version: "1.0.0", path: "models/m.bin", sha256: "a".repeat(64), size: 10 }, { readFile: false });
     db.deleteBars("600519.SH", { start: T0, end: T0 + 99 * 60_000 });
-    const cache = new SessionCache({ db, dir: dir.file("cache") });
+    const cache = new SessionCache({ store: createSqliteStore(db), dir: dir.file("cache") });
     await cache.storeBars("600519.SH", randomBars([T0 + 40_000 * 60_000], 4));
     db.calendars.replaceYear("XSHG", 2026, REPLACED_2026);
     db.calendars.put(US_EQ);
