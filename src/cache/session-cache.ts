@@ -32,7 +32,7 @@ import { resolveSessionCacheSettings, type ResolvedSessionCacheSettings, type Se
 import { validateBars, type Bar, type BarColumns, type BarInput } from "../domain/bar.ts";
 import { batchSize } from "../domain/batch.ts";
 import type { CacheEntry, CacheRecoveryEvent, CacheRecoveryKind } from "../domain/cache.ts";
-import { StorageError, TradeliteError, ValidationError } from "../domain/errors.ts";
+import { StorageError, TradeliteError, ValidationError, type StorageErrorCode } from "../domain/errors.ts";
 import { readRange, type TimeRange } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { DAY_MS, MIN_TIMESTAMP } from "../domain/time.ts";
@@ -298,7 +298,8 @@ export class SessionCache {
       this.#files.delete(symbol);
       this.#snapshots.delete(symbol);
       if (error instanceof TradeliteError) throw error;
-      const code = (error as NodeJS.ErrnoException).code ?? "IO_ERROR";
+      // node:fs's errno (ENOSPC, EACCES, ...): the file system's own word for what failed.
+      const code = ((error as NodeJS.ErrnoException).code as StorageErrorCode | undefined) ?? "IO_ERROR";
       throw new StorageError(code, `session cache for ${symbol}: ${(error as Error).message}`, { cause: error });
     }
   }
