@@ -14,7 +14,7 @@
 import type { CacheBackend, CacheTx } from "../domain/cache-backend.ts";
 import { runAsync } from "../domain/cache-backend.ts";
 import { checkActor } from "../domain/audit.ts";
-import { StorageError } from "../domain/errors.ts";
+import { closedError, whenOpen } from "../domain/store-view.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
 import type { createPgBars } from "./bars.ts";
@@ -37,8 +37,7 @@ export interface PgCacheParts {
 export function createCacheBackend(parts: PgCacheParts): CacheBackend {
   const { pool, bars, audit, settings } = parts;
   const meta = createCacheMetaRepository(pool);
-  const open = <T>(work: () => Promise<T>): Promise<T> =>
-    parts.closed() ? Promise.reject(new StorageError("CLOSED", "the store is closed")) : work();
+  const open = <T>(work: () => Promise<T>): Promise<T> => whenOpen(parts.closed(), work);
   return {
     name: "postgres",
     get timezone() {
@@ -51,7 +50,7 @@ export function createCacheBackend(parts: PgCacheParts): CacheBackend {
       getBars: (symbol, range) => open(() => bars.getBars(symbol, range)),
     },
     async locked(work, actor) {
-      if (parts.closed()) throw new StorageError("CLOSED", "the store is closed");
+      if (parts.closed()) throw closedError();
       // Read before any await: the actor of this call.
       const who = actor === undefined ? (parts.actor ?? audit.actor()) : checkActor(actor);
       try {

@@ -8,7 +8,8 @@
  */
 import { z } from "zod";
 import { checkActor } from "../domain/audit.ts";
-import { StorageError, ValidationError } from "../domain/errors.ts";
+import { ValidationError } from "../domain/errors.ts";
+import { actorViews, closedError, whenOpen } from "../domain/store-view.ts";
 import { CALENDAR_NAME } from "../domain/calendar.ts";
 import { BAR_TIMESTAMPS, type BarQuery, type BarTimestamp } from "../domain/query.ts";
 import { readInitialSettings } from "../config.ts";
@@ -145,11 +146,8 @@ function view(
   actor: string | undefined,
 ): Store {
   /** Refuses calls after close(); runs the call as this view's actor. */
-  const call = <T>(work: () => Promise<T>): Promise<T> => {
-    if (state.closed) return Promise.reject(new StorageError("CLOSED", "the store is closed"));
-    return actor === undefined ? work() : audit.record.as(actor, work);
-  };
-  const views = new Map<string, Store>();
+  const call = <T>(work: () => Promise<T>): Promise<T> =>
+    whenOpen(state.closed, () => (actor === undefined ? work() : audit.record.as(actor, work)));
   const { bars, quotes, metrics, prefs, artifacts, maintenance, calendars } = parts;
   const store: CacheCapableStore = {
     backend: "postgres",
@@ -167,16 +165,7 @@ function view(
         if (typeof change?.calendar === "string") await assertCalendarStored(pool, change.calendar);
         return parts.settings.update(change, options);
       }),
-    withActor(name) {
-      checkActor(name);
-      let existing = views.get(name);
-      if (!existing) {
-        existing = view(parts, audit, pool, state, settings, name);
-        // Callers ask for a handful of names (one per token); keep those, not every string seen.
-        if (views.size < 64) views.set(name, existing);
-      }
-      return existing;
-    },
+    withActor: actorViews((name) => view(parts, audit, pool, state, settings, name)),
     insertBars: (symbol, input, options) => call(() => bars.insertBars(symbol, input, options)),
     // Session-aligned reads and completeness refresh the symbol's calendar first (one row; the
     // days only when another process changed them), so the synchronous lookup they make is
@@ -187,7 +176,7 @@ function view(
         return bars.getBars(symbol, query);
       }),
     async *iterateBars(symbol, query) {
-      if (state.closed) throw new StorageError("CLOSED", "the store is closed");
+      if (state.closed) throw closedError();
       // This body runs at the first next(), so it can refresh as getBars does. The repository's
       // own iterateBars checks its arguments when called and so cannot wait for the server:
       // called directly, it follows the calendar as this process last refreshed it (a change
@@ -195,7 +184,7 @@ function view(
       if (sessionAligned(query)) await calendars.refresh(symbol);
       for await (const bar of bars.iterateBars(symbol, query)) {
         yield bar;
-        if (state.closed) throw new StorageError("CLOSED", "the store closed during this iteration");
+        if (state.closed) throw closedError("iteration");
       }
     },
     latestBar: (symbol) => call(() => bars.latestBar(symbol)),
@@ -215,7 +204,7 @@ function view(
     },
     prefs: {
       define: (key, schema) => {
-        if (state.closed) throw new StorageError("CLOSED", "the store is closed");
+        if (state.closed) throw closedError();
         prefs.define(key, schema);
       },
       get: (key) => call(() => prefs.get(key)),

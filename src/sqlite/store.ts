@@ -5,7 +5,7 @@
  */
 import { checkActor } from "../domain/audit.ts";
 import { CACHE_BACKEND, type CacheCapableStore } from "../domain/cache-backend.ts";
-import type { Store } from "../domain/store.ts";
+import { actorViews } from "../domain/store-view.ts";
 import { createCacheBackend } from "./cache-backend.ts";
 import type { Database } from "./database.ts";
 
@@ -19,7 +19,6 @@ export function createSqliteStore(db: Database, actor?: string): CacheCapableSto
     actor === undefined
       ? run
       : async <T>(work: () => T): Promise<T> => db.asActor(actor, work);
-  const views = new Map<string, Store>();
   return {
     backend: "sqlite",
     get timezone() {
@@ -32,15 +31,7 @@ export function createSqliteStore(db: Database, actor?: string): CacheCapableSto
       return db.calendar;
     },
     updateSettings: (change, options) => write(() => db.updateSettings(change, options)),
-    withActor(name) {
-      let view = views.get(name);
-      if (!view) {
-        view = createSqliteStore(db, name);
-        // Callers ask for a handful of names (one per token); keep those, not every string seen.
-        if (views.size < 64) views.set(name, view);
-      }
-      return view;
-    },
+    withActor: actorViews((name) => createSqliteStore(db, name)),
     insertBars: (symbol, bars, options) => write(() => db.insertBars(symbol, bars, options)),
     getBars: (symbol, query) => run(() => db.getBars(symbol, query)),
     async *iterateBars(symbol, query) {

@@ -9,7 +9,7 @@
 import type { z } from "zod";
 import { resolveDatabaseOptions, type DatabaseOptions } from "../config.ts";
 import { checkArtifact } from "../domain/artifact.ts";
-import { checkActor, checkAuditInput } from "../domain/audit.ts";
+import { checkAuditInput } from "../domain/audit.ts";
 import type { Bar } from "../domain/bar.ts";
 import { StorageError, ValidationError } from "../domain/errors.ts";
 import { assertPreferenceKey, checkPreferenceSchema, preferenceJson } from "../domain/preference.ts";
@@ -17,6 +17,7 @@ import { BAR_VALUE_FIELDS } from "../domain/bar.ts";
 import { QUOTE_VALUE_FIELDS } from "../domain/quote.ts";
 import type { SettingsRequest, SettingsUpdateOptions, StoreSettings } from "../domain/settings.ts";
 import type { Store } from "../domain/store.ts";
+import { actorViews, closedError } from "../domain/store-view.ts";
 import { CACHE_BACKEND, type CacheBackend, type CacheCapableStore } from "../domain/cache-backend.ts";
 import { createCacheBackend } from "../sqlite/cache-backend.ts";
 import { isMemoryPath } from "../sqlite/connection.ts";
@@ -106,13 +107,16 @@ interface Shared {
   inFlight: Set<Promise<unknown>>;
   schemas: Map<string, z.ZodType>;
   nextId: number;
-  views: Map<string, Store>;
+  /** withActor, shared by every view: one view per actor name. */
+  withActor: (name: string) => Store;
   /** The session cache's in-thread connection, opened by the first SessionCache over the store. */
   cacheDb: Database | null;
 }
 
 function buildStore(base: { writer: WorkerConnection; readers: WorkerConnection[]; options: Record<string, unknown>; settings: StoreSettings }): Store {
-  const shared: Shared = { ...base, closed: false, tail: null, inFlight: new Set(), schemas: new Map(), nextId: 1, views: new Map(), cacheDb: null };
+  // Called only after `shared` exists (by a view's withActor).
+  const withActor = actorViews((name): Store => view(shared, name));
+  const shared: Shared = { ...base, closed: false, tail: null, inFlight: new Set(), schemas: new Map(), nextId: 1, withActor, cacheDb: null };
   return view(shared, undefined);
 }
 
@@ -123,7 +127,7 @@ function view(shared: Shared, actor: string | undefined): Store {
     promise.then(done, done);
     return promise;
   };
-  const closed = () => Promise.reject(new StorageError("CLOSED", "the store is closed"));
+  const closed = () => Promise.reject(closedError());
   const reader = (): WorkerConnection => {
     let best = shared.readers[0] ?? shared.writer;
     for (const candidate of shared.readers) if (candidate.queued < best.queued) best = candidate;
@@ -252,7 +256,7 @@ function view(shared: Shared, actor: string | undefined): Store {
    * interleave, here or in another process.
    */
   function cacheBackend(): CacheBackend {
-    if (shared.closed) throw new StorageError("CLOSED", "the store is closed");
+    if (shared.closed) throw closedError();
     shared.cacheDb ??= openDatabase({ ...(shared.options as DatabaseOptions), busyTimeoutMs: CACHE_BUSY_TIMEOUT_MS });
     return createCacheBackend(shared.cacheDb, actor);
   }
@@ -277,15 +281,7 @@ function view(shared: Shared, actor: string | undefined): Store {
       await Promise.all(shared.readers.map((connection) => track(connection.request("settings.reload", []))));
       return settings;
     },
-    withActor(name) {
-      checkActor(name);
-      let existing = shared.views.get(name);
-      if (!existing) {
-        existing = view(shared, name);
-        if (shared.views.size < 64) shared.views.set(name, existing);
-      }
-      return existing;
-    },
+    withActor: (name) => shared.withActor(name),
     insertBars: (symbol, bars, options) => (shared.closed ? closed() : track(insert("insertBars", symbol, bars, options))),
     getBars: (symbol, query) => read<Bar[]>("getBars", symbol, query),
     async *iterateBars(symbol, query) {
@@ -298,7 +294,7 @@ function view(shared: Shared, actor: string | undefined): Store {
       let done = false;
       try {
         while (!done) {
-          if (shared.closed) throw new StorageError("CLOSED", "the store closed during this iteration");
+          if (shared.closed) throw closedError("iteration");
           if (connection.generation !== generation) {
             throw new StorageError("WORKER_DIED", "the reader worker holding this iteration stopped; it has been restarted");
           }
@@ -332,7 +328,7 @@ function view(shared: Shared, actor: string | undefined): Store {
     },
     prefs: {
       define(key, schema) {
-        if (shared.closed) throw new StorageError("CLOSED", "the store is closed");
+        if (shared.closed) throw closedError();
         assertPreferenceKey(key);
         shared.schemas.set(key, checkPreferenceSchema(schema));
       },
