@@ -16,16 +16,16 @@ import { runAsync } from "../domain/cache-backend.ts";
 import { checkActor } from "../domain/audit.ts";
 import { closedError, whenOpen } from "../domain/store-view.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
-import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
-import type { createPgBars } from "./bars.ts";
+import { lockAuditChain, type AuditRecorder } from "./audit.ts";
+import type { createBarRepository } from "./bars.ts";
 import { createCacheMetaRepository } from "./cache-meta.ts";
-import { READ_COMMITTED, storageErrorOf, type PostgresPool } from "./connection.ts";
+import { READ_COMMITTED, toStorageError, type PostgresPool } from "./connection.ts";
 import { recordIn } from "./metrics.ts";
 
-export interface PgCacheParts {
+export interface CacheBackendParts {
   pool: PostgresPool;
-  bars: ReturnType<typeof createPgBars>;
-  audit: PgAuditRecorder;
+  bars: ReturnType<typeof createBarRepository>;
+  audit: AuditRecorder;
   /** The store's live settings: the zone is read at each call (updateSettings may change it). */
   settings: { readonly timezone: string };
   /** The actor of the store view the cache was made from; undefined: the store's. */
@@ -34,7 +34,7 @@ export interface PgCacheParts {
   closed(): boolean;
 }
 
-export function createCacheBackend(parts: PgCacheParts): CacheBackend {
+export function createCacheBackend(parts: CacheBackendParts): CacheBackend {
   const { pool, bars, audit, settings } = parts;
   const meta = createCacheMetaRepository(pool);
   const open = <T>(work: () => Promise<T>): Promise<T> => whenOpen(parts.closed(), work);
@@ -70,7 +70,7 @@ export function createCacheBackend(parts: PgCacheParts): CacheBackend {
       } catch (error) {
         // The cache's file errors (ENOSPC, ...) are the cache's to name; the server's are ours.
         if ((error as { syscall?: unknown }).syscall !== undefined) throw error;
-        throw storageErrorOf(error, pool.url);
+        throw toStorageError(error, pool.url);
       }
     },
   };

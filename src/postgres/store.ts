@@ -16,19 +16,19 @@ import { readInitialSettings } from "../config.ts";
 import { withCalendars, type SettingsRequest } from "../domain/settings.ts";
 import type { Store } from "../domain/store.ts";
 import { assertTimeZone } from "../domain/time.ts";
-import { createPgArtifacts } from "./artifacts.ts";
-import { createPgAudit, lockAuditChain } from "./audit.ts";
-import { createPgBars } from "./bars.ts";
+import { createArtifactRepository } from "./artifacts.ts";
+import { createAuditRepository, lockAuditChain } from "./audit.ts";
+import { createBarRepository } from "./bars.ts";
 import { assertCalendarStored, createCalendarRepository } from "./calendars.ts";
 import { createCacheBackend } from "./cache-backend.ts";
 import { CACHE_BACKEND, type CacheCapableStore } from "../domain/cache-backend.ts";
 import { PostgresPool, READ_COMMITTED, type PostgresOptions } from "./connection.ts";
-import { createPgMaintenance, type RunRecorder } from "./maintenance.ts";
-import { createPgMetrics, recordIn } from "./metrics.ts";
-import { migratePostgres } from "./migrations.ts";
-import { createPgPrefs } from "./prefs.ts";
-import { createPgQuotes } from "./quotes.ts";
-import { createPgSettings, openPgSettings, type PgLiveSettings } from "./settings.ts";
+import { createMaintenance, type RunRecorder } from "./maintenance.ts";
+import { createMetricRepository, recordIn } from "./metrics.ts";
+import { migrate } from "./migrations.ts";
+import { createPreferenceRepository } from "./prefs.ts";
+import { createQuoteRepository } from "./quotes.ts";
+import { createSettingsRepository, openSettings, type LiveSettings } from "./settings.ts";
 
 export interface PostgresStoreOptions extends PostgresOptions {
   /**
@@ -79,17 +79,17 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
   const initial = readInitialSettings(given.initialSettings);
   const actor = checkActor(given.actor ?? "tradelite");
   const pool = new PostgresPool(given);
-  let live: PgLiveSettings;
+  let live: LiveSettings;
   try {
-    await pool.run((sql) => migratePostgres(sql));
+    await pool.run((sql) => migrate(sql));
     if (typeof asked.calendar === "string") await assertCalendarStored(pool, asked.calendar);
-    live = await openPgSettings(pool, asked, initial, given.allowSecondsLikeTimestamps ?? false);
+    live = await openSettings(pool, asked, initial, given.allowSecondsLikeTimestamps ?? false);
   } catch (error) {
     await pool.close();
     throw error;
   }
 
-  const audit = createPgAudit(pool, {
+  const audit = createAuditRepository(pool, {
     get timezone() {
       return live.timezone;
     },
@@ -109,13 +109,13 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
   const calendars = createCalendarRepository(pool, audit.record, () => live.calendar);
   const parts = {
     calendars,
-    bars: createPgBars(pool, withCalendars(live, calendars.calendarOf), audit.record),
-    quotes: createPgQuotes(pool, live, audit.record),
-    metrics: createPgMetrics(pool, live),
-    settings: createPgSettings(pool, live, audit.record),
-    prefs: createPgPrefs(pool, audit.record),
-    artifacts: createPgArtifacts(pool, audit.record),
-    maintenance: createPgMaintenance(pool, recordRun),
+    bars: createBarRepository(pool, withCalendars(live, calendars.calendarOf), audit.record),
+    quotes: createQuoteRepository(pool, live, audit.record),
+    metrics: createMetricRepository(pool, live),
+    settings: createSettingsRepository(pool, live, audit.record),
+    prefs: createPreferenceRepository(pool, audit.record),
+    artifacts: createArtifactRepository(pool, audit.record),
+    maintenance: createMaintenance(pool, recordRun),
   };
   const state = { closed: false };
   return view(parts, audit, pool, state, live, undefined);
@@ -128,21 +128,21 @@ function sessionAligned(query: BarQuery | undefined): boolean {
 
 type Parts = {
   calendars: ReturnType<typeof createCalendarRepository>;
-  bars: ReturnType<typeof createPgBars>;
-  quotes: ReturnType<typeof createPgQuotes>;
-  metrics: ReturnType<typeof createPgMetrics>;
-  prefs: ReturnType<typeof createPgPrefs>;
-  artifacts: ReturnType<typeof createPgArtifacts>;
-  maintenance: ReturnType<typeof createPgMaintenance>;
-  settings: ReturnType<typeof createPgSettings>;
+  bars: ReturnType<typeof createBarRepository>;
+  quotes: ReturnType<typeof createQuoteRepository>;
+  metrics: ReturnType<typeof createMetricRepository>;
+  prefs: ReturnType<typeof createPreferenceRepository>;
+  artifacts: ReturnType<typeof createArtifactRepository>;
+  maintenance: ReturnType<typeof createMaintenance>;
+  settings: ReturnType<typeof createSettingsRepository>;
 };
 
 function view(
   parts: Parts,
-  audit: ReturnType<typeof createPgAudit>,
+  audit: ReturnType<typeof createAuditRepository>,
   pool: PostgresPool,
   state: { closed: boolean },
-  settings: PgLiveSettings,
+  settings: LiveSettings,
   actor: string | undefined,
 ): Store {
   /** Refuses calls after close(); runs the call as this view's actor. */

@@ -13,7 +13,7 @@ import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { parseSessions } from "../../src/domain/calendar.ts";
 import { shippedCalendar } from "../../src/domain/calendars/index.ts";
 import { writeCalendar } from "../../src/postgres/calendars.ts";
-import { migratePostgres } from "../../src/postgres/migrations.ts";
+import { migrate as migratePostgres } from "../../src/postgres/migrations.ts";
 import { PROJECT_ROOT, serverEnv } from "../support/api-server.ts";
 import { randomBars } from "../support/bars.ts";
 import { tempDir } from "../support/files.ts";
