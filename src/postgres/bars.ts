@@ -403,3 +403,5 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
     },
   };
 }
+
+export type BarRepository = ReturnType<typeof createBarRepository>;

@@ -17,14 +17,14 @@ import { checkActor } from "../domain/audit.ts";
 import { closedError, whenOpen } from "../domain/store-view.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import { lockAuditChain, type AuditRecorder } from "./audit.ts";
-import type { createBarRepository } from "./bars.ts";
+import type { BarRepository } from "./bars.ts";
 import { createCacheMetaRepository } from "./cache-meta.ts";
 import { READ_COMMITTED, toStorageError, type PostgresPool } from "./connection.ts";
 import { recordIn } from "./metrics.ts";
 
 export interface CacheBackendParts {
   pool: PostgresPool;
-  bars: ReturnType<typeof createBarRepository>;
+  bars: BarRepository;
   audit: AuditRecorder;
   /** The store's live settings: the zone is read at each call (updateSettings may change it). */
   settings: { readonly timezone: string };

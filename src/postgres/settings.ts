@@ -115,3 +115,5 @@ export function createSettingsRepository(pool: PostgresPool, live: LiveSettings,
     },
   };
 }
+
+export type SettingsRepository = ReturnType<typeof createSettingsRepository>;
