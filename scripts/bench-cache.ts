@@ -18,6 +18,7 @@ import Papa from "papaparse";
 import { CACHE_DEFAULTS, CSV_HEADER, SessionCache, type CacheRecoveryEvent } from "../src/entries/cache.ts";
 import { formatIsoUtc } from "../src/domain/time.ts";
 import { openDatabase, type Database } from "../src/mod.ts";
+import { createSqliteStore } from "../src/sqlite/store.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, percentile, removeDatabaseFile, timedAsync } from "./bench-support.ts";
 import {
   barObjects,
@@ -214,7 +215,7 @@ async function appendCase(
     const path = context.newDatabaseFile(`append-${writeThrough}-tradelite`);
     const dir = join(context.workDir, `append-${writeThrough}-tradelite-${rep}`);
     const db = openDatabase({ path });
-    const cache = new SessionCache({ db, dir, compactEvery: NEVER, writeThrough, onRecovery });
+    const cache = new SessionCache({ store: createSqliteStore(db), dir, compactEvery: NEVER, writeThrough, onRecovery });
     try {
       await cache.storeBars(CACHE_SYMBOL, sliceColumns(bars, 0, preload));
       for (let i = preload; i < preload + appendWarmupCalls; i++) await cache.storeBars(CACHE_SYMBOL, [objects[i]!]);
@@ -360,7 +361,7 @@ async function compactionAndReadCases(
   let fileName: string;
   {
     const db = openDatabase({ path: templateDb });
-    const cache = new SessionCache({ db, dir: templateDir, ...settings });
+    const cache = new SessionCache({ store: createSqliteStore(db), dir: templateDir, ...settings });
     for (let from = 0; from < FILE_ROWS; from += SESSION_MINUTES_PER_DAY) {
       await cache.storeBars(CACHE_SYMBOL, sliceColumns(bars, from, from + SESSION_MINUTES_PER_DAY));
     }
@@ -384,7 +385,7 @@ async function compactionAndReadCases(
     mkdirSync(dir);
     copyFileSync(templateFile, join(dir, fileName));
     const db = openDatabase({ path });
-    const cache = new SessionCache({ db, dir, ...settings });
+    const cache = new SessionCache({ store: createSqliteStore(db), dir, ...settings });
     const close = () => {
       db.close();
       removeDatabaseFile(path);

@@ -16,6 +16,7 @@ export {
   ConflictError,
   StorageError,
   type Issue,
+  type StorageErrorCode,
 } from "./domain/errors.ts";
 export type {
   Store,

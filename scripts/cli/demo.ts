@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { mulberry32, sessionTimestamps, SESSION_MINUTES_PER_DAY, SHANGHAI_OFFSET_MS } from "../synthetic-bars.ts";
 import { openDatabase, type BarInput } from "../../src/mod.ts";
 import { SessionCache } from "../../src/entries/cache.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { overviewCommand } from "./overview.ts";
 import { serve } from "./serve.ts";
 import { EXIT_FAILURE, EXIT_OK, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
@@ -88,7 +89,7 @@ async function run(argv: string[]): Promise<number> {
   const started = performance.now();
   let compactions = 0;
   try {
-    const cache = new SessionCache({ db, dir: cacheDir });
+    const cache = new SessionCache({ store: createSqliteStore(db), dir: cacheDir });
     const progress = new Progress("demo", minutes * series.length, " bars");
     for (let minute = 0; minute < minutes; minute++) {
       for (const { symbol, bars } of series) {

@@ -9,7 +9,7 @@
  * then closes cleanly.
  */
 import { formatIsoLocal } from "../../src/domain/time.ts";
-import { openDatabase, openStore, ValidationError, type Store } from "../../src/mod.ts";
+import { openStore, ValidationError, type Store } from "../../src/mod.ts";
 import { resolveServerSettings, startServer, type RunningServer, type ServerSettings } from "../../src/entries/api.ts";
 import { writeAccessEntry, type AccessEntry } from "../../src/entries/api.ts";
 import { SessionCache } from "../../src/entries/cache.ts";
@@ -43,33 +43,16 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
   // The database's zone and stamping are the ones it stores; $TRADELITE_TIMEZONE and
   // $TRADELITE_BAR_TIMESTAMP only say what a database this server creates stores.
   const initialSettings = { timezone: settings.timezone, barTimestamp: settings.barTimestamp };
-  if (backendName === "postgres") {
-    // The store on PostgreSQL ($TRADELITE_DATABASE_URL, then $DATABASE_URL); the session cache's
-    // files in $TRADELITE_CACHE_DIR on this machine, its rows and its lock on the server.
-    const store = await openStore({ backend: "postgres", initialSettings });
-    const cache = new SessionCache({ store });
-    const running = startServer(store, { ...serverOptions(settings), cache });
-    const info = await store.maintenance.info();
-    console.log(`tradelite database: ${info.path} (${describeSettings(store)}, backend postgres)`);
-    console.log(`session cache: ${cache.settings.dir}`);
-    return listen(running, settings, onListening, async () => store.close());
-  }
-
-  // The session cache works on a connection of its own on this thread (its file work is
-  // synchronous and short); the store's connections are the workers' (or this one, in-thread).
-  // SQLite waits for a lock synchronously: with the default busy_timeout (5 s) a cache write that
-  // found the writer worker mid-import would hold this thread, and every request with it, that
-  // long. This connection waits CACHE_BUSY_TIMEOUT_MS at most; the write then answers 503 with
-  // Retry-After, and nothing is written.
-  const CACHE_BUSY_TIMEOUT_MS = 100;
-  const db = openDatabase({ busyTimeoutMs: CACHE_BUSY_TIMEOUT_MS, initialSettings });
-  const store: Store = await openStore({ backend: backendName, path: db.path });
-  const cache = new SessionCache({ db });
+  // On every backend the session cache runs over the store: its files in $TRADELITE_CACHE_DIR
+  // on this machine, its rows and its lock the store's (sqlite-worker lends the cache a
+  // connection of its own on this thread, with a short busy wait: src/worker/store.ts).
+  const store: Store = await openStore({ backend: backendName, initialSettings });
+  const cache = new SessionCache({ store });
   const running = startServer(store, { ...serverOptions(settings), cache });
 
   const overview = await store.overview();
-  const { journalMode } = db.settings();
-  console.log(`tradelite database: ${db.path} (schema ${db.schemaVersion}, journal ${journalMode}, ${describeSettings(store)}, backend ${store.backend})`);
+  const info = await store.maintenance.info();
+  console.log(`tradelite database: ${info.path} (journal ${info.journalMode}, ${describeSettings(store)}, backend ${store.backend})`);
   console.log(`session cache: ${cache.settings.dir}`);
   if (overview.length === 0) {
     console.log("no bars stored yet");
@@ -82,10 +65,7 @@ export async function serve(inThread: boolean, onListening?: (url: string) => vo
     }
     if (overview.length > shown.length) console.log(`  ... and ${overview.length - shown.length} more symbols`);
   }
-  return listen(running, settings, onListening, async () => {
-    await store.close();
-    db.close();
-  });
+  return listen(running, settings, onListening, () => store.close());
 }
 
 /** The stored settings in a line: what every request is read with. */

@@ -10,6 +10,7 @@ import { openDatabase, TradeliteError, ValidationError, type Database, type Sett
 import { readSettingsRequest } from "../../src/domain/settings.ts";
 import { resolveDatabaseOptions } from "../../src/config.ts";
 import { SessionCache } from "../../src/entries/cache.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 export { formatBytes } from "../../src/domain/format.ts";
 export { localDate } from "../../src/domain/calendar.ts";
 
@@ -97,7 +98,7 @@ export class CliFailure extends Error {}
 
 /** The session cache over `db` ($TRADELITE_CACHE_DIR, else ./data/session_cache), or `--cache-dir`. */
 export function openCliCache(db: Database, dir: string | undefined): SessionCache {
-  return new SessionCache({ db, ...(dir === undefined ? {} : { dir }) });
+  return new SessionCache({ store: createSqliteStore(db), ...(dir === undefined ? {} : { dir }) });
 }
 
 /** The error's message for a person: ours as they are, others with their name. */

@@ -32,27 +32,24 @@ import { resolveSessionCacheSettings, type ResolvedSessionCacheSettings, type Se
 import { validateBars, type Bar, type BarColumns, type BarInput } from "../domain/bar.ts";
 import { batchSize } from "../domain/batch.ts";
 import type { CacheEntry, CacheRecoveryEvent, CacheRecoveryKind } from "../domain/cache.ts";
-import { StorageError, TradeliteError, ValidationError } from "../domain/errors.ts";
+import { StorageError, TradeliteError, ValidationError, type StorageErrorCode } from "../domain/errors.ts";
 import { readRange, type TimeRange } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { DAY_MS, MIN_TIMESTAMP } from "../domain/time.ts";
 import { timeSpan } from "../domain/batch.ts";
-import { getDatabase, type Database } from "../sqlite/database.ts";
 import type { Store } from "../domain/store.ts";
-import { CACHE_BACKEND, sqliteCacheBackend, wait, type CacheBackend, type CacheTx, type CacheWork } from "./backend.ts";
+import { cacheBackendOf, wait, type CacheBackend, type CacheTx, type CacheWork } from "../domain/cache-backend.ts";
 import { CSV_HEADER_LINE, formatBarLines, formatStoredBars, latestByTimestamp, lineKey, parseCacheFile } from "./csv.ts";
 import { cacheFileName } from "./file-name.ts";
 
 export interface SessionCacheOptions extends SessionCacheSettings {
-  /** The database the cache writes through to and keeps its metadata in. Default getDatabase(). */
-  db?: Database;
   /**
-   * Instead of `db`: a PostgreSQL store (`openStore({ backend: "postgres" })`, or a view of it
-   * from withActor, whose actor the audit log then names). The files stay on this machine; the
-   * metadata, market_data and the lock are the server's, so caches in several processes (of
-   * this machine: they share the folder) stay consistent.
+   * The store the cache writes through to and keeps its metadata in: any backend's
+   * (`openStore(...)`, `createSqliteStore(db)`), or a view of one from withActor, whose actor the
+   * audit log then names. The files stay on this machine; the metadata, market_data and the lock
+   * are the store's, so caches in several processes sharing the folder stay consistent.
    */
-  store?: Store;
+  store: Store;
   /**
    * Called for every repair or rebuild the cache makes, besides the recovery metric it always
    * records (`session_cache.recovery`, value 1, labels kind and symbol).
@@ -100,17 +97,21 @@ export const RECOVERY_METRIC = "session_cache.recovery";
 
 export class SessionCache {
   readonly settings: ResolvedSessionCacheSettings;
+  /** The store the cache writes through to and keeps its metadata in (the one it was given). */
+  readonly store: Store;
   readonly #backend: CacheBackend;
   readonly #onRecovery: ((event: CacheRecoveryEvent) => void) | undefined;
   readonly #files = new Map<string, FileState>();
   readonly #snapshots = new Map<string, Snapshot>();
 
-  constructor(options: SessionCacheOptions = {}) {
-    const { db, store, onRecovery, ...settings } = options ?? {};
+  constructor(options: SessionCacheOptions) {
+    const { store, onRecovery, ...settings } = options ?? ({} as Partial<SessionCacheOptions>);
+    // The store first: a caller of the removed `{ db }` form is told what to give instead.
+    this.#backend = backendOf(store);
+    this.store = store as Store; // backendOf refused anything else
     const resolved = resolveSessionCacheSettings(settings);
     // Resolved once: a later process.chdir must not make every file look missing.
     this.settings = { ...resolved, dir: resolve(resolved.dir) };
-    this.#backend = backendOf(db, store);
     this.#onRecovery = onRecovery;
     try {
       mkdirSync(this.settings.dir, { recursive: true });
@@ -118,13 +119,6 @@ export class SessionCache {
       const reason = (error as NodeJS.ErrnoException).code ?? "error";
       throw new StorageError("CACHE_DIR", `cannot create the cache folder ${this.settings.dir} (${reason})`, { cause: error });
     }
-  }
-
-  /** The SQLite Database the cache runs over; a cache over PostgreSQL has none (NOT_SQLITE). */
-  get db(): Database {
-    const database = this.#backend.database;
-    if (!database) throw new StorageError("NOT_SQLITE", "this session cache runs over PostgreSQL; it has no SQLite Database");
-    return database;
   }
 
   /** "sqlite" or "postgres": where the metadata, market_data and the lock are. */
@@ -304,7 +298,8 @@ export class SessionCache {
       this.#files.delete(symbol);
       this.#snapshots.delete(symbol);
       if (error instanceof TradeliteError) throw error;
-      const code = (error as NodeJS.ErrnoException).code ?? "IO_ERROR";
+      // node:fs's errno (ENOSPC, EACCES, ...): the file system's own word for what failed.
+      const code = ((error as NodeJS.ErrnoException).code as StorageErrorCode | undefined) ?? "IO_ERROR";
       throw new StorageError(code, `session cache for ${symbol}: ${(error as Error).message}`, { cause: error });
     }
   }
@@ -574,15 +569,16 @@ export class SessionCache {
   }
 }
 
-/** The backend the options name: a Database, a PostgreSQL store, or getDatabase(). */
-function backendOf(db: Database | undefined, store: Store | undefined): CacheBackend {
-  if (db !== undefined && store !== undefined) throw new ValidationError([{ field: "store", message: "give db or store, not both" }]);
-  if (store === undefined) return sqliteCacheBackend(db ?? getDatabase());
-  const backend = (store as unknown as { [CACHE_BACKEND]?: () => CacheBackend })[CACHE_BACKEND];
-  if (typeof backend !== "function") {
-    throw new ValidationError([{ field: "store", message: `a session cache runs over a SQLite Database (db) or a PostgreSQL store; this store's backend is ${store.backend}` }]);
+/** The backend of the store the options name. */
+function backendOf(store: Store | undefined): CacheBackend {
+  if (typeof store !== "object" || store === null) {
+    throw new ValidationError([{ field: "store", message: "expected a store (openStore(...), or createSqliteStore(db) for a Database)" }]);
   }
-  return backend();
+  const backend = cacheBackendOf(store);
+  if (!backend) {
+    throw new ValidationError([{ field: "store", message: `this store (backend ${String(store.backend)}) carries no session cache backend; use one from openStore` }]);
+  }
+  return backend;
 }
 
 function emptyEntry(symbol: string, fileName: string): CacheEntry {

@@ -3,7 +3,7 @@
  * classes the library throws, with the library's codes, so a caller's `instanceof ValidationError`
  * and `error.code === "SQLITE_BUSY"` read the same over HTTP as in process.
  */
-import { ConflictError, NotFoundError, StorageError, TradeliteError, ValidationError, type Issue } from "../domain/errors.ts";
+import { ConflictError, NotFoundError, StorageError, TradeliteError, ValidationError, type Issue, type StorageErrorCode } from "../domain/errors.ts";
 
 interface ErrorShape {
   code: string;
@@ -59,7 +59,8 @@ function issuesOf(details: unknown, message: string): Issue[] {
   return [{ message }];
 }
 
-function storageCodeOf(details: unknown): string | undefined {
+/** The code of the StorageError the server's store threw, carried as a string in details. */
+function storageCodeOf(details: unknown): StorageErrorCode | undefined {
   const code = (details as { storageCode?: unknown } | null)?.storageCode;
-  return typeof code === "string" ? code : undefined;
+  return typeof code === "string" ? (code as StorageErrorCode) : undefined;
 }

@@ -20,7 +20,7 @@ import { Database as SqliteDatabase } from "bun:sqlite";
 import type { SQL } from "bun";
 import { StorageError } from "../domain/errors.ts";
 import { SCHEMA_VERSION } from "../sqlite/migrations.ts";
-import { migratePostgres } from "../postgres/migrations.ts";
+import { migrate as migratePostgres } from "../postgres/migrations.ts";
 import { READ_COMMITTED, type PostgresPool } from "../postgres/connection.ts";
 import { compareCalendars, copyCalendar, planCalendars, type CalendarPlan } from "./calendars.ts";
 

@@ -11,7 +11,7 @@ import { artifactOfRow, assertArtifactName, checkArtifactQuery, type ArtifactQue
 import { ConflictError } from "../domain/errors.ts";
 import type { JsonValue } from "../domain/json.ts";
 import { resolveArtifactFile } from "../domain/artifact-file.ts";
-import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
+import { lockAuditChain, type AuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
 type ArtifactRow = StoredArtifactRow;
@@ -20,7 +20,7 @@ export type { ArtifactQuery };
 
 const toArtifact = artifactOfRow;
 
-export function createPgArtifacts(pool: PostgresPool, audit: PgAuditRecorder) {
+export function createArtifactRepository(pool: PostgresPool, audit: AuditRecorder) {
   return {
     /**
      * Registers (name, version). Registering the same pair again is a no-op when the hash is the
@@ -113,4 +113,4 @@ function selectOne(sql: SQL, name: string, version: string): Promise<ArtifactRow
              FROM model_artifacts WHERE name = ${name} AND version = ${version}` as Promise<ArtifactRow[]>;
 }
 
-export type PgArtifacts = ReturnType<typeof createPgArtifacts>;
+export type ArtifactRepository = ReturnType<typeof createArtifactRepository>;

@@ -68,7 +68,7 @@ export async function appendAuditEntry(tx: SQL, input: AuditInput): Promise<Audi
  * `actor()` synchronously when its call starts (before any await) and passes it along, so the
  * actor `as()` set is the one named however the transaction's callbacks are scheduled.
  */
-export interface PgAuditRecorder {
+export interface AuditRecorder {
   (tx: SQL, actor: string, action: string, entity: string | null, details: JsonValue): Promise<AuditEntry>;
   /** The store's `actor` option, or the one an enclosing `as()` set. */
   actor(): string;
@@ -76,10 +76,10 @@ export interface PgAuditRecorder {
   as<T>(actor: string, work: () => T): T;
 }
 
-export function createPgAudit(pool: PostgresPool, settings: ZoneReading & { readonly actor: string }) {
+export function createAuditRepository(pool: PostgresPool, settings: ZoneReading & { readonly actor: string }) {
   const actors = new AsyncLocalStorage<string>();
 
-  const record: PgAuditRecorder = Object.assign(
+  const record: AuditRecorder = Object.assign(
     (tx: SQL, actor: string, action: string, entity: string | null, details: JsonValue) =>
       appendAuditEntry(tx, { actor, action, entity, details }),
     {
@@ -150,4 +150,4 @@ function plainRow(row: AuditRow): AuditRow {
   };
 }
 
-export type PgAudit = ReturnType<typeof createPgAudit>;
+export type AuditRepository = ReturnType<typeof createAuditRepository>;

@@ -49,11 +49,11 @@ import type { CompletenessQuery, OverviewOptions, SeriesOverview, SymbolOverview
 import { checkDailyStamps, mergeDaily, mergeOverviews, readSeriesOptions, type SeriesOptions } from "../domain/daily.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
-import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
+import { lockAuditChain, type AuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
 /** Read at each call: a settings change takes effect on the next one. */
-export interface PgBarSettings {
+export interface BarSettings {
   readonly timezone: string;
   readonly barTimestamp: BarTimestamp;
   /** The exchange calendar a symbol's session-aligned reads follow; null when it has none. */
@@ -71,7 +71,7 @@ const PAGE_ROWS = 8_192;
  * `audit`, when given, records `bars.insert` and `bars.delete` in the mutation's transaction, with
  * the details SQLite's records (the Store passes it; the repository alone writes no audit).
  */
-export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?: PgAuditRecorder) {
+export function createBarRepository(pool: PostgresPool, settings: BarSettings, audit?: AuditRecorder) {
   async function upsert(tx: SQL, symbol: string, timestamps: number[], values: (number | null)[][]): Promise<void> {
     const [open, high, low, close, volume, amount] = values;
     await tx`
@@ -403,3 +403,5 @@ export function createPgBars(pool: PostgresPool, settings: PgBarSettings, audit?
     },
   };
 }
+
+export type BarRepository = ReturnType<typeof createBarRepository>;

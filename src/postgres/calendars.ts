@@ -28,7 +28,7 @@ import {
 } from "../domain/calendar.ts";
 import { NotFoundError } from "../domain/errors.ts";
 import { assertSymbol } from "../domain/symbol.ts";
-import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
+import { lockAuditChain, type AuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
 /** The tables; run by the migration that introduces calendars. */
@@ -113,7 +113,7 @@ export async function assertCalendarStored(pool: PostgresPool, name: string): Pr
   if (!names.includes(name)) throw unknownCalendarError(name, names);
 }
 
-export function createCalendarRepository(pool: PostgresPool, audit: PgAuditRecorder, defaultCalendar: () => string | null) {
+export function createCalendarRepository(pool: PostgresPool, audit: AuditRecorder, defaultCalendar: () => string | null) {
   const built = new Map<string, { version: number; calendar: Calendar }>();
   /** Per symbol, the calendar name its last refresh resolved to (null: none). */
   const resolved = new Map<string, string | null>();

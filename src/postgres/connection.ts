@@ -74,7 +74,7 @@ export class PostgresPool {
     try {
       return await work(this.sql);
     } catch (error) {
-      throw storageErrorOf(error, this.url);
+      throw toStorageError(error, this.url);
     }
   }
 
@@ -94,7 +94,7 @@ export class PostgresPool {
 const LOST_CONNECTION = /^(08...|57P0[1-3]|53300|25P03)$/;
 
 /** A Bun.SQL error as a StorageError: the SQLSTATE for server errors, CONNECTION for the link. */
-export function storageErrorOf(error: unknown, url: string): TradeliteError {
+export function toStorageError(error: unknown, url: string): TradeliteError {
   if (error instanceof TradeliteError) return error;
   const { code, errno, message } = (error ?? {}) as { code?: string; errno?: string; message?: string };
   if (typeof errno === "string" && /^[0-9A-Z]{5}$/.test(errno)) {

@@ -30,7 +30,7 @@ const OUR_RELATIONS = `
 /** Told of each run that changed something (its metric and audit entry, once the records are wired in). */
 export type RunRecorder = (action: string, durationMs: number, details: Record<string, string | number | boolean>) => Promise<void>;
 
-export function createPgMaintenance(pool: PostgresPool, record: RunRecorder) {
+export function createMaintenance(pool: PostgresPool, record: RunRecorder) {
   const notHere = (what: string, instead: string) => new StorageError("NOT_SUPPORTED", `${what} is not done through tradelite on PostgreSQL: ${instead}`);
 
   async function tableBytes(): Promise<number> {

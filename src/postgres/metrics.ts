@@ -37,7 +37,7 @@ export async function recordIn(sql: SQL, name: string, value: number, labels?: M
   return { name: checked.name, timestamp, value: checked.value, labels: JSON.parse(checked.labels) as MetricLabels };
 }
 
-export function createPgMetrics(pool: PostgresPool, settings: ZoneReading) {
+export function createMetricRepository(pool: PostgresPool, settings: ZoneReading) {
   return {
     /** Records one sample now; returns it. */
     record(name: string, value: number, labels?: MetricLabels): Promise<Metric> {
@@ -95,4 +95,4 @@ function compensatedSum(values: readonly number[]): number {
   return Number.isFinite(error) ? sum + error : sum;
 }
 
-export type PgMetrics = ReturnType<typeof createPgMetrics>;
+export type MetricRepository = ReturnType<typeof createMetricRepository>;

@@ -288,7 +288,7 @@ CREATE TABLE market_data_daily (
 );
 `;
 
-export const POSTGRES_MIGRATIONS: readonly Migration[] = [
+export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "market_data, quotes, session_cache, recovery_metrics, user_preferences, audit_log (append-only), model_artifacts", sql: V1 },
   { version: 2, description: "tradelite_ksum: sum() with SQLite's compensated summation", sql: V2_KBN_SUM },
   { version: 3, description: "amcheck for integrity checks, where the server allows it", sql: V3_AMCHECK },
@@ -307,23 +307,23 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
   { version: 9, description: "market_data_daily: daily bars beside the minute bars", sql: V9_MARKET_DATA_DAILY },
 ];
 
-export const POSTGRES_SCHEMA_VERSION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1]!.version;
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
 /** "tradelite" as a 64-bit advisory lock key: the migrations of every process queue on it. */
 const MIGRATION_LOCK = 0x7472_6164_656c_6974n;
 
 /**
- * Brings the database to POSTGRES_SCHEMA_VERSION; returns it. Refuses a newer database.
+ * Brings the database to SCHEMA_VERSION; returns it. Refuses a newer database.
  * A database already up to date is only read (to_regclass, then max(version)): a role that may
  * use the tables but not create any (PostgreSQL 15's default on the public schema, and how
  * production databases are often set up) opens a migrated database. DDL and the migration lock
  * are taken only when the schema is behind.
  */
-export async function migratePostgres(sql: SQL): Promise<number> {
+export async function migrate(sql: SQL): Promise<number> {
   const current = await schemaVersion(sql);
   if (current !== null) {
     refuseNewer(current);
-    if (current === POSTGRES_SCHEMA_VERSION) return current;
+    if (current === SCHEMA_VERSION) return current;
   }
   for (;;) {
     const applied = await sql.begin(READ_COMMITTED, async (tx) => {
@@ -335,14 +335,14 @@ export async function migratePostgres(sql: SQL): Promise<number> {
       )`);
       const version = (await schemaVersion(tx)) ?? 0;
       refuseNewer(version);
-      const next = POSTGRES_MIGRATIONS.find((migration) => migration.version === version + 1);
+      const next = MIGRATIONS.find((migration) => migration.version === version + 1);
       if (!next) return null;
       await tx.unsafe(next.sql);
       if (next.up) await next.up(tx);
       await tx`INSERT INTO schema_migrations (version, description) VALUES (${next.version}, ${next.description})`;
       return next.version;
     });
-    if (applied === null) return POSTGRES_SCHEMA_VERSION;
+    if (applied === null) return SCHEMA_VERSION;
   }
 }
 
@@ -355,10 +355,10 @@ async function schemaVersion(sql: SQL): Promise<number | null> {
 }
 
 function refuseNewer(version: number): void {
-  if (version > POSTGRES_SCHEMA_VERSION) {
+  if (version > SCHEMA_VERSION) {
     throw new StorageError(
       "SCHEMA_TOO_NEW",
-      `the database has schema version ${version}, newer than this tradelite understands (${POSTGRES_SCHEMA_VERSION}); upgrade tradelite to use it`,
+      `the database has schema version ${version}, newer than this tradelite understands (${SCHEMA_VERSION}); upgrade tradelite to use it`,
     );
   }
 }

@@ -7,7 +7,7 @@
 import type { z } from "zod";
 import { utf8Length } from "../domain/json.ts";
 import { assertPreferenceKey, checkPreferenceSchema, checkPreferenceValue, preferenceJson, type JsonValue, type Preference } from "../domain/preference.ts";
-import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
+import { lockAuditChain, type AuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
 interface PreferenceRow {
@@ -18,7 +18,7 @@ interface PreferenceRow {
 
 const toPreference = (row: PreferenceRow): Preference => ({ key: row.key, value: JSON.parse(row.value) as JsonValue, updated_at: row.updated_at });
 
-export function createPgPrefs(pool: PostgresPool, audit: PgAuditRecorder) {
+export function createPreferenceRepository(pool: PostgresPool, audit: AuditRecorder) {
   const schemas = new Map<string, z.ZodType>();
 
   return {
@@ -78,4 +78,4 @@ export function createPgPrefs(pool: PostgresPool, audit: PgAuditRecorder) {
   };
 }
 
-export type PgPrefs = ReturnType<typeof createPgPrefs>;
+export type PreferenceRepository = ReturnType<typeof createPreferenceRepository>;

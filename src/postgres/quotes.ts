@@ -7,11 +7,11 @@ import { batchSize, rowAt, timeSpan } from "../domain/batch.ts";
 import { readQuery, type RangeQuery } from "../domain/query.ts";
 import { QUOTE_VALUE_FIELDS, validateQuotes, type Quote, type QuoteColumns, type QuoteInput } from "../domain/quote.ts";
 import { assertSymbol } from "../domain/symbol.ts";
-import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
+import { lockAuditChain, type AuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
 /** `audit`, when given, records `quotes.insert` in the insert's transaction, as SQLite does. */
-export function createPgQuotes(pool: PostgresPool, settings: ZoneReading, audit?: PgAuditRecorder) {
+export function createQuoteRepository(pool: PostgresPool, settings: ZoneReading, audit?: AuditRecorder) {
   return {
     async insertQuotes(symbol: string, input: readonly QuoteInput[] | QuoteColumns): Promise<number> {
       assertSymbol(symbol);

@@ -24,11 +24,11 @@ import {
 } from "../domain/settings.ts";
 import { ValidationError } from "../domain/errors.ts";
 import type { JsonValue } from "../domain/json.ts";
-import { lockAuditChain, type PgAuditRecorder } from "./audit.ts";
+import { lockAuditChain, type AuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
 /** The settings every repository reads at call time; updated in place by update(). */
-export interface PgLiveSettings extends StoreSettings {
+export interface LiveSettings extends StoreSettings {
   readonly allowSecondsLikeTimestamps: boolean;
 }
 
@@ -42,12 +42,12 @@ async function storedIn(sql: SQL): Promise<SettingsRequest> {
  * reads the rows again in the same transaction, so the first rows win and a later opening whose
  * options contradict them is refused, naming both values.
  */
-export async function openPgSettings(
+export async function openSettings(
   pool: PostgresPool,
   options: SettingsRequest,
   initial: SettingsRequest,
   allowSecondsLikeTimestamps: boolean,
-): Promise<PgLiveSettings> {
+): Promise<LiveSettings> {
   let { settings, missing } = reconcileSettings(await pool.run((sql) => storedIn(sql)), options, initial);
   if (Object.keys(missing).length > 0) {
     settings = await pool.run((sql) =>
@@ -63,7 +63,7 @@ export async function openPgSettings(
   return { ...settings, allowSecondsLikeTimestamps };
 }
 
-export function createPgSettings(pool: PostgresPool, live: PgLiveSettings, audit: PgAuditRecorder) {
+export function createSettingsRepository(pool: PostgresPool, live: LiveSettings, audit: AuditRecorder) {
   return {
     /**
      * Changes the given settings: one audit entry per changed setting, all in one transaction.
@@ -115,3 +115,5 @@ export function createPgSettings(pool: PostgresPool, live: PgLiveSettings, audit
     },
   };
 }
+
+export type SettingsRepository = ReturnType<typeof createSettingsRepository>;

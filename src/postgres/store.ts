@@ -8,26 +8,27 @@
  */
 import { z } from "zod";
 import { checkActor } from "../domain/audit.ts";
-import { StorageError, ValidationError } from "../domain/errors.ts";
+import { ValidationError } from "../domain/errors.ts";
+import { actorViews, closedError, whenOpen } from "../domain/store-view.ts";
 import { CALENDAR_NAME } from "../domain/calendar.ts";
 import { BAR_TIMESTAMPS, type BarQuery, type BarTimestamp } from "../domain/query.ts";
 import { readInitialSettings } from "../config.ts";
 import { withCalendars, type SettingsRequest } from "../domain/settings.ts";
 import type { Store } from "../domain/store.ts";
 import { assertTimeZone } from "../domain/time.ts";
-import { createPgArtifacts } from "./artifacts.ts";
-import { createPgAudit, lockAuditChain } from "./audit.ts";
-import { createPgBars } from "./bars.ts";
+import { createArtifactRepository } from "./artifacts.ts";
+import { createAuditRepository, lockAuditChain } from "./audit.ts";
+import { createBarRepository } from "./bars.ts";
 import { assertCalendarStored, createCalendarRepository } from "./calendars.ts";
-import { createPgCacheBackend } from "./cache-meta.ts";
-import { CACHE_BACKEND, type CacheBackend } from "../cache/backend.ts";
+import { createCacheBackend } from "./cache-backend.ts";
+import { CACHE_BACKEND, type CacheCapableStore } from "../domain/cache-backend.ts";
 import { PostgresPool, READ_COMMITTED, type PostgresOptions } from "./connection.ts";
-import { createPgMaintenance, type RunRecorder } from "./maintenance.ts";
-import { createPgMetrics, recordIn } from "./metrics.ts";
-import { migratePostgres } from "./migrations.ts";
-import { createPgPrefs } from "./prefs.ts";
-import { createPgQuotes } from "./quotes.ts";
-import { createPgSettings, openPgSettings, type PgLiveSettings } from "./settings.ts";
+import { createMaintenance, type RunRecorder } from "./maintenance.ts";
+import { createMetricRepository, recordIn } from "./metrics.ts";
+import { migrate } from "./migrations.ts";
+import { createPreferenceRepository } from "./prefs.ts";
+import { createQuoteRepository } from "./quotes.ts";
+import { createSettingsRepository, openSettings, type LiveSettings } from "./settings.ts";
 
 export interface PostgresStoreOptions extends PostgresOptions {
   /**
@@ -78,17 +79,17 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
   const initial = readInitialSettings(given.initialSettings);
   const actor = checkActor(given.actor ?? "tradelite");
   const pool = new PostgresPool(given);
-  let live: PgLiveSettings;
+  let live: LiveSettings;
   try {
-    await pool.run((sql) => migratePostgres(sql));
+    await pool.run((sql) => migrate(sql));
     if (typeof asked.calendar === "string") await assertCalendarStored(pool, asked.calendar);
-    live = await openPgSettings(pool, asked, initial, given.allowSecondsLikeTimestamps ?? false);
+    live = await openSettings(pool, asked, initial, given.allowSecondsLikeTimestamps ?? false);
   } catch (error) {
     await pool.close();
     throw error;
   }
 
-  const audit = createPgAudit(pool, {
+  const audit = createAuditRepository(pool, {
     get timezone() {
       return live.timezone;
     },
@@ -108,13 +109,13 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
   const calendars = createCalendarRepository(pool, audit.record, () => live.calendar);
   const parts = {
     calendars,
-    bars: createPgBars(pool, withCalendars(live, calendars.calendarOf), audit.record),
-    quotes: createPgQuotes(pool, live, audit.record),
-    metrics: createPgMetrics(pool, live),
-    settings: createPgSettings(pool, live, audit.record),
-    prefs: createPgPrefs(pool, audit.record),
-    artifacts: createPgArtifacts(pool, audit.record),
-    maintenance: createPgMaintenance(pool, recordRun),
+    bars: createBarRepository(pool, withCalendars(live, calendars.calendarOf), audit.record),
+    quotes: createQuoteRepository(pool, live, audit.record),
+    metrics: createMetricRepository(pool, live),
+    settings: createSettingsRepository(pool, live, audit.record),
+    prefs: createPreferenceRepository(pool, audit.record),
+    artifacts: createArtifactRepository(pool, audit.record),
+    maintenance: createMaintenance(pool, recordRun),
   };
   const state = { closed: false };
   return view(parts, audit, pool, state, live, undefined);
@@ -127,31 +128,28 @@ function sessionAligned(query: BarQuery | undefined): boolean {
 
 type Parts = {
   calendars: ReturnType<typeof createCalendarRepository>;
-  bars: ReturnType<typeof createPgBars>;
-  quotes: ReturnType<typeof createPgQuotes>;
-  metrics: ReturnType<typeof createPgMetrics>;
-  prefs: ReturnType<typeof createPgPrefs>;
-  artifacts: ReturnType<typeof createPgArtifacts>;
-  maintenance: ReturnType<typeof createPgMaintenance>;
-  settings: ReturnType<typeof createPgSettings>;
+  bars: ReturnType<typeof createBarRepository>;
+  quotes: ReturnType<typeof createQuoteRepository>;
+  metrics: ReturnType<typeof createMetricRepository>;
+  prefs: ReturnType<typeof createPreferenceRepository>;
+  artifacts: ReturnType<typeof createArtifactRepository>;
+  maintenance: ReturnType<typeof createMaintenance>;
+  settings: ReturnType<typeof createSettingsRepository>;
 };
 
 function view(
   parts: Parts,
-  audit: ReturnType<typeof createPgAudit>,
+  audit: ReturnType<typeof createAuditRepository>,
   pool: PostgresPool,
   state: { closed: boolean },
-  settings: PgLiveSettings,
+  settings: LiveSettings,
   actor: string | undefined,
 ): Store {
   /** Refuses calls after close(); runs the call as this view's actor. */
-  const call = <T>(work: () => Promise<T>): Promise<T> => {
-    if (state.closed) return Promise.reject(new StorageError("CLOSED", "the store is closed"));
-    return actor === undefined ? work() : audit.record.as(actor, work);
-  };
-  const views = new Map<string, Store>();
+  const call = <T>(work: () => Promise<T>): Promise<T> =>
+    whenOpen(state.closed, () => (actor === undefined ? work() : audit.record.as(actor, work)));
   const { bars, quotes, metrics, prefs, artifacts, maintenance, calendars } = parts;
-  const store: Store & { [CACHE_BACKEND]: () => CacheBackend } = {
+  const store: CacheCapableStore = {
     backend: "postgres",
     get timezone() {
       return settings.timezone;
@@ -167,16 +165,7 @@ function view(
         if (typeof change?.calendar === "string") await assertCalendarStored(pool, change.calendar);
         return parts.settings.update(change, options);
       }),
-    withActor(name) {
-      checkActor(name);
-      let existing = views.get(name);
-      if (!existing) {
-        existing = view(parts, audit, pool, state, settings, name);
-        // Callers ask for a handful of names (one per token); keep those, not every string seen.
-        if (views.size < 64) views.set(name, existing);
-      }
-      return existing;
-    },
+    withActor: actorViews((name) => view(parts, audit, pool, state, settings, name)),
     insertBars: (symbol, input, options) => call(() => bars.insertBars(symbol, input, options)),
     // Session-aligned reads and completeness refresh the symbol's calendar first (one row; the
     // days only when another process changed them), so the synchronous lookup they make is
@@ -187,7 +176,7 @@ function view(
         return bars.getBars(symbol, query);
       }),
     async *iterateBars(symbol, query) {
-      if (state.closed) throw new StorageError("CLOSED", "the store is closed");
+      if (state.closed) throw closedError();
       // This body runs at the first next(), so it can refresh as getBars does. The repository's
       // own iterateBars checks its arguments when called and so cannot wait for the server:
       // called directly, it follows the calendar as this process last refreshed it (a change
@@ -195,7 +184,7 @@ function view(
       if (sessionAligned(query)) await calendars.refresh(symbol);
       for await (const bar of bars.iterateBars(symbol, query)) {
         yield bar;
-        if (state.closed) throw new StorageError("CLOSED", "the store closed during this iteration");
+        if (state.closed) throw closedError("iteration");
       }
     },
     latestBar: (symbol) => call(() => bars.latestBar(symbol)),
@@ -215,7 +204,7 @@ function view(
     },
     prefs: {
       define: (key, schema) => {
-        if (state.closed) throw new StorageError("CLOSED", "the store is closed");
+        if (state.closed) throw closedError();
         prefs.define(key, schema);
       },
       get: (key) => call(() => prefs.get(key)),
@@ -253,7 +242,7 @@ function view(
       stats: () => call(() => maintenance.stats()),
     },
     // What `new SessionCache({ store })` runs on (src/cache/session-cache.ts); not part of Store.
-    [CACHE_BACKEND]: () => createPgCacheBackend({ pool, bars: bars, audit: audit.record, settings, actor, closed: () => state.closed }),
+    [CACHE_BACKEND]: () => createCacheBackend({ pool, bars: bars, audit: audit.record, settings, actor, closed: () => state.closed }),
     async close() {
       if (state.closed) return;
       state.closed = true;

@@ -273,7 +273,8 @@ export function guard<T>(work: () => T): T {
 export function toStorageError(error: unknown): unknown {
   if (error instanceof TradeliteError) return error;
   if (error instanceof Error && error.name === "SQLiteError") {
-    const code = (error as Error & { code?: string }).code ?? "SQLITE_ERROR";
+    // bun:sqlite's SQLiteError carries SQLite's result code name (SQLITE_BUSY, SQLITE_FULL, ...).
+    const code = (error as Error & { code?: `SQLITE_${string}` }).code ?? "SQLITE_ERROR";
     return new StorageError(code, `SQLite: ${error.message}`, { cause: error });
   }
   return error;

@@ -4,11 +4,13 @@
  * that keeps the event loop free.
  */
 import { checkActor } from "../domain/audit.ts";
-import type { Store } from "../domain/store.ts";
+import { CACHE_BACKEND, type CacheCapableStore } from "../domain/cache-backend.ts";
+import { actorViews } from "../domain/store-view.ts";
+import { createCacheBackend } from "./cache-backend.ts";
 import type { Database } from "./database.ts";
 
 /** `actor`, when given, names who the audit log attributes this view's mutations to. */
-export function createSqliteStore(db: Database, actor?: string): Store {
+export function createSqliteStore(db: Database, actor?: string): CacheCapableStore {
   if (actor !== undefined) checkActor(actor);
   /** Reads. */
   const run = async <T>(work: () => T): Promise<T> => work();
@@ -17,7 +19,6 @@ export function createSqliteStore(db: Database, actor?: string): Store {
     actor === undefined
       ? run
       : async <T>(work: () => T): Promise<T> => db.asActor(actor, work);
-  const views = new Map<string, Store>();
   return {
     backend: "sqlite",
     get timezone() {
@@ -30,15 +31,7 @@ export function createSqliteStore(db: Database, actor?: string): Store {
       return db.calendar;
     },
     updateSettings: (change, options) => write(() => db.updateSettings(change, options)),
-    withActor(name) {
-      let view = views.get(name);
-      if (!view) {
-        view = createSqliteStore(db, name);
-        // Callers ask for a handful of names (one per token); keep those, not every string seen.
-        if (views.size < 64) views.set(name, view);
-      }
-      return view;
-    },
+    withActor: actorViews((name) => createSqliteStore(db, name)),
     insertBars: (symbol, bars, options) => write(() => db.insertBars(symbol, bars, options)),
     getBars: (symbol, query) => run(() => db.getBars(symbol, query)),
     async *iterateBars(symbol, query) {
@@ -91,6 +84,8 @@ export function createSqliteStore(db: Database, actor?: string): Store {
       of: (symbol) => run(() => db.calendars.of(symbol)),
       assign: (symbol, name) => write(() => db.calendars.assign(symbol, name)),
     },
+    // What `new SessionCache({ store })` runs on: this Database, its transactions and its lock.
+    [CACHE_BACKEND]: () => createCacheBackend(db, actor),
     close: () => run(() => db.close()),
   };
 }

@@ -4,6 +4,7 @@
  * every request it held (none hangs) and is replaced by a fresh one on the same database.
  */
 import { StorageError } from "../domain/errors.ts";
+import { closedError } from "../domain/store-view.ts";
 import { deserializeError, unpackBars, unpackQuotes, type Answer, type HostEvent, type Role } from "./protocol.ts";
 
 interface Pending {
@@ -160,7 +161,7 @@ export class WorkerConnection {
    * `admitted` (the later parts of an operation whose first part was admitted, and cleanups).
    */
   request<T>(op: string, args: unknown[], actor?: string, transfer: ArrayBuffer[] = [], admitted = false): Promise<T> {
-    if (this.#closing) return Promise.reject(new StorageError("CLOSED", "the store is closed"));
+    if (this.#closing) return Promise.reject(closedError());
     if (this.#unavailable) return Promise.reject(this.#unavailable);
     if (!admitted && this.#pending.size >= this.#maxQueue) {
       return Promise.reject(

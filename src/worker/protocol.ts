@@ -3,7 +3,7 @@
  * bars or quotes packed as one Float64Array (transferred, not cloned row by row).
  */
 import type { Bar } from "../domain/bar.ts";
-import { ConflictError, NotFoundError, StorageError, TradeliteError, ValidationError, type Issue } from "../domain/errors.ts";
+import { ConflictError, NotFoundError, StorageError, TradeliteError, ValidationError, type Issue, type StorageErrorCode } from "../domain/errors.ts";
 import type { Quote } from "../domain/quote.ts";
 
 export type Role = "writer" | "reader";
@@ -57,7 +57,8 @@ export function deserializeError(error: SerializedError): Error {
     case "ConflictError":
       return new ConflictError(error.message);
     case "StorageError":
-      return new StorageError(error.code ?? "STORAGE", error.message);
+      // The code of the StorageError the worker threw, carried across as a string.
+      return new StorageError((error.code as StorageErrorCode | undefined) ?? "STORAGE", error.message);
     case "TypeError":
       return new TypeError(error.message);
     case "RangeError":

@@ -9,7 +9,7 @@
 import type { z } from "zod";
 import { resolveDatabaseOptions, type DatabaseOptions } from "../config.ts";
 import { checkArtifact } from "../domain/artifact.ts";
-import { checkActor, checkAuditInput } from "../domain/audit.ts";
+import { checkAuditInput } from "../domain/audit.ts";
 import type { Bar } from "../domain/bar.ts";
 import { StorageError, ValidationError } from "../domain/errors.ts";
 import { assertPreferenceKey, checkPreferenceSchema, preferenceJson } from "../domain/preference.ts";
@@ -17,7 +17,11 @@ import { BAR_VALUE_FIELDS } from "../domain/bar.ts";
 import { QUOTE_VALUE_FIELDS } from "../domain/quote.ts";
 import type { SettingsRequest, SettingsUpdateOptions, StoreSettings } from "../domain/settings.ts";
 import type { Store } from "../domain/store.ts";
+import { actorViews, closedError } from "../domain/store-view.ts";
+import { CACHE_BACKEND, type CacheBackend, type CacheCapableStore } from "../domain/cache-backend.ts";
+import { createCacheBackend } from "../sqlite/cache-backend.ts";
 import { isMemoryPath } from "../sqlite/connection.ts";
+import { openDatabase, type Database } from "../sqlite/database.ts";
 import { WorkerConnection, type RestartEvent } from "./pool.ts";
 
 export interface WorkerStoreOptions extends DatabaseOptions {
@@ -38,6 +42,15 @@ export const WORKER_RESTART_METRIC = "sqlite_worker.restart";
 const SLICE_ROWS = 50_000;
 const OBJECT_SLICE_ROWS = 10_000;
 const MAX_READERS = 16;
+
+/**
+ * How long the session cache's connection waits for the write lock. It waits on the caller's
+ * thread (SQLite's wait is synchronous): with the default busy_timeout (5 s) a cache write that
+ * found the writer worker mid-import would hold the event loop, and every request of a server
+ * with it, that long. After this it fails with SQLITE_BUSY (503 with Retry-After over HTTP) and
+ * nothing is written.
+ */
+const CACHE_BUSY_TIMEOUT_MS = 100;
 
 export async function createWorkerStore(options: WorkerStoreOptions = {}): Promise<Store> {
   const { readers = 2, maxQueue = 1024, ...databaseOptions } = options ?? {};
@@ -94,11 +107,16 @@ interface Shared {
   inFlight: Set<Promise<unknown>>;
   schemas: Map<string, z.ZodType>;
   nextId: number;
-  views: Map<string, Store>;
+  /** withActor, shared by every view: one view per actor name. */
+  withActor: (name: string) => Store;
+  /** The session cache's in-thread connection, opened by the first SessionCache over the store. */
+  cacheDb: Database | null;
 }
 
 function buildStore(base: { writer: WorkerConnection; readers: WorkerConnection[]; options: Record<string, unknown>; settings: StoreSettings }): Store {
-  const shared: Shared = { ...base, closed: false, tail: null, inFlight: new Set(), schemas: new Map(), nextId: 1, views: new Map() };
+  // Called only after `shared` exists (by a view's withActor).
+  const withActor = actorViews((name): Store => view(shared, name));
+  const shared: Shared = { ...base, closed: false, tail: null, inFlight: new Set(), schemas: new Map(), nextId: 1, withActor, cacheDb: null };
   return view(shared, undefined);
 }
 
@@ -109,7 +127,7 @@ function view(shared: Shared, actor: string | undefined): Store {
     promise.then(done, done);
     return promise;
   };
-  const closed = () => Promise.reject(new StorageError("CLOSED", "the store is closed"));
+  const closed = () => Promise.reject(closedError());
   const reader = (): WorkerConnection => {
     let best = shared.readers[0] ?? shared.writer;
     for (const candidate of shared.readers) if (candidate.queued < best.queued) best = candidate;
@@ -230,7 +248,20 @@ function view(shared: Shared, actor: string | undefined): Store {
     }
   }
 
-  const store: Store = {
+  /**
+   * The session cache needs a synchronous transaction around its file work (bun:sqlite runs a
+   * transaction's callback to completion; a worker round-trip cannot sit inside one), so it runs
+   * over a connection of its own on this thread, to the same file. Its BEGIN IMMEDIATE is the
+   * same cross-process lock the writer worker takes, so a cache write and a store write never
+   * interleave, here or in another process.
+   */
+  function cacheBackend(): CacheBackend {
+    if (shared.closed) throw closedError();
+    shared.cacheDb ??= openDatabase({ ...(shared.options as DatabaseOptions), busyTimeoutMs: CACHE_BUSY_TIMEOUT_MS });
+    return createCacheBackend(shared.cacheDb, actor);
+  }
+
+  const store: CacheCapableStore = {
     backend: "sqlite-worker",
     get timezone() {
       return shared.settings.timezone;
@@ -245,19 +276,12 @@ function view(shared: Shared, actor: string | undefined): Store {
       const settings = await write<StoreSettings>("settings.update", change, options);
       shared.settings = settings;
       Object.assign(shared.options, settings);
-      // Readers hold their own connection and their own copy of the settings.
+      // Readers and the cache's connection hold their own copy of the settings.
+      shared.cacheDb?.reloadSettings();
       await Promise.all(shared.readers.map((connection) => track(connection.request("settings.reload", []))));
       return settings;
     },
-    withActor(name) {
-      checkActor(name);
-      let existing = shared.views.get(name);
-      if (!existing) {
-        existing = view(shared, name);
-        if (shared.views.size < 64) shared.views.set(name, existing);
-      }
-      return existing;
-    },
+    withActor: (name) => shared.withActor(name),
     insertBars: (symbol, bars, options) => (shared.closed ? closed() : track(insert("insertBars", symbol, bars, options))),
     getBars: (symbol, query) => read<Bar[]>("getBars", symbol, query),
     async *iterateBars(symbol, query) {
@@ -270,7 +294,7 @@ function view(shared: Shared, actor: string | undefined): Store {
       let done = false;
       try {
         while (!done) {
-          if (shared.closed) throw new StorageError("CLOSED", "the store closed during this iteration");
+          if (shared.closed) throw closedError("iteration");
           if (connection.generation !== generation) {
             throw new StorageError("WORKER_DIED", "the reader worker holding this iteration stopped; it has been restarted");
           }
@@ -304,7 +328,7 @@ function view(shared: Shared, actor: string | undefined): Store {
     },
     prefs: {
       define(key, schema) {
-        if (shared.closed) throw new StorageError("CLOSED", "the store is closed");
+        if (shared.closed) throw closedError();
         assertPreferenceKey(key);
         shared.schemas.set(key, checkPreferenceSchema(schema));
       },
@@ -350,14 +374,17 @@ function view(shared: Shared, actor: string | undefined): Store {
       info: () => read("maintenance.info"),
       stats: () => read("maintenance.stats"),
     },
+    [CACHE_BACKEND]: cacheBackend,
     close() {
       // Every call, the first and any made while it runs, resolves when the store is closed.
       shared.closing ??= (async () => {
         shared.closed = true;
         // Drain: every request already accepted finishes (or fails) before the workers go.
         await Promise.allSettled([...shared.inFlight]);
-        // Readers first, so the writer's closing checkpoint (TRUNCATE) is not held back by them.
+        // Readers and the cache's connection first, so the writer's closing checkpoint (TRUNCATE)
+        // is not held back by them.
         await Promise.all(shared.readers.map((connection) => connection.close()));
+        shared.cacheDb?.close();
         await shared.writer.close();
       })();
       return shared.closing;

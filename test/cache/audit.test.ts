@@ -2,6 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { cacheFileName } from "../../src/cache/file-name.ts";
 import { SessionCache } from "../../src/cache/session-cache.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { randomBars } from "../support/bars.ts";
 import { closeCacheFixtures, openCacheFixture } from "../support/cache-fixture.ts";
 
@@ -16,7 +17,7 @@ test("the cache's stores, compactions, rebuilds and repairs are in the audit log
   await fx.cache.storeBars("S", bars(3, 2));
   await fx.cache.rebuild("S");
   await Bun.write(join(fx.cacheDir, cacheFileName("S")), "damaged");
-  await new SessionCache({ db: fx.db, dir: fx.cacheDir }).getBars("S");
+  await new SessionCache({ store: createSqliteStore(fx.db), dir: fx.cacheDir }).getBars("S");
   const entries = fx.db.audit.query().filter((entry) => entry.action.startsWith("cache.") || entry.action === "bars.insert");
   expect(entries.map((entry) => entry.action)).toEqual([
     "cache.rebuild", // the new file, seeded from market_data

@@ -1,12 +1,13 @@
 /**
- * The drivers of the cache's logic (src/cache/backend.ts): each database call's answer goes back
+ * The drivers of the cache's logic (src/domain/cache-backend.ts): each database call's answer goes back
  * into the work, a failure is thrown into it (so its catch blocks run), and an asynchronous call
  * inside a synchronous (SQLite) transaction is refused from inside the work, not silently awaited.
  */
 import { describe, expect, test } from "bun:test";
-import { runAsync, runSync, wait, type Maybe } from "../../src/cache/backend.ts";
+import { runAsync, runSync, wait, type Maybe } from "../../src/domain/cache-backend.ts";
 import { openDatabase, openStore } from "../../src/mod.ts";
 import { SessionCache } from "../../src/cache/session-cache.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { tempDir } from "../support/files.ts";
 import { createTestDatabase, postgresAvailable } from "../support/postgres.ts";
 
@@ -61,7 +62,7 @@ describe("the cache reads the database's zone at each call", () => {
     const dir = tempDir("tradelite-cache-zone-");
     const db = openDatabase({ path: dir.file("z.db"), timezone: "Asia/Shanghai" });
     try {
-      await checkZoneFollows(new SessionCache({ db, dir: dir.file("cache") }), async (timezone) => db.updateSettings({ timezone }));
+      await checkZoneFollows(new SessionCache({ store: createSqliteStore(db), dir: dir.file("cache") }), async (timezone) => db.updateSettings({ timezone }));
     } finally {
       db.close();
       dir.cleanup();
@@ -107,7 +108,7 @@ describe("a re-stamp reaches the session cache", () => {
     const dir = tempDir("tradelite-cache-restamp-");
     const db = openDatabase({ path: dir.file("r.db"), barTimestamp: "start" });
     try {
-      const cache = new SessionCache({ db, dir: dir.file("cache") });
+      const cache = new SessionCache({ store: createSqliteStore(db), dir: dir.file("cache") });
       await checkRestamp(cache, async () => db.updateSettings({ barTimestamp: "end" }, { restamp: "1m" }), () => Bun.file(dir.file("cache/S.csv")).text());
     } finally {
       db.close();

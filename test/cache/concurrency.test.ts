@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { SessionCache } from "../../src/cache/session-cache.ts";
 import type { Bar, Database } from "../../src/mod.ts";
 import type { CacheRecoveryEvent } from "../../src/domain/cache.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { closeCacheFixtures, openCacheFixture } from "../support/cache-fixture.ts";
 import { cacheFileBars, expectMetadataTrue, expectSameBars } from "../support/cache-invariants.ts";
 import { latestOf } from "../support/cache-retention.ts";
@@ -85,7 +86,7 @@ describe("two processes appending to one symbol", () => {
 /** A second SessionCache on the same Database object and folder. */
 function sameDatabase(db: Database, dir: string): { cache: SessionCache; events: CacheRecoveryEvent[] } {
   const events: CacheRecoveryEvent[] = [];
-  return { cache: new SessionCache({ db, dir, compactEvery: COMPACT_EVERY, onRecovery: (event) => events.push(event) }), events };
+  return { cache: new SessionCache({ store: createSqliteStore(db), dir, compactEvery: COMPACT_EVERY, onRecovery: (event) => events.push(event) }), events };
 }
 
 describe("two SessionCache instances in one process", () => {

@@ -2,8 +2,9 @@ import { afterEach, expect, test } from "bun:test";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { cacheFileName, symbolOfCacheFile } from "../../src/cache/file-name.ts";
-import { openDatabase, StorageError } from "../../src/mod.ts";
+import { openDatabase, StorageError, ValidationError } from "../../src/mod.ts";
 import { SessionCache } from "../../src/cache/session-cache.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { randomBars } from "../support/bars.ts";
 import { closeCacheFixtures, openCacheFixture } from "../support/cache-fixture.ts";
 import { expectMetadataTrue } from "../support/cache-invariants.ts";
@@ -30,7 +31,7 @@ test("a relative cache folder is resolved once: a later chdir does not make file
     mkdirSync(dir.file("elsewhere"));
     process.chdir(dir.path);
     const events: unknown[] = [];
-    const cache = new SessionCache({ db, dir: "cache", writeThrough: false, onRecovery: (event) => events.push(event) });
+    const cache = new SessionCache({ store: createSqliteStore(db), dir: "cache", writeThrough: false, onRecovery: (event) => events.push(event) });
     await cache.storeBars("S", bars(2));
     process.chdir(dir.file("elsewhere"));
     expect(await cache.getBars("S")).toEqual(bars(2));
@@ -48,7 +49,7 @@ test("a read-only database reads a cache without taking the write lock", async (
   await fx.cache.storeBars("S", bars(4));
   const reader = openDatabase({ path: fx.dbPath, readonly: true });
   try {
-    const cache = new SessionCache({ db: reader, dir: fx.cacheDir });
+    const cache = new SessionCache({ store: createSqliteStore(reader), dir: fx.cacheDir });
     expect(await cache.getBars("S")).toEqual(bars(4));
   } finally {
     reader.close();
@@ -63,7 +64,7 @@ test("an onRecovery callback that throws does not undo the repair", async () => 
   const original = console.error;
   console.error = () => {};
   try {
-    const cache = new SessionCache({ db: fx.db, dir: fx.cacheDir, onRecovery: () => { throw new Error("callback failed"); } });
+    const cache = new SessionCache({ store: createSqliteStore(fx.db), dir: fx.cacheDir, onRecovery: () => { throw new Error("callback failed"); } });
     expect(await cache.getBars("S")).toEqual(bars(4));
     await expectMetadataTrue(cache, "S");
   } finally {
@@ -90,21 +91,23 @@ test("Windows device names (CON, PRN, LPT1 ...) get an encoded first letter and 
   expect(symbolOfCacheFile("CON.csv")).toBeUndefined();
 });
 
-test("new SessionCache(null) takes every default, not a TypeError", () => {
+test("a SessionCache without a store (null, {}, or the removed { db } form) is a ValidationError naming store", () => {
   const dir = tempDir("tradelite-null-");
-  const saved = { db: process.env.TRADELITE_DB, cache: process.env.TRADELITE_CACHE_DIR };
-  process.env.TRADELITE_DB = dir.file("db.sqlite");
-  process.env.TRADELITE_CACHE_DIR = dir.file("cache");
+  const db = openDatabase({ path: dir.file("db.sqlite") });
   try {
-    const cache = new SessionCache(null as never);
-    expect(cache.settings.dir).toBe(dir.file("cache"));
-    expect(cache.db.path).toBe(dir.file("db.sqlite"));
-    cache.db.close();
-  } finally {
-    for (const [key, value] of [["TRADELITE_DB", saved.db], ["TRADELITE_CACHE_DIR", saved.cache]] as const) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
+    for (const options of [null, {}, { db, dir: dir.file("cache") }]) {
+      const error = (() => {
+        try {
+          new SessionCache(options as never);
+        } catch (caught) {
+          return caught;
+        }
+      })();
+      expect(error).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).issues[0]!.field).toBe("store");
     }
+  } finally {
+    db.close();
     dir.cleanup();
   }
 });

@@ -10,6 +10,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, truncate
 import { RECOVERY_METRIC, SessionCache } from "../../src/cache/session-cache.ts";
 import type { Bar } from "../../src/mod.ts";
 import type { CacheRecoveryEvent } from "../../src/domain/cache.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { randomBars, seededRandom } from "../support/bars.ts";
 import { closeCacheFixtures, openCacheFixture, type CacheFixture, type CacheFixtureOptions } from "../support/cache-fixture.ts";
 import {
@@ -214,7 +215,7 @@ test("every repair is recorded as a recovery metric, with or without onRecovery"
   const { fx, path } = await withAcknowledged();
   writeFileSync(`${path}.tmp`, "garbage");
   const before = fx.db.metrics.summary(RECOVERY_METRIC).count;
-  await new SessionCache({ db: fx.db, dir: fx.cacheDir }).getBars(SYMBOL);
+  await new SessionCache({ store: createSqliteStore(fx.db), dir: fx.cacheDir }).getBars(SYMBOL);
   expect(existsSync(`${path}.tmp`)).toBe(false);
   const recorded = fx.db.metrics.query(RECOVERY_METRIC, { labels: { symbol: SYMBOL } });
   expect(recorded.length).toBe(before + 1);

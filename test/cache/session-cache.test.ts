@@ -11,9 +11,10 @@ import { join } from "node:path";
 import { barObjects, randomWalk, sessionTimestamps } from "../../scripts/synthetic-bars.ts";
 import { CACHE_DEFAULTS } from "../../src/config.ts";
 import { cacheFileName } from "../../src/cache/file-name.ts";
-import { getDatabase, ValidationError, type Bar, type BarInput, type TimeRange } from "../../src/mod.ts";
+import { ValidationError, type Bar, type BarInput, type TimeRange } from "../../src/mod.ts";
 import { SessionCache } from "../../src/cache/session-cache.ts";
 import type { CacheEntry } from "../../src/domain/cache.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { randomBars, seededRandom, sessionBars } from "../support/bars.ts";
 import { closeCacheFixtures, openCacheFixture, type CacheFixture } from "../support/cache-fixture.ts";
 import {
@@ -67,26 +68,20 @@ function rulesOf(fx: CacheFixture): RetentionRules {
 afterEach(closeCacheFixtures);
 
 describe("defaults", () => {
-  test("db defaults to getDatabase() and dir to $TRADELITE_CACHE_DIR", async () => {
+  test("dir defaults to $TRADELITE_CACHE_DIR, the settings to CACHE_DEFAULTS", async () => {
     const fx = openCacheFixture();
-    const saved = { db: process.env.TRADELITE_DB, dir: process.env.TRADELITE_CACHE_DIR };
-    process.env.TRADELITE_DB = join(fx.root, "default.db");
+    const saved = process.env.TRADELITE_CACHE_DIR;
     process.env.TRADELITE_CACHE_DIR = join(fx.root, "default_cache");
-    const db = getDatabase();
     try {
-      const cache = new SessionCache();
-      expect(cache.db).toBe(db);
+      const cache = new SessionCache({ store: createSqliteStore(fx.db) });
       expect(cache.settings).toEqual({ ...CACHE_DEFAULTS, dir: join(fx.root, "default_cache") });
       await cache.storeBars(SYMBOL, minuteBars(3));
       await expectMetadataTrue(cache, SYMBOL);
       expect(readdirSync(join(fx.root, "default_cache"))).toEqual([cacheFileName(SYMBOL)]);
-      expectSameBars(db.getBars(SYMBOL), minuteBars(3));
+      expectSameBars(fx.db.getBars(SYMBOL), minuteBars(3));
     } finally {
-      db.close();
-      for (const [key, value] of [["TRADELITE_DB", saved.db], ["TRADELITE_CACHE_DIR", saved.dir]] as const) {
-        if (value === undefined) delete process.env[key];
-        else process.env[key] = value;
-      }
+      if (saved === undefined) delete process.env.TRADELITE_CACHE_DIR;
+      else process.env.TRADELITE_CACHE_DIR = saved;
     }
   });
 });
@@ -506,7 +501,7 @@ describe("validation", () => {
     const dir = join(fx.root, "never");
     let error: unknown;
     try {
-      new SessionCache({ db: fx.db, dir, ...(options as object) });
+      new SessionCache({ store: createSqliteStore(fx.db), dir, ...(options as object) });
     } catch (caughtError) {
       error = caughtError;
     }

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { ConflictError, NotFoundError, StorageError, TradeliteError, ValidationError } from "../../src/domain/errors.ts";
+import { join } from "node:path";
+import { ConflictError, NotFoundError, StorageError, TradeliteError, ValidationError, type StorageErrorCode } from "../../src/domain/errors.ts";
+import { readSourceFiles } from "../support/dependencies.ts";
 
 describe("ValidationError", () => {
   test("carries the issues it was given, each with row, field and message", () => {
@@ -60,5 +62,32 @@ describe("the other typed errors", () => {
     const storage = new StorageError("SQLITE_BUSY", "busy", { cause });
     expect(storage).toMatchObject({ code: "SQLITE_BUSY", name: "StorageError", cause });
     for (const error of [new NotFoundError("x"), new ConflictError("x"), storage]) expect(error).toBeInstanceOf(TradeliteError);
+  });
+});
+
+describe("StorageErrorCode", () => {
+  test("an unlisted code fails typecheck; an engine's code passes by its prefix", () => {
+    // @ts-expect-error a code StorageErrorCode does not list (`bun run typecheck` fails without this line's error)
+    const unlisted = new StorageError("NOT_A_LISTED_CODE", "x");
+    expect(unlisted.code as string).toBe("NOT_A_LISTED_CODE");
+    const engines: StorageErrorCode[] = ["SQLITE_FULL", "PG_23505", "ENOSPC", "CLOSED"];
+    expect(engines.map((code) => new StorageError(code, "x").code)).toEqual(engines);
+  });
+
+  test("lists every code src/ throws a StorageError with, and none that no file throws", () => {
+    const files = readSourceFiles(join(import.meta.dir, "../.."));
+    const errors = files.find((file) => file.path === "src/domain/errors.ts")!.text;
+    const union = errors.slice(errors.indexOf("export type StorageErrorCode"), errors.indexOf("export class StorageError"));
+    const listed = new Set([...union.matchAll(/\| "([A-Z0-9_]+)"/g)].map((match) => match[1]!));
+    const thrown = new Set<string>();
+    for (const file of files) {
+      if (file.path === "src/domain/errors.ts") continue;
+      for (const match of file.text.matchAll(/new StorageError\(\s*"([A-Z0-9_]+)"/g)) thrown.add(match[1]!);
+    }
+    // Codes given through a variable: the cache's file errors, the worker's carried code, the
+    // client's answers without the store's code.
+    for (const code of ["IO_ERROR", "STORAGE", "UNAVAILABLE", "INTERNAL"]) thrown.add(code);
+    const ours = [...thrown].filter((code) => !/^(SQLITE|PG)_/.test(code)).sort();
+    expect([...listed].sort()).toEqual(ours);
   });
 });

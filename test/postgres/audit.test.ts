@@ -11,11 +11,11 @@
 import { afterEach, describe, expect, setSystemTime, test } from "bun:test";
 import { auditHash } from "../../src/domain/audit.ts";
 import { openDatabase, type AuditEntry } from "../../src/mod.ts";
-import { appendAuditEntry, createPgAudit } from "../../src/postgres/audit.ts";
-import { createPgArtifacts } from "../../src/postgres/artifacts.ts";
+import { appendAuditEntry, createAuditRepository } from "../../src/postgres/audit.ts";
+import { createArtifactRepository } from "../../src/postgres/artifacts.ts";
 import { PostgresPool } from "../../src/postgres/connection.ts";
-import { migratePostgres } from "../../src/postgres/migrations.ts";
-import { createPgPrefs } from "../../src/postgres/prefs.ts";
+import { migrate as migratePostgres } from "../../src/postgres/migrations.ts";
+import { createPreferenceRepository } from "../../src/postgres/prefs.ts";
 import { tempDir } from "../support/files.ts";
 import { createTestDatabase } from "../support/postgres.ts";
 import { insertPgAuditRows, insertSqliteAuditRows, outcome, readSqliteAuditRows, type RawAuditRow, type Records, available, cleanups, closeRecordTests, pair, both, valueOf, errorOf, expectSameAuditLog, MINUTE, T0 } from "../support/postgres-records.ts";
@@ -98,7 +98,7 @@ describe.skipIf(!available)("the audit log: the same chain and answers as SQLite
       });
       await migratePostgres(pool.sql);
       await insertPgAuditRows(pool, rows);
-      const audit = createPgAudit(pool, { timezone: "UTC", actor: "tradelite" });
+      const audit = createAuditRepository(pool, { timezone: "UTC", actor: "tradelite" });
       const options = head === undefined ? undefined : { head };
       const fromSqlite = db.audit.verify(options);
       const fromPostgres = await audit.verify(options);
@@ -188,7 +188,7 @@ describe.skipIf(!available)("the audit chain on PostgreSQL under concurrency and
       await fresh.drop();
     });
     await migratePostgres(pools[0]!.sql);
-    const audits = pools.map((pool) => createPgAudit(pool, { timezone: "UTC", actor: "tradelite" }));
+    const audits = pools.map((pool) => createAuditRepository(pool, { timezone: "UTC", actor: "tradelite" }));
     const appended = await Promise.all(
       Array.from({ length: 200 }, (_, i) => audits[i % 4]!.append({ actor: `pool${i % 4}`, action: "test.append", entity: String(i), details: { i } })),
     );
@@ -199,8 +199,8 @@ describe.skipIf(!available)("the audit chain on PostgreSQL under concurrency and
     expect(await audits[2]!.head()).toEqual({ id: 200, hash: byId[199]!.hash });
 
     // Mutations that audit (preferences, one artifact registered from every pool) racing appends.
-    const prefs = pools.map((pool, i) => createPgPrefs(pool, audits[i]!.record));
-    const artifacts = pools.map((pool, i) => createPgArtifacts(pool, audits[i]!.record));
+    const prefs = pools.map((pool, i) => createPreferenceRepository(pool, audits[i]!.record));
+    const artifacts = pools.map((pool, i) => createArtifactRepository(pool, audits[i]!.record));
     const model = { name: "shared", version: "1", path: "/models/shared.bin", sha256: "a".repeat(64), size: 3 };
     const raced = await Promise.all([
       ...Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? prefs[i % 4]!.set(`key${i}`, i) : audits[i % 4]!.append({ actor: "x", action: "y" }))),

@@ -10,10 +10,10 @@ import { SQL } from "bun";
 import { Database as SqliteDatabase } from "bun:sqlite";
 import fc from "fast-check";
 import { dailyDifferences, openDatabase, openStore, StorageError, ValidationError, type Bar, type Database, type Store } from "../../src/mod.ts";
-import { createPgBars } from "../../src/postgres/bars.ts";
-import { createPgQuotes } from "../../src/postgres/quotes.ts";
+import { createBarRepository } from "../../src/postgres/bars.ts";
+import { createQuoteRepository } from "../../src/postgres/quotes.ts";
 import { PostgresPool, resolvePostgresUrl } from "../../src/postgres/connection.ts";
-import { migratePostgres, POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from "../../src/postgres/migrations.ts";
+import { migrate as migratePostgres, MIGRATIONS as POSTGRES_MIGRATIONS, SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION } from "../../src/postgres/migrations.ts";
 import { shippedCalendar } from "../../src/domain/calendars/index.ts";
 import { randomBars } from "../support/bars.ts";
 import { ADMIN_URL, createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
@@ -100,7 +100,7 @@ describe.skipIf(!available)("migrations on a real server", () => {
     const owner = new PostgresPool({ url: fresh.url, max: 2 });
     try {
       await migratePostgres(owner.sql);
-      const bars = createPgBars(owner, { timezone: "Asia/Shanghai", barTimestamp: "end" });
+      const bars = createBarRepository(owner, { timezone: "Asia/Shanghai", barTimestamp: "end" });
       const minutes = (await readTdxBars(TDX_INDEX_1MIN)).slice(0, 2_400);
       await bars.insertBars("000001.SH", minutes);
       const before = await bars.getBars("000001.SH");
@@ -199,11 +199,11 @@ describe.skipIf(!available)("migrations on a real server", () => {
 
 describe.skipIf(!available)("market_data: the same answers as SQLite for the same operations", () => {
   let sqlite: Database;
-  let pg: ReturnType<typeof createPgBars>;
+  let pg: ReturnType<typeof createBarRepository>;
   beforeAll(() => {
     if (!available) return;
     sqlite = openDatabase({ path: ":memory:", timezone: "Asia/Shanghai" });
-    pg = createPgBars(pool, { timezone: "Asia/Shanghai", barTimestamp: "start" });
+    pg = createBarRepository(pool, { timezone: "Asia/Shanghai", barTimestamp: "start" });
   });
   afterAll(() => sqlite?.close());
 
@@ -289,7 +289,7 @@ describe.skipIf(!available)("market_data: the same answers as SQLite for the sam
   test("statement text never varies with the data: 200 batches of varying sizes leave a fixed number of prepared statements", async () => {
     const single = new PostgresPool({ url: database.url, max: 1 });
     try {
-      const bars = createPgBars(single, { timezone: "UTC", barTimestamp: "start" });
+      const bars = createBarRepository(single, { timezone: "UTC", barTimestamp: "start" });
       const counted = async () => {
         const [{ count }] = await single.sql`SELECT count(*)::integer AS count FROM pg_prepared_statements`;
         return count as number;
@@ -322,7 +322,7 @@ describe.skipIf(!available)("resampling in SQL: the same bars as SQLite, across 
   for (const { timezone, days } of zones) {
     test(`${timezone}: every interval, both stampings, both orders, limits and ranges`, async () => {
       const sqlite = openDatabase({ path: ":memory:", timezone });
-      const pg = createPgBars(pool, { timezone, barTimestamp: "start" });
+      const pg = createBarRepository(pool, { timezone, barTimestamp: "start" });
       const symbol = `RS-${timezone}`;
       try {
         for (const [k, day] of days.entries()) {
@@ -355,7 +355,7 @@ describe.skipIf(!available)("resampling in SQL: the same bars as SQLite, across 
 
   test("paged iteration of stored bars crosses page boundaries (8,192 rows) in both orders", async () => {
     const sqlite = openDatabase({ path: ":memory:" });
-    const pg = createPgBars(pool, { timezone: "UTC", barTimestamp: "start" });
+    const pg = createBarRepository(pool, { timezone: "UTC", barTimestamp: "start" });
     try {
       const bars = randomBars(Array.from({ length: 20_000 }, (_, i) => T0 + i * MINUTE), 5);
       sqlite.insertBars("PAGED", bars);
@@ -374,7 +374,7 @@ describe.skipIf(!available)("resampling in SQL: the same bars as SQLite, across 
 describe.skipIf(!available)("resampled sums past the largest double", () => {
   test("a bucket whose volume or amount overflows is Infinity on both backends (PostgreSQL used to raise 22003), and its neighbours stay exact", async () => {
     const sqlite = openDatabase({ path: ":memory:" });
-    const pg = createPgBars(pool, { timezone: "UTC", barTimestamp: "start" });
+    const pg = createBarRepository(pool, { timezone: "UTC", barTimestamp: "start" });
     const MAX = Number.MAX_VALUE;
     const big = [
       // 09:31-09:35: both sums overflow (volumes and amounts are >= 0, so only upwards); later values do not bring them back.
@@ -399,7 +399,7 @@ describe.skipIf(!available)("resampled sums past the largest double", () => {
 
   test("the edges: the smallest subnormal (no underflow error), and an overflow reached only by adding the error term at the end", async () => {
     const sqlite = openDatabase({ path: ":memory:" });
-    const pg = createPgBars(pool, { timezone: "UTC", barTimestamp: "start" });
+    const pg = createBarRepository(pool, { timezone: "UTC", barTimestamp: "start" });
     const start = Date.UTC(2024, 0, 3, 1, 30);
     // Bucket 1: 1 + 5e-324. Bucket 2: MAX + 2^969 + 2^969 stays MAX in the running sum, and the
     // error term (2^970) takes it past MAX at the end: Infinity. Bucket 3: 5e-324 + 5e-324.
@@ -451,7 +451,7 @@ describe.skipIf(!available)("tradelite_ksum against SQLite's sum()", () => {
 describe.skipIf(!available)("quotes: the same answers as SQLite", () => {
   test("upserts with repeats and NULLs, range reads in both orders with limits, and the same refusals", async () => {
     const sqlite = openDatabase({ path: ":memory:", timezone: "Asia/Shanghai" });
-    const pg = createPgQuotes(pool, { timezone: "Asia/Shanghai" });
+    const pg = createQuoteRepository(pool, { timezone: "Asia/Shanghai" });
     try {
       const quotes = Array.from({ length: 300 }, (_, i) => ({
         timestamp: T0 + i * 3_000,
@@ -483,7 +483,7 @@ describe.skipIf(!available)("a lost connection", () => {
     const lonely = new PostgresPool({ url: database.url, max: 1 });
     const killer = new SQL({ url: database.url, max: 1 });
     try {
-      const bars = createPgBars(lonely, { timezone: "UTC", barTimestamp: "start" });
+      const bars = createBarRepository(lonely, { timezone: "UTC", barTimestamp: "start" });
       expect(await bars.latestBar("AAA")).not.toBeNull();
       const [{ pid }] = await lonely.sql`SELECT pg_backend_pid() AS pid`;
       // A call in flight when the server ends its connection.

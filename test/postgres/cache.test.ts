@@ -10,6 +10,7 @@ import { SQL } from "bun";
 import { openDatabase, openStore, StorageError, ValidationError, type Store } from "../../src/mod.ts";
 import { SessionCache } from "../../src/cache/session-cache.ts";
 import type { CacheRecoveryEvent } from "../../src/domain/cache.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { randomBars } from "../support/bars.ts";
 import { cacheFilePath, expectMetadataTrue, expectSameBars } from "../support/cache-invariants.ts";
 import { spawnCacheWriter, writerBatch } from "../support/cache-writer.ts";
@@ -44,7 +45,7 @@ describe.skipIf(!available)("the session cache over PostgreSQL", () => {
     const sqlite = openDatabase({ path: dir.file("same.db"), timezone: "Asia/Shanghai", actor: "feed" });
     const settings = { compactEvery: 7, maxRows: 5_000, retentionDays: 10 };
     const caches = {
-      sqlite: new SessionCache({ db: sqlite, dir: dir.file("same-sqlite"), ...settings }),
+      sqlite: new SessionCache({ store: createSqliteStore(sqlite), dir: dir.file("same-sqlite"), ...settings }),
       pg: new SessionCache({ store: pg, dir: dir.file("same-pg"), ...settings }),
     };
     expect(caches.pg.backend).toBe("postgres");
@@ -225,22 +226,13 @@ describe.skipIf(!available)("the session cache over PostgreSQL", () => {
     }
   });
 
-  test("refusals: a closed store is CLOSED; a PostgreSQL cache has no SQLite db; a worker store or both db and store are validation errors", async () => {
+  test("refusals: a closed store is CLOSED; a store that carries no cache backend is a validation error", async () => {
     const { store } = await freshStore("refuse");
     const cache = new SessionCache({ store, dir: dir.file("refuse") });
-    expect(() => cache.db).toThrow(StorageError);
-    const worker = await openStore({ backend: "sqlite-worker", path: dir.file("worker.db"), readers: 1 });
-    try {
-      expect(() => new SessionCache({ store: worker, dir: dir.file("w") })).toThrow(ValidationError);
-    } finally {
-      await worker.close();
-    }
-    const sqlite = openDatabase({ path: ":memory:" });
-    try {
-      expect(() => new SessionCache({ db: sqlite, store, dir: dir.file("both") })).toThrow(ValidationError);
-    } finally {
-      sqlite.close();
-    }
+    expect(cache.store).toBe(store);
+    // A hand-made Store (here the methods copied onto a plain object) has no cache backend to lend.
+    const handMade = Object.fromEntries(Object.entries(store)) as unknown as Store;
+    expect(() => new SessionCache({ store: handMade, dir: dir.file("copy") })).toThrow(ValidationError);
     // A view's actor is the cache's default actor.
     const viewCache = new SessionCache({ store: store.withActor("desk-7"), dir: dir.file("refuse") });
     await viewCache.storeBars("AAA", randomBars([T0], 1));

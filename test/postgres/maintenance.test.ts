@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { StorageError, ValidationError } from "../../src/mod.ts";
-import { createPgBars } from "../../src/postgres/bars.ts";
+import { createBarRepository } from "../../src/postgres/bars.ts";
 import { PostgresPool } from "../../src/postgres/connection.ts";
-import { createPgMaintenance } from "../../src/postgres/maintenance.ts";
-import { migratePostgres } from "../../src/postgres/migrations.ts";
+import { createMaintenance } from "../../src/postgres/maintenance.ts";
+import { migrate as migratePostgres } from "../../src/postgres/migrations.ts";
 import { randomBars } from "../support/bars.ts";
 import { createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
 
@@ -35,8 +35,8 @@ afterAll(async () => {
 
 describe.skipIf(!available)("maintenance on PostgreSQL", () => {
   test("stats count every table's rows; info names the server and database without the password", async () => {
-    const maintenance = createPgMaintenance(pool, async (action, _ms, details) => void runs.push({ action, details }));
-    const bars = createPgBars(pool, { timezone: "UTC", barTimestamp: "start" });
+    const maintenance = createMaintenance(pool, async (action, _ms, details) => void runs.push({ action, details }));
+    const bars = createBarRepository(pool, { timezone: "UTC", barTimestamp: "start" });
     await bars.insertBars("X", randomBars(Array.from({ length: 1_234 }, (_, i) => Date.UTC(2024, 0, 2) + i * 60_000), 1));
     const stats = await maintenance.stats();
     expect(stats.rows).toEqual({ market_data: 1_234, quotes: 0, session_cache: 0, model_artifacts: 0, audit_log: 0, user_preferences: 0, recovery_metrics: 0 });
@@ -50,8 +50,8 @@ describe.skipIf(!available)("maintenance on PostgreSQL", () => {
   });
 
   test("optimize is ANALYZE and vacuum frees what deleted rows held (VACUUM FULL); both are reported", async () => {
-    const maintenance = createPgMaintenance(pool, async (action, _ms, details) => void runs.push({ action, details }));
-    const bars = createPgBars(pool, { timezone: "UTC", barTimestamp: "start" });
+    const maintenance = createMaintenance(pool, async (action, _ms, details) => void runs.push({ action, details }));
+    const bars = createBarRepository(pool, { timezone: "UTC", barTimestamp: "start" });
     await bars.insertBars("BIG", randomBars(Array.from({ length: 50_000 }, (_, i) => Date.UTC(2023, 0, 2) + i * 60_000), 2));
     runs.length = 0;
     expect((await maintenance.optimize()).durationMs).toBeGreaterThanOrEqual(0);
@@ -68,7 +68,7 @@ describe.skipIf(!available)("maintenance on PostgreSQL", () => {
 
   test("checkpoint is CHECKPOINT, integrityCheck runs amcheck over every index (quick and full), backup answers NOT_SUPPORTED naming pg_dump", async () => {
     runs.length = 0;
-    const maintenance = createPgMaintenance(pool, async (action, _ms, details) => void runs.push({ action, details }));
+    const maintenance = createMaintenance(pool, async (action, _ms, details) => void runs.push({ action, details }));
     const [{ before }] = await pool.sql`SELECT checkpoints_req::float8 AS before FROM pg_stat_bgwriter`;
     expect(await maintenance.checkpoint("TRUNCATE")).toMatchObject({ mode: "TRUNCATE", busy: false });
     const [{ after }] = await pool.sql`SELECT checkpoints_req::float8 AS after FROM pg_stat_bgwriter`;
@@ -87,7 +87,7 @@ describe.skipIf(!available)("maintenance on PostgreSQL", () => {
   });
 
   test("tables inheriting from tradelite's (how TimescaleDB keeps a hypertable's chunks) are counted by vacuum and checked by integrityCheck", async () => {
-    const maintenance = createPgMaintenance(pool, async () => {});
+    const maintenance = createMaintenance(pool, async () => {});
     // A child in another schema, as chunks live in _timescaledb_internal.
     await pool.sql.unsafe(`CREATE SCHEMA chunks; CREATE TABLE chunks.market_data_1 () INHERITS (market_data);
                            CREATE INDEX market_data_1_time ON chunks.market_data_1 (symbol, timestamp)`);
@@ -111,7 +111,7 @@ describe.skipIf(!available)("maintenance on PostgreSQL", () => {
   test("without amcheck, an integrity check says what is missing (NOT_SUPPORTED)", async () => {
     await pool.sql`DROP EXTENSION amcheck`;
     try {
-      const error = await createPgMaintenance(pool, async () => {}).integrityCheck().catch((caught: unknown) => caught);
+      const error = await createMaintenance(pool, async () => {}).integrityCheck().catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(StorageError);
       expect((error as StorageError).code).toBe("NOT_SUPPORTED");
       expect((error as Error).message).toContain("amcheck");

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { PostgresPool } from "../../src/postgres/connection.ts";
-import { migratePostgres } from "../../src/postgres/migrations.ts";
+import { migrate as migratePostgres } from "../../src/postgres/migrations.ts";
 import { createTestDatabase } from "../support/postgres.ts";
 import { openPgRecords, available, cleanups, closeRecordTests, T0 } from "../support/postgres-records.ts";
 

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { openStore, ValidationError, type Store } from "../../src/mod.ts";
 import { PostgresPool } from "../../src/postgres/connection.ts";
-import { POSTGRES_MIGRATIONS } from "../../src/postgres/migrations.ts";
+import { MIGRATIONS as POSTGRES_MIGRATIONS } from "../../src/postgres/migrations.ts";
 import { createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
 
 const available = await postgresAvailable();

@@ -15,9 +15,9 @@ import { join } from "node:path";
 import { openDatabase, openStore, StorageError, type Database, type Store } from "../../src/mod.ts";
 import { SessionCache } from "../../src/cache/session-cache.ts";
 import { createApp } from "../../src/api/app.ts";
-import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { WORKER_RESTART_METRIC } from "../../src/worker/store.ts";
 import type { CacheRecoveryEvent } from "../../src/domain/cache.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { tempDir } from "../support/files.ts";
 import { seriesBars } from "../support/interop-python.ts";
 import {
@@ -191,7 +191,7 @@ describe("max_page_count on tradelite's own connection", () => {
   fullDiskCase("through the session cache: storeBars fails with SQLITE_FULL, the file and its row are unchanged, and the same call succeeds once the cap is raised", async () => {
     const { value: db, sqlite } = captureConnection(() => openDatabase({ path: dir.file("cache.db") }));
     const events: CacheRecoveryEvent[] = [];
-    const cache = new SessionCache({ db, dir: dir.file("cache"), onRecovery: (event) => events.push(event) });
+    const cache = new SessionCache({ store: createSqliteStore(db), dir: dir.file("cache"), onRecovery: (event) => events.push(event) });
     try {
       await cache.storeBars("KEEP", newBars(0, 240));
       const file = join(dir.file("cache"), db.cacheEntries.get("KEEP")!.file_path);
@@ -303,7 +303,7 @@ describe("a real full file system (2 MiB tmpfs filled by a ballast file)", () =>
       const folder = onTmpfs("cache");
       const db = openDatabase({ path: folder.file("trading.db") });
       const events: CacheRecoveryEvent[] = [];
-      const cache = new SessionCache({ db, dir: folder.file("session_cache"), onRecovery: (event) => events.push(event) });
+      const cache = new SessionCache({ store: createSqliteStore(db), dir: folder.file("session_cache"), onRecovery: (event) => events.push(event) });
       let ballast: { free(): void } | undefined;
       try {
         await cache.storeBars("KEEP", newBars(0, 240));
@@ -435,7 +435,7 @@ describe("a real full file system (2 MiB tmpfs filled by a ballast file)", () =>
       const folder = onTmpfs("cache-commit");
       const db = openDatabase({ path: folder.file("trading.db") });
       const cacheDir = dir.file("cache-commit");
-      const cache = new SessionCache({ db, dir: cacheDir });
+      const cache = new SessionCache({ store: createSqliteStore(db), dir: cacheDir });
       let ballast: { free(): void } | undefined;
       try {
         await cache.storeBars("KEEP", newBars(0, 240));

@@ -14,6 +14,7 @@ import { readdirSync } from "node:fs";
 import fc from "fast-check";
 import { isSymbol, openDatabase, ValidationError, type Database } from "../../src/mod.ts";
 import { SessionCache } from "../../src/cache/session-cache.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { killAllServers, PROJECT_ROOT, serverEnv, startServeProcess, type ServerProcess } from "../support/api-server.ts";
 import { tempDir } from "../support/files.ts";
 
@@ -152,7 +153,7 @@ describe("through the library", () => {
   test("hostile symbols: a clear refusal, or a cache file that stays inside the cache folder", async () => {
     const db = openDatabase({ path: dir.file("symbols.db") });
     const cacheDir = dir.file("symbol-cache");
-    const cache = new SessionCache({ db, dir: cacheDir });
+    const cache = new SessionCache({ store: createSqliteStore(db), dir: cacheDir });
     try {
       await check(hostileSymbol, async (symbol) => {
         try {

@@ -34,8 +34,8 @@ export interface ApiFixture {
 export interface FixtureOptions {
   /** Open with openDatabase + createSqliteStore and give the app a SessionCache. */
   withCache?: boolean;
-  /** SessionCache settings besides db and dir (with `withCache`). */
-  cacheOptions?: Omit<SessionCacheOptions, "db" | "dir">;
+  /** SessionCache settings besides store and dir (with `withCache`). */
+  cacheOptions?: Omit<SessionCacheOptions, "store" | "dir">;
   timezone?: string;
   api?: ApiOptions;
 }
@@ -54,7 +54,7 @@ export async function openApiFixture(options: FixtureOptions = {}): Promise<ApiF
   if (options.withCache) {
     db = openDatabase({ path: dbPath, timezone });
     store = createSqliteStore(db);
-    cache = new SessionCache({ ...options.cacheOptions, db, dir: cacheDir });
+    cache = new SessionCache({ ...options.cacheOptions, store, dir: cacheDir });
   } else {
     store = await openStore({ backend: "sqlite", path: dbPath, timezone });
   }

@@ -7,10 +7,11 @@
 import { openDatabase, type Database } from "../../src/mod.ts";
 import { SessionCache, type SessionCacheOptions } from "../../src/cache/session-cache.ts";
 import type { CacheRecoveryEvent } from "../../src/domain/cache.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { tempDir } from "./files.ts";
 
-/** SessionCache options a fixture passes through (db, dir and onRecovery are the fixture's). */
-export type CacheFixtureOptions = Omit<SessionCacheOptions, "db" | "dir" | "onRecovery"> & {
+/** SessionCache options a fixture passes through (store, dir and onRecovery are the fixture's). */
+export type CacheFixtureOptions = Omit<SessionCacheOptions, "store" | "dir" | "onRecovery"> & {
   /** The database's timezone option. Default UTC. */
   timezone?: string;
 };
@@ -50,7 +51,7 @@ export function openCacheFixture(options: CacheFixtureOptions = {}): CacheFixtur
     const db = openDatabase({ path: dbPath, timezone: timezone ?? "UTC" });
     databases.push(db);
     const events: CacheRecoveryEvent[] = [];
-    const cache = new SessionCache({ ...settings, db, dir: cacheDir, onRecovery: (event) => events.push(event) });
+    const cache = new SessionCache({ ...settings, store: createSqliteStore(db), dir: cacheDir, onRecovery: (event) => events.push(event) });
     return { db, cache, events };
   };
 

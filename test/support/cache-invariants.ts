@@ -65,8 +65,8 @@ function sha256Hex(bytes: Uint8Array): string {
 export async function expectMetadataTrue(
   cache: SessionCache,
   symbol: string,
-  /** Where market_data is read; default the cache's SQLite Database (a PostgreSQL cache passes its store). */
-  market: { getBars(symbol: string, query: { start: number }): Bar[] | Promise<Bar[]> } = cache.db,
+  /** Where market_data is read; default the store the cache writes through to. */
+  market: { getBars(symbol: string, query: { start: number }): Bar[] | Promise<Bar[]> } = cache.store,
 ): Promise<CacheEntry> {
   const row = await cache.stats(symbol);
   if (row === null) throw new Error(`no session_cache row for ${symbol}`);

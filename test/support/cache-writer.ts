@@ -7,7 +7,7 @@
  * Imported, it gives the parent the same batches and a handle on the child.
  */
 import { existsSync, writeSync } from "node:fs";
-import { openDatabase, openStore, type Bar } from "../../src/mod.ts";
+import { openStore, type Bar } from "../../src/mod.ts";
 import { SessionCache } from "../../src/cache/session-cache.ts";
 import type { CacheRecoveryEvent } from "../../src/domain/cache.ts";
 import { randomBars } from "./bars.ts";
@@ -135,10 +135,11 @@ export function spawnCacheWriter(spec: CacheWriterSpec): CacheWriterProcess {
 
 if (import.meta.main) {
   const spec = JSON.parse(process.argv[2]!) as CacheWriterSpec;
-  const db = spec.postgresUrl ? null : openDatabase({ path: spec.dbPath });
-  const store = spec.postgresUrl ? await openStore({ backend: "postgres", url: spec.postgresUrl, actor: "cache-writer" }) : undefined;
+  const store = spec.postgresUrl
+    ? await openStore({ backend: "postgres", url: spec.postgresUrl, actor: "cache-writer" })
+    : await openStore({ backend: "sqlite", path: spec.dbPath });
   const cache = new SessionCache({
-    ...(db ? { db } : { store }),
+    store,
     dir: spec.cacheDir,
     compactEvery: spec.compactEvery,
     writeThrough: spec.writeThrough,
@@ -152,7 +153,6 @@ if (import.meta.main) {
     writeSync(1, `ack ${id} ${compacted ? 1 : 0} ${performance.timeOrigin + performance.now()}\n`);
     if (spec.pauseMs) await Bun.sleep(spec.pauseMs);
   }
-  db?.close();
-  await store?.close();
+  await store.close();
   writeSync(1, "done\n");
 }

@@ -9,12 +9,12 @@ import { Database as RawDatabase } from "bun:sqlite";
 import { expect, setSystemTime } from "bun:test";
 import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { openDatabase, TradeliteError, ValidationError, type AuditEntry, type Database, type Store } from "../../src/mod.ts";
-import { createPgArtifacts } from "../../src/postgres/artifacts.ts";
-import { createPgAudit } from "../../src/postgres/audit.ts";
+import { createArtifactRepository } from "../../src/postgres/artifacts.ts";
+import { createAuditRepository } from "../../src/postgres/audit.ts";
 import { PostgresPool } from "../../src/postgres/connection.ts";
-import { createPgMetrics } from "../../src/postgres/metrics.ts";
-import { migratePostgres } from "../../src/postgres/migrations.ts";
-import { createPgPrefs } from "../../src/postgres/prefs.ts";
+import { createMetricRepository } from "../../src/postgres/metrics.ts";
+import { migrate as migratePostgres } from "../../src/postgres/migrations.ts";
+import { createPreferenceRepository } from "../../src/postgres/prefs.ts";
 import { createTestDatabase, postgresAvailable } from "./postgres.ts";
 
 /** The part of a Store both backends are compared on. */
@@ -27,12 +27,12 @@ export interface RecordSettings {
 
 /** The PostgreSQL repositories wired as a Store would wire them (one audit recorder for all). */
 export function openPgRecords(pool: PostgresPool, settings: RecordSettings) {
-  const audit = createPgAudit(pool, settings);
+  const audit = createAuditRepository(pool, settings);
   const records = {
-    metrics: createPgMetrics(pool, settings),
-    prefs: createPgPrefs(pool, audit.record),
+    metrics: createMetricRepository(pool, settings),
+    prefs: createPreferenceRepository(pool, audit.record),
     audit,
-    artifacts: createPgArtifacts(pool, audit.record),
+    artifacts: createArtifactRepository(pool, audit.record),
   };
   // Checked here: the repositories are the Store's record interfaces.
   const asStore: Records = records;

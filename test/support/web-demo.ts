@@ -9,6 +9,7 @@
 import { barObjects, randomWalk, sessionTimestamps, sliceColumns } from "../../scripts/synthetic-bars.ts";
 import { openDatabase } from "../../src/mod.ts";
 import { SessionCache } from "../../src/cache/session-cache.ts";
+import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { readTdxBars, TDX_INDEX_1MIN } from "./real-data-tdx.ts";
 
 export const DEMO_TIMEZONE = "Asia/Shanghai";
@@ -49,7 +50,7 @@ export async function writeDemoDatabase(path: string, cacheDir: string): Promise
     }
     const minutes = DEMO_ALLDAY.days * 1_440;
     db.insertBars(DEMO_ALLDAY.symbol, randomWalk(Float64Array.from({ length: minutes }, (_, i) => DEMO_ALLDAY.first + i * 60_000), 14));
-    const cache = new SessionCache({ db, dir: cacheDir });
+    const cache = new SessionCache({ store: createSqliteStore(db), dir: cacheDir });
     const cached = DEMO_SYNTHETIC.find((entry) => entry.symbol === DEMO_CACHED_SYMBOL)!;
     const columns = randomWalk(sessionTimestamps("2024-03-01", cached.minutes), cached.seed);
     await cache.storeBars(DEMO_CACHED_SYMBOL, barObjects(sliceColumns(columns, cached.minutes - 480, cached.minutes)));

@@ -1,7 +1,9 @@
 /**
  * What the SessionCache needs of a database, so one cache runs over SQLite or PostgreSQL: its
  * metadata rows, market_data, the audit log and the recovery metric, all inside one lock that
- * every process shares, and a few reads outside it.
+ * every process shares, and a few reads outside it. Types and the generator drivers only: each
+ * backend's adapter lives in its own folder (src/sqlite/cache-backend.ts,
+ * src/postgres/cache-backend.ts), and a Store carries its adapter under CACHE_BACKEND.
  *
  * SQLite's transactions are synchronous (bun:sqlite runs the callback to completion; an await
  * inside would let other calls on the connection into the transaction), PostgreSQL's are not.
@@ -10,13 +12,17 @@
  * or by `runAsync` inside a PostgreSQL one. The file work between the calls is the same
  * synchronous node:fs code on both.
  */
-import type { Bar, BarColumns, BarInput } from "../domain/bar.ts";
-import type { CacheEntry } from "../domain/cache.ts";
-import type { JsonValue } from "../domain/json.ts";
-import type { MetricLabels } from "../domain/metric.ts";
-import type { Database } from "../sqlite/database.ts";
+import type { Bar, BarColumns, BarInput } from "./bar.ts";
+import type { CacheEntry } from "./cache.ts";
+import type { JsonValue } from "./json.ts";
+import type { MetricLabels } from "./metric.ts";
+import type { Store } from "./store.ts";
 
-/** Where a store that can carry a session cache keeps its backend (src/postgres/store.ts sets it). */
+/**
+ * Where a Store keeps the factory of its cache backend. A symbol, not a Store method: the cache
+ * is not part of the Store's public method set, and a symbol-keyed property stays out of
+ * JSON, spreads of the store's keys and the HTTP API's view of it.
+ */
 export const CACHE_BACKEND: unique symbol = Symbol.for("tradelite.cacheBackend");
 
 /** A database call's result: a value on SQLite, a promise of one on PostgreSQL. */
@@ -57,8 +63,15 @@ export interface CacheBackend {
    * first), with audit entries naming `actor` (default: the store's). All or nothing.
    */
   locked<T>(work: CacheWork<T>, actor?: string): Promise<T>;
-  /** The SQLite Database, when that is the backend. */
-  readonly database?: Database;
+}
+
+/** A Store that can carry a session cache: each backend's store sets CACHE_BACKEND. */
+export type CacheCapableStore = Store & { readonly [CACHE_BACKEND]: () => CacheBackend };
+
+/** The cache backend of `store`, or undefined when the store carries none (a hand-made Store). */
+export function cacheBackendOf(store: Store): CacheBackend | undefined {
+  const factory = (store as Partial<CacheCapableStore>)[CACHE_BACKEND];
+  return typeof factory === "function" ? factory.call(store) : undefined;
 }
 
 /** One database call inside cache work: `const entry = yield* wait(tx.entry(symbol))`. */
@@ -93,36 +106,4 @@ export async function runAsync<T>(steps: Generator<unknown, T, unknown>): Promis
     step = steps.next(value);
   }
   return step.value;
-}
-
-/** The cache over a SQLite Database: its repositories, synchronously, in BEGIN IMMEDIATE. */
-export function sqliteCacheBackend(db: Database): CacheBackend {
-  const tx: CacheTx = {
-    entry: (symbol) => db.cacheEntries.get(symbol),
-    put: (entry) => db.cacheEntries.put(entry),
-    insertBars: (symbol, bars) => db.insertBars(symbol, bars),
-    latestBar: (symbol) => db.latestBar(symbol),
-    getBars: (symbol, query) => db.getBars(symbol, query),
-    audit: (action, entity, details) => db.audit.record(action, entity, details),
-    metric: (name, value, labels) => db.metrics.record(name, value, labels),
-  };
-  return {
-    name: "sqlite",
-    // Read at each call: the database's zone may be changed (updateSettings) while the cache is open.
-    get timezone() {
-      return db.timezone;
-    },
-    readonly: db.readonly,
-    database: db,
-    reads: {
-      entry: async (symbol) => db.cacheEntries.get(symbol),
-      list: async () => db.cacheEntries.list(),
-      getBars: async (symbol, range) => db.getBars(symbol, range),
-    },
-    // async: the transaction still runs to completion synchronously, when locked() is called.
-    async locked(work, actor) {
-      const run = () => db.transaction(() => runSync(work(tx)));
-      return actor === undefined ? run() : db.asActor(actor, run);
-    },
-  };
 }
