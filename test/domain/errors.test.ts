@@ -86,7 +86,7 @@ describe("StorageErrorCode", () => {
     }
     // Codes given through a variable: the cache's file errors, the worker's carried code, the
     // client's answers without the store's code.
-    for (const code of ["IO_ERROR", "STORAGE", "UNAVAILABLE", "INTERNAL"]) thrown.add(code);
+    for (const code of ["IO_ERROR", "STORAGE", "UNAVAILABLE", "INSUFFICIENT_STORAGE", "INTERNAL"]) thrown.add(code);
     const ours = [...thrown].filter((code) => !/^(SQLITE|PG)_/.test(code)).sort();
     expect([...listed].sort()).toEqual(ours);
   });
