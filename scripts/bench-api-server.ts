@@ -2,16 +2,17 @@
  * One server for `bun run bench:api`, run as its own process: `bare` (Bun.serve, one prepared
  * statement, .all() and JSON.stringify: what a hand-written endpoint does), `api` (tradelite's
  * createApp with a bearer token, the Host check and zod validation on, over the in-thread store)
- * or `api-worker` (the same over the sqlite-worker store, as `bun run serve` runs it). Prints
- * its URL. Usage: bun scripts/bench-api-server.ts bare|api|api-worker <database path> <token>
+ * `api-logged` (`api` with the access log on, JSON lines to stdout as `serve` writes them to a
+ * pipe) or `api-worker` (the same over the sqlite-worker store, as `bun run serve` runs it).
+ * Prints its URL. Usage: bun scripts/bench-api-server.ts bare|api|api-logged|api-worker <database path> <token>
  */
 import { Database as SqliteDatabase } from "bun:sqlite";
 import { openStore } from "../src/mod.ts";
-import { startServer } from "../src/entries/api.ts";
+import { startServer, writeAccessEntry } from "../src/entries/api.ts";
 
 const [mode, path, token] = process.argv.slice(2);
-if ((mode !== "bare" && mode !== "api" && mode !== "api-worker") || !path || !token) {
-  console.error("usage: bun scripts/bench-api-server.ts bare|api|api-worker <database path> <token>");
+if (!["bare", "api", "api-logged", "api-worker"].includes(mode ?? "") || !path || !token) {
+  console.error("usage: bun scripts/bench-api-server.ts bare|api|api-logged|api-worker <database path> <token>");
   process.exit(2);
 }
 
@@ -32,7 +33,12 @@ if (mode === "bare") {
   });
   console.log(`listening on http://127.0.0.1:${server.port}`);
 } else {
-  const store = await openStore(mode === "api" ? { backend: "sqlite", path } : { backend: "sqlite-worker", path });
-  const running = startServer(store, { hostname: "127.0.0.1", port: 0, tokens: [{ name: "bench", token }] });
+  const store = await openStore(mode === "api-worker" ? { backend: "sqlite-worker", path } : { backend: "sqlite", path });
+  const running = startServer(store, {
+    hostname: "127.0.0.1",
+    port: 0,
+    tokens: [{ name: "bench", token }],
+    ...(mode === "api-logged" ? { accessLog: (entry) => writeAccessEntry(entry, true) } : {}),
+  });
   console.log(`listening on ${running.url}`);
 }
