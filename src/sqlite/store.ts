@@ -5,6 +5,7 @@
  */
 import { checkActor } from "../domain/audit.ts";
 import type { Store } from "../domain/store.ts";
+import { CACHE_BACKEND, sqliteCacheBackend, type CacheBackend } from "../cache/backend.ts";
 import type { Database } from "./database.ts";
 
 /** `actor`, when given, names who the audit log attributes this view's mutations to. */
@@ -18,7 +19,7 @@ export function createSqliteStore(db: Database, actor?: string): Store {
       ? run
       : async <T>(work: () => T): Promise<T> => db.asActor(actor, work);
   const views = new Map<string, Store>();
-  return {
+  const store: Store & { [CACHE_BACKEND]: () => CacheBackend } = {
     backend: "sqlite",
     get timezone() {
       return db.timezone;
@@ -92,5 +93,13 @@ export function createSqliteStore(db: Database, actor?: string): Store {
       assign: (symbol, name) => write(() => db.calendars.assign(symbol, name)),
     },
     close: () => run(() => db.close()),
+    // `new SessionCache({ store })`: the cache over this connection, its audit entries naming
+    // this view's actor unless a call names its own.
+    [CACHE_BACKEND]: () => {
+      const backend = sqliteCacheBackend(db);
+      if (actor === undefined) return backend;
+      return Object.assign(Object.create(backend) as CacheBackend, { locked: ((work, who) => backend.locked(work, who ?? actor)) satisfies CacheBackend["locked"] });
+    },
   };
+  return store;
 }
