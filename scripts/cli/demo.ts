@@ -10,11 +10,10 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { mulberry32, sessionTimestamps, SESSION_MINUTES_PER_DAY, SHANGHAI_OFFSET_MS } from "../synthetic-bars.ts";
-import { openDatabase, type BarInput } from "../../src/mod.ts";
-import { SessionCache } from "../../src/entries/cache.ts";
+import type { BarInput } from "../../src/mod.ts";
 import { overviewCommand } from "./overview.ts";
 import { serve } from "./serve.ts";
-import { EXIT_FAILURE, EXIT_OK, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
+import { EXIT_FAILURE, EXIT_OK, openCliCache, openCliStore, parseOptions, printSummary, Progress, text, UsageError, type Command, type StoreChoice } from "./shared.ts";
 
 const USAGE = `usage: tradelite demo [--dir DIR] [--days N] [--utc] [--no-serve]
 
@@ -63,8 +62,10 @@ export function demoBars(timestamps: Float64Array, startFen: number, seed: numbe
   return bars;
 }
 
+const OPTIONS = { dir: { type: "string" }, days: { type: "string" }, utc: { type: "boolean" }, "no-serve": { type: "boolean" } } as const;
+
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, { dir: { type: "string" }, days: { type: "string" }, utc: { type: "boolean" }, "no-serve": { type: "boolean" } });
+  const { values, positionals } = parseOptions(argv, OPTIONS);
   if (values.help) {
     console.log(USAGE);
     return EXIT_OK;
@@ -84,11 +85,12 @@ async function run(argv: string[]): Promise<number> {
   const minutes = Number(daysText) * SESSION_MINUTES_PER_DAY;
   const timestamps = sessionTimestamps(firstDay(Number(daysText)), minutes);
   const series = DEMO_SYMBOLS.map(({ symbol, fen }, i) => ({ symbol, bars: demoBars(timestamps, fen, 1_000 + i) }));
-  const db = openDatabase({ path: dbPath, timezone: "Asia/Shanghai", barTimestamp: "end" });
+  const choice: StoreChoice = { backend: "sqlite", path: dbPath };
+  const store = await openCliStore(choice, { settings: { timezone: "Asia/Shanghai", barTimestamp: "end" } });
   const started = performance.now();
   let compactions = 0;
   try {
-    const cache = new SessionCache({ db, dir: cacheDir });
+    const { cache } = await openCliCache(store, choice, cacheDir);
     const progress = new Progress("demo", minutes * series.length, " bars");
     for (let minute = 0; minute < minutes; minute++) {
       for (const { symbol, bars } of series) {
@@ -99,7 +101,7 @@ async function run(argv: string[]): Promise<number> {
     progress.done();
     for (const { symbol } of series) await cache.compact(symbol);
   } finally {
-    db.close();
+    await store.close();
   }
   printSummary("demo data written", [
     ["folder", dir],
@@ -114,11 +116,9 @@ async function run(argv: string[]): Promise<number> {
   if (values["no-serve"]) return EXIT_OK;
 
   // The server reads the zone and the stamping from the database.
-  process.env.TRADELITE_DB = dbPath;
-  process.env.TRADELITE_CACHE_DIR = cacheDir;
   const lastDay = new Date(timestamps[minutes - 1]! + SHANGHAI_OFFSET_MS).toISOString().slice(0, 10);
   const auth = process.env.TRADELITE_TOKEN ? ` -H "Authorization: Bearer $TRADELITE_TOKEN"` : "";
-  return serve(false, (url) => {
+  return serve({ choice: { backend: "sqlite-worker", path: dbPath }, cacheDir }, (url) => {
     console.log("\ntry:");
     console.log(`  curl -s ${url}/health`);
     console.log(`  curl -s${auth} '${url}/v1/bars/600519.SH?interval=5m&start=${lastDay}&end=${lastDay}'`);
@@ -127,4 +127,4 @@ async function run(argv: string[]): Promise<number> {
   });
 }
 
-export const demoCommand: Command = { name: "demo", summary: "generate a realistic A-share demo folder and serve it", usage: USAGE, run };
+export const demoCommand: Command = { name: "demo", summary: "generate a realistic A-share demo folder and serve it", usage: USAGE, options: OPTIONS, run };

@@ -25,8 +25,10 @@ copy, a calendar the source lacks other than a shipped one as shipped) is refuse
 is written: copying into it would break its audit chain.
 Exit codes: 0 copied and identical, 1 a difference or a failure, 2 a usage mistake.`;
 
+const OPTIONS = { from: { type: "string" }, to: { type: "string" }, batch: { type: "string" }, "verify-only": { type: "boolean" } } as const;
+
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, { from: { type: "string" }, to: { type: "string" }, batch: { type: "string" }, "verify-only": { type: "boolean" } });
+  const { values, positionals } = parseOptions(argv, OPTIONS);
   if (values.help) {
     console.log(USAGE);
     return EXIT_OK;
@@ -93,4 +95,4 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-export const migrateCommand: Command = { name: "migrate", summary: "copy a SQLite database into PostgreSQL and verify the copy", usage: USAGE, run };
+export const migrateCommand: Command = { name: "migrate", summary: "copy a SQLite database into PostgreSQL and verify the copy", usage: USAGE, options: OPTIONS, run };
