@@ -19,7 +19,7 @@ import { migrateCommand } from "./cli/migrate.ts";
 import { overviewCommand } from "./cli/overview.ts";
 import { serveCommand } from "./cli/serve.ts";
 import { settingsCommand } from "./cli/settings.ts";
-import { describeError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UnknownOptionError, UsageError, type Command } from "./cli/shared.ts";
+import { describeError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseOptions, UnknownOptionError, UsageError, type Command } from "./cli/shared.ts";
 
 const benchCommand: Command = {
   name: "bench",
@@ -27,10 +27,12 @@ const benchCommand: Command = {
   usage: "usage: tradelite bench [--quick]\n\nRuns scripts/bench.ts; see the README's Benchmark section.",
   options: { quick: { type: "boolean" } },
   async run(argv) {
-    if (argv.includes("--help") || argv.includes("-h")) {
+    const { values, positionals } = parseOptions(argv, this.options);
+    if (values.help) {
       console.log(this.usage);
       return EXIT_OK;
     }
+    if (positionals.length > 0) throw new UsageError("bench takes options only");
     const child = Bun.spawn(["bun", join(import.meta.dir, "bench.ts"), ...argv], { stdio: ["inherit", "inherit", "inherit"] });
     return child.exited;
   },

@@ -149,6 +149,9 @@ describe.skipIf(!available)("tradelite migrate", () => {
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/rows copied\s+0\n/);
     expect(second.stdout).toContain(`rows already identical  ${copied.toLocaleString("en-US")}`);
+    const json = await cli(["migrate", "--from", source, "--to", url, "--json"]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ identical: true, rowsCopied: 0, rowsIdentical: copied, differences: [] });
     expect(readdirSync(dir.path).filter((name) => name.startsWith("source"))).toEqual(["source.db"]);
   });
 });
