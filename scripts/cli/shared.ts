@@ -92,20 +92,22 @@ export type StoreChoice = { backend: "sqlite" | "sqlite-worker"; path: string } 
 
 /**
  * The store the options name, else the environment: --db PATH or --database-url URL (never both);
- * the backend from --backend, else $TRADELITE_BACKEND (when neither --db nor --database-url is
- * given), else postgres for a URL and `fallback` otherwise; the file $TRADELITE_DB, else
- * ./data/trading.db; the URL $TRADELITE_DATABASE_URL, then $DATABASE_URL.
+ * the backend from --backend, else $TRADELITE_BACKEND unless the option given contradicts it
+ * (--db with postgres, --database-url with a SQLite one: the option wins), else postgres for a
+ * URL and `fallback` otherwise; the file $TRADELITE_DB, else ./data/trading.db; the URL
+ * $TRADELITE_DATABASE_URL, then $DATABASE_URL.
  */
 export function storeChoice(values: OptionValues, fallback: "sqlite" | "sqlite-worker" = "sqlite", env: Record<string, string | undefined> = process.env): StoreChoice {
   const path = text(values, "db");
   const url = text(values, "database-url");
   if (path !== undefined && url !== undefined) throw new UsageError("--db names a SQLite file and --database-url a PostgreSQL database: give one");
   const flag = text(values, "backend");
-  const named = flag ?? (path === undefined && url === undefined ? env.TRADELITE_BACKEND || undefined : undefined);
+  const named = flag ?? (env.TRADELITE_BACKEND || undefined);
   if (named !== undefined && !(BACKENDS as readonly string[]).includes(named)) {
     throw new UsageError(`${flag === undefined ? "TRADELITE_BACKEND" : "--backend"} is ${BACKENDS.join(", ")}, got ${JSON.stringify(named.slice(0, 40))}`);
   }
-  const backend = (named as BackendName | undefined) ?? (url === undefined ? fallback : "postgres");
+  const contradicted = flag === undefined && (path !== undefined ? named === "postgres" : url !== undefined && named !== "postgres");
+  const backend = named !== undefined && !contradicted ? (named as BackendName) : url === undefined ? fallback : "postgres";
   if (backend === "postgres") {
     if (path !== undefined) throw new UsageError("--db names a SQLite file; PostgreSQL takes --database-url");
     try {
