@@ -7,6 +7,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { openStore, type Store } from "../../src/mod.ts";
+import { DEMO_SYMBOLS } from "../../scripts/cli/demo.ts";
 import { killAllServers, startServeProcess } from "../support/api-server.ts";
 import { cli } from "../support/cli.ts";
 import { tempDir } from "../support/files.ts";
@@ -118,6 +119,20 @@ describe.skipIf(!available)("tradelite on PostgreSQL", () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim()).toBe("tradelite maintain: --backup writes a SQLite file (VACUUM INTO); a PostgreSQL database is backed up with pg_dump");
     expect(existsSync(backup)).toBe(false);
+  });
+
+  test("demo --database-url writes its five symbols into an empty PostgreSQL database through the session cache, and refuses one that holds bars", async () => {
+    const { url } = await database("cli_pg_demo");
+    const folder = dir.file("demo");
+    const demo = await cli(["demo", "--dir", folder, "--days", "1", "--no-serve", "--database-url", url]);
+    expect(demo.code).toBe(0);
+    const overview = await withStore(url, (store) => store.overview());
+    expect(overview.map(({ symbol, count }) => [symbol, count]).sort()).toEqual(DEMO_SYMBOLS.map(({ symbol }) => [symbol, 240]).sort());
+    expect(await withStore(url, async (store) => [store.timezone, store.barTimestamp])).toEqual(["Asia/Shanghai", "end"]);
+    expect(readdirSync(folder)).toEqual(["session_cache"]);
+    const again = await cli(["demo", "--dir", folder, "--days", "1", "--no-serve", "--database-url", url]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("already holds bars; the demo writes into an empty database");
   });
 
   test("serve --database-url --port 0: the API over PostgreSQL", async () => {
