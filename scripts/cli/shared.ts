@@ -1,6 +1,7 @@
 /**
  * What every `tradelite` subcommand shares: option parsing that turns any mistake into a usage
- * error (exit 2), the database and cache the environment names, progress that is a bar on a
+ * error (exit 2) in our words, the store and the session cache the options or the environment
+ * name (SQLite or PostgreSQL, the same flags on every command), progress that is a bar on a
  * terminal and plain lines otherwise, and the one-screen summary.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
