@@ -139,4 +139,25 @@ describe("shell completion", () => {
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain("name one shell: bash or zsh");
   });
+
+  // zsh is not on every machine (bash is): without it this test reports itself skipped, never passed.
+  const zsh = Bun.which("zsh");
+  test.skipIf(zsh === null)("zsh, sourced after compinit, registers _tradelite and offers the same words (compadd stubbed to print them)", async () => {
+    const script = dir.file("_tradelite.zsh");
+    await Bun.write(script, (await cli(["completion", "zsh"])).stdout);
+    const probe = `autoload -Uz compinit; compinit -u -d '${dir.file("zcompdump")}'
+source '${script}'
+print -r -- "registered $_comps[tradelite]"
+compadd() { shift; print -r -- "$@" }
+_files() { print -r -- FILES }
+words=(tradelite ex); CURRENT=2; _tradelite
+words=(tradelite export --d); CURRENT=3; _tradelite
+words=(tradelite calendar ''); CURRENT=3; _tradelite
+words=(tradelite import 600); CURRENT=3; _tradelite`;
+    const run = Bun.spawnSync([zsh!, "-f", "-c", probe], { env: { ...process.env, HOME: dir.path } });
+    expect(run.stderr.toString()).toBe("");
+    const names = COMMANDS.map((command) => command.name).join(" ");
+    const exportOptions = [...Object.keys(COMMANDS.find((command) => command.name === "export")!.options), "help"].map((name) => `--${name}`).join(" ");
+    expect(run.stdout.toString().split("\n")).toEqual(["registered _tradelite", `${names} help --help --version`, exportOptions, "list show import assign", "FILES", ""]);
+  });
 });
