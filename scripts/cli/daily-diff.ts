@@ -5,7 +5,7 @@
  * dailyDifferences, so the library gives the same list.
  */
 import { DAILY_DIFF_TOLERANCE, dailyDifferences, isSymbol, type Bar, type DailyDifference } from "../../src/mod.ts";
-import { EXIT_OK, formatNumber, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
+import { assertSymbolStored, EXIT_OK, formatNumber, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite daily-diff <symbol> [options]
 
@@ -62,6 +62,8 @@ async function run(argv: string[]): Promise<number> {
       ...(start === undefined ? {} : { start }),
       ...(end === undefined ? {} : { end }),
     });
+    // Nothing differs, or nothing is there: a symbol never stored (000001.sh for 000001.SH) is a mistake.
+    if (differences.length === 0) await assertSymbolStored(store, symbol);
     if (values.json) {
       console.log(JSON.stringify({ symbol, timezone: store.timezone, tolerance, differences }));
       return EXIT_OK;

@@ -5,7 +5,7 @@
 import { wallClock } from "../../src/domain/calendar.ts";
 import type { Completeness } from "../../src/domain/session.ts";
 import type { CalendarData, Store } from "../../src/mod.ts";
-import { EXIT_FAILURE, EXIT_OK, formatNumber, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
+import { assertSymbolStored, EXIT_FAILURE, EXIT_OK, formatNumber, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite gaps SYMBOL [--start T] [--end T] [--db PATH | --database-url URL] [--json]
        tradelite gaps --all [--start T] [--end T] [--db PATH | --database-url URL] [--json]
@@ -39,6 +39,8 @@ async function run(argv: string[]): Promise<number> {
     for (const symbol of symbols) {
       try {
         reports[symbol] = await store.completeness(symbol, range);
+        // No trading day at all: a symbol never stored (000001.sh for 000001.SH) is a mistake, not a clean report.
+        if (!values.all && reports[symbol].days.length === 0) await assertSymbolStored(store, symbol);
       } catch (error) {
         if (!(error instanceof Error) || !("code" in error)) throw error;
         reports[symbol] = { error: error.message };

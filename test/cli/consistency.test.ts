@@ -70,6 +70,20 @@ describe("a symbol with no bars", () => {
     expect(emptyRange.code).toBe(0);
     expect(emptyRange.stdout).toBe("timestamp,open,high,low,close,volume,amount\n");
   });
+
+  test("gaps and daily-diff of a symbol never stored are exit 1 with the same hint, not a clean report", async () => {
+    const env = { TRADELITE_DB: dir.file("hint-gaps.db") };
+    expect((await cli(["import", realDataPath(TDX_INDEX_1MIN), "--timezone", "Asia/Shanghai"], env)).code).toBe(0);
+    expect((await cli(["settings", "set", "calendar", "XSHG"], env)).code).toBe(0);
+    for (const command of ["gaps", "daily-diff"]) {
+      const run = await cli([command, "000001.sh"], env);
+      expect({ command, code: run.code, stderr: run.stderr }).toEqual({ command, code: 1, stderr: `tradelite ${command}: no bars for 000001.sh; did you mean 000001.SH?\n` });
+    }
+    // A stored symbol and a range without bars: an empty report, exit 0.
+    const empty = await cli(["gaps", "000001.SH", "--start", "2030-01-01", "--json"], env);
+    expect(empty.code).toBe(0);
+    expect(JSON.parse(empty.stdout)).toMatchObject({ days: [] });
+  });
 });
 
 describe("--json", () => {
