@@ -63,6 +63,12 @@ export async function serve(options: ServeOptions, onListening?: (url: string) =
     for (const issue of error.issues) console.error(`tradelite serve: ${flag(issue.field)}: ${issue.message}`);
     return EXIT_USAGE;
   }
+  // Found before the store opens: workers take a second or more to start and stop on a loaded
+  // machine, and a server that cannot listen should not create a database.
+  if (portTaken(settings)) {
+    console.error(portTakenMessage(settings));
+    return EXIT_FAILURE;
+  }
   // The database's zone and stamping are the ones it stores; $TRADELITE_TIMEZONE and
   // $TRADELITE_BAR_TIMESTAMP only say what a database this server creates stores.
   const store = await openCliStore(options.choice, { initial: { timezone: settings.timezone, barTimestamp: settings.barTimestamp } });
@@ -77,14 +83,35 @@ export async function serve(options: ServeOptions, onListening?: (url: string) =
     running = startServer(store, { ...serverOptions(settings), cache: cache.cache });
   } catch (error) {
     await close();
-    if ((error as { code?: string }).code === "EADDRINUSE") {
-      console.error(`tradelite serve: ${settings.host}:${settings.port} is taken (another server is listening there); choose another --port or TRADELITE_PORT`);
+    // Taken between the check and now.
+    if (isAddressInUse(error)) {
+      console.error(portTakenMessage(settings));
       return EXIT_FAILURE;
     }
     throw error;
   }
   await describeStore(store, cache.cache.settings.dir);
   return listen(running, settings, onListening, close);
+}
+
+/** Whether another process listens on the address: a listener bound there for a moment, then let go. */
+function portTaken({ host, port }: ServerSettings): boolean {
+  if (port === 0) return false;
+  try {
+    Bun.listen({ hostname: host.replace(/^\[(.*)\]$/, "$1"), port, socket: { data() {} } }).stop(true);
+    return false;
+  } catch (error) {
+    if (isAddressInUse(error)) return true;
+    throw error;
+  }
+}
+
+function isAddressInUse(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === "EADDRINUSE";
+}
+
+function portTakenMessage({ host, port }: ServerSettings): string {
+  return `tradelite serve: ${host}:${port} is taken (another server is listening there); choose another --port or TRADELITE_PORT`;
 }
 
 /** Where the server's data is, with its stored settings and what it holds, before it listens. */

@@ -1,7 +1,7 @@
 /**
  * `tradelite serve`'s command line as a real process: the store from --db (no environment), the
  * address from --host and --port, the exposure rule applied to --host, and a port already taken
- * ending the process at once with exit 1, its store closed (no -wal or -shm left of its own).
+ * ending the process at once with exit 1, before it opens (or creates) the database.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
@@ -68,7 +68,7 @@ describe("tradelite serve's options", () => {
 
 describe("a port already taken", () => {
   for (const backend of ["sqlite-worker", "sqlite"]) {
-    test(`${backend}: exit 1 within a second of starting, saying so, with no -wal or -shm left beside the database`, async () => {
+    test(`${backend}: exit 1 within a second of starting, saying so, before the database is opened (no -wal or -shm, no new file)`, async () => {
       const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("someone else") });
       try {
         const path = database(`taken-${backend}.db`);
@@ -89,6 +89,11 @@ describe("a port already taken", () => {
         console.log(`serve on a taken port (${backend}): exit after ${took.toFixed(0)} ms; bun --version took ${baseline.toFixed(0)} ms`);
         expect(took).toBeLessThan(baseline + 1_000);
         expect(sideFiles(path)).toEqual([]);
+        // Nor is a database created for a server that cannot listen.
+        const fresh = dir.file(`taken-${backend}-fresh.db`);
+        const again = spawnServe({}, ["--db", fresh, "--backend", backend, "--port", String(taken.port)]);
+        expect(await again.exited).toBe(1);
+        expect(readdirSync(dir.path).filter((file) => file.startsWith(`taken-${backend}-fresh`))).toEqual([]);
         // The other server was never disturbed.
         expect(await (await fetch(`http://127.0.0.1:${taken.port}/`)).text()).toBe("someone else");
       } finally {
