@@ -4,8 +4,10 @@
  * one subcommand per task. Exit codes: 0 ok, 1 failure, 2 usage mistake.
  */
 import { join } from "node:path";
+import packageJson from "../package.json" with { type: "json" };
 import { calendarCommand } from "./cli/calendar.ts";
 import { compactCommand } from "./cli/compact.ts";
+import { completionCommand } from "./cli/completion.ts";
 import { dailyDiffCommand } from "./cli/daily-diff.ts";
 import { demoCommand } from "./cli/demo.ts";
 import { exportCommand } from "./cli/export.ts";
@@ -17,49 +19,76 @@ import { migrateCommand } from "./cli/migrate.ts";
 import { overviewCommand } from "./cli/overview.ts";
 import { serveCommand } from "./cli/serve.ts";
 import { settingsCommand } from "./cli/settings.ts";
-import { describeError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, type Command } from "./cli/shared.ts";
+import { describeError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseOptions, UnknownOptionError, UsageError, type Command } from "./cli/shared.ts";
 
 const benchCommand: Command = {
   name: "bench",
   summary: "the benchmark (bun run bench): tradelite against bare code, as ratios",
   usage: "usage: tradelite bench [--quick]\n\nRuns scripts/bench.ts; see the README's Benchmark section.",
+  options: { quick: { type: "boolean" } },
   async run(argv) {
-    if (argv.includes("--help") || argv.includes("-h")) {
+    const { values, positionals } = parseOptions(argv, this.options);
+    if (values.help) {
       console.log(this.usage);
       return EXIT_OK;
     }
+    if (positionals.length > 0) throw new UsageError("bench takes options only");
     const child = Bun.spawn(["bun", join(import.meta.dir, "bench.ts"), ...argv], { stdio: ["inherit", "inherit", "inherit"] });
     return child.exited;
   },
 };
 
-export const COMMANDS: readonly Command[] = [initCommand, settingsCommand, importCommand, exportCommand, overviewCommand, gapsCommand, calendarCommand, dailyDiffCommand, compactCommand, maintainCommand, migrateCommand, demoCommand, serveCommand, benchCommand];
+export const COMMANDS: readonly Command[] = [
+  initCommand,
+  settingsCommand,
+  importCommand,
+  exportCommand,
+  overviewCommand,
+  gapsCommand,
+  calendarCommand,
+  dailyDiffCommand,
+  compactCommand,
+  maintainCommand,
+  migrateCommand,
+  demoCommand,
+  serveCommand,
+  benchCommand,
+  completionCommand(() => COMMANDS),
+];
 
-const HELP = `usage: tradelite <command> [options]     (tradelite <command> --help for one command)
+const HELP = `usage: tradelite <command> [options]     (tradelite help <command> for one command)
 
 commands:
 ${COMMANDS.map((command) => `  ${command.name.padEnd(10)} ${command.summary}`).join("\n")}
 
-The database is $TRADELITE_DB (else ./data/trading.db), the session cache $TRADELITE_CACHE_DIR
-(else ./data/session_cache); most commands also take --db and --cache-dir. Every command reads
-the database's time zone and bar stamping from the database (tradelite settings).
+The store is $TRADELITE_DB (else ./data/trading.db), or PostgreSQL at $TRADELITE_DATABASE_URL
+when $TRADELITE_BACKEND is postgres; every command that opens one also takes --db PATH,
+--database-url URL and --backend. The session cache is $TRADELITE_CACHE_DIR (else
+./data/session_cache, or --cache-dir). Every command reads the database's time zone and bar
+stamping from the database (tradelite settings). tradelite --version prints the version.
 Exit codes: 0 ok, 1 failure, 2 usage mistake.`;
 
 /** Runs one command line; resolves with the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-v") {
+    console.log(packageJson.version);
+    return EXIT_OK;
+  }
+  if (name === "help" && rest.length > 0) return help(rest);
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     console.log(HELP);
     return name === undefined ? EXIT_USAGE : EXIT_OK;
   }
   const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (!command) {
-    console.error(`tradelite: unknown command ${JSON.stringify(name.slice(0, 40))}\n\n${HELP}`);
-    return EXIT_USAGE;
-  }
+  if (!command) return unknownCommand(name);
   try {
     return await command.run(rest);
   } catch (error) {
+    if (error instanceof UnknownOptionError) {
+      console.error(`tradelite ${command.name}: unknown option ${error.option}; tradelite ${command.name} --help lists them`);
+      return EXIT_USAGE;
+    }
     if (error instanceof UsageError) {
       console.error(`tradelite ${command.name}: ${error.message}\n\n${command.usage}`);
       return EXIT_USAGE;
@@ -68,6 +97,23 @@ export async function runCli(argv: string[]): Promise<number> {
     if (process.env.TRADELITE_DEBUG) console.error(error);
     return EXIT_FAILURE;
   }
+}
+
+/** `tradelite help CMD`: the command's own usage. */
+function help([name, ...extra]: string[]): number {
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (!command) return unknownCommand(name!);
+  if (extra.length > 0) {
+    console.error(`tradelite help: names one command (tradelite help ${command.name})`);
+    return EXIT_USAGE;
+  }
+  console.log(command.usage);
+  return EXIT_OK;
+}
+
+function unknownCommand(name: string): number {
+  console.error(`tradelite: unknown command ${JSON.stringify(name.slice(0, 40))}\n\n${HELP}`);
+  return EXIT_USAGE;
 }
 
 if (import.meta.main) process.exitCode = await runCli(process.argv.slice(2));

@@ -5,7 +5,7 @@
  * dailyDifferences, so the library gives the same list.
  */
 import { DAILY_DIFF_TOLERANCE, dailyDifferences, isSymbol, type Bar, type DailyDifference } from "../../src/mod.ts";
-import { EXIT_OK, formatNumber, openCliDatabase, parseOptions, text, UsageError, type Command } from "./shared.ts";
+import { assertSymbolStored, EXIT_OK, formatNumber, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite daily-diff <symbol> [options]
 
@@ -20,21 +20,23 @@ options:
   --align A            how minutes make days: clock (default: the local calendar day) or session
                        (the symbol's exchange calendar's trading date)
   --json               one JSON object: { symbol, tolerance, differences: [...] }, epoch ms
-  --db PATH            the database file
+${STORE_USAGE}
   -h, --help           this text
 
 Exit code 0 whether or not dates differ (the count is printed; --json has it), 1 on a failure,
 2 on a usage mistake.`;
 
+const OPTIONS = {
+  start: { type: "string" },
+  end: { type: "string" },
+  tolerance: { type: "string" },
+  align: { type: "string" },
+  json: { type: "boolean" },
+  ...STORE_OPTIONS,
+} as const;
+
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, {
-    start: { type: "string" },
-    end: { type: "string" },
-    tolerance: { type: "string" },
-    align: { type: "string" },
-    json: { type: "boolean" },
-    db: { type: "string" },
-  });
+  const { values, positionals } = parseOptions(argv, OPTIONS);
   if (values.help) {
     console.log(USAGE);
     return EXIT_OK;
@@ -52,22 +54,24 @@ async function run(argv: string[]): Promise<number> {
   const start = text(values, "start");
   const end = text(values, "end");
 
-  const db = openCliDatabase(text(values, "db"), { existing: true, readonly: true });
+  const store = await openCliStore(storeChoice(values), { existing: true, readonly: true });
   try {
-    const differences = await dailyDifferences(db, symbol, {
+    const differences = await dailyDifferences(store, symbol, {
       tolerance,
       ...(align === undefined ? {} : { align }),
       ...(start === undefined ? {} : { start }),
       ...(end === undefined ? {} : { end }),
     });
+    // Nothing differs, or nothing is there: a symbol never stored (000001.sh for 000001.SH) is a mistake.
+    if (differences.length === 0) await assertSymbolStored(store, symbol);
     if (values.json) {
-      console.log(JSON.stringify({ symbol, timezone: db.timezone, tolerance, differences }));
+      console.log(JSON.stringify({ symbol, timezone: store.timezone, tolerance, differences }));
       return EXIT_OK;
     }
     printDifferences(symbol, differences, tolerance);
     return EXIT_OK;
   } finally {
-    db.close();
+    await store.close();
   }
 }
 
@@ -100,5 +104,6 @@ export const dailyDiffCommand: Command = {
   name: "daily-diff",
   summary: "dates where a symbol's stored daily bars and its minutes disagree",
   usage: USAGE,
+  options: OPTIONS,
   run,
 };

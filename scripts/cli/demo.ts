@@ -10,21 +10,21 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { mulberry32, sessionTimestamps, SESSION_MINUTES_PER_DAY, SHANGHAI_OFFSET_MS } from "../synthetic-bars.ts";
-import { openDatabase, type BarInput } from "../../src/mod.ts";
-import { SessionCache } from "../../src/entries/cache.ts";
-import { createSqliteStore } from "../../src/sqlite/store.ts";
+import type { BarInput, Store } from "../../src/mod.ts";
 import { overviewCommand } from "./overview.ts";
 import { serve } from "./serve.ts";
-import { EXIT_FAILURE, EXIT_OK, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
+import { CliFailure, describeChoice, EXIT_FAILURE, EXIT_OK, openCliCache, openCliStore, parseOptions, printSummary, Progress, storeChoice, text, UsageError, type Command, type StoreChoice } from "./shared.ts";
 
-const USAGE = `usage: tradelite demo [--dir DIR] [--days N] [--utc] [--no-serve]
+const USAGE = `usage: tradelite demo [--dir DIR] [--days N] [--utc] [--no-serve] [--database-url URL]
 
 Generates five A-share symbols of minute bars (default 15 trading days ending yesterday) into a
 fresh folder (default ./data/demo: trading.db and session_cache/), through the session cache,
 compacts, prints the overview, then serves it (Asia/Shanghai, end-stamped bars) and prints three
 curl commands to try. Times are printed in Asia/Shanghai with the offset (--utc: in UTC).
 --no-serve stops after the overview. A folder that already holds a
-trading.db is left alone (exit 1): remove it or choose another --dir.`;
+trading.db is left alone (exit 1): remove it or choose another --dir.
+--database-url URL writes the bars into that PostgreSQL database instead (it must hold no bars;
+the session cache's files stay in DIR/session_cache).`;
 
 /** The demo's symbols and their opening prices in fen (0.01 CNY). */
 export const DEMO_SYMBOLS: readonly { symbol: string; fen: number }[] = [
@@ -64,8 +64,10 @@ export function demoBars(timestamps: Float64Array, startFen: number, seed: numbe
   return bars;
 }
 
+const OPTIONS = { dir: { type: "string" }, days: { type: "string" }, utc: { type: "boolean" }, "no-serve": { type: "boolean" }, "database-url": { type: "string" } } as const;
+
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, { dir: { type: "string" }, days: { type: "string" }, utc: { type: "boolean" }, "no-serve": { type: "boolean" } });
+  const { values, positionals } = parseOptions(argv, OPTIONS);
   if (values.help) {
     console.log(USAGE);
     return EXIT_OK;
@@ -74,10 +76,11 @@ async function run(argv: string[]): Promise<number> {
   const daysText = text(values, "days") ?? "15";
   if (!/^\d{1,3}$/.test(daysText) || Number(daysText) < 1 || Number(daysText) > 250) throw new UsageError("--days is a number of trading days, 1 to 250");
   const dir = text(values, "dir") ?? join("data", "demo");
-  const dbPath = join(dir, "trading.db");
   const cacheDir = join(dir, "session_cache");
-  if (existsSync(dbPath)) {
-    console.error(`tradelite demo: ${dbPath} already exists; remove ${dir} or pass --dir for a fresh folder`);
+  // A fresh folder of its own, not $TRADELITE_DB: the demo never writes into a database in use.
+  const choice: StoreChoice = values["database-url"] === undefined ? { backend: "sqlite", path: join(dir, "trading.db") } : storeChoice({ "database-url": values["database-url"] });
+  if (choice.backend !== "postgres" && existsSync(choice.path)) {
+    console.error(`tradelite demo: ${choice.path} already exists; remove ${dir} or pass --dir for a fresh folder`);
     return EXIT_FAILURE;
   }
   mkdirSync(dir, { recursive: true });
@@ -85,11 +88,12 @@ async function run(argv: string[]): Promise<number> {
   const minutes = Number(daysText) * SESSION_MINUTES_PER_DAY;
   const timestamps = sessionTimestamps(firstDay(Number(daysText)), minutes);
   const series = DEMO_SYMBOLS.map(({ symbol, fen }, i) => ({ symbol, bars: demoBars(timestamps, fen, 1_000 + i) }));
-  const db = openDatabase({ path: dbPath, timezone: "Asia/Shanghai", barTimestamp: "end" });
+  const store = await openCliStore(choice, { settings: { timezone: "Asia/Shanghai", barTimestamp: "end" } });
   const started = performance.now();
   let compactions = 0;
   try {
-    const cache = new SessionCache({ store: createSqliteStore(db), dir: cacheDir });
+    await refuseStoredBars(store, choice);
+    const { cache } = await openCliCache(store, choice, cacheDir);
     const progress = new Progress("demo", minutes * series.length, " bars");
     for (let minute = 0; minute < minutes; minute++) {
       for (const { symbol, bars } of series) {
@@ -100,10 +104,11 @@ async function run(argv: string[]): Promise<number> {
     progress.done();
     for (const { symbol } of series) await cache.compact(symbol);
   } finally {
-    db.close();
+    await store.close();
   }
   printSummary("demo data written", [
     ["folder", dir],
+    ["database", describeChoice(choice)],
     ["symbols", series.length],
     ["bars", minutes * series.length],
     ["trading days", `${daysText} (from ${firstDay(Number(daysText))})`],
@@ -111,15 +116,14 @@ async function run(argv: string[]): Promise<number> {
     ["took", `${((performance.now() - started) / 1000).toFixed(1)} s`],
   ]);
   console.log("");
-  await overviewCommand.run(["--db", dbPath, "--cache-dir", cacheDir, ...(values.utc ? ["--utc"] : [])]);
+  const where = choice.backend === "postgres" ? ["--database-url", choice.url] : ["--db", choice.path];
+  await overviewCommand.run([...where, "--cache-dir", cacheDir, ...(values.utc ? ["--utc"] : [])]);
   if (values["no-serve"]) return EXIT_OK;
 
   // The server reads the zone and the stamping from the database.
-  process.env.TRADELITE_DB = dbPath;
-  process.env.TRADELITE_CACHE_DIR = cacheDir;
   const lastDay = new Date(timestamps[minutes - 1]! + SHANGHAI_OFFSET_MS).toISOString().slice(0, 10);
   const auth = process.env.TRADELITE_TOKEN ? ` -H "Authorization: Bearer $TRADELITE_TOKEN"` : "";
-  return serve(false, (url) => {
+  return serve({ choice: choice.backend === "postgres" ? choice : { backend: "sqlite-worker", path: choice.path }, cacheDir }, (url) => {
     console.log("\ntry:");
     console.log(`  curl -s ${url}/health`);
     console.log(`  curl -s${auth} '${url}/v1/bars/600519.SH?interval=5m&start=${lastDay}&end=${lastDay}'`);
@@ -128,4 +132,9 @@ async function run(argv: string[]): Promise<number> {
   });
 }
 
-export const demoCommand: Command = { name: "demo", summary: "generate a realistic A-share demo folder and serve it", usage: USAGE, run };
+/** A database that already holds bars is someone's data: the demo writes only into an empty one. */
+async function refuseStoredBars(store: Store, choice: StoreChoice): Promise<void> {
+  if ((await store.overview()).length > 0) throw new CliFailure(`${describeChoice(choice)} already holds bars; the demo writes into an empty database`);
+}
+
+export const demoCommand: Command = { name: "demo", summary: "generate a realistic A-share demo folder and serve it", usage: USAGE, options: OPTIONS, run };

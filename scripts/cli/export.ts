@@ -7,7 +7,7 @@ import { renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { ALIGNS, FILLS, INTERVALS, isSymbol, ValidationError, type Align, type Bar, type BarQuery, type Fill, type Interval } from "../../src/mod.ts";
 import { CSV_HEADER_LINE, formatBarCsvIn } from "../../src/domain/bar-format.ts";
-import { EXIT_OK, openCliDatabase, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
+import { assertSymbolStored, EXIT_OK, openCliStore, parseOptions, printSummary, Progress, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite export <symbol> [options]
 
@@ -27,21 +27,28 @@ options:
   --format F           csv (default) or ndjson
   --utc                CSV times in UTC (2024-01-15T01:31:00.000Z), as cache files carry them
   --out FILE           write FILE (complete or not at all) instead of stdout
-  --db PATH            the database file
-  -h, --help           this text`;
+  --json               the summary as one JSON object (on stdout with --out, else on stderr)
+${STORE_USAGE}
+  -h, --help           this text
+
+A symbol with no bars at all is exit 1 (naming the stored symbol it differs from only in case,
+if there is one); a range without bars of a stored symbol is an empty export, exit 0.`;
+
+const OPTIONS = {
+  start: { type: "string" },
+  end: { type: "string" },
+  interval: { type: "string" },
+  align: { type: "string" },
+  fill: { type: "string" },
+  format: { type: "string" },
+  out: { type: "string" },
+  utc: { type: "boolean" },
+  json: { type: "boolean" },
+  ...STORE_OPTIONS,
+} as const;
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, {
-    start: { type: "string" },
-    end: { type: "string" },
-    interval: { type: "string" },
-    align: { type: "string" },
-    fill: { type: "string" },
-    format: { type: "string" },
-    out: { type: "string" },
-    utc: { type: "boolean" },
-    db: { type: "string" },
-  });
+  const { values, positionals } = parseOptions(argv, OPTIONS);
   if (values.help) {
     console.log(USAGE);
     return EXIT_OK;
@@ -67,7 +74,7 @@ async function run(argv: string[]): Promise<number> {
   if (fill !== undefined && !(FILLS as readonly string[]).includes(fill)) throw new UsageError(`--fill is ${FILLS.join(" or ")}`);
   if (fill !== undefined) query.fill = fill as Fill;
 
-  const db = openCliDatabase(text(values, "db"), { existing: true, readonly: true });
+  const store = await openCliStore(storeChoice(values), { existing: true, readonly: true });
   const out = text(values, "out");
   const partial = out === undefined ? null : join(dirname(out), `.${basename(out)}.partial-${process.pid}`);
   const file = partial === null ? null : Bun.file(partial).writer();
@@ -99,20 +106,22 @@ async function run(argv: string[]): Promise<number> {
   let rows = 0;
   const started = performance.now();
   try {
-    const format1 = format === "csv" ? formatBarCsvIn(values.utc ? null : db.timezone) : (bar: Bar) => `${JSON.stringify(bar)}\n`;
-    // The first bar is read before anything is written, so a bad range writes nothing at all.
-    let bars: Generator<Bar>;
+    const format1 = format === "csv" ? formatBarCsvIn(values.utc ? null : store.timezone) : (bar: Bar) => `${JSON.stringify(bar)}\n`;
+    // The first bar is read before anything is written, so a bad range or an unknown symbol
+    // writes nothing at all.
+    let bars: AsyncIterator<Bar>;
     let first: IteratorResult<Bar>;
     try {
-      bars = db.iterateBars(symbol, query);
-      first = bars.next();
+      bars = store.iterateBars(symbol, query)[Symbol.asyncIterator]();
+      first = await bars.next();
     } catch (error) {
       if (error instanceof ValidationError) throw new UsageError(error.message);
       throw error;
     }
+    if (first.done) await assertSymbolStored(store, symbol);
     if (format === "csv") await write(CSV_HEADER_LINE);
     let chunk = "";
-    for (let next = first; !next.done && !pipeClosed; next = bars.next()) {
+    for (let next = first; !next.done && !pipeClosed; next = await bars.next()) {
       chunk += format1(next.value);
       if (++rows % 4_096 === 0) {
         await write(chunk);
@@ -124,7 +133,7 @@ async function run(argv: string[]): Promise<number> {
       }
     }
     if (!pipeClosed) await write(chunk);
-    bars.return(undefined);
+    await bars.return?.(undefined);
     if (file) await file.end();
     if (partial !== null) renameSync(partial, out!);
   } catch (error) {
@@ -138,11 +147,15 @@ async function run(argv: string[]): Promise<number> {
     process.off("SIGINT", interrupted);
     process.off("SIGTERM", interrupted);
     progress?.done();
-    db.close();
+    await store.close();
   }
   if (pipeClosed) return EXIT_OK;
-  if (out !== undefined) {
-    const seconds = (performance.now() - started) / 1000;
+  const seconds = (performance.now() - started) / 1000;
+  if (values.json) {
+    const summary = JSON.stringify({ symbol, bars: rows, format, interval: interval ?? null, file: out ?? null, seconds });
+    if (out !== undefined) console.log(summary);
+    else console.error(summary);
+  } else if (out !== undefined) {
     printSummary("export done", [
       ["symbol", symbol],
       ["bars", rows],
@@ -163,4 +176,4 @@ class Interrupted extends Error {
   }
 }
 
-export const exportCommand: Command = { name: "export", summary: "export a symbol's bars as CSV or NDJSON (streamed)", usage: USAGE, run };
+export const exportCommand: Command = { name: "export", summary: "export a symbol's bars as CSV or NDJSON (streamed)", usage: USAGE, options: OPTIONS, run };

@@ -8,7 +8,7 @@ import { basename, join } from "node:path";
 import { assertTimeZone } from "../../src/domain/time.ts";
 import { importBarFile, type BadRow } from "../../src/entries/import.ts";
 import { isSymbol, StorageError, ValidationError } from "../../src/mod.ts";
-import { describeError, EXIT_FAILURE, EXIT_OK, formatNumber, openCliCache, openCliDatabase, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
+import { describeChoice, describeError, EXIT_FAILURE, EXIT_OK, formatNumber, openCliCache, openCliStore, parseOptions, printSummary, Progress, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type CliCache, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite import <file.csv | folder> [options]
 
@@ -28,8 +28,9 @@ options:
   --skip-bad       report bad rows and go on (default: stop at the first; the rows before it
                    are stored, nothing from it on)
   --batch N        rows per batch (default 10000)
-  --db PATH        the database file
   --cache-dir DIR  the session cache folder
+  --json           the summary as one JSON object (bad rows still go to stderr)
+${STORE_USAGE}
   -h, --help       this text
 
 Headers read: date, datetime, time, timestamp, trade_date, open, high, low, close, vol/volume,
@@ -73,17 +74,20 @@ function filesOf(target: string): string[] {
   return files;
 }
 
+const OPTIONS = {
+  symbol: { type: "string" },
+  timezone: { type: "string" },
+  interval: { type: "string" },
+  cache: { type: "boolean" },
+  "skip-bad": { type: "boolean" },
+  batch: { type: "string" },
+  "cache-dir": { type: "string" },
+  json: { type: "boolean" },
+  ...STORE_OPTIONS,
+} as const;
+
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, {
-    symbol: { type: "string" },
-    timezone: { type: "string" },
-    interval: { type: "string" },
-    cache: { type: "boolean" },
-    "skip-bad": { type: "boolean" },
-    batch: { type: "string" },
-    db: { type: "string" },
-    "cache-dir": { type: "string" },
-  });
+  const { values, positionals } = parseOptions(argv, OPTIONS);
   if (values.help) {
     console.log(USAGE);
     return EXIT_OK;
@@ -120,13 +124,19 @@ async function run(argv: string[]): Promise<number> {
 
   // A file's zone is not the database's: the database keeps the zone it stores; one this import
   // creates takes the file's.
-  const db = openCliDatabase(text(values, "db"), fileZoneOption === undefined ? {} : { initial: { timezone: fileZoneOption } });
-  const timeZone = fileZoneOption ?? db.timezone;
-  const cache = values.cache ? openCliCache(db, text(values, "cache-dir")) : null;
+  const choice = storeChoice(values);
+  const store = await openCliStore(choice, fileZoneOption === undefined ? {} : { initial: { timezone: fileZoneOption } });
+  const timeZone = fileZoneOption ?? store.timezone;
+  let cliCache: CliCache | null = null;
   const started = performance.now();
   let failed = false;
   const totals = { files: 0, rows: 0, written: 0, batches: 0, bad: 0 };
+  const location = describeChoice(choice);
+  // Console lines for people; with --json they go to stderr and the summary alone to stdout.
+  const say = values.json ? console.error : console.log;
   try {
+    if (values.cache) cliCache = await openCliCache(store, choice, text(values, "cache-dir"));
+    const cache = cliCache?.cache ?? null;
     for (const [i, file] of files.entries()) {
       const symbol = symbols[i]!;
       const size = statSync(file).size;
@@ -149,7 +159,7 @@ async function run(argv: string[]): Promise<number> {
             writing = lines;
             const written = cache
               ? (await cache.storeBars(symbol, bars)).written
-              : db.insertBars(symbol, bars, daily ? { interval: "1d" } : undefined);
+              : await store.insertBars(symbol, bars, daily ? { interval: "1d" } : undefined);
             committed += written;
             // One line per committed batch, written at once (not buffered): what a crash test, or a
             // person watching a long import, can hold us to.
@@ -164,14 +174,14 @@ async function run(argv: string[]): Promise<number> {
         totals.batches += summary.batches;
         totals.bad += summary.badRows;
         const ignored = summary.header?.ignored.length ? ` (ignored columns: ${summary.header.ignored.join(", ")})` : "";
-        console.log(
+        say(
           `${file}: ${formatNumber(summary.written)} ${daily ? "daily " : ""}bars written to ${symbol} in ${formatNumber(summary.batches)} batches, ${formatNumber(summary.badRows)} bad rows${ignored}`,
         );
         // A file of dates alone is most likely a daily file: say where its bars went, and how to
         // keep them apart from the symbol's minutes (not guessed: an earlier import of the same
         // file put them in the minutes, and a re-import must land in the same place).
         if (!daily && summary.header?.time.kind === "date" && summary.written > 0) {
-          console.log(`${file}: every row is a date without a time; these went to ${symbol}'s bars as written. Daily bars belong in the daily series: import with --interval 1d`);
+          say(`${file}: every row is a date without a time; these went to ${symbol}'s bars as written. Daily bars belong in the daily series: import with --interval 1d`);
         }
         if (summary.stoppedAt) {
           console.error(
@@ -193,16 +203,22 @@ async function run(argv: string[]): Promise<number> {
           const busy = error instanceof StorageError && error.code.startsWith("SQLITE_BUSY");
           console.error(
             `${file}: lines ${writing.first}-${writing.last} were not written: ${describeError(error)}` +
-              `${busy ? ` (another process holds the write lock on ${db.path})` : ""}; the ${formatNumber(committed)} rows before them are stored`,
+              `${busy ? ` (another process holds the write lock on ${location})` : ""}; the ${formatNumber(committed)} rows before them are stored`,
           );
         }
         break;
       }
     }
   } finally {
-    db.close();
+    await cliCache?.close();
+    await store.close();
   }
   const seconds = (performance.now() - started) / 1000;
+  if (values.json) {
+    const target = cliCache ? { cache: cliCache.cache.settings.dir, database: location } : { database: location };
+    console.log(JSON.stringify({ ok: !failed, files: totals.files, of: files.length, rows: totals.rows, written: totals.written, batches: totals.batches, badRows: totals.bad, series: daily ? "1d" : "minutes", timezone: timeZone, ...target, seconds }));
+    return failed ? EXIT_FAILURE : EXIT_OK;
+  }
   printSummary(failed ? "import stopped" : "import done", [
     ["files", `${totals.files} of ${files.length}`],
     ["rows read", totals.rows],
@@ -210,8 +226,8 @@ async function run(argv: string[]): Promise<number> {
     ["batches", totals.batches],
     ["bad rows", `${totals.bad}${values["skip-bad"] ? " (skipped)" : ""}`],
     ["series", daily ? "1d (stored daily bars)" : "bars as written"],
-    ["time zone", `${timeZone} (the file's naive times)${timeZone === db.timezone ? "" : `; the database stores ${db.timezone}`}`],
-    ["target", cache ? `session cache ${cache.settings.dir} (and ${db.path})` : db.path],
+    ["time zone", `${timeZone} (the file's naive times)${timeZone === store.timezone ? "" : `; the database stores ${store.timezone}`}`],
+    ["target", cliCache ? `session cache ${cliCache.cache.settings.dir} (and ${location})` : location],
     ["took", `${seconds.toFixed(1)} s (${Math.round(totals.written / Math.max(seconds, 0.001)).toLocaleString("en-US")} bars/s)`],
   ]);
   if (totals.bad > 0) console.log("  (each bad row is listed above, on stderr, as file:line: reason)");
@@ -221,4 +237,4 @@ async function run(argv: string[]): Promise<number> {
   return failed ? EXIT_FAILURE : EXIT_OK;
 }
 
-export const importCommand: Command = { name: "import", summary: "import CSV bar files (any size, common header spellings)", usage: USAGE, run };
+export const importCommand: Command = { name: "import", summary: "import CSV bar files (any size, common header spellings)", usage: USAGE, options: OPTIONS, run };

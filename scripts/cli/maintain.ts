@@ -1,47 +1,78 @@
 /** `tradelite maintain`: checkpoint and optimize, and on request vacuum, back up, check integrity. */
-import { EXIT_FAILURE, EXIT_OK, formatBytes, openCliDatabase, parseOptions, printSummary, text, UsageError, type Command } from "./shared.ts";
+import type { Store } from "../../src/mod.ts";
+import { CliFailure, EXIT_FAILURE, EXIT_OK, formatBytes, openCliStore, parseOptions, printSummary, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
-const USAGE = `usage: tradelite maintain [--vacuum] [--backup PATH] [--integrity] [--db PATH]
+const USAGE = `usage: tradelite maintain [--vacuum] [--backup PATH] [--integrity] [--db PATH | --database-url URL] [--json]
 
 Always: a WAL checkpoint (TRUNCATE) and PRAGMA optimize. --vacuum rebuilds the file (returns
 free pages to the disk); --backup PATH writes a consistent copy (VACUUM INTO) to a new file;
---integrity runs PRAGMA integrity_check and exits 1 when it finds anything.`;
+--integrity runs PRAGMA integrity_check and exits 1 when it finds anything. --json prints what
+was done as one JSON object.
+On PostgreSQL: ANALYZE (the server checkpoints on its own), --vacuum is VACUUM, --integrity
+needs the amcheck extension, and --backup is refused (exit 1): a backup there is pg_dump's.
+
+${STORE_USAGE}`;
+
+const OPTIONS = { vacuum: { type: "boolean" }, backup: { type: "string" }, integrity: { type: "boolean" }, json: { type: "boolean" }, ...STORE_OPTIONS } as const;
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, { vacuum: { type: "boolean" }, backup: { type: "string" }, integrity: { type: "boolean" }, db: { type: "string" } });
+  const { values, positionals } = parseOptions(argv, OPTIONS);
   if (values.help) {
     console.log(USAGE);
     return EXIT_OK;
   }
   if (positionals.length > 0) throw new UsageError("maintain takes options only");
-  const db = openCliDatabase(text(values, "db"), { existing: true });
-  const rows: [string, string | number][] = [["database", db.path]];
-  let healthy = true;
-  try {
-    const checkpoint = db.maintenance.checkpoint("TRUNCATE");
-    rows.push(["checkpoint", `${checkpoint.checkpointedFrames} of ${checkpoint.walFrames} WAL frames${checkpoint.busy ? " (busy: a reader held it back)" : ""}`]);
-    rows.push(["optimize", `${db.maintenance.optimize().durationMs.toFixed(0)} ms`]);
-    if (values.vacuum) {
-      const vacuum = db.maintenance.vacuum();
-      rows.push(["vacuum", `${vacuum.freedPages} pages freed in ${vacuum.durationMs.toFixed(0)} ms`]);
-    }
-    const backupPath = text(values, "backup");
-    if (backupPath !== undefined) {
-      const backup = db.maintenance.backup(backupPath);
-      rows.push(["backup", `${backup.path} (${formatBytes(backup.bytes)})`]);
-    }
-    if (values.integrity) {
-      const integrity = db.maintenance.integrityCheck();
-      healthy = integrity.ok;
-      rows.push(["integrity", integrity.ok ? "ok" : `${integrity.problems.length} problem(s): ${integrity.problems.slice(0, 5).join("; ")}`]);
-    }
-    const stats = db.maintenance.stats();
-    rows.push(["size", `${formatBytes(stats.fileBytes)} (+ WAL ${formatBytes(stats.walBytes)}), ${stats.freePages} free pages`]);
-  } finally {
-    db.close();
+  const choice = storeChoice(values);
+  const backupPath = text(values, "backup");
+  // Refused before anything runs: a half-done maintenance that then fails helps no one.
+  if (choice.backend === "postgres" && backupPath !== undefined) {
+    throw new CliFailure("--backup writes a SQLite file (VACUUM INTO); a PostgreSQL database is backed up with pg_dump");
   }
-  printSummary(healthy ? "maintenance done" : "maintenance found problems", rows);
+  const store = await openCliStore(choice, { existing: true });
+  let report: Report;
+  try {
+    report = await maintain(store, { vacuum: Boolean(values.vacuum), integrity: Boolean(values.integrity), backupPath });
+  } finally {
+    await store.close();
+  }
+  const healthy = report.integrity?.ok ?? true;
+  if (values.json) console.log(JSON.stringify(report));
+  else printSummary(healthy ? "maintenance done" : "maintenance found problems", describe(report));
   return healthy ? EXIT_OK : EXIT_FAILURE;
 }
 
-export const maintainCommand: Command = { name: "maintain", summary: "checkpoint, optimize; --vacuum, --backup PATH, --integrity", usage: USAGE, run };
+type Report = {
+  database: string;
+  checkpoint?: Awaited<ReturnType<Store["maintenance"]["checkpoint"]>>;
+  optimize: { durationMs: number };
+  vacuum?: { freedPages: number; durationMs: number };
+  backup?: { path: string; bytes: number; durationMs: number };
+  integrity?: { ok: boolean; problems: string[] };
+  size: { fileBytes: number; walBytes: number; freePages: number };
+};
+
+async function maintain(store: Store, asked: { vacuum: boolean; integrity: boolean; backupPath: string | undefined }): Promise<Report> {
+  const database = (await store.maintenance.info()).path;
+  // PostgreSQL checkpoints by itself, and CHECKPOINT is a superuser's right there.
+  const checkpoint = store.backend === "postgres" ? undefined : await store.maintenance.checkpoint("TRUNCATE");
+  const optimize = await store.maintenance.optimize();
+  const vacuum = asked.vacuum ? await store.maintenance.vacuum() : undefined;
+  const backup = asked.backupPath === undefined ? undefined : await store.maintenance.backup(asked.backupPath);
+  const integrity = asked.integrity ? await store.maintenance.integrityCheck() : undefined;
+  const { fileBytes, walBytes, freePages } = await store.maintenance.stats();
+  return { database, checkpoint, optimize, vacuum, backup, integrity, size: { fileBytes, walBytes, freePages } };
+}
+
+function describe(report: Report): [string, string | number][] {
+  const rows: [string, string | number][] = [["database", report.database]];
+  const { checkpoint, vacuum, backup, integrity, size } = report;
+  if (checkpoint) rows.push(["checkpoint", `${checkpoint.checkpointedFrames} of ${checkpoint.walFrames} WAL frames${checkpoint.busy ? " (busy: a reader held it back)" : ""}`]);
+  rows.push(["optimize", `${report.optimize.durationMs.toFixed(0)} ms`]);
+  if (vacuum) rows.push(["vacuum", `${vacuum.freedPages} pages freed in ${vacuum.durationMs.toFixed(0)} ms`]);
+  if (backup) rows.push(["backup", `${backup.path} (${formatBytes(backup.bytes)})`]);
+  if (integrity) rows.push(["integrity", integrity.ok ? "ok" : `${integrity.problems.length} problem(s): ${integrity.problems.slice(0, 5).join("; ")}`]);
+  rows.push(["size", `${formatBytes(size.fileBytes)} (+ WAL ${formatBytes(size.walBytes)}), ${size.freePages} free pages`]);
+  return rows;
+}
+
+export const maintainCommand: Command = { name: "maintain", summary: "checkpoint, optimize; --vacuum, --backup PATH, --integrity", usage: USAGE, options: OPTIONS, run };

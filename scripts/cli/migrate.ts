@@ -10,7 +10,7 @@ import { PostgresPool, redactUrl, resolvePostgresUrl } from "../../src/entries/p
 import { ValidationError } from "../../src/mod.ts";
 import { CliFailure, EXIT_FAILURE, EXIT_OK, formatNumber, parseOptions, printSummary, Progress, text, UsageError, type Command } from "./shared.ts";
 
-const USAGE = `usage: tradelite migrate [--from PATH] [--to URL] [--batch N] [--verify-only]
+const USAGE = `usage: tradelite migrate [--from PATH] [--to URL] [--batch N] [--verify-only] [--json]
 
 Copies every table of a SQLite database (--from, default $TRADELITE_DB, else ./data/trading.db)
 into PostgreSQL (--to, default $TRADELITE_DATABASE_URL, then $DATABASE_URL), creating the
@@ -23,10 +23,13 @@ compares without copying.
 A target holding rows this source does not (entries appended on PostgreSQL, another database's
 copy, a calendar the source lacks other than a shipped one as shipped) is refused before anything
 is written: copying into it would break its audit chain.
+--json prints the report as one JSON object (rowsCopied, rowsIdentical, differences ...).
 Exit codes: 0 copied and identical, 1 a difference or a failure, 2 a usage mistake.`;
 
+const OPTIONS = { from: { type: "string" }, to: { type: "string" }, batch: { type: "string" }, "verify-only": { type: "boolean" }, json: { type: "boolean" } } as const;
+
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, { from: { type: "string" }, to: { type: "string" }, batch: { type: "string" }, "verify-only": { type: "boolean" } });
+  const { values, positionals } = parseOptions(argv, OPTIONS);
   if (values.help) {
     console.log(USAGE);
     return EXIT_OK;
@@ -61,8 +64,10 @@ async function run(argv: string[]): Promise<number> {
       });
       (progress as Progress | null)?.done();
       const { written: calendarsWritten, identical } = copied.calendars;
-      console.log(`calendars: ${calendarsWritten.length} copied${calendarsWritten.length ? ` (${calendarsWritten.join(", ")})` : ""}, ${identical.length} already identical`);
-      for (const { table, rows, written } of copied.tables) console.log(`${table}: ${formatNumber(rows)} rows, ${formatNumber(written)} copied`);
+      // With --json the per-table lines are the report's; people still see them, on stderr.
+      const say = values.json ? console.error : console.log;
+      say(`calendars: ${calendarsWritten.length} copied${calendarsWritten.length ? ` (${calendarsWritten.join(", ")})` : ""}, ${identical.length} already identical`);
+      for (const { table, rows, written } of copied.tables) say(`${table}: ${formatNumber(rows)} rows, ${formatNumber(written)} copied`);
     }
     const verifying = performance.now();
     const differences = await compareSqliteWithPostgres(from, pool);
@@ -71,6 +76,11 @@ async function run(argv: string[]): Promise<number> {
       console.error(`different: ${difference.table}${which === undefined ? "" : ` ${which}`}: ${difference.what}`);
     }
     const seconds = (performance.now() - started) / 1000;
+    if (values.json) {
+      const copy = copied && { rowsCopied: copied.written, rowsIdentical: copied.rows - copied.written, tables: copied.tables, calendars: copied.calendars };
+      console.log(JSON.stringify({ from, to: redactUrl(url), identical: differences.length === 0, ...copy, differences, seconds }));
+      return differences.length === 0 ? EXIT_OK : EXIT_FAILURE;
+    }
     printSummary(differences.length === 0 ? "migration verified: identical" : "migration found differences", [
       ["from", from],
       ["to", redactUrl(url)],
@@ -93,4 +103,4 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-export const migrateCommand: Command = { name: "migrate", summary: "copy a SQLite database into PostgreSQL and verify the copy", usage: USAGE, run };
+export const migrateCommand: Command = { name: "migrate", summary: "copy a SQLite database into PostgreSQL and verify the copy", usage: USAGE, options: OPTIONS, run };

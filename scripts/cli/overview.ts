@@ -1,7 +1,8 @@
 /** `tradelite overview`: what the database and the session cache hold, per symbol. */
-import { EXIT_OK, formatBytes, formatNumber, formatTime, localDate, openCliCache, openCliDatabase, parseOptions, text, UsageError, type Command } from "./shared.ts";
+import { EXIT_OK, formatBytes, formatNumber, formatTime, localDate, openCliCache, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, describeChoice, storeChoice, text, UsageError, type Command, type StoreChoice } from "./shared.ts";
+import type { Store } from "../../src/mod.ts";
 
-const USAGE = `usage: tradelite overview [--db PATH] [--cache-dir DIR] [--completeness] [--utc] [--json]
+const USAGE = `usage: tradelite overview [--db PATH | --database-url URL] [--cache-dir DIR] [--completeness] [--utc] [--json]
 
 One line per symbol: bars stored (as written: minutes), first and last bar, the stored daily
 bars (imported with --interval 1d) and their first and last date, and the session cache's rows,
@@ -11,28 +12,35 @@ size and last compaction. Times are in the database's stored zone with the offse
 daily bars; a symbol with daily bars only has count 0, start and end null). --completeness adds,
 for each symbol with a calendar, the minutes its sessions call for from its first bar's day to
 its last's and how many of them are missing (tradelite gaps SYMBOL lists them); it reads every
-stored minute, so it takes as long as tradelite gaps --all.`;
+stored minute, so it takes as long as tradelite gaps --all.
+
+${STORE_USAGE}`;
+
+const OPTIONS = { ...STORE_OPTIONS, "cache-dir": { type: "string" }, utc: { type: "boolean" }, json: { type: "boolean" }, completeness: { type: "boolean" } } as const;
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, { db: { type: "string" }, "cache-dir": { type: "string" }, utc: { type: "boolean" }, json: { type: "boolean" }, completeness: { type: "boolean" } });
+  const { values, positionals } = parseOptions(argv, OPTIONS);
   if (values.help) {
     console.log(USAGE);
     return EXIT_OK;
   }
   if (positionals.length > 0) throw new UsageError("overview takes no arguments");
-  const db = openCliDatabase(text(values, "db"), { existing: true, readonly: true });
+  const choice = storeChoice(values);
+  const store = await openCliStore(choice, { existing: true, readonly: true });
   try {
     const counts = Boolean(values.completeness);
-    const symbols = db.overview({ completeness: counts });
-    const cache = await openCliCache(db, text(values, "cache-dir")).list();
+    const symbols = await store.overview({ completeness: counts });
+    const cache = await listCache(store, choice, text(values, "cache-dir"));
+    const database = describeChoice(choice);
     if (values.json) {
-      console.log(JSON.stringify({ database: db.path, settings: db.storedSettings, symbols, cache }));
+      const settings = { timezone: store.timezone, barTimestamp: store.barTimestamp, calendar: store.calendar };
+      console.log(JSON.stringify({ database, backend: store.backend, settings, symbols, cache }));
       return EXIT_OK;
     }
     const cached = new Map(cache.map((entry) => [entry.symbol, entry]));
     const names = [...new Set([...symbols.map((row) => row.symbol), ...cache.map((entry) => entry.symbol)])].sort();
-    const zone = values.utc ? null : db.timezone;
-    console.log(`database ${db.path} (timezone ${db.timezone}, bars stamped at the ${db.barTimestamp}, calendar ${db.calendar ?? "none"})`);
+    const zone = values.utc ? null : store.timezone;
+    console.log(`database ${database} (timezone ${store.timezone}, bars stamped at the ${store.barTimestamp}, calendar ${store.calendar ?? "none"})`);
     if (names.length === 0) {
       console.log("no bars stored yet");
       return EXIT_OK;
@@ -49,8 +57,8 @@ async function run(argv: string[]): Promise<number> {
         ...(counts ? [stored?.expected === undefined ? "-" : formatNumber(stored.expected), stored?.missing === undefined ? "-" : formatNumber(stored.missing)] : []),
         stored?.daily ? formatNumber(stored.daily.count) : "-",
         // A daily bar is its date's local midnight: shown as that date in the database's zone.
-        stored?.daily ? localDate(stored.daily.start, db.timezone) : "-",
-        stored?.daily ? localDate(stored.daily.end, db.timezone) : "-",
+        stored?.daily ? localDate(stored.daily.start, store.timezone) : "-",
+        stored?.daily ? localDate(stored.daily.end, store.timezone) : "-",
         entry ? formatNumber(entry.row_count) : "-",
         entry ? formatBytes(entry.size_bytes) : "-",
         entry ? formatTime(entry.last_compacted, zone) : "-",
@@ -65,8 +73,18 @@ async function run(argv: string[]): Promise<number> {
     console.log(`\n${names.length} symbols, ${formatNumber(total)} bars, ${days > 0 ? `${formatNumber(days)} daily bars, ` : ""}${cache.length} cache files`);
     return EXIT_OK;
   } finally {
-    db.close();
+    await store.close();
   }
 }
 
-export const overviewCommand: Command = { name: "overview", summary: "what is stored, per symbol (database and session cache)", usage: USAGE, run };
+/** What the session cache holds: its metadata rows, read and let go. */
+async function listCache(store: Store, choice: StoreChoice, dir: string | undefined) {
+  const { cache, close } = await openCliCache(store, choice, dir);
+  try {
+    return await cache.list();
+  } finally {
+    await close();
+  }
+}
+
+export const overviewCommand: Command = { name: "overview", summary: "what is stored, per symbol (database and session cache)", usage: USAGE, options: OPTIONS, run };

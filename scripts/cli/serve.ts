@@ -1,71 +1,136 @@
 /**
- * `bun run serve` (and `bun run start`): the HTTP API over the default database ($TRADELITE_DB,
- * else ./data/trading.db) and its session cache ($TRADELITE_CACHE_DIR, else ./data/session_cache),
- * on $TRADELITE_HOST:$TRADELITE_PORT (127.0.0.1:8787). The store runs in workers (sqlite-worker:
- * storage never holds the server's event loop); `--in-thread` (or TRADELITE_BACKEND=sqlite) runs
- * it on the server's thread instead. See the README's "HTTP API" for the rest of the environment.
+ * `bun run serve` (and `bun run start`): the HTTP API over a store (--db PATH or --database-url
+ * URL, else $TRADELITE_BACKEND, $TRADELITE_DB, $TRADELITE_DATABASE_URL) and its session cache
+ * ($TRADELITE_CACHE_DIR, else ./data/session_cache), on --host:--port ($TRADELITE_HOST and
+ * $TRADELITE_PORT, else 127.0.0.1:8787). On SQLite the store runs in workers (sqlite-worker:
+ * storage never holds the server's event loop); `--in-thread` (or --backend sqlite) runs it on
+ * the server's thread instead. See the README's "HTTP API" for the rest of the environment.
  * SIGINT and SIGTERM stop the server: requests in flight get TRADELITE_SHUTDOWN_GRACE_MS (10 s)
  * to finish, then their connections are closed (a second signal closes them at once); the store
  * then closes cleanly.
  */
 import { formatIsoLocal } from "../../src/domain/time.ts";
-import { openStore, ValidationError, type Store } from "../../src/mod.ts";
-import { resolveServerSettings, startServer, type RunningServer, type ServerSettings } from "../../src/entries/api.ts";
-import { writeAccessEntry, type AccessEntry } from "../../src/entries/api.ts";
-import { SessionCache } from "../../src/entries/cache.ts";
-import { EXIT_OK, EXIT_USAGE, parseOptions, UsageError, type Command } from "./shared.ts";
+import { ValidationError, type Store } from "../../src/mod.ts";
+import { resolveServerSettings, startServer, writeAccessEntry, type AccessEntry, type RunningServer, type ServerSettings } from "../../src/entries/api.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, openCliCache, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type CliCache, type Command, type StoreChoice } from "./shared.ts";
 
-const USAGE = `usage: tradelite serve [--in-thread]
+const USAGE = `usage: tradelite serve [--db PATH | --database-url URL] [--host H] [--port N] [--cache-dir DIR] [--in-thread]
 
-Serves the HTTP API and the data browser over the default database ($TRADELITE_DB) and session
-cache ($TRADELITE_CACHE_DIR) on $TRADELITE_HOST:$TRADELITE_PORT (127.0.0.1:8787); see the
-README's "HTTP API" for the environment. --in-thread runs the store on the server's thread
-instead of in workers. Ctrl-C (SIGINT) or SIGTERM stops it.`;
+Serves the HTTP API and the data browser over the store and its session cache on --host:--port
+($TRADELITE_HOST:$TRADELITE_PORT, else 127.0.0.1:8787; --port 0 picks a free one). A host other
+than loopback needs TRADELITE_TOKEN. See the README's "HTTP API" for the environment.
+Ctrl-C (SIGINT) or SIGTERM stops it. A port already taken is exit 1.
+
+  --host H             the address to listen on
+  --port N             the port (0-65535)
+  --cache-dir DIR      the session cache folder ($TRADELITE_CACHE_DIR)
+  --in-thread          the same as --backend sqlite: the store on the server's thread, not in workers
+${STORE_USAGE.replace("default sqlite", "default sqlite-worker")}`;
+
+const OPTIONS = { ...STORE_OPTIONS, host: { type: "string" }, port: { type: "string" }, "cache-dir": { type: "string" }, "in-thread": { type: "boolean" } } as const;
+
+/** What to serve, and where. */
+export interface ServeOptions {
+  choice: StoreChoice;
+  cacheDir?: string;
+  /** Instead of $TRADELITE_HOST and $TRADELITE_PORT. */
+  host?: string;
+  port?: string;
+}
 
 /**
- * Serves until SIGINT/SIGTERM (which exit the process); resolves only with a usage exit code.
- * `onListening` is told the URL once the server listens.
+ * The session cache works on a connection of its own on this thread (its file work is synchronous
+ * and short); the store's connections are the workers' (or this one's, in-thread). SQLite waits
+ * for a lock synchronously: with the default busy_timeout (5 s) a cache write that found the
+ * writer worker mid-import would hold this thread, and every request with it, that long. This
+ * connection waits CACHE_BUSY_TIMEOUT_MS at most; the write then answers 503 with Retry-After,
+ * and nothing is written.
  */
-export async function serve(inThread: boolean, onListening?: (url: string) => void): Promise<number> {
+const CACHE_BUSY_TIMEOUT_MS = 100;
+
+/**
+ * Serves until SIGINT/SIGTERM (which exit the process); resolves only with a usage or failure
+ * exit code (a port already taken: the store is closed first). `onListening` is told the URL
+ * once the server listens.
+ */
+export async function serve(options: ServeOptions, onListening?: (url: string) => void): Promise<number> {
   let settings: ServerSettings;
   try {
-    settings = resolveServerSettings();
+    settings = resolveServerSettings({ ...process.env, ...(options.host === undefined ? {} : { TRADELITE_HOST: options.host }), ...(options.port === undefined ? {} : { TRADELITE_PORT: options.port }) });
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
-    for (const issue of error.issues) console.error(`tradelite serve: ${issue.field}: ${issue.message}`);
+    const flag = (field?: string) => (field === "TRADELITE_HOST" && options.host !== undefined ? "--host" : field === "TRADELITE_PORT" && options.port !== undefined ? "--port" : field);
+    for (const issue of error.issues) console.error(`tradelite serve: ${flag(issue.field)}: ${issue.message}`);
     return EXIT_USAGE;
   }
-  const backendName = inThread ? "sqlite" : (process.env.TRADELITE_BACKEND || "sqlite-worker");
-  if (backendName !== "sqlite" && backendName !== "sqlite-worker" && backendName !== "postgres") {
-    console.error(`tradelite serve: TRADELITE_BACKEND: expected sqlite, sqlite-worker or postgres, got ${JSON.stringify(backendName)}`);
-    return EXIT_USAGE;
+  // Found before the store opens: workers take a second or more to start and stop on a loaded
+  // machine, and a server that cannot listen should not create a database.
+  if (portTaken(settings)) {
+    console.error(portTakenMessage(settings));
+    return EXIT_FAILURE;
   }
   // The database's zone and stamping are the ones it stores; $TRADELITE_TIMEZONE and
   // $TRADELITE_BAR_TIMESTAMP only say what a database this server creates stores.
-  const initialSettings = { timezone: settings.timezone, barTimestamp: settings.barTimestamp };
-  // On every backend the session cache runs over the store: its files in $TRADELITE_CACHE_DIR
-  // on this machine, its rows and its lock the store's (sqlite-worker lends the cache a
-  // connection of its own on this thread, with a short busy wait: src/worker/store.ts).
-  const store: Store = await openStore({ backend: backendName, initialSettings });
-  const cache = new SessionCache({ store });
-  const running = startServer(store, { ...serverOptions(settings), cache });
+  const store = await openCliStore(options.choice, { initial: { timezone: settings.timezone, barTimestamp: settings.barTimestamp } });
+  let cache: CliCache | undefined;
+  let running: RunningServer;
+  const close = async () => {
+    await cache?.close();
+    await store.close();
+  };
+  try {
+    cache = await openCliCache(store, options.choice, options.cacheDir, { busyTimeoutMs: CACHE_BUSY_TIMEOUT_MS });
+    running = startServer(store, { ...serverOptions(settings), cache: cache.cache });
+  } catch (error) {
+    await close();
+    // Taken between the check and now.
+    if (isAddressInUse(error)) {
+      console.error(portTakenMessage(settings));
+      return EXIT_FAILURE;
+    }
+    throw error;
+  }
+  await describeStore(store, cache.cache.settings.dir);
+  return listen(running, settings, onListening, close);
+}
 
-  const overview = await store.overview();
+/** Whether another process listens on the address: a listener bound there for a moment, then let go. */
+function portTaken({ host, port }: ServerSettings): boolean {
+  if (port === 0) return false;
+  try {
+    Bun.listen({ hostname: host.replace(/^\[(.*)\]$/, "$1"), port, socket: { data() {} } }).stop(true);
+    return false;
+  } catch (error) {
+    if (isAddressInUse(error)) return true;
+    throw error;
+  }
+}
+
+function isAddressInUse(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === "EADDRINUSE";
+}
+
+function portTakenMessage({ host, port }: ServerSettings): string {
+  return `tradelite serve: ${host}:${port} is taken (another server is listening there); choose another --port or TRADELITE_PORT`;
+}
+
+/** Where the server's data is, with its stored settings and what it holds, before it listens. */
+async function describeStore(store: Store, cacheDir: string): Promise<void> {
   const info = await store.maintenance.info();
   console.log(`tradelite database: ${info.path} (journal ${info.journalMode}, ${describeSettings(store)}, backend ${store.backend})`);
-  console.log(`session cache: ${cache.settings.dir}`);
+  console.log(`session cache: ${cacheDir}`);
+  const overview = await store.overview();
   if (overview.length === 0) {
     console.log("no bars stored yet");
-  } else {
-    const shown = overview.slice(0, 20);
-    for (const row of shown) {
-      const minutes = row.start === null || row.end === null ? "" : `  ${formatIsoLocal(row.start, store.timezone)} .. ${formatIsoLocal(row.end, store.timezone)}`;
-      const days = row.daily ? `  (${row.daily.count} daily bars)` : "";
-      console.log(`  ${row.symbol.padEnd(16)} ${String(row.count).padStart(10)} bars${minutes}${days}`);
-    }
-    if (overview.length > shown.length) console.log(`  ... and ${overview.length - shown.length} more symbols`);
+    return;
   }
-  return listen(running, settings, onListening, () => store.close());
+  const shown = overview.slice(0, 20);
+  for (const row of shown) {
+    const minutes = row.start === null || row.end === null ? "" : `  ${formatIsoLocal(row.start, store.timezone)} .. ${formatIsoLocal(row.end, store.timezone)}`;
+    const days = row.daily ? `  (${row.daily.count} daily bars)` : "";
+    console.log(`  ${row.symbol.padEnd(16)} ${String(row.count).padStart(10)} bars${minutes}${days}`);
+  }
+  if (overview.length > shown.length) console.log(`  ... and ${overview.length - shown.length} more symbols`);
 }
 
 /** The stored settings in a line: what every request is read with. */
@@ -116,13 +181,18 @@ function listen(running: RunningServer, settings: ServerSettings, onListening: (
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, { "in-thread": { type: "boolean" } });
+  const { values, positionals } = parseOptions(argv, OPTIONS);
   if (values.help) {
     console.log(USAGE);
     return EXIT_OK;
   }
   if (positionals.length > 0) throw new UsageError("serve takes no arguments (see the README for its environment)");
-  return serve(Boolean(values["in-thread"]));
+  if (values["in-thread"] && text(values, "backend") !== undefined) throw new UsageError("--in-thread is --backend sqlite: give one");
+  const choice = storeChoice(values["in-thread"] ? { ...values, backend: "sqlite" } : values, "sqlite-worker");
+  const cacheDir = text(values, "cache-dir");
+  const host = text(values, "host");
+  const port = text(values, "port");
+  return serve({ choice, ...(cacheDir === undefined ? {} : { cacheDir }), ...(host === undefined ? {} : { host }), ...(port === undefined ? {} : { port }) });
 }
 
-export const serveCommand: Command = { name: "serve", summary: "serve the HTTP API and the data browser", usage: USAGE, run };
+export const serveCommand: Command = { name: "serve", summary: "serve the HTTP API and the data browser", usage: USAGE, options: OPTIONS, run };

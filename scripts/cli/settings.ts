@@ -2,15 +2,15 @@
  * `tradelite settings`: what the database remembers (time zone, bar stamping, default calendar),
  * and `tradelite settings set KEY VALUE` to change one, recorded in the audit log.
  */
-import { RESTAMP_INTERVALS, ValidationError, type RestampInterval, type SettingsRequest } from "../../src/mod.ts";
+import { RESTAMP_INTERVALS, ValidationError, type RestampInterval, type SettingsRequest, type Store } from "../../src/mod.ts";
 import { SETTING_KEYS, settingNameOfKey } from "../../src/domain/settings.ts";
-import { CliFailure, EXIT_OK, openCliDatabase, parseOptions, printSummary, text, UsageError, type Command } from "./shared.ts";
+import { CliFailure, EXIT_OK, openCliStore, parseOptions, printSummary, STORE_OPTIONS, STORE_USAGE, describeChoice, storeChoice, text, UsageError, type Command, type StoreChoice } from "./shared.ts";
 
 const KEYS = Object.values(SETTING_KEYS);
 
-const USAGE = `usage: tradelite settings [--db PATH] [--json]
-       tradelite settings set KEY VALUE [--db PATH]
-       tradelite settings set bar_timestamp start|end --restamp INTERVAL [--db PATH]
+const USAGE = `usage: tradelite settings [--db PATH | --database-url URL] [--json]
+       tradelite settings set KEY VALUE [--db PATH | --database-url URL] [--json]
+       tradelite settings set bar_timestamp start|end --restamp INTERVAL [--db PATH | --database-url URL]
 
 Shows the settings the database stores, or changes one (an audit entry names the old and the
 new value). KEY is ${KEYS.join(", ")}:
@@ -22,18 +22,23 @@ new value). KEY is ${KEYS.join(", ")}:
                   rewrites every bar's key: on a large database, it takes a while and holds
                   the write lock throughout
   calendar        a calendar name, or none
-Processes that have the database open (a server) read a change when they next open it.`;
+Processes that have the database open (a server) read a change when they next open it.
+--json prints the settings (set: the key, its old and new value) as one JSON object.
+
+${STORE_USAGE}`;
+
+const OPTIONS = { ...STORE_OPTIONS, json: { type: "boolean" }, restamp: { type: "string" } } as const;
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, { db: { type: "string" }, json: { type: "boolean" }, restamp: { type: "string" } });
+  const { values, positionals } = parseOptions(argv, OPTIONS);
   if (values.help) {
     console.log(USAGE);
     return EXIT_OK;
   }
-  if (positionals.length === 0) return show(text(values, "db"), Boolean(values.json));
+  const choice = storeChoice(values);
+  if (positionals.length === 0) return show(choice, Boolean(values.json));
   if (positionals[0] !== "set") throw new UsageError(`unknown subcommand ${JSON.stringify(positionals[0]!.slice(0, 40))}; settings shows them, settings set KEY VALUE changes one`);
   if (positionals.length !== 3) throw new UsageError("settings set takes a KEY and a VALUE");
-  if (values.json) throw new UsageError("--json is for showing the settings");
   const [, key, value] = positionals as [string, string, string];
   const name = settingNameOfKey(key);
   if (name === undefined) throw new UsageError(`unknown setting ${JSON.stringify(key.slice(0, 40))}; expected ${KEYS.join(", ")}`);
@@ -43,54 +48,62 @@ async function run(argv: string[]): Promise<number> {
     throw new UsageError(`--restamp takes the interval the stored bars cover: ${RESTAMP_INTERVALS.join(", ")}`);
   }
   const change: SettingsRequest = name === "calendar" ? { calendar: value === "none" ? null : value } : ({ [name]: value } as SettingsRequest);
-  const db = openCliDatabase(text(values, "db"), { existing: true });
+  const store = await openCliStore(choice, { existing: true });
   try {
-    const before = db.storedSettings;
+    const before = storedSettings(store);
     let after;
     try {
-      after = db.updateSettings(change, restamp === undefined ? undefined : { restamp: restamp as RestampInterval });
+      after = await store.updateSettings(change, restamp === undefined ? undefined : { restamp: restamp as RestampInterval });
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       throw new CliFailure(`${key}: ${error.issues.map((issue) => issue.message).join("; ")}`);
     }
     const from = before[name];
     const to = after[name];
-    if (from === to) {
+    const bars = restamp === undefined || from === to ? undefined : await restampedBars(store, key);
+    if (values.json) {
+      console.log(JSON.stringify({ key, from, to, changed: from !== to, ...(bars === undefined ? {} : { restampedBars: bars }) }));
+    } else if (from === to) {
       console.log(`${key} is already ${to ?? "none"}; nothing changed`);
     } else {
-      const moved = restamp === undefined ? "" : `; ${restampedBars(db, key)} bars moved ${restamp} ${to === "end" ? "later" : "earlier"}`;
+      const moved = bars === undefined ? "" : `; ${bars.toLocaleString("en-US")} bars moved ${restamp} ${to === "end" ? "later" : "earlier"}`;
       console.log(`${key}: ${from ?? "none"} -> ${to ?? "none"}${moved} (recorded in the audit log)`);
     }
   } finally {
-    db.close();
+    await store.close();
   }
   return EXIT_OK;
 }
 
-/** How many bars the change just made moved: its audit entry counts them (0 on an empty database). */
-function restampedBars(db: ReturnType<typeof openCliDatabase>, key: string): string {
-  // Settings changes are few: their entries are read whole, and the change just made is the last.
-  const entry = db.audit.query({ action: "settings.set" }).at(-1);
-  const details = entry?.entity === key ? (entry.details as { restamped?: { bars: number } }) : undefined;
-  return (details?.restamped?.bars ?? 0).toLocaleString("en-US");
+function storedSettings(store: Store) {
+  return { timezone: store.timezone, barTimestamp: store.barTimestamp, calendar: store.calendar };
 }
 
-function show(path: string | undefined, json: boolean): number {
-  const db = openCliDatabase(path, { existing: true, readonly: true });
+/** How many bars the change just made moved: its audit entry counts them (0 on an empty database). */
+async function restampedBars(store: Store, key: string): Promise<number> {
+  // Settings changes are few: their entries are read whole, and the change just made is the last.
+  const entry = (await store.audit.query({ action: "settings.set" })).at(-1);
+  const details = entry?.entity === key ? (entry.details as { restamped?: { bars: number } }) : undefined;
+  return details?.restamped?.bars ?? 0;
+}
+
+async function show(choice: StoreChoice, json: boolean): Promise<number> {
+  const store = await openCliStore(choice, { existing: true, readonly: true });
   try {
+    const database = describeChoice(choice);
     if (json) {
-      console.log(JSON.stringify({ database: db.path, ...db.storedSettings }));
+      console.log(JSON.stringify({ database, ...storedSettings(store) }));
       return EXIT_OK;
     }
-    printSummary(`settings of ${db.path}`, [
-      [SETTING_KEYS.timezone, db.timezone],
-      [SETTING_KEYS.barTimestamp, db.barTimestamp],
-      [SETTING_KEYS.calendar, db.calendar ?? "none"],
+    printSummary(`settings of ${database}`, [
+      [SETTING_KEYS.timezone, store.timezone],
+      [SETTING_KEYS.barTimestamp, store.barTimestamp],
+      [SETTING_KEYS.calendar, store.calendar ?? "none"],
     ]);
     return EXIT_OK;
   } finally {
-    db.close();
+    await store.close();
   }
 }
 
-export const settingsCommand: Command = { name: "settings", summary: "show the database's settings, or change one (audited)", usage: USAGE, run };
+export const settingsCommand: Command = { name: "settings", summary: "show the database's settings, or change one (audited)", usage: USAGE, options: OPTIONS, actions: ["set"], run };

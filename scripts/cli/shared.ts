@@ -1,16 +1,17 @@
 /**
  * What every `tradelite` subcommand shares: option parsing that turns any mistake into a usage
- * error (exit 2), the database and cache the environment names, progress that is a bar on a
+ * error (exit 2) in our words, the store and the session cache the options or the environment
+ * name (SQLite or PostgreSQL, the same flags on every command), progress that is a bar on a
  * terminal and plain lines otherwise, and the one-screen summary.
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { existsSync } from "node:fs";
 import { formatIsoLocal, formatIsoUtc } from "../../src/domain/time.ts";
-import { openDatabase, TradeliteError, ValidationError, type Database, type SettingsRequest } from "../../src/mod.ts";
+import { openStore, TradeliteError, ValidationError, type BackendName, type SettingsRequest, type Store } from "../../src/mod.ts";
 import { readSettingsRequest } from "../../src/domain/settings.ts";
 import { resolveDatabaseOptions } from "../../src/config.ts";
 import { SessionCache } from "../../src/entries/cache.ts";
-import { createSqliteStore } from "../../src/sqlite/store.ts";
+import { redactUrl, resolvePostgresUrl } from "../../src/entries/postgres.ts";
 export { formatBytes } from "../../src/domain/format.ts";
 export { localDate } from "../../src/domain/calendar.ts";
 
@@ -21,28 +22,49 @@ export const EXIT_USAGE = 2;
 /** A mistake in how the command was called: printed with the command's usage, exit 2. */
 export class UsageError extends Error {}
 
+/** An option the command does not take: printed with a pointer to its --help, exit 2. */
+export class UnknownOptionError extends UsageError {
+  constructor(readonly option: string) {
+    super(`unknown option ${option}`);
+  }
+}
+
+/** A command's options, as parseArgs takes them; --help (-h) is every command's. */
+export type Options = NonNullable<ParseArgsConfig["options"]>;
+
 export interface Command {
   name: string;
   /** One line for `tradelite --help`. */
   summary: string;
   /** The command's own --help text. */
   usage: string;
+  /** What it parses: completion is generated from these. */
+  options: Options;
+  /** Words its first argument may be (calendar list, settings set ...), for completion. */
+  actions?: readonly string[];
   run(argv: string[]): Promise<number>;
 }
 
 export type OptionValues = Record<string, string | boolean | undefined>;
 
-/** parseArgs, strict, with --help; a parse failure is a UsageError. */
-export function parseOptions(
-  argv: string[],
-  options: NonNullable<ParseArgsConfig["options"]>,
-): { values: OptionValues; positionals: string[] } {
+/** parseArgs, strict, with --help; a parse failure is a UsageError in our words. */
+export function parseOptions(argv: string[], options: Options): { values: OptionValues; positionals: string[] } {
   try {
     const parsed = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: true });
     return { values: parsed.values as OptionValues, positionals: parsed.positionals };
   } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]!);
+    throw parseFailure(error as Error & { code?: string });
   }
+}
+
+/** parseArgs' message names the option in quotes and, for an unknown one, explains `--`: ours is shorter. */
+function parseFailure(error: Error & { code?: string }): UsageError {
+  const option = /^Option '(-[^' ]*)/.exec(error.message)?.[1] ?? /^Unknown option '([^']*)'/.exec(error.message)?.[1];
+  if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && option !== undefined) return new UnknownOptionError(option);
+  if (error.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE" && option !== undefined) {
+    return new UsageError(error.message.includes("argument missing") ? `${option} needs a value` : `${option} takes no value`);
+  }
+  return new UsageError(error.message.split("\n")[0]!);
 }
 
 /** A string option's value (undefined when not given). */
@@ -51,29 +73,81 @@ export function text(values: OptionValues, name: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
+/** The options of every command that opens a store: where the data is. */
+export const STORE_OPTIONS = {
+  db: { type: "string" },
+  "database-url": { type: "string" },
+  backend: { type: "string" },
+} as const satisfies Options;
+
+/** The lines every such command's usage lists for STORE_OPTIONS (written once, here). */
+export const STORE_USAGE = `  --db PATH            a SQLite database file ($TRADELITE_DB, else ./data/trading.db)
+  --database-url URL   a PostgreSQL database instead ($TRADELITE_DATABASE_URL)
+  --backend B          sqlite, sqlite-worker or postgres ($TRADELITE_BACKEND; default sqlite,
+                       or postgres when a URL is given)`;
+
+const BACKENDS: readonly BackendName[] = ["sqlite", "sqlite-worker", "postgres"];
+
+/** Where a command's store is: a SQLite file on one of the SQLite backends, or a PostgreSQL URL. */
+export type StoreChoice = { backend: "sqlite" | "sqlite-worker"; path: string } | { backend: "postgres"; url: string };
+
 /**
- * The database the environment names ($TRADELITE_DB, else ./data/trading.db), or `--db`, with
- * the settings it stores (time zone, bar stamping, calendar): no command is told them again.
- * `settings` must equal the stored ones (a new database stores them; `tradelite init`);
- * `initial` are settings a new database takes, after $TRADELITE_TIMEZONE and
- * $TRADELITE_BAR_TIMESTAMP, never compared with an existing one's.
- * `existing`: the command only reads or tends the file, so a missing one (a mistyped path) is an
- * error rather than a new empty database.
+ * The store the options name, else the environment: --db PATH or --database-url URL (never both);
+ * the backend from --backend, else $TRADELITE_BACKEND unless the option given contradicts it
+ * (--db with postgres, --database-url with a SQLite one: the option wins), else postgres for a
+ * URL and `fallback` otherwise; the file $TRADELITE_DB, else ./data/trading.db; the URL
+ * $TRADELITE_DATABASE_URL, then $DATABASE_URL.
  */
-export function openCliDatabase(
-  path: string | undefined,
-  options: { existing?: boolean; readonly?: boolean; settings?: SettingsRequest; initial?: SettingsRequest } = {},
-): Database {
-  const resolved = resolveDatabaseOptions(path === undefined ? {} : { path });
-  if (options.existing && resolved.path !== ":memory:" && !existsSync(resolved.path)) {
-    throw new CliFailure(`no database at ${resolved.path} (set TRADELITE_DB or pass --db)`);
+export function storeChoice(values: OptionValues, fallback: "sqlite" | "sqlite-worker" = "sqlite", env: Record<string, string | undefined> = process.env): StoreChoice {
+  const path = text(values, "db");
+  const url = text(values, "database-url");
+  if (path !== undefined && url !== undefined) throw new UsageError("--db names a SQLite file and --database-url a PostgreSQL database: give one");
+  const flag = text(values, "backend");
+  const named = flag ?? (env.TRADELITE_BACKEND || undefined);
+  if (named !== undefined && !(BACKENDS as readonly string[]).includes(named)) {
+    throw new UsageError(`${flag === undefined ? "TRADELITE_BACKEND" : "--backend"} is ${BACKENDS.join(", ")}, got ${JSON.stringify(named.slice(0, 40))}`);
   }
-  return openDatabase({
-    path: resolved.path,
-    ...options.settings,
-    initialSettings: { ...environmentSettings(), ...options.initial },
-    ...(options.readonly ? { readonly: true } : {}),
-  });
+  const contradicted = flag === undefined && (path !== undefined ? named === "postgres" : url !== undefined && named !== "postgres");
+  const backend = named !== undefined && !contradicted ? (named as BackendName) : url === undefined ? fallback : "postgres";
+  if (backend === "postgres") {
+    if (path !== undefined) throw new UsageError("--db names a SQLite file; PostgreSQL takes --database-url");
+    try {
+      return { backend, url: resolvePostgresUrl(url, env) };
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      throw new UsageError(`${error.issues[0]?.message ?? error.message} (--database-url)`);
+    }
+  }
+  if (url !== undefined) throw new UsageError(`--database-url names a PostgreSQL database; the ${backend} backend takes --db`);
+  return { backend, path: resolveDatabaseOptions(path === undefined ? {} : { path }, env).path };
+}
+
+/** A choice for people: the file, or the URL without its password. */
+export function describeChoice(choice: StoreChoice): string {
+  return choice.backend === "postgres" ? redactUrl(choice.url) : choice.path;
+}
+
+/**
+ * The store a choice names, with the settings it stores (time zone, bar stamping, calendar): no
+ * command is told them again. `settings` must equal the stored ones (a new database stores them;
+ * `tradelite init`); `initial` are settings a new database takes, after $TRADELITE_TIMEZONE and
+ * $TRADELITE_BAR_TIMESTAMP, never compared with an existing one's. `existing`: the command only
+ * reads or tends the data, so a missing SQLite file (a mistyped path) is an error rather than a
+ * new empty database. `readonly` and `busyTimeoutMs` are SQLite's.
+ */
+export async function openCliStore(
+  choice: StoreChoice,
+  options: { existing?: boolean; readonly?: boolean; settings?: SettingsRequest; initial?: SettingsRequest; busyTimeoutMs?: number } = {},
+): Promise<Store> {
+  const settings = { ...options.settings, initialSettings: { ...environmentSettings(), ...options.initial } };
+  if (choice.backend === "postgres") return openStore({ backend: "postgres", url: choice.url, ...settings });
+  if (options.existing && choice.path !== ":memory:" && !existsSync(choice.path)) {
+    throw new CliFailure(`no database at ${choice.path} (set TRADELITE_DB or pass --db)`);
+  }
+  const sqlite = { path: choice.path, ...settings, ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }) };
+  // The worker backend always has a writer: a read-only open is the in-thread backend's.
+  if (choice.backend === "sqlite-worker") return openStore({ backend: "sqlite-worker", ...sqlite });
+  return openStore({ backend: "sqlite", ...sqlite, ...(options.readonly ? { readonly: true } : {}) });
 }
 
 /**
@@ -96,9 +170,42 @@ export function environmentSettings(env: Record<string, string | undefined> = pr
 /** A failure to report as it is (exit 1), without an error class name. */
 export class CliFailure extends Error {}
 
-/** The session cache over `db` ($TRADELITE_CACHE_DIR, else ./data/session_cache), or `--cache-dir`. */
-export function openCliCache(db: Database, dir: string | undefined): SessionCache {
-  return new SessionCache({ store: createSqliteStore(db), ...(dir === undefined ? {} : { dir }) });
+/**
+ * Refuses a symbol the store holds no bars of (exit 1), naming the stored one it differs from only
+ * in case: symbols are case-sensitive (000001.sh is not 000001.SH), so a mistyped case would
+ * otherwise read as an empty series.
+ */
+export async function assertSymbolStored(store: Store, symbol: string): Promise<void> {
+  const stored = (await store.overview()).map((row) => row.symbol);
+  if (stored.includes(symbol)) return;
+  const match = stored.find((name) => name.toLowerCase() === symbol.toLowerCase());
+  throw new CliFailure(`no bars for ${symbol}${match === undefined ? "" : `; did you mean ${match}?`}`);
+}
+
+/** A session cache and what closing it takes. */
+export interface CliCache {
+  cache: SessionCache;
+  close(): Promise<void>;
+}
+
+/**
+ * The session cache over the store's data ($TRADELITE_CACHE_DIR, else ./data/session_cache, or
+ * `dir`). On SQLite it works on a connection of its own on this thread when the store's are
+ * workers' (its file work runs inside one synchronous SQLite transaction, which a worker cannot
+ * lend it) or when `busyTimeoutMs` bounds how long this thread may wait for the write lock.
+ */
+export async function openCliCache(store: Store, choice: StoreChoice, dir: string | undefined, options: { busyTimeoutMs?: number } = {}): Promise<CliCache> {
+  const where = dir === undefined ? {} : { dir };
+  if (choice.backend === "postgres" || (choice.backend === "sqlite" && options.busyTimeoutMs === undefined)) {
+    return { cache: new SessionCache({ store, ...where }), close: async () => {} };
+  }
+  const own = await openCliStore({ backend: "sqlite", path: choice.path }, options);
+  try {
+    return { cache: new SessionCache({ store: own, ...where }), close: () => own.close() };
+  } catch (error) {
+    await own.close();
+    throw error;
+  }
 }
 
 /** The error's message for a person: ours as they are, others with their name. */

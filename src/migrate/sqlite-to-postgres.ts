@@ -166,13 +166,17 @@ function sqlitePage(sqlite: SqliteDatabase, table: TableSpec, after: unknown[] |
 }
 
 /**
- * Opens the SQLite file read-only (the copy never changes its source), at the schema this
+ * Opens the SQLite file for reading only (the copy never changes its source), at the schema this
  * tradelite writes: an older file must be opened once with tradelite first, which migrates it.
+ * A read-write connection held to reads by query_only, not a read-only one: a WAL file's last
+ * connection removes the -wal and -shm files as it closes, which a read-only one cannot, so
+ * they stayed beside a source no other process had open.
  */
 export function openSource(path: string): SqliteDatabase {
   let sqlite: SqliteDatabase;
   try {
-    sqlite = new SqliteDatabase(path, { readonly: true });
+    sqlite = new SqliteDatabase(path, { readwrite: true, create: false });
+    sqlite.exec("PRAGMA query_only = ON");
   } catch (error) {
     throw new StorageError("SOURCE", `cannot open ${path}: ${(error as Error).message}`);
   }
@@ -334,10 +338,12 @@ export async function compareSqliteWithPostgres(sqlitePath: string, pool: Postgr
         }
       }
     }
+    // While the source is open here: the calendars' read-only connection is then not the last,
+    // and this one's close removes the -wal and -shm files.
+    for (const { calendar, what } of await compareCalendars(sqlitePath, pool)) differences.push({ table: "calendars", calendar, what });
   } finally {
     sqlite.close();
   }
-  for (const { calendar, what } of await compareCalendars(sqlitePath, pool)) differences.push({ table: "calendars", calendar, what });
   return differences;
 }
 

@@ -12,6 +12,7 @@ import { symbolFromFileName } from "../../scripts/cli/import.ts";
 import { UsageError } from "../../scripts/cli/shared.ts";
 import { readTdxBars, realDataPath, TDX_ETF_5MIN_DESC, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
 import { killAllServers, PROJECT_ROOT, procMemory, serverEnv } from "../support/api-server.ts";
+import { cli } from "../support/cli.ts";
 import { tempDir } from "../support/files.ts";
 
 const dir = tempDir("tradelite-cli-");
@@ -20,22 +21,10 @@ afterAll(async () => {
   dir.cleanup();
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 let databases = 0;
 function freshEnv(): { TRADELITE_DB: string; TRADELITE_CACHE_DIR: string } {
   const n = ++databases;
   return { TRADELITE_DB: dir.file(`cli-${n}.db`), TRADELITE_CACHE_DIR: dir.file(`cli-${n}-cache`) };
-}
-
-async function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = Bun.spawn(["bun", "scripts/tradelite.ts", ...args], { cwd: PROJECT_ROOT, env: serverEnv(env), stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-  return { code, stdout, stderr };
 }
 
 function stored(path: string, symbol: string): Bar[] {
@@ -77,7 +66,8 @@ describe("help and usage", () => {
       [["import", "nowhere.csv"], "no such file or folder"],
       [["import", realDataPath(TDX_INDEX_1MIN), "--timezone", "Mars/Olympus"], "unknown time zone"],
       [["import", realDataPath(TDX_INDEX_1MIN), "--symbol", "has space"], "is not a symbol"],
-      [["import", realDataPath(TDX_INDEX_1MIN), "--bogus"], "Unknown option '--bogus'"],
+      [["import", realDataPath(TDX_INDEX_1MIN), "--db"], "--db needs a value"],
+      [["compact", "--all=yes"], "--all takes no value"],
       [["import", realDataPath(TDX_INDEX_1MIN), "--batch", "0"], "--batch"],
       [["export"], "name one symbol"],
       [["export", "X", "--format", "xml"], "--format is csv or ndjson"],

@@ -46,9 +46,9 @@ export function drain(stream: ReadableStream<Uint8Array>, onText: (text: string)
   })().catch(() => {});
 }
 
-/** Spawns `bun scripts/serve.ts` (no URL wait): for runs that are expected to fail at startup. */
-export function spawnServe(env: Record<string, string>): Omit<ServerProcess, "url"> & { drained: Promise<void> } {
-  const proc = Bun.spawn(["bun", "scripts/serve.ts"], {
+/** Spawns `bun scripts/serve.ts ARGS` (no URL wait): for runs that are expected to fail at startup. */
+export function spawnServe(env: Record<string, string>, args: string[] = []): Omit<ServerProcess, "url"> & { drained: Promise<void> } {
+  const proc = Bun.spawn(["bun", "scripts/serve.ts", ...args], {
     cwd: PROJECT_ROOT,
     env: serverEnv(env),
     stdin: "ignore",
@@ -79,8 +79,8 @@ export function spawnServe(env: Record<string, string>): Omit<ServerProcess, "ur
 const LISTENING = /tradelite API listening on (http:\/\/[^\s]+)/;
 
 /** Spawns the server and waits (up to `timeoutMs`) for its "listening on" line. */
-export async function startServeProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
-  const server = spawnServe(env);
+export async function startServeProcess(env: Record<string, string>, timeoutMs = 20_000, args: string[] = []): Promise<ServerProcess> {
+  const server = spawnServe(env, args);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const match = LISTENING.exec(server.stdout());
