@@ -1,6 +1,6 @@
 /** `tradelite compact [symbol | --all]`: compact session cache files now. */
 import { isSymbol } from "../../src/mod.ts";
-import { CliFailure, EXIT_OK, formatBytes, formatNumber, openCliCache, openCliStore, parseOptions, printSummary, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type CliCache, type Command } from "./shared.ts";
+import { CliFailure, EXIT_OK, formatBytes, formatNumber, openCliCache, openCliStore, parseOptions, printSummary, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite compact <symbol> | --all [--db PATH | --database-url URL] [--cache-dir DIR] [--json]
 
@@ -22,10 +22,8 @@ async function run(argv: string[]): Promise<number> {
   if (!values.all && !isSymbol(positionals[0])) throw new UsageError(`${JSON.stringify(positionals[0]!.slice(0, 70))} is not a symbol`);
   const choice = storeChoice(values);
   const store = await openCliStore(choice, { existing: true });
-  let cliCache: CliCache | undefined;
   try {
-    cliCache = await openCliCache(store, choice, text(values, "cache-dir"));
-    const { cache } = cliCache;
+    const cache = openCliCache(store, text(values, "cache-dir"));
     const symbols = values.all ? (await cache.list()).map((entry) => entry.symbol) : [positionals[0]!];
     // Compacting a symbol the cache does not hold would create its file: refused instead.
     for (const symbol of symbols) if ((await cache.stats(symbol)) === null) throw new CliFailure(`the session cache holds no ${symbol} (${cache.settings.dir})`);
@@ -48,7 +46,6 @@ async function run(argv: string[]): Promise<number> {
     ]);
     return EXIT_OK;
   } finally {
-    await cliCache?.close();
     await store.close();
   }
 }

@@ -93,7 +93,7 @@ async function run(argv: string[]): Promise<number> {
   let compactions = 0;
   try {
     await refuseStoredBars(store, choice);
-    const { cache } = await openCliCache(store, choice, cacheDir);
+    const cache = openCliCache(store, cacheDir);
     const progress = new Progress("demo", minutes * series.length, " bars");
     for (let minute = 0; minute < minutes; minute++) {
       for (const { symbol, bars } of series) {

@@ -8,7 +8,8 @@ import { basename, join } from "node:path";
 import { assertTimeZone } from "../../src/domain/time.ts";
 import { importBarFile, type BadRow } from "../../src/entries/import.ts";
 import { isSymbol, StorageError, ValidationError } from "../../src/mod.ts";
-import { describeChoice, describeError, EXIT_FAILURE, EXIT_OK, formatNumber, openCliCache, openCliStore, parseOptions, printSummary, Progress, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type CliCache, type Command } from "./shared.ts";
+import { describeChoice, describeError, EXIT_FAILURE, EXIT_OK, formatNumber, openCliCache, openCliStore, parseOptions, printSummary, Progress, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
+import type { SessionCache } from "../../src/entries/cache.ts";
 
 const USAGE = `usage: tradelite import <file.csv | folder> [options]
 
@@ -127,7 +128,7 @@ async function run(argv: string[]): Promise<number> {
   const choice = storeChoice(values);
   const store = await openCliStore(choice, fileZoneOption === undefined ? {} : { initial: { timezone: fileZoneOption } });
   const timeZone = fileZoneOption ?? store.timezone;
-  let cliCache: CliCache | null = null;
+  let cache: SessionCache | null = null;
   const started = performance.now();
   let failed = false;
   const totals = { files: 0, rows: 0, written: 0, batches: 0, bad: 0 };
@@ -135,8 +136,7 @@ async function run(argv: string[]): Promise<number> {
   // Console lines for people; with --json they go to stderr and the summary alone to stdout.
   const say = values.json ? console.error : console.log;
   try {
-    if (values.cache) cliCache = await openCliCache(store, choice, text(values, "cache-dir"));
-    const cache = cliCache?.cache ?? null;
+    if (values.cache) cache = openCliCache(store, text(values, "cache-dir"));
     for (const [i, file] of files.entries()) {
       const symbol = symbols[i]!;
       const size = statSync(file).size;
@@ -210,12 +210,11 @@ async function run(argv: string[]): Promise<number> {
       }
     }
   } finally {
-    await cliCache?.close();
     await store.close();
   }
   const seconds = (performance.now() - started) / 1000;
   if (values.json) {
-    const target = cliCache ? { cache: cliCache.cache.settings.dir, database: location } : { database: location };
+    const target = cache ? { cache: cache.settings.dir, database: location } : { database: location };
     console.log(JSON.stringify({ ok: !failed, files: totals.files, of: files.length, rows: totals.rows, written: totals.written, batches: totals.batches, badRows: totals.bad, series: daily ? "1d" : "minutes", timezone: timeZone, ...target, seconds }));
     return failed ? EXIT_FAILURE : EXIT_OK;
   }
@@ -227,7 +226,7 @@ async function run(argv: string[]): Promise<number> {
     ["bad rows", `${totals.bad}${values["skip-bad"] ? " (skipped)" : ""}`],
     ["series", daily ? "1d (stored daily bars)" : "bars as written"],
     ["time zone", `${timeZone} (the file's naive times)${timeZone === store.timezone ? "" : `; the database stores ${store.timezone}`}`],
-    ["target", cliCache ? `session cache ${cliCache.cache.settings.dir} (and ${location})` : location],
+    ["target", cache ? `session cache ${cache.settings.dir} (and ${location})` : location],
     ["took", `${seconds.toFixed(1)} s (${Math.round(totals.written / Math.max(seconds, 0.001)).toLocaleString("en-US")} bars/s)`],
   ]);
   if (totals.bad > 0) console.log("  (each bad row is listed above, on stderr, as file:line: reason)");

@@ -1,5 +1,5 @@
 /** `tradelite overview`: what the database and the session cache hold, per symbol. */
-import { EXIT_OK, formatBytes, formatNumber, formatTime, localDate, openCliCache, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, describeChoice, storeChoice, text, UsageError, type Command, type StoreChoice } from "./shared.ts";
+import { EXIT_OK, formatBytes, formatNumber, formatTime, localDate, openCliCache, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, describeChoice, storeChoice, text, UsageError, type Command } from "./shared.ts";
 import type { Store } from "../../src/mod.ts";
 
 const USAGE = `usage: tradelite overview [--db PATH | --database-url URL] [--cache-dir DIR] [--completeness] [--utc] [--json]
@@ -30,7 +30,7 @@ async function run(argv: string[]): Promise<number> {
   try {
     const counts = Boolean(values.completeness);
     const symbols = await store.overview({ completeness: counts });
-    const cache = await listCache(store, choice, text(values, "cache-dir"));
+    const cache = await openCliCache(store, text(values, "cache-dir")).list();
     const database = describeChoice(choice);
     if (values.json) {
       const settings = { timezone: store.timezone, barTimestamp: store.barTimestamp, calendar: store.calendar };
@@ -74,16 +74,6 @@ async function run(argv: string[]): Promise<number> {
     return EXIT_OK;
   } finally {
     await store.close();
-  }
-}
-
-/** What the session cache holds: its metadata rows, read and let go. */
-async function listCache(store: Store, choice: StoreChoice, dir: string | undefined) {
-  const { cache, close } = await openCliCache(store, choice, dir);
-  try {
-    return await cache.list();
-  } finally {
-    await close();
   }
 }
 

@@ -12,7 +12,8 @@
 import { formatIsoLocal } from "../../src/domain/time.ts";
 import { ValidationError, type Store } from "../../src/mod.ts";
 import { resolveServerSettings, startServer, writeAccessEntry, type AccessEntry, type RunningServer, type ServerSettings } from "../../src/entries/api.ts";
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, openCliCache, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type CliCache, type Command, type StoreChoice } from "./shared.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, openCliCache, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command, type StoreChoice } from "./shared.ts";
+import type { SessionCache } from "../../src/entries/cache.ts";
 
 const USAGE = `usage: tradelite serve [--db PATH | --database-url URL] [--host H] [--port N] [--cache-dir DIR] [--in-thread]
 
@@ -39,16 +40,6 @@ export interface ServeOptions {
 }
 
 /**
- * The session cache works on a connection of its own on this thread (its file work is synchronous
- * and short); the store's connections are the workers' (or this one's, in-thread). SQLite waits
- * for a lock synchronously: with the default busy_timeout (5 s) a cache write that found the
- * writer worker mid-import would hold this thread, and every request with it, that long. This
- * connection waits CACHE_BUSY_TIMEOUT_MS at most; the write then answers 503 with Retry-After,
- * and nothing is written.
- */
-const CACHE_BUSY_TIMEOUT_MS = 100;
-
-/**
  * Serves until SIGINT/SIGTERM (which exit the process); resolves only with a usage or failure
  * exit code (a port already taken: the store is closed first). `onListening` is told the URL
  * once the server listens.
@@ -72,15 +63,12 @@ export async function serve(options: ServeOptions, onListening?: (url: string) =
   // The database's zone and stamping are the ones it stores; $TRADELITE_TIMEZONE and
   // $TRADELITE_BAR_TIMESTAMP only say what a database this server creates stores.
   const store = await openCliStore(options.choice, { initial: { timezone: settings.timezone, barTimestamp: settings.barTimestamp } });
-  let cache: CliCache | undefined;
+  let cache: SessionCache | undefined;
   let running: RunningServer;
-  const close = async () => {
-    await cache?.close();
-    await store.close();
-  };
+  const close = () => store.close();
   try {
-    cache = await openCliCache(store, options.choice, options.cacheDir, { busyTimeoutMs: CACHE_BUSY_TIMEOUT_MS });
-    running = startServer(store, { ...serverOptions(settings), cache: cache.cache });
+    cache = openCliCache(store, options.cacheDir);
+    running = startServer(store, { ...serverOptions(settings), cache });
   } catch (error) {
     await close();
     // Taken between the check and now.
@@ -90,7 +78,7 @@ export async function serve(options: ServeOptions, onListening?: (url: string) =
     }
     throw error;
   }
-  await describeStore(store, cache.cache.settings.dir);
+  await describeStore(store, cache.settings.dir);
   return listen(running, settings, onListening, close);
 }
 

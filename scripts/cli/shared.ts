@@ -182,30 +182,14 @@ export async function assertSymbolStored(store: Store, symbol: string): Promise<
   throw new CliFailure(`no bars for ${symbol}${match === undefined ? "" : `; did you mean ${match}?`}`);
 }
 
-/** A session cache and what closing it takes. */
-export interface CliCache {
-  cache: SessionCache;
-  close(): Promise<void>;
-}
-
 /**
- * The session cache over the store's data ($TRADELITE_CACHE_DIR, else ./data/session_cache, or
- * `dir`). On SQLite it works on a connection of its own on this thread when the store's are
- * workers' (its file work runs inside one synchronous SQLite transaction, which a worker cannot
- * lend it) or when `busyTimeoutMs` bounds how long this thread may wait for the write lock.
+ * The session cache over the store ($TRADELITE_CACHE_DIR, else ./data/session_cache, or `dir`):
+ * `new SessionCache({ store, dir })`, the one form on every backend. On sqlite-worker the store
+ * lends the cache a connection of its own on this thread, which waits 100 ms at most for the
+ * write lock (src/worker/store.ts says why).
  */
-export async function openCliCache(store: Store, choice: StoreChoice, dir: string | undefined, options: { busyTimeoutMs?: number } = {}): Promise<CliCache> {
-  const where = dir === undefined ? {} : { dir };
-  if (choice.backend === "postgres" || (choice.backend === "sqlite" && options.busyTimeoutMs === undefined)) {
-    return { cache: new SessionCache({ store, ...where }), close: async () => {} };
-  }
-  const own = await openCliStore({ backend: "sqlite", path: choice.path }, options);
-  try {
-    return { cache: new SessionCache({ store: own, ...where }), close: () => own.close() };
-  } catch (error) {
-    await own.close();
-    throw error;
-  }
+export function openCliCache(store: Store, dir: string | undefined): SessionCache {
+  return new SessionCache({ store, ...(dir === undefined ? {} : { dir }) });
 }
 
 /** The error's message for a person: ours as they are, others with their name. */
