@@ -55,6 +55,9 @@ export interface ApiOptions {
   logError?: ErrorLogger;
 }
 
+/** Routes open without a token: liveness and readiness say nothing about the data. */
+const OPEN_PATHS: ReadonlySet<string> = new Set(["/health", "/ready"]);
+
 export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<ApiEnv> {
   const tokens = options.tokens ?? [];
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -85,7 +88,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   // Host check comes first, so a CORS preflight from a rebinding page is refused too. Errors
   // thrown here or below are answered by onError, which adds the secure headers itself.
   const serve = async (c: Context<ApiEnv>, next: Next) => {
-    const actor = auth && c.req.path !== "/health" && !PAGE_PATHS.has(c.req.path) ? auth(c) : LOCAL_ACTOR;
+    const actor = auth && !OPEN_PATHS.has(c.req.path) && !PAGE_PATHS.has(c.req.path) ? auth(c) : LOCAL_ACTOR;
     let view = views.get(actor);
     if (!view) views.set(actor, (view = store.withActor(actor)));
     c.set("actor", actor);

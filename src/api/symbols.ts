@@ -1,14 +1,23 @@
 /**
- * /health (no token needed: it says only that the server is up, where its data is, and the
- * settings the database stores: zone, bar stamping, calendar) and /v1/symbols, the store's overview.
+ * /health (no token, and never the store: it answers from the server's own thread whatever the
+ * store is doing, and says only that the server is up and its version), /ready (no token: the
+ * store answers within READY_TIMEOUT_MS, else 503), /v1/info (the token: the backend, the
+ * settings the database stores, where its data is and how big) and /v1/symbols, the overview.
  */
 import { z } from "@hono/zod-openapi";
 import type { Api } from "./context.ts";
 import { route } from "./schemas.ts";
 import { errorResponses } from "./errors.ts";
+import { StorageError } from "../domain/errors.ts";
 
-const Health = z.object({
-  status: z.literal("ok"),
+const Health = z.object({ status: z.literal("ok"), version: z.string() });
+
+const Ready = z.object({ status: z.literal("ready") });
+
+/** How long /ready waits for the store before it answers 503. */
+export const READY_TIMEOUT_MS = 2_000;
+
+const Info = z.object({
   version: z.string(),
   backend: z.string(),
   timezone: z.string().describe("the IANA zone naive timestamps are read in and day buckets follow"),
@@ -17,8 +26,10 @@ const Health = z.object({
   db: z.object({ path: z.string(), journalMode: z.string(), sizeBytes: z.number().int() }),
 });
 
-/** What GET /health answers (the HTTP client's type too). */
+/** What GET /health, /ready and /v1/info answer (the HTTP client's types too). */
 export type Health = z.infer<typeof Health>;
+export type Ready = z.infer<typeof Ready>;
+export type Info = z.infer<typeof Info>;
 
 const SeriesOverview = z.object({ count: z.number().int(), start: z.number().int(), end: z.number().int() });
 
@@ -51,15 +62,46 @@ export function symbolRoutes(app: Api, version: string): void {
       method: "get",
       path: "/health",
       security: [],
-      summary: "Liveness, version, backend and the database's place and size",
+      summary: "Liveness: the server is up (never touches the store)",
       responses: { 200: { description: "up", content: { "application/json": { schema: Health } } }, ...errorResponses() },
+    }),
+    (c) => c.json({ status: "ok" as const, version }, 200),
+  );
+
+  app.openapi(
+    route({
+      method: "get",
+      path: "/ready",
+      security: [],
+      summary: "Readiness: the store answers within 2 s (503 otherwise)",
+      responses: { 200: { description: "the store answers", content: { "application/json": { schema: Ready } } }, ...errorResponses(503) },
+    }),
+    async (c) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new StorageError("UNAVAILABLE", `the store did not answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([c.var.store.maintenance.info(), late]);
+      } finally {
+        clearTimeout(timer);
+      }
+      return c.json({ status: "ready" as const }, 200);
+    },
+  );
+
+  app.openapi(
+    route({
+      method: "get",
+      path: "/v1/info",
+      summary: "The backend, the settings the database stores, and the database's place and size",
+      responses: { 200: { description: "the store", content: { "application/json": { schema: Info } } }, ...errorResponses() },
     }),
     async (c) => {
       const store = c.var.store;
       const info = await store.maintenance.info();
       return c.json(
         {
-          status: "ok" as const,
           version,
           backend: store.backend,
           timezone: store.timezone,

@@ -19,7 +19,7 @@
  * "none" (latestBar, get, delete), the client answers null or false, as the store does, instead of
  * the API's 404.
  */
-import type { Health } from "../api/symbols.ts";
+import type { Health, Info, Ready } from "../api/symbols.ts";
 import type { Artifact, ArtifactInput } from "../domain/artifact.ts";
 import type { AuditEntry, AuditVerification } from "../domain/audit.ts";
 import type { Bar, BarInput } from "../domain/bar.ts";
@@ -40,7 +40,7 @@ import type { TimestampInput } from "../domain/time.ts";
 import { errorOfResponse } from "./errors.ts";
 import { linesOf } from "./lines.ts";
 
-export type { Health };
+export type { Health, Info, Ready };
 
 export interface ClientOptions {
   /** The server's address, `http://127.0.0.1:8787` (what `tradelite serve` prints). */
@@ -115,7 +115,12 @@ export function createClient(options: ClientOptions) {
 
   return {
     url: base.href.replace(/\/$/, ""),
+    /** Liveness: no token, and the server answers it without touching the store. */
     health: () => json<Health>("GET", "/health"),
+    /** Readiness: the store answered within 2 s (a StorageError UNAVAILABLE otherwise). */
+    ready: () => json<Ready>("GET", "/ready"),
+    /** The backend, the stored settings, the database's place and size (the token's read scope). */
+    info: () => json<Info>("GET", "/v1/info"),
     overview: (options: OverviewOptions = {}) => json<SymbolOverview[]>("GET", "/v1/symbols", { query: { completeness: options.completeness } }),
 
     insertBars: async (symbol: string, bars: BarUpload, options: SeriesOptions = {}) =>

@@ -32,7 +32,8 @@ type SymbolOverview = { symbol: string; count: number; start: number; end: numbe
 type AuditVerification = { ok: boolean; checked: number; firstBadId?: number };
 type SymbolCalendar = { symbol: string; calendar: string | null };
 
-interface Health {
+/** GET /v1/info. */
+interface Info {
   version: string;
   backend: string;
   timezone: string;
@@ -142,7 +143,7 @@ function useTimezone(zone: string): void {
   dateTimeFormat = new Intl.DateTimeFormat("sv-SE", { timeZone: zone, dateStyle: "short", timeStyle: "short" });
 }
 
-/** Where the store's bars are stamped within their interval (from /health). */
+/** Where the store's bars are stamped within their interval (from /v1/info). */
 let barStamp: "start" | "end" = "start";
 
 /**
@@ -778,12 +779,15 @@ async function run(area: "page" | "chart" | "completeness" | "health" | "import"
 }
 
 async function start(): Promise<void> {
-  const health = (await (await fetch("/health")).json()) as Health;
-  useTimezone(health.timezone);
-  barStamp = health.barTimestamp;
   // Escape would close the token dialog without a token, leaving every waiting request hanging.
   element<HTMLDialogElement>("token-dialog").addEventListener("cancel", (event) => event.preventDefault());
-  element("server").textContent = `${health.backend} · ${health.db.path} · ${health.timezone} · v${health.version}`;
+  // /v1/info, not /health: where the data is takes the token (/health says only that it is up).
+  const answer = await api("/v1/info");
+  if (!answer.ok) throw await failure(answer);
+  const info = (await answer.json()) as Info;
+  useTimezone(info.timezone);
+  barStamp = info.barTimestamp;
+  element("server").textContent = `${info.backend} · ${info.db.path} · ${info.timezone} · v${info.version}`;
 
   for (const th of element("overview").querySelectorAll<HTMLTableCellElement>("th")) {
     th.querySelector("button")!.addEventListener("click", () => {

@@ -20,6 +20,8 @@ describe("GET /openapi.json", () => {
     expect(doc.info.title).toBe("tradelite");
     const expected: Record<string, string[]> = {
       "/health": ["get"],
+      "/ready": ["get"],
+      "/v1/info": ["get"],
       "/v1/symbols": ["get"],
       "/v1/bars/{symbol}": ["delete", "get", "post"],
       "/v1/bars/{symbol}/latest": ["get"],
@@ -54,10 +56,10 @@ describe("GET /openapi.json", () => {
     expect(Object.keys(post.requestBody.content).sort()).toEqual(["application/json", "text/csv"]);
     expect(post.responses["415"]!.content!["application/json"]!.schema.$ref).toBe("#/components/schemas/Error");
     expect(doc.components.securitySchemes).toEqual({ bearer: { type: "http", scheme: "bearer" } });
-    // Every operation but /health declares the scheme: a generated client knows to send it.
+    // Every operation but /health and /ready declares the scheme: a generated client knows to send it.
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const [method, operation] of Object.entries(item)) {
-        expect([path, method, (operation as { security?: unknown }).security]).toEqual([path, method, path === "/health" ? [] : [{ bearer: [] }]]);
+        expect([path, method, (operation as { security?: unknown }).security]).toEqual([path, method, path === "/health" || path === "/ready" ? [] : [{ bearer: [] }]]);
       }
     }
   });

@@ -15,7 +15,7 @@ afterAll(async () => {
 });
 
 for (const backend of ["sqlite-worker", "sqlite"]) {
-  test(`${backend}: /health reports the stored settings and ?start=20240115&end=20240115 is the Shanghai day, whatever the environment says`, async () => {
+  test(`${backend}: /v1/info reports the stored settings and ?start=20240115&end=20240115 is the Shanghai day, whatever the environment says`, async () => {
     const dbPath = dir.file(`${backend}.db`);
     const db = openDatabase({ path: dbPath, timezone: "Asia/Shanghai", barTimestamp: "end", calendar: "XSHG" });
     const edges = [Date.UTC(2024, 0, 14, 15, 59), Date.UTC(2024, 0, 14, 16), Date.UTC(2024, 0, 15, 15, 59), Date.UTC(2024, 0, 15, 16)];
@@ -31,7 +31,7 @@ for (const backend of ["sqlite-worker", "sqlite"]) {
     });
     try {
       expect(server.stdout()).toContain("timezone Asia/Shanghai, bars stamped at the end, calendar XSHG");
-      const health = await (await fetch(`${server.url}/health`)).json();
+      const health = await (await fetch(`${server.url}/v1/info`)).json();
       expect(health).toMatchObject({ timezone: "Asia/Shanghai", barTimestamp: "end", calendar: "XSHG" });
       const bars = (await (await fetch(`${server.url}/v1/bars/S?start=20240115&end=20240115`)).json()) as { timestamp: number }[];
       expect(bars.map((bar) => bar.timestamp)).toEqual(edges.slice(1, 3));

@@ -13,14 +13,26 @@ import { T0, MIN, DAILY_BARS, shanghaiMidnight } from "../support/api-routes.ts"
 
 afterEach(closeApiFixtures);
 
-describe("GET /health and GET /v1/symbols", () => {
-  test("health names the backend, the store's timezone, the database file and its journal mode", async () => {
+describe("GET /health, /ready, /v1/info and /v1/symbols", () => {
+  test("health says only that the server is up and its version, without the store: it answers after the store is closed", async () => {
     const f = await openApiFixture();
-    const answer = await call(f.app, "GET", "/health");
+    const version = (await Bun.file(new URL("../../package.json", import.meta.url)).json()).version;
+    expect(await call(f.app, "GET", "/health")).toMatchObject({ status: 200, body: { status: "ok", version } });
+    expect(Object.keys((await call(f.app, "GET", "/health")).body as object).sort()).toEqual(["status", "version"]);
+    expect((await call(f.app, "GET", "/ready")).body).toEqual({ status: "ready" });
+    await f.store.close();
+    expect((await call(f.app, "GET", "/health")).status).toBe(200);
+    // Ready asks the store, which is closed now: 503, the store's code named.
+    const notReady = await call(f.app, "GET", "/ready");
+    expect(notReady.status).toBe(503);
+  });
+
+  test("info names the backend, the store's timezone, the database file and its journal mode", async () => {
+    const f = await openApiFixture();
+    const answer = await call(f.app, "GET", "/v1/info");
     expect(answer.status).toBe(200);
     const info = await f.store.maintenance.info();
     expect(answer.body).toEqual({
-      status: "ok",
       version: expect.any(String),
       backend: "sqlite",
       timezone: f.store.timezone,
@@ -91,14 +103,14 @@ describe("GET /v1/symbols: the daily series and completeness", () => {
 
 // ---------------------------------------------------------------------------------------------
 
-test("/health reports the settings the database stores, to a store opened without being told them", async () => {
+test("/v1/info reports the settings the database stores, to a store opened without being told them", async () => {
   const f = await openApiFixture({ timezone: "Asia/Shanghai" });
   await f.store.updateSettings({ calendar: "XSHG" });
   await f.store.close();
   const store = await openStore({ backend: "sqlite", path: f.dbPath });
   try {
     const app = createApp(store, { logError: () => {} });
-    const health = await call(app, "GET", "/health");
+    const health = await call(app, "GET", "/v1/info");
     expect(health.body).toMatchObject({ timezone: "Asia/Shanghai", barTimestamp: "start", calendar: "XSHG" });
   } finally {
     await store.close();

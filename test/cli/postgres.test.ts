@@ -140,7 +140,7 @@ describe.skipIf(!available)("tradelite on PostgreSQL", () => {
     const server = await startServeProcess({}, 20_000, ["--database-url", url, "--port", "0", "--cache-dir", dir.file("serve-cache")]);
     try {
       expect(server.stdout()).toContain("backend postgres");
-      expect(await (await fetch(`${server.url}/health`)).json()).toMatchObject({ status: "ok", backend: "postgres" });
+      expect(await (await fetch(`${server.url}/v1/info`)).json()).toMatchObject({ backend: "postgres" });
     } finally {
       server.proc.kill("SIGTERM");
       expect(await server.exited).toBe(0);

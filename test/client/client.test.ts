@@ -44,8 +44,9 @@ afterAll(async () => {
 describe("the token and /health", () => {
   test("health answers without a token; a route without one is refused with the API's UNAUTHORIZED", async () => {
     const anonymous = createClient({ url: server.url, fetch: recording });
-    const health = await anonymous.health();
-    expect(health).toMatchObject({ status: "ok", backend: "sqlite", timezone: "Asia/Shanghai" });
+    expect(await anonymous.health()).toEqual({ status: "ok", version: expect.any(String) });
+    expect(await anonymous.ready()).toEqual({ status: "ready" });
+    expect(await client.info()).toMatchObject({ backend: "sqlite", timezone: "Asia/Shanghai" });
     const refused = await anonymous.overview().catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(TradeliteError);
     expect((refused as TradeliteError).code).toBe("UNAUTHORIZED");

@@ -26,8 +26,8 @@ describe.skipIf(!available)("serve over PostgreSQL", () => {
     const server = await startServeProcess({ TRADELITE_BACKEND: "postgres", TRADELITE_DATABASE_URL: database.url, TRADELITE_PORT: "0", TRADELITE_TIMEZONE: "Asia/Shanghai", TRADELITE_CACHE_DIR: cacheDir });
     expect(server.stdout()).toContain("backend postgres");
     expect(server.stdout()).toContain(`session cache: ${cacheDir}`);
-    const health = (await (await fetch(`${server.url}/health`)).json()) as { db: { path: string } };
-    expect(health).toMatchObject({ status: "ok", backend: "postgres", timezone: "Asia/Shanghai", db: { journalMode: "wal" } });
+    const health = (await (await fetch(`${server.url}/v1/info`)).json()) as { db: { path: string } };
+    expect(health).toMatchObject({ backend: "postgres", timezone: "Asia/Shanghai", db: { journalMode: "wal" } });
     expect(health.db.path).toContain(new URL(database.url).pathname);
 
     const bars = [
