@@ -379,7 +379,7 @@ describe("a real full file system (2 MiB tmpfs filled by a ballast file)", () =>
         db.insertBars("KEEP", newBars(0, 2_000));
         ballast = fillDisk(folder.path);
         for (const mode of ["PASSIVE", "TRUNCATE"] as const) expectFull(await failure(() => db.maintenance.checkpoint(mode)));
-        const answer = await fetch(`${server.url}v1/maintenance/checkpoint?mode=PASSIVE`, { method: "POST" });
+        const answer = await fetch(`${server.url}v1/maintenance/checkpoint?mode=PASSIVE`, { method: "POST", headers: { "Content-Type": "application/json" } });
         expect(answer.status).toBe(507);
         expect(await answer.json()).toEqual({
           error: { code: "INSUFFICIENT_STORAGE", message: "the disk is full: nothing of this request was stored; free space and retry", details: { storageCode: "SQLITE_FULL" } },

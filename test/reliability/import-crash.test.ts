@@ -36,6 +36,9 @@ function readBack(path: string): { integrity: string; count: number; min: number
   try {
     raw.exec("PRAGMA busy_timeout = 5000");
     const integrity = (raw.query("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check;
+    // A kill before the schema's transaction committed (a slow start on a loaded machine) leaves
+    // a database without tables: nothing stored, which is a whole number of batches too.
+    if (raw.query("SELECT 1 FROM sqlite_master WHERE name = 'market_data'").get() === null) return { integrity, count: 0, min: null, max: null };
     const row = raw.query("SELECT count(*) AS count, min(timestamp) AS min, max(timestamp) AS max FROM market_data WHERE symbol = 'CRASH'").get() as { count: number; min: number | null; max: number | null };
     return { integrity, ...row };
   } finally {
