@@ -125,7 +125,7 @@ async function run(argv: string[]): Promise<number> {
   const auth = process.env.TRADELITE_TOKEN ? ` -H "Authorization: Bearer $TRADELITE_TOKEN"` : "";
   return serve({ choice: choice.backend === "postgres" ? choice : { backend: "sqlite-worker", path: choice.path }, cacheDir }, (url) => {
     console.log("\ntry:");
-    console.log(`  curl -s ${url}/health`);
+    console.log(`  curl -s${auth} ${url}/v1/info`);
     console.log(`  curl -s${auth} '${url}/v1/bars/600519.SH?interval=5m&start=${lastDay}&end=${lastDay}'`);
     console.log(`  curl -s${auth} '${url}/v1/bars/000858.SZ?format=csv&start=${lastDay.replaceAll("-", "")}&end=${lastDay.replaceAll("-", "")}'`);
     console.log(`and the data browser: ${url}/`);

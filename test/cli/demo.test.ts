@@ -41,7 +41,7 @@ test("demo writes five symbols of session minutes through the cache, serves them
         return text;
       }),
     );
-    expect(JSON.parse(answers[0]!)).toMatchObject({ status: "ok", timezone: "Asia/Shanghai" });
+    expect(JSON.parse(answers[0]!)).toMatchObject({ backend: "sqlite-worker", timezone: "Asia/Shanghai", barTimestamp: "end" });
     const fiveMinutes = JSON.parse(answers[1]!) as { timestamp: number }[];
     expect(fiveMinutes.length).toBe(48); // end-stamped: 09:35 ... 11:30 and 13:05 ... 15:00
     const csv = answers[2]!.trimEnd().split("\n");
