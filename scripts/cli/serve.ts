@@ -11,7 +11,7 @@
  */
 import { formatIsoLocal } from "../../src/domain/time.ts";
 import { ValidationError, type Store } from "../../src/mod.ts";
-import { resolveServerSettings, startServer, writeAccessEntry, type AccessEntry, type RunningServer, type ServerSettings } from "../../src/entries/api.ts";
+import { resolveServerSettings, startServer, flushAccessLog, writeAccessEntry, type AccessEntry, type RunningServer, type ServerSettings } from "../../src/entries/api.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, openCliCache, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command, type StoreChoice } from "./shared.ts";
 import type { SessionCache } from "../../src/entries/cache.ts";
 
@@ -65,7 +65,10 @@ export async function serve(options: ServeOptions, onListening?: (url: string) =
   const store = await openCliStore(options.choice, { initial: { timezone: settings.timezone, barTimestamp: settings.barTimestamp } });
   let cache: SessionCache | undefined;
   let running: RunningServer;
-  const close = () => store.close();
+  const close = async () => {
+    await flushAccessLog();
+    await store.close();
+  };
   try {
     cache = openCliCache(store, options.cacheDir);
     running = startServer(store, { ...serverOptions(settings), cache });

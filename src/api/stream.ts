@@ -5,6 +5,7 @@
  * if it were complete; here a failure errors the stream, so the client sees the connection cut
  * instead of a CSV that silently stops.
  */
+import { STREAMED } from "./access-log.ts";
 import type { Context, TypedResponse } from "hono";
 import type { Bar } from "../domain/bar.ts";
 import { CSV_HEADER_LINE, formatBarCsv } from "../domain/bar-format.ts";
@@ -74,6 +75,7 @@ export async function streamBars(c: Context, rows: AsyncIterable<Bar>, format: B
       await iterator.return?.();
     },
   }, { highWaterMark: 0 });
+  c.set(STREAMED as never, true as never);
   return c.body(body, 200, { "Content-Type": CONTENT_TYPES[format] });
 }
 
@@ -85,5 +87,8 @@ const JSON_ANSWER_HEADERS = { "Content-Type": CONTENT_TYPES.json, ...SECURE_HEAD
  * so routes declare it like c.json().
  */
 export function barsJsonResponse(bars: readonly Bar[]): Response & TypedResponse<Bar[], 200, "json"> {
-  return new Response(JSON.stringify(bars), { headers: JSON_ANSWER_HEADERS }) as unknown as Response & TypedResponse<Bar[], 200, "json">;
+  const text = JSON.stringify(bars);
+  // Its length stated: the access log reads it from there instead of from the body.
+  return new Response(text, { headers: { ...JSON_ANSWER_HEADERS, "Content-Length": String(Buffer.byteLength(text)) } }) as unknown as Response &
+    TypedResponse<Bar[], 200, "json">;
 }

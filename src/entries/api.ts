@@ -5,7 +5,7 @@
 export { createApp, defaultBackupDir, type ApiOptions } from "../api/app.ts";
 export { startServer, type ServerOptions, type RunningServer } from "../api/server.ts";
 export { LOCAL_ACTOR, type ApiToken } from "../api/security.ts";
-export { accessLog, writeAccessEntry, AUTH_SUMMARY_MS, type AccessEntry, type AccessLogger } from "../api/access-log.ts";
+export { accessLog, writeAccessEntry, flushAccessLog, AUTH_SUMMARY_MS, ACCESS_LOG_FLUSH_MS, type AccessEntry, type AccessLogger } from "../api/access-log.ts";
 export type { ErrorBody } from "../api/errors.ts";
 export {
   resolveServerSettings,

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { killAllServers, startServeProcess, type ServerProcess } from "../support/api-server.ts";
 import { tempDir } from "../support/files.ts";
-import type { AccessEntry } from "../../src/api/access-log.ts";
+import { ACCESS_LOG_FLUSH_MS, type AccessEntry } from "../../src/api/access-log.ts";
 
 const TOKEN = "access-log-token-0123456789";
 const dir = tempDir("tradelite-access-log-");
@@ -34,8 +34,9 @@ function entries(server: ServerProcess): AccessEntry[] {
     .map((line) => JSON.parse(line) as AccessEntry);
 }
 
+/** Longer than the log's flush interval (it buffers JSON lines; ACCESS_LOG_FLUSH_MS). */
 async function settle(): Promise<void> {
-  await Bun.sleep(100);
+  await Bun.sleep(3 * ACCESS_LOG_FLUSH_MS);
 }
 
 describe("one entry per request", () => {
