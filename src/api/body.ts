@@ -10,7 +10,7 @@ import { CSV_HEADER } from "../domain/bar-format.ts";
 import type { Issue } from "../domain/errors.ts";
 import { CsvRecordTooLongError, MAX_CSV_RECORD_CHARS, RowSplitter } from "../domain/csv-rows.ts";
 import { TimestampError, toEpochMs } from "../domain/time.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError, MAX_REPORTED_ISSUES } from "./errors.ts";
 
 /** Set on the context when a chunked body went over the limit while something was reading it. */
 export const BODY_TOO_LARGE = "bodyTooLarge";
@@ -87,8 +87,6 @@ function tooLarge(maxBytes: number): ApiError {
   return new ApiError(413, `request body is over the limit of ${maxBytes} bytes (TRADELITE_MAX_BODY)`);
 }
 
-/** The most problems one rejected upload reports; reading stops there. */
-export const MAX_REPORTED_ISSUES = 100;
 
 const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
 const COLUMNS = CSV_HEADER.split(",");

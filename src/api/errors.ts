@@ -15,7 +15,8 @@ export const ErrorSchema = z
     error: z.object({
       code: z.string().openapi({ example: "VALIDATION" }),
       message: z.string(),
-      details: z.unknown().openapi({ description: "per-row issues for VALIDATION: [{ row?, field?, message }]" }),
+      details: z.unknown().openapi({ description: "per-row issues for VALIDATION: [{ row?, field?, message }], at most 100" }),
+      total: z.number().int().optional().openapi({ description: "how many issues were found, when more than details lists" }),
     }),
   })
   .openapi("Error");
@@ -45,6 +46,8 @@ export class ApiError extends Error {
   readonly code: string;
   readonly details: unknown;
   readonly headers: Readonly<Record<string, string>>;
+  /** How many issues were found, when `details` lists only the first MAX_REPORTED_ISSUES. */
+  total?: number;
   constructor(
     status: ContentfulStatusCode,
     message: string,
@@ -60,17 +63,26 @@ export class ApiError extends Error {
   }
 }
 
-export function errorBody(code: string, message: string, details: unknown = null): ErrorBody {
-  return { error: { code, message, details } };
+/**
+ * The most issues one error answer lists, on every route and for JSON and CSV alike: 8 million
+ * bad rows made a 303 MB answer. `total` then says how many there were.
+ */
+export const MAX_REPORTED_ISSUES = 100;
+
+export function errorBody(code: string, message: string, details: unknown = null, total?: number): ErrorBody {
+  if (Array.isArray(details) && details.length > MAX_REPORTED_ISSUES) {
+    return { error: { code, message, details: details.slice(0, MAX_REPORTED_ISSUES), total: Math.max(total ?? 0, details.length) } };
+  }
+  return { error: { code, message, details, ...(total !== undefined && Array.isArray(details) && total > details.length ? { total } : {}) } };
 }
 
-export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string, details: unknown = null): Response {
-  return c.json(errorBody(code, message, details), status);
+export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string, details: unknown = null, total?: number): Response {
+  return c.json(errorBody(code, message, details, total), status);
 }
 
-/** Store codes that mean "try again shortly" rather than "broken". */
 /** A full disk (SQLite's, or the cache folder's): 507, the request can succeed once space is freed. */
 const FULL_CODES = new Set(["SQLITE_FULL", "ENOSPC", "EDQUOT"]);
+/** Store codes that mean "try again shortly" rather than "broken". */
 const BUSY_CODES = new Set(["SQLITE_BUSY", "SQLITE_LOCKED", "CLOSED", "QUEUE_FULL", "CONNECTION", "WORKER_DIED", "WORKER_UNAVAILABLE", "UPLOAD_INCOMPLETE"]);
 
 export type ErrorLogger = (error: unknown, c: Context) => void;
@@ -84,7 +96,7 @@ export function handleError(error: unknown, c: Context, log: ErrorLogger): Respo
 
 function errorAnswer(error: unknown, c: Context, log: ErrorLogger): Response {
   if (error instanceof ApiError) {
-    const response = errorResponse(c, error.status, error.code, error.message, error.details);
+    const response = errorResponse(c, error.status, error.code, error.message, error.details, error.total);
     for (const [name, value] of Object.entries(error.headers)) response.headers.set(name, value);
     return response;
   }
@@ -140,7 +152,9 @@ function httpMessage(error: HTTPException): string {
 
 /** zod issues as our per-row issues: an array body's index becomes the row. */
 export function issuesOf(error: z.ZodError, target: string): Issue[] {
-  return error.issues.map((issue) => {
+  // Only those an answer lists: mapping millions of them took gigabytes (validationFailure
+  // reports the total).
+  return error.issues.slice(0, MAX_REPORTED_ISSUES).map((issue) => {
     const path = [...issue.path];
     const row = target === "json" && typeof path[0] === "number" ? (path.shift() as number) : undefined;
     const keys = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : undefined;
@@ -153,17 +167,20 @@ export function issuesOf(error: z.ZodError, target: string): Issue[] {
 export function validationHook(result: { success: boolean; target: string; error?: unknown }, c: Context): Response | undefined {
   if (result.success) return undefined;
   const error = validationFailure(result.error as z.ZodError, result.target);
-  return errorResponse(c, 422, error.code, error.message, error.details);
+  return errorResponse(c, 422, error.code, error.message, error.details, error.total);
 }
 
 /** A zod failure on `target` (param, query, json) as the API's 422. */
 export function validationFailure(error: z.ZodError, target: string): ApiError {
   const issues = issuesOf(error, target);
+  const total = error.issues.length;
   const message = `invalid ${target === "json" ? "body" : target}: ${issues
     .slice(0, 3)
     .map((issue) => (issue.field ? `${issue.row === undefined ? "" : `row ${issue.row} `}${issue.field}: ${issue.message}` : issue.message))
     .join("; ")}`;
-  return new ApiError(422, message, issues, "VALIDATION");
+  const failure = new ApiError(422, message, issues, "VALIDATION");
+  failure.total = total;
+  return failure;
 }
 
 /**

@@ -184,3 +184,32 @@ describe("500: unexpected errors", () => {
     expect(await snapshot(f.store, ["AAA"])).toEqual(before);
   });
 });
+
+describe("error answers are bounded", () => {
+  test("a JSON body of 20,000 bad rows is a 422 listing the first 100 issues and the total; nothing written", async () => {
+    const f = await openApiFixture();
+    const answer = await call(f.app, "POST", "/v1/bars/ZEROS", { json: new Array(20_000).fill(0) });
+    const error = expectError(answer, 422, "VALIDATION") as unknown as { details: { row: number }[] };
+    expect(error.details).toHaveLength(100);
+    expect(error.details.map((issue) => issue.row)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect((answer.body as { error: { total: number } }).error.total).toBe(20_000);
+    expect(answer.text.length).toBeLessThan(20_000);
+    expect(await f.store.overview()).toEqual([]);
+  });
+
+  test("the store's own refusal of 300 rows (daily bars off midnight) is capped the same way", async () => {
+    const f = await openApiFixture();
+    const bars = Array.from({ length: 300 }, (_, i) => ({ timestamp: Date.UTC(2024, 0, 2 + i, 9), open: 1, high: 1, low: 1, close: 1 }));
+    const answer = await call(f.app, "POST", "/v1/bars/OFF?interval=1d", { json: bars });
+    const error = expectError(answer, 422, "VALIDATION") as unknown as { details: unknown[] };
+    expect(error.details).toHaveLength(100);
+    expect((answer.body as { error: { total: number } }).error.total).toBe(300);
+  });
+
+  test("under the cap, the answer is as it was: every issue and no total", async () => {
+    const f = await openApiFixture();
+    const answer = await call(f.app, "POST", "/v1/bars/FEW", { json: [0, 0, 0] });
+    expect(expectError(answer, 422, "VALIDATION").details).toHaveLength(3);
+    expect((answer.body as { error: Record<string, unknown> }).error).not.toHaveProperty("total");
+  });
+});
