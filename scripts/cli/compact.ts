@@ -1,6 +1,5 @@
 /** `tradelite compact [symbol | --all]`: compact session cache files now. */
-import { isSymbol } from "../../src/mod.ts";
-import { CliFailure, EXIT_OK, formatBytes, formatNumber, openCliCache, openCliStore, parseOptions, printSummary, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
+import { assertCliSymbol, CliFailure, EXIT_OK, formatBytes, formatNumber, openCliCache, openCliStore, parseOptions, printSummary, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite compact <symbol> | --all [--db PATH | --database-url URL] [--cache-dir DIR] [--json]
 
@@ -19,7 +18,7 @@ async function run(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   if (values.all ? positionals.length > 0 : positionals.length !== 1) throw new UsageError("name one symbol, or pass --all");
-  if (!values.all && !isSymbol(positionals[0])) throw new UsageError(`${JSON.stringify(positionals[0]!.slice(0, 70))} is not a symbol`);
+  if (!values.all) assertCliSymbol(positionals[0]!);
   const choice = storeChoice(values);
   const store = await openCliStore(choice, { existing: true });
   try {

@@ -4,8 +4,8 @@
  * vendor's daily file against its (or another's) minute file. The comparison is the domain's
  * dailyDifferences, so the library gives the same list.
  */
-import { DAILY_DIFF_TOLERANCE, dailyDifferences, isSymbol, type Bar, type DailyDifference } from "../../src/mod.ts";
-import { assertSymbolStored, EXIT_OK, formatNumber, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
+import { DAILY_DIFF_TOLERANCE, dailyDifferences, type Bar, type DailyDifference } from "../../src/mod.ts";
+import { assertCliSymbol, assertSymbolStored, EXIT_OK, formatNumber, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite daily-diff <symbol> [options]
 
@@ -43,7 +43,7 @@ async function run(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError("name one symbol");
   const symbol = positionals[0]!;
-  if (!isSymbol(symbol)) throw new UsageError(`${JSON.stringify(String(symbol).slice(0, 70))} is not a symbol`);
+  assertCliSymbol(symbol);
   const toleranceText = text(values, "tolerance");
   const tolerance = toleranceText === undefined ? DAILY_DIFF_TOLERANCE : Number(toleranceText);
   if (toleranceText !== undefined && !(/^\d+(\.\d+)?(e-?\d+)?$/i.test(toleranceText) && Number.isFinite(tolerance))) {

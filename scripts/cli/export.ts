@@ -5,9 +5,9 @@
  */
 import { renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
-import { ALIGNS, FILLS, INTERVALS, isSymbol, ValidationError, type Align, type Bar, type BarQuery, type Fill, type Interval } from "../../src/mod.ts";
+import { ALIGNS, FILLS, INTERVALS, ValidationError, type Align, type Bar, type BarQuery, type Fill, type Interval } from "../../src/mod.ts";
 import { CSV_HEADER_LINE, formatBarCsvIn } from "../../src/domain/bar-format.ts";
-import { assertSymbolStored, EXIT_OK, openCliStore, parseOptions, printSummary, Progress, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
+import { assertCliSymbol, assertSymbolStored, EXIT_OK, openCliStore, parseOptions, printSummary, Progress, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite export <symbol> [options]
 
@@ -55,7 +55,7 @@ async function run(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError("name one symbol to export");
   const symbol = positionals[0]!;
-  if (!isSymbol(symbol)) throw new UsageError(`${JSON.stringify(String(symbol).slice(0, 70))} is not a symbol`);
+  assertCliSymbol(symbol);
   const format = text(values, "format") ?? "csv";
   if (format !== "csv" && format !== "ndjson") throw new UsageError(`--format is csv or ndjson, got ${JSON.stringify(format)}`);
   const interval = text(values, "interval");

@@ -8,7 +8,7 @@ import { basename, join } from "node:path";
 import { assertTimeZone } from "../../src/domain/time.ts";
 import { importBarFile, type BadRow } from "../../src/entries/import.ts";
 import { isSymbol, StorageError, ValidationError } from "../../src/mod.ts";
-import { describeChoice, describeError, EXIT_FAILURE, EXIT_OK, formatNumber, openCliCache, openCliStore, parseOptions, printSummary, Progress, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
+import { assertCliSymbol, describeChoice, describeError, EXIT_FAILURE, EXIT_OK, formatNumber, openCliCache, openCliStore, parseOptions, printSummary, Progress, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 import type { SessionCache } from "../../src/entries/cache.ts";
 
 const USAGE = `usage: tradelite import <file.csv | folder> [options]
@@ -96,7 +96,7 @@ async function run(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? "name a file or folder to import" : "import takes one file or folder");
   const files = filesOf(positionals[0]!);
   const symbolOption = text(values, "symbol");
-  if (symbolOption !== undefined && !isSymbol(symbolOption)) throw new UsageError(`--symbol ${JSON.stringify(String(symbolOption).slice(0, 70))} is not a symbol`);
+  if (symbolOption !== undefined) assertCliSymbol(symbolOption, "--symbol ");
   if (symbolOption !== undefined && files.length > 1) throw new UsageError("--symbol names one symbol; a folder holds one file per symbol");
   const fileZoneOption = text(values, "timezone");
   if (fileZoneOption !== undefined) {

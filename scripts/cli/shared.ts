@@ -7,7 +7,7 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { existsSync } from "node:fs";
 import { formatIsoLocal, formatIsoUtc } from "../../src/domain/time.ts";
-import { openStore, TradeliteError, ValidationError, type BackendName, type SettingsRequest, type Store } from "../../src/mod.ts";
+import { isSymbol, openStore, TradeliteError, ValidationError, type BackendName, type SettingsRequest, type Store } from "../../src/mod.ts";
 import { readSettingsRequest } from "../../src/domain/settings.ts";
 import { resolveDatabaseOptions } from "../../src/config.ts";
 import { SessionCache } from "../../src/entries/cache.ts";
@@ -21,6 +21,11 @@ export const EXIT_USAGE = 2;
 
 /** A mistake in how the command was called: printed with the command's usage, exit 2. */
 export class UsageError extends Error {}
+
+/** Refuses a command-line value that is not a symbol (a usage mistake, exit 2), quoting it. */
+export function assertCliSymbol(value: string, label = ""): void {
+  if (!isSymbol(value)) throw new UsageError(`${label}${JSON.stringify(String(value).slice(0, 70))} is not a symbol`);
+}
 
 /** An option the command does not take: printed with a pointer to its --help, exit 2. */
 export class UnknownOptionError extends UsageError {
