@@ -6,7 +6,7 @@
  * deleting an old one, so no request can fill the disk and none removes a backup unasked.
  */
 import { z } from "@hono/zod-openapi";
-import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { BackupLimits } from "../config.ts";
 import { CHECKPOINT_MODES } from "../domain/maintenance.ts";
@@ -140,8 +140,10 @@ export function maintenanceRoutes(app: Api, limits: BackupLimits, backupDir: () 
     async (c) => {
       const { name } = c.req.valid("param");
       const dir = await folder();
-      if (!backupsIn(dir).some((backup) => backup.name === name)) throw new ApiError(404, `no backup named ${name}`);
-      rmSync(join(dir, name));
+      // The name is a backup's plain name (the parameter's pattern); a file by that name is one.
+      const path = join(dir, name);
+      if (!existsSync(path) || !lstatSync(path).isFile()) throw new ApiError(404, `no backup named ${name}`);
+      rmSync(path);
       return c.json({ deleted: name }, 200);
     },
   );

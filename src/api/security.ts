@@ -75,7 +75,8 @@ export function crossSiteGuard(corsOrigins: readonly string[]): (c: Context) => 
     const headers = raw.headers;
     const origin = headers.get("origin");
     if (origin !== null) {
-      const own = `${new URL(c.req.url).protocol}//${headers.get("host") ?? new URL(c.req.url).host}`;
+      const url = new URL(c.req.url);
+      const own = `${url.protocol}//${headers.get("host") ?? url.host}`;
       if (origin !== own && !allowed.has(origin)) {
         throw new ApiError(403, `a request from ${JSON.stringify(origin.slice(0, 100))} may not change anything here (add the origin to TRADELITE_CORS_ORIGINS)`, null, "CROSS_SITE");
       }
