@@ -3,14 +3,15 @@
  * CSV upload, all-or-nothing), delete a range, and the latest bar.
  */
 import { z } from "@hono/zod-openapi";
-import { BarSchema, type BarInput } from "../domain/bar.ts";
+import { BarSchema } from "../domain/bar.ts";
 import { CSV_HEADER } from "../domain/bar-format.ts";
 import { ALIGNS, BAR_SOURCES, BAR_TIMESTAMPS, FILLS, type BarQuery } from "../domain/query.ts";
 import { STORED_INTERVALS } from "../domain/daily.ts";
-import { readBarCsv, uploadKind } from "./body.ts";
+import { readBarUpload } from "./body.ts";
+import { jsonArrayContent } from "./json-array.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses, parseWith } from "./errors.ts";
-import { defined, IntervalQuery, LimitQuery, OrderQuery, RangeQuerySchema, route, singleValued, SymbolParam, TimestampQuery } from "./schemas.ts";
+import { BarInputSchema, defined, IntervalQuery, LimitQuery, OrderQuery, RangeQuerySchema, route, singleValued, SymbolParam, TimestampQuery } from "./schemas.ts";
 import { barsJsonResponse, CONTENT_TYPES, streamBars } from "./stream.ts";
 
 /** JSON answers up to this many rows are read whole and written in one piece; longer ones stream. */
@@ -47,16 +48,6 @@ const CompletenessSchema = z.object({
 const DeleteQuery = RangeQuerySchema.extend({
   all: z.enum(["true"]).optional().openapi({ description: "required to delete every bar of the symbol (no start or end)" }),
 }).extend(SeriesQuery.shape);
-
-export const BarInputSchema = z.strictObject({
-  timestamp: z.union([z.number(), z.string().max(64)]).openapi({ description: "epoch ms, or ISO-8601 (naive: the store's zone)" }),
-  open: z.number().nullable().optional(),
-  high: z.number().nullable().optional(),
-  low: z.number().nullable().optional(),
-  close: z.number().nullable().optional(),
-  volume: z.number().nullable().optional(),
-  amount: z.number().nullable().optional(),
-});
 
 const Written = z.object({ written: z.number().int() });
 
@@ -112,7 +103,7 @@ export function barRoutes(app: Api): void {
           // The handler requires one of the two types itself.
           required: false,
           content: {
-            "application/json": { schema: z.array(BarInputSchema) },
+            "application/json": jsonArrayContent(app, "BarInput", BarInputSchema),
             "text/csv": { schema: z.string().openapi({ example: `${CSV_HEADER}\n2024-01-02T01:31:00.000Z,10.5,10.6,10.4,10.55,1200,12660\n` }) },
           },
         },
@@ -126,7 +117,7 @@ export function barRoutes(app: Api): void {
       const { symbol } = c.req.valid("param");
       const { interval } = c.req.valid("query");
       const store = c.var.store;
-      const bars = (await uploadKind(c)) === "csv" ? await readBarCsv(c, store.timezone) : (c.req.valid("json") as BarInput[]);
+      const bars = await readBarUpload(c, store.timezone);
       return c.json({ written: await store.insertBars(symbol, bars, interval ? { interval } : undefined) }, 200);
     },
   );

@@ -5,12 +5,14 @@
  */
 import Papa from "papaparse";
 import type { Context, MiddlewareHandler, Next } from "hono";
-import type { BarColumns } from "../domain/bar.ts";
+import type { BarColumns, BarInput } from "../domain/bar.ts";
 import { CSV_HEADER } from "../domain/bar-format.ts";
 import type { Issue } from "../domain/errors.ts";
 import { CsvRecordTooLongError, MAX_CSV_RECORD_CHARS, RowSplitter } from "../domain/csv-rows.ts";
 import { TimestampError, toEpochMs } from "../domain/time.ts";
 import { ApiError, MAX_REPORTED_ISSUES } from "./errors.ts";
+import { pauses, readJsonArray, utf8Pieces } from "./json-array.ts";
+import { BarInputSchema } from "./schemas.ts";
 
 /** Set on the context when a chunked body went over the limit while something was reading it. */
 export const BODY_TOO_LARGE = "bodyTooLarge";
@@ -52,7 +54,8 @@ export function bodyLimit(maxBytes: number): MiddlewareHandler {
   };
 }
 
-const JSON_TYPE = /^application\/([\w.-]+\+)?json\b/i;
+/** application/json and its +json relatives. */
+export const JSON_TYPE = /^application\/([\w.-]+\+)?json\b/i;
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -69,18 +72,20 @@ export async function readUtf8Text(request: Request): Promise<string> {
 }
 
 /**
- * Decodes a JSON body strictly before any route reads it, and leaves the text where Hono's
- * c.req.json() (the validators') looks first: its body cache. A JSON body is read whole
- * by its parser anyway; CSV uploads stream, and their reader decodes strictly itself.
+ * Makes a JSON body decode strictly when a route's validator reads it: Hono's c.req.json() looks
+ * in its body cache first, and finds there a getter that reads the body only when asked. Routes
+ * that stream a body (the JSON array uploads, json-array.ts) never ask, and read it piece by
+ * piece themselves; an eager read here held a whole 64 MiB body before they saw a byte.
  */
 export function strictJsonBody(c: Context, next: Next): Promise<void> {
-  const type = c.req.raw.headers.get("content-type");
-  if (!c.req.raw.body || type === null || !JSON_TYPE.test(type)) return next();
-  return readUtf8Text(c.req.raw).then((text) => {
-    // Hono keeps promises there (its type says values).
-    (c.req.bodyCache as Record<string, unknown>).text = Promise.resolve(text);
-    return next();
-  });
+  const raw = c.req.raw;
+  const type = raw.headers.get("content-type");
+  if (!raw.body || type === null || !JSON_TYPE.test(type)) return next();
+  let text: Promise<string> | undefined;
+  // Hono keeps promises there (its type says values); enumerable, as Hono derives the other
+  // forms of a body from whichever it finds cached.
+  Object.defineProperty(c.req.bodyCache, "text", { enumerable: true, configurable: true, get: () => (text ??= readUtf8Text(raw)) });
+  return next();
 }
 
 function tooLarge(maxBytes: number): ApiError {
@@ -139,9 +144,13 @@ class ColumnBuilder {
 export async function readBarCsv(c: Context, timeZone: string): Promise<BarColumns> {
   const body = c.req.raw.body;
   if (!body) throw new ApiError(400, `empty CSV body; expected the header ${CSV_HEADER}`);
-  const decoder = new TextDecoder("utf-8", { fatal: true });
   const builder = new ColumnBuilder();
   const issues: Issue[] = [];
+  let total = 0;
+  const report = (issue: Issue) => {
+    // Every problem is counted; the first MAX_REPORTED_ISSUES are listed (errors.ts).
+    if (total++ < MAX_REPORTED_ISSUES) issues.push(issue);
+  };
   let order: number[] | null = null;
   let record = 0;
   let first = true;
@@ -166,7 +175,7 @@ export async function readBarCsv(c: Context, timeZone: string): Promise<BarColum
             values[0] = toEpochMs(text, timeZone);
           } catch (error) {
             if (!(error instanceof TimestampError)) throw error;
-            issues.push({ row: record - 1, field: "timestamp", message: error.reason });
+            report({ row: record - 1, field: "timestamp", message: error.reason });
             ok = false;
           }
         } else if (text === "") {
@@ -174,12 +183,12 @@ export async function readBarCsv(c: Context, timeZone: string): Promise<BarColum
         } else if (NUMBER.test(text)) {
           values[column] = Number(text);
         } else {
-          issues.push({ row: record - 1, field: COLUMNS[column]!, message: `not a number: ${JSON.stringify(text.slice(0, 40))}` });
+          report({ row: record - 1, field: COLUMNS[column]!, message: `not a number: ${JSON.stringify(text.slice(0, 40))}` });
           ok = false;
         }
       }
-      if (ok) builder.push(values);
-      if (issues.length >= MAX_REPORTED_ISSUES) return;
+      // After the first problem nothing will be written: rows are read only to count problems.
+      if (ok && total === 0) builder.push(values);
     }
   };
 
@@ -209,57 +218,24 @@ export async function readBarCsv(c: Context, timeZone: string): Promise<BarColum
     },
     rest: () => rows.rest(),
   };
-  let lastYield = performance.now();
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      let chunk: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        chunk = await reader.read();
-      } catch (error) {
-        if (error instanceof ApiError) throw error;
-        throw new ApiError(400, "the request body could not be read to its end");
-      }
-      if (chunk.done) break;
-      let text: string;
-      try {
-        text = decoder.decode(chunk.value, { stream: true });
-      } catch {
-        throw new ApiError(400, "the CSV body is not valid UTF-8");
-      }
-      if (first && text.length > 0) {
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-        first = false;
-      }
-      // Parse in bounded pieces and let the event loop turn every few milliseconds: a body that
-      // is already buffered is handed over in large chunks whose reads resolve at once, and
-      // parsing them back to back would hold every other request of the server meanwhile.
-      for (let at = 0; at < text.length && issues.length < MAX_REPORTED_ISSUES; at += PARSE_PIECE_CHARS) {
-        parse(splitter.push(text.slice(at, at + PARSE_PIECE_CHARS)));
-        if (performance.now() - lastYield > YIELD_EVERY_MS) {
-          await new Promise((resolve) => setImmediate(resolve));
-          lastYield = performance.now();
-        }
-      }
-      if (issues.length >= MAX_REPORTED_ISSUES) break;
+  const pause = pauses();
+  for await (let text of utf8Pieces(body)) {
+    if (first && text.length > 0) {
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      first = false;
     }
-    if (issues.length < MAX_REPORTED_ISSUES) {
-      let rest: string;
-      try {
-        rest = decoder.decode();
-      } catch {
-        throw new ApiError(400, "the CSV body is not valid UTF-8");
-      }
-      if (first && rest.charCodeAt(0) === 0xfeff) rest = rest.slice(1);
-      parse(splitter.push(rest) + splitter.rest());
+    // Parsed in bounded pieces, with pauses between them (json-array.ts).
+    for (let at = 0; at < text.length; at += PARSE_PIECE_CHARS) {
+      parse(splitter.push(text.slice(at, at + PARSE_PIECE_CHARS)));
+      await pause();
     }
-  } finally {
-    reader.releaseLock();
   }
+  parse(splitter.rest());
   if (order === null) throw new ApiError(400, `empty CSV body; expected the header ${CSV_HEADER}`);
-  if (issues.length > 0) {
-    const more = issues.length >= MAX_REPORTED_ISSUES ? ` (reading stopped at ${MAX_REPORTED_ISSUES} problems)` : "";
-    throw new ApiError(422, `invalid CSV values: ${issues.length} problem(s)${more}; nothing was written`, issues);
+  if (total > 0) {
+    const failure = new ApiError(422, `invalid CSV values: ${total} problem(s); nothing was written`, issues);
+    failure.total = total;
+    throw failure;
   }
   return builder.result();
 }
@@ -283,18 +259,16 @@ function readHeader(fields: string[]): number[] {
 
 /** Text parsed between checks of the clock (about 2 ms of papaparse here). */
 const PARSE_PIECE_CHARS = 16 * 1024;
-/** How long the upload reader works before letting other requests run. */
-const YIELD_EVERY_MS = 1;
 
 export { MAX_CSV_RECORD_CHARS };
 
 /**
- * Which kind of bar upload a request carries: "csv" (text/csv) or "json" (application/json,
- * already parsed and validated by the route). Anything else is refused before reading.
+ * A bar upload: text/csv (readBarCsv) or a JSON array of BarInputSchema (read as it arrives,
+ * json-array.ts); any other type is refused before reading.
  */
-export async function uploadKind(c: Context): Promise<"csv" | "json"> {
+export async function readBarUpload(c: Context, timeZone: string): Promise<BarColumns | BarInput[]> {
   const type = (c.req.header("content-type") ?? "").toLowerCase();
-  if (type.startsWith("text/csv")) return "csv";
-  if (/^application\/([a-z.-]+\+)?json/.test(type)) return "json";
+  if (type.startsWith("text/csv")) return readBarCsv(c, timeZone);
+  if (JSON_TYPE.test(type)) return readJsonArray(c, BarInputSchema) as Promise<BarInput[]>;
   throw new ApiError(415, "a bar upload is application/json (an array of bars) or text/csv (the cache file's header)");
 }

@@ -3,13 +3,13 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { BarSchema, type BarInput } from "../domain/bar.ts";
+import { BarSchema } from "../domain/bar.ts";
 import type { CacheService } from "../domain/cache.ts";
-import { readBarCsv, uploadKind } from "./body.ts";
+import { readBarUpload } from "./body.ts";
 import type { Api, ApiEnv } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
-import { BarInputSchema } from "./bars.ts";
-import { defined, RangeQuerySchema, route, SymbolParam } from "./schemas.ts";
+import { jsonArrayContent } from "./json-array.ts";
+import { BarInputSchema, defined, RangeQuerySchema, route, SymbolParam } from "./schemas.ts";
 import { barsJsonResponse } from "./stream.ts";
 
 const CacheEntrySchema = z
@@ -73,7 +73,7 @@ export function cacheRoutes(app: Api): void {
           // Not "required": zod-openapi then runs the JSON validator on every body, CSV included.
           // The handler requires one of the two types itself.
           required: false,
-          content: { "application/json": { schema: z.array(BarInputSchema) }, "text/csv": { schema: z.string() } },
+          content: { "application/json": jsonArrayContent(app, "BarInput", BarInputSchema), "text/csv": { schema: z.string() } },
         },
       },
       responses: {
@@ -84,7 +84,7 @@ export function cacheRoutes(app: Api): void {
     async (c) => {
       const cache = cacheOf(c);
       const { symbol } = c.req.valid("param");
-      const bars = (await uploadKind(c)) === "csv" ? await readBarCsv(c, c.var.store.timezone) : (c.req.valid("json") as BarInput[]);
+      const bars = await readBarUpload(c, c.var.store.timezone);
       return c.json(await cache.storeBars(symbol, bars, { actor: c.var.actor }), 200);
     },
   );

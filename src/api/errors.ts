@@ -172,8 +172,11 @@ export function validationHook(result: { success: boolean; target: string; error
 
 /** A zod failure on `target` (param, query, json) as the API's 422. */
 export function validationFailure(error: z.ZodError, target: string): ApiError {
-  const issues = issuesOf(error, target);
-  const total = error.issues.length;
+  return invalidInput(issuesOf(error, target), error.issues.length, target);
+}
+
+/** The API's 422 for `issues` (at most MAX_REPORTED_ISSUES of `total`) found in `target`. */
+export function invalidInput(issues: Issue[], total: number, target: string): ApiError {
   const message = `invalid ${target === "json" ? "body" : target}: ${issues
     .slice(0, 3)
     .map((issue) => (issue.field ? `${issue.row === undefined ? "" : `row ${issue.row} `}${issue.field}: ${issue.message}` : issue.message))

@@ -5,7 +5,9 @@ import { z } from "@hono/zod-openapi";
 import { QuoteSchema, type QuoteInput } from "../domain/quote.ts";
 import type { RangeQuery } from "../domain/query.ts";
 import type { Api } from "./context.ts";
-import { errorResponses } from "./errors.ts";
+import { JSON_TYPE } from "./body.ts";
+import { ApiError, errorResponses } from "./errors.ts";
+import { jsonArrayContent, readJsonArray } from "./json-array.ts";
 import { defined, ListQuerySchema, route, SymbolParam } from "./schemas.ts";
 
 const QuoteInputSchema = z.strictObject({
@@ -43,7 +45,7 @@ export function quoteRoutes(app: Api): void {
       summary: "Upsert quotes (a JSON array); all or nothing",
       request: {
         params: SymbolParam,
-        body: { required: true, content: { "application/json": { schema: z.array(QuoteInputSchema) } } },
+        body: { required: true, content: { "application/json": jsonArrayContent(app, "QuoteInput", QuoteInputSchema) } },
       },
       responses: {
         200: { description: "rows written", content: { "application/json": { schema: z.object({ written: z.number().int() }) } } },
@@ -52,7 +54,9 @@ export function quoteRoutes(app: Api): void {
     }),
     async (c) => {
       const { symbol } = c.req.valid("param");
-      return c.json({ written: await c.var.store.insertQuotes(symbol, c.req.valid("json") as QuoteInput[]) }, 200);
+      if (!JSON_TYPE.test(c.req.header("content-type") ?? "")) throw new ApiError(415, "quotes are uploaded as application/json (an array of quotes)");
+      const quotes = (await readJsonArray(c, QuoteInputSchema)) as QuoteInput[];
+      return c.json({ written: await c.var.store.insertQuotes(symbol, quotes) }, 200);
     },
   );
 }

@@ -103,3 +103,14 @@ export function route<R extends RouteConfig>(config: R): R {
   // each one (a route open without one, /health, says `security: []`).
   return createRoute({ security: [{ bearer: [] }], ...config, request: { ...request, query: request.query ?? NoQuery } }) as R;
 }
+
+/** One bar as the JSON uploads take it (POST /v1/bars and /v1/cache). */
+export const BarInputSchema = z.strictObject({
+  timestamp: z.union([z.number(), z.string().max(64)]).openapi({ description: "epoch ms, or ISO-8601 (naive: the store's zone)" }),
+  open: z.number().nullable().optional(),
+  high: z.number().nullable().optional(),
+  low: z.number().nullable().optional(),
+  close: z.number().nullable().optional(),
+  volume: z.number().nullable().optional(),
+  amount: z.number().nullable().optional(),
+});
