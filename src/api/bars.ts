@@ -11,7 +11,7 @@ import { readBarUpload } from "./body.ts";
 import { jsonArrayContent } from "./json-array.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses, parseWith } from "./errors.ts";
-import { BarInputSchema, defined, IntervalQuery, LimitQuery, OrderQuery, RangeQuerySchema, route, singleValued, SymbolParam, TimestampQuery } from "./schemas.ts";
+import { BarInputSchema, defined, UploadQuery, WrittenSchema, IntervalQuery, LimitQuery, OrderQuery, RangeQuerySchema, route, singleValued, SymbolParam, TimestampQuery } from "./schemas.ts";
 import { barsJsonResponse, CONTENT_TYPES, streamBars } from "./stream.ts";
 
 /** JSON answers up to this many rows are read whole and written in one piece; longer ones stream. */
@@ -49,7 +49,6 @@ const DeleteQuery = RangeQuerySchema.extend({
   all: z.enum(["true"]).optional().openapi({ description: "required to delete every bar of the symbol (no start or end)" }),
 }).extend(SeriesQuery.shape);
 
-const Written = z.object({ written: z.number().int() });
 
 export function barRoutes(app: Api): void {
   // The hot route: registered in the OpenAPI document like the others, but served by a plain
@@ -94,10 +93,10 @@ export function barRoutes(app: Api): void {
     route({
       method: "post",
       path: "/v1/bars/{symbol}",
-      summary: "Upsert bars: a JSON array, or text/csv with the cache file's header; all or nothing; interval=1d writes the stored daily series",
+      summary: "Upsert bars: a JSON array, or a bar file as text/csv (the cache file's header, a TDX export, a Tushare, AKShare, baostock, JoinQuant or RiceQuant file; UTF-8 or GBK); all or nothing; interval=1d writes the stored daily series",
       request: {
         params: SymbolParam,
-        query: SeriesQuery,
+        query: SeriesQuery.extend(UploadQuery.shape),
         body: {
           // Not "required": zod-openapi then runs the JSON validator on every body, CSV included.
           // The handler requires one of the two types itself.
@@ -109,16 +108,17 @@ export function barRoutes(app: Api): void {
         },
       },
       responses: {
-        200: { description: "rows written (one per distinct timestamp)", content: { "application/json": { schema: Written } } },
+        200: { description: "rows written (one per distinct timestamp), and how a text file was read", content: { "application/json": { schema: WrittenSchema } } },
         ...errorResponses(400, 413, 415),
       },
     }),
     async (c) => {
       const { symbol } = c.req.valid("param");
-      const { interval } = c.req.valid("query");
+      const { interval, adjusted, ...reading } = c.req.valid("query");
       const store = c.var.store;
-      const bars = await readBarUpload(c, store.timezone);
-      return c.json({ written: await store.insertBars(symbol, bars, interval ? { interval } : undefined) }, 200);
+      const upload = await readBarUpload(c, { ...defined(reading), timeZone: store.timezone, symbol, ...(interval ? { interval } : {}), adjusted: adjusted === "true" });
+      const written = await store.insertBars(symbol, upload.bars, interval ? { interval } : undefined);
+      return c.json({ written, ...(upload.reading ? { file: upload.reading } : {}) }, 200);
     },
   );
 

@@ -1,17 +1,18 @@
 /**
  * Request bodies: the size limit (ours, so the 413 has the API's error shape, and counted while a
- * chunked body streams instead of being buffered first), and the CSV bar upload, parsed with
- * papaparse as it arrives into typed columns: never the whole text, never an object per row.
+ * chunked body streams instead of being buffered first), strict UTF-8 JSON, and the bar uploads:
+ * a text file read by the importer as it arrives into typed columns (never the whole text, never
+ * an object per row), or a JSON array (json-array.ts).
  */
-import Papa from "papaparse";
 import type { Context, MiddlewareHandler, Next } from "hono";
 import type { BarColumns, BarInput } from "../domain/bar.ts";
 import { CSV_HEADER } from "../domain/bar-format.ts";
+import type { StoredInterval } from "../domain/daily.ts";
 import type { Issue } from "../domain/errors.ts";
-import { CsvRecordTooLongError, MAX_CSV_RECORD_CHARS, RowSplitter } from "../domain/csv-rows.ts";
-import { TimestampError, toEpochMs } from "../domain/time.ts";
+import { BarFileError, ENCODINGS, importBarFile, type BadRow, type BarFileSummary, type Encoding } from "../import/bar-file.ts";
+import type { AmountUnit, ProfileName, VolumeUnit } from "../import/profiles.ts";
 import { ApiError, MAX_REPORTED_ISSUES } from "./errors.ts";
-import { pauses, readJsonArray, utf8Pieces } from "./json-array.ts";
+import { readJsonArray } from "./json-array.ts";
 import { BarInputSchema } from "./schemas.ts";
 
 /** Set on the context when a chunked body went over the limit while something was reading it. */
@@ -93,9 +94,29 @@ function tooLarge(maxBytes: number): ApiError {
 }
 
 
-const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
-const COLUMNS = CSV_HEADER.split(",");
+const COLUMNS = CSV_HEADER.split(",") as (keyof BarColumns)[];
 const VALUE_COLUMNS = COLUMNS.slice(1) as (keyof Omit<BarColumns, "timestamp">)[];
+
+/** How a text upload is read (the query of POST /v1/bars and /v1/cache; see UploadQuery). */
+export interface UploadOptions {
+  timeZone: string;
+  /** The route's symbol: a file with a code column may name only this one. */
+  symbol: string;
+  interval?: StoredInterval;
+  profile?: ProfileName;
+  volumeUnit?: VolumeUnit;
+  amountUnit?: AmountUnit;
+  adjusted?: boolean;
+}
+
+/** What a text upload was read as, for the answer (the CLI's summary says the same). */
+export interface UploadReading {
+  profile: ProfileName;
+  encoding: Encoding;
+  conversions: string[];
+  assumed: string[];
+  ignored: string[];
+}
 
 /**
  * Bars in growing Float64Array columns (8 bytes a value). An empty field is NaN here; a column
@@ -107,20 +128,26 @@ class ColumnBuilder {
   columns: Float64Array[] = COLUMNS.map(() => new Float64Array(4_096));
   readonly hasNull: boolean[] = COLUMNS.map(() => false);
 
-  push(values: readonly number[]): void {
-    if (this.length === this.columns[0]!.length) {
+  /** Appends a batch the importer read. */
+  append(batch: BarColumns): void {
+    const count = batch.timestamp.length;
+    while (this.length + count > this.columns[0]!.length) {
       this.columns = this.columns.map((column) => {
         const grown = new Float64Array(column.length * 2);
         grown.set(column);
         return grown;
       });
     }
-    for (let i = 0; i < values.length; i++) {
-      const value = values[i]!;
-      if (value !== value) this.hasNull[i] = true;
-      this.columns[i]![this.length] = value;
-    }
-    this.length++;
+    COLUMNS.forEach((name, i) => {
+      const source = batch[name] as ArrayLike<number | null> | undefined;
+      const column = this.columns[i]!;
+      for (let k = 0; k < count; k++) {
+        const value = source?.[k] ?? null;
+        if (value === null) this.hasNull[i] = true;
+        column[this.length + k] = value === null ? Number.NaN : value;
+      }
+    });
+    this.length += count;
   }
 
   result(): BarColumns {
@@ -135,140 +162,85 @@ class ColumnBuilder {
 }
 
 /**
- * Reads a `text/csv` bar upload: the header names the cache file's seven columns (any order,
- * each once), timestamps are ISO-8601 (naive ones in `timeZone`), values are plain decimal numbers
- * or empty for NULL. Structure that cannot be read (no header, a missing or unknown column, a bad
- * quote, a row with the wrong number of fields) is a 400; values that can be read but are not
- * valid are a 422 listing each (the store's bar rules run after this, on the whole upload).
+ * Reads a text bar upload with the importer (src/import/bar-file.ts), the one reader of bar
+ * text: any profile it knows (the cache file's header, a TDX export, a Tushare or AKShare file
+ * ...), UTF-8 or GBK (`charset=gbk`, or detected), streamed piece by piece. Nothing is written
+ * here: the caller stores the whole upload at once, so it is all or nothing. A file that cannot
+ * be read (no header it knows, bytes that are not text, a row that is not one CSV record) is a
+ * 400; rows that can be read but are not valid bars are a 422 listing the first 100 with the
+ * total (every row is read to count them). `row` counts data lines after the header from 0.
  */
-export async function readBarCsv(c: Context, timeZone: string): Promise<BarColumns> {
+export async function readBarText(c: Context, options: UploadOptions): Promise<{ bars: BarColumns; reading: UploadReading }> {
   const body = c.req.raw.body;
-  if (!body) throw new ApiError(400, `empty CSV body; expected the header ${CSV_HEADER}`);
+  if (!body) throw new ApiError(400, `empty CSV body; expected a header such as ${CSV_HEADER}`);
+  const charset = /;\s*charset=("?)([\w-]+)\1/i.exec(c.req.header("content-type") ?? "")?.[2]?.toLowerCase();
+  if (charset !== undefined && !(ENCODINGS as readonly string[]).includes(charset)) {
+    throw new ApiError(415, `charset=${charset.slice(0, 20)}: a bar upload is UTF-8 or GBK (${ENCODINGS.join(", ")})`);
+  }
   const builder = new ColumnBuilder();
   const issues: Issue[] = [];
   let total = 0;
-  const report = (issue: Issue) => {
-    // Every problem is counted; the first MAX_REPORTED_ISSUES are listed (errors.ts).
+  let malformed: Issue | null = null;
+  let headerLine = 1;
+  const onBadRow = (bad: BadRow) => {
+    const field = /^(\w+): /.exec(bad.reason)?.[1];
+    const issue: Issue = {
+      row: bad.line - headerLine - 1,
+      ...(field === undefined ? {} : { field: field === "time" ? "timestamp" : field }),
+      message: field === undefined ? bad.reason : bad.reason.slice(field.length + 2),
+    };
+    // Rows that are not one CSV record say the body cannot be read: 400, as a bad header.
+    if (field === undefined || field === "CSV") malformed ??= issue;
     if (total++ < MAX_REPORTED_ISSUES) issues.push(issue);
   };
-  let order: number[] | null = null;
-  let record = 0;
-  let first = true;
-  const values = new Array<number>(COLUMNS.length);
-
-  const readRows = (rows: string[][]) => {
-    for (const fields of rows) {
-      if (order === null) {
-        order = readHeader(fields);
-        continue;
-      }
-      record++;
-      if (fields.length !== COLUMNS.length) {
-        throw new ApiError(400, `CSV record ${record} has ${fields.length} fields; the header has ${COLUMNS.length}`, [{ row: record - 1, message: "wrong number of fields" }]);
-      }
-      let ok = true;
-      for (let f = 0; f < COLUMNS.length; f++) {
-        const column = order[f]!;
-        const text = fields[f]!;
-        if (column === 0) {
-          try {
-            values[0] = toEpochMs(text, timeZone);
-          } catch (error) {
-            if (!(error instanceof TimestampError)) throw error;
-            report({ row: record - 1, field: "timestamp", message: error.reason });
-            ok = false;
-          }
-        } else if (text === "") {
-          values[column] = Number.NaN;
-        } else if (NUMBER.test(text)) {
-          values[column] = Number(text);
-        } else {
-          report({ row: record - 1, field: COLUMNS[column]!, message: `not a number: ${JSON.stringify(text.slice(0, 40))}` });
-          ok = false;
+  let summary: BarFileSummary;
+  try {
+    summary = await importBarFile(body, {
+      timeZone: options.timeZone,
+      skipBad: true,
+      ...(options.interval ? { interval: options.interval } : {}),
+      ...(options.profile ? { profile: options.profile } : {}),
+      ...(options.volumeUnit ? { volumeUnit: options.volumeUnit } : {}),
+      ...(options.amountUnit ? { amountUnit: options.amountUnit } : {}),
+      ...(options.adjusted ? { adjusted: true } : {}),
+      ...(charset ? { encoding: charset as Encoding } : {}),
+      onHeader: (_header, line) => {
+        headerLine = line;
+      },
+      onBadRow,
+      write: async (bars, _lines, symbol) => {
+        if (symbol !== null && symbol !== options.symbol) {
+          throw new ApiError(422, `the file holds bars of ${symbol}; this route writes ${options.symbol} (import a file of several symbols with tradelite import)`, [{ field: "code", message: `${symbol} is not ${options.symbol}` }], "VALIDATION");
         }
-      }
-      // After the first problem nothing will be written: rows are read only to count problems.
-      if (ok && total === 0) builder.push(values);
-    }
-  };
-
-  // The line ending is read once, from the header line, and held for every piece: papaparse
-  // guessing it per piece would parse the same bytes differently depending on how they arrived.
-  let newline: "\n" | "\r\n" | undefined;
-  const parse = (text: string) => {
-    if (text === "") return;
-    newline ??= text.indexOf("\n") > 0 && text[text.indexOf("\n") - 1] === "\r" ? "\r\n" : "\n";
-    const parsed = Papa.parse<string[]>(text, { header: false, delimiter: ",", newline, skipEmptyLines: "greedy" });
-    if (parsed.errors.length > 0) {
-      const error = parsed.errors[0]!;
-      throw new ApiError(400, `CSV record ${record + (error.row ?? 0) + (order === null ? 0 : 1)}: ${error.message}`, parsed.errors.slice(0, 10).map((e) => ({ message: `${e.code}: ${e.message}` })));
-    }
-    readRows(parsed.data);
-  };
-
-  const rows = new RowSplitter();
-  const splitter = {
-    push(piece: string): string {
-      try {
-        return rows.push(piece);
-      } catch (error) {
-        if (error instanceof CsvRecordTooLongError) throw new ApiError(400, error.message);
-        throw error;
-      }
-    },
-    rest: () => rows.rest(),
-  };
-  const pause = pauses();
-  for await (let text of utf8Pieces(body)) {
-    if (first && text.length > 0) {
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      first = false;
-    }
-    // Parsed in bounded pieces, with pauses between them (json-array.ts).
-    for (let at = 0; at < text.length; at += PARSE_PIECE_CHARS) {
-      parse(splitter.push(text.slice(at, at + PARSE_PIECE_CHARS)));
-      await pause();
-    }
+        // After the first bad row nothing will be written: rows are read only to count problems.
+        if (total === 0) builder.append(bars);
+        return bars.timestamp.length;
+      },
+    });
+  } catch (error) {
+    if (error instanceof BarFileError) throw new ApiError(400, error.message, [{ field: "file", message: error.message }], "MALFORMED");
+    throw error;
   }
-  parse(splitter.rest());
-  if (order === null) throw new ApiError(400, `empty CSV body; expected the header ${CSV_HEADER}`);
+  if (malformed) throw new ApiError(400, `the CSV body cannot be read: ${(malformed as Issue).message}`, issues.slice(0, MAX_REPORTED_ISSUES), "MALFORMED");
   if (total > 0) {
-    const failure = new ApiError(422, `invalid CSV values: ${total} problem(s); nothing was written`, issues);
+    const failure = new ApiError(422, `invalid CSV rows: ${total} problem(s); nothing was written`, issues, "VALIDATION");
     failure.total = total;
     throw failure;
   }
-  return builder.result();
+  const header = summary.header!;
+  return {
+    bars: builder.result(),
+    reading: { profile: header.profile, encoding: summary.encoding.name, conversions: header.conversions, assumed: header.assumed, ignored: header.ignored },
+  };
 }
-
-/** Maps the header's columns to ours; a missing, unknown or repeated column is a 400. */
-function readHeader(fields: string[]): number[] {
-  const names = fields.map((field) => field.trim());
-  const missing = COLUMNS.filter((column) => !names.includes(column));
-  const unknown = names.filter((name) => !COLUMNS.includes(name));
-  const repeated = names.filter((name, i) => names.indexOf(name) !== i);
-  if (missing.length > 0 || unknown.length > 0 || repeated.length > 0) {
-    const problems = [
-      missing.length > 0 ? `missing ${missing.join(", ")}` : "",
-      unknown.length > 0 ? `unknown ${unknown.map((name) => JSON.stringify(name.slice(0, 40))).join(", ")}` : "",
-      repeated.length > 0 ? `repeated ${repeated.join(", ")}` : "",
-    ].filter(Boolean);
-    throw new ApiError(400, `CSV header must name ${CSV_HEADER} (any order): ${problems.join("; ")}`, [{ row: 0, field: "header", message: problems.join("; ") }]);
-  }
-  return names.map((name) => COLUMNS.indexOf(name));
-}
-
-/** Text parsed between checks of the clock (about 2 ms of papaparse here). */
-const PARSE_PIECE_CHARS = 16 * 1024;
-
-export { MAX_CSV_RECORD_CHARS };
 
 /**
- * A bar upload: text/csv (readBarCsv) or a JSON array of BarInputSchema (read as it arrives,
+ * A bar upload: text/csv (readBarText) or a JSON array of BarInputSchema (read as it arrives,
  * json-array.ts); any other type is refused before reading.
  */
-export async function readBarUpload(c: Context, timeZone: string): Promise<BarColumns | BarInput[]> {
+export async function readBarUpload(c: Context, options: UploadOptions): Promise<{ bars: BarColumns | BarInput[]; reading: UploadReading | null }> {
   const type = (c.req.header("content-type") ?? "").toLowerCase();
-  if (type.startsWith("text/csv")) return readBarCsv(c, timeZone);
-  if (JSON_TYPE.test(type)) return readJsonArray(c, BarInputSchema) as Promise<BarInput[]>;
-  throw new ApiError(415, "a bar upload is application/json (an array of bars) or text/csv (the cache file's header)");
+  if (type.startsWith("text/csv")) return readBarText(c, options);
+  if (JSON_TYPE.test(type)) return { bars: (await readJsonArray(c, BarInputSchema)) as BarInput[], reading: null };
+  throw new ApiError(415, "a bar upload is application/json (an array of bars) or text/csv (a bar file: the cache file's header, or a vendor's)");
 }

@@ -9,7 +9,7 @@ import { readBarUpload } from "./body.ts";
 import type { Api, ApiEnv } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
 import { jsonArrayContent } from "./json-array.ts";
-import { BarInputSchema, defined, RangeQuerySchema, route, SymbolParam } from "./schemas.ts";
+import { BarInputSchema, defined, FileReadingSchema, UploadQuery, RangeQuerySchema, route, SymbolParam } from "./schemas.ts";
 import { barsJsonResponse } from "./stream.ts";
 
 const CacheEntrySchema = z
@@ -69,6 +69,7 @@ export function cacheRoutes(app: Api): void {
       summary: "storeBars: append to the symbol's cache file (and the database, with write-through)",
       request: {
         params: SymbolParam,
+        query: UploadQuery,
         body: {
           // Not "required": zod-openapi then runs the JSON validator on every body, CSV included.
           // The handler requires one of the two types itself.
@@ -77,15 +78,17 @@ export function cacheRoutes(app: Api): void {
         },
       },
       responses: {
-        200: { description: "written, and whether this write compacted the file", content: { "application/json": { schema: z.object({ written: z.number().int(), compacted: z.boolean() }) } } },
+        200: { description: "written, and whether this write compacted the file", content: { "application/json": { schema: z.object({ written: z.number().int(), compacted: z.boolean(), file: FileReadingSchema.optional() }) } } },
         ...errorResponses(400, 413, 415, 501),
       },
     }),
     async (c) => {
       const cache = cacheOf(c);
       const { symbol } = c.req.valid("param");
-      const bars = await readBarUpload(c, c.var.store.timezone);
-      return c.json(await cache.storeBars(symbol, bars, { actor: c.var.actor }), 200);
+      const { adjusted, ...reading } = c.req.valid("query");
+      const upload = await readBarUpload(c, { ...defined(reading), timeZone: c.var.store.timezone, symbol, adjusted: adjusted === "true" });
+      const stored = await cache.storeBars(symbol, upload.bars, { actor: c.var.actor });
+      return c.json({ ...stored, ...(upload.reading ? { file: upload.reading } : {}) }, 200);
     },
   );
 

@@ -12,6 +12,7 @@
 import type { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { Issue } from "../domain/errors.ts";
+import { pauses } from "../domain/csv-rows.ts";
 import type { Api } from "./context.ts";
 import { ApiError, invalidInput, issuesOf, MAX_REPORTED_ISSUES } from "./errors.ts";
 
@@ -19,22 +20,6 @@ import { ApiError, invalidInput, issuesOf, MAX_REPORTED_ISSUES } from "./errors.
 const SLICE_CHARS = 64 * 1024;
 /** Bytes decoded at once (about 0.5 ms). */
 const DECODE_BYTES = 1024 * 1024;
-/** How long a body reader works before letting other requests run. */
-const YIELD_EVERY_MS = 1;
-
-/**
- * A body reader's pause: resolves at once, or after the event loop has turned when the reader
- * has worked YIELD_EVERY_MS since its last pause. A body already buffered is handed over in
- * chunks whose reads resolve at once: reading them back to back would hold every other request.
- */
-export function pauses(): () => Promise<void> {
-  let last = performance.now();
-  return async () => {
-    if (performance.now() - last <= YIELD_EVERY_MS) return;
-    await new Promise((resolve) => setImmediate(resolve));
-    last = performance.now();
-  };
-}
 /** A body that is not an array is parsed whole (to tell 400 from 422) only up to this size. */
 const NOT_ARRAY_PARSE_CHARS = 1024 * 1024;
 

@@ -7,6 +7,8 @@
  */
 import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import { INTERVALS, ORDERS } from "../domain/query.ts";
+import { ENCODINGS } from "../import/bar-file.ts";
+import { AMOUNT_UNITS, PROFILE_NAMES, VOLUME_UNITS } from "../import/profiles.ts";
 import { MAX_SYMBOL_LENGTH, symbolProblem } from "../domain/symbol.ts";
 
 export const SymbolParam = z.object({
@@ -114,3 +116,23 @@ export const BarInputSchema = z.strictObject({
   volume: z.number().nullable().optional(),
   amount: z.number().nullable().optional(),
 });
+
+/** How a text (CSV) bar upload is read: the importer's options (src/import/profiles.ts). */
+export const UploadQuery = z.strictObject({
+  profile: z.enum(PROFILE_NAMES).optional().openapi({ description: "the file's vendor profile; omitted, detected from the header" }),
+  volumeUnit: z.enum(VOLUME_UNITS).optional().openapi({ description: "the volume column's unit over the profile's (lots: 手, 100 shares)" }),
+  amountUnit: z.enum(AMOUNT_UNITS).optional().openapi({ description: "the amount column's unit over the profile's (thousands: 千元)" }),
+  adjusted: z.enum(["true"]).optional().openapi({ description: "store forward- or back-adjusted prices as the bars (refused otherwise)" }),
+});
+
+/** What a text upload was read as (in the answer to a CSV upload). */
+export const FileReadingSchema = z.object({
+  profile: z.enum(PROFILE_NAMES),
+  encoding: z.enum(ENCODINGS as ["utf-8", "gbk"]),
+  conversions: z.array(z.string()),
+  assumed: z.array(z.string()),
+  ignored: z.array(z.string()),
+});
+
+/** The answer to a bar upload: rows written, and for a text file how it was read. */
+export const WrittenSchema = z.object({ written: z.number().int(), file: FileReadingSchema.optional() });

@@ -6,7 +6,7 @@ import Papa from "papaparse";
 import { validateBars, type Bar, type BarBatch } from "../domain/bar.ts";
 import { rowAt, batchSize } from "../domain/batch.ts";
 import { ValidationError } from "../domain/errors.ts";
-import { barCsvLine, CSV_HEADER, CSV_HEADER_LINE, formatBarCsv } from "../domain/bar-format.ts";
+import { barCsvLine, CSV_HEADER, CSV_HEADER_LINE, formatBarCsv, NUMBER } from "../domain/bar-format.ts";
 
 export { CSV_HEADER, CSV_HEADER_LINE };
 
@@ -45,8 +45,6 @@ export interface ParsedCacheFile {
   partialLastLine: boolean;
   headerOk: boolean;
 }
-
-const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
 
 /**
  * Reads a cache file's text strictly with papaparse: the header must be ours, every line seven

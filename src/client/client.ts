@@ -175,7 +175,11 @@ export function createClient(options: ClientOptions) {
     cache: {
       list: () => json<CacheEntry[]>("GET", "/v1/cache"),
       getBars: (symbol: string, range: TimeRange = {}) => json<Bar[]>("GET", `/v1/cache/${segment(symbol)}`, { query: { ...range } }),
-      storeBars: (symbol: string, bars: BarUpload) => json<Awaited<ReturnType<CacheService["storeBars"]>>>("POST", `/v1/cache/${segment(symbol)}`, { body: bars }),
+      // Shaped like CacheService.storeBars: how a CSV was read (the answer's `file`) is left out.
+      storeBars: async (symbol: string, bars: BarUpload): Promise<Awaited<ReturnType<CacheService["storeBars"]>>> => {
+        const { written, compacted } = await json<Awaited<ReturnType<CacheService["storeBars"]>>>("POST", `/v1/cache/${segment(symbol)}`, { body: bars });
+        return { written, compacted };
+      },
       /** NotFoundError when the symbol has no cache file. */
       compact: (symbol: string) => json<Awaited<ReturnType<CacheService["compact"]>>>("POST", `/v1/cache/${segment(symbol)}/compact`),
     },

@@ -11,6 +11,9 @@ import type { Bar } from "./bar.ts";
 import { formatIsoLocal, formatIsoUtc } from "./time.ts";
 
 export const CSV_HEADER = "timestamp,open,high,low,close,volume,amount";
+
+/** A number as every CSV reader takes it: a plain decimal (an exponent allowed), no separators or units. */
+export const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
 export const CSV_HEADER_LINE = `${CSV_HEADER}\n`;
 
 /** A value's CSV field: empty for NULL (null from the database, NaN in a validated batch). */

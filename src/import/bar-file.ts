@@ -1,171 +1,42 @@
 /**
- * Bar files as users bring them: CSV exported by data vendors, terminals and A-share tools,
- * streamed (papaparse over pieces of the byte stream, never the whole text) into batches of
- * columns that the caller writes, each batch in one transaction.
+ * Bar files as users bring them: CSV and text exported by data vendors, terminals and A-share
+ * tools, streamed (papaparse over pieces of the byte stream, never the whole text) into batches
+ * of columns that the caller writes, each batch in one transaction; a file with a code column
+ * (Tushare's ts_code, baostock's code ...) in batches per symbol. This is the one reader of bar
+ * text: `tradelite import`, the API's CSV uploads and the page's import form all use it.
  *
- * The header decides what is read, by spelling (case and surrounding space ignored):
- *   time     `datetime`, `timestamp` (a full date and time), or `date` / `trade_date` / 日期 with
- *            `time` / 时间 (a time of day), or `time` alone (a full date and time), or a date
- *            alone (daily bars, stamped at local midnight)
- *   prices   `open` 开盘, `high` 最高, `low` 最低, `close` 收盘 (also 开盘价 ...)
- *   sizes    `volume` / `vol` 成交量, `amount` / `turnover` 成交额 (optional)
- * A spelling seen twice (TDX writes `datetime` twice) is read from its first column; when two
- * spellings of one field are present (`volume` and `vol`), the first in the list above is read.
- * Other columns are ignored, and named as such in the summary.
- *
- * Values: dates `YYYY-MM-DD`, `YYYY/MM/DD` or `YYYYMMDD`; times `H:MM[:SS]` or `HHMM[SS]`;
- * full timestamps as ISO-8601 with an offset, naive `YYYY-MM-DD H:MM[:SS]` (any of the date
- * forms), `YYYYMMDDHHMM[SS]`, or 13-digit epoch milliseconds. Naive times are read in
- * `timeZone`. Numbers are plain decimals; an empty cell is NULL. A record is one line (a quoted
- * field may hold a comma, not a line break); LF and CRLF may mix. A time seen twice is a bad row
- * (within two batches of each other; farther apart, in an unsorted file, the later row wins as
- * an upsert). Anything else is a bad row too, reported with its line number (the header is line
- * 1) and the reason: nothing is guessed, rounded or coerced.
+ * The header decides the profile (profiles.ts) and the columns (header.ts). Around the CSV:
+ * UTF-8, or GBK when the first two lines are not UTF-8 but are GBK (or when told); a BOM; a TDX
+ * export's title line ("601003 柳钢股份 日线 前复权") before its header, a header padded with
+ * tabs over comma-separated rows, and its footer line ("数据来源:通达信"). A record is one line
+ * (a quoted field may hold a comma, not a line break); LF and CRLF may mix. A time seen twice
+ * for a symbol is a bad row (within two batches of each other; farther apart, in an unsorted
+ * file, the later row wins as an upsert). Anything else is a bad row too, reported with its
+ * line number and the reason: nothing is guessed, rounded or coerced. Forward- or back-adjusted
+ * prices (a TDX title saying 前复权 / 后复权, baostock's adjustflag 1 or 2) are refused unless
+ * `adjusted` says to store them: tradelite keeps raw prices.
  */
 import Papa from "papaparse";
-import { validateBars, type BarColumns, type BarValueField } from "../domain/bar.ts";
+import { validateBars, type BarColumns } from "../domain/bar.ts";
+import { pauses } from "../domain/csv-rows.ts";
 import { ValidationError } from "../domain/errors.ts";
-import { TimestampError, toEpochMs } from "../domain/time.ts";
+import { TimestampError } from "../domain/time.ts";
 import { dailyStampIssues, type StoredInterval } from "../domain/daily.ts";
 import type { Issue } from "../domain/errors.ts";
+import { symbolProblem } from "../domain/symbol.ts";
+import { BarFileError, mapHeader, readTime, readValues, type HeaderMap } from "./header.ts";
+import type { AmountUnit, ProfileName, VolumeUnit } from "./profiles.ts";
 
-const SPELLINGS = {
-  datetime: ["datetime", "timestamp"],
-  date: ["date", "trade_date", "日期"],
-  time: ["time", "时间"],
-  open: ["open", "开盘", "开盘价"],
-  high: ["high", "最高", "最高价"],
-  low: ["low", "最低", "最低价"],
-  close: ["close", "收盘", "收盘价"],
-  volume: ["volume", "vol", "成交量"],
-  amount: ["amount", "turnover", "成交额"],
-} as const;
-type Role = keyof typeof SPELLINGS;
+export { BarFileError, mapHeader, type HeaderMap };
 
-export type TimeColumns =
-  | { kind: "datetime"; column: number }
-  | { kind: "date-time"; date: number; time: number }
-  | { kind: "date"; column: number };
-
-/** Which column holds what, as read from a header. */
-export interface HeaderMap {
-  fields: number;
-  time: TimeColumns;
-  values: Record<BarValueField, number | null>;
-  /** Header names read for nothing. */
-  ignored: string[];
-}
-
-/** A file whose header or bytes cannot be read at all (not a row's fault). */
-export class BarFileError extends ValidationError {
-  constructor(message: string, line?: number) {
-    super([{ ...(line === undefined ? {} : { row: line }), field: "file", message }], message);
-  }
-}
-
-/** Reads a header row into a HeaderMap, or throws a BarFileError naming what is missing. */
-export function mapHeader(names: readonly string[]): HeaderMap {
-  const normal = names.map((name, i) => (i === 0 ? name.replace(/^\uFEFF/, "") : name).trim().toLowerCase());
-  const used = new Set<number>();
-  const find = (role: Role): number | null => {
-    for (const spelling of SPELLINGS[role]) {
-      const index = normal.indexOf(spelling);
-      if (index >= 0) {
-        used.add(index);
-        return index;
-      }
-    }
-    return null;
-  };
-  const datetime = find("datetime");
-  const date = find("date");
-  const time = find("time");
-  let timeColumns: TimeColumns;
-  if (datetime !== null) timeColumns = { kind: "datetime", column: datetime };
-  else if (date !== null && time !== null) timeColumns = { kind: "date-time", date, time };
-  else if (time !== null) timeColumns = { kind: "datetime", column: time };
-  else if (date !== null) timeColumns = { kind: "date", column: date };
-  else throw new BarFileError(`the header has no time column (one of datetime, timestamp, date, trade_date, time, 日期, 时间); it has ${describeNames(names)}`, 1);
-  // A date or time column the chosen reading does not use is not silently ignored either way:
-  // `datetime` wins over `date` + `time`, and the summary names the unused ones.
-  if (timeColumns.kind === "datetime") {
-    if (date !== null) used.delete(date);
-    if (time !== null && timeColumns.column !== time) used.delete(time);
-  }
-  const values = {} as Record<BarValueField, number | null>;
-  const missing: string[] = [];
-  for (const role of ["open", "high", "low", "close", "volume", "amount"] as const) {
-    values[role] = find(role);
-    if (values[role] === null && role !== "volume" && role !== "amount") missing.push(SPELLINGS[role].join("/"));
-  }
-  if (missing.length > 0) throw new BarFileError(`the header has no ${missing.join(", ")} column; it has ${describeNames(names)}`, 1);
-  const ignored = names.filter((_, i) => !used.has(i)).map((name) => name.trim());
-  return { fields: names.length, time: timeColumns, values, ignored };
-}
-
-function describeNames(names: readonly string[]): string {
-  const shown = names.slice(0, 20).map((name) => JSON.stringify(name.slice(0, 30)));
-  return `${shown.join(", ")}${names.length > 20 ? ", ..." : ""}`;
-}
-
-const NUMBER = /^-?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
-const DATE = /^(\d{4})(?:-(\d{2})-(\d{2})|\/(\d{2})\/(\d{2})|(\d{2})(\d{2}))$/;
-const TIME = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$|^(\d{2})(\d{2})(\d{2})?$/;
-const EPOCH_MS = /^\d{13}$/;
-/** `YYYYMMDDHHMM[SS]`, as some terminals write a bar's time in one column. */
-const COMPACT_DATETIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?$/;
-
-/** `YYYY-MM-DD`, `YYYY/MM/DD` or `YYYYMMDD` as `YYYY-MM-DD`; null when none of them. */
-function isoDate(text: string): string | null {
-  const m = DATE.exec(text);
-  if (!m) return null;
-  return `${m[1]}-${m[2] ?? m[4] ?? m[6]}-${m[3] ?? m[5] ?? m[7]}`;
-}
-
-/** `H:MM[:SS]` or `HHMM[SS]` as `HH:MM:SS`; null when neither. */
-function isoTime(text: string): string | null {
-  const m = TIME.exec(text);
-  if (!m) return null;
-  const hours = (m[1] ?? m[4])!.padStart(2, "0");
-  return `${hours}:${m[2] ?? m[5]}:${m[3] ?? m[6] ?? "00"}`;
-}
-
-/** One row's timestamp, or throws a TimestampError saying why not. */
-function readTime(fields: readonly string[], time: TimeColumns, timeZone: string): number {
-  if (time.kind === "date-time") {
-    const dateText = fields[time.date]!.trim();
-    const timeText = fields[time.time]!.trim();
-    const date = isoDate(dateText);
-    if (date === null) throw new TimestampError(`not a date: ${JSON.stringify(dateText.slice(0, 40))} (expected YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD)`);
-    const clock = isoTime(timeText);
-    if (clock === null) throw new TimestampError(`not a time of day: ${JSON.stringify(timeText.slice(0, 40))} (expected HH:MM[:SS] or HHMM[SS])`);
-    return toEpochMs(`${date} ${clock}`, timeZone);
-  }
-  const text = fields[time.column]!.trim();
-  if (time.kind === "date") {
-    const date = isoDate(text);
-    if (date === null) throw new TimestampError(`not a date: ${JSON.stringify(text.slice(0, 40))} (expected YYYY-MM-DD, YYYY/MM/DD or YYYYMMDD)`);
-    return toEpochMs(date, timeZone);
-  }
-  if (EPOCH_MS.test(text)) return toEpochMs(Number(text), timeZone);
-  const compact = COMPACT_DATETIME.exec(text);
-  if (compact) return toEpochMs(`${compact[1]}-${compact[2]}-${compact[3]} ${compact[4]}:${compact[5]}:${compact[6] ?? "00"}`, timeZone);
-  // A date in one of the accepted forms and a time of day (H:MM allowed), or the text as the
-  // domain reads it (ISO-8601 with an offset, fractions of a second).
-  const split = /^(\S+) (\S+)$/.exec(text);
-  const date = split ? isoDate(split[1]!) : null;
-  const clock = split ? isoTime(split[2]!) : null;
-  if (date !== null && clock !== null) return toEpochMs(`${date} ${clock}`, timeZone);
-  const iso = /^(\S+)([ T].*)$/.exec(text);
-  const isoDay = iso ? isoDate(iso[1]!) : null;
-  return toEpochMs(isoDay === null ? text : `${isoDay}${iso![2]}`, timeZone);
-}
-
-/** A row the import could not take: its line in the file (the header is line 1) and why. */
+/** A row the import could not take: its line in the file (the header's line is `headerLine`) and why. */
 export interface BadRow {
   line: number;
   reason: string;
 }
+
+export type Encoding = "utf-8" | "gbk";
+export const ENCODINGS: readonly Encoding[] = ["utf-8", "gbk"];
 
 export interface BarFileOptions {
   /** IANA zone that naive times are read in. */
@@ -179,8 +50,23 @@ export interface BarFileOptions {
   batchRows?: number;
   /** Report bad rows and go on (true), or stop at the first (false, the default). */
   skipBad?: boolean;
-  /** Writes one batch in one transaction; resolves with the rows written. */
-  write(bars: BarColumns, lines: { first: number; last: number }): Promise<number>;
+  /** The profile (profiles.ts); omitted, the one the header matches. */
+  profile?: ProfileName;
+  /** The text's encoding; omitted, UTF-8, or GBK when the first two lines are GBK and not UTF-8. */
+  encoding?: Encoding;
+  /** The volume column's unit, over the profile's (`lots`: 手, 100 shares). */
+  volumeUnit?: VolumeUnit;
+  /** The amount column's unit, over the profile's (`thousands`: 千元). */
+  amountUnit?: AmountUnit;
+  /** Store forward- or back-adjusted prices as the bars (refused otherwise). */
+  adjusted?: boolean;
+  /** Called once the header is read (with its line), before any write: a caller may refuse the file here. */
+  onHeader?(header: HeaderMap, line: number): void;
+  /**
+   * Writes one batch of one symbol in one transaction; resolves with the rows written. `symbol`
+   * is the row's code-column value, or null for a file without one.
+   */
+  write(bars: BarColumns, lines: { first: number; last: number }, symbol: string | null): Promise<number>;
   /** Each bad row, as it is found (skipped or the one that stopped the import). */
   onBadRow?(bad: BadRow): void;
   /** Bytes read so far, after each piece. */
@@ -188,21 +74,38 @@ export interface BarFileOptions {
 }
 
 export interface BarFileSummary {
-  /** Data rows read (blank lines not counted). */
+  /** Data rows read (blank lines, a title and a footer not counted). */
   rows: number;
   /** Rows written, as the writes reported them. */
   written: number;
+  /** Rows written per symbol of a file with a code column (empty for one without). */
+  symbols: Record<string, number>;
   batches: number;
   /** Bad rows seen (with skipBad, all of them; without, the one that stopped the import). */
   badRows: number;
   /** The row that stopped the import (without skipBad), or null. */
   stoppedAt: BadRow | null;
   header: HeaderMap | null;
+  /** The file line of the header (after a title line, 2). */
+  headerLine: number;
+  /** How the text was decoded, and whether that was detected. */
+  encoding: { name: Encoding; detected: boolean };
+  /** What a TDX title line said of the prices (前复权 ...), or baostock's adjustflag, when adjusted. */
+  adjusted: string | null;
   bytes: number;
 }
 
 /** Text handed to papaparse at a time. */
 const PIECE_CHARS = 256 * 1024;
+/** Bytes looked at to tell UTF-8 from GBK (the first two lines within them: a title and a header). */
+const DETECT_BYTES = 64 * 1024;
+
+/** A TDX export's title: code, name, period and adjustment ("601003 柳钢股份 日线 前复权"). */
+const TDX_TITLE = /^\s*\d{6}\s+\S+\s+\S*(?:线|分钟)\S*(?:\s+(前复权|后复权|不复权))?\s*$/;
+/** A TDX export's last line. */
+const TDX_FOOTER = /^\s*数据来源\s*[:：]/;
+/** baostock's adjustflag: 3 is raw. */
+const BAOSTOCK_ADJUSTED: Record<string, string> = { "1": "adjustflag 1 (后复权, back-adjusted)", "2": "adjustflag 2 (前复权, forward-adjusted)" };
 
 /**
  * Reads a bar file from `stream` and writes it in batches through `options.write`. Without
@@ -211,16 +114,21 @@ const PIECE_CHARS = 256 * 1024;
  */
 export async function importBarFile(stream: ReadableStream<Uint8Array>, options: BarFileOptions): Promise<BarFileSummary> {
   const batchRows = options.batchRows ?? 10_000;
-  const summary: BarFileSummary = { rows: 0, written: 0, batches: 0, badRows: 0, stoppedAt: null, header: null, bytes: 0 };
+  const summary: BarFileSummary = {
+    rows: 0, written: 0, symbols: {}, batches: 0, badRows: 0, stoppedAt: null, header: null, headerLine: 0,
+    encoding: { name: options.encoding ?? "utf-8", detected: options.encoding === undefined }, adjusted: null, bytes: 0,
+  };
   let header: HeaderMap | null = null;
   let line = 1; // the line the next record starts on
-  let batch = new BatchBuilder();
+  let batches = new Map<string | null, BatchBuilder>();
+  let pending = 0;
   let stop = false;
-  // The line of each time in this batch and the one before: a time seen twice in a file is a
-  // bad row, not a silent overwrite (a wrong column read, or an hour repeated when clocks go
-  // back). Two batches' worth are kept, which catches every repeat in a file sorted either way.
-  let seen = new Map<number, number>();
-  let seenBefore = new Map<number, number>();
+  // The line of each time in this batch and the one before, per symbol: a time seen twice in a
+  // file is a bad row, not a silent overwrite (a wrong column read, or an hour repeated when
+  // clocks go back). Two batches' worth are kept, which catches every repeat in a sorted file.
+  let seen = new Map<string | null, Map<number, number>>();
+  let seenBefore = new Map<string | null, Map<number, number>>();
+  const pause = pauses();
 
   const bad = (row: BadRow): void => {
     summary.badRows++;
@@ -234,34 +142,40 @@ export async function importBarFile(stream: ReadableStream<Uint8Array>, options:
   const flush = async (): Promise<void> => {
     seenBefore = seen;
     seen = new Map();
-    if (batch.length === 0) return;
-    const built = batch;
-    batch = new BatchBuilder();
-    let { columns, lines } = built.result();
-    // The bar rules (high >= low, no negative volume ...) over the whole batch at once, and for
-    // a daily file the midnight rule, so a bad row of either kind is reported by its line.
-    const issues: Issue[] = [];
-    try {
-      validateBars(columns, options.timeZone);
-    } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
-      issues.push(...error.issues);
-    }
-    if (options.interval === "1d") issues.push(...dailyStampIssues(columns.timestamp as ArrayLike<number>, options.timeZone));
-    if (issues.length > 0) {
-      const badAt = new Map<number, string>();
-      for (const issue of issues) {
-        if (issue.row === undefined || badAt.has(issue.row)) continue;
-        badAt.set(issue.row, `${issue.field ?? "bar"}: ${issue.message}`);
+    if (pending === 0) return;
+    const built = [...batches];
+    batches = new Map();
+    pending = 0;
+    // The bar rules (high >= low, no negative volume ...) over each symbol's rows at once, and
+    // for a daily file the midnight rule, so a bad row of either kind is reported by its line.
+    const badAt = new Map<number, string>();
+    for (const [, batch] of built) {
+      const { columns, lines } = batch.result();
+      const issues: Issue[] = [];
+      try {
+        validateBars(columns, options.timeZone);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        issues.push(...error.issues);
       }
-      const rows = [...badAt.keys()].sort((a, b) => a - b);
-      const keep = options.skipBad ? lines.map((_, i) => !badAt.has(i)) : lines.map((_, i) => i < rows[0]!);
-      for (const row of options.skipBad ? rows : rows.slice(0, 1)) bad({ line: lines[row]!, reason: badAt.get(row)! });
-      ({ columns, lines } = built.result(keep));
+      if (options.interval === "1d") issues.push(...dailyStampIssues(columns.timestamp as ArrayLike<number>, options.timeZone));
+      for (const issue of issues) {
+        if (issue.row === undefined || badAt.has(lines[issue.row]!)) continue;
+        badAt.set(lines[issue.row]!, `${issue.field ?? "bar"}: ${issue.message}`);
+      }
     }
-    if (lines.length === 0) return;
-    summary.written += await options.write(columns, { first: lines[0]!, last: lines[lines.length - 1]! });
-    summary.batches++;
+    // Without skipBad nothing from the first bad line on is written, whichever symbol it is.
+    const badLines = [...badAt.keys()].sort((a, b) => a - b);
+    const firstBad = badLines[0] ?? Infinity;
+    for (const badLine of options.skipBad ? badLines : badLines.slice(0, 1)) bad({ line: badLine, reason: badAt.get(badLine)! });
+    for (const [symbol, batch] of built) {
+      const { columns, lines } = batch.result((at) => (options.skipBad ? !badAt.has(at) : at < firstBad));
+      if (lines.length === 0) continue;
+      const written = await options.write(columns, { first: lines[0]!, last: lines[lines.length - 1]! }, symbol);
+      summary.written += written;
+      if (symbol !== null) summary.symbols[symbol] = (summary.symbols[symbol] ?? 0) + written;
+      summary.batches++;
+    }
   };
 
   // A row refused while reading. Without skipBad it stops the import, but the rows before it in
@@ -274,50 +188,97 @@ export async function importBarFile(stream: ReadableStream<Uint8Array>, options:
     bad(row);
   };
 
+  /** The header row (or a line before it that a TDX export writes): read, or skipped. */
+  const readHeaderRecord = (fields: string[], at: number): void => {
+    const only = fields.length === 1 ? fields[0]!.trim() : null;
+    if (only !== null && at === summary.headerLine + 1 && summary.headerLine === 0) {
+      const title = TDX_TITLE.exec(only);
+      if (title) {
+        // The title line: its adjustment is the file's.
+        if (title[1] === "前复权" || title[1] === "后复权") summary.adjusted = title[1];
+        summary.headerLine = at; // provisional: the header is the next line
+        return;
+      }
+    }
+    // A TDX export pads its header with tabs and spaces while its rows are comma-separated.
+    const names = only !== null && only.includes("\t") ? fields[0]!.split("\t") : fields;
+    header = mapHeader(names, options);
+    summary.header = header;
+    summary.headerLine = at;
+    if (summary.adjusted !== null && !options.adjusted) {
+      throw new BarFileError(
+        `the file holds ${summary.adjusted} (adjusted) prices, as its title says; tradelite stores raw prices and adjusts on read. Export the raw prices (不复权), or store these as they are with --adjusted`,
+        at - 1,
+      );
+    }
+    if (header.profile === "cache" && header.code !== null) throw new BarFileError("a cache file names no symbols", at);
+    options.onHeader?.(header, at);
+  };
+
+  const values = new Array<number | null>(6);
   const readRecords = async (records: string[][]): Promise<void> => {
     for (let r = 0; r < records.length && !stop; r++) {
       const fields = records[r]!;
       const at = line++;
       if (fields.length === 1 && fields[0]!.trim() === "") continue; // a blank line
       if (header === null) {
-        header = mapHeader(fields);
-        summary.header = header;
+        readHeaderRecord(fields, at);
         continue;
       }
+      if (fields.length === 1 && TDX_FOOTER.test(fields[0]!)) continue;
       summary.rows++;
-      if (fields.length !== header.fields) {
-        await reject({ line: at, reason: `${fields.length} fields; the header has ${header.fields}` });
+      const map: HeaderMap = header;
+      if (fields.length !== map.fields) {
+        await reject({ line: at, reason: `${fields.length} fields; the header has ${map.fields}` });
         continue;
+      }
+      let symbol: string | null = null;
+      if (map.code !== null) {
+        symbol = fields[map.code]!.trim();
+        const problem = symbolProblem(symbol);
+        if (problem !== undefined) {
+          await reject({ line: at, reason: `code: ${problem}` });
+          continue;
+        }
+      }
+      if (map.adjustflag !== null) {
+        const flag = fields[map.adjustflag]!.trim();
+        const adjusted = BAOSTOCK_ADJUSTED[flag];
+        if (adjusted !== undefined && !options.adjusted) {
+          await flush();
+          throw new BarFileError(`line ${at} holds ${adjusted} prices; tradelite stores raw prices (adjustflag 3) and adjusts on read. Fetch the raw bars, or store these as they are with --adjusted`, at);
+        }
+        if (adjusted !== undefined) summary.adjusted ??= adjusted;
+        else if (flag !== "3") {
+          await reject({ line: at, reason: `adjustflag: ${JSON.stringify(flag.slice(0, 10))} is not 1, 2 or 3` });
+          continue;
+        }
       }
       let timestamp: number;
       try {
-        timestamp = readTime(fields, header.time, options.timeZone);
+        timestamp = readTime(fields, map, options.timeZone);
       } catch (error) {
         if (!(error instanceof TimestampError)) throw error;
         await reject({ line: at, reason: `time: ${error.reason}` });
         continue;
       }
-      let reason: string | null = null;
-      const values = new Array<number | null>(6);
-      VALUE_FIELDS.forEach((field, i) => {
-        const column = header!.values[field];
-        const text = column === null ? "" : fields[column]!.trim();
-        if (text === "") values[i] = null;
-        else if (NUMBER.test(text)) values[i] = Number(text);
-        else reason ??= `${field}: not a number: ${JSON.stringify(text.slice(0, 40))}`;
-      });
+      const reason = readValues(fields, map, values);
       if (reason !== null) {
         await reject({ line: at, reason });
         continue;
       }
-      const earlier = seen.get(timestamp) ?? seenBefore.get(timestamp);
+      let times = seen.get(symbol);
+      if (!times) seen.set(symbol, (times = new Map()));
+      const earlier = times.get(timestamp) ?? seenBefore.get(symbol)?.get(timestamp);
       if (earlier !== undefined) {
-        await reject({ line: at, reason: `time: ${new Date(timestamp).toISOString()} again (line ${earlier} has it); a time may appear once` });
+        await reject({ line: at, reason: `time: ${new Date(timestamp).toISOString()} again (line ${earlier} has it); a time may appear once${symbol === null ? "" : ` for ${symbol}`}` });
         continue;
       }
-      seen.set(timestamp, at);
+      times.set(timestamp, at);
+      let batch = batches.get(symbol);
+      if (!batch) batches.set(symbol, (batch = new BatchBuilder()));
       batch.push(timestamp, values, at);
-      if (batch.length >= batchRows) await flush();
+      if (++pending >= batchRows) await flush();
     }
   };
 
@@ -359,7 +320,6 @@ export async function importBarFile(stream: ReadableStream<Uint8Array>, options:
     }
   };
 
-  const decoder = new TextDecoder("utf-8", { fatal: true });
   let carry = "";
   /** Set while the rest of an overlong line is being skipped. */
   let skippingLongLine = false;
@@ -383,6 +343,8 @@ export async function importBarFile(stream: ReadableStream<Uint8Array>, options:
         const cut = complete.lastIndexOf("\n", at + PIECE_CHARS);
         const end = cut >= at ? cut + 1 : complete.indexOf("\n", at) + 1;
         await parseLines(complete.slice(at, end));
+        // An upload read on the server's thread: let other requests run between pieces.
+        await pause();
         at = end;
       }
     }
@@ -402,39 +364,66 @@ export async function importBarFile(stream: ReadableStream<Uint8Array>, options:
     throw new BarFileError(message, line);
   };
 
-  const reader = stream.getReader();
-  try {
-    let first = true;
-    while (!stop) {
-      const chunk = await reader.read();
-      if (chunk.done) break;
-      let text: string;
-      try {
-        text = decoder.decode(chunk.value, { stream: true });
-      } catch {
-        // Read the lines before the first byte that is not UTF-8, then stop there.
+  let decoder = options.encoding ? new TextDecoder(options.encoding, { fatal: true }) : null;
+  let first = true;
+  /** Decodes and reads one piece of bytes. */
+  const takeBytes = async (bytes: Uint8Array): Promise<void> => {
+    let text: string;
+    try {
+      text = decoder!.decode(bytes, { stream: true });
+    } catch {
+      // Read the lines before the first byte that cannot be decoded, then stop there.
+      if (summary.encoding.name === "utf-8") {
         try {
-          const prefix = decoder.decode(chunk.value.subarray(0, validUtf8Prefix(chunk.value)), { stream: true });
+          const prefix = decoder!.decode(bytes.subarray(0, validUtf8Prefix(bytes)), { stream: true });
           await take(first && prefix.charCodeAt(0) === 0xfeff ? prefix.slice(1) : prefix);
         } catch {
           // A character cut between two chunks: report from the lines read so far.
         }
-        await fileError(`the file is not UTF-8 text (line ${line}); convert it first (GBK exports: iconv -f GBK -t UTF-8)`);
       }
-      summary.bytes += chunk.value.byteLength;
-      if (first && text!.length > 0) {
-        if (text!.charCodeAt(0) === 0xfeff) text = text!.slice(1);
-        first = false;
+      return fileError(
+        summary.encoding.name === "utf-8"
+          ? `the file is not UTF-8 text (line ${line}); a GBK file (Chinese Windows exports) is read with --encoding gbk`
+          : `the file is not ${summary.encoding.name.toUpperCase()} text (line ${line})`,
+      );
+    }
+    summary.bytes += bytes.byteLength;
+    if (first && text.length > 0) {
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      first = false;
+    }
+    await take(text);
+    options.onProgress?.(summary.bytes);
+  };
+
+  const reader = stream.getReader();
+  try {
+    let head: Uint8Array | null = decoder ? null : new Uint8Array(0);
+    while (!stop) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      if (head !== null) {
+        // The encoding is chosen from the first two lines (a title and a header).
+        head = concat(head, chunk.value);
+        if (head.length < DETECT_BYTES && countNewlines(head, 2) < 2) continue;
+        decoder = detectEncoding(head, summary);
+        const bytes = head;
+        head = null;
+        await takeBytes(bytes);
+        continue;
       }
-      await take(text!);
-      options.onProgress?.(summary.bytes);
+      await takeBytes(chunk.value);
+    }
+    if (head !== null && !stop) {
+      decoder = detectEncoding(head, summary);
+      await takeBytes(head);
     }
     if (!stop) {
       let rest = "";
       try {
-        rest = decoder.decode();
+        rest = decoder?.decode() ?? "";
       } catch {
-        await fileError("the file ends inside a UTF-8 character");
+        await fileError(`the file ends inside a ${summary.encoding.name.toUpperCase()} character`);
       }
       await take(rest);
       if (!skippingLongLine && carry !== "" && !stop) await parseLines(`${carry}\n`); // a last line without "\n"
@@ -444,8 +433,45 @@ export async function importBarFile(stream: ReadableStream<Uint8Array>, options:
   } finally {
     await reader.cancel().catch(() => {});
   }
-  if (header === null) throw new BarFileError("the file is empty: no header row");
+  if (header === null) throw new BarFileError(summary.headerLine > 0 ? "the file has a title line and no header row" : "the file is empty: no header row");
   return summary;
+}
+
+/** UTF-8, unless the first two lines are not UTF-8 and are GBK. */
+function detectEncoding(head: Uint8Array, summary: BarFileSummary): TextDecoder {
+  let end = 0;
+  for (let newlines = 0; end < head.length && newlines < 2; end++) if (head[end] === 0x0a) newlines++;
+  const lines = head.subarray(0, end);
+  // A character cut at the end of what was looked at is not a reason to leave UTF-8.
+  const valid = validUtf8Prefix(lines);
+  if (valid === lines.length || (end === head.length && lines.length - valid < 4 && !lines.subarray(valid).includes(0x0a))) {
+    return new TextDecoder("utf-8", { fatal: true });
+  }
+  try {
+    new TextDecoder("gbk", { fatal: true }).decode(lines.subarray(0, end === head.length ? lastNewline(lines) + 1 : end));
+    summary.encoding = { name: "gbk", detected: true };
+    return new TextDecoder("gbk", { fatal: true });
+  } catch {
+    return new TextDecoder("utf-8", { fatal: true });
+  }
+}
+
+function lastNewline(bytes: Uint8Array): number {
+  return bytes.lastIndexOf(0x0a);
+}
+
+function countNewlines(bytes: Uint8Array, upTo: number): number {
+  let n = 0;
+  for (let i = bytes.indexOf(0x0a); i >= 0 && n < upTo; i = bytes.indexOf(0x0a, i + 1)) n++;
+  return n;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const both = new Uint8Array(a.length + b.length);
+  both.set(a);
+  both.set(b, a.length);
+  return both;
 }
 
 /** The length of the longest prefix of `bytes` that is well-formed UTF-8. */
@@ -479,7 +505,7 @@ function withoutCarriageReturn(fields: string[]): string[] {
 
 const VALUE_FIELDS = ["open", "high", "low", "close", "volume", "amount"] as const;
 
-/** Rows of one batch as columns, with the file line of each row. */
+/** Rows of one batch of one symbol as columns, with the file line of each row. */
 class BatchBuilder {
   length = 0;
   readonly timestamps: number[] = [];
@@ -493,9 +519,10 @@ class BatchBuilder {
     this.length++;
   }
 
-  /** The batch as BarColumns (only the rows `keep` marks, when given). */
-  result(keep?: readonly boolean[]): { columns: BarColumns; lines: number[] } {
-    const pick = <T>(items: T[]): T[] => (keep ? items.filter((_, i) => keep[i]) : items);
+  /** The batch as BarColumns (only the rows whose line `keep` accepts, when given). */
+  result(keep?: (line: number) => boolean): { columns: BarColumns; lines: number[] } {
+    const kept = keep ? this.lines.map(keep) : null;
+    const pick = <T>(items: T[]): T[] => (kept ? items.filter((_, i) => kept[i]) : items);
     const columns: BarColumns = { timestamp: Float64Array.from(pick(this.timestamps)) };
     VALUE_FIELDS.forEach((field, i) => {
       columns[field] = pick(this.values[i]!);

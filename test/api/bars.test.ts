@@ -245,7 +245,7 @@ describe("/v1/bars/{symbol}", () => {
       const source = await tdxBars(TDX_INDEX_1MIN);
       expect(source.length).toBe(24_000);
       const upload = await call(f.app, "POST", "/v1/bars/000001.SH", { csv: csvOf(source) });
-      expect({ status: upload.status, text: upload.text.slice(0, 300) }).toEqual({ status: 200, text: JSON.stringify({ written: 24_000 }) });
+      expect({ status: upload.status, text: upload.text.slice(0, 300) }).toEqual({ status: 200, text: JSON.stringify({ written: 24_000, file: { profile: "cache", encoding: "utf-8", conversions: [], assumed: [], ignored: [] } }) });
       const stored = await f.store.getBars("000001.SH");
       expectSameBars(stored, source);
       const exported = await call(f.app, "GET", "/v1/bars/000001.SH?format=csv");
@@ -288,7 +288,7 @@ describe("the daily series over /v1/bars/{symbol}", () => {
     expect((await call(f.app, "POST", "/v1/bars/600519.SH", { json: minutes })).body).toEqual({ written: 30 });
     expect((await call(f.app, "POST", "/v1/bars/600519.SH?interval=1d", { json: DAILY_BARS })).body).toEqual({ written: 2 });
     const csv = "timestamp,open,high,low,close,volume,amount\n2024-01-04T16:00:00.000Z,11,11.5,10.5,11.2,3000,33600\n";
-    expect((await call(f.app, "POST", "/v1/bars/600519.SH?interval=1d", { csv })).body).toEqual({ written: 1 });
+    expect((await call(f.app, "POST", "/v1/bars/600519.SH?interval=1d", { csv })).body).toMatchObject({ written: 1 });
     expect(await f.store.getBars("600519.SH")).toHaveLength(30);
 
     const stored = (await call(f.app, "GET", "/v1/bars/600519.SH?interval=1d&source=stored")).body as { timestamp: number }[];

@@ -56,7 +56,7 @@ describe("/v1/cache", () => {
   test("POST (text/csv) stores the uploaded CSV through the cache", async () => {
     const f = await openApiFixture({ withCache: true });
     const answer = await call(f.app, "POST", "/v1/cache/AAA", { csv: csvOf(bars) });
-    expect({ status: answer.status, text: answer.text.slice(0, 300) }).toEqual({ status: 200, text: JSON.stringify({ written: 8, compacted: false }) });
+    expect({ status: answer.status, text: answer.text.slice(0, 300) }).toEqual({ status: 200, text: JSON.stringify({ written: 8, compacted: false, file: { profile: "cache", encoding: "utf-8", conversions: [], assumed: [], ignored: [] } }) });
     expectSameBars(cacheFileBars(f.cache!, "AAA"), bars);
     expectSameBars(await f.store.getBars("AAA"), bars);
   });

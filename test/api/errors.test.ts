@@ -206,19 +206,18 @@ describe("error answers are bounded", () => {
     expect((answer.body as { error: { total: number } }).error.total).toBe(300);
   });
 
-  test("a CSV upload of 3,000 bad values lists the first 100 with the total (every row was read); nothing written", async () => {
+  test("a CSV upload of 1,500 bad rows lists the first 100 with the total (every row was read); nothing written", async () => {
     const f = await openApiFixture();
-    const rows = Array.from({ length: 1_500 }, (_, i) => `2024-01-02T01:${String(31 + (i % 20)).padStart(2, "0")}:00Z,x,1,1,1,1,y`);
+    const rows = Array.from({ length: 1_500 }, (_, i) => `${new Date(Date.UTC(2024, 0, 2, 1, 31) + i * 60_000).toISOString()},x,1,1,1,1,y`);
     const answer = await call(f.app, "POST", "/v1/bars/CSVBAD", { csv: `timestamp,open,high,low,close,volume,amount\n${rows.join("\n")}\n` });
-    const error = expectError(answer, 422, "VALIDATION") as unknown as { details: { row: number; field: string }[] };
+    const error = expectError(answer, 422, "VALIDATION") as unknown as { details: { row: number; field: string; message: string }[] };
     expect(error.details).toHaveLength(100);
-    expect(error.details.slice(0, 4)).toEqual([
+    expect(error.details.slice(0, 2)).toEqual([
       { row: 0, field: "open", message: 'not a number: "x"' },
-      { row: 0, field: "amount", message: 'not a number: "y"' },
       { row: 1, field: "open", message: 'not a number: "x"' },
-      { row: 1, field: "amount", message: 'not a number: "y"' },
     ]);
-    expect((answer.body as { error: { total: number } }).error.total).toBe(3_000);
+    expect(error.details.at(-1)!.row).toBe(99);
+    expect((answer.body as { error: { total: number } }).error.total).toBe(1_500);
     expect(await f.store.overview()).toEqual([]);
   });
 

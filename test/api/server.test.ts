@@ -278,7 +278,7 @@ describe("a million rows through the real server", () => {
     console.log(
       `api 1M-row CSV upload: ${seconds(started)} s, server RSS ${mb(before.rss)} MB before, peak ${mb(after.peak)} MB: server peak RSS +${mb(increase)} MB (bound ${mb(UPLOAD_PEAK_BOUND)} MB)`,
     );
-    expect({ status: response.status, body: text }).toEqual({ status: 200, body: JSON.stringify({ written: ROWS }) });
+    expect({ status: response.status, body: text }).toEqual({ status: 200, body: JSON.stringify({ written: ROWS, file: { profile: "cache", encoding: "utf-8", conversions: [], assumed: [], ignored: [] } }) });
     expect(increase).toBeLessThan(UPLOAD_PEAK_BOUND);
 
     const overview = (await (await call(main, "/v1/symbols")).json()) as SymbolOverview[];
@@ -326,7 +326,7 @@ describe("50 concurrent readers while a large CSV import runs", () => {
 
     expect(reads.length).toBeGreaterThanOrEqual(50 * MIN_READS);
     expect(reads.filter((read) => read.status !== 200 || read.problem !== null)).toEqual([]);
-    expect(imported).toEqual({ status: 200, body: JSON.stringify({ written: IMPORT_ROWS }) });
+    expect(imported).toEqual({ status: 200, body: JSON.stringify({ written: IMPORT_ROWS, file: { profile: "cache", encoding: "utf-8", conversions: [], assumed: [], ignored: [] } }) });
     // The reads did overlap the import (it streamed in while they were answered).
     expect(duringImport).toBeGreaterThan(0);
     const overview = (await (await call(main, "/v1/symbols")).json()) as SymbolOverview[];
@@ -379,10 +379,10 @@ describe("bad input through the real server", () => {
     expect(((await hourly.json()) as Bar[]).length).toBe(25);
   });
 
-  test("a CSV upload with a missing column is a 400 naming it, and nothing is written", async () => {
-    const csv = "timestamp,open,high,low,close,volume\n2024-01-02T01:31:00.000Z,10.5,10.6,10.4,10.55,1200\n";
+  test("a CSV upload without a price column is a 400 naming it, and nothing is written", async () => {
+    const csv = "timestamp,open,high,close,volume,amount\n2024-01-02T01:31:00.000Z,10.5,10.6,10.55,1200,12660\n";
     const body = await expectError(await call(main, "/v1/bars/BADCSV", csvPost(csv)), 400, "MALFORMED");
-    expect(body.error.message).toContain("missing amount");
+    expect(body.error.message).toContain("no low");
     expect(await (await call(main, "/v1/bars/BADCSV")).json()).toEqual([]);
   });
 
