@@ -24,18 +24,7 @@ export interface DayRecord {
 }
 
 /** One minute record as the file holds it: float32 prices, the closing minute since midnight. */
-export interface MinuteRecord {
-  year: number;
-  month: number;
-  day: number;
-  minutes: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  amount: number;
-  volume: number;
-}
+export type MinuteRecord = Omit<DayRecord, "date"> & { year: number; month: number; day: number; minutes: number };
 
 /** `.day` bytes: u32 date YYYYMMDD, u32 OHLC, f32 amount, u32 volume, u32 reserved. */
 export function dayFile(records: readonly DayRecord[]): Uint8Array {
