@@ -16,7 +16,7 @@ const USAGE = `usage: tradelite import <file | folder> [options]
 Streams bar files into the database ($TRADELITE_DB, else ./data/trading.db), in batches that
 each commit whole: CSV files, and TDX (通达信) binary files (sz000001.day daily, sh600519.lc1
 1-minute, sh600519.lc5 5-minute). A folder imports every such file in it, one symbol per file,
-and a TDX vipdoc folder's {sh,sz,bj}/{lday,minline,fzline} files.
+and a TDX install or vipdoc folder's {sh,sz,bj}/{lday,minline,fzline} files.
 
 options:
   --symbol S       the symbol (default: from the file name: 600519.SH.csv, sh600519.csv and
@@ -68,13 +68,15 @@ export function symbolFromFileName(path: string): string {
   return symbol;
 }
 
-/** The folders of a TDX vipdoc tree that hold bar files, relative to the vipdoc folder. */
-const VIPDOC_FOLDERS = ["sh", "sz", "bj"].flatMap((exchange) => ["lday", "minline", "fzline"].map((kind) => join(exchange, kind)));
+/** The folders of a TDX tree that hold bar files: an exchange's, and the vipdoc folder's. */
+const TDX_BAR_FOLDERS = ["lday", "minline", "fzline"];
+const VIPDOC_FOLDERS = ["sh", "sz", "bj"].flatMap((exchange) => TDX_BAR_FOLDERS.map((kind) => join(exchange, kind)));
 
 /**
  * The files an import argument names: the file; or a folder's *.csv and TDX files (*.day, *.lc1,
- * *.lc5) and, when it is (or holds) a TDX vipdoc folder, those of its {sh,sz,bj}/{lday,minline,
- * fzline} folders, each folder's in name order.
+ * *.lc5) and those of the TDX folders in it: an install folder's vipdoc/{sh,sz,bj}/{lday,minline,
+ * fzline}, a vipdoc folder's {sh,sz,bj}/..., an exchange folder's {lday,minline,fzline}; each
+ * folder's files in name order.
  */
 function filesOf(target: string): string[] {
   let stat;
@@ -84,7 +86,11 @@ function filesOf(target: string): string[] {
     throw new UsageError(`no such file or folder: ${target}`);
   }
   if (!stat.isDirectory()) return [target];
-  const folders = [target, ...[target, join(target, "vipdoc")].flatMap((vipdoc) => VIPDOC_FOLDERS.map((folder) => join(vipdoc, folder)))];
+  const folders = [
+    target,
+    ...TDX_BAR_FOLDERS.map((folder) => join(target, folder)),
+    ...[target, join(target, "vipdoc")].flatMap((vipdoc) => VIPDOC_FOLDERS.map((folder) => join(vipdoc, folder))),
+  ];
   // Files only, not folders named *.csv; not hidden ones (._600519.SH.csv from macOS). Other
   // nested folders are not walked.
   const files = folders

@@ -53,6 +53,12 @@ describe("import of TDX binary files", () => {
     const settings = JSON.parse((await cli(["settings", "--json"], env)).stdout) as Record<string, unknown>;
     expect(settings).toMatchObject({ timezone: "Asia/Shanghai", barTimestamp: "end" });
 
+    // The vipdoc folder itself and one exchange's folder are read the same way.
+    const again = await cli(["import", join(vipdoc("vipdoc-only"), "vipdoc"), "--json"], env);
+    expect(JSON.parse(again.stdout)).toMatchObject({ ok: true, files: 2, written: 7_875, series: "1d and minutes", skipped: [expect.stringContaining("sh688001.lc5")] });
+    const exchange = await cli(["import", join(vipdoc("exchange-only"), "vipdoc", "sh"), "--json"], env);
+    expect(JSON.parse(exchange.stdout)).toMatchObject({ ok: true, files: 1, written: 2_880 });
+
     const python = await readWithPython(REAL_TDX_BINARIES.lc1);
     const minutes = withDatabase(env.TRADELITE_DB, (db) => db.getBars("688001.SH"));
     expect(minutes.map((bar) => shanghaiWall(bar.timestamp))).toEqual(python.map((record) => `${record.date} ${record.minute}`));
