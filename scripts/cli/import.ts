@@ -308,14 +308,16 @@ async function run(argv: string[]): Promise<number> {
     await store.close();
   }
   const seconds = (performance.now() - started) / 1000;
+  const csvRead = files.some((file) => file.tdx === null);
+  // The zone the files' times were read in: the CSV files', else TDX's exchange zone.
+  const readZone = csvRead ? timeZone : (fileZoneOption ?? EXCHANGE_ZONE);
   const seriesWritten = [...new Set(files.map((file) => file.series))];
   const seriesName = seriesWritten.length === 1 ? seriesWritten[0]! : "1d and minutes";
   if (values.json) {
     const target = cache ? { cache: cache.settings.dir, database: location } : { database: location };
-    console.log(JSON.stringify({ ok: !failed, files: totals.files, of: files.length, skipped: skipped.map((skip) => skip.path), rows: totals.rows, written: totals.written, batches: totals.batches, badRows: totals.bad, series: seriesName, timezone: timeZone, ...target, seconds }));
+    console.log(JSON.stringify({ ok: !failed, files: totals.files, of: files.length, skipped: skipped.map((skip) => skip.path), rows: totals.rows, written: totals.written, batches: totals.batches, badRows: totals.bad, series: seriesName, timezone: readZone, ...target, seconds }));
     return failed ? EXIT_FAILURE : EXIT_OK;
   }
-  const csvRead = files.some((file) => file.tdx === null);
   printSummary(failed ? "import stopped" : "import done", [
     ["files", `${totals.files} of ${files.length}${skipped.length > 0 ? ` (${skipped.length} left out, named above)` : ""}`],
     ["rows read", totals.rows],
@@ -323,7 +325,7 @@ async function run(argv: string[]): Promise<number> {
     ["batches", totals.batches],
     ["bad rows", `${totals.bad}${values["skip-bad"] ? " (skipped)" : ""}`],
     ["series", { "1d": "1d (stored daily bars)", minutes: "bars as written", "1d and minutes": "1d (TDX .day and --interval 1d files) and bars as written" }[seriesName] ?? seriesName],
-    ["time zone", `${csvRead ? `${timeZone} (the file's naive times)` : `${fileZoneOption ?? EXCHANGE_ZONE} (TDX's exchange times)`}${timeZone === store.timezone ? "" : `; the database stores ${store.timezone}`}`],
+    ["time zone", `${readZone} (${csvRead ? "the file's naive times" : "TDX's exchange times"})${readZone === store.timezone ? "" : `; the database stores ${store.timezone}`}`],
     ["target", cache ? `session cache ${cache.settings.dir} (and ${location})` : location],
     ["took", `${seconds.toFixed(1)} s (${Math.round(totals.written / Math.max(seconds, 0.001)).toLocaleString("en-US")} bars/s)`],
   ]);

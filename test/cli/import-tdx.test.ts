@@ -135,12 +135,17 @@ describe("import of TDX binary files", () => {
     }
   });
 
-  test("into a database stamped at the start, the minutes go in as written and the summary says what that means", async () => {
+  test("into a UTC database stamped at the start: minutes read in the exchange's zone and stored as written, the summary saying what that means", async () => {
     const env = freshEnv();
-    expect((await cli(["init", "--timezone", "Asia/Shanghai", "--bar-timestamp", "start"], env)).code).toBe(0);
+    expect((await cli(["init", "--timezone", "UTC", "--bar-timestamp", "start"], env)).code).toBe(0);
     const run = await cli(["import", REAL_TDX_BINARIES.lc5], env);
     expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/time zone\s+Asia\/Shanghai \(TDX's exchange times\); the database stores UTC/);
     expect(run.stdout).toContain("TDX stamps a minute bar with its closing minute");
-    expect(shanghaiWall(withDatabase(env.TRADELITE_DB, (db) => db.getBars("688001.SH"))[0]!.timestamp)).toBe("2021-06-01 09:35");
+    expect(run.stdout).not.toContain("naive times were read as UTC");
+    expect(withDatabase(env.TRADELITE_DB, (db) => db.getBars("688001.SH"))[0]!.timestamp).toBe(Date.parse("2021-06-01T01:35:00Z"));
+    // A .day file's dates are days in the database's zone: UTC midnights here.
+    expect((await cli(["import", REAL_TDX_BINARIES.day], env)).code).toBe(0);
+    expect(withDatabase(env.TRADELITE_DB, (db) => db.getBars("000001.SZ", { interval: "1d" }))[0]!.timestamp).toBe(Date.parse("2000-02-14T00:00:00Z"));
   });
 });
