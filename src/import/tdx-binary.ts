@@ -66,7 +66,9 @@ export function tdxInterval(kind: TdxKind): "1d" | "1m" | "5m" {
  * quoted to 0.001). Added here without a reader to cite: Shanghai 52-58 (the ETFs numbered since,
  * 560xxx, 588xxx, are funds like 510xxx) and Beijing stocks (43, 83, 87, 92) and indices (89) in
  * hundredths, the BSE's tick. The limit: the table goes by code range, so a security quoted
- * otherwise than its range is read ten times off; a code outside it is refused, not guessed.
+ * otherwise than its range would be read ten times off; checkPriceUnit catches that for shares
+ * and funds from the file's own amounts, not for indices, bonds and B shares; a code outside the
+ * table is refused, not guessed.
  */
 const PRICE_DIVISORS: Record<TdxExchange, Record<string, 100 | 1000>> = {
   sh: { ...each(["60", "68", "00", "88", "99"], 100), ...each(["90", "50", "51", "52", "53", "54", "55", "56", "57", "58", "59", "01", "10", "11", "12", "13", "14"], 1000) },
@@ -76,6 +78,33 @@ const PRICE_DIVISORS: Record<TdxExchange, Record<string, 100 | 1000>> = {
 
 function each<T>(prefixes: readonly string[], value: T): Record<string, T> {
   return Object.fromEntries(prefixes.map((prefix) => [prefix, value]));
+}
+
+/**
+ * The code ranges whose volume is shares and amount yuan, the currency of the price: A shares
+ * and funds (not B shares, indices or bonds, whose units differ). For them the file's own
+ * amount checks the price unit: the price times the volume, summed, must come near the amount.
+ */
+const SHARES_IN_YUAN: Record<TdxExchange, readonly string[]> = {
+  sh: ["60", "68", "50", "51", "52", "53", "54", "55", "56", "57", "58", "59"],
+  sz: ["00", "30", "15", "16"],
+  bj: ["43", "83", "87", "92"],
+};
+
+/**
+ * Refuses a `.day` file whose prices, read in the unit of its code range, disagree with its
+ * amounts by more than a factor of two (a wrong unit is a factor of ten; sz000001.day's closes
+ * times volumes come to 0.999 of its amounts). Files of other ranges, or without trades, pass.
+ */
+function checkPriceUnit(name: TdxFileName, divisor: number, tradedAtClose: number, amount: number): void {
+  if (!SHARES_IN_YUAN[name.exchange].includes(name.code.slice(0, 2)) || tradedAtClose === 0 || amount === 0) return;
+  const ratio = tradedAtClose / amount;
+  if (ratio < 0.5 || ratio > 2) {
+    throw new BarFileError(
+      `${name.exchange}${name.code}: its prices read in ${divisor === 100 ? "hundredths" : "thousandths"} of a yuan (the unit of its code range) ` +
+        `times its volumes come to ${ratio.toPrecision(3)} times its amounts: the file does not keep its prices in that unit; nothing was written`,
+    );
+  }
 }
 
 /** The divisor of a `.day` file's prices, or a BarFileError naming the code it does not know. */
@@ -167,6 +196,7 @@ export async function importTdxFile(data: Blob, name: TdxFileName, options: TdxF
 
   // The check: every record, before any is written. Decoding is deterministic, so the write
   // below meets the same bad records and leaves them out without remembering them.
+  const traded = { atClose: 0, amount: 0 };
   for await (const chunk of chunks(data, name.kind, divisor, options.timeZone, chunkRecords)) {
     for (const [row, reason] of chunk.bad) {
       const bad = { record: chunk.start + row + 1, reason };
@@ -176,7 +206,14 @@ export async function importTdxFile(data: Blob, name: TdxFileName, options: TdxF
         throw new BarFileError(`record ${bad.record} of ${records} (byte ${(bad.record - 1) * TDX_RECORD_BYTES}): ${reason}; nothing was written`);
       }
     }
+    const { close, volume, amount } = chunk.values;
+    for (let row = 0; row < close.length; row++) {
+      if (chunk.bad.has(row)) continue;
+      traded.atClose += close[row]! * volume[row]!;
+      traded.amount += amount[row]!;
+    }
   }
+  if (name.kind === "day") checkPriceUnit(name, divisor, traded.atClose, traded.amount);
 
   for await (const chunk of chunks(data, name.kind, divisor, options.timeZone, chunkRecords)) {
     const bars = keptBars(chunk);

@@ -108,7 +108,7 @@ describe("files written in the documented layouts, read back", () => {
       { timestamp: shanghai("2024-01-02", null), open: 10, high: 10.5, low: 9.9, close: 10.2, volume: 120_000, amount: 1_234_567 },
       { timestamp: shanghai("2024-01-03", null), open: 10.2, high: 10.21, low: 10.01, close: 10.05, volume: 0, amount: 0 },
     ]);
-    const etf = await readBars(new Blob([dayFile(days)]), "sh510050.day");
+    const etf = await readBars(new Blob([dayFile(days.map((day) => ({ ...day, amount: day.amount / 10 })))]), "sh510050.day");
     expect(etf.bars.map((bar) => [bar.open, bar.high, bar.low, bar.close])).toEqual([[1, 1.05, 0.99, 1.02], [1.02, 1.021, 1.001, 1.005]]);
     const utc = await readBars(new Blob([dayFile(days)]), "bj430047.day", { timeZone: "UTC" });
     expect(utc.bars[0]!.timestamp).toBe(Date.parse("2024-01-02T00:00:00Z"));
@@ -127,6 +127,18 @@ describe("files written in the documented layouts, read back", () => {
       { timestamp: shanghai("2024-12-31", "15:00"), open: 3.47, high: 3.48, low: 3.46, close: 3.48, volume: 0, amount: 0 },
       { timestamp: shanghai("2035-01-02", "13:05"), open: 1_234.56, high: 1_234.56, low: 1_234.56, close: 1_234.56, volume: 4_294_967_295, amount: 1e9 },
     ]);
+  });
+
+  test("a .day file whose prices disagree tenfold with its amounts is refused (a price unit its code range does not have)", async () => {
+    // 10.00 yuan x 120,000 shares is 1.2 million yuan; read as an ETF's thousandths it would be 120,000.
+    const traded: DayRecord[] = [{ date: 20240102, open: 1_000, high: 1_050, low: 990, close: 1_000, amount: 1_200_000, volume: 120_000 }];
+    expect((await readBars(new Blob([dayFile(traded)]), "sh600519.day")).bars.length).toBe(1);
+    let writes = 0;
+    const error = await importTdxFile(new Blob([dayFile(traded)]), tdxFileName("sh510050.day")!, { timeZone: SHANGHAI, write: async () => ++writes }).catch((e: unknown) => e);
+    expect((error as Error).message).toBe("sh510050: its prices read in thousandths of a yuan (the unit of its code range) times its volumes come to 0.100 times its amounts: the file does not keep its prices in that unit; nothing was written");
+    expect(writes).toBe(0);
+    // An index's volume is not in shares of its points: no such check.
+    expect((await readBars(new Blob([dayFile(traded)]), "sh000001.day")).bars.length).toBe(1);
   });
 
   test("names: sz000001.day is 000001.SZ; case does not matter; a code range without a known price unit is refused", () => {
