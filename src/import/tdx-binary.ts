@@ -198,7 +198,8 @@ export async function importTdxFile(data: Blob, name: TdxFileName, options: TdxF
   // below meets the same bad records and leaves them out without remembering them.
   const traded = { atClose: 0, amount: 0 };
   for await (const chunk of chunks(data, name.kind, divisor, options.timeZone, chunkRecords)) {
-    for (const [row, reason] of chunk.bad) {
+    // In record order: the bad rows were found by several checks, each in its own pass.
+    for (const [row, reason] of [...chunk.bad].sort(([a], [b]) => a - b)) {
       const bad = { record: chunk.start + row + 1, reason };
       summary.badRecords++;
       options.onBadRecord?.(bad);

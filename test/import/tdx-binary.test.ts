@@ -194,6 +194,11 @@ describe("damage is refused, naming where, with nothing written", () => {
     expect(writes).toBe(0);
   });
 
+  test("the first bad record in the file is the one named, whichever check found it", async () => {
+    // Record 2's zero price is found by the bar rules, after record 3's impossible minute.
+    expect(await refused(minuteFile([good, at(9 * 60 + 32, { open: 0 }), at(1_500)]), "sh600519.lc1")).toContain("record 2 of 3");
+  });
+
   test("skipBad: every bad record reported, the others written", async () => {
     const records = [good, at(9 * 60 + 32, { open: 0 }), at(9 * 60 + 33), at(9 * 60 + 33), at(9 * 60 + 34)];
     const { bars, bad, summary } = await readBars(new Blob([minuteFile(records)]), "sh600519.lc1", { skipBad: true, batchRecords: 2 });
