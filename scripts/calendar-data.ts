@@ -13,9 +13,11 @@
  * Prints a summary; exits 1, writing nothing, when the sources contradict each other.
  */
 import { mkdir } from "node:fs/promises";
+import { basename } from "node:path";
 import { Calendar, dateWallMs, formatSessions, isoDate, type CalendarData, type Session, type SessionRule } from "../src/domain/calendar.ts";
 import { decodeCalendar, encodeCalendar } from "../src/domain/calendars/encoding.ts";
 import { DAY_MS, MINUTE_MS, offsetAt } from "../src/domain/time.ts";
+import { importTdxFile, tdxFileName } from "../src/import/tdx-binary.ts";
 
 const FIXTURES = new URL("../test/fixtures/", import.meta.url).pathname;
 const ZONE = "Asia/Shanghai";
@@ -149,15 +151,16 @@ async function readCsvDays(file: string, dateColumn: string, volumeColumn: strin
   return intraday ? { file, days, minutes } : { file, days };
 }
 
-/** TDX `.day`: 32-byte little-endian records, the first field the date as the number YYYYMMDD. */
+/** A TDX `.day` file, read by the importer's decoder (src/import/tdx-binary.ts): each record's date and volume. */
 async function readTdxDays(file: string): Promise<BarDays> {
-  const bytes = new DataView(await Bun.file(FIXTURES + file).arrayBuffer());
-  if (bytes.byteLength % 32 !== 0) throw new Error(`${file}: ${bytes.byteLength} bytes is not a whole number of 32-byte records`);
   const days = new Map<string, { suspended: boolean }>();
-  for (let at = 0; at < bytes.byteLength; at += 32) {
-    const date = String(bytes.getUint32(at, true));
-    days.set(`${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6)}`, { suspended: bytes.getUint32(at + 24, true) === 0 });
-  }
+  await importTdxFile(Bun.file(FIXTURES + file), tdxFileName(basename(file))!, {
+    timeZone: "UTC",
+    write: async (bars) => {
+      for (let i = 0; i < bars.timestamp.length; i++) days.set(isoDate(Number(bars.timestamp[i])), { suspended: bars.volume![i] === 0 });
+      return bars.timestamp.length;
+    },
+  });
   return { file, days };
 }
 

@@ -1,33 +1,40 @@
 /**
- * `tradelite import <file.csv | folder>`: bar files into the database (or through the session
- * cache), streamed, in batches that each commit whole. See src/import/bar-file.ts for the
- * header spellings and value forms it reads.
+ * `tradelite import <file | folder>`: bar files into the database (or through the session
+ * cache), streamed, in batches that each commit whole. See src/import/bar-file.ts for the CSV
+ * header spellings and value forms it reads, src/import/tdx-binary.ts for TDX's binary files.
  */
-import { readdirSync, statSync, writeSync } from "node:fs";
+import { existsSync, readdirSync, statSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
-import { assertTimeZone } from "../../src/domain/time.ts";
-import { importBarFile, type BadRow } from "../../src/entries/import.ts";
-import { isSymbol, StorageError, ValidationError } from "../../src/mod.ts";
-import { assertCliSymbol, describeChoice, describeError, EXIT_FAILURE, EXIT_OK, formatNumber, openCliCache, openCliStore, parseOptions, printSummary, Progress, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
+import { assertTimeZone, formatIsoLocal } from "../../src/domain/time.ts";
+import { importBarFile, importTdxFile, tdxFileName, tdxSymbol, type BadRecord, type BadRow, type TdxFileName } from "../../src/entries/import.ts";
+import { isSymbol, StorageError, ValidationError, type BarColumns, type SettingsRequest } from "../../src/mod.ts";
+import { assertCliSymbol, describeChoice, describeError, environmentSettings, EXIT_FAILURE, EXIT_OK, formatNumber, openCliCache, openCliStore, parseOptions, printSummary, Progress, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 import type { SessionCache } from "../../src/entries/cache.ts";
 
-const USAGE = `usage: tradelite import <file.csv | folder> [options]
+const USAGE = `usage: tradelite import <file | folder> [options]
 
-Streams CSV bar files into the database ($TRADELITE_DB, else ./data/trading.db), in batches
-that each commit whole. A folder imports every *.csv file in it, one symbol per file.
+Streams bar files into the database ($TRADELITE_DB, else ./data/trading.db), in batches that
+each commit whole: CSV files, and TDX (通达信) binary files (sz000001.day daily, sh600519.lc1
+1-minute, sh600519.lc5 5-minute). A folder imports every such file in it, one symbol per file,
+and a TDX install or vipdoc folder's {sh,sz,bj}/{lday,minline,fzline} files.
 
 options:
   --symbol S       the symbol (default: from the file name: 600519.SH.csv, sh600519.csv and
-                   000001.SH-1min.csv give 600519.SH, sh600519 and 000001.SH)
+                   000001.SH-1min.csv give 600519.SH, sh600519 and 000001.SH; the TDX file
+                   sz000001.day gives 000001.SZ)
   --timezone Z     the IANA zone of the FILE's naive times (default: the database's stored
-                   zone; A-share exports: Asia/Shanghai). A database this import creates
-                   stores this zone ($TRADELITE_TIMEZONE, else UTC, without it)
-  --interval 1d    the file holds daily bars: store them as the symbol's daily series, beside
-                   its minute bars (each row a date alone, or a time at local midnight);
-                   without it every file's bars go to the bars as written (minutes)
+                   zone, and Asia/Shanghai for TDX minute files; A-share exports:
+                   Asia/Shanghai). A database this import creates stores this zone
+                   ($TRADELITE_TIMEZONE, else Asia/Shanghai when TDX files are imported, else
+                   UTC, without it)
+  --interval 1d    the CSV file holds daily bars: store them as the symbol's daily series,
+                   beside its minute bars (each row a date alone, or a time at local midnight);
+                   without it every CSV file's bars go to the bars as written (minutes). A TDX
+                   .day file is always the daily series, .lc1 and .lc5 the bars as written
   --cache          write through the session cache ($TRADELITE_CACHE_DIR) instead of directly
   --skip-bad       report bad rows and go on (default: stop at the first; the rows before it
-                   are stored, nothing from it on)
+                   are stored, nothing from it on; a TDX file with a bad record is refused
+                   whole)
   --batch N        rows per batch (default 10000)
   --cache-dir DIR  the session cache folder
   --json           the summary as one JSON object (bad rows still go to stderr)
@@ -38,15 +45,21 @@ Headers read: date, datetime, time, timestamp, trade_date, open, high, low, clos
 amount/turnover, and 日期 时间 开盘 最高 最低 收盘 成交量 成交额 (a separate date and time
 column too). Exit codes: 0 all imported, 1 a bad row or a failure, 2 a usage mistake.`;
 
+/** The zone of the A-share exchanges, whose local times TDX writes. */
+const EXCHANGE_ZONE = "Asia/Shanghai";
+
 /**
- * The symbol a file name gives: an exchange code when the name starts with one and it ends
- * there or at - _ . or a space (600519.SH.csv, sh600519.csv, 000001.SH-1min.csv), else the
- * whole name before `.csv`. A name without `.csv`, or a hidden one, gives none.
+ * The symbol a file name gives: a TDX binary file's code and exchange (sz000001.day gives
+ * 000001.SZ); else an exchange code when the name starts with one and it ends there or at - _ .
+ * or a space (600519.SH.csv, sh600519.csv, 000001.SH-1min.csv), else the whole name before
+ * `.csv`. Another name, or a hidden one, gives none.
  */
 export function symbolFromFileName(path: string): string {
   const file = basename(path);
   const refuse = (why: string) => new UsageError(`cannot take a symbol from the file name ${JSON.stringify(file)} (${why}); give --symbol`);
-  if (!/\.csv$/i.test(file)) throw refuse("it does not end in .csv");
+  const tdx = tdxFileName(file);
+  if (tdx !== null) return tdxSymbol(tdx);
+  if (!/\.csv$/i.test(file)) throw refuse("it does not end in .csv, nor is it a TDX file such as sz000001.day");
   if (file.startsWith(".")) throw refuse("a hidden file");
   const name = file.slice(0, -4);
   const code = /^(?:[A-Za-z]{2})?\d{6}(?:\.[A-Za-z]{2,4})?(?=$|[-_. ])/.exec(name);
@@ -55,7 +68,16 @@ export function symbolFromFileName(path: string): string {
   return symbol;
 }
 
-/** The files an import argument names: the file, or the folder's *.csv files in name order. */
+/** The folders of a TDX tree that hold bar files: an exchange's, and the vipdoc folder's. */
+const TDX_BAR_FOLDERS = ["lday", "minline", "fzline"];
+const VIPDOC_FOLDERS = ["sh", "sz", "bj"].flatMap((exchange) => TDX_BAR_FOLDERS.map((kind) => join(exchange, kind)));
+
+/**
+ * The files an import argument names: the file; or a folder's *.csv and TDX files (*.day, *.lc1,
+ * *.lc5) and those of the TDX folders in it: an install folder's vipdoc/{sh,sz,bj}/{lday,minline,
+ * fzline}, a vipdoc folder's {sh,sz,bj}/..., an exchange folder's {lday,minline,fzline}; each
+ * folder's files in name order.
+ */
 function filesOf(target: string): string[] {
   let stat;
   try {
@@ -64,14 +86,23 @@ function filesOf(target: string): string[] {
     throw new UsageError(`no such file or folder: ${target}`);
   }
   if (!stat.isDirectory()) return [target];
-  // Files only, not folders named *.csv; not hidden ones (._600519.SH.csv from macOS). Nested
-  // folders are not walked.
-  const files = readdirSync(target, { withFileTypes: true })
-    .filter((entry) => entry.isFile() && /\.csv$/i.test(entry.name) && !entry.name.startsWith("."))
-    .map((entry) => entry.name)
-    .sort()
-    .map((name) => join(target, name));
-  if (files.length === 0) throw new UsageError(`no .csv files in ${target}`);
+  const folders = [
+    target,
+    ...TDX_BAR_FOLDERS.map((folder) => join(target, folder)),
+    ...[target, join(target, "vipdoc")].flatMap((vipdoc) => VIPDOC_FOLDERS.map((folder) => join(vipdoc, folder))),
+  ];
+  // Files only, not folders named *.csv; not hidden ones (._600519.SH.csv from macOS). Other
+  // nested folders are not walked.
+  const files = folders
+    .filter((folder) => folder === target || existsSync(folder))
+    .flatMap((folder) =>
+      readdirSync(folder, { withFileTypes: true })
+        .filter((entry) => entry.isFile() && !entry.name.startsWith(".") && (/\.csv$/i.test(entry.name) || tdxFileName(entry.name) !== null))
+        .map((entry) => entry.name)
+        .sort()
+        .map((name) => join(folder, name)),
+    );
+  if (files.length === 0) throw new UsageError(`no .csv files, TDX files (.day .lc1 .lc5) or vipdoc folders in ${target}`);
   return files;
 }
 
@@ -87,6 +118,45 @@ const OPTIONS = {
   ...STORE_OPTIONS,
 } as const;
 
+/** One file to import: where it is, its symbol, and what its TDX name says (null: CSV). */
+interface ImportFile {
+  path: string;
+  symbol: string;
+  tdx: TdxFileName | null;
+  series: "1d" | "minutes";
+}
+
+/**
+ * The files to import and the ones left out. Two files giving one symbol's one series would
+ * overwrite each other's bars where their times meet, and are refused; but a TDX folder holds a
+ * stock's 1-minute and 5-minute files side by side, so its .lc5 is left out when its .lc1 is
+ * imported (5-minute bars are read from 1-minute ones, `--interval 5m`), and says so.
+ */
+function planFiles(paths: string[], symbolOption: string | undefined, daily: boolean, cache: boolean): { files: ImportFile[]; skipped: { path: string; reason: string }[] } {
+  const all = paths.map((path): ImportFile => {
+    const tdx = tdxFileName(basename(path));
+    if (tdx === null && /\.(?:day|lc1|lc5)$/i.test(path)) {
+      throw new UsageError(`${basename(path)}: a TDX file is named <sh|sz|bj><6-digit code>.<day|lc1|lc5> (sz000001.day); the name gives its exchange and price unit`);
+    }
+    if (tdx !== null && daily && tdx.kind !== "day") throw new UsageError(`--interval 1d is for CSV files; ${basename(path)} is a TDX minute file, stored as the bars as written`);
+    if (tdx?.kind === "day" && cache) throw new UsageError(`${basename(path)} is a TDX daily file, stored as the daily series; the session cache holds minute bars (leave out --cache)`);
+    return { path, symbol: symbolOption ?? symbolFromFileName(path), tdx, series: tdx ? (tdx.kind === "day" ? "1d" : "minutes") : daily ? "1d" : "minutes" };
+  });
+  const withOneMinute = new Set(all.filter((file) => file.tdx?.kind === "lc1").map((file) => file.symbol));
+  const skipped = all
+    .filter((file) => file.tdx?.kind === "lc5" && withOneMinute.has(file.symbol))
+    .map((file) => ({ path: file.path, reason: `not imported: ${file.symbol}'s 1-minute file is, and its bars as written hold one interval (5-minute bars are read from it with --interval 5m; import this file alone with --symbol to keep it apart)` }));
+  const files = all.filter((file) => !skipped.some((skip) => skip.path === file.path));
+  const firstFile = new Map<string, string>();
+  for (const file of files) {
+    const key = `${file.symbol} ${file.series}`;
+    const other = firstFile.get(key);
+    if (other !== undefined) throw new UsageError(`${basename(other)} and ${basename(file.path)} both give the symbol ${file.symbol}; import them one at a time with --symbol`);
+    firstFile.set(key, file.path);
+  }
+  return { files, skipped };
+}
+
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseOptions(argv, OPTIONS);
   if (values.help) {
@@ -94,10 +164,10 @@ async function run(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? "name a file or folder to import" : "import takes one file or folder");
-  const files = filesOf(positionals[0]!);
+  const paths = filesOf(positionals[0]!);
   const symbolOption = text(values, "symbol");
   if (symbolOption !== undefined) assertCliSymbol(symbolOption, "--symbol ");
-  if (symbolOption !== undefined && files.length > 1) throw new UsageError("--symbol names one symbol; a folder holds one file per symbol");
+  if (symbolOption !== undefined && paths.length > 1) throw new UsageError("--symbol names one symbol; a folder holds one file per symbol");
   const fileZoneOption = text(values, "timezone");
   if (fileZoneOption !== undefined) {
     try {
@@ -114,69 +184,94 @@ async function run(argv: string[]): Promise<number> {
   if (daily && values.cache) throw new UsageError("--interval 1d writes the daily series; the session cache holds minute bars (leave out --cache)");
   const batchText = text(values, "batch") ?? "10000";
   if (!/^\d{1,7}$/.test(batchText) || Number(batchText) < 1) throw new UsageError(`--batch expects a whole number of rows, got ${JSON.stringify(batchText)}`);
-  const symbols = files.map((file) => symbolOption ?? symbolFromFileName(file));
-  // Two files of one symbol would overwrite each other's bars where their times meet.
-  const firstFile = new Map<string, string>();
-  symbols.forEach((symbol, i) => {
-    const other = firstFile.get(symbol);
-    if (other !== undefined) throw new UsageError(`${basename(other)} and ${basename(files[i]!)} both give the symbol ${symbol}; import them one at a time with --symbol`);
-    firstFile.set(symbol, files[i]!);
-  });
+  const { files, skipped } = planFiles(paths, symbolOption, daily, Boolean(values.cache));
+  const tdxMinutes = files.some((file) => file.tdx !== null && file.series === "minutes");
 
   // A file's zone is not the database's: the database keeps the zone it stores; one this import
-  // creates takes the file's.
+  // creates takes the file's. TDX files are in the exchanges' zone, and stamp a minute bar with
+  // its closing minute: a database created for them says so, unless the environment says else.
+  const environment = environmentSettings();
+  const initial: SettingsRequest = {};
+  if (fileZoneOption !== undefined) initial.timezone = fileZoneOption;
+  else if (files.some((file) => file.tdx !== null) && environment.timezone === undefined) initial.timezone = EXCHANGE_ZONE;
+  if (tdxMinutes && environment.barTimestamp === undefined) initial.barTimestamp = "end";
   const choice = storeChoice(values);
-  const store = await openCliStore(choice, fileZoneOption === undefined ? {} : { initial: { timezone: fileZoneOption } });
+  const store = await openCliStore(choice, { initial });
   const timeZone = fileZoneOption ?? store.timezone;
   let cache: SessionCache | null = null;
   const started = performance.now();
   let failed = false;
   const totals = { files: 0, rows: 0, written: 0, batches: 0, bad: 0 };
+  /** Adds one imported file's counts. */
+  const tally = (rows: number, written: number, batches: number, bad: number) => {
+    totals.files++;
+    totals.rows += rows;
+    totals.written += written;
+    totals.batches += batches;
+    totals.bad += bad;
+  };
   const location = describeChoice(choice);
   // Console lines for people; with --json they go to stderr and the summary alone to stdout.
   const say = values.json ? console.error : console.log;
+  for (const skip of skipped) say(`${skip.path}: ${skip.reason}`);
   try {
     if (values.cache) cache = openCliCache(store, text(values, "cache-dir"));
-    for (const [i, file] of files.entries()) {
-      const symbol = symbols[i]!;
+    for (const { path: file, symbol, tdx, series } of files) {
       const size = statSync(file).size;
       const progress = new Progress(`${basename(file)} -> ${symbol}`, size, " bytes");
-      const reportBad = (bad: BadRow) => {
-        progress.done();
-        console.error(`${file}:${bad.line}: ${bad.reason}`);
-      };
       let committed = 0;
-      let writing = { first: 0, last: 0 };
+      let writing = "";
+      /** Writes one batch (`what`: its lines or records), and traces it when asked. */
+      const write = async (bars: BarColumns, what: string): Promise<number> => {
+        writing = what;
+        const written = cache
+          ? (await cache.storeBars(symbol, bars)).written
+          : await store.insertBars(symbol, bars, series === "1d" ? { interval: "1d" } : undefined);
+        committed += written;
+        // One line per committed batch, written at once (not buffered): what a crash test, or a
+        // person watching a long import, can hold us to.
+        if (process.env.TRADELITE_IMPORT_TRACE) writeSync(1, `committed ${symbol} ${what} rows ${written}\n`);
+        return written;
+      };
+      const dailyWord = series === "1d" ? "daily " : "";
       try {
+        if (tdx !== null) {
+          // A .day file's dates are days in the database's zone (the daily series' rule); minute
+          // files' times are the exchange's wall clock.
+          const zone = tdx.kind === "day" ? store.timezone : (fileZoneOption ?? EXCHANGE_ZONE);
+          const summary = await importTdxFile(Bun.file(file), tdx, {
+            timeZone: zone,
+            batchRecords: Number(batchText),
+            skipBad: Boolean(values["skip-bad"]),
+            onBadRecord: (bad: BadRecord) => {
+              progress.done();
+              console.error(`${file}: record ${bad.record}: ${bad.reason}`);
+            },
+            onProgress: (bytes) => progress.update(bytes),
+            write: (bars, records) => write(bars, `records ${records.first}-${records.last}`),
+          });
+          progress.done();
+          tally(summary.records, summary.written, summary.batches, summary.badRecords);
+          const span = summary.first === null ? "" : ` (${[summary.first, summary.last!].map((ms) => formatIsoLocal(ms, zone).slice(0, tdx.kind === "day" ? 10 : 16)).join(" to ")})`;
+          say(`${file}: ${formatNumber(summary.written)} ${dailyWord}bars written to ${symbol}${span} in ${formatNumber(summary.batches)} batches, ${formatNumber(summary.badRecords)} bad records`);
+          continue;
+        }
         const summary = await importBarFile(Bun.file(file).stream(), {
           timeZone,
           ...(daily ? { interval: "1d" as const } : {}),
           batchRows: Number(batchText),
           skipBad: Boolean(values["skip-bad"]),
-          onBadRow: reportBad,
-          onProgress: (bytes) => progress.update(bytes),
-          write: async (bars, lines) => {
-            writing = lines;
-            const written = cache
-              ? (await cache.storeBars(symbol, bars)).written
-              : await store.insertBars(symbol, bars, daily ? { interval: "1d" } : undefined);
-            committed += written;
-            // One line per committed batch, written at once (not buffered): what a crash test, or a
-            // person watching a long import, can hold us to.
-            if (process.env.TRADELITE_IMPORT_TRACE) writeSync(1, `committed ${symbol} lines ${lines.first}-${lines.last} rows ${written}\n`);
-            return written;
+          onBadRow: (bad: BadRow) => {
+            progress.done();
+            console.error(`${file}:${bad.line}: ${bad.reason}`);
           },
+          onProgress: (bytes) => progress.update(bytes),
+          write: (bars, lines) => write(bars, `lines ${lines.first}-${lines.last}`),
         });
         progress.done();
-        totals.files++;
-        totals.rows += summary.rows;
-        totals.written += summary.written;
-        totals.batches += summary.batches;
-        totals.bad += summary.badRows;
+        tally(summary.rows, summary.written, summary.batches, summary.badRows);
         const ignored = summary.header?.ignored.length ? ` (ignored columns: ${summary.header.ignored.join(", ")})` : "";
-        say(
-          `${file}: ${formatNumber(summary.written)} ${daily ? "daily " : ""}bars written to ${symbol} in ${formatNumber(summary.batches)} batches, ${formatNumber(summary.badRows)} bad rows${ignored}`,
-        );
+        say(`${file}: ${formatNumber(summary.written)} ${dailyWord}bars written to ${symbol} in ${formatNumber(summary.batches)} batches, ${formatNumber(summary.badRows)} bad rows${ignored}`);
         // A file of dates alone is most likely a daily file: say where its bars went, and how to
         // keep them apart from the symbol's minutes (not guessed: an earlier import of the same
         // file put them in the minutes, and a re-import must land in the same place).
@@ -202,7 +297,7 @@ async function run(argv: string[]): Promise<number> {
           // disk): say which lines, what is stored, and stop with the summary.
           const busy = error instanceof StorageError && error.code.startsWith("SQLITE_BUSY");
           console.error(
-            `${file}: lines ${writing.first}-${writing.last} were not written: ${describeError(error)}` +
+            `${file}: ${writing} were not written: ${describeError(error)}` +
               `${busy ? ` (another process holds the write lock on ${location})` : ""}; the ${formatNumber(committed)} rows before them are stored`,
           );
         }
@@ -213,27 +308,38 @@ async function run(argv: string[]): Promise<number> {
     await store.close();
   }
   const seconds = (performance.now() - started) / 1000;
+  const csvRead = files.some((file) => file.tdx === null);
+  // The zone the files' times were read in: the CSV files', else TDX's exchange zone.
+  const readZone = csvRead ? timeZone : (fileZoneOption ?? EXCHANGE_ZONE);
+  const seriesWritten = [...new Set(files.map((file) => file.series))];
+  const seriesName = seriesWritten.length === 1 ? seriesWritten[0]! : "1d and minutes";
   if (values.json) {
     const target = cache ? { cache: cache.settings.dir, database: location } : { database: location };
-    console.log(JSON.stringify({ ok: !failed, files: totals.files, of: files.length, rows: totals.rows, written: totals.written, batches: totals.batches, badRows: totals.bad, series: daily ? "1d" : "minutes", timezone: timeZone, ...target, seconds }));
+    console.log(JSON.stringify({ ok: !failed, files: totals.files, of: files.length, skipped: skipped.map((skip) => skip.path), rows: totals.rows, written: totals.written, batches: totals.batches, badRows: totals.bad, series: seriesName, timezone: readZone, ...target, seconds }));
     return failed ? EXIT_FAILURE : EXIT_OK;
   }
   printSummary(failed ? "import stopped" : "import done", [
-    ["files", `${totals.files} of ${files.length}`],
+    ["files", `${totals.files} of ${files.length}${skipped.length > 0 ? ` (${skipped.length} left out, named above)` : ""}`],
     ["rows read", totals.rows],
     ["bars written", totals.written],
     ["batches", totals.batches],
     ["bad rows", `${totals.bad}${values["skip-bad"] ? " (skipped)" : ""}`],
-    ["series", daily ? "1d (stored daily bars)" : "bars as written"],
-    ["time zone", `${timeZone} (the file's naive times)${timeZone === store.timezone ? "" : `; the database stores ${store.timezone}`}`],
+    ["series", { "1d": "1d (stored daily bars)", minutes: "bars as written", "1d and minutes": "1d (TDX .day and --interval 1d files) and bars as written" }[seriesName] ?? seriesName],
+    ["time zone", `${readZone} (${csvRead ? "the file's naive times" : "TDX's exchange times"})${readZone === store.timezone ? "" : `; the database stores ${store.timezone}`}`],
     ["target", cache ? `session cache ${cache.settings.dir} (and ${location})` : location],
     ["took", `${seconds.toFixed(1)} s (${Math.round(totals.written / Math.max(seconds, 0.001)).toLocaleString("en-US")} bars/s)`],
   ]);
-  if (totals.bad > 0) console.log("  (each bad row is listed above, on stderr, as file:line: reason)");
-  if (timeZone === "UTC" && fileZoneOption === undefined) {
+  if (totals.bad > 0) console.log("  (each bad row is listed above, on stderr, as file:line: reason, or file: record N: reason)");
+  if (csvRead && timeZone === "UTC" && fileZoneOption === undefined) {
     console.log("  (naive times were read as UTC, the database's zone; A-share exports are Asia/Shanghai: pass --timezone)");
+  }
+  if (tdxMinutes && store.barTimestamp === "start") {
+    console.log(
+      "  (TDX stamps a minute bar with its closing minute, and these are stored so; this database stamps bars at their start, " +
+        "so its resampled reads put them one minute late: keep TDX minutes in a database created with `tradelite init --bar-timestamp end`)",
+    );
   }
   return failed ? EXIT_FAILURE : EXIT_OK;
 }
 
-export const importCommand: Command = { name: "import", summary: "import CSV bar files (any size, common header spellings)", usage: USAGE, options: OPTIONS, run };
+export const importCommand: Command = { name: "import", summary: "import bar files: CSV (any size, common header spellings) and TDX binaries (.day .lc1 .lc5)", usage: USAGE, options: OPTIONS, run };

@@ -3,3 +3,15 @@
  * store. Re-exports only.
  */
 export { importBarFile, BarFileError, type BarFileOptions, type BarFileSummary, type BadRow } from "../import/bar-file.ts";
+export {
+  importTdxFile,
+  tdxFileName,
+  tdxSymbol,
+  tdxInterval,
+  tdxPriceDivisor,
+  TDX_RECORD_BYTES,
+  type TdxFileName,
+  type TdxFileOptions,
+  type TdxFileSummary,
+  type BadRecord,
+} from "../import/tdx-binary.ts";
