@@ -6,17 +6,22 @@
 import { existsSync, readdirSync, statSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
 import { assertTimeZone, formatIsoLocal } from "../../src/domain/time.ts";
-import { importBarFile, importTdxFile, tdxFileName, tdxSymbol, type BadRecord, type BadRow, type TdxFileName } from "../../src/entries/import.ts";
+import {
+  AMOUNT_UNITS, BarFileError, ENCODINGS, importBarFile, importTdxFile, PROFILE_NAMES, tdxFileName, tdxSymbol, VOLUME_UNITS,
+  type AmountUnit, type BadRecord, type BadRow, type BarFileSummary, type Encoding, type ProfileName, type TdxFileName, type VolumeUnit,
+} from "../../src/entries/import.ts";
 import { isSymbol, StorageError, ValidationError, type BarColumns, type SettingsRequest } from "../../src/mod.ts";
-import { assertCliSymbol, describeChoice, describeError, environmentSettings, EXIT_FAILURE, EXIT_OK, formatNumber, openCliCache, openCliStore, parseOptions, printSummary, Progress, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
+import { assertCliSymbol, describeChoice, describeError, environmentSettings, EXIT_FAILURE, EXIT_OK, formatNumber, openCliCache, openCliStore, parseOptions, printSummary, Progress, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command, type OptionValues } from "./shared.ts";
 import type { SessionCache } from "../../src/entries/cache.ts";
 
 const USAGE = `usage: tradelite import <file | folder> [options]
 
 Streams bar files into the database ($TRADELITE_DB, else ./data/trading.db), in batches that
-each commit whole: CSV files, and TDX (通达信) binary files (sz000001.day daily, sh600519.lc1
-1-minute, sh600519.lc5 5-minute). A folder imports every such file in it, one symbol per file,
-and a TDX install or vipdoc folder's {sh,sz,bj}/{lday,minline,fzline} files.
+each commit whole: CSV and text files (TDX exports, Tushare, AKShare, baostock, JoinQuant,
+RiceQuant; UTF-8 or GBK), and TDX (通达信) binary files (sz000001.day daily, sh600519.lc1
+1-minute, sh600519.lc5 5-minute). A folder imports every such file in it (*.csv, SH#600519.txt
+exports, TDX binaries), and a TDX install or vipdoc folder's {sh,sz,bj}/{lday,minline,fzline}
+files. A file with a code column (ts_code, code, order_book_id, 股票代码) is split by it.
 
 options:
   --symbol S       the symbol (default: from the file name: 600519.SH.csv, sh600519.csv and
@@ -31,6 +36,12 @@ options:
                    beside its minute bars (each row a date alone, or a time at local midnight);
                    without it every CSV file's bars go to the bars as written (minutes). A TDX
                    .day file is always the daily series, .lc1 and .lc5 the bars as written
+  --profile P      read the file as P: ${PROFILE_NAMES.join(", ")} (default: from its header)
+  --encoding E     ${ENCODINGS.join(" or ")} (default: UTF-8, or GBK when the first two lines are GBK)
+  --volume-unit U  the volume column in ${VOLUME_UNITS.join(" or ")} (手, 100 shares), over the profile's
+  --amount-unit U  the amount column in ${AMOUNT_UNITS.join(" or ")} (千元), over the profile's
+  --adjusted       store forward- or back-adjusted prices (a 前复权 title, baostock
+                   adjustflag 1 or 2) as the bars; refused without it: tradelite keeps raw prices
   --cache          write through the session cache ($TRADELITE_CACHE_DIR) instead of directly
   --skip-bad       report bad rows and go on (default: stop at the first; the rows before it
                    are stored, nothing from it on; a TDX file with a bad record is refused
@@ -43,7 +54,9 @@ ${STORE_USAGE}
 
 Headers read: date, datetime, time, timestamp, trade_date, open, high, low, close, vol/volume,
 amount/turnover, and 日期 时间 开盘 最高 最低 收盘 成交量 成交额 (a separate date and time
-column too). Exit codes: 0 all imported, 1 a bad row or a failure, 2 a usage mistake.`;
+column too), and each profile's own (docs/cli.md lists them with their units; sizes are
+stored in shares and yuan). Exit codes: 0 all imported, 1 a bad row or a failure, 2 a usage
+mistake.`;
 
 /** The zone of the A-share exchanges, whose local times TDX writes. */
 const EXCHANGE_ZONE = "Asia/Shanghai";
@@ -59,6 +72,8 @@ export function symbolFromFileName(path: string): string {
   const refuse = (why: string) => new UsageError(`cannot take a symbol from the file name ${JSON.stringify(file)} (${why}); give --symbol`);
   const tdx = tdxFileName(file);
   if (tdx !== null) return tdxSymbol(tdx);
+  const exported = TDX_EXPORT_NAME.exec(file);
+  if (exported) return `${exported[2]}.${exported[1]!.toUpperCase()}`;
   if (!/\.csv$/i.test(file)) throw refuse("it does not end in .csv, nor is it a TDX file such as sz000001.day");
   if (file.startsWith(".")) throw refuse("a hidden file");
   const name = file.slice(0, -4);
@@ -67,6 +82,9 @@ export function symbolFromFileName(path: string): string {
   if (!isSymbol(symbol)) throw refuse("not a symbol");
   return symbol;
 }
+
+/** A TDX text export's name: SH#601003.txt, or with more after the code (the symbol 601003.SH). */
+const TDX_EXPORT_NAME = /^(SH|SZ|BJ)#(\d{6})(?:[-_. ][^/]*)?\.txt$/i;
 
 /** The folders of a TDX tree that hold bar files: an exchange's, and the vipdoc folder's. */
 const TDX_BAR_FOLDERS = ["lday", "minline", "fzline"];
@@ -97,7 +115,7 @@ function filesOf(target: string): string[] {
     .filter((folder) => folder === target || existsSync(folder))
     .flatMap((folder) =>
       readdirSync(folder, { withFileTypes: true })
-        .filter((entry) => entry.isFile() && !entry.name.startsWith(".") && (/\.csv$/i.test(entry.name) || tdxFileName(entry.name) !== null))
+        .filter((entry) => entry.isFile() && !entry.name.startsWith(".") && (/\.csv$/i.test(entry.name) || TDX_EXPORT_NAME.test(entry.name) || tdxFileName(entry.name) !== null))
         .map((entry) => entry.name)
         .sort()
         .map((name) => join(folder, name)),
@@ -115,13 +133,51 @@ const OPTIONS = {
   batch: { type: "string" },
   "cache-dir": { type: "string" },
   json: { type: "boolean" },
+  profile: { type: "string" },
+  encoding: { type: "string" },
+  "volume-unit": { type: "string" },
+  "amount-unit": { type: "string" },
+  adjusted: { type: "boolean" },
   ...STORE_OPTIONS,
 } as const;
+
+/** A choice among `allowed`, or a usage mistake naming them. */
+function oneOf<T extends string>(values: OptionValues, name: string, allowed: readonly T[]): T | undefined {
+  const value = text(values, name);
+  if (value !== undefined && !(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`--${name} ${JSON.stringify(value.slice(0, 20))}: one of ${allowed.join(", ")}`);
+  }
+  return value as T | undefined;
+}
+
+/** The reading options given (undefined ones left out). */
+function definedReading<T extends object>(reading: T): Partial<T> {
+  return Object.fromEntries(Object.entries(reading).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/** Where a text file's bars went: its symbol, or its code column's symbols (the first five). */
+function writtenTo(summary: BarFileSummary, symbol: string): string {
+  const symbols = Object.entries(summary.symbols);
+  if (summary.header?.code === null || summary.header === null) return symbol;
+  const shown = symbols.slice(0, 5).map(([name, rows]) => `${name} ${formatNumber(rows)}`);
+  return `${formatNumber(symbols.length)} symbol(s) (${shown.join(", ")}${symbols.length > 5 ? ", ..." : ""})`;
+}
+
+/** How a text file was read: its profile, encoding, conversions and assumed units. */
+function describeReading(summary: BarFileSummary): string {
+  const header = summary.header!;
+  const parts = [`read as ${header.profile}`, `${summary.encoding.name}${summary.encoding.detected && summary.encoding.name !== "utf-8" ? " (detected)" : ""}`];
+  if (header.conversions.length > 0) parts.push(`converted ${header.conversions.join("; ")}`);
+  if (header.assumed.length > 0) parts.push(`assumed ${header.assumed.join("; ")}`);
+  if (summary.adjusted !== null) parts.push(`adjusted prices stored as told: ${summary.adjusted}`);
+  return parts.join("; ");
+}
 
 /** One file to import: where it is, its symbol, and what its TDX name says (null: CSV). */
 interface ImportFile {
   path: string;
-  symbol: string;
+  /** The file's symbol, or why its name gives none (a file with a code column needs none). */
+  symbol: string | UsageError;
   tdx: TdxFileName | null;
   series: "1d" | "minutes";
 }
@@ -140,7 +196,14 @@ function planFiles(paths: string[], symbolOption: string | undefined, daily: boo
     }
     if (tdx !== null && daily && tdx.kind !== "day") throw new UsageError(`--interval 1d is for CSV files; ${basename(path)} is a TDX minute file, stored as the bars as written`);
     if (tdx?.kind === "day" && cache) throw new UsageError(`${basename(path)} is a TDX daily file, stored as the daily series; the session cache holds minute bars (leave out --cache)`);
-    return { path, symbol: symbolOption ?? symbolFromFileName(path), tdx, series: tdx ? (tdx.kind === "day" ? "1d" : "minutes") : daily ? "1d" : "minutes" };
+    let symbol: string | UsageError;
+    try {
+      symbol = symbolOption ?? symbolFromFileName(path);
+    } catch (error) {
+      if (!(error instanceof UsageError) || tdx !== null) throw error;
+      symbol = error;
+    }
+    return { path, symbol, tdx, series: tdx ? (tdx.kind === "day" ? "1d" : "minutes") : daily ? "1d" : "minutes" };
   });
   const withOneMinute = new Set(all.filter((file) => file.tdx?.kind === "lc1").map((file) => file.symbol));
   const skipped = all
@@ -149,6 +212,7 @@ function planFiles(paths: string[], symbolOption: string | undefined, daily: boo
   const files = all.filter((file) => !skipped.some((skip) => skip.path === file.path));
   const firstFile = new Map<string, string>();
   for (const file of files) {
+    if (file.symbol instanceof UsageError) continue;
     const key = `${file.symbol} ${file.series}`;
     const other = firstFile.get(key);
     if (other !== undefined) throw new UsageError(`${basename(other)} and ${basename(file.path)} both give the symbol ${file.symbol}; import them one at a time with --symbol`);
@@ -184,6 +248,12 @@ async function run(argv: string[]): Promise<number> {
   if (daily && values.cache) throw new UsageError("--interval 1d writes the daily series; the session cache holds minute bars (leave out --cache)");
   const batchText = text(values, "batch") ?? "10000";
   if (!/^\d{1,7}$/.test(batchText) || Number(batchText) < 1) throw new UsageError(`--batch expects a whole number of rows, got ${JSON.stringify(batchText)}`);
+  const reading = {
+    profile: oneOf<ProfileName>(values, "profile", PROFILE_NAMES),
+    encoding: oneOf<Encoding>(values, "encoding", ENCODINGS),
+    volumeUnit: oneOf<VolumeUnit>(values, "volume-unit", VOLUME_UNITS),
+    amountUnit: oneOf<AmountUnit>(values, "amount-unit", AMOUNT_UNITS),
+  };
   const { files, skipped } = planFiles(paths, symbolOption, daily, Boolean(values.cache));
   const tdxMinutes = files.some((file) => file.tdx !== null && file.series === "minutes");
 
@@ -216,21 +286,29 @@ async function run(argv: string[]): Promise<number> {
   for (const skip of skipped) say(`${skip.path}: ${skip.reason}`);
   try {
     if (values.cache) cache = openCliCache(store, text(values, "cache-dir"));
-    for (const { path: file, symbol, tdx, series } of files) {
+    for (const { path: file, symbol: fileSymbol, tdx, series } of files) {
       const size = statSync(file).size;
-      const progress = new Progress(`${basename(file)} -> ${symbol}`, size, " bytes");
+      const progress = new Progress(`${basename(file)} -> ${fileSymbol instanceof UsageError ? "its codes" : fileSymbol}`, size, " bytes");
+      /** The symbol of a batch: its rows' code, or the file's. */
+      const symbolOf = (code: string | null): string => {
+        if (code !== null) return code;
+        if (fileSymbol instanceof UsageError) throw fileSymbol;
+        return fileSymbol;
+      };
+      const symbol = fileSymbol instanceof UsageError ? "" : fileSymbol;
       let committed = 0;
       let writing = "";
       /** Writes one batch (`what`: its lines or records), and traces it when asked. */
-      const write = async (bars: BarColumns, what: string): Promise<number> => {
+      const write = async (bars: BarColumns, what: string, code: string | null = null): Promise<number> => {
         writing = what;
+        const target = symbolOf(code);
         const written = cache
-          ? (await cache.storeBars(symbol, bars)).written
-          : await store.insertBars(symbol, bars, series === "1d" ? { interval: "1d" } : undefined);
+          ? (await cache.storeBars(target, bars)).written
+          : await store.insertBars(target, bars, series === "1d" ? { interval: "1d" } : undefined);
         committed += written;
         // One line per committed batch, written at once (not buffered): what a crash test, or a
         // person watching a long import, can hold us to.
-        if (process.env.TRADELITE_IMPORT_TRACE) writeSync(1, `committed ${symbol} ${what} rows ${written}\n`);
+        if (process.env.TRADELITE_IMPORT_TRACE) writeSync(1, `committed ${target} ${what} rows ${written}\n`);
         return written;
       };
       const dailyWord = series === "1d" ? "daily " : "";
@@ -266,12 +344,20 @@ async function run(argv: string[]): Promise<number> {
             console.error(`${file}:${bad.line}: ${bad.reason}`);
           },
           onProgress: (bytes) => progress.update(bytes),
-          write: (bars, lines) => write(bars, `lines ${lines.first}-${lines.last}`),
+          ...definedReading(reading),
+          adjusted: Boolean(values.adjusted),
+          onHeader: (header) => {
+            if (header.code !== null && symbolOption !== undefined) {
+              throw new BarFileError(`the file names each row's symbol in a code column (profile ${header.profile}); leave out --symbol`);
+            }
+          },
+          write: (bars, lines, code) => write(bars, `lines ${lines.first}-${lines.last}`, code),
         });
         progress.done();
         tally(summary.rows, summary.written, summary.batches, summary.badRows);
         const ignored = summary.header?.ignored.length ? ` (ignored columns: ${summary.header.ignored.join(", ")})` : "";
-        say(`${file}: ${formatNumber(summary.written)} ${dailyWord}bars written to ${symbol} in ${formatNumber(summary.batches)} batches, ${formatNumber(summary.badRows)} bad rows${ignored}`);
+        say(`${file}: ${formatNumber(summary.written)} ${dailyWord}bars written to ${writtenTo(summary, symbol)} in ${formatNumber(summary.batches)} batches, ${formatNumber(summary.badRows)} bad rows${ignored}`);
+        say(`${file}: ${describeReading(summary)}`);
         // A file of dates alone is most likely a daily file: say where its bars went, and how to
         // keep them apart from the symbol's minutes (not guessed: an earlier import of the same
         // file put them in the minutes, and a re-import must land in the same place).

@@ -2,7 +2,8 @@
  * tradelite/import: the one reader of bar files (CSV profiles, TDX binaries, Parquet) into a
  * store. Re-exports only.
  */
-export { importBarFile, BarFileError, type BarFileOptions, type BarFileSummary, type BadRow } from "../import/bar-file.ts";
+export { importBarFile, BarFileError, ENCODINGS, type BarFileOptions, type BarFileSummary, type BadRow, type Encoding, type HeaderMap } from "../import/bar-file.ts";
+export { PROFILE_NAMES, VOLUME_UNITS, AMOUNT_UNITS, type ProfileName, type VolumeUnit, type AmountUnit } from "../import/profiles.ts";
 export {
   importTdxFile,
   tdxFileName,

@@ -103,7 +103,7 @@ export function mapHeader(names: readonly string[], options: HeaderOptions = {})
   if (missing.length > 0) throw new BarFileError(`the header has no ${missing.join(", ")} column; it has ${describeNames(names)}. The profiles: ${describeProfiles()}`, 1);
   const code = find("code");
   const adjustflag = find("adjustflag");
-  const ignored = names.filter((_, i) => !used.has(i)).map((name) => name.trim());
+  const ignored = names.filter((_, i) => !used.has(i)).map((name) => name.trim() || "(unnamed)");
   if (profile.name === "cache" && ignored.length > 0) throw new BarFileError(`the header names a column twice: ${ignored.join(", ")}`, 1);
 
   const said = profile.units(normal);

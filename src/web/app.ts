@@ -701,6 +701,14 @@ async function loadHealth(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // CSV import, with upload progress (XMLHttpRequest: fetch reports no upload progress)
 
+/** How the server read an uploaded file (the answer's `file`). */
+interface FileReading {
+  profile: string;
+  encoding: string;
+  conversions: string[];
+  assumed: string[];
+}
+
 function postCsv(symbol: string, file: File, progress: HTMLProgressElement): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
@@ -741,11 +749,14 @@ async function importCsv(event: SubmitEvent): Promise<void> {
       answer = await postCsv(symbol, file, progress);
     }
     if (answer.status !== 200) throw await failure(new Response(answer.body, { status: answer.status }));
-    const { written } = JSON.parse(answer.body) as { written: number };
+    const { written, file: reading } = JSON.parse(answer.body) as { written: number; file: FileReading };
     progress.value = 1;
     result.dataset.state = "done";
     result.dataset.written = String(written);
-    result.textContent = `${formatCount(written)} bars written to ${symbol}`;
+    result.dataset.profile = reading.profile;
+    // How the file was read, as the CLI's summary says it: the profile, and units converted or assumed.
+    const notes = [`read as ${reading.profile}`, reading.encoding, ...reading.conversions, ...reading.assumed.map((note) => `assumed ${note}`)];
+    result.textContent = `${formatCount(written)} bars written to ${symbol} (${notes.join("; ")})`;
     await Promise.all([loadOverview(), loadHealth()]);
     if (chartState.symbol === symbol) await selectSymbol(symbol);
   } catch (error) {

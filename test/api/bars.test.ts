@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { call, closeApiFixtures, expectError, minuteBars, openApiFixture, resample, snapshot } from "../support/api.ts";
 import { EXPECTED_CSV_HEADER, expectSameBars } from "../support/cache-invariants.ts";
-import { TDX_ETF_5MIN_DESC, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
+import { realDataPath, TDX_ETF_5MIN_DESC, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
 import { T0, MIN, csvOf, barsOfCsv, barsOfNdjson, tdxBars, DAILY_BARS, shanghaiMidnight } from "../support/api-routes.ts";
 
 afterEach(closeApiFixtures);
@@ -253,6 +253,16 @@ describe("/v1/bars/{symbol}", () => {
       expectSameBars(barsOfCsv(exported.text), stored);
       // The denormal volumes survive the trip bit for bit.
       expect(barsOfCsv(exported.text).filter((bar) => bar.volume === 5.877471754111438e-39).length).toBe(100);
+    });
+
+    test("the TDX export as the terminal wrote it (datetime twice, vol and volume, extra columns), posted as text/csv, is stored as tradelite import stores it", async () => {
+      const f = await openApiFixture({ timezone: "Asia/Shanghai" });
+      const raw = await Bun.file(realDataPath(TDX_INDEX_1MIN)).bytes();
+      const upload = await call(f.app, "POST", "/v1/bars/000001.SH", { body: raw, headers: { "content-type": "text/csv" } });
+      expect(upload.status).toBe(200);
+      expect(upload.body).toMatchObject({ written: 24_000, file: { profile: "tdx", encoding: "utf-8", conversions: [] } });
+      expect(upload.body.file.ignored).toContain("vol");
+      expectSameBars(await f.store.getBars("000001.SH"), await tdxBars(TDX_INDEX_1MIN));
     });
 
     test("the descending 5-minute ETF file, posted as JSON, exports the same in json, csv and ndjson (streamed)", async () => {

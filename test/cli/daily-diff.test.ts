@@ -67,12 +67,17 @@ describe("import --interval 1d and daily-diff", () => {
     expect(overview.stdout).toContain("24,000 bars, 99 daily bars");
   });
 
-  test("the real Tushare daily file: its high-below-open row is a bad row by line, the rest are stored as days", async () => {
+  test("the real Tushare daily file: its high-below-open row is a bad row by line, the rest are stored as days under its ts_code", async () => {
     const tushare = { ...env, TRADELITE_DB: dir.file("tushare.db") };
-    const run = await cli(["import", TUSHARE_DAILY, "--symbol", "000001.SZ", "--interval", "1d", "--skip-bad"], tushare);
+    // The file names its symbol in ts_code: --symbol is refused, and nothing is written.
+    const named = await cli(["import", TUSHARE_DAILY, "--symbol", "X", "--interval", "1d", "--skip-bad"], tushare);
+    expect(named.code).toBe(1);
+    expect(named.stderr).toContain("leave out --symbol");
+    const run = await cli(["import", TUSHARE_DAILY, "--interval", "1d", "--skip-bad"], tushare);
     expect(run.code).toBe(0);
     expect(run.stderr).toContain(`${TUSHARE_DAILY}:6342: high: high 45.6 is below open 46.6`);
-    expect(run.stdout).toContain("6,677 daily bars written to 000001.SZ");
+    expect(run.stdout).toContain("6,677 daily bars written to 1 symbol(s) (000001.SZ 6,677)");
+    expect(run.stdout).toContain("read as tushare; utf-8; converted vol: lots (手) x 100 -> shares; amount: thousands of yuan (千元) x 1000 -> yuan");
     const db = openDatabase({ path: tushare.TRADELITE_DB, timezone: "Asia/Shanghai", readonly: true });
     try {
       expect(db.overview()).toEqual([{ symbol: "000001.SZ", count: 0, start: null, end: null, daily: { count: 6_677, start: Date.parse("1991-04-03T00:00:00+08:00"), end: Date.parse("2018-08-15T00:00:00+08:00") } }]);

@@ -9,10 +9,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { createApp } from "../../src/api/app.ts";
-import { openStore } from "../../src/mod.ts";
+import { openDatabase, openStore } from "../../src/mod.ts";
 import { PAGE_CSP } from "../../src/api/page.ts";
 import { browserAvailable, openBrowserPage, type BrowserPage } from "../support/browser.ts";
 import { killAllServers, PROJECT_ROOT, startServeProcess, type ServerProcess } from "../support/api-server.ts";
+import { cli } from "../support/cli.ts";
 import { tempDir } from "../support/files.ts";
 import {
   DEMO_ALLDAY,
@@ -271,12 +272,12 @@ describe.skipIf(!canRun)("the data browser in Chromium", () => {
       lines.push(`${new Date(t0 + i * 60_000).toISOString()},${price},${price + 0.2},${price - 0.1},${price + 0.1},${100 * (i + 1)},${price * 100 * (i + 1)}`);
     }
     const bad = dir.file("bad.csv");
-    await Bun.write(bad, "timestamp,open,high,low,close,volume\n2024-04-01T01:31:00Z,1,2,0.5,1.5,100\n");
+    await Bun.write(bad, "timestamp,open,high,close,volume,amount\n2024-04-01T01:31:00Z,1,2,1.5,100,150\n");
     await opened.page.locator("#import-symbol").fill("300750.SZ");
     await opened.page.locator("#import-file").setInputFiles(bad);
     await opened.page.locator("#import button[type=submit]").click();
     await opened.page.locator("#import-result[data-state=error]").waitFor();
-    expect(await opened.page.locator("#import-result").textContent()).toContain("amount");
+    expect(await opened.page.locator("#import-result").textContent()).toContain("no low");
     expect((await api<Overview[]>("/v1/symbols")).some((entry) => entry.symbol === "300750.SZ")).toBe(false);
 
     const good = dir.file("good.csv");
@@ -289,6 +290,7 @@ describe.skipIf(!canRun)("the data browser in Chromium", () => {
     await opened.page.locator("#import button[type=submit]").click();
     await opened.page.locator("#import-result[data-state=done]").waitFor();
     expect(await opened.page.locator("#import-result").getAttribute("data-written")).toBe(String(rows));
+    expect(await opened.page.locator("#import-result").textContent()).toContain("(read as cache; utf-8)");
     expect(await opened.page.locator("#import-progress").evaluate((bar) => (bar as unknown as { value: number }).value)).toBe(1);
     expect(Number(await opened.page.locator("#import-progress").getAttribute("data-updates"))).toBeGreaterThanOrEqual(2);
     await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
@@ -297,6 +299,32 @@ describe.skipIf(!canRun)("the data browser in Chromium", () => {
     await opened.page.locator('#overview[data-state=ready] tbody tr[data-symbol="300750.SZ"]').waitFor();
     const shown = (await tableRows(opened)).find((row) => row.symbol === "300750.SZ");
     expect(shown).toMatchObject({ count: String(rows), start: String(t0), end: String(t0 + (rows - 1) * 60_000) });
+    expect(opened.problems).toEqual([]);
+  });
+});
+
+describe.skipIf(!canRun)("vendor files through the form", () => {
+  test("a TDX export in GBK (title, tab-padded header, footer) lands as tradelite import lands it, and the page says how it was read", async () => {
+    const opened = await open();
+    await ready(opened);
+    const file = join(import.meta.dir, "..", "fixtures", "vendor", "SH#601003-tdx-export-raw-gbk.txt");
+    await opened.page.locator("#import-symbol").fill("601003.SH");
+    await opened.page.locator("#import-file").setInputFiles(file);
+    await opened.page.locator("#import button[type=submit]").click();
+    await opened.page.locator("#import-result[data-state=done]").waitFor();
+    expect(await opened.page.locator("#import-result").getAttribute("data-profile")).toBe("tdx");
+    expect(await opened.page.locator("#import-result").textContent()).toContain("2 bars written to 601003.SH (read as tdx; gbk; assumed 成交量 read as shares");
+    // The CLI, into a database of its own with the server's zone, stores the same bars.
+    const cliDb = dir.file("cli-601003.db");
+    const run = await cli(["import", file, "--symbol", "601003.SH"], { TRADELITE_DB: cliDb, TRADELITE_TIMEZONE: DEMO_TIMEZONE });
+    expect(run.code).toBe(0);
+    const db = openDatabase({ path: cliDb, readonly: true });
+    try {
+      expect(await api<unknown[]>("/v1/bars/601003.SH")).toEqual(db.getBars("601003.SH"));
+      expect(db.getBars("601003.SH").map((bar) => bar.close)).toEqual([7.44, 7.48]);
+    } finally {
+      db.close();
+    }
     expect(opened.problems).toEqual([]);
   });
 });
