@@ -12,7 +12,7 @@
 import type { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { Issue } from "../domain/errors.ts";
-import { pauses } from "../domain/csv-rows.ts";
+import { pauses } from "../domain/pause.ts";
 import type { Api } from "./context.ts";
 import { ApiError, invalidInput, issuesOf, MAX_REPORTED_ISSUES } from "./errors.ts";
 

@@ -49,7 +49,11 @@ export interface ParsedCacheFile {
 /**
  * Reads a cache file's text strictly with papaparse: the header must be ours, every line seven
  * fields, every value the kind the writer writes and every bar valid by the bar rules. Lines that
- * are not are reported, not guessed at.
+ * are not are reported, not guessed at. This is the importer's `cache` profile in its strictest
+ * form, with the same parts (the field list CSV_HEADER, the number pattern NUMBER, the bar rules
+ * and the domain's time parser through validateBars); what is its own is recovery from a torn
+ * file: it is synchronous over the whole file, keeps each good line's text for compaction, and
+ * goes on past a damaged line instead of stopping the import there.
  */
 export function parseCacheFile(text: string): ParsedCacheFile {
   const partialLastLine = text.length > 0 && !text.endsWith("\n");

@@ -18,7 +18,7 @@
  */
 import Papa from "papaparse";
 import { validateBars, type BarColumns } from "../domain/bar.ts";
-import { pauses } from "../domain/csv-rows.ts";
+import { pauses } from "../domain/pause.ts";
 import { ValidationError } from "../domain/errors.ts";
 import { TimestampError } from "../domain/time.ts";
 import { dailyStampIssues, type StoredInterval } from "../domain/daily.ts";
