@@ -9,7 +9,7 @@ import type { BarColumns, BarInput } from "../domain/bar.ts";
 import { CSV_HEADER } from "../domain/bar-format.ts";
 import type { StoredInterval } from "../domain/daily.ts";
 import type { Issue } from "../domain/errors.ts";
-import { BarFileError, ENCODINGS, importBarFile, type BadRow, type BarFileSummary, type Encoding } from "../import/bar-file.ts";
+import { BarFileError, importBarFile, type BadRow, type BarFileSummary, type Encoding } from "../import/bar-file.ts";
 import type { AmountUnit, ProfileName, VolumeUnit } from "../import/profiles.ts";
 import { ApiError, MAX_REPORTED_ISSUES } from "./errors.ts";
 import { readJsonArray } from "./json-array.ts";
@@ -97,6 +97,9 @@ function tooLarge(maxBytes: number): ApiError {
 const COLUMNS = CSV_HEADER.split(",") as (keyof BarColumns)[];
 const VALUE_COLUMNS = COLUMNS.slice(1) as (keyof Omit<BarColumns, "timestamp">)[];
 
+/** The charset labels a text upload may name (GB2312 and GB18030 files are read by the GBK decoder, which is GB18030's). */
+const CHARSETS: Record<string, Encoding> = { "utf-8": "utf-8", utf8: "utf-8", gbk: "gbk", gb2312: "gbk", gb18030: "gbk" };
+
 /** How a text upload is read (the query of POST /v1/bars and /v1/cache; see UploadQuery). */
 export interface UploadOptions {
   timeZone: string;
@@ -173,9 +176,10 @@ class ColumnBuilder {
 export async function readBarText(c: Context, options: UploadOptions): Promise<{ bars: BarColumns; reading: UploadReading }> {
   const body = c.req.raw.body;
   if (!body) throw new ApiError(400, `empty CSV body; expected a header such as ${CSV_HEADER}`);
-  const charset = /;\s*charset=("?)([\w-]+)\1/i.exec(c.req.header("content-type") ?? "")?.[2]?.toLowerCase();
-  if (charset !== undefined && !(ENCODINGS as readonly string[]).includes(charset)) {
-    throw new ApiError(415, `charset=${charset.slice(0, 20)}: a bar upload is UTF-8 or GBK (${ENCODINGS.join(", ")})`);
+  const label = /;\s*charset=("?)([\w-]+)\1/i.exec(c.req.header("content-type") ?? "")?.[2]?.toLowerCase();
+  const charset = label === undefined ? undefined : CHARSETS[label];
+  if (label !== undefined && charset === undefined) {
+    throw new ApiError(415, `charset=${label.slice(0, 20)}: a bar upload is UTF-8 or GBK (${Object.keys(CHARSETS).join(", ")})`);
   }
   const builder = new ColumnBuilder();
   const issues: Issue[] = [];
@@ -203,7 +207,7 @@ export async function readBarText(c: Context, options: UploadOptions): Promise<{
       ...(options.volumeUnit ? { volumeUnit: options.volumeUnit } : {}),
       ...(options.amountUnit ? { amountUnit: options.amountUnit } : {}),
       ...(options.adjusted ? { adjusted: true } : {}),
-      ...(charset ? { encoding: charset as Encoding } : {}),
+      ...(charset ? { encoding: charset } : {}),
       onHeader: (_header, line) => {
         headerLine = line;
       },

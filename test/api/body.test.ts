@@ -9,6 +9,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Context } from "hono";
+import { join } from "node:path";
 import { readBarText } from "../../src/api/body.ts";
 import { MAX_LINE_CHARS } from "../../src/import/bar-file.ts";
 import { ApiError } from "../../src/api/errors.ts";
@@ -143,6 +144,39 @@ describe("400: malformed bodies", () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+
+describe("vendor files as CSV uploads", () => {
+  const tushare = "ts_code,trade_date,open,high,low,close,pre_close,change,pct_chg,vol,amount\n600000.SH,20240103,6.6,6.62,6.56,6.59,6.61,-0.02,-0.3026,272683.03,179471.548\n";
+
+  test("a Tushare file of the route's symbol is read with its units converted, and the answer says so", async () => {
+    const f = await openApiFixture({ timezone: "Asia/Shanghai" });
+    const answer = await call(f.app, "POST", "/v1/bars/600000.SH?interval=1d", { csv: tushare });
+    expect(answer.body).toEqual({
+      written: 1,
+      file: { profile: "tushare", encoding: "utf-8", conversions: ["vol: lots (手) x 100 -> shares", "amount: thousands of yuan (千元) x 1000 -> yuan"], assumed: [], ignored: ["pre_close", "change", "pct_chg"] },
+    });
+    expect((await f.store.getBars("600000.SH", { interval: "1d", source: "stored" }))[0]).toMatchObject({ volume: 27_268_303, amount: 179_471_548 });
+  });
+
+  test("a file naming another symbol is a 422 naming it; nothing written", async () => {
+    const f = await openApiFixture({ timezone: "Asia/Shanghai" });
+    const error = expectError(await call(f.app, "POST", "/v1/bars/000001.SZ?interval=1d", { csv: tushare }), 422, "VALIDATION");
+    expect(error.message).toContain("the file holds bars of 600000.SH; this route writes 000001.SZ");
+    expect(await f.store.overview()).toEqual([]);
+  });
+
+  test("charset names the encoding (gbk, gb2312, gb18030, utf-8, utf8); another is a 415 before reading", async () => {
+    const f = await openApiFixture({ timezone: "Asia/Shanghai" });
+    const gbk = await Bun.file(join(import.meta.dir, "..", "fixtures", "vendor", "SH#601003-tdx-export-raw-gbk.txt")).bytes();
+    for (const charset of ["gbk", "GB2312", "gb18030"]) {
+      const answer = await call(f.app, "POST", "/v1/bars/601003.SH?interval=1d", { body: gbk, headers: { "content-type": `text/csv; charset=${charset}` } });
+      expect(answer.body).toMatchObject({ written: 2, file: { profile: "tdx", encoding: "gbk" } });
+    }
+    // Read as UTF-8 when told so, the GBK bytes are a 400 naming the body's encoding.
+    expectError(await call(f.app, "POST", "/v1/bars/601003.SH?interval=1d", { body: gbk, headers: { "content-type": "text/csv; charset=utf8" } }), 400, "MALFORMED");
+    expectError(await call(f.app, "POST", "/v1/bars/601003.SH?interval=1d", { body: gbk, headers: { "content-type": "text/csv; charset=latin1" } }), 415);
+  });
+});
 
 describe("413: bodies over maxBodyBytes", () => {
   const limit = 4_096;
