@@ -137,6 +137,8 @@ export function createApiMetrics(store: Store, cache: CacheService | null): ApiM
     registers,
   });
 
+  // A sample committed late may be older than one already shown: the newest stays the last.
+  const newest = new Map<string, number>();
   const readRecovery = recoveryReader(store, (sample) => {
     const labels: Record<string, string> = { name: sample.name };
     for (const label of RECOVERY_METRICS[sample.name] ?? []) {
@@ -144,7 +146,10 @@ export function createApiMetrics(store: Store, cache: CacheService | null): ApiM
       if (value !== undefined) labels[label] = value;
     }
     recovery.observe(labels, sample.value);
-    recoveryLast.set({ name: sample.name }, sample.value);
+    if (sample.timestamp >= (newest.get(sample.name) ?? -Infinity)) {
+      newest.set(sample.name, sample.timestamp);
+      recoveryLast.set({ name: sample.name }, sample.value);
+    }
   });
 
   async function refresh(): Promise<void> {

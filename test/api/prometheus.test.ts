@@ -239,16 +239,23 @@ describe("GET /metrics in process (sqlite)", () => {
       await Bun.sleep(50);
       const first = await scrape(running.url);
       expect(series(first.samples, "tradelite_recovery_count")).toEqual({});
-      // Another connection commits a sample stamped before that scrape (a write that waited for
-      // the lock), well within LATE_COMMIT_MS.
+      const insert = (timestamp: number, value: number) =>
+        other.run("INSERT INTO recovery_metrics (name, timestamp, value, labels) VALUES (?, ?, ?, ?)", ["maintenance.error", timestamp, value, '{"code":"SQLITE_BUSY"}']);
+      insert(Date.now() - 1, 1);
+      const second = await scrape(running.url);
+      expect(series(second.samples, "tradelite_recovery_count")).toEqual({ "name=maintenance.error,code=SQLITE_BUSY": 1 });
+      // Another connection commits a sample stamped before the last scrape (a write that waited
+      // for the lock), well within LATE_COMMIT_MS: counted, once, and not taken for the newest.
       const stamped = started + 10;
       expect(Date.now() - stamped).toBeLessThan(LATE_COMMIT_MS);
-      other.run("INSERT INTO recovery_metrics (name, timestamp, value, labels) VALUES (?, ?, ?, ?)", ["maintenance.error", Date.now() - 1, 1, '{"code":"SQLITE_BUSY"}']);
-      other.run("INSERT INTO recovery_metrics (name, timestamp, value, labels) VALUES (?, ?, ?, ?)", ["maintenance.error", stamped, 1, '{"code":"SQLITE_BUSY"}']);
-      const second = await scrape(running.url);
-      expect(series(second.samples, "tradelite_recovery_count")).toEqual({ "name=maintenance.error,code=SQLITE_BUSY": 2 });
+      insert(stamped, 7);
+      for (let i = 0; i < 2; i++) {
+        const { samples } = await scrape(running.url);
+        expect(series(samples, "tradelite_recovery_count")).toEqual({ "name=maintenance.error,code=SQLITE_BUSY": 2 });
+        expect(series(samples, "tradelite_recovery_sum")).toEqual({ "name=maintenance.error,code=SQLITE_BUSY": 8 });
+        expect(series(samples, "tradelite_recovery_last")).toEqual({ "name=maintenance.error": 1 });
+      }
       const third = await scrape(running.url);
-      expect(series(third.samples, "tradelite_recovery_count")).toEqual({ "name=maintenance.error,code=SQLITE_BUSY": 2 });
       // No worker family on the in-thread backend, and no cache family without a cache.
       expect([...third.types.keys()].filter((name) => name.includes("worker") || name.includes("session_cache"))).toEqual([]);
     } finally {
