@@ -11,6 +11,8 @@
  * and unpacking cost more than they free.
  * The access log's cost is measured beside it: the in-thread API with the log on (JSON lines to a
  * pipe that this process drains, as a log collector would), target >= 0.95 of the API without.
+ * So is the metrics' (GET /metrics: every request and store call timed and counted, on by
+ * default): the API as shipped, target >= 0.95 of the API with `metrics: false`.
  * Options: --quick (fewer rounds, shorter), --seconds N, --rounds N.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -34,6 +36,8 @@ const DAYS = 60;
 const TARGET = 0.9;
 const LOG_TARGET = 0.95;
 const TOKEN = "bench-token-0123456789abcdef";
+// The API sits between its two variants, so each comparison is of neighbours in every round.
+const MODES = ["bare", "api-no-metrics", "api", "api-logged", "api-worker"] as const;
 
 if (!Bun.which("wrk")) {
   console.error("bench:api needs wrk, the HTTP load generator: apt-get install wrk");
@@ -68,14 +72,15 @@ end
     api: { rps: [], p50: [], p99: [] },
     "api-logged": { rps: [], p50: [], p99: [] },
     "api-worker": { rps: [], p50: [], p99: [] },
+    "api-no-metrics": { rps: [], p50: [], p99: [] },
   };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const mode of round % 2 === 0 ? (["bare", "api", "api-logged", "api-worker"] as const) : (["api-worker", "api-logged", "api", "bare"] as const)) {
+    for (const mode of round % 2 === 0 ? MODES : [...MODES].reverse()) {
       const figures = await measure(mode);
       results[mode].rps.push(figures.rps);
       results[mode].p50.push(figures.p50);
       results[mode].p99.push(figures.p99);
-      console.log(`  round ${round + 1} ${mode.padEnd(10)} ${Math.round(figures.rps).toLocaleString("en-US").padStart(7)} req/s  p50 ${figures.p50.toFixed(2)} ms  p99 ${figures.p99.toFixed(2)} ms`);
+      console.log(`  round ${round + 1} ${mode.padEnd(14)} ${Math.round(figures.rps).toLocaleString("en-US").padStart(7)} req/s  p50 ${figures.p50.toFixed(2)} ms  p99 ${figures.p99.toFixed(2)} ms`);
     }
   }
   const bare = median(results.bare.rps);
@@ -86,22 +91,28 @@ end
   console.log("|---|---|---|---|");
   const LABELS: Record<Mode, string> = {
     bare: "bare Bun.serve + .all() + JSON.stringify",
-    api: "tradelite API (token, Host check, zod), in-thread store",
+    api: "tradelite API (token, Host check, zod, metrics), in-thread store",
+    "api-no-metrics": "the same API with metrics: false",
     "api-logged": "the same API with the access log on (JSON lines to a pipe)",
     "api-worker": "the same API over the sqlite-worker store (for the record)",
   };
-  for (const mode of ["bare", "api", "api-logged", "api-worker"] as const) {
+  for (const mode of MODES) {
     console.log(`| ${LABELS[mode]} | ${Math.round(median(results[mode].rps)).toLocaleString("en-US")} | ${median(results[mode].p50).toFixed(2)} | ${median(results[mode].p99).toFixed(2)} |`);
   }
   // A benchmark, not a test (like bun run bench): it says whether the target was met, exit 0.
   console.log(`API / bare requests/s: ${ratio.toFixed(2)} (target >= ${TARGET}, stretch >= 1.0): ${ratio >= TARGET ? "PASS" : "MISSED"}`);
-  const logged = median(results["api-logged"].rps) / api;
+  // The costs are medians of each round's ratio: neighbours in a round share the machine's drift.
+  const paired = (mode: Mode, base: Mode) => median(results[mode].rps.map((rps, round) => rps / results[base].rps[round]!));
+  const logged = paired("api-logged", "api");
   console.log(`API with the access log / API requests/s: ${logged.toFixed(2)} (target >= ${LOG_TARGET}): ${logged >= LOG_TARGET ? "PASS" : "MISSED"}`);
+  const metered = paired("api", "api-no-metrics");
+  console.log(`API with metrics / API with metrics: false requests/s: ${metered.toFixed(2)} (target >= ${LOG_TARGET}): ${metered >= LOG_TARGET ? "PASS" : "MISSED"}`);
+  console.log(`API with the access log and metrics / API with neither requests/s: ${paired("api-logged", "api-no-metrics").toFixed(2)} (for the record)`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
-type Mode = "bare" | "api" | "api-logged" | "api-worker";
+type Mode = (typeof MODES)[number];
 
 async function measure(mode: Mode): Promise<{ rps: number; p50: number; p99: number }> {
   const server = Bun.spawn(["bun", join(import.meta.dir, "bench-api-server.ts"), mode, path, TOKEN], { stdout: "pipe", stderr: "inherit" });
