@@ -111,10 +111,35 @@ export function createApiMetrics(store: Store, cache: CacheService | null): ApiM
     buckets: LATENCY_BUCKETS,
     registers,
   });
+  const readState = stateGauges(store, cache, registers);
+  const readRecovery = recoveryFamilies(store, registers);
+
+  const observeRequests: MiddlewareHandler = async (c, next) => {
+    const started = performance.now();
+    await next();
+    const method = METHODS.has(c.req.method) ? c.req.method : "OTHER";
+    requests.observe({ method, route: routePattern(c) ?? UNMATCHED_ROUTE, status: String(c.res.status) }, (performance.now() - started) / 1000);
+  };
+
+  return {
+    registry,
+    observeRequests,
+    store: timedStore(store, (operation, seconds) => operations.observe({ operation }, seconds)),
+    refresh: async () => {
+      // readState first: it reads the queues before any of the scrape's own calls is sent.
+      await Promise.all([readState(), readRecovery()]);
+    },
+  };
+}
+
+/**
+ * The gauges read at scrape time: database and WAL bytes, the session cache's size, the worker
+ * queues. Families only where there is something to measure: a server without a session cache
+ * or workers shows none, rather than zeros that look measured.
+ */
+function stateGauges(store: Store, cache: CacheService | null, registers: Registry[]): () => Promise<void> {
   const fileBytes = new Gauge({ name: "tradelite_database_bytes", help: "The database file's size (PostgreSQL: the database's)", registers });
   const walBytes = new Gauge({ name: "tradelite_database_wal_bytes", help: "The -wal file's size (0 on PostgreSQL)", registers });
-  // Families only where there is something to measure: a server without a session cache or
-  // workers shows none, rather than zeros that look measured.
   const cacheGauges = cache && {
     symbols: new Gauge({ name: "tradelite_session_cache_symbols", help: "Symbols with a session cache file", registers }),
     rows: new Gauge({ name: "tradelite_session_cache_rows", help: "Bars held in the session cache files", registers }),
@@ -123,6 +148,27 @@ export function createApiMetrics(store: Store, cache: CacheService | null): ApiM
   const queueDepth =
     queuedConnections(store) &&
     new Gauge({ name: "tradelite_worker_queue_depth", help: "Requests sent to a sqlite-worker worker and not yet answered", labelNames: ["role", "index"], registers });
+
+  // Called before the scrape's own store calls are sent: the queues are the traffic's alone.
+  return async () => {
+    if (queueDepth) {
+      queueDepth.reset();
+      for (const { role, index, queued } of queuedConnections(store) ?? []) queueDepth.set({ role, index: String(index) }, queued);
+    }
+    // The cache's list is one row per symbol (session_cache), never the bars.
+    const [info, entries] = await Promise.all([store.maintenance.info(), cache?.list() ?? null]);
+    fileBytes.set(info.fileBytes);
+    walBytes.set(info.walBytes);
+    if (cacheGauges && entries) {
+      cacheGauges.symbols.set(entries.length);
+      cacheGauges.rows.set(entries.reduce((sum, entry) => sum + entry.row_count, 0));
+      cacheGauges.bytes.set(entries.reduce((sum, entry) => sum + entry.size_bytes, 0));
+    }
+  };
+}
+
+/** The recovery metrics' families, fed with the samples recorded since the last scrape. */
+function recoveryFamilies(store: Store, registers: Registry[]): () => Promise<void> {
   const recovery = new Summary({
     name: "tradelite_recovery",
     help: "Recovery metric samples recorded since this server started (_count) and their values' total (_sum), by metric name",
@@ -136,10 +182,9 @@ export function createApiMetrics(store: Store, cache: CacheService | null): ApiM
     labelNames: ["name"],
     registers,
   });
-
   // A sample committed late may be older than one already shown: the newest stays the last.
   const newest = new Map<string, number>();
-  const readRecovery = recoveryReader(store, (sample) => {
+  return recoveryReader(store, (sample) => {
     const labels: Record<string, string> = { name: sample.name };
     for (const label of RECOVERY_METRICS[sample.name] ?? []) {
       const value = sample.labels[label];
@@ -151,30 +196,6 @@ export function createApiMetrics(store: Store, cache: CacheService | null): ApiM
       recoveryLast.set({ name: sample.name }, sample.value);
     }
   });
-
-  async function refresh(): Promise<void> {
-    const [info, entries] = await Promise.all([store.maintenance.info(), cache?.list() ?? null, readRecovery()]);
-    fileBytes.set(info.fileBytes);
-    walBytes.set(info.walBytes);
-    if (cacheGauges && entries) {
-      cacheGauges.symbols.set(entries.length);
-      cacheGauges.rows.set(entries.reduce((sum, entry) => sum + entry.row_count, 0));
-      cacheGauges.bytes.set(entries.reduce((sum, entry) => sum + entry.size_bytes, 0));
-    }
-    if (queueDepth) {
-      queueDepth.reset();
-      for (const { role, index, queued } of queuedConnections(store) ?? []) queueDepth.set({ role, index: String(index) }, queued);
-    }
-  }
-
-  const observeRequests: MiddlewareHandler = async (c, next) => {
-    const started = performance.now();
-    await next();
-    const method = METHODS.has(c.req.method) ? c.req.method : "OTHER";
-    requests.observe({ method, route: routePattern(c) ?? UNMATCHED_ROUTE, status: String(c.res.status) }, (performance.now() - started) / 1000);
-  };
-
-  return { registry, observeRequests, store: timedStore(store, (operation, seconds) => operations.observe({ operation }, seconds)), refresh };
 }
 
 /** The sqlite-worker store's connections, or null on a backend without workers. */

@@ -7,6 +7,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
+import { createApp } from "../../src/api/app.ts";
 import { startServer } from "../../src/api/server.ts";
 import { LATE_COMMIT_MS } from "../../src/api/prometheus.ts";
 import { openStore } from "../../src/store.ts";
@@ -261,6 +262,24 @@ describe("GET /metrics in process (sqlite)", () => {
     } finally {
       other.close();
       await running.stop(true);
+      await store.close();
+      local.cleanup();
+    }
+  });
+
+  test("the worker queue gauges count the requests waiting on each worker (sqlite-worker)", async () => {
+    const local = tempDir("tradelite-prometheus-queues-");
+    const store = await openStore({ backend: "sqlite-worker", path: local.file("queues.db"), readers: 2 });
+    try {
+      const app = createApp(store);
+      // Sent and not answered yet: a worker's answers arrive as messages, after the scrape below
+      // has read the queues (the request path to it awaits only promises).
+      const waiting = Array.from({ length: 100 }, () => store.getBars("600519.SH"));
+      const answer = await app.request("http://localhost/metrics");
+      const { samples } = parseExposition(await answer.text());
+      expect(series(samples, "tradelite_worker_queue_depth")).toEqual({ "role=writer,index=0": 0, "role=reader,index=0": 50, "role=reader,index=1": 50 });
+      await Promise.all(waiting);
+    } finally {
       await store.close();
       local.cleanup();
     }
