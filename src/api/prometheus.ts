@@ -16,6 +16,8 @@
  * - a hand-written exposition observed in 0.15 us, but would be our own copy of the format's
  *   escaping and histogram rules for a saving of 0.3 us in 200.
  * The middleware below is ours: one layer that labels by the route pattern as the access log does.
+ * End to end (bench:api, wrk, server CPU time a request) the request and store-call timing
+ * costs the hot route ~3%: 230 us a request without, 238 with.
  *
  * Process metrics (collectDefaultMetrics) are left out: they are named and built for Node
  * (`nodejs_*`, event-loop and GC observers that Bun does not all provide), and each call starts
