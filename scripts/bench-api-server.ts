@@ -3,16 +3,17 @@
  * statement, .all() and JSON.stringify: what a hand-written endpoint does), `api` (tradelite's
  * createApp with a bearer token, the Host check and zod validation on, over the in-thread store)
  * `api-logged` (`api` with the access log on, JSON lines to stdout as `serve` writes them to a
- * pipe) or `api-worker` (the same over the sqlite-worker store, as `bun run serve` runs it).
- * Prints its URL. Usage: bun scripts/bench-api-server.ts bare|api|api-logged|api-worker <database path> <token>
+ * pipe), `api-no-metrics` (`api` with `metrics: false`) or `api-worker` (the same over the
+ * sqlite-worker store, as `bun run serve` runs it).
+ * Prints its URL. Usage: bun scripts/bench-api-server.ts bare|api|api-no-metrics|api-logged|api-worker <database path> <token>
  */
 import { Database as SqliteDatabase } from "bun:sqlite";
 import { openStore } from "../src/mod.ts";
 import { startServer, writeAccessEntry } from "../src/entries/api.ts";
 
 const [mode, path, token] = process.argv.slice(2);
-if (!["bare", "api", "api-logged", "api-worker"].includes(mode ?? "") || !path || !token) {
-  console.error("usage: bun scripts/bench-api-server.ts bare|api|api-logged|api-worker <database path> <token>");
+if (!["bare", "api", "api-no-metrics", "api-logged", "api-worker"].includes(mode ?? "") || !path || !token) {
+  console.error("usage: bun scripts/bench-api-server.ts bare|api|api-no-metrics|api-logged|api-worker <database path> <token>");
   process.exit(2);
 }
 
@@ -39,6 +40,7 @@ if (mode === "bare") {
     port: 0,
     tokens: [{ name: "bench", token }],
     ...(mode === "api-logged" ? { accessLog: (entry) => writeAccessEntry(entry, true) } : {}),
+    ...(mode === "api-no-metrics" ? { metrics: false } : {}),
   });
   console.log(`listening on ${running.url}`);
 }

@@ -11,10 +11,14 @@
  * and unpacking cost more than they free.
  * The access log's cost is measured beside it: the in-thread API with the log on (JSON lines to a
  * pipe that this process drains, as a log collector would), target >= 0.95 of the API without.
+ * So is the metrics' (GET /metrics: every request and store call timed and counted, on by
+ * default): the API as shipped, target >= 0.95 of the API with `metrics: false`. Beside
+ * requests/s, each server's own CPU time a request (Linux /proc) gives the same ratios with less
+ * of the noise other load on a shared machine brings.
  * Last, /health's worst wait while a 64 MiB bad JSON body is read (target <= 50 ms).
  * Options: --quick (fewer rounds, shorter), --seconds N, --rounds N.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../src/mod.ts";
@@ -36,6 +40,8 @@ const TARGET = 0.9;
 const LOG_TARGET = 0.95;
 const STALL_TARGET_MS = 50;
 const TOKEN = "bench-token-0123456789abcdef";
+// The API sits between its two variants, so each comparison is of neighbours in every round.
+const MODES = ["bare", "api-no-metrics", "api", "api-logged", "api-worker"] as const;
 
 if (!Bun.which("wrk")) {
   console.error("bench:api needs wrk, the HTTP load generator: apt-get install wrk");
@@ -65,57 +71,70 @@ end
   );
 
   console.log(`bench:api: ${SYMBOLS} symbols x ${DAYS} days x 240 minute bars; one-day windows (240 rows); wrk ${CONNECTIONS} connections, ${SECONDS} s x ${ROUNDS} rounds per server`);
-  const results: Record<Mode, { rps: number[]; p50: number[]; p99: number[] }> = {
-    bare: { rps: [], p50: [], p99: [] },
-    api: { rps: [], p50: [], p99: [] },
-    "api-logged": { rps: [], p50: [], p99: [] },
-    "api-worker": { rps: [], p50: [], p99: [] },
-  };
+  const results = Object.fromEntries(MODES.map((mode) => [mode, { rps: [], p50: [], p99: [], cpu: [] }])) as unknown as Record<
+    Mode,
+    { rps: number[]; p50: number[]; p99: number[]; cpu: number[] }
+  >;
   for (let round = 0; round < ROUNDS; round++) {
-    for (const mode of round % 2 === 0 ? (["bare", "api", "api-logged", "api-worker"] as const) : (["api-worker", "api-logged", "api", "bare"] as const)) {
+    for (const mode of round % 2 === 0 ? MODES : [...MODES].reverse()) {
       const figures = await measure(mode);
       results[mode].rps.push(figures.rps);
       results[mode].p50.push(figures.p50);
       results[mode].p99.push(figures.p99);
-      console.log(`  round ${round + 1} ${mode.padEnd(10)} ${Math.round(figures.rps).toLocaleString("en-US").padStart(7)} req/s  p50 ${figures.p50.toFixed(2)} ms  p99 ${figures.p99.toFixed(2)} ms`);
+      results[mode].cpu.push(figures.cpu);
+      console.log(
+        `  round ${round + 1} ${mode.padEnd(14)} ${Math.round(figures.rps).toLocaleString("en-US").padStart(7)} req/s  p50 ${figures.p50.toFixed(2)} ms  p99 ${figures.p99.toFixed(2)} ms  ${figures.cpu.toFixed(0)} us CPU/req`,
+      );
     }
   }
   const bare = median(results.bare.rps);
   const api = median(results.api.rps);
   const ratio = api / bare;
   console.log("");
-  console.log("| server | requests/s | p50 ms | p99 ms |");
-  console.log("|---|---|---|---|");
+  console.log("| server | requests/s | p50 ms | p99 ms | server CPU us/request |");
+  console.log("|---|---|---|---|---|");
   const LABELS: Record<Mode, string> = {
     bare: "bare Bun.serve + .all() + JSON.stringify",
-    api: "tradelite API (token, Host check, zod), in-thread store",
+    api: "tradelite API (token, Host check, zod, metrics), in-thread store",
+    "api-no-metrics": "the same API with metrics: false",
     "api-logged": "the same API with the access log on (JSON lines to a pipe)",
     "api-worker": "the same API over the sqlite-worker store (for the record)",
   };
-  for (const mode of ["bare", "api", "api-logged", "api-worker"] as const) {
-    console.log(`| ${LABELS[mode]} | ${Math.round(median(results[mode].rps)).toLocaleString("en-US")} | ${median(results[mode].p50).toFixed(2)} | ${median(results[mode].p99).toFixed(2)} |`);
+  for (const mode of MODES) {
+    console.log(`| ${LABELS[mode]} | ${Math.round(median(results[mode].rps)).toLocaleString("en-US")} | ${median(results[mode].p50).toFixed(2)} | ${median(results[mode].p99).toFixed(2)} | ${median(results[mode].cpu).toFixed(0)} |`);
   }
   // A benchmark, not a test (like bun run bench): it says whether the target was met, exit 0.
   console.log(`API / bare requests/s: ${ratio.toFixed(2)} (target >= ${TARGET}, stretch >= 1.0): ${ratio >= TARGET ? "PASS" : "MISSED"}`);
-  const logged = median(results["api-logged"].rps) / api;
+  // The costs are medians of each round's ratio: neighbours in a round share the machine's drift.
+  const paired = (mode: Mode, base: Mode) => median(results[mode].rps.map((rps, round) => rps / results[base].rps[round]!));
+  const logged = paired("api-logged", "api");
   console.log(`API with the access log / API requests/s: ${logged.toFixed(2)} (target >= ${LOG_TARGET}): ${logged >= LOG_TARGET ? "PASS" : "MISSED"}`);
+  const metered = paired("api", "api-no-metrics");
+  console.log(`API with metrics / API with metrics: false requests/s: ${metered.toFixed(2)} (target >= ${LOG_TARGET}): ${metered >= LOG_TARGET ? "PASS" : "MISSED"}`);
+  console.log(`API with the access log and metrics / API with neither requests/s: ${paired("api-logged", "api-no-metrics").toFixed(2)} (for the record)`);
+  // The server's own CPU time a request is what other load on a shared machine disturbs least.
+  const cpu = (mode: Mode, base: Mode) => (median(results[base].cpu) / median(results[mode].cpu)).toFixed(2);
+  console.log(`The same ratios from the server's CPU time a request: access log ${cpu("api-logged", "api")}, metrics ${cpu("api", "api-no-metrics")}, both ${cpu("api-logged", "api-no-metrics")}`);
   await measureBadBodyStall();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
-type Mode = "bare" | "api" | "api-logged" | "api-worker";
+type Mode = (typeof MODES)[number];
 
-async function measure(mode: Mode): Promise<{ rps: number; p50: number; p99: number }> {
+async function measure(mode: Mode): Promise<{ rps: number; p50: number; p99: number; cpu: number }> {
   const server = Bun.spawn(["bun", join(import.meta.dir, "bench-api-server.ts"), mode, path, TOKEN], { stdout: "pipe", stderr: "inherit" });
   try {
     const url = await firstUrl(server.stdout);
     // Warm up (JIT, page cache) before measuring.
     await run(["wrk", "-t1", `-c${CONNECTIONS}`, "-d1s", "-s", join(dir, "requests.lua"), url]);
+    const cpuBefore = cpuMicros(server.pid);
     const out = await run(["wrk", "-t1", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", "-s", join(dir, "requests.lua"), url]);
+    const cpuUsed = cpuMicros(server.pid) - cpuBefore;
     const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
     if (non2xx) throw new Error(`${mode}: ${non2xx[1]} requests failed:\n${out}`);
-    return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]), p50: latency(out, "50%"), p99: latency(out, "99%") };
+    const requests = Number(/(\d+) requests in/.exec(out)![1]);
+    return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]), p50: latency(out, "50%"), p99: latency(out, "99%"), cpu: cpuUsed / requests };
   } finally {
     server.kill();
     await server.exited;
@@ -170,6 +189,13 @@ async function measureBadBodyStall(): Promise<void> {
   }
   const stall = median(worst);
   console.log(`/health's worst wait while a 64 MiB bad JSON body is read: median ${stall.toFixed(1)} ms (p99 ${median(p99).toFixed(1)} ms; target <= ${STALL_TARGET_MS} ms): ${stall <= STALL_TARGET_MS ? "PASS" : "MISSED"}`);
+}
+
+/** A process's user and system CPU time so far, in microseconds (Linux: /proc/PID/stat, in clock ticks of 10 ms). */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+  // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 function latency(out: string, percentile: string): number {

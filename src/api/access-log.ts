@@ -42,6 +42,15 @@ export const STREAMED = "streamed";
 /** At most one 401 entry this often. */
 export const AUTH_SUMMARY_MS = 10_000;
 
+/**
+ * The pattern of the route that answered (`/v1/bars/:symbol`), never the raw path, so logs and
+ * metrics group by route; null when no route matched (only the catch-all middleware did).
+ */
+export function routePattern(c: Context): string | null {
+  const route = routePath(c, -1);
+  return route === "" || route === "*" || route === "/*" ? null : route;
+}
+
 function clientOf(c: Context): string | null {
   try {
     return getConnInfo(c).remote.address ?? null;
@@ -59,19 +68,16 @@ export function accessLog(write: AccessLogger, authSummaryMs = AUTH_SUMMARY_MS):
     const time = new Date().toISOString();
     await next();
     const status = c.res.status;
-    const entry = (bytes: number | null): AccessEntry => {
-      const route = routePath(c, -1);
-      return {
-        time,
-        method: c.req.method,
-        route: route === "" || route === "*" || route === "/*" ? null : route,
-        status,
-        durationMs: Math.round((performance.now() - started) * 100) / 100,
-        bytes,
-        actor: (c.get("actor" as never) as string | undefined) ?? null,
-        client: clientOf(c),
-      };
-    };
+    const entry = (bytes: number | null): AccessEntry => ({
+      time,
+      method: c.req.method,
+      route: routePattern(c),
+      status,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      bytes,
+      actor: (c.get("actor" as never) as string | undefined) ?? null,
+      client: clientOf(c),
+    });
     if (status === 401) {
       unloggedFailures++;
       const now = performance.now();

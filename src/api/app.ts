@@ -26,6 +26,7 @@ import { maintenanceRoutes } from "./maintenance.ts";
 import { metricRoutes } from "./metrics.ts";
 import { PAGE_PATHS, pageRoutes } from "./page.ts";
 import { preferenceRoutes } from "./preferences.ts";
+import { createApiMetrics, prometheusRoutes } from "./prometheus.ts";
 import { quoteRoutes } from "./quotes.ts";
 import { addSecureHeaders, checkUrlEncoding, crossSiteGuard, hostAllowlist, LOCAL_ACTOR, tokenAuth, type ApiToken } from "./security.ts";
 import { symbolRoutes } from "./symbols.ts";
@@ -53,6 +54,11 @@ export interface ApiOptions {
   accessLog?: AccessLogger;
   /** Where unexpected errors go (they never reach the client). Default console.error. */
   logError?: ErrorLogger;
+  /**
+   * GET /metrics (src/api/prometheus.ts): every request and store call is timed and counted.
+   * Default true; false answers 501 there and times nothing.
+   */
+  metrics?: boolean;
 }
 
 /** Routes open without a token: liveness and readiness say nothing about the data. */
@@ -81,6 +87,9 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   const checkSite = crossSiteGuard(options.corsOrigins ?? []);
   const auth = tokens.length > 0 ? tokenAuth(tokens) : null;
   const limitBody = bodyLimit(maxBodyBytes);
+  const metrics = options.metrics === false ? null : createApiMetrics(store, cache);
+  // The routes see the store through the timing wrapper; the checks above used the store itself.
+  const served = metrics?.store ?? store;
   const views = new Map<string, Store>();
   // One middleware for the Host check, CORS, the token, the request's store view, the body limit
   // and the secure headers: each layer of middleware costs a little on every request
@@ -90,14 +99,16 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   const serve = async (c: Context<ApiEnv>, next: Next) => {
     const actor = auth && !OPEN_PATHS.has(c.req.path) && !PAGE_PATHS.has(c.req.path) ? auth(c) : LOCAL_ACTOR;
     let view = views.get(actor);
-    if (!view) views.set(actor, (view = store.withActor(actor)));
+    if (!view) views.set(actor, (view = served.withActor(actor)));
     c.set("actor", actor);
     c.set("store", view);
     c.set("cache", cache);
     c.set("logError", logError);
     await limitBody(c, () => strictJsonBody(c, next));
   };
-  // First, so that requests refused by the checks below are logged with their status too.
+  // First, so that the time counted is the whole request's and refusals are counted too.
+  if (metrics) app.use(metrics.observeRequests);
+  // Before the checks below, so that requests refused by them are logged with their status too.
   if (options.accessLog) app.use(accessLog(options.accessLog));
   app.use(async (c, next) => {
     checkHost(c);
@@ -123,6 +134,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   auditRoutes(app);
   preferenceRoutes(app);
   metricRoutes(app);
+  prometheusRoutes(app, metrics);
   let backupDir: Promise<string | null> | undefined;
   maintenanceRoutes(app, options.backupLimits ?? DEFAULT_BACKUP_LIMITS, () => {
     if (options.backupDir !== undefined) return Promise.resolve(options.backupDir);

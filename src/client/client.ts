@@ -121,6 +121,8 @@ export function createClient(options: ClientOptions) {
     ready: () => json<Ready>("GET", "/ready"),
     /** The backend, the stored settings, the database's place and size (the token's read scope). */
     info: () => json<Info>("GET", "/v1/info"),
+    /** GET /metrics: the server's metrics in the Prometheus text format, as text (the read scope). */
+    prometheus: async () => (await request("GET", "/metrics")).text(),
     overview: (options: OverviewOptions = {}) => json<SymbolOverview[]>("GET", "/v1/symbols", { query: { completeness: options.completeness } }),
 
     insertBars: async (symbol: string, bars: BarUpload, options: SeriesOptions = {}) =>

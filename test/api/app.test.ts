@@ -21,6 +21,7 @@ describe("GET /openapi.json", () => {
     const expected: Record<string, string[]> = {
       "/health": ["get"],
       "/ready": ["get"],
+      "/metrics": ["get"],
       "/v1/info": ["get"],
       "/v1/symbols": ["get"],
       "/v1/bars/{symbol}": ["delete", "get", "post"],

@@ -47,6 +47,8 @@ describe("the token and /health", () => {
     expect(await anonymous.health()).toEqual({ status: "ok", version: expect.any(String) });
     expect(await anonymous.ready()).toEqual({ status: "ready" });
     expect(await client.info()).toMatchObject({ backend: "sqlite", timezone: "Asia/Shanghai" });
+    // The info call above is counted by its route pattern in the Prometheus text.
+    expect(await client.prometheus()).toMatch(/^tradelite_http_request_duration_seconds_count\{method="GET",route="\/v1\/info",status="200"\} [1-9]/m);
     const refused = await anonymous.overview().catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(TradeliteError);
     expect((refused as TradeliteError).code).toBe("UNAUTHORIZED");
