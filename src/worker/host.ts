@@ -242,6 +242,7 @@ function run(db: Database, request: Request & { actor?: string }): unknown {
 self.onmessage = async (event: MessageEvent<InitMessage | (Request & { actor?: string })>) => {
   const message = event.data;
   if ("type" in message && message.type === "init") {
+    cancelFlags = message.flags as Int32Array<SharedArrayBuffer>;
     try {
       db = new Database({ ...message.options, readonly: message.role === "reader" });
       postMessage({ type: "ready" });

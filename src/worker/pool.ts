@@ -261,7 +261,9 @@ export class WorkerConnection {
         slot: -1,
         settled: false,
       };
-      if (signal) {
+      // Anything with `aborted` is a signal to the in-thread store; only an event target can
+      // reach a request once it is queued here.
+      if (typeof signal?.addEventListener === "function") {
         entry.signal = signal;
         entry.onAbort = () => this.#cancel(entry);
         signal.addEventListener("abort", entry.onAbort, { once: true });

@@ -295,11 +295,17 @@ function view(shared: Shared, actor: string | undefined): Store {
     withActor: (name) => shared.withActor(name),
     insertBars: (symbol, bars, options) => (shared.closed ? closed() : track(insert("insertBars", symbol, bars, options))),
     getBars(symbol, query) {
-      const { signal, posted } = withoutSignal(query);
-      return readCancellable<Bar[]>("getBars", [symbol, posted], signal);
+      return guardInput(
+        () => readSignal(query),
+        () => {
+          const { signal, posted } = withoutSignal(query);
+          return readCancellable<Bar[]>("getBars", [symbol, posted], signal);
+        },
+      );
     },
     async *iterateBars(symbol, query) {
       if (shared.closed) await closed();
+      readSignal(query);
       const { signal, posted } = withoutSignal(query);
       const connection = reader();
       const id = shared.nextId++;
@@ -415,12 +421,11 @@ function view(shared: Shared, actor: string | undefined): Store {
 /**
  * A bar query split for posting: a signal cannot be cloned, so it stays here (the connection
  * turns its abort into the worker's shared flag) and the rest of the query goes to the worker.
+ * Callers check it first with readSignal, so a wrong one is the in-thread store's ValidationError.
  */
 function withoutSignal(query: BarQuery | undefined): { signal: AbortSignal | undefined; posted: BarQuery | undefined } {
   if (query === null || typeof query !== "object" || !("signal" in query)) return { signal: undefined, posted: query };
   const { signal, ...posted } = query;
-  // Checked here as the in-thread store checks it, so a wrong one is the same ValidationError.
-  readSignal(query);
   return { signal, posted };
 }
 
