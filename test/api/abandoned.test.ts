@@ -12,6 +12,7 @@ import { startServer, type RunningServer } from "../../src/api/server.ts";
 import { openStore, type Store } from "../../src/mod.ts";
 import { workersOf } from "../../src/worker/store.ts";
 import { tempDir } from "../support/files.ts";
+import { killAllServers, startServeProcess } from "../support/api-server.ts";
 import { eventually, HEAVY_SYMBOL, writeHeavySymbol } from "../support/worker-load.ts";
 
 const dir = tempDir("tradelite-abandoned-");
@@ -19,6 +20,7 @@ const path = dir.file("heavy.db");
 const opened: { store: Store; server: RunningServer }[] = [];
 beforeAll(() => writeHeavySymbol(path));
 afterAll(async () => {
+  await killAllServers();
   for (const { store, server } of opened) {
     await server.stop();
     await store.close();
@@ -110,6 +112,17 @@ describe("abandoned reads through the real server", () => {
       expect(refused.headers.get("retry-after")).toBe("1");
       expect(await refused.json()).toMatchObject({ error: { code: "UNAVAILABLE", details: { storageCode: "QUEUE_TIMEOUT" } } });
     }
+  });
+
+  test("bun run serve takes the deadline from TRADELITE_QUEUE_DEADLINE_MS", async () => {
+    const server = await startServeProcess({ TRADELITE_DB: path, TRADELITE_CACHE_DIR: dir.file("cache"), TRADELITE_PORT: "0", TRADELITE_QUEUE_DEADLINE_MS: "50" });
+    // Two readers run two each; the rest wait far longer than 50 ms for them.
+    const answers = await Promise.all(Array.from({ length: 8 }, () => fetch(`${server.url}${WEEKLY}`)));
+    const bodies = await Promise.all(answers.map((answer) => answer.json() as Promise<{ error?: { details: { storageCode: string } } }>));
+    const refused = bodies.filter((body) => body.error !== undefined);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((body) => body.error!.details.storageCode === "QUEUE_TIMEOUT")).toBe(true);
+    expect(answers.filter((answer) => answer.status === 200).length).toBe(8 - refused.length);
   });
 
   test("an export the client leaves mid-way stops reading pages", async () => {
