@@ -23,7 +23,7 @@ import {
   type TimeRange,
 } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
-import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
+import { RESAMPLE_WINDOW_SPAN_MS, resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
 import {
   barFiller,
   fillingOf,
@@ -120,7 +120,7 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
       yield* resampleStored(stored, sessionResampler(how.calendar, how.interval, how.placement, settings.timezone));
       return;
     }
-    const plan = resamplePlan(range, how.interval as ClockInterval, how.placement, settings.timezone);
+    const plan = resamplePlan(range, how.interval as ClockInterval, how.placement, settings.timezone, RESAMPLE_WINDOW_SPAN_MS);
     let answer: ResampleAnswer;
     for (;;) {
       const step = plan.next(answer);
