@@ -234,7 +234,15 @@ export interface ServerSettings {
   barTimestamp: BarTimestamp;
   /** The most backups, and bytes of them, the backup folder may hold before a new one is refused. */
   backupLimits: BackupLimits;
+  /** How long a request may wait in a store worker's queue before it is refused (503). */
+  queueDeadlineMs: number;
 }
+
+/**
+ * 5 s: the finding's clients gave up after 5 s, so a request still waiting then is one nobody
+ * will read; refused, it tells a client that is still there to retry instead of hanging.
+ */
+export const DEFAULT_QUEUE_DEADLINE_MS = 5_000;
 
 export interface BackupLimits {
   maxCount: number;
@@ -253,7 +261,8 @@ export const DEFAULT_BACKUP_LIMITS: Readonly<BackupLimits> = { maxCount: 20, max
  * (how long SIGINT/SIGTERM wait for requests in flight, default 10,000), TRADELITE_TIMEZONE
  * and TRADELITE_BAR_TIMESTAMP (the zone, default UTC, and stamping, default start, that a new
  * database is created with; an existing one keeps what it stores), TRADELITE_BACKUP_MAX_COUNT
- * and TRADELITE_BACKUP_MAX_BYTES (the backup folder's caps, default 20 backups and 50 GiB). Throws a ValidationError naming
+ * and TRADELITE_BACKUP_MAX_BYTES (the backup folder's caps, default 20 backups and 50 GiB),
+ * TRADELITE_QUEUE_DEADLINE_MS (how long a request may wait for a store worker, default 5,000). Throws a ValidationError naming
  * each bad variable, and refuses a non-loopback host without a token.
  */
 export function resolveServerSettings(env: Record<string, string | undefined> = process.env): ServerSettings {
@@ -296,6 +305,7 @@ export function resolveServerSettings(env: Record<string, string | undefined> = 
     maxCount: limit("TRADELITE_BACKUP_MAX_COUNT", DEFAULT_BACKUP_LIMITS.maxCount),
     maxBytes: limit("TRADELITE_BACKUP_MAX_BYTES", DEFAULT_BACKUP_LIMITS.maxBytes),
   };
+  const queueDeadlineMs = limit("TRADELITE_QUEUE_DEADLINE_MS", DEFAULT_QUEUE_DEADLINE_MS);
   const token = nonEmpty(env.TRADELITE_TOKEN);
   const tokenName = nonEmpty(env.TRADELITE_TOKEN_NAME) ?? "token";
   if (token !== undefined && (token.length < 16 || /\s/.test(token))) {
@@ -327,6 +337,7 @@ export function resolveServerSettings(env: Record<string, string | undefined> = 
     timezone,
     barTimestamp,
     backupLimits,
+    queueDeadlineMs,
   };
 }
 

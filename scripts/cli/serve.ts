@@ -62,7 +62,10 @@ export async function serve(options: ServeOptions, onListening?: (url: string) =
   }
   // The database's zone and stamping are the ones it stores; $TRADELITE_TIMEZONE and
   // $TRADELITE_BAR_TIMESTAMP only say what a database this server creates stores.
-  const store = await openCliStore(options.choice, { initial: { timezone: settings.timezone, barTimestamp: settings.barTimestamp } });
+  const store = await openCliStore(options.choice, {
+    initial: { timezone: settings.timezone, barTimestamp: settings.barTimestamp },
+    queueDeadlineMs: settings.queueDeadlineMs,
+  });
   let cache: SessionCache | undefined;
   let running: RunningServer;
   const close = async () => {

@@ -142,7 +142,7 @@ export function describeChoice(choice: StoreChoice): string {
  */
 export async function openCliStore(
   choice: StoreChoice,
-  options: { existing?: boolean; readonly?: boolean; settings?: SettingsRequest; initial?: SettingsRequest; busyTimeoutMs?: number } = {},
+  options: { existing?: boolean; readonly?: boolean; settings?: SettingsRequest; initial?: SettingsRequest; busyTimeoutMs?: number; queueDeadlineMs?: number } = {},
 ): Promise<Store> {
   const settings = { ...options.settings, initialSettings: { ...environmentSettings(), ...options.initial } };
   if (choice.backend === "postgres") return openStore({ backend: "postgres", url: choice.url, ...settings });
@@ -151,7 +151,9 @@ export async function openCliStore(
   }
   const sqlite = { path: choice.path, ...settings, ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }) };
   // The worker backend always has a writer: a read-only open is the in-thread backend's.
-  if (choice.backend === "sqlite-worker") return openStore({ backend: "sqlite-worker", ...sqlite });
+  if (choice.backend === "sqlite-worker") {
+    return openStore({ backend: "sqlite-worker", ...sqlite, ...(options.queueDeadlineMs === undefined ? {} : { queueDeadlineMs: options.queueDeadlineMs }) });
+  }
   return openStore({ backend: "sqlite", ...sqlite, ...(options.readonly ? { readonly: true } : {}) });
 }
 

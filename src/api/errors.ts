@@ -83,7 +83,14 @@ export function errorResponse(c: Context, status: ContentfulStatusCode, code: st
 /** A full disk (SQLite's, or the cache folder's): 507, the request can succeed once space is freed. */
 const FULL_CODES = new Set(["SQLITE_FULL", "ENOSPC", "EDQUOT"]);
 /** Store codes that mean "try again shortly" rather than "broken". */
-const BUSY_CODES = new Set(["SQLITE_BUSY", "SQLITE_LOCKED", "CLOSED", "QUEUE_FULL", "CONNECTION", "WORKER_DIED", "WORKER_UNAVAILABLE", "UPLOAD_INCOMPLETE"]);
+const BUSY_CODES = new Set(["SQLITE_BUSY", "SQLITE_LOCKED", "CLOSED", "CONNECTION", "WORKER_DIED", "WORKER_UNAVAILABLE", "UPLOAD_INCOMPLETE", "UNAVAILABLE"]);
+/**
+ * A request the store shed on purpose (its queue full or past its deadline) or that its client
+ * abandoned: the same 503, but no line in the error log, which the access log's 503 already
+ * covers. Logging each one (with Bun's source excerpt and stack) held the server's thread for
+ * most of a storm of 2,500 requests that the queue refused.
+ */
+const SHED_CODES = new Set(["QUEUE_FULL", "QUEUE_TIMEOUT", "CANCELLED"]);
 
 export type ErrorLogger = (error: unknown, c: Context) => void;
 
@@ -123,15 +130,21 @@ function errorAnswer(error: unknown, c: Context, log: ErrorLogger): Response {
       storageCode: error.code,
     });
   }
+  if (error instanceof StorageError && SHED_CODES.has(error.code)) return busyResponse(c, error.code);
   if (error instanceof TradeliteError && BUSY_CODES.has(error.code)) {
     log(error, c);
-    const response = errorResponse(c, 503, "UNAVAILABLE", "the store is busy; retry shortly", { storageCode: error.code });
-    response.headers.set("Retry-After", "1");
-    return response;
+    return busyResponse(c, error.code);
   }
   log(error, c);
   const details = error instanceof StorageError ? { storageCode: error.code } : null;
   return errorResponse(c, 500, "INTERNAL", "internal error; the server log has the details", details);
+}
+
+/** The one answer for "try again shortly", whichever way the store shed the request. */
+function busyResponse(c: Context, storageCode: string): Response {
+  const response = errorResponse(c, 503, "UNAVAILABLE", "the store is busy; retry shortly", { storageCode });
+  response.headers.set("Retry-After", "1");
+  return response;
 }
 
 /** Hono's own messages are safe to show; its bearer-auth and body-limit ones are replaced by ours. */

@@ -66,6 +66,8 @@ interface Call {
   query?: Query;
   /** A JSON body, or CSV text (sent as text/csv). */
   body?: unknown;
+  /** Aborts the request: the server then stops the read where it is (the API passes it on). */
+  signal?: AbortSignal;
 }
 
 export type Client = ReturnType<typeof createClient>;
@@ -95,10 +97,12 @@ export function createClient(options: ClientOptions) {
     const type = call.body === undefined ? (method === "POST" ? "application/json" : undefined) : csv ? "text/csv" : "application/json";
     const init: RequestInit = { method, headers: { ...headers, ...(type === undefined ? {} : { "Content-Type": type }) } };
     if (call.body !== undefined) init.body = csv ? (call.body as string) : JSON.stringify(call.body);
+    if (call.signal) init.signal = call.signal;
     let response: Response;
     try {
       response = await send(new Request(url.href, init));
     } catch (error) {
+      if (call.signal?.aborted) throw new StorageError("CANCELLED", "the read was cancelled through its signal", { cause: error });
       throw new StorageError("CONNECTION", `cannot reach the tradelite API at ${base.origin}`, { cause: error });
     }
     if (!response.ok) throw await errorOfResponse(response);
@@ -109,7 +113,8 @@ export function createClient(options: ClientOptions) {
   const orNull = <T>(answer: Promise<T>): Promise<T | null> => answer.catch((error: unknown) => (error instanceof NotFoundError ? null : Promise.reject(error)));
 
   async function exportBars(symbol: string, query: BarQuery = {}, format: ExportFormat = "csv"): Promise<ReadableStream<Uint8Array>> {
-    const response = await request("GET", `/v1/bars/${segment(symbol)}`, { query: { ...query, format } });
+    const { signal, ...rest } = query;
+    const response = await request("GET", `/v1/bars/${segment(symbol)}`, { query: { ...rest, format }, signal });
     return response.body ?? new Response("").body!;
   }
 
@@ -128,7 +133,7 @@ export function createClient(options: ClientOptions) {
     insertBars: async (symbol: string, bars: BarUpload, options: SeriesOptions = {}) =>
       (await json<{ written: number }>("POST", `/v1/bars/${segment(symbol)}`, { query: { ...options }, body: bars })).written,
     /** Read whole: for a long range, iterateBars streams instead. */
-    getBars: (symbol: string, query: BarQuery = {}) => json<Bar[]>("GET", `/v1/bars/${segment(symbol)}`, { query: { ...query } }),
+    getBars: (symbol: string, { signal, ...query }: BarQuery = {}) => json<Bar[]>("GET", `/v1/bars/${segment(symbol)}`, { query, signal }),
     /** The same bars as getBars, streamed (NDJSON) and parsed one at a time as they arrive. */
     iterateBars: async function* (symbol: string, query: BarQuery = {}): AsyncGenerator<Bar> {
       const body = await exportBars(symbol, query, "ndjson");

@@ -63,6 +63,8 @@ export type StorageErrorCode =
   | "CLOSED"
   /** A compaction failed after its append was committed; the bars are stored. */
   | "COMPACTION_FAILED"
+  /** The read was cancelled through its `signal` (the HTTP client went away); it stopped where it was. */
+  | "CANCELLED"
   /** The link to PostgreSQL failed (not the statement); the pool connects again on the next call. */
   | "CONNECTION"
   /** A file error of the session cache without an errno. */
@@ -75,6 +77,8 @@ export type StorageErrorCode =
   | "POSTGRES"
   /** A worker's queue is full; retry later. */
   | "QUEUE_FULL"
+  /** A request waited in a worker's queue past the queue's deadline and was not started; retry later. */
+  | "QUEUE_TIMEOUT"
   /** A table exists with another shape than the schema's. */
   | "SCHEMA_MISMATCH"
   /** A read-only open found an older schema; open the file read-write once to migrate it. */

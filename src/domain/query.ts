@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import type { Bar } from "./bar.ts";
-import { ValidationError, type Issue } from "./errors.ts";
+import { StorageError, ValidationError, type Issue } from "./errors.ts";
 import { DAY_MS, HOUR_MS, MAX_TIMESTAMP, MIN_TIMESTAMP, MINUTE_MS, TimestampError, toRangeBound, type RangeSide, type TimeReading, type TimestampInput } from "./time.ts";
 
 export const INTERVALS = ["1m", "5m", "15m", "30m", "1h", "2h", "1d", "1w", "1M"] as const;
@@ -92,6 +92,11 @@ export interface BarQuery extends RangeQuery {
   fill?: Fill;
   /** With `interval: "1d"` only: stored daily bars, days resampled from minutes, or (omitted) both merged. */
   source?: BarSource;
+  /**
+   * Cancels the read: once aborted it stops at the next page or resampling step (or before it
+   * starts, when it still waits in a worker's queue) and rejects with StorageError `CANCELLED`.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ReadRange {
@@ -111,7 +116,30 @@ export interface ReadQuery extends ReadRange {
  */
 export const RANGE_KEYS: readonly string[] = ["start", "end"];
 export const QUERY_KEYS: readonly string[] = [...RANGE_KEYS, "limit", "order"];
-export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp", "align", "fill", "source"];
+export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp", "align", "fill", "source", "signal"];
+
+/**
+ * What a read looks at between its pages and steps: an AbortSignal, or (in a store worker, which
+ * cannot receive events while a synchronous read runs) a flag in shared memory read the same way.
+ */
+export interface Cancellation {
+  readonly aborted: boolean;
+}
+
+/** Throws StorageError CANCELLED once `signal` is aborted; checked at every page and step boundary. */
+export function throwIfCancelled(signal: Cancellation | undefined): void {
+  if (signal?.aborted) throw new StorageError("CANCELLED", "the read was cancelled (its caller went away)");
+}
+
+/** A query's signal, checked to be one: anything else is refused like a misspelled option. */
+export function readSignal(query: { signal?: unknown } | undefined): Cancellation | undefined {
+  const signal = query?.signal;
+  if (signal === undefined) return undefined;
+  if (typeof signal !== "object" || signal === null || typeof (signal as Cancellation).aborted !== "boolean") {
+    throw new ValidationError([{ field: "signal", message: "expected an AbortSignal" }]);
+  }
+  return signal as Cancellation;
+}
 
 /**
  * Reads an inclusive range; either end may be open. A date alone is a day in the store's zone,

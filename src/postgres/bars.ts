@@ -23,8 +23,11 @@ import {
   readQuery,
   readRange,
   readResampling,
+  readSignal,
+  throwIfCancelled,
   type BarQuery,
   type BarTimestamp,
+  type Cancellation,
   type ClockInterval,
   type ReadQuery,
   type ReadRange,
@@ -66,6 +69,26 @@ const ROWS_PER_STATEMENT = 50_000;
 
 /** Rows per page when iterating, as SQLite's (keyset pagination, no cursor held open). */
 const PAGE_ROWS = 8_192;
+
+/**
+ * Awaits a query, cancelled on the server (Bun.SQL's query.cancel()) when `signal` aborts while
+ * it runs; not started at all when it already has. Either way it rejects with CANCELLED.
+ */
+async function cancellable<T>(query: PromiseLike<T> & { cancel(): unknown }, signal: Cancellation | undefined): Promise<T> {
+  throwIfCancelled(signal);
+  const events = signal as Partial<AbortSignal> | undefined;
+  if (typeof events?.addEventListener !== "function") return await query;
+  const onAbort = () => query.cancel();
+  events.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await query;
+  } catch (error) {
+    throwIfCancelled(signal);
+    throw error;
+  } finally {
+    events.removeEventListener!("abort", onAbort);
+  }
+}
 
 /**
  * `audit`, when given, records `bars.insert` and `bars.delete` in the mutation's transaction, with
@@ -114,26 +137,36 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
     return [...rows];
   }
 
-  /** Stored bars of one range, on the pool or inside a caller's transaction (`on`). */
-  async function page(symbol: string, start: number, end: number, limit: number | null, order: "asc" | "desc", on?: SQL): Promise<Bar[]> {
+  /**
+   * Stored bars of one range, on the pool or inside a caller's transaction (`on`); cancelled on
+   * the server when `signal` aborts.
+   */
+  async function page(
+    symbol: string,
+    start: number,
+    end: number,
+    limit: number | null,
+    order: "asc" | "desc",
+    { on, signal }: { on?: SQL; signal?: Cancellation } = {},
+  ): Promise<Bar[]> {
     const read = async (sql: SQL) =>
       order === "desc"
-        ? ((await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data
+        ? ((await cancellable(sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data
               WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint
-              ORDER BY market_data.timestamp DESC LIMIT ${limit}`) as Bar[])
-        : ((await sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data
+              ORDER BY market_data.timestamp DESC LIMIT ${limit}`, signal)) as Bar[])
+        : ((await cancellable(sql`SELECT timestamp::float8 AS timestamp, open, high, low, close, volume, amount FROM market_data
               WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint
-              ORDER BY market_data.timestamp ASC LIMIT ${limit}`) as Bar[]);
+              ORDER BY market_data.timestamp ASC LIMIT ${limit}`, signal)) as Bar[]);
     const rows = on ? await read(on) : await pool.run(read);
     // Rows arrive as plain objects with the columns in SELECT order: a Bar as SQLite gives it.
     return [...rows];
   }
 
-  async function* stored(symbol: string, query: ReadQuery): AsyncGenerator<Bar> {
+  async function* stored(symbol: string, query: ReadQuery, signal?: Cancellation): AsyncGenerator<Bar> {
     let { start, end } = query;
     let remaining = query.limit < 0 ? Infinity : query.limit;
     while (remaining > 0 && start <= end) {
-      const rows = await page(symbol, start, end, Math.min(PAGE_ROWS, remaining), query.order);
+      const rows = await page(symbol, start, end, Math.min(PAGE_ROWS, remaining), query.order, { signal });
       yield* rows;
       remaining -= rows.length;
       if (rows.length < PAGE_ROWS) return;
@@ -148,10 +181,10 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
    * first and last bar of each bucket; sums use tradelite_ksum, SQLite's compensated summation,
    * in timestamp order, so every resampled value equals SQLite's to the last bit.
    */
-  async function aggregate(symbol: string, start: number, end: number, size: number, shift: number): Promise<BucketRow[]> {
+  async function aggregate(symbol: string, start: number, end: number, size: number, shift: number, signal: Cancellation | undefined): Promise<BucketRow[]> {
     return pool.run(
       async (sql) =>
-        (await sql`
+        (await cancellable(sql`
           SELECT g.bucket::float8 AS bucket, f.open AS open, g.high AS high, g.low AS low, l.close AS close,
                  g.volume AS volume, g.amount AS amount
           FROM (
@@ -169,13 +202,13 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
           ) AS g
           JOIN market_data AS f ON f.symbol = ${symbol} AND f.timestamp = g.first
           JOIN market_data AS l ON l.symbol = ${symbol} AND l.timestamp = g.last
-          ORDER BY g.bucket`) as BucketRow[],
+          ORDER BY g.bucket`, signal)) as BucketRow[],
     );
   }
 
-  async function* resample(symbol: string, range: ReadRange, how: Resampling): AsyncGenerator<Bar> {
+  async function* resample(symbol: string, range: ReadRange, how: Resampling, signal: Cancellation | undefined): AsyncGenerator<Bar> {
     if (how.calendar !== undefined) {
-      const bars = stored(symbol, { ...range, limit: -1, order: "asc" });
+      const bars = stored(symbol, { ...range, limit: -1, order: "asc" }, signal);
       yield* resampleStoredAsync(bars, sessionResampler(how.calendar, how.interval, how.placement, settings.timezone));
       return;
     }
@@ -189,9 +222,9 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
         answer = undefined;
         yield request.bar;
       } else if (request.kind === "seek") {
-        answer = request.from > request.end ? undefined : (await page(symbol, request.from, request.end, 1, "asc"))[0]?.timestamp;
+        answer = request.from > request.end ? undefined : (await page(symbol, request.from, request.end, 1, "asc", { signal }))[0]?.timestamp;
       } else {
-        answer = await aggregate(symbol, request.start, request.end, request.size, request.shift);
+        answer = await aggregate(symbol, request.start, request.end, request.size, request.shift, signal);
       }
     }
   }
@@ -203,14 +236,15 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
    */
   function shaped(symbol: string, read: ReadQuery, query: BarQuery | undefined): AsyncGenerator<Bar> | undefined {
     const { interval, barTimestamp, align, fill, source } = readResampling(query, settings.barTimestamp);
+    const signal = readSignal(query);
     const filling = fillingOf(symbol, interval, align, fill, settings.calendarOf);
     if (interval === undefined && !filling) return undefined;
     let asc: AsyncIterable<Bar>;
-    if (interval === undefined) asc = stored(symbol, { ...read, limit: -1, order: "asc" });
-    else if (source === "stored") asc = dailyAscending(symbol, read, undefined);
+    if (interval === undefined) asc = stored(symbol, { ...read, limit: -1, order: "asc" }, signal);
+    else if (source === "stored") asc = dailyAscending(symbol, read, undefined, signal);
     else {
       const how = resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf);
-      asc = interval === "1d" && source === undefined ? dailyAscending(symbol, read, how) : resample(symbol, read, how);
+      asc = interval === "1d" && source === undefined ? dailyAscending(symbol, read, how, signal) : resample(symbol, read, how, signal);
     }
     if (filling) {
       const stampsFrom = (from: number) => sessionStamps(filling.calendar, filling.interval, barTimestamp, from, read.end);
@@ -228,14 +262,15 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
    * sides merged, the stored day winning. Both sides are a row per trading day, so they are read
    * whole and merged as SQLite merges them (src/domain/daily.ts).
    */
-  async function* dailyAscending(symbol: string, range: ReadQuery, how: Resampling | undefined): AsyncGenerator<Bar> {
+  async function* dailyAscending(symbol: string, range: ReadQuery, how: Resampling | undefined, signal: Cancellation | undefined): AsyncGenerator<Bar> {
+    throwIfCancelled(signal);
     const storedDays = await days(symbol, { ...range, limit: -1, order: "asc" });
     if (!how) {
       yield* storedDays;
       return;
     }
     const resampledDays: Bar[] = [];
-    for await (const bar of resample(symbol, range, how)) resampledDays.push(bar);
+    for await (const bar of resample(symbol, range, how, signal)) resampledDays.push(bar);
     yield* mergeDaily(storedDays, resampledDays);
   }
 
@@ -243,7 +278,7 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
   function iterate(symbol: string, query?: BarQuery): AsyncGenerator<Bar> {
     assertSymbol(symbol);
     const read = readQuery(query, settings, BAR_QUERY_KEYS);
-    return shaped(symbol, read, query) ?? stored(symbol, read);
+    return shaped(symbol, read, query) ?? stored(symbol, read, readSignal(query));
   }
 
   /**
@@ -312,7 +347,7 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
     async storedIn(tx: SQL, symbol: string, query?: BarQuery): Promise<Bar[]> {
       assertSymbol(symbol);
       const read = readQuery(query, settings, BAR_QUERY_KEYS);
-      return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order, tx);
+      return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order, { on: tx });
     },
 
     /** Bars in a range, ascending by default, as stored (one query) or resampled in SQL. */
@@ -320,7 +355,7 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
       assertSymbol(symbol);
       const read = readQuery(query, settings, BAR_QUERY_KEYS);
       const stream = shaped(symbol, read, query);
-      if (!stream) return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order);
+      if (!stream) return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order, { signal: readSignal(query) });
       const bars: Bar[] = [];
       for await (const bar of stream) bars.push(bar);
       return bars;

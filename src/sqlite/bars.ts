@@ -11,7 +11,10 @@ import {
   readQuery,
   readRange,
   readResampling,
+  readSignal,
+  throwIfCancelled,
   type BarQuery,
+  type Cancellation,
   type BarTimestamp,
   type ClockInterval,
   type Interval,
@@ -20,7 +23,7 @@ import {
   type TimeRange,
 } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
-import { resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
+import { RESAMPLE_WINDOW_SPAN_MS, resamplePlan, type BucketRow, type ResampleAnswer } from "../domain/resample.ts";
 import {
   barFiller,
   fillingOf,
@@ -107,14 +110,17 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     return from > end ? undefined : series.read(symbol, { start: from, end, limit: 1, order: "asc" })[0];
   }
 
-  /** Resampled bars in ascending order, streamed: the shared plan answered in SQL, or by session. */
-  function* resample(symbol: string, range: ReadRange, how: Resampling): Generator<Bar> {
+  /**
+   * Resampled bars in ascending order, streamed: the shared plan answered in SQL, or by session.
+   * A cancelled `signal` stops it between seeks and aggregations (or pages).
+   */
+  function* resample(symbol: string, range: ReadRange, how: Resampling, signal: Cancellation | undefined): Generator<Bar> {
     if (how.calendar !== undefined) {
-      const stored = series.iterate(symbol, { ...range, limit: -1, order: "asc" });
+      const stored = series.iterate(symbol, { ...range, limit: -1, order: "asc" }, signal);
       yield* resampleStored(stored, sessionResampler(how.calendar, how.interval, how.placement, settings.timezone));
       return;
     }
-    const plan = resamplePlan(range, how.interval as ClockInterval, how.placement, settings.timezone);
+    const plan = resamplePlan(range, how.interval as ClockInterval, how.placement, settings.timezone, RESAMPLE_WINDOW_SPAN_MS);
     let answer: ResampleAnswer;
     for (;;) {
       const step = plan.next(answer);
@@ -123,7 +129,10 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
       if (request.kind === "bar") {
         answer = undefined;
         yield request.bar;
-      } else if (request.kind === "seek") {
+        continue;
+      }
+      throwIfCancelled(signal);
+      if (request.kind === "seek") {
         answer = nextBar(symbol, request.from, request.end)?.timestamp;
       } else {
         conn.assertOpen();
@@ -144,19 +153,24 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
     assertSymbol(symbol);
     const read = readQuery(query, settings, BAR_QUERY_KEYS);
     const { interval, barTimestamp, align, fill, source } = readResampling(query, settings.barTimestamp);
+    const signal = readSignal(query);
+    // A read whose caller already left is not started (a whole read is one statement: this is
+    // the only place it can stop).
+    throwIfCancelled(signal);
     const filling = fillingOf(symbol, interval, align, fill, settings.calendarOf);
     if (!filling) {
       // One prepared statement answers a plain read, in its order and limit.
-      if (interval === undefined) return whole ? series.read(symbol, read) : series.iterate(symbol, read);
-      if (source === "stored") return whole ? daily.read(symbol, read) : daily.iterate(symbol, read);
+      if (interval === undefined) return whole ? series.read(symbol, read) : series.iterate(symbol, read, signal);
+      if (source === "stored") return whole ? daily.read(symbol, read) : daily.iterate(symbol, read, signal);
     }
     const ascending = { ...read, limit: -1, order: "asc" as const };
     let asc: Iterable<Bar>;
-    if (interval === undefined) asc = series.iterate(symbol, ascending);
-    else if (source === "stored") asc = daily.iterate(symbol, ascending);
+    if (interval === undefined) asc = series.iterate(symbol, ascending, signal);
+    else if (source === "stored") asc = daily.iterate(symbol, ascending, signal);
     else {
       const how = resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf);
-      asc = interval === "1d" && source === undefined ? mergeDaily(daily.iterate(symbol, ascending), resample(symbol, read, how)) : resample(symbol, read, how);
+      const resampled = resample(symbol, read, how, signal);
+      asc = interval === "1d" && source === undefined ? mergeDaily(daily.iterate(symbol, ascending, signal), resampled) : resampled;
     }
     if (filling) {
       const before = read.start === MIN_TIMESTAMP ? undefined : series.read(symbol, { start: MIN_TIMESTAMP, end: read.start - 1, limit: 1, order: "desc" })[0];

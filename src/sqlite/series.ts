@@ -3,7 +3,7 @@
  * with a limit, as fixed prepared statements; paged iteration; deletes. Bars and quotes share it.
  */
 import type { Statement } from "bun:sqlite";
-import type { ReadQuery, ReadRange } from "../domain/query.ts";
+import { throwIfCancelled, type Cancellation, type ReadQuery, type ReadRange } from "../domain/query.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import type { Connection } from "./connection.ts";
 import { guard } from "./connection.ts";
@@ -13,8 +13,11 @@ export const PAGE_ROWS = 8_192;
 
 export interface SeriesReader<Row extends { timestamp: number }> {
   read(symbol: string, query: ReadQuery): Row[];
-  /** The same rows as `read`, fetched page by page (keyset pagination, no cursor held open). */
-  iterate(symbol: string, query: ReadQuery): Generator<Row>;
+  /**
+   * The same rows as `read`, fetched page by page (keyset pagination, no cursor held open); a
+   * cancelled `signal` stops it before the next page.
+   */
+  iterate(symbol: string, query: ReadQuery, signal?: Cancellation): Generator<Row>;
   latest(symbol: string): Row | null;
   /** Rows in range; must run inside a write transaction. */
   delete(symbol: string, range: ReadRange): number;
@@ -52,10 +55,11 @@ export function prepareSeries<Row extends { timestamp: number }>(
     read(symbol, query) {
       return select(symbol, query.start, query.end, query.limit, query.order);
     },
-    *iterate(symbol, query) {
+    *iterate(symbol, query, signal) {
       let { start, end } = query;
       let remaining = query.limit < 0 ? Infinity : query.limit;
       while (remaining > 0 && start <= end) {
+        throwIfCancelled(signal);
         const page = select(symbol, start, end, Math.min(PAGE_ROWS, remaining), query.order);
         yield* page;
         remaining -= page.length;

@@ -17,6 +17,24 @@ const MAX_OPEN_ITERATIONS = 1_024;
 export const ITERATE_PAGE_ROWS = 8_192;
 
 let db: Database | null = null;
+let cancelFlags: Int32Array<SharedArrayBuffer> | null = null;
+/** The flag of the request running now; -1 between requests. */
+let currentSlot = -1;
+
+/**
+ * The running request's cancellation, as reads take it (an AbortSignal's `aborted`): a read here
+ * runs synchronously, so it cannot hear an abort event; it reads its request's shared flag at
+ * every page and resampling step instead. An iteration keeps this one object across its
+ * pages, and each page reads the flag of the request that asked for it.
+ */
+const currentSignal = {
+  get aborted() {
+    return currentSlot >= 0 && cancelFlags !== null && Number(Atomics.load(cancelFlags, currentSlot)) !== 0;
+  },
+} as unknown as AbortSignal;
+
+/** A bar query with the running request's cancellation (a query cannot be posted with its signal). */
+const cancellable = <Q extends object>(query: Q | undefined): Q => ({ ...query, signal: currentSignal }) as Q;
 const iterators = new Map<number, Iterator<Bar>>();
 /** Uploads sent in parts (a large insert is posted in slices so the caller's loop keeps turning). */
 const staged = new Map<number, unknown[]>();
@@ -136,7 +154,7 @@ const HANDLERS: Record<string, Handler> = {
   },
   unstage: (_db, [id]) => staged.delete(id),
   insertBars: (db, [symbol, bars, options]) => asGiven(bars, BAR_FIELDS, (input) => db.insertBars(symbol, input as never, options)),
-  getBars: (db, [symbol, query]) => db.getBars(symbol, query),
+  getBars: (db, [symbol, query]) => db.getBars(symbol, cancellable(query)),
   latestBar: (db, [symbol]) => db.latestBar(symbol),
   deleteBars: (db, [symbol, range, options]) => db.deleteBars(symbol, range, options),
   overview: (db, [options]) => db.overview(options),
@@ -150,7 +168,7 @@ const HANDLERS: Record<string, Handler> = {
   insertQuotes: (db, [symbol, quotes]) => asGiven(quotes, QUOTE_FIELDS, (input) => db.insertQuotes(symbol, input as never)),
   getQuotes: (db, [symbol, query]) => db.getQuotes(symbol, query),
   iterOpen: (db, [id, symbol, query]) => {
-    iterators.set(id, db.iterateBars(symbol, query));
+    iterators.set(id, db.iterateBars(symbol, cancellable(query)));
     // An iteration the caller dropped without finishing is never closed by it: past the cap, the
     // oldest open one is ended (its next page answers ITERATION_EXPIRED).
     if (iterators.size > MAX_OPEN_ITERATIONS) {
@@ -224,6 +242,7 @@ function run(db: Database, request: Request & { actor?: string }): unknown {
 self.onmessage = async (event: MessageEvent<InitMessage | (Request & { actor?: string })>) => {
   const message = event.data;
   if ("type" in message && message.type === "init") {
+    cancelFlags = message.flags as Int32Array<SharedArrayBuffer>;
     try {
       db = new Database({ ...message.options, readonly: message.role === "reader" });
       postMessage({ type: "ready" });
@@ -234,8 +253,11 @@ self.onmessage = async (event: MessageEvent<InitMessage | (Request & { actor?: s
   }
   const request = message as Request & { actor?: string };
   let answer: Answer;
+  currentSlot = request.slot ?? -1;
   try {
     if (!db) throw new StorageError("WORKER_UNAVAILABLE", "this worker could not open the database; it is being restarted");
+    // Cancelled while it waited in this worker's message queue: not started at all.
+    if (currentSignal.aborted) throw new StorageError("CANCELLED", "the read was cancelled (its caller went away) before it started");
     let value = run(db, request);
     // artifacts.register hashes asynchronously; everything else is synchronous.
     if (value instanceof Promise) value = await value;
@@ -260,6 +282,8 @@ self.onmessage = async (event: MessageEvent<InitMessage | (Request & { actor?: s
     answer = { id: request.id, ok: true, value };
   } catch (error) {
     answer = { id: request.id, ok: false, error: serializeError(error) };
+  } finally {
+    currentSlot = -1;
   }
   postMessage(answer);
 };

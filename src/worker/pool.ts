@@ -2,16 +2,62 @@
  * One worker and its queue: requests go out with an id and come back answered, in order. The
  * queue is bounded (a full one refuses at once instead of growing); a worker that dies fails
  * every request it held (none hangs) and is replaced by a fresh one on the same database.
+ *
+ * The queue is kept here, on the caller's thread, and only DISPATCH_WINDOW requests are posted to
+ * the worker at a time. A posted message cannot be taken back, so with every request posted at
+ * once (as before) 2,500 abandoned resamples were all run, one after another, long after their
+ * clients had gone. Here a request whose signal aborts while it waits is dropped at once, one
+ * that waited past the deadline is refused (QUEUE_TIMEOUT) when the deadline passes, not when the
+ * worker reaches it, and a posted one is told to stop through a flag in shared memory that the
+ * worker reads before it starts a request and at every page and resampling step (it runs
+ * synchronously and cannot receive a message meanwhile).
  */
 import { StorageError } from "../domain/errors.ts";
 import { closedError } from "../domain/store-view.ts";
 import { deserializeError, unpackBars, unpackQuotes, type Answer, type HostEvent, type Role } from "./protocol.ts";
+
+/**
+ * Requests posted to a worker at once: the one it runs and the next, so it never waits for a
+ * round trip between two; everything else waits here, where it can still be cancelled or shed.
+ */
+export const DISPATCH_WINDOW = 2;
 
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
 
+/** A request on this side: waiting for a slot, then posted with one until it is answered. */
+interface Queued extends Pending {
+  id: number;
+  message: { id: number; op: string; args: unknown[]; actor?: string; slot?: number };
+  transfer: ArrayBuffer[];
+  /** Admitted requests (the later parts of an operation, cleanups) have no deadline. */
+  admitted: boolean;
+  enqueuedAt: number;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+  /** The shared flag it was posted with; -1 while it waits. */
+  slot: number;
+  /** Answered, refused or cancelled: a waiting entry left in the array is then skipped. */
+  settled: boolean;
+}
+
+/** What a connection has done with its requests, for diagnostics and metrics. */
+export interface QueueStats {
+  /** Accepted and not yet posted to the worker. */
+  waiting: number;
+  /** Posted to the worker and not yet answered (at most DISPATCH_WINDOW). */
+  running: number;
+  /** Refused at once because the queue was full (QUEUE_FULL). */
+  refused: number;
+  /** Refused because they waited past the deadline (QUEUE_TIMEOUT). */
+  shed: number;
+  /** Ended CANCELLED: dropped while waiting, skipped by the worker, or stopped at a page boundary. */
+  cancelled: number;
+  /** Answered by the worker otherwise (a value or an error). */
+  answered: number;
+}
 export interface RestartEvent {
   role: Role;
   index: number;
@@ -25,8 +71,20 @@ export class WorkerConnection {
   #worker!: Worker;
   #ready!: Promise<void>;
   #nextId = 1;
-  readonly #pending = new Map<number, Pending>();
+  /** Posted and not yet answered, by id. */
+  readonly #running = new Map<number, Queued>();
+  /** FIFO from #head; settled entries stay until passed over. */
+  #waiting: Queued[] = [];
+  #head = 0;
+  #waitingCount = 0;
+  /** One flag per dispatch slot, shared with the worker: 1 asks the request there to stop. */
+  readonly #flags = new Int32Array(new SharedArrayBuffer(DISPATCH_WINDOW * Int32Array.BYTES_PER_ELEMENT));
+  readonly #freeSlots: number[] = Array.from({ length: DISPATCH_WINDOW }, (_, slot) => slot);
+  #deadlineTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #counts = { refused: 0, shed: 0, cancelled: 0, answered: 0 };
   readonly #maxQueue: number;
+  /** How long a request may wait here before it starts; Infinity for no limit. */
+  readonly #deadlineMs: number;
   readonly #options: Record<string, unknown>;
   readonly #onRestart: (event: RestartEvent) => void;
   #closing = false;
@@ -38,11 +96,18 @@ export class WorkerConnection {
   #unavailable: StorageError | null = null;
   #settleReady: { resolve: () => void; reject: (error: unknown) => void } | null = null;
 
-  constructor(role: Role, index: number, options: Record<string, unknown>, maxQueue: number, onRestart: (event: RestartEvent) => void) {
+  constructor(
+    role: Role,
+    index: number,
+    options: Record<string, unknown>,
+    queue: { maxQueue: number; deadlineMs: number },
+    onRestart: (event: RestartEvent) => void,
+  ) {
     this.role = role;
     this.index = index;
     this.#options = options;
-    this.#maxQueue = maxQueue;
+    this.#maxQueue = queue.maxQueue;
+    this.#deadlineMs = queue.deadlineMs;
     this.#onRestart = onRestart;
     this.#start();
   }
@@ -52,9 +117,13 @@ export class WorkerConnection {
     return this.#ready;
   }
 
-  /** Requests sent and not yet answered. */
+  /** Requests accepted and not yet answered: waiting here plus running in the worker. */
   get queued(): number {
-    return this.#pending.size;
+    return this.#waitingCount + this.#running.size;
+  }
+
+  get stats(): QueueStats {
+    return { waiting: this.#waitingCount, running: this.#running.size, ...this.#counts };
   }
 
   get restarts(): number {
@@ -91,11 +160,16 @@ export class WorkerConnection {
         }
         return;
       }
-      const pending = this.#pending.get(message.id);
+      const pending = this.#running.get(message.id);
       if (!pending) return;
-      this.#pending.delete(message.id);
+      this.#finish(pending);
+      this.#freeSlots.push(pending.slot);
+      this.#pump();
+      const error = message.ok ? undefined : deserializeError(message.error);
+      if (error instanceof StorageError && error.code === "CANCELLED") this.#counts.cancelled++;
+      else this.#counts.answered++;
       if (!message.ok) {
-        pending.reject(deserializeError(message.error));
+        pending.reject(error);
       } else if (message.packed === "bars") {
         const value = message.value as Float64Array | { packed: Float64Array; done: boolean };
         pending.resolve(value instanceof Float64Array ? unpackBars(value) : { page: unpackBars(value.packed), done: value.done });
@@ -113,13 +187,12 @@ export class WorkerConnection {
       if (this.#worker !== worker) return;
       this.#died(worker, `the worker failed: ${(event as ErrorEvent).message ?? "error"}`);
     });
-    worker.postMessage({ type: "init", role: this.role, options: this.#options });
+    worker.postMessage({ type: "init", role: this.role, options: this.#options, flags: this.#flags });
   }
 
   #retryLater(worker: Worker, reason: string): void {
     if (this.#worker !== worker || this.#closing) return;
-    const failed = [...this.#pending.values()];
-    this.#pending.clear();
+    const failed = this.#takeAll();
     this.#unavailable = new StorageError("WORKER_UNAVAILABLE", `the ${this.role} worker cannot open the database (${reason}); retrying`);
     for (const pending of failed) pending.reject(this.#unavailable);
     worker.terminate();
@@ -135,8 +208,7 @@ export class WorkerConnection {
 
   #died(worker: Worker, reason: string): void {
     if (this.#unavailable) return;
-    const failed = [...this.#pending.values()];
-    this.#pending.clear();
+    const failed = this.#takeAll();
     if (!this.#everReady) {
       // It never opened: the open fails (with this reason) rather than restarting in a loop.
       this.#closing = true;
@@ -159,25 +231,162 @@ export class WorkerConnection {
   /**
    * Sends one request; rejects at once with QUEUE_FULL when the queue is at its bound, unless
    * `admitted` (the later parts of an operation whose first part was admitted, and cleanups).
+   * An unadmitted request that waits past the deadline is refused with QUEUE_TIMEOUT; one whose
+   * `signal` aborts is dropped while it waits, or told to stop where it runs (CANCELLED).
    */
-  request<T>(op: string, args: unknown[], actor?: string, transfer: ArrayBuffer[] = [], admitted = false): Promise<T> {
+  request<T>(op: string, args: unknown[], options: { actor?: string; transfer?: ArrayBuffer[]; admitted?: boolean; signal?: AbortSignal } = {}): Promise<T> {
+    const { actor, transfer = [], admitted = false, signal } = options;
     if (this.#closing) return Promise.reject(closedError());
     if (this.#unavailable) return Promise.reject(this.#unavailable);
-    if (!admitted && this.#pending.size >= this.#maxQueue) {
+    if (signal?.aborted) {
+      this.#counts.cancelled++;
+      return Promise.reject(cancelledError());
+    }
+    if (!admitted && this.queued >= this.#maxQueue) {
+      this.#counts.refused++;
       return Promise.reject(
         new StorageError("QUEUE_FULL", `the ${this.role} worker's queue is full (${this.#maxQueue} requests waiting); retry when some have finished`),
       );
     }
     const id = this.#nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      try {
-        this.#worker.postMessage(actor === undefined ? { id, op, args } : { id, op, args, actor }, transfer);
-      } catch (error) {
-        this.#pending.delete(id);
-        reject(error);
+      const entry: Queued = {
+        id,
+        message: actor === undefined ? { id, op, args } : { id, op, args, actor },
+        transfer,
+        admitted,
+        enqueuedAt: performance.now(),
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        slot: -1,
+        settled: false,
+      };
+      // Anything with `aborted` is a signal to the in-thread store; only an event target can
+      // reach a request once it is queued here.
+      if (typeof signal?.addEventListener === "function") {
+        entry.signal = signal;
+        entry.onAbort = () => this.#cancel(entry);
+        signal.addEventListener("abort", entry.onAbort, { once: true });
       }
+      this.#waiting.push(entry);
+      this.#waitingCount++;
+      this.#pump();
+      if (entry.slot < 0) this.#armDeadline();
     });
+  }
+
+  /** Posts waiting requests while a slot is free, refusing those already past the deadline. */
+  #pump(): void {
+    while (this.#freeSlots.length > 0 && this.#waitingCount > 0) {
+      const entry = this.#waiting[this.#head++]!;
+      if (entry.settled) continue;
+      this.#waitingCount--;
+      if (this.#expired(entry, performance.now())) {
+        this.#shed(entry);
+        continue;
+      }
+      const slot = this.#freeSlots.pop()!;
+      Atomics.store(this.#flags, slot, 0);
+      entry.slot = slot;
+      entry.message.slot = slot;
+      this.#running.set(entry.id, entry);
+      try {
+        this.#worker.postMessage(entry.message, entry.transfer);
+      } catch (error) {
+        this.#running.delete(entry.id);
+        this.#freeSlots.push(slot);
+        this.#finish(entry);
+        entry.reject(error);
+      }
+    }
+    this.#compact();
+  }
+
+  #expired(entry: Queued, now: number): boolean {
+    return !entry.admitted && now - entry.enqueuedAt >= this.#deadlineMs;
+  }
+
+  #shed(entry: Queued): void {
+    this.#finish(entry);
+    this.#counts.shed++;
+    entry.reject(
+      new StorageError("QUEUE_TIMEOUT", `the request waited ${Math.round(this.#deadlineMs)} ms in the ${this.role} worker's queue without starting; retry shortly`),
+    );
+  }
+
+  /**
+   * One timer for the oldest waiting request: with one deadline for all and arrivals in order,
+   * the requests it passes are a prefix of the unadmitted ones, so a firing refuses them and
+   * arms itself for the next.
+   */
+  #armDeadline(): void {
+    if (this.#deadlineTimer !== null || !Number.isFinite(this.#deadlineMs)) return;
+    const now = performance.now();
+    let oldest: Queued | undefined;
+    for (let i = this.#head; i < this.#waiting.length; i++) {
+      const entry = this.#waiting[i]!;
+      if (entry.settled || entry.admitted) continue;
+      if (!this.#expired(entry, now)) {
+        oldest = entry;
+        break;
+      }
+      this.#waitingCount--;
+      this.#shed(entry);
+    }
+    this.#compact();
+    if (!oldest) return;
+    const timer = setTimeout(() => {
+      this.#deadlineTimer = null;
+      this.#armDeadline();
+    }, Math.max(1, oldest.enqueuedAt + this.#deadlineMs - now));
+    // A queue waiting on a worker never keeps the process alive by itself.
+    timer.unref?.();
+    this.#deadlineTimer = timer;
+  }
+
+  /** The caller's signal aborted: drop the request if it waits, flag it if the worker has it. */
+  #cancel(entry: Queued): void {
+    if (entry.settled) return;
+    if (entry.slot >= 0) {
+      Atomics.store(this.#flags, entry.slot, 1);
+      return;
+    }
+    this.#waitingCount--;
+    this.#finish(entry);
+    this.#counts.cancelled++;
+    entry.reject(cancelledError());
+    this.#compact();
+  }
+
+  #finish(entry: Queued): void {
+    entry.settled = true;
+    this.#running.delete(entry.id);
+    if (entry.onAbort) entry.signal!.removeEventListener("abort", entry.onAbort);
+  }
+
+  /** Drops the passed-over front of the waiting array once it is most of it. */
+  #compact(): void {
+    if (this.#waitingCount === 0) {
+      this.#waiting = [];
+      this.#head = 0;
+      if (this.#deadlineTimer !== null) clearTimeout(this.#deadlineTimer);
+      this.#deadlineTimer = null;
+    } else if (this.#head > 1_024 && this.#head * 2 > this.#waiting.length) {
+      this.#waiting = this.#waiting.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** Every request this connection holds, running or waiting, taken out to be failed. */
+  #takeAll(): Pending[] {
+    const all: Queued[] = [...this.#running.values()];
+    for (let i = this.#head; i < this.#waiting.length; i++) if (!this.#waiting[i]!.settled) all.push(this.#waiting[i]!);
+    for (const entry of all) this.#finish(entry);
+    this.#waitingCount = 0;
+    this.#compact();
+    this.#freeSlots.length = 0;
+    for (let slot = 0; slot < DISPATCH_WINDOW; slot++) this.#freeSlots.push(slot);
+    return all;
   }
 
   /** Terminates the worker for a fault test: what a crash does, without crashing anything else. */
@@ -190,7 +399,7 @@ export class WorkerConnection {
     try {
       await this.#ready;
       // Admitted whatever the queue holds: a clean close (optimize, checkpoint) is never refused.
-      await this.request("close", [], undefined, [], true);
+      await this.request("close", [], { admitted: true });
     } catch {
       // A worker that never opened, or died, has nothing to close cleanly.
     } finally {
@@ -198,4 +407,8 @@ export class WorkerConnection {
       this.#worker.terminate();
     }
   }
+}
+
+function cancelledError(): StorageError {
+  return new StorageError("CANCELLED", "the read was cancelled (its caller went away) before it started");
 }

@@ -12,12 +12,16 @@ export interface InitMessage {
   type: "init";
   role: Role;
   options: Record<string, unknown>;
+  /** One flag per dispatch slot (src/worker/pool.ts): 1 asks the request posted with it to stop. */
+  flags: Int32Array;
 }
 
 export interface Request {
   id: number;
   op: string;
   args: unknown[];
+  /** Its flag in InitMessage.flags. */
+  slot?: number;
 }
 
 export interface SerializedError {

@@ -11,6 +11,7 @@ import { resolveDatabaseOptions, type DatabaseOptions } from "../config.ts";
 import { checkArtifact } from "../domain/artifact.ts";
 import { checkAuditInput } from "../domain/audit.ts";
 import type { Bar } from "../domain/bar.ts";
+import { readSignal, type BarQuery } from "../domain/query.ts";
 import { StorageError, ValidationError } from "../domain/errors.ts";
 import { assertPreferenceKey, checkPreferenceSchema, preferenceJson } from "../domain/preference.ts";
 import { BAR_VALUE_FIELDS } from "../domain/bar.ts";
@@ -29,6 +30,11 @@ export interface WorkerStoreOptions extends DatabaseOptions {
   readers?: number;
   /** Requests each worker may hold before new ones are refused with QUEUE_FULL. Default 1024. */
   maxQueue?: number;
+  /**
+   * How long a request may wait in a worker's queue before it starts; past it, it is refused
+   * with QUEUE_TIMEOUT (the HTTP API's 503 with Retry-After). Default: no limit.
+   */
+  queueDeadlineMs?: number;
 }
 
 /** The recovery metric recorded each time a worker is replaced (labels: role, index). */
@@ -53,13 +59,17 @@ const MAX_READERS = 16;
 const CACHE_BUSY_TIMEOUT_MS = 100;
 
 export async function createWorkerStore(options: WorkerStoreOptions = {}): Promise<Store> {
-  const { readers = 2, maxQueue = 1024, ...databaseOptions } = options ?? {};
+  const { readers = 2, maxQueue = 1024, queueDeadlineMs = Infinity, ...databaseOptions } = options ?? {};
   if (!Number.isSafeInteger(readers) || readers < 0 || readers > MAX_READERS) {
     throw new ValidationError([{ field: "readers", message: `expected a whole number 0-${MAX_READERS}, got ${String(readers)}` }]);
   }
   if (!Number.isSafeInteger(maxQueue) || maxQueue < 1) {
     throw new ValidationError([{ field: "maxQueue", message: `expected a positive whole number, got ${String(maxQueue)}` }]);
   }
+  if (typeof queueDeadlineMs !== "number" || !(queueDeadlineMs > 0)) {
+    throw new ValidationError([{ field: "queueDeadlineMs", message: `expected a positive number of ms (or Infinity), got ${String(queueDeadlineMs)}` }]);
+  }
+  const queue = { maxQueue, deadlineMs: queueDeadlineMs };
   const resolved = resolveDatabaseOptions(databaseOptions);
   if (isMemoryPath(resolved.path)) {
     throw new ValidationError([{ field: "path", message: "an in-memory database cannot be shared between workers; use a file, or the sqlite backend" }]);
@@ -76,12 +86,12 @@ export async function createWorkerStore(options: WorkerStoreOptions = {}): Promi
       .request("metrics.record", [WORKER_RESTART_METRIC, 1, { role: event.role, index: String(event.index) }])
       .catch(() => {});
   };
-  writer = new WorkerConnection("writer", 0, shared, maxQueue, onRestart);
+  writer = new WorkerConnection("writer", 0, shared, queue, onRestart);
   const readerPool: WorkerConnection[] = [];
   try {
     // The writer creates and migrates the file before any reader opens it read-only.
     await writer.ready;
-    for (let i = 0; i < readers; i++) readerPool.push(new WorkerConnection("reader", i, shared, maxQueue, onRestart));
+    for (let i = 0; i < readers; i++) readerPool.push(new WorkerConnection("reader", i, shared, queue, onRestart));
     await Promise.all(readerPool.map((reader) => reader.ready));
   } catch (error) {
     await Promise.all([writer, ...readerPool].map((connection) => connection.close()));
@@ -133,19 +143,20 @@ function view(shared: Shared, actor: string | undefined): Store {
     for (const candidate of shared.readers) if (candidate.queued < best.queued) best = candidate;
     return best;
   };
-  const read = <T>(op: string, ...args: unknown[]): Promise<T> => {
+  const read = <T>(op: string, ...args: unknown[]): Promise<T> => readCancellable<T>(op, args);
+  function readCancellable<T>(op: string, args: unknown[], signal?: AbortSignal): Promise<T> {
     if (shared.closed) return closed();
-    return track(reader().request<T>(op, args).catch((error: unknown) => {
+    return track(reader().request<T>(op, args, { signal }).catch((error: unknown) => {
       throw cloneFailure(error) ?? error;
     }));
-  };
+  }
   const write = <T>(op: string, ...args: unknown[]): Promise<T> =>
     shared.closed ? closed() : track(ordered(() => ({ result: sendWrite<T>(op, args) })));
 
   /** A mutation: a value that cannot be posted (a function, say) is bad input, not a crash. */
   async function sendWrite<T>(op: string, args: unknown[], admitted = false, transfer: ArrayBuffer[] = []): Promise<T> {
     try {
-      return await shared.writer.request<T>(op, args, actor, transfer, admitted);
+      return await shared.writer.request<T>(op, args, { actor, transfer, admitted });
     } catch (error) {
       throw cloneFailure(error) ?? error;
     }
@@ -233,7 +244,7 @@ function view(shared: Shared, actor: string | undefined): Store {
             : slice(input, start, end);
         sameWorker();
         // A typed-array slice is a fresh copy of ours: hand its buffer over instead of cloning it.
-        await writer.request("stage", [id, part.value], undefined, part.transfer, admitted);
+        await writer.request("stage", [id, part.value], { transfer: part.transfer, admitted });
         admitted = true;
         parts++;
         // Let the caller's event loop turn between slices: posting clones each one here.
@@ -243,7 +254,7 @@ function view(shared: Shared, actor: string | undefined): Store {
       return await sendWrite<number>(op, [symbol, { staged: id, parts }, ...extra], true);
     } catch (error) {
       // Whatever the worker still holds of this upload is let go (the write takes it, when it ran).
-      if (admitted) await writer.request("unstage", [id], undefined, [], true).catch(() => {});
+      if (admitted) await writer.request("unstage", [id], { admitted: true }).catch(() => {});
       throw cloneFailure(error) ?? error;
     }
   }
@@ -283,12 +294,22 @@ function view(shared: Shared, actor: string | undefined): Store {
     },
     withActor: (name) => shared.withActor(name),
     insertBars: (symbol, bars, options) => (shared.closed ? closed() : track(insert("insertBars", symbol, bars, options))),
-    getBars: (symbol, query) => read<Bar[]>("getBars", symbol, query),
+    getBars(symbol, query) {
+      return guardInput(
+        () => readSignal(query),
+        () => {
+          const { signal, posted } = withoutSignal(query);
+          return readCancellable<Bar[]>("getBars", [symbol, posted], signal);
+        },
+      );
+    },
     async *iterateBars(symbol, query) {
       if (shared.closed) await closed();
+      readSignal(query);
+      const { signal, posted } = withoutSignal(query);
       const connection = reader();
       const id = shared.nextId++;
-      await track(connection.request("iterOpen", [id, symbol, query]));
+      await track(connection.request("iterOpen", [id, symbol, posted], { signal }));
       // The iteration lives in that worker: if it is replaced, the iteration is gone with it.
       const generation = connection.generation;
       let done = false;
@@ -298,13 +319,13 @@ function view(shared: Shared, actor: string | undefined): Store {
           if (connection.generation !== generation) {
             throw new StorageError("WORKER_DIED", "the reader worker holding this iteration stopped; it has been restarted");
           }
-          const next = await track(connection.request<{ page: Bar[]; done: boolean }>("iterNext", [id]));
+          const next = await track(connection.request<{ page: Bar[]; done: boolean }>("iterNext", [id], { signal }));
           done = next.done;
           yield* next.page;
         }
       } finally {
         // Admitted whatever the queue holds, so an abandoned iteration never stays in the worker.
-        if (!done) await connection.request("iterClose", [id], undefined, [], true).catch(() => {});
+        if (!done) await connection.request("iterClose", [id], { admitted: true }).catch(() => {});
       }
     },
     latestBar: (symbol) => read("latestBar", symbol),
@@ -395,6 +416,17 @@ function view(shared: Shared, actor: string | undefined): Store {
     value: { writer: shared.writer, readers: shared.readers },
   });
   return store;
+}
+
+/**
+ * A bar query split for posting: a signal cannot be cloned, so it stays here (the connection
+ * turns its abort into the worker's shared flag) and the rest of the query goes to the worker.
+ * Callers check it first with readSignal, so a wrong one is the in-thread store's ValidationError.
+ */
+function withoutSignal(query: BarQuery | undefined): { signal: AbortSignal | undefined; posted: BarQuery | undefined } {
+  if (query === null || typeof query !== "object" || !("signal" in query)) return { signal: undefined, posted: query };
+  const { signal, ...posted } = query;
+  return { signal, posted };
 }
 
 /** Runs `check` (the in-thread store's own input check) before `send`; its error is the answer. */

@@ -66,6 +66,7 @@ describe("resolveServerSettings", () => {
       timezone: "UTC",
       barTimestamp: "start",
       backupLimits: { maxCount: 20, maxBytes: 50 * 1024 ** 3 },
+      queueDeadlineMs: 5_000,
     });
   });
   test("reads every variable", () => {
@@ -82,6 +83,7 @@ describe("resolveServerSettings", () => {
       TRADELITE_BAR_TIMESTAMP: "end",
       TRADELITE_BACKUP_MAX_COUNT: "3",
       TRADELITE_BACKUP_MAX_BYTES: "1000000",
+      TRADELITE_QUEUE_DEADLINE_MS: "250",
     });
     expect(settings).toEqual({
       host: "0.0.0.0",
@@ -94,6 +96,7 @@ describe("resolveServerSettings", () => {
       timezone: "Asia/Shanghai",
       barTimestamp: "end",
       backupLimits: { maxCount: 3, maxBytes: 1_000_000 },
+      queueDeadlineMs: 250,
     });
   });
   test("a non-loopback host without a token, a bad port, size, grace, timezone or bar stamp, and a short token are each named", () => {

@@ -7,6 +7,7 @@ import { StorageError, ValidationError, type Bar, type SettingsRequest, type Sto
 import { randomBars, sessionBars } from "./bars.ts";
 import { settingsConformance, type Reopen } from "./settings-conformance.ts";
 import { dailySeriesConformance } from "./conformance-daily.ts";
+import { cancellationConformance } from "./conformance-cancel.ts";
 
 export interface StoreFactoryOptions {
   timezone?: string;
@@ -52,6 +53,7 @@ export function storeConformance(name: string, openStore: StoreFactory, reopen?:
 
     settingsConformance(fresh, reopen, (store) => open.push(store));
     dailySeriesConformance(fresh);
+    cancellationConformance(fresh);
 
     test("the store names its timezone and bar stamping, as opened (a view keeps them)", async () => {
       const plain = await fresh();

@@ -4,7 +4,7 @@
  * turns a hung promise into a failure instead of a stuck test.
  */
 import { existsSync, statSync } from "node:fs";
-import type { Bar, BarColumns } from "../../src/mod.ts";
+import { openDatabase, type Bar, type BarColumns } from "../../src/mod.ts";
 
 export const MINUTE = 60_000;
 /** 2024-01-02 01:31 UTC (09:31 Shanghai). */
@@ -123,4 +123,23 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, ms = 5_
 
 export function fileSize(path: string): number {
   return existsSync(path) ? statSync(path).size : 0;
+}
+
+/** A symbol whose weekly resample is heavy: 500,000 minutes (~350 days), ~0.25 s to resample here. */
+export const HEAVY_SYMBOL = "HEAVY";
+export const HEAVY_ROWS = 500_000;
+
+/** Writes HEAVY_SYMBOL's bars into the database at `path` (in-thread: the quickest way there). */
+export function writeHeavySymbol(path: string): void {
+  const db = openDatabase({ path });
+  try {
+    db.insertBars(HEAVY_SYMBOL, barColumns(HEAVY_ROWS));
+  } finally {
+    db.close();
+  }
+}
+
+/** The code of a StorageError an outcome failed with, or "ok". */
+export function outcomeCode(outcome: Outcome<unknown>): string {
+  return outcome.ok ? "ok" : ((outcome.error as { code?: string }).code ?? String(outcome.error));
 }

@@ -1,0 +1,96 @@
+/**
+ * A worker's queue (src/worker/pool.ts) over a real SQLite file: a request whose signal aborts
+ * while it waits is dropped without the worker ever running it, one that runs stops at its next
+ * step, and one that waits past the deadline is refused (QUEUE_TIMEOUT) when the deadline passes.
+ * The heavy read is a weekly resample of 500,000 minutes: far longer than any wait here.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { openStore, ValidationError, type Store } from "../../src/mod.ts";
+import { workersOf } from "../../src/worker/store.ts";
+import { tempDir } from "../support/files.ts";
+import { HEAVY_SYMBOL, outcomeCode, settleWithin, writeHeavySymbol, type Outcome } from "../support/worker-load.ts";
+
+const dir = tempDir("tradelite-pool-");
+const path = dir.file("heavy.db");
+const stores: Store[] = [];
+beforeAll(() => writeHeavySymbol(path));
+afterAll(async () => {
+  for (const store of stores) await store.close();
+  dir.cleanup();
+});
+
+async function oneReader(queueDeadlineMs?: number): Promise<Store> {
+  const store = await openStore({ backend: "sqlite-worker", path, readers: 1, ...(queueDeadlineMs === undefined ? {} : { queueDeadlineMs }) });
+  stores.push(store);
+  return store;
+}
+
+const weekly = (store: Store, signal?: AbortSignal) => store.getBars(HEAVY_SYMBOL, { interval: "1w", ...(signal ? { signal } : {}) });
+const settle = <T>(promise: Promise<T>) => settleWithin(promise, 30_000, "a weekly resample");
+
+describe("sqlite-worker: abandoned and late requests", () => {
+  test("requests whose signals abort while they wait are dropped at once: the worker runs only the two it was given", async () => {
+    const store = await oneReader();
+    const reader = workersOf(store).readers[0]!;
+    const before = reader.stats;
+    const controllers = Array.from({ length: 10 }, () => new AbortController());
+    const reads = controllers.map((controller) => settle(weekly(store, controller.signal)));
+    // Two posted (the one it runs and the next), the rest waiting on this side; queued counts both.
+    expect(reader.stats).toMatchObject({ running: 2, waiting: 8 });
+    expect(reader.queued).toBe(10);
+    for (const controller of controllers.slice(2)) controller.abort();
+    expect(reader.stats).toMatchObject({ running: 2, waiting: 0, cancelled: before.cancelled + 8 });
+    const outcomes = await Promise.all(reads);
+    expect(outcomes.map(outcomeCode)).toEqual(["ok", "ok", ...Array(8).fill("CANCELLED")]);
+    expect((outcomes[0] as Outcome<unknown[]> & { ok: true }).value.length).toBeGreaterThan(40);
+    // Only the two it was given were run to their end.
+    expect(reader.stats.answered - before.answered).toBe(2);
+    expect(reader.stats.cancelled - before.cancelled).toBe(8);
+  });
+
+  test("a read aborted while the worker runs it stops at its next step: CANCELLED, and the worker reads on", async () => {
+    const store = await oneReader();
+    const reader = workersOf(store).readers[0]!;
+    const before = reader.stats;
+    const controller = new AbortController();
+    const read = settle(weekly(store, controller.signal));
+    expect(reader.stats.running).toBe(1);
+    await Bun.sleep(20);
+    controller.abort();
+    // A read that had run to its end would have answered its bars: this one stopped part-way.
+    expect(outcomeCode(await read)).toBe("CANCELLED");
+    expect(reader.stats.cancelled - before.cancelled).toBe(1);
+    expect(reader.stats.answered - before.answered).toBe(0);
+    expect((await store.getBars(HEAVY_SYMBOL, { limit: 3 })).length).toBe(3);
+  });
+
+  test("a request that waits past the deadline is refused with QUEUE_TIMEOUT when it passes, before the worker is free", async () => {
+    const store = await oneReader(50);
+    const reader = workersOf(store).readers[0]!;
+    const order: string[] = [];
+    const reads = Array.from({ length: 6 }, (_, i) =>
+      settle(weekly(store)).then((outcome) => {
+        order.push(`${i}:${outcomeCode(outcome)}`);
+        return outcome;
+      }),
+    );
+    const outcomes = await Promise.all(reads);
+    expect(outcomes.map(outcomeCode)).toEqual(["ok", "ok", "QUEUE_TIMEOUT", "QUEUE_TIMEOUT", "QUEUE_TIMEOUT", "QUEUE_TIMEOUT"]);
+    // Refused by the deadline's timer, not when the worker reached them: before the first answer.
+    expect(order.slice(0, 4).sort()).toEqual(["2:QUEUE_TIMEOUT", "3:QUEUE_TIMEOUT", "4:QUEUE_TIMEOUT", "5:QUEUE_TIMEOUT"]);
+    expect(reader.stats).toMatchObject({ shed: 4, waiting: 0, running: 0 });
+  });
+
+  test("queueDeadlineMs must be a positive number of ms", async () => {
+    for (const queueDeadlineMs of [0, -1, Number.NaN, "5000"]) {
+      const error = await openStore({ backend: "sqlite-worker", path, queueDeadlineMs } as never).then(
+        async (store) => {
+          await store.close();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(error, String(queueDeadlineMs)).toBeInstanceOf(ValidationError);
+    }
+  });
+});
