@@ -26,7 +26,7 @@
  * metrics say it truthfully.
  */
 import type { MiddlewareHandler } from "hono";
-import { Gauge, Histogram, Registry, Summary } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
 import type { CacheService } from "../domain/cache.ts";
 import type { Metric } from "../domain/metric.ts";
 import type { Store } from "../domain/store.ts";
@@ -86,7 +86,12 @@ interface QueuedConnection {
   role: string;
   index: number;
   queued: number;
+  /** What became of its requests since it started (src/worker/pool.ts QueueStats). */
+  stats?: Record<(typeof OUTCOMES)[number], number>;
 }
+
+/** How a worker's request ended: answered, or refused (queue full), shed (past the deadline), cancelled (its client left). */
+const OUTCOMES = ["answered", "refused", "shed", "cancelled"] as const;
 
 export interface ApiMetrics {
   readonly registry: Registry;
@@ -153,11 +158,20 @@ function stateGauges(store: Store, cache: CacheService | null, registers: Regist
     queuedConnections(store) &&
     new Gauge({ name: "tradelite_worker_queue_depth", help: "Requests sent to a sqlite-worker worker and not yet answered", labelNames: ["role", "index"], registers });
 
+  const outcomes =
+    queueDepth &&
+    new Counter({ name: "tradelite_worker_requests_total", help: "Requests a sqlite-worker worker's queue took, by how they ended (answered, refused: queue full, shed: past the deadline, cancelled: the client left)", labelNames: ["role", "index", "outcome"], registers });
+
   // Called before the scrape's own store calls are sent: the queues are the traffic's alone.
   return async () => {
     if (queueDepth) {
       queueDepth.reset();
-      for (const { role, index, queued } of queuedConnections(store) ?? []) queueDepth.set({ role, index: String(index) }, queued);
+      outcomes?.reset();
+      for (const { role, index, queued, stats } of queuedConnections(store) ?? []) {
+        queueDepth.set({ role, index: String(index) }, queued);
+        // The connection counts since it started; the counter shows its totals.
+        for (const outcome of OUTCOMES) if (stats) outcomes?.inc({ role, index: String(index), outcome }, stats[outcome]);
+      }
     }
     // The cache's list is one row per symbol (session_cache), never the bars.
     const [info, entries] = await Promise.all([store.maintenance.info(), cache?.list() ?? null]);

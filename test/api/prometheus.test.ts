@@ -279,6 +279,17 @@ describe("GET /metrics in process (sqlite)", () => {
       const { samples } = parseExposition(await answer.text());
       expect(series(samples, "tradelite_worker_queue_depth")).toEqual({ "role=writer,index=0": 0, "role=reader,index=0": 50, "role=reader,index=1": 50 });
       await Promise.all(waiting);
+      // Reads whose caller gave up: those still waiting are dropped unrun (cancelled); at most
+      // the two a reader holds at a time may finish first (answered).
+      const controller = new AbortController();
+      const abandoned = Array.from({ length: 10 }, () => store.getBars("600519.SH", { signal: controller.signal }).catch((error: unknown) => error));
+      controller.abort();
+      await Promise.all(abandoned);
+      const outcomes = series(parseExposition(await (await app.request("http://localhost/metrics")).text()).samples, "tradelite_worker_requests_total");
+      const total = (outcome: string) => (outcomes[`role=reader,index=0,outcome=${outcome}`] ?? 0) + (outcomes[`role=reader,index=1,outcome=${outcome}`] ?? 0);
+      expect(total("cancelled")).toBeGreaterThanOrEqual(6);
+      expect(total("cancelled") + total("answered")).toBeGreaterThanOrEqual(110);
+      expect([total("refused"), total("shed")]).toEqual([0, 0]);
     } finally {
       await store.close();
       local.cleanup();
