@@ -1,0 +1,357 @@
+/**
+ * Adjusted prices: the factors table's rows, the rule that picks the factor in force on a trading
+ * date at a point in time, and back (hfq) and forward (qfq) adjustment applied to bars. Prices
+ * are stored raw and adjusted on read (DESIGN, "The market model"), per stored bar before any
+ * resampling, by this one function on every backend.
+ *
+ * A factor follows Tushare's `adj_factor` convention: the cumulative back-adjustment factor,
+ * raw price x factor = back-adjusted (hfq) price. Rows may be change points (one per ex-date) or
+ * daily values (one per trading date); the factor in force on a date is the latest row at or
+ * before it, and 1 before the first row (a history before its first factor is unadjusted).
+ */
+import type { Bar, BarColumns, NumberColumn } from "./bar.ts";
+import { dateWallMs, isDate, localDate } from "./calendar.ts";
+import { ValidationError, type Issue } from "./errors.ts";
+import { checkOptions } from "./query.ts";
+import { assertTimeZone, startOfLocalDay, TimestampError, toEpochMs, type TimestampInput } from "./time.ts";
+
+export const ADJUST_MODES = ["none", "qfq", "hfq"] as const;
+/** `none`: raw prices; `hfq`: back-adjusted (raw x factor); `qfq`: forward-adjusted (hfq / the factor in force at `asOf`). */
+export type AdjustMode = (typeof ADJUST_MODES)[number];
+
+/** One row of the factors table. */
+export interface AdjustmentFactor {
+  /** The date from which the factor applies (YYYY-MM-DD, a calendar day in the exchange's zone), as calendars write trading days. */
+  date: string;
+  /** Cumulative back-adjustment factor: raw x factor = back-adjusted price. Finite and > 0. */
+  factor: number;
+  /** When the factor became known, epoch ms UTC: a read with `asOf` before it does not see it. */
+  knownAt: number;
+  /** Who computed it: a vendor (`tushare`) or `actions` (computed by factorsFromActions). */
+  source: string;
+}
+
+/** A factor row as callers may pass it: a compact date (`20240711`, Tushare's) and any timestamp input are read. */
+export interface AdjustmentFactorInput {
+  date: string;
+  factor: number;
+  knownAt: TimestampInput;
+  source: string;
+}
+
+const FACTOR_KEYS = ["date", "factor", "knownAt", "source"];
+const COMPACT_DATE = /^(\d{4})(\d{2})(\d{2})$/;
+
+/**
+ * A trading date as YYYY-MM-DD from `2024-07-11` or `20240711` (the one date rule), or an issue
+ * naming the row and field.
+ */
+export function readTradingDate(value: unknown, row: number, field: string, issues: Issue[]): string {
+  const text = typeof value === "string" ? value.replace(COMPACT_DATE, "$1-$2-$3") : undefined;
+  if (text === undefined || !isDate(text)) {
+    issues.push({ row, field, message: `expected a date (YYYY-MM-DD or YYYYMMDD), got ${JSON.stringify(value) ?? String(value)}` });
+    return "";
+  }
+  return text;
+}
+
+/**
+ * Calls `visit` with each row of `rows` that is an object, after adding an issue for each row
+ * that is not and for each unknown key (a typo must not read as an omitted field).
+ */
+export function forEachRecord(
+  rows: unknown,
+  shape: string,
+  keys: readonly string[],
+  issues: Issue[],
+  visit: (record: Record<string, unknown>, row: number) => void,
+): void {
+  if (!Array.isArray(rows)) throw new ValidationError([{ message: `expected an array, each ${shape}` }]);
+  rows.forEach((input: unknown, row) => {
+    if (typeof input !== "object" || input === null || Array.isArray(input)) {
+      issues.push({ row, message: `expected ${shape}` });
+      return;
+    }
+    const record = input as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (!keys.includes(key)) issues.push({ row, field: key, message: `unknown field; expected ${keys.join(", ")}` });
+    }
+    visit(record, row);
+  });
+}
+
+/**
+ * Validates factor rows, or throws a ValidationError naming every bad row and field: a date that
+ * is not a real date, a factor <= 0 or not finite, a knownAt that is not a timestamp, an empty
+ * source, and two rows for one date known at the same instant (which one holds is undecidable).
+ * `timeZone` reads naive knownAt strings.
+ */
+export function validateFactors(rows: readonly unknown[], timeZone: string): AdjustmentFactor[] {
+  assertTimeZone(timeZone);
+  const issues: Issue[] = [];
+  const factors: AdjustmentFactor[] = [];
+  const seen = new Map<string, number>();
+  forEachRecord(rows, "a factor row { date, factor, knownAt, source }", FACTOR_KEYS, issues, (record, row) => {
+    const date = readTradingDate(record.date, row, "date", issues);
+    const factor = record.factor;
+    if (!(typeof factor === "number" && Number.isFinite(factor) && factor > 0)) {
+      issues.push({ row, field: "factor", message: `must be a finite number > 0 (raw x factor = back-adjusted price), got ${String(factor)}` });
+    }
+    let knownAt = NaN;
+    try {
+      knownAt = toEpochMs(record.knownAt, timeZone);
+    } catch (error) {
+      if (!(error instanceof TimestampError)) throw error;
+      issues.push({ row, field: "knownAt", message: error.reason });
+    }
+    const source = record.source;
+    if (!(typeof source === "string" && source.trim() !== "")) {
+      issues.push({ row, field: "source", message: `must be a non-empty string (a vendor, or "actions"), got ${JSON.stringify(source) ?? String(source)}` });
+    }
+    const key = `${date} ${knownAt}`;
+    const earlier = seen.get(key);
+    if (date !== "" && !Number.isNaN(knownAt) && earlier !== undefined) {
+      issues.push({ row, field: "knownAt", message: `row ${earlier} has the same date ${date} and knownAt ${knownAt}: a correction needs a later knownAt` });
+    }
+    seen.set(key, row);
+    factors.push({ date, factor: factor as number, knownAt, source: source as string });
+  });
+  if (issues.length > 0) throw new ValidationError(issues);
+  return factors;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The factor in force
+
+/** The factors known at one instant, as change points: `values[i]` applies from `dates[i]` on. */
+interface FactorTimeline {
+  dates: string[];
+  values: number[];
+}
+
+/**
+ * The rows known at `asOf`, one per date (the latest knownAt wins: a correction), consecutive
+ * equal factors merged, so a daily-values table of years costs as little as its ex-dates.
+ * Throws when rows exist and none is known yet: an `asOf` before the first one is a mistake
+ * (a wrong year, seconds for ms), not a request for raw prices.
+ */
+function timelineAt(factors: readonly AdjustmentFactor[], asOf: number): FactorTimeline {
+  const known = factors.filter((row) => row.knownAt <= asOf);
+  if (known.length === 0 && factors.length > 0) {
+    const first = Math.min(...factors.map((row) => row.knownAt));
+    throw new ValidationError([{
+      field: "asOf",
+      message: `${new Date(asOf).toISOString()} is before any factor became known (the first at ${new Date(first).toISOString()})`,
+    }]);
+  }
+  known.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : a.knownAt - b.knownAt));
+  const dates: string[] = [];
+  const values: number[] = [];
+  for (let i = 0; i < known.length; i++) {
+    const row = known[i]!;
+    // Rows are sorted by (date, knownAt): only the last of a date counts.
+    if (i + 1 < known.length && known[i + 1]!.date === row.date) continue;
+    const previous = values.length > 0 ? values[values.length - 1]! : 1;
+    if (row.factor === previous) continue;
+    dates.push(row.date);
+    values.push(row.factor);
+  }
+  return { dates, values };
+}
+
+/** How many of the ascending `sorted` are <= `value` (binary search): the change points in force. */
+function countAtOrBefore<T extends string | number>(sorted: ArrayLike<T>, value: T): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! <= value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * The factor in force on `date` (YYYY-MM-DD) among the rows known at `asOf` (epoch ms, default
+ * now): the latest row at or before the date, the latest knownAt of that date when corrected;
+ * 1 before every row.
+ */
+export function factorAt(factors: readonly AdjustmentFactor[], date: string, asOf: number = Date.now()): number {
+  const timeline = timelineAt(factors, asOf);
+  const count = countAtOrBefore(timeline.dates, date);
+  return count === 0 ? 1 : timeline.values[count - 1]!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adjusting bars
+
+export interface AdjustOptions {
+  mode: AdjustMode;
+  /** The exchange's zone: a bar's trading date is its local date there (Asia/Shanghai for A-shares). */
+  timeZone: string;
+  /** Only factors known at this instant count; qfq divides by the factor in force on its date. Default now. */
+  asOf?: TimestampInput;
+  /** Divide volume by the price ratio too, so that price x volume stays the raw amount. Default false. */
+  adjustVolume?: boolean;
+}
+
+const ADJUST_OPTION_KEYS = ["mode", "timeZone", "asOf", "adjustVolume"];
+
+/** Bars as columns with epoch-ms timestamps, the shape a columnar read has. */
+export type AdjustableColumns = Omit<BarColumns, "timestamp"> & { timestamp: ArrayLike<number> | Float64Array | BigInt64Array };
+
+/**
+ * The price ratio of every bar, found by trading date: `starts[i]` is the first instant (local
+ * midnight) of change point i's date, `ratios[i + 1]` applies from it on, `ratios[0]` before
+ * the first. A bar stamped at instant t is on date D or later exactly when t >= D's local
+ * midnight, so no bar's date is ever computed: an end-stamped 15:00 bar is on its own day.
+ */
+interface RatioSchedule {
+  starts: Float64Array;
+  ratios: Float64Array;
+}
+
+function ratioSchedule(timeline: FactorTimeline, mode: "qfq" | "hfq", asOf: number, timeZone: string): RatioSchedule {
+  const { dates, values } = timeline;
+  // qfq divides by the factor in force on asOf's own date, not by a row for an ex-date still
+  // ahead: the latest prices then equal the raw ones, as a terminal shows them that day.
+  const anchorCount = mode === "qfq" ? countAtOrBefore(dates, localDate(asOf, timeZone)) : 0;
+  const anchor = mode === "qfq" && anchorCount > 0 ? values[anchorCount - 1]! : 1;
+  const starts = new Float64Array(dates.length);
+  const ratios = new Float64Array(dates.length + 1);
+  // x / x is exactly 1 in IEEE arithmetic, so the anchor's own segment comes out raw to the bit.
+  ratios[0] = 1 / anchor;
+  for (let i = 0; i < dates.length; i++) {
+    starts[i] = startOfLocalDay(dateWallMs(dates[i]!), timeZone);
+    ratios[i + 1] = values[i]! / anchor;
+  }
+  return { starts, ratios };
+}
+
+/**
+ * Finds the segment of each timestamp, moving from the last one found: ascending and descending
+ * reads cost a comparison or two a bar, any other order a binary search.
+ */
+function segmentFinder(starts: Float64Array): (timestamp: number) => number {
+  let segment = 0;
+  return (timestamp) => {
+    const from = segment === 0 ? -Infinity : starts[segment - 1]!;
+    const to = segment === starts.length ? Infinity : starts[segment]!;
+    if (timestamp >= from && timestamp < to) return segment;
+    if (timestamp >= to && (segment + 1 === starts.length || timestamp < starts[segment + 1]!)) return ++segment;
+    segment = countAtOrBefore(starts, timestamp);
+    return segment;
+  };
+}
+
+interface ReadOptions {
+  mode: AdjustMode;
+  timeZone: string;
+  asOf: number;
+  adjustVolume: boolean;
+}
+
+function readAdjustOptions(options: unknown): ReadOptions {
+  const issues: Issue[] = [];
+  const given = checkOptions<AdjustOptions>(options, ADJUST_OPTION_KEYS, issues);
+  if (!ADJUST_MODES.includes(given.mode as AdjustMode)) {
+    issues.push({ field: "mode", message: `expected ${ADJUST_MODES.map((mode) => JSON.stringify(mode)).join(", ")}; got ${JSON.stringify(given.mode) ?? "nothing"}` });
+  }
+  let timeZone = "UTC";
+  try {
+    timeZone = assertTimeZone(given.timeZone, "timeZone");
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    issues.push(...error.issues);
+  }
+  let asOf = Date.now();
+  if (given.asOf !== undefined) {
+    try {
+      asOf = toEpochMs(given.asOf, timeZone);
+    } catch (error) {
+      if (!(error instanceof TimestampError)) throw error;
+      issues.push({ field: "asOf", message: error.reason });
+    }
+  }
+  if (given.adjustVolume !== undefined && typeof given.adjustVolume !== "boolean") {
+    issues.push({ field: "adjustVolume", message: `expected true or false, got ${JSON.stringify(given.adjustVolume)}` });
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return { mode: given.mode!, timeZone, asOf, adjustVolume: given.adjustVolume === true };
+}
+
+/**
+ * Bars with their prices adjusted: hfq multiplies each bar's OHLC by the factor in force on its
+ * trading date (its local date in `timeZone`), qfq by that factor over the one in force on
+ * `asOf`'s date, so the latest prices are the raw ones. Volume (when `adjustVolume`) is divided
+ * by the same ratio; amount stays raw. Prices are not rounded (rounding is a display choice, and
+ * rounding before resampling would move highs and lows). Mode `none` returns `bars` itself.
+ * Arrays of bars give new bars; columns give new price columns (a Float64Array for a typed
+ * array, an array keeping nulls for an array) beside the input's own timestamp and amount.
+ */
+export function adjustBars(bars: readonly Bar[], factors: readonly AdjustmentFactor[], options: AdjustOptions): Bar[];
+export function adjustBars(bars: AdjustableColumns, factors: readonly AdjustmentFactor[], options: AdjustOptions): AdjustableColumns;
+export function adjustBars(bars: readonly Bar[] | AdjustableColumns, factors: readonly AdjustmentFactor[], options: AdjustOptions): Bar[] | AdjustableColumns {
+  const { mode, timeZone, asOf, adjustVolume } = readAdjustOptions(options);
+  if (mode === "none") return bars as Bar[] | AdjustableColumns;
+  const schedule = ratioSchedule(timelineAt(factors, asOf), mode, asOf, timeZone);
+  return Array.isArray(bars)
+    ? adjustBarArray(bars as readonly Bar[], schedule, adjustVolume)
+    : adjustColumns(bars as AdjustableColumns, schedule, adjustVolume);
+}
+
+function adjustBarArray(bars: readonly Bar[], { starts, ratios }: RatioSchedule, adjustVolume: boolean): Bar[] {
+  const segmentOf = segmentFinder(starts);
+  const out = new Array<Bar>(bars.length);
+  for (let i = 0; i < bars.length; i++) {
+    const bar = bars[i]!;
+    const ratio = ratios[segmentOf(bar.timestamp)]!;
+    const adjusted: Bar = {
+      timestamp: bar.timestamp,
+      open: bar.open === null ? null : bar.open * ratio,
+      high: bar.high === null ? null : bar.high * ratio,
+      low: bar.low === null ? null : bar.low * ratio,
+      close: bar.close === null ? null : bar.close * ratio,
+      volume: adjustVolume && bar.volume !== null ? bar.volume / ratio : bar.volume,
+      amount: bar.amount,
+    };
+    if (bar.filled) adjusted.filled = true;
+    out[i] = adjusted;
+  }
+  return out;
+}
+
+function adjustColumns(bars: AdjustableColumns, { starts, ratios }: RatioSchedule, adjustVolume: boolean): AdjustableColumns {
+  const { timestamp } = bars;
+  const length = timestamp.length;
+  // One ratio per row, computed once and shared by the price columns.
+  const rowRatios = new Float64Array(length);
+  const segmentOf = segmentFinder(starts);
+  for (let i = 0; i < length; i++) rowRatios[i] = ratios[segmentOf(Number(timestamp[i]!))]!;
+  const scale = (column: NumberColumn | undefined, divide: boolean): NumberColumn | undefined => {
+    if (column === undefined) return undefined;
+    if (column.length !== length) {
+      throw new ValidationError([{ message: `columns must have equal lengths: timestamp has ${length}, a price or volume column ${column.length}` }]);
+    }
+    if (ArrayBuffer.isView(column)) {
+      const out = new Float64Array(length);
+      for (let i = 0; i < length; i++) out[i] = divide ? column[i]! / rowRatios[i]! : column[i]! * rowRatios[i]!;
+      return out;
+    }
+    const out = new Array<number | null>(length);
+    for (let i = 0; i < length; i++) {
+      const value = column[i];
+      out[i] = value === null || value === undefined ? null : divide ? value / rowRatios[i]! : value * rowRatios[i]!;
+    }
+    return out;
+  };
+  const out: AdjustableColumns = { timestamp };
+  for (const field of ["open", "high", "low", "close"] as const) {
+    const column = scale(bars[field], false);
+    if (column) out[field] = column;
+  }
+  const volume = adjustVolume ? scale(bars.volume, true) : bars.volume;
+  if (volume) out.volume = volume;
+  if (bars.amount) out.amount = bars.amount;
+  return out;
+}
