@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { adjustBars, factorAt, validateFactors, type AdjustmentFactor, type AdjustMode } from "../../src/domain/adjustment.ts";
+import { adjustBars, adjustmentRatio, factorAt, validateFactors, type AdjustmentFactor, type AdjustMode } from "../../src/domain/adjustment.ts";
 import type { Bar } from "../../src/domain/bar.ts";
 import { roundHalfUp } from "../../src/domain/corporate-action.ts";
 import { issuesOf } from "../support/domain-fixtures.ts";
@@ -126,6 +126,13 @@ describe("minute bars take the factor of their trading date in the exchange's zo
       .toEqual(new Float64Array([10, 10, 20, 20, 20]));
   });
 
+  test("adjustmentRatio gives the read path the ratio adjustBars applies, bar by bar in any order", () => {
+    // As of the day before the ex-date the anchor is 1: the ex-date's bars read at 2 / 1.
+    const ratioAt = adjustmentRatio(factors, { mode: "qfq", timeZone: SHANGHAI, asOf: "2024-07-10" });
+    expect([4, 0, 3, 1, 2].map((i) => ratioAt(bars[i]!.timestamp))).toEqual([2, 1, 2, 1, 2]);
+    expect(adjustmentRatio(factors, { mode: "none", timeZone: SHANGHAI })(bars[4]!.timestamp)).toBe(1);
+  });
+
   test("mode none returns the bars themselves; a symbol without factors reads raw in every mode", () => {
     expect(adjustBars(bars, factors, { mode: "none", timeZone: SHANGHAI })).toBe(bars);
     expect(adjustBars(bars, [], { mode: "qfq", timeZone: SHANGHAI })).toEqual(bars);
@@ -248,6 +255,8 @@ test("adjustBars equals the reference for random factor histories, corrections, 
         return;
       }
       const ours = adjustBars(bars, factors, { mode, timeZone, asOf });
+      const ratioAt = adjustmentRatio(factors, { mode, timeZone, asOf });
+      bars.forEach((bar, i) => expect(bar.close === null ? null : bar.close * ratioAt(bar.timestamp)).toBe(ours[i]!.close));
       const expected = referenceAdjust(bars, factors, mode, asOf, timeZone);
       ours.forEach((bar, i) => {
         for (const field of PRICE_FIELDS) {
