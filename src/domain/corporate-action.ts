@@ -48,6 +48,7 @@ export function validateActions(rows: readonly unknown[]): CorporateAction[] {
   const actions: CorporateAction[] = [];
   const byDate = new Map<string, number>();
   forEachRecord(rows, "a corporate action { date, cash?, bonus?, rights?, rightsPrice? }", ACTION_KEYS, issues, (record, row) => {
+    const issuesBefore = issues.length;
     const action: CorporateAction = { date: readTradingDate(record.date, row, "date", issues) };
     for (const field of AMOUNT_FIELDS) {
       const value = record[field];
@@ -65,7 +66,8 @@ export function validateActions(rows: readonly unknown[]): CorporateAction[] {
     if (rights === 0 && action.rightsPrice !== undefined && action.rightsPrice > 0) {
       issues.push({ row, field: "rights", message: `a rights price (${action.rightsPrice}) without rights shares: give rights per share` });
     }
-    if (!((action.cash ?? 0) > 0 || (action.bonus ?? 0) > 0 || rights > 0) && !issues.some((issue) => issue.row === row)) {
+    // Said only of an otherwise sound row: a refused amount already explains a missing one.
+    if (!((action.cash ?? 0) > 0 || (action.bonus ?? 0) > 0 || rights > 0) && issues.length === issuesBefore) {
       issues.push({ row, message: "no cash, bonus or rights: the action changes no price" });
     }
     const earlier = byDate.get(action.date);
@@ -118,6 +120,13 @@ export function factorsFromActions(
   options: FactorsFromActionsOptions = {},
 ): AdjustmentFactor[] {
   const { knownAt = Date.now(), source = "actions", priceDecimals = 2 } = options;
+  const optionIssues: Issue[] = [];
+  if (!Number.isSafeInteger(knownAt)) optionIssues.push({ field: "knownAt", message: `expected epoch milliseconds, got ${String(knownAt)}` });
+  if (!(typeof source === "string" && source.trim() !== "")) optionIssues.push({ field: "source", message: `must be a non-empty string, got ${JSON.stringify(source)}` });
+  if (!(Number.isInteger(priceDecimals) && priceDecimals >= 0 && priceDecimals <= 12)) {
+    optionIssues.push({ field: "priceDecimals", message: `expected a whole number of decimals from 0 to 12 (2 for a tick of 0.01), got ${String(priceDecimals)}` });
+  }
+  if (optionIssues.length > 0) throw new ValidationError(optionIssues);
   const actions = validateActions(input);
   const order = actions.map((_, row) => row).sort((a, b) => (actions[a]!.date < actions[b]!.date ? -1 : 1));
   const issues: Issue[] = [];

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { adjustBars, type AdjustmentFactor } from "../../src/domain/adjustment.ts";
+import { adjustBars } from "../../src/domain/adjusted-bars.ts";
+import type { AdjustmentFactor } from "../../src/domain/adjustment.ts";
 import type { Bar } from "../../src/domain/bar.ts";
 import { factorsFromActions, referencePrice, roundHalfUp, validateActions, type CorporateAction } from "../../src/domain/corporate-action.ts";
 import { issuesOf } from "../support/domain-fixtures.ts";
@@ -162,5 +163,11 @@ describe("bad input", () => {
     expect(issues.map((issue) => `${issue.row} ${issue.field}`)).toEqual(["0 date", "1 rightsPrice", "2 cash"]);
     expect(issues[0]!.message).toContain("no previous close before ex-date 2003-07-16");
     expect(issues[1]!.message).toContain("above 10 times the previous close 16.12");
+  });
+
+  test("bad options are named before any action is read", () => {
+    const fields = issuesOf(() => factorsFromActions([{ date: "2024-07-11", cash: 1 }], () => 10, { knownAt: 1.5, source: "", priceDecimals: -1 }))
+      .map((issue) => issue.field);
+    expect(fields).toEqual(["knownAt", "source", "priceDecimals"]);
   });
 });
