@@ -130,9 +130,10 @@ function readAdjustOptions(options: unknown): ReadOptions {
 }
 
 /**
- * Bars with their prices adjusted (`factors` as validateFactors returns them): hfq multiplies each bar's OHLC by the factor in force on its
- * trading date (its local date in `timeZone`), qfq by that factor over the one in force on
- * `asOf`'s date, so the latest prices are the raw ones. Volume (when `adjustVolume`) is divided
+ * Bars with their prices adjusted by `factors` (rows as validateFactors returns them): hfq
+ * multiplies each bar's OHLC by the factor in force on its trading date (its local date in
+ * `timeZone`), qfq by that factor over the one in force on `asOf`'s date, so the latest prices
+ * are the raw ones. Volume (when `adjustVolume`) is divided
  * by the same ratio; amount stays raw. Prices are not rounded (rounding is a display choice, and
  * rounding before resampling would move highs and lows). Mode `none` returns `bars` itself.
  * Arrays of bars give new bars; columns give new price columns (a Float64Array for a typed

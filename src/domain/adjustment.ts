@@ -79,7 +79,7 @@ export function forEachRecord(
  * source, and two rows for one date known at the same instant (which one holds is undecidable).
  * `timeZone` reads naive knownAt strings.
  */
-export function validateFactors(rows: readonly unknown[], timeZone: string): AdjustmentFactor[] {
+export function validateFactors(rows: readonly AdjustmentFactorInput[] | readonly unknown[], timeZone: string): AdjustmentFactor[] {
   assertTimeZone(timeZone);
   const issues: Issue[] = [];
   const factors: AdjustmentFactor[] = [];
@@ -131,7 +131,8 @@ export interface FactorTimeline {
 export function timelineAt(factors: readonly AdjustmentFactor[], asOf: number): FactorTimeline {
   const known = factors.filter((row) => row.knownAt <= asOf);
   if (known.length === 0 && factors.length > 0) {
-    const first = Math.min(...factors.map((row) => row.knownAt));
+    // A loop, not Math.min(...rows): spreading a table of years of daily rows overflows the stack.
+    const first = factors.reduce((earliest, row) => Math.min(earliest, row.knownAt), Infinity);
     throw new ValidationError([{
       field: "asOf",
       message: `${new Date(asOf).toISOString()} is before any factor became known (the first at ${new Date(first).toISOString()})`,
