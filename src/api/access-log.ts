@@ -1,8 +1,8 @@
 /**
  * The access log: one structured entry per request (time, method, route pattern, status,
- * duration, bytes, actor, client address), never the token, a header or a body. It is the first
- * middleware, so requests refused before any route (a wrong Host, a cross-site write) are
- * logged too, with the status onError gave them.
+ * duration, bytes, actor, client address), never the token, a header or a body. It is recorded
+ * by the first middleware, so requests refused before any route (a wrong Host, a cross-site
+ * write) are logged too, with the status onError gave them.
  *
  * Failed authentications (401) are counted rather than logged one by one: a client guessing
  * tokens would otherwise write the log full. The first is logged at once, then at most one entry
@@ -12,7 +12,6 @@
  * the way and the whole duration; a client that leaves early is logged as `aborted`.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { getConnInfo } from "hono/bun";
 import { routePath } from "hono/route";
 
 export interface AccessEntry {
@@ -52,41 +51,45 @@ export function routePattern(c: Context): string | null {
 }
 
 function clientOf(c: Context): string | null {
-  try {
-    return getConnInfo(c).remote.address ?? null;
-  } catch {
-    // app.request() in process has no server to ask.
-    return null;
-  }
+  // Bun.serve hands its server to fetch as the second argument (Hono's c.env): asked directly,
+  // without hono/bun's getConnInfo building an object around the answer on every request.
+  const server = c.env as { requestIP?(request: Request): { address: string } | null } | undefined;
+  return server?.requestIP?.(c.req.raw)?.address ?? null;
 }
 
-export function accessLog(write: AccessLogger, authSummaryMs = AUTH_SUMMARY_MS): MiddlewareHandler {
+/**
+ * What the access log does once a request has its answer: `started` (performance.now()) and
+ * `arrived` (epoch ms) were taken when it came in, `route` is its pattern. The one middleware
+ * that watches requests (app.ts) calls it, beside the metrics: each middleware layer costs a
+ * little on every request.
+ */
+export type AccessRecorder = (c: Context, started: number, arrived: number, route: string | null) => Promise<void> | void;
+
+export function accessRecorder(write: AccessLogger, authSummaryMs = AUTH_SUMMARY_MS): AccessRecorder {
   let unloggedFailures = 0;
   let lastFailureLog = -Infinity;
-  return async (c, next) => {
-    const started = performance.now();
-    const time = new Date().toISOString();
-    await next();
+  return async (c, started, arrived, route) => {
     const status = c.res.status;
-    const entry = (bytes: number | null): AccessEntry => ({
-      time,
-      method: c.req.method,
-      route: routePattern(c),
-      status,
-      durationMs: Math.round((performance.now() - started) * 100) / 100,
-      bytes,
-      actor: (c.get("actor" as never) as string | undefined) ?? null,
-      client: clientOf(c),
-    });
+    let extra: Pick<AccessEntry, "authFailures"> = {};
     if (status === 401) {
       unloggedFailures++;
       const now = performance.now();
       if (now - lastFailureLog < authSummaryMs) return;
       lastFailureLog = now;
-      write({ ...entry(Number(c.res.headers.get("content-length") ?? 0)), authFailures: unloggedFailures });
+      extra = { authFailures: unloggedFailures };
       unloggedFailures = 0;
-      return;
     }
+    const entry = (bytes: number | null): AccessEntry => ({
+      time: new Date(arrived).toISOString(),
+      method: c.req.method,
+      route,
+      status,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      bytes,
+      actor: (c.get("actor" as never) as string | undefined) ?? null,
+      client: clientOf(c),
+      ...extra,
+    });
     const length = c.res.headers.get("content-length");
     if (length !== null) {
       write(entry(Number(length)));
@@ -123,6 +126,20 @@ export function accessLog(write: AccessLogger, authSummaryMs = AUTH_SUMMARY_MS):
       } as Transformer<Uint8Array, Uint8Array>),
     );
     c.res = new Response(counted, c.res);
+  };
+}
+
+/**
+ * The access log as a middleware of its own, for a Hono app of the caller's (createApp records
+ * it in its first middleware instead).
+ */
+export function accessLog(write: AccessLogger, authSummaryMs = AUTH_SUMMARY_MS): MiddlewareHandler {
+  const record = accessRecorder(write, authSummaryMs);
+  return async (c, next) => {
+    const started = performance.now();
+    const arrived = Date.now();
+    await next();
+    await record(c, started, arrived, routePattern(c));
   };
 }
 

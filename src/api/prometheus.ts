@@ -25,12 +25,11 @@
  * figures are V8's names put on JavaScriptCore. A process exporter or the container's own
  * metrics say it truthfully.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
 import type { CacheService } from "../domain/cache.ts";
 import type { Metric } from "../domain/metric.ts";
 import type { Store } from "../domain/store.ts";
-import { routePattern } from "./access-log.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
 import { route } from "./schemas.ts";
@@ -95,8 +94,8 @@ const OUTCOMES = ["answered", "refused", "shed", "cancelled"] as const;
 
 export interface ApiMetrics {
   readonly registry: Registry;
-  /** The first middleware: times every request and counts it by method, route and status. */
-  readonly observeRequests: MiddlewareHandler;
+  /** Counts a request by method, route and status, with the seconds it took (the first middleware calls it). */
+  observeRequest(c: Context, route: string | null, seconds: number): void;
   /** The store the routes use: the same store, each operation timed. */
   readonly store: Store;
   /** Reads what is measured at scrape time (sizes, queues, new recovery samples). */
@@ -123,17 +122,25 @@ export function createApiMetrics(store: Store, cache: CacheService | null): ApiM
   const readState = stateGauges(store, cache, registers);
   const readRecovery = recoveryFamilies(store, registers);
 
-  const observeRequests: MiddlewareHandler = async (c, next) => {
-    const started = performance.now();
-    await next();
+  // Each (method, route, status) series' child is looked up once: prom-client hashes the labels
+  // on every observe() otherwise. The key space is bounded (methods x routes x statuses).
+  const series = new Map<string, { observe(seconds: number): void }>();
+  const observeRequest = (c: Context, route: string | null, seconds: number) => {
     const method = METHODS.has(c.req.method) ? c.req.method : "OTHER";
-    requests.observe({ method, route: routePattern(c) ?? UNMATCHED_ROUTE, status: String(c.res.status) }, (performance.now() - started) / 1000);
+    const status = c.res.status;
+    const key = `${method} ${route} ${status}`;
+    let child = series.get(key);
+    if (!child) series.set(key, (child = requests.labels({ method, route: route ?? UNMATCHED_ROUTE, status: String(status) })));
+    child.observe(seconds);
   };
 
   return {
     registry,
-    observeRequests,
-    store: timedStore(store, (operation, seconds) => operations.observe({ operation }, seconds)),
+    observeRequest,
+    store: timedStore(store, (operation) => {
+      const child = operations.labels({ operation });
+      return (seconds) => child.observe(seconds);
+    }),
     refresh: async () => {
       // readState first: it reads the queues before any of the scrape's own calls is sent.
       await Promise.all([readState(), readRecovery()]);
@@ -264,16 +271,18 @@ function recoveryReader(store: Store, count: (sample: Metric) => void): () => Pr
  * The store with each operation timed, built once per view: the hot route pays two clock reads
  * and an observation. iterateBars is not timed: its time is the client's reading pace.
  */
-function timedStore(store: Store, observe: (operation: string, seconds: number) => void): Store {
-  const timed = <A extends unknown[], R>(operation: string, call: (...args: A) => R) =>
-    (...args: A): R => {
+function timedStore(store: Store, observer: (operation: string) => (seconds: number) => void): Store {
+  const timed = <A extends unknown[], R>(operation: string, call: (...args: A) => R) => {
+    const observe = observer(operation);
+    return (...args: A): R => {
       const started = performance.now();
-      const done = () => observe(operation, (performance.now() - started) / 1000);
+      const done = () => observe((performance.now() - started) / 1000);
       const result = call(...args);
       if (result instanceof Promise) result.then(done, done);
       else done();
       return result;
     };
+  };
   const group = <T extends object>(prefix: string, methods: T): T => {
     const timedMethods: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(methods)) {
@@ -282,7 +291,7 @@ function timedStore(store: Store, observe: (operation: string, seconds: number) 
     return timedMethods as T;
   };
   const timedView: Partial<Store> = {
-    withActor: (actor) => timedStore(store.withActor(actor), observe),
+    withActor: (actor) => timedStore(store.withActor(actor), observer),
     updateSettings: timed("updateSettings", store.updateSettings.bind(store)),
     insertBars: timed("insertBars", store.insertBars.bind(store)),
     getBars: timed("getBars", store.getBars.bind(store)),

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { killAllServers, startServeProcess, type ServerProcess } from "../support/api-server.ts";
 import { tempDir } from "../support/files.ts";
-import { ACCESS_LOG_FLUSH_MS, type AccessEntry } from "../../src/api/access-log.ts";
+import { Hono } from "hono";
+import { accessLog, ACCESS_LOG_FLUSH_MS, type AccessEntry } from "../../src/api/access-log.ts";
 
 const TOKEN = "access-log-token-0123456789";
 const dir = tempDir("tradelite-access-log-");
@@ -86,5 +87,23 @@ describe("authentication failures", () => {
     expect(logged.filter((entry) => entry.status === 200).map((entry) => entry.actor)).toEqual(["alice"]);
     expect(guarded.stdout()).not.toContain(TOKEN);
     expect(guarded.stdout()).not.toContain("wrong-token");
+  });
+});
+
+describe("accessLog as a middleware of the caller's own app", () => {
+  test("logs each request with its route pattern, status and bytes, and a 401 once per window", async () => {
+    const entries: AccessEntry[] = [];
+    const app = new Hono();
+    app.use(accessLog((entry) => entries.push(entry), 60_000));
+    app.get("/items/:id", (c) => c.json({ id: c.req.param("id") }));
+    app.get("/secret", (c) => c.json({ error: "no" }, 401));
+    await (await app.request("/items/42")).text();
+    for (let i = 0; i < 3; i++) await (await app.request("/secret")).text();
+    expect(entries.map(({ method, route, status, bytes }) => ({ method, route, status, bytes }))).toEqual([
+      { method: "GET", route: "/items/:id", status: 200, bytes: JSON.stringify({ id: "42" }).length },
+      { method: "GET", route: "/secret", status: 401, bytes: JSON.stringify({ error: "no" }).length },
+    ]);
+    expect(entries[1]!.authFailures).toBe(1);
+    expect(Date.parse(entries[0]!.time)).toBeGreaterThan(Date.now() - 60_000);
   });
 });
