@@ -16,3 +16,4 @@ export {
   type TdxFileSummary,
   type BadRecord,
 } from "../import/tdx-binary.ts";
+export { importParquetFile, type ParquetFileOptions, type ParquetFileSummary } from "../import/parquet.ts";
