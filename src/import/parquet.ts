@@ -81,9 +81,12 @@ export async function importParquetFile(data: Blob, options: ParquetFileOptions)
         throw new BarFileError(`row group at row ${groupStart + 1}: ${error instanceof Error ? error.message : String(error)}; the rows before it are stored`);
       });
     }
-    const timestamp = timestampOf(read.timestamp ?? [], groupStart);
+    const timestamp = timestampOf(read[columns.timestamp.name] ?? [], groupStart);
     const bars: BarColumns & { timestamp: Float64Array } = { timestamp };
-    for (const field of VALUE_FIELDS) if (read[field] !== undefined) bars[field] = numbers(read[field]);
+    for (const field of VALUE_FIELDS) {
+      const column = read[columns.values[field] ?? ""];
+      if (column !== undefined) bars[field] = numbers(column);
+    }
     const symbols = columns.symbol === null ? null : (read[columns.symbol] as ArrayLike<unknown>);
     for (const [symbol, part] of splitBySymbol(bars, symbols, groupStart)) {
       if (part.timestamp.length === 0) continue;
@@ -151,7 +154,14 @@ function checkChunk(column: ColumnChunk, rows: bigint, footerStart: number, wher
 }
 
 /** The columns a bar file's schema gives, and the ones it leaves out. */
-function barColumns(metadata: FileMetaData): { timestamp: SchemaElement; symbol: string | null; read: string[]; ignored: string[] } {
+function barColumns(metadata: FileMetaData): {
+  timestamp: SchemaElement;
+  /** The file's name of each value column it has. */
+  values: Partial<Record<(typeof VALUE_FIELDS)[number], string>>;
+  symbol: string | null;
+  read: string[];
+  ignored: string[];
+} {
   const [root, ...elements] = metadata.schema;
   const leaves = elements.filter((element) => element.num_children === undefined);
   if (root === undefined || leaves.length !== elements.length) {
@@ -163,6 +173,7 @@ function barColumns(metadata: FileMetaData): { timestamp: SchemaElement; symbol:
     throw new BarFileError(`no timestamp column (columns: ${leaves.map((element) => element.name).join(", ")}); nothing was written`);
   }
   const read = [timestamp.name];
+  const values: Partial<Record<(typeof VALUE_FIELDS)[number], string>> = {};
   for (const field of VALUE_FIELDS) {
     const element = byName.get(field);
     if (element === undefined) continue;
@@ -170,11 +181,12 @@ function barColumns(metadata: FileMetaData): { timestamp: SchemaElement; symbol:
       throw new BarFileError(`column ${element.name} is ${element.type}; a bar value is a number (DOUBLE, FLOAT, INT32 or INT64); nothing was written`);
     }
     read.push(element.name);
+    values[field] = element.name;
   }
   const symbolElement = SYMBOL_COLUMNS.map((name) => byName.get(name)).find((element) => element !== undefined);
   if (symbolElement !== undefined) read.push(symbolElement.name);
   const ignored = leaves.map((element) => element.name).filter((name) => !read.includes(name));
-  return { timestamp, symbol: symbolElement?.name ?? null, read, ignored };
+  return { timestamp, values, symbol: symbolElement?.name ?? null, read, ignored };
 }
 
 /**
