@@ -15,8 +15,8 @@ const USAGE = `usage: tradelite export <symbol> [options]
 Writes the symbol's bars to stdout (or --out) as CSV (timestamp,open,high,low,close,volume,amount,
 timestamps ISO-8601 in the database's zone with the offset: 2024-01-15T09:31:00+08:00), NDJSON
 (one JSON bar per line, epoch ms), Parquet or Arrow (the IPC file format, Feather v2: timestamp a
-UTC timestamp in ms, the other columns nullable float64), streamed. The zone, the bar stamping and day buckets are the
-ones the database stores (tradelite settings).
+UTC timestamp in ms, the other columns nullable float64), streamed. The zone, the bar stamping
+and day buckets are the ones the database stores (tradelite settings).
 
 options:
   --start T, --end T   inclusive range: epoch ms (digits), a date alone (YYYY-MM-DD or YYYYMMDD:

@@ -205,6 +205,35 @@ describe("import of a bad Parquet file", () => {
     expect([...negative.stored, ...rows.stored]).toEqual([]);
   });
 
+  test("a page header declaring 2^30 values in a group of 2 rows is refused before its page is read", async () => {
+    // The close column's one data page, its header's num_values (2, the varint 0x04 first in the
+    // data_page_header_v2 struct, field header 0x5c, then 0x15) rewritten as 2^30 (five bytes),
+    // the chunk grown to match.
+    const out = new ByteWriter();
+    const writer = new ParquetWriter({
+      writer: out, codec: "UNCOMPRESSED",
+      schema: [{ name: "schema", num_children: 2 }, { name: "timestamp", type: "INT64", repetition_type: "REQUIRED" }, { name: "close", type: "DOUBLE", repetition_type: "OPTIONAL" }],
+    });
+    void writer.write({ columnData: [{ name: "timestamp", data: [1_704_159_060_000n, 1_704_159_120_000n], encoding: "PLAIN" }, { name: "close", data: [10.5, 10.6], encoding: "PLAIN" }] });
+    const meta = writer.row_groups[0]!.columns[1]!.meta_data!;
+    const written = new Uint8Array(out.buffer.slice(0, out.index));
+    const page = Number(meta.data_page_offset);
+    const at = written.findIndex((byte, i) => i > page && byte === 0x04 && written[i - 1] === 0x15 && written[i - 2] === 0x5c);
+    expect(at).toBeGreaterThan(page);
+    const hostile = new Uint8Array([...written.subarray(0, at), 0x80, 0x80, 0x80, 0x80, 0x08, ...written.subarray(at + 1)]);
+    meta.total_compressed_size += 4n;
+    meta.total_uncompressed_size += 4n;
+    out.index = 0;
+    out.offset = 0;
+    out.appendBytes(hostile);
+    writer.finish();
+    const run = await importBytes("page.parquet", new Uint8Array(out.getBuffer()));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("column close: a page declares 1073741824 values in a group of 2 rows");
+    expect(run.maxRssMb).toBeLessThan(400);
+    expect(run.stored).toEqual([]);
+  });
+
   test("a text file named .parquet is refused as not Parquet", async () => {
     const run = await importBytes("text.parquet", new TextEncoder().encode("timestamp,open\n2024-01-02,1\n"));
     expect(run.code).toBe(1);
