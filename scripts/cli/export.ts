@@ -62,6 +62,10 @@ async function run(argv: string[]): Promise<number> {
   assertCliSymbol(symbol);
   const format = text(values, "format") ?? "csv";
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format is ${EXPORT_FORMATS.join(", ")}, got ${JSON.stringify(format)}`);
+  // A binary file sent to a terminal is noise on the screen and a terminal left in a bad state.
+  if ((format === "parquet" || format === "arrow") && values.out === undefined && process.stdout.isTTY) {
+    throw new UsageError(`--format ${format} is a binary file: give --out FILE, or send stdout to a file or a pipe`);
+  }
   const interval = text(values, "interval");
   if (interval !== undefined && !(INTERVALS as readonly string[]).includes(interval)) throw new UsageError(`--interval is one of ${INTERVALS.join(", ")}`);
   const query: BarQuery = {};
