@@ -67,13 +67,28 @@ describe("export --format parquet", () => {
     expect(bars).toEqual(stored);
   });
 
-  test("written to stdout, the bytes are the same file", async () => {
-    const child = Bun.spawn(["bun", "scripts/tradelite.ts", "export", SYMBOL, "--format", "parquet"], { cwd: `${import.meta.dir}/../..`, env: { ...process.env, ...source }, stdout: "pipe", stderr: "pipe" });
-    const bytes = new Uint8Array(await new Response(child.stdout).arrayBuffer());
+  test("written to stdout for a slow reader, the bytes are the whole file (a full pipe is waited for, not an error)", async () => {
+    const path = dir.file("stdout.db");
+    const db = openDatabase({ path });
+    const count = 200_000;
+    const timestamp = Float64Array.from({ length: count }, (_, i) => Date.UTC(2020, 0, 1) + i * 60_000);
+    const close = Float64Array.from({ length: count }, (_, i) => 10 + (i % 977) / 100);
+    db.insertBars("600519.SH", { timestamp, open: close, high: close, low: close, close, volume: close, amount: close });
+    db.close();
+    const child = Bun.spawn(["bun", "scripts/tradelite.ts", "export", "600519.SH", "--format", "parquet"], {
+      cwd: `${import.meta.dir}/../..`, env: { ...process.env, TRADELITE_DB: path }, stdout: "pipe", stderr: "pipe",
+    });
+    const chunks: Uint8Array[] = [];
+    // A reader slower than the writer, so the pipe fills.
+    for await (const chunk of child.stdout) {
+      chunks.push(chunk);
+      await Bun.sleep(2);
+    }
+    expect(await new Response(child.stderr).text()).toBe("exported 200,000 bars of 600519.SH\n");
     expect(await child.exited).toBe(0);
     const out = dir.file("stdout.parquet");
-    writeFileSync(out, bytes);
-    expect((await readParquetWithDuckDb(out)).bars).toEqual(stored);
+    writeFileSync(out, Buffer.concat(chunks));
+    expect((await readParquetWithDuckDb(out)).bars).toEqual(barsOf(path, "600519.SH"));
   });
 
   test("a round trip through tradelite's own import is exact, the symbol taken from the file name", async () => {
