@@ -73,7 +73,6 @@ export async function importParquetFile(data: Blob, options: ParquetFileOptions)
       const file = await checkedGroupBytes(data, readChunks(group), group.num_rows, groupStart);
       await parquetRead({
         file, metadata, rowStart: groupStart, rowEnd: groupStart + rows, columns: columns.read, compressors: DECOMPRESSORS, parsers: RAW_TIMES,
-        onComplete: () => {},
         onChunk: ({ columnName, columnData, rowStart }) => {
           // A column comes page by page; one whole page is the column of the group most often.
           const into = (read[columnName] ??= rowStart === groupStart && columnData.length === rows ? columnData : new Array(rows)) as unknown[];
@@ -172,10 +171,16 @@ function timestampReader(element: SchemaElement, timeZone: string): (column: Arr
 /** A value column as numbers: INT64 columns come as bigints. */
 function numbers(column: ArrayLike<unknown>): ArrayLike<number | null> {
   if (column instanceof Float64Array || column instanceof Float32Array || column instanceof Int32Array) return column;
-  if (column instanceof BigInt64Array) return Float64Array.from(column, Number);
-  // Without a null, a Float64Array: the store's insert takes it faster than an array (measured 1.7 s to 1.1 s a million rows).
-  if (Array.isArray(column) && column.every((value) => typeof value === "number")) return Float64Array.from(column as number[]);
-  return Array.from(column, (value) => (value === null || value === undefined ? null : Number(value)));
+  // Without a null, a Float64Array: the store's insert takes it faster than an array (measured
+  // 1.7 s to 1.1 s a million rows). Filled by index: Float64Array.from(array) walks an iterator.
+  const values = new Float64Array(column.length);
+  for (let i = 0; i < column.length; i++) {
+    const value = column[i];
+    if (typeof value === "number") values[i] = value;
+    else if (typeof value === "bigint") values[i] = Number(value);
+    else return Array.from(column, (item) => (item === null || item === undefined ? null : Number(item)));
+  }
+  return values;
 }
 
 /** The group's bars split by the symbol column's values (one part, symbol null, without one). */
