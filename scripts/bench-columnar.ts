@@ -28,6 +28,8 @@ export interface ColumnarBenchResults {
   bytesRatio: number;
   importRatio: number;
   pass: { export: boolean; bytes: boolean; import: boolean };
+  /** False with --quick: at 100,000 rows both sides are mostly process start and JIT warm-up, so the targets (set for 1M) are not judged. */
+  judged: boolean;
 }
 
 /** Runs the CLI with --json and answers the seconds its summary reports. */
@@ -85,6 +87,7 @@ export async function runColumnarCases(options: { workDir?: string; quick: boole
     return {
       rows, export: exported, import: imported, exportRatio, bytesRatio, importRatio,
       pass: { export: exportRatio >= 1, bytes: bytesRatio <= 1 / 3, import: importRatio >= 2 },
+      judged: !options.quick,
     };
   } finally {
     rmSync(workDir, { recursive: true, force: true });
@@ -99,9 +102,10 @@ export function printColumnarSummary(results: ColumnarBenchResults): string[] {
     [`17.  Parquet import ${results.importRatio.toFixed(2)}x the CSV import's rows/s (target >= 2.0x)`, results.pass.import],
   ];
   const missed: string[] = [];
+  if (!results.judged) console.log("  (--quick: the columnar targets are judged on 1,000,000 rows, in the full run)");
   for (const [line, pass] of lines) {
-    console.log(`  ${pass ? "ok  " : "MISS"} ${line}`);
-    if (!pass) missed.push(line);
+    console.log(`  ${!results.judged ? "n/a " : pass ? "ok  " : "MISS"} ${line}`);
+    if (results.judged && !pass) missed.push(line);
   }
   return missed;
 }
