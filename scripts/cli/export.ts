@@ -1,7 +1,8 @@
 /**
  * `tradelite export <symbol>`: bars out as CSV (the cache file's format), NDJSON, Parquet or Arrow
- * (Feather v2), streamed from the database page by page (Parquet and Arrow a row group at a time). With --out the file appears only when the export is complete (it is
- * written beside it under a temporary name and renamed), so a failed export leaves no half file.
+ * (Feather v2), streamed from the database page by page (Parquet and Arrow a row group at a
+ * time). With --out the file appears only when the export is complete (it is written beside it
+ * under a temporary name and renamed), so a failed export leaves no half file.
  */
 import { renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";

@@ -22,8 +22,8 @@ each commit whole: CSV and text files (TDX exports, Tushare, AKShare, baostock, 
 RiceQuant; UTF-8 or GBK), TDX (通达信) binary files (sz000001.day daily, sh600519.lc1
 1-minute, sh600519.lc5 5-minute), and Parquet files (*.parquet: columns timestamp, open, high,
 low, close, volume, amount, and an optional symbol column). A folder imports every such file in
-it (*.csv, *.parquet, SH#600519.txt exports, TDX binaries), and a TDX install or vipdoc folder's {sh,sz,bj}/{lday,minline,fzline}
-files. A file with a code column (ts_code, code, order_book_id, 股票代码) is split by it.
+it (*.csv, *.parquet, SH#600519.txt exports, TDX binaries), and a TDX install or vipdoc
+folder's {sh,sz,bj}/{lday,minline,fzline} files. A file with a code column (ts_code, code, order_book_id, 股票代码) is split by it.
 
 options:
   --symbol S       the symbol (default: from the file name: 600519.SH.csv, sh600519.csv and
@@ -76,7 +76,7 @@ export function symbolFromFileName(path: string): string {
   if (tdx !== null) return tdxSymbol(tdx);
   const exported = TDX_EXPORT_NAME.exec(file);
   if (exported) return `${exported[2]}.${exported[1]!.toUpperCase()}`;
-  const extension = /\.(?:csv|parquet)$/i.exec(file);
+  const extension = BAR_FILE_NAME.exec(file);
   if (!extension) throw refuse("it does not end in .csv or .parquet, nor is it a TDX file such as sz000001.day");
   if (file.startsWith(".")) throw refuse("a hidden file");
   const name = file.slice(0, -extension[0].length);
@@ -86,6 +86,8 @@ export function symbolFromFileName(path: string): string {
   return symbol;
 }
 
+/** The bar files a name alone says: CSV text and Parquet (TDX's are told by tdxFileName). */
+const BAR_FILE_NAME = /\.(?:csv|parquet)$/i;
 const PARQUET_NAME = /\.parquet$/i;
 
 /** A TDX text export's name: SH#601003.txt, or with more after the code (the symbol 601003.SH). */
@@ -120,7 +122,7 @@ function filesOf(target: string): string[] {
     .filter((folder) => folder === target || existsSync(folder))
     .flatMap((folder) =>
       readdirSync(folder, { withFileTypes: true })
-        .filter((entry) => entry.isFile() && !entry.name.startsWith(".") && (/\.(?:csv|parquet)$/i.test(entry.name) || TDX_EXPORT_NAME.test(entry.name) || tdxFileName(entry.name) !== null))
+        .filter((entry) => entry.isFile() && !entry.name.startsWith(".") && (BAR_FILE_NAME.test(entry.name) || TDX_EXPORT_NAME.test(entry.name) || tdxFileName(entry.name) !== null))
         .map((entry) => entry.name)
         .sort()
         .map((name) => join(folder, name)),
@@ -321,7 +323,8 @@ async function run(argv: string[]): Promise<number> {
         if (PARQUET_NAME.test(file)) {
           const summary = await importParquetFile(Bun.file(file), {
             timeZone,
-            onProgress: () => progress.update(0),
+            // Rows read, shown as the share of the file's bytes the progress line counts.
+            onProgress: (rows, of) => progress.update(Math.round((size * rows) / Math.max(of, 1))),
             write: (bars, rows, code) => {
               if (code !== null && symbolOption !== undefined) throw new BarFileError("the file names each row's symbol in a symbol column; leave out --symbol");
               return write(bars, `rows ${rows.first}-${rows.last}`, code);

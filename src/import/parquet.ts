@@ -30,8 +30,8 @@ export interface ParquetFileOptions {
   timeZone: string;
   /** Writes one batch of one symbol in one transaction; resolves with the bars written. `symbol` is the symbol column's value, or null. */
   write(bars: BarColumns, rows: { first: number; last: number }, symbol: string | null): Promise<number>;
-  /** Rows read so far, after each row group. */
-  onProgress?(rows: number): void;
+  /** Rows read so far, of the file's rows, after each row group. */
+  onProgress?(rows: number, of: number): void;
 }
 
 export interface ParquetFileSummary {
@@ -102,7 +102,7 @@ export async function importParquetFile(data: Blob, options: ParquetFileOptions)
     }
     groupStart += rows;
     summary.rows = groupStart;
-    options.onProgress?.(groupStart);
+    options.onProgress?.(groupStart, Number(metadata.num_rows));
   }
   return summary;
 }

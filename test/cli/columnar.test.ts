@@ -29,6 +29,17 @@ function barsOf(path: string, symbol = SYMBOL): Bar[] {
   }
 }
 
+/** A database of `count` minute bars of 600519.SH (more than one row group's worth). */
+function manyBars(name: string, count: number): string {
+  const path = dir.file(name);
+  const db = openDatabase({ path });
+  const timestamp = Float64Array.from({ length: count }, (_, i) => Date.UTC(2020, 0, 1) + i * 60_000);
+  const close = Float64Array.from({ length: count }, (_, i) => 10 + (i % 977) / 100);
+  db.insertBars("600519.SH", { timestamp, open: close, high: close, low: close, close, volume: close, amount: close });
+  db.close();
+  return path;
+}
+
 function overviewOf(path: string): unknown[] {
   if (!existsSync(path)) return [];
   const db = openDatabase({ path, readonly: true });
@@ -68,13 +79,7 @@ describe("export --format parquet", () => {
   });
 
   test("written to stdout for a slow reader, the bytes are the whole file (a full pipe is waited for, not an error)", async () => {
-    const path = dir.file("stdout.db");
-    const db = openDatabase({ path });
-    const count = 200_000;
-    const timestamp = Float64Array.from({ length: count }, (_, i) => Date.UTC(2020, 0, 1) + i * 60_000);
-    const close = Float64Array.from({ length: count }, (_, i) => 10 + (i % 977) / 100);
-    db.insertBars("600519.SH", { timestamp, open: close, high: close, low: close, close, volume: close, amount: close });
-    db.close();
+    const path = manyBars("stdout.db", 200_000);
     const child = Bun.spawn(["bun", "scripts/tradelite.ts", "export", "600519.SH", "--format", "parquet"], {
       cwd: `${import.meta.dir}/../..`, env: { ...process.env, TRADELITE_DB: path }, stdout: "pipe", stderr: "pipe",
     });
@@ -103,13 +108,7 @@ describe("export --format parquet", () => {
   });
 
   test("more bars than a row group: several row groups, DuckDB and the import read them all", async () => {
-    const path = dir.file("many.db");
-    const db = openDatabase({ path });
-    const count = 150_000;
-    const timestamp = Float64Array.from({ length: count }, (_, i) => Date.UTC(2020, 0, 1) + i * 60_000);
-    const close = Float64Array.from({ length: count }, (_, i) => 10 + (i % 1000) / 100);
-    db.insertBars("600519.SH", { timestamp, open: close, high: close, low: close, close, volume: close, amount: close });
-    db.close();
+    const path = manyBars("many.db", 150_000);
     const out = dir.file("many.parquet");
     expect((await cli(["export", "600519.SH", "--format", "parquet", "--out", out], { TRADELITE_DB: path })).code).toBe(0);
     const expected = barsOf(path, "600519.SH");
