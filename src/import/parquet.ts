@@ -18,35 +18,13 @@ import type { BarColumns } from "../domain/bar.ts";
 import { wallTimeToUtc } from "../domain/time.ts";
 import { BarFileError } from "./header.ts";
 import { checkedGroupBytes, MAX_PAGE_BYTES, readFooter } from "./parquet-checks.ts";
+import { numbers, pickColumns, VALUE_FIELDS, writeGroup, type ColumnarFileOptions, type ColumnarFileSummary, type ValueField } from "./columnar-groups.ts";
+
+export type ParquetFileOptions = ColumnarFileOptions;
+export type ParquetFileSummary = ColumnarFileSummary;
+
 
 const DAY_MS = 86_400_000;
-
-const VALUE_FIELDS = ["open", "high", "low", "close", "volume", "amount"] as const;
-/** Names of a symbol column, as the CSV profiles spell a code column. */
-const SYMBOL_COLUMNS = ["symbol", "code", "ts_code", "order_book_id"];
-
-export interface ParquetFileOptions {
-  /** IANA zone of naive times: a timestamp not adjusted to UTC, or a DATE column (local midnight). */
-  timeZone: string;
-  /** Writes one batch of one symbol in one transaction; resolves with the bars written. `symbol` is the symbol column's value, or null. */
-  write(bars: BarColumns, rows: { first: number; last: number }, symbol: string | null): Promise<number>;
-  /** Rows read so far, of the file's rows, after each row group. */
-  onProgress?(rows: number, of: number): void;
-}
-
-export interface ParquetFileSummary {
-  rows: number;
-  written: number;
-  batches: number;
-  /** Rows written per symbol of a file with a symbol column (empty for one without). */
-  symbols: Record<string, number>;
-  /** The file's columns that were not read. */
-  ignored: string[];
-  /** The symbol column read, or null. */
-  symbolColumn: string | null;
-  first: number | null;
-  last: number | null;
-}
 
 /**
  * Reads a Parquet file (`data`) and writes its bars a row group at a time through `options.write`.
@@ -82,26 +60,13 @@ export async function importParquetFile(data: Blob, options: ParquetFileOptions)
         throw new BarFileError(`row group at row ${groupStart + 1}: ${error instanceof Error ? error.message : String(error)}; the rows before it are stored`);
       });
     }
-    const timestamp = timestampOf(read[columns.timestamp.name] ?? [], groupStart);
-    const bars: BarColumns & { timestamp: Float64Array } = { timestamp };
+    const bars: BarColumns & { timestamp: Float64Array } = { timestamp: timestampOf(read[columns.timestamp.name] ?? [], groupStart) };
     for (const field of VALUE_FIELDS) {
       const column = read[columns.values[field] ?? ""];
       if (column !== undefined) bars[field] = numbers(column);
     }
-    const symbols = columns.symbol === null ? null : (read[columns.symbol] as ArrayLike<unknown>);
-    for (const [symbol, part] of splitBySymbol(bars, symbols, groupStart)) {
-      if (part.timestamp.length === 0) continue;
-      const written = await options.write(part, { first: groupStart + 1, last: groupStart + rows }, symbol);
-      summary.written += written;
-      summary.batches++;
-      if (symbol !== null) summary.symbols[symbol] = (summary.symbols[symbol] ?? 0) + written;
-    }
-    if (rows > 0) {
-      summary.first ??= timestamp[0]!;
-      summary.last = timestamp[rows - 1]!;
-    }
+    await writeGroup(bars, columns.symbol === null ? null : (read[columns.symbol] ?? []), groupStart, options, summary);
     groupStart += rows;
-    summary.rows = groupStart;
     options.onProgress?.(groupStart, Number(metadata.num_rows));
   }
   return summary;
@@ -111,7 +76,7 @@ export async function importParquetFile(data: Blob, options: ParquetFileOptions)
 function barColumns(metadata: FileMetaData): {
   timestamp: SchemaElement;
   /** The file's name of each value column it has. */
-  values: Partial<Record<(typeof VALUE_FIELDS)[number], string>>;
+  values: Partial<Record<ValueField, string>>;
   symbol: string | null;
   read: string[];
   ignored: string[];
@@ -121,26 +86,16 @@ function barColumns(metadata: FileMetaData): {
   if (root === undefined || leaves.length !== elements.length) {
     throw new BarFileError("the file has nested columns; a bar file's columns are flat (timestamp, open, high, low, close, volume, amount); nothing was written");
   }
-  const byName = new Map(leaves.map((element) => [element.name.toLowerCase(), element]));
-  const timestamp = byName.get("timestamp");
-  if (timestamp === undefined) {
-    throw new BarFileError(`no timestamp column (columns: ${leaves.map((element) => element.name).join(", ")}); nothing was written`);
-  }
-  const read = [timestamp.name];
-  const values: Partial<Record<(typeof VALUE_FIELDS)[number], string>> = {};
-  for (const field of VALUE_FIELDS) {
-    const element = byName.get(field);
-    if (element === undefined) continue;
-    if (element.type !== "DOUBLE" && element.type !== "FLOAT" && element.type !== "INT32" && element.type !== "INT64") {
-      throw new BarFileError(`column ${element.name} is ${element.type}; a bar value is a number (DOUBLE, FLOAT, INT32 or INT64); nothing was written`);
+  const picked = pickColumns(leaves.map((element) => element.name));
+  const elementNamed = (name: string) => leaves.find((element) => element.name === name)!;
+  for (const name of Object.values(picked.values)) {
+    const { type } = elementNamed(name);
+    if (type !== "DOUBLE" && type !== "FLOAT" && type !== "INT32" && type !== "INT64") {
+      throw new BarFileError(`column ${name} is ${type}; a bar value is a number (DOUBLE, FLOAT, INT32 or INT64); nothing was written`);
     }
-    read.push(element.name);
-    values[field] = element.name;
   }
-  const symbolElement = SYMBOL_COLUMNS.map((name) => byName.get(name)).find((element) => element !== undefined);
-  if (symbolElement !== undefined) read.push(symbolElement.name);
-  const ignored = leaves.map((element) => element.name).filter((name) => !read.includes(name));
-  return { timestamp, values, symbol: symbolElement?.name ?? null, read, ignored };
+  const read = [picked.timestamp, ...Object.values(picked.values), ...(picked.symbol === null ? [] : [picked.symbol])];
+  return { ...picked, timestamp: elementNamed(picked.timestamp), read };
 }
 
 /**
@@ -166,43 +121,6 @@ function timestampReader(element: SchemaElement, timeZone: string): (column: Arr
     }
     return out;
   };
-}
-
-/** A value column as numbers: INT64 columns come as bigints. */
-function numbers(column: ArrayLike<unknown>): ArrayLike<number | null> {
-  if (column instanceof Float64Array || column instanceof Float32Array || column instanceof Int32Array) return column;
-  // Without a null, a Float64Array: the store's insert takes it faster than an array (measured
-  // 1.7 s to 1.1 s a million rows). Filled by index: Float64Array.from(array) walks an iterator.
-  const values = new Float64Array(column.length);
-  for (let i = 0; i < column.length; i++) {
-    const value = column[i];
-    if (typeof value === "number") values[i] = value;
-    else if (typeof value === "bigint") values[i] = Number(value);
-    else return Array.from(column, (item) => (item === null || item === undefined ? null : Number(item)));
-  }
-  return values;
-}
-
-/** The group's bars split by the symbol column's values (one part, symbol null, without one). */
-function splitBySymbol(bars: BarColumns & { timestamp: Float64Array }, symbols: ArrayLike<unknown> | null, groupStart: number): [string | null, BarColumns & { timestamp: Float64Array }][] {
-  if (symbols === null) return [[null, bars]];
-  const rowsOf = new Map<string, number[]>();
-  for (let i = 0; i < symbols.length; i++) {
-    const symbol = symbols[i];
-    if (typeof symbol !== "string" || symbol === "") throw new BarFileError(`row ${groupStart + i + 1}: no symbol in the symbol column; the rows before it are stored`);
-    let rows = rowsOf.get(symbol);
-    if (rows === undefined) rowsOf.set(symbol, (rows = []));
-    rows.push(i);
-  }
-  if (rowsOf.size === 1) return [[rowsOf.keys().next().value!, bars]];
-  return [...rowsOf].map(([symbol, rows]) => {
-    const part: BarColumns & { timestamp: Float64Array } = { timestamp: Float64Array.from(rows, (row) => bars.timestamp[row]!) };
-    for (const field of VALUE_FIELDS) {
-      const column = bars[field];
-      if (column !== undefined) part[field] = rows.map((row) => column[row] ?? null);
-    }
-    return [symbol, part];
-  });
 }
 
 /** Times as raw numbers (ms, us, ns, days), converted by timestampReader, which knows the column. */
