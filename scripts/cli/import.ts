@@ -2,13 +2,13 @@
  * `tradelite import <file | folder>`: bar files into the database (or through the session
  * cache), streamed, in batches that each commit whole. See src/import/bar-file.ts for the CSV
  * header spellings and value forms it reads, src/import/tdx-binary.ts for TDX's binary files,
- * src/import/parquet.ts for Parquet.
+ * src/import/parquet.ts for Parquet, src/import/arrow.ts for Arrow.
  */
 import { existsSync, readdirSync, statSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
 import { assertTimeZone, formatIsoLocal } from "../../src/domain/time.ts";
 import {
-  AMOUNT_UNITS, BarFileError, ENCODINGS, importBarFile, importParquetFile, importTdxFile, PROFILE_NAMES, tdxFileName, tdxSymbol, VOLUME_UNITS,
+  AMOUNT_UNITS, BarFileError, ENCODINGS, importArrowFile, importBarFile, importParquetFile, importTdxFile, PROFILE_NAMES, tdxFileName, tdxSymbol, VOLUME_UNITS,
   type AmountUnit, type BadRecord, type BadRow, type BarFileSummary, type Encoding, type ProfileName, type TdxFileName, type VolumeUnit,
 } from "../../src/entries/import.ts";
 import { isSymbol, StorageError, ValidationError, type BarColumns, type SettingsRequest } from "../../src/mod.ts";
@@ -20,15 +20,17 @@ const USAGE = `usage: tradelite import <file | folder> [options]
 Streams bar files into the database ($TRADELITE_DB, else ./data/trading.db), in batches that
 each commit whole: CSV and text files (TDX exports, Tushare, AKShare, baostock, JoinQuant,
 RiceQuant; UTF-8 or GBK), TDX (通达信) binary files (sz000001.day daily, sh600519.lc1
-1-minute, sh600519.lc5 5-minute), and Parquet files (*.parquet: columns timestamp, open, high,
-low, close, volume, amount, and an optional symbol column). A folder imports every such file in
-it (*.csv, *.parquet, SH#600519.txt exports, TDX binaries), and a TDX install or vipdoc
-folder's {sh,sz,bj}/{lday,minline,fzline} files. A file with a code column (ts_code, code, order_book_id, 股票代码) is split by it.
+1-minute, sh600519.lc5 5-minute), Parquet and Arrow IPC files (*.parquet, *.arrow, *.feather,
+*.arrows: columns timestamp, open, high, low, close, volume, amount, and an optional symbol
+column). A folder imports every such file in it (*.csv, *.parquet, *.arrow, SH#600519.txt
+exports, TDX binaries), and a TDX install or vipdoc folder's {sh,sz,bj}/{lday,minline,fzline}
+files. A file with a code column (ts_code, code, order_book_id, 股票代码) is split by it.
 
 options:
   --symbol S       the symbol (default: from the file name: 600519.SH.csv, sh600519.csv and
                    000001.SH-1min.csv give 600519.SH, sh600519 and 000001.SH, and so do the
-                   same names ending in .parquet; the TDX file sz000001.day gives 000001.SZ)
+                   same names ending in .parquet or .arrow; the TDX file sz000001.day gives
+                   000001.SZ)
   --timezone Z     the IANA zone of the FILE's naive times (default: the database's stored
                    zone, and Asia/Shanghai for TDX minute files; A-share exports:
                    Asia/Shanghai). A database this import creates stores this zone
@@ -67,7 +69,7 @@ const EXCHANGE_ZONE = "Asia/Shanghai";
  * The symbol a file name gives: a TDX binary file's code and exchange (sz000001.day gives
  * 000001.SZ); else an exchange code when the name starts with one and it ends there or at - _ .
  * or a space (600519.SH.csv, sh600519.csv, 000001.SH-1min.csv), else the whole name before
- * `.csv` or `.parquet`. Another name, or a hidden one, gives none.
+ * `.csv`, `.parquet`, `.arrow`, `.arrows` or `.feather`. Another name, or a hidden one, gives none.
  */
 export function symbolFromFileName(path: string): string {
   const file = basename(path);
@@ -77,7 +79,7 @@ export function symbolFromFileName(path: string): string {
   const exported = TDX_EXPORT_NAME.exec(file);
   if (exported) return `${exported[2]}.${exported[1]!.toUpperCase()}`;
   const extension = BAR_FILE_NAME.exec(file);
-  if (!extension) throw refuse("it does not end in .csv or .parquet, nor is it a TDX file such as sz000001.day");
+  if (!extension) throw refuse("it does not end in .csv, .parquet or .arrow, nor is it a TDX file such as sz000001.day");
   if (file.startsWith(".")) throw refuse("a hidden file");
   const name = file.slice(0, -extension[0].length);
   const code = /^(?:[A-Za-z]{2})?\d{6}(?:\.[A-Za-z]{2,4})?(?=$|[-_. ])/.exec(name);
@@ -86,9 +88,10 @@ export function symbolFromFileName(path: string): string {
   return symbol;
 }
 
-/** The bar files a name alone says: CSV text and Parquet (TDX's are told by tdxFileName). */
-const BAR_FILE_NAME = /\.(?:csv|parquet)$/i;
-const PARQUET_NAME = /\.parquet$/i;
+/** The bar files a name alone says: CSV text, Parquet and Arrow (TDX's are told by tdxFileName). */
+const BAR_FILE_NAME = /\.(?:csv|parquet|arrow|arrows|feather)$/i;
+/** Columnar files: Parquet, and Arrow IPC (the file format, Feather v2, or the stream format). */
+const COLUMNAR_NAME = /\.(?:parquet|arrow|arrows|feather)$/i;
 
 /** A TDX text export's name: SH#601003.txt, or with more after the code (the symbol 601003.SH). */
 const TDX_EXPORT_NAME = /^(SH|SZ|BJ)#(\d{6})(?:[-_. ][^/]*)?\.txt$/i;
@@ -127,7 +130,7 @@ function filesOf(target: string): string[] {
         .sort()
         .map((name) => join(folder, name)),
     );
-  if (files.length === 0) throw new UsageError(`no .csv or .parquet files, TDX files (.day .lc1 .lc5) or vipdoc folders in ${target}`);
+  if (files.length === 0) throw new UsageError(`no .csv, .parquet or .arrow files, TDX files (.day .lc1 .lc5) or vipdoc folders in ${target}`);
   return files;
 }
 
@@ -320,8 +323,9 @@ async function run(argv: string[]): Promise<number> {
       };
       const dailyWord = series === "1d" ? "daily " : "";
       try {
-        if (PARQUET_NAME.test(file)) {
-          const summary = await importParquetFile(Bun.file(file), {
+        if (COLUMNAR_NAME.test(file)) {
+          const importColumnar = /\.parquet$/i.test(file) ? importParquetFile : importArrowFile;
+          const summary = await importColumnar(Bun.file(file), {
             timeZone,
             // Rows read, shown as the share of the file's bytes the progress line counts.
             onProgress: (rows, of) => progress.update(Math.round((size * rows) / Math.max(of, 1))),
@@ -418,7 +422,7 @@ async function run(argv: string[]): Promise<number> {
     await store.close();
   }
   const seconds = (performance.now() - started) / 1000;
-  const csvRead = files.some((file) => file.tdx === null && !PARQUET_NAME.test(file.path));
+  const csvRead = files.some((file) => file.tdx === null && !COLUMNAR_NAME.test(file.path));
   // The zone the files' times were read in: the CSV files', else TDX's exchange zone.
   const tdxRead = files.some((file) => file.tdx !== null);
   const readZone = csvRead || !tdxRead ? timeZone : (fileZoneOption ?? EXCHANGE_ZONE);
@@ -436,7 +440,7 @@ async function run(argv: string[]): Promise<number> {
     ["batches", totals.batches],
     ["bad rows", `${totals.bad}${values["skip-bad"] ? " (skipped)" : ""}`],
     ["series", { "1d": "1d (stored daily bars)", minutes: "bars as written", "1d and minutes": "1d (TDX .day and --interval 1d files) and bars as written" }[seriesName] ?? seriesName],
-    ["time zone", `${readZone} (${csvRead ? "the file's naive times" : tdxRead ? "TDX's exchange times" : "Parquet's naive times, if any; UTC timestamps are read as they are"})${readZone === store.timezone ? "" : `; the database stores ${store.timezone}`}`],
+    ["time zone", `${readZone} (${csvRead ? "the file's naive times" : tdxRead ? "TDX's exchange times" : "Parquet's or Arrow's naive times, if any; UTC timestamps are read as they are"})${readZone === store.timezone ? "" : `; the database stores ${store.timezone}`}`],
     ["target", cache ? `session cache ${cache.settings.dir} (and ${location})` : location],
     ["took", `${seconds.toFixed(1)} s (${Math.round(totals.written / Math.max(seconds, 0.001)).toLocaleString("en-US")} bars/s)`],
   ]);

@@ -17,3 +17,5 @@ export {
   type BadRecord,
 } from "../import/tdx-binary.ts";
 export { importParquetFile, type ParquetFileOptions, type ParquetFileSummary } from "../import/parquet.ts";
+export { importArrowFile } from "../import/arrow.ts";
+export type { ColumnarFileOptions, ColumnarFileSummary } from "../import/columnar-groups.ts";

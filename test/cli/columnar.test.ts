@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { tableFromIPC } from "apache-arrow";
 import { ByteWriter, ParquetWriter } from "hyparquet-writer";
+import { columnarBarWriter } from "../../src/domain/bar-columnar.ts";
 import { openDatabase, type Bar } from "../../src/mod.ts";
 import { cli } from "../support/cli.ts";
 import { readParquetWithDuckDb } from "../support/duckdb.ts";
@@ -137,6 +138,58 @@ describe("export --format arrow", () => {
       return { timestamp: Number(timestamp), ...values };
     });
     expect(bars).toEqual(stored);
+  });
+});
+
+describe("import of Arrow files", () => {
+  test("a round trip through export --format arrow and import is exact; the server's IPC stream (.arrows) imports too", async () => {
+    const out = dir.file(`${SYMBOL}.arrow`);
+    expect((await cli(["export", SYMBOL, "--format", "arrow", "--out", out], source)).code).toBe(0);
+    const target = { TRADELITE_DB: dir.file("arrow-round-trip.db") };
+    const run = await cli(["import", out], target);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(barsOf(target.TRADELITE_DB)).toEqual(stored);
+    // The stream format, as GET ?format=arrow answers it.
+    const writer = columnarBarWriter("arrow-stream");
+    const parts = stored.map((bar) => writer.add(bar)).filter((part) => part !== null);
+    const streamFile = dir.file(`${SYMBOL}.arrows`);
+    writeFileSync(streamFile, Buffer.concat([...parts, writer.finish()]));
+    const again = { TRADELITE_DB: dir.file("arrow-stream.db") };
+    expect((await cli(["import", streamFile], again)).code).toBe(0);
+    expect(barsOf(again.TRADELITE_DB)).toEqual(stored);
+  });
+
+  test("a file cut short is refused with nothing written", async () => {
+    const out = dir.file("cut-source.arrow");
+    expect((await cli(["export", SYMBOL, "--format", "arrow", "--out", out], source)).code).toBe(0);
+    const bytes = await Bun.file(out).bytes();
+    const cut = dir.file(`${SYMBOL}-cut.arrow`);
+    writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const target = { TRADELITE_DB: dir.file("arrow-cut.db") };
+    const run = await cli(["import", cut], target);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("it cannot be read as Arrow IPC");
+    expect(run.stderr).toContain("the file is cut short or damaged; nothing was written");
+    expect(overviewOf(target.TRADELITE_DB)).toEqual([]);
+  });
+
+  test("a stream whose first message declares 2 GB of metadata is refused without allocating it", async () => {
+    const writer = columnarBarWriter("arrow-stream");
+    const bytes = Buffer.concat([writer.add(stored[0]!) ?? new Uint8Array(0), writer.finish()]);
+    // After the continuation marker (0xFFFFFFFF), the schema message's metadata length.
+    new DataView(bytes.buffer, bytes.byteOffset).setInt32(4, 0x7fff_fff0, true);
+    const file = dir.file(`${SYMBOL}-hostile.arrows`);
+    writeFileSync(file, bytes);
+    const target = dir.file("arrow-hostile.db");
+    const child = Bun.spawn(["bun", "scripts/tradelite.ts", "import", file], {
+      cwd: `${import.meta.dir}/../..`, env: { ...process.env, TRADELITE_DB: target }, stdout: "pipe", stderr: "pipe",
+    });
+    const [stderr, code] = await Promise.all([new Response(child.stderr).text(), child.exited]);
+    expect(code).toBe(1);
+    expect(stderr).toContain("it cannot be read as Arrow IPC");
+    expect(child.resourceUsage()!.maxRSS / 1024 / 1024).toBeLessThan(400);
+    expect(overviewOf(target)).toEqual([]);
   });
 });
 

@@ -8,6 +8,7 @@ import { ByteWriter, ParquetWriter } from "hyparquet-writer";
 import { importParquetFile } from "../../src/entries/import.ts";
 import { BarFileError } from "../../src/import/header.ts";
 import { openDatabase } from "../../src/mod.ts";
+import { expectPandasBars, PANDAS_CLOSE, PANDAS_NANOS, PANDAS_SUMMARY, PANDAS_SYMBOLS, PANDAS_VOLUME, refusingWrite } from "../support/columnar-import.ts";
 import { tempDir } from "../support/files.ts";
 
 const dir = tempDir("tradelite-parquet-");
@@ -33,29 +34,21 @@ test("naive nanosecond times are read in the zone given, a symbol column splits 
       { name: "note", type: "BYTE_ARRAY", converted_type: "UTF8", repetition_type: "OPTIONAL" },
     ],
     [
-      // 2024-01-02 09:31 and 09:32 in Shanghai, as pandas writes a naive datetime64[ns].
-      { name: "Timestamp", data: [1_704_187_860_000_000_000n, 1_704_187_920_000_000_000n, 1_704_187_860_000_000_000n] },
-      { name: "Close", data: [10.5, null, 3] },
-      { name: "volume", data: [1200n, 300n, 5n] },
-      { name: "symbol", data: ["600519.SH", "600519.SH", "000001.SZ"] },
+      { name: "Timestamp", data: PANDAS_NANOS },
+      { name: "Close", data: PANDAS_CLOSE },
+      { name: "volume", data: PANDAS_VOLUME },
+      { name: "symbol", data: PANDAS_SYMBOLS },
       { name: "note", data: ["a", "b", "c"] },
     ],
   );
   const summary = await importParquetFile(file, { timeZone: "Asia/Shanghai", write: async (bars, _rows, symbol) => db.insertBars(symbol!, bars) });
-  expect(summary).toMatchObject({ rows: 3, written: 3, symbols: { "600519.SH": 2, "000001.SZ": 1 }, ignored: ["note"], symbolColumn: "symbol" });
-  const t0 = Date.UTC(2024, 0, 2, 1, 31);
-  expect(db.getBars("600519.SH")).toEqual([
-    { timestamp: t0, open: null, high: null, low: null, close: 10.5, volume: 1200, amount: null },
-    { timestamp: t0 + 60_000, open: null, high: null, low: null, close: null, volume: 300, amount: null },
-  ]);
-  expect(db.getBars("000001.SZ")).toEqual([{ timestamp: t0, open: null, high: null, low: null, close: 3, volume: 5, amount: null }]);
+  expect(summary).toMatchObject(PANDAS_SUMMARY);
+  expectPandasBars(db);
   db.close();
 });
 
 test("a file without a timestamp column, or with a text price, is refused before anything is written", async () => {
-  const write = async () => {
-    throw new Error("nothing may be written");
-  };
+  const write = refusingWrite;
   const noTime = parquetFile([{ name: "close", type: "DOUBLE", repetition_type: "OPTIONAL" }], [{ name: "close", data: [1] }]);
   await expect(importParquetFile(noTime, { timeZone: "UTC", write })).rejects.toThrow("no timestamp column (columns: close); nothing was written");
   const textPrice = parquetFile(
