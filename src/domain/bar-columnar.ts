@@ -15,7 +15,8 @@
  *                                                                 value statistics, as written here)
  *   hyparquet-writer, its built-in (pure JS) SNAPPY:          0.41M rows/s, 10.4 MB
  *   parquet-wasm 0.8 from an apache-arrow table, SNAPPY:      1.34M rows/s, 12.4 MB (ZSTD 0.73M, 8.1 MB)
- *   CSV export for comparison (tradelite export --utc):        0.40M rows/s, 55.2 MB
+ * (encoding alone; `tradelite export` end to end, SQLite reads included: CSV 0.40-0.70M rows/s
+ * and 55-64 MB, Parquet 1.1-1.3x that at a quarter of the bytes: `bun run bench`, case 16)
  * parquet-wasm is as fast but writes a whole table at once (no row group handed out as it is
  * done), installs 15 MB of wasm and needs apache-arrow to build its input; hyparquet-writer is
  * 1 MB of plain JS with a writer that streams row groups, and ZSTD from Bun's own zstd makes it
