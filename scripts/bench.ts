@@ -18,6 +18,7 @@ import { openDatabase, validateBars, type Bar } from "../src/mod.ts";
 import { runCacheCases, printCacheSummary, type CacheBenchResults } from "./bench-cache.ts";
 import { printWorkerSummary, runWorkerCases, type WorkerBenchResults } from "./bench-worker.ts";
 import { printSessionSummary, runSessionCases, type SessionBenchResults } from "./bench-session.ts";
+import { printColumnarSummary, runColumnarCases, type ColumnarBenchResults } from "./bench-columnar.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, removeDatabaseFile, timed, type Sample } from "./bench-support.ts";
 import {
   barObjects,
@@ -262,6 +263,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   let cache: CacheBenchResults | null = null;
   let worker: WorkerBenchResults | { error: string } | null = null;
   let session: SessionBenchResults | { error: string } | null = null;
+  let columnar: ColumnarBenchResults | { error: string } | null = null;
   const breakdown: Record<string, number> = {};
   let memory: MemoryResult | { error: string };
 
@@ -516,12 +518,21 @@ async function runBenchmark(quick: boolean): Promise<void> {
       session = { error: error instanceof Error ? error.message : String(error) };
       console.log(`  failed: ${session.error}`);
     }
+
+    // -- 16, 17: Parquet export and import against CSV ---------------------------------------------
+    try {
+      columnar = await runColumnarCases({ workDir, quick });
+    } catch (error) {
+      columnar = { error: error instanceof Error ? error.message : String(error) };
+      console.log(`  failed: ${columnar.error}`);
+    }
   } finally {
     removeWorkDir();
   }
 
   const missed = printSummary(cases, cache, memory, breakdown, scale, worker);
   if (session && !("error" in session)) missed.push(...printSessionSummary(session));
+  if (columnar && !("error" in columnar)) missed.push(...printColumnarSummary(columnar));
 
   const resultsDir = join(import.meta.dir, "..", "bench-results");
   mkdirSync(resultsDir, { recursive: true });
@@ -543,6 +554,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
     breakdown,
     worker,
     session,
+    columnar,
     missedTargets: missed,
   };
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);

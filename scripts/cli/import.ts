@@ -1,13 +1,14 @@
 /**
  * `tradelite import <file | folder>`: bar files into the database (or through the session
  * cache), streamed, in batches that each commit whole. See src/import/bar-file.ts for the CSV
- * header spellings and value forms it reads, src/import/tdx-binary.ts for TDX's binary files.
+ * header spellings and value forms it reads, src/import/tdx-binary.ts for TDX's binary files,
+ * src/import/parquet.ts for Parquet, src/import/arrow.ts for Arrow.
  */
 import { existsSync, readdirSync, statSync, writeSync } from "node:fs";
 import { basename, join } from "node:path";
 import { assertTimeZone, formatIsoLocal } from "../../src/domain/time.ts";
 import {
-  AMOUNT_UNITS, BarFileError, ENCODINGS, importBarFile, importTdxFile, PROFILE_NAMES, tdxFileName, tdxSymbol, VOLUME_UNITS,
+  AMOUNT_UNITS, BarFileError, ENCODINGS, importArrowFile, importBarFile, importParquetFile, importTdxFile, PROFILE_NAMES, tdxFileName, tdxSymbol, VOLUME_UNITS,
   type AmountUnit, type BadRecord, type BadRow, type BarFileSummary, type Encoding, type ProfileName, type TdxFileName, type VolumeUnit,
 } from "../../src/entries/import.ts";
 import { isSymbol, StorageError, ValidationError, type BarColumns, type SettingsRequest } from "../../src/mod.ts";
@@ -18,15 +19,18 @@ const USAGE = `usage: tradelite import <file | folder> [options]
 
 Streams bar files into the database ($TRADELITE_DB, else ./data/trading.db), in batches that
 each commit whole: CSV and text files (TDX exports, Tushare, AKShare, baostock, JoinQuant,
-RiceQuant; UTF-8 or GBK), and TDX (通达信) binary files (sz000001.day daily, sh600519.lc1
-1-minute, sh600519.lc5 5-minute). A folder imports every such file in it (*.csv, SH#600519.txt
+RiceQuant; UTF-8 or GBK), TDX (通达信) binary files (sz000001.day daily, sh600519.lc1
+1-minute, sh600519.lc5 5-minute), Parquet and Arrow IPC files (*.parquet, *.arrow, *.feather,
+*.arrows: columns timestamp, open, high, low, close, volume, amount, and an optional symbol
+column). A folder imports every such file in it (*.csv, *.parquet, *.arrow, SH#600519.txt
 exports, TDX binaries), and a TDX install or vipdoc folder's {sh,sz,bj}/{lday,minline,fzline}
 files. A file with a code column (ts_code, code, order_book_id, 股票代码) is split by it.
 
 options:
   --symbol S       the symbol (default: from the file name: 600519.SH.csv, sh600519.csv and
-                   000001.SH-1min.csv give 600519.SH, sh600519 and 000001.SH; the TDX file
-                   sz000001.day gives 000001.SZ)
+                   000001.SH-1min.csv give 600519.SH, sh600519 and 000001.SH, and so do the
+                   same names ending in .parquet or .arrow; the TDX file sz000001.day gives
+                   000001.SZ)
   --timezone Z     the IANA zone of the FILE's naive times (default: the database's stored
                    zone, and Asia/Shanghai for TDX minute files; A-share exports:
                    Asia/Shanghai). A database this import creates stores this zone
@@ -65,7 +69,7 @@ const EXCHANGE_ZONE = "Asia/Shanghai";
  * The symbol a file name gives: a TDX binary file's code and exchange (sz000001.day gives
  * 000001.SZ); else an exchange code when the name starts with one and it ends there or at - _ .
  * or a space (600519.SH.csv, sh600519.csv, 000001.SH-1min.csv), else the whole name before
- * `.csv`. Another name, or a hidden one, gives none.
+ * `.csv`, `.parquet`, `.arrow`, `.arrows` or `.feather`. Another name, or a hidden one, gives none.
  */
 export function symbolFromFileName(path: string): string {
   const file = basename(path);
@@ -74,14 +78,20 @@ export function symbolFromFileName(path: string): string {
   if (tdx !== null) return tdxSymbol(tdx);
   const exported = TDX_EXPORT_NAME.exec(file);
   if (exported) return `${exported[2]}.${exported[1]!.toUpperCase()}`;
-  if (!/\.csv$/i.test(file)) throw refuse("it does not end in .csv, nor is it a TDX file such as sz000001.day");
+  const extension = BAR_FILE_NAME.exec(file);
+  if (!extension) throw refuse("it does not end in .csv, .parquet or .arrow, nor is it a TDX file such as sz000001.day");
   if (file.startsWith(".")) throw refuse("a hidden file");
-  const name = file.slice(0, -4);
+  const name = file.slice(0, -extension[0].length);
   const code = /^(?:[A-Za-z]{2})?\d{6}(?:\.[A-Za-z]{2,4})?(?=$|[-_. ])/.exec(name);
   const symbol = code ? code[0] : name;
   if (!isSymbol(symbol)) throw refuse("not a symbol");
   return symbol;
 }
+
+/** The bar files a name alone says: CSV text, Parquet and Arrow (TDX's are told by tdxFileName). */
+const BAR_FILE_NAME = /\.(?:csv|parquet|arrow|arrows|feather)$/i;
+/** Columnar files: Parquet, and Arrow IPC (the file format, Feather v2, or the stream format). */
+const COLUMNAR_NAME = /\.(?:parquet|arrow|arrows|feather)$/i;
 
 /** A TDX text export's name: SH#601003.txt, or with more after the code (the symbol 601003.SH). */
 const TDX_EXPORT_NAME = /^(SH|SZ|BJ)#(\d{6})(?:[-_. ][^/]*)?\.txt$/i;
@@ -115,12 +125,12 @@ function filesOf(target: string): string[] {
     .filter((folder) => folder === target || existsSync(folder))
     .flatMap((folder) =>
       readdirSync(folder, { withFileTypes: true })
-        .filter((entry) => entry.isFile() && !entry.name.startsWith(".") && (/\.csv$/i.test(entry.name) || TDX_EXPORT_NAME.test(entry.name) || tdxFileName(entry.name) !== null))
+        .filter((entry) => entry.isFile() && !entry.name.startsWith(".") && (BAR_FILE_NAME.test(entry.name) || TDX_EXPORT_NAME.test(entry.name) || tdxFileName(entry.name) !== null))
         .map((entry) => entry.name)
         .sort()
         .map((name) => join(folder, name)),
     );
-  if (files.length === 0) throw new UsageError(`no .csv files, TDX files (.day .lc1 .lc5) or vipdoc folders in ${target}`);
+  if (files.length === 0) throw new UsageError(`no .csv, .parquet or .arrow files, TDX files (.day .lc1 .lc5) or vipdoc folders in ${target}`);
   return files;
 }
 
@@ -313,6 +323,24 @@ async function run(argv: string[]): Promise<number> {
       };
       const dailyWord = series === "1d" ? "daily " : "";
       try {
+        if (COLUMNAR_NAME.test(file)) {
+          const importColumnar = /\.parquet$/i.test(file) ? importParquetFile : importArrowFile;
+          const summary = await importColumnar(Bun.file(file), {
+            timeZone,
+            // Rows read, shown as the share of the file's bytes the progress line counts.
+            onProgress: (rows, of) => progress.update(Math.round((size * rows) / Math.max(of, 1))),
+            write: (bars, rows, code) => {
+              if (code !== null && symbolOption !== undefined) throw new BarFileError("the file names each row's symbol in a symbol column; leave out --symbol");
+              return write(bars, `rows ${rows.first}-${rows.last}`, code);
+            },
+          });
+          progress.done();
+          tally(summary.rows, summary.written, summary.batches, 0);
+          const to = summary.symbolColumn === null ? symbol : `${formatNumber(Object.keys(summary.symbols).length)} symbol(s) from its ${summary.symbolColumn} column`;
+          const ignored = summary.ignored.length ? ` (ignored columns: ${summary.ignored.join(", ")})` : "";
+          say(`${file}: ${formatNumber(summary.written)} ${dailyWord}bars written to ${to} in ${formatNumber(summary.batches)} batches${ignored}`);
+          continue;
+        }
         if (tdx !== null) {
           // A .day file's dates are days in the database's zone (the daily series' rule); minute
           // files' times are the exchange's wall clock.
@@ -394,9 +422,10 @@ async function run(argv: string[]): Promise<number> {
     await store.close();
   }
   const seconds = (performance.now() - started) / 1000;
-  const csvRead = files.some((file) => file.tdx === null);
+  const csvRead = files.some((file) => file.tdx === null && !COLUMNAR_NAME.test(file.path));
   // The zone the files' times were read in: the CSV files', else TDX's exchange zone.
-  const readZone = csvRead ? timeZone : (fileZoneOption ?? EXCHANGE_ZONE);
+  const tdxRead = files.some((file) => file.tdx !== null);
+  const readZone = csvRead || !tdxRead ? timeZone : (fileZoneOption ?? EXCHANGE_ZONE);
   const seriesWritten = [...new Set(files.map((file) => file.series))];
   const seriesName = seriesWritten.length === 1 ? seriesWritten[0]! : "1d and minutes";
   if (values.json) {
@@ -411,7 +440,7 @@ async function run(argv: string[]): Promise<number> {
     ["batches", totals.batches],
     ["bad rows", `${totals.bad}${values["skip-bad"] ? " (skipped)" : ""}`],
     ["series", { "1d": "1d (stored daily bars)", minutes: "bars as written", "1d and minutes": "1d (TDX .day and --interval 1d files) and bars as written" }[seriesName] ?? seriesName],
-    ["time zone", `${readZone} (${csvRead ? "the file's naive times" : "TDX's exchange times"})${readZone === store.timezone ? "" : `; the database stores ${store.timezone}`}`],
+    ["time zone", `${readZone} (${csvRead ? "the file's naive times" : tdxRead ? "TDX's exchange times" : "Parquet's or Arrow's naive times, if any; UTC timestamps are read as they are"})${readZone === store.timezone ? "" : `; the database stores ${store.timezone}`}`],
     ["target", cache ? `session cache ${cache.settings.dir} (and ${location})` : location],
     ["took", `${seconds.toFixed(1)} s (${Math.round(totals.written / Math.max(seconds, 0.001)).toLocaleString("en-US")} bars/s)`],
   ]);

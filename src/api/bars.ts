@@ -1,5 +1,5 @@
 /**
- * /v1/bars/{symbol}: read (JSON, CSV or NDJSON; large answers streamed), write (a JSON array or a
+ * /v1/bars/{symbol}: read (JSON, CSV, NDJSON, Parquet or Arrow; large answers streamed), write (a JSON array or a
  * CSV upload, all-or-nothing), delete a range, and the latest bar.
  */
 import { z } from "@hono/zod-openapi";
@@ -29,7 +29,9 @@ const BarsQuery = z.strictObject({
   source: z.enum(BAR_SOURCES).optional().openapi({
     description: "with interval=1d only: stored (the daily bars imported as such), minutes (days resampled from the minute bars); omitted, stored days where they exist and resampled ones elsewhere",
   }),
-  format: z.enum(["json", "csv", "ndjson"]).optional(),
+  format: z.enum(["json", "csv", "ndjson", "parquet", "arrow"]).optional().openapi({
+    description: "csv, ndjson, parquet and arrow (the Arrow IPC stream format) stream; parquet comes a row group of 65,536 bars at a time, its footer last",
+  }),
 });
 
 /** Which stored series a write or delete works on: omitted, the bars as written (minutes). */
@@ -59,7 +61,7 @@ export function barRoutes(app: Api): void {
     route({
       method: "get",
       path: "/v1/bars/{symbol}",
-      summary: "Bars in an inclusive range, optionally resampled; format=csv or ndjson streams",
+      summary: "Bars in an inclusive range, optionally resampled; format=csv, ndjson, parquet or arrow streams",
       request: { params: SymbolParam, query: BarsQuery },
       responses: {
         200: {
@@ -68,6 +70,8 @@ export function barRoutes(app: Api): void {
             "application/json": { schema: z.array(BarSchema) },
             [CONTENT_TYPES.csv]: { schema: z.string().openapi({ example: `${CSV_HEADER}\n` }) },
             [CONTENT_TYPES.ndjson]: { schema: z.string() },
+            [CONTENT_TYPES.parquet]: { schema: z.string().openapi({ format: "binary" }) },
+            [CONTENT_TYPES.arrow]: { schema: z.string().openapi({ format: "binary" }) },
           },
         },
         ...errorResponses(),

@@ -1,7 +1,7 @@
 /**
- * Streamed answers: CSV, NDJSON and large JSON arrays of bars, written page by page as the client
- * reads (a pull-based ReadableStream: nothing is read from the store faster than the socket
- * drains). hono/streaming's helper is not used because it ends a stream that failed half-way as
+ * Streamed answers: CSV, NDJSON, large JSON arrays of bars, and Parquet and Arrow, written page by
+ * page (Parquet: row group by row group, the footer last) as the client reads (a pull-based
+ * ReadableStream: nothing is read from the store faster than the socket drains). hono/streaming's helper is not used because it ends a stream that failed half-way as
  * if it were complete; here a failure errors the stream, so the client sees the connection cut
  * instead of a CSV that silently stops.
  */
@@ -9,14 +9,18 @@ import { STREAMED } from "./access-log.ts";
 import type { Context, TypedResponse } from "hono";
 import type { Bar } from "../domain/bar.ts";
 import { CSV_HEADER_LINE, formatBarCsv } from "../domain/bar-format.ts";
+import { columnarBarWriter, type ColumnarBarWriter } from "../domain/bar-columnar.ts";
 import { SECURE_HEADERS } from "./security.ts";
 
-export type BarFormat = "json" | "csv" | "ndjson";
+export type BarFormat = "json" | "csv" | "ndjson" | "parquet" | "arrow";
 
 export const CONTENT_TYPES: Record<BarFormat, string> = {
   json: "application/json",
   csv: "text/csv; charset=utf-8",
   ndjson: "application/x-ndjson",
+  parquet: "application/vnd.apache.parquet",
+  // The IPC stream format: a client reads its batches as they arrive, nothing seeks back.
+  arrow: "application/vnd.apache.arrow.stream",
 };
 
 /** Rows formatted into one chunk: big enough to amortise the stream's cost, small enough to flow. */
@@ -37,11 +41,27 @@ export async function streamBars(c: Context, rows: AsyncIterable<Bar>, format: B
     return c.body(null, 200, { "Content-Type": CONTENT_TYPES[format] });
   }
   const encoder = new TextEncoder();
+  const columnar = format === "parquet" ? columnarBarWriter("parquet") : format === "arrow" ? columnarBarWriter("arrow-stream") : null;
   const line = format === "csv" ? formatBarCsv : (bar: Bar) => `${JSON.stringify(bar)}\n`;
   let rowsSent = 0;
   // Set when the client goes away: a pull still waiting on the store then ends quietly (writing
   // to a cancelled stream throws, and that is not a failure of the store worth logging).
   let cancelled = false;
+  // Columnar answers go out a row group at a time: the bytes of one are whole only when it is full.
+  const pullColumnar = async (controller: ReadableStreamDefaultController<Uint8Array>, writer: ColumnarBarWriter): Promise<void> => {
+    for (;;) {
+      if (next === null) next = await iterator.next();
+      if (cancelled) return;
+      if (next.done) {
+        controller.enqueue(writer.finish());
+        controller.close();
+        return;
+      }
+      const group = writer.add(next.value);
+      next = null;
+      if (group !== null) return controller.enqueue(group);
+    }
+  };
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       if (format === "csv") controller.enqueue(encoder.encode(CSV_HEADER_LINE));
@@ -49,6 +69,7 @@ export async function streamBars(c: Context, rows: AsyncIterable<Bar>, format: B
     },
     async pull(controller) {
       try {
+        if (columnar !== null) return await pullColumnar(controller, columnar);
         let text = "";
         for (let n = 0; n < CHUNK_ROWS; n++) {
           if (next === null) next = await iterator.next();

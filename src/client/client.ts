@@ -54,8 +54,11 @@ export interface ClientOptions {
 /** What the artifact routes take: over HTTP the server never reads the file, so sha256 and size are given. */
 export type ArtifactRegistration = ArtifactInput & { sha256: string; size: number };
 
-/** A bar export's body as text: CSV with the cache file's header, or one JSON bar a line. */
-export type ExportFormat = "csv" | "ndjson";
+/**
+ * A bar export's body: CSV with the cache file's header, one JSON bar a line, a Parquet file, or
+ * the Arrow IPC stream format.
+ */
+export type ExportFormat = "csv" | "ndjson" | "parquet" | "arrow";
 
 /** The bars of a write: objects, or CSV text with the cache file's header. */
 export type BarUpload = readonly BarInput[] | string;

@@ -16,3 +16,6 @@ export {
   type TdxFileSummary,
   type BadRecord,
 } from "../import/tdx-binary.ts";
+export { importParquetFile, type ParquetFileOptions, type ParquetFileSummary } from "../import/parquet.ts";
+export { importArrowFile } from "../import/arrow.ts";
+export type { ColumnarFileOptions, ColumnarFileSummary } from "../import/columnar-groups.ts";

@@ -70,7 +70,7 @@ describe("help and usage", () => {
       [["compact", "--all=yes"], "--all takes no value"],
       [["import", realDataPath(TDX_INDEX_1MIN), "--batch", "0"], "--batch"],
       [["export"], "name one symbol"],
-      [["export", "X", "--format", "xml"], "--format is csv or ndjson"],
+      [["export", "X", "--format", "xml"], "--format is csv, ndjson, parquet, arrow"],
       [["export", "X", "--interval", "2m"], "--interval is one of"],
       [["compact"], "name one symbol, or pass --all"],
       [["overview", "extra"], "takes no arguments"],
