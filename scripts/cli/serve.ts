@@ -11,7 +11,7 @@
  */
 import { formatIsoLocal } from "../../src/domain/time.ts";
 import { ValidationError, type Store } from "../../src/mod.ts";
-import { resolveServerSettings, startServer, flushAccessLog, writeAccessEntry, type AccessEntry, type RunningServer, type ServerSettings } from "../../src/entries/api.ts";
+import { isLoopbackHost, resolveServerSettings, startServer, flushAccessLog, writeAccessEntry, type AccessEntry, type RunningServer, type ServerSettings } from "../../src/entries/api.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, openCliCache, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command, type StoreChoice } from "./shared.ts";
 import type { SessionCache } from "../../src/entries/cache.ts";
 
@@ -136,7 +136,9 @@ function serverOptions(settings: ServerSettings) {
   const { host, port, tokens, allowedHosts, corsOrigins, maxBodyBytes, backupLimits } = settings;
   // JSON lines for a file, a pipe or a collector; a short line for a person at a terminal.
   const json = !process.stdout.isTTY;
-  return { hostname: host, port, tokens, allowedHosts, corsOrigins, maxBodyBytes, backupLimits, accessLog: (entry: AccessEntry) => writeAccessEntry(entry, json) };
+  // On loopback only, every client is this machine: the log does not ask each request's address.
+  const accessLogClients = !isLoopbackHost(host);
+  return { hostname: host, port, tokens, allowedHosts, corsOrigins, maxBodyBytes, backupLimits, accessLog: (entry: AccessEntry) => writeAccessEntry(entry, json), accessLogClients };
 }
 
 /**

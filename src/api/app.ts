@@ -52,6 +52,11 @@ export interface ApiOptions {
   backupLimits?: BackupLimits;
   /** Where each request's access entry goes (src/api/access-log.ts). Default none. */
   accessLog?: AccessLogger;
+  /**
+   * Whether access entries carry the client's address (a getpeername call per request; see
+   * accessRecorder). Default true; `serve` leaves it off when it listens on loopback only.
+   */
+  accessLogClients?: boolean;
   /** Where unexpected errors go (they never reach the client). Default console.error. */
   logError?: ErrorLogger;
   /**
@@ -109,7 +114,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   // First, so that the time counted is the whole request's and refusals are counted and logged
   // with their status too. One middleware for the metrics and the access log: measured in
   // process, a layer of its own each cost about as much as what they record.
-  const recordAccess = options.accessLog ? accessRecorder(options.accessLog) : null;
+  const recordAccess = options.accessLog ? accessRecorder(options.accessLog, undefined, { clients: options.accessLogClients ?? true }) : null;
   if (metrics || recordAccess) {
     app.use(async (c, next) => {
       const started = performance.now();

@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { killAllServers, startServeProcess, type ServerProcess } from "../support/api-server.ts";
 import { tempDir } from "../support/files.ts";
 import { Hono } from "hono";
+import { openStore } from "../../src/mod.ts";
+import { startServer } from "../../src/entries/api.ts";
 import { accessLog, ACCESS_LOG_FLUSH_MS, type AccessEntry } from "../../src/api/access-log.ts";
 
 const TOKEN = "access-log-token-0123456789";
@@ -41,7 +43,7 @@ async function settle(): Promise<void> {
 }
 
 describe("one entry per request", () => {
-  test("route pattern, status, bytes, duration, actor and client; a streamed export counted to its last byte", async () => {
+  test("route pattern, status, bytes, duration and actor; a streamed export counted to its last byte; no client lookup on loopback", async () => {
     const bars = Array.from({ length: 3_000 }, (_, i) => ({ timestamp: 1704067200000 + i * 60_000, open: 1, high: 1, low: 1, close: 1 }));
     expect((await fetch(`${open.url}/v1/bars/600519.SH`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(bars) })).status).toBe(200);
     const listed = await fetch(`${open.url}/v1/symbols`);
@@ -50,7 +52,8 @@ describe("one entry per request", () => {
     await settle();
     const logged = entries(open);
     const post = logged.find((entry) => entry.method === "POST")!;
-    expect(post).toMatchObject({ route: "/v1/bars/:symbol", status: 200, actor: "local", client: "127.0.0.1" });
+    // serve listens on loopback only here: every client is this machine, and its address is not asked.
+    expect(post).toMatchObject({ route: "/v1/bars/:symbol", status: 200, actor: "local", client: null });
     expect(Number.isNaN(Date.parse(post.time))).toBe(false);
     expect(post.durationMs).toBeGreaterThan(0);
     expect(logged.find((entry) => entry.route === "/v1/symbols")).toMatchObject({ method: "GET", status: 200, bytes: listedBytes });
@@ -105,5 +108,22 @@ describe("accessLog as a middleware of the caller's own app", () => {
     ]);
     expect(entries[1]!.authFailures).toBe(1);
     expect(Date.parse(entries[0]!.time)).toBeGreaterThan(Date.now() - 60_000);
+  });
+});
+
+describe("the client's address", () => {
+  test("is the socket's peer when asked for (the default of createApp; serve beyond loopback)", async () => {
+    const store = await openStore({ backend: "sqlite", path: ":memory:" });
+    const logged: AccessEntry[] = [];
+    const running = startServer(store, { hostname: "127.0.0.1", port: 0, accessLog: (entry) => logged.push(entry) });
+    const quiet = startServer(store, { hostname: "127.0.0.1", port: 0, accessLog: (entry) => logged.push(entry), accessLogClients: false });
+    try {
+      await (await fetch(`${running.url}/v1/symbols`)).arrayBuffer();
+      await (await fetch(`${quiet.url}/v1/symbols`)).arrayBuffer();
+      expect(logged.map((entry) => entry.client)).toEqual([expect.stringMatching(/^(::ffff:)?127\.0\.0\.1$/), null]);
+    } finally {
+      await Promise.all([running.stop(true), quiet.stop(true)]);
+      await store.close();
+    }
   });
 });
