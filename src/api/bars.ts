@@ -7,6 +7,7 @@ import { BarSchema } from "../domain/bar.ts";
 import { CSV_HEADER } from "../domain/bar-format.ts";
 import { ALIGNS, BAR_SOURCES, BAR_TIMESTAMPS, FILLS, type BarQuery } from "../domain/query.ts";
 import { STORED_INTERVALS } from "../domain/daily.ts";
+import { BINARY_CONTENT } from "./bar-files.ts";
 import { readBarUpload } from "./body.ts";
 import { jsonArrayContent } from "./json-array.ts";
 import type { Api } from "./context.ts";
@@ -99,7 +100,7 @@ export function barRoutes(app: Api): void {
     route({
       method: "post",
       path: "/v1/bars/{symbol}",
-      summary: "Upsert bars: a JSON array, or a bar file as text/csv (the cache file's header, a TDX export, a Tushare, AKShare, baostock, JoinQuant or RiceQuant file; UTF-8 or GBK); all or nothing; interval=1d writes the stored daily series",
+      summary: "Upsert bars: a JSON array, a bar file as text/csv (the cache file's header, a TDX export, a Tushare, AKShare, baostock, JoinQuant or RiceQuant file; UTF-8 or GBK), or a Parquet, Arrow or TDX binary file; all or nothing; interval=1d writes the stored daily series",
       request: {
         params: SymbolParam,
         query: SeriesQuery.extend(UploadQuery.shape),
@@ -110,6 +111,7 @@ export function barRoutes(app: Api): void {
           content: {
             "application/json": jsonArrayContent(app, "BarInput", BarInputSchema),
             "text/csv": { schema: z.string().openapi({ example: `${CSV_HEADER}\n2024-01-02T01:31:00.000Z,10.5,10.6,10.4,10.55,1200,12660\n` }) },
+            ...BINARY_CONTENT,
           },
         },
       },

@@ -12,6 +12,7 @@ import type { Issue } from "../domain/errors.ts";
 import { BarFileError, importBarFile, type BadRow, type BarFileSummary, type Encoding } from "../import/bar-file.ts";
 import type { AmountUnit, ProfileName, VolumeUnit } from "../import/profiles.ts";
 import { ApiError, MAX_REPORTED_ISSUES } from "./errors.ts";
+import { BINARY_TYPES, binaryKind, readBinaryBarFile } from "./bar-files.ts";
 import { readJsonArray } from "./json-array.ts";
 import { BarInputSchema } from "./schemas.ts";
 
@@ -110,6 +111,8 @@ export interface UploadOptions {
   volumeUnit?: VolumeUnit;
   amountUnit?: AmountUnit;
   adjusted?: boolean;
+  /** A TDX binary upload's file name (sz000001.day): its exchange, code and kind. */
+  file?: string;
 }
 
 /** What a text upload was read as, for the answer (the CLI's summary says the same). */
@@ -126,7 +129,7 @@ export interface UploadReading {
  * that has any becomes an array with null in those places at the end, the form in which the
  * store takes NULL (it refuses NaN in a typed array as a value that is not a number).
  */
-class ColumnBuilder {
+export class ColumnBuilder {
   length = 0;
   columns: Float64Array[] = COLUMNS.map(() => new Float64Array(4_096));
   readonly hasNull: boolean[] = COLUMNS.map(() => false);
@@ -246,5 +249,7 @@ export async function readBarUpload(c: Context, options: UploadOptions): Promise
   const type = (c.req.header("content-type") ?? "").toLowerCase();
   if (type.startsWith("text/csv")) return readBarText(c, options);
   if (JSON_TYPE.test(type)) return { bars: (await readJsonArray(c, BarInputSchema)) as BarInput[], reading: null };
-  throw new ApiError(415, "a bar upload is application/json (an array of bars) or text/csv (a bar file: the cache file's header, or a vendor's)");
+  const binary = binaryKind(type);
+  if (binary) return { bars: await readBinaryBarFile(c, binary, options), reading: null };
+  throw new ApiError(415, `a bar upload is application/json (an array of bars), text/csv (a bar file: the cache file's header, or a vendor's), or a binary bar file (${BINARY_TYPES})`);
 }

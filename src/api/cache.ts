@@ -5,6 +5,7 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { BarSchema } from "../domain/bar.ts";
 import type { CacheService } from "../domain/cache.ts";
+import { BINARY_CONTENT } from "./bar-files.ts";
 import { readBarUpload } from "./body.ts";
 import type { Api, ApiEnv } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
@@ -74,7 +75,7 @@ export function cacheRoutes(app: Api): void {
           // Not "required": zod-openapi then runs the JSON validator on every body, CSV included.
           // The handler requires one of the two types itself.
           required: false,
-          content: { "application/json": jsonArrayContent(app, "BarInput", BarInputSchema), "text/csv": { schema: z.string() } },
+          content: { "application/json": jsonArrayContent(app, "BarInput", BarInputSchema), "text/csv": { schema: z.string() }, ...BINARY_CONTENT },
         },
       },
       responses: {

@@ -123,6 +123,7 @@ export const UploadQuery = z.strictObject({
   volumeUnit: z.enum(VOLUME_UNITS).optional().openapi({ description: "the volume column's unit over the profile's (lots: 手, 100 shares)" }),
   amountUnit: z.enum(AMOUNT_UNITS).optional().openapi({ description: "the amount column's unit over the profile's (thousands: 千元)" }),
   adjusted: z.enum(["true"]).optional().openapi({ description: "store forward- or back-adjusted prices as the bars (refused otherwise)" }),
+  file: z.string().max(64).optional().openapi({ description: "the TDX file name of an application/octet-stream upload (sz000001.day, sh600519.lc1): its exchange, code and kind" }),
 });
 
 /** What a text upload was read as (in the answer to a CSV upload). */

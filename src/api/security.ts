@@ -50,7 +50,8 @@ export function hostAllowlist(extra: readonly string[]): (c: Context) => void {
 }
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-const BODY_TYPE = /^(application\/([\w.-]+\+)?json|text\/csv)\s*(;|$)/i;
+/** The bodies the API reads: JSON, CSV, and the binary bar files (Parquet, Arrow, TDX's). None is a type a page may send without a preflight. */
+const BODY_TYPE = /^(application\/([\w.-]+\+)?json|text\/csv|application\/octet-stream|application\/vnd\.apache\.(parquet|arrow\.file|arrow\.stream))\s*(;|$)/i;
 
 /**
  * Cross-site writes. A web page on any origin can make the user's browser send a "simple"
@@ -60,8 +61,8 @@ const BODY_TYPE = /^(application\/([\w.-]+\+)?json|text\/csv)\s*(;|$)/i;
  * - from a browser page must come from the server's own origin or a configured CORS origin:
  *   `Origin` (sent by browsers on every such request) is compared, and `Sec-Fetch-Site:
  *   cross-site` without an Origin is refused too (403 CROSS_SITE);
- * - with a body, must say it is JSON or CSV (415 otherwise): the types a page cannot send
- *   without a preflight that CORS then refuses;
+ * - with a body, must say it is JSON, CSV or a binary bar file (415 otherwise): types a page
+ *   cannot send without a preflight that CORS then refuses;
  * - a POST without a body must carry the same non-simple signal, `Content-Type:
  *   application/json` (an empty body, or `{}`): DELETE and PUT are never simple, POST is.
  * Clients that are not browsers (curl, tradelite/client, scripts) send no Origin and pass the
@@ -87,7 +88,7 @@ export function crossSiteGuard(corsOrigins: readonly string[]): (c: Context) => 
     const length = headers.get("content-length");
     const hasBody = raw.body !== null && length !== "0";
     if (hasBody && !BODY_TYPE.test(type)) {
-      throw new ApiError(415, `a request body must be application/json or text/csv, got ${JSON.stringify(type.slice(0, 60) || "none")}`, null, "UNSUPPORTED_MEDIA_TYPE");
+      throw new ApiError(415, `a request body must be application/json, text/csv or a bar file's binary type, got ${JSON.stringify(type.slice(0, 60) || "none")}`, null, "UNSUPPORTED_MEDIA_TYPE");
     }
     if (!hasBody && raw.method === "POST" && !/^application\/json\s*(;|$)/i.test(type)) {
       throw new ApiError(415, "a POST without a body must say Content-Type: application/json (so no web page can send it unasked)", null, "UNSUPPORTED_MEDIA_TYPE");

@@ -709,11 +709,29 @@ interface FileReading {
   assumed: string[];
 }
 
+/**
+ * Where and as what a file goes, by its name, as `tradelite import` reads it: a TDX binary names
+ * itself (`?file=`; a .day file is the daily series), Parquet and Arrow by their types, anything
+ * else as a text bar file.
+ */
+function uploadOf(symbol: string, file: File): { url: string; type: string } {
+  const path = `/v1/bars/${encodeURIComponent(symbol)}`;
+  const name = file.name.toLowerCase();
+  if (/^(sh|sz|bj)\d{6}\.(day|lc1|lc5)$/.test(name)) {
+    return { url: `${path}?${name.endsWith(".day") ? "interval=1d&" : ""}file=${encodeURIComponent(name)}`, type: "application/octet-stream" };
+  }
+  if (name.endsWith(".parquet")) return { url: path, type: "application/vnd.apache.parquet" };
+  if (name.endsWith(".arrows")) return { url: path, type: "application/vnd.apache.arrow.stream" };
+  if (name.endsWith(".arrow") || name.endsWith(".feather")) return { url: path, type: "application/vnd.apache.arrow.file" };
+  return { url: path, type: "text/csv" };
+}
+
 function postCsv(symbol: string, file: File, progress: HTMLProgressElement): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
-    request.open("POST", `/v1/bars/${encodeURIComponent(symbol)}`);
-    request.setRequestHeader("Content-Type", "text/csv");
+    const upload = uploadOf(symbol, file);
+    request.open("POST", upload.url);
+    request.setRequestHeader("Content-Type", upload.type);
     for (const [name, value] of Object.entries(authorization())) request.setRequestHeader(name, value);
     request.upload.onprogress = (event) => {
       if (!event.lengthComputable) return;
@@ -749,13 +767,13 @@ async function importCsv(event: SubmitEvent): Promise<void> {
       answer = await postCsv(symbol, file, progress);
     }
     if (answer.status !== 200) throw await failure(new Response(answer.body, { status: answer.status }));
-    const { written, file: reading } = JSON.parse(answer.body) as { written: number; file: FileReading };
+    const { written, file: reading } = JSON.parse(answer.body) as { written: number; file?: FileReading };
     progress.value = 1;
     result.dataset.state = "done";
     result.dataset.written = String(written);
-    result.dataset.profile = reading.profile;
-    // How the file was read, as the CLI's summary says it: the profile, and units converted or assumed.
-    const notes = [`read as ${reading.profile}`, reading.encoding, ...reading.conversions, ...reading.assumed.map((note) => `assumed ${note}`)];
+    result.dataset.profile = reading?.profile ?? "binary";
+    // How a text file was read, as the CLI's summary says it: the profile, and units converted or assumed.
+    const notes = reading ? [`read as ${reading.profile}`, reading.encoding, ...reading.conversions, ...reading.assumed.map((note) => `assumed ${note}`)] : [file.name];
     result.textContent = `${formatCount(written)} bars written to ${symbol} (${notes.join("; ")})`;
     await Promise.all([loadOverview(), loadHealth()]);
     if (chartState.symbol === symbol) await selectSymbol(symbol);

@@ -52,9 +52,11 @@ describe("GET /openapi.json", () => {
     };
     const actual = Object.fromEntries(Object.entries(doc.paths).map(([path, item]) => [path, Object.keys(item).sort()]));
     expect(actual).toEqual(expected);
-    // The bar upload documents both of its bodies, and every error is the one Error schema.
+    // The bar upload documents each of its bodies, and every error is the one Error schema.
     const post = doc.paths["/v1/bars/{symbol}"]!.post as { requestBody: { content: Record<string, unknown> }; responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> };
-    expect(Object.keys(post.requestBody.content).sort()).toEqual(["application/json", "text/csv"]);
+    expect(Object.keys(post.requestBody.content).sort()).toEqual([
+      "application/json", "application/octet-stream", "application/vnd.apache.arrow.file", "application/vnd.apache.arrow.stream", "application/vnd.apache.parquet", "text/csv",
+    ]);
     expect(post.responses["415"]!.content!["application/json"]!.schema.$ref).toBe("#/components/schemas/Error");
     expect(doc.components.securitySchemes).toEqual({ bearer: { type: "http", scheme: "bearer" } });
     // Every operation but /health and /ready declares the scheme: a generated client knows to send it.

@@ -327,6 +327,18 @@ describe.skipIf(!canRun)("vendor files through the form", () => {
     }
     expect(opened.problems).toEqual([]);
   });
+
+  test("a TDX .day binary goes to the symbol's daily series, as tradelite import puts it", async () => {
+    const opened = await open();
+    await ready(opened);
+    await opened.page.locator("#import-symbol").fill("000001.SZ");
+    await opened.page.locator("#import-file").setInputFiles(join(import.meta.dir, "..", "fixtures", "calendar", "sz000001.day"));
+    await opened.page.locator("#import button[type=submit]").click();
+    await opened.page.locator("#import-result[data-state=done]").waitFor();
+    expect(await opened.page.locator("#import-result").getAttribute("data-written")).toBe("4995");
+    expect((await api<unknown[]>("/v1/bars/000001.SZ?interval=1d&source=stored")).length).toBe(4_995);
+    expect(opened.problems).toEqual([]);
+  });
 });
 
 describe.skipIf(!canRun)("the data browser when things go wrong, and across midnight", () => {
