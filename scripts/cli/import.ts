@@ -36,10 +36,10 @@ options:
                    Asia/Shanghai). A database this import creates stores this zone
                    ($TRADELITE_TIMEZONE, else Asia/Shanghai when TDX files are imported, else
                    UTC, without it)
-  --interval 1d    the CSV file holds daily bars: store them as the symbol's daily series,
-                   beside its minute bars (each row a date alone, or a time at local midnight);
-                   without it every CSV file's bars go to the bars as written (minutes). A TDX
-                   .day file is always the daily series, .lc1 and .lc5 the bars as written
+  --interval 1d    the file holds daily bars: store them as the symbol's daily series,
+                   beside its minute bars (each row a date alone, or a time at local midnight).
+                   A file whose rows are dates alone, and a TDX .day file, are the daily series
+                   without it; others go to the bars as written, as .lc1 and .lc5 do
   --profile P      read the file as P: ${PROFILE_NAMES.join(", ")} (default: from its header)
   --encoding E     ${ENCODINGS.join(" or ")} (default: UTF-8, or GBK when the first two lines are GBK)
   --volume-unit U  the volume column in ${VOLUME_UNITS.join(" or ")} (手, 100 shares), over the profile's
@@ -296,7 +296,11 @@ async function run(argv: string[]): Promise<number> {
   for (const skip of skipped) say(`${skip.path}: ${skip.reason}`);
   try {
     if (values.cache) cache = openCliCache(store, text(values, "cache-dir"));
-    for (const { path: file, symbol: fileSymbol, tdx, series } of files) {
+    for (const planned of files) {
+      const { path: file, symbol: fileSymbol, tdx } = planned;
+      // A text file of dates alone is daily bars: its header says so, and it goes to the daily
+      // series without --interval 1d (decided when the header is read, before any write).
+      let series = planned.series;
       const size = statSync(file).size;
       const progress = new Progress(`${basename(file)} -> ${fileSymbol instanceof UsageError ? "its codes" : fileSymbol}`, size, " bytes");
       /** The symbol of a batch: its rows' code, or the file's. */
@@ -321,7 +325,7 @@ async function run(argv: string[]): Promise<number> {
         if (process.env.TRADELITE_IMPORT_TRACE) writeSync(1, `committed ${target} ${what} rows ${written}\n`);
         return written;
       };
-      const dailyWord = series === "1d" ? "daily " : "";
+      const dailyWord = () => (series === "1d" ? "daily " : "");
       try {
         if (COLUMNAR_NAME.test(file)) {
           const importColumnar = /\.parquet$/i.test(file) ? importParquetFile : importArrowFile;
@@ -338,7 +342,7 @@ async function run(argv: string[]): Promise<number> {
           tally(summary.rows, summary.written, summary.batches, 0);
           const to = summary.symbolColumn === null ? symbol : `${formatNumber(Object.keys(summary.symbols).length)} symbol(s) from its ${summary.symbolColumn} column`;
           const ignored = summary.ignored.length ? ` (ignored columns: ${summary.ignored.join(", ")})` : "";
-          say(`${file}: ${formatNumber(summary.written)} ${dailyWord}bars written to ${to} in ${formatNumber(summary.batches)} batches${ignored}`);
+          say(`${file}: ${formatNumber(summary.written)} ${dailyWord()}bars written to ${to} in ${formatNumber(summary.batches)} batches${ignored}`);
           continue;
         }
         if (tdx !== null) {
@@ -359,7 +363,7 @@ async function run(argv: string[]): Promise<number> {
           progress.done();
           tally(summary.records, summary.written, summary.batches, summary.badRecords);
           const span = summary.first === null ? "" : ` (${[summary.first, summary.last!].map((ms) => formatIsoLocal(ms, zone).slice(0, tdx.kind === "day" ? 10 : 16)).join(" to ")})`;
-          say(`${file}: ${formatNumber(summary.written)} ${dailyWord}bars written to ${symbol}${span} in ${formatNumber(summary.batches)} batches, ${formatNumber(summary.badRecords)} bad records`);
+          say(`${file}: ${formatNumber(summary.written)} ${dailyWord()}bars written to ${symbol}${span} in ${formatNumber(summary.batches)} batches, ${formatNumber(summary.badRecords)} bad records`);
           continue;
         }
         const summary = await importBarFile(Bun.file(file).stream(), {
@@ -378,20 +382,20 @@ async function run(argv: string[]): Promise<number> {
             if (header.code !== null && symbolOption !== undefined) {
               throw new BarFileError(`the file names each row's symbol in a code column (profile ${header.profile}); leave out --symbol`);
             }
+            if (header.time.kind === "date" && series !== "1d") {
+              if (cache) throw new BarFileError("every row is a date without a time: daily bars, and the session cache holds minutes (leave out --cache)");
+              series = "1d";
+              planned.series = "1d";
+            }
           },
           write: (bars, lines, code) => write(bars, `lines ${lines.first}-${lines.last}`, code),
         });
         progress.done();
         tally(summary.rows, summary.written, summary.batches, summary.badRows);
         const ignored = summary.header?.ignored.length ? ` (ignored columns: ${summary.header.ignored.join(", ")})` : "";
-        say(`${file}: ${formatNumber(summary.written)} ${dailyWord}bars written to ${writtenTo(summary, symbol)} in ${formatNumber(summary.batches)} batches, ${formatNumber(summary.badRows)} bad rows${ignored}`);
+        say(`${file}: ${formatNumber(summary.written)} ${dailyWord()}bars written to ${writtenTo(summary, symbol)} in ${formatNumber(summary.batches)} batches, ${formatNumber(summary.badRows)} bad rows${ignored}`);
         say(`${file}: ${describeReading(summary)}`);
-        // A file of dates alone is most likely a daily file: say where its bars went, and how to
-        // keep them apart from the symbol's minutes (not guessed: an earlier import of the same
-        // file put them in the minutes, and a re-import must land in the same place).
-        if (!daily && summary.header?.time.kind === "date" && summary.written > 0) {
-          say(`${file}: every row is a date without a time; these went to ${symbol}'s bars as written. Daily bars belong in the daily series: import with --interval 1d`);
-        }
+        if (!daily && series === "1d" && summary.written > 0) say(`${file}: every row is a date without a time: stored as the daily series (interval 1d), beside the minutes`);
         if (summary.stoppedAt) {
           console.error(
             `${file}: stopped at line ${summary.stoppedAt.line} (${summary.stoppedAt.reason}); the ${summary.written} rows before it are stored. ` +
@@ -439,7 +443,7 @@ async function run(argv: string[]): Promise<number> {
     ["bars written", totals.written],
     ["batches", totals.batches],
     ["bad rows", `${totals.bad}${values["skip-bad"] ? " (skipped)" : ""}`],
-    ["series", { "1d": "1d (stored daily bars)", minutes: "bars as written", "1d and minutes": "1d (TDX .day and --interval 1d files) and bars as written" }[seriesName] ?? seriesName],
+    ["series", { "1d": "1d (stored daily bars)", minutes: "bars as written", "1d and minutes": "1d (daily files) and bars as written" }[seriesName] ?? seriesName],
     ["time zone", `${readZone} (${csvRead ? "the file's naive times" : tdxRead ? "TDX's exchange times" : "Parquet's or Arrow's naive times, if any; UTC timestamps are read as they are"})${readZone === store.timezone ? "" : `; the database stores ${store.timezone}`}`],
     ["target", cache ? `session cache ${cache.settings.dir} (and ${location})` : location],
     ["took", `${seconds.toFixed(1)} s (${Math.round(totals.written / Math.max(seconds, 0.001)).toLocaleString("en-US")} bars/s)`],

@@ -125,7 +125,9 @@ export function barRoutes(app: Api): void {
       const { interval, adjusted, ...reading } = c.req.valid("query");
       const store = c.var.store;
       const upload = await readBarUpload(c, { ...defined(reading), timeZone: store.timezone, symbol, ...(interval ? { interval } : {}), adjusted: adjusted === "true" });
-      const written = await store.insertBars(symbol, upload.bars, interval ? { interval } : undefined);
+      // A text file of dates alone is daily bars: the daily series, without ?interval=1d.
+      const series = interval ?? (upload.daily ? "1d" : undefined);
+      const written = await store.insertBars(symbol, upload.bars, series ? { interval: series } : undefined);
       return c.json({ written, ...(upload.reading ? { file: upload.reading } : {}) }, 200);
     },
   );

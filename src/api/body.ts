@@ -176,7 +176,7 @@ export class ColumnBuilder {
  * 400; rows that can be read but are not valid bars are a 422 listing the first 100 with the
  * total (every row is read to count them). `row` counts data lines after the header from 0.
  */
-export async function readBarText(c: Context, options: UploadOptions): Promise<{ bars: BarColumns; reading: UploadReading }> {
+export async function readBarText(c: Context, options: UploadOptions): Promise<{ bars: BarColumns; reading: UploadReading; daily: boolean }> {
   const body = c.req.raw.body;
   if (!body) throw new ApiError(400, `empty CSV body; expected a header such as ${CSV_HEADER}`);
   const label = /;\s*charset=("?)([\w-]+)\1/i.exec(c.req.header("content-type") ?? "")?.[2]?.toLowerCase();
@@ -236,6 +236,8 @@ export async function readBarText(c: Context, options: UploadOptions): Promise<{
   }
   const header = summary.header!;
   return {
+    // Dates alone are daily bars: the route stores them as the daily series, as the CLI does.
+    daily: header.time.kind === "date",
     bars: builder.result(),
     reading: { profile: header.profile, encoding: summary.encoding.name, conversions: header.conversions, assumed: header.assumed, ignored: header.ignored },
   };
@@ -245,11 +247,11 @@ export async function readBarText(c: Context, options: UploadOptions): Promise<{
  * A bar upload: text/csv (readBarText) or a JSON array of BarInputSchema (read as it arrives,
  * json-array.ts); any other type is refused before reading.
  */
-export async function readBarUpload(c: Context, options: UploadOptions): Promise<{ bars: BarColumns | BarInput[]; reading: UploadReading | null }> {
+export async function readBarUpload(c: Context, options: UploadOptions): Promise<{ bars: BarColumns | BarInput[]; reading: UploadReading | null; daily: boolean }> {
   const type = (c.req.header("content-type") ?? "").toLowerCase();
   if (type.startsWith("text/csv")) return readBarText(c, options);
-  if (JSON_TYPE.test(type)) return { bars: (await readJsonArray(c, BarInputSchema)) as BarInput[], reading: null };
+  if (JSON_TYPE.test(type)) return { bars: (await readJsonArray(c, BarInputSchema)) as BarInput[], reading: null, daily: false };
   const binary = binaryKind(type);
-  if (binary) return { bars: await readBinaryBarFile(c, binary, options), reading: null };
+  if (binary) return { bars: await readBinaryBarFile(c, binary, options), reading: null, daily: false };
   throw new ApiError(415, `a bar upload is application/json (an array of bars), text/csv (a bar file: the cache file's header, or a vendor's), or a binary bar file (${BINARY_TYPES})`);
 }

@@ -88,6 +88,7 @@ export function cacheRoutes(app: Api): void {
       const { symbol } = c.req.valid("param");
       const { adjusted, ...reading } = c.req.valid("query");
       const upload = await readBarUpload(c, { ...defined(reading), timeZone: c.var.store.timezone, symbol, adjusted: adjusted === "true" });
+      if (upload.daily) throw new ApiError(422, "every row is a date without a time: daily bars, and the session cache holds minutes (POST them to /v1/bars)", [{ field: "timestamp", message: "a date alone" }], "VALIDATION");
       const stored = await cache.storeBars(symbol, upload.bars, { actor: c.var.actor });
       return c.json({ ...stored, ...(upload.reading ? { file: upload.reading } : {}) }, 200);
     },

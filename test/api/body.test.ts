@@ -165,6 +165,15 @@ describe("vendor files as CSV uploads", () => {
     expect(await f.store.overview()).toEqual([]);
   });
 
+  test("a file of dates alone is the daily series without ?interval=1d, as the CLI stores it; the cache refuses it", async () => {
+    const f = await openApiFixture({ timezone: "Asia/Shanghai", withCache: true });
+    const daily = "date,open,high,low,close,volume\n2024-01-02,10,10.5,9.5,10.2,1000\n2024-01-03,10.2,10.4,10,10.1,900\n";
+    expect((await call(f.app, "POST", "/v1/bars/D", { csv: daily })).body).toMatchObject({ written: 2, file: { profile: "tdx" } });
+    expect(await f.store.getBars("D")).toEqual([]);
+    expect((await f.store.getBars("D", { interval: "1d", source: "stored" })).map((bar) => bar.close)).toEqual([10.2, 10.1]);
+    expect(expectError(await call(f.app, "POST", "/v1/cache/D", { csv: daily }), 422, "VALIDATION").message).toContain("the session cache holds minutes");
+  });
+
   test("charset names the encoding (gbk, gb2312, gb18030, utf-8, utf8); another is a 415 before reading", async () => {
     const f = await openApiFixture({ timezone: "Asia/Shanghai" });
     const gbk = await Bun.file(join(import.meta.dir, "..", "fixtures", "vendor", "SH#601003-tdx-export-raw-gbk.txt")).bytes();

@@ -86,7 +86,7 @@ describe("import --interval 1d and daily-diff", () => {
     }
   });
 
-  test("a minute file with --interval 1d stops at its first row, named by line; a date-only file without it is told where it went", async () => {
+  test("a minute file with --interval 1d stops at its first row, named by line; a date-only file needs no flag: it is the daily series", async () => {
     const mistaken = { ...env, TRADELITE_DB: dir.file("mistaken.db") };
     const run = await cli(["import", realDataPath(TDX_INDEX_1MIN), "--symbol", "X", "--interval", "1d"], mistaken);
     expect(run.code).toBe(1);
@@ -95,8 +95,18 @@ describe("import --interval 1d and daily-diff", () => {
     writeFileSync(file, "date,open,high,low,close\n2024-01-02,1,2,0.5,1.5\n");
     const plain = await cli(["import", file, "--symbol", "Y"], mistaken);
     expect(plain.code).toBe(0);
-    expect(plain.stdout).toContain("every row is a date without a time");
-    expect(plain.stdout).toContain("--interval 1d");
+    expect(plain.stdout).toContain("1 daily bars written to Y");
+    expect(plain.stdout).toContain("every row is a date without a time: stored as the daily series");
+    const db = openDatabase({ path: mistaken.TRADELITE_DB, readonly: true });
+    try {
+      expect(db.overview().find((row) => row.symbol === "Y")).toMatchObject({ count: 0, daily: { count: 1 } });
+    } finally {
+      db.close();
+    }
+    // The session cache holds minutes: a daily file through it is refused, nothing written.
+    const cached = await cli(["import", file, "--symbol", "Z", "--cache"], mistaken);
+    expect(cached.code).toBe(1);
+    expect(cached.stderr).toContain("the session cache holds minutes");
   });
 
   test("usage mistakes exit 2: another --interval, --interval 1d with --cache, daily-diff without a symbol or with a bad tolerance", async () => {
