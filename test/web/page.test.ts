@@ -320,8 +320,10 @@ describe.skipIf(!canRun)("vendor files through the form", () => {
     expect(run.code).toBe(0);
     const db = openDatabase({ path: cliDb, readonly: true });
     try {
-      expect(await api<unknown[]>("/v1/bars/601003.SH")).toEqual(db.getBars("601003.SH"));
-      expect(db.getBars("601003.SH").map((bar) => bar.close)).toEqual([7.44, 7.48]);
+      // Dates alone: the daily series on both sides.
+      const daily = { interval: "1d", source: "stored" } as const;
+      expect(await api<unknown[]>("/v1/bars/601003.SH?interval=1d&source=stored")).toEqual(db.getBars("601003.SH", daily));
+      expect(db.getBars("601003.SH", daily).map((bar) => bar.close)).toEqual([7.44, 7.48]);
     } finally {
       db.close();
     }
