@@ -10,11 +10,10 @@
  */
 import type { Context } from "hono";
 import type { BarColumns } from "../domain/bar.ts";
-import { BarFileError } from "../import/bar-file.ts";
 import { importArrowFile } from "../import/arrow.ts";
 import { importParquetFile } from "../import/parquet.ts";
 import { importTdxFile, tdxFileName, tdxSymbol } from "../import/tdx-binary.ts";
-import { ColumnBuilder, type UploadOptions } from "./body.ts";
+import { asUploadError, assertRouteSymbol, ColumnBuilder, type UploadOptions } from "./body.ts";
 import { ApiError } from "./errors.ts";
 
 type BinaryKind = "parquet" | "arrow" | "tdx";
@@ -46,9 +45,7 @@ export async function readBinaryBarFile(c: Context, kind: BinaryKind, options: U
   const body = await c.req.raw.blob();
   const builder = new ColumnBuilder();
   const write = async (bars: BarColumns, _where: unknown, symbol: string | null = null) => {
-    if (symbol !== null && symbol !== options.symbol) {
-      throw new ApiError(422, `the file holds bars of ${symbol}; this route writes ${options.symbol} (import a file of several symbols with tradelite import)`, [{ field: "symbol", message: `${symbol} is not ${options.symbol}` }], "VALIDATION");
-    }
+    assertRouteSymbol(symbol, options.symbol, "symbol");
     builder.append(bars);
     return bars.timestamp.length;
   };
@@ -57,8 +54,7 @@ export async function readBinaryBarFile(c: Context, kind: BinaryKind, options: U
     else if (kind === "arrow") await importArrowFile(body, { timeZone: options.timeZone, write });
     else await importTdxFile(body, tdx!, { timeZone: tdx!.kind === "day" ? options.timeZone : TDX_ZONE, write: (bars, records) => write(bars, records) });
   } catch (error) {
-    if (error instanceof BarFileError) throw new ApiError(400, error.message, [{ field: "file", message: error.message }], "MALFORMED");
-    throw error;
+    throw asUploadError(error);
   }
   return builder.result();
 }

@@ -216,17 +216,14 @@ export async function readBarText(c: Context, options: UploadOptions): Promise<{
       },
       onBadRow,
       write: async (bars, _lines, symbol) => {
-        if (symbol !== null && symbol !== options.symbol) {
-          throw new ApiError(422, `the file holds bars of ${symbol}; this route writes ${options.symbol} (import a file of several symbols with tradelite import)`, [{ field: "code", message: `${symbol} is not ${options.symbol}` }], "VALIDATION");
-        }
+        assertRouteSymbol(symbol, options.symbol, "code");
         // After the first bad row nothing will be written: rows are read only to count problems.
         if (total === 0) builder.append(bars);
         return bars.timestamp.length;
       },
     });
   } catch (error) {
-    if (error instanceof BarFileError) throw new ApiError(400, error.message, [{ field: "file", message: error.message }], "MALFORMED");
-    throw error;
+    throw asUploadError(error);
   }
   if (malformed) throw new ApiError(400, `the CSV body cannot be read: ${(malformed as Issue).message}`, issues.slice(0, MAX_REPORTED_ISSUES), "MALFORMED");
   if (total > 0) {
@@ -241,6 +238,18 @@ export async function readBarText(c: Context, options: UploadOptions): Promise<{
     bars: builder.result(),
     reading: { profile: header.profile, encoding: summary.encoding.name, conversions: header.conversions, assumed: header.assumed, ignored: header.ignored },
   };
+}
+
+/** A file's rows of `symbol` may go to the route's symbol only (a file of several is for tradelite import). */
+export function assertRouteSymbol(symbol: string | null, route: string, field: string): void {
+  if (symbol !== null && symbol !== route) {
+    throw new ApiError(422, `the file holds bars of ${symbol}; this route writes ${route} (import a file of several symbols with tradelite import)`, [{ field, message: `${symbol} is not ${route}` }], "VALIDATION");
+  }
+}
+
+/** An importer's refusal of a whole file as the API's 400; anything else as it was. */
+export function asUploadError(error: unknown): unknown {
+  return error instanceof BarFileError ? new ApiError(400, error.message, [{ field: "file", message: error.message }], "MALFORMED") : error;
 }
 
 /**
