@@ -30,6 +30,7 @@ import { createApiMetrics, prometheusRoutes } from "./prometheus.ts";
 import { quoteRoutes } from "./quotes.ts";
 import { addSecureHeaders, checkUrlEncoding, crossSiteGuard, hostAllowlist, LOCAL_ACTOR, tokenAuth, type ApiToken } from "./security.ts";
 import { symbolRoutes } from "./symbols.ts";
+import { createTurns } from "./turns.ts";
 import packageJson from "../../package.json" with { type: "json" };
 
 export interface ApiOptions {
@@ -96,6 +97,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   // The routes see the store through the timing wrapper; the checks above used the store itself.
   const served = metrics?.store ?? store;
   const views = new Map<string, Store>();
+  const turns = createTurns();
   // One middleware for the Host check, CORS, the token, the request's store view, the body limit
   // and the secure headers: each layer of middleware costs a little on every request
   // (measured: microseconds of a 240-row answer's ~200), and these always run together. The
@@ -109,6 +111,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
     c.set("store", view);
     c.set("cache", cache);
     c.set("logError", logError);
+    c.set("turns", turns);
     await limitBody(c, () => strictJsonBody(c, next));
   };
   // First, so that the time counted is the whole request's and refusals are counted and logged

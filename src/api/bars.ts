@@ -83,8 +83,9 @@ export function barRoutes(app: Api): void {
     const { symbol } = parseWith(SymbolParam, { symbol: c.req.param("symbol") }, "param");
     const { format = "json", ...rest } = parseWith(BarsQuery, singleValued(c.req.queries()), "query");
     // Bun aborts the request's signal when the client disconnects: the store then drops the read
-    // while it waits in a queue, or stops it at its next page or resampling step.
-    const query = { ...(defined(rest) as BarQuery), signal: c.req.raw.signal };
+    // while it waits in a queue, or stops it at its next page or resampling step, on a turn of
+    // its own (a thousand hang-ups at once must not hold the thread).
+    const query = { ...(defined(rest) as BarQuery), signal: c.var.turns.defer(c.req.raw.signal) };
     const store = c.var.store;
     if (format === "json" && (query.limit ?? Infinity) > JSON_WHOLE_ROWS) {
       // Read one row more than a whole answer may hold: if it comes back, stream instead.

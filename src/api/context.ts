@@ -6,6 +6,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { CacheService } from "../domain/cache.ts";
 import type { Store } from "../domain/store.ts";
 import type { ErrorLogger } from "./errors.ts";
+import type { Turns } from "./turns.ts";
 
 export interface ApiEnv {
   Variables: {
@@ -15,6 +16,8 @@ export interface ApiEnv {
     cache: CacheService | null;
     /** Where unexpected errors go (createApp's logError). */
     logError: ErrorLogger;
+    /** The server's turns (turns.ts): a route that hands the store a hang-up signal defers it. */
+    turns: Turns;
   };
 }
 
