@@ -12,8 +12,9 @@ import {
   readSeriesOptions,
 } from "../../src/domain/daily.ts";
 import { inQueryOrder } from "../../src/domain/query.ts";
-import { ValidationError, type Bar } from "../../src/mod.ts";
+import type { Bar } from "../../src/mod.ts";
 import { readResampling } from "../../src/domain/query.ts";
+import { issuesOf } from "../support/domain-fixtures.ts";
 
 const DAY = 86_400_000;
 const bar = (timestamp: number, close = 10, volume: number | null = 1_000, amount: number | null = 10_000): Bar => ({
@@ -25,16 +26,6 @@ const bar = (timestamp: number, close = 10, volume: number | null = 1_000, amoun
   volume,
   amount,
 });
-
-function issuesOf(work: () => unknown) {
-  try {
-    work();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ValidationError);
-    return (error as ValidationError).issues;
-  }
-  throw new Error("expected a ValidationError");
-}
 
 describe("which stored series", () => {
   test("omitted or {} is the bars as written; { interval: '1d' } the daily series; anything else names the option", () => {
