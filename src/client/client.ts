@@ -27,7 +27,8 @@ import type { CacheEntry, CacheService } from "../domain/cache.ts";
 import type { CalendarData, CalendarDay, CalendarSummary } from "../domain/calendar.ts";
 import { calendarAsText, calendarOfText, type CalendarText } from "../domain/calendar-text.ts";
 import type { SeriesOptions } from "../domain/daily.ts";
-import { NotFoundError, StorageError } from "../domain/errors.ts";
+import type { CrossSection, CrossSectionQuery } from "../domain/cross-section.ts";
+import { NotFoundError, StorageError, ValidationError } from "../domain/errors.ts";
 import { formatSessions } from "../domain/calendar.ts";
 import type { CheckpointMode, CheckpointResult, IntegrityResult, MaintenanceStats } from "../domain/maintenance.ts";
 import type { Metric, MetricLabels, MetricSummary } from "../domain/metric.ts";
@@ -154,6 +155,16 @@ export function createClient(options: ClientOptions) {
     deleteBars: async (symbol: string, range: TimeRange = {}, options: SeriesOptions = {}) => {
       const all = range.start === undefined && range.end === undefined ? "true" : undefined;
       return (await json<{ deleted: number }>("DELETE", `/v1/bars/${segment(symbol)}`, { query: { ...range, ...options, all } })).deleted;
+    },
+    /**
+     * GET /v1/cross-section. The symbols travel as one comma-separated parameter: one with a
+     * comma in it is refused here, and a request line holds ~1,400 A-share codes (omit
+     * `symbols` for every symbol).
+     */
+    getCrossSection: ({ signal, symbols, ...query }: CrossSectionQuery) => {
+      const comma = symbols?.findIndex((symbol) => symbol.includes(",")) ?? -1;
+      if (comma >= 0) return Promise.reject(new ValidationError([{ field: `symbols[${comma}]`, message: "a symbol with a comma cannot be named over HTTP (the list is comma-separated)" }]));
+      return json<CrossSection>("GET", "/v1/cross-section", { query: { ...query, symbols: symbols?.join(",") }, signal });
     },
     completeness: (symbol: string, query: CompletenessQuery = {}) => json<Completeness>("GET", `/v1/bars/${segment(symbol)}/completeness`, { query: { ...query } }),
 

@@ -88,6 +88,17 @@ describe("bars", () => {
     expect(await client.deleteBars("000002.SZ")).toBe(3);
   });
 
+  test("a cross-section is the store's, named symbols or every one; a symbol with a comma is refused before sending", async () => {
+    await client.insertBars("000003.SZ", minuteBars(DAY, 2));
+    const at = DAY + 60_000;
+    expect(await client.getCrossSection({ at, symbols: ["000003.SZ", "NOPE"] })).toEqual(await store.getCrossSection({ at, symbols: ["000003.SZ", "NOPE"] }));
+    expect(await client.getCrossSection({ at: new Date(at) })).toEqual(await store.getCrossSection({ at }));
+    const sent = called.length;
+    const error = await client.getCrossSection({ at, symbols: ["A,B"] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect(called.length).toBe(sent);
+  });
+
   test("completeness follows the calendar the client assigns", async () => {
     await client.calendars.assign("600519.SH", "XSHG");
     expect(await client.calendars.of("600519.SH")).toBe("XSHG");
