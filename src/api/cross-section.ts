@@ -1,6 +1,8 @@
 /**
  * /v1/cross-section: each symbol's latest bar at or before one instant (Store.getCrossSection),
- * for every symbol stored or a comma-separated list.
+ * for every symbol stored or a list: comma-separated in GET's query, or a JSON array in POST's
+ * body for a list a request line cannot hold (Bun answers 431 past ~16 KB, about 1,400 A-share
+ * codes). POST here reads and writes nothing, so it takes the read scope (security.ts).
  */
 import { z } from "@hono/zod-openapi";
 import { BarSchema } from "../domain/bar.ts";
@@ -12,8 +14,7 @@ import { route, TimestampQuery } from "./schemas.ts";
 /**
  * The query string: `at` required; `symbols` comma-separated (a symbol with a comma in it cannot
  * be named this way). The store checks each symbol, repeats and the count, and answers 422 naming
- * `symbols[i]`. A request line is capped by the server (Bun: ~16 KB), about 1,400 A-share codes:
- * for a whole market, omit `symbols`.
+ * `symbols[i]`. A longer list goes in POST's body.
  */
 const CrossSectionQuerySchema = z.strictObject({
   at: TimestampQuery.openapi({
@@ -26,6 +27,13 @@ const CrossSectionQuerySchema = z.strictObject({
   interval: z.enum(CROSS_SECTION_INTERVALS).optional().openapi({
     description: "1m (default): the bars as written; 1d: the stored daily series, only days that have ended by at",
   }),
+});
+
+/** The same query as a JSON body: a list of any length up to the store's bound, commas and all. */
+const CrossSectionBody = z.strictObject({
+  at: z.union([z.number(), z.string().max(40)]).openapi({ description: "epoch ms, ISO-8601 (naive: the store's zone), or a date alone: the end of that day" }),
+  symbols: z.array(z.string()).max(MAX_CROSS_SECTION_SYMBOLS).optional().openapi({ description: "omitted: every symbol stored" }),
+  interval: z.enum(CROSS_SECTION_INTERVALS).optional(),
 });
 
 const CrossSectionSchema = z.object({
@@ -55,5 +63,19 @@ export function crossSectionRoutes(app: Api): void {
       if (interval !== undefined) query.interval = interval;
       return c.json(await c.var.store.getCrossSection(query), 200);
     },
+  );
+
+  app.openapi(
+    route({
+      method: "post",
+      path: "/v1/cross-section",
+      summary: "The same cross-section with the query as a JSON body { at, symbols?, interval? }: for a list of symbols too long for a URL (a read: the read scope)",
+      request: { body: { required: true, content: { "application/json": { schema: CrossSectionBody } } } },
+      responses: {
+        200: { description: "the cross-section", content: { "application/json": { schema: CrossSectionSchema } } },
+        ...errorResponses(400, 413, 415),
+      },
+    }),
+    async (c) => c.json(await c.var.store.getCrossSection({ ...c.req.valid("json"), signal: c.req.raw.signal }), 200),
   );
 }

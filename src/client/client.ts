@@ -28,7 +28,7 @@ import type { CalendarData, CalendarDay, CalendarSummary } from "../domain/calen
 import { calendarAsText, calendarOfText, type CalendarText } from "../domain/calendar-text.ts";
 import type { SeriesOptions } from "../domain/daily.ts";
 import type { CrossSection, CrossSectionQuery } from "../domain/cross-section.ts";
-import { NotFoundError, StorageError, ValidationError } from "../domain/errors.ts";
+import { NotFoundError, StorageError } from "../domain/errors.ts";
 import { formatSessions } from "../domain/calendar.ts";
 import type { CheckpointMode, CheckpointResult, IntegrityResult, MaintenanceStats } from "../domain/maintenance.ts";
 import type { Metric, MetricLabels, MetricSummary } from "../domain/metric.ts";
@@ -157,15 +157,14 @@ export function createClient(options: ClientOptions) {
       return (await json<{ deleted: number }>("DELETE", `/v1/bars/${segment(symbol)}`, { query: { ...range, ...options, all } })).deleted;
     },
     /**
-     * GET /v1/cross-section. The symbols travel as one comma-separated parameter: one with a
-     * comma in it is refused here, and a request line holds ~1,400 A-share codes (omit
-     * `symbols` for every symbol).
+     * GET /v1/cross-section for every symbol; with `symbols`, POST with the query as JSON, so a
+     * list of any length (a whole market is ~5,400 codes, a URL holds ~1,400) and symbols with
+     * commas travel as they are.
      */
-    getCrossSection: ({ signal, symbols, ...query }: CrossSectionQuery) => {
-      const comma = symbols?.findIndex((symbol) => symbol.includes(",")) ?? -1;
-      if (comma >= 0) return Promise.reject(new ValidationError([{ field: `symbols[${comma}]`, message: "a symbol with a comma cannot be named over HTTP (the list is comma-separated)" }]));
-      return json<CrossSection>("GET", "/v1/cross-section", { query: { ...query, symbols: symbols?.join(",") }, signal });
-    },
+    getCrossSection: ({ signal, symbols, ...query }: CrossSectionQuery) =>
+      symbols === undefined
+        ? json<CrossSection>("GET", "/v1/cross-section", { query: { ...query }, signal })
+        : json<CrossSection>("POST", "/v1/cross-section", { body: { ...query, symbols, at: query.at instanceof Date ? query.at.getTime() : query.at }, signal }),
     completeness: (symbol: string, query: CompletenessQuery = {}) => json<Completeness>("GET", `/v1/bars/${segment(symbol)}/completeness`, { query: { ...query } }),
 
     insertQuotes: async (symbol: string, quotes: readonly QuoteInput[]) => (await json<{ written: number }>("POST", `/v1/quotes/${segment(symbol)}`, { body: quotes })).written,

@@ -9,6 +9,9 @@
  * are named, comes from a recursive skip-scan of the key (the next symbol after the last, one
  * probe each), where SELECT DISTINCT symbol reads the whole table. Sorted by symbol in "C"
  * collation: code point order, SQLite's BINARY. Timestamps come back as float8 (bars.ts says why).
+ * Measured here (PostgreSQL defaults, 128 MB shared_buffers, 2 shared cores), 5,000 symbols:
+ * named ~75 ms and every symbol ~105 ms on 1M bars, ~165 ms and ~290 ms on 10M; DISTINCT ON
+ * (symbol) over `symbol = ANY($1)` ~610 ms on 1M, growing with the rows.
  */
 import type { Bar } from "../domain/bar.ts";
 import { crossSectionOf, readCrossSectionQuery, type CrossSection, type CrossSectionRead } from "../domain/cross-section.ts";

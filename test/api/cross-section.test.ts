@@ -29,6 +29,11 @@ afterAll(async () => {
   dir.cleanup();
 });
 
+async function post(body: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${server.url}/v1/cross-section`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  return { status: response.status, body: await response.json() };
+}
+
 async function get(query: string): Promise<{ status: number; body: any }> {
   const response = await fetch(`${server.url}/v1/cross-section?${query}`);
   return { status: response.status, body: await response.json() };
@@ -69,6 +74,22 @@ describe("GET /v1/cross-section", () => {
       const answer = await get(query);
       expect({ query, status: answer.status }).toEqual({ query, status: 422 });
       expect(answer.body.error.details.map((issue: { field?: string }) => issue.field)).toContain(field);
+    }
+  });
+
+  test("POST takes the same query as JSON: a list too long for a URL, symbols with commas; refusals are 422 naming the field", async () => {
+    const long = await fetch(`${server.url}/v1/cross-section?at=${T0}&symbols=${Array.from({ length: 2_000 }, (_, i) => `${600_000 + i}.SH`).join(",")}`);
+    expect(long.status).toBe(431);
+    const symbols = ["600519.SH", "A,B", ...Array.from({ length: 5_000 }, (_, i) => `${i}.SZ`)];
+    const answer = await post({ at: "2024-07-11", symbols });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual(await store.getCrossSection({ at: "2024-07-11", symbols }));
+    expect(answer.body.missing).toHaveLength(5_001);
+    expect((await post({ at: T0, interval: "1d" })).body).toEqual(await store.getCrossSection({ at: T0, interval: "1d" }));
+    for (const [body, field] of [[{ symbols: ["A"] }, "at"], [{ at: T0, adjust: "qfq" }, "adjust"], [{ at: T0, symbols: ["A", "A"] }, "symbols[1]"], [{ at: T0, symbols: [] }, "symbols"]] as const) {
+      const refused = await post(body);
+      expect({ body, status: refused.status }).toEqual({ body, status: 422 });
+      expect(refused.body.error.details.map((issue: { field?: string }) => issue.field)).toEqual([field]);
     }
   });
 });
