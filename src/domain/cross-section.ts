@@ -126,7 +126,8 @@ function readSymbols(value: unknown, issues: Issue[]): string[] | undefined {
     else if (seen.has(symbol)) issues.push({ field: `symbols[${i}]`, message: `${JSON.stringify(symbol)} is named twice` });
     else seen.add(symbol);
   }
-  return value as string[];
+  // A copy: the caller's array may change while a read awaits, the missing list must not.
+  return [...(value as string[])];
 }
 
 /**
@@ -137,9 +138,18 @@ function lastEndedDayBound(at: number, timeZone: string): number {
   return localMidnight(at + 1, timeZone) - 1;
 }
 
-/** Binary (code point) order: SQLite's BINARY collation and PostgreSQL's "C", which the queries sort by. */
+/**
+ * Code point order (UTF-8 byte order): SQLite's BINARY collation and PostgreSQL's "C", which the
+ * queries sort by. Not `<` on strings, which compares UTF-16 units and puts U+1F600 before U+FF21.
+ */
 export function compareSymbols(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  for (let i = 0; i < a.length && i < b.length; ) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(i)!;
+    if (x !== y) return x - y;
+    i += x > 0xffff ? 2 : 1;
+  }
+  return a.length - b.length;
 }
 
 /** The answer of a read: its rows as the query returned them (sorted), and who of `symbols` is not there. */
