@@ -19,6 +19,7 @@ import { migrateCommand } from "./cli/migrate.ts";
 import { overviewCommand } from "./cli/overview.ts";
 import { serveCommand } from "./cli/serve.ts";
 import { settingsCommand } from "./cli/settings.ts";
+import { snapshotCommand } from "./cli/snapshot.ts";
 import { describeError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseOptions, UnknownOptionError, UsageError, type Command } from "./cli/shared.ts";
 
 const benchCommand: Command = {
@@ -44,6 +45,7 @@ export const COMMANDS: readonly Command[] = [
   importCommand,
   exportCommand,
   overviewCommand,
+  snapshotCommand,
   gapsCommand,
   calendarCommand,
   dailyDiffCommand,

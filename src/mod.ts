@@ -61,6 +61,14 @@ export {
   type SeriesOptions,
   type StoredInterval,
 } from "./domain/daily.ts";
+export {
+  CROSS_SECTION_INTERVALS,
+  MAX_CROSS_SECTION_SYMBOLS,
+  type CrossSection,
+  type CrossSectionInterval,
+  type CrossSectionQuery,
+  type CrossSectionRow,
+} from "./domain/cross-section.ts";
 export type { Artifact, ArtifactInput, RegisterOptions } from "./domain/artifact.ts";
 export type { AuditEntry, AuditInput, AuditVerification } from "./domain/audit.ts";
 export type { Preference, JsonValue } from "./domain/preference.ts";

@@ -17,6 +17,7 @@ import { artifactRoutes } from "./artifacts.ts";
 import { auditRoutes } from "./audit.ts";
 import { barRoutes } from "./bars.ts";
 import { calendarRoutes } from "./calendars.ts";
+import { crossSectionRoutes } from "./cross-section.ts";
 import { accessRecorder, routePattern, type AccessLogger } from "./access-log.ts";
 import { bodyLimit, strictJsonBody } from "./body.ts";
 import { cacheRoutes } from "./cache.ts";
@@ -145,6 +146,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   pageRoutes(app);
   symbolRoutes(app, packageJson.version);
   barRoutes(app);
+  crossSectionRoutes(app);
   calendarRoutes(app);
   quoteRoutes(app);
   cacheRoutes(app);

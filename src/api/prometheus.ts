@@ -297,6 +297,7 @@ function timedStore(store: Store, observer: (operation: string) => (seconds: num
     getBars: timed("getBars", store.getBars.bind(store)),
     latestBar: timed("latestBar", store.latestBar.bind(store)),
     deleteBars: timed("deleteBars", store.deleteBars.bind(store)),
+    getCrossSection: timed("getCrossSection", store.getCrossSection.bind(store)),
     overview: timed("overview", store.overview.bind(store)),
     completeness: timed("completeness", store.completeness.bind(store)),
     insertQuotes: timed("insertQuotes", store.insertQuotes.bind(store)),

@@ -27,6 +27,7 @@ import type { CacheEntry, CacheService } from "../domain/cache.ts";
 import type { CalendarData, CalendarDay, CalendarSummary } from "../domain/calendar.ts";
 import { calendarAsText, calendarOfText, type CalendarText } from "../domain/calendar-text.ts";
 import type { SeriesOptions } from "../domain/daily.ts";
+import type { CrossSection, CrossSectionQuery } from "../domain/cross-section.ts";
 import { NotFoundError, StorageError } from "../domain/errors.ts";
 import { formatSessions } from "../domain/calendar.ts";
 import type { CheckpointMode, CheckpointResult, IntegrityResult, MaintenanceStats } from "../domain/maintenance.ts";
@@ -155,6 +156,15 @@ export function createClient(options: ClientOptions) {
       const all = range.start === undefined && range.end === undefined ? "true" : undefined;
       return (await json<{ deleted: number }>("DELETE", `/v1/bars/${segment(symbol)}`, { query: { ...range, ...options, all } })).deleted;
     },
+    /**
+     * GET /v1/cross-section for every symbol; with `symbols`, POST with the query as JSON, so a
+     * list of any length (a whole market is ~5,400 codes, a URL holds ~1,400) and symbols with
+     * commas travel as they are.
+     */
+    getCrossSection: ({ signal, symbols, ...query }: CrossSectionQuery) =>
+      symbols === undefined
+        ? json<CrossSection>("GET", "/v1/cross-section", { query: { ...query }, signal })
+        : json<CrossSection>("POST", "/v1/cross-section", { body: { ...query, symbols, at: query.at instanceof Date ? query.at.getTime() : query.at }, signal }),
     completeness: (symbol: string, query: CompletenessQuery = {}) => json<Completeness>("GET", `/v1/bars/${segment(symbol)}/completeness`, { query: { ...query } }),
 
     insertQuotes: async (symbol: string, quotes: readonly QuoteInput[]) => (await json<{ written: number }>("POST", `/v1/quotes/${segment(symbol)}`, { body: quotes })).written,

@@ -16,6 +16,7 @@ import type { TimestampInput } from "./time.ts";
 import type { CalendarData, CalendarDay, CalendarSummary } from "./calendar.ts";
 import type { Completeness } from "./session.ts";
 import type { SeriesOptions } from "./daily.ts";
+import type { CrossSection, CrossSectionQuery } from "./cross-section.ts";
 
 /** One stored series of a symbol: its bar count and the epoch ms of its first and last bar. */
 export interface SeriesOverview {
@@ -173,6 +174,12 @@ export interface Store {
   latestBar(symbol: string): Promise<Bar | null>;
   /** Deletes bars in the inclusive range; `{ interval: "1d" }` from the stored daily series. */
   deleteBars(symbol: string, range?: TimeRange, options?: SeriesOptions): Promise<number>;
+  /**
+   * Each symbol's latest bar at or before `query.at` (every stored symbol, or `query.symbols`),
+   * sorted by symbol, with the named symbols that have none listed as `missing`; one query of
+   * index seeks per backend (src/domain/cross-section.ts).
+   */
+  getCrossSection(query: CrossSectionQuery): Promise<CrossSection>;
   overview(options?: OverviewOptions): Promise<SymbolOverview[]>;
   /** Which of a symbol's one-minute bars its calendar's sessions call for, and which are missing. */
   completeness(symbol: string, query?: CompletenessQuery): Promise<Completeness>;

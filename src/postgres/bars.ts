@@ -74,7 +74,7 @@ const PAGE_ROWS = 8_192;
  * Awaits a query, cancelled on the server (Bun.SQL's query.cancel()) when `signal` aborts while
  * it runs; not started at all when it already has. Either way it rejects with CANCELLED.
  */
-async function cancellable<T>(query: PromiseLike<T> & { cancel(): unknown }, signal: Cancellation | undefined): Promise<T> {
+export async function cancellable<T>(query: PromiseLike<T> & { cancel(): unknown }, signal: Cancellation | undefined): Promise<T> {
   throwIfCancelled(signal);
   const events = signal as Partial<AbortSignal> | undefined;
   if (typeof events?.addEventListener !== "function") return await query;

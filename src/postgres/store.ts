@@ -19,6 +19,7 @@ import { assertTimeZone } from "../domain/time.ts";
 import { createArtifactRepository } from "./artifacts.ts";
 import { createAuditRepository, lockAuditChain } from "./audit.ts";
 import { createBarRepository } from "./bars.ts";
+import { createCrossSectionReader } from "./cross-section.ts";
 import { assertCalendarStored, createCalendarRepository } from "./calendars.ts";
 import { createCacheBackend } from "./cache-backend.ts";
 import { CACHE_BACKEND, type CacheCapableStore } from "../domain/cache-backend.ts";
@@ -110,6 +111,7 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
   const parts = {
     calendars,
     bars: createBarRepository(pool, withCalendars(live, calendars.calendarOf), audit.record),
+    crossSection: createCrossSectionReader(pool, live),
     quotes: createQuoteRepository(pool, live, audit.record),
     metrics: createMetricRepository(pool, live),
     settings: createSettingsRepository(pool, live, audit.record),
@@ -129,6 +131,7 @@ function sessionAligned(query: BarQuery | undefined): boolean {
 type Parts = {
   calendars: ReturnType<typeof createCalendarRepository>;
   bars: ReturnType<typeof createBarRepository>;
+  crossSection: ReturnType<typeof createCrossSectionReader>;
   quotes: ReturnType<typeof createQuoteRepository>;
   metrics: ReturnType<typeof createMetricRepository>;
   prefs: ReturnType<typeof createPreferenceRepository>;
@@ -189,6 +192,7 @@ function view(
     },
     latestBar: (symbol) => call(() => bars.latestBar(symbol)),
     deleteBars: (symbol, range, options) => call(() => bars.deleteBars(symbol, range, options)),
+    getCrossSection: (query) => call(() => parts.crossSection(query)),
     overview: (options) => call(() => bars.overview(options)),
     completeness: (symbol, query) =>
       call(async () => {

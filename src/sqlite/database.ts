@@ -11,11 +11,13 @@ import { withCalendars, type SettingsUpdateOptions, type StoreSettings } from ".
 import type { CompletenessQuery, OverviewOptions, SymbolOverview } from "../domain/store.ts";
 import type { Completeness } from "../domain/session.ts";
 import type { SeriesOptions } from "../domain/daily.ts";
+import type { CrossSection, CrossSectionQuery } from "../domain/cross-section.ts";
 import { assertCalendarStored, createCalendarRepository, type CalendarRepository } from "./calendars.ts";
 import { createArtifactRepository, type ArtifactRepository } from "./artifacts.ts";
 import { createAuditRepository, type AuditRepository } from "./audit.ts";
 import { createBarRepository, type BarRepository } from "./bars.ts";
 import { createCacheMetaRepository, type CacheMetaRepository } from "./cache-meta.ts";
+import { createCrossSectionReader } from "./cross-section.ts";
 import { createMaintenance, type Maintenance } from "./maintenance.ts";
 import { createMetricRepository, type MetricRepository } from "./metrics.ts";
 import { createPreferenceRepository, type PreferenceRepository } from "./prefs.ts";
@@ -31,6 +33,7 @@ export class Database {
   readonly schemaVersion: number;
   readonly #conn: Connection;
   readonly #bars: BarRepository;
+  readonly #crossSection: ReturnType<typeof createCrossSectionReader>;
   readonly #quotes: ReturnType<typeof createQuoteRepository>;
   readonly #cacheEntries: CacheMetaRepository;
   readonly #metrics: MetricRepository;
@@ -66,6 +69,7 @@ export class Database {
       const calendars = createCalendarRepository(conn, record, () => live.calendar);
       this.#calendars = calendars;
       this.#bars = createBarRepository(conn, withCalendars(live, calendars.calendarOf), record);
+      this.#crossSection = createCrossSectionReader(conn, live);
       this.#quotes = createQuoteRepository(conn, live, record);
       this.#cacheEntries = createCacheMetaRepository(conn);
       this.#metrics = createMetricRepository(conn, live);
@@ -173,6 +177,15 @@ export class Database {
    */
   deleteBars(symbol: string, range?: TimeRange, options?: SeriesOptions): number {
     return this.#open().delete(symbol, range, options);
+  }
+
+  /**
+   * Each symbol's latest bar at or before `query.at` (every stored symbol, or `query.symbols`),
+   * sorted by symbol, with the symbols asked for that have none: one statement of index seeks.
+   */
+  getCrossSection(query: CrossSectionQuery): CrossSection {
+    this.#open();
+    return this.#crossSection(query);
   }
 
   /** Every symbol's stored series; `{ completeness: true }` adds expected and missing minutes. */

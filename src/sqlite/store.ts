@@ -39,6 +39,7 @@ export function createSqliteStore(db: Database, actor?: string): CacheCapableSto
     },
     latestBar: (symbol) => run(() => db.latestBar(symbol)),
     deleteBars: (symbol, range, options) => write(() => db.deleteBars(symbol, range, options)),
+    getCrossSection: (query) => run(() => db.getCrossSection(query)),
     overview: (options) => run(() => db.overview(options)),
     completeness: (symbol, query) => run(() => db.completeness(symbol, query)),
     insertQuotes: (symbol, quotes) => write(() => db.insertQuotes(symbol, quotes)),

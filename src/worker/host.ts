@@ -157,6 +157,7 @@ const HANDLERS: Record<string, Handler> = {
   getBars: (db, [symbol, query]) => db.getBars(symbol, cancellable(query)),
   latestBar: (db, [symbol]) => db.latestBar(symbol),
   deleteBars: (db, [symbol, range, options]) => db.deleteBars(symbol, range, options),
+  getCrossSection: (db, [query]) => db.getCrossSection(cancellable(query)),
   overview: (db, [options]) => db.overview(options),
   completeness: (db, [symbol, query]) => db.completeness(symbol, query),
   "calendars.list": (db) => db.calendars.list(),

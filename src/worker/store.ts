@@ -11,6 +11,7 @@ import { resolveDatabaseOptions, type DatabaseOptions } from "../config.ts";
 import { checkArtifact } from "../domain/artifact.ts";
 import { checkAuditInput } from "../domain/audit.ts";
 import type { Bar } from "../domain/bar.ts";
+import type { CrossSection } from "../domain/cross-section.ts";
 import { readSignal, type BarQuery } from "../domain/query.ts";
 import { StorageError, ValidationError } from "../domain/errors.ts";
 import { assertPreferenceKey, checkPreferenceSchema, preferenceJson } from "../domain/preference.ts";
@@ -330,6 +331,15 @@ function view(shared: Shared, actor: string | undefined): Store {
     },
     latestBar: (symbol) => read("latestBar", symbol),
     deleteBars: (symbol, range, options) => write("deleteBars", symbol, range, ...(options === undefined ? [] : [options])),
+    getCrossSection(query) {
+      return guardInput(
+        () => readSignal(query),
+        () => {
+          const { signal, posted } = withoutSignal(query);
+          return readCancellable<CrossSection>("getCrossSection", [posted], signal);
+        },
+      );
+    },
     overview: (options) => read("overview", options),
     completeness: (symbol, query) => read("completeness", symbol, query),
     calendars: {
@@ -423,10 +433,10 @@ function view(shared: Shared, actor: string | undefined): Store {
  * turns its abort into the worker's shared flag) and the rest of the query goes to the worker.
  * Callers check it first with readSignal, so a wrong one is the in-thread store's ValidationError.
  */
-function withoutSignal(query: BarQuery | undefined): { signal: AbortSignal | undefined; posted: BarQuery | undefined } {
+function withoutSignal<Q extends { signal?: AbortSignal }>(query: Q | undefined): { signal: AbortSignal | undefined; posted: Q | undefined } {
   if (query === null || typeof query !== "object" || !("signal" in query)) return { signal: undefined, posted: query };
   const { signal, ...posted } = query;
-  return { signal, posted };
+  return { signal, posted: posted as Q };
 }
 
 /** Runs `check` (the in-thread store's own input check) before `send`; its error is the answer. */

@@ -27,6 +27,7 @@ describe("GET /openapi.json", () => {
       "/v1/bars/{symbol}": ["delete", "get", "post"],
       "/v1/bars/{symbol}/latest": ["get"],
       "/v1/bars/{symbol}/completeness": ["get"],
+      "/v1/cross-section": ["get", "post"],
       "/v1/calendars": ["get"],
       "/v1/calendars/{name}": ["get", "put"],
       "/v1/calendars/{name}/years/{year}": ["put"],

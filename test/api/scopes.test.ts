@@ -43,6 +43,8 @@ const BAR = [{ timestamp: 1704067200000, open: 1, high: 1, low: 1, close: 1 }];
 describe("scopes", () => {
   test("read may read and nothing else; write may change data, not run maintenance; admin may run maintenance", async () => {
     expect((await as(READER, "GET", "/v1/symbols")).status).toBe(200);
+    // The cross-section's POST is a read with its symbols in the body.
+    expect((await as(READER, "POST", "/v1/cross-section", { at: 1704067200000, symbols: ["X"] })).status).toBe(200);
     const refused = await as(READER, "POST", "/v1/bars/X", BAR);
     expect(refused.status).toBe(403);
     expect(refused.body.error).toEqual({ code: "FORBIDDEN", message: "the token carol lacks the write scope, which POST /v1/bars/X needs", details: { scope: "write" } });

@@ -88,6 +88,19 @@ describe("bars", () => {
     expect(await client.deleteBars("000002.SZ")).toBe(3);
   });
 
+  test("a cross-section is the store's: every symbol (GET), or a list of any length with commas in symbols (POST)", async () => {
+    await client.insertBars("000003.SZ", minuteBars(DAY, 2));
+    await client.insertBars("A,B", minuteBars(DAY, 1));
+    const at = DAY + 60_000;
+    const named = ["000003.SZ", "A,B", ...Array.from({ length: 3_000 }, (_, i) => `NOPE${i}.SZ`)];
+    const answer = await client.getCrossSection({ at: new Date(at), symbols: named });
+    expect(answer).toEqual(await store.getCrossSection({ at, symbols: named }));
+    expect([answer.rows.map((row) => row.symbol), answer.missing.length]).toEqual([["000003.SZ", "A,B"], 3_000]);
+    expect(await client.getCrossSection({ at })).toEqual(await store.getCrossSection({ at }));
+    const refused = await client.getCrossSection({ at, symbols: ["X", "X"] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ValidationError);
+  });
+
   test("completeness follows the calendar the client assigns", async () => {
     await client.calendars.assign("600519.SH", "XSHG");
     expect(await client.calendars.of("600519.SH")).toBe("XSHG");
