@@ -19,6 +19,7 @@ import { runCacheCases, printCacheSummary, type CacheBenchResults } from "./benc
 import { printWorkerSummary, runWorkerCases, type WorkerBenchResults } from "./bench-worker.ts";
 import { printSessionSummary, runSessionCases, type SessionBenchResults } from "./bench-session.ts";
 import { printColumnarSummary, runColumnarCases, type ColumnarBenchResults } from "./bench-columnar.ts";
+import { printAdjustSummary, runAdjustCase, type AdjustBenchResult } from "./bench-adjust.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, removeDatabaseFile, timed, type Sample } from "./bench-support.ts";
 import {
   barObjects,
@@ -264,6 +265,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   let worker: WorkerBenchResults | { error: string } | null = null;
   let session: SessionBenchResults | { error: string } | null = null;
   let columnar: ColumnarBenchResults | { error: string } | null = null;
+  let adjust: AdjustBenchResult | { error: string } | null = null;
   const breakdown: Record<string, number> = {};
   let memory: MemoryResult | { error: string };
 
@@ -526,6 +528,14 @@ async function runBenchmark(quick: boolean): Promise<void> {
       columnar = { error: error instanceof Error ? error.message : String(error) };
       console.log(`  failed: ${columnar.error}`);
     }
+
+    // -- 18: adjusted reads against unadjusted ones ------------------------------------------------
+    try {
+      adjust = await runAdjustCase({ workDir, quick });
+    } catch (error) {
+      adjust = { error: error instanceof Error ? error.message : String(error) };
+      console.log(`  failed: ${adjust.error}`);
+    }
   } finally {
     removeWorkDir();
   }
@@ -533,6 +543,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   const missed = printSummary(cases, cache, memory, breakdown, scale, worker);
   if (session && !("error" in session)) missed.push(...printSessionSummary(session));
   if (columnar && !("error" in columnar)) missed.push(...printColumnarSummary(columnar));
+  if (adjust && !("error" in adjust)) missed.push(...printAdjustSummary(adjust));
 
   const resultsDir = join(import.meta.dir, "..", "bench-results");
   mkdirSync(resultsDir, { recursive: true });
@@ -555,6 +566,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
     worker,
     session,
     columnar,
+    adjust,
     missedTargets: missed,
   };
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);

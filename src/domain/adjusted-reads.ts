@@ -5,7 +5,7 @@
  * resampler), and what an insert of factor rows or corporate actions writes.
  */
 import type { Bar } from "./bar.ts";
-import { adjustmentRatio, ADJUST_MODES, type AdjustMode } from "./adjusted-bars.ts";
+import { adjustmentRatios, ADJUST_MODES, type AdjustMode } from "./adjusted-bars.ts";
 import { validateFactors, type AdjustmentFactor } from "./adjustment.ts";
 import { factorsFromActions, validateActions, type CorporateAction } from "./corporate-action.ts";
 import { dateWallMs, localDate } from "./calendar.ts";
@@ -79,16 +79,25 @@ function readInstant(value: unknown, field: string, reading: TimeReading, issues
   }
 }
 
-/** The bar adjuster of a read: multiplies prices (and divides volume) in place; `before` also adjusts a fill's previous bar. */
-export type BarAdjuster = (bar: Bar) => Bar;
+/**
+ * The bar adjuster of a read: called with a bar, multiplies its prices (and divides its volume)
+ * in place; `ratioOver` gives the one ratio of a range without a change point, for a backend
+ * that scales rows in the statement reading them.
+ */
+export interface BarAdjuster {
+  (bar: Bar): Bar;
+  ratioOver(start: number, end: number): number | undefined;
+  readonly adjustVolume: boolean;
+}
 
 /** The in-place adjuster of `adjustment` over `factors` (throws when asOf is before every factor). */
 export function barAdjuster(factors: readonly AdjustmentFactor[], adjustment: ReadAdjustment, timeZone: string): BarAdjuster {
-  const ratioAt = adjustmentRatio(factors, { mode: adjustment.mode, timeZone, asOf: adjustment.asOf });
+  const ratios = adjustmentRatios(factors, { mode: adjustment.mode, timeZone, asOf: adjustment.asOf });
+  const ratioAt = ratios.at;
   const { adjustVolume } = adjustment;
   // Rows read from a statement are fresh objects: scaling them in place costs no second object
   // per bar (3.7 µs for a day of 240 bars against 7.5 µs copying, docs/library.md).
-  return (bar) => {
+  const adjust = (bar: Bar): Bar => {
     const ratio = ratioAt(bar.timestamp);
     if (ratio === 1) return bar;
     if (bar.open !== null) bar.open *= ratio;
@@ -98,6 +107,7 @@ export function barAdjuster(factors: readonly AdjustmentFactor[], adjustment: Re
     if (adjustVolume && bar.volume !== null) bar.volume /= ratio;
     return bar;
   };
+  return Object.assign(adjust, { ratioOver: ratios.over, adjustVolume });
 }
 
 /** Each bar of `bars` adjusted in place, streamed. */

@@ -48,7 +48,7 @@ import { timeSpan } from "../domain/batch.ts";
 import { checkDailyStamps, mergeDaily, mergeOverviews, readSeriesOptions, type SeriesOptions } from "../domain/daily.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
-import { PAGE_ROWS, prepareSeries } from "./series.ts";
+import { PAGE_ROWS, prepareRangeSelect, prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
 
 /** Read at each call: a settings change takes effect on the next one. */
@@ -95,6 +95,16 @@ const DAILY_OVERVIEW_SQL = `
 SELECT symbol, count(*) AS count, min(timestamp) AS start, max(timestamp) AS "end"
 FROM market_data_daily GROUP BY symbol ORDER BY symbol`;
 
+/** Prices times ?1, and volume divided by it too or not: adjusted bars of a one-ratio range. */
+const SCALED_PRICES = "timestamp, open * ?1 AS open, high * ?1 AS high, low * ?1 AS low, close * ?1 AS close";
+function prepareScaledReads(conn: Connection, table: string) {
+  return {
+    prices: prepareRangeSelect<Bar>(conn, table, `${SCALED_PRICES}, volume, amount`, true),
+    // CAST: a whole ratio (2) is bound as an INTEGER, and INTEGER / INTEGER truncates in SQL.
+    volume: prepareRangeSelect<Bar>(conn, table, `${SCALED_PRICES}, volume / CAST(?1 AS REAL) AS volume, amount`, true),
+  };
+}
+
 /** The parts of a checked bar query that shape its rows. */
 interface Shape {
   interval: Interval | undefined;
@@ -119,6 +129,8 @@ export function createBarRepository(
   const writeDaily = prepareUpsert(conn, "market_data_daily", BAR_VALUE_FIELDS);
   const daily = prepareSeries<Bar>(conn, "market_data_daily", BAR_VALUE_FIELDS);
   const dailyOverviewStatement = conn.prepare<{ symbol: string } & SeriesOverview>(DAILY_OVERVIEW_SQL);
+  const scaledMinutes = prepareScaledReads(conn, "market_data");
+  const scaledDays = prepareScaledReads(conn, "market_data_daily");
   const timestampPage = conn.prepare(
     "SELECT timestamp FROM market_data WHERE symbol = ? AND timestamp BETWEEN ? AND ? ORDER BY timestamp LIMIT ?",
   );
@@ -208,7 +220,14 @@ export function createBarRepository(
   ): Iterable<Bar> {
     if (!filling && (how.interval === undefined || how.source === "stored")) {
       const stored = how.interval === undefined ? series : daily;
-      // A one-day read is one statement and a loop: the case the bench holds to 0.85 of raw.
+      // A range with one ratio (a one-day read) is scaled in the statement, as SQLite multiplies
+      // doubles exactly as JavaScript does: touching every row object in JavaScript instead
+      // cost a third of a one-day read (the bench's case 18).
+      const ratio = whole ? adjust.ratioOver(read.start, read.end) : undefined;
+      if (ratio !== undefined) {
+        const scaled = how.interval === undefined ? scaledMinutes : scaledDays;
+        return (adjust.adjustVolume ? scaled.volume : scaled.prices)(symbol, read.start, read.end, read.limit, read.order, ratio);
+      }
       if (whole) {
         const bars = stored.read(symbol, read);
         for (let i = 0; i < bars.length; i++) adjust(bars[i]!);
