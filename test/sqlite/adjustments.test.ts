@@ -79,6 +79,38 @@ describe("baostock's qfq of 600036 from TDX's events, factors computed by insert
   });
 });
 
+describe("the factors a read adjusts with are the committed ones", () => {
+  test("a factor another connection commits is seen by the next read; one rolled back here is not", () => {
+    const path = dir.file("two-connections.db");
+    const reader = openDatabase({ path, timezone: SHANGHAI, barTimestamp: "end" });
+    const writer = openDatabase({ path, timezone: SHANGHAI, barTimestamp: "end" });
+    try {
+      const bar = { timestamp: "2024-07-11 15:00", open: 10, high: 10, low: 10, close: 10, volume: 100 };
+      reader.insertBars(SYMBOL, [bar]);
+      const day = { start: "2024-07-11", end: "2024-07-11", adjust: "hfq" } as const;
+      expect(reader.getBars(SYMBOL, day)[0]!.close).toBe(10);
+      writer.adjustments.insert(SYMBOL, [{ date: "2024-07-11", factor: 2 }]);
+      expect(reader.getBars(SYMBOL, day)[0]!.close).toBe(20);
+      // Written, read inside the transaction, then rolled back: gone for the reads after it.
+      expect(() =>
+        reader.transaction(() => {
+          reader.adjustments.insert(SYMBOL, [{ date: "2024-07-11", factor: 3, knownAt: "2024-07-11 08:00" }]);
+          expect(reader.getBars(SYMBOL, day)[0]!.close).toBe(30);
+          throw new Error("changed my mind");
+        }),
+      ).toThrow("changed my mind");
+      expect(reader.getBars(SYMBOL, day)[0]!.close).toBe(20);
+      // This connection's own write is seen at once.
+      reader.adjustments.insert(SYMBOL, [{ date: "2024-07-11", factor: 4, knownAt: "2024-07-11 09:00" }]);
+      expect(reader.getBars(SYMBOL, day)[0]!.close).toBe(40);
+      expect(writer.getBars(SYMBOL, day)[0]!.close).toBe(40);
+    } finally {
+      writer.close();
+      reader.close();
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Generated histories against a plain reference
 
