@@ -240,7 +240,8 @@ export function createBarRepository(
     adjusting?: Promise<BarAdjuster>,
   ): AsyncGenerator<Bar> {
     if (how.calendar !== undefined || adjusting) {
-      const bars = adjustedAsync(stored(symbol, { ...range, limit: -1, order: "asc" }, signal), adjusting);
+      const rows = stored(symbol, { ...range, limit: -1, order: "asc" }, signal);
+      const bars = adjusting ? adjustedAsync(rows, adjusting) : rows;
       yield* resampleStoredAsync(bars, sessionResampler(how.calendar ?? null, how.interval, how.placement, settings.timezone));
       return;
     }
@@ -272,7 +273,10 @@ export function createBarRepository(
     const filling = fillingOf(symbol, interval, align, fill, settings.calendarOf);
     if (interval === undefined && !filling) return undefined;
     let asc: AsyncIterable<Bar>;
-    if (interval === undefined) asc = adjustedAsync(stored(symbol, { ...read, limit: -1, order: "asc" }, signal), adjusting);
+    if (interval === undefined) {
+      const rows = stored(symbol, { ...read, limit: -1, order: "asc" }, signal);
+      asc = adjusting ? adjustedAsync(rows, adjusting) : rows;
+    }
     else if (source === "stored") asc = dailyAscending(symbol, read, undefined, signal, adjusting);
     else {
       const how = resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf);
@@ -319,7 +323,11 @@ export function createBarRepository(
     assertSymbol(symbol);
     const read = readQuery(query, settings, BAR_QUERY_KEYS);
     const adjusting = adjusterOf(symbol, query);
-    return shaped(symbol, read, query, adjusting) ?? adjustedAsync(stored(symbol, read, readSignal(query)), adjusting);
+    const plain = (): AsyncGenerator<Bar> => {
+      const rows = stored(symbol, read, readSignal(query));
+      return adjusting ? adjustedAsync(rows, adjusting) : rows;
+    };
+    return shaped(symbol, read, query, adjusting) ?? plain();
   }
 
   /**

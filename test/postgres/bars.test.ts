@@ -62,9 +62,11 @@ describe.skipIf(!available)("migrations on a real server", () => {
       expect(applied.map((row: { version: number }) => row.version)).toEqual(POSTGRES_MIGRATIONS.map((migration) => migration.version));
       const tables = await pools[0]!.sql`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`;
       expect(tables.map((row: { table_name: string }) => row.table_name)).toEqual([
+        "adjustment_factors",
         "audit_log",
         "calendar_days",
         "calendars",
+        "corporate_actions",
         "market_data",
         "market_data_daily",
         "model_artifacts",
