@@ -20,6 +20,7 @@ import { printWorkerSummary, runWorkerCases, type WorkerBenchResults } from "./b
 import { printSessionSummary, runSessionCases, type SessionBenchResults } from "./bench-session.ts";
 import { printColumnarSummary, runColumnarCases, type ColumnarBenchResults } from "./bench-columnar.ts";
 import { printCrossSectionSummary, runCrossSectionCases, type CrossSectionBenchResults } from "./bench-cross-section.ts";
+import { printAdjustSummary, runAdjustCase, type AdjustBenchResult } from "./bench-adjust.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, removeDatabaseFile, timed, type Sample } from "./bench-support.ts";
 import {
   barObjects,
@@ -266,6 +267,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   let session: SessionBenchResults | { error: string } | null = null;
   let columnar: ColumnarBenchResults | { error: string } | null = null;
   let crossSection: CrossSectionBenchResults | { error: string } | null = null;
+  let adjust: AdjustBenchResult | { error: string } | null = null;
   const breakdown: Record<string, number> = {};
   let memory: MemoryResult | { error: string };
 
@@ -536,6 +538,14 @@ async function runBenchmark(quick: boolean): Promise<void> {
       crossSection = { error: error instanceof Error ? error.message : String(error) };
       console.log(`  failed: ${crossSection.error}`);
     }
+
+    // -- 19: adjusted reads against unadjusted ones ------------------------------------------------
+    try {
+      adjust = await runAdjustCase({ workDir, quick });
+    } catch (error) {
+      adjust = { error: error instanceof Error ? error.message : String(error) };
+      console.log(`  failed: ${adjust.error}`);
+    }
   } finally {
     removeWorkDir();
   }
@@ -544,6 +554,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   if (session && !("error" in session)) missed.push(...printSessionSummary(session));
   if (columnar && !("error" in columnar)) missed.push(...printColumnarSummary(columnar));
   if (crossSection && !("error" in crossSection)) missed.push(...printCrossSectionSummary(crossSection));
+  if (adjust && !("error" in adjust)) missed.push(...printAdjustSummary(adjust));
 
   const resultsDir = join(import.meta.dir, "..", "bench-results");
   mkdirSync(resultsDir, { recursive: true });
@@ -567,6 +578,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
     session,
     columnar,
     crossSection,
+    adjust,
     missedTargets: missed,
   };
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);

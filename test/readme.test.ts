@@ -66,6 +66,8 @@ const PRINTS: Record<string, string[]> = {
     "count: 3",
   ],
   "docs/cache.md: The session cache": ["written: 2", "compacted: false", "true", "row_count: 2"],
+  // 33.5 x 5.714 / 6.0581, and the ex-date's own close raw.
+  "docs/library.md: Adjusted prices": ["31.60 31.90"],
 };
 
 /**

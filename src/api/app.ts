@@ -13,6 +13,7 @@ import { dirname, join, resolve } from "node:path";
 import { DEFAULT_BACKUP_LIMITS, DEFAULT_MAX_BODY_BYTES, type BackupLimits } from "../config.ts";
 import type { CacheService } from "../domain/cache.ts";
 import type { Store } from "../domain/store.ts";
+import { adjustmentRoutes } from "./adjustments.ts";
 import { artifactRoutes } from "./artifacts.ts";
 import { auditRoutes } from "./audit.ts";
 import { barRoutes } from "./bars.ts";
@@ -148,6 +149,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   barRoutes(app);
   crossSectionRoutes(app);
   calendarRoutes(app);
+  adjustmentRoutes(app);
   quoteRoutes(app);
   cacheRoutes(app);
   artifactRoutes(app);

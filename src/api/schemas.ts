@@ -40,6 +40,15 @@ export const TimestampQuery = z
   .refine((text) => DIGITS.test(text) || TIMESTAMP_TEXT.test(text), "expected epoch milliseconds, a date (YYYY-MM-DD or YYYYMMDD) or an ISO-8601 date-time")
   .openapi({ type: "string", example: "2024-01-02T09:30:00+08:00" });
 
+/**
+ * An instant in a query string (`asOf`), for an option the store reads with toEpochMs rather
+ * than as a range bound: digits become the epoch-ms number they are (8 digits stay a date).
+ */
+export const InstantQuery = TimestampQuery.transform((text) => (DIGITS.test(text) && !/^\d{8}$/.test(text) ? Number(text) : text)).openapi({
+  type: "string",
+  example: "2024-07-11T09:20:00+08:00",
+});
+
 /** A positive whole number in a query string, without coercing anything else. */
 export const LimitQuery = z
   .string()

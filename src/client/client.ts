@@ -20,6 +20,9 @@
  * the API's 404.
  */
 import type { Health, Info, Ready } from "../api/symbols.ts";
+import type { AdjustmentFactorRow, InsertActionsOptions, StoredCorporateAction } from "../domain/adjusted-reads.ts";
+import type { AdjustmentFactor } from "../domain/adjustment.ts";
+import type { CorporateAction } from "../domain/corporate-action.ts";
 import type { Artifact, ArtifactInput } from "../domain/artifact.ts";
 import type { AuditEntry, AuditVerification } from "../domain/audit.ts";
 import type { Bar, BarInput } from "../domain/bar.ts";
@@ -191,6 +194,17 @@ export function createClient(options: ClientOptions) {
       },
     },
 
+    adjustments: {
+      /** Factor rows (knownAt defaults to the date's local midnight, source to "manual"); resolves with the rows written. */
+      insert: async (symbol: string, rows: readonly AdjustmentFactorRow[]) =>
+        (await json<{ written: number }>("PUT", `/v1/adjustments/${segment(symbol)}`, { body: { factors: rows } })).written,
+      list: (symbol: string, options: { asOf?: TimestampInput } = {}) => json<AdjustmentFactor[]>("GET", `/v1/adjustments/${segment(symbol)}`, { query: { ...options } }),
+      /** Corporate actions; the server computes the factors from the closes it holds and answers them. */
+      insertActions: async (symbol: string, actions: readonly CorporateAction[], options: InsertActionsOptions = {}) =>
+        (await json<{ factors: AdjustmentFactor[] }>("PUT", `/v1/adjustments/${segment(symbol)}`, { body: { actions, ...options, knownAt: bodyTime(options.knownAt) } })).factors,
+      listActions: (symbol: string) => json<StoredCorporateAction[]>("GET", `/v1/adjustments/${segment(symbol)}/actions`),
+    },
+
     /** The server's session cache (a server without one answers StorageError NOT_SUPPORTED). */
     cache: {
       list: () => json<CacheEntry[]>("GET", "/v1/cache"),
@@ -251,6 +265,11 @@ export function createClient(options: ClientOptions) {
 /** A path segment: the symbol or name percent-encoded, never spliced in raw. */
 function segment(value: string): string {
   return encodeURIComponent(value);
+}
+
+/** A timestamp in a JSON body: a Date as epoch milliseconds (JSON would write it as text in UTC anyway). */
+function bodyTime(value: TimestampInput | undefined): number | string | undefined {
+  return value instanceof Date ? value.getTime() : value;
 }
 
 /** A query value as the API reads it: a Date or a number as epoch milliseconds. */

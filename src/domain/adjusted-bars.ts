@@ -157,9 +157,31 @@ export function adjustBars(bars: readonly Bar[] | AdjustableColumns, factors: re
  * beside 57 µs for the SQLite read (docs/library.md, "Adjusted prices").
  */
 export function adjustmentRatio(factors: readonly AdjustmentFactor[], options: AdjustOptions): (timestamp: number) => number {
+  return adjustmentRatios(factors, options).at;
+}
+
+/** adjustmentRatio's ratio by timestamp, and the one ratio of a whole range when no change point falls inside it. */
+export interface AdjustmentRatios {
+  at(timestamp: number): number;
+  /** The ratio every instant of [start, end] shares, or undefined when a factor changes inside. */
+  over(start: number, end: number): number | undefined;
+}
+
+/**
+ * adjustmentRatio with `over`: a read whose range lies in one segment (a one-day read, the
+ * common case) can scale its rows in the statement that reads them instead of bar by bar.
+ */
+export function adjustmentRatios(factors: readonly AdjustmentFactor[], options: AdjustOptions): AdjustmentRatios {
   const { mode, timeZone, asOf } = readAdjustOptions(options);
-  if (mode === "none") return () => 1;
-  return ratioFinder(ratioSchedule(timelineAt(factors, asOf), mode, asOf, timeZone));
+  if (mode === "none") return { at: () => 1, over: () => 1 };
+  const schedule = ratioSchedule(timelineAt(factors, asOf), mode, asOf, timeZone);
+  return {
+    at: ratioFinder(schedule),
+    over(start, end) {
+      const segment = countAtOrBefore(schedule.starts, start);
+      return segment === countAtOrBefore(schedule.starts, end) ? schedule.ratios[segment]! : undefined;
+    },
+  };
 }
 
 function adjustBarArray(bars: readonly Bar[], ratioAt: (timestamp: number) => number, adjustVolume: boolean): Bar[] {

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { Bar } from "./bar.ts";
+import type { AdjustMode } from "./adjusted-bars.ts";
 import { StorageError, ValidationError, type Issue } from "./errors.ts";
 import { DAY_MS, HOUR_MS, MAX_TIMESTAMP, MIN_TIMESTAMP, MINUTE_MS, TimestampError, toRangeBound, type RangeSide, type TimeReading, type TimestampInput } from "./time.ts";
 
@@ -97,6 +98,16 @@ export interface BarQuery extends RangeQuery {
    * starts, when it still waits in a worker's queue) and rejects with StorageError `CANCELLED`.
    */
   signal?: AbortSignal;
+  /**
+   * Prices as stored (`none`, the default), back-adjusted (`hfq`: x the factor in force on the
+   * bar's trading date) or forward-adjusted (`qfq`: hfq / the factor in force at `asOf`), each
+   * stored bar before any resampling (src/domain/adjusted-bars.ts).
+   */
+  adjust?: AdjustMode;
+  /** Only factors known at this instant count (point in time). Default now. */
+  asOf?: TimestampInput;
+  /** Divide volume by the price ratio too. Default false: volume and amount stay raw. */
+  adjustVolume?: boolean;
 }
 
 export interface ReadRange {
@@ -116,7 +127,7 @@ export interface ReadQuery extends ReadRange {
  */
 export const RANGE_KEYS: readonly string[] = ["start", "end"];
 export const QUERY_KEYS: readonly string[] = [...RANGE_KEYS, "limit", "order"];
-export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp", "align", "fill", "source", "signal"];
+export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp", "align", "fill", "source", "signal", "adjust", "asOf", "adjustVolume"];
 
 /**
  * What a read looks at between its pages and steps: an AbortSignal, or (in a store worker, which

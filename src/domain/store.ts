@@ -17,6 +17,9 @@ import type { CalendarData, CalendarDay, CalendarSummary } from "./calendar.ts";
 import type { Completeness } from "./session.ts";
 import type { SeriesOptions } from "./daily.ts";
 import type { CrossSection, CrossSectionQuery } from "./cross-section.ts";
+import type { AdjustmentFactor } from "./adjustment.ts";
+import type { CorporateAction } from "./corporate-action.ts";
+import type { AdjustmentFactorRow, InsertActionsOptions, StoredCorporateAction } from "./adjusted-reads.ts";
 
 /** One stored series of a symbol: its bar count and the epoch ms of its first and last bar. */
 export interface SeriesOverview {
@@ -130,6 +133,29 @@ export interface CalendarStore {
   assign(symbol: string, name: string | null): Promise<void>;
 }
 
+/**
+ * Adjustment factors and corporate actions, the same on every backend (src/domain/adjusted-reads.ts
+ * holds their rules). Rows are never changed: a correction is a row with a later knownAt.
+ */
+export interface AdjustmentStore {
+  /**
+   * Writes factor rows (knownAt defaults to the date's local midnight, source to "manual") in one
+   * transaction with one audit entry; resolves with the rows written. A row identical to a stored
+   * one is skipped; one with a stored row's date and knownAt but another factor is refused.
+   */
+  insert(symbol: string, rows: readonly AdjustmentFactorRow[]): Promise<number>;
+  /** The symbol's rows ascending by (date, knownAt); with `asOf`, only those known by then. */
+  list(symbol: string, options?: { asOf?: TimestampInput }): Promise<AdjustmentFactor[]>;
+  /**
+   * Stores corporate actions and the factors computed from every action in force with the raw
+   * close the store holds before each ex-date; resolves with the computed factors. Audited;
+   * nothing written on any error.
+   */
+  insertActions(symbol: string, actions: readonly CorporateAction[], options?: InsertActionsOptions): Promise<AdjustmentFactor[]>;
+  /** The symbol's stored actions ascending by (date, knownAt). */
+  listActions(symbol: string): Promise<StoredCorporateAction[]>;
+}
+
 export interface CompletenessQuery {
   /** Inclusive; the first stored bar's day when omitted. */
   start?: TimestampInput;
@@ -191,5 +217,6 @@ export interface Store {
   readonly artifacts: ArtifactStore;
   readonly maintenance: MaintenanceStore;
   readonly calendars: CalendarStore;
+  readonly adjustments: AdjustmentStore;
   close(): Promise<void>;
 }

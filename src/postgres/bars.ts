@@ -52,6 +52,8 @@ import type { CompletenessQuery, OverviewOptions, SeriesOverview, SymbolOverview
 import { checkDailyStamps, mergeDaily, mergeOverviews, readSeriesOptions, type SeriesOptions } from "../domain/daily.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
+import type { AdjustmentFactor } from "../domain/adjustment.ts";
+import { adjustedAsync, barAdjuster, readAdjustment, type BarAdjuster } from "../domain/adjusted-reads.ts";
 import { lockAuditChain, type AuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 
@@ -94,7 +96,27 @@ export async function cancellable<T>(query: PromiseLike<T> & { cancel(): unknown
  * `audit`, when given, records `bars.insert` and `bars.delete` in the mutation's transaction, with
  * the details SQLite's records (the Store passes it; the repository alone writes no audit).
  */
-export function createBarRepository(pool: PostgresPool, settings: BarSettings, audit?: AuditRecorder) {
+/**
+ * `factorsOf` reads a symbol's adjustment factors (every row, ascending), once per adjusted read.
+ */
+export function createBarRepository(
+  pool: PostgresPool,
+  settings: BarSettings,
+  audit?: AuditRecorder,
+  factorsOf: (symbol: string) => Promise<AdjustmentFactor[]> = async () => [],
+) {
+  /**
+   * The adjuster of a query that adjusts, its factors read now (once for the call); undefined
+   * for a raw read. Kept from being an unhandled rejection until a read awaits it.
+   */
+  function adjusterOf(symbol: string, query: BarQuery | undefined): Promise<BarAdjuster> | undefined {
+    const adjustment = readAdjustment(query, settings);
+    if (!adjustment) return undefined;
+    const adjusting = factorsOf(symbol).then((factors) => barAdjuster(factors, adjustment, settings.timezone));
+    adjusting.catch(() => {});
+    return adjusting;
+  }
+
   async function upsert(tx: SQL, symbol: string, timestamps: number[], values: (number | null)[][]): Promise<void> {
     const [open, high, low, close, volume, amount] = values;
     await tx`
@@ -206,10 +228,21 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
     );
   }
 
-  async function* resample(symbol: string, range: ReadRange, how: Resampling, signal: Cancellation | undefined): AsyncGenerator<Bar> {
-    if (how.calendar !== undefined) {
-      const bars = stored(symbol, { ...range, limit: -1, order: "asc" }, signal);
-      yield* resampleStoredAsync(bars, sessionResampler(how.calendar, how.interval, how.placement, settings.timezone));
+  /**
+   * Resampled bars: adjusted ones (`adjusting`) by the shared TypeScript resampler over adjusted
+   * stored bars, as SQLite does (clock buckets through sessionResampler with no calendar).
+   */
+  async function* resample(
+    symbol: string,
+    range: ReadRange,
+    how: Resampling,
+    signal: Cancellation | undefined,
+    adjusting?: Promise<BarAdjuster>,
+  ): AsyncGenerator<Bar> {
+    if (how.calendar !== undefined || adjusting) {
+      const rows = stored(symbol, { ...range, limit: -1, order: "asc" }, signal);
+      const bars = adjusting ? adjustedAsync(rows, adjusting) : rows;
+      yield* resampleStoredAsync(bars, sessionResampler(how.calendar ?? null, how.interval, how.placement, settings.timezone));
       return;
     }
     const plan = resamplePlan(range, how.interval as ClockInterval, how.placement, settings.timezone);
@@ -234,23 +267,27 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
    * the query asks: ascending bars, fillers on the calendar's grid, then order and limit (as
    * src/sqlite/bars.ts). Undefined for a plain read. Checked now, streamed later.
    */
-  function shaped(symbol: string, read: ReadQuery, query: BarQuery | undefined): AsyncGenerator<Bar> | undefined {
+  function shaped(symbol: string, read: ReadQuery, query: BarQuery | undefined, adjusting?: Promise<BarAdjuster>): AsyncGenerator<Bar> | undefined {
     const { interval, barTimestamp, align, fill, source } = readResampling(query, settings.barTimestamp);
     const signal = readSignal(query);
     const filling = fillingOf(symbol, interval, align, fill, settings.calendarOf);
     if (interval === undefined && !filling) return undefined;
     let asc: AsyncIterable<Bar>;
-    if (interval === undefined) asc = stored(symbol, { ...read, limit: -1, order: "asc" }, signal);
-    else if (source === "stored") asc = dailyAscending(symbol, read, undefined, signal);
+    if (interval === undefined) {
+      const rows = stored(symbol, { ...read, limit: -1, order: "asc" }, signal);
+      asc = adjusting ? adjustedAsync(rows, adjusting) : rows;
+    }
+    else if (source === "stored") asc = dailyAscending(symbol, read, undefined, signal, adjusting);
     else {
       const how = resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf);
-      asc = interval === "1d" && source === undefined ? dailyAscending(symbol, read, how, signal) : resample(symbol, read, how, signal);
+      asc = interval === "1d" && source === undefined ? dailyAscending(symbol, read, how, signal, adjusting) : resample(symbol, read, how, signal, adjusting);
     }
     if (filling) {
       const stampsFrom = (from: number) => sessionStamps(filling.calendar, filling.interval, barTimestamp, from, read.end);
       const unfilled = asc;
       asc = (async function* filled(): AsyncGenerator<Bar> {
-        const before = read.start === MIN_TIMESTAMP ? undefined : (await page(symbol, MIN_TIMESTAMP, read.start - 1, 1, "desc"))[0];
+        let before = read.start === MIN_TIMESTAMP ? undefined : (await page(symbol, MIN_TIMESTAMP, read.start - 1, 1, "desc"))[0];
+        if (before && adjusting) before = (await adjusting)(before);
         yield* fillMissingAsync(unfilled, barFiller(stampsFrom, before?.close ?? null, read.start));
       })();
     }
@@ -262,15 +299,22 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
    * sides merged, the stored day winning. Both sides are a row per trading day, so they are read
    * whole and merged as SQLite merges them (src/domain/daily.ts).
    */
-  async function* dailyAscending(symbol: string, range: ReadQuery, how: Resampling | undefined, signal: Cancellation | undefined): AsyncGenerator<Bar> {
+  async function* dailyAscending(
+    symbol: string,
+    range: ReadQuery,
+    how: Resampling | undefined,
+    signal: Cancellation | undefined,
+    adjusting: Promise<BarAdjuster> | undefined,
+  ): AsyncGenerator<Bar> {
     throwIfCancelled(signal);
     const storedDays = await days(symbol, { ...range, limit: -1, order: "asc" });
+    if (adjusting) storedDays.forEach(await adjusting);
     if (!how) {
       yield* storedDays;
       return;
     }
     const resampledDays: Bar[] = [];
-    for await (const bar of resample(symbol, range, how, signal)) resampledDays.push(bar);
+    for await (const bar of resample(symbol, range, how, signal, adjusting)) resampledDays.push(bar);
     yield* mergeDaily(storedDays, resampledDays);
   }
 
@@ -278,7 +322,12 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
   function iterate(symbol: string, query?: BarQuery): AsyncGenerator<Bar> {
     assertSymbol(symbol);
     const read = readQuery(query, settings, BAR_QUERY_KEYS);
-    return shaped(symbol, read, query) ?? stored(symbol, read, readSignal(query));
+    const adjusting = adjusterOf(symbol, query);
+    const plain = (): AsyncGenerator<Bar> => {
+      const rows = stored(symbol, read, readSignal(query));
+      return adjusting ? adjustedAsync(rows, adjusting) : rows;
+    };
+    return shaped(symbol, read, query, adjusting) ?? plain();
   }
 
   /**
@@ -354,8 +403,15 @@ export function createBarRepository(pool: PostgresPool, settings: BarSettings, a
     async getBars(symbol: string, query?: BarQuery): Promise<Bar[]> {
       assertSymbol(symbol);
       const read = readQuery(query, settings, BAR_QUERY_KEYS);
-      const stream = shaped(symbol, read, query);
-      if (!stream) return page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order, { signal: readSignal(query) });
+      const adjusting = adjusterOf(symbol, query);
+      const stream = shaped(symbol, read, query, adjusting);
+      if (!stream) {
+        // Factors first: an asOf before every factor fails before any bar is read.
+        const adjust = await adjusting;
+        const bars = await page(symbol, read.start, read.end, read.limit < 0 ? null : read.limit, read.order, { signal: readSignal(query) });
+        if (adjust) for (let i = 0; i < bars.length; i++) adjust(bars[i]!);
+        return bars;
+      }
       const bars: Bar[] = [];
       for await (const bar of stream) bars.push(bar);
       return bars;

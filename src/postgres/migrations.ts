@@ -288,6 +288,32 @@ CREATE TABLE market_data_daily (
 );
 `;
 
+/**
+ * Adjustment factors and corporate actions, as on SQLite (its migration says why known_at is in
+ * the key): a correction is a new row, nothing is updated in place.
+ */
+const V10_ADJUSTMENTS = `
+CREATE TABLE adjustment_factors (
+    symbol text NOT NULL,
+    date text NOT NULL,
+    factor double precision NOT NULL,
+    known_at bigint NOT NULL,
+    source text NOT NULL,
+    PRIMARY KEY (symbol, date, known_at)
+);
+CREATE TABLE corporate_actions (
+    symbol text NOT NULL,
+    date text NOT NULL,
+    cash double precision,
+    bonus double precision,
+    rights double precision,
+    rights_price double precision,
+    known_at bigint NOT NULL,
+    source text NOT NULL,
+    PRIMARY KEY (symbol, date, known_at)
+);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "market_data, quotes, session_cache, recovery_metrics, user_preferences, audit_log (append-only), model_artifacts", sql: V1 },
   { version: 2, description: "tradelite_ksum: sum() with SQLite's compensated summation", sql: V2_KBN_SUM },
@@ -305,6 +331,7 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   { version: 9, description: "market_data_daily: daily bars beside the minute bars", sql: V9_MARKET_DATA_DAILY },
+  { version: 10, description: "adjustment_factors and corporate_actions: adjusted prices computed on read", sql: V10_ADJUSTMENTS },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -16,6 +16,7 @@ import { readInitialSettings } from "../config.ts";
 import { withCalendars, type SettingsRequest } from "../domain/settings.ts";
 import type { Store } from "../domain/store.ts";
 import { assertTimeZone } from "../domain/time.ts";
+import { createAdjustmentRepository } from "./adjustments.ts";
 import { createArtifactRepository } from "./artifacts.ts";
 import { createAuditRepository, lockAuditChain } from "./audit.ts";
 import { createBarRepository } from "./bars.ts";
@@ -108,9 +109,11 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
     );
   };
   const calendars = createCalendarRepository(pool, audit.record, () => live.calendar);
+  const adjustments = createAdjustmentRepository(pool, live, audit.record);
   const parts = {
     calendars,
-    bars: createBarRepository(pool, withCalendars(live, calendars.calendarOf), audit.record),
+    adjustments,
+    bars: createBarRepository(pool, withCalendars(live, calendars.calendarOf), audit.record, adjustments.factorsOf),
     crossSection: createCrossSectionReader(pool, live),
     quotes: createQuoteRepository(pool, live, audit.record),
     metrics: createMetricRepository(pool, live),
@@ -130,6 +133,7 @@ function sessionAligned(query: BarQuery | undefined): boolean {
 
 type Parts = {
   calendars: ReturnType<typeof createCalendarRepository>;
+  adjustments: ReturnType<typeof createAdjustmentRepository>;
   bars: ReturnType<typeof createBarRepository>;
   crossSection: ReturnType<typeof createCrossSectionReader>;
   quotes: ReturnType<typeof createQuoteRepository>;
@@ -151,7 +155,7 @@ function view(
   /** Refuses calls after close(); runs the call as this view's actor. */
   const call = <T>(work: () => Promise<T>): Promise<T> =>
     whenOpen(state.closed, () => (actor === undefined ? work() : audit.record.as(actor, work)));
-  const { bars, quotes, metrics, prefs, artifacts, maintenance, calendars } = parts;
+  const { bars, quotes, metrics, prefs, artifacts, maintenance, calendars, adjustments } = parts;
   const store: CacheCapableStore = {
     backend: "postgres",
     get timezone() {
@@ -235,6 +239,12 @@ function view(
       replaceYear: (name, year, days) => call(() => calendars.replaceYear(name, year, days)),
       of: (symbol) => call(() => calendars.of(symbol)),
       assign: (symbol, name) => call(() => calendars.assign(symbol, name)),
+    },
+    adjustments: {
+      insert: (symbol, rows) => call(() => adjustments.insert(symbol, rows)),
+      list: (symbol, options) => call(() => adjustments.list(symbol, options)),
+      insertActions: (symbol, actions, options) => call(() => adjustments.insertActions(symbol, actions, options)),
+      listActions: (symbol) => call(() => adjustments.listActions(symbol)),
     },
     maintenance: {
       checkpoint: (mode) => call(() => maintenance.checkpoint(mode)),

@@ -13,6 +13,7 @@ import type { Completeness } from "../domain/session.ts";
 import type { SeriesOptions } from "../domain/daily.ts";
 import type { CrossSection, CrossSectionQuery } from "../domain/cross-section.ts";
 import { assertCalendarStored, createCalendarRepository, type CalendarRepository } from "./calendars.ts";
+import { createAdjustmentRepository, type AdjustmentRepository } from "./adjustments.ts";
 import { createArtifactRepository, type ArtifactRepository } from "./artifacts.ts";
 import { createAuditRepository, type AuditRepository } from "./audit.ts";
 import { createBarRepository, type BarRepository } from "./bars.ts";
@@ -42,6 +43,7 @@ export class Database {
   readonly #artifacts: ArtifactRepository;
   readonly #maintenance: Maintenance;
   readonly #calendars: CalendarRepository;
+  readonly #adjustments: AdjustmentRepository;
   readonly #settings: SettingsRepository;
   /** The stored settings, read by every repository at each call (updateSettings changes them). */
   readonly #live: LiveSettings;
@@ -68,7 +70,8 @@ export class Database {
       const record = this.#audit.record;
       const calendars = createCalendarRepository(conn, record, () => live.calendar);
       this.#calendars = calendars;
-      this.#bars = createBarRepository(conn, withCalendars(live, calendars.calendarOf), record);
+      this.#adjustments = createAdjustmentRepository(conn, live, record);
+      this.#bars = createBarRepository(conn, withCalendars(live, calendars.calendarOf), record, this.#adjustments.factorsOf);
       this.#crossSection = createCrossSectionReader(conn, live);
       this.#quotes = createQuoteRepository(conn, live, record);
       this.#cacheEntries = createCacheMetaRepository(conn);
@@ -202,6 +205,16 @@ export class Database {
   get calendars(): CalendarRepository {
     this.#open();
     return this.#calendars;
+  }
+
+  /**
+   * Adjustment factors and corporate actions: insert(symbol, rows), list(symbol, { asOf }),
+   * insertActions(symbol, actions, options), listActions(symbol). Reads adjust with them
+   * (`getBars(symbol, { adjust: "qfq" })`).
+   */
+  get adjustments(): AdjustmentRepository {
+    this.#open();
+    return this.#adjustments;
   }
 
   insertQuotes(symbol: string, quotes: readonly QuoteInput[] | QuoteColumns): number {

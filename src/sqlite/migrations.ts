@@ -192,6 +192,34 @@ CREATE TABLE market_data_daily (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * Adjustment factors and corporate actions (src/domain/adjustment.ts, corporate-action.ts):
+ * prices stay raw in market_data; these are applied on read. A correction is a new row with a
+ * later known_at, so known_at is part of the key and nothing is ever updated in place. `date`
+ * is the ex-date (YYYY-MM-DD, text compares in date order), `known_at` epoch ms UTC.
+ */
+const ADJUSTMENT_TABLES = `
+CREATE TABLE adjustment_factors (
+    symbol TEXT NOT NULL,
+    date TEXT NOT NULL,
+    factor REAL NOT NULL,
+    known_at INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (symbol, date, known_at)
+) WITHOUT ROWID;
+CREATE TABLE corporate_actions (
+    symbol TEXT NOT NULL,
+    date TEXT NOT NULL,
+    cash REAL,
+    bonus REAL,
+    rights REAL,
+    rights_price REAL,
+    known_at INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (symbol, date, known_at)
+) WITHOUT ROWID;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -249,6 +277,13 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "market_data_daily: daily bars beside the minute bars",
     up(conn) {
       conn.sqlite.exec(V8_MARKET_DATA_DAILY);
+    },
+  },
+  {
+    version: 9,
+    description: "adjustment_factors and corporate_actions: adjusted prices computed on read",
+    up(conn) {
+      conn.sqlite.exec(ADJUSTMENT_TABLES);
     },
   },
 ];

@@ -23,33 +23,47 @@ export interface SeriesReader<Row extends { timestamp: number }> {
   delete(symbol: string, range: ReadRange): number;
 }
 
+/**
+ * The range read of `table` as fixed statements, the selected `columns` our own constant text
+ * (`scaled`: it uses ?1, a scale factor passed before the range). Four texts: a plain range read carries no
+ * LIMIT, which keeps it as fast as bare .all().
+ */
+export function prepareRangeSelect<Row>(conn: Connection, table: string, columns: string, scaled = false) {
+  const first = scaled ? 2 : 1;
+  const range = `WHERE symbol = ?${first} AND timestamp BETWEEN ?${first + 1} AND ?${first + 2}`;
+  const prepareSelect = (order: string, limit: string) =>
+    conn.prepare<Row>(`SELECT ${columns} FROM ${table} ${range} ORDER BY timestamp ${order}${limit}`);
+  const statements: Record<"asc" | "desc", { all: Statement<Row>; limited: Statement<Row> }> = {
+    asc: { all: prepareSelect("ASC", ""), limited: prepareSelect("ASC", ` LIMIT ?${first + 3}`) },
+    desc: { all: prepareSelect("DESC", ""), limited: prepareSelect("DESC", ` LIMIT ?${first + 3}`) },
+  };
+  return (symbol: string, start: number, end: number, limit: number, order: "asc" | "desc", scale?: number): Row[] => {
+    // An iterator may be resumed after close(); say so instead of "Statement has finalized".
+    conn.assertOpen();
+    const { all, limited } = statements[order];
+    if (scale !== undefined) {
+      return guard(() =>
+        limit < 0
+          ? all.all(scale as never, symbol as never, start as never, end as never)
+          : limited.all(scale as never, symbol as never, start as never, end as never, limit as never),
+      );
+    }
+    return guard(() =>
+      limit < 0
+        ? all.all(symbol as never, start as never, end as never)
+        : limited.all(symbol as never, start as never, end as never, limit as never),
+    );
+  };
+}
+
 /** `table` and `fields` are our own constants, never input. */
 export function prepareSeries<Row extends { timestamp: number }>(
   conn: Connection,
   table: string,
   fields: readonly string[],
 ): SeriesReader<Row> {
-  const columns = ["timestamp", ...fields].join(", ");
-  const range = "WHERE symbol = ? AND timestamp BETWEEN ? AND ?";
-  const prepareSelect = (order: string, limit: string) =>
-    conn.prepare<Row>(`SELECT ${columns} FROM ${table} ${range} ORDER BY timestamp ${order}${limit}`);
-  // Four fixed texts: a plain range read carries no LIMIT, which keeps it as fast as bare .all().
-  const statements: Record<"asc" | "desc", { all: Statement<Row>; limited: Statement<Row> }> = {
-    asc: { all: prepareSelect("ASC", ""), limited: prepareSelect("ASC", " LIMIT ?") },
-    desc: { all: prepareSelect("DESC", ""), limited: prepareSelect("DESC", " LIMIT ?") },
-  };
-  const remove = conn.prepare(`DELETE FROM ${table} ${range}`);
-
-  function select(symbol: string, start: number, end: number, limit: number, order: "asc" | "desc"): Row[] {
-    // An iterator may be resumed after close(); say so instead of "Statement has finalized".
-    conn.assertOpen();
-    const { all, limited } = statements[order];
-    return guard(() =>
-      limit < 0
-        ? all.all(symbol as never, start as never, end as never)
-        : limited.all(symbol as never, start as never, end as never, limit as never),
-    );
-  }
+  const select = prepareRangeSelect<Row>(conn, table, ["timestamp", ...fields].join(", "));
+  const remove = conn.prepare(`DELETE FROM ${table} WHERE symbol = ? AND timestamp BETWEEN ? AND ?`);
 
   return {
     read(symbol, query) {

@@ -85,6 +85,12 @@ export function createSqliteStore(db: Database, actor?: string): CacheCapableSto
       of: (symbol) => run(() => db.calendars.of(symbol)),
       assign: (symbol, name) => write(() => db.calendars.assign(symbol, name)),
     },
+    adjustments: {
+      insert: (symbol, rows) => write(() => db.adjustments.insert(symbol, rows)),
+      list: (symbol, options) => run(() => db.adjustments.list(symbol, options)),
+      insertActions: (symbol, actions, options) => write(() => db.adjustments.insertActions(symbol, actions, options)),
+      listActions: (symbol) => run(() => db.adjustments.listActions(symbol)),
+    },
     // What `new SessionCache({ store })` runs on: this Database, its transactions and its lock.
     [CACHE_BACKEND]: () => createCacheBackend(db, actor),
     close: () => run(() => db.close()),

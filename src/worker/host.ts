@@ -166,6 +166,10 @@ const HANDLERS: Record<string, Handler> = {
   "calendars.replaceYear": (db, [name, year, days]) => db.calendars.replaceYear(name, year, days),
   "calendars.of": (db, [symbol]) => db.calendars.of(symbol),
   "calendars.assign": (db, [symbol, name]) => db.calendars.assign(symbol, name),
+  "adjustments.insert": (db, [symbol, rows]) => db.adjustments.insert(symbol, rows),
+  "adjustments.list": (db, [symbol, options]) => db.adjustments.list(symbol, options),
+  "adjustments.insertActions": (db, [symbol, actions, options]) => db.adjustments.insertActions(symbol, actions, options),
+  "adjustments.listActions": (db, [symbol]) => db.adjustments.listActions(symbol),
   insertQuotes: (db, [symbol, quotes]) => asGiven(quotes, QUOTE_FIELDS, (input) => db.insertQuotes(symbol, input as never)),
   getQuotes: (db, [symbol, query]) => db.getQuotes(symbol, query),
   iterOpen: (db, [id, symbol, query]) => {

@@ -389,6 +389,12 @@ function view(shared: Shared, actor: string | undefined): Store {
       head: () => read("audit.head"),
       verify: (options) => read("audit.verify", options),
     },
+    adjustments: {
+      insert: (symbol, rows) => write("adjustments.insert", symbol, rows),
+      list: (symbol, options) => read("adjustments.list", symbol, options),
+      insertActions: (symbol, actions, options) => write("adjustments.insertActions", symbol, actions, options),
+      listActions: (symbol) => read("adjustments.listActions", symbol),
+    },
     artifacts: {
       register: (input, options) => (shared.closed ? closed() : guardInput(() => checkArtifact(input), () => write("artifacts.register", input, options))),
       get: (name, version) => read("artifacts.get", name, version),

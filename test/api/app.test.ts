@@ -32,6 +32,8 @@ describe("GET /openapi.json", () => {
       "/v1/calendars/{name}": ["get", "put"],
       "/v1/calendars/{name}/years/{year}": ["put"],
       "/v1/symbols/{symbol}/calendar": ["get", "put"],
+      "/v1/adjustments/{symbol}": ["get", "put"],
+      "/v1/adjustments/{symbol}/actions": ["get"],
       "/v1/quotes/{symbol}": ["get", "post"],
       "/v1/cache": ["get"],
       "/v1/cache/{symbol}": ["get", "post"],

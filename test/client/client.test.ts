@@ -101,6 +101,22 @@ describe("bars", () => {
     expect(refused).toBeInstanceOf(ValidationError);
   });
 
+  test("adjustments: factors and actions written and listed as the store does; getBars adjusts with asOf and adjustVolume", async () => {
+    const days = [{ timestamp: "2024-06-04", close: 30 }, { timestamp: "2024-06-05", close: 29 }].map((day) => ({ ...day, open: day.close, high: day.close, low: day.close, volume: 100, amount: 3_000 }));
+    await client.insertBars("600036.SH", days, { interval: "1d" });
+    const computed = await client.adjustments.insertActions("600036.SH", [{ date: "2024-06-05", cash: 1 }], { source: "tdx" });
+    expect(computed.map((row) => row.date)).toEqual(["2024-06-05"]);
+    expect(await client.adjustments.listActions("600036.SH")).toEqual(await store.adjustments.listActions("600036.SH"));
+    expect(await client.adjustments.insert("600036.SH", [{ date: "2024-06-06", factor: 2, knownAt: new Date("2024-06-06T08:00:00+08:00") }])).toBe(1);
+    const listed = await client.adjustments.list("600036.SH", { asOf: new Date("2024-06-05T12:00:00+08:00") });
+    expect(listed).toEqual(computed);
+    const query = { interval: "1d", source: "stored", adjust: "qfq", asOf: "2024-06-05T12:00:00+08:00", adjustVolume: true } as const;
+    expect(await client.getBars("600036.SH", query)).toEqual(await store.getBars("600036.SH", query));
+    const error = await client.adjustments.insert("600036.SH", [{ date: "2024-06-07", factor: -1 }]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as ValidationError).issues[0]).toMatchObject({ row: 0, field: "factor" });
+  });
+
   test("completeness follows the calendar the client assigns", async () => {
     await client.calendars.assign("600519.SH", "XSHG");
     expect(await client.calendars.of("600519.SH")).toBe("XSHG");

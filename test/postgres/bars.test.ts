@@ -62,9 +62,11 @@ describe.skipIf(!available)("migrations on a real server", () => {
       expect(applied.map((row: { version: number }) => row.version)).toEqual(POSTGRES_MIGRATIONS.map((migration) => migration.version));
       const tables = await pools[0]!.sql`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`;
       expect(tables.map((row: { table_name: string }) => row.table_name)).toEqual([
+        "adjustment_factors",
         "audit_log",
         "calendar_days",
         "calendars",
+        "corporate_actions",
         "market_data",
         "market_data_daily",
         "model_artifacts",
@@ -107,8 +109,11 @@ describe.skipIf(!available)("migrations on a real server", () => {
       // The previous schema exactly: this one without migration 9's table and its record.
       await owner.sql`DROP TABLE market_data_daily`;
       await owner.sql`DELETE FROM schema_migrations WHERE version = 9`;
-      expect(POSTGRES_SCHEMA_VERSION).toBe(9);
-      expect(await migratePostgres(owner.sql)).toBe(9);
+      // Migration 10's tables go too: a schema-8 database had neither.
+      await owner.sql`DROP TABLE adjustment_factors, corporate_actions`;
+      await owner.sql`DELETE FROM schema_migrations WHERE version = 10`;
+      expect(POSTGRES_SCHEMA_VERSION).toBe(10);
+      expect(await migratePostgres(owner.sql)).toBe(10);
       expect(await bars.getBars("000001.SH")).toEqual(before);
       const key = await owner.sql`SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
                                   WHERE i.indrelid = 'market_data_daily'::regclass AND i.indisprimary ORDER BY a.attnum`;

@@ -9,6 +9,7 @@ import { settingsConformance, type Reopen } from "./settings-conformance.ts";
 import { dailySeriesConformance } from "./conformance-daily.ts";
 import { cancellationConformance } from "./conformance-cancel.ts";
 import { crossSectionConformance } from "./conformance-cross-section.ts";
+import { adjustmentConformance } from "./conformance-adjustments.ts";
 
 export interface StoreFactoryOptions {
   timezone?: string;
@@ -56,6 +57,7 @@ export function storeConformance(name: string, openStore: StoreFactory, reopen?:
     dailySeriesConformance(fresh);
     cancellationConformance(fresh);
     crossSectionConformance(fresh);
+    adjustmentConformance(fresh);
 
     test("the store names its timezone and bar stamping, as opened (a view keeps them)", async () => {
       const plain = await fresh();
