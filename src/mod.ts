@@ -77,4 +77,5 @@ export {
   type StoreSettings,
 } from "./domain/settings.ts";
 export { assertSymbol, isSymbol, MAX_SYMBOL_LENGTH } from "./domain/symbol.ts";
+export { EXCHANGES, normalizeSymbol, type Exchange, type NormalizeSymbolOptions } from "./domain/instrument-symbol.ts";
 export { toEpochMs, type TimestampInput } from "./domain/time.ts";
