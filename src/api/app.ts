@@ -17,6 +17,7 @@ import { artifactRoutes } from "./artifacts.ts";
 import { auditRoutes } from "./audit.ts";
 import { barRoutes } from "./bars.ts";
 import { calendarRoutes } from "./calendars.ts";
+import { instrumentRoutes } from "./instruments.ts";
 import { accessRecorder, routePattern, type AccessLogger } from "./access-log.ts";
 import { bodyLimit, strictJsonBody } from "./body.ts";
 import { cacheRoutes } from "./cache.ts";
@@ -143,6 +144,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   symbolRoutes(app, packageJson.version);
   barRoutes(app);
   calendarRoutes(app);
+  instrumentRoutes(app);
   quoteRoutes(app);
   cacheRoutes(app);
   artifactRoutes(app);

@@ -30,6 +30,7 @@ import type { SeriesOptions } from "../domain/daily.ts";
 import { NotFoundError, StorageError } from "../domain/errors.ts";
 import { formatSessions } from "../domain/calendar.ts";
 import type { CheckpointMode, CheckpointResult, IntegrityResult, MaintenanceStats } from "../domain/maintenance.ts";
+import type { Instrument, InstrumentInput, InstrumentQuery, InstrumentStatusRow } from "../domain/instrument.ts";
 import type { Metric, MetricLabels, MetricSummary } from "../domain/metric.ts";
 import type { JsonValue, Preference } from "../domain/preference.ts";
 import type { BarQuery, RangeQuery, TimeRange } from "../domain/query.ts";
@@ -179,6 +180,19 @@ export function createClient(options: ClientOptions) {
       assign: async (symbol: string, name: string | null): Promise<void> => {
         await request("PUT", `/v1/symbols/${segment(symbol)}/calendar`, { body: { calendar: name } });
       },
+    },
+
+    instruments: {
+      /** All or nothing; the number written. */
+      put: async (rows: readonly InstrumentInput[]) => (await json<{ written: number }>("PUT", "/v1/instruments", { body: rows })).written,
+      get: async (symbol: string): Promise<Instrument | null> => {
+        const found = await orNull(json<Instrument & { statusHistory?: InstrumentStatusRow[] }>("GET", `/v1/instruments/${segment(symbol)}`));
+        if (found) delete found.statusHistory;
+        return found;
+      },
+      /** NotFoundError when the symbol has no instrument, as the store answers. */
+      statusHistory: async (symbol: string) => (await json<{ statusHistory: InstrumentStatusRow[] }>("GET", `/v1/instruments/${segment(symbol)}`)).statusHistory,
+      list: (query: InstrumentQuery = {}) => json<Instrument[]>("GET", "/v1/instruments", { query: { ...query } }),
     },
 
     /** The server's session cache (a server without one answers StorageError NOT_SUPPORTED). */

@@ -30,6 +30,9 @@ export function createSqliteStore(db: Database, actor?: string): CacheCapableSto
     get calendar() {
       return db.calendar;
     },
+    get normalizeSymbols() {
+      return db.normalizeSymbols;
+    },
     updateSettings: (change, options) => write(() => db.updateSettings(change, options)),
     withActor: actorViews((name) => createSqliteStore(db, name)),
     insertBars: (symbol, bars, options) => write(() => db.insertBars(symbol, bars, options)),
@@ -83,6 +86,14 @@ export function createSqliteStore(db: Database, actor?: string): CacheCapableSto
       replaceYear: (name, year, days) => write(() => db.calendars.replaceYear(name, year, days)),
       of: (symbol) => run(() => db.calendars.of(symbol)),
       assign: (symbol, name) => write(() => db.calendars.assign(symbol, name)),
+    },
+    instruments: {
+      put: (rows) => write(() => db.instruments.put(rows)),
+      get: (symbol) => run(() => db.instruments.get(symbol)),
+      has: (symbol) => run(() => db.instruments.has(symbol)),
+      list: (query) => run(() => db.instruments.list(query)),
+      setStatus: (symbol, rows) => write(() => db.instruments.setStatus(symbol, rows)),
+      statusHistory: (symbol) => run(() => db.instruments.statusHistory(symbol)),
     },
     // What `new SessionCache({ store })` runs on: this Database, its transactions and its lock.
     [CACHE_BACKEND]: () => createCacheBackend(db, actor),

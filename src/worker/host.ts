@@ -165,6 +165,12 @@ const HANDLERS: Record<string, Handler> = {
   "calendars.replaceYear": (db, [name, year, days]) => db.calendars.replaceYear(name, year, days),
   "calendars.of": (db, [symbol]) => db.calendars.of(symbol),
   "calendars.assign": (db, [symbol, name]) => db.calendars.assign(symbol, name),
+  "instruments.put": (db, [rows]) => db.instruments.put(rows),
+  "instruments.get": (db, [symbol]) => db.instruments.get(symbol),
+  "instruments.has": (db, [symbol]) => db.instruments.has(symbol),
+  "instruments.list": (db, [query]) => db.instruments.list(query),
+  "instruments.setStatus": (db, [symbol, rows]) => db.instruments.setStatus(symbol, rows),
+  "instruments.statusHistory": (db, [symbol]) => db.instruments.statusHistory(symbol),
   insertQuotes: (db, [symbol, quotes]) => asGiven(quotes, QUOTE_FIELDS, (input) => db.insertQuotes(symbol, input as never)),
   getQuotes: (db, [symbol, query]) => db.getQuotes(symbol, query),
   iterOpen: (db, [id, symbol, query]) => {

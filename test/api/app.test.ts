@@ -30,6 +30,8 @@ describe("GET /openapi.json", () => {
       "/v1/calendars": ["get"],
       "/v1/calendars/{name}": ["get", "put"],
       "/v1/calendars/{name}/years/{year}": ["put"],
+      "/v1/instruments": ["get", "put"],
+      "/v1/instruments/{symbol}": ["get"],
       "/v1/symbols/{symbol}/calendar": ["get", "put"],
       "/v1/quotes/{symbol}": ["get", "post"],
       "/v1/cache": ["get"],

@@ -78,7 +78,7 @@ describe("tradelite init and settings", () => {
     expect((await cli(["settings", "set", "bar_timestamp", "start", "--restamp", "1d", "--db", db])).code).toBe(2);
     const opened = openDatabase({ path: db, readonly: true });
     try {
-      expect(opened.storedSettings).toEqual({ timezone: "America/New_York", barTimestamp: "end", calendar: "XSHG" });
+      expect(opened.storedSettings).toEqual({ timezone: "America/New_York", barTimestamp: "end", calendar: "XSHG", normalizeSymbols: false });
       const entries = opened.audit.query({ action: "settings.set" });
       expect(entries.map((entry) => [entry.entity, entry.details])).toEqual([
         ["timezone", { from: "Asia/Shanghai", to: "America/New_York" }],
