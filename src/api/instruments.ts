@@ -1,10 +1,11 @@
 /**
  * /v1/instruments: what each symbol is (exchange, board, lot, tick, price limit, listing) and
  * its status history. PUT upserts a JSON array of instruments, all or nothing, one audit entry;
- * the store fills in what the board implies (src/domain/instrument.ts).
+ * the store fills in what the board implies (src/domain/instrument.ts). PUT .../status upserts
+ * a symbol's status rows on date.
  */
 import { z } from "@hono/zod-openapi";
-import { BOARDS, INSTRUMENT_STATUSES, type InstrumentInput } from "../domain/instrument.ts";
+import { BOARDS, INSTRUMENT_STATUSES, type InstrumentInput, type InstrumentStatusRow } from "../domain/instrument.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
 import { jsonArrayContent, readJsonArray } from "./json-array.ts";
@@ -29,6 +30,7 @@ export const InstrumentSchema = z
   .openapi("Instrument");
 
 const StatusRowSchema = z.object({ date: z.string(), status: z.enum(INSTRUMENT_STATUSES) });
+const StatusInputSchema = z.strictObject({ date: DateText, status: z.string().max(16).openapi({ example: "ST" }) });
 
 /** One instrument as PUT takes it: the symbol, and whatever else is known. */
 const InstrumentInputSchema = z.strictObject({
@@ -95,6 +97,21 @@ export function instrumentRoutes(app: Api): void {
     async (c) => {
       const rows = (await readJsonArray(c, InstrumentInputSchema)) as InstrumentInput[];
       return c.json({ written: (await c.var.store.instruments.put(rows)).length }, 200);
+    },
+  );
+
+  app.openapi(
+    route({
+      method: "put",
+      path: "/v1/instruments/{symbol}/status",
+      summary: "Upsert a stored instrument's status rows on date (a JSON array of { date, status }); one audit entry; the whole history back",
+      request: { params: SymbolParam, body: { required: true, content: { "application/json": jsonArrayContent(app, "InstrumentStatusInput", StatusInputSchema) } } },
+      responses: { 200: { description: "the status history by date", content: { "application/json": { schema: z.array(StatusRowSchema) } } }, ...errorResponses(400, 404, 413, 415) },
+    }),
+    async (c) => {
+      const { symbol } = c.req.valid("param");
+      const rows = (await readJsonArray(c, StatusInputSchema)) as InstrumentStatusRow[];
+      return c.json(await c.var.store.instruments.setStatus(symbol, rows), 200);
     },
   );
 }

@@ -193,6 +193,8 @@ export function createClient(options: ClientOptions) {
       /** NotFoundError when the symbol has no instrument, as the store answers. */
       statusHistory: async (symbol: string) => (await json<{ statusHistory: InstrumentStatusRow[] }>("GET", `/v1/instruments/${segment(symbol)}`)).statusHistory,
       list: (query: InstrumentQuery = {}) => json<Instrument[]>("GET", "/v1/instruments", { query: { ...query } }),
+      /** Upserts status rows on date; the whole history back. NotFoundError without an instrument. */
+      setStatus: (symbol: string, rows: readonly InstrumentStatusRow[]) => json<InstrumentStatusRow[]>("PUT", `/v1/instruments/${segment(symbol)}/status`, { body: rows }),
     },
 
     /** The server's session cache (a server without one answers StorageError NOT_SUPPORTED). */

@@ -32,6 +32,7 @@ describe("GET /openapi.json", () => {
       "/v1/calendars/{name}/years/{year}": ["put"],
       "/v1/instruments": ["get", "put"],
       "/v1/instruments/{symbol}": ["get"],
+      "/v1/instruments/{symbol}/status": ["put"],
       "/v1/symbols/{symbol}/calendar": ["get", "put"],
       "/v1/quotes/{symbol}": ["get", "post"],
       "/v1/cache": ["get"],

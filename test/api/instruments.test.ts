@@ -49,7 +49,9 @@ describe("/v1/instruments", () => {
     expect(all.body.map((each: { symbol: string }) => each.symbol)).toEqual(["000002.SZ", "600519.SH", "688981.SH"]);
     expect((await send("GET", "/v1/instruments?exchange=SH&board=star")).body.map((each: { symbol: string }) => each.symbol)).toEqual(["688981.SH"]);
 
-    await store.instruments.setStatus("000002.SZ", [{ date: "2024-01-02", status: "ST" }]);
+    const status = await send("PUT", "/v1/instruments/000002.SZ/status", [{ date: "20240102", status: "ST" }]);
+    expect(status).toEqual({ status: 200, body: [{ date: "2024-01-02", status: "ST" }] });
+    expect((await store.audit.query({ action: "instruments.status" })).map((entry) => entry.entity)).toEqual(["000002.SZ"]);
     expect((await send("GET", "/v1/instruments?status=ST&asOf=20240103")).body.map((each: { symbol: string }) => each.symbol)).toEqual(["000002.SZ"]);
     expect((await send("GET", "/v1/instruments?status=ST&asOf=2023-12-29")).body).toEqual([]);
 
@@ -77,6 +79,11 @@ describe("/v1/instruments", () => {
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe("NOT_FOUND");
     expect((await send("PUT", "/v1/instruments", { symbol: "601398.SH" })).status).toBe(422);
+    expect((await send("PUT", "/v1/instruments/601398.SH/status", [{ date: "2024-01-02", status: "ST" }])).status).toBe(404);
+    const badStatus = await send("PUT", "/v1/instruments/600519.SH/status", [{ date: "2024-01-02", status: "PT" }]);
+    expect(badStatus.status).toBe(422);
+    expect(badStatus.body.error.details).toEqual([expect.objectContaining({ row: 0, field: "status" })]);
+    expect(await store.instruments.statusHistory("600519.SH")).toEqual([]);
     expect((await send("PUT", "/v1/instruments", "[{")).status).toBe(400);
   });
 });

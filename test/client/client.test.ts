@@ -132,7 +132,8 @@ describe("the other records", () => {
     expect(await client.instruments.get("600036.SH")).toEqual(await store.instruments.get("600036.SH"));
     expect((await client.instruments.get("600036.SH"))?.board).toBe("main");
     expect(await client.instruments.get("601398.SH")).toBeNull();
-    await store.instruments.setStatus("600036.SH", [{ date: "2020-01-02", status: "ST" }]);
+    expect(await client.instruments.setStatus("600036.SH", [{ date: "2020-01-02", status: "ST" }])).toEqual(await store.instruments.statusHistory("600036.SH"));
+    expect(await client.instruments.setStatus("601398.SH", [{ date: "2020-01-02", status: "ST" }]).catch((error: unknown) => error)).toBeInstanceOf(NotFoundError);
     expect(await client.instruments.statusHistory("600036.SH")).toEqual([{ date: "2020-01-02", status: "ST" }]);
     expect(await client.instruments.statusHistory("601398.SH").catch((error: unknown) => error)).toBeInstanceOf(NotFoundError);
     expect((await client.instruments.list({ board: "chinext" })).map((each) => each.symbol)).toEqual(["300750.SZ"]);
