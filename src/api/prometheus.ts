@@ -307,6 +307,7 @@ function timedStore(store: Store, observer: (operation: string) => (seconds: num
     artifacts: group("artifacts", store.artifacts),
     maintenance: group("maintenance", store.maintenance),
     calendars: group("calendars", store.calendars),
+    instruments: group("instruments", store.instruments),
   };
   // The rest is the store's own, reached through the prototype: the settings' getters (a change
   // shows through), iterateBars, close, and what a backend adds (the worker store's `workers`).

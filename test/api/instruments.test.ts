@@ -59,6 +59,10 @@ describe("/v1/instruments", () => {
     expect(one.status).toBe(200);
     expect(one.body).toEqual({ ...(await store.instruments.get("000002.SZ")), statusHistory: [{ date: "2024-01-02", status: "ST" }] });
     expect(one.body).toMatchObject({ board: "main", lotSize: 100, tickSize: 0.01, priceLimitPct: 10, calendar: "XSHE" });
+    // The store calls are timed like every other store operation.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/tradelite_store_operation_duration_seconds_count\{operation="instruments\.put"\} 1\n/);
+    expect(metrics).toMatch(/tradelite_store_operation_duration_seconds_count\{operation="instruments\.list"\} \d+\n/);
   });
 
   test("refusals: a bad row (422 naming row and field, nothing written), an unknown filter or status (422), an unknown symbol (404), not an array", async () => {
