@@ -14,6 +14,7 @@ import { exportCommand } from "./cli/export.ts";
 import { gapsCommand } from "./cli/gaps.ts";
 import { importCommand } from "./cli/import.ts";
 import { initCommand } from "./cli/init.ts";
+import { instrumentsCommand } from "./cli/instruments.ts";
 import { maintainCommand } from "./cli/maintain.ts";
 import { migrateCommand } from "./cli/migrate.ts";
 import { overviewCommand } from "./cli/overview.ts";
@@ -48,6 +49,7 @@ export const COMMANDS: readonly Command[] = [
   snapshotCommand,
   gapsCommand,
   calendarCommand,
+  instrumentsCommand,
   dailyDiffCommand,
   compactCommand,
   maintainCommand,

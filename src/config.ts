@@ -31,6 +31,8 @@ export interface DatabaseOptions {
   barTimestamp?: BarTimestamp;
   /** The default calendar's name, or null for none (stored like `timezone`). Default null. */
   calendar?: string | null;
+  /** Normalize symbols (`sh600519` -> `600519.SH`) on write and read (stored like `timezone`). Default false. */
+  normalizeSymbols?: boolean;
   /**
    * Settings a new database (or one older than the settings table) is created with where the
    * options above say nothing. Never compared with what a database stores: the CLI passes
@@ -49,8 +51,8 @@ export interface DatabaseOptions {
 }
 
 /** The settings options stay undefined when not given: the database's stored values decide. */
-export type ResolvedDatabaseOptions = Required<Omit<DatabaseOptions, "timezone" | "barTimestamp" | "calendar">> &
-  Pick<DatabaseOptions, "timezone" | "barTimestamp" | "calendar">;
+export type ResolvedDatabaseOptions = Required<Omit<DatabaseOptions, "timezone" | "barTimestamp" | "calendar" | "normalizeSymbols">> &
+  Pick<DatabaseOptions, "timezone" | "barTimestamp" | "calendar" | "normalizeSymbols">;
 
 const DatabaseOptionsSchema = z.strictObject({
   path: z.string().min(1).refine((path) => !path.includes("\0"), "must not contain NUL").optional(),
@@ -59,6 +61,7 @@ const DatabaseOptionsSchema = z.strictObject({
   readonly: z.boolean().optional(),
   barTimestamp: z.enum(BAR_TIMESTAMPS).optional(),
   calendar: z.string().regex(CALENDAR_NAME, "expected a calendar name (a letter, then letters, digits, _ or -, at most 32)").nullable().optional(),
+  normalizeSymbols: z.boolean().optional(),
   initialSettings: z.unknown().optional(),
   allowSecondsLikeTimestamps: z.boolean().optional(),
   busyTimeoutMs: z.number().int().min(0).max(600_000).optional(),
@@ -80,6 +83,7 @@ export function resolveDatabaseOptions(
     readonly: given.readonly ?? false,
     barTimestamp: given.barTimestamp,
     calendar: given.calendar,
+    normalizeSymbols: given.normalizeSymbols,
     initialSettings: readInitialSettings(given.initialSettings),
     allowSecondsLikeTimestamps: given.allowSecondsLikeTimestamps ?? false,
     busyTimeoutMs: given.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,

@@ -90,4 +90,6 @@ export {
   type StoreSettings,
 } from "./domain/settings.ts";
 export { assertSymbol, isSymbol, MAX_SYMBOL_LENGTH } from "./domain/symbol.ts";
+export { BOARDS, INSTRUMENT_STATUSES, priceLimitOn, type Board, type Instrument, type InstrumentInput, type InstrumentQuery, type InstrumentStatus, type InstrumentStatusRow } from "./domain/instrument.ts";
+export { EXCHANGES, normalizeSymbol, type Exchange, type NormalizeSymbolOptions } from "./domain/instrument-symbol.ts";
 export { toEpochMs, type TimestampInput } from "./domain/time.ts";

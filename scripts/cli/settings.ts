@@ -1,5 +1,6 @@
 /**
- * `tradelite settings`: what the database remembers (time zone, bar stamping, default calendar),
+ * `tradelite settings`: what the database remembers (time zone, bar stamping, default calendar,
+ * symbol normalization),
  * and `tradelite settings set KEY VALUE` to change one, recorded in the audit log.
  */
 import { RESTAMP_INTERVALS, ValidationError, type RestampInterval, type SettingsRequest, type Store } from "../../src/mod.ts";
@@ -22,6 +23,8 @@ new value). KEY is ${KEYS.join(", ")}:
                   rewrites every bar's key: on a large database, it takes a while and holds
                   the write lock throughout
   calendar        a calendar name, or none
+  normalize_symbols  true or false: normalize every symbol (sh600519, 600519.XSHG ->
+                  600519.SH) on write and read, refusing symbols that are not A-share codes
 Processes that have the database open (a server) read a change when they next open it.
 --json prints the settings (set: the key, its old and new value) as one JSON object.
 
@@ -47,7 +50,12 @@ async function run(argv: string[]): Promise<number> {
   if (restamp !== undefined && !(RESTAMP_INTERVALS as readonly string[]).includes(restamp)) {
     throw new UsageError(`--restamp takes the interval the stored bars cover: ${RESTAMP_INTERVALS.join(", ")}`);
   }
-  const change: SettingsRequest = name === "calendar" ? { calendar: value === "none" ? null : value } : ({ [name]: value } as SettingsRequest);
+  const change: SettingsRequest =
+    name === "calendar"
+      ? { calendar: value === "none" ? null : value }
+      : name === "normalizeSymbols"
+        ? { normalizeSymbols: value === "true" ? true : value === "false" ? false : (value as never) }
+        : ({ [name]: value } as SettingsRequest);
   const store = await openCliStore(choice, { existing: true });
   try {
     const before = storedSettings(store);
@@ -76,7 +84,7 @@ async function run(argv: string[]): Promise<number> {
 }
 
 function storedSettings(store: Store) {
-  return { timezone: store.timezone, barTimestamp: store.barTimestamp, calendar: store.calendar };
+  return { timezone: store.timezone, barTimestamp: store.barTimestamp, calendar: store.calendar, normalizeSymbols: store.normalizeSymbols };
 }
 
 /** How many bars the change just made moved: its audit entry counts them (0 on an empty database). */
@@ -99,6 +107,7 @@ async function show(choice: StoreChoice, json: boolean): Promise<number> {
       [SETTING_KEYS.timezone, store.timezone],
       [SETTING_KEYS.barTimestamp, store.barTimestamp],
       [SETTING_KEYS.calendar, store.calendar ?? "none"],
+      [SETTING_KEYS.normalizeSymbols, String(store.normalizeSymbols)],
     ]);
     return EXIT_OK;
   } finally {

@@ -19,6 +19,7 @@ import { auditRoutes } from "./audit.ts";
 import { barRoutes } from "./bars.ts";
 import { calendarRoutes } from "./calendars.ts";
 import { crossSectionRoutes } from "./cross-section.ts";
+import { instrumentRoutes } from "./instruments.ts";
 import { accessRecorder, routePattern, type AccessLogger } from "./access-log.ts";
 import { bodyLimit, strictJsonBody } from "./body.ts";
 import { cacheRoutes } from "./cache.ts";
@@ -150,6 +151,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   crossSectionRoutes(app);
   calendarRoutes(app);
   adjustmentRoutes(app);
+  instrumentRoutes(app);
   quoteRoutes(app);
   cacheRoutes(app);
   artifactRoutes(app);

@@ -112,7 +112,7 @@ export function calendarRoutes(app: Api): void {
     route({
       method: "get",
       path: "/v1/symbols/{symbol}/calendar",
-      summary: "The calendar a symbol follows: its own, else the database's default (null: none)",
+      summary: "The calendar a symbol follows: its own, else its instrument's, else the database's default (null: none)",
       request: { params: SymbolParam },
       responses: { 200: { description: "the calendar's name", content: { "application/json": { schema: z.object({ symbol: z.string(), calendar: z.string().nullable() }) } } }, ...errorResponses() },
     }),

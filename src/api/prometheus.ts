@@ -309,6 +309,7 @@ function timedStore(store: Store, observer: (operation: string) => (seconds: num
     maintenance: group("maintenance", store.maintenance),
     calendars: group("calendars", store.calendars),
     adjustments: group("adjustments", store.adjustments),
+    instruments: group("instruments", store.instruments),
   };
   // The rest is the store's own, reached through the prototype: the settings' getters (a change
   // shows through), iterateBars, close, and what a backend adds (the worker store's `workers`).

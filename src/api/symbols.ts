@@ -23,6 +23,7 @@ const Info = z.object({
   timezone: z.string().describe("the IANA zone naive timestamps are read in and day buckets follow"),
   barTimestamp: z.enum(["start", "end"]).describe("where stored bars are stamped within their interval"),
   calendar: z.string().nullable().describe("the database's default calendar, or null"),
+  normalizeSymbols: z.boolean().describe("whether every symbol is normalized (sh600519 -> 600519.SH) on write and read"),
   db: z.object({ path: z.string(), journalMode: z.string(), sizeBytes: z.number().int() }),
 });
 
@@ -107,6 +108,7 @@ export function symbolRoutes(app: Api, version: string): void {
           timezone: store.timezone,
           barTimestamp: store.barTimestamp,
           calendar: store.calendar,
+          normalizeSymbols: store.normalizeSymbols,
           db: { path: info.path, journalMode: info.journalMode, sizeBytes: info.fileBytes + info.walBytes },
         },
         200,

@@ -35,6 +35,7 @@ import type { CacheEntry, CacheRecoveryEvent, CacheRecoveryKind } from "../domai
 import { StorageError, TradeliteError, ValidationError, type StorageErrorCode } from "../domain/errors.ts";
 import { readRange, type TimeRange } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
+import { normalizeSymbol } from "../domain/instrument-symbol.ts";
 import { DAY_MS, MIN_TIMESTAMP } from "../domain/time.ts";
 import { timeSpan } from "../domain/batch.ts";
 import type { Store } from "../domain/store.ts";
@@ -121,6 +122,14 @@ export class SessionCache {
     }
   }
 
+  /**
+   * The symbol as the store keys it: normalized when the database's normalizeSymbols setting is
+   * on, so the file, its row and market_data agree on one key on every backend.
+   */
+  #key(symbol: string): string {
+    return this.store.normalizeSymbols ? normalizeSymbol(symbol) : symbol;
+  }
+
   /** "sqlite" or "postgres": where the metadata, market_data and the lock are. */
   get backend(): "sqlite" | "postgres" {
     return this.#backend.name;
@@ -133,7 +142,8 @@ export class SessionCache {
    * database) and the metadata row says so. `actor` names who the audit log credits (default:
    * the database's `actor` option).
    */
-  async storeBars(symbol: string, bars: readonly BarInput[] | BarColumns, options: CacheCallOptions = {}): Promise<StoreBarsResult> {
+  async storeBars(given: string, bars: readonly BarInput[] | BarColumns, options: CacheCallOptions = {}): Promise<StoreBarsResult> {
+    const symbol = this.#key(given);
     const actor = options?.actor;
     const fileName = cacheFileName(symbol);
     const batch = validateBars(bars, this.#backend.timezone);
@@ -206,8 +216,8 @@ export class SessionCache {
    * of the symbol's session_cache row to know the file is current, and no market_data read);
    * the part it does not cover comes from market_data.
    */
-  async getBars(symbol: string, range?: TimeRange): Promise<Bar[]> {
-    assertSymbol(symbol);
+  async getBars(given: string, range?: TimeRange): Promise<Bar[]> {
+    const symbol = this.#key(assertSymbol(given));
     const { reads } = this.#backend;
     const { start, end } = readRange(range, this.#backend.timezone);
     let entry = await reads.entry(symbol);
@@ -239,7 +249,8 @@ export class SessionCache {
   }
 
   /** Compacts the symbol's file now: dedupe (later wins), sort, retention, row and byte caps. */
-  async compact(symbol: string, options: CacheCallOptions = {}): Promise<CompactionResult> {
+  async compact(given: string, options: CacheCallOptions = {}): Promise<CompactionResult> {
+    const symbol = this.#key(given);
     const fileName = cacheFileName(symbol);
     const cache = this;
     return this.#locked(symbol, function* (tx) {
@@ -254,7 +265,8 @@ export class SessionCache {
    * Rebuilds the symbol's file from market_data under the same retention rules. Refused
    * without write-through, where the file is the only copy of its bars.
    */
-  async rebuild(symbol: string): Promise<CacheEntry> {
+  async rebuild(given: string): Promise<CacheEntry> {
+    const symbol = this.#key(given);
     const fileName = cacheFileName(symbol);
     if (!this.settings.writeThrough) {
       throw new StorageError(
@@ -272,8 +284,8 @@ export class SessionCache {
   }
 
   /** The symbol's session_cache row, or null when the symbol has no cache file. */
-  async stats(symbol: string): Promise<CacheEntry | null> {
-    assertSymbol(symbol);
+  async stats(given: string): Promise<CacheEntry | null> {
+    const symbol = this.#key(assertSymbol(given));
     return this.#backend.reads.entry(symbol);
   }
 

@@ -34,6 +34,7 @@ import type { CrossSection, CrossSectionQuery } from "../domain/cross-section.ts
 import { NotFoundError, StorageError } from "../domain/errors.ts";
 import { formatSessions } from "../domain/calendar.ts";
 import type { CheckpointMode, CheckpointResult, IntegrityResult, MaintenanceStats } from "../domain/maintenance.ts";
+import type { Instrument, InstrumentInput, InstrumentQuery, InstrumentStatusRow } from "../domain/instrument.ts";
 import type { Metric, MetricLabels, MetricSummary } from "../domain/metric.ts";
 import type { JsonValue, Preference } from "../domain/preference.ts";
 import type { BarQuery, RangeQuery, TimeRange } from "../domain/query.ts";
@@ -203,6 +204,21 @@ export function createClient(options: ClientOptions) {
       insertActions: async (symbol: string, actions: readonly CorporateAction[], options: InsertActionsOptions = {}) =>
         (await json<{ factors: AdjustmentFactor[] }>("PUT", `/v1/adjustments/${segment(symbol)}`, { body: { actions, ...options, knownAt: bodyTime(options.knownAt) } })).factors,
       listActions: (symbol: string) => json<StoredCorporateAction[]>("GET", `/v1/adjustments/${segment(symbol)}/actions`),
+    },
+
+    instruments: {
+      /** All or nothing; the number written. */
+      put: async (rows: readonly InstrumentInput[]) => (await json<{ written: number }>("PUT", "/v1/instruments", { body: rows })).written,
+      get: async (symbol: string): Promise<Instrument | null> => {
+        const found = await orNull(json<Instrument & { statusHistory?: InstrumentStatusRow[] }>("GET", `/v1/instruments/${segment(symbol)}`));
+        if (found) delete found.statusHistory;
+        return found;
+      },
+      /** NotFoundError when the symbol has no instrument, as the store answers. */
+      statusHistory: async (symbol: string) => (await json<{ statusHistory: InstrumentStatusRow[] }>("GET", `/v1/instruments/${segment(symbol)}`)).statusHistory,
+      list: (query: InstrumentQuery = {}) => json<Instrument[]>("GET", "/v1/instruments", { query: { ...query } }),
+      /** Upserts status rows on date; the whole history back. NotFoundError without an instrument. */
+      setStatus: (symbol: string, rows: readonly InstrumentStatusRow[]) => json<InstrumentStatusRow[]>("PUT", `/v1/instruments/${segment(symbol)}/status`, { body: rows }),
     },
 
     /** The server's session cache (a server without one answers StorageError NOT_SUPPORTED). */

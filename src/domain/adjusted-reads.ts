@@ -307,3 +307,23 @@ export function newActionRows(stored: readonly StoredCorporateAction[], incoming
   if (issues.length > 0) throw new ValidationError(issues);
   return fresh;
 }
+
+/** The symbol-taking methods of an adjustment repository, sync (SQLite) or async (PostgreSQL). */
+interface AdjustmentMethods {
+  insert(symbol: string, ...rest: never[]): unknown;
+  list(symbol: string, ...rest: never[]): unknown;
+  insertActions(symbol: string, ...rest: never[]): unknown;
+  listActions(symbol: string): unknown;
+}
+
+/** The repository with each method's symbol read by `key` (the store's normalizeSymbols rule); its other members as they are. */
+export function keyedAdjustments<R extends AdjustmentMethods>(repository: R, key: (symbol: string) => string): R {
+  const keyed = (method: (symbol: string, ...rest: never[]) => unknown) => (symbol: string, ...rest: never[]) => method(key(symbol), ...rest);
+  return {
+    ...repository,
+    insert: keyed(repository.insert),
+    list: keyed(repository.list),
+    insertActions: keyed(repository.insertActions),
+    listActions: keyed(repository.listActions),
+  };
+}

@@ -161,3 +161,14 @@ export function crossSectionOf(read: CrossSectionRead, rows: CrossSectionRow[]):
   }
   return { at: read.at, interval: read.interval, rows, missing };
 }
+
+/**
+ * The query with its named symbols read by `key` (the store's normalizeSymbols rule), or the
+ * query itself when there is nothing to read: a list that is not one is left to the reader's
+ * own refusal.
+ */
+export function keyCrossSectionQuery(query: CrossSectionQuery, key: ((symbol: string) => string) | null): CrossSectionQuery {
+  const symbols = (query as { symbols?: unknown } | undefined)?.symbols;
+  if (key === null || !Array.isArray(symbols) || !symbols.every((symbol) => typeof symbol === "string")) return query;
+  return { ...query, symbols: symbols.map(key) };
+}

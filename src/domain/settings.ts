@@ -17,15 +17,21 @@ export interface StoreSettings {
   barTimestamp: BarTimestamp;
   /** The default calendar's name, or null for none. */
   calendar: string | null;
+  /**
+   * Every symbol a method takes is normalized (normalizeSymbol: `sh600519` -> `600519.SH`) on
+   * write and read, and one that is not an A-share code is refused. Off by default: other
+   * markets' symbols stay as given.
+   */
+  normalizeSymbols: boolean;
 }
 
 /** What an opening option or a change names; a key left out says nothing about that setting. */
 export type SettingsRequest = Partial<StoreSettings>;
 
 /** A database created without options stores these. */
-export const DEFAULT_SETTINGS: Readonly<StoreSettings> = { timezone: "UTC", barTimestamp: "start", calendar: null };
+export const DEFAULT_SETTINGS: Readonly<StoreSettings> = { timezone: "UTC", barTimestamp: "start", calendar: null, normalizeSymbols: false };
 
-export const SETTING_NAMES = ["timezone", "barTimestamp", "calendar"] as const;
+export const SETTING_NAMES = ["timezone", "barTimestamp", "calendar", "normalizeSymbols"] as const;
 export type SettingName = (typeof SETTING_NAMES)[number];
 
 /** The key each setting is stored under (the settings table's `key`; also the CLI's KEY). */
@@ -33,6 +39,7 @@ export const SETTING_KEYS: Readonly<Record<SettingName, string>> = {
   timezone: "timezone",
   barTimestamp: "bar_timestamp",
   calendar: "calendar",
+  normalizeSymbols: "normalize_symbols",
 };
 
 /** One stored row: the value is JSON text. */
@@ -65,11 +72,14 @@ function checkSetting(name: SettingName, value: unknown, field: string, issues: 
         issues.push({ field, message: `expected a calendar name (a letter, then letters, digits, _ or -, at most 32) or null, got ${JSON.stringify(value)}` });
       }
       return;
+    case "normalizeSymbols":
+      if (typeof value !== "boolean") issues.push({ field, message: `expected true or false, got ${JSON.stringify(value)}` });
+      return;
   }
 }
 
 /**
- * Reads a settings request (opening options, or a change): only the three names, each a valid
+ * Reads a settings request (opening options, or a change): only SETTING_NAMES, each a valid
  * value; undefined leaves a setting unsaid. Throws a ValidationError naming every bad one.
  */
 export function readSettingsRequest(value: unknown): SettingsRequest {

@@ -20,6 +20,7 @@ import type { CrossSection, CrossSectionQuery } from "./cross-section.ts";
 import type { AdjustmentFactor } from "./adjustment.ts";
 import type { CorporateAction } from "./corporate-action.ts";
 import type { AdjustmentFactorRow, InsertActionsOptions, StoredCorporateAction } from "./adjusted-reads.ts";
+import type { Instrument, InstrumentInput, InstrumentQuery, InstrumentStatusRow } from "./instrument.ts";
 
 /** One stored series of a symbol: its bar count and the epoch ms of its first and last bar. */
 export interface SeriesOverview {
@@ -156,6 +157,31 @@ export interface AdjustmentStore {
   listActions(symbol: string): Promise<StoredCorporateAction[]>;
 }
 
+/**
+ * Instruments and their status history (src/domain/instrument.ts holds the rules), the same on
+ * every backend. Symbols are read by the store's symbol rule (normalized when the database's
+ * normalizeSymbols setting is on).
+ */
+export interface InstrumentStore {
+  /**
+   * Upserts whole rows on symbol (a field left out takes its default from the board and
+   * exchange); all or nothing, one audit entry per call. Resolves with the rows as stored.
+   */
+  put(rows: readonly InstrumentInput[]): Promise<Instrument[]>;
+  get(symbol: string): Promise<Instrument | null>;
+  /** Whether an instrument is stored for the symbol (what an importer asks before writing). */
+  has(symbol: string): Promise<boolean>;
+  /** Sorted by symbol; `status` filters on the status in force at `asOf` (default today). */
+  list(query?: InstrumentQuery): Promise<Instrument[]>;
+  /**
+   * Upserts status rows on date for a stored instrument (NotFoundError otherwise); one audit
+   * entry. Resolves with the symbol's whole history, by date.
+   */
+  setStatus(symbol: string, rows: readonly InstrumentStatusRow[]): Promise<InstrumentStatusRow[]>;
+  /** The symbol's status history by date (NotFoundError for a symbol with no instrument). */
+  statusHistory(symbol: string): Promise<InstrumentStatusRow[]>;
+}
+
 export interface CompletenessQuery {
   /** Inclusive; the first stored bar's day when omitted. */
   start?: TimestampInput;
@@ -176,6 +202,8 @@ export interface Store {
   readonly barTimestamp: BarTimestamp;
   /** The database's default calendar, or null. */
   readonly calendar: string | null;
+  /** Whether every method's symbol is normalized (`sh600519` -> `600519.SH`), as stored. */
+  readonly normalizeSymbols: boolean;
   /**
    * Changes stored settings: one audit entry per changed setting, in one transaction; resolves
    * with the settings now stored. A change of bar stamping is refused while bars are stored,
@@ -218,5 +246,6 @@ export interface Store {
   readonly maintenance: MaintenanceStore;
   readonly calendars: CalendarStore;
   readonly adjustments: AdjustmentStore;
+  readonly instruments: InstrumentStore;
   close(): Promise<void>;
 }

@@ -24,7 +24,8 @@ import { migrate as migratePostgres } from "../postgres/migrations.ts";
 import { READ_COMMITTED, type PostgresPool } from "../postgres/connection.ts";
 import { compareCalendars, copyCalendar, planCalendars, type CalendarPlan } from "./calendars.ts";
 
-type ColumnType = "text" | "bigint" | "float8";
+/** `date`: YYYY-MM-DD text in SQLite, a date in PostgreSQL (read back with to_char). */
+type ColumnType = "text" | "bigint" | "float8" | "date";
 
 interface TableSpec {
   readonly name: string;
@@ -91,6 +92,22 @@ export const COPIED_TABLES: readonly TableSpec[] = [
     name: "symbol_calendars",
     columns: [["symbol", "text"], ["calendar", "text"]],
     key: ["symbol"],
+    onConflict: "update",
+  },
+  {
+    // What each symbol is; after the calendars it names, before its status history.
+    name: "instruments",
+    columns: [
+      ["symbol", "text"], ["exchange", "text"], ["calendar", "text"], ["name", "text"], ["board", "text"], ["lot_size", "bigint"], ["lot_step", "bigint"],
+      ["tick_size", "float8"], ["price_limit_pct", "float8"], ["listed_date", "date"], ["delisted_date", "date"], ["updated_at", "bigint"],
+    ],
+    key: ["symbol"],
+    onConflict: "update",
+  },
+  {
+    name: "instrument_status",
+    columns: [["symbol", "text"], ["date", "date"], ["status", "text"]],
+    key: ["symbol", "date"],
     onConflict: "update",
   },
   {
@@ -299,7 +316,7 @@ export interface Difference {
 function rowText(table: TableSpec, row: Record<string, unknown>): string {
   return JSON.stringify(table.columns.map(([name, type]) => {
     const value = row[name] ?? null;
-    return value === null ? null : type === "text" ? String(value) : Number(value);
+    return value === null ? null : type === "text" || type === "date" ? String(value) : Number(value);
   }));
 }
 
@@ -349,7 +366,9 @@ export async function compareSqliteWithPostgres(sqlitePath: string, pool: Postgr
 
 /** PostgreSQL's rows of `table` in key order (keyset pages; numbers as numbers, in SQLite's order of bytes). */
 async function readPostgres(pool: PostgresPool, table: TableSpec, batchRows: number, onRow: (row: Record<string, unknown>) => void): Promise<void> {
-  const select = table.columns.map(([name, type]) => (type === "bigint" ? `${name}::float8 AS ${name}` : name)).join(", ");
+  const select = table.columns
+    .map(([name, type]) => (type === "bigint" ? `${name}::float8 AS ${name}` : type === "date" ? `to_char(${name}, 'YYYY-MM-DD') AS ${name}` : name))
+    .join(", ");
   // Text keys compare by bytes, as SQLite's BINARY collation does.
   const keys = table.key.map((name) => (table.columns.find(([column]) => column === name)![1] === "text" ? `${name} COLLATE "C"` : name)).join(", ");
   const first = `SELECT ${select} FROM ${table.name} ORDER BY ${keys} LIMIT $1`;

@@ -113,7 +113,11 @@ export async function assertCalendarStored(pool: PostgresPool, name: string): Pr
   if (!names.includes(name)) throw unknownCalendarError(name, names);
 }
 
-export function createCalendarRepository(pool: PostgresPool, audit: AuditRecorder, defaultCalendar: () => string | null) {
+/**
+ * `keyOf` is the store's symbol rule (the normalizeSymbols setting) for the symbols of() and
+ * assign() are given; refresh() and calendarOf() take symbols already keyed.
+ */
+export function createCalendarRepository(pool: PostgresPool, audit: AuditRecorder, defaultCalendar: () => string | null, keyOf: (symbol: string) => string = assertSymbol) {
   const built = new Map<string, { version: number; calendar: Calendar }>();
   /** Per symbol, the calendar name its last refresh resolved to (null: none). */
   const resolved = new Map<string, string | null>();
@@ -170,7 +174,8 @@ export function createCalendarRepository(pool: PostgresPool, audit: AuditRecorde
 
   /**
    * Resolves a symbol's calendar now and remembers it for calendarOf(): one row (its own entry,
-   * else the default, and that calendar's version); the days only when the version moved.
+   * else its instrument's calendar, else the default: the precedence src/domain/instrument.ts
+   * gives, and that calendar's version); the days only when the version moved.
    */
   async function refresh(symbol: string): Promise<{ name: string | null; calendar: Calendar | null }> {
     assertSymbol(symbol);
@@ -178,7 +183,8 @@ export function createCalendarRepository(pool: PostgresPool, audit: AuditRecorde
     return pool.run(async (sql) => {
       const [row] = (await sql`
         SELECT n.name, c.version::float8 AS version
-        FROM (SELECT coalesce((SELECT calendar FROM symbol_calendars WHERE symbol = ${symbol}), ${fallback}::text) AS name) AS n
+        FROM (SELECT coalesce((SELECT calendar FROM symbol_calendars WHERE symbol = ${symbol}),
+                              (SELECT calendar FROM instruments WHERE symbol = ${symbol}), ${fallback}::text) AS name) AS n
         LEFT JOIN calendars AS c ON c.name = n.name`) as { name: string | null; version: number | null }[];
       const name = row?.name ?? null;
       const calendar = name === null || row?.version == null ? null : await atVersion(sql, name, row.version);
@@ -216,7 +222,7 @@ export function createCalendarRepository(pool: PostgresPool, audit: AuditRecorde
     },
 
     async of(symbol: string): Promise<string | null> {
-      return (await refresh(symbol)).name;
+      return (await refresh(keyOf(assertSymbol(symbol)))).name;
     },
 
     async put(data: CalendarData): Promise<CalendarSummary> {
@@ -251,8 +257,8 @@ export function createCalendarRepository(pool: PostgresPool, audit: AuditRecorde
       return summarizeCalendar(next);
     },
 
-    async assign(symbol: string, name: string | null): Promise<void> {
-      assertSymbol(symbol);
+    async assign(given: string, name: string | null): Promise<void> {
+      const symbol = keyOf(assertSymbol(given));
       const actor = audit.actor();
       await pool.run((sql) =>
         sql.begin(READ_COMMITTED, async (tx) => {

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { checkActor } from "../domain/audit.ts";
+import { normalizeSymbol } from "../domain/instrument-symbol.ts";
 import { ValidationError } from "../domain/errors.ts";
 import { actorViews, closedError, whenOpen } from "../domain/store-view.ts";
 import { CALENDAR_NAME } from "../domain/calendar.ts";
@@ -21,6 +22,7 @@ import { createArtifactRepository } from "./artifacts.ts";
 import { createAuditRepository, lockAuditChain } from "./audit.ts";
 import { createBarRepository } from "./bars.ts";
 import { createCrossSectionReader } from "./cross-section.ts";
+import { keyCrossSectionQuery } from "../domain/cross-section.ts";
 import { assertCalendarStored, createCalendarRepository } from "./calendars.ts";
 import { createCacheBackend } from "./cache-backend.ts";
 import { CACHE_BACKEND, type CacheCapableStore } from "../domain/cache-backend.ts";
@@ -29,6 +31,7 @@ import { createMaintenance, type RunRecorder } from "./maintenance.ts";
 import { createMetricRepository, recordIn } from "./metrics.ts";
 import { migrate } from "./migrations.ts";
 import { createPreferenceRepository } from "./prefs.ts";
+import { createInstrumentRepository } from "./instruments.ts";
 import { createQuoteRepository } from "./quotes.ts";
 import { createSettingsRepository, openSettings, type LiveSettings } from "./settings.ts";
 
@@ -42,6 +45,8 @@ export interface PostgresStoreOptions extends PostgresOptions {
   barTimestamp?: BarTimestamp;
   /** The default calendar's name, or null (stored like `timezone`). Default null. */
   calendar?: string | null;
+  /** Normalize symbols (`sh600519` -> `600519.SH`) on write and read (stored like `timezone`). Default false. */
+  normalizeSymbols?: boolean;
   /** Settings a new database is created with where the options above say nothing; never compared. */
   initialSettings?: SettingsRequest;
   /** Accept numbers from 1e8 to 1e11 as epoch-ms timestamps (refused by default as probable epoch seconds). */
@@ -58,6 +63,7 @@ const OptionsSchema = z.strictObject({
   timezone: z.string().optional(),
   barTimestamp: z.enum(BAR_TIMESTAMPS).optional(),
   calendar: z.string().regex(CALENDAR_NAME, "expected a calendar name (a letter, then letters, digits, _ or -, at most 32)").nullable().optional(),
+  normalizeSymbols: z.boolean().optional(),
   initialSettings: z.unknown().optional(),
   allowSecondsLikeTimestamps: z.boolean().optional(),
   actor: z.string().optional(),
@@ -78,6 +84,7 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
   if (given.timezone !== undefined) asked.timezone = assertTimeZone(given.timezone);
   if (given.barTimestamp !== undefined) asked.barTimestamp = given.barTimestamp;
   if (given.calendar !== undefined) asked.calendar = given.calendar;
+  if (given.normalizeSymbols !== undefined) asked.normalizeSymbols = given.normalizeSymbols;
   const initial = readInitialSettings(given.initialSettings);
   const actor = checkActor(given.actor ?? "tradelite");
   const pool = new PostgresPool(given);
@@ -108,11 +115,13 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
       }),
     );
   };
-  const calendars = createCalendarRepository(pool, audit.record, () => live.calendar);
+  const key = (symbol: string) => keyOf(live, symbol);
+  const calendars = createCalendarRepository(pool, audit.record, () => live.calendar, key);
   const adjustments = createAdjustmentRepository(pool, live, audit.record);
   const parts = {
     calendars,
     adjustments,
+    instruments: createInstrumentRepository(pool, audit.record, () => live.normalizeSymbols),
     bars: createBarRepository(pool, withCalendars(live, calendars.calendarOf), audit.record, adjustments.factorsOf),
     crossSection: createCrossSectionReader(pool, live),
     quotes: createQuoteRepository(pool, live, audit.record),
@@ -131,9 +140,16 @@ function sessionAligned(query: BarQuery | undefined): boolean {
   return query?.align === "session" || query?.fill === "previous";
 }
 
+/** The key a method's symbol is stored under: normalized when the setting says so, else as given. */
+function keyOf(settings: LiveSettings, symbol: string): string {
+  // One boolean read when off: the bar methods' own symbol check runs as before.
+  return settings.normalizeSymbols ? normalizeSymbol(symbol) : symbol;
+}
+
 type Parts = {
   calendars: ReturnType<typeof createCalendarRepository>;
   adjustments: ReturnType<typeof createAdjustmentRepository>;
+  instruments: ReturnType<typeof createInstrumentRepository>;
   bars: ReturnType<typeof createBarRepository>;
   crossSection: ReturnType<typeof createCrossSectionReader>;
   quotes: ReturnType<typeof createQuoteRepository>;
@@ -155,7 +171,9 @@ function view(
   /** Refuses calls after close(); runs the call as this view's actor. */
   const call = <T>(work: () => Promise<T>): Promise<T> =>
     whenOpen(state.closed, () => (actor === undefined ? work() : audit.record.as(actor, work)));
-  const { bars, quotes, metrics, prefs, artifacts, maintenance, calendars, adjustments } = parts;
+  const { bars, quotes, metrics, prefs, artifacts, maintenance, calendars, adjustments, instruments } = parts;
+  /** Calls `work` with the symbol as stored; a refused symbol rejects the call's promise. */
+  const keyed = <T>(symbol: string, work: (key: string) => Promise<T>): Promise<T> => call(async () => work(keyOf(settings, symbol)));
   const store: CacheCapableStore = {
     backend: "postgres",
     get timezone() {
@@ -167,44 +185,56 @@ function view(
     get calendar() {
       return settings.calendar;
     },
+    get normalizeSymbols() {
+      return settings.normalizeSymbols;
+    },
     updateSettings: (change, options) =>
       call(async () => {
         if (typeof change?.calendar === "string") await assertCalendarStored(pool, change.calendar);
         return parts.settings.update(change, options);
       }),
     withActor: actorViews((name) => view(parts, audit, pool, state, settings, name)),
-    insertBars: (symbol, input, options) => call(() => bars.insertBars(symbol, input, options)),
+    insertBars: (symbol, input, options) => keyed(symbol, (key) => bars.insertBars(key, input, options)),
     // Session-aligned reads and completeness refresh the symbol's calendar first (one row; the
     // days only when another process changed them), so the synchronous lookup they make is
     // current.
     getBars: (symbol, query) =>
-      call(async () => {
-        if (sessionAligned(query)) await calendars.refresh(symbol);
-        return bars.getBars(symbol, query);
+      keyed(symbol, async (key) => {
+        if (sessionAligned(query)) await calendars.refresh(key);
+        return bars.getBars(key, query);
       }),
     async *iterateBars(symbol, query) {
       if (state.closed) throw closedError();
+      const key = keyOf(settings, symbol);
       // This body runs at the first next(), so it can refresh as getBars does. The repository's
       // own iterateBars checks its arguments when called and so cannot wait for the server:
       // called directly, it follows the calendar as this process last refreshed it (a change
       // made by another process since is seen at the next getBars, completeness or refresh).
-      if (sessionAligned(query)) await calendars.refresh(symbol);
-      for await (const bar of bars.iterateBars(symbol, query)) {
+      if (sessionAligned(query)) await calendars.refresh(key);
+      for await (const bar of bars.iterateBars(key, query)) {
         yield bar;
         if (state.closed) throw closedError("iteration");
       }
     },
-    latestBar: (symbol) => call(() => bars.latestBar(symbol)),
-    deleteBars: (symbol, range, options) => call(() => bars.deleteBars(symbol, range, options)),
-    getCrossSection: (query) => call(() => parts.crossSection(query)),
+    latestBar: (symbol) => keyed(symbol, (key) => bars.latestBar(key)),
+    deleteBars: (symbol, range, options) => keyed(symbol, (key) => bars.deleteBars(key, range, options)),
+    getCrossSection: (query) => call(() => parts.crossSection(keyCrossSectionQuery(query, settings.normalizeSymbols ? (symbol) => keyOf(settings, symbol) : null))),
     overview: (options) => call(() => bars.overview(options)),
     completeness: (symbol, query) =>
-      call(async () => {
-        await calendars.refresh(symbol);
-        return bars.completeness(symbol, query);
+      keyed(symbol, async (key) => {
+        await calendars.refresh(key);
+        return bars.completeness(key, query);
       }),
-    insertQuotes: (symbol, input) => call(() => quotes.insertQuotes(symbol, input)),
-    getQuotes: (symbol, query) => call(() => quotes.getQuotes(symbol, query)),
+    insertQuotes: (symbol, input) => keyed(symbol, (key) => quotes.insertQuotes(key, input)),
+    getQuotes: (symbol, query) => keyed(symbol, (key) => quotes.getQuotes(key, query)),
+    instruments: {
+      put: (rows) => call(() => instruments.put(rows)),
+      get: (symbol) => call(() => instruments.get(symbol)),
+      has: (symbol) => call(() => instruments.has(symbol)),
+      list: (query) => call(() => instruments.list(query)),
+      setStatus: (symbol, rows) => call(() => instruments.setStatus(symbol, rows)),
+      statusHistory: (symbol) => call(() => instruments.statusHistory(symbol)),
+    },
     metrics: {
       record: (name, value, labels) => call(() => metrics.record(name, value, labels)),
       query: (name, query) => call(() => metrics.query(name, query)),
@@ -241,10 +271,10 @@ function view(
       assign: (symbol, name) => call(() => calendars.assign(symbol, name)),
     },
     adjustments: {
-      insert: (symbol, rows) => call(() => adjustments.insert(symbol, rows)),
-      list: (symbol, options) => call(() => adjustments.list(symbol, options)),
-      insertActions: (symbol, actions, options) => call(() => adjustments.insertActions(symbol, actions, options)),
-      listActions: (symbol) => call(() => adjustments.listActions(symbol)),
+      insert: (symbol, rows) => keyed(symbol, (key) => adjustments.insert(key, rows)),
+      list: (symbol, options) => keyed(symbol, (key) => adjustments.list(key, options)),
+      insertActions: (symbol, actions, options) => keyed(symbol, (key) => adjustments.insertActions(key, actions, options)),
+      listActions: (symbol) => keyed(symbol, (key) => adjustments.listActions(key)),
     },
     maintenance: {
       checkpoint: (mode) => call(() => maintenance.checkpoint(mode)),

@@ -83,11 +83,19 @@ export function assertCalendarStored(conn: Connection, name: string): void {
   if (!names.includes(name)) throw unknownCalendarError(name, names);
 }
 
-export function createCalendarRepository(conn: Connection, audit: AuditRecorder, defaultCalendar: () => string | null) {
+/**
+ * `keyOf` is the store's symbol rule (the normalizeSymbols setting) for the symbols of(),
+ * assign() are given; calendarOf() is called with symbols already keyed.
+ */
+export function createCalendarRepository(conn: Connection, audit: AuditRecorder, defaultCalendar: () => string | null, keyOf: (symbol: string) => string = assertSymbol) {
   const selectCalendar = conn.prepare<CalendarRow>("SELECT timezone, rules, version FROM calendars WHERE name = ?");
   const selectDays = conn.prepare<{ date: string; sessions: string | null }>("SELECT date, sessions FROM calendar_days WHERE calendar = ? ORDER BY date");
   const selectNames = conn.prepare<{ name: string }>("SELECT name FROM calendars ORDER BY name");
-  const selectAssigned = conn.prepare<{ calendar: string }>("SELECT calendar FROM symbol_calendars WHERE symbol = ?");
+  // The calendar precedence (src/domain/instrument.ts): the symbol's own assignment, then its
+  // instrument's calendar; the default is the caller's.
+  const selectAssigned = conn.prepare<{ calendar: string | null }>(
+    "SELECT coalesce((SELECT calendar FROM symbol_calendars WHERE symbol = ?1), (SELECT calendar FROM instruments WHERE symbol = ?1)) AS calendar",
+  );
   const upsertAssigned = conn.prepare(
     "INSERT INTO symbol_calendars (symbol, calendar) VALUES (?, ?) ON CONFLICT (symbol) DO UPDATE SET calendar = excluded.calendar",
   );
@@ -139,8 +147,7 @@ export function createCalendarRepository(conn: Connection, audit: AuditRecorder,
       return name === null ? null : load(name);
     },
     of(symbol: string): string | null {
-      assertSymbol(symbol);
-      return nameOf(symbol);
+      return nameOf(keyOf(assertSymbol(symbol)));
     },
     put(data: CalendarData): CalendarSummary {
       new Calendar(data);
@@ -158,8 +165,8 @@ export function createCalendarRepository(conn: Connection, audit: AuditRecorder,
         return summarizeCalendar(next);
       });
     },
-    assign(symbol: string, name: string | null): void {
-      assertSymbol(symbol);
+    assign(given: string, name: string | null): void {
+      const symbol = keyOf(assertSymbol(given));
       conn.writeTransaction(() => {
         if (name === null) deleteAssigned.run(symbol as never);
         else {

@@ -7,11 +7,13 @@ import { resolveDatabaseOptions, type DatabaseOptions } from "../config.ts";
 import type { Bar, BarColumns, BarInput } from "../domain/bar.ts";
 import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "../domain/query.ts";
 import type { Quote, QuoteColumns, QuoteInput } from "../domain/quote.ts";
+import { normalizeSymbol } from "../domain/instrument-symbol.ts";
 import { withCalendars, type SettingsUpdateOptions, type StoreSettings } from "../domain/settings.ts";
 import type { CompletenessQuery, OverviewOptions, SymbolOverview } from "../domain/store.ts";
 import type { Completeness } from "../domain/session.ts";
 import type { SeriesOptions } from "../domain/daily.ts";
-import type { CrossSection, CrossSectionQuery } from "../domain/cross-section.ts";
+import { keyCrossSectionQuery, type CrossSection, type CrossSectionQuery } from "../domain/cross-section.ts";
+import { keyedAdjustments } from "../domain/adjusted-reads.ts";
 import { assertCalendarStored, createCalendarRepository, type CalendarRepository } from "./calendars.ts";
 import { createAdjustmentRepository, type AdjustmentRepository } from "./adjustments.ts";
 import { createArtifactRepository, type ArtifactRepository } from "./artifacts.ts";
@@ -24,6 +26,7 @@ import { createMetricRepository, type MetricRepository } from "./metrics.ts";
 import { createPreferenceRepository, type PreferenceRepository } from "./prefs.ts";
 import { openConnection, type Connection, type ConnectionSettings } from "./connection.ts";
 import { migrate } from "./migrations.ts";
+import { createInstrumentRepository, type InstrumentRepository } from "./instruments.ts";
 import { createQuoteRepository } from "./quotes.ts";
 import { createSettingsRepository, type LiveSettings, type SettingsRepository } from "./settings.ts";
 
@@ -44,6 +47,7 @@ export class Database {
   readonly #maintenance: Maintenance;
   readonly #calendars: CalendarRepository;
   readonly #adjustments: AdjustmentRepository;
+  readonly #instruments: InstrumentRepository;
   readonly #settings: SettingsRepository;
   /** The stored settings, read by every repository at each call (updateSettings changes them). */
   readonly #live: LiveSettings;
@@ -68,9 +72,10 @@ export class Database {
         actor: options.actor,
       });
       const record = this.#audit.record;
-      const calendars = createCalendarRepository(conn, record, () => live.calendar);
+      const calendars = createCalendarRepository(conn, record, () => live.calendar, (symbol) => this.#key(symbol));
+      this.#instruments = createInstrumentRepository(conn, record, () => live.normalizeSymbols);
       this.#calendars = calendars;
-      this.#adjustments = createAdjustmentRepository(conn, live, record);
+      this.#adjustments = keyedAdjustments(createAdjustmentRepository(conn, live, record), (symbol) => this.#key(symbol));
       this.#bars = createBarRepository(conn, withCalendars(live, calendars.calendarOf), record, this.#adjustments.factorsOf);
       this.#crossSection = createCrossSectionReader(conn, live);
       this.#quotes = createQuoteRepository(conn, live, record);
@@ -127,8 +132,19 @@ export class Database {
 
   /** The stored settings: time zone, bar stamping, default calendar. */
   get storedSettings(): StoreSettings {
-    const { timezone, barTimestamp, calendar } = this.#live;
-    return { timezone, barTimestamp, calendar };
+    const { timezone, barTimestamp, calendar, normalizeSymbols } = this.#live;
+    return { timezone, barTimestamp, calendar, normalizeSymbols };
+  }
+
+  /** Whether symbols are normalized (`sh600519` -> `600519.SH`) on write and read, as stored. */
+  get normalizeSymbols(): boolean {
+    return this.#live.normalizeSymbols;
+  }
+
+  /** The key a method's symbol is stored under: normalized when the setting says so, else as given. */
+  #key(symbol: string): string {
+    // One boolean read when off: the bar methods' own symbol check runs as before.
+    return this.#live.normalizeSymbols ? normalizeSymbol(symbol) : symbol;
   }
 
   /**
@@ -159,19 +175,19 @@ export class Database {
    * bar stamped at its date's local midnight, e.g. the date string "2024-01-15".
    */
   insertBars(symbol: string, bars: readonly BarInput[] | BarColumns, options?: SeriesOptions): number {
-    return this.#open().insert(symbol, bars, options);
+    return this.#open().insert(this.#key(symbol), bars, options);
   }
 
   getBars(symbol: string, query?: BarQuery): Bar[] {
-    return this.#open().get(symbol, query);
+    return this.#open().get(this.#key(symbol), query);
   }
 
   iterateBars(symbol: string, query?: BarQuery): Generator<Bar> {
-    return this.#open().iterate(symbol, query);
+    return this.#open().iterate(this.#key(symbol), query);
   }
 
   latestBar(symbol: string): Bar | null {
-    return this.#open().latest(symbol);
+    return this.#open().latest(this.#key(symbol));
   }
 
   /**
@@ -179,7 +195,7 @@ export class Database {
    * `{ interval: "1d" }` from the stored daily series.
    */
   deleteBars(symbol: string, range?: TimeRange, options?: SeriesOptions): number {
-    return this.#open().delete(symbol, range, options);
+    return this.#open().delete(this.#key(symbol), range, options);
   }
 
   /**
@@ -188,7 +204,7 @@ export class Database {
    */
   getCrossSection(query: CrossSectionQuery): CrossSection {
     this.#open();
-    return this.#crossSection(query);
+    return this.#crossSection(keyCrossSectionQuery(query, this.#live.normalizeSymbols ? (symbol) => this.#key(symbol) : null));
   }
 
   /** Every symbol's stored series; `{ completeness: true }` adds expected and missing minutes. */
@@ -198,7 +214,7 @@ export class Database {
 
   /** Which of a symbol's one-minute bars its calendar's sessions call for, and which are missing. */
   completeness(symbol: string, query?: CompletenessQuery): Completeness {
-    return this.#open().completeness(symbol, query);
+    return this.#open().completeness(this.#key(symbol), query);
   }
 
   /** Exchange calendars: list(), get(name), put(data), replaceYear(name, year, days), of(symbol), assign(symbol, name). */
@@ -217,14 +233,20 @@ export class Database {
     return this.#adjustments;
   }
 
+  /** Instruments: put(rows), get(symbol), has(symbol), list(query), setStatus(symbol, rows), statusHistory(symbol). */
+  get instruments(): InstrumentRepository {
+    this.#open();
+    return this.#instruments;
+  }
+
   insertQuotes(symbol: string, quotes: readonly QuoteInput[] | QuoteColumns): number {
     this.#open();
-    return this.#quotes.insert(symbol, quotes);
+    return this.#quotes.insert(this.#key(symbol), quotes);
   }
 
   getQuotes(symbol: string, query?: RangeQuery): Quote[] {
     this.#open();
-    return this.#quotes.get(symbol, query);
+    return this.#quotes.get(this.#key(symbol), query);
   }
 
   /**

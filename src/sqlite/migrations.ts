@@ -8,6 +8,7 @@ import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import { readPragma, type Connection } from "./connection.ts";
 import { shippedCalendar, SHIPPED_CALENDARS } from "../domain/calendars/index.ts";
 import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
+import { INSTRUMENT_TABLES } from "./instruments.ts";
 
 interface Migration {
   readonly version: number;
@@ -284,6 +285,13 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "adjustment_factors and corporate_actions: adjusted prices computed on read",
     up(conn) {
       conn.sqlite.exec(ADJUSTMENT_TABLES);
+    },
+  },
+  {
+    version: 10,
+    description: "instruments and instrument_status",
+    up(conn) {
+      conn.sqlite.exec(INSTRUMENT_TABLES);
     },
   },
 ];

@@ -40,6 +40,7 @@ function requested(options: ResolvedDatabaseOptions): SettingsRequest {
   if (options.timezone !== undefined) request.timezone = options.timezone;
   if (options.barTimestamp !== undefined) request.barTimestamp = options.barTimestamp;
   if (options.calendar !== undefined) request.calendar = options.calendar;
+  if (options.normalizeSymbols !== undefined) request.normalizeSymbols = options.normalizeSymbols;
   return request;
 }
 

@@ -30,6 +30,9 @@ export function createSqliteStore(db: Database, actor?: string): CacheCapableSto
     get calendar() {
       return db.calendar;
     },
+    get normalizeSymbols() {
+      return db.normalizeSymbols;
+    },
     updateSettings: (change, options) => write(() => db.updateSettings(change, options)),
     withActor: actorViews((name) => createSqliteStore(db, name)),
     insertBars: (symbol, bars, options) => write(() => db.insertBars(symbol, bars, options)),
@@ -90,6 +93,14 @@ export function createSqliteStore(db: Database, actor?: string): CacheCapableSto
       list: (symbol, options) => run(() => db.adjustments.list(symbol, options)),
       insertActions: (symbol, actions, options) => write(() => db.adjustments.insertActions(symbol, actions, options)),
       listActions: (symbol) => run(() => db.adjustments.listActions(symbol)),
+    },
+    instruments: {
+      put: (rows) => write(() => db.instruments.put(rows)),
+      get: (symbol) => run(() => db.instruments.get(symbol)),
+      has: (symbol) => run(() => db.instruments.has(symbol)),
+      list: (query) => run(() => db.instruments.list(query)),
+      setStatus: (symbol, rows) => write(() => db.instruments.setStatus(symbol, rows)),
+      statusHistory: (symbol) => run(() => db.instruments.statusHistory(symbol)),
     },
     // What `new SessionCache({ store })` runs on: this Database, its transactions and its lock.
     [CACHE_BACKEND]: () => createCacheBackend(db, actor),

@@ -170,6 +170,12 @@ const HANDLERS: Record<string, Handler> = {
   "adjustments.list": (db, [symbol, options]) => db.adjustments.list(symbol, options),
   "adjustments.insertActions": (db, [symbol, actions, options]) => db.adjustments.insertActions(symbol, actions, options),
   "adjustments.listActions": (db, [symbol]) => db.adjustments.listActions(symbol),
+  "instruments.put": (db, [rows]) => db.instruments.put(rows),
+  "instruments.get": (db, [symbol]) => db.instruments.get(symbol),
+  "instruments.has": (db, [symbol]) => db.instruments.has(symbol),
+  "instruments.list": (db, [query]) => db.instruments.list(query),
+  "instruments.setStatus": (db, [symbol, rows]) => db.instruments.setStatus(symbol, rows),
+  "instruments.statusHistory": (db, [symbol]) => db.instruments.statusHistory(symbol),
   insertQuotes: (db, [symbol, quotes]) => asGiven(quotes, QUOTE_FIELDS, (input) => db.insertQuotes(symbol, input as never)),
   getQuotes: (db, [symbol, query]) => db.getQuotes(symbol, query),
   iterOpen: (db, [id, symbol, query]) => {

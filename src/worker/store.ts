@@ -284,6 +284,9 @@ function view(shared: Shared, actor: string | undefined): Store {
     get calendar() {
       return shared.settings.calendar;
     },
+    get normalizeSymbols() {
+      return shared.settings.normalizeSymbols;
+    },
     async updateSettings(change: SettingsRequest, options?: SettingsUpdateOptions) {
       const settings = await write<StoreSettings>("settings.update", change, options);
       shared.settings = settings;
@@ -349,6 +352,14 @@ function view(shared: Shared, actor: string | undefined): Store {
       replaceYear: (name, year, days) => write("calendars.replaceYear", name, year, days),
       of: (symbol) => read("calendars.of", symbol),
       assign: (symbol, name) => write("calendars.assign", symbol, name),
+    },
+    instruments: {
+      put: (rows) => write("instruments.put", rows),
+      get: (symbol) => read("instruments.get", symbol),
+      has: (symbol) => read("instruments.has", symbol),
+      list: (query) => read("instruments.list", query),
+      setStatus: (symbol, rows) => write("instruments.setStatus", symbol, rows),
+      statusHistory: (symbol) => read("instruments.statusHistory", symbol),
     },
     insertQuotes: (symbol, quotes) => (shared.closed ? closed() : track(insert("insertQuotes", symbol, quotes))),
     getQuotes: (symbol, query) => read("getQuotes", symbol, query),

@@ -38,6 +38,7 @@ describe("GET /health, /ready, /v1/info and /v1/symbols", () => {
       timezone: f.store.timezone,
       barTimestamp: "start",
       calendar: null,
+      normalizeSymbols: false,
       db: { path: f.dbPath, journalMode: "wal", sizeBytes: info.fileBytes + info.walBytes },
     });
     expect(answer.body.version).toBe((await Bun.file(new URL("../../package.json", import.meta.url)).json()).version);
@@ -105,13 +106,13 @@ describe("GET /v1/symbols: the daily series and completeness", () => {
 
 test("/v1/info reports the settings the database stores, to a store opened without being told them", async () => {
   const f = await openApiFixture({ timezone: "Asia/Shanghai" });
-  await f.store.updateSettings({ calendar: "XSHG" });
+  await f.store.updateSettings({ calendar: "XSHG", normalizeSymbols: true });
   await f.store.close();
   const store = await openStore({ backend: "sqlite", path: f.dbPath });
   try {
     const app = createApp(store, { logError: () => {} });
     const health = await call(app, "GET", "/v1/info");
-    expect(health.body).toMatchObject({ timezone: "Asia/Shanghai", barTimestamp: "start", calendar: "XSHG" });
+    expect(health.body).toMatchObject({ timezone: "Asia/Shanghai", barTimestamp: "start", calendar: "XSHG", normalizeSymbols: true });
   } finally {
     await store.close();
   }

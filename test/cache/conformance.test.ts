@@ -96,6 +96,25 @@ for (const [name, optionsFor, available] of backends) {
       }
     });
 
+    test("with normalizeSymbols on, every spelling is one file, one row and one key in market_data", async () => {
+      const store = await openStore({ ...(await optionsFor(`${name}-normalize`)), timezone: "Asia/Shanghai" } as StoreOptions);
+      try {
+        await store.updateSettings({ normalizeSymbols: true });
+        const cache = new SessionCache({ store, dir: dir.file(`${name}-normalize-cache`) });
+        const bars = randomBars([minute(0), minute(1), minute(2)], 11);
+        expect((await cache.storeBars("sh600519", bars.slice(0, 2))).written).toBe(2);
+        expect((await cache.storeBars("600519.XSHG", bars.slice(2))).written).toBe(1);
+        expectSameBars(await cache.getBars("SH600519"), bars);
+        expectSameBars(await store.getBars(SYMBOL), bars);
+        expect((await cache.list()).map((entry) => entry.symbol)).toEqual([SYMBOL]);
+        expect((await cache.stats("sh.600519"))?.row_count).toBe(3);
+        expect((await cache.compact("600519")).rowsAfter).toBe(3);
+        expect(await cache.storeBars("BTC/USDT", bars).catch((error: unknown) => (error as Error).name)).toBe("ValidationError");
+      } finally {
+        await store.close();
+      }
+    });
+
     test("a view's actor is credited, a zone change is followed, and a closed store is CLOSED", async () => {
       const store = await openStore({ ...(await optionsFor(`${name}-views`)), timezone: "Asia/Shanghai" } as StoreOptions);
       const cache = new SessionCache({ store: store.withActor("desk-7"), dir: dir.file(`${name}-views-cache`), writeThrough: false });

@@ -37,7 +37,7 @@ describe("tradelite init and settings", () => {
     expect(init.code).toBe(0);
     expect(init.stdout).toMatch(/timezone\s+Asia\/Shanghai/);
     const shown = await cli(["settings", "--db", db, "--json"]);
-    expect(JSON.parse(shown.stdout)).toEqual({ database: db, timezone: "Asia/Shanghai", barTimestamp: "end", calendar: "XSHG" });
+    expect(JSON.parse(shown.stdout)).toEqual({ database: db, timezone: "Asia/Shanghai", barTimestamp: "end", calendar: "XSHG", normalizeSymbols: false });
     expect((await cli(["settings", "--db", db])).stdout).toMatch(/bar_timestamp\s+end/);
     // The same settings again are fine; different ones are refused and change nothing.
     expect((await cli(["init", "--db", db, "--timezone", "Asia/Shanghai"])).code).toBe(0);
@@ -78,7 +78,7 @@ describe("tradelite init and settings", () => {
     expect((await cli(["settings", "set", "bar_timestamp", "start", "--restamp", "1d", "--db", db])).code).toBe(2);
     const opened = openDatabase({ path: db, readonly: true });
     try {
-      expect(opened.storedSettings).toEqual({ timezone: "America/New_York", barTimestamp: "end", calendar: "XSHG" });
+      expect(opened.storedSettings).toEqual({ timezone: "America/New_York", barTimestamp: "end", calendar: "XSHG", normalizeSymbols: false });
       const entries = opened.audit.query({ action: "settings.set" });
       expect(entries.map((entry) => [entry.entity, entry.details])).toEqual([
         ["timezone", { from: "Asia/Shanghai", to: "America/New_York" }],
@@ -156,4 +156,29 @@ describe("every command reads the stored settings", () => {
       expect((await cli(["export", "DAY", "--db", db, "--timezone", "UTC"])).code).toBe(2);
     });
   }
+});
+
+describe("tradelite settings set normalize_symbols", () => {
+  test("true turns it on (audited): an import of a baostock-style symbol is stored as 600519.SH; a value not true or false is refused", async () => {
+    const db = freshDb();
+    expect((await cli(["init", "--db", db])).code).toBe(0);
+    expect((await cli(["settings", "--db", db])).stdout).toMatch(/normalize_symbols\s+false/);
+    const bad = await cli(["settings", "set", "normalize_symbols", "yes", "--db", db]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("expected true or false");
+    const on = await cli(["settings", "set", "normalize_symbols", "true", "--db", db, "--json"]);
+    expect(on.code).toBe(0);
+    expect(JSON.parse(on.stdout)).toEqual({ key: "normalize_symbols", from: false, to: true, changed: true });
+    const file = dir.file("sh.600519.csv");
+    writeFileSync(file, "datetime,open,high,low,close,volume\n2024-01-15 09:31,10,11,9,10.5,100\n");
+    expect((await cli(["import", file, "--symbol", "sh.600519", "--db", db])).code).toBe(0);
+    const opened = openDatabase({ path: db, readonly: true });
+    try {
+      expect(opened.normalizeSymbols).toBe(true);
+      expect(opened.overview().map((each) => each.symbol)).toEqual(["600519.SH"]);
+      expect(opened.audit.query({ action: "settings.set" }).map((entry) => [entry.entity, entry.details])).toEqual([["normalize_symbols", { from: false, to: true }]]);
+    } finally {
+      opened.close();
+    }
+  });
 });

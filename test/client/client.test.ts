@@ -156,6 +156,22 @@ describe("bars", () => {
 });
 
 describe("the other records", () => {
+  test("instruments: put, get, statusHistory and list answer what the store holds; none is null or NotFoundError", async () => {
+    expect(await client.instruments.put([{ symbol: "600036.SH", name: "招商银行", listedDate: "2002-04-09" }, { symbol: "300750.SZ" }])).toBe(2);
+    expect(await client.instruments.get("600036.SH")).toEqual(await store.instruments.get("600036.SH"));
+    expect((await client.instruments.get("600036.SH"))?.board).toBe("main");
+    expect(await client.instruments.get("601398.SH")).toBeNull();
+    expect(await client.instruments.setStatus("600036.SH", [{ date: "2020-01-02", status: "ST" }])).toEqual(await store.instruments.statusHistory("600036.SH"));
+    expect(await client.instruments.setStatus("601398.SH", [{ date: "2020-01-02", status: "ST" }]).catch((error: unknown) => error)).toBeInstanceOf(NotFoundError);
+    expect(await client.instruments.statusHistory("600036.SH")).toEqual([{ date: "2020-01-02", status: "ST" }]);
+    expect(await client.instruments.statusHistory("601398.SH").catch((error: unknown) => error)).toBeInstanceOf(NotFoundError);
+    expect((await client.instruments.list({ board: "chinext" })).map((each) => each.symbol)).toEqual(["300750.SZ"]);
+    expect((await client.instruments.list({ status: "ST", asOf: "2021-01-01" })).map((each) => each.symbol)).toEqual(["600036.SH"]);
+    const refused = await client.instruments.put([{ symbol: "600036.SZ" }]).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ValidationError);
+    expect((refused as ValidationError).issues[0]).toMatchObject({ row: 0, field: "symbol" });
+  });
+
   test("quotes", async () => {
     expect(await client.insertQuotes("600519.SH", [{ timestamp: DAY, bid: 10, bid_size: 100, ask: 10.01, ask_size: 200, last: 10, volume: 5 }])).toBe(1);
     expect(await client.getQuotes("600519.SH", { limit: 10 })).toEqual(await store.getQuotes("600519.SH"));

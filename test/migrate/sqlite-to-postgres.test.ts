@@ -54,6 +54,8 @@ beforeAll(async () => {
     db.calendars.put(US_EQ);
     db.calendars.assign("600519.SH", "XSHG");
     db.calendars.assign("SPY", "US-EQ");
+    db.instruments.put([{ symbol: "600519.SH", name: "贵州茅台", listedDate: "2001-08-27" }, { symbol: "600087.SH", delistedDate: "2014-06-05" }, { symbol: "SPY", exchange: "ARCX", calendar: "US-EQ", tickSize: 0.01 }]);
+    db.instruments.setStatus("600087.SH", [{ date: "2013-05-02", status: "*ST" }, { date: "2014-06-05", status: "delisted" }]);
     expect(db.audit.verify().ok).toBe(true);
   } finally {
     db.close();
@@ -93,7 +95,7 @@ async function rowVersions(url: string): Promise<Record<string, string>> {
   const sql = new SQL({ url, max: 1 });
   try {
     const result: Record<string, string> = {};
-    for (const table of ["market_data", "quotes", "session_cache", "user_preferences", "recovery_metrics", "model_artifacts", "audit_log", "calendars", "calendar_days", "symbol_calendars"]) {
+    for (const table of ["market_data", "quotes", "session_cache", "user_preferences", "recovery_metrics", "model_artifacts", "audit_log", "calendars", "calendar_days", "symbol_calendars", "instruments", "instrument_status"]) {
       const [row] = await sql.unsafe(`SELECT count(*)::text AS n, coalesce(sum(xmin::text::bigint), 0)::text AS versions FROM ${table}`);
       result[table] = `${row.n}/${row.versions}`;
     }
@@ -153,6 +155,10 @@ describe.skipIf(!available)("tradelite migrate", () => {
       for (const symbol of ["600519.SH", "SPY", "000001.SH"]) expect(await postgres.calendars.of(symbol)).toBe(await sqlite.calendars.of(symbol));
       expect(await postgres.calendars.of("SPY")).toBe("US-EQ");
       await expectSameSessions(sqlite, postgres, "600519.SH");
+      expect(await postgres.instruments.list()).toEqual(await sqlite.instruments.list());
+      expect((await postgres.instruments.list()).map((each) => each.symbol)).toEqual(["600087.SH", "600519.SH", "SPY"]);
+      expect(await postgres.instruments.statusHistory("600087.SH")).toEqual(await sqlite.instruments.statusHistory("600087.SH"));
+      expect((await postgres.instruments.list({ status: "delisted", asOf: "2020-01-01" })).map((each) => each.symbol)).toEqual(["600087.SH"]);
     } finally {
       await sqlite.close();
       await postgres.close();

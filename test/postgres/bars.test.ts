@@ -67,6 +67,8 @@ describe.skipIf(!available)("migrations on a real server", () => {
         "calendar_days",
         "calendars",
         "corporate_actions",
+        "instrument_status",
+        "instruments",
         "market_data",
         "market_data_daily",
         "model_artifacts",
@@ -97,7 +99,7 @@ describe.skipIf(!available)("migrations on a real server", () => {
     }
   });
 
-  test("a database at the previous schema (8, before market_data_daily) migrates to 9, keeps its rows and takes daily bars", async () => {
+  test("a database at schema 8 (before market_data_daily) migrates to the current schema, keeps its rows and takes daily bars", async () => {
     const fresh = await createTestDatabase("previous");
     const owner = new PostgresPool({ url: fresh.url, max: 2 });
     try {
@@ -106,14 +108,13 @@ describe.skipIf(!available)("migrations on a real server", () => {
       const minutes = (await readTdxBars(TDX_INDEX_1MIN)).slice(0, 2_400);
       await bars.insertBars("000001.SH", minutes);
       const before = await bars.getBars("000001.SH");
-      // The previous schema exactly: this one without migration 9's table and its record.
+      // The schema at 8 exactly: this one without migration 9's, 10's and 11's tables and records.
       await owner.sql`DROP TABLE market_data_daily`;
-      await owner.sql`DELETE FROM schema_migrations WHERE version = 9`;
-      // Migration 10's tables go too: a schema-8 database had neither.
-      await owner.sql`DROP TABLE adjustment_factors, corporate_actions`;
-      await owner.sql`DELETE FROM schema_migrations WHERE version = 10`;
-      expect(POSTGRES_SCHEMA_VERSION).toBe(10);
-      expect(await migratePostgres(owner.sql)).toBe(10);
+      // Migrations 10's and 11's tables go too: a schema-8 database had none of them.
+      await owner.sql`DROP TABLE adjustment_factors, corporate_actions, instrument_status, instruments`;
+      await owner.sql`DELETE FROM schema_migrations WHERE version >= 9`;
+      expect(POSTGRES_SCHEMA_VERSION).toBe(11);
+      expect(await migratePostgres(owner.sql)).toBe(11);
       expect(await bars.getBars("000001.SH")).toEqual(before);
       const key = await owner.sql`SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
                                   WHERE i.indrelid = 'market_data_daily'::regclass AND i.indisprimary ORDER BY a.attnum`;

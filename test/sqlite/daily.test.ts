@@ -134,19 +134,21 @@ describe("migration 8 on a file written before it", () => {
     db.prefs.set("layout", { chart: "candles" });
     const before = { bars: db.getBars("000001.SH"), audit: db.audit.query() };
     db.close();
-    // The previous schema exactly: this one without migration 8's table, at user_version 7.
+    // The previous schema exactly: this one without migration 8's, 9's and 10's tables, at user_version 7.
     const raw = new SqliteDatabase(file);
     raw.run("DROP TABLE market_data_daily");
-    // Migration 9's tables go too: a schema-7 file had neither.
+    // Migrations 9's and 10's tables go too: a schema-7 file had none of them.
     raw.run("DROP TABLE adjustment_factors");
     raw.run("DROP TABLE corporate_actions");
+    raw.run("DROP TABLE instrument_status");
+    raw.run("DROP TABLE instruments");
     raw.run("PRAGMA user_version = 7");
     expect(raw.query("SELECT name FROM sqlite_master WHERE name = 'market_data_daily'").all()).toEqual([]);
     raw.close();
 
     db = open("old.db");
     expect(db.schemaVersion).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(9);
+    expect(SCHEMA_VERSION).toBe(10);
     expect(db.getBars("000001.SH")).toEqual(before.bars);
     expect(db.audit.query()).toEqual(before.audit);
     expect(db.audit.verify()).toEqual({ ok: true, checked: before.audit.length });

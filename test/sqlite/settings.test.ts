@@ -41,24 +41,25 @@ describe("a database older than the settings table", () => {
     const path = schemaFiveFile();
     const first = openDatabase({ path, timezone: "Asia/Shanghai", barTimestamp: "end" });
     expect(first.schemaVersion).toBe(SCHEMA_VERSION);
-    expect(first.storedSettings).toEqual({ timezone: "Asia/Shanghai", barTimestamp: "end", calendar: null });
+    expect(first.storedSettings).toEqual({ timezone: "Asia/Shanghai", barTimestamp: "end", calendar: null, normalizeSymbols: false });
     expect(first.getBars("S")).toHaveLength(1);
     first.close();
     expect(storedRows(path)).toEqual([
       { key: "bar_timestamp", value: '"end"' },
       { key: "calendar", value: "null" },
+      { key: "normalize_symbols", value: "false" },
       { key: "timezone", value: '"Asia/Shanghai"' },
     ]);
     const plain = openDatabase({ path });
-    expect(plain.storedSettings).toEqual({ timezone: "Asia/Shanghai", barTimestamp: "end", calendar: null });
+    expect(plain.storedSettings).toEqual({ timezone: "Asia/Shanghai", barTimestamp: "end", calendar: null, normalizeSymbols: false });
     plain.close();
     expect(() => openDatabase({ path, timezone: "UTC" })).toThrow("the database stores Asia/Shanghai, the option says UTC");
   });
 
-  test("without options it takes the defaults (UTC, start, no calendar)", () => {
+  test("without options it takes the defaults (UTC, start, no calendar, symbols as given)", () => {
     const path = schemaFiveFile();
     openDatabase({ path }).close();
-    expect(storedRows(path).map((row) => row.value)).toEqual(['"start"', "null", '"UTC"']);
+    expect(storedRows(path).map((row) => row.value)).toEqual(['"start"', "null", "false", '"UTC"']);
   });
 });
 

@@ -10,6 +10,7 @@ import { dailySeriesConformance } from "./conformance-daily.ts";
 import { cancellationConformance } from "./conformance-cancel.ts";
 import { crossSectionConformance } from "./conformance-cross-section.ts";
 import { adjustmentConformance } from "./conformance-adjustments.ts";
+import { instrumentConformance } from "./conformance-instruments.ts";
 
 export interface StoreFactoryOptions {
   timezone?: string;
@@ -58,6 +59,7 @@ export function storeConformance(name: string, openStore: StoreFactory, reopen?:
     cancellationConformance(fresh);
     crossSectionConformance(fresh);
     adjustmentConformance(fresh);
+    instrumentConformance(fresh);
 
     test("the store names its timezone and bar stamping, as opened (a view keeps them)", async () => {
       const plain = await fresh();

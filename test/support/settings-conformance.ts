@@ -73,7 +73,7 @@ export function settingsConformance(fresh: (options?: StoreFactoryOptions) => Pr
       const store = await fresh({ timezone: "Asia/Shanghai" });
       const alice = store.withActor("alice");
       const now = await alice.updateSettings({ timezone: "America/New_York", calendar: "XSHE" });
-      expect(now).toEqual({ timezone: "America/New_York", barTimestamp: "start", calendar: "XSHE" });
+      expect(now).toEqual({ timezone: "America/New_York", barTimestamp: "start", calendar: "XSHE", normalizeSymbols: false });
       expect([store.timezone, alice.timezone, store.calendar]).toEqual(["America/New_York", "America/New_York", "XSHE"]);
       const entries = await store.audit.query({ action: "settings.set" });
       expect(entries.map((entry) => [entry.actor, entry.entity, entry.details])).toEqual([
