@@ -5,6 +5,7 @@
  */
 import { join } from "node:path";
 import packageJson from "../package.json" with { type: "json" };
+import { adjustmentsCommand } from "./cli/adjustments.ts";
 import { calendarCommand } from "./cli/calendar.ts";
 import { compactCommand } from "./cli/compact.ts";
 import { completionCommand } from "./cli/completion.ts";
@@ -50,6 +51,7 @@ export const COMMANDS: readonly Command[] = [
   gapsCommand,
   calendarCommand,
   instrumentsCommand,
+  adjustmentsCommand,
   dailyDiffCommand,
   compactCommand,
   maintainCommand,

@@ -62,6 +62,14 @@ export function parseOptions(argv: string[], options: Options): { values: Option
   }
 }
 
+/** parseOptions, or null once --help has printed `usage` (the command then exits 0). */
+export function parseOrHelp(argv: string[], options: Options, usage: string): { values: OptionValues; positionals: string[] } | null {
+  const parsed = parseOptions(argv, options);
+  if (!parsed.values.help) return parsed;
+  console.log(usage);
+  return null;
+}
+
 /** parseArgs' message names the option in quotes and, for an unknown one, explains `--`: ours is shorter. */
 function parseFailure(error: Error & { code?: string }): UsageError {
   const option = /^Option '(-[^' ]*)/.exec(error.message)?.[1] ?? /^Unknown option '([^']*)'/.exec(error.message)?.[1];

@@ -274,6 +274,8 @@ function renderSymbolChoice(): void {
 const chartState = {
   symbol: null as string | null,
   interval: "1m",
+  /** Prices raw (`none`), forward- (`qfq`) or back-adjusted (`hfq`) by the symbol's stored factors. */
+  adjust: "none",
   /** The range the user chose, as the API reads it (naive local dates); null: open. */
   start: null as string | null,
   end: null as string | null,
@@ -408,6 +410,7 @@ async function fetchPage(symbol: string, end: string | null, endMs: number | nul
     // With a calendar, buckets follow its sessions (end-stamped A-share hours: 10:30, 11:30, 14:00,
     // 15:00); without one, the API's clock alignment, as before calendars existed.
     if (chartState.calendar !== null) query.set("align", "session");
+    if (chartState.adjust !== "none") query.set("adjust", chartState.adjust);
     if (start !== null) query.set("start", start);
     if (end !== null) query.set("end", end);
     return getJson<Bar[]>(`/v1/bars/${encodeURIComponent(symbol)}?${query}`);
@@ -472,12 +475,15 @@ async function loadBars(reset: boolean): Promise<void> {
   if (generation === chartState.generation && chartState.more && range !== null && range.from < LOAD_MARGIN) await loadBars(false);
 }
 
-/** The chart's heading and marks: symbol, interval, and the calendar its buckets follow. */
+const ADJUST_LABELS: Record<string, string> = { none: "", qfq: " · 前复权", hfq: " · 后复权" };
+
+/** The chart's heading and marks: symbol, interval, adjustment, and the calendar its buckets follow. */
 function showChartTitle(): void {
-  const { symbol, interval, calendar } = chartState;
+  const { symbol, interval, calendar, adjust } = chartState;
   chartElement.dataset.interval = interval;
+  chartElement.dataset.adjust = adjust;
   chartElement.dataset.align = calendar === null ? "clock" : "session";
-  element("chart-title").textContent = `${symbol} · ${interval}${calendar === null ? "" : ` · ${calendar} sessions`}`;
+  element("chart-title").textContent = `${symbol} · ${interval}${ADJUST_LABELS[adjust]}${calendar === null ? "" : ` · ${calendar} sessions`}`;
 }
 
 /**
@@ -515,13 +521,14 @@ async function selectSymbol(symbol: string): Promise<void> {
   await loadBars(true);
 }
 
-async function selectInterval(interval: string): Promise<void> {
-  chartState.interval = interval;
-  for (const button of element("intervals").querySelectorAll<HTMLButtonElement>("button")) {
-    button.setAttribute("aria-pressed", String(button.dataset.interval === interval));
+/** Chooses one of a button group's buttons (`data-<key>`) and reloads the chart's bars. */
+async function selectChartOption(key: "interval" | "adjust", group: string, value: string): Promise<void> {
+  chartState[key] = value;
+  for (const button of element(group).querySelectorAll<HTMLButtonElement>("button")) {
+    button.setAttribute("aria-pressed", String(button.dataset[key] === value));
   }
   showChartTitle();
-  // The strip counts minutes, whatever the interval: it stays as it is.
+  // The strip counts minutes, whatever the interval or prices: it stays as it is.
   if (chartState.symbol !== null) await loadBars(true);
 }
 
@@ -828,7 +835,10 @@ async function start(): Promise<void> {
   }
   element<HTMLSelectElement>("symbol").addEventListener("change", (event) => void run("chart", () => selectSymbol((event.target as HTMLSelectElement).value)));
   for (const button of element("intervals").querySelectorAll<HTMLButtonElement>("button")) {
-    button.addEventListener("click", () => void run("chart", () => selectInterval(button.dataset.interval!)));
+    button.addEventListener("click", () => void run("chart", () => selectChartOption("interval", "intervals", button.dataset.interval!)));
+  }
+  for (const button of element("adjust").querySelectorAll<HTMLButtonElement>("button")) {
+    button.addEventListener("click", () => void run("chart", () => selectChartOption("adjust", "adjust", button.dataset.adjust!)));
   }
   element<HTMLFormElement>("chart-controls").addEventListener("submit", (event) => {
     event.preventDefault();

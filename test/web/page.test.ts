@@ -202,6 +202,37 @@ describe.skipIf(!canRun)("the data browser in Chromium", () => {
     expect(opened.problems).toEqual([]);
   });
 
+  test("the 不复权 / 前复权 / 后复权 switch draws the API's raw, forward- and back-adjusted bars, and the title says which", async () => {
+    const symbol = "000858.SZ";
+    const overview = await api<Overview[]>("/v1/symbols");
+    const last = overview.find((entry) => entry.symbol === symbol)!.end;
+    // An ex-date on the symbol's last trading day: every earlier day moves, that one does not.
+    const exDate = new Date(last + 8 * 3_600_000).toISOString().slice(0, 10);
+    const put = await fetch(`${server.url}/v1/adjustments/${symbol}`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ factors: [{ date: exDate, factor: 2 }] }) });
+    expect(put.status).toBe(200);
+    const opened = await open();
+    await ready(opened);
+    await opened.page.locator(`#overview tbody tr[data-symbol="${symbol}"]`).click();
+    await chartSettled(opened, symbol, "1m");
+    await opened.page.locator('#intervals button[data-interval="1d"]').click();
+    await chartSettled(opened, symbol, "1d");
+    const raw = await api<Overview[]>(`/v1/bars/${symbol}?interval=1d`);
+    expect(await chartDigest(opened)).toBe(digestOf(raw as never));
+    for (const [mode, label] of [["qfq", "前复权"], ["hfq", "后复权"]] as const) {
+      await opened.page.locator(`#adjust button[data-adjust="${mode}"]`).click();
+      await opened.page.locator(`#chart[data-adjust="${mode}"][data-state=ready]`).waitFor({ timeout: 20_000 });
+      const adjusted = await api<{ timestamp: number; close: number; volume: number }[]>(`/v1/bars/${symbol}?interval=1d&adjust=${mode}`);
+      expect(await chartDigest(opened)).toBe(digestOf(adjusted));
+      expect(await chartDigest(opened)).not.toBe(digestOf(raw as never));
+      expect(await opened.page.locator("#chart-title").textContent()).toBe(`${symbol} · 1d · ${label}`);
+      expect(await opened.page.locator(`#adjust button[data-adjust="${mode}"]`).getAttribute("aria-pressed")).toBe("true");
+    }
+    await opened.page.locator('#adjust button[data-adjust="none"]').click();
+    await opened.page.locator('#chart[data-adjust="none"][data-state=ready]').waitFor({ timeout: 20_000 });
+    expect(await chartDigest(opened)).toBe(digestOf(raw as never));
+    expect(opened.problems).toEqual([]);
+  });
+
   test("scrolling back loads older pages lazily, until the chart holds exactly the API's bars", async () => {
     const opened = await open();
     await ready(opened);
