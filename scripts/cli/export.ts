@@ -7,10 +7,9 @@
 import { renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { ALIGNS, FILLS, INTERVALS, ValidationError, type Align, type Bar, type BarQuery, type Fill, type Interval } from "../../src/mod.ts";
-import { ADJUST_MODES, type AdjustMode } from "../../src/domain/adjusted-bars.ts";
 import { CSV_HEADER_LINE, formatBarCsvIn } from "../../src/domain/bar-format.ts";
 import { columnarBarWriter } from "../../src/domain/bar-columnar.ts";
-import { assertCliSymbol, assertSymbolStored, EXIT_OK, openCliStore, parseOptions, printSummary, Progress, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
+import { ADJUST_OPTIONS, ADJUST_USAGE, adjustOptions, assertCliSymbol, assertSymbolStored, EXIT_OK, openCliStore, parseOptions, printSummary, Progress, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite export <symbol> [options]
 
@@ -28,10 +27,7 @@ options:
   --align A            clock (default) or session: buckets on the symbol's exchange calendar
   --fill F             none (default) or previous: missing bars of the calendar's grid at the
                        previous close with zero volume (NDJSON marks them "filled": true)
-  --adjust A           none (default), qfq (前复权: the latest prices are the traded ones) or
-                       hfq (后复权: raw x the factor in force), by the symbol's stored factors
-  --as-of T            with --adjust: only factors known at T count (a backtest's point in time)
-  --adjust-volume      with --adjust: volume divided by the same ratio (price x volume stays)
+${ADJUST_USAGE}
   --format F           csv (default), ndjson, parquet (ZSTD, a row group per 65,536 bars) or arrow
   --utc                CSV times in UTC (2024-01-15T01:31:00.000Z), as cache files carry them
   --out FILE           write FILE (complete or not at all) instead of stdout
@@ -50,9 +46,7 @@ const OPTIONS = {
   interval: { type: "string" },
   align: { type: "string" },
   fill: { type: "string" },
-  adjust: { type: "string" },
-  "as-of": { type: "string" },
-  "adjust-volume": { type: "boolean" },
+  ...ADJUST_OPTIONS,
   format: { type: "string" },
   out: { type: "string" },
   utc: { type: "boolean" },
@@ -90,14 +84,7 @@ async function run(argv: string[]): Promise<number> {
   const fill = text(values, "fill");
   if (fill !== undefined && !(FILLS as readonly string[]).includes(fill)) throw new UsageError(`--fill is ${FILLS.join(" or ")}`);
   if (fill !== undefined) query.fill = fill as Fill;
-  const adjust = text(values, "adjust");
-  if (adjust !== undefined && !(ADJUST_MODES as readonly string[]).includes(adjust)) throw new UsageError(`--adjust is ${ADJUST_MODES.join(", ")}`);
-  const asOf = text(values, "as-of");
-  if ((asOf !== undefined || values["adjust-volume"]) && (adjust === undefined || adjust === "none")) throw new UsageError("--as-of and --adjust-volume go with --adjust qfq or hfq");
-  if (adjust !== undefined) query.adjust = adjust as AdjustMode;
-  // As given: the store reads it by the one date rule.
-  if (asOf !== undefined) query.asOf = asOf;
-  if (values["adjust-volume"]) query.adjustVolume = true;
+  Object.assign(query, adjustOptions(values));
 
   const store = await openCliStore(storeChoice(values), { existing: true, readonly: true });
   const out = text(values, "out");

@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { formatIsoLocal, formatIsoUtc } from "../../src/domain/time.ts";
 import { isSymbol, openStore, TradeliteError, ValidationError, type BackendName, type SettingsRequest, type Store } from "../../src/mod.ts";
 import { readSettingsRequest } from "../../src/domain/settings.ts";
+import { ADJUST_MODES, type AdjustMode } from "../../src/domain/adjusted-bars.ts";
 import { resolveDatabaseOptions } from "../../src/config.ts";
 import { SessionCache } from "../../src/entries/cache.ts";
 import { redactUrl, resolvePostgresUrl } from "../../src/entries/postgres.ts";
@@ -78,6 +79,31 @@ function parseFailure(error: Error & { code?: string }): UsageError {
     return new UsageError(error.message.includes("argument missing") ? `${option} needs a value` : `${option} takes no value`);
   }
   return new UsageError(error.message.split("\n")[0]!);
+}
+
+/** The options of a read that adjusts prices (export, snapshot), and their usage text. */
+export const ADJUST_OPTIONS = {
+  adjust: { type: "string" },
+  "as-of": { type: "string" },
+  "adjust-volume": { type: "boolean" },
+} as const;
+export const ADJUST_USAGE = `  --adjust A           none (default), qfq (前复权: the latest prices are the traded ones) or
+                       hfq (后复权: raw x the factor in force), by the symbol's stored factors
+  --as-of T            with --adjust: only factors known at T count (a backtest's point in time)
+  --adjust-volume      with --adjust: volume divided by the same ratio (price x volume stays)`;
+
+/** The adjustment a command line asks for, as a read's options; a usage mistake names the option. */
+export function adjustOptions(values: OptionValues): { adjust?: AdjustMode; asOf?: string; adjustVolume?: boolean } {
+  const adjust = text(values, "adjust");
+  if (adjust !== undefined && !(ADJUST_MODES as readonly string[]).includes(adjust)) throw new UsageError(`--adjust is ${ADJUST_MODES.join(", ")}`);
+  const asOf = text(values, "as-of");
+  if ((asOf !== undefined || values["adjust-volume"]) && (adjust === undefined || adjust === "none")) throw new UsageError("--as-of and --adjust-volume go with --adjust qfq or hfq");
+  return {
+    ...(adjust === undefined ? {} : { adjust: adjust as AdjustMode }),
+    // As given: the store reads it by the one date rule.
+    ...(asOf === undefined ? {} : { asOf }),
+    ...(values["adjust-volume"] ? { adjustVolume: true } : {}),
+  };
 }
 
 /** A string option's value (undefined when not given). */

@@ -4,9 +4,10 @@
  */
 import { CROSS_SECTION_INTERVALS, ValidationError, type CrossSection, type CrossSectionInterval, type CrossSectionQuery } from "../../src/mod.ts";
 import { CSV_HEADER, formatBarCsvIn } from "../../src/domain/bar-format.ts";
-import { EXIT_OK, formatNumber, formatTime, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
+import { ADJUST_OPTIONS, ADJUST_USAGE, adjustOptions, EXIT_OK, formatNumber, formatTime, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
-const USAGE = `usage: tradelite snapshot --at WHEN [--symbols S1,S2,...] [--interval 1d] [--csv | --json] [--utc]
+const USAGE = `usage: tradelite snapshot --at WHEN [--symbols S1,S2,...] [--interval 1d] [--adjust qfq|hfq [--as-of T]]
+                          [--csv | --json] [--utc]
 
 Each symbol's latest bar at or before WHEN, one line per symbol sorted by symbol, then the symbols
 named in --symbols that have no bar that early. One query of index seeks, whatever the history.
@@ -18,6 +19,7 @@ options:
   --symbols LIST       comma-separated symbols; omitted, every symbol stored
   --interval I         1m (default: the bars as written) or 1d (the stored daily series, only
                        days that have ended by WHEN)
+${ADJUST_USAGE}
   --csv                symbol,timestamp,open,high,low,close,volume,amount; the missing symbols
                        go to stderr
   --json               the cross-section as one JSON object: { at, interval, rows: [{ symbol,
@@ -38,6 +40,7 @@ const OPTIONS = {
   csv: { type: "boolean" },
   json: { type: "boolean" },
   utc: { type: "boolean" },
+  ...ADJUST_OPTIONS,
 } as const;
 
 async function run(argv: string[]): Promise<number> {
@@ -59,6 +62,7 @@ async function run(argv: string[]): Promise<number> {
     throw new UsageError(`--interval is ${CROSS_SECTION_INTERVALS.join(" or ")}, got ${JSON.stringify(interval.slice(0, 20))}`);
   }
   if (interval !== undefined) query.interval = interval as CrossSectionInterval;
+  Object.assign(query, adjustOptions(values));
 
   const store = await openCliStore(storeChoice(values), { existing: true, readonly: true });
   try {

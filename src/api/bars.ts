@@ -8,13 +8,12 @@ import { BarSchema } from "../domain/bar.ts";
 import { CSV_HEADER } from "../domain/bar-format.ts";
 import { ALIGNS, BAR_SOURCES, BAR_TIMESTAMPS, FILLS, type BarQuery } from "../domain/query.ts";
 import { STORED_INTERVALS } from "../domain/daily.ts";
-import { ADJUST_MODES } from "../domain/adjusted-bars.ts";
 import { BINARY_CONTENT } from "./bar-files.ts";
 import { readBarUpload } from "./body.ts";
 import { jsonArrayContent } from "./json-array.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses, parseWith } from "./errors.ts";
-import { BarInputSchema, defined, InstantQuery, UploadQuery, WrittenSchema, IntervalQuery, LimitQuery, OrderQuery, RangeQuerySchema, route, singleValued, SymbolParam, TimestampQuery } from "./schemas.ts";
+import { ADJUST_QUERY, BarInputSchema, defined, UploadQuery, WrittenSchema, IntervalQuery, LimitQuery, OrderQuery, RangeQuerySchema, route, singleValued, SymbolParam, TimestampQuery } from "./schemas.ts";
 import { barsJsonResponse, CONTENT_TYPES, streamBars } from "./stream.ts";
 
 /** JSON answers up to this many rows are read whole and written in one piece; longer ones stream. */
@@ -32,13 +31,7 @@ const BarsQuery = z.strictObject({
   source: z.enum(BAR_SOURCES).optional().openapi({
     description: "with interval=1d only: stored (the daily bars imported as such), minutes (days resampled from the minute bars); omitted, stored days where they exist and resampled ones elsewhere",
   }),
-  adjust: z.enum(ADJUST_MODES).optional().openapi({ description: "none (raw, the default), qfq (forward-adjusted: the latest prices raw) or hfq (back-adjusted: raw x factor); each stored bar before resampling" }),
-  asOf: InstantQuery.optional().openapi({ description: "with adjust: only factors known at this instant count (point in time); default now" }),
-  adjustVolume: z
-    .enum(["true", "false"])
-    .transform((text) => text === "true")
-    .optional()
-    .openapi({ type: "string", description: "with adjust: true divides volume by the price ratio too (amount stays raw)" }),
+  ...ADJUST_QUERY,
   format: z.enum(["json", "csv", "ndjson", "parquet", "arrow"]).optional().openapi({
     description: "csv, ndjson, parquet and arrow (the Arrow IPC stream format) stream; parquet comes a row group of 65,536 bars at a time, its footer last",
   }),

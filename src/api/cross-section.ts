@@ -9,7 +9,8 @@ import { BarSchema } from "../domain/bar.ts";
 import { CROSS_SECTION_INTERVALS, MAX_CROSS_SECTION_SYMBOLS, type CrossSectionQuery } from "../domain/cross-section.ts";
 import type { Api } from "./context.ts";
 import { errorResponses } from "./errors.ts";
-import { route, TimestampQuery } from "./schemas.ts";
+import { ADJUST_QUERY, defined, route, TimestampQuery } from "./schemas.ts";
+import { ADJUST_MODES } from "../domain/adjusted-bars.ts";
 
 /**
  * The query string: `at` required; `symbols` comma-separated (a symbol with a comma in it cannot
@@ -27,6 +28,7 @@ const CrossSectionQuerySchema = z.strictObject({
   interval: z.enum(CROSS_SECTION_INTERVALS).optional().openapi({
     description: "1m (default): the bars as written; 1d: the stored daily series, only days that have ended by at",
   }),
+  ...ADJUST_QUERY,
 });
 
 /** The same query as a JSON body: a list of any length up to the store's bound, commas and all. */
@@ -34,6 +36,9 @@ const CrossSectionBody = z.strictObject({
   at: z.union([z.number(), z.string().max(40)]).openapi({ description: "epoch ms, ISO-8601 (naive: the store's zone), or a date alone: the end of that day" }),
   symbols: z.array(z.string()).max(MAX_CROSS_SECTION_SYMBOLS).optional().openapi({ description: "omitted: every symbol stored" }),
   interval: z.enum(CROSS_SECTION_INTERVALS).optional(),
+  adjust: z.enum(ADJUST_MODES).optional(),
+  asOf: z.union([z.number(), z.string().max(40)]).optional(),
+  adjustVolume: z.boolean().optional(),
 });
 
 const CrossSectionSchema = z.object({
@@ -56,8 +61,8 @@ export function crossSectionRoutes(app: Api): void {
       },
     }),
     async (c) => {
-      const { at, symbols, interval } = c.req.valid("query");
-      const query: CrossSectionQuery = { at, signal: c.req.raw.signal };
+      const { at, symbols, interval, ...adjustment } = c.req.valid("query");
+      const query: CrossSectionQuery = { at, ...defined(adjustment), signal: c.req.raw.signal };
       // An empty list is the store's to refuse ("name at least one"), not an empty symbol.
       if (symbols !== undefined) query.symbols = symbols === "" ? [] : symbols.split(",");
       if (interval !== undefined) query.interval = interval;
@@ -69,7 +74,7 @@ export function crossSectionRoutes(app: Api): void {
     route({
       method: "post",
       path: "/v1/cross-section",
-      summary: "The same cross-section with the query as a JSON body { at, symbols?, interval? }: for a list of symbols too long for a URL (a read: the read scope)",
+      summary: "The same cross-section with the query as a JSON body { at, symbols?, interval?, adjust?, asOf?, adjustVolume? }: for a list of symbols too long for a URL (a read: the read scope)",
       request: { body: { required: true, content: { "application/json": { schema: CrossSectionBody } } } },
       responses: {
         200: { description: "the cross-section", content: { "application/json": { schema: CrossSectionSchema } } },

@@ -7,6 +7,7 @@
  */
 import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import { INTERVALS, ORDERS } from "../domain/query.ts";
+import { ADJUST_MODES } from "../domain/adjusted-bars.ts";
 import { ENCODINGS } from "../import/bar-file.ts";
 import { AMOUNT_UNITS, PROFILE_NAMES, VOLUME_UNITS } from "../import/profiles.ts";
 import { MAX_SYMBOL_LENGTH, symbolProblem } from "../domain/symbol.ts";
@@ -146,3 +147,14 @@ export const FileReadingSchema = z.object({
 
 /** The answer to a bar upload: rows written, and for a text file how it was read. */
 export const WrittenSchema = z.object({ written: z.number().int(), file: FileReadingSchema.optional() });
+
+/** A read's adjustment options in a query string (GET /v1/bars, /v1/cross-section). */
+export const ADJUST_QUERY = {
+  adjust: z.enum(ADJUST_MODES).optional().openapi({ description: "none (raw, the default), qfq (forward-adjusted: the latest prices raw) or hfq (back-adjusted: raw x factor); each stored bar before resampling" }),
+  asOf: InstantQuery.optional().openapi({ description: "with adjust: only factors known at this instant count (point in time); default now" }),
+  adjustVolume: z
+    .enum(["true", "false"])
+    .transform((text) => text === "true")
+    .optional()
+    .openapi({ type: "string", description: "with adjust: true divides volume by the price ratio too (amount stays raw)" }),
+};

@@ -6,8 +6,11 @@
  * cross-section.ts, src/postgres/cross-section.ts).
  */
 import type { Bar } from "./bar.ts";
+import type { AdjustMode } from "./adjusted-bars.ts";
+import { barAdjuster, readAdjustment, type ReadAdjustment } from "./adjusted-reads.ts";
+import type { AdjustmentFactor } from "./adjustment.ts";
 import { ValidationError, type Issue } from "./errors.ts";
-import { checkOptions } from "./query.ts";
+import { checkOptions, type BarQuery } from "./query.ts";
 import { symbolProblem } from "./symbol.ts";
 import { localMidnight } from "./daily.ts";
 import { TimestampError, toRangeBound, zoneOf, type TimeReading, type TimestampInput } from "./time.ts";
@@ -37,6 +40,16 @@ export interface CrossSectionQuery {
    * sees the day's own daily bar (its close was not known yet).
    */
   interval?: CrossSectionInterval;
+  /**
+   * Each row's bar raw (`none`, the default), forward- (`qfq`) or back-adjusted (`hfq`) by its
+   * symbol's factors known at `asOf` (default now), as getBars adjusts. A symbol none of whose
+   * factors is known at `asOf` is read raw: in a whole-market snapshot that is a stock whose
+   * first ex-date was still ahead, where getBars, asked about one symbol, refuses the read.
+   */
+  adjust?: AdjustMode;
+  asOf?: TimestampInput;
+  /** With `adjust`: volume divided by the same ratio. */
+  adjustVolume?: boolean;
   /** Cancels the read before it starts (in a worker's queue) or while it runs (PostgreSQL). */
   signal?: AbortSignal;
 }
@@ -61,11 +74,8 @@ export interface CrossSection {
   missing: string[];
 }
 
-/**
- * The keys a cross-section accepts; anything else is refused. `adjust` and `asOf` join them when
- * adjusted reads reach this query (the rows are then adjusted per bar, as getBars adjusts).
- */
-export const CROSS_SECTION_KEYS: readonly string[] = ["at", "symbols", "interval", "signal"];
+/** The keys a cross-section accepts; anything else is refused. */
+export const CROSS_SECTION_KEYS: readonly string[] = ["at", "symbols", "interval", "adjust", "asOf", "adjustVolume", "signal"];
 
 /** A checked cross-section query, as the backends take it. */
 export interface CrossSectionRead {
@@ -79,6 +89,8 @@ export interface CrossSectionRead {
    * the local midnight that starts the day of `at + 1` (the days that have ended by `at`).
    */
   through: number;
+  /** Undefined: raw bars. */
+  adjustment: ReadAdjustment | undefined;
 }
 
 /** Checks a cross-section query; throws a ValidationError naming every problem. */
@@ -102,9 +114,19 @@ export function readCrossSectionQuery(query: unknown, reading: TimeReading): Cro
     issues.push({ field: "interval", message: `must be "1m" (the bars as written) or "1d" (the stored daily series), got ${JSON.stringify(interval)}` });
   }
   const symbols = given.symbols === undefined ? undefined : readSymbols(given.symbols, issues);
+  let adjustment: ReadAdjustment | undefined;
+  try {
+    adjustment = readAdjustment({ adjust: given.adjust, asOf: given.asOf, adjustVolume: given.adjustVolume } as BarQuery, reading);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    issues.push(...error.issues);
+  }
   if (issues.length > 0) throw new ValidationError(issues);
+  if (adjustment === undefined && (given.asOf !== undefined || given.adjustVolume !== undefined)) {
+    throw new ValidationError([{ field: given.asOf !== undefined ? "asOf" : "adjustVolume", message: 'goes with adjust "qfq" or "hfq"' }]);
+  }
   const through = interval === "1d" ? lastEndedDayBound(at, zoneOf(reading)) : at;
-  return { at, interval, symbols, through };
+  return { at, interval, symbols, through, adjustment };
 }
 
 /** The symbols of a query: a non-empty array of distinct symbols, at most MAX_CROSS_SECTION_SYMBOLS. */
@@ -150,6 +172,20 @@ export function compareSymbols(a: string, b: string): number {
     i += x > 0xffff ? 2 : 1;
   }
   return a.length - b.length;
+}
+
+/**
+ * Adjusts each row's bar in place by its symbol's factors (`factorsOf`: every stored row of a
+ * symbol, ascending), as a read with `read.adjustment` asks; a symbol with no factor known at
+ * asOf stays raw.
+ */
+export function adjustCrossSection(read: CrossSectionRead, rows: CrossSectionRow[], factorsOf: (symbol: string) => readonly AdjustmentFactor[], timeZone: string): void {
+  const adjustment = read.adjustment;
+  if (adjustment === undefined) return;
+  for (const row of rows) {
+    const known = factorsOf(row.symbol).filter((factor) => factor.knownAt <= adjustment.asOf);
+    if (known.length > 0) barAdjuster(known, adjustment, timeZone)(row.bar);
+  }
 }
 
 /** The answer of a read: its rows as the query returned them (sorted), and who of `symbols` is not there. */

@@ -4,7 +4,8 @@
  * its cost grows with the number of symbols, not with the bars stored.
  */
 import type { Bar } from "../domain/bar.ts";
-import { crossSectionOf, readCrossSectionQuery, type CrossSection } from "../domain/cross-section.ts";
+import { adjustCrossSection, crossSectionOf, readCrossSectionQuery, type CrossSection } from "../domain/cross-section.ts";
+import type { AdjustmentFactor } from "../domain/adjustment.ts";
 import { readSignal, throwIfCancelled } from "../domain/query.ts";
 import type { ZoneReading } from "../domain/time.ts";
 import { guard, type Connection } from "./connection.ts";
@@ -45,7 +46,8 @@ const everySymbol = (table: string) => `symbols(symbol) AS (
 type Row = { symbol: string } & Bar;
 
 /** `settings` is read at each call: a zone change takes effect on the next one. */
-export function createCrossSectionReader(conn: Connection, settings: ZoneReading) {
+/** `factorsOf` reads a symbol's adjustment factors, for a read that adjusts (src/sqlite/adjustments.ts). */
+export function createCrossSectionReader(conn: Connection, settings: ZoneReading, factorsOf: (symbol: string) => readonly AdjustmentFactor[] = () => []) {
   const statements = {
     "1m": { named: conn.prepare<Row>(latestSql("market_data", NAMED)), every: conn.prepare<Row>(latestSql("market_data", everySymbol("market_data"))) },
     "1d": {
@@ -64,9 +66,8 @@ export function createCrossSectionReader(conn: Connection, settings: ZoneReading
         ? every.all({ through: read.through } as never)
         : named.all({ through: read.through, symbols: JSON.stringify(read.symbols) } as never),
     );
-    return crossSectionOf(
-      read,
-      found.map(({ symbol, ...bar }) => ({ symbol, bar })),
-    );
+    const rows = found.map(({ symbol, ...bar }) => ({ symbol, bar }));
+    adjustCrossSection(read, rows, factorsOf, settings.timezone);
+    return crossSectionOf(read, rows);
   };
 }

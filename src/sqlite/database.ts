@@ -77,7 +77,7 @@ export class Database {
       this.#calendars = calendars;
       this.#adjustments = keyedAdjustments(createAdjustmentRepository(conn, live, record), (symbol) => this.#key(symbol));
       this.#bars = createBarRepository(conn, withCalendars(live, calendars.calendarOf), record, this.#adjustments.factorsOf);
-      this.#crossSection = createCrossSectionReader(conn, live);
+      this.#crossSection = createCrossSectionReader(conn, live, this.#adjustments.factorsOf);
       this.#quotes = createQuoteRepository(conn, live, record);
       this.#cacheEntries = createCacheMetaRepository(conn);
       this.#metrics = createMetricRepository(conn, live);

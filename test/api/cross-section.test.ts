@@ -51,6 +51,22 @@ describe("GET /v1/cross-section", () => {
     expect(every.body.rows.map((row: { symbol: string }) => row.symbol)).toEqual(["600519.SH"]);
   });
 
+  test("adjust, asOf and adjustVolume: GET and POST answer the store's adjusted cross-section", async () => {
+    await store.adjustments.insert("600519.SH", [{ date: "2024-07-12", factor: 1.5, knownAt: "2024-07-11T18:00:00+08:00" }]);
+    const at = T0 + 2 * MINUTE;
+    // As of the ex-date evening: qfq prices are that day's, so the day before is divided by 1.5.
+    const query = { at, adjust: "qfq", asOf: "2024-07-12T20:00:00+08:00", adjustVolume: true } as const;
+    const expected = await store.getCrossSection(query);
+    const raw = await store.getCrossSection({ at });
+    const closeOf = (section: typeof raw) => section.rows.find((row) => row.symbol === "600519.SH")!.bar.close!;
+    expect(closeOf(expected)).toBeCloseTo(closeOf(raw) / 1.5, 10);
+    expect((await get(`at=${at}&adjust=qfq&asOf=${encodeURIComponent(query.asOf)}&adjustVolume=true`)).body).toEqual(expected);
+    expect((await post({ ...query, symbols: ["600519.SH"] })).body).toEqual(await store.getCrossSection({ ...query, symbols: ["600519.SH"] }));
+    const refused = await get(`at=${at}&asOf=2024-07-11`);
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.details.map((issue: { field?: string }) => issue.field)).toEqual(["asOf"]);
+  });
+
   test("a date alone is the end of that day in the store's zone; interval=1d reads the stored days ended by at", async () => {
     const day = await get("at=2024-07-11");
     expect(day.body.at).toBe(Date.parse("2024-07-12T00:00:00+08:00") - 1);
@@ -60,11 +76,12 @@ describe("GET /v1/cross-section", () => {
     expect(daily.body.rows.map((row: { bar: { close: number } }) => row.bar.close)).toEqual([10]);
   });
 
-  test("refusals are 422 naming the field: at missing or unreadable, an unknown parameter, a repeated or empty symbol, an unknown interval", async () => {
+  test("refusals are 422 naming the field: at missing or unreadable, an unknown parameter or adjustment, a repeated or empty symbol, an unknown interval", async () => {
     const cases: [string, string][] = [
       ["symbols=600519.SH", "at"],
       ["at=soon", "at"],
-      [`at=${T0}&adjust=qfq`, "adjust"],
+      [`at=${T0}&adjust=sideways`, "adjust"],
+      [`at=${T0}&adjusted=qfq`, "adjusted"],
       [`at=${T0}&symbols=A,B,A`, "symbols[2]"],
       [`at=${T0}&symbols=A,,B`, "symbols[1]"],
       [`at=${T0}&symbols=`, "symbols"],
@@ -86,7 +103,7 @@ describe("GET /v1/cross-section", () => {
     expect(answer.body).toEqual(await store.getCrossSection({ at: "2024-07-11", symbols }));
     expect(answer.body.missing).toHaveLength(5_001);
     expect((await post({ at: T0, interval: "1d" })).body).toEqual(await store.getCrossSection({ at: T0, interval: "1d" }));
-    for (const [body, field] of [[{ symbols: ["A"] }, "at"], [{ at: T0, adjust: "qfq" }, "adjust"], [{ at: T0, symbols: ["A", "A"] }, "symbols[1]"], [{ at: T0, symbols: [] }, "symbols"]] as const) {
+    for (const [body, field] of [[{ symbols: ["A"] }, "at"], [{ at: T0, adjust: "sideways" }, "adjust"], [{ at: T0, symbols: ["A", "A"] }, "symbols[1]"], [{ at: T0, symbols: [] }, "symbols"]] as const) {
       const refused = await post(body);
       expect({ body, status: refused.status }).toEqual({ body, status: 422 });
       expect(refused.body.error.details.map((issue: { field?: string }) => issue.field)).toEqual([field]);

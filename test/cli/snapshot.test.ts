@@ -58,6 +58,23 @@ describe("tradelite snapshot", () => {
     expect(utc.stderr).toContain("NOPE");
   });
 
+  test("--adjust qfq --as-of is the store's adjusted cross-section; --as-of alone is a usage mistake", async () => {
+    const writer = openDatabase({ path: env.TRADELITE_DB });
+    writer.adjustments.insert("000001.SZ", [{ date: "2024-07-12", factor: 4 }]);
+    writer.close();
+    const run = await cli(["snapshot", "--at", "2024-07-11", "--adjust", "qfq", "--as-of", "2024-07-13", "--json"], env);
+    expect(run.code).toBe(0);
+    const db = openDatabase({ path: env.TRADELITE_DB, readonly: true });
+    try {
+      const expected = db.getCrossSection({ at: "2024-07-11", adjust: "qfq", asOf: "2024-07-13" });
+      expect(JSON.parse(run.stdout)).toEqual(expected);
+      expect(expected.rows.find((row) => row.symbol === "000001.SZ")!.bar.close).toBeCloseTo(bars["000001.SZ"][0]!.close! / 4, 10);
+    } finally {
+      db.close();
+    }
+    expect((await cli(["snapshot", "--at", "2024-07-11", "--as-of", "2024-07-13"], env)).code).toBe(2);
+  });
+
   test("--interval 1d reads the stored days that have ended by WHEN", async () => {
     const run = await cli(["snapshot", "--at", "2024-07-11 14:00", "--interval", "1d", "--json"], env);
     expect(JSON.parse(run.stdout).rows.map((row: { bar: { close: number } }) => row.bar.close)).toEqual([10]);

@@ -121,13 +121,15 @@ export function crossSectionConformance(fresh: (options?: StoreFactoryOptions) =
     expect(minutes.interval).toBe("1m");
   });
 
-  test("bad queries are refused naming each field: at required, unknown options (adjust too, for now), symbols empty, repeated, invalid or too many", async () => {
+  test("bad queries are refused naming each field: at required, unknown options, symbols empty, repeated, invalid or too many, adjust's options", async () => {
     const store = await fresh();
     await store.insertBars("S", randomBars([T0], 1));
     expect(fields(await refusal(store.getCrossSection(undefined as never)))).toEqual(["at"]);
     expect(fields(await refusal(store.getCrossSection({} as never)))).toEqual(["at"]);
     expect(fields(await refusal(store.getCrossSection({ at: "soon" })))).toEqual(["at"]);
-    expect(fields(await refusal(store.getCrossSection({ at: T0, adjust: "qfq" } as never)))).toEqual(["adjust"]);
+    expect(fields(await refusal(store.getCrossSection({ at: T0, adjust: "sideways" } as never)))).toEqual(["adjust"]);
+    expect(fields(await refusal(store.getCrossSection({ at: T0, asOf: T0 })))).toEqual(["asOf"]);
+    expect(fields(await refusal(store.getCrossSection({ at: T0, adjust: "qfq", asOf: "later" })))).toEqual(["asOf"]);
     expect(fields(await refusal(store.getCrossSection({ at: T0, symbol: ["S"] } as never)))).toEqual(["symbol"]);
     expect(fields(await refusal(store.getCrossSection({ at: T0, symbols: [] })))).toEqual(["symbols"]);
     expect(fields(await refusal(store.getCrossSection({ at: T0, symbols: "S" as never })))).toEqual(["symbols"]);
@@ -147,5 +149,36 @@ export function crossSectionConformance(fresh: (options?: StoreFactoryOptions) =
     expect(error).toBeInstanceOf(StorageError);
     expect((error as StorageError).code).toBe("CANCELLED");
     expect((await store.getCrossSection({ at: T0 })).rows).toHaveLength(1);
+  });
+
+  test("adjust: each row is its bar as getBars adjusts it (qfq, hfq, asOf, adjustVolume); a symbol with no factor known yet stays raw", async () => {
+    const store = await fresh(SHANGHAI);
+    // Three symbols with a bar on each of two days; ex-dates on the second day.
+    const days = [Date.parse("2024-07-10T15:00:00+08:00"), Date.parse("2024-07-11T15:00:00+08:00")];
+    for (const [i, symbol] of ["600036.SH", "600519.SH", "000001.SZ"].entries()) await store.insertBars(symbol, randomBars(days, i + 3));
+    await store.adjustments.insert("600036.SH", [{ date: "2024-07-11", factor: 1.25, knownAt: "2024-07-10T18:00:00+08:00" }]);
+    // Known only later: a snapshot as of the 10th evening does not see it.
+    await store.adjustments.insert("600519.SH", [{ date: "2024-07-11", factor: 2, knownAt: "2024-07-12T09:00:00+08:00" }]);
+    const symbols = ["600036.SH", "600519.SH", "000001.SZ"];
+    for (const query of [
+      { adjust: "qfq" as const, at: days[0]! },
+      { adjust: "hfq" as const, at: days[1]! },
+      { adjust: "qfq" as const, at: days[0]!, asOf: "2024-07-10T20:00:00+08:00" },
+      { adjust: "hfq" as const, at: days[1]!, asOf: "2024-07-12T12:00:00+08:00", adjustVolume: true },
+    ]) {
+      const section = await store.getCrossSection({ ...query, symbols });
+      expect(section.rows.map((row) => row.symbol)).toEqual(["000001.SZ", "600036.SH", "600519.SH"]);
+      for (const row of section.rows) {
+        const knownAt = Date.parse(String(query.asOf ?? new Date().toISOString()));
+        const anyKnown = (await store.adjustments.list(row.symbol)).some((factor) => factor.knownAt <= knownAt);
+        const { at, ...adjustment } = query;
+        const [expected] = await store.getBars(row.symbol, { end: at, order: "desc", limit: 1, ...(anyKnown ? adjustment : {}) });
+        expect({ symbol: row.symbol, bar: row.bar }).toEqual({ symbol: row.symbol, bar: expected! });
+      }
+    }
+    // qfq as of now: 600036's day before its ex-date is divided by 1.25.
+    const raw = await store.getCrossSection({ at: days[0]!, symbols: ["600036.SH"] });
+    const qfq = await store.getCrossSection({ at: days[0]!, symbols: ["600036.SH"], adjust: "qfq" });
+    expect(qfq.rows[0]!.bar.close).toBeCloseTo(raw.rows[0]!.bar.close! / 1.25, 10);
   });
 }
