@@ -18,7 +18,7 @@ import type { Completeness } from "./session.ts";
 import type { SeriesOptions } from "./daily.ts";
 import type { AdjustmentFactor } from "./adjustment.ts";
 import type { CorporateAction } from "./corporate-action.ts";
-import type { AdjustmentFactorRow, InsertActionsOptions, StoredCorporateAction } from "./adjusted-reads.ts";
+import type { AdjustmentFactorRow, InsertActionsOptions, StoredCorporateAction } from "./adjustment-writes.ts";
 
 /** One stored series of a symbol: its bar count and the epoch ms of its first and last bar. */
 export interface SeriesOverview {
