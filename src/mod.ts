@@ -38,7 +38,7 @@ export type {
 export { adjustBars, ADJUST_MODES, type AdjustMode, type AdjustOptions } from "./domain/adjusted-bars.ts";
 export { factorAt, validateFactors, type AdjustmentFactor } from "./domain/adjustment.ts";
 export { factorsFromActions, type CorporateAction } from "./domain/corporate-action.ts";
-export type { AdjustmentFactorRow, InsertActionsOptions, StoredCorporateAction } from "./domain/adjusted-reads.ts";
+export type { AdjustmentFactorRow, InsertActionsOptions, StoredCorporateAction } from "./domain/adjustment-writes.ts";
 export { validateBars, type Bar, type BarInput, type BarColumns } from "./domain/bar.ts";
 export { validateQuotes, type Quote, type QuoteInput, type QuoteColumns } from "./domain/quote.ts";
 export {

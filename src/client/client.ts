@@ -20,7 +20,7 @@
  * the API's 404.
  */
 import type { Health, Info, Ready } from "../api/symbols.ts";
-import type { AdjustmentFactorRow, InsertActionsOptions, StoredCorporateAction } from "../domain/adjusted-reads.ts";
+import type { AdjustmentFactorRow, InsertActionsOptions, StoredCorporateAction } from "../domain/adjustment-writes.ts";
 import type { AdjustmentFactor } from "../domain/adjustment.ts";
 import type { CorporateAction } from "../domain/corporate-action.ts";
 import type { Artifact, ArtifactInput } from "../domain/artifact.ts";

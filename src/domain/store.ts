@@ -19,7 +19,7 @@ import type { SeriesOptions } from "./daily.ts";
 import type { CrossSection, CrossSectionQuery } from "./cross-section.ts";
 import type { AdjustmentFactor } from "./adjustment.ts";
 import type { CorporateAction } from "./corporate-action.ts";
-import type { AdjustmentFactorRow, InsertActionsOptions, StoredCorporateAction } from "./adjusted-reads.ts";
+import type { AdjustmentFactorRow, InsertActionsOptions, StoredCorporateAction } from "./adjustment-writes.ts";
 import type { Instrument, InstrumentInput, InstrumentQuery, InstrumentStatusRow } from "./instrument.ts";
 
 /** One stored series of a symbol: its bar count and the epoch ms of its first and last bar. */

@@ -23,7 +23,7 @@ import {
   type ActionRow,
   type AdjustmentFactorRow,
   type StoredCorporateAction,
-} from "../domain/adjusted-reads.ts";
+} from "../domain/adjustment-writes.ts";
 import type { CorporateAction } from "../domain/corporate-action.ts";
 import { assertSymbol } from "../domain/symbol.ts";
 import type { TimestampInput, ZoneReading } from "../domain/time.ts";
