@@ -116,12 +116,22 @@ export function buildScaleStore(db: Database, shape: ScaleShape, onLiveMinute?: 
   };
 }
 
+/** What --keep leaves beside a store: how it was built, for a later run that reuses it. */
+interface BuildRecord {
+  version: number;
+  shape: ScaleShape;
+  build: BuildReport;
+  /** Missing in a record an earlier version of this script wrote. */
+  peakRssMb?: number;
+}
+
 /** What one size measured; the parent prints these side by side. */
 export interface ScaleResult {
   label: string;
   bars: number;
   build: BuildReport & { reused: boolean };
   liveBarsPerSecond: number;
+  liveMinuteP50Ms: number;
   liveMinuteP99Ms: number;
   dayReadP50Ms: number;
   dayReadP99Ms: number;
@@ -133,7 +143,7 @@ export interface ScaleResult {
   crossSectionMs: number | null;
   fileBytesPerBar: number;
   auditBytesPerBar: number | null;
-  buildPeakRssMb: number;
+  buildPeakRssMb: number | null;
   readPeakRssMb: number;
 }
 
@@ -188,24 +198,26 @@ function measureSize(label: string, bars: number, dir: string, keep: boolean): S
   const shape = { symbols: MARKET_SYMBOLS, barsPerSymbol: bars / MARKET_SYMBOLS };
   const path = join(dir, `scale-${label}.db`);
   const recordPath = join(dir, `scale-${label}.build.json`);
-  const kept = keep && existsSync(path) && existsSync(recordPath) ? (JSON.parse(readFileSync(recordPath, "utf8")) as { version: number; shape: ScaleShape; build: BuildReport }) : null;
-  let build: BuildReport;
+  const kept = keep && existsSync(path) && existsSync(recordPath) ? (JSON.parse(readFileSync(recordPath, "utf8")) as BuildRecord) : null;
+  let record: BuildRecord;
   if (kept && kept.version === BUILD_VERSION && kept.shape.barsPerSymbol === shape.barsPerSymbol && kept.shape.symbols === shape.symbols) {
-    build = kept.build;
+    record = kept;
     console.log(`${label}: reusing ${path} (built earlier; its build figures are from then)`);
   } else {
     removeDatabaseFile(path);
     console.log(`${label}: building ${bars.toLocaleString("en-US")} bars in ${path}`);
     const db = openScaleDatabase(path);
+    let build: BuildReport;
     try {
       build = buildScaleStore(db, shape);
     } finally {
       db.close();
     }
-    writeFileSync(recordPath, JSON.stringify({ version: BUILD_VERSION, shape, build }));
+    record = { version: BUILD_VERSION, shape, build, peakRssMb: peakRssMb() };
+    writeFileSync(recordPath, JSON.stringify(record));
     console.log(`  history ${build.historyBars.toLocaleString("en-US")} bars in ${build.historySeconds.toFixed(1)} s, live day ${build.liveBars.toLocaleString("en-US")} bars in ${build.liveSeconds.toFixed(1)} s`);
   }
-  const buildPeakRssMb = peakRssMb();
+  const { build } = record;
   const fileBytes = statSync(path).size;
   const audit = auditBytes(path);
   resetPeakRss();
@@ -239,8 +251,10 @@ function measureSize(label: string, bars: number, dir: string, keep: boolean): S
     return {
       label,
       bars,
-      build: { ...build, reused: kept !== null && build === kept.build },
-      liveBarsPerSecond: build.liveBars / build.liveSeconds,
+      build: { ...build, reused: record === kept },
+      // From the median minute: on a shared machine a few stalled minutes would set the mean.
+      liveBarsPerSecond: (shape.symbols * 1000) / median(build.minuteMs),
+      liveMinuteP50Ms: median(build.minuteMs),
       liveMinuteP99Ms: percentile(build.minuteMs, 99),
       dayReadP50Ms: percentile(dayReads, 50),
       dayReadP99Ms: percentile(dayReads, 99),
@@ -252,7 +266,7 @@ function measureSize(label: string, bars: number, dir: string, keep: boolean): S
       crossSectionMs: crossSection,
       fileBytesPerBar: fileBytes / bars,
       auditBytesPerBar: audit === null ? null : audit / bars,
-      buildPeakRssMb,
+      buildPeakRssMb: record.peakRssMb ?? null,
       readPeakRssMb,
     };
   } finally {
@@ -277,7 +291,8 @@ const whole = (value: number) => Math.round(value).toLocaleString("en-US");
 const ROWS: readonly Row[] = [
   { name: "build: history (s)", value: (r) => r.build.historySeconds, format: (v) => v.toFixed(1), cost: true, total: true },
   { name: "build: live day (s)", value: (r) => r.build.liveSeconds, format: (v) => v.toFixed(1), cost: true, total: true },
-  { name: "live-order insert (bars/s)", value: (r) => r.liveBarsPerSecond, format: whole, cost: false },
+  { name: "live-order insert, median minute (bars/s)", value: (r) => r.liveBarsPerSecond, format: whole, cost: false },
+  { name: "live minute, 5,000 bars, p50 (ms)", value: (r) => r.liveMinuteP50Ms, format: ms, cost: true },
   { name: "live minute, 5,000 bars, p99 (ms)", value: (r) => r.liveMinuteP99Ms, format: ms, cost: true },
   { name: "one-day read p50 (ms)", value: (r) => r.dayReadP50Ms, format: (v) => v.toFixed(3), cost: true },
   { name: "one-day read p99 (ms)", value: (r) => r.dayReadP99Ms, format: (v) => v.toFixed(3), cost: true },

@@ -52,5 +52,5 @@ test("a figure is named as growing when it more than doubles between sizes, a ra
   const result = (label: string, overviewMs: number, liveBarsPerSecond: number) => ({ label, overviewMs, liveBarsPerSecond }) as unknown as ScaleResult;
   const named = growingCosts([result("1M", 10, 20_000), result("10M", 100, 9_000)]);
   expect(named.some((line) => line.startsWith("overview() (ms) x10.0"))).toBe(true);
-  expect(named.some((line) => line.startsWith("live-order insert (bars/s) x2.2"))).toBe(true);
+  expect(named.some((line) => line.startsWith("live-order insert, median minute (bars/s) x2.2"))).toBe(true);
 });
