@@ -1,8 +1,8 @@
 /**
  * `bun run bench:scale [--sizes 1M,10M] [--keep DIR]`: stores of the whole market's shape
  * (5,000 A-share symbols, every symbol the same minutes) at each size, built on disk, and what
- * each operation costs as the store grows. Each size runs in its own child process, so its peak
- * RSS is its own. Figures, not targets: it prints and exits 0 (1 for a refused size).
+ * each operation costs as the store grows. Each size is built in one child process and measured in
+ * another, so each peak RSS is that step's own. Figures, not targets: it prints and exits 0 (1 for a refused size).
  *
  * A store of N bars holds N / 5,000 session minutes per symbol on the shipped XSHG trading days
  * up to END_DATE. The last day is recorded live (one transaction per minute writing that minute's
@@ -129,7 +129,7 @@ interface BuildRecord {
 export interface ScaleResult {
   label: string;
   bars: number;
-  build: BuildReport & { reused: boolean };
+  build: BuildReport;
   liveBarsPerSecond: number;
   liveMinuteP50Ms: number;
   liveMinuteP99Ms: number;
@@ -170,15 +170,6 @@ function peakRssMb(): number {
   return match ? Number(match[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
 }
 
-/** Starts VmHWM again from the current RSS (Linux >= 4.0), so the reads' peak is theirs. */
-function resetPeakRss(): void {
-  try {
-    writeFileSync("/proc/self/clear_refs", "5");
-  } catch {
-    // Not Linux, or not allowed: the read peak then includes the build's.
-  }
-}
-
 /** Bytes of the audit log's pages (dbstat), or null when this SQLite lacks dbstat. */
 function auditBytes(path: string): number | null {
   const sqlite = new SqliteDatabase(path, { readonly: true });
@@ -193,34 +184,40 @@ function auditBytes(path: string): number | null {
 
 type CrossSectionReader = { getCrossSection?: (query: { at: number }) => { rows: unknown[] } };
 
-/** Builds (or reuses from --keep) the store of `bars` bars and measures it: the child's work. */
-function measureSize(label: string, bars: number, dir: string, keep: boolean): ScaleResult {
+function pathsOf(label: string, dir: string) {
+  return { path: join(dir, `scale-${label}.db`), recordPath: join(dir, `scale-${label}.build.json`) };
+}
+
+/** Builds the store of `bars` bars, unless --keep's DIR holds one of the same shape: the first child's work. */
+function buildSize(label: string, bars: number, dir: string, keep: boolean): void {
   const shape = { symbols: MARKET_SYMBOLS, barsPerSymbol: bars / MARKET_SYMBOLS };
-  const path = join(dir, `scale-${label}.db`);
-  const recordPath = join(dir, `scale-${label}.build.json`);
+  const { path, recordPath } = pathsOf(label, dir);
   const kept = keep && existsSync(path) && existsSync(recordPath) ? (JSON.parse(readFileSync(recordPath, "utf8")) as BuildRecord) : null;
-  let record: BuildRecord;
   if (kept && kept.version === BUILD_VERSION && kept.shape.barsPerSymbol === shape.barsPerSymbol && kept.shape.symbols === shape.symbols) {
-    record = kept;
     console.log(`${label}: reusing ${path} (built earlier; its build figures are from then)`);
-  } else {
-    removeDatabaseFile(path);
-    console.log(`${label}: building ${bars.toLocaleString("en-US")} bars in ${path}`);
-    const db = openScaleDatabase(path);
-    let build: BuildReport;
-    try {
-      build = buildScaleStore(db, shape);
-    } finally {
-      db.close();
-    }
-    record = { version: BUILD_VERSION, shape, build, peakRssMb: peakRssMb() };
-    writeFileSync(recordPath, JSON.stringify(record));
-    console.log(`  history ${build.historyBars.toLocaleString("en-US")} bars in ${build.historySeconds.toFixed(1)} s, live day ${build.liveBars.toLocaleString("en-US")} bars in ${build.liveSeconds.toFixed(1)} s`);
+    return;
   }
+  removeDatabaseFile(path);
+  console.log(`${label}: building ${bars.toLocaleString("en-US")} bars in ${path}`);
+  const db = openScaleDatabase(path);
+  let build: BuildReport;
+  try {
+    build = buildScaleStore(db, shape);
+  } finally {
+    db.close();
+  }
+  writeFileSync(recordPath, JSON.stringify({ version: BUILD_VERSION, shape, build, peakRssMb: peakRssMb() } satisfies BuildRecord));
+  console.log(`  history ${build.historyBars.toLocaleString("en-US")} bars in ${build.historySeconds.toFixed(1)} s, live day ${build.liveBars.toLocaleString("en-US")} bars in ${build.liveSeconds.toFixed(1)} s`);
+}
+
+/** Measures the built store: the second child's work, in a process of its own so its peak RSS is the reads'. */
+function measureSize(label: string, bars: number, dir: string): ScaleResult {
+  const shape = { symbols: MARKET_SYMBOLS, barsPerSymbol: bars / MARKET_SYMBOLS };
+  const { path, recordPath } = pathsOf(label, dir);
+  const record = JSON.parse(readFileSync(recordPath, "utf8")) as BuildRecord;
   const { build } = record;
   const fileBytes = statSync(path).size;
   const audit = auditBytes(path);
-  resetPeakRss();
 
   const db = openScaleDatabase(path);
   try {
@@ -251,7 +248,7 @@ function measureSize(label: string, bars: number, dir: string, keep: boolean): S
     return {
       label,
       bars,
-      build: { ...build, reused: record === kept },
+      build,
       // From the median minute: on a shared machine a few stalled minutes would set the mean.
       liveBarsPerSecond: (shape.symbols * 1000) / median(build.minuteMs),
       liveMinuteP50Ms: median(build.minuteMs),
@@ -354,8 +351,9 @@ const USAGE = `usage: bun run bench:scale [--sizes 1M,10M] [--keep DIR]
 async function main(argv: string[]): Promise<number> {
   const child = argv.indexOf("--child");
   if (child >= 0) {
-    const [label, bars, dir, keep, out] = argv.slice(child + 1);
-    writeFileSync(out!, JSON.stringify(measureSize(label!, Number(bars), dir!, keep === "keep")));
+    const [step, label, bars, dir, last] = argv.slice(child + 1);
+    if (step === "build") buildSize(label!, Number(bars), dir!, last === "keep");
+    else writeFileSync(last!, JSON.stringify(measureSize(label!, Number(bars), dir!)));
     return 0;
   }
   const option = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
@@ -384,10 +382,12 @@ async function main(argv: string[]): Promise<number> {
     const results: ScaleResult[] = [];
     for (const { label, bars } of sizes) {
       const out = join(dir, `scale-${label}.result.json`);
-      const proc = Bun.spawn(["bun", import.meta.path, "--child", label, String(bars), dir, keepDir ? "keep" : "drop", out], { stdout: "inherit", stderr: "inherit" });
-      if ((await proc.exited) !== 0) {
-        console.error(`bench:scale: the ${label} run failed (exit ${proc.exitCode})`);
-        return 1;
+      for (const step of [["build", keepDir ? "keep" : "drop"], ["measure", out]]) {
+        const proc = Bun.spawn(["bun", import.meta.path, "--child", step[0]!, label, String(bars), dir, step[1]!], { stdout: "inherit", stderr: "inherit" });
+        if ((await proc.exited) !== 0) {
+          console.error(`bench:scale: the ${label} ${step[0]} failed (exit ${proc.exitCode})`);
+          return 1;
+        }
       }
       results.push(JSON.parse(readFileSync(out, "utf8")) as ScaleResult);
       rmSync(out);
