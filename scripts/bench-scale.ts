@@ -374,11 +374,12 @@ async function main(argv: string[]): Promise<number> {
   const dir = keepDir ? resolve(keepDir) : mkdtempSync(join(tmpdir(), "tradelite-bench-scale-"));
   mkdirSync(dir, { recursive: true });
   try {
-    // Checked up front for the largest size: a store is removed (without --keep) before the next is built.
-    const largest = Math.max(...sizes.map((size) => size.bars!));
-    const needed = largest * DISK_BYTES_PER_BAR + DISK_BYTES_LIVE_DAY;
+    // Checked up front. Without --keep a store is removed before the next is built, so the largest
+    // must fit; with it every store stays, and one already in DIR needs nothing more.
+    const toBuild = sizes.filter((size) => !(keepDir && existsSync(pathsOf(size.label, dir).path))).map((size) => size.bars! * DISK_BYTES_PER_BAR + DISK_BYTES_LIVE_DAY);
+    const needed = toBuild.length === 0 ? 0 : keepDir ? toBuild.reduce((sum, bytes) => sum + bytes, 0) : Math.max(...toBuild);
     if (freeBytes(dir) < needed) {
-      console.error(`bench:scale: a store of ${largest.toLocaleString("en-US")} bars needs ~${(needed / 1e9).toFixed(1)} GB free in ${dir}, and ${(freeBytes(dir) / 1e9).toFixed(1)} GB are; choose smaller --sizes or a --keep DIR on a larger disk`);
+      console.error(`bench:scale: the stores of ${labels.join(", ")} bars need ~${(needed / 1e9).toFixed(1)} GB free in ${dir}, and ${(freeBytes(dir) / 1e9).toFixed(1)} GB are; choose smaller --sizes or a --keep DIR on a larger disk`);
       return 1;
     }
     const results: ScaleResult[] = [];
