@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { readAdjustmentFile, type AdjustmentFile } from "../../src/import/adjustment-file.ts";
 import { validateFactors, type AdjustmentFactor } from "../../src/domain/adjustment.ts";
 import { validateActions } from "../../src/domain/corporate-action.ts";
+import { exDateWarnings } from "../../src/domain/adjustment-writes.ts";
 import { ValidationError, type Store } from "../../src/mod.ts";
 import { assertCliSymbol, CliFailure, EXIT_OK, formatNumber, formatTime, openCliStore, parseOrHelp, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
@@ -127,14 +128,17 @@ async function importFile(store: Store, file: AdjustmentFile, path: string, valu
   }
   if (unknown.length > 0) await store.instruments.put(unknown.map((symbol) => ({ symbol })));
   const written: { symbol: string; rows: number; factors: AdjustmentFactor[] | null }[] = [];
+  const warnings: string[] = [];
   for (const symbol of symbols) {
     if (file.kind === "factors") {
       const factorRows = file.factors.get(symbol)!.map((row) => ({ ...row, ...(knownAt === undefined ? {} : { knownAt }), ...(source === undefined ? {} : { source }) }));
       written.push({ symbol, rows: await store.adjustments.insert(symbol, factorRows), factors: null });
+      warnings.push(...(await exDateWarnings(store.calendars, symbol, factorRows.map((row) => row.date))));
     } else {
       const actions = file.actions.get(symbol)!;
       const factors = await store.adjustments.insertActions(symbol, actions, { ...(knownAt === undefined ? {} : { knownAt }), ...(source === undefined ? {} : { source }) });
       written.push({ symbol, rows: actions.length, factors });
+      warnings.push(...(await exDateWarnings(store.calendars, symbol, actions.map((row) => row.date))));
     }
   }
   const summary = {
@@ -144,9 +148,11 @@ async function importFile(store: Store, file: AdjustmentFile, path: string, valu
     kind: file.kind,
     symbols: written.map(({ symbol, rows: count, factors }) => ({ symbol, rows: count, ...(factors ? { factors: factors.length } : {}) })),
     createdInstruments: unknown,
+    warnings,
     skipped: file.skipped,
     ignored: file.ignored,
   };
+  for (const warning of warnings) console.error(`warning: ${warning}`);
   if (values.json) {
     console.log(JSON.stringify(summary));
     return EXIT_OK;

@@ -6,6 +6,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { Api } from "./context.ts";
+import { exDateWarnings } from "../domain/adjustment-writes.ts";
 import { ApiError, errorResponses } from "./errors.ts";
 import { defined, InstantQuery, route, SymbolParam } from "./schemas.ts";
 
@@ -64,6 +65,7 @@ const PutBody = z
 const PutAnswer = z.object({
   written: z.number().int().optional().openapi({ description: "with factors: the rows written (identical rows already stored are skipped)" }),
   factors: z.array(FactorSchema).optional().openapi({ description: "with actions: the factors computed from every action in force" }),
+  warnings: z.array(z.string()).openapi({ description: "each date the symbol's calendar says is closed (stored as given): usually a typo or an announcement date" }),
 });
 
 export function adjustmentRoutes(app: Api): void {
@@ -111,9 +113,11 @@ export function adjustmentRoutes(app: Api): void {
         if (Object.keys(defined(options)).length > 0) {
           throw new ApiError(422, "knownAt, source and priceDecimals go with actions; factor rows carry their own", [{ field: Object.keys(defined(options))[0], message: "only with actions" }], "VALIDATION");
         }
-        return c.json({ written: await store.adjustments.insert(symbol, factors) }, 200);
+        const written = await store.adjustments.insert(symbol, factors);
+        return c.json({ written, warnings: await exDateWarnings(store.calendars, symbol, factors.map((row) => row.date)) }, 200);
       }
-      return c.json({ factors: await store.adjustments.insertActions(symbol, actions!, defined(options)) }, 200);
+      const computed = await store.adjustments.insertActions(symbol, actions!, defined(options));
+      return c.json({ factors: computed, warnings: await exDateWarnings(store.calendars, symbol, actions!.map((action) => action.date)) }, 200);
     },
   );
 }

@@ -8,7 +8,8 @@ import type { Bar } from "./bar.ts";
 import { readInstant } from "./adjusted-reads.ts";
 import { validateFactors, type AdjustmentFactor } from "./adjustment.ts";
 import { factorsFromActions, validateActions, type CorporateAction } from "./corporate-action.ts";
-import { dateWallMs, localDate } from "./calendar.ts";
+import { dateWallMs, localDate, type CalendarData } from "./calendar.ts";
+import type { CalendarStore } from "./store.ts";
 import { ValidationError, type Issue } from "./errors.ts";
 import { checkOptions } from "./query.ts";
 import { startOfLocalDay, zoneOf, type TimeReading, type TimestampInput } from "./time.ts";
@@ -216,4 +217,26 @@ export function newActionRows(stored: readonly StoredCorporateAction[], incoming
   });
   if (issues.length > 0) throw new ValidationError(issues);
   return fresh;
+}
+
+/**
+ * The dates among `dates` that `calendar` does not trade, within its span (a date before its
+ * first day or after its last is not judged): an ex-date on a closed day is stored as given, and
+ * said, since it is usually a typo or a vendor's announcement date for the ex-date.
+ */
+export function closedDates(dates: readonly string[], calendar: CalendarData): string[] {
+  const open = new Set(calendar.days);
+  const first = calendar.days[0];
+  const last = calendar.days.at(-1);
+  if (first === undefined || last === undefined) return [];
+  return [...new Set(dates)].filter((date) => date >= first && date <= last && !open.has(date)).sort();
+}
+
+/** The warnings an adjustment write of `dates` gets: each ex-date the symbol's calendar says is closed. */
+export async function exDateWarnings(calendars: Pick<CalendarStore, "of" | "get">, symbol: string, dates: readonly string[]): Promise<string[]> {
+  const name = await calendars.of(symbol);
+  const calendar = name === null ? null : await calendars.get(name);
+  if (calendar === null) return [];
+  const days = dates.map((date) => date.replace(/^(\d{4})(\d{2})(\d{2})$/, "$1-$2-$3"));
+  return closedDates(days, calendar).map((date) => `${symbol}: ${date} is not a trading day of ${calendar.name}; stored as given (an ex-date is the first day traded at the new price)`);
 }

@@ -41,10 +41,26 @@ async function call(method: string, path: string, body?: unknown) {
 }
 
 describe("adjustments over HTTP", () => {
+  test("an ex-date the symbol's calendar says is closed is stored and said: the warnings name each date", async () => {
+    await store.calendars.assign("600000.SH", "XSHG");
+    // 2024-07-13 is a Saturday, 2024-10-01 the National Day holiday; 2024-07-11 a trading day.
+    const answer = await call("PUT", "/v1/adjustments/600000.SH", { factors: [{ date: "2024-07-11", factor: 1.1 }, { date: "20240713", factor: 1.2 }, { date: "2024-10-01", factor: 1.3 }] });
+    expect(answer.status).toBe(200);
+    expect(answer.body.written).toBe(3);
+    expect(answer.body.warnings).toEqual([
+      "600000.SH: 2024-07-13 is not a trading day of XSHG; stored as given (an ex-date is the first day traded at the new price)",
+      "600000.SH: 2024-10-01 is not a trading day of XSHG; stored as given (an ex-date is the first day traded at the new price)",
+    ]);
+    expect((await store.adjustments.list("600000.SH")).map((row) => row.date)).toEqual(["2024-07-11", "2024-07-13", "2024-10-01"]);
+    // A symbol without a calendar is not judged.
+    expect((await call("PUT", "/v1/adjustments/NOCAL", { factors: [{ date: "2024-07-13", factor: 1.2 }] })).body).toEqual({ written: 1, warnings: [] });
+  });
+
+
   test("PUT writes Tushare's factors (known 09:20 each day) once; GET lists them, as of an instant too", async () => {
     const factors = days.map((day) => ({ date: day.date.replaceAll("-", ""), factor: day.factor, knownAt: `${day.date} 09:20`, source: "tushare" }));
-    expect(await call("PUT", `/v1/adjustments/${SYMBOL}`, { factors })).toEqual({ status: 200, text: expect.any(String), body: { written: days.length } });
-    expect((await call("PUT", `/v1/adjustments/${SYMBOL}`, { factors })).body).toEqual({ written: 0 });
+    expect(await call("PUT", `/v1/adjustments/${SYMBOL}`, { factors })).toEqual({ status: 200, text: expect.any(String), body: { written: days.length, warnings: [] } });
+    expect((await call("PUT", `/v1/adjustments/${SYMBOL}`, { factors })).body).toEqual({ written: 0, warnings: [] });
     const listed = await call("GET", `/v1/adjustments/${SYMBOL}`);
     expect(listed.body).toEqual(await store.adjustments.list(SYMBOL));
     expect(listed.body).toHaveLength(days.length);

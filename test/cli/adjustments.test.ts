@@ -110,6 +110,19 @@ describe("tradelite adjustments", () => {
     expect(JSON.parse((await cli(["adjustments", "list", "600036.SH", "--json"], db)).stdout)).toEqual([]);
   });
 
+  test("an ex-date on a day the symbol's calendar has closed is stored, with a warning on stderr and in --json", async () => {
+    const db = await seeded("closed.db");
+    expect((await cli(["calendar", "assign", "600036.SH", "XSHG"], db)).code).toBe(0);
+    const file = dir.file("saturday.csv");
+    writeFileSync(file, "ts_code,trade_date,adj_factor\n600036.SH,20200710,1.0\n600036.SH,20200711,1.1\n");
+    const run = await cli(["adjustments", "import", file, "--json"], db);
+    expect(run.code).toBe(0);
+    const warning = "600036.SH: 2020-07-11 is not a trading day of XSHG; stored as given (an ex-date is the first day traded at the new price)";
+    expect(run.stderr).toBe(`warning: ${warning}\n`);
+    expect(JSON.parse(run.stdout).warnings).toEqual([warning]);
+    expect(JSON.parse((await cli(["adjustments", "list", "600036.SH", "--json"], db)).stdout)).toHaveLength(2);
+  });
+
   test("usage mistakes are exit 2", async () => {
     const db = await seeded("usage.db");
     for (const args of [
