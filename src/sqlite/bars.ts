@@ -45,6 +45,7 @@ import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS, prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
+import { SUMMARY_OVERVIEW_SQL } from "./summary.ts";
 
 /** Read at each call: a settings change takes effect on the next one. */
 export interface BarSettings {
@@ -82,22 +83,14 @@ JOIN market_data AS f ON f.symbol = $symbol AND f.timestamp = g.first
 JOIN market_data AS l ON l.symbol = $symbol AND l.timestamp = g.last
 ORDER BY g.bucket`;
 
-const OVERVIEW_SQL = `
-SELECT symbol, count(*) AS count, min(timestamp) AS start, max(timestamp) AS "end"
-FROM market_data GROUP BY symbol ORDER BY symbol`;
-
-const DAILY_OVERVIEW_SQL = `
-SELECT symbol, count(*) AS count, min(timestamp) AS start, max(timestamp) AS "end"
-FROM market_data_daily GROUP BY symbol ORDER BY symbol`;
 
 export function createBarRepository(conn: Connection, settings: BarSettings, audit: AuditRecorder) {
   const writeBars = prepareUpsert(conn, "market_data", BAR_VALUE_FIELDS);
   const series = prepareSeries<Bar>(conn, "market_data", BAR_VALUE_FIELDS);
   const resampleStatement = conn.prepare<BucketRow>(RESAMPLE_SQL);
-  const overviewStatement = conn.prepare<SymbolOverview>(OVERVIEW_SQL);
+  const overviewStatement = conn.prepare<{ symbol: string } & SeriesOverview>(SUMMARY_OVERVIEW_SQL);
   const writeDaily = prepareUpsert(conn, "market_data_daily", BAR_VALUE_FIELDS);
   const daily = prepareSeries<Bar>(conn, "market_data_daily", BAR_VALUE_FIELDS);
-  const dailyOverviewStatement = conn.prepare<{ symbol: string } & SeriesOverview>(DAILY_OVERVIEW_SQL);
   const timestampPage = conn.prepare(
     "SELECT timestamp FROM market_data WHERE symbol = ? AND timestamp BETWEEN ? AND ? ORDER BY timestamp LIMIT ?",
   );
@@ -251,10 +244,14 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
       return counter.finish();
     },
 
-    /** Exact: computed from the tables themselves on every call, never from a counter that can drift. */
+    /**
+     * One row per symbol from market_data_summary (src/sqlite/summary.ts: kept exact by triggers
+     * in every writer's transaction), so it costs O(symbols), not O(bars). `completeness: true`
+     * still reads every stored minute of every symbol with a calendar (what `gaps --all` costs).
+     */
     overview(options?: OverviewOptions): SymbolOverview[] {
       const counts = readOverviewOptions(options);
-      const rows = guard(() => mergeOverviews(overviewStatement.all(), dailyOverviewStatement.all()));
+      const rows = guard(() => mergeOverviews(overviewStatement.all("minutes" as never), overviewStatement.all("daily" as never)));
       if (!counts) return rows;
       return rows.map((row) => (settings.calendarOf?.(row.symbol) ? withCompletenessCounts(row, this.completeness(row.symbol)) : row));
     },

@@ -8,6 +8,7 @@ import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import { readPragma, type Connection } from "./connection.ts";
 import { shippedCalendar, SHIPPED_CALENDARS } from "../domain/calendars/index.ts";
 import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
+import { SUMMARY_MIGRATION } from "./summary.ts";
 
 interface Migration {
   readonly version: number;
@@ -249,6 +250,13 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "market_data_daily: daily bars beside the minute bars",
     up(conn) {
       conn.sqlite.exec(V8_MARKET_DATA_DAILY);
+    },
+  },
+  {
+    version: 9,
+    description: "market_data_summary: count, first and last per symbol and series, kept by triggers",
+    up(conn) {
+      conn.sqlite.exec(SUMMARY_MIGRATION);
     },
   },
 ];
