@@ -31,12 +31,8 @@
  *   an existing key is refused: UPDATE OR REPLACE would delete the bar there unseen.
  * - The summary row goes when its count reaches 0, so a symbol with no bars left is not listed.
  */
+import { SUMMARY_SERIES } from "../domain/overview.ts";
 
-/** The stored series a summary row describes, and the table each one counts. */
-export const SUMMARY_SERIES = [
-  { series: "minutes", table: "market_data" },
-  { series: "daily", table: "market_data_daily" },
-] as const;
 
 export const SUMMARY_TABLE = `
 CREATE TABLE market_data_summary (

@@ -8,6 +8,7 @@ import { randomBars, sessionBars } from "./bars.ts";
 import { settingsConformance, type Reopen } from "./settings-conformance.ts";
 import { dailySeriesConformance } from "./conformance-daily.ts";
 import { cancellationConformance } from "./conformance-cancel.ts";
+import { summaryConformance } from "./conformance-summary.ts";
 
 export interface StoreFactoryOptions {
   timezone?: string;
@@ -54,6 +55,7 @@ export function storeConformance(name: string, openStore: StoreFactory, reopen?:
     settingsConformance(fresh, reopen, (store) => open.push(store));
     dailySeriesConformance(fresh);
     cancellationConformance(fresh);
+    summaryConformance(fresh);
 
     test("the store names its timezone and bar stamping, as opened (a view keeps them)", async () => {
       const plain = await fresh();
