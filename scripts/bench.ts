@@ -19,6 +19,7 @@ import { runCacheCases, printCacheSummary, type CacheBenchResults } from "./benc
 import { printWorkerSummary, runWorkerCases, type WorkerBenchResults } from "./bench-worker.ts";
 import { printSessionSummary, runSessionCases, type SessionBenchResults } from "./bench-session.ts";
 import { printColumnarSummary, runColumnarCases, type ColumnarBenchResults } from "./bench-columnar.ts";
+import { printSummaryCases, runSummaryCases, type SummaryBenchResults } from "./bench-summary.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, removeDatabaseFile, timed, type Sample } from "./bench-support.ts";
 import {
   barObjects,
@@ -264,6 +265,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   let worker: WorkerBenchResults | { error: string } | null = null;
   let session: SessionBenchResults | { error: string } | null = null;
   let columnar: ColumnarBenchResults | { error: string } | null = null;
+  let summary: SummaryBenchResults | { error: string } | null = null;
   const breakdown: Record<string, number> = {};
   let memory: MemoryResult | { error: string };
 
@@ -327,6 +329,14 @@ async function runBenchmark(quick: boolean): Promise<void> {
       const db = openDatabase({ path: seedPath });
       for (let s = 0; s < scale.symbols; s++) db.insertBars(market.symbols[s]!, market.columns[s]!);
       db.close();
+    }
+
+    // -- 18, 19: the per-symbol summary (overview() and its cost on insertBars) ------------------
+    try {
+      summary = runSummaryCases({ workDir, quick, seedPath, symbols: market.symbols, rows: totalRows });
+    } catch (error) {
+      summary = { error: error instanceof Error ? error.message : String(error) };
+      console.log(`  failed: ${summary.error}`);
     }
 
     // -- 3: upsert with overlap ----------------------------------------------------------------
@@ -533,6 +543,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   const missed = printSummary(cases, cache, memory, breakdown, scale, worker);
   if (session && !("error" in session)) missed.push(...printSessionSummary(session));
   if (columnar && !("error" in columnar)) missed.push(...printColumnarSummary(columnar));
+  if (summary && !("error" in summary)) missed.push(...printSummaryCases(summary));
 
   const resultsDir = join(import.meta.dir, "..", "bench-results");
   mkdirSync(resultsDir, { recursive: true });
@@ -555,6 +566,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
     worker,
     session,
     columnar,
+    summary,
     missedTargets: missed,
   };
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);

@@ -45,7 +45,7 @@ import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS, prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
-import { SUMMARY_OVERVIEW_SQL } from "./summary.ts";
+import { prepareCountedInsert, SUMMARY_OVERVIEW_SQL } from "./summary.ts";
 
 /** Read at each call: a settings change takes effect on the next one. */
 export interface BarSettings {
@@ -89,6 +89,7 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
   const series = prepareSeries<Bar>(conn, "market_data", BAR_VALUE_FIELDS);
   const resampleStatement = conn.prepare<BucketRow>(RESAMPLE_SQL);
   const overviewStatement = conn.prepare<{ symbol: string } & SeriesOverview>(SUMMARY_OVERVIEW_SQL);
+  const countedInsert = prepareCountedInsert(conn);
   const writeDaily = prepareUpsert(conn, "market_data_daily", BAR_VALUE_FIELDS);
   const daily = prepareSeries<Bar>(conn, "market_data_daily", BAR_VALUE_FIELDS);
   const timestampPage = conn.prepare(
@@ -188,10 +189,12 @@ export function createBarRepository(conn: Connection, settings: BarSettings, aud
           return written;
         });
       }
+      const span = timeSpan(batch.timestamp);
       return conn.writeTransaction(() => {
         bumpCacheVersion.run(symbol as never);
-        const written = writeBars(symbol, batch);
-        audit("bars.insert", symbol, { rows: written, ...timeSpan(batch.timestamp) });
+        // The hot path counts its batch for market_data_summary itself (src/sqlite/summary.ts says why).
+        const written = countedInsert(symbol, span.start, span.end, () => writeBars(symbol, batch));
+        audit("bars.insert", symbol, { rows: written, ...span });
         return written;
       });
     },

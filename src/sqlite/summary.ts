@@ -5,17 +5,21 @@
  * of every write, whichever program makes it: tradelite, or a Python recorder or the sqlite3
  * shell on the same file.
  *
- * Why triggers and not a change check (bench.ts case "summary", 2026-12, this machine): a trigger
- * costs ~1 us per new row, +0.23 ms on a 240-row batch of 0.33 ms of bare SQL (x1.7; x1.5 on
- * 10,000-row batches), and nothing on upserts of existing timestamps. A change check would
- * recount the touched symbol after each of tradelite's writes (count(*) over all its rows: 0.3 ms
- * for 10,000 rows, 20 ms for ten years of minutes, growing with the history where the trigger
- * stays flat), and it cannot see which symbols another program touched: SQLite tells a
- * connection only that the file changed (PRAGMA data_version), so every foreign commit would
- * mean recounting every row, which is the GROUP BY overview() is here to avoid. Even a trigger
- * that never fires (WHEN 0) costs x1.2, so a hybrid (triggers off for tradelite's own writes,
- * statement bookkeeping instead) would save about half the cost at the price of two ways to
- * keep one number, and the two can drift.
+ * Measured on this machine (2026-12, 2 shared cores, medians of 1,500 appended 240-row batches,
+ * interleaved with the code before the summary): counting every row in the insert trigger makes
+ * insertBars x1.9 slower; at the bare-SQL level a trigger costs ~1 us a row and even one that
+ * never fires (WHEN 0) x1.2, since SQLite runs a trigger subprogram per row. A change check
+ * without triggers (recount the touched symbol after each write: bench.ts case 19) costs more as
+ * the symbol's history grows, and cannot see which symbols another program touched: SQLite tells
+ * a connection only that the file changed (PRAGMA data_version), so every foreign commit would
+ * mean recounting every row, the GROUP BY overview() is here to avoid. So: triggers for every
+ * writer, and tradelite's own minute inserts (the hot path) switch the insert trigger off inside
+ * their transaction and count the batch themselves with two range counts and one summary
+ * upsert (prepareCountedInsert): insertBars x1.4 of before (x1.05 of it is the counting, the
+ * rest the switched-off trigger's per-row WHEN). The switch is a row that is 1 only inside that
+ * BEGIN IMMEDIATE transaction (set and reset in it, rolled back with it), so no other
+ * connection ever reads it as 1. Every other write (deletes, restamps, daily bars, imports that
+ * do not go through insertBars, other programs) is counted by the triggers.
  *
  * The rules, each one SQLite behaviour:
  * - Inserts count in a BEFORE INSERT trigger when the key is not there yet: INSERT OR REPLACE
@@ -31,10 +35,12 @@
  *   an existing key is refused: UPDATE OR REPLACE would delete the bar there unseen.
  * - The summary row goes when its count reaches 0, so a symbol with no bars left is not listed.
  */
+import type { Connection } from "./connection.ts";
 import { SUMMARY_SERIES } from "../domain/overview.ts";
 
-
 export const SUMMARY_TABLE = `
+CREATE TABLE market_data_summary_writer (counting INTEGER NOT NULL);
+INSERT INTO market_data_summary_writer (counting) VALUES (0);
 CREATE TABLE market_data_summary (
     series TEXT NOT NULL,
     symbol TEXT NOT NULL,
@@ -65,7 +71,7 @@ function summaryTriggers(table: string, series: string): string {
   const moved = "OLD.symbol IS NOT NEW.symbol OR OLD.timestamp IS NOT NEW.timestamp";
   return `
 CREATE TRIGGER ${table}_summary_insert BEFORE INSERT ON ${table}
-WHEN NEW.symbol IS NOT NULL AND NEW.timestamp IS NOT NULL
+WHEN (SELECT counting FROM market_data_summary_writer) = 0 AND NEW.symbol IS NOT NULL AND NEW.timestamp IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM ${table} WHERE symbol = NEW.symbol AND timestamp = NEW.timestamp)
 BEGIN${add("NEW")}
 END;
@@ -101,3 +107,26 @@ SELECT '${series}', symbol, count(*), min(timestamp), max(timestamp) FROM ${tabl
 export const SUMMARY_OVERVIEW_SQL = `
 SELECT symbol, count, first_timestamp AS start, last_timestamp AS "end"
 FROM market_data_summary WHERE series = ? ORDER BY symbol`;
+
+/**
+ * Runs `write` (an upsert of `symbol`'s bars spanning start..end, in the caller's write
+ * transaction) with the insert trigger switched off, and counts what it added itself: the rows
+ * in the span after minus those before are the new keys; first and last widen to the span.
+ */
+export function prepareCountedInsert(conn: Connection) {
+  const setCounting = conn.prepare("UPDATE market_data_summary_writer SET counting = ?");
+  const countSpan = conn.prepare<{ n: number }>("SELECT count(*) AS n FROM market_data WHERE symbol = ? AND timestamp BETWEEN ? AND ?");
+  const add = conn.prepare(`
+    INSERT INTO market_data_summary (series, symbol, count, first_timestamp, last_timestamp) VALUES ('minutes', ?1, ?2, ?3, ?4)
+    ON CONFLICT (series, symbol) DO UPDATE SET count = count + excluded.count,
+      first_timestamp = min(first_timestamp, excluded.first_timestamp), last_timestamp = max(last_timestamp, excluded.last_timestamp)`);
+  return function countedInsert(symbol: string, start: number, end: number, write: () => number): number {
+    setCounting.run(1 as never);
+    const before = countSpan.get(symbol as never, start as never, end as never)!.n;
+    const written = write();
+    const added = countSpan.get(symbol as never, start as never, end as never)!.n - before;
+    if (added > 0) add.run(symbol as never, added as never, start as never, end as never);
+    setCounting.run(0 as never);
+    return written;
+  };
+}

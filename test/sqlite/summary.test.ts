@@ -122,6 +122,7 @@ test("migration 9 fills the summary from the bars a file already holds", () => {
   expect(triggers.length).toBe(8);
   for (const { name } of triggers) raw.run(`DROP TRIGGER "${name}"`);
   raw.run("DROP TABLE market_data_summary");
+  raw.run("DROP TABLE market_data_summary_writer");
   raw.run("PRAGMA user_version = 8");
   // Written while no trigger was there: the migration's GROUP BY must count these too.
   raw.run("INSERT INTO market_data (symbol, timestamp, close) VALUES ('510300.SH', ?, 1)", [T0]);
