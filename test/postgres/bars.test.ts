@@ -67,6 +67,7 @@ describe.skipIf(!available)("migrations on a real server", () => {
         "calendars",
         "market_data",
         "market_data_daily",
+        "market_data_summary",
         "model_artifacts",
         "quotes",
         "recovery_metrics",
@@ -95,7 +96,7 @@ describe.skipIf(!available)("migrations on a real server", () => {
     }
   });
 
-  test("a database at the previous schema (8, before market_data_daily) migrates to 9, keeps its rows and takes daily bars", async () => {
+  test("a database at schema 8 (before market_data_daily and the summary) migrates to 10, keeps its rows, counts them and takes daily bars", async () => {
     const fresh = await createTestDatabase("previous");
     const owner = new PostgresPool({ url: fresh.url, max: 2 });
     try {
@@ -104,11 +105,14 @@ describe.skipIf(!available)("migrations on a real server", () => {
       const minutes = (await readTdxBars(TDX_INDEX_1MIN)).slice(0, 2_400);
       await bars.insertBars("000001.SH", minutes);
       const before = await bars.getBars("000001.SH");
-      // The previous schema exactly: this one without migration 9's table and its record.
+      // Schema 8 exactly: this one without migration 9's table, migration 10's summary, and their records.
       await owner.sql`DROP TABLE market_data_daily`;
-      await owner.sql`DELETE FROM schema_migrations WHERE version = 9`;
+      await owner.sql.unsafe(`DROP TABLE market_data_summary; DROP FUNCTION market_data_summary_insert, market_data_summary_delete,
+        market_data_summary_update, market_data_summary_truncate, market_data_daily_summary_insert, market_data_daily_summary_delete,
+        market_data_daily_summary_update, market_data_daily_summary_truncate CASCADE`);
+      await owner.sql`DELETE FROM schema_migrations WHERE version >= 9`;
       expect(POSTGRES_SCHEMA_VERSION).toBe(10);
-      expect(await migratePostgres(owner.sql)).toBe(9);
+      expect(await migratePostgres(owner.sql)).toBe(10);
       expect(await bars.getBars("000001.SH")).toEqual(before);
       const key = await owner.sql`SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
                                   WHERE i.indrelid = 'market_data_daily'::regclass AND i.indisprimary ORDER BY a.attnum`;
