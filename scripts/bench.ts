@@ -21,6 +21,7 @@ import { printSessionSummary, runSessionCases, type SessionBenchResults } from "
 import { printColumnarSummary, runColumnarCases, type ColumnarBenchResults } from "./bench-columnar.ts";
 import { printCrossSectionSummary, runCrossSectionCases, type CrossSectionBenchResults } from "./bench-cross-section.ts";
 import { printAdjustSummary, runAdjustCase, type AdjustBenchResult } from "./bench-adjust.ts";
+import { printSummaryCases, runSummaryCases, type SummaryBenchResults } from "./bench-summary.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, removeDatabaseFile, timed, type Sample } from "./bench-support.ts";
 import {
   barObjects,
@@ -268,6 +269,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   let columnar: ColumnarBenchResults | { error: string } | null = null;
   let crossSection: CrossSectionBenchResults | { error: string } | null = null;
   let adjust: AdjustBenchResult | { error: string } | null = null;
+  let summary: SummaryBenchResults | { error: string } | null = null;
   const breakdown: Record<string, number> = {};
   let memory: MemoryResult | { error: string };
 
@@ -331,6 +333,14 @@ async function runBenchmark(quick: boolean): Promise<void> {
       const db = openDatabase({ path: seedPath });
       for (let s = 0; s < scale.symbols; s++) db.insertBars(market.symbols[s]!, market.columns[s]!);
       db.close();
+    }
+
+    // -- 20, 21: the per-symbol summary (overview() and its cost on insertBars) ------------------
+    try {
+      summary = runSummaryCases({ workDir, quick, seedPath, symbols: market.symbols, rows: totalRows });
+    } catch (error) {
+      summary = { error: error instanceof Error ? error.message : String(error) };
+      console.log(`  failed: ${summary.error}`);
     }
 
     // -- 3: upsert with overlap ----------------------------------------------------------------
@@ -555,6 +565,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   if (columnar && !("error" in columnar)) missed.push(...printColumnarSummary(columnar));
   if (crossSection && !("error" in crossSection)) missed.push(...printCrossSectionSummary(crossSection));
   if (adjust && !("error" in adjust)) missed.push(...printAdjustSummary(adjust));
+  if (summary && !("error" in summary)) missed.push(...printSummaryCases(summary));
 
   const resultsDir = join(import.meta.dir, "..", "bench-results");
   mkdirSync(resultsDir, { recursive: true });
@@ -579,6 +590,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
     columnar,
     crossSection,
     adjust,
+    summary,
     missedTargets: missed,
   };
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);

@@ -1,11 +1,21 @@
 /**
- * What overview() adds on request: each symbol's completeness counts, summed from the
- * completeness report every backend computes (src/domain/session.ts).
+ * overview()'s shared parts: the series it reports, and what it adds on request (each symbol's
+ * completeness counts, summed from the completeness report every backend computes,
+ * src/domain/session.ts).
  */
 import { ValidationError, type Issue } from "./errors.ts";
 import { checkOptions } from "./query.ts";
 import type { Completeness } from "./session.ts";
 import type { OverviewOptions, SymbolOverview } from "./store.ts";
+
+/**
+ * The stored series overview() reports, and the table each lives in on both backends: the rows
+ * of market_data_summary (src/sqlite/summary.ts, src/postgres/summary.ts) are keyed by these.
+ */
+export const SUMMARY_SERIES = [
+  { series: "minutes", table: "market_data" },
+  { series: "daily", table: "market_data_daily" },
+] as const;
 
 /** Reads overview()'s options: whether to add each symbol's completeness counts. */
 export function readOverviewOptions(options: unknown): boolean {

@@ -476,14 +476,21 @@ export function createBarRepository(
       return counter.finish();
     },
 
+    /**
+     * One row per symbol from market_data_summary (src/postgres/summary.ts: kept exact by
+     * triggers in every writer's transaction): O(symbols), not O(bars). Both series are read in
+     * one statement, so they come from one snapshot.
+     */
     async overview(options?: OverviewOptions): Promise<SymbolOverview[]> {
       const counts = readOverviewOptions(options);
-      const [minutes, daily] = await pool.run(async (sql) => [
-        (await sql`SELECT symbol, count(*)::float8 AS count, min(timestamp)::float8 AS start, max(timestamp)::float8 AS "end"
-                   FROM market_data GROUP BY symbol ORDER BY symbol COLLATE "C"`) as SymbolOverview[],
-        (await sql`SELECT symbol, count(*)::float8 AS count, min(timestamp)::float8 AS start, max(timestamp)::float8 AS "end"
-                   FROM market_data_daily GROUP BY symbol ORDER BY symbol COLLATE "C"`) as ({ symbol: string } & SeriesOverview)[],
-      ]);
+      const summary = await pool.run(
+        async (sql) =>
+          (await sql`SELECT series, symbol, count::float8 AS count, first_timestamp::float8 AS start, last_timestamp::float8 AS "end"
+                     FROM market_data_summary ORDER BY series, symbol`) as ({ series: string; symbol: string } & SeriesOverview)[],
+      );
+      const minutes: SymbolOverview[] = [];
+      const daily: ({ symbol: string } & SeriesOverview)[] = [];
+      for (const { series, symbol, count, start, end } of summary) (series === "daily" ? daily : minutes).push({ symbol, count, start, end });
       const rows = mergeOverviews(minutes, daily);
       if (!counts) return rows;
       const counted: SymbolOverview[] = [];

@@ -17,6 +17,7 @@ import { shippedCalendar, SHIPPED_CALENDARS } from "../domain/calendars/index.ts
 import { INSTRUMENT_TABLES } from "./instruments.ts";
 import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
 import { READ_COMMITTED } from "./connection.ts";
+import { SUMMARY_MIGRATION } from "./summary.ts";
 
 interface Migration {
   readonly version: number;
@@ -334,6 +335,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, description: "market_data_daily: daily bars beside the minute bars", sql: V9_MARKET_DATA_DAILY },
   { version: 10, description: "adjustment_factors and corporate_actions: adjusted prices computed on read", sql: V10_ADJUSTMENTS },
   { version: 11, description: "instruments and instrument_status", sql: INSTRUMENT_TABLES },
+  { version: 12, description: "market_data_summary: count, first and last per symbol and series, kept by triggers", sql: SUMMARY_MIGRATION },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -50,6 +50,7 @@ import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS, prepareRangeSelect, prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
+import { prepareCountedInsert, SUMMARY_OVERVIEW_SQL } from "./summary.ts";
 
 /** Read at each call: a settings change takes effect on the next one. */
 export interface BarSettings {
@@ -87,13 +88,6 @@ JOIN market_data AS f ON f.symbol = $symbol AND f.timestamp = g.first
 JOIN market_data AS l ON l.symbol = $symbol AND l.timestamp = g.last
 ORDER BY g.bucket`;
 
-const OVERVIEW_SQL = `
-SELECT symbol, count(*) AS count, min(timestamp) AS start, max(timestamp) AS "end"
-FROM market_data GROUP BY symbol ORDER BY symbol`;
-
-const DAILY_OVERVIEW_SQL = `
-SELECT symbol, count(*) AS count, min(timestamp) AS start, max(timestamp) AS "end"
-FROM market_data_daily GROUP BY symbol ORDER BY symbol`;
 
 /** Prices times ?1, and volume divided by it too or not: adjusted bars of a one-ratio range. */
 const SCALED_PRICES = "timestamp, open * ?1 AS open, high * ?1 AS high, low * ?1 AS low, close * ?1 AS close";
@@ -125,10 +119,10 @@ export function createBarRepository(
   const writeBars = prepareUpsert(conn, "market_data", BAR_VALUE_FIELDS);
   const series = prepareSeries<Bar>(conn, "market_data", BAR_VALUE_FIELDS);
   const resampleStatement = conn.prepare<BucketRow>(RESAMPLE_SQL);
-  const overviewStatement = conn.prepare<SymbolOverview>(OVERVIEW_SQL);
+  const overviewStatement = conn.prepare<{ symbol: string } & SeriesOverview>(SUMMARY_OVERVIEW_SQL);
+  const countedInsert = prepareCountedInsert(conn);
   const writeDaily = prepareUpsert(conn, "market_data_daily", BAR_VALUE_FIELDS);
   const daily = prepareSeries<Bar>(conn, "market_data_daily", BAR_VALUE_FIELDS);
-  const dailyOverviewStatement = conn.prepare<{ symbol: string } & SeriesOverview>(DAILY_OVERVIEW_SQL);
   const scaledMinutes = prepareScaledReads(conn, "market_data");
   const scaledDays = prepareScaledReads(conn, "market_data_daily");
   const timestampPage = conn.prepare(
@@ -283,10 +277,12 @@ export function createBarRepository(
           return written;
         });
       }
+      const span = timeSpan(batch.timestamp);
       return conn.writeTransaction(() => {
         bumpCacheVersion.run(symbol as never);
-        const written = writeBars(symbol, batch);
-        audit("bars.insert", symbol, { rows: written, ...timeSpan(batch.timestamp) });
+        // The hot path counts its batch for market_data_summary itself (src/sqlite/summary.ts says why).
+        const written = countedInsert(symbol, span.start, span.end, () => writeBars(symbol, batch));
+        audit("bars.insert", symbol, { rows: written, ...span });
         return written;
       });
     },
@@ -339,10 +335,14 @@ export function createBarRepository(
       return counter.finish();
     },
 
-    /** Exact: computed from the tables themselves on every call, never from a counter that can drift. */
+    /**
+     * One row per symbol from market_data_summary (src/sqlite/summary.ts: kept exact by triggers
+     * in every writer's transaction), so it costs O(symbols), not O(bars). `completeness: true`
+     * still reads every stored minute of every symbol with a calendar (what `gaps --all` costs).
+     */
     overview(options?: OverviewOptions): SymbolOverview[] {
       const counts = readOverviewOptions(options);
-      const rows = guard(() => mergeOverviews(overviewStatement.all(), dailyOverviewStatement.all()));
+      const rows = guard(() => mergeOverviews(overviewStatement.all("minutes" as never), overviewStatement.all("daily" as never)));
       if (!counts) return rows;
       return rows.map((row) => (settings.calendarOf?.(row.symbol) ? withCompletenessCounts(row, this.completeness(row.symbol)) : row));
     },

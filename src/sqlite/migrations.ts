@@ -9,6 +9,7 @@ import { readPragma, type Connection } from "./connection.ts";
 import { shippedCalendar, SHIPPED_CALENDARS } from "../domain/calendars/index.ts";
 import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
 import { INSTRUMENT_TABLES } from "./instruments.ts";
+import { SUMMARY_MIGRATION } from "./summary.ts";
 
 interface Migration {
   readonly version: number;
@@ -292,6 +293,13 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "instruments and instrument_status",
     up(conn) {
       conn.sqlite.exec(INSTRUMENT_TABLES);
+    },
+  },
+  {
+    version: 11,
+    description: "market_data_summary: count, first and last per symbol and series, kept by triggers",
+    up(conn) {
+      conn.sqlite.exec(SUMMARY_MIGRATION);
     },
   },
 ];

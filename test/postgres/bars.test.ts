@@ -71,6 +71,7 @@ describe.skipIf(!available)("migrations on a real server", () => {
         "instruments",
         "market_data",
         "market_data_daily",
+        "market_data_summary",
         "model_artifacts",
         "quotes",
         "recovery_metrics",
@@ -99,7 +100,7 @@ describe.skipIf(!available)("migrations on a real server", () => {
     }
   });
 
-  test("a database at schema 8 (before market_data_daily) migrates to the current schema, keeps its rows and takes daily bars", async () => {
+  test("a database at schema 8 (before market_data_daily and the summary) migrates to the current schema, keeps its rows, counts them and takes daily bars", async () => {
     const fresh = await createTestDatabase("previous");
     const owner = new PostgresPool({ url: fresh.url, max: 2 });
     try {
@@ -108,13 +109,16 @@ describe.skipIf(!available)("migrations on a real server", () => {
       const minutes = (await readTdxBars(TDX_INDEX_1MIN)).slice(0, 2_400);
       await bars.insertBars("000001.SH", minutes);
       const before = await bars.getBars("000001.SH");
-      // The schema at 8 exactly: this one without migration 9's, 10's and 11's tables and records.
+      // Schema 8 exactly: this one without the tables of migrations 9 to 12 (the summary's
+      // functions too), and their records.
       await owner.sql`DROP TABLE market_data_daily`;
-      // Migrations 10's and 11's tables go too: a schema-8 database had none of them.
       await owner.sql`DROP TABLE adjustment_factors, corporate_actions, instrument_status, instruments`;
+      await owner.sql.unsafe(`DROP TABLE market_data_summary; DROP FUNCTION market_data_summary_insert, market_data_summary_delete,
+        market_data_summary_update, market_data_summary_truncate, market_data_daily_summary_insert, market_data_daily_summary_delete,
+        market_data_daily_summary_update, market_data_daily_summary_truncate CASCADE`);
       await owner.sql`DELETE FROM schema_migrations WHERE version >= 9`;
-      expect(POSTGRES_SCHEMA_VERSION).toBe(11);
-      expect(await migratePostgres(owner.sql)).toBe(11);
+      expect(POSTGRES_SCHEMA_VERSION).toBe(12);
+      expect(await migratePostgres(owner.sql)).toBe(12);
       expect(await bars.getBars("000001.SH")).toEqual(before);
       const key = await owner.sql`SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
                                   WHERE i.indrelid = 'market_data_daily'::regclass AND i.indisprimary ORDER BY a.attnum`;

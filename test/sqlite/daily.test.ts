@@ -126,6 +126,14 @@ describe("a real daily file beside real minutes", () => {
   });
 });
 
+/** Removes migration 11's summary table and triggers, leaving a file as migration 8 left it. */
+function dropSummary(raw: SqliteDatabase): void {
+  const triggers = raw.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'market_data%summary%'").all() as { name: string }[];
+  for (const { name } of triggers) raw.run(`DROP TRIGGER "${name}"`);
+  raw.run("DROP TABLE market_data_summary");
+  raw.run("DROP TABLE market_data_summary_writer");
+}
+
 describe("migration 8 on a file written before it", () => {
   test("a schema-7 file (market_data_daily absent) migrates, keeps every row and audit entry, and takes daily bars", () => {
     let db = open("old.db");
@@ -134,21 +142,22 @@ describe("migration 8 on a file written before it", () => {
     db.prefs.set("layout", { chart: "candles" });
     const before = { bars: db.getBars("000001.SH"), audit: db.audit.query() };
     db.close();
-    // The previous schema exactly: this one without migration 8's, 9's and 10's tables, at user_version 7.
+    // The schema before migration 8: this one without its table and those of migrations 9 to 11
+    // (factors, instruments, the summary), at user_version 7.
     const raw = new SqliteDatabase(file);
     raw.run("DROP TABLE market_data_daily");
-    // Migrations 9's and 10's tables go too: a schema-7 file had none of them.
     raw.run("DROP TABLE adjustment_factors");
     raw.run("DROP TABLE corporate_actions");
     raw.run("DROP TABLE instrument_status");
     raw.run("DROP TABLE instruments");
+    dropSummary(raw);
     raw.run("PRAGMA user_version = 7");
     expect(raw.query("SELECT name FROM sqlite_master WHERE name = 'market_data_daily'").all()).toEqual([]);
     raw.close();
 
     db = open("old.db");
     expect(db.schemaVersion).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(10);
+    expect(SCHEMA_VERSION).toBe(11);
     expect(db.getBars("000001.SH")).toEqual(before.bars);
     expect(db.audit.query()).toEqual(before.audit);
     expect(db.audit.verify()).toEqual({ ok: true, checked: before.audit.length });

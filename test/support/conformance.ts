@@ -11,6 +11,7 @@ import { cancellationConformance } from "./conformance-cancel.ts";
 import { crossSectionConformance } from "./conformance-cross-section.ts";
 import { adjustmentConformance } from "./conformance-adjustments.ts";
 import { instrumentConformance } from "./conformance-instruments.ts";
+import { summaryConformance } from "./conformance-summary.ts";
 
 export interface StoreFactoryOptions {
   timezone?: string;
@@ -60,6 +61,7 @@ export function storeConformance(name: string, openStore: StoreFactory, reopen?:
     crossSectionConformance(fresh);
     adjustmentConformance(fresh);
     instrumentConformance(fresh);
+    summaryConformance(fresh);
 
     test("the store names its timezone and bar stamping, as opened (a view keeps them)", async () => {
       const plain = await fresh();
