@@ -244,7 +244,7 @@ async function appendCase(
     mkdirSync(dir, { recursive: true });
     const file = join(dir, "floor.csv");
     writeFileSync(file, `${CSV_HEADER}\n${lines.slice(0, preload).join("")}`);
-    const sqlite = openBare(path);
+    const sqlite = openBare(path, { withoutTriggers: true });
     const upsert = sqlite.prepare(BARE_UPSERT_SQL);
     const upsertOne = sqlite.transaction((bar: SyntheticBar) => {
       upsert.run(CACHE_SYMBOL, bar.timestamp, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.amount);

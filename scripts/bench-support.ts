@@ -48,11 +48,22 @@ VALUES (?,?,?,?,?,?,?,?)
 ON CONFLICT(symbol,timestamp) DO UPDATE SET open=excluded.open, high=excluded.high, low=excluded.low,
   close=excluded.close, volume=excluded.volume, amount=excluded.amount`;
 
-/** A bare connection with the pragmas tradelite sets on its own (WAL, synchronous NORMAL). */
-export function openBare(path: string): SqliteDatabase {
+/**
+ * A bare connection with the pragmas tradelite sets on its own (WAL, synchronous NORMAL). With
+ * `withoutTriggers`, the triggers a tradelite file carries on its bar tables (the per-symbol
+ * summary's, src/sqlite/summary.ts) are dropped first: a hand-written program's table has none,
+ * and tradelite's own insertBars switches them off and counts its batch itself, so a bare loop
+ * paying them would flatter the ratio.
+ */
+export function openBare(path: string, options: { withoutTriggers?: boolean } = {}): SqliteDatabase {
   const sqlite = new SqliteDatabase(path);
   sqlite.run("PRAGMA journal_mode = WAL");
   sqlite.run("PRAGMA synchronous = NORMAL");
+  if (options.withoutTriggers) {
+    const triggers = sqlite.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ('market_data', 'market_data_daily')").all() as { name: string }[];
+    // Names read from our own schema, quoted as identifiers.
+    for (const { name } of triggers) sqlite.run(`DROP TRIGGER "${name.replaceAll('"', '""')}"`);
+  }
   return sqlite;
 }
 

@@ -302,7 +302,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
         },
         bare: () => {
           const path = newDatabaseFile(`${shape}-bare`);
-          const sqlite = openBare(path);
+          const sqlite = openBare(path, { withoutTriggers: true });
           try {
             return timed(() => bareInsert(sqlite, market.symbols, shape === "objects" ? market.objects : market.columns));
           } finally {
@@ -371,7 +371,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
         bare: () => {
           const path = join(workDir, `${++fileCount}-upsert-bare.db`);
           copyFileSync(seedPath, path);
-          const sqlite = openBare(path);
+          const sqlite = openBare(path, { withoutTriggers: true });
           try {
             return timed(() => bareInsert(sqlite, market.symbols, market.upserts));
           } finally {
