@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { BOARDS, INSTRUMENT_STATUSES, type Board, type Instrument, type InstrumentInput, type InstrumentQuery, type InstrumentStatus } from "../../src/domain/instrument.ts";
 import { ValidationError, type Issue } from "../../src/domain/errors.ts";
 import { readInstrumentFile } from "../../src/import/instrument-file.ts";
-import { CliFailure, EXIT_OK, formatNumber, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
+import { CliFailure, EXIT_OK, formatNumber, openCliStore, parseOrHelp, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite instruments import FILE [--json]
        tradelite instruments list [--exchange SH|SZ|BJ] [--board BOARD] [--status STATUS] [--as-of DATE] [--json]
@@ -44,11 +44,9 @@ function onLines(issues: readonly Issue[], lines?: readonly number[]): string {
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, OPTIONS);
-  if (values.help) {
-    console.log(USAGE);
-    return EXIT_OK;
-  }
+  const parsed = parseOrHelp(argv, OPTIONS, USAGE);
+  if (parsed === null) return EXIT_OK;
+  const { values, positionals } = parsed;
   const [action, ...rest] = positionals;
   if (action !== "import" && action !== "list") {
     throw new UsageError(action === undefined ? `instruments needs ${ACTIONS.join(" or ")}` : `unknown instruments action ${JSON.stringify(action.slice(0, 40))}`);

@@ -4,7 +4,7 @@
  */
 import { CROSS_SECTION_INTERVALS, ValidationError, type CrossSection, type CrossSectionInterval, type CrossSectionQuery } from "../../src/mod.ts";
 import { CSV_HEADER, formatBarCsvIn } from "../../src/domain/bar-format.ts";
-import { ADJUST_OPTIONS, ADJUST_USAGE, adjustOptions, EXIT_OK, formatNumber, formatTime, openCliStore, parseOptions, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
+import { ADJUST_OPTIONS, ADJUST_USAGE, adjustOptions, EXIT_OK, formatNumber, formatTime, openCliStore, parseOrHelp, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
 const USAGE = `usage: tradelite snapshot --at WHEN [--symbols S1,S2,...] [--interval 1d] [--adjust qfq|hfq [--as-of T]]
                           [--csv | --json] [--utc]
@@ -44,11 +44,9 @@ const OPTIONS = {
 } as const;
 
 async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions(argv, OPTIONS);
-  if (values.help) {
-    console.log(USAGE);
-    return EXIT_OK;
-  }
+  const parsed = parseOrHelp(argv, OPTIONS, USAGE);
+  if (parsed === null) return EXIT_OK;
+  const { values, positionals } = parsed;
   if (positionals.length > 0) throw new UsageError("snapshot takes options only (--symbols A,B for symbols)");
   if (values.csv && values.json) throw new UsageError("give --csv or --json, not both");
   const at = text(values, "at");

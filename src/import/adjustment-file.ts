@@ -23,6 +23,7 @@
 import Papa from "papaparse";
 import type { CorporateAction } from "../domain/corporate-action.ts";
 import { ValidationError, type Issue } from "../domain/errors.ts";
+import { decodeText } from "./text.ts";
 
 /** A factor row as store.adjustments.insert takes it. */
 export interface FactorRow {
@@ -194,26 +195,6 @@ class RowReader {
   }
 }
 
-/** In `encoding` when given; else UTF-8, or GBK when the bytes are not UTF-8. */
-function decode(bytes: Uint8Array, encoding: "utf-8" | "gbk" | undefined): { text: string; encoding: "utf-8" | "gbk" } {
-  if (encoding !== undefined) {
-    try {
-      return { text: new TextDecoder(encoding, { fatal: true }).decode(bytes), encoding };
-    } catch {
-      throw new ValidationError([{ field: "file", message: `the file is not ${encoding.toUpperCase()} text` }]);
-    }
-  }
-  try {
-    return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes), encoding: "utf-8" };
-  } catch {
-    try {
-      return { text: new TextDecoder("gbk", { fatal: true }).decode(bytes), encoding: "gbk" };
-    } catch {
-      throw new ValidationError([{ field: "file", message: "the file is neither UTF-8 nor GBK text" }]);
-    }
-  }
-}
-
 function describeLayouts(): string {
   return LAYOUTS.map((layout) => `${layout.name} (${layout.required.join(", ")})`).join("; ");
 }
@@ -223,7 +204,7 @@ function describeLayouts(): string {
  * every row that cannot be read (line numbers count the header as line 1).
  */
 export function readAdjustmentFile(bytes: Uint8Array, options: AdjustmentFileOptions = {}): AdjustmentFile {
-  const { text, encoding } = decode(bytes, options.encoding);
+  const { text, encoding } = decodeText(bytes, options.encoding);
   if (text.replace(/^\uFEFF/, "").trim() === "") throw new ValidationError([{ field: "file", message: "the file is empty: no header row" }]);
   const parsed = Papa.parse<string[]>(text.replace(/^\uFEFF/, ""), { skipEmptyLines: "greedy" });
   const problem = parsed.errors[0];

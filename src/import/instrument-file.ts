@@ -21,6 +21,7 @@ import { ValidationError, type Issue } from "../domain/errors.ts";
 import type { Board, InstrumentInput, InstrumentStatusRow } from "../domain/instrument.ts";
 import { normalizeSymbol } from "../domain/instrument-symbol.ts";
 import type { Encoding } from "./bar-file.ts";
+import { decodeText } from "./text.ts";
 
 type Column = "code" | "name" | "listed" | "delisted" | "board" | "exchange" | "status";
 
@@ -49,17 +50,6 @@ export interface InstrumentFile {
   lines: number[];
 }
 
-function decode(bytes: Uint8Array): { text: string; encoding: Encoding } {
-  try {
-    return { text: new TextDecoder("utf-8", { fatal: true }).decode(bytes), encoding: "utf-8" };
-  } catch {
-    try {
-      return { text: new TextDecoder("gbk", { fatal: true }).decode(bytes), encoding: "gbk" };
-    } catch {
-      throw new ValidationError([{ message: "the file is neither UTF-8 nor GBK text" }]);
-    }
-  }
-}
 
 /** A listing's date (`20010827`, `2001-08-27`, `2001/08/27`) as YYYY-MM-DD, or null for an empty cell. */
 function dateOf(value: string): string | null {
@@ -71,7 +61,7 @@ function dateOf(value: string): string | null {
 
 /** Reads a listing file into instruments, or throws a ValidationError naming every bad line and field. */
 export function readInstrumentFile(bytes: Uint8Array): InstrumentFile {
-  const { text, encoding } = decode(bytes);
+  const { text, encoding } = decodeText(bytes);
   const parsed = Papa.parse<string[]>(text.replace(/^\uFEFF/, ""), { skipEmptyLines: "greedy" });
   const [header, ...rows] = parsed.data;
   if (!header) throw new ValidationError([{ message: "the file is empty: no header row" }]);
