@@ -452,7 +452,8 @@ function resampleWindow(stored: readonly Bar[], calendar: Calendar | null, inter
 /**
  * ChangeFeed.wait() over a head that is polled: every waiter of one store shares one timer
  * (a thousand watchers cost one head read per tick), which runs only while someone waits.
- * `poke()` reads at once (PostgreSQL calls it on NOTIFY and after a reconnect).
+ * `poke()` reads at once (PostgreSQL calls it after a reconnect), `poke(head)` wakes without a
+ * read (on a NOTIFY that carries the head).
  */
 export function headPoller(readHead: () => number | Promise<number>, everyMs: number) {
   const waiters = new Set<{ after: number; resolve: () => void }>();
@@ -512,8 +513,18 @@ export function headPoller(readHead: () => number | Promise<number>, everyMs: nu
         schedule();
       });
     },
-    poke(): void {
+    /** Reads the head now; or, given one (a NOTIFY's payload), wakes the waiters behind it without a read. */
+    poke(head?: number): void {
       if (waiters.size === 0) return;
+      if (head !== undefined && Number.isSafeInteger(head)) {
+        for (const waiter of waiters) {
+          if (head > waiter.after) {
+            waiters.delete(waiter);
+            waiter.resolve();
+          }
+        }
+        return;
+      }
       if (timer !== undefined) clearTimeout(timer);
       void tick();
     },

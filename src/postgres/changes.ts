@@ -9,7 +9,8 @@
  * Seqs must grow in commit order, or a watch that read seq 12 would never see an 11 committed
  * after it: the trigger takes a transaction-level advisory lock (CHANGES_LOCK) before it draws a
  * seq, so bar writers queue from their first logged statement to their commit. The trigger is
- * named to fire before the summary's, so the lock is taken before the summary's row locks.
+ * named to fire before the summary's, so the lock is taken before the summary's row locks. The
+ * NOTIFY's payload is the newest seq logged, so a watch reads the log without asking for its head.
  * `txn` (txid_current()) lets a watch deliver one transaction's rows of a symbol as one range.
  *
  * Retention: the newest CHANGE_LOG_KEEP rows, trimmed by the insert trigger at every TRIM_EVERY-th
@@ -38,8 +39,9 @@ function changeTriggers(table: string, series: string, source: RowsSource): stri
   const begin = (rows: string) => `
     IF NOT EXISTS (${rows}) THEN RETURN NULL; END IF;
     PERFORM pg_advisory_xact_lock(${CHANGES_LOCK});`;
+  // The payload is the newest seq this statement logged: a watch behind it reads the log at once.
   const notify = `
-    PERFORM pg_notify('${CHANGES_CHANNEL}', '');
+    PERFORM pg_notify('${CHANGES_CHANNEL}', currval(pg_get_serial_sequence('bar_changes', 'seq'))::text);
     RETURN NULL;`;
   const transition = (tables: string) => (source === STATEMENT_LEVEL ? `REFERENCING ${tables} ` : "");
   const removedOnly = `${source.removed} EXCEPT ${source.added}`;
@@ -97,7 +99,7 @@ export function createChangeFeed(pool: PostgresPool): ChangeFeed & { close(): Pr
   let listening: Promise<{ unlisten(): Promise<void> }> | undefined;
   const listen = () => {
     if (listening) return;
-    listening = pool.sql.listen(CHANGES_CHANNEL, () => poller.poke(), () => poller.poke());
+    listening = pool.sql.listen(CHANGES_CHANNEL, (payload) => poller.poke(Number(payload)), () => poller.poke());
     // A failed LISTEN is tried again by the next wait; the poll carries the watch meanwhile.
     listening.catch(() => (listening = undefined));
   };
