@@ -76,8 +76,8 @@ CREATE TABLE bar_changes_state (id TEXT NOT NULL, trimmed INTEGER NOT NULL);
 INSERT INTO bar_changes_state (id, trimmed) VALUES (lower(hex(randomblob(8))), 0);
 ` + SUMMARY_SERIES.map(({ series, table }) => changeTriggers(table, series)).join("");
 
-/** insertBars' one row per batch, and the bounded trim every TRIM_EVERY seqs. */
-export function prepareChangeLog(conn: Connection) {
+/** insertBars' one row per batch, and the bounded trim every `every` seqs (a test passes small numbers). */
+export function prepareChangeLog(conn: Connection, keep = CHANGE_LOG_KEEP, every = TRIM_EVERY) {
   const append = conn.prepare("INSERT INTO bar_changes (symbol, series, first_timestamp, last_timestamp, kind) VALUES (?, 'minutes', ?, ?, 'upsert')");
   const trim = conn.prepare("DELETE FROM bar_changes WHERE seq IN (SELECT seq FROM bar_changes WHERE seq <= ? ORDER BY seq LIMIT ?)");
   const recordTrim = conn.prepare(
@@ -85,8 +85,8 @@ export function prepareChangeLog(conn: Connection) {
   );
   return function appendChange(symbol: string, first: number, last: number): void {
     const seq = Number(append.run(symbol as never, first as never, last as never).lastInsertRowid);
-    if (seq % TRIM_EVERY !== 0 || seq <= CHANGE_LOG_KEEP) return;
-    trim.run((seq - CHANGE_LOG_KEEP) as never, TRIM_STEP as never);
+    if (seq % every !== 0 || seq <= keep) return;
+    trim.run((seq - keep) as never, TRIM_STEP as never);
     recordTrim.run(seq as never);
   };
 }

@@ -132,6 +132,35 @@ export function watchConformance(name: string, open: WatchFactory): void {
     await watch.return();
   });
 
+  withStore("a bucket that misses its last minute is final once the next bucket's first bar is stored", async ({ store }) => {
+    const watch = store.watch({ symbols: ["600519.SH"], interval: "5m" });
+    await watch.ready;
+    // 09:31-09:33 of the 09:31-09:35 bucket (end-stamped; 09:30-09:34 start-stamped), then 09:40.
+    await store.insertBars("600519.SH", bars(0, 3));
+    const forming = await take(watch, 1);
+    await store.insertBars("600519.SH", bars(9, 1));
+    const [closed, next] = await take(watch, 2);
+    const resampled = await store.getBars("600519.SH", { interval: "5m" });
+    expect(forming[0]!.final).toBe(false);
+    expect(closed!.bar).toEqual(resampled[0]!);
+    expect(closed!.final).toBe(true);
+    expect(next!.bar).toEqual(resampled[1]!);
+    expect(next!.final).toBe(false);
+    await watch.return();
+  });
+
+  withStore("a batch longer than a page arrives whole and in order, and a cursor in its middle resumes at the next bar", async ({ store }) => {
+    const watch = store.watch({ symbols: ["600519.SH"] });
+    await watch.ready;
+    await store.insertBars("600519.SH", bars(0, 12_000));
+    const events = await take(watch, 12_000);
+    expect(stamps(events)).toEqual(minutes(0, 12_000));
+    await watch.return();
+    const resumed = store.watch({ symbols: ["600519.SH"], since: events[7_499]!.cursor });
+    expect(stamps(await take(resumed, 3))).toEqual(minutes(7_500, 3));
+    await resumed.return();
+  });
+
   withStore("adjusted watches carry getBars' adjusted prices", async ({ store }) => {
     await store.adjustments.insert("600519.SH", [{ date: "2024-01-01", factor: 1 }, { date: "2024-01-02", factor: 2 }]);
     const watch = store.watch({ symbols: ["600519.SH"], adjust: "hfq" });
