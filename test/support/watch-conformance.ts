@@ -161,6 +161,19 @@ export function watchConformance(name: string, open: WatchFactory): void {
     await resumed.return();
   });
 
+  withStore("session-aligned buckets follow the symbol's calendar as getBars does; a symbol without one is refused when the watch starts", async ({ store }) => {
+    const unaligned = store.watch({ symbols: ["600519.SH"], interval: "15m", align: "session" });
+    expect((await unaligned.ready.catch((error: unknown) => error) as ValidationError).issues[0]!.field).toBe("align");
+    await store.calendars.assign("600519.SH", "XSHG");
+    const watch = store.watch({ symbols: ["600519.SH"], interval: "15m", align: "session" });
+    await watch.ready;
+    await store.insertBars("600519.SH", bars(0, 40));
+    const events = await take(watch, 3);
+    expect(events.map((event) => event.bar)).toEqual(await store.getBars("600519.SH", { interval: "15m", align: "session" }));
+    expect(events.map((event) => event.final)).toEqual([true, true, false]);
+    await watch.return();
+  });
+
   withStore("adjusted watches carry getBars' adjusted prices", async ({ store }) => {
     await store.adjustments.insert("600519.SH", [{ date: "2024-01-01", factor: 1 }, { date: "2024-01-02", factor: 2 }]);
     const watch = store.watch({ symbols: ["600519.SH"], adjust: "hfq" });
