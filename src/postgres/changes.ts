@@ -18,7 +18,7 @@
  * database's identity (what every cursor carries).
  */
 import { SUMMARY_SERIES } from "../domain/overview.ts";
-import { CHANGE_LOG_KEEP, headPoller, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/watch.ts";
+import { CHANGE_LOG_KEEP, headPoller, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
 import type { PostgresPool } from "./connection.ts";
 import { STATEMENT_LEVEL, triggersAtLevel, type RowsSource } from "./summary.ts";
 

@@ -21,7 +21,7 @@
  * bar_changes_state also holds the database's random identity, which every cursor carries.
  */
 import { SUMMARY_SERIES } from "../domain/overview.ts";
-import { CHANGE_LOG_KEEP, headPoller, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/watch.ts";
+import { CHANGE_LOG_KEEP, headPoller, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
 import { guard, type Connection } from "./connection.ts";
 import { KEY_MOVED, summaryAdd, summaryRemove } from "./summary.ts";
 
