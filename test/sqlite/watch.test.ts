@@ -13,7 +13,7 @@ import { watchConformance } from "../support/watch-conformance.ts";
 import { resolveDatabaseOptions } from "../../src/config.ts";
 import { openConnection } from "../../src/sqlite/connection.ts";
 import { migrate } from "../../src/sqlite/migrations.ts";
-import { prepareChangeLog, prepareChangeLogReader } from "../../src/sqlite/changes.ts";
+import { prepareChangeLog, prepareChangeLogReader, prepareChangeTrim } from "../../src/sqlite/changes.ts";
 
 const dir = tempDir("tradelite-sqlite-watch-");
 afterAll(() => dir.cleanup());
@@ -114,6 +114,10 @@ test("insertBars' change rows are trimmed past the kept count, a bounded step at
     expect(rows.map((row) => row.seq)).toEqual(Array.from({ length: 12 }, (_, i) => 19 + i));
     expect(rows[0]).toEqual({ seq: 19, symbol: "600519.SH", series: "minutes", first: T0 + 19 * MINUTE, last: T0 + 19 * MINUTE, kind: "upsert", txn: null });
     expect(log.state()).toMatchObject({ head: 30, trimmed: 18 });
+    // What maintenance.optimize() runs: everything past the kept rows at once.
+    expect(conn.writeTransaction(() => prepareChangeTrim(conn, 5)(log.head(), -1))).toBe(7);
+    expect(log.rows(0, 100).map((row) => row.seq)).toEqual([26, 27, 28, 29, 30]);
+    expect(log.state()).toMatchObject({ head: 30, trimmed: 25 });
   } finally {
     conn.close();
   }
