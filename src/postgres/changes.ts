@@ -20,7 +20,7 @@
 import { SUMMARY_SERIES } from "../domain/overview.ts";
 import { CHANGE_LOG_KEEP, headPoller, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
 import type { PostgresPool } from "./connection.ts";
-import { STATEMENT_LEVEL, triggersAtLevel, type RowsSource } from "./summary.ts";
+import { ROW_LEVEL, STATEMENT_LEVEL, triggersAtLevel, type RowsSource } from "./summary.ts";
 
 export const CHANGES_CHANNEL = "tradelite_bar_changes";
 /** "barchnge" as a 64-bit advisory lock key. */
@@ -90,6 +90,11 @@ CREATE TABLE bar_changes_state (id text NOT NULL, trimmed bigint NOT NULL);
 INSERT INTO bar_changes_state (id, trimmed) VALUES (md5(random()::text || clock_timestamp()::text), 0);
 ` +
   SUMMARY_SERIES.map(({ series, table }) => triggersAtLevel(table, (source) => changeTriggers(table, series, source))).join("");
+
+/** Both series' change-log functions and triggers at one level, for a test to put a hypertable's (row-level) on a plain table. */
+export function changeTriggersSql(level: "statement" | "row"): string {
+  return SUMMARY_SERIES.map(({ series, table }) => changeTriggers(table, series, level === "row" ? ROW_LEVEL : STATEMENT_LEVEL)).join("");
+}
 
 /** The change log as watch() reads it: LISTEN for the wake-ups, the pool for the rows. */
 export function createChangeFeed(pool: PostgresPool): ChangeFeed & { close(): Promise<void> } {
