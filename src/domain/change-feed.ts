@@ -128,3 +128,21 @@ export function headPoller(readHead: () => number | Promise<number>, everyMs: nu
     },
   };
 }
+
+/**
+ * Calls of `read` with equal arguments while one is in flight share it: a thousand watches
+ * woken by one commit ask the log (and the bars) once, not a thousand times, so they neither
+ * fill a worker's queue nor hold an in-thread store's loop that many times over. Keys are the
+ * JSON of the arguments (plain values).
+ */
+export function sharedInFlight<A extends unknown[], T>(read: (...args: A) => Promise<T>): (...args: A) => Promise<T> {
+  const pending = new Map<string, Promise<T>>();
+  return (...args: A) => {
+    const key = JSON.stringify(args);
+    const running = pending.get(key);
+    if (running) return running;
+    const started = read(...args).finally(() => pending.delete(key));
+    pending.set(key, started);
+    return started;
+  };
+}

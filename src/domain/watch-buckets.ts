@@ -8,6 +8,7 @@ import { Calendar, dateWallMs, isoDate, localDate } from "./calendar.ts";
 import type { Align, BarQuery, BarTimestamp, Interval } from "./query.ts";
 import { INTRADAY_MS, noCalendarError, sessionResampler } from "./session.ts";
 import type { Store } from "./store.ts";
+import type { WatchReads } from "./watch.ts";
 import { DAY_MS, MINUTE_MS, startOfLocalDay } from "./time.ts";
 
 /** The stored-bar range of a change, as watch() delivers it. */
@@ -79,6 +80,7 @@ interface Bucket {
  */
 export async function* resampledEvents(
   store: Store,
+  reads: WatchReads,
   group: ChangeRange,
   skip: number,
   watching: Bucketing,
@@ -91,12 +93,12 @@ export async function* resampledEvents(
   const size = INTRADAY_MS[interval];
   const closedByLastMinute = (bucket: Bucket) =>
     size !== undefined && bucket.last === (endMode ? bucket.bar.timestamp : bucket.bar.timestamp + size - MINUTE_MS);
-  const latest = (await store.latestBar(group.symbol))?.timestamp ?? -Infinity;
+  const latest = (await reads.latest(group.symbol))?.timestamp ?? -Infinity;
   let from: number | undefined = group.first;
   let opening = true;
   while (from !== undefined && from <= group.last) {
     const window = windowOf(from, interval, endMode, zone);
-    const stored = await store.getBars(group.symbol, { start: window.start, end: window.end, ...watching.adjusting });
+    const stored = await reads.bars(group.symbol, { start: window.start, end: window.end, ...watching.adjusting });
     const buckets = resampleWindow(stored, calendar, interval, watching.barTimestamp, zone, group);
     const firstTouched = buckets.findIndex((bucket) => bucket.touched);
     for (let i = 0; i < buckets.length; i++) {
@@ -108,7 +110,7 @@ export async function* resampledEvents(
     opening = false;
     if (window.end >= group.last) return;
     // The next stored bar of the range, past any window without one.
-    const next = await store.getBars(group.symbol, { start: window.end + 1, end: group.last, limit: 1 });
+    const next = await reads.bars(group.symbol, { start: window.end + 1, end: group.last, limit: 1 });
     from = next[0]?.timestamp;
   }
 }

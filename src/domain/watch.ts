@@ -29,7 +29,7 @@
  */
 import type { Bar } from "./bar.ts";
 import type { Calendar } from "./calendar.ts";
-import type { ChangeFeed, ChangeLogState, ChangeRow } from "./change-feed.ts";
+import { sharedInFlight, type ChangeFeed, type ChangeLogState, type ChangeRow } from "./change-feed.ts";
 import { ValidationError, type Issue } from "./errors.ts";
 import { normalizeSymbol } from "./instrument-symbol.ts";
 import { checkOptions, readResampling, type Align, type BarQuery, type BarTimestamp, type Interval } from "./query.ts";
@@ -200,6 +200,32 @@ export function watchBars(store: Store, feed: ChangeFeed, options?: WatchOptions
   return watch;
 }
 
+/**
+ * The reads every watch of one change feed shares while they are in flight (sharedInFlight):
+ * the log's rows, and the bars and latest bar of a symbol. The bars are shared objects: an event
+ * carries its own copy.
+ */
+export interface WatchReads {
+  rows(after: number, limit: number): Promise<ChangeRow[]>;
+  bars(symbol: string, query: BarQuery): Promise<Bar[]>;
+  latest(symbol: string): Promise<Bar | null>;
+}
+
+const sharedReads = new WeakMap<ChangeFeed, WatchReads>();
+
+function readsOf(store: Store, feed: ChangeFeed): WatchReads {
+  let reads = sharedReads.get(feed);
+  if (!reads) {
+    reads = {
+      rows: sharedInFlight((after: number, limit: number) => feed.read(after, limit)),
+      bars: sharedInFlight((symbol: string, query: BarQuery) => store.getBars(symbol, query)),
+      latest: sharedInFlight((symbol: string) => store.latestBar(symbol)),
+    };
+    sharedReads.set(feed, reads);
+  }
+  return reads;
+}
+
 interface Start {
   cursor: Cursor;
   gap: boolean;
@@ -260,8 +286,9 @@ async function* run(store: Store, feed: ChangeFeed, watching: Watching, started:
   let position = cursor;
   let gapPending = gap;
   const calendars = new Map<string, Calendar | null>();
+  const reads = readsOf(store, feed);
   while (!signal.aborted) {
-    const rows = await feed.read(position.after === null ? position.seq : position.seq - 1, CHANGE_PAGE);
+    const rows = await reads.rows(position.after === null ? position.seq : position.seq - 1, CHANGE_PAGE);
     if (rows.length === 0) {
       await feed.wait(position.seq, signal);
       continue;
@@ -270,14 +297,14 @@ async function* run(store: Store, feed: ChangeFeed, watching: Watching, started:
       if (group.wanted) {
         const skip = group.seq === position.seq && position.after !== null ? position.after : -Infinity;
         const { interval } = watching;
-        const bars = interval === undefined ? storedEvents(store, group, skip, watching) : resampledEvents(store, group, skip, { ...watching, interval }, calendars);
+        const bars = interval === undefined ? storedEvents(reads, group, skip, watching) : resampledEvents(store, reads, group, skip, { ...watching, interval }, calendars);
         for await (const { bar, final } of bars) {
           if (signal.aborted) return;
           const event: BarEvent = {
             cursor: encodeCursor({ id: cursor.id, seq: group.seq, after: bar.timestamp }),
             symbol: group.symbol,
             interval: watching.interval ?? null,
-            bar,
+            bar: { ...bar },
             final,
           };
           if (gapPending) {
@@ -293,10 +320,10 @@ async function* run(store: Store, feed: ChangeFeed, watching: Watching, started:
 }
 
 /** The stored bars of a change's range after `skip`, a page at a time. */
-async function* storedEvents(store: Store, group: ChangeGroup, skip: number, watching: Watching): AsyncGenerator<Delivery> {
+async function* storedEvents(reads: WatchReads, group: ChangeGroup, skip: number, watching: Watching): AsyncGenerator<Delivery> {
   let from = Math.max(group.first, skip + 1);
   while (from <= group.last) {
-    const page = await store.getBars(group.symbol, { start: from, end: group.last, limit: BAR_PAGE, ...watching.adjusting });
+    const page = await reads.bars(group.symbol, { start: from, end: group.last, limit: BAR_PAGE, ...watching.adjusting });
     for (const bar of page) yield { bar, final: true };
     if (page.length < BAR_PAGE) return;
     from = page[page.length - 1]!.timestamp + 1;

@@ -184,6 +184,21 @@ export function watchConformance(name: string, open: WatchFactory): void {
     await watch.return();
   });
 
+  withStore("three hundred watches of one store (their reads shared while in flight) each see every bar once, in order, each event with its own bar", async ({ store }) => {
+    const watches = Array.from({ length: 300 }, (_, i) => store.watch(i % 2 === 0 ? { symbols: ["600519.SH"] } : {}));
+    await Promise.all(watches.map((watch) => watch.ready));
+    const seen = Promise.all(watches.map((watch) => take(watch, 20)));
+    for (let i = 0; i < 20; i++) await store.insertBars("600519.SH", bars(i, 1));
+    for (const events of await seen) expect(stamps(events)).toEqual(minutes(0, 20));
+    // Each event carries its own bar: a consumer that changes one changes no other watch's.
+    const next = Promise.all([take(watches[0]!, 1), take(watches[2]!, 1)]);
+    await store.insertBars("600519.SH", bars(20, 1));
+    const [[mine], [theirs]] = await next;
+    mine!.bar.close = -1;
+    expect(theirs!.bar.close).toBe(bar(T0 + 20 * MINUTE, 20).close);
+    await Promise.all(watches.map((watch) => watch.return()));
+  });
+
   withStore("bad cursors and options are refused, naming what was wrong", async ({ store }) => {
     await store.insertBars("600519.SH", bars(0, 1));
     const ready = await store.watch().ready;
