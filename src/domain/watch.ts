@@ -1,0 +1,331 @@
+/**
+ * store.watch(): bars as they are stored, by any writer, from a cursor on. One engine for every
+ * backend, written against the public Store (getBars, latestBar, calendars, adjustments) and a
+ * backend's ChangeFeed (its change log and how it learns that the log grew).
+ *
+ * Why a change log (bar_changes) rather than watching the bars themselves:
+ * - Other programs write the same file or database (a Python recorder, psql). SQLite tells a
+ *   connection only that the file changed (PRAGMA data_version), never what; PostgreSQL's NOTIFY
+ *   is lost while no one listens. A table written in the writer's own transaction says what
+ *   moved and is still there after a restart, so a cursor can replay it.
+ * - A cursor is (database, change seq, last bar timestamp emitted within that change): seqs grow
+ *   in commit order (SQLite has one writer at a time and AUTOINCREMENT never reuses a seq;
+ *   PostgreSQL's trigger takes a transaction-level advisory lock before it draws one), so
+ *   "everything after seq N" is exact, and the timestamp resumes mid-change with no gap and no
+ *   duplicate. Replay and live are the same loop (read rows after the cursor; when none, wait),
+ *   so there is no seam to get wrong.
+ * - tradelite's own insertBars logs one row per batch (the hot path pays one insert, measured in
+ *   the bench); other writers are logged per row by the summary's triggers. A row's range is
+ *   re-read when it is delivered, so a replay shows the bars as they are now, and bars deleted
+ *   since are not shown. Deletes are logged (kind "delete") but not emitted.
+ * - Rows written by one writer in a row for one symbol are delivered as one range when they
+ *   ascend (a recorder's per-row rows) or share a transaction (PostgreSQL's statement rows).
+ *
+ * With an interval, each touched bucket is re-resampled (src/domain/watch-buckets.ts, with the
+ * resampler every adjusted read uses) from the stored bars of its whole day, week or month, and
+ * emitted with `final: false`, then once more with `final: true` when the bucket closes: when its
+ * last minute is stored (intraday buckets), or when a later bar of the symbol is. What a backend
+ * supplies is src/domain/change-feed.ts.
+ */
+import type { Bar } from "./bar.ts";
+import type { Calendar } from "./calendar.ts";
+import { sharedInFlight, type ChangeFeed, type ChangeLogState, type ChangeRow } from "./change-feed.ts";
+import { ValidationError, type Issue } from "./errors.ts";
+import { normalizeSymbol } from "./instrument-symbol.ts";
+import { checkOptions, readResampling, type Align, type BarQuery, type BarTimestamp, type Interval } from "./query.ts";
+import { readAdjustment } from "./adjusted-reads.ts";
+import type { Store } from "./store.ts";
+import { assertSymbol } from "./symbol.ts";
+import type { TimestampInput } from "./time.ts";
+import type { AdjustMode } from "./adjusted-bars.ts";
+import { calendarFor, resampledEvents, type Delivery } from "./watch-buckets.ts";
+
+/** What store.watch() is asked for. */
+export interface WatchOptions {
+  /** Only these symbols (read by the store's symbol rule); every symbol when omitted. */
+  symbols?: readonly string[];
+  /** Resample to this interval (as getBars does); the bars as stored when omitted. */
+  interval?: Interval;
+  /** Bucket alignment with an interval, as getBars: `clock` (default) or `session`. */
+  align?: Align;
+  /** Overrides the store's bar stamping for the buckets, as getBars. */
+  barTimestamp?: BarTimestamp;
+  /** Adjusted prices, as getBars (`none`, `qfq`, `hfq`). */
+  adjust?: AdjustMode;
+  asOf?: TimestampInput;
+  adjustVolume?: boolean;
+  /** A cursor from an earlier event: what was stored after it is replayed first, then live. */
+  since?: string;
+  /** Ends the watch (the iterator then finishes) and releases what it holds. */
+  signal?: AbortSignal;
+}
+
+/** One bar as watch() delivers it. */
+export interface BarEvent {
+  /** Resume after this event: pass it as `since`. */
+  cursor: string;
+  symbol: string;
+  /** The interval asked for; null for the bars as stored. */
+  interval: Interval | null;
+  bar: Bar;
+  /** False while a resampled bucket may still gain bars; always true for stored bars. */
+  final: boolean;
+  /** On the first event only, when `since` was older than the change log keeps: bars may be missing before it. */
+  gap?: true;
+}
+
+/** What watch() returns: the events, and `ready` (the starting cursor once options and `since` are checked). */
+export interface BarWatch extends AsyncIterableIterator<BarEvent> {
+  readonly ready: Promise<string>;
+  return(): Promise<IteratorResult<BarEvent>>;
+}
+
+/** Rows read per step; a page of bars per step when a range is long. */
+const CHANGE_PAGE = 1_000;
+const BAR_PAGE = 5_000;
+
+// ---------------------------------------------------------------------------------------------
+// Cursors
+
+interface Cursor {
+  id: string;
+  seq: number;
+  /** The last bar timestamp delivered within change `seq`; null when the whole change was. */
+  after: number | null;
+}
+
+const CURSOR = /^([0-9a-f]{8,64})\.(\d{1,16})(?:\.(-?\d{1,16}))?$/;
+
+export function encodeCursor(cursor: Cursor): string {
+  return `${cursor.id}.${cursor.seq}${cursor.after === null ? "" : `.${cursor.after}`}`;
+}
+
+function sinceError(message: string): ValidationError {
+  return new ValidationError([{ field: "since", message }]);
+}
+
+/** A cursor string read and checked against this database's change log. */
+export function decodeCursor(text: unknown, state: ChangeLogState): Cursor {
+  const match = typeof text === "string" ? CURSOR.exec(text) : null;
+  if (!match) throw sinceError(`not a watch cursor: ${JSON.stringify(text)} (pass the cursor of an event as it was given)`);
+  const cursor: Cursor = { id: match[1]!, seq: Number(match[2]), after: match[3] === undefined ? null : Number(match[3]) };
+  if (cursor.id !== state.id) throw sinceError(`the cursor is from another database (${cursor.id}; this one is ${state.id})`);
+  if (!Number.isSafeInteger(cursor.seq) || cursor.seq > state.head) {
+    throw sinceError(`the cursor is ahead of this database's change log (seq ${cursor.seq}, newest ${state.head})`);
+  }
+  return cursor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const WATCH_KEYS: readonly string[] = ["symbols", "interval", "align", "barTimestamp", "adjust", "asOf", "adjustVolume", "since", "signal"];
+
+interface Watching {
+  symbols: Set<string> | null;
+  interval: Interval | undefined;
+  align: Align;
+  barTimestamp: BarTimestamp;
+  /** The adjustment options, passed to getBars as they were given (checked here). */
+  adjusting: Pick<BarQuery, "adjust" | "asOf" | "adjustVolume">;
+  since: unknown;
+  signal: AbortSignal | undefined;
+}
+
+/** Checks every option now, so a bad one fails where watch() is called. */
+export function readWatchOptions(options: WatchOptions | undefined, store: Store): Watching {
+  const issues: Issue[] = [];
+  const given = checkOptions<WatchOptions>(options, WATCH_KEYS, issues);
+  if (issues.length > 0) throw new ValidationError(issues);
+  const { interval, align, barTimestamp } = readResampling(
+    { interval: given.interval, align: given.align, barTimestamp: given.barTimestamp } as BarQuery,
+    store.barTimestamp,
+  );
+  const adjusting = { adjust: given.adjust, asOf: given.asOf, adjustVolume: given.adjustVolume };
+  readAdjustment(adjusting, store.timezone);
+  const signal = given.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new ValidationError([{ field: "signal", message: "expected an AbortSignal" }]);
+  let symbols: Set<string> | null = null;
+  if (given.symbols !== undefined) {
+    if (!Array.isArray(given.symbols) || given.symbols.length === 0) {
+      throw new ValidationError([{ field: "symbols", message: "expected a non-empty array of symbols (omit it to watch every symbol)" }]);
+    }
+    symbols = new Set(given.symbols.map((symbol) => (store.normalizeSymbols ? normalizeSymbol(assertSymbol(symbol)) : assertSymbol(symbol))));
+  }
+  if (given.since !== undefined && typeof given.since !== "string") throw sinceError("expected a cursor string");
+  return { symbols, interval, align, barTimestamp, adjusting, since: given.since, signal };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The engine
+
+/**
+ * The watch over `store` fed by `feed`. Options are checked now (thrown); `since` and the
+ * symbols' calendars when the watch starts (`ready` rejects, and so does the first next()).
+ */
+export function watchBars(store: Store, feed: ChangeFeed, options?: WatchOptions): BarWatch {
+  const watching = readWatchOptions(options, store);
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  watching.signal?.addEventListener("abort", onAbort, { once: true });
+  if (watching.signal?.aborted) stop.abort();
+  const started = start(store, feed, watching);
+  started.catch(() => {});
+  const events = run(store, feed, watching, started, stop.signal);
+  const release = () => {
+    stop.abort();
+    watching.signal?.removeEventListener("abort", onAbort);
+  };
+  const watch: BarWatch = {
+    ready: started.then((begin) => encodeCursor(begin.cursor)),
+    async next() {
+      try {
+        const result = await events.next();
+        if (result.done) release();
+        return result;
+      } catch (error) {
+        release();
+        throw error;
+      }
+    },
+    async return() {
+      // Wakes a next() that is waiting for changes, so return() does not wait for one.
+      release();
+      return events.return(undefined);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+  return watch;
+}
+
+/**
+ * The reads every watch of one change feed shares while they are in flight (sharedInFlight):
+ * the log's rows, and the bars and latest bar of a symbol. The bars are shared objects: an event
+ * carries its own copy.
+ */
+export interface WatchReads {
+  rows(after: number, limit: number): Promise<ChangeRow[]>;
+  bars(symbol: string, query: BarQuery): Promise<Bar[]>;
+  latest(symbol: string): Promise<Bar | null>;
+}
+
+const sharedReads = new WeakMap<ChangeFeed, WatchReads>();
+
+function readsOf(store: Store, feed: ChangeFeed): WatchReads {
+  let reads = sharedReads.get(feed);
+  if (!reads) {
+    reads = {
+      rows: sharedInFlight((after: number, limit: number) => feed.read(after, limit)),
+      bars: sharedInFlight((symbol: string, query: BarQuery) => store.getBars(symbol, query)),
+      latest: sharedInFlight((symbol: string) => store.latestBar(symbol)),
+    };
+    sharedReads.set(feed, reads);
+  }
+  return reads;
+}
+
+interface Start {
+  cursor: Cursor;
+  gap: boolean;
+}
+
+async function start(store: Store, feed: ChangeFeed, watching: Watching): Promise<Start> {
+  const state = await feed.state();
+  if (watching.align === "session" && watching.interval !== undefined && watching.symbols) {
+    for (const symbol of watching.symbols) await calendarFor(store, symbol, new Map());
+  }
+  if (watching.since === undefined) return { cursor: { id: state.id, seq: state.head, after: null }, gap: false };
+  const cursor = decodeCursor(watching.since, state);
+  // Rows after the cursor (or the rest of its own change) were trimmed: replay from the oldest
+  // kept, and say so.
+  if (cursor.seq < state.trimmed || (cursor.seq === state.trimmed && cursor.after !== null)) return { cursor: { id: state.id, seq: state.trimmed, after: null }, gap: true };
+  return { cursor, gap: false };
+}
+
+/** A run of rows delivered as one range (see the header). */
+interface ChangeGroup {
+  seq: number;
+  lastSeq: number;
+  symbol: string;
+  first: number;
+  last: number;
+  wanted: boolean;
+}
+
+function groupRows(rows: readonly ChangeRow[], watching: Watching): ChangeGroup[] {
+  const groups: ChangeGroup[] = [];
+  let tail: { group: ChangeGroup; row: ChangeRow } | undefined;
+  for (const row of rows) {
+    const wanted = row.series === "minutes" && row.kind === "upsert" && (watching.symbols === null || watching.symbols.has(row.symbol));
+    const previous = tail?.row;
+    const joins =
+      tail !== undefined &&
+      tail.group.wanted &&
+      wanted &&
+      previous!.symbol === row.symbol &&
+      ((row.txn !== null && row.txn === previous!.txn) || row.first > tail.group.last);
+    if (joins) {
+      const group = tail!.group;
+      group.lastSeq = row.seq;
+      group.first = Math.min(group.first, row.first);
+      group.last = Math.max(group.last, row.last);
+      tail = { group, row };
+      continue;
+    }
+    const group = { seq: row.seq, lastSeq: row.seq, symbol: row.symbol, first: row.first, last: row.last, wanted };
+    groups.push(group);
+    tail = { group, row };
+  }
+  return groups;
+}
+
+async function* run(store: Store, feed: ChangeFeed, watching: Watching, started: Promise<Start>, signal: AbortSignal): AsyncGenerator<BarEvent, void> {
+  const { cursor, gap } = await started;
+  let position = cursor;
+  let gapPending = gap;
+  const calendars = new Map<string, Calendar | null>();
+  const reads = readsOf(store, feed);
+  while (!signal.aborted) {
+    const rows = await reads.rows(position.after === null ? position.seq : position.seq - 1, CHANGE_PAGE);
+    if (rows.length === 0) {
+      await feed.wait(position.seq, signal);
+      continue;
+    }
+    for (const group of groupRows(rows, watching)) {
+      if (group.wanted) {
+        const skip = group.seq === position.seq && position.after !== null ? position.after : -Infinity;
+        const { interval } = watching;
+        const bars = interval === undefined ? storedEvents(reads, group, skip, watching) : resampledEvents(store, reads, group, skip, { ...watching, interval }, calendars);
+        for await (const { bar, final } of bars) {
+          if (signal.aborted) return;
+          const event: BarEvent = {
+            cursor: encodeCursor({ id: cursor.id, seq: group.seq, after: bar.timestamp }),
+            symbol: group.symbol,
+            interval: watching.interval ?? null,
+            bar: { ...bar },
+            final,
+          };
+          if (gapPending) {
+            event.gap = true;
+            gapPending = false;
+          }
+          yield event;
+        }
+      }
+      position = { id: cursor.id, seq: group.lastSeq, after: null };
+    }
+  }
+}
+
+/** The stored bars of a change's range after `skip`, a page at a time. */
+async function* storedEvents(reads: WatchReads, group: ChangeGroup, skip: number, watching: Watching): AsyncGenerator<Delivery> {
+  let from = Math.max(group.first, skip + 1);
+  while (from <= group.last) {
+    const page = await reads.bars(group.symbol, { start: from, end: group.last, limit: BAR_PAGE, ...watching.adjusting });
+    for (const bar of page) yield { bar, final: true };
+    if (page.length < BAR_PAGE) return;
+    from = page[page.length - 1]!.timestamp + 1;
+  }
+}
