@@ -11,7 +11,7 @@ import type { Bar } from "../domain/bar.ts";
 import { CSV_HEADER_LINE } from "../domain/bar-format.ts";
 import { columnarBarWriter } from "../domain/bar-columnar.ts";
 import { barTextChunk, type BarTextFormat } from "../domain/bar-text.ts";
-import { SECURE_HEADERS } from "./security.ts";
+import { DATA_HEADERS } from "./security.ts";
 
 export type BarFormat = "json" | "csv" | "ndjson" | "parquet" | "arrow";
 
@@ -148,10 +148,10 @@ async function streamAnswer<T>(c: Context, values: AsyncIterable<T>, format: Bar
   return c.body(body, 200, { "Content-Type": CONTENT_TYPES[format] });
 }
 
-const JSON_ANSWER_HEADERS = { "Content-Type": CONTENT_TYPES.json, ...SECURE_HEADERS };
+const JSON_ANSWER_HEADERS = { "Content-Type": CONTENT_TYPES.json, ...DATA_HEADERS };
 
 /**
- * Bars as one JSON answer, with its headers (the secure ones included) in one prebuilt object:
+ * Bars as one JSON answer, with its headers (the data's secure ones, DATA_HEADERS) in one prebuilt object:
  * the hot path of the API, built without hono's header merging. Typed as the JSON answer it is,
  * so routes declare it like c.json().
  */

@@ -102,6 +102,18 @@ describe("the reader workers write the answers' bytes", () => {
     expect(await text.json(SYMBOL, undefined, 10_000)).toBeNull();
   });
 
+  test("a JSON answer carries the secure headers that protect data from another origin", async () => {
+    for (const backend of ["sqlite", "sqlite-worker"] as const) {
+      const opened = await store(backend);
+      await opened.insertBars(SYMBOL, barObjects(10));
+      const answer = await createApp(opened).request(`/v1/bars/${SYMBOL}`);
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get("content-type")).toBe("application/json");
+      expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(answer.headers.get("cross-origin-resource-policy")).toBe("same-origin");
+    }
+  });
+
   test("every format and option answers byte for byte as the in-thread store (status, type, length, body)", async () => {
     const apps = (await pair()).map((opened) => createApp(opened, { tokens: TOKENS }));
     const day = `start=${T0}&end=${T0 + 86_399_999}`;
