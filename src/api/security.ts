@@ -201,7 +201,7 @@ const SECURE_HEADER_ENTRIES = Object.entries(SECURE_HEADERS);
  * referrers, HSTS over HTTPS), which a JSON array is not. Their number matters: Bun 1.4 writes an
  * answer completed after an await, as every answer from the sqlite-worker's readers is, with one
  * send() per header fragment (~60 a request with all eleven; oven-sh/bun#41341). Measured with
- * bench:api: 0.39 of the bare handler's requests/s with all of them, 0.62 with two.
+ * bench:api: 0.39 of the bare handler's requests/s with all of them, 0.53 with these two.
  */
 export const DATA_HEADERS: Readonly<Record<string, string>> = {
   "X-Content-Type-Options": SECURE_HEADERS["X-Content-Type-Options"]!,
