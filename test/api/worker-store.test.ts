@@ -114,6 +114,15 @@ describe("the reader workers write the answers' bytes", () => {
     }
   });
 
+  test("a read answered in the reader's bytes is timed as the store's getBars in /metrics", async () => {
+    const opened = await store("sqlite-worker");
+    await opened.insertBars(SYMBOL, barObjects(10));
+    const app = createApp(opened);
+    expect((await app.request(`/v1/bars/${SYMBOL}`)).status).toBe(200);
+    const metrics = await (await app.request("/metrics")).text();
+    expect(metrics).toMatch(/tradelite_store_operation_duration_seconds_count\{operation="getBars"\} 1\n/);
+  });
+
   test("every format and option answers byte for byte as the in-thread store (status, type, length, body)", async () => {
     const apps = (await pair()).map((opened) => createApp(opened, { tokens: TOKENS }));
     const day = `start=${T0}&end=${T0 + 86_399_999}`;
