@@ -9,12 +9,17 @@
  * /health is probed idle for 3 s first, the floor on a shared machine. Target: /health p99
  * <= 10 ms during the storm. `--root DIR` serves another checkout's scripts/serve.ts (a
  * `git archive` of an older commit, for a before/after on the same data).
- * Options: --clients N (2500), --abandon-ms N (5000), --rows N (1000000), --root DIR.
+ * `--stages` runs the storm instead against an in-process server built as `serve` builds it (the
+ * worker store with a 5 s queue deadline, createApp) and prints where its thread went: the
+ * synchronous time of each arrival's fetch call, and every gap of more than 15 ms in its event
+ * loop (when /health could not be answered), with when it came.
+ * Options: --clients N (2500), --abandon-ms N (5000), --rows N (1000000), --root DIR, --stages.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openDatabase } from "../src/mod.ts";
+import { openDatabase, openStore } from "../src/mod.ts";
+import { createApp } from "../src/entries/api.ts";
 import { percentile } from "./bench-support.ts";
 import { randomWalk, sessionTimestamps } from "./synthetic-bars.ts";
 
@@ -28,6 +33,7 @@ const TARGET_P99_MS = 10;
 
 if (args[0] === "--storm") await storm(args[1]!, Number(args[2]), Number(args[3]));
 else if (args[0] === "--bare") bare();
+else if (args.includes("--stages")) await stages();
 else await bench();
 
 /**
@@ -119,6 +125,60 @@ async function bench(): Promise<void> {
       server.kill();
       await server.exited;
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The storm against an in-process server, its thread's time recorded (see --stages above). */
+async function stages(): Promise<void> {
+  const clients = Number(option("--clients", "2500"));
+  const abandonMs = Number(option("--abandon-ms", "5000"));
+  const dir = mkdtempSync(join(tmpdir(), "tradelite-bench-abandon-"));
+  const path = join(dir, "bench.db");
+  try {
+    const db = openDatabase({ path });
+    db.insertBars(SYMBOL, randomWalk(sessionTimestamps("2010-01-04", Number(option("--rows", "1000000"))), 1));
+    db.close();
+    const store = await openStore({ backend: "sqlite-worker", path, queueDeadlineMs: 5_000 });
+    const app = createApp(store);
+    const arrivals: number[] = [];
+    const gaps: { at: number; ms: number }[] = [];
+    const started = performance.now();
+    let last = started;
+    const watch = setInterval(() => {
+      const now = performance.now();
+      if (now - last > 15) gaps.push({ at: last - started, ms: now - last });
+      last = now;
+    }, 5);
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      idleTimeout: 120,
+      fetch(request, running) {
+        const begun = performance.now();
+        const answer = app.fetch(request, running);
+        arrivals.push(performance.now() - begun);
+        return answer;
+      },
+    });
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+    const client = Bun.spawn(["bun", import.meta.path, "--storm", `http://127.0.0.1:${server.port}`, String(clients), String(abandonMs)], {
+      env: { ...env, BUN_CONFIG_MAX_HTTP_REQUESTS: String(clients + 16) },
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    const stormStarted = performance.now() - started;
+    const outcomes = (await new Response(client.stdout).text()).trim();
+    await Bun.sleep(500);
+    clearInterval(watch);
+    server.stop(true);
+    await store.close();
+    const total = arrivals.reduce((sum, ms) => sum + ms, 0);
+    console.log(`bench:abandon --stages: ${clients} clients hanging up after ${abandonMs} ms, storm from ${stormStarted.toFixed(0)} ms: ${outcomes}`);
+    console.log(`  arrivals: ${arrivals.length} fetch calls, ${total.toFixed(0)} ms of synchronous work in all, p50 ${percentile(arrivals, 50).toFixed(3)} ms, p99 ${percentile(arrivals, 99).toFixed(3)} ms each`);
+    console.log(`  event loop gaps over 15 ms: ${gaps.map((gap) => `${gap.ms.toFixed(0)} ms at ${gap.at.toFixed(0)}`).join(", ") || "none"}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

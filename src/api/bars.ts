@@ -5,6 +5,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { BarSchema } from "../domain/bar.ts";
+import { barTextOf } from "../domain/bar-text.ts";
 import { CSV_HEADER } from "../domain/bar-format.ts";
 import { ALIGNS, BAR_SOURCES, BAR_TIMESTAMPS, FILLS, type BarQuery } from "../domain/query.ts";
 import { STORED_INTERVALS } from "../domain/daily.ts";
@@ -14,7 +15,7 @@ import { jsonArrayContent } from "./json-array.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses, parseWith } from "./errors.ts";
 import { ADJUST_QUERY, BarInputSchema, defined, UploadQuery, WrittenSchema, IntervalQuery, LimitQuery, OrderQuery, RangeQuerySchema, route, singleValued, SymbolParam, TimestampQuery } from "./schemas.ts";
-import { barsJsonResponse, CONTENT_TYPES, streamBars } from "./stream.ts";
+import { barsJsonResponse, CONTENT_TYPES, streamBars, streamBarText } from "./stream.ts";
 
 /** JSON answers up to this many rows are read whole and written in one piece; longer ones stream. */
 export const JSON_WHOLE_ROWS = 10_000;
@@ -89,6 +90,14 @@ export function barRoutes(app: Api): void {
     // its own (a thousand hang-ups at once must not hold the thread).
     const query = { ...(defined(rest) as BarQuery), signal: c.var.turns.defer(c.req.raw.signal) };
     const store = c.var.store;
+    // A worker store's readers write the answer's bytes themselves (src/domain/bar-text.ts).
+    const text = barTextOf(store);
+    if (text !== null && format !== "parquet" && format !== "arrow") {
+      if (format !== "json") return streamBarText(c, text.iterate(symbol, query, format), format);
+      const bounded = (query.limit ?? Infinity) > JSON_WHOLE_ROWS ? { ...query, limit: JSON_WHOLE_ROWS + 1 } : query;
+      const whole = await text.json(symbol, bounded, JSON_WHOLE_ROWS);
+      return whole !== null ? barsJsonResponse(whole) : streamBarText(c, text.iterate(symbol, query, "json"), "json");
+    }
     if (format === "json" && (query.limit ?? Infinity) > JSON_WHOLE_ROWS) {
       // Read one row more than a whole answer may hold: if it comes back, stream instead.
       const bars = await store.getBars(symbol, { ...query, limit: JSON_WHOLE_ROWS + 1 });

@@ -30,6 +30,7 @@ import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
 import type { CacheService } from "../domain/cache.ts";
 import type { Metric } from "../domain/metric.ts";
 import type { Store } from "../domain/store.ts";
+import { BAR_TEXT, barTextOf, type BarText } from "../domain/bar-text.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
 import { route } from "./schemas.ts";
@@ -313,7 +314,10 @@ function timedStore(store: Store, observer: (operation: string) => (seconds: num
   };
   // The rest is the store's own, reached through the prototype: the settings' getters (a change
   // shows through), iterateBars, close, and what a backend adds (the worker store's `workers`).
-  return Object.create(store, Object.getOwnPropertyDescriptors(timedView)) as Store;
+  // A worker store's answers in bytes (bar-text.ts) are its getBars, timed as such.
+  const text = barTextOf(store);
+  const timedText: Partial<Record<typeof BAR_TEXT, BarText>> = text ? { [BAR_TEXT]: { json: timed("getBars", text.json.bind(text)), iterate: text.iterate.bind(text) } } : {};
+  return Object.create(store, Object.getOwnPropertyDescriptors({ ...timedView, ...timedText })) as Store;
 }
 
 /** GET /metrics; answers 501 when the app was created with `metrics: false`. */

@@ -8,9 +8,10 @@
 import { STREAMED } from "./access-log.ts";
 import type { Context, TypedResponse } from "hono";
 import type { Bar } from "../domain/bar.ts";
-import { CSV_HEADER_LINE, formatBarCsv } from "../domain/bar-format.ts";
-import { columnarBarWriter, type ColumnarBarWriter } from "../domain/bar-columnar.ts";
-import { SECURE_HEADERS } from "./security.ts";
+import { CSV_HEADER_LINE } from "../domain/bar-format.ts";
+import { columnarBarWriter } from "../domain/bar-columnar.ts";
+import { barTextChunk, type BarTextFormat } from "../domain/bar-text.ts";
+import { DATA_HEADERS } from "./security.ts";
 
 export type BarFormat = "json" | "csv" | "ndjson" | "parquet" | "arrow";
 
@@ -27,61 +28,108 @@ export const CONTENT_TYPES: Record<BarFormat, string> = {
 const CHUNK_ROWS = 2_048;
 
 /**
- * Answers with the rows of `rows`, formatted as `format`. The first row is read before the answer
- * starts, so a bad query still gets its 4xx; a failure after that cuts the stream.
+ * Answers with the rows of `rows`, formatted as `format`. The first rows are read before the
+ * answer starts, so a bad query still gets its 4xx; a failure after that cuts the stream.
  */
 export async function streamBars(c: Context, rows: AsyncIterable<Bar>, format: BarFormat): Promise<Response> {
-  const iterator = rows[Symbol.asyncIterator]();
-  let next: IteratorResult<Bar> | null = await iterator.next();
+  if (format === "parquet" || format === "arrow") return streamColumnar(c, rows, format);
+  return streamBarText(c, textChunks(rows, format), format);
+}
+
+/**
+ * Rows as barTextChunk's text, CHUNK_ROWS at a time (what a worker store's reader sends as bytes
+ * a page at a time). The first row is a chunk of its own: the answer starts once it is read.
+ */
+async function* textChunks(rows: AsyncIterable<Bar>, format: BarTextFormat): AsyncGenerator<string> {
+  let chunk: Bar[] = [];
+  let first = true;
+  for await (const bar of rows) {
+    chunk.push(bar);
+    if (chunk.length === CHUNK_ROWS || first) {
+      first = false;
+      yield barTextChunk(chunk, format);
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield barTextChunk(chunk, format);
+}
+
+/**
+ * Answers with chunks of barTextChunk's text (strings formatted here, or the bytes a worker
+ * store's reader made): the CSV header or the JSON brackets and commas around them.
+ */
+export function streamBarText(c: Context, chunks: AsyncIterable<string | Uint8Array>, format: BarTextFormat): Promise<Response> {
+  const encoder = new TextEncoder();
+  const comma = encoder.encode(",");
+  let first = true;
+  return streamAnswer(c, chunks, format, {
+    head: format === "csv" ? encoder.encode(CSV_HEADER_LINE) : format === "json" ? encoder.encode("[") : null,
+    piece(chunk) {
+      const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
+      const separated = format === "json" && !first;
+      first = false;
+      return separated ? [comma, bytes] : [bytes];
+    },
+    tail: () => (format === "json" ? encoder.encode("]") : null),
+  });
+}
+
+/** Parquet and Arrow go out a row group at a time: the bytes of one are whole only when it is full. */
+function streamColumnar(c: Context, rows: AsyncIterable<Bar>, format: "parquet" | "arrow"): Promise<Response> {
+  const writer = columnarBarWriter(format === "parquet" ? "parquet" : "arrow-stream");
+  return streamAnswer(c, rows, format, {
+    head: null,
+    piece(bar) {
+      const group = writer.add(bar);
+      return group === null ? [] : [group];
+    },
+    tail: () => writer.finish(),
+  });
+}
+
+/** How a streamed answer turns what it reads into bytes. */
+interface AnswerWriter<T> {
+  head: Uint8Array | null;
+  /** The bytes for one value read; none while a piece is not whole yet (a row group). */
+  piece(value: T): Uint8Array[];
+  tail(): Uint8Array | null;
+}
+
+/**
+ * The streamed answer itself: the first value is read before it starts, then one piece per pull.
+ * Hono answers HEAD with the GET handler's headers and drops its body without cancelling it: a
+ * stream left open would hold the store's iteration (and, over workers, one of its slots) for
+ * good, so a HEAD closes it at once and answers the headers alone.
+ */
+async function streamAnswer<T>(c: Context, values: AsyncIterable<T>, format: BarFormat, writer: AnswerWriter<T>): Promise<Response> {
+  const iterator = values[Symbol.asyncIterator]();
+  let next: IteratorResult<T> | null = await iterator.next();
   if (c.req.method === "HEAD") {
-    // Hono answers HEAD with the GET handler's headers and drops its body without cancelling it:
-    // a stream left here would hold the store's iteration (and, over workers, one of its slots)
-    // open for good. Close it now and answer the headers alone.
     await iterator.return?.();
     return c.body(null, 200, { "Content-Type": CONTENT_TYPES[format] });
   }
-  const encoder = new TextEncoder();
-  const columnar = format === "parquet" ? columnarBarWriter("parquet") : format === "arrow" ? columnarBarWriter("arrow-stream") : null;
-  const line = format === "csv" ? formatBarCsv : (bar: Bar) => `${JSON.stringify(bar)}\n`;
-  let rowsSent = 0;
   // Set when the client goes away: a pull still waiting on the store then ends quietly (writing
   // to a cancelled stream throws, and that is not a failure of the store worth logging).
   let cancelled = false;
-  // Columnar answers go out a row group at a time: the bytes of one are whole only when it is full.
-  const pullColumnar = async (controller: ReadableStreamDefaultController<Uint8Array>, writer: ColumnarBarWriter): Promise<void> => {
-    for (;;) {
-      if (next === null) next = await iterator.next();
-      if (cancelled) return;
-      if (next.done) {
-        controller.enqueue(writer.finish());
-        controller.close();
-        return;
-      }
-      const group = writer.add(next.value);
-      next = null;
-      if (group !== null) return controller.enqueue(group);
-    }
-  };
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      if (format === "csv") controller.enqueue(encoder.encode(CSV_HEADER_LINE));
-      if (format === "json") controller.enqueue(encoder.encode("["));
+      if (writer.head !== null) controller.enqueue(writer.head);
     },
     async pull(controller) {
       try {
-        if (columnar !== null) return await pullColumnar(controller, columnar);
-        let text = "";
-        for (let n = 0; n < CHUNK_ROWS; n++) {
+        for (;;) {
           if (next === null) next = await iterator.next();
           if (cancelled) return;
-          if (next.done) break;
-          text += format === "json" ? (rowsSent++ === 0 ? "" : ",") + JSON.stringify(next.value) : line(next.value);
+          if (next.done) {
+            const tail = writer.tail();
+            if (tail !== null) controller.enqueue(tail);
+            controller.close();
+            return;
+          }
+          const pieces = writer.piece(next.value);
           next = null;
-        }
-        if (text !== "") controller.enqueue(encoder.encode(text));
-        if (next?.done) {
-          if (format === "json") controller.enqueue(encoder.encode("]"));
-          controller.close();
+          for (const piece of pieces) controller.enqueue(piece);
+          if (pieces.length > 0) return;
         }
       } catch (error) {
         if (cancelled) return;
@@ -100,16 +148,18 @@ export async function streamBars(c: Context, rows: AsyncIterable<Bar>, format: B
   return c.body(body, 200, { "Content-Type": CONTENT_TYPES[format] });
 }
 
-const JSON_ANSWER_HEADERS = { "Content-Type": CONTENT_TYPES.json, ...SECURE_HEADERS };
+const JSON_ANSWER_HEADERS = { "Content-Type": CONTENT_TYPES.json, ...DATA_HEADERS };
 
 /**
- * Bars as one JSON answer, with its headers (the secure ones included) in one prebuilt object:
+ * Bars as one JSON answer, with its headers (the data's secure ones, DATA_HEADERS) in one prebuilt object:
  * the hot path of the API, built without hono's header merging. Typed as the JSON answer it is,
  * so routes declare it like c.json().
  */
-export function barsJsonResponse(bars: readonly Bar[]): Response & TypedResponse<Bar[], 200, "json"> {
-  const text = JSON.stringify(bars);
+export function barsJsonResponse(bars: readonly Bar[] | Uint8Array): Response & TypedResponse<Bar[], 200, "json"> {
+  // Bytes a worker store's reader made are JSON.stringify's of the same rows (bar-text.ts).
+  const body = bars instanceof Uint8Array ? bars : JSON.stringify(bars);
   // Its length stated: the access log reads it from there instead of from the body.
-  return new Response(text, { headers: { ...JSON_ANSWER_HEADERS, "Content-Length": String(Buffer.byteLength(text)) } }) as unknown as Response &
+  const length = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
+  return new Response(body, { headers: { ...JSON_ANSWER_HEADERS, "Content-Length": String(length) } }) as unknown as Response &
     TypedResponse<Bar[], 200, "json">;
 }

@@ -4,6 +4,7 @@
  * synchronous, so each request runs to completion here, off the caller's event loop.
  */
 import type { Bar } from "../domain/bar.ts";
+import { barTextChunk, type BarTextFormat } from "../domain/bar-text.ts";
 import { StorageError, ValidationError } from "../domain/errors.ts";
 import { Database } from "../sqlite/database.ts";
 import { packBars, packQuotes, serializeError, type Answer, type InitMessage, type Request } from "./protocol.ts";
@@ -36,6 +37,7 @@ const currentSignal = {
 /** A bar query with the running request's cancellation (a query cannot be posted with its signal). */
 const cancellable = <Q extends object>(query: Q | undefined): Q => ({ ...query, signal: currentSignal }) as Q;
 const iterators = new Map<number, Iterator<Bar>>();
+const encoder = new TextEncoder();
 /** Uploads sent in parts (a large insert is posted in slices so the caller's loop keeps turning). */
 const staged = new Map<number, unknown[]>();
 
@@ -206,6 +208,15 @@ const HANDLERS: Record<string, Handler> = {
       if (page.length === ITERATE_PAGE_ROWS) return { page, done: false };
     }
   },
+  // An answer's bytes, made here so that the server's thread only writes them (src/domain/bar-text.ts).
+  getBarsText: (db, [symbol, query, wholeRows]) => {
+    const bars = db.getBars(symbol, cancellable(query));
+    return bars.length > wholeRows ? null : encoder.encode(JSON.stringify(bars));
+  },
+  iterNextText: (db, [id, format]) => {
+    const { page, done } = HANDLERS.iterNext!(db, [id]) as { page: Bar[]; done: boolean };
+    return { bytes: encoder.encode(barTextChunk(page, format as BarTextFormat)), done };
+  },
   iterClose: (_db, [id]) => {
     iterators.get(id)?.return?.(undefined);
     return iterators.delete(id);
@@ -291,6 +302,12 @@ self.onmessage = async (event: MessageEvent<InitMessage | (Request & { actor?: s
       const { page, done } = value as { page: Bar[]; done: boolean };
       const packed = packBars(page);
       postMessage({ id: request.id, ok: true, value: { packed, done }, packed: "bars" } satisfies Answer, [packed.buffer as ArrayBuffer]);
+      return;
+    }
+    const bytes = value instanceof Uint8Array ? value : request.op === "iterNextText" ? (value as { bytes: Uint8Array }).bytes : null;
+    if (bytes !== null) {
+      // Handed over, not copied: the buffer is the answer's alone.
+      postMessage({ id: request.id, ok: true, value } satisfies Answer, [bytes.buffer as ArrayBuffer]);
       return;
     }
     answer = { id: request.id, ok: true, value };

@@ -3,7 +3,8 @@
  * holds the caller's event loop. One writer worker (every mutation, in order) and a pool of
  * read-only reader workers (WAL lets them read while the writer writes); each has its own bounded
  * queue, and a read goes to the least busy reader. Bars and quotes come back packed in one
- * transferred Float64Array and become objects here. A large insert is posted in slices, yielding
+ * transferred Float64Array and become objects here; the HTTP API's reads come back as the
+ * answer's bytes instead (BAR_TEXT), made by the reader. A large insert is posted in slices, yielding
  * between them, and written by the worker in one transaction when the last slice arrives.
  */
 import type { z } from "zod";
@@ -11,6 +12,7 @@ import { resolveDatabaseOptions, type DatabaseOptions } from "../config.ts";
 import { checkArtifact } from "../domain/artifact.ts";
 import { checkAuditInput } from "../domain/audit.ts";
 import type { Bar } from "../domain/bar.ts";
+import { BAR_TEXT, type BarText } from "../domain/bar-text.ts";
 import type { CrossSection } from "../domain/cross-section.ts";
 import { readSignal, type BarQuery } from "../domain/query.ts";
 import { StorageError, ValidationError } from "../domain/errors.ts";
@@ -273,6 +275,54 @@ function view(shared: Shared, actor: string | undefined): Store {
   }
 
   /**
+   * An iteration held by one reader worker, page by page: `op` asks for the next page (rows, or
+   * their text), `args` follow the iteration's id.
+   */
+  async function* pages<P extends { done: boolean }>(symbol: string, query: BarQuery | undefined, op: string, args: unknown[]): AsyncGenerator<P> {
+    if (shared.closed) await closed();
+    readSignal(query);
+    const { signal, posted } = withoutSignal(query);
+    const connection = reader();
+    const id = shared.nextId++;
+    await track(connection.request("iterOpen", [id, symbol, posted], { signal }));
+    // The iteration lives in that worker: if it is replaced, the iteration is gone with it.
+    const generation = connection.generation;
+    let done = false;
+    try {
+      while (!done) {
+        if (shared.closed) throw closedError("iteration");
+        if (connection.generation !== generation) {
+          throw new StorageError("WORKER_DIED", "the reader worker holding this iteration stopped; it has been restarted");
+        }
+        const next = await track(connection.request<P>(op, [id, ...args], { signal }));
+        done = next.done;
+        yield next;
+      }
+    } finally {
+      // Admitted whatever the queue holds, so an abandoned iteration never stays in the worker.
+      if (!done) await connection.request("iterClose", [id], { admitted: true }).catch(() => {});
+    }
+  }
+
+  /** Answers' bytes made by the readers (src/domain/bar-text.ts). */
+  const barText: BarText = {
+    json(symbol, query, wholeRows) {
+      return guardInput(
+        () => readSignal(query),
+        () => {
+          const { signal, posted } = withoutSignal(query);
+          return readCancellable<Uint8Array | null>("getBarsText", [symbol, posted, wholeRows], signal);
+        },
+      );
+    },
+    async *iterate(symbol, query, format) {
+      for await (const page of pages<{ bytes: Uint8Array; done: boolean }>(symbol, query, "iterNextText", [format])) {
+        if (page.bytes.byteLength > 0) yield page.bytes;
+      }
+    },
+  };
+
+  /**
    * The session cache needs a synchronous transaction around its file work (bun:sqlite runs a
    * transaction's callback to completion; a worker round-trip cannot sit inside one), so it runs
    * over a connection of its own on this thread, to the same file. Its BEGIN IMMEDIATE is the
@@ -285,7 +335,7 @@ function view(shared: Shared, actor: string | undefined): Store {
     return createCacheBackend(shared.cacheDb, actor);
   }
 
-  const store: CacheCapableStore = {
+  const store: CacheCapableStore & { readonly [BAR_TEXT]: BarText } = {
     backend: "sqlite-worker",
     get timezone() {
       return shared.settings.timezone;
@@ -320,29 +370,7 @@ function view(shared: Shared, actor: string | undefined): Store {
       );
     },
     async *iterateBars(symbol, query) {
-      if (shared.closed) await closed();
-      readSignal(query);
-      const { signal, posted } = withoutSignal(query);
-      const connection = reader();
-      const id = shared.nextId++;
-      await track(connection.request("iterOpen", [id, symbol, posted], { signal }));
-      // The iteration lives in that worker: if it is replaced, the iteration is gone with it.
-      const generation = connection.generation;
-      let done = false;
-      try {
-        while (!done) {
-          if (shared.closed) throw closedError("iteration");
-          if (connection.generation !== generation) {
-            throw new StorageError("WORKER_DIED", "the reader worker holding this iteration stopped; it has been restarted");
-          }
-          const next = await track(connection.request<{ page: Bar[]; done: boolean }>("iterNext", [id], { signal }));
-          done = next.done;
-          yield* next.page;
-        }
-      } finally {
-        // Admitted whatever the queue holds, so an abandoned iteration never stays in the worker.
-        if (!done) await connection.request("iterClose", [id], { admitted: true }).catch(() => {});
-      }
+      for await (const page of pages<{ page: Bar[]; done: boolean }>(symbol, query, "iterNext", [])) yield* page.page;
     },
     latestBar: (symbol) => read("latestBar", symbol),
     deleteBars: (symbol, range, options) => write("deleteBars", symbol, range, ...(options === undefined ? [] : [options])),
@@ -439,6 +467,7 @@ function view(shared: Shared, actor: string | undefined): Store {
       return watchBars(store, shared.changeFeed, options);
     },
     [CACHE_BACKEND]: cacheBackend,
+    [BAR_TEXT]: barText,
     close() {
       // Every call, the first and any made while it runs, resolves when the store is closed.
       shared.closing ??= (async () => {

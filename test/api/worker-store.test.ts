@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { createApp } from "../../src/api/app.ts";
 import { openStore, type Store } from "../../src/mod.ts";
+import { barTextOf } from "../../src/domain/bar-text.ts";
 import { tempDir } from "../support/files.ts";
 import { barObjects, T0 } from "../support/worker-load.ts";
 
@@ -65,6 +66,105 @@ describe("the same requests, the same answers", () => {
             : answer,
       );
       expect(comparable[1], `${method} ${path}`).toEqual(comparable[0]!);
+    }
+  });
+});
+
+describe("the reader workers write the answers' bytes", () => {
+  // More rows than a whole JSON answer holds (10,000) and than a worker page (8,192).
+  const ROWS = 12_500;
+  const SYMBOL = "600519.SH";
+
+  async function pair(): Promise<[Store, Store]> {
+    const stores = [await store("sqlite"), await store("sqlite-worker")] as [Store, Store];
+    // A gap in a session (fill=previous fills it), NULLs, and prices whose adjusted values have
+    // long decimal forms.
+    const bars = barObjects(ROWS + 31).filter((_, i) => i < 100 || i > 130) as unknown as Record<string, number | null>[];
+    bars[7] = { ...bars[7]!, volume: null, amount: null };
+    for (const opened of stores) {
+      await opened.insertBars(SYMBOL, bars as never);
+      await opened.calendars.assign(SYMBOL, "XSHG");
+      await opened.adjustments.insert(SYMBOL, [
+        { date: "2024-01-04", factor: 1.1377, knownAt: "2024-01-04 09:20", source: "test" },
+        { date: "2024-01-08", factor: 1.3, knownAt: "2024-01-08 09:20", source: "test" },
+      ]);
+    }
+    return stores;
+  }
+
+  test("the worker store hands the API bytes, equal to JSON.stringify of the in-thread store's rows", async () => {
+    const [inThread, worker] = await pair();
+    expect(barTextOf(inThread)).toBeNull();
+    const text = barTextOf(worker)!;
+    const query = { start: T0 + 60_000 * 10, end: T0 + 60_000 * 249, adjust: "qfq" as const };
+    const bytes = await text.json(SYMBOL, query, 10_000);
+    expect(new TextDecoder().decode(bytes!)).toBe(JSON.stringify(await inThread.getBars(SYMBOL, query)));
+    expect(await text.json(SYMBOL, undefined, 10_000)).toBeNull();
+  });
+
+  test("a JSON answer carries the secure headers that protect data from another origin", async () => {
+    for (const backend of ["sqlite", "sqlite-worker"] as const) {
+      const opened = await store(backend);
+      await opened.insertBars(SYMBOL, barObjects(10));
+      const answer = await createApp(opened).request(`/v1/bars/${SYMBOL}`);
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get("content-type")).toBe("application/json");
+      expect(answer.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(answer.headers.get("cross-origin-resource-policy")).toBe("same-origin");
+    }
+  });
+
+  test("a read answered in the reader's bytes is timed as the store's getBars in /metrics", async () => {
+    const opened = await store("sqlite-worker");
+    await opened.insertBars(SYMBOL, barObjects(10));
+    const app = createApp(opened);
+    expect((await app.request(`/v1/bars/${SYMBOL}`)).status).toBe(200);
+    const metrics = await (await app.request("/metrics")).text();
+    expect(metrics).toMatch(/tradelite_store_operation_duration_seconds_count\{operation="getBars"\} 1\n/);
+  });
+
+  test("every format and option answers byte for byte as the in-thread store (status, type, length, body)", async () => {
+    const apps = (await pair()).map((opened) => createApp(opened, { tokens: TOKENS }));
+    const day = `start=${T0}&end=${T0 + 86_399_999}`;
+    const paths = [
+      "",
+      "?limit=10000",
+      "?limit=10001",
+      `?${day}`,
+      "?order=desc&limit=300",
+      "?interval=15m",
+      "?interval=1d",
+      "?interval=1w",
+      "?interval=5m&align=session",
+      "?interval=5m&align=session&fill=previous",
+      "?adjust=qfq",
+      "?adjust=hfq&adjustVolume=true",
+      "?adjust=qfq&asOf=2024-01-05&interval=30m",
+      "?barTimestamp=end&interval=1h",
+      ...["csv", "ndjson", "json"].flatMap((format) => [
+        `?format=${format}`,
+        `?format=${format}&${day}`,
+        `?format=${format}&order=desc&limit=9000`,
+        `?format=${format}&adjust=hfq&interval=5m`,
+        `?format=${format}&interval=1d&adjust=qfq&adjustVolume=true`,
+        `?format=${format}&start=2030-01-01`,
+      ]),
+      "?format=csv&limit=0",
+      "?limit=nope",
+      "?interval=7q",
+    ];
+    for (const method of ["GET", "HEAD"]) {
+      for (const path of paths) {
+        const answers = await Promise.all(
+          apps.map(async (app) => {
+            const answer = await app.request(`/v1/bars/${SYMBOL}${path}`, { method, headers: auth });
+            const { status, headers } = answer;
+            return { status, type: headers.get("content-type"), length: headers.get("content-length"), body: new Uint8Array(await answer.arrayBuffer()) };
+          }),
+        );
+        expect(answers[1], `${method} ${path}`).toEqual(answers[0]!);
+        if (method === "GET" && path === "") expect(answers[0]!.body.length).toBeGreaterThan(ROWS * 50);
+      }
     }
   });
 });
