@@ -11,10 +11,11 @@
  * `git archive` of an older commit, for a before/after on the same data).
  * `--stages` runs the storm instead against an in-process server built as `serve` builds it (the
  * worker store with a 5 s queue deadline, createApi and its front door; `--no-door`: the app
- * alone, as before the front door) and prints where its thread went: the
+ * alone, as before the front door; `--hold`: no app, every request held as the bare server
+ * holds it) and prints where its thread went: the
  * synchronous time of each arrival's fetch call, and every gap of more than 15 ms in its event
  * loop (when /health could not be answered), with when it came.
- * Options: --clients N (2500), --abandon-ms N (5000), --rows N (1000000), --root DIR, --stages, --no-door.
+ * Options: --clients N (2500), --abandon-ms N (5000), --rows N (1000000), --root DIR, --stages, --no-door, --hold.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -144,7 +145,10 @@ async function stages(): Promise<void> {
     const store = await openStore({ backend: "sqlite-worker", path, queueDeadlineMs: 5_000 });
     // As startServer serves it (the front door, then the app), or the app alone with --no-door.
     const api = createApi(store);
-    const handle = args.includes("--no-door") ? api.app.fetch : frontDoor(api);
+    // --hold: the bare server's handler instead (every request held until its client leaves), for
+    // the gaps Bun's own accepting and parsing of the storm leave on this machine.
+    const hold = (request: Request) => new Promise<Response>((resolve) => request.signal.addEventListener("abort", () => resolve(new Response(null, { status: 499 }))));
+    const handle = args.includes("--hold") ? hold : args.includes("--no-door") ? api.app.fetch : frontDoor(api);
     const arrivals: number[] = [];
     const gaps: { at: number; ms: number }[] = [];
     const started = performance.now();
