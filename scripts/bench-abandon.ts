@@ -10,16 +10,18 @@
  * <= 10 ms during the storm. `--root DIR` serves another checkout's scripts/serve.ts (a
  * `git archive` of an older commit, for a before/after on the same data).
  * `--stages` runs the storm instead against an in-process server built as `serve` builds it (the
- * worker store with a 5 s queue deadline, createApp) and prints where its thread went: the
+ * worker store with a 5 s queue deadline, createApi and its front door; `--no-door`: the app
+ * alone, as before the front door; `--hold`: no app, every request held as the bare server
+ * holds it) and prints where its thread went: the
  * synchronous time of each arrival's fetch call, and every gap of more than 15 ms in its event
  * loop (when /health could not be answered), with when it came.
- * Options: --clients N (2500), --abandon-ms N (5000), --rows N (1000000), --root DIR, --stages.
+ * Options: --clients N (2500), --abandon-ms N (5000), --rows N (1000000), --root DIR, --stages, --no-door, --hold.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase, openStore } from "../src/mod.ts";
-import { createApp } from "../src/entries/api.ts";
+import { createApi, frontDoor } from "../src/entries/api.ts";
 import { percentile } from "./bench-support.ts";
 import { randomWalk, sessionTimestamps } from "./synthetic-bars.ts";
 
@@ -141,7 +143,12 @@ async function stages(): Promise<void> {
     db.insertBars(SYMBOL, randomWalk(sessionTimestamps("2010-01-04", Number(option("--rows", "1000000"))), 1));
     db.close();
     const store = await openStore({ backend: "sqlite-worker", path, queueDeadlineMs: 5_000 });
-    const app = createApp(store);
+    // As startServer serves it (the front door, then the app), or the app alone with --no-door.
+    const api = createApi(store);
+    // --hold: the bare server's handler instead (every request held until its client leaves), for
+    // the gaps Bun's own accepting and parsing of the storm leave on this machine.
+    const hold = (request: Request) => new Promise<Response>((resolve) => request.signal.addEventListener("abort", () => resolve(new Response(null, { status: 499 }))));
+    const handle = args.includes("--hold") ? hold : args.includes("--no-door") ? api.app.fetch : frontDoor(api);
     const arrivals: number[] = [];
     const gaps: { at: number; ms: number }[] = [];
     const started = performance.now();
@@ -157,7 +164,7 @@ async function stages(): Promise<void> {
       idleTimeout: 120,
       fetch(request, running) {
         const begun = performance.now();
-        const answer = app.fetch(request, running);
+        const answer = handle(request, running);
         arrivals.push(performance.now() - begun);
         return answer;
       },
@@ -177,6 +184,7 @@ async function stages(): Promise<void> {
     await store.close();
     const total = arrivals.reduce((sum, ms) => sum + ms, 0);
     console.log(`bench:abandon --stages: ${clients} clients hanging up after ${abandonMs} ms, storm from ${stormStarted.toFixed(0)} ms: ${outcomes}`);
+    console.log(`  refused at the front door: ${api.admission?.refused ?? 0}`);
     console.log(`  arrivals: ${arrivals.length} fetch calls, ${total.toFixed(0)} ms of synchronous work in all, p50 ${percentile(arrivals, 50).toFixed(3)} ms, p99 ${percentile(arrivals, 99).toFixed(3)} ms each`);
     console.log(`  event loop gaps over 15 ms: ${gaps.map((gap) => `${gap.ms.toFixed(0)} ms at ${gap.at.toFixed(0)}`).join(", ") || "none"}`);
   } finally {

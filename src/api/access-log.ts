@@ -31,6 +31,8 @@ export interface AccessEntry {
   aborted?: true;
   /** On a 401: the failed authentications this entry stands for (itself and those not logged). */
   authFailures?: number;
+  /** Requests refused at the front door (src/api/admission.ts) that this entry stands for. */
+  refusedEarly?: number;
 }
 
 export type AccessLogger = (entry: AccessEntry) => void;
@@ -179,7 +181,8 @@ export function writeAccessEntry(entry: AccessEntry, json: boolean): void {
     bufferedLine(`${JSON.stringify(entry)}\n`);
     return;
   }
-  const extra = entry.authFailures === undefined ? "" : ` (${entry.authFailures} failed authentications)`;
+  const extra =
+    entry.authFailures !== undefined ? ` (${entry.authFailures} failed authentications)` : entry.refusedEarly !== undefined ? ` (${entry.refusedEarly} refused early: queues full)` : "";
   process.stdout.write(
     `${entry.time} ${entry.client ?? "-"} ${entry.actor ?? "-"} ${entry.method} ${entry.route ?? "-"} ${entry.status} ${entry.bytes ?? "-"}B ${entry.durationMs}ms${entry.aborted ? " aborted" : ""}${extra}\n`,
   );

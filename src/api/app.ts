@@ -21,6 +21,7 @@ import { calendarRoutes } from "./calendars.ts";
 import { crossSectionRoutes } from "./cross-section.ts";
 import { instrumentRoutes } from "./instruments.ts";
 import { liveRoutes, type LiveOptions } from "./live.ts";
+import { createAdmission, livenessAnswer, type Admission } from "./admission.ts";
 import { accessRecorder, routePattern, type AccessLogger } from "./access-log.ts";
 import { bodyLimit, strictJsonBody } from "./body.ts";
 import { cacheRoutes } from "./cache.ts";
@@ -32,7 +33,7 @@ import { PAGE_PATHS, pageRoutes } from "./page.ts";
 import { preferenceRoutes } from "./preferences.ts";
 import { createApiMetrics, prometheusRoutes } from "./prometheus.ts";
 import { quoteRoutes } from "./quotes.ts";
-import { addSecureHeaders, checkUrlEncoding, crossSiteGuard, hostAllowlist, LOCAL_ACTOR, tokenAuth, type ApiToken } from "./security.ts";
+import { addSecureHeaders, allowedHosts, checkUrlEncoding, crossSiteGuard, hostAllowlist, LOCAL_ACTOR, tokenAuth, type ApiToken } from "./security.ts";
 import { symbolRoutes } from "./symbols.ts";
 import { createTurns } from "./turns.ts";
 import packageJson from "../../package.json" with { type: "json" };
@@ -77,6 +78,17 @@ export interface ApiOptions {
 const OPEN_PATHS: ReadonlySet<string> = new Set(["/health", "/ready"]);
 
 export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<ApiEnv> {
+  return createApi(store, options).app;
+}
+
+/**
+ * The app and its front door (admission.ts; null on a backend without worker queues), which
+ * startServer's fetch asks before the app: the two share the metrics and the access log.
+ */
+export function createApi(
+  store: Store,
+  options: ApiOptions = {},
+): { app: OpenAPIHono<ApiEnv>; admission: Admission | null; liveness: (request: Request) => Response | null } {
   const tokens = options.tokens ?? [];
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1) throw new TypeError(`maxBodyBytes must be a positive whole number, got ${maxBodyBytes}`);
@@ -99,7 +111,8 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   const checkSite = crossSiteGuard(options.corsOrigins ?? []);
   const auth = tokens.length > 0 ? tokenAuth(tokens) : null;
   const limitBody = bodyLimit(maxBodyBytes);
-  const metrics = options.metrics === false ? null : createApiMetrics(store, cache);
+  const admission = createAdmission(store, { accessLog: options.accessLog, openPaths: PAGE_PATHS });
+  const metrics = options.metrics === false ? null : createApiMetrics(store, cache, admission ? () => admission.refused : undefined);
   // The routes see the store through the timing wrapper; the checks above used the store itself.
   const served = metrics?.store ?? store;
   const views = new Map<string, Store>();
@@ -179,7 +192,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
     components: {},
   } as never);
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
-  return app;
+  return { app, admission, liveness: livenessAnswer(packageJson.version, allowedHosts(options.allowedHosts ?? [])) };
 }
 
 /** The backup folder a server over `store` uses by default: `backups` beside a file database. */

@@ -103,9 +103,16 @@ export interface ApiMetrics {
   refresh(): Promise<void>;
 }
 
-export function createApiMetrics(store: Store, cache: CacheService | null): ApiMetrics {
+/**
+ * `refusedEarly` reads how many requests the front door refused before the app (admission.ts):
+ * a counter there, read at scrape time, so a refusal costs no metric work of its own.
+ */
+export function createApiMetrics(store: Store, cache: CacheService | null, refusedEarly?: () => number): ApiMetrics {
   const registry = new Registry();
   const registers = [registry];
+  const refusals =
+    refusedEarly &&
+    new Counter({ name: "tradelite_http_refused_early_total", help: "GET requests answered 503 QUEUE_FULL before routing, because every reader's queue was full (not in the request histogram)", registers });
   const requests = new Histogram({
     name: "tradelite_http_request_duration_seconds",
     help: "Time to each answer's headers (a streamed export's body is not counted); _count is the number of requests",
@@ -143,6 +150,10 @@ export function createApiMetrics(store: Store, cache: CacheService | null): ApiM
       return (seconds) => child.observe(seconds);
     }),
     refresh: async () => {
+      if (refusals && refusedEarly) {
+        refusals.reset();
+        refusals.inc(refusedEarly());
+      }
       // readState first: it reads the queues before any of the scrape's own calls is sent.
       await Promise.all([readState(), readRecovery()]);
     },

@@ -36,9 +36,14 @@ export function hostName(header: string): string {
   return colon < 0 ? host : host.slice(0, colon);
 }
 
+/** The host names hostAllowlist accepts: loopback's and `extra`'s. */
+export function allowedHosts(extra: readonly string[]): ReadonlySet<string> {
+  return new Set<string>([...LOOPBACK_HOSTS, ...extra.map(hostName)]);
+}
+
 /** A check that throws a 403 for a request whose Host header names a host not on the list. */
 export function hostAllowlist(extra: readonly string[]): (c: Context) => void {
-  const allowed = new Set<string>([...LOOPBACK_HOSTS, ...extra.map(hostName)]);
+  const allowed = allowedHosts(extra);
   return (c) => {
     // A browser always sends Host; app.request() in tests may not, and then the URL has it. An
     // HTTP/1.0 request without one has only a path for a URL: nothing to check, so refused.

@@ -6,7 +6,7 @@
  */
 import type { Server } from "bun";
 import type { Store } from "../domain/store.ts";
-import { createApp, type ApiOptions } from "./app.ts";
+import { createApi, type ApiOptions } from "./app.ts";
 import { liveWebSocket } from "./live.ts";
 
 export interface ServerOptions extends ApiOptions {
@@ -28,16 +28,16 @@ export interface RunningServer {
 }
 
 export function startServer(store: Store, options: ServerOptions = {}): RunningServer {
-  const { hostname = "127.0.0.1", port = 8787, ...api } = options;
+  const { hostname = "127.0.0.1", port = 8787, ...apiOptions } = options;
   // The address the server listens on is a name its clients use: allowed in the Host header.
   const bare = hostname.replace(/^\[(.*)\]$/, "$1");
   const wildcard = bare === "0.0.0.0" || bare === "::";
   const listed = bare.includes(":") ? `[${bare}]` : bare;
-  const app = createApp(store, { ...api, allowedHosts: [...(api.allowedHosts ?? []), ...(wildcard ? [] : [listed])] });
+  const api = createApi(store, { ...apiOptions, allowedHosts: [...(apiOptions.allowedHosts ?? []), ...(wildcard ? [] : [listed])] });
   const server = Bun.serve({
     hostname: bare,
     port,
-    fetch: app.fetch,
+    fetch: frontDoor(api),
     // /v1/stream/ws's sockets (src/api/live.ts).
     websocket: liveWebSocket,
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
@@ -47,6 +47,19 @@ export function startServer(store: Store, options: ServerOptions = {}): RunningS
   return {
     server,
     url: `http://${listed}:${server.port}`,
-    stop: (force = false) => server.stop(force),
+    stop: (force = false) => {
+      api.admission?.flush();
+      return server.stop(force);
+    },
   };
+}
+
+/**
+ * The fetch Bun.serve runs: the front door first (admission.ts), where /health, and a read that
+ * every reader's full queue would refuse (a prebuilt 503), are answered before the app parses,
+ * checks or routes anything; everything else goes to the app.
+ */
+export function frontDoor({ app, admission, liveness }: ReturnType<typeof createApi>): (request: Request, server: Server<unknown>) => Response | Promise<Response> {
+  if (!admission) return (request, server) => liveness(request) ?? app.fetch(request, server);
+  return (request, server) => liveness(request) ?? admission.refuse(request) ?? app.fetch(request, server);
 }

@@ -1,9 +1,10 @@
 /**
  * tradelite/api: the HTTP API, as a Hono app over any Store (createApp) or a running server
- * (startServer), and the settings `tradelite serve` reads from the environment. Re-exports only.
+ * (startServer; createApi and frontDoor for a Bun.serve of one's own with the same front door), and the settings `tradelite serve` reads from the environment. Re-exports only.
  */
-export { createApp, defaultBackupDir, type ApiOptions } from "../api/app.ts";
-export { startServer, type ServerOptions, type RunningServer } from "../api/server.ts";
+export { createApp, createApi, defaultBackupDir, type ApiOptions } from "../api/app.ts";
+export { startServer, frontDoor, type ServerOptions, type RunningServer } from "../api/server.ts";
+export { REFUSAL_SUMMARY_MS, type Admission } from "../api/admission.ts";
 export { LOCAL_ACTOR, type ApiToken } from "../api/security.ts";
 export { accessLog, writeAccessEntry, flushAccessLog, AUTH_SUMMARY_MS, ACCESS_LOG_FLUSH_MS, type AccessEntry, type AccessLogger } from "../api/access-log.ts";
 export type { ErrorBody } from "../api/errors.ts";

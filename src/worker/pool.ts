@@ -122,6 +122,11 @@ export class WorkerConnection {
     return this.#waitingCount + this.#running.size;
   }
 
+  /** Whether a request that is not admitted would be refused with QUEUE_FULL now. */
+  get full(): boolean {
+    return this.#waitingCount + this.#running.size >= this.#maxQueue;
+  }
+
   get stats(): QueueStats {
     return { waiting: this.#waitingCount, running: this.#running.size, ...this.#counts };
   }
@@ -242,7 +247,7 @@ export class WorkerConnection {
       this.#counts.cancelled++;
       return Promise.reject(cancelledError());
     }
-    if (!admitted && this.queued >= this.#maxQueue) {
+    if (!admitted && this.full) {
       this.#counts.refused++;
       return Promise.reject(
         new StorageError("QUEUE_FULL", `the ${this.role} worker's queue is full (${this.#maxQueue} requests waiting); retry when some have finished`),
