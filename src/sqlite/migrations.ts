@@ -10,6 +10,7 @@ import { shippedCalendar, SHIPPED_CALENDARS } from "../domain/calendars/index.ts
 import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
 import { INSTRUMENT_TABLES } from "./instruments.ts";
 import { SUMMARY_MIGRATION } from "./summary.ts";
+import { DERIVED_DAYS_MIGRATION } from "./derived-days.ts";
 
 interface Migration {
   readonly version: number;
@@ -300,6 +301,15 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "market_data_summary: count, first and last per symbol and series, kept by triggers",
     up(conn) {
       conn.sqlite.exec(SUMMARY_MIGRATION);
+    },
+  },
+  {
+    version: 12,
+    // Constant time: the tables and triggers only; each symbol's days are built from its minutes
+    // at its first insertBars or by buildDerivedDays (src/sqlite/derived-days.ts).
+    description: "market_data_days: daily aggregates derived from minute bars, kept on write",
+    up(conn) {
+      conn.sqlite.exec(DERIVED_DAYS_MIGRATION);
     },
   },
 ];

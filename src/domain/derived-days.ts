@@ -1,0 +1,314 @@
+/**
+ * Derived days: per symbol and local day, the aggregate of its minute bars (open, high, low,
+ * close, volume and amount as SQLite's compensated sum state, the minute count, the first and
+ * last minute), kept current by every write, so a `1d`, `1w` or `1M` read over years reads one
+ * row a day instead of resampling every minute (the continuous-aggregate idea). Every backend
+ * stores the same rows and answers with the same rules, written here once:
+ *
+ * - A day is the local date of a minute in the store's zone (in end stamping, of the instant
+ *   1 ms before its stamp), stamped at that date's local midnight: the bucket a clock-aligned
+ *   `1d` read puts the minute in (src/domain/resample.ts).
+ * - Sums keep SQLite's Kahan-Babuska-Neumaier state (sum, error, count of non-NULLs), so adding
+ *   an appended batch continues the sum exactly where a resample of the whole day in timestamp
+ *   order would be: the derived day equals the on-the-fly day to the last bit.
+ * - A read takes a derived day only when it is clean (no foreign write marked it) and lies
+ *   wholly inside the range; an edge day cut by the range, a marked day, or a week or month
+ *   whose days' sums are not all whole numbers (their sum of sums could round differently from
+ *   the sum of the minutes) is resampled on the fly over its own span. Adjusted reads scale each
+ *   day by its one ratio (a factor changes at a trading date: multiplying by a positive ratio
+ *   keeps max and min); a day a factor changes inside, or `adjustVolume`, goes on the fly.
+ */
+import type { Bar } from "./bar.ts";
+import { dateWallMs, localDate } from "./calendar.ts";
+import type { BarAdjuster } from "./adjusted-reads.ts";
+import type { BarTimestamp, Interval, ReadRange } from "./query.ts";
+import { addCompensated, clockBucketStamp, compensatedResult, type Bucket } from "./session.ts";
+import { DAY_MS, HOUR_MS, startOfLocalDay } from "./time.ts";
+
+/** The intervals derived days answer (clock-aligned, in the basis's zone and stamping). */
+export const DERIVED_INTERVALS: readonly Interval[] = ["1d", "1w", "1M"];
+
+/** One derived row: the day's bucket, stamped `day`. `integral`: every volume and amount was a whole number (or NULL). */
+export interface DerivedDay extends Omit<Bucket, "timestamp"> {
+  day: number;
+  minutes: number;
+  first: number;
+  last: number;
+  integral: boolean;
+}
+
+/** The columns of a derived row, in the order the backends store and bind them. */
+export const DERIVED_COLUMNS = [
+  "day", "open", "high", "low", "close", "volume_sum", "volume_err", "volume_n", "amount_sum", "amount_err", "amount_n",
+  "minutes", "first_timestamp", "last_timestamp", "integral",
+] as const;
+
+export type DerivedRow = Record<(typeof DERIVED_COLUMNS)[number], number | null>;
+
+export function toRow(d: DerivedDay): (number | null)[] {
+  return [d.day, d.open, d.high, d.low, d.close, d.volume.sum, d.volume.err, d.volume.n, d.amount.sum, d.amount.err, d.amount.n, d.minutes, d.first, d.last, d.integral ? 1 : 0];
+}
+
+export function fromRow(r: DerivedRow): DerivedDay {
+  return {
+    day: r.day!,
+    open: r.open,
+    high: r.high,
+    low: r.low,
+    close: r.close,
+    volume: { sum: r.volume_sum!, err: r.volume_err!, n: r.volume_n! },
+    amount: { sum: r.amount_sum!, err: r.amount_err!, n: r.amount_n! },
+    minutes: r.minutes!,
+    first: r.first_timestamp!,
+    last: r.last_timestamp!,
+    integral: r.integral === 1,
+  };
+}
+
+/** What derived rows were computed in: the store's zone and stamping when they were built. */
+export interface DerivedBasis {
+  readonly timezone: string;
+  readonly barTimestamp: BarTimestamp;
+}
+
+export function basisKey(basis: DerivedBasis): string {
+  return `${basis.timezone} ${basis.barTimestamp}`;
+}
+
+/** A day's instants: minutes with stamps in [start, end) belong to it. */
+export interface DaySpan {
+  day: number;
+  start: number;
+  end: number;
+}
+
+/** Maps stamps to their day, remembering the last day's bounds (one zone lookup a day). */
+export function dayFinder(basis: DerivedBasis): (timestamp: number) => DaySpan {
+  const endMode = basis.barTimestamp === "end" ? 1 : 0;
+  let last: DaySpan | undefined;
+  return (timestamp) => {
+    if (last && timestamp >= last.start && timestamp < last.end) return last;
+    const wall = dateWallMs(localDate(timestamp - endMode, basis.timezone));
+    const day = startOfLocalDay(wall, basis.timezone);
+    last = { day, start: day + endMode, end: startOfLocalDay(wall + DAY_MS, basis.timezone) + endMode };
+    return last;
+  };
+}
+
+/** A minute's values, NULL as null (or NaN, as a validated batch marks it). */
+export type MinuteValues = Bar;
+
+function value(v: number | null): number | null {
+  return v === null || v !== v ? null : v;
+}
+
+/** A new day from its first minute. */
+export function startDay(day: number, m: MinuteValues): DerivedDay {
+  const d: DerivedDay = {
+    day,
+    open: value(m.open),
+    high: value(m.high),
+    low: value(m.low),
+    close: value(m.close),
+    volume: { sum: 0, err: 0, n: 0 },
+    amount: { sum: 0, err: 0, n: 0 },
+    minutes: 1,
+    first: m.timestamp,
+    last: m.timestamp,
+    integral: true,
+  };
+  addSums(d, m);
+  return d;
+}
+
+/** The next minute of a day (later than its last), added as SQLite's aggregates would add it. */
+export function extendDay(d: DerivedDay, m: MinuteValues): void {
+  const high = value(m.high);
+  const low = value(m.low);
+  if (high !== null && (d.high === null || high > d.high)) d.high = high;
+  if (low !== null && (d.low === null || low < d.low)) d.low = low;
+  d.close = value(m.close);
+  d.minutes++;
+  d.last = m.timestamp;
+  addSums(d, m);
+}
+
+function addSums(d: DerivedDay, m: MinuteValues): void {
+  const volume = value(m.volume);
+  const amount = value(m.amount);
+  addCompensated(d.volume, volume);
+  addCompensated(d.amount, amount);
+  if ((volume !== null && !Number.isInteger(volume)) || (amount !== null && !Number.isInteger(amount))) d.integral = false;
+}
+
+/**
+ * Ascending minutes folded into days: an iterable, or `count` rows that `read` copies one at a
+ * time into a scratch object (a batch's columns, with no object per row). `existing` gives a
+ * day's stored row to continue (an append after its last minute); the caller decides that it may.
+ */
+export function aggregateDays(
+  minutes: Iterable<MinuteValues> | { count: number; read(index: number, into: MinuteValues): void },
+  dayOf: (timestamp: number) => DaySpan,
+  existing?: (day: number, first: MinuteValues) => DerivedDay | undefined,
+): DerivedDay[] {
+  const days: DerivedDay[] = [];
+  let current: DerivedDay | undefined;
+  const fold = (m: MinuteValues) => {
+    const { day } = dayOf(m.timestamp);
+    if (current && current.day === day) {
+      extendDay(current, m);
+      return;
+    }
+    current = existing?.(day, m);
+    if (current) extendDay(current, m);
+    else current = startDay(day, m);
+    days.push(current);
+  };
+  if (Symbol.iterator in minutes) {
+    for (const m of minutes) fold(m);
+  } else {
+    const scratch: MinuteValues = { timestamp: 0, open: null, high: null, low: null, close: null, volume: null, amount: null };
+    for (let i = 0; i < minutes.count; i++) {
+      minutes.read(i, scratch);
+      fold(scratch);
+    }
+  }
+  return days;
+}
+
+/** The `1d` bar of a derived day. */
+export function dayBar(d: DerivedDay): Bar {
+  return { timestamp: d.day, open: d.open, high: d.high, low: d.low, close: d.close, volume: compensatedResult(d.volume), amount: compensatedResult(d.amount) };
+}
+
+/**
+ * The day stamps a dirty mark of hour `hour` (a stamp divided by 3,600,000, truncated as SQL's
+ * integer division truncates) may have touched.
+ */
+export function daysOfHour(hour: number, dayOf: (timestamp: number) => DaySpan): number[] {
+  const low = dayOf((hour - 1) * HOUR_MS).day;
+  const high = dayOf((hour + 1) * HOUR_MS).day;
+  const middle = dayOf(hour * HOUR_MS).day;
+  return [...new Set([low, middle, high])];
+}
+
+/** A piece of a derived read: bars straight from derived days, or a span to resample on the fly. */
+export type DerivedPiece = { kind: "bars"; bars: Bar[] } | { kind: "resample"; range: ReadRange };
+
+/** A read the derived days can serve: its interval, range, and (adjusted) its adjuster. */
+export interface DerivedRead {
+  interval: Interval;
+  range: ReadRange;
+  basis: DerivedBasis;
+  adjust?: BarAdjuster;
+}
+
+/**
+ * The pieces of a derived read in ascending order: for each bucket (a day, week or month), its
+ * bar from the derived days, or its span cut to the range to resample on the fly. `days` are
+ * the derived rows of the range (ascending), `dirty` the day stamps marked by foreign writes.
+ */
+export function planDerivedRead(read: DerivedRead, days: readonly DerivedDay[], dirty: ReadonlySet<number>): DerivedPiece[] {
+  const { interval, range, basis, adjust } = read;
+  const endMode = basis.barTimestamp === "end" ? 1 : 0;
+  const zone = basis.timezone;
+  const dayOf = dayFinder(basis);
+  // Buckets that have marked days but no row still need resampling: list marked days as rows.
+  const stamps = new Set(days.map((d) => d.day));
+  const rows: (DerivedDay | number)[] = [...days];
+  for (const day of dirty) if (!stamps.has(day) && day + DAY_MS * 2 > range.start && day <= range.end) rows.push(day);
+  rows.sort((a, b) => (typeof a === "number" ? a : a.day) - (typeof b === "number" ? b : b.day));
+
+  const pieces: DerivedPiece[] = [];
+  let bucket: { stamp: number; start: number; end: number; days: DerivedDay[]; exact: boolean } | undefined;
+  const flush = () => {
+    if (!bucket) return;
+    if (bucket.exact && bucket.days.length > 0) pushBar(pieces, combine(bucket.stamp, bucket.days, adjust));
+    else if (!bucket.exact && Math.max(range.start, bucket.start) <= Math.min(range.end, bucket.end - 1)) pieces.push({ kind: "resample", range: { start: Math.max(range.start, bucket.start), end: Math.min(range.end, bucket.end - 1) } });
+    bucket = undefined;
+  };
+  for (const row of rows) {
+    const day = typeof row === "number" ? row : row.day;
+    const date = localDate(day, zone);
+    const stamp = clockBucketStamp(interval, date, zone);
+    if (!bucket || bucket.stamp !== stamp) {
+      flush();
+      const span = bucketSpan(interval, date, zone, endMode, dayOf);
+      bucket = { stamp, start: span.start, end: span.end, days: [], exact: true };
+    }
+    if (typeof row === "number" || dirty.has(day) || row.first < range.start || row.last > range.end) bucket.exact = false;
+    else if (adjust && (adjust.adjustVolume || adjust.ratioOver(row.first, row.last) === undefined)) bucket.exact = false;
+    else {
+      if (bucket.days.length > 0 && !(row.integral && bucket.days.every((d) => d.integral))) bucket.exact = false;
+      bucket.days.push(row);
+    }
+  }
+  flush();
+  return pieces;
+}
+
+function pushBar(pieces: DerivedPiece[], bar: Bar): void {
+  const last = pieces[pieces.length - 1];
+  if (last?.kind === "bars") last.bars.push(bar);
+  else pieces.push({ kind: "bars", bars: [bar] });
+}
+
+/** A bucket's instants: from its first day's start to its last day's end. */
+function bucketSpan(interval: Interval, date: string, zone: string, endMode: number, dayOf: (t: number) => DaySpan): { start: number; end: number } {
+  if (interval === "1d") {
+    const span = dayOf(startOfLocalDay(dateWallMs(date), zone) + endMode);
+    return { start: span.start, end: span.end };
+  }
+  const first = clockBucketStamp(interval, date, zone);
+  const wall = dateWallMs(localDate(first, zone));
+  const next = new Date(wall);
+  if (interval === "1w") next.setUTCDate(next.getUTCDate() + 7);
+  else next.setUTCMonth(next.getUTCMonth() + 1);
+  return { start: first + endMode, end: startOfLocalDay(next.getTime(), zone) + endMode };
+}
+
+/** A bucket's bar from its days (adjusted day by day first), ascending. */
+function combine(stamp: number, days: readonly DerivedDay[], adjust: BarAdjuster | undefined): Bar {
+  const bars = days.map((d) => {
+    const bar = dayBar(d);
+    if (!adjust) return bar;
+    // The day's one ratio is the ratio of its first minute (planDerivedRead checked it is one).
+    bar.timestamp = d.first;
+    adjust(bar);
+    bar.timestamp = d.day;
+    return bar;
+  });
+  if (bars.length === 1) return { ...bars[0]!, timestamp: stamp };
+  const out: Bar = { ...bars[0]!, timestamp: stamp };
+  for (let i = 1; i < bars.length; i++) {
+    const b = bars[i]!;
+    if (b.high !== null && (out.high === null || b.high > out.high)) out.high = b.high;
+    if (b.low !== null && (out.low === null || b.low < out.low)) out.low = b.low;
+    out.close = b.close;
+    // Whole numbers below 2^53 add exactly in any grouping: planDerivedRead checked `integral`.
+    out.volume = b.volume === null ? out.volume : (out.volume ?? 0) + b.volume;
+    out.amount = b.amount === null ? out.amount : (out.amount ?? 0) + b.amount;
+  }
+  return out;
+}
+
+/** A derived read's bars, ascending: its pieces in order, the resampled ones from `onTheFly`. */
+export function* derivedBars(pieces: readonly DerivedPiece[], onTheFly: (range: ReadRange) => Iterable<Bar>): Generator<Bar> {
+  for (const piece of pieces) {
+    if (piece.kind === "bars") yield* piece.bars;
+    else yield* onTheFly(piece.range);
+  }
+}
+
+/** derivedBars over an asynchronous resampler (PostgreSQL). */
+export async function* derivedBarsAsync(pieces: readonly DerivedPiece[], onTheFly: (range: ReadRange) => AsyncIterable<Bar>): AsyncGenerator<Bar> {
+  for (const piece of pieces) {
+    if (piece.kind === "bars") yield* piece.bars;
+    else yield* onTheFly(piece.range);
+  }
+}
+
+/** Whether a read's shape is one derived days can answer (the rest resamples on the fly). */
+export function derivedReadable(shape: { interval: Interval | undefined; align: string; derived?: false; source?: string }, filling: unknown): boolean {
+  return shape.derived !== false && !filling && shape.align === "clock" && shape.source !== "stored" && shape.interval !== undefined && DERIVED_INTERVALS.includes(shape.interval);
+}
