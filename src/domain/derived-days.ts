@@ -220,31 +220,48 @@ export function planDerivedRead(read: DerivedRead, days: readonly DerivedDay[], 
   rows.sort((a, b) => (typeof a === "number" ? a : a.day) - (typeof b === "number" ? b : b.day));
 
   const pieces: DerivedPiece[] = [];
-  let bucket: { stamp: number; start: number; end: number; days: DerivedDay[]; exact: boolean } | undefined;
+  // `end` (exclusive) of a `1d` bucket is computed only when the day is resampled: a zone
+  // lookup per day was most of a ten-year read.
+  let bucket: { stamp: number; start: number; end: number | undefined; days: DerivedDay[]; exact: boolean } | undefined;
   const flush = () => {
     if (!bucket) return;
     if (bucket.exact && bucket.days.length > 0) pushBar(pieces, combine(bucket.stamp, bucket.days, adjust));
-    else if (!bucket.exact && Math.max(range.start, bucket.start) <= Math.min(range.end, bucket.end - 1)) pieces.push({ kind: "resample", range: { start: Math.max(range.start, bucket.start), end: Math.min(range.end, bucket.end - 1) } });
+    else if (!bucket.exact) {
+      const start = Math.max(range.start, bucket.start);
+      const end = Math.min(range.end, (bucket.end ?? dayOf(bucket.start).end) - 1);
+      if (start <= end) pushResample(pieces, { start, end });
+    }
     bucket = undefined;
   };
   for (const row of rows) {
     const day = typeof row === "number" ? row : row.day;
-    const date = localDate(day, zone);
-    const stamp = clockBucketStamp(interval, date, zone);
-    if (!bucket || bucket.stamp !== stamp) {
+    const same = bucket !== undefined && (interval === "1d" ? bucket.stamp === day : day + endMode < bucket.end!);
+    if (!same) {
       flush();
-      const span = bucketSpan(interval, date, zone, endMode, dayOf);
-      bucket = { stamp, start: span.start, end: span.end, days: [], exact: true };
+      if (interval === "1d") bucket = { stamp: day, start: day + endMode, end: undefined, days: [], exact: true };
+      else {
+        const date = localDate(day, zone);
+        const span = bucketSpan(interval, date, zone, endMode);
+        bucket = { stamp: clockBucketStamp(interval, date, zone), start: span.start, end: span.end, days: [], exact: true };
+      }
     }
-    if (typeof row === "number" || dirty.has(day) || row.first < range.start || row.last > range.end) bucket.exact = false;
-    else if (adjust && (adjust.adjustVolume || adjust.ratioOver(row.first, row.last) === undefined)) bucket.exact = false;
+    const current = bucket!;
+    if (typeof row === "number" || dirty.has(day) || row.first < range.start || row.last > range.end) current.exact = false;
+    else if (adjust && (adjust.adjustVolume || adjust.ratioOver(row.first, row.last) === undefined)) current.exact = false;
     else {
-      if (bucket.days.length > 0 && !(row.integral && bucket.days.every((d) => d.integral))) bucket.exact = false;
-      bucket.days.push(row);
+      if (current.days.length > 0 && !(row.integral && current.days.every((d) => d.integral))) current.exact = false;
+      current.days.push(row);
     }
   }
   flush();
   return pieces;
+}
+
+/** Consecutive buckets to resample become one span: one resample, not one per bucket. */
+function pushResample(pieces: DerivedPiece[], range: ReadRange): void {
+  const last = pieces[pieces.length - 1];
+  if (last?.kind === "resample") last.range.end = range.end;
+  else pieces.push({ kind: "resample", range });
 }
 
 function pushBar(pieces: DerivedPiece[], bar: Bar): void {
@@ -253,15 +270,10 @@ function pushBar(pieces: DerivedPiece[], bar: Bar): void {
   else pieces.push({ kind: "bars", bars: [bar] });
 }
 
-/** A bucket's instants: from its first day's start to its last day's end. */
-function bucketSpan(interval: Interval, date: string, zone: string, endMode: number, dayOf: (t: number) => DaySpan): { start: number; end: number } {
-  if (interval === "1d") {
-    const span = dayOf(startOfLocalDay(dateWallMs(date), zone) + endMode);
-    return { start: span.start, end: span.end };
-  }
+/** A week's or month's instants: from its first day's start to its last day's end. */
+function bucketSpan(interval: Interval, date: string, zone: string, endMode: number): { start: number; end: number } {
   const first = clockBucketStamp(interval, date, zone);
-  const wall = dateWallMs(localDate(first, zone));
-  const next = new Date(wall);
+  const next = new Date(dateWallMs(localDate(first, zone)));
   if (interval === "1w") next.setUTCDate(next.getUTCDate() + 7);
   else next.setUTCMonth(next.getUTCMonth() + 1);
   return { start: first + endMode, end: startOfLocalDay(next.getTime(), zone) + endMode };
