@@ -176,6 +176,70 @@ export function aggregateDays(
   return days;
 }
 
+/** A batch's columns as aggregateDays reads them (rows in `order`, ascending and distinct). */
+export interface MinuteColumns {
+  readonly timestamp: ArrayLike<number>;
+  readonly open: ArrayLike<number>;
+  readonly high: ArrayLike<number>;
+  readonly low: ArrayLike<number>;
+  readonly close: ArrayLike<number>;
+  readonly volume: ArrayLike<number>;
+  readonly amount: ArrayLike<number>;
+  readonly order: Uint32Array | null;
+}
+
+/** A validated batch as a source of minutes for aggregateDays, without an object per row. */
+export function batchMinutes(batch: MinuteColumns, count: number): { count: number; read(index: number, into: MinuteValues): void } {
+  return {
+    count,
+    read(position, into) {
+      const row = batch.order ? batch.order[position]! : position;
+      into.timestamp = batch.timestamp[row]!;
+      into.open = batch.open[row]!;
+      into.high = batch.high[row]!;
+      into.low = batch.low[row]!;
+      into.close = batch.close[row]!;
+      into.volume = batch.volume[row]!;
+      into.amount = batch.amount[row]!;
+    },
+  };
+}
+
+/**
+ * What a tradelite batch does to the days it touches: the rows to store (a day's stored row
+ * continued when the batch starts after its last minute, or a new day) and the days to
+ * recompute from their minutes (the batch lands inside or before minutes already stored).
+ * `stored` gives a day's row, if it has one.
+ */
+export function batchDays(batch: MinuteColumns, count: number, dayOf: (timestamp: number) => DaySpan, stored: (day: number) => DerivedDay | undefined): { store: DerivedDay[]; recompute: number[] } {
+  const recompute: number[] = [];
+  const days = aggregateDays(batchMinutes(batch, count), dayOf, (day, first) => {
+    const existing = stored(day);
+    if (!existing || existing.last < first.timestamp) return existing;
+    recompute.push(day);
+    return undefined;
+  });
+  return { store: days.filter((day) => !recompute.includes(day.day)), recompute };
+}
+
+/** The day stamps of a batch (ascending, distinct): the rows a backend fetches before batchDays. */
+export function daysOfBatch(batch: MinuteColumns, count: number, dayOf: (timestamp: number) => DaySpan): number[] {
+  const days: number[] = [];
+  for (let position = 0; position < count; position++) {
+    const { day } = dayOf(batch.timestamp[batch.order ? batch.order[position]! : position]!);
+    if (days[days.length - 1] !== day) days.push(day);
+  }
+  return days;
+}
+
+/** The days marked dirty hours may have touched. */
+export function dirtyDays(hours: Iterable<number>, basis: DerivedBasis): Set<number> {
+  const dayOf = dayFinder(basis);
+  const days = new Set<number>();
+  for (const hour of hours) for (const day of daysOfHour(hour, dayOf)) days.add(day);
+  return days;
+}
+
 /** The `1d` bar of a derived day. */
 export function dayBar(d: DerivedDay): Bar {
   return { timestamp: d.day, open: d.open, high: d.high, low: d.low, close: d.close, volume: compensatedResult(d.volume), amount: compensatedResult(d.amount) };

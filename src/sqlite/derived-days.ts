@@ -23,20 +23,21 @@
  *   basis (zone and stamping, market_data_days_basis): a write that finds the settings changed
  *   un-builds every symbol, and a read in another basis resamples on the fly.
  */
-import { BAR_VALUE_FIELDS, type Bar } from "../domain/bar.ts";
-import { rowAt, type Batch } from "../domain/batch.ts";
+import type { Bar } from "../domain/bar.ts";
 import {
   aggregateDays,
   basisKey,
+  batchDays,
+  batchMinutes,
   dayFinder,
-  daysOfHour,
   DERIVED_COLUMNS,
+  dirtyDays,
   fromRow,
   toRow,
   type DerivedBasis,
   type DerivedDay,
   type DerivedRow,
-  type MinuteValues,
+  type MinuteColumns,
 } from "../domain/derived-days.ts";
 import type { ReadRange } from "../domain/query.ts";
 import { DAY_MS, MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
@@ -44,7 +45,7 @@ import type { Connection } from "./connection.ts";
 import type { SeriesReader } from "./series.ts";
 import { OTHER_WRITER, summaryInsertTrigger } from "./summary.ts";
 
-type MinuteBatch = { count: number; read(index: number, into: MinuteValues): void };
+type MinuteBatch = ReturnType<typeof batchMinutes>;
 
 /**
  * Marks the hour of `row`'s bar for a symbol whose days are built. NOT EXISTS rather than
@@ -138,10 +139,7 @@ export function createDerivedDays(conn: Connection, series: SeriesReader<Bar>, b
 
   /** The marked days of `symbol` recomputed, the marks cleared. */
   function settle(symbol: string, basis: DerivedBasis): void {
-    const dayOf = dayFinder(basis);
-    const stamps = new Set<number>();
-    for (const { hour } of dirtyHours.all(symbol as never)) for (const day of daysOfHour(hour, dayOf)) stamps.add(day);
-    recompute(symbol, stamps, basis);
+    recompute(symbol, dirtyDays(dirtyHours.all(symbol as never).map((row) => row.hour), basis), basis);
     clearDirty.run(symbol as never);
   }
 
@@ -166,37 +164,19 @@ export function createDerivedDays(conn: Connection, series: SeriesReader<Bar>, b
      * After insertBars wrote `batch` (sorted, in its transaction): the days it touched, continued
      * in JavaScript when it appends to them, recomputed when it lands inside or before a day.
      */
-    afterInsert(symbol: string, batch: Batch<(typeof BAR_VALUE_FIELDS)[number]>, count: number): void {
+    afterInsert(symbol: string, batch: MinuteColumns, count: number): void {
       const basis = basisOf();
       const { built, dirty, minutes: stored, last } = prepareWrite(symbol, basis);
-      const minutes: MinuteBatch = {
-        count,
-        read(position, into) {
-          const row = rowAt(batch, position);
-          into.timestamp = batch.timestamp[row]!;
-          into.open = batch.open[row]!;
-          into.high = batch.high[row]!;
-          into.low = batch.low[row]!;
-          into.close = batch.close[row]!;
-          into.volume = batch.volume[row]!;
-          into.amount = batch.amount[row]!;
-        },
-      };
-      if (!built) return build(symbol, basis, stored === count ? minutes : undefined);
-      const dayOf = dayFinder(basis);
-      const rewrite = new Set<number>();
-      const continued = aggregateDays(minutes, dayOf, (day, first) => {
+      if (!built) return build(symbol, basis, stored === count ? batchMinutes(batch, count) : undefined);
+      const changes = batchDays(batch, count, dayFinder(basis), (day) => {
         // Days after the symbol's last derived day have no row; the last one is in hand.
         if (last === undefined || day > last.day) return undefined;
-        const found = day === last.day ? last : dayAt.get(symbol as never, day as never);
-        if (!found) return undefined;
-        const existing = "volume" in found ? found : fromRow(found);
-        if (existing.last < first.timestamp) return existing;
-        rewrite.add(day);
-        return undefined;
+        if (day === last.day) return last;
+        const found = dayAt.get(symbol as never, day as never);
+        return found ? fromRow(found) : undefined;
       });
-      for (const day of continued) if (!rewrite.has(day.day)) store(symbol, day);
-      if (rewrite.size > 0) recompute(symbol, rewrite, basis);
+      for (const day of changes.store) store(symbol, day);
+      if (changes.recompute.length > 0) recompute(symbol, changes.recompute, basis);
       if (dirty) settle(symbol, basis);
     },
 
@@ -220,11 +200,7 @@ export function createDerivedDays(conn: Connection, series: SeriesReader<Bar>, b
         const day = fromRow(row);
         if (day.last >= range.start && day.first <= range.end) days.push(day);
       }
-      const dirty = new Set<number>();
-      if (now.dirty === 1) {
-        const dayOf = dayFinder(basis);
-        for (const { hour } of dirtyHours.all(symbol as never)) for (const day of daysOfHour(hour, dayOf)) dirty.add(day);
-      }
+      const dirty = now.dirty === 1 ? dirtyDays(dirtyHours.all(symbol as never).map((row) => row.hour), basis) : new Set<number>();
       return { days, dirty };
     },
 
