@@ -18,6 +18,7 @@ import { INSTRUMENT_TABLES } from "./instruments.ts";
 import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
 import { READ_COMMITTED } from "./connection.ts";
 import { SUMMARY_MIGRATION } from "./summary.ts";
+import { DERIVED_DAYS_MIGRATION } from "./derived-days.ts";
 
 interface Migration {
   readonly version: number;
@@ -336,6 +337,9 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, description: "adjustment_factors and corporate_actions: adjusted prices computed on read", sql: V10_ADJUSTMENTS },
   { version: 11, description: "instruments and instrument_status", sql: INSTRUMENT_TABLES },
   { version: 12, description: "market_data_summary: count, first and last per symbol and series, kept by triggers", sql: SUMMARY_MIGRATION },
+  // Constant time: tables and triggers only; each symbol's days are built at its first insertBars
+  // or by buildDerivedDays (src/postgres/derived-days.ts).
+  { version: 13, description: "market_data_days: daily aggregates derived from minute bars, kept on write", sql: DERIVED_DAYS_MIGRATION },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

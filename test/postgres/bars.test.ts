@@ -18,6 +18,7 @@ import { shippedCalendar } from "../../src/domain/calendars/index.ts";
 import { randomBars } from "../support/bars.ts";
 import { ADMIN_URL, createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
 import { readTdxBars, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
+import { DROP_DERIVED_DAYS } from "../support/postgres-derived-days.ts";
 import { readTushareDaily } from "../support/real-data-tushare.ts";
 
 const available = await postgresAvailable();
@@ -71,6 +72,10 @@ describe.skipIf(!available)("migrations on a real server", () => {
         "instruments",
         "market_data",
         "market_data_daily",
+        "market_data_days",
+        "market_data_days_basis",
+        "market_data_days_built",
+        "market_data_days_dirty",
         "market_data_summary",
         "model_artifacts",
         "quotes",
@@ -116,9 +121,10 @@ describe.skipIf(!available)("migrations on a real server", () => {
       await owner.sql.unsafe(`DROP TABLE market_data_summary; DROP FUNCTION market_data_summary_insert, market_data_summary_delete,
         market_data_summary_update, market_data_summary_truncate, market_data_daily_summary_insert, market_data_daily_summary_delete,
         market_data_daily_summary_update, market_data_daily_summary_truncate CASCADE`);
+      await owner.sql.unsafe(DROP_DERIVED_DAYS);
       await owner.sql`DELETE FROM schema_migrations WHERE version >= 9`;
-      expect(POSTGRES_SCHEMA_VERSION).toBe(12);
-      expect(await migratePostgres(owner.sql)).toBe(12);
+      expect(POSTGRES_SCHEMA_VERSION).toBe(13);
+      expect(await migratePostgres(owner.sql)).toBe(13);
       expect(await bars.getBars("000001.SH")).toEqual(before);
       const key = await owner.sql`SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
                                   WHERE i.indrelid = 'market_data_daily'::regclass AND i.indisprimary ORDER BY a.attnum`;
