@@ -135,13 +135,17 @@ export function createDerivedDays(
   async function store(tx: SQL, symbol: string, days: readonly DerivedDay[]): Promise<void> {
     if (days.length === 0) return;
     const rows = days.map(toRow);
-    const column = (i: number) => rows.map((row) => row[i]!);
+    // Each column as one array literal in a text parameter: a JavaScript array's parameter type
+    // follows its first element (0 is sent as an integer, 0.5 as a double), and each new type
+    // list would leave one more prepared statement of the same text.
+    const column = (i: number) => `{${rows.map((row) => (row[i] === null ? "NULL" : String(row[i]))).join(",")}}`;
     await tx`
       INSERT INTO market_data_days (symbol, day, open, high, low, close, volume_sum, volume_err, volume_n, amount_sum, amount_err, amount_n,
                                     minutes, first_timestamp, last_timestamp, integral)
-      SELECT ${symbol}, t.* FROM unnest(${column(0)}::bigint[], ${column(1)}::float8[], ${column(2)}::float8[], ${column(3)}::float8[], ${column(4)}::float8[],
-        ${column(5)}::float8[], ${column(6)}::float8[], ${column(7)}::integer[], ${column(8)}::float8[], ${column(9)}::float8[], ${column(10)}::integer[],
-        ${column(11)}::integer[], ${column(12)}::bigint[], ${column(13)}::bigint[], ${column(14)}::smallint[]) AS t
+      SELECT ${symbol}, t.* FROM unnest(${column(0)}::text::bigint[], ${column(1)}::text::float8[], ${column(2)}::text::float8[], ${column(3)}::text::float8[],
+        ${column(4)}::text::float8[], ${column(5)}::text::float8[], ${column(6)}::text::float8[], ${column(7)}::text::integer[], ${column(8)}::text::float8[],
+        ${column(9)}::text::float8[], ${column(10)}::text::integer[], ${column(11)}::text::integer[], ${column(12)}::text::bigint[], ${column(13)}::text::bigint[],
+        ${column(14)}::text::smallint[]) AS t
       ON CONFLICT (symbol, day) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
         volume_sum = excluded.volume_sum, volume_err = excluded.volume_err, volume_n = excluded.volume_n,
         amount_sum = excluded.amount_sum, amount_err = excluded.amount_err, amount_n = excluded.amount_n,
@@ -213,7 +217,7 @@ export function createDerivedDays(
       if (!built) return build(tx, symbol, basis, minutes === count ? batchMinutes(batch, count) : undefined);
       const dayOf = dayFinder(basis);
       const stamps = daysOfBatch(batch, count, dayOf);
-      const found = (await tx.unsafe(`SELECT ${DAY_COLUMNS} FROM market_data_days WHERE symbol = $1 AND day = ANY($2::bigint[])`, [symbol, stamps])) as DerivedRow[];
+      const found = (await tx.unsafe(`SELECT ${DAY_COLUMNS} FROM market_data_days WHERE symbol = $1 AND day = ANY($2::text::bigint[])`, [symbol, `{${stamps.join(",")}}`])) as DerivedRow[];
       const stored = new Map(found.map((row) => [row.day!, fromRow(row)]));
       const changes = batchDays(batch, count, dayOf, (day) => stored.get(day));
       await store(tx, symbol, changes.store);

@@ -310,14 +310,19 @@ describe.skipIf(!available)("market_data: the same answers as SQLite for the sam
         const [{ count }] = await single.sql`SELECT count(*)::integer AS count FROM pg_prepared_statements`;
         return count as number;
       };
+      // Warm-up: a symbol's first batch builds its derived days, the next ones continue a day,
+      // start one or land inside one (src/postgres/derived-days.ts): every text the loop can use.
       await bars.insertBars("PREP", randomBars([T0], 1));
+      await bars.insertBars("PREP", randomBars([T0 + MINUTE], 1));
+      await bars.insertBars("PREP", randomBars([T0 + 3 * 86_400_000], 1));
+      await bars.insertBars("PREP", randomBars([T0 + 30_000], 1));
       const before = await counted();
       for (let batch = 0; batch < 200; batch++) {
         const size = 1 + ((batch * 37) % 250);
         await bars.insertBars("PREP", randomBars(Array.from({ length: size }, (_, i) => T0 + (batch * 1_000 + i) * MINUTE), batch));
       }
       expect(await counted()).toBe(before);
-      expect(before).toBeLessThanOrEqual(6);
+      expect(before).toBeLessThanOrEqual(20);
     } finally {
       await single.close();
     }
