@@ -125,6 +125,19 @@ export function derivedDaysConformance(fresh: StoreFactory): void {
     );
   });
 
+  test("derived days: sums where plain and compensated addition disagree, from a first minute in mid-session, equal on the fly", async () => {
+    const store = await fresh(SHANGHAI);
+    // 1e16 beside 1s: each day's sum depends on every addition; a first bar at 13:07 puts the
+    // on-the-fly read's window edges in mid-session, where they must not cut a day in two.
+    const bars = sessionBars(70, 15, "2024-01-02").slice(126).map((bar, i) => ({
+      ...bar,
+      amount: i % 97 === 0 ? 1e16 : i % 97 < 3 ? 1 : Math.round(bar.amount! * 100 + 0.37) / 100,
+      volume: i % 50 === 7 ? null : bar.volume! + 0.1,
+    }));
+    for (let i = 0; i < bars.length; i += 240) await store.insertBars("000300.SH", bars.slice(i, i + 240));
+    await expectDerivedEqual(store, "000300.SH", rangesOver(bars));
+  });
+
   test("derived days on real data: the TDX index minutes (100 days, denormal volumes) in daily batches with late corrections", async () => {
     const store = await fresh(SHANGHAI);
     const real = await readTdxBars(TDX_INDEX_1MIN);
