@@ -99,7 +99,8 @@ export function dayFinder(basis: DerivedBasis): (timestamp: number) => DaySpan {
 export type MinuteValues = Bar;
 
 function value(v: number | null): number | null {
-  return v === null || v !== v ? null : v;
+  // NaN (a validated batch's NULL) is the one value not equal to itself.
+  return v !== v ? null : v;
 }
 
 /** A new day from its first minute. */
@@ -142,41 +143,27 @@ function addSums(d: DerivedDay, m: MinuteValues): void {
 }
 
 /**
- * Ascending minutes folded into days: an iterable, or `count` rows that `read` copies one at a
- * time into a scratch object (a batch's columns, with no object per row). `existing` gives a
- * day's stored row to continue (an append after its last minute); the caller decides that it may.
+ * Ascending minutes folded into days. `existing` gives a day's stored row to continue (an append
+ * after its last minute); the caller decides that it may.
  */
-export function aggregateDays(
-  minutes: Iterable<MinuteValues> | { count: number; read(index: number, into: MinuteValues): void },
-  dayOf: (timestamp: number) => DaySpan,
-  existing?: (day: number, first: MinuteValues) => DerivedDay | undefined,
-): DerivedDay[] {
+export function aggregateDays(minutes: Iterable<MinuteValues>, dayOf: (timestamp: number) => DaySpan, existing?: (day: number, first: MinuteValues) => DerivedDay | undefined): DerivedDay[] {
   const days: DerivedDay[] = [];
   let current: DerivedDay | undefined;
-  const fold = (m: MinuteValues) => {
+  for (const m of minutes) {
     const { day } = dayOf(m.timestamp);
     if (current && current.day === day) {
       extendDay(current, m);
-      return;
+      continue;
     }
     current = existing?.(day, m);
     if (current) extendDay(current, m);
     else current = startDay(day, m);
     days.push(current);
-  };
-  if (Symbol.iterator in minutes) {
-    for (const m of minutes) fold(m);
-  } else {
-    const scratch: MinuteValues = { timestamp: 0, open: null, high: null, low: null, close: null, volume: null, amount: null };
-    for (let i = 0; i < minutes.count; i++) {
-      minutes.read(i, scratch);
-      fold(scratch);
-    }
   }
   return days;
 }
 
-/** A batch's columns as aggregateDays reads them (rows in `order`, ascending and distinct). */
+/** A validated batch's columns (rows in `order`, ascending and distinct), as batchDays reads them. */
 export interface MinuteColumns {
   readonly timestamp: ArrayLike<number>;
   readonly open: ArrayLike<number>;
@@ -188,23 +175,6 @@ export interface MinuteColumns {
   readonly order: Uint32Array | null;
 }
 
-/** A validated batch as a source of minutes for aggregateDays, without an object per row. */
-export function batchMinutes(batch: MinuteColumns, count: number): { count: number; read(index: number, into: MinuteValues): void } {
-  return {
-    count,
-    read(position, into) {
-      const row = batch.order ? batch.order[position]! : position;
-      into.timestamp = batch.timestamp[row]!;
-      into.open = batch.open[row]!;
-      into.high = batch.high[row]!;
-      into.low = batch.low[row]!;
-      into.close = batch.close[row]!;
-      into.volume = batch.volume[row]!;
-      into.amount = batch.amount[row]!;
-    },
-  };
-}
-
 /**
  * What a tradelite batch does to the days it touches: the rows to store (a day's stored row
  * continued when the batch starts after its last minute, or a new day) and the days to
@@ -212,14 +182,41 @@ export function batchMinutes(batch: MinuteColumns, count: number): { count: numb
  * `stored` gives a day's row, if it has one.
  */
 export function batchDays(batch: MinuteColumns, count: number, dayOf: (timestamp: number) => DaySpan, stored: (day: number) => DerivedDay | undefined): { store: DerivedDay[]; recompute: number[] } {
+  // The hot path of every insertBars: the columns read in place, one day lookup per day.
+  const days: DerivedDay[] = [];
   const recompute: number[] = [];
-  const days = aggregateDays(batchMinutes(batch, count), dayOf, (day, first) => {
-    const existing = stored(day);
-    if (!existing || existing.last < first.timestamp) return existing;
-    recompute.push(day);
-    return undefined;
-  });
-  return { store: days.filter((day) => !recompute.includes(day.day)), recompute };
+  const { timestamp, order } = batch;
+  const scratch: MinuteValues = { timestamp: 0, open: null, high: null, low: null, close: null, volume: null, amount: null };
+  let span: DaySpan | undefined;
+  let current: DerivedDay | undefined;
+  for (let position = 0; position < count; position++) {
+    const row = order ? order[position]! : position;
+    const t = timestamp[row]!;
+    const next = span === undefined || t < span.start || t >= span.end;
+    if (next) span = dayOf(t);
+    scratch.timestamp = t;
+    scratch.open = batch.open[row]!;
+    scratch.high = batch.high[row]!;
+    scratch.low = batch.low[row]!;
+    scratch.close = batch.close[row]!;
+    scratch.volume = batch.volume[row]!;
+    scratch.amount = batch.amount[row]!;
+    if (next) {
+      const existing = stored(span!.day);
+      if (existing && existing.last >= t) {
+        recompute.push(span!.day);
+        current = undefined;
+      } else if (existing) {
+        current = existing;
+        extendDay(current, scratch);
+        days.push(current);
+      } else {
+        current = startDay(span!.day, scratch);
+        days.push(current);
+      }
+    } else if (current) extendDay(current, scratch);
+  }
+  return { store: days, recompute };
 }
 
 /** The day stamps of a batch (ascending, distinct): the rows a backend fetches before batchDays. */

@@ -21,7 +21,6 @@ import {
   aggregateDays,
   basisKey,
   batchDays,
-  batchMinutes,
   dayFinder,
   daysOfBatch,
   dirtyDays,
@@ -161,11 +160,11 @@ export function createDerivedDays(
     }
   }
 
-  async function build(tx: SQL, symbol: string, basis: DerivedBasis, batch?: ReturnType<typeof batchMinutes>): Promise<void> {
+  async function build(tx: SQL, symbol: string, basis: DerivedBasis, days?: DerivedDay[]): Promise<void> {
     await tx`DELETE FROM market_data_days WHERE symbol = ${symbol}`;
     await tx`DELETE FROM market_data_days_dirty WHERE symbol = ${symbol}`;
     const dayOf = dayFinder(basis);
-    if (batch) await store(tx, symbol, aggregateDays(batch, dayOf));
+    if (days) await store(tx, symbol, days);
     else {
       // Page by page, a day never split between pages: a page ends before its last minute's day.
       let from = MIN_TIMESTAMP;
@@ -214,7 +213,7 @@ export function createDerivedDays(
       await tx`SELECT set_config(${SETTING}, 'off', true)`;
       const basis = basisOf();
       const { built, dirty, minutes } = await prepareWrite(tx, symbol, basis);
-      if (!built) return build(tx, symbol, basis, minutes === count ? batchMinutes(batch, count) : undefined);
+      if (!built) return build(tx, symbol, basis, minutes === count ? batchDays(batch, count, dayFinder(basis), () => undefined).store : undefined);
       const dayOf = dayFinder(basis);
       const stamps = daysOfBatch(batch, count, dayOf);
       const found = (await tx.unsafe(`SELECT ${DAY_COLUMNS} FROM market_data_days WHERE symbol = $1 AND day = ANY($2::text::bigint[])`, [symbol, `{${stamps.join(",")}}`])) as DerivedRow[];

@@ -28,7 +28,6 @@ import {
   aggregateDays,
   basisKey,
   batchDays,
-  batchMinutes,
   dayFinder,
   DERIVED_COLUMNS,
   dirtyDays,
@@ -45,7 +44,6 @@ import type { Connection } from "./connection.ts";
 import type { SeriesReader } from "./series.ts";
 import { OTHER_WRITER, summaryInsertTrigger } from "./summary.ts";
 
-type MinuteBatch = ReturnType<typeof batchMinutes>;
 
 /**
  * Marks the hour of `row`'s bar for a symbol whose days are built. NOT EXISTS rather than
@@ -91,8 +89,6 @@ export function createDerivedDays(conn: Connection, series: SeriesReader<Bar>, b
            (SELECT count FROM market_data_summary WHERE series = 'minutes' AND symbol = ?1) AS minutes,
            EXISTS (SELECT 1 FROM market_data_days_built WHERE symbol = ?1) AS built,
            EXISTS (SELECT 1 FROM market_data_days_dirty WHERE symbol = ?1) AS dirty`);
-  // The symbol's last derived day: the one a live append continues.
-  const lastDay = conn.prepare<DerivedRow>(`${SELECT_DAYS} WHERE symbol = ? ORDER BY day DESC LIMIT 1`);
   const dayAt = conn.prepare<DerivedRow>(`${SELECT_DAYS} WHERE symbol = ? AND day = ?`);
   const daysIn = conn.prepare<DerivedRow>(`${SELECT_DAYS} WHERE symbol = ? AND day BETWEEN ? AND ? ORDER BY day`);
   const upsertDay = conn.prepare(
@@ -126,14 +122,14 @@ export function createDerivedDays(conn: Connection, series: SeriesReader<Bar>, b
   }
 
   /**
-   * Every day of `symbol` from its minutes (`batch`, when it holds all of them: a new symbol's
-   * first write reads nothing back), in the write transaction of the caller.
+   * Every day of `symbol` from its minutes (`days`, a new symbol's first batch aggregated, when
+   * it holds all of them: nothing is read back), in the write transaction of the caller.
    */
-  function build(symbol: string, basis: DerivedBasis, batch?: MinuteBatch): void {
+  function build(symbol: string, basis: DerivedBasis, days?: DerivedDay[]): void {
     deleteSymbolDays.run(symbol as never);
     clearDirty.run(symbol as never);
-    const minutes = batch ?? series.iterate(symbol, { start: MIN_TIMESTAMP, end: MAX_TIMESTAMP, limit: -1, order: "asc" });
-    for (const day of aggregateDays(minutes, dayFinder(basis))) store(symbol, day);
+    const minutes = () => series.iterate(symbol, { start: MIN_TIMESTAMP, end: MAX_TIMESTAMP, limit: -1, order: "asc" });
+    for (const day of days ?? aggregateDays(minutes(), dayFinder(basis))) store(symbol, day);
     markBuilt.run(symbol as never);
   }
 
@@ -144,7 +140,7 @@ export function createDerivedDays(conn: Connection, series: SeriesReader<Bar>, b
   }
 
   /** The state of `symbol` before a tradelite write: un-builds everything when the basis moved. */
-  function prepareWrite(symbol: string, basis: DerivedBasis): { built: boolean; dirty: boolean; minutes: number; last: DerivedDay | undefined } {
+  function prepareWrite(symbol: string, basis: DerivedBasis): { built: boolean; dirty: boolean; minutes: number } {
     const now = state.get(symbol as never)!;
     const key = basisKey(basis);
     if (now.basis !== key) {
@@ -152,11 +148,9 @@ export function createDerivedDays(conn: Connection, series: SeriesReader<Bar>, b
       clearAllDirty.run();
       clearBasis.run();
       setBasis.run(key as never);
-      return { built: false, dirty: false, minutes: now.minutes ?? 0, last: undefined };
+      return { built: false, dirty: false, minutes: now.minutes ?? 0 };
     }
-    const built = now.built === 1;
-    const found = built ? lastDay.get(symbol as never) : null;
-    return { built, dirty: now.dirty === 1, minutes: now.minutes ?? 0, last: found ? fromRow(found) : undefined };
+    return { built: now.built === 1, dirty: now.dirty === 1, minutes: now.minutes ?? 0 };
   }
 
   return {
@@ -166,12 +160,10 @@ export function createDerivedDays(conn: Connection, series: SeriesReader<Bar>, b
      */
     afterInsert(symbol: string, batch: MinuteColumns, count: number): void {
       const basis = basisOf();
-      const { built, dirty, minutes: stored, last } = prepareWrite(symbol, basis);
-      if (!built) return build(symbol, basis, stored === count ? batchMinutes(batch, count) : undefined);
+      const { built, dirty, minutes: stored } = prepareWrite(symbol, basis);
+      if (!built) return build(symbol, basis, stored === count ? batchDays(batch, count, dayFinder(basis), () => undefined).store : undefined);
+      // One primary-key lookup per day of the batch (a live batch: one).
       const changes = batchDays(batch, count, dayFinder(basis), (day) => {
-        // Days after the symbol's last derived day have no row; the last one is in hand.
-        if (last === undefined || day > last.day) return undefined;
-        if (day === last.day) return last;
         const found = dayAt.get(symbol as never, day as never);
         return found ? fromRow(found) : undefined;
       });
