@@ -381,7 +381,17 @@ export async function* derivedBarsAsync(pieces: readonly DerivedPiece[], onTheFl
   }
 }
 
-/** Whether a read's shape is one derived days can answer (the rest resamples on the fly). */
-export function derivedReadable(shape: { interval: Interval | undefined; align: string; derived?: false; source?: string }, filling: unknown): boolean {
-  return shape.derived !== false && !filling && shape.align === "clock" && shape.source !== "stored" && shape.interval !== undefined && DERIVED_INTERVALS.includes(shape.interval);
+/**
+ * Whether a read's shape is one derived days can answer (the rest resamples on the fly): `1d`,
+ * `1w` or `1M` on the clock, and a session-aligned `1d` whose calendar's zone is the store's (a
+ * trading date is then the local date, as the session resampler groups it).
+ */
+export function derivedReadable(
+  shape: { interval: Interval | undefined; align: string; derived?: false; source?: string },
+  how: { calendar?: { timezone: string } | null },
+  timezone: string,
+): boolean {
+  if (shape.derived === false || shape.source === "stored" || shape.interval === undefined || !DERIVED_INTERVALS.includes(shape.interval)) return false;
+  if (shape.align === "clock") return true;
+  return shape.interval === "1d" && !!how.calendar && how.calendar.timezone === timezone;
 }

@@ -291,7 +291,7 @@ export function createBarRepository(
     else {
       const how = resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf);
       const onTheFly = (range: ReadRange) => resample(symbol, range, how, signal, adjusting);
-      const resampled = derivedReadable(shape, filling) ? derivedRead(symbol, read, interval, barTimestamp, adjusting, onTheFly) : onTheFly(read);
+      const resampled = derivedReadable(shape, how, settings.timezone) ? derivedRead(symbol, read, interval, barTimestamp, adjusting, onTheFly) : onTheFly(read);
       asc = interval === "1d" && source === undefined ? dailyAscending(symbol, read, resampled, signal, adjusting) : resampled;
     }
     if (filling) {

@@ -280,7 +280,7 @@ export function createBarRepository(
               sessionResampler(how.calendar ?? null, interval, barTimestamp, settings.timezone),
             )
           : resample(symbol, range, how, signal);
-      const resampled = (derivedReadable(shape, filling) && derivedRead(symbol, read, interval, barTimestamp, adjust, onTheFly)) || onTheFly(read);
+      const resampled = (derivedReadable(shape, how, settings.timezone) && derivedRead(symbol, read, interval, barTimestamp, adjust, onTheFly)) || onTheFly(read);
       asc = interval === "1d" && source === undefined ? mergeDaily(stored(daily), resampled) : resampled;
     }
     if (filling) {

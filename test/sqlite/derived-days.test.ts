@@ -58,13 +58,14 @@ for statement in json.loads(sys.argv[2]):
 print(json.dumps({"ok": True}))
 `;
 
-test("a 1d read takes the derived rows: a row changed behind tradelite's back shows, the on-the-fly read does not", () => {
-  const db = open();
+test("a 1d read takes the derived rows, clock or session-aligned: a row changed behind tradelite's back shows, the on-the-fly read does not", () => {
+  const db = openDatabase({ path: file, timezone: "Asia/Shanghai", barTimestamp: "end", calendar: "XSHG" });
   for (let i = 0; i < bars.length; i += 240) db.insertBars(SYMBOL, bars.slice(i, i + 240));
   expect(raw<{ n: number }>("SELECT count(*) AS n FROM market_data_days WHERE symbol = ?", SYMBOL)[0]!.n).toBe(25);
   const day = db.getBars(SYMBOL, { interval: "1d" })[3]!;
   raw("UPDATE market_data_days SET close = 999 WHERE symbol = ? AND day = ?", SYMBOL, day.timestamp);
   expect(db.getBars(SYMBOL, { interval: "1d" })[3]!.close).toBe(999);
+  expect(db.getBars(SYMBOL, { interval: "1d", align: "session" })[3]!.close).toBe(999);
   expect(db.getBars(SYMBOL, { interval: "1d", derived: false })[3]!.close).toBe(day.close);
   db.close();
 });

@@ -138,6 +138,18 @@ export function derivedDaysConformance(fresh: StoreFactory): void {
     await expectDerivedEqual(store, "000300.SH", rangesOver(bars));
   });
 
+  test("derived days: a session-aligned 1d (the XSHG calendar in the store's zone), filled or not, equals on-the-fly", async () => {
+    const store = await fresh({ ...SHANGHAI, calendar: "XSHG" });
+    const bars = sessionBars(30, 16, "2024-01-29").filter((_, i) => i % 240 !== 17 && Math.floor(i / 240) !== 6);
+    for (let i = 0; i < bars.length; i += 240) await store.insertBars("600000.SH", bars.slice(i, i + 240));
+    for (const query of [{ align: "session" as const }, { align: "session" as const, fill: "previous" as const }]) {
+      for (const range of rangesOver(bars)) {
+        const read = { ...range, ...query, interval: "1d" as const };
+        expect(await store.getBars("600000.SH", read)).toEqual(await store.getBars("600000.SH", { ...read, derived: false }));
+      }
+    }
+  });
+
   test("derived days on real data: the TDX index minutes (100 days, denormal volumes) in daily batches with late corrections", async () => {
     const store = await fresh(SHANGHAI);
     const real = await readTdxBars(TDX_INDEX_1MIN);
