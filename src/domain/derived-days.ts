@@ -310,12 +310,23 @@ export function planDerivedRead(read: DerivedRead, days: readonly DerivedDay[], 
     if (typeof row === "number" || dirty.has(day) || row.first < range.start || row.last > range.end) current.exact = false;
     else if (adjust && (adjust.adjustVolume || adjust.ratioOver(row.first, row.last) === undefined)) current.exact = false;
     else {
-      if (current.days.length > 0 && !(row.integral && current.days.every((d) => d.integral))) current.exact = false;
+      if (current.days.length > 0 && !(row.integral && current.days.every((d) => d.integral) && safeTotal([...current.days, row]))) current.exact = false;
       current.days.push(row);
     }
   }
   flush();
   return pieces;
+}
+
+/** Whole-number sums add exactly in any grouping while every partial sum stays below 2^53. */
+function safeTotal(days: readonly DerivedDay[]): boolean {
+  let volume = 0;
+  let amount = 0;
+  for (const day of days) {
+    volume += Math.abs(compensatedResult(day.volume) ?? 0);
+    amount += Math.abs(compensatedResult(day.amount) ?? 0);
+  }
+  return volume <= Number.MAX_SAFE_INTEGER && amount <= Number.MAX_SAFE_INTEGER;
 }
 
 /** Consecutive buckets to resample become one span: one resample, not one per bucket. */

@@ -125,3 +125,19 @@ test("a zone change leaves reads equal (on the fly) and the next write rebuilds 
   expectEqual(db, "rebuilt");
   db.close();
 });
+
+test("weeks and months are built from derived days when every sum is a whole number, and resampled when not", () => {
+  const db = open();
+  const whole = bars.map((bar) => ({ ...bar, amount: Math.round(bar.amount!) }));
+  for (let i = 0; i < whole.length; i += 240) db.insertBars(SYMBOL, whole.slice(i, i + 240));
+  db.insertBars("FRACTION", bars);
+  const week = db.getBars(SYMBOL, { interval: "1w" })[1]!;
+  const lastDayOfWeek = db.getBars(SYMBOL, { interval: "1d", start: week.timestamp, end: week.timestamp + 7 * 86_400_000 - 1 }).at(-1)!;
+  raw("UPDATE market_data_days SET close = 999 WHERE day = ?", lastDayOfWeek.timestamp);
+  expect(db.getBars(SYMBOL, { interval: "1w" })[1]!.close).toBe(999);
+  expect(db.getBars(SYMBOL, { interval: "1w", derived: false })[1]!.close).toBe(week.close);
+  // Amounts with cents: the week is resampled from the minutes, so the changed row does not show.
+  const fractional = db.getBars("FRACTION", { interval: "1w", derived: false })[1]!;
+  expect(db.getBars("FRACTION", { interval: "1w" })[1]).toEqual(fractional);
+  db.close();
+});
