@@ -58,7 +58,7 @@ import { adjustedAsync, barAdjuster, readAdjustment, type BarAdjuster } from "..
 import { lockAuditChain, type AuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 import { createDerivedDays } from "./derived-days.ts";
-import { derivedBarsAsync, derivedReadable, planDerivedRead } from "../domain/derived-days.ts";
+import { derivedBarsAsync, derivedReadable, planDerivedRead } from "../domain/derived-reads.ts";
 
 /** Read at each call: a settings change takes effect on the next one. */
 export interface BarSettings {

@@ -52,7 +52,7 @@ import { PAGE_ROWS, prepareRangeSelect, prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
 import { prepareCountedInsert, SUMMARY_OVERVIEW_SQL } from "./summary.ts";
 import { createDerivedDays } from "./derived-days.ts";
-import { derivedBars, derivedReadable, planDerivedRead } from "../domain/derived-days.ts";
+import { derivedBars, derivedReadable, planDerivedRead } from "../domain/derived-reads.ts";
 import { batchSize } from "../domain/batch.ts";
 
 /** Read at each call: a settings change takes effect on the next one. */
