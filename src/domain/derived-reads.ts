@@ -15,7 +15,7 @@ import type { BarAdjuster } from "./adjusted-reads.ts";
 import { dayBar, dayFinder, type DerivedBasis, type DerivedDay } from "./derived-days.ts";
 import type { Interval, ReadRange } from "./query.ts";
 import { clockBucketStamp, compensatedResult } from "./session.ts";
-import { DAY_MS, startOfLocalDay } from "./time.ts";
+import { DAY_MS, offsetSpanAt, startOfLocalDay } from "./time.ts";
 
 /** The intervals derived days answer (clock-aligned, in the basis's zone and stamping). */
 export const DERIVED_INTERVALS: readonly Interval[] = ["1d", "1w", "1M"];
@@ -76,6 +76,9 @@ export function planDerivedRead(read: DerivedRead, days: readonly DerivedDay[], 
     const current = bucket!;
     if (typeof row === "number" || dirty.has(day) || row.first < range.start || row.last > range.end) current.exact = false;
     else if (adjust && (adjust.adjustVolume || adjust.ratioOver(row.first, row.last) === undefined)) current.exact = false;
+    // Resampling in SQL aggregates each side of a zone offset change apart and adds the two sums
+    // (src/domain/resample.ts): a bucket whose minutes straddle one is resampled, never derived.
+    else if (offsetSpanAt(zone, current.days[0]?.first ?? row.first).end <= row.last) current.exact = false;
     else {
       if (current.days.length > 0 && !(row.integral && current.days.every((d) => d.integral) && safeTotal([...current.days, row]))) current.exact = false;
       current.days.push(row);

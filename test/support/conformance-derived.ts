@@ -150,6 +150,17 @@ export function derivedDaysConformance(fresh: StoreFactory): void {
     }
   });
 
+  test("derived days across daylight-saving changes (New York, around the clock, sums that depend on every addition) equal on the fly", async () => {
+    const store = await fresh({ timezone: "America/New_York", barTimestamp: "start" });
+    const first = Date.UTC(2024, 2, 6, 5);
+    const bars = randomBars(Array.from({ length: 14 * 24 * 12 }, (_, i) => first + i * 5 * MINUTE), 17).map((bar, i) => ({
+      ...bar,
+      amount: i % 97 === 0 ? 1e16 : i % 97 < 3 ? 1 : Math.round(bar.amount! * 100 + 0.37) / 100,
+    }));
+    for (let i = 0; i < bars.length; i += 288) await store.insertBars("SPY", bars.slice(i, i + 288));
+    await expectDerivedEqual(store, "SPY", [{}, { start: bars[100]!.timestamp, end: bars[3000]!.timestamp }]);
+  });
+
   test("derived days on real data: the TDX index minutes (100 days, denormal volumes) in daily batches with late corrections", async () => {
     const store = await fresh(SHANGHAI);
     const real = await readTdxBars(TDX_INDEX_1MIN);
