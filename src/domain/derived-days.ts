@@ -10,74 +10,49 @@
  *   `1d` read puts the minute in (src/domain/resample.ts).
  * - Sums keep SQLite's Kahan-Babuska-Neumaier state (sum, error, count of non-NULLs), so adding
  *   an appended batch continues the sum exactly where a resample of the whole day in timestamp
- *   order would be: the derived day equals the on-the-fly day to the last bit. Each day also
- *   keeps the state of its week and of its month so far (from the first day of each stored), so
- *   a week's or month's sums are its last day's, equal to resampling its minutes: a sum of day
- *   sums could round differently. A change to a day recomputes the days after it in its week and
- *   month (chainEnd).
+ *   order would be: the derived day equals the on-the-fly day to the last bit.
  * - Reads of them: src/domain/derived-reads.ts.
  */
 import type { Bar } from "./bar.ts";
 import { dateWallMs, localDate } from "./calendar.ts";
 import type { BarTimestamp } from "./query.ts";
-import { addCompensated, clockBucketStamp, compensatedResult, type Bucket, type CompensatedSum } from "./session.ts";
+import { addCompensated, compensatedResult, type Bucket } from "./session.ts";
 import { DAY_MS, HOUR_MS, startOfLocalDay } from "./time.ts";
 
-/** Compensated volume and amount sums. */
-export interface Sums {
-  volume: CompensatedSum;
-  amount: CompensatedSum;
-}
-
-/** One derived row: the day's bucket, stamped `day`, and its week's and month's sums so far. */
+/** One derived row: the day's bucket, stamped `day`. `integral`: every volume and amount was a whole number (or NULL). */
 export interface DerivedDay extends Omit<Bucket, "timestamp"> {
   day: number;
   minutes: number;
   first: number;
   last: number;
-  week: Sums;
-  month: Sums;
+  integral: boolean;
 }
 
-const SUM_COLUMNS = (prefix: string) => [`${prefix}volume_sum`, `${prefix}volume_err`, `${prefix}volume_n`, `${prefix}amount_sum`, `${prefix}amount_err`, `${prefix}amount_n`] as const;
-
 /** The columns of a derived row, in the order the backends store and bind them. */
-export const DERIVED_COLUMNS = ["day", "open", "high", "low", "close", ...SUM_COLUMNS(""), "minutes", "first_timestamp", "last_timestamp", ...SUM_COLUMNS("week_"), ...SUM_COLUMNS("month_")] as const;
+export const DERIVED_COLUMNS = [
+  "day", "open", "high", "low", "close", "volume_sum", "volume_err", "volume_n", "amount_sum", "amount_err", "amount_n",
+  "minutes", "first_timestamp", "last_timestamp", "integral",
+] as const;
 
 export type DerivedRow = Record<(typeof DERIVED_COLUMNS)[number], number | null>;
 
-const sumValues = (s: Sums) => [s.volume.sum, s.volume.err, s.volume.n, s.amount.sum, s.amount.err, s.amount.n];
-const sumsOf = (r: DerivedRow, prefix: "" | "week_" | "month_"): Sums => {
-  const at = (name: string) => r[`${prefix}${name}` as keyof DerivedRow]!;
-  return { volume: { sum: at("volume_sum"), err: at("volume_err"), n: at("volume_n") }, amount: { sum: at("amount_sum"), err: at("amount_err"), n: at("amount_n") } };
-};
-
 export function toRow(d: DerivedDay): (number | null)[] {
-  return [d.day, d.open, d.high, d.low, d.close, ...sumValues(d), d.minutes, d.first, d.last, ...sumValues(d.week), ...sumValues(d.month)];
-}
-
-/** A row read as an array of DERIVED_COLUMNS' values (a statement's values(): no object per column). */
-export function fromValues(values: readonly (number | null)[]): DerivedDay {
-  const row = {} as DerivedRow;
-  DERIVED_COLUMNS.forEach((column, i) => (row[column] = values[i]!));
-  return fromRow(row);
+  return [d.day, d.open, d.high, d.low, d.close, d.volume.sum, d.volume.err, d.volume.n, d.amount.sum, d.amount.err, d.amount.n, d.minutes, d.first, d.last, d.integral ? 1 : 0];
 }
 
 export function fromRow(r: DerivedRow): DerivedDay {
-  const own = sumsOf(r, "");
   return {
     day: r.day!,
     open: r.open,
     high: r.high,
     low: r.low,
     close: r.close,
-    volume: own.volume,
-    amount: own.amount,
+    volume: { sum: r.volume_sum!, err: r.volume_err!, n: r.volume_n! },
+    amount: { sum: r.amount_sum!, err: r.amount_err!, n: r.amount_n! },
     minutes: r.minutes!,
     first: r.first_timestamp!,
     last: r.last_timestamp!,
-    week: sumsOf(r, "week_"),
-    month: sumsOf(r, "month_"),
+    integral: r.integral === 1,
   };
 }
 
@@ -119,81 +94,8 @@ function value(v: number | null): number | null {
   return v !== v ? null : v;
 }
 
-const noSums = (): Sums => ({ volume: { sum: 0, err: 0, n: 0 }, amount: { sum: 0, err: 0, n: 0 } });
-const copySums = (s: Sums): Sums => ({ volume: { ...s.volume }, amount: { ...s.amount } });
-
-/** The week and month stamps of a day stamp, remembered. */
-export type ChainOf = (day: number) => { week: number; month: number };
-
-/** chainFinder's answers, by basis and day, kept for the process: every new day asks for them. */
-const chainStamps = new Map<string, { week: number; month: number }>();
-
-export function chainFinder(basis: DerivedBasis): ChainOf {
-  const prefix = basisKey(basis);
-  return (day) => {
-    const key = `${prefix} ${day}`;
-    let found = chainStamps.get(key);
-    if (!found) {
-      const date = localDate(day, basis.timezone);
-      found = { week: clockBucketStamp("1w", date, basis.timezone), month: clockBucketStamp("1M", date, basis.timezone) };
-      if (chainStamps.size >= 4_096) chainStamps.clear();
-      chainStamps.set(key, found);
-    }
-    return found;
-  };
-}
-
-/** chainEnd's answers, by basis and day: a live batch asks for its day's at every write. */
-const chainEnds = new Map<string, number>();
-
-/**
- * The day stamp where the chains through `day` end (exclusive): the later of its next week's and
- * next month's first day. A change to `day` recomputes every day from it to there.
- */
-export function chainEnd(day: number, basis: DerivedBasis): number {
-  const key = `${basisKey(basis)} ${day}`;
-  const known = chainEnds.get(key);
-  if (known !== undefined) return known;
-  const { timezone } = basis;
-  const next = (interval: "1w" | "1M") => {
-    const wall = new Date(dateWallMs(localDate(clockBucketStamp(interval, localDate(day, timezone), timezone), timezone)));
-    if (interval === "1w") wall.setUTCDate(wall.getUTCDate() + 7);
-    else wall.setUTCMonth(wall.getUTCMonth() + 1);
-    return startOfLocalDay(wall.getTime(), timezone);
-  };
-  const end = Math.max(next("1w"), next("1M"));
-  if (chainEnds.size >= 4_096) chainEnds.clear();
-  chainEnds.set(key, end);
-  return end;
-}
-
-/** A span of days to recompute: day stamps [from, to), their minutes' stamps [start, end). */
-export interface RecomputeSpan {
-  from: number;
-  to: number;
-  start: number;
-  end: number;
-}
-
-/** The spans recomputing days `stamps` rewrites: each day to the end of its chains, overlaps merged. */
-export function recomputeSpans(stamps: Iterable<number>, basis: DerivedBasis): RecomputeSpan[] {
-  const endMode = basis.barTimestamp === "end" ? 1 : 0;
-  const spans: RecomputeSpan[] = [];
-  for (const stamp of [...stamps].sort((a, b) => a - b)) {
-    const to = chainEnd(stamp, basis);
-    const last = spans[spans.length - 1];
-    if (last && stamp < last.to) {
-      last.to = Math.max(last.to, to);
-      last.end = last.to + endMode;
-    } else spans.push({ from: stamp, to, start: stamp + endMode, end: to + endMode });
-  }
-  return spans;
-}
-
-/** A new day from its first minute, its week and month continuing `previous` where it shares them. */
-export function startDay(day: number, m: MinuteValues, previous: DerivedDay | undefined, chainOf: ChainOf): DerivedDay {
-  const here = chainOf(day);
-  const before = previous ? chainOf(previous.day) : undefined;
+/** A new day from its first minute. */
+export function startDay(day: number, m: MinuteValues): DerivedDay {
   const d: DerivedDay = {
     day,
     open: value(m.open),
@@ -205,8 +107,7 @@ export function startDay(day: number, m: MinuteValues, previous: DerivedDay | un
     minutes: 1,
     first: m.timestamp,
     last: m.timestamp,
-    week: previous && before!.week === here.week ? copySums(previous.week) : noSums(),
-    month: previous && before!.month === here.month ? copySums(previous.month) : noSums(),
+    integral: true,
   };
   addSums(d, m);
   return d;
@@ -229,16 +130,14 @@ function addSums(d: DerivedDay, m: MinuteValues): void {
   const amount = value(m.amount);
   addCompensated(d.volume, volume);
   addCompensated(d.amount, amount);
-  addCompensated(d.week.volume, volume);
-  addCompensated(d.week.amount, amount);
-  addCompensated(d.month.volume, volume);
-  addCompensated(d.month.amount, amount);
+  if ((volume !== null && !Number.isInteger(volume)) || (amount !== null && !Number.isInteger(amount))) d.integral = false;
 }
 
 /**
- * Ascending minutes folded into days, chained to `previous` (the stored day before the first).
+ * Ascending minutes folded into days. `existing` gives a day's stored row to continue (an append
+ * after its last minute); the caller decides that it may.
  */
-export function aggregateDays(minutes: Iterable<MinuteValues>, dayOf: (timestamp: number) => DaySpan, chainOf: ChainOf, previous?: DerivedDay): DerivedDay[] {
+export function aggregateDays(minutes: Iterable<MinuteValues>, dayOf: (timestamp: number) => DaySpan, existing?: (day: number, first: MinuteValues) => DerivedDay | undefined): DerivedDay[] {
   const days: DerivedDay[] = [];
   let current: DerivedDay | undefined;
   for (const m of minutes) {
@@ -247,7 +146,9 @@ export function aggregateDays(minutes: Iterable<MinuteValues>, dayOf: (timestamp
       extendDay(current, m);
       continue;
     }
-    current = startDay(day, m, current ?? previous, chainOf);
+    current = existing?.(day, m);
+    if (current) extendDay(current, m);
+    else current = startDay(day, m);
     days.push(current);
   }
   return days;
@@ -265,28 +166,14 @@ export interface MinuteColumns {
   readonly order: Uint32Array | null;
 }
 
-/** A batch day's stored row, if any, and whether a later day of its chains is stored. */
-export interface StoredDay {
-  row: DerivedDay | undefined;
-  later: boolean;
-}
-
 /**
  * What a tradelite batch does to the days it touches: the rows to store (a day's stored row
- * continued when the batch starts after its last minute and no later day shares its week or
- * month, or a new day chained to `before`) and the days to recompute from their minutes with
- * the rest of their chains (the batch lands inside or before stored minutes, or before a stored
- * day of the same week or month).
+ * continued when the batch starts after its last minute, or a new day) and the days to
+ * recompute from their minutes (the batch lands inside or before minutes already stored).
+ * `stored` gives a day's row, if it has one.
  */
-export function batchDays(
-  batch: MinuteColumns,
-  count: number,
-  dayOf: (timestamp: number) => DaySpan,
-  chainOf: ChainOf,
-  stored: (day: number) => StoredDay,
-  before: (day: number) => DerivedDay | undefined,
-): { store: DerivedDay[]; recompute: number[] } {
-  // The hot path of every insertBars: the columns read in place, one lookup per day.
+export function batchDays(batch: MinuteColumns, count: number, dayOf: (timestamp: number) => DaySpan, stored: (day: number) => DerivedDay | undefined): { store: DerivedDay[]; recompute: number[] } {
+  // The hot path of every insertBars: the columns read in place, one day lookup per day.
   const days: DerivedDay[] = [];
   const recompute: number[] = [];
   const { timestamp, order } = batch;
@@ -306,16 +193,16 @@ export function batchDays(
     scratch.volume = batch.volume[row]!;
     scratch.amount = batch.amount[row]!;
     if (next) {
-      const found = stored(span!.day);
-      if (found.later || (found.row && found.row.last >= t)) {
+      const existing = stored(span!.day);
+      if (existing && existing.last >= t) {
         recompute.push(span!.day);
         current = undefined;
-      } else if (found.row) {
-        current = found.row;
+      } else if (existing) {
+        current = existing;
         extendDay(current, scratch);
         days.push(current);
       } else {
-        current = startDay(span!.day, scratch, days[days.length - 1] ?? before(span!.day), chainOf);
+        current = startDay(span!.day, scratch);
         days.push(current);
       }
     } else if (current) extendDay(current, scratch);

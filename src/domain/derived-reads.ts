@@ -3,10 +3,11 @@
  * answer, and for a read the buckets taken from the days and the spans resampled on the fly.
  *
  * A read takes a derived day only when it is clean (no foreign write marked it) and lies wholly
- * inside the range; an edge day cut by the range, a marked day, or a week or month the range
- * does not hold from its start is resampled on the fly over its own span. Adjusted reads scale
- * each day by its one ratio (a factor changes at a trading date: multiplying by a positive ratio
- * keeps max and min); a day a factor changes inside, or `adjustVolume`, goes on the fly.
+ * inside the range; an edge day cut by the range, a marked day, or a week or month whose days'
+ * sums are not all whole numbers (their sum of sums could round differently from the sum of the
+ * minutes) is resampled on the fly over its own span. Adjusted reads scale each day by its one
+ * ratio (a factor changes at a trading date: multiplying by a positive ratio keeps max and min);
+ * a day a factor changes inside, or `adjustVolume`, goes on the fly.
  */
 import type { Bar } from "./bar.ts";
 import { dateWallMs, localDate } from "./calendar.ts";
@@ -52,7 +53,7 @@ export function planDerivedRead(read: DerivedRead, days: readonly DerivedDay[], 
   let bucket: { stamp: number; start: number; end: number | undefined; days: DerivedDay[]; exact: boolean } | undefined;
   const flush = () => {
     if (!bucket) return;
-    if (bucket.exact && bucket.days.length > 0) pushBar(pieces, combine(bucket.stamp, bucket.days, adjust, interval));
+    if (bucket.exact && bucket.days.length > 0) pushBar(pieces, combine(bucket.stamp, bucket.days, adjust));
     else if (!bucket.exact) {
       const start = Math.max(range.start, bucket.start);
       const end = Math.min(range.end, (bucket.end ?? dayOf(bucket.start).end) - 1);
@@ -78,12 +79,24 @@ export function planDerivedRead(read: DerivedRead, days: readonly DerivedDay[], 
     // Resampling in SQL aggregates each side of a zone offset change apart and adds the two sums
     // (src/domain/resample.ts): a bucket whose minutes straddle one is resampled, never derived.
     else if (offsetSpanAt(zone, current.days[0]?.first ?? row.first).end <= row.last) current.exact = false;
-    // A week's or month's sums are its last day's chain, which starts at its first stored day.
-    else if (interval !== "1d" && range.start > current.start) current.exact = false;
-    else current.days.push(row);
+    else {
+      if (current.days.length > 0 && !(row.integral && current.days.every((d) => d.integral) && safeTotal([...current.days, row]))) current.exact = false;
+      current.days.push(row);
+    }
   }
   flush();
   return pieces;
+}
+
+/** Whole-number sums add exactly in any grouping while every partial sum stays below 2^53. */
+function safeTotal(days: readonly DerivedDay[]): boolean {
+  let volume = 0;
+  let amount = 0;
+  for (const day of days) {
+    volume += Math.abs(compensatedResult(day.volume) ?? 0);
+    amount += Math.abs(compensatedResult(day.amount) ?? 0);
+  }
+  return volume <= Number.MAX_SAFE_INTEGER && amount <= Number.MAX_SAFE_INTEGER;
 }
 
 /** Consecutive buckets to resample become one span: one resample, not one per bucket. */
@@ -108,11 +121,8 @@ function bucketSpan(interval: Interval, date: string, zone: string, endMode: num
   return { start: first + endMode, end: startOfLocalDay(next.getTime(), zone) + endMode };
 }
 
-/**
- * A bucket's bar from its days (each adjusted by its own ratio first), ascending: prices from
- * the days, sums from the last day's week or month so far (src/domain/derived-days.ts).
- */
-function combine(stamp: number, days: readonly DerivedDay[], adjust: BarAdjuster | undefined, interval: Interval): Bar {
+/** A bucket's bar from its days (adjusted day by day first), ascending. */
+function combine(stamp: number, days: readonly DerivedDay[], adjust: BarAdjuster | undefined): Bar {
   const bars = days.map((d) => {
     const bar = dayBar(d);
     if (!adjust) return bar;
@@ -122,18 +132,16 @@ function combine(stamp: number, days: readonly DerivedDay[], adjust: BarAdjuster
     bar.timestamp = d.day;
     return bar;
   });
+  if (bars.length === 1) return { ...bars[0]!, timestamp: stamp };
   const out: Bar = { ...bars[0]!, timestamp: stamp };
   for (let i = 1; i < bars.length; i++) {
     const b = bars[i]!;
     if (b.high !== null && (out.high === null || b.high > out.high)) out.high = b.high;
     if (b.low !== null && (out.low === null || b.low < out.low)) out.low = b.low;
     out.close = b.close;
-  }
-  if (interval !== "1d") {
-    const last = days[days.length - 1]!;
-    const sums = interval === "1w" ? last.week : last.month;
-    out.volume = compensatedResult(sums.volume);
-    out.amount = compensatedResult(sums.amount);
+    // Whole numbers below 2^53 add exactly in any grouping: planDerivedRead checked `integral`.
+    out.volume = b.volume === null ? out.volume : (out.volume ?? 0) + b.volume;
+    out.amount = b.amount === null ? out.amount : (out.amount ?? 0) + b.amount;
   }
   return out;
 }

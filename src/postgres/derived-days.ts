@@ -21,14 +21,10 @@ import {
   aggregateDays,
   basisKey,
   batchDays,
-  chainEnd,
-  chainFinder,
   dayFinder,
-  DERIVED_COLUMNS,
   daysOfBatch,
   dirtyDays,
   fromRow,
-  recomputeSpans,
   toRow,
   type DerivedBasis,
   type DerivedDay,
@@ -86,10 +82,7 @@ CREATE TABLE market_data_days (
     minutes integer NOT NULL,
     first_timestamp bigint NOT NULL,
     last_timestamp bigint NOT NULL,
-    week_volume_sum double precision NOT NULL, week_volume_err double precision, week_volume_n integer NOT NULL,
-    week_amount_sum double precision NOT NULL, week_amount_err double precision, week_amount_n integer NOT NULL,
-    month_volume_sum double precision NOT NULL, month_volume_err double precision, month_volume_n integer NOT NULL,
-    month_amount_sum double precision NOT NULL, month_amount_err double precision, month_amount_n integer NOT NULL,
+    integral smallint NOT NULL,
     PRIMARY KEY (symbol, day)
 );
 CREATE TABLE market_data_days_built (symbol text COLLATE "C" PRIMARY KEY);
@@ -111,10 +104,9 @@ END
 $do$;
 `;
 
-/** A column's PostgreSQL type: counts and stamps are integers, the rest doubles. */
-const columnType = (column: string) => (column === "day" || column.endsWith("timestamp") ? "bigint" : column.endsWith("_n") || column === "minutes" ? "integer" : "float8");
-/** The row read back with every integer as float8 (Bun.SQL returns int8 as a string). */
-const DAY_COLUMNS = DERIVED_COLUMNS.map((column) => (columnType(column) === "float8" ? column : `${column}::float8 AS ${column}`)).join(", ");
+const DAY_COLUMNS = `day::float8 AS day, open, high, low, close, volume_sum, volume_err, volume_n::float8 AS volume_n, amount_sum, amount_err,
+  amount_n::float8 AS amount_n, minutes::float8 AS minutes, first_timestamp::float8 AS first_timestamp, last_timestamp::float8 AS last_timestamp,
+  integral::float8 AS integral`;
 
 /** Rows per read of a symbol's minutes while building its days. */
 const BUILD_PAGE = 50_000;
@@ -146,28 +138,25 @@ export function createDerivedDays(
     // follows its first element (0 is sent as an integer, 0.5 as a double), and each new type
     // list would leave one more prepared statement of the same text.
     const column = (i: number) => `{${rows.map((row) => (row[i] === null ? "NULL" : String(row[i]))).join(",")}}`;
-    const columns = DERIVED_COLUMNS.join(", ");
-    const arrays = DERIVED_COLUMNS.map((name, i) => `$${i + 2}::text::${columnType(name)}[]`).join(", ");
-    const updates = DERIVED_COLUMNS.filter((name) => name !== "day").map((name) => `${name} = excluded.${name}`).join(", ");
-    // Our constant text: the column list is DERIVED_COLUMNS, every value a parameter.
-    await tx.unsafe(
-      `INSERT INTO market_data_days (symbol, ${columns}) SELECT $1, t.* FROM unnest(${arrays}) AS t ON CONFLICT (symbol, day) DO UPDATE SET ${updates}`,
-      [symbol, ...DERIVED_COLUMNS.map((_, i) => column(i))],
-    );
+    await tx`
+      INSERT INTO market_data_days (symbol, day, open, high, low, close, volume_sum, volume_err, volume_n, amount_sum, amount_err, amount_n,
+                                    minutes, first_timestamp, last_timestamp, integral)
+      SELECT ${symbol}, t.* FROM unnest(${column(0)}::text::bigint[], ${column(1)}::text::float8[], ${column(2)}::text::float8[], ${column(3)}::text::float8[],
+        ${column(4)}::text::float8[], ${column(5)}::text::float8[], ${column(6)}::text::float8[], ${column(7)}::text::integer[], ${column(8)}::text::float8[],
+        ${column(9)}::text::float8[], ${column(10)}::text::integer[], ${column(11)}::text::integer[], ${column(12)}::text::bigint[], ${column(13)}::text::bigint[],
+        ${column(14)}::text::smallint[]) AS t
+      ON CONFLICT (symbol, day) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close,
+        volume_sum = excluded.volume_sum, volume_err = excluded.volume_err, volume_n = excluded.volume_n,
+        amount_sum = excluded.amount_sum, amount_err = excluded.amount_err, amount_n = excluded.amount_n,
+        minutes = excluded.minutes, first_timestamp = excluded.first_timestamp, last_timestamp = excluded.last_timestamp, integral = excluded.integral`;
   }
 
-  async function before(tx: SQL, symbol: string, day: number): Promise<DerivedDay | undefined> {
-    const [found] = (await tx.unsafe(`SELECT ${DAY_COLUMNS} FROM market_data_days WHERE symbol = $1 AND day < $2::bigint ORDER BY day DESC LIMIT 1`, [symbol, day])) as DerivedRow[];
-    return found ? fromRow(found) : undefined;
-  }
-
-  /** As src/sqlite/derived-days.ts recompute(): the days with the rest of their weeks and months. */
   async function recompute(tx: SQL, symbol: string, stamps: Iterable<number>, basis: DerivedBasis): Promise<void> {
     const dayOf = dayFinder(basis);
-    const chainOf = chainFinder(basis);
-    for (const span of recomputeSpans(stamps, basis)) {
-      await tx`DELETE FROM market_data_days WHERE symbol = ${symbol} AND day >= ${span.from}::bigint AND day < ${span.to}::bigint`;
-      await store(tx, symbol, aggregateDays(await minutesIn(tx, symbol, span.start, span.end - 1, null), dayOf, chainOf, await before(tx, symbol, span.from)));
+    for (const stamp of stamps) {
+      const span = dayOf(stamp + (basis.barTimestamp === "end" ? 1 : 0));
+      await tx`DELETE FROM market_data_days WHERE symbol = ${symbol} AND day = ${stamp}::bigint`;
+      await store(tx, symbol, aggregateDays(await minutesIn(tx, symbol, span.start, span.end - 1, null), dayOf));
     }
   }
 
@@ -175,20 +164,16 @@ export function createDerivedDays(
     await tx`DELETE FROM market_data_days WHERE symbol = ${symbol}`;
     await tx`DELETE FROM market_data_days_dirty WHERE symbol = ${symbol}`;
     const dayOf = dayFinder(basis);
-    const chainOf = chainFinder(basis);
     if (days) await store(tx, symbol, days);
     else {
       // Page by page, a day never split between pages: a page ends before its last minute's day.
       let from = MIN_TIMESTAMP;
-      let previous: DerivedDay | undefined;
       for (;;) {
         const page = await minutesIn(tx, symbol, from, MAX_TIMESTAMP, BUILD_PAGE);
         const full = page.length === BUILD_PAGE;
         const cut = full ? dayOf(page[page.length - 1]!.timestamp).start : Infinity;
         const whole = full ? page.filter((bar) => bar.timestamp < cut) : page;
-        const built = aggregateDays(whole, dayOf, chainOf, previous);
-        previous = built[built.length - 1] ?? previous;
-        await store(tx, symbol, built);
+        await store(tx, symbol, aggregateDays(whole, dayOf));
         if (!full) break;
         from = whole.length > 0 ? cut : page[page.length - 1]!.timestamp + 1;
       }
@@ -228,29 +213,12 @@ export function createDerivedDays(
       await tx`SELECT set_config(${SETTING}, 'off', true)`;
       const basis = basisOf();
       const { built, dirty, minutes } = await prepareWrite(tx, symbol, basis);
+      if (!built) return build(tx, symbol, basis, minutes === count ? batchDays(batch, count, dayFinder(basis), () => undefined).store : undefined);
       const dayOf = dayFinder(basis);
-      const chainOf = chainFinder(basis);
-      if (!built) {
-        const days = minutes === count ? batchDays(batch, count, dayOf, chainOf, () => ({ row: undefined, later: false }), () => undefined).store : undefined;
-        return build(tx, symbol, basis, days);
-      }
-      // The stored days from the batch's first to the end of its last one's chains, and the day
-      // before the first: two statements whatever the batch (a live one: its day's row).
       const stamps = daysOfBatch(batch, count, dayOf);
-      const found = (await tx.unsafe(`SELECT ${DAY_COLUMNS} FROM market_data_days WHERE symbol = $1 AND day >= $2::bigint AND day < $3::bigint ORDER BY day`, [
-        symbol,
-        stamps[0]!,
-        chainEnd(stamps[stamps.length - 1]!, basis),
-      ])) as DerivedRow[];
-      const rows = found.map(fromRow);
-      const first = await before(tx, symbol, stamps[0]!);
-      const storedDay = (day: number) => {
-        const end = chainEnd(day, basis);
-        return { row: rows.find((row) => row.day === day), later: rows.some((row) => row.day > day && row.day < end) };
-      };
-      // A new day after the first chains to the stored day before it (or the day before the batch).
-      const dayBefore = (day: number) => rows.filter((row) => row.day < day).at(-1) ?? first;
-      const changes = batchDays(batch, count, dayOf, chainOf, storedDay, dayBefore);
+      const found = (await tx.unsafe(`SELECT ${DAY_COLUMNS} FROM market_data_days WHERE symbol = $1 AND day = ANY($2::text::bigint[])`, [symbol, `{${stamps.join(",")}}`])) as DerivedRow[];
+      const stored = new Map(found.map((row) => [row.day!, fromRow(row)]));
+      const changes = batchDays(batch, count, dayOf, (day) => stored.get(day));
       await store(tx, symbol, changes.store);
       if (changes.recompute.length > 0) await recompute(tx, symbol, changes.recompute, basis);
       if (dirty) await settle(tx, symbol, basis);

@@ -28,14 +28,10 @@ import {
   aggregateDays,
   basisKey,
   batchDays,
-  chainEnd,
-  chainFinder,
   dayFinder,
   DERIVED_COLUMNS,
   dirtyDays,
   fromRow,
-  fromValues,
-  recomputeSpans,
   toRow,
   type DerivedBasis,
   type DerivedDay,
@@ -69,10 +65,7 @@ CREATE TABLE market_data_days (
     minutes INTEGER NOT NULL,
     first_timestamp INTEGER NOT NULL,
     last_timestamp INTEGER NOT NULL,
-    week_volume_sum REAL NOT NULL, week_volume_err REAL, week_volume_n INTEGER NOT NULL,
-    week_amount_sum REAL NOT NULL, week_amount_err REAL, week_amount_n INTEGER NOT NULL,
-    month_volume_sum REAL NOT NULL, month_volume_err REAL, month_volume_n INTEGER NOT NULL,
-    month_amount_sum REAL NOT NULL, month_amount_err REAL, month_amount_n INTEGER NOT NULL,
+    integral INTEGER NOT NULL,
     PRIMARY KEY (symbol, day)
 ) WITHOUT ROWID;
 CREATE TABLE market_data_days_built (symbol TEXT PRIMARY KEY) WITHOUT ROWID;
@@ -96,18 +89,12 @@ export function createDerivedDays(conn: Connection, series: SeriesReader<Bar>, b
            (SELECT count FROM market_data_summary WHERE series = 'minutes' AND symbol = ?1) AS minutes,
            EXISTS (SELECT 1 FROM market_data_days_built WHERE symbol = ?1) AS built,
            EXISTS (SELECT 1 FROM market_data_days_dirty WHERE symbol = ?1) AS dirty`);
-  const daysIn = conn.prepare<DerivedRow>(`${SELECT_DAYS} WHERE symbol = ? AND day BETWEEN CAST(? AS INTEGER) AND CAST(? AS INTEGER) ORDER BY day`);
+  const dayAt = conn.prepare<DerivedRow>(`${SELECT_DAYS} WHERE symbol = ? AND day = ?`);
+  const daysIn = conn.prepare<DerivedRow>(`${SELECT_DAYS} WHERE symbol = ? AND day BETWEEN ? AND ? ORDER BY day`);
   const upsertDay = conn.prepare(
     `INSERT OR REPLACE INTO market_data_days (symbol, ${DERIVED_COLUMNS.join(", ")}) VALUES (?${", ?".repeat(DERIVED_COLUMNS.length)})`,
   );
-  // Day bounds are cast: bun:sqlite binds a number as REAL, and a range of an INTEGER key
-  // against REAL bounds cost these seeks 2-3x (23 us against 10 for the day before, measured).
-  const deleteDays = conn.prepare("DELETE FROM market_data_days WHERE symbol = ? AND day >= CAST(? AS INTEGER) AND day < CAST(? AS INTEGER)");
-  const dayBefore = conn.prepare(`${SELECT_DAYS} WHERE symbol = ? AND day < CAST(? AS INTEGER) ORDER BY day DESC LIMIT 1`);
-  // The lookups of insertBars' hot path read arrays (values()): a row object of 27 columns cost
-  // bun:sqlite ~5 us, the array ~1.
-  const dayAt = conn.prepare(`${SELECT_DAYS} WHERE symbol = ? AND day = CAST(? AS INTEGER)`);
-  const laterIn = conn.prepare("SELECT 1 FROM market_data_days WHERE symbol = ? AND day > CAST(? AS INTEGER) AND day < CAST(? AS INTEGER) LIMIT 1");
+  const deleteDay = conn.prepare("DELETE FROM market_data_days WHERE symbol = ? AND day = ?");
   const deleteSymbolDays = conn.prepare("DELETE FROM market_data_days WHERE symbol = ?");
   const dirtyHours = conn.prepare<{ hour: number }>("SELECT hour FROM market_data_days_dirty WHERE symbol = ?");
   const clearDirty = conn.prepare("DELETE FROM market_data_days_dirty WHERE symbol = ?");
@@ -124,22 +111,13 @@ export function createDerivedDays(conn: Connection, series: SeriesReader<Bar>, b
     upsertDay.run(symbol as never, ...(toRow(day) as never[]));
   }
 
-  function before(symbol: string, day: number): DerivedDay | undefined {
-    const [found] = dayBefore.values(symbol as never, day as never) as (number | null)[][];
-    return found ? fromValues(found) : undefined;
-  }
-
-  /**
-   * Recomputes days `stamps` of `symbol` from their minutes, with the rest of their weeks and
-   * months (recomputeSpans); a day with no minutes left goes.
-   */
+  /** Recomputes days `stamps` of `symbol` from their minutes (a day with none left goes). */
   function recompute(symbol: string, stamps: Iterable<number>, basis: DerivedBasis): void {
     const dayOf = dayFinder(basis);
-    const chainOf = chainFinder(basis);
-    for (const span of recomputeSpans(stamps, basis)) {
-      deleteDays.run(symbol as never, span.from as never, span.to as never);
-      const minutes = series.iterate(symbol, { start: span.start, end: span.end - 1, limit: -1, order: "asc" });
-      for (const day of aggregateDays(minutes, dayOf, chainOf, before(symbol, span.from))) store(symbol, day);
+    for (const stamp of stamps) {
+      const span = dayOf(stamp + (basis.barTimestamp === "end" ? 1 : 0));
+      deleteDay.run(symbol as never, stamp as never);
+      for (const day of aggregateDays(series.iterate(symbol, { start: span.start, end: span.end - 1, limit: -1, order: "asc" }), dayOf)) store(symbol, day);
     }
   }
 
@@ -151,7 +129,7 @@ export function createDerivedDays(conn: Connection, series: SeriesReader<Bar>, b
     deleteSymbolDays.run(symbol as never);
     clearDirty.run(symbol as never);
     const minutes = () => series.iterate(symbol, { start: MIN_TIMESTAMP, end: MAX_TIMESTAMP, limit: -1, order: "asc" });
-    for (const day of days ?? aggregateDays(minutes(), dayFinder(basis), chainFinder(basis))) store(symbol, day);
+    for (const day of days ?? aggregateDays(minutes(), dayFinder(basis))) store(symbol, day);
     markBuilt.run(symbol as never);
   }
 
@@ -183,20 +161,12 @@ export function createDerivedDays(conn: Connection, series: SeriesReader<Bar>, b
     afterInsert(symbol: string, batch: MinuteColumns, count: number): void {
       const basis = basisOf();
       const { built, dirty, minutes: stored } = prepareWrite(symbol, basis);
-      const dayOf = dayFinder(basis);
-      const chainOf = chainFinder(basis);
-      if (!built) {
-        const days = stored === count ? batchDays(batch, count, dayOf, chainOf, () => ({ row: undefined, later: false }), () => undefined).store : undefined;
-        return build(symbol, basis, days);
-      }
-      // Per day of the batch (a live batch: one): its row, and whether a later day of its
-      // chains is stored; the day before only for a new day.
-      const storedDay = (day: number) => {
-        const [found] = dayAt.values(symbol as never, day as never) as (number | null)[][];
-        const later = laterIn.values(symbol as never, day as never, chainEnd(day, basis) as never).length > 0;
-        return { row: found ? fromValues(found) : undefined, later };
-      };
-      const changes = batchDays(batch, count, dayOf, chainOf, storedDay, (day) => before(symbol, day));
+      if (!built) return build(symbol, basis, stored === count ? batchDays(batch, count, dayFinder(basis), () => undefined).store : undefined);
+      // One primary-key lookup per day of the batch (a live batch: one).
+      const changes = batchDays(batch, count, dayFinder(basis), (day) => {
+        const found = dayAt.get(symbol as never, day as never);
+        return found ? fromRow(found) : undefined;
+      });
       for (const day of changes.store) store(symbol, day);
       if (changes.recompute.length > 0) recompute(symbol, changes.recompute, basis);
       if (dirty) settle(symbol, basis);

@@ -5,7 +5,7 @@
  */
 import { expect, test } from "bun:test";
 import { validateBars } from "../../src/domain/bar.ts";
-import { batchDays, chainFinder, dayBar, dayFinder, daysOfHour, type DerivedDay } from "../../src/domain/derived-days.ts";
+import { batchDays, dayBar, dayFinder, daysOfHour, type DerivedDay } from "../../src/domain/derived-days.ts";
 import { planDerivedRead } from "../../src/domain/derived-reads.ts";
 import { sessionBars } from "../support/bars.ts";
 
@@ -35,31 +35,23 @@ function batchOf(bars: ReturnType<typeof sessionBars>) {
 test("a batch after a day's last minute continues it; one inside or before recomputes it; a new day starts", () => {
   const bars = sessionBars(2, 3, "2024-01-15");
   const dayOf = dayFinder(SHANGHAI_END);
-  const chainOf = chainFinder(SHANGHAI_END);
-  const none = () => ({ row: undefined, later: false });
-  const first = batchDays(batchOf(bars.slice(0, 100)), 100, dayOf, chainOf, none, () => undefined);
+  const first = batchDays(batchOf(bars.slice(0, 100)), 100, dayOf, () => undefined);
   expect(first.recompute).toEqual([]);
   expect(first.store.map((d) => [d.day, d.minutes])).toEqual([[midnight, 100]]);
   const stored = first.store[0]!;
-  const appended = batchDays(batchOf(bars.slice(100, 300)), 200, dayOf, chainOf, (day) => ({ row: day === midnight ? structuredClone(stored) : undefined, later: false }), () => undefined);
+  const appended = batchDays(batchOf(bars.slice(100, 300)), 200, dayOf, (day) => (day === midnight ? structuredClone(stored) : undefined));
   expect(appended.recompute).toEqual([]);
   expect(appended.store.map((d) => [d.day, d.minutes])).toEqual([[midnight, 240], [midnight + 86_400_000, 60]]);
-  const whole = batchDays(batchOf(bars.slice(0, 300)), 300, dayOf, chainOf, none, () => undefined).store;
-  expect(dayBar(appended.store[0]!)).toEqual(dayBar(whole[0]!));
-  // The second day's week and month so far include the first day's minutes.
-  expect(appended.store[1]!.week).toEqual(whole[1]!.week);
-  expect(appended.store[1]!.month.volume.n).toBe(300);
-  const inside = batchDays(batchOf(bars.slice(50, 51)), 1, dayOf, chainOf, () => ({ row: structuredClone(stored), later: false }), () => undefined);
+  const whole = batchDays(batchOf(bars.slice(0, 240)), 240, dayOf, () => undefined).store[0]!;
+  expect(dayBar(appended.store[0]!)).toEqual(dayBar(whole));
+  const inside = batchDays(batchOf(bars.slice(50, 51)), 1, dayOf, () => structuredClone(stored));
   expect(inside).toEqual({ store: [], recompute: [midnight] });
-  // A day before a stored day of the same week recomputes, with the rest of its chains.
-  const earlier = batchDays(batchOf(bars.slice(0, 1)), 1, dayOf, chainOf, () => ({ row: undefined, later: true }), () => undefined);
-  expect(earlier).toEqual({ store: [], recompute: [midnight] });
 });
 
 test("a read takes whole clean days and resamples an edge day cut by the range and a marked day over their own spans", () => {
   const bars = sessionBars(5, 4, "2024-01-15");
   const dayOf = dayFinder(SHANGHAI_END);
-  const days: DerivedDay[] = batchDays(batchOf(bars), bars.length, dayOf, chainFinder(SHANGHAI_END), () => ({ row: undefined, later: false }), () => undefined).store;
+  const days: DerivedDay[] = batchDays(batchOf(bars), bars.length, dayOf, () => undefined).store;
   const range = { start: bars[100]!.timestamp, end: bars[bars.length - 1]!.timestamp };
   const pieces = planDerivedRead({ interval: "1d", range, basis: SHANGHAI_END }, days, new Set([days[3]!.day]));
   expect(pieces.map((piece) => (piece.kind === "bars" ? piece.bars.map((bar) => bar.timestamp) : [piece.range.start, piece.range.end]))).toEqual([

@@ -126,17 +126,18 @@ test("a zone change leaves reads equal (on the fly) and the next write rebuilds 
   db.close();
 });
 
-test("weeks and months are built from derived days: prices from the days, sums from the last day's week or month so far", () => {
+test("weeks and months are built from derived days when every sum is a whole number, and resampled when not", () => {
   const db = open();
-  for (let i = 0; i < bars.length; i += 240) db.insertBars(SYMBOL, bars.slice(i, i + 240));
-  for (const interval of ["1w", "1M"] as const) {
-    const bucket = db.getBars(SYMBOL, { interval, derived: false })[1]!;
-    const days = db.getBars(SYMBOL, { interval: "1d", start: bucket.timestamp, end: db.getBars(SYMBOL, { interval })[2]?.timestamp ?? bucket.timestamp + 40 * 86_400_000 }).filter((day) => day.timestamp >= bucket.timestamp);
-    const last = days.filter((day) => day.timestamp < (db.getBars(SYMBOL, { interval })[2]?.timestamp ?? Infinity)).at(-1)!;
-    raw("UPDATE market_data_days SET close = 999 WHERE day = ?", last.timestamp);
-    expect(db.getBars(SYMBOL, { interval })[1]!.close).toBe(999);
-    expect(db.getBars(SYMBOL, { interval, derived: false })[1]!.close).toBe(bucket.close);
-    raw("UPDATE market_data_days SET close = ? WHERE day = ?", last.close!, last.timestamp);
-  }
+  const whole = bars.map((bar) => ({ ...bar, amount: Math.round(bar.amount!) }));
+  for (let i = 0; i < whole.length; i += 240) db.insertBars(SYMBOL, whole.slice(i, i + 240));
+  db.insertBars("FRACTION", bars);
+  const week = db.getBars(SYMBOL, { interval: "1w" })[1]!;
+  const lastDayOfWeek = db.getBars(SYMBOL, { interval: "1d", start: week.timestamp, end: week.timestamp + 7 * 86_400_000 - 1 }).at(-1)!;
+  raw("UPDATE market_data_days SET close = 999 WHERE day = ?", lastDayOfWeek.timestamp);
+  expect(db.getBars(SYMBOL, { interval: "1w" })[1]!.close).toBe(999);
+  expect(db.getBars(SYMBOL, { interval: "1w", derived: false })[1]!.close).toBe(week.close);
+  // Amounts with cents: the week is resampled from the minutes, so the changed row does not show.
+  const fractional = db.getBars("FRACTION", { interval: "1w", derived: false })[1]!;
+  expect(db.getBars("FRACTION", { interval: "1w" })[1]).toEqual(fractional);
   db.close();
 });
