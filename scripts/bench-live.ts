@@ -1,5 +1,5 @@
 /**
- * Case 24 of `bun run bench` (alone: `bun scripts/bench-live.ts [--quick] [--watchers N]`): do
+ * Case 25 of `bun run bench` (alone: `bun scripts/bench-live.ts [--quick] [--watchers N]`): do
  * watchers slow the writers? A recorder process writes a live minute of a 5,000-symbol market
  * (one transaction of 5,000 one-bar `insertBars`, as bench:scale's live day) every PACE_MS, into
  * the file a `tradelite serve` process serves (its default store: the worker). The same minutes
@@ -50,7 +50,7 @@ export async function runLiveCase(context: LiveBenchContext): Promise<LiveBenchR
   const minutes = context.quick ? 10 : 30;
   const dir = mkdtempSync(join(context.workDir, "live-"));
   const path = join(dir, "live.db");
-  console.log(`\n24. watchers and writers: a recorder writes ${minutes} live minutes of ${SYMBOLS.toLocaleString("en-US")} symbols (one every ${PACE_MS} ms) into the file a serve process serves, unwatched, then with ${watchers.toLocaleString("en-US")} SSE streams of ${WATCHED_PER_STREAM} symbols each`);
+  console.log(`\n25. watchers and writers: a recorder writes ${minutes} live minutes of ${SYMBOLS.toLocaleString("en-US")} symbols (one every ${PACE_MS} ms) into the file a serve process serves, unwatched, then with ${watchers.toLocaleString("en-US")} SSE streams of ${WATCHED_PER_STREAM} symbols each`);
   openScaleDatabase(path).close();
   const server = await startServe(path);
   try {

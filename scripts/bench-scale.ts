@@ -139,6 +139,10 @@ export interface ScaleResult {
   overviewMs: number;
   completenessAllMs: number;
   dailyAllYearsMs: number;
+  /** The same read resampling every minute (`derived: false`), for contrast in the same run. */
+  dailyOnTheFlyMs?: number;
+  /** buildDerivedDays() on a kept store of an older version (0 when every symbol was built on write). */
+  derivedBuildMs?: number;
   dailyBars: number;
   crossSectionMs: number | null;
   fileBytesPerBar: number;
@@ -241,8 +245,13 @@ function measureSize(label: string, bars: number, dir: string): ScaleResult {
     const completenessStarted = Bun.nanoseconds();
     for (const { symbol } of db.overview()) db.completeness(symbol);
     const completenessAllMs = msSince(completenessStarted);
+    // A store kept from a version before derived days builds them here, one symbol per transaction.
+    const derivedStarted = Bun.nanoseconds();
+    const derivedBuilt = typeof db.buildDerivedDays === "function" ? db.buildDerivedDays() : 0;
+    const derivedBuildMs = derivedBuilt > 0 ? msSince(derivedStarted) : 0;
     let dailyBars = 0;
     const daily = samplesOf(SLOW_SAMPLES * 2, () => (dailyBars = db.getBars(pick(symbols), { interval: "1d" }).length));
+    const dailyOnTheFly = samplesOf(SLOW_SAMPLES, () => db.getBars(pick(symbols), { interval: "1d", derived: false }).length);
     const reader = db as unknown as CrossSectionReader;
     const minutes = [...history, ...live];
     const crossSection = typeof reader.getCrossSection === "function" ? median(samplesOf(SLOW_SAMPLES * 2, () => reader.getCrossSection!({ at: pick(minutes) }).rows.length)) : null;
@@ -261,6 +270,8 @@ function measureSize(label: string, bars: number, dir: string): ScaleResult {
       overviewMs: median(overview),
       completenessAllMs,
       dailyAllYearsMs: median(daily),
+      dailyOnTheFlyMs: median(dailyOnTheFly),
+      derivedBuildMs,
       dailyBars,
       crossSectionMs: crossSection,
       fileBytesPerBar: fileBytes / bars,
@@ -299,6 +310,7 @@ const ROWS: readonly Row[] = [
   { name: "overview() (ms)", value: (r) => r.overviewMs, format: ms, cost: true },
   { name: "completeness --all (ms)", value: (r) => r.completenessAllMs, format: ms, cost: true },
   { name: "1d over all history (ms)", value: (r) => r.dailyAllYearsMs, format: ms, cost: true },
+  { name: "1d over all history, on the fly (ms)", value: (r) => r.dailyOnTheFlyMs ?? null, format: ms, cost: true },
   { name: "cross-section, 5,000 symbols (ms)", value: (r) => r.crossSectionMs, format: ms, cost: true },
   { name: "file bytes per bar", value: (r) => r.fileBytesPerBar, format: (v) => v.toFixed(1), cost: true },
   { name: "of which audit log", value: (r) => r.auditBytesPerBar, format: (v) => v.toFixed(1), cost: true },

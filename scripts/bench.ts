@@ -23,6 +23,7 @@ import { printCrossSectionSummary, runCrossSectionCases, type CrossSectionBenchR
 import { printAdjustSummary, runAdjustCase, type AdjustBenchResult } from "./bench-adjust.ts";
 import { printSummaryCases, runSummaryCases, type SummaryBenchResults } from "./bench-summary.ts";
 import { printWatchSummary, runWatchCases, type WatchBenchResults } from "./bench-watch.ts";
+import { printDerivedCase, runDerivedCase, type DerivedBenchResults } from "./bench-derived.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, removeDatabaseFile, timed, type Sample } from "./bench-support.ts";
 import {
   barObjects,
@@ -272,6 +273,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   let adjust: AdjustBenchResult | { error: string } | null = null;
   let summary: SummaryBenchResults | { error: string } | null = null;
   let watch: WatchBenchResults | { error: string } | null = null;
+  let derived: DerivedBenchResults | { error: string } | null = null;
   const breakdown: Record<string, number> = {};
   let memory: MemoryResult | { error: string };
 
@@ -343,6 +345,14 @@ async function runBenchmark(quick: boolean): Promise<void> {
     } catch (error) {
       summary = { error: error instanceof Error ? error.message : String(error) };
       console.log(`  failed: ${summary.error}`);
+    }
+
+    // -- 22: 1d, 1w and 1M over ten years of one symbol, derived days vs on the fly -------------
+    try {
+      derived = runDerivedCase({ workDir, quick });
+    } catch (error) {
+      derived = { error: error instanceof Error ? error.message : String(error) };
+      console.log(`  failed: ${derived.error}`);
     }
 
     // -- 3: upsert with overlap ----------------------------------------------------------------
@@ -577,6 +587,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   if (adjust && !("error" in adjust)) missed.push(...printAdjustSummary(adjust));
   if (summary && !("error" in summary)) missed.push(...printSummaryCases(summary));
   if (watch && !("error" in watch)) missed.push(...printWatchSummary(watch));
+  if (derived && !("error" in derived)) missed.push(...printDerivedCase(derived));
 
   const resultsDir = join(import.meta.dir, "..", "bench-results");
   mkdirSync(resultsDir, { recursive: true });
@@ -603,6 +614,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
     adjust,
     summary,
     watch,
+    derived,
     missedTargets: missed,
   };
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);

@@ -108,6 +108,12 @@ export interface BarQuery extends RangeQuery {
   asOf?: TimestampInput;
   /** Divide volume by the price ratio too. Default false: volume and amount stay raw. */
   adjustVolume?: boolean;
+  /**
+   * `1d`, `1w` and `1M` reads take days from the aggregates kept on write (src/domain/derived-days.ts)
+   * where they answer exactly; `false` resamples every minute on the fly (the same bars, slower:
+   * for checking the aggregates).
+   */
+  derived?: boolean;
 }
 
 export interface ReadRange {
@@ -127,7 +133,7 @@ export interface ReadQuery extends ReadRange {
  */
 export const RANGE_KEYS: readonly string[] = ["start", "end"];
 export const QUERY_KEYS: readonly string[] = [...RANGE_KEYS, "limit", "order"];
-export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp", "align", "fill", "source", "signal", "adjust", "asOf", "adjustVolume"];
+export const BAR_QUERY_KEYS: readonly string[] = [...QUERY_KEYS, "interval", "barTimestamp", "align", "fill", "source", "signal", "adjust", "asOf", "adjustVolume", "derived"];
 
 /**
  * What a read looks at between its pages and steps: an AbortSignal, or (in a store worker, which
@@ -201,7 +207,7 @@ export function readQuery(query: RangeQuery | undefined, reading: TimeReading, k
 export function readResampling(
   query: BarQuery | undefined,
   defaultPlacement: BarTimestamp,
-): { interval: Interval | undefined; barTimestamp: BarTimestamp; align: Align; fill: Fill; source?: BarSource } {
+): { interval: Interval | undefined; barTimestamp: BarTimestamp; align: Align; fill: Fill; source?: BarSource; derived?: false } {
   const issues: Issue[] = [];
   const interval = query?.interval;
   const barTimestamp = query?.barTimestamp ?? defaultPlacement;
@@ -219,6 +225,8 @@ export function readResampling(
   if (!BAR_TIMESTAMPS.includes(barTimestamp)) {
     issues.push({ field: "barTimestamp", message: `must be "start" or "end", got ${JSON.stringify(barTimestamp)}` });
   }
+  const derived = query?.derived ?? true;
+  if (typeof derived !== "boolean") issues.push({ field: "derived", message: `expected true or false, got ${JSON.stringify(derived)}` });
   const source = query?.source;
   if (source !== undefined && !BAR_SOURCES.includes(source)) {
     issues.push({ field: "source", message: `must be "stored" or "minutes", got ${JSON.stringify(source)}` });
@@ -228,7 +236,7 @@ export function readResampling(
     issues.push({ field: "source", message: `only with interval "1d" (days are the one stored series besides the bars as written), got interval ${JSON.stringify(interval ?? null)}` });
   }
   if (issues.length > 0) throw new ValidationError(issues);
-  return { interval, barTimestamp, align, fill, ...(source === undefined ? {} : { source }) };
+  return { interval, barTimestamp, align, fill, ...(source === undefined ? {} : { source }), ...(derived === false ? { derived } : {}) };
 }
 
 /** Adds an issue unless `limit` is omitted or a positive whole number. */

@@ -59,8 +59,16 @@ export function* resamplePlan(
   let cursor = (yield { kind: "seek", from: range.start, end: range.end }) as number | undefined;
   while (cursor !== undefined) {
     const span = offsetSpanAt(timezone, cursor);
-    const last = Math.min(span.end - 1, range.end, cursor + windowMs - 1);
-    const rows = (yield { kind: "aggregate", start: cursor, end: last, size: spec.ms, shift: span.offset - endMode - spec.phase }) as BucketRow[];
+    const shift = span.offset - endMode - spec.phase;
+    let last = Math.min(span.end - 1, range.end, cursor + windowMs - 1);
+    if (last < span.end - 1 && last < range.end) {
+      // A window ends where a bucket starts, so each bucket is one aggregation: its sums do not
+      // depend on where the read began (derived days, src/domain/derived-days.ts, rely on it).
+      const x = last + 1 + shift;
+      const boundary = x - (((x % spec.ms) + spec.ms) % spec.ms) - shift;
+      if (boundary > cursor) last = boundary - 1;
+    }
+    const rows = (yield { kind: "aggregate", start: cursor, end: last, size: spec.ms, shift }) as BucketRow[];
     for (const { bucket, ...values } of rows) {
       const localStart = bucket + spec.phase;
       // Calendar buckets carry the start of their local day or week (the trading date) in both

@@ -47,8 +47,8 @@ interface Day {
   calendarStamp?: number;
 }
 
-/** A bucket being filled: SQLite's aggregates, kept as it would keep them. */
-interface Bucket {
+/** A bucket being filled: SQLite's aggregates, kept as it would keep them (derived days store them). */
+export interface Bucket {
   timestamp: number;
   open: number | null;
   high: number | null;
@@ -269,6 +269,11 @@ function lastOfMonth(date: string): string {
   const d = new Date(dateWallMs(firstOfMonth(date)));
   d.setUTCMonth(d.getUTCMonth() + 1);
   return isoDate(d.getTime() - DAY_MS);
+}
+
+/** The stamp of the clock-aligned `1d`, `1w` or `1M` bucket holding `date` (derived days use it). */
+export function clockBucketStamp(interval: Interval, date: string, zone: string): number {
+  return calendarBucketStamp(null, interval, date, zone);
 }
 
 /** Stored bars (ascending) resampled by `resampler`, streamed. */

@@ -29,6 +29,7 @@ import {
   type BarTimestamp,
   type Cancellation,
   type ClockInterval,
+  type Interval,
   type ReadQuery,
   type ReadRange,
   type TimeRange,
@@ -56,6 +57,8 @@ import type { AdjustmentFactor } from "../domain/adjustment.ts";
 import { adjustedAsync, barAdjuster, readAdjustment, type BarAdjuster } from "../domain/adjusted-reads.ts";
 import { lockAuditChain, type AuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
+import { createDerivedDays } from "./derived-days.ts";
+import { derivedBarsAsync, derivedReadable, planDerivedRead } from "../domain/derived-reads.ts";
 
 /** Read at each call: a settings change takes effect on the next one. */
 export interface BarSettings {
@@ -116,6 +119,12 @@ export function createBarRepository(
     adjusting.catch(() => {});
     return adjusting;
   }
+
+  const derivedDays = createDerivedDays(
+    pool,
+    () => ({ timezone: settings.timezone, barTimestamp: settings.barTimestamp }),
+    (tx, symbol, start, end, limit) => page(symbol, start, end, limit, "asc", { on: tx }),
+  );
 
   async function upsert(tx: SQL, symbol: string, timestamps: number[], values: (number | null)[][]): Promise<void> {
     const [open, high, low, close, volume, amount] = values;
@@ -268,7 +277,8 @@ export function createBarRepository(
    * src/sqlite/bars.ts). Undefined for a plain read. Checked now, streamed later.
    */
   function shaped(symbol: string, read: ReadQuery, query: BarQuery | undefined, adjusting?: Promise<BarAdjuster>): AsyncGenerator<Bar> | undefined {
-    const { interval, barTimestamp, align, fill, source } = readResampling(query, settings.barTimestamp);
+    const shape = readResampling(query, settings.barTimestamp);
+    const { interval, barTimestamp, align, fill, source } = shape;
     const signal = readSignal(query);
     const filling = fillingOf(symbol, interval, align, fill, settings.calendarOf);
     if (interval === undefined && !filling) return undefined;
@@ -280,7 +290,9 @@ export function createBarRepository(
     else if (source === "stored") asc = dailyAscending(symbol, read, undefined, signal, adjusting);
     else {
       const how = resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf);
-      asc = interval === "1d" && source === undefined ? dailyAscending(symbol, read, how, signal, adjusting) : resample(symbol, read, how, signal, adjusting);
+      const onTheFly = (range: ReadRange) => resample(symbol, range, how, signal, adjusting);
+      const resampled = derivedReadable(shape, how, settings.timezone) ? derivedRead(symbol, read, interval, barTimestamp, adjusting, onTheFly) : onTheFly(read);
+      asc = interval === "1d" && source === undefined ? dailyAscending(symbol, read, resampled, signal, adjusting) : resampled;
     }
     if (filling) {
       const stampsFrom = (from: number) => sessionStamps(filling.calendar, filling.interval, barTimestamp, from, read.end);
@@ -295,26 +307,49 @@ export function createBarRepository(
   }
 
   /**
-   * Ascending `1d` bars from the stored days alone (`how` undefined, `source: "stored"`) or both
+   * `1d`, `1w` or `1M` from the derived days (src/postgres/derived-days.ts), the buckets they
+   * cannot answer exactly resampled by `onTheFly`, which answers the whole read when the symbol's
+   * days are not built.
+   */
+  async function* derivedRead(
+    symbol: string,
+    range: ReadRange,
+    interval: Interval,
+    barTimestamp: BarTimestamp,
+    adjusting: Promise<BarAdjuster> | undefined,
+    onTheFly: (range: ReadRange) => AsyncGenerator<Bar>,
+  ): AsyncGenerator<Bar> {
+    const basis = { timezone: settings.timezone, barTimestamp };
+    const found = await derivedDays.read(symbol, range, basis);
+    if (!found) {
+      yield* onTheFly(range);
+      return;
+    }
+    const adjust = adjusting ? await adjusting : undefined;
+    yield* derivedBarsAsync(planDerivedRead({ interval, range, basis, ...(adjust ? { adjust } : {}) }, found.days, found.dirty), onTheFly);
+  }
+
+  /**
+   * Ascending `1d` bars from the stored days alone (`resampled` undefined, `source: "stored"`) or both
    * sides merged, the stored day winning. Both sides are a row per trading day, so they are read
    * whole and merged as SQLite merges them (src/domain/daily.ts).
    */
   async function* dailyAscending(
     symbol: string,
     range: ReadQuery,
-    how: Resampling | undefined,
+    resampled: AsyncIterable<Bar> | undefined,
     signal: Cancellation | undefined,
     adjusting: Promise<BarAdjuster> | undefined,
   ): AsyncGenerator<Bar> {
     throwIfCancelled(signal);
     const storedDays = await days(symbol, { ...range, limit: -1, order: "asc" });
     if (adjusting) storedDays.forEach(await adjusting);
-    if (!how) {
+    if (!resampled) {
       yield* storedDays;
       return;
     }
     const resampledDays: Bar[] = [];
-    for await (const bar of resample(symbol, range, how, signal, adjusting)) resampledDays.push(bar);
+    for await (const bar of resampled) resampledDays.push(bar);
     yield* mergeDaily(storedDays, resampledDays);
   }
 
@@ -345,6 +380,7 @@ export function createBarRepository(
     const total = batchSize(batch);
     const columns = BAR_VALUE_FIELDS.map((field) => batch[field]);
     if (audit) await lockAuditChain(tx);
+    if (target === "minutes") await derivedDays.beforeInsert(tx);
     for (let from = 0; from < total; from += ROWS_PER_STATEMENT) {
       const count = Math.min(ROWS_PER_STATEMENT, total - from);
       const timestamps = new Array<number>(count);
@@ -365,6 +401,7 @@ export function createBarRepository(
       if (audit) await audit(tx, actor!, "bars.insert", symbol, { interval: "1d", rows: total, ...timeSpan(batch.timestamp) });
       return total;
     }
+    await derivedDays.afterInsert(tx, symbol, batch, total);
     // The session cache rebuilds a symbol whose market_data moved on without it.
     await tx`UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ${symbol}`;
     if (audit) await audit(tx, actor!, "bars.insert", symbol, { rows: total, ...timeSpan(batch.timestamp) });
@@ -448,6 +485,7 @@ export function createBarRepository(
           if (audit) await lockAuditChain(tx);
           await tx`UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ${symbol}`;
           const deleted = (await tx`DELETE FROM market_data WHERE symbol = ${symbol} AND timestamp BETWEEN ${start}::bigint AND ${end}::bigint`).count as number;
+          await derivedDays.afterDelete(tx, symbol);
           if (audit) await audit(tx, actor!, "bars.delete", symbol, { deleted, start, end });
           return deleted;
         }),
@@ -474,6 +512,11 @@ export function createBarRepository(
         from = rows[rows.length - 1]![0] + 1;
       }
       return counter.finish();
+    },
+
+    /** Builds the derived days of every symbol not built yet, one per transaction (src/postgres/derived-days.ts). */
+    buildDerivedDays(): Promise<number> {
+      return derivedDays.buildAll();
     },
 
     /**

@@ -19,6 +19,7 @@ import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
 import { READ_COMMITTED } from "./connection.ts";
 import { CHANGES_MIGRATION } from "./changes.ts";
 import { SUMMARY_MIGRATION } from "./summary.ts";
+import { DERIVED_DAYS_MIGRATION } from "./derived-days.ts";
 
 interface Migration {
   readonly version: number;
@@ -338,6 +339,9 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 11, description: "instruments and instrument_status", sql: INSTRUMENT_TABLES },
   { version: 12, description: "market_data_summary: count, first and last per symbol and series, kept by triggers", sql: SUMMARY_MIGRATION },
   { version: 13, description: "bar_changes: the change log watch() reads, written and notified by triggers", sql: CHANGES_MIGRATION },
+  // Constant time: tables and triggers only; each symbol's days are built at its first insertBars
+  // or by buildDerivedDays (src/postgres/derived-days.ts).
+  { version: 14, description: "market_data_days: daily aggregates derived from minute bars, kept on write", sql: DERIVED_DAYS_MIGRATION },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

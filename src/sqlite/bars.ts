@@ -52,6 +52,9 @@ import { PAGE_ROWS, prepareRangeSelect, prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
 import { prepareCountedInsert, SUMMARY_OVERVIEW_SQL } from "./summary.ts";
 import { prepareChangeLog } from "./changes.ts";
+import { createDerivedDays } from "./derived-days.ts";
+import { derivedBars, derivedReadable, planDerivedRead } from "../domain/derived-reads.ts";
+import { batchSize } from "../domain/batch.ts";
 
 /** Read at each call: a settings change takes effect on the next one. */
 export interface BarSettings {
@@ -106,6 +109,7 @@ interface Shape {
   barTimestamp: BarTimestamp;
   align: Align;
   source?: BarSource;
+  derived?: false;
 }
 
 /**
@@ -127,6 +131,7 @@ export function createBarRepository(
   const daily = prepareSeries<Bar>(conn, "market_data_daily", BAR_VALUE_FIELDS);
   const scaledMinutes = prepareScaledReads(conn, "market_data");
   const scaledDays = prepareScaledReads(conn, "market_data_daily");
+  const derivedDays = createDerivedDays(conn, series, () => ({ timezone: settings.timezone, barTimestamp: settings.barTimestamp }));
   const timestampPage = conn.prepare(
     "SELECT timestamp FROM market_data WHERE symbol = ? AND timestamp BETWEEN ? AND ? ORDER BY timestamp LIMIT ?",
   );
@@ -181,7 +186,7 @@ export function createBarRepository(
   function rows(symbol: string, query: BarQuery | undefined, whole: boolean): Iterable<Bar> {
     assertSymbol(symbol);
     const read = readQuery(query, settings, BAR_QUERY_KEYS);
-    const { interval, barTimestamp, align, fill, source } = readResampling(query, settings.barTimestamp);
+    const { interval, barTimestamp, align, fill, source, derived } = readResampling(query, settings.barTimestamp);
     const signal = readSignal(query);
     const adjustment = readAdjustment(query, settings);
     // A read whose caller already left is not started (a whole read is one statement: this is
@@ -190,14 +195,14 @@ export function createBarRepository(
     const filling = fillingOf(symbol, interval, align, fill, settings.calendarOf);
     if (adjustment) {
       const adjust = barAdjuster(factorsOf(symbol), adjustment, settings.timezone);
-      return adjustedRows(symbol, read, { interval, barTimestamp, align, source }, filling, adjust, whole, signal);
+      return adjustedRows(symbol, read, { interval, barTimestamp, align, source, ...(derived === false ? { derived } : {}) }, filling, adjust, whole, signal);
     }
     if (!filling) {
       // One prepared statement answers a plain read, in its order and limit.
       if (interval === undefined) return whole ? series.read(symbol, read) : series.iterate(symbol, read, signal);
       if (source === "stored") return whole ? daily.read(symbol, read) : daily.iterate(symbol, read, signal);
     }
-    return ascendingRows(symbol, read, { interval, barTimestamp, align, source }, filling, undefined, signal);
+    return ascendingRows(symbol, read, { interval, barTimestamp, align, source, ...(derived === false ? { derived } : {}) }, filling, undefined, signal);
   }
 
   /**
@@ -234,15 +239,35 @@ export function createBarRepository(
     return ascendingRows(symbol, read, how, filling, adjust, signal);
   }
 
+  /**
+   * `1d`, `1w` or `1M` from the derived days (src/sqlite/derived-days.ts), the buckets they
+   * cannot answer exactly resampled by `onTheFly`; undefined when the symbol's days are not built.
+   */
+  function derivedRead(
+    symbol: string,
+    range: ReadRange,
+    interval: Interval,
+    barTimestamp: BarTimestamp,
+    adjust: BarAdjuster | undefined,
+    onTheFly: (range: ReadRange) => Iterable<Bar>,
+  ): Iterable<Bar> | undefined {
+    const basis = { timezone: settings.timezone, barTimestamp };
+    conn.assertOpen();
+    const found = guard(() => derivedDays.read(symbol, range, basis));
+    if (!found) return undefined;
+    return derivedBars(planDerivedRead({ interval, range, basis, ...(adjust ? { adjust } : {}) }, found.days, found.dirty), onTheFly);
+  }
+
   /** The general read: ascending, resampled, merged, filled, then in the query's order and limit. */
   function ascendingRows(
     symbol: string,
     read: ReadQuery,
-    { interval, barTimestamp, align, source }: Shape,
+    shape: Shape,
     filling: Filling | undefined,
     adjust: BarAdjuster | undefined,
     signal: Cancellation | undefined,
   ): Iterable<Bar> {
+    const { interval, barTimestamp, align, source } = shape;
     const ascending = { ...read, limit: -1, order: "asc" as const };
     const stored = (reader: typeof series) => (adjust ? adjusted(reader.iterate(symbol, ascending, signal), adjust) : reader.iterate(symbol, ascending, signal));
     let asc: Iterable<Bar>;
@@ -250,9 +275,14 @@ export function createBarRepository(
     else if (source === "stored") asc = stored(daily);
     else {
       const how = resamplingOf(symbol, interval, barTimestamp, align, settings.calendarOf);
-      const resampled = adjust
-        ? resampleStored(stored(series), sessionResampler(how.calendar ?? null, interval, barTimestamp, settings.timezone))
-        : resample(symbol, read, how, signal);
+      const onTheFly = (range: ReadRange): Iterable<Bar> =>
+        adjust
+          ? resampleStored(
+              adjusted(series.iterate(symbol, { ...range, limit: -1, order: "asc" }, signal), adjust),
+              sessionResampler(how.calendar ?? null, interval, barTimestamp, settings.timezone),
+            )
+          : resample(symbol, range, how, signal);
+      const resampled = (derivedReadable(shape, how, settings.timezone) && derivedRead(symbol, read, interval, barTimestamp, adjust, onTheFly)) || onTheFly(read);
       asc = interval === "1d" && source === undefined ? mergeDaily(stored(daily), resampled) : resampled;
     }
     if (filling) {
@@ -286,6 +316,7 @@ export function createBarRepository(
         const written = countedInsert(symbol, span.start, span.end, () => writeBars(symbol, batch));
         // One change row for the batch, as the triggers it switched off would have written per row.
         appendChange(symbol, span.start, span.end);
+        derivedDays.afterInsert(symbol, batch, batchSize(batch));
         audit("bars.insert", symbol, { rows: written, ...span });
         return written;
       });
@@ -319,6 +350,7 @@ export function createBarRepository(
       return conn.writeTransaction(() => {
         bumpCacheVersion.run(symbol as never);
         const deleted = series.delete(symbol, read);
+        derivedDays.afterDelete(symbol);
         audit("bars.delete", symbol, { deleted, start: read.start, end: read.end });
         return deleted;
       });
@@ -349,6 +381,11 @@ export function createBarRepository(
       const rows = guard(() => mergeOverviews(overviewStatement.all("minutes" as never), overviewStatement.all("daily" as never)));
       if (!counts) return rows;
       return rows.map((row) => (settings.calendarOf?.(row.symbol) ? withCompletenessCounts(row, this.completeness(row.symbol)) : row));
+    },
+
+    /** Builds the derived days of every symbol not built yet, one per transaction (src/sqlite/derived-days.ts). */
+    buildDerivedDays(): number {
+      return derivedDays.buildAll();
     },
   };
 }

@@ -24,19 +24,31 @@
 import { SUMMARY_SERIES } from "../domain/overview.ts";
 import { CHANGE_LOG_KEEP, headPoller, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
 import { guard, type Connection } from "./connection.ts";
-import { KEY_MOVED, summaryAdd, summaryRemove } from "./summary.ts";
+import { KEY_MOVED, OTHER_WRITER, summaryAdd, summaryRemove } from "./summary.ts";
 
 const TRIM_EVERY = 1_024;
 const TRIM_STEP = 8_192;
 /** How often a waiting watch reads the head: a change is seen ~1 ms after commit on average. */
 const POLL_MS = 2;
 
-const SWITCHED_ON = "(SELECT counting FROM market_data_summary_writer) = 0";
 
 function logRow(series: string, row: "NEW" | "OLD", kind: "upsert" | "delete"): string {
   return `
   INSERT INTO bar_changes (symbol, series, first_timestamp, last_timestamp, kind)
   VALUES (${row}.symbol, '${series}', ${row}.timestamp, ${row}.timestamp, '${kind}');`;
+}
+
+/**
+ * The one insert trigger of `table` for every writer but insertBars: the summary's count of a new
+ * key, the change log's row, and `also` (our constant SQL: a later feature that must see other
+ * writers' inserts adds its statement here, as derived days do, instead of a second trigger,
+ * which would cost insertBars a trigger subprogram per row even with its WHEN false).
+ */
+export function insertTrigger(table: string, series: string, also = ""): string {
+  return `CREATE TRIGGER ${table}_summary_insert BEFORE INSERT ON ${table}
+WHEN ${OTHER_WRITER} AND NEW.symbol IS NOT NULL AND NEW.timestamp IS NOT NULL
+BEGIN${summaryAdd(series, "NEW", table)}${logRow(series, "NEW", "upsert")}${also}
+END;`;
 }
 
 /** One series' triggers: the summary's three, each logging too, and the price-update logger. */
@@ -45,10 +57,7 @@ function changeTriggers(table: string, series: string): string {
 DROP TRIGGER ${table}_summary_insert;
 DROP TRIGGER ${table}_summary_delete;
 DROP TRIGGER ${table}_summary_move;
-CREATE TRIGGER ${table}_summary_insert BEFORE INSERT ON ${table}
-WHEN ${SWITCHED_ON} AND NEW.symbol IS NOT NULL AND NEW.timestamp IS NOT NULL
-BEGIN${summaryAdd(series, "NEW", table)}${logRow(series, "NEW", "upsert")}
-END;
+${insertTrigger(table, series)}
 CREATE TRIGGER ${table}_summary_delete AFTER DELETE ON ${table}
 BEGIN${summaryRemove(table, series, "OLD")}${logRow(series, "OLD", "delete")}
 END;
@@ -57,7 +66,7 @@ WHEN ${KEY_MOVED}
 BEGIN${summaryRemove(table, series, "OLD")}${summaryAdd(series, "NEW")}${logRow(series, "OLD", "delete")}${logRow(series, "NEW", "upsert")}
 END;
 CREATE TRIGGER ${table}_changes_update AFTER UPDATE OF open, high, low, close, volume, amount ON ${table}
-WHEN ${SWITCHED_ON} AND NOT (${KEY_MOVED})
+WHEN ${OTHER_WRITER} AND NOT (${KEY_MOVED})
 BEGIN${logRow(series, "NEW", "upsert")}
 END;
 `;

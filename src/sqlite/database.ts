@@ -238,6 +238,15 @@ export class Database {
     return this.#open().overview(options);
   }
 
+  /**
+   * Builds the derived days (the daily aggregates `1d`, `1w` and `1M` reads take) of every symbol
+   * not built yet, one symbol per transaction: after the migration that added them, a symbol is
+   * otherwise built at its first insertBars. Returns the symbols built.
+   */
+  buildDerivedDays(): number {
+    return this.#open().buildDerivedDays();
+  }
+
   /** Which of a symbol's one-minute bars its calendar's sessions call for, and which are missing. */
   completeness(symbol: string, query?: CompletenessQuery): Completeness {
     return this.#open().completeness(this.#key(symbol), query);

@@ -11,6 +11,7 @@ import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
 import { INSTRUMENT_TABLES } from "./instruments.ts";
 import { CHANGES_MIGRATION } from "./changes.ts";
 import { SUMMARY_MIGRATION } from "./summary.ts";
+import { DERIVED_DAYS_MIGRATION } from "./derived-days.ts";
 
 interface Migration {
   readonly version: number;
@@ -308,6 +309,15 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "bar_changes: the change log watch() reads, written by insertBars and the summary's triggers",
     up(conn) {
       conn.sqlite.exec(CHANGES_MIGRATION);
+    },
+  },
+  {
+    version: 13,
+    // Constant time: the tables and triggers only; each symbol's days are built from its minutes
+    // at its first insertBars or by buildDerivedDays (src/sqlite/derived-days.ts).
+    description: "market_data_days: daily aggregates derived from minute bars, kept on write",
+    up(conn) {
+      conn.sqlite.exec(DERIVED_DAYS_MIGRATION);
     },
   },
 ];

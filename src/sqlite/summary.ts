@@ -81,6 +81,9 @@ export function summaryRemove(table: string, series: string, row: "OLD"): string
   WHERE ${key} = ${row}.symbol;`;
 }
 
+/** True in a trigger for every writer but tradelite's insertBars (which counts, logs and derives its batch itself). */
+export const OTHER_WRITER = "(SELECT counting FROM market_data_summary_writer) = 0";
+
 /** An update trigger's WHEN for an update that moves a bar's key. */
 export const KEY_MOVED = "OLD.symbol IS NOT NEW.symbol OR OLD.timestamp IS NOT NEW.timestamp";
 

@@ -11,6 +11,7 @@ import path from "node:path";
 import { dailyDifferences, openDatabase, toEpochMs, ValidationError, type Bar, type BarInput, type Database } from "../../src/mod.ts";
 import { SCHEMA_VERSION } from "../../src/sqlite/migrations.ts";
 import { readTdxBars, TDX_INDEX_1MIN, type TdxBar } from "../support/real-data-tdx.ts";
+import { dropDerivedDays } from "../support/derived-days-schema.ts";
 import { readTushareDaily } from "../support/real-data-tushare.ts";
 import { dropChangeLog } from "../support/watch.ts";
 
@@ -129,6 +130,7 @@ describe("a real daily file beside real minutes", () => {
 
 /** Removes migration 11's summary table and triggers, leaving a file as migration 8 left it. */
 function dropSummary(raw: SqliteDatabase): void {
+  dropDerivedDays(raw, false);
   const triggers = raw.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'market_data%summary%'").all() as { name: string }[];
   for (const { name } of triggers) raw.run(`DROP TRIGGER "${name}"`);
   raw.run("DROP TABLE market_data_summary");
@@ -159,7 +161,7 @@ describe("migration 8 on a file written before it", () => {
 
     db = open("old.db");
     expect(db.schemaVersion).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(12);
+    expect(SCHEMA_VERSION).toBe(13);
     expect(db.getBars("000001.SH")).toEqual(before.bars);
     expect(db.audit.query()).toEqual(before.audit);
     expect(db.audit.verify()).toEqual({ ok: true, checked: before.audit.length });

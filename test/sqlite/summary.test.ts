@@ -15,6 +15,7 @@ import { mergeOverviews } from "../../src/domain/daily.ts";
 import { randomBars } from "../support/bars.ts";
 import { runPython } from "../support/interop-python.ts";
 import { dropChangeLog } from "../support/watch.ts";
+import { dropDerivedDays } from "../support/derived-days-schema.ts";
 
 const MINUTE = 60_000;
 const T0 = Date.UTC(2024, 0, 15, 1, 31);
@@ -119,6 +120,7 @@ test("overview() equals the GROUP BY recount on generated data, and restamps and
 test("migration 11 fills the summary from the bars a file already holds", () => {
   seeded().close();
   const raw = new SqliteDatabase(file);
+  dropDerivedDays(raw);
   const triggers = raw.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'market_data%summary%'").all() as { name: string }[];
   expect(triggers.length).toBe(8);
   for (const { name } of triggers) raw.run(`DROP TRIGGER "${name}"`);
@@ -130,7 +132,7 @@ test("migration 11 fills the summary from the bars a file already holds", () => 
   raw.run("INSERT INTO market_data (symbol, timestamp, close) VALUES ('510300.SH', ?, 1)", [T0]);
   raw.close();
   const db = openDatabase({ path: file });
-  expect(db.schemaVersion).toBe(12);
+  expect(db.schemaVersion).toBe(13);
   expect(db.overview()).toEqual(recount(file));
   expect(db.overview().map((row) => row.symbol)).toEqual(["000001.SZ", "510300.SH", "600519.SH"]);
   db.close();

@@ -12,6 +12,7 @@ import { crossSectionConformance } from "./conformance-cross-section.ts";
 import { adjustmentConformance } from "./conformance-adjustments.ts";
 import { instrumentConformance } from "./conformance-instruments.ts";
 import { summaryConformance } from "./conformance-summary.ts";
+import { derivedDaysConformance } from "./conformance-derived.ts";
 
 export interface StoreFactoryOptions {
   timezone?: string;
@@ -62,6 +63,7 @@ export function storeConformance(name: string, openStore: StoreFactory, reopen?:
     adjustmentConformance(fresh);
     instrumentConformance(fresh);
     summaryConformance(fresh);
+    derivedDaysConformance(fresh);
 
     test("the store names its timezone and bar stamping, as opened (a view keeps them)", async () => {
       const plain = await fresh();
