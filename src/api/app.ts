@@ -20,6 +20,7 @@ import { barRoutes } from "./bars.ts";
 import { calendarRoutes } from "./calendars.ts";
 import { crossSectionRoutes } from "./cross-section.ts";
 import { instrumentRoutes } from "./instruments.ts";
+import { liveRoutes, type LiveOptions } from "./live.ts";
 import { accessRecorder, routePattern, type AccessLogger } from "./access-log.ts";
 import { bodyLimit, strictJsonBody } from "./body.ts";
 import { cacheRoutes } from "./cache.ts";
@@ -68,6 +69,8 @@ export interface ApiOptions {
    * Default true; false answers 501 there and times nothing.
    */
   metrics?: boolean;
+  /** /v1/stream's bounds (src/api/live.ts): how long a stalled consumer is kept, the heartbeat. */
+  live?: LiveOptions;
 }
 
 /** Routes open without a token: liveness and readiness say nothing about the data. */
@@ -158,6 +161,7 @@ export function createApp(store: Store, options: ApiOptions = {}): OpenAPIHono<A
   auditRoutes(app);
   preferenceRoutes(app);
   metricRoutes(app);
+  liveRoutes(app, options.corsOrigins ?? [], options.live);
   prometheusRoutes(app, metrics);
   let backupDir: Promise<string | null> | undefined;
   maintenanceRoutes(app, options.backupLimits ?? DEFAULT_BACKUP_LIMITS, () => {

@@ -7,6 +7,7 @@
 import type { Server } from "bun";
 import type { Store } from "../domain/store.ts";
 import { createApp, type ApiOptions } from "./app.ts";
+import { liveWebSocket } from "./live.ts";
 
 export interface ServerOptions extends ApiOptions {
   /** Default 127.0.0.1. */
@@ -37,6 +38,8 @@ export function startServer(store: Store, options: ServerOptions = {}): RunningS
     hostname: bare,
     port,
     fetch: app.fetch,
+    // /v1/stream/ws's sockets (src/api/live.ts).
+    websocket: liveWebSocket,
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     // Streamed exports can idle while the client reads slowly; Bun's default (10 s) would cut them.
     idleTimeout: 120,

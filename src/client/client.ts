@@ -31,7 +31,7 @@ import type { CalendarData, CalendarDay, CalendarSummary } from "../domain/calen
 import { calendarAsText, calendarOfText, type CalendarText } from "../domain/calendar-text.ts";
 import type { SeriesOptions } from "../domain/daily.ts";
 import type { CrossSection, CrossSectionQuery } from "../domain/cross-section.ts";
-import { NotFoundError, StorageError } from "../domain/errors.ts";
+import { NotFoundError, StorageError, TradeliteError } from "../domain/errors.ts";
 import { formatSessions } from "../domain/calendar.ts";
 import type { CheckpointMode, CheckpointResult, IntegrityResult, MaintenanceStats } from "../domain/maintenance.ts";
 import type { Instrument, InstrumentInput, InstrumentQuery, InstrumentStatusRow } from "../domain/instrument.ts";
@@ -44,6 +44,7 @@ import type { AuditQuery, CompletenessQuery, OverviewOptions, SymbolOverview } f
 import type { TimestampInput } from "../domain/time.ts";
 import { errorOfResponse } from "./errors.ts";
 import { linesOf } from "./lines.ts";
+import { openSocket, resumingWatch, serverSentMessages, socketMessages, type ClientWatchOptions } from "./watch.ts";
 
 export type { Health, Info, Ready };
 
@@ -54,6 +55,8 @@ export interface ClientOptions {
   token?: string;
   /** Default globalThis.fetch; a test or a proxy may pass its own. */
   fetch?: (request: Request) => Promise<Response>;
+  /** Opens watch()'s WebSockets; default Bun's WebSocket (with the token in its headers). */
+  webSocket?: (url: string, headers: Record<string, string>) => WebSocket;
 }
 
 /** What the artifact routes take: over HTTP the server never reads the file, so sha256 and size are given. */
@@ -94,11 +97,16 @@ export function createClient(options: ClientOptions) {
   const send = options.fetch ?? ((request: Request) => fetch(request));
   const headers: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {};
 
+  /** The URL of a route with a query. The base may carry a path (a server behind a proxy at /tradelite): the route goes under it. */
+  const routeUrl = (path: string, query: Query = {}) => {
+    const url = new URL(base.pathname.replace(/\/$/, "") + path, base);
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, queryValue(value));
+    return url;
+  };
+
   /** Sends one request; an answer that is not a success is thrown as the library's error. */
   async function request(method: string, path: string, call: Call = {}): Promise<Response> {
-    // The base may carry a path (a server behind a proxy at /tradelite): the route goes under it.
-    const url = new URL(base.pathname.replace(/\/$/, "") + path, base);
-    for (const [key, value] of Object.entries(call.query ?? {})) if (value !== undefined) url.searchParams.set(key, queryValue(value));
+    const url = routeUrl(path, call.query);
     const csv = typeof call.body === "string";
     // A POST without a body says application/json too: the server refuses a body-less POST
     // without it, as a request a web page could have sent unasked (src/api/security.ts).
@@ -126,6 +134,23 @@ export function createClient(options: ClientOptions) {
     return response.body ?? new Response("").body!;
   }
 
+  const openWebSocket = options.webSocket ?? ((url: string, headers: Record<string, string>) => new WebSocket(url, { headers } as never));
+  const streamOver = {
+    sse: async (query: Record<string, string>, signal: AbortSignal) => {
+      const response = await request("GET", "/v1/stream", { query, signal });
+      return serverSentMessages(response.body!);
+    },
+    websocket: async (query: Record<string, string>, signal: AbortSignal) => {
+      const url = routeUrl("/v1/stream/ws", query);
+      url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+      // A refused upgrade says nothing; the same request without it gets the API's error.
+      const failed = () => new StorageError("CONNECTION", `cannot open a WebSocket to the tradelite API at ${base.origin}`);
+      const refused = () =>
+        request("GET", "/v1/stream/ws", { query, signal }).then(failed, (error: Error) => (error instanceof TradeliteError && error.code !== "UPGRADE_REQUIRED" ? error : failed()));
+      return socketMessages(await openSocket(openWebSocket(url.href, headers), refused), signal);
+    },
+  };
+
   return {
     url: base.href.replace(/\/$/, ""),
     /** Liveness: no token, and the server answers it without touching the store. */
@@ -152,6 +177,12 @@ export function createClient(options: ClientOptions) {
         throw new StorageError("CONNECTION", "the bar stream was cut before its end", { cause: error });
       }
     },
+    /**
+     * Bars as they are stored, by any writer, as store.watch() gives them: over Server-Sent
+     * Events (default) or a WebSocket (`transport: "websocket"`), resuming from the last event's
+     * cursor by itself when the connection is cut (src/client/watch.ts).
+     */
+    watch: (watchOptions: ClientWatchOptions = {}) => resumingWatch(streamOver[watchOptions.transport ?? "sse"], watchOptions),
     /** A bar export's body, untouched: pipe it to a file (`Bun.write(path, new Response(stream))`). */
     exportBars,
     latestBar: (symbol: string) => orNull(json<Bar>("GET", `/v1/bars/${segment(symbol)}/latest`)),

@@ -7,6 +7,7 @@ export { startServer, type ServerOptions, type RunningServer } from "../api/serv
 export { LOCAL_ACTOR, type ApiToken } from "../api/security.ts";
 export { accessLog, writeAccessEntry, flushAccessLog, AUTH_SUMMARY_MS, ACCESS_LOG_FLUSH_MS, type AccessEntry, type AccessLogger } from "../api/access-log.ts";
 export type { ErrorBody } from "../api/errors.ts";
+export { liveWebSocket, STREAM_BUFFER_BYTES, STREAM_STALL_MS, HEARTBEAT_MS, type LiveOptions, type LiveSocketData } from "../api/live.ts";
 export {
   resolveServerSettings,
   isLoopbackHost,

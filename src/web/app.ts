@@ -463,6 +463,7 @@ async function loadBars(reset: boolean): Promise<void> {
     if (view !== null) chart.timeScale().setVisibleLogicalRange({ from: view.from + older.length, to: view.to + older.length });
     else if (count > 0) chart.timeScale().setVisibleLogicalRange({ from: Math.max(-0.5, count - VISIBLE_BARS), to: count + 2 });
     chartElement.dataset.more = chartState.more ? "yes" : "no";
+    if (reset) followChart();
     failed = false;
   } finally {
     if (generation === chartState.generation) {
@@ -706,6 +707,115 @@ async function loadHealth(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Live: bars as they are stored, by any writer (GET /v1/stream)
+
+/** A watch of the stream and how it is going: the chart's and the overview's. */
+interface Follow {
+  stop: AbortController;
+}
+let chartFollow: Follow | null = null;
+let overviewFollow: Follow | null = null;
+let overviewRefresh: ReturnType<typeof setTimeout> | undefined;
+/** The overview is read again at most this often while bars arrive (it is one row per symbol). */
+const OVERVIEW_REFRESH_MS = 1_000;
+
+/**
+ * Follows /v1/stream at `path`, calling `onBar` for each bar event. fetch, not EventSource: an
+ * EventSource cannot send the token. A cut stream (or the server's `dropped`) resumes from the
+ * last event's id after a pause; a refusal (4xx) ends it and is shown.
+ */
+function follow(path: string, onBar: (event: LiveEvent) => void): Follow {
+  const stop = new AbortController();
+  void run("live", async () => {
+    let lastId: string | null = null;
+    let pause = 500;
+    while (!stop.signal.aborted) {
+      try {
+        const response = await api(path, { signal: stop.signal, headers: lastId === null ? {} : { "Last-Event-ID": lastId } });
+        if (!response.ok) throw Object.assign(await failure(response), { refused: true });
+        const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+        let text = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          text += value;
+          for (let end = text.indexOf("\n\n"); end >= 0; end = text.indexOf("\n\n")) {
+            const fields = text.slice(0, end).split("\n");
+            text = text.slice(end + 2);
+            const field = (name: string) => fields.find((line) => line.startsWith(`${name}: `))?.slice(name.length + 2);
+            const id = field("id");
+            if (id !== undefined) lastId = id;
+            const data = field("data");
+            if (field("event") === "bar" && data !== undefined) onBar(JSON.parse(data) as LiveEvent);
+            if (field("event") === "dropped" && data !== undefined) lastId = (JSON.parse(data) as { cursor: string }).cursor;
+          }
+          pause = 500;
+        }
+      } catch (error) {
+        if (stop.signal.aborted) return;
+        if ((error as { refused?: boolean }).refused) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      pause = Math.min(pause * 2, 5_000);
+    }
+  });
+  return { stop };
+}
+
+interface LiveEvent {
+  cursor: string;
+  symbol: string;
+  bar: Bar;
+  final: boolean;
+}
+
+/** Follows the symbol on the chart, as it is drawn (interval, adjustment, alignment), when its range is open-ended. */
+function followChart(): void {
+  chartFollow?.stop.abort();
+  chartFollow = null;
+  const symbol = chartState.symbol;
+  chartElement.dataset.live = "off";
+  if (symbol === null || chartState.end !== null) return;
+  const query = new URLSearchParams({ symbols: symbol });
+  if (chartState.interval !== "1m") query.set("interval", chartState.interval);
+  if (chartState.calendar !== null && chartState.interval !== "1m") query.set("align", "session");
+  if (chartState.adjust !== "none") query.set("adjust", chartState.adjust);
+  const generation = chartState.generation;
+  chartFollow = follow(`/v1/stream?${query}`, (event) => {
+    if (generation === chartState.generation) mergeBar(event.bar);
+  });
+  chartElement.dataset.live = "on";
+}
+
+let drawScheduled = false;
+
+/** A bar from the stream: a new one at the end, or one the chart holds, replaced (a bucket forming). */
+function mergeBar(bar: Bar): void {
+  const bars = chartState.bars;
+  let at = bars.length;
+  while (at > 0 && bars[at - 1]!.timestamp >= bar.timestamp) at--;
+  if (bars[at]?.timestamp === bar.timestamp) bars[at] = bar;
+  else if (at > 0 || !chartState.more) bars.splice(at, 0, bar);
+  else return; // older than every bar loaded, with older pages still to load: they will hold it
+  if (drawScheduled) return;
+  drawScheduled = true;
+  requestAnimationFrame(() => {
+    drawScheduled = false;
+    draw();
+  });
+}
+
+/** Every symbol's bars as they arrive: the overview's counts and ranges are read again, at most once a second. */
+function followOverview(): void {
+  overviewFollow ??= follow("/v1/stream", () => {
+    overviewRefresh ??= setTimeout(() => {
+      overviewRefresh = undefined;
+      void run("page", loadOverview);
+    }, OVERVIEW_REFRESH_MS);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // CSV import, with upload progress (XMLHttpRequest: fetch reports no upload progress)
 
 /** How the server read an uploaded file (the answer's `file`). */
@@ -801,7 +911,7 @@ const failures = new Map<string, string>();
  * of leaving it unhandled. A later success of the same part clears its failure; another part's
  * success does not (the chart loading fine says nothing about the health panel).
  */
-async function run(area: "page" | "chart" | "completeness" | "health" | "import", work: () => Promise<void>): Promise<void> {
+async function run(area: "page" | "chart" | "completeness" | "health" | "import" | "live", work: () => Promise<void>): Promise<void> {
   try {
     await work();
     failures.delete(area);
@@ -865,6 +975,7 @@ async function start(): Promise<void> {
   await loadOverview();
   const first = [...rows].sort(compareRows).find((row) => row.count !== null);
   if (first) await run("chart", () => selectSymbol(first.symbol));
+  followOverview();
   document.body.dataset.state = "ready";
 }
 

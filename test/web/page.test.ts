@@ -651,6 +651,48 @@ describe.skipIf(!canRun)("the data browser on a server with a token", () => {
   });
 });
 
+describe.skipIf(!canRun)("the data browser, live", () => {
+  test("bars stored while the page is open appear on the chart and in the overview's counts without a reload", async () => {
+    const symbol = "688981.SH";
+    const T = Date.parse("2024-03-01T01:31:00Z");
+    const bars = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => {
+        const close = 40 + (from + i) / 10;
+        return { timestamp: T + (from + i) * 60_000, open: close - 0.1, high: close + 0.2, low: close - 0.2, close, volume: 1_000 + from + i, amount: (1_000 + from + i) * close };
+      });
+    const post = async (rows: unknown[]) => {
+      const response = await fetch(`${server.url}/v1/bars/${symbol}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(rows) });
+      expect(response.status).toBe(200);
+    };
+    const opened = await open();
+    await ready(opened);
+    // A symbol that did not exist when the page loaded shows up in the overview.
+    await post(bars(0, 10));
+    const row = opened.page.locator(`#overview tbody tr[data-symbol="${symbol}"]`);
+    await row.waitFor({ timeout: 20_000 });
+    await row.click();
+    expect(await chartSettled(opened, symbol, "1m", "no")).toBe(10);
+    await opened.page.locator("#chart[data-live=on]").waitFor();
+    // Two more minutes and a correction of the last one already drawn.
+    const corrected = { ...bars(9, 1)[0]!, close: 99, high: 99.5 };
+    await post([...bars(10, 2), corrected]);
+    await opened.page.locator("#chart[data-candles='12']").waitFor({ timeout: 20_000 });
+    const stored = await api<{ timestamp: number; close: number | null; volume: number | null }[]>(`/v1/bars/${symbol}`);
+    await opened.page.waitForFunction((digest) => document.querySelector("#chart")?.getAttribute("data-digest") === digest, digestOf(stored), { timeout: 20_000 });
+    await opened.page.locator(`#overview tbody tr[data-symbol="${symbol}"] td[data-key=count][data-value="12"]`).waitFor({ timeout: 20_000 });
+    // At 5m the forming bucket is updated in place.
+    await opened.page.locator('#intervals button[data-interval="5m"]').click();
+    const before = await chartSettled(opened, symbol, "5m", "no");
+    await opened.page.locator("#chart[data-live=on]").waitFor();
+    await post(bars(12, 1));
+    const fiveMinute = await api<{ timestamp: number; close: number | null; volume: number | null }[]>(`/v1/bars/${symbol}?interval=5m`);
+    await opened.page.waitForFunction((digest) => document.querySelector("#chart")?.getAttribute("data-digest") === digest, digestOf(fiveMinute), { timeout: 20_000 });
+    expect(Number(await opened.page.locator("#chart").getAttribute("data-candles"))).toBe(fiveMinute.length);
+    expect(fiveMinute.length).toBeGreaterThanOrEqual(before);
+    expect(opened.problems).toEqual([]);
+  });
+});
+
 describe("the page's files (no browser)", () => {
   test("GET / needs no token, carries a CSP that allows only this origin, and answers a foreign Host with 403", async () => {
     const store = await openStore({ backend: "sqlite", path: dir.file("files.db") });
