@@ -35,6 +35,7 @@ export type {
   MaintenanceStore,
   AdjustmentStore,
 } from "./domain/store.ts";
+export type { BarEvent, BarWatch, WatchOptions } from "./domain/watch.ts";
 export { adjustBars, ADJUST_MODES, type AdjustMode, type AdjustOptions } from "./domain/adjusted-bars.ts";
 export { factorAt, validateFactors, type AdjustmentFactor } from "./domain/adjustment.ts";
 export { factorsFromActions, type CorporateAction } from "./domain/corporate-action.ts";

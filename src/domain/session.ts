@@ -28,7 +28,7 @@ import type { ZoneReading } from "./time.ts";
 import { DAY_MS, HOUR_MS, MINUTE_MS, startOfLocalDay } from "./time.ts";
 
 /** The length of each intraday interval's bucket. */
-const INTRADAY_MS: Partial<Record<Interval, number>> = {
+export const INTRADAY_MS: Partial<Record<Interval, number>> = {
   "1m": MINUTE_MS,
   "5m": 5 * MINUTE_MS,
   "15m": 15 * MINUTE_MS,

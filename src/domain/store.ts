@@ -20,6 +20,7 @@ import type { CrossSection, CrossSectionQuery } from "./cross-section.ts";
 import type { AdjustmentFactor } from "./adjustment.ts";
 import type { CorporateAction } from "./corporate-action.ts";
 import type { AdjustmentFactorRow, InsertActionsOptions, StoredCorporateAction } from "./adjustment-writes.ts";
+import type { BarWatch, WatchOptions } from "./watch.ts";
 import type { Instrument, InstrumentInput, InstrumentQuery, InstrumentStatusRow } from "./instrument.ts";
 
 /** One stored series of a symbol: its bar count and the epoch ms of its first and last bar. */
@@ -239,6 +240,14 @@ export interface Store {
   completeness(symbol: string, query?: CompletenessQuery): Promise<Completeness>;
   insertQuotes(symbol: string, quotes: readonly QuoteInput[] | QuoteColumns): Promise<number>;
   getQuotes(symbol: string, query?: RangeQuery): Promise<Quote[]>;
+  /**
+   * Bars as they are stored, by this store or any other writer of the same database, as an
+   * async iterator of events (src/domain/watch.ts): each new or changed bar once, per change in
+   * timestamp order; with `interval`, each resampled bar as it forms and once more when final.
+   * `since` (an event's cursor) replays what was stored after it first, then goes live.
+   * Options are checked when it is called; `since` when it starts (`ready`).
+   */
+  watch(options?: WatchOptions): BarWatch;
   readonly metrics: MetricStore;
   readonly prefs: PreferenceStore;
   readonly audit: AuditStore;

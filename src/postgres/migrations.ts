@@ -17,6 +17,7 @@ import { shippedCalendar, SHIPPED_CALENDARS } from "../domain/calendars/index.ts
 import { INSTRUMENT_TABLES } from "./instruments.ts";
 import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
 import { READ_COMMITTED } from "./connection.ts";
+import { CHANGES_MIGRATION } from "./changes.ts";
 import { SUMMARY_MIGRATION } from "./summary.ts";
 
 interface Migration {
@@ -336,6 +337,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, description: "adjustment_factors and corporate_actions: adjusted prices computed on read", sql: V10_ADJUSTMENTS },
   { version: 11, description: "instruments and instrument_status", sql: INSTRUMENT_TABLES },
   { version: 12, description: "market_data_summary: count, first and last per symbol and series, kept by triggers", sql: SUMMARY_MIGRATION },
+  { version: 13, description: "bar_changes: the change log watch() reads, written and notified by triggers", sql: CHANGES_MIGRATION },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

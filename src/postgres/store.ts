@@ -11,6 +11,8 @@ import { checkActor } from "../domain/audit.ts";
 import { normalizeSymbol } from "../domain/instrument-symbol.ts";
 import { ValidationError } from "../domain/errors.ts";
 import { actorViews, closedError, whenOpen } from "../domain/store-view.ts";
+import { watchBars } from "../domain/watch.ts";
+import { createChangeFeed } from "./changes.ts";
 import { CALENDAR_NAME } from "../domain/calendar.ts";
 import { BAR_TIMESTAMPS, type BarQuery, type BarTimestamp } from "../domain/query.ts";
 import { readInitialSettings } from "../config.ts";
@@ -130,6 +132,7 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
     prefs: createPreferenceRepository(pool, audit.record),
     artifacts: createArtifactRepository(pool, audit.record),
     maintenance: createMaintenance(pool, recordRun),
+    changes: createChangeFeed(pool),
   };
   const state = { closed: false };
   return view(parts, audit, pool, state, live, undefined);
@@ -158,6 +161,7 @@ type Parts = {
   artifacts: ReturnType<typeof createArtifactRepository>;
   maintenance: ReturnType<typeof createMaintenance>;
   settings: ReturnType<typeof createSettingsRepository>;
+  changes: ReturnType<typeof createChangeFeed>;
 };
 
 function view(
@@ -287,9 +291,11 @@ function view(
     },
     // What `new SessionCache({ store })` runs on (src/cache/session-cache.ts); not part of Store.
     [CACHE_BACKEND]: () => createCacheBackend({ pool, bars: bars, audit: audit.record, settings, actor, closed: () => state.closed }),
+    watch: (options) => watchBars(store, parts.changes, options),
     async close() {
       if (state.closed) return;
       state.closed = true;
+      await parts.changes.close();
       await pool.close();
     },
   };

@@ -30,7 +30,7 @@ CREATE TABLE market_data_summary (
 `;
 
 /** Where a trigger's touched rows come from: transition tables, or the row's NEW and OLD. */
-interface RowsSource {
+export interface RowsSource {
   readonly added: string;
   readonly removed: string;
   /** For UPDATE: true when no key moved (an upsert's DO UPDATE), so there is nothing to do. */
@@ -38,14 +38,14 @@ interface RowsSource {
   readonly level: string;
 }
 
-const STATEMENT_LEVEL: RowsSource = {
+export const STATEMENT_LEVEL: RowsSource = {
   added: "SELECT symbol, timestamp FROM new_rows",
   removed: "SELECT symbol, timestamp FROM old_rows",
   unmoved: "NOT EXISTS (SELECT symbol, timestamp FROM new_rows EXCEPT ALL SELECT symbol, timestamp FROM old_rows)",
   level: "STATEMENT",
 };
 
-const ROW_LEVEL: RowsSource = {
+export const ROW_LEVEL: RowsSource = {
   added: "SELECT NEW.symbol, NEW.timestamp",
   removed: "SELECT OLD.symbol, OLD.timestamp",
   unmoved: "NEW.symbol = OLD.symbol AND NEW.timestamp = OLD.timestamp",
@@ -120,6 +120,18 @@ export const SUMMARY_MIGRATION =
   SUMMARY_TABLE +
   SUMMARY_SERIES.map(
     ({ series, table }) => `
+${triggersAtLevel(table, (source) => summaryTriggers(table, series, source))}
+INSERT INTO market_data_summary (series, symbol, count, first_timestamp, last_timestamp)
+SELECT '${series}', symbol, count(*), min(timestamp), max(timestamp) FROM ${table} GROUP BY symbol;
+`,
+  ).join("");
+
+/**
+ * A DO block creating `table`'s triggers: statement-level, or row-level where the table is a
+ * TimescaleDB hypertable (which refuses transition tables).
+ */
+export function triggersAtLevel(table: string, triggers: (source: RowsSource) => string): string {
+  return `
 DO $do$
 DECLARE
     hypertable boolean := false;
@@ -129,16 +141,13 @@ BEGIN
         EXECUTE 'SELECT EXISTS (SELECT 1 FROM _timescaledb_catalog.hypertable WHERE table_name = $1)' INTO hypertable USING '${table}';
     END IF;
     IF hypertable THEN
-        EXECUTE ${dollarQuote(summaryTriggers(table, series, ROW_LEVEL))};
+        EXECUTE ${dollarQuote(triggers(ROW_LEVEL))};
     ELSE
-        EXECUTE ${dollarQuote(summaryTriggers(table, series, STATEMENT_LEVEL))};
+        EXECUTE ${dollarQuote(triggers(STATEMENT_LEVEL))};
     END IF;
 END
-$do$;
-INSERT INTO market_data_summary (series, symbol, count, first_timestamp, last_timestamp)
-SELECT '${series}', symbol, count(*), min(timestamp), max(timestamp) FROM ${table} GROUP BY symbol;
-`,
-  ).join("");
+$do$;`;
+}
 
 /**
  * Both series' trigger functions and triggers at one level, for a test to put the row-level ones

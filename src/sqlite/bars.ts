@@ -51,6 +51,7 @@ import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS, prepareRangeSelect, prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
 import { prepareCountedInsert, SUMMARY_OVERVIEW_SQL } from "./summary.ts";
+import { prepareChangeLog } from "./changes.ts";
 
 /** Read at each call: a settings change takes effect on the next one. */
 export interface BarSettings {
@@ -121,6 +122,7 @@ export function createBarRepository(
   const resampleStatement = conn.prepare<BucketRow>(RESAMPLE_SQL);
   const overviewStatement = conn.prepare<{ symbol: string } & SeriesOverview>(SUMMARY_OVERVIEW_SQL);
   const countedInsert = prepareCountedInsert(conn);
+  const appendChange = prepareChangeLog(conn);
   const writeDaily = prepareUpsert(conn, "market_data_daily", BAR_VALUE_FIELDS);
   const daily = prepareSeries<Bar>(conn, "market_data_daily", BAR_VALUE_FIELDS);
   const scaledMinutes = prepareScaledReads(conn, "market_data");
@@ -282,6 +284,8 @@ export function createBarRepository(
         bumpCacheVersion.run(symbol as never);
         // The hot path counts its batch for market_data_summary itself (src/sqlite/summary.ts says why).
         const written = countedInsert(symbol, span.start, span.end, () => writeBars(symbol, batch));
+        // One change row for the batch, as the triggers it switched off would have written per row.
+        appendChange(symbol, span.start, span.end);
         audit("bars.insert", symbol, { rows: written, ...span });
         return written;
       });

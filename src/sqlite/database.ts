@@ -26,6 +26,9 @@ import { createMetricRepository, type MetricRepository } from "./metrics.ts";
 import { createPreferenceRepository, type PreferenceRepository } from "./prefs.ts";
 import { openConnection, type Connection, type ConnectionSettings } from "./connection.ts";
 import { migrate } from "./migrations.ts";
+import { createChangeFeed, createChangeLogReader, type ChangeLogReader } from "./changes.ts";
+import { createSqliteStore } from "./store.ts";
+import { watchBars, type BarWatch, type ChangeFeed, type WatchOptions } from "../domain/watch.ts";
 import { createInstrumentRepository, type InstrumentRepository } from "./instruments.ts";
 import { createQuoteRepository } from "./quotes.ts";
 import { createSettingsRepository, type LiveSettings, type SettingsRepository } from "./settings.ts";
@@ -51,6 +54,8 @@ export class Database {
   readonly #settings: SettingsRepository;
   /** The stored settings, read by every repository at each call (updateSettings changes them). */
   readonly #live: LiveSettings;
+  #changeFeed: ChangeFeed | undefined;
+  #changeLog: ChangeLogReader | undefined;
 
   /** Same as openDatabase(options): options are checked and defaults filled in here. */
   constructor(given?: DatabaseOptions) {
@@ -184,6 +189,26 @@ export class Database {
 
   iterateBars(symbol: string, query?: BarQuery): Generator<Bar> {
     return this.#open().iterate(this.#key(symbol), query);
+  }
+
+  /**
+   * Bars as they are stored, by this or any other program, from `options.since` on; the same
+   * engine as every Store's watch() (src/domain/watch.ts), reading this connection.
+   */
+  watch(options?: WatchOptions): BarWatch {
+    return watchBars(createSqliteStore(this), this.changeFeed, options);
+  }
+
+  /** The change log watch() reads (one head poller per connection), made on first use. */
+  get changeFeed(): ChangeFeed {
+    this.#changeFeed ??= createChangeFeed(this.changeLog);
+    return this.#changeFeed;
+  }
+
+  /** The change log read synchronously (a store worker's answers). */
+  get changeLog(): ChangeLogReader {
+    this.#changeLog ??= createChangeLogReader(this.#conn);
+    return this.#changeLog;
   }
 
   latestBar(symbol: string): Bar | null {

@@ -8,6 +8,7 @@ import { CACHE_BACKEND, type CacheCapableStore } from "../domain/cache-backend.t
 import { actorViews } from "../domain/store-view.ts";
 import { createCacheBackend } from "./cache-backend.ts";
 import type { Database } from "./database.ts";
+import { watchBars } from "../domain/watch.ts";
 
 /** `actor`, when given, names who the audit log attributes this view's mutations to. */
 export function createSqliteStore(db: Database, actor?: string): CacheCapableStore {
@@ -19,7 +20,7 @@ export function createSqliteStore(db: Database, actor?: string): CacheCapableSto
     actor === undefined
       ? run
       : async <T>(work: () => T): Promise<T> => db.asActor(actor, work);
-  return {
+  const store: CacheCapableStore = {
     backend: "sqlite",
     get timezone() {
       return db.timezone;
@@ -104,6 +105,8 @@ export function createSqliteStore(db: Database, actor?: string): CacheCapableSto
     },
     // What `new SessionCache({ store })` runs on: this Database, its transactions and its lock.
     [CACHE_BACKEND]: () => createCacheBackend(db, actor),
+    watch: (options) => watchBars(store, db.changeFeed, options),
     close: () => run(() => db.close()),
   };
+  return store;
 }

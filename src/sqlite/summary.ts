@@ -51,16 +51,27 @@ CREATE TABLE market_data_summary (
 ) WITHOUT ROWID;
 `;
 
-/** The triggers that keep one series' rows exact; `table` and `series` are our constants. */
-function summaryTriggers(table: string, series: string): string {
-  const key = `series = '${series}' AND symbol`;
-  const add = (row: "NEW") => `
+/**
+ * A trigger body's summary upsert counting bar `row` ("NEW") of `series`; with `newKeyIn` (a
+ * BEFORE INSERT's table) only when the key is not stored yet.
+ */
+export function summaryAdd(series: string, row: "NEW", newKeyIn?: string): string {
+  const values = `'${series}', ${row}.symbol, 1, ${row}.timestamp, ${row}.timestamp`;
+  const source = newKeyIn === undefined
+    ? `VALUES (${values})`
+    : `SELECT ${values} WHERE NOT EXISTS (SELECT 1 FROM ${newKeyIn} WHERE symbol = ${row}.symbol AND timestamp = ${row}.timestamp)`;
+  return `
   INSERT INTO market_data_summary (series, symbol, count, first_timestamp, last_timestamp)
-  VALUES ('${series}', ${row}.symbol, 1, ${row}.timestamp, ${row}.timestamp)
+  ${source}
   ON CONFLICT (series, symbol) DO UPDATE SET count = count + 1,
     first_timestamp = min(first_timestamp, excluded.first_timestamp),
     last_timestamp = max(last_timestamp, excluded.last_timestamp);`;
-  const remove = (row: "OLD") => `
+}
+
+/** A trigger body's summary update uncounting bar `row` ("OLD") of `table`. */
+export function summaryRemove(table: string, series: string, row: "OLD"): string {
+  const key = `series = '${series}' AND symbol`;
+  return `
   DELETE FROM market_data_summary WHERE ${key} = ${row}.symbol AND count <= 1;
   UPDATE market_data_summary SET count = count - 1,
     first_timestamp = CASE WHEN ${row}.timestamp <= first_timestamp
@@ -68,7 +79,16 @@ function summaryTriggers(table: string, series: string): string {
     last_timestamp = CASE WHEN ${row}.timestamp >= last_timestamp
       THEN (SELECT max(timestamp) FROM ${table} WHERE symbol = ${row}.symbol) ELSE last_timestamp END
   WHERE ${key} = ${row}.symbol;`;
-  const moved = "OLD.symbol IS NOT NEW.symbol OR OLD.timestamp IS NOT NEW.timestamp";
+}
+
+/** An update trigger's WHEN for an update that moves a bar's key. */
+export const KEY_MOVED = "OLD.symbol IS NOT NEW.symbol OR OLD.timestamp IS NOT NEW.timestamp";
+
+/** The triggers that keep one series' rows exact; `table` and `series` are our constants. */
+function summaryTriggers(table: string, series: string): string {
+  const add = (row: "NEW") => summaryAdd(series, row);
+  const remove = (row: "OLD") => summaryRemove(table, series, row);
+  const moved = KEY_MOVED;
   return `
 CREATE TRIGGER ${table}_summary_insert BEFORE INSERT ON ${table}
 WHEN (SELECT counting FROM market_data_summary_writer) = 0 AND NEW.symbol IS NOT NULL AND NEW.timestamp IS NOT NULL

@@ -25,6 +25,7 @@ import { createCacheBackend } from "../sqlite/cache-backend.ts";
 import { isMemoryPath } from "../sqlite/connection.ts";
 import { openDatabase, type Database } from "../sqlite/database.ts";
 import { WorkerConnection, type RestartEvent } from "./pool.ts";
+import { headPoller, watchBars, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/watch.ts";
 
 export interface WorkerStoreOptions extends DatabaseOptions {
   /** Read-only reader workers. Default 2; 0 sends reads to the writer. */
@@ -122,7 +123,17 @@ interface Shared {
   withActor: (name: string) => Store;
   /** The session cache's in-thread connection, opened by the first SessionCache over the store. */
   cacheDb: Database | null;
+  /** What every view's watch() reads, made by the first. */
+  changeFeed?: ChangeFeed;
 }
+
+/**
+ * How often a waiting watch asks a reader worker for the change log's head. The watch runs on
+ * the caller's thread and reads through the readers, as getBars does: a watch inside a worker
+ * would hold that worker's synchronous loop between its reads, and every watch of the store
+ * shares this one poll (a round trip of a few tens of µs).
+ */
+const CHANGE_POLL_MS = 2;
 
 function buildStore(base: { writer: WorkerConnection; readers: WorkerConnection[]; options: Record<string, unknown>; settings: StoreSettings }): Store {
   // Called only after `shared` exists (by a view's withActor).
@@ -422,6 +433,10 @@ function view(shared: Shared, actor: string | undefined): Store {
       info: () => read("maintenance.info"),
       stats: () => read("maintenance.stats"),
     },
+    watch(options) {
+      shared.changeFeed ??= workerChangeFeed(read);
+      return watchBars(store, shared.changeFeed, options);
+    },
     [CACHE_BACKEND]: cacheBackend,
     close() {
       // Every call, the first and any made while it runs, resolves when the store is closed.
@@ -443,6 +458,16 @@ function view(shared: Shared, actor: string | undefined): Store {
     value: { writer: shared.writer, readers: shared.readers },
   });
   return store;
+}
+
+/** The change log read through the reader workers, its head polled by one shared timer. */
+function workerChangeFeed(read: <T>(op: string, ...args: unknown[]) => Promise<T>): ChangeFeed {
+  const poller = headPoller(() => read<number>("changes.head"), CHANGE_POLL_MS);
+  return {
+    state: () => read<ChangeLogState>("changes.state"),
+    read: (after, limit) => read<ChangeRow[]>("changes.rows", after, limit),
+    wait: (after, signal) => poller.wait(after, signal),
+  };
 }
 
 /**

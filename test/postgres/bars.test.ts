@@ -19,6 +19,7 @@ import { randomBars } from "../support/bars.ts";
 import { ADMIN_URL, createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
 import { readTdxBars, TDX_INDEX_1MIN } from "../support/real-data-tdx.ts";
 import { readTushareDaily } from "../support/real-data-tushare.ts";
+import { DROP_POSTGRES_CHANGE_LOG } from "../support/watch.ts";
 
 const available = await postgresAvailable();
 const MINUTE = 60_000;
@@ -64,6 +65,8 @@ describe.skipIf(!available)("migrations on a real server", () => {
       expect(tables.map((row: { table_name: string }) => row.table_name)).toEqual([
         "adjustment_factors",
         "audit_log",
+        "bar_changes",
+        "bar_changes_state",
         "calendar_days",
         "calendars",
         "corporate_actions",
@@ -115,10 +118,10 @@ describe.skipIf(!available)("migrations on a real server", () => {
       await owner.sql`DROP TABLE adjustment_factors, corporate_actions, instrument_status, instruments`;
       await owner.sql.unsafe(`DROP TABLE market_data_summary; DROP FUNCTION market_data_summary_insert, market_data_summary_delete,
         market_data_summary_update, market_data_summary_truncate, market_data_daily_summary_insert, market_data_daily_summary_delete,
-        market_data_daily_summary_update, market_data_daily_summary_truncate CASCADE`);
+        market_data_daily_summary_update, market_data_daily_summary_truncate CASCADE; ${DROP_POSTGRES_CHANGE_LOG}`);
       await owner.sql`DELETE FROM schema_migrations WHERE version >= 9`;
-      expect(POSTGRES_SCHEMA_VERSION).toBe(12);
-      expect(await migratePostgres(owner.sql)).toBe(12);
+      expect(POSTGRES_SCHEMA_VERSION).toBe(13);
+      expect(await migratePostgres(owner.sql)).toBe(13);
       expect(await bars.getBars("000001.SH")).toEqual(before);
       const key = await owner.sql`SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
                                   WHERE i.indrelid = 'market_data_daily'::regclass AND i.indisprimary ORDER BY a.attnum`;

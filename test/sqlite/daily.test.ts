@@ -12,6 +12,7 @@ import { dailyDifferences, openDatabase, toEpochMs, ValidationError, type Bar, t
 import { SCHEMA_VERSION } from "../../src/sqlite/migrations.ts";
 import { readTdxBars, TDX_INDEX_1MIN, type TdxBar } from "../support/real-data-tdx.ts";
 import { readTushareDaily } from "../support/real-data-tushare.ts";
+import { dropChangeLog } from "../support/watch.ts";
 
 const ZONE = { timezone: "Asia/Shanghai", barTimestamp: "end" } as const;
 /** The one row of the Tushare file that breaks a bar rule. */
@@ -132,6 +133,7 @@ function dropSummary(raw: SqliteDatabase): void {
   for (const { name } of triggers) raw.run(`DROP TRIGGER "${name}"`);
   raw.run("DROP TABLE market_data_summary");
   raw.run("DROP TABLE market_data_summary_writer");
+  dropChangeLog(raw);
 }
 
 describe("migration 8 on a file written before it", () => {
@@ -157,7 +159,7 @@ describe("migration 8 on a file written before it", () => {
 
     db = open("old.db");
     expect(db.schemaVersion).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(11);
+    expect(SCHEMA_VERSION).toBe(12);
     expect(db.getBars("000001.SH")).toEqual(before.bars);
     expect(db.audit.query()).toEqual(before.audit);
     expect(db.audit.verify()).toEqual({ ok: true, checked: before.audit.length });
