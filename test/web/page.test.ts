@@ -123,6 +123,11 @@ async function scrollBackToTheStart(opened: BrowserPage): Promise<void> {
   }
 }
 
+/** Waits until the chart holds exactly the bars of `digest` (digestOf). */
+async function chartDigestBecomes(opened: BrowserPage, digest: string): Promise<void> {
+  await opened.page.waitForFunction(`document.querySelector("#chart")?.getAttribute("data-digest") === ${JSON.stringify(digest)}`, undefined, { timeout: 20_000 });
+}
+
 async function chartDigest(opened: BrowserPage): Promise<string | null> {
   return opened.page.locator("#chart").getAttribute("data-digest");
 }
@@ -678,7 +683,7 @@ describe.skipIf(!canRun)("the data browser, live", () => {
     await post([...bars(10, 2), corrected]);
     await opened.page.locator("#chart[data-candles='12']").waitFor({ timeout: 20_000 });
     const stored = await api<{ timestamp: number; close: number | null; volume: number | null }[]>(`/v1/bars/${symbol}`);
-    await opened.page.waitForFunction((digest) => document.querySelector("#chart")?.getAttribute("data-digest") === digest, digestOf(stored), { timeout: 20_000 });
+    await chartDigestBecomes(opened, digestOf(stored));
     await opened.page.locator(`#overview tbody tr[data-symbol="${symbol}"] td[data-key=count][data-value="12"]`).waitFor({ timeout: 20_000 });
     // At 5m the forming bucket is updated in place.
     await opened.page.locator('#intervals button[data-interval="5m"]').click();
@@ -686,7 +691,7 @@ describe.skipIf(!canRun)("the data browser, live", () => {
     await opened.page.locator("#chart[data-live=on]").waitFor();
     await post(bars(12, 1));
     const fiveMinute = await api<{ timestamp: number; close: number | null; volume: number | null }[]>(`/v1/bars/${symbol}?interval=5m`);
-    await opened.page.waitForFunction((digest) => document.querySelector("#chart")?.getAttribute("data-digest") === digest, digestOf(fiveMinute), { timeout: 20_000 });
+    await chartDigestBecomes(opened, digestOf(fiveMinute));
     expect(Number(await opened.page.locator("#chart").getAttribute("data-candles"))).toBe(fiveMinute.length);
     expect(fiveMinute.length).toBeGreaterThanOrEqual(before);
     expect(opened.problems).toEqual([]);
