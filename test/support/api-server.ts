@@ -172,7 +172,7 @@ export function rawHttp(url: string, request: string, timeoutMs = 10_000): Promi
 }
 
 /** A chunked transfer-encoded body, decoded. */
-function unchunk(bytes: Buffer): Buffer {
+export function unchunk(bytes: Buffer): Buffer {
   const parts: Buffer[] = [];
   let at = 0;
   for (;;) {
