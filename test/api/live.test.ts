@@ -199,7 +199,7 @@ db.commit()`,
     await stream.close();
   });
 
-  test("a consumer that stops reading is sent `dropped` with its cursor and closed; the watch behind it ends", async () => {
+  test("a consumer that stops reading is sent `dropped` with its cursor and closed, and resumes from it", async () => {
     const start = store.watch({ symbols: ["LIVE.SLOW"] });
     const { cursor } = await start.ready;
     await start.return();
