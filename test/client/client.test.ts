@@ -101,6 +101,30 @@ describe("bars", () => {
     expect(refused).toBeInstanceOf(ValidationError);
   });
 
+  test("watch: the bars the store stores, as store.watch() gives them, over Server-Sent Events and a WebSocket, with the token", async () => {
+    const watching = createClient({
+      url: server.url,
+      token: TOKEN,
+      fetch: recording,
+      webSocket: (url, headers) => {
+        called.push({ method: "GET", path: new URL(url).pathname });
+        return new WebSocket(url, { headers } as never);
+      },
+    });
+    for (const [transport, symbol] of [["sse", "000011.SZ"], ["websocket", "000012.SZ"]] as const) {
+      const controller = new AbortController();
+      const events = watching.watch({ symbols: [symbol], transport, signal: controller.signal });
+      const first = events.next();
+      await Bun.sleep(200);
+      await store.insertBars(symbol, minuteBars(DAY, 2));
+      const got = [(await first).value!, (await events.next()).value!];
+      expect(got.map((event) => event.bar)).toEqual(await store.getBars(symbol));
+      expect(got.every((event) => event.symbol === symbol && event.final && event.interval === null)).toBe(true);
+      controller.abort();
+      expect((await events.next()).done).toBe(true);
+    }
+  });
+
   test("adjustments: factors and actions written and listed as the store does; getBars adjusts with asOf and adjustVolume", async () => {
     const days = [{ timestamp: "2024-06-04", close: 30 }, { timestamp: "2024-06-05", close: 29 }].map((day) => ({ ...day, open: day.close, high: day.close, low: day.close, volume: 100, amount: 3_000 }));
     await client.insertBars("600036.SH", days, { interval: "1d" });

@@ -125,7 +125,11 @@ async function scrollBackToTheStart(opened: BrowserPage): Promise<void> {
 
 /** Waits until the chart holds exactly the bars of `digest` (digestOf). */
 async function chartDigestBecomes(opened: BrowserPage, digest: string): Promise<void> {
-  await opened.page.waitForFunction(`document.querySelector("#chart")?.getAttribute("data-digest") === ${JSON.stringify(digest)}`, undefined, { timeout: 20_000 });
+  const deadline = Date.now() + 20_000;
+  while ((await chartDigest(opened)) !== digest) {
+    if (Date.now() > deadline) throw new Error(`the chart holds ${await chartDigest(opened)}, not ${digest}`);
+    await Bun.sleep(50);
+  }
 }
 
 async function chartDigest(opened: BrowserPage): Promise<string | null> {
