@@ -98,42 +98,81 @@ function eventJson(event: BarEvent): string {
   return JSON.stringify({ cursor: event.cursor, symbol: event.symbol, interval: event.interval, bar: event.bar, final: event.final });
 }
 
+/** Where one consumer's events go: an SSE body or a WebSocket. */
+interface EventSink {
+  event(event: BarEvent): void;
+  heartbeat(): void;
+  /** The watch ended (its store closed). */
+  end(): void;
+  /** The consumer took nothing for too long: say so with the cursor to resume from, and close. */
+  drop(cursor: string): void;
+  fail(error: unknown): void;
+  /** More is waiting to be sent than STREAM_BUFFER_BYTES. */
+  full(): boolean;
+}
+
 /**
- * Pulls events from a watch for one consumer: `next()` resolves with the next event or, after
- * `heartbeatMs` of quiet, with null. Only one read of the watch is in flight at a time.
+ * Feeds one consumer from a watch, an event at a time; a heartbeat after `heartbeatMs` of quiet.
+ * `drained()` is the consumer's side: it took what was buffered. `stop()` ends it all.
  */
-function pacedEvents(watch: BarWatch, heartbeatMs: number) {
+function feed(watch: BarWatch, cursor: string, options: Required<LiveOptions>, sink: EventSink) {
+  let closed = false;
+  let release: (() => void) | null = null;
   let pending: Promise<IteratorResult<BarEvent>> | null = null;
-  return async (): Promise<IteratorResult<BarEvent> | null> => {
+  const stop = async () => {
+    closed = true;
+    release?.();
+    await watch.return();
+  };
+  const drainedWithin = (ms: number) =>
+    new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        release = null;
+        resolve(false);
+      }, ms);
+      release = () => {
+        clearTimeout(timer);
+        release = null;
+        resolve(true);
+      };
+    });
+  const next = async (): Promise<IteratorResult<BarEvent> | null> => {
     pending ??= watch.next();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const quiet = new Promise<null>((resolve) => (timer = setTimeout(resolve, heartbeatMs, null)));
+    const quiet = new Promise<null>((resolve) => (timer = setTimeout(resolve, options.heartbeatMs, null)));
     const result = await Promise.race([pending, quiet]);
     clearTimeout(timer);
     if (result !== null) pending = null;
     return result;
   };
+  const run = async (): Promise<void> => {
+    let last = cursor;
+    try {
+      while (!closed) {
+        const result = await next();
+        if (closed) return;
+        if (result === null) sink.heartbeat();
+        else if (result.done) return sink.end();
+        else {
+          last = result.value.cursor;
+          sink.event(result.value);
+        }
+        if (sink.full() && !(await drainedWithin(options.stallMs))) {
+          if (closed) return;
+          sink.drop(last);
+          return await stop();
+        }
+      }
+    } catch (error) {
+      if (closed) return;
+      sink.fail(error);
+      await stop();
+    }
+  };
+  return { run, stop, drained: () => release?.() };
 }
 
-/** Waits for a consumer to take what is buffered: `within` is false when `release` did not come in time. */
-function drainGate() {
-  let release: (() => void) | null = null;
-  return {
-    within: (ms: number) =>
-      new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => {
-          release = null;
-          resolve(false);
-        }, ms);
-        release = () => {
-          clearTimeout(timer);
-          release = null;
-          resolve(true);
-        };
-      }),
-    release: () => release?.(),
-  };
-}
+const DROPPED = "the consumer took nothing for too long";
 
 const SSE_HEADERS = {
   "Content-Type": "text/event-stream; charset=utf-8",
@@ -145,59 +184,35 @@ const SSE_HEADERS = {
 
 function sseResponse(c: Context, watch: BarWatch, cursor: string, gap: boolean, options: Required<LiveOptions>): Response {
   const encoder = new TextEncoder();
-  const next = pacedEvents(watch, options.heartbeatMs);
-  let closed = false;
-  const drain = drainGate();
-  const stop = async () => {
-    closed = true;
-    drain.release();
-    await watch.return();
-  };
+  let feeding: ReturnType<typeof feed> | undefined;
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
+        const send = (text: string) => controller.enqueue(encoder.encode(text));
         // retry: how long EventSource waits before it reconnects with Last-Event-ID.
-        controller.enqueue(encoder.encode(`retry: 1000\nevent: ready\ndata: ${JSON.stringify({ cursor, ...(gap ? { gap: true } : {}) })}\n\n`));
-        void pump(controller);
+        send(`retry: 1000\nevent: ready\ndata: ${JSON.stringify({ cursor, ...(gap ? { gap: true } : {}) })}\n\n`);
+        feeding = feed(watch, cursor, options, {
+          event: (event) => send(`id: ${event.cursor}\nevent: bar\ndata: ${eventJson(event)}\n\n`),
+          heartbeat: () => send(": keep-alive\n\n"),
+          end: () => controller.close(),
+          drop: (last) => {
+            send(`event: dropped\ndata: ${JSON.stringify({ cursor: last, reason: DROPPED })}\n\n`);
+            controller.close();
+          },
+          fail: (error) => {
+            c.var.logError(error, c);
+            controller.error(error);
+          },
+          full: () => (controller.desiredSize ?? 1) <= 0,
+        });
+        void feeding.run();
       },
-      pull() {
-        drain.release();
-      },
-      async cancel() {
-        await stop();
-      },
+      // Called when the consumer has taken what was queued.
+      pull: () => feeding?.drained(),
+      cancel: () => feeding?.stop(),
     },
     new ByteLengthQueuingStrategy({ highWaterMark: STREAM_BUFFER_BYTES }),
   );
-  async function pump(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    let last = cursor;
-    try {
-      while (!closed) {
-        const result = await next();
-        if (closed) return;
-        if (result === null) {
-          controller.enqueue(encoder.encode(": keep-alive\n\n"));
-        } else if (result.done) {
-          controller.close();
-          return;
-        } else {
-          last = result.value.cursor;
-          controller.enqueue(encoder.encode(`id: ${last}\nevent: bar\ndata: ${eventJson(result.value)}\n\n`));
-        }
-        if ((controller.desiredSize ?? 1) <= 0 && !(await drain.within(options.stallMs))) {
-          controller.enqueue(encoder.encode(`event: dropped\ndata: ${JSON.stringify({ cursor: last, reason: "the consumer took nothing for too long" })}\n\n`));
-          controller.close();
-          await stop();
-          return;
-        }
-      }
-    } catch (error) {
-      if (closed) return;
-      c.var.logError(error, c);
-      controller.error(error);
-      await stop();
-    }
-  }
   c.set(STREAMED as never, true as never);
   return new Response(body, { headers: SSE_HEADERS });
 }
@@ -229,55 +244,32 @@ function upgradeToSocket(c: Context, watch: BarWatch, cursor: string, gap: boole
     void watch.return();
     throw new ApiError(501, "WebSockets need the app served by Bun.serve with tradelite's liveWebSocket handler (startServer does this)", null, "NOT_IMPLEMENTED");
   }
-  const next = pacedEvents(watch, options.heartbeatMs);
-  let closed = false;
-  const drain = drainGate();
-  const stop = async () => {
-    closed = true;
-    drain.release();
-    await watch.return();
-  };
+  let feeding: ReturnType<typeof feed> | undefined;
   const data: LiveSocketData = {
     live: true,
     open(ws) {
       ws.send(JSON.stringify({ type: "ready", cursor, ...(gap ? { gap: true } : {}) }));
-      void pump(ws);
-    },
-    drain: () => drain.release(),
-    close: () => void stop(),
-  };
-  async function pump(ws: ServerWebSocket<LiveSocketData>): Promise<void> {
-    let last = cursor;
-    try {
-      while (!closed) {
-        const result = await next();
-        if (closed) return;
-        if (result === null) {
-          ws.ping();
-          continue;
-        }
-        if (result.done) {
-          ws.close(1000, "the watch ended");
-          return;
-        }
-        last = result.value.cursor;
-        ws.send(`{"type":"bar",${eventJson(result.value).slice(1)}`);
-        if (ws.getBufferedAmount() > STREAM_BUFFER_BYTES && !(await drain.within(options.stallMs))) {
-          ws.send(JSON.stringify({ type: "dropped", cursor: last, reason: "the consumer took nothing for too long" }));
+      feeding = feed(watch, cursor, options, {
+        event: (event) => ws.send(`{"type":"bar",${eventJson(event).slice(1)}`),
+        heartbeat: () => ws.ping(),
+        end: () => ws.close(1000, "the watch ended"),
+        drop: (last) => {
+          ws.send(JSON.stringify({ type: "dropped", cursor: last, reason: DROPPED }));
           ws.close(4008, "dropped: resume from the cursor");
-          await stop();
-          return;
-        }
-      }
-    } catch (error) {
-      if (closed) return;
-      c.var.logError(error, c);
-      ws.close(1011, "internal error");
-      await stop();
-    }
-  }
+        },
+        fail: (error) => {
+          c.var.logError(error, c);
+          ws.close(1011, "internal error");
+        },
+        full: () => ws.getBufferedAmount() > STREAM_BUFFER_BYTES,
+      });
+      void feeding.run();
+    },
+    drain: () => feeding?.drained(),
+    close: () => void (feeding ? feeding.stop() : watch.return()),
+  };
   if (!server.upgrade(c.req.raw, { data, headers: { "Cache-Control": "no-store" } })) {
-    void stop();
+    void watch.return();
     throw new ApiError(426, UPGRADE_MESSAGE, null, "UPGRADE_REQUIRED");
   }
   // Bun writes the 101 itself; Hono needs a Response to return.
