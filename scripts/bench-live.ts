@@ -1,0 +1,194 @@
+/**
+ * Case 24 of `bun run bench` (alone: `bun scripts/bench-live.ts [--quick] [--watchers N]`): do
+ * watchers slow the writers? A recorder process writes a live minute of a 5,000-symbol market
+ * (one transaction of 5,000 one-bar `insertBars`, as bench:scale's live day) every PACE_MS, into
+ * the file a `tradelite serve` process serves (its default store: the worker). The same minutes
+ * are written twice: with no one watching, then with 1,000 Server-Sent Events streams open from a
+ * third process (each watching 5 symbols, so every symbol has a watcher). Reported: the writer's
+ * median and p99 milliseconds per minute in both runs and their ratio (target: watched >= 0.9 of
+ * unwatched speed, i.e. at most 10% slower), and how many events every watcher got (each must get
+ * every bar of its symbols) with their delay after the minute's commit.
+ *
+ * A live market writes a minute every 60 s; PACE_MS compresses that (a minute every 0.5 s) so a
+ * run takes seconds, which makes the watchers' work per minute a larger share than in a real
+ * session, not a smaller one.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { marketSymbols, openScaleDatabase } from "./bench-scale.ts";
+import { median, percentile } from "./bench-support.ts";
+
+const SYMBOLS = 5_000;
+const PACE_MS = 500;
+const T0 = Date.parse("2025-12-31T01:31:00Z");
+const MINUTE = 60_000;
+const WATCHED_PER_STREAM = 5;
+const TARGET = 0.9;
+
+export interface LiveBenchContext {
+  readonly workDir: string;
+  readonly quick: boolean;
+  readonly watchers?: number;
+}
+
+export interface LiveBenchResults {
+  watchers: number;
+  minutes: number;
+  unwatched: { p50Ms: number; p99Ms: number };
+  watched: { p50Ms: number; p99Ms: number };
+  /** Unwatched median / watched median: 1 is no slower. */
+  ratio: number;
+  /** Events every watcher got, against the bars of its symbols written while it watched. */
+  delivered: { events: number; expected: number; p50DelayMs: number; p99DelayMs: number };
+}
+
+const wallNow = () => performance.timeOrigin + performance.now();
+
+export async function runLiveCase(context: LiveBenchContext): Promise<LiveBenchResults> {
+  const watchers = context.watchers ?? 1_000;
+  const minutes = context.quick ? 10 : 30;
+  const dir = mkdtempSync(join(context.workDir, "live-"));
+  const path = join(dir, "live.db");
+  console.log(`\n24. watchers and writers: a recorder writes ${minutes} live minutes of ${SYMBOLS.toLocaleString("en-US")} symbols (one every ${PACE_MS} ms) into the file a serve process serves, unwatched, then with ${watchers.toLocaleString("en-US")} SSE streams of ${WATCHED_PER_STREAM} symbols each`);
+  openScaleDatabase(path).close();
+  const server = await startServe(path);
+  try {
+    const unwatched = await runWriter(path, 0, minutes);
+    const viewers = Bun.spawn([process.execPath, import.meta.path, "--viewers", JSON.stringify({ url: server.url, watchers, expected: watchers * WATCHED_PER_STREAM * minutes })], { stdout: "pipe", stderr: "inherit" });
+    const lines = linesOf(viewers.stdout);
+    const opened = JSON.parse((await lines.next()).value!) as { opened: number };
+    if (opened.opened !== watchers) throw new Error(`only ${opened.opened} of ${watchers} streams opened`);
+    const watched = await runWriter(path, minutes, minutes);
+    viewers.kill("SIGTERM");
+    const report = JSON.parse((await lines.next()).value!) as { events: number; delays: number[] };
+    await viewers.exited;
+    const expected = watchers * WATCHED_PER_STREAM * minutes;
+    const results: LiveBenchResults = {
+      watchers,
+      minutes,
+      unwatched: { p50Ms: median(unwatched), p99Ms: percentile(unwatched, 99) },
+      watched: { p50Ms: median(watched), p99Ms: percentile(watched, 99) },
+      ratio: median(unwatched) / median(watched),
+      delivered: { events: report.events, expected, p50DelayMs: percentile(report.delays, 50), p99DelayMs: percentile(report.delays, 99) },
+    };
+    console.log(
+      `  writer ms per minute, median (p99): unwatched ${results.unwatched.p50Ms.toFixed(1)} (${results.unwatched.p99Ms.toFixed(1)}), ` +
+        `watched ${results.watched.p50Ms.toFixed(1)} (${results.watched.p99Ms.toFixed(1)}); speed watched/unwatched ${results.ratio.toFixed(2)} (target >= ${TARGET})`,
+    );
+    console.log(
+      `  events delivered ${report.events.toLocaleString("en-US")} of ${expected.toLocaleString("en-US")}; delay after the minute's commit p50 ${results.delivered.p50DelayMs.toFixed(0)} ms, p99 ${results.delivered.p99DelayMs.toFixed(0)} ms`,
+    );
+    return results;
+  } finally {
+    server.proc.kill("SIGTERM");
+    await server.proc.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function startServe(path: string): Promise<{ proc: ReturnType<typeof Bun.spawn>; url: string }> {
+  const proc = Bun.spawn([process.execPath, join(import.meta.dir, "serve.ts")], {
+    env: { ...process.env, TRADELITE_DB: path, TRADELITE_PORT: "0", TRADELITE_TIMEZONE: "Asia/Shanghai" },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  for await (const line of linesOf(proc.stdout)) {
+    const match = /listening on (http:\/\/\S+)/.exec(line);
+    if (match) return { proc, url: match[1]! };
+  }
+  throw new Error("the serve process did not start");
+}
+
+async function* linesOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let carry = "";
+  for await (const chunk of stream) {
+    carry += decoder.decode(chunk, { stream: true });
+    for (let newline = carry.indexOf("\n"); newline >= 0; newline = carry.indexOf("\n")) {
+      yield carry.slice(0, newline);
+      carry = carry.slice(newline + 1);
+    }
+  }
+}
+
+/** The recorder, in its own process: the milliseconds of each minute's transaction. */
+async function runWriter(path: string, firstMinute: number, minutes: number): Promise<number[]> {
+  const child = Bun.spawn([process.execPath, import.meta.path, "--writer", JSON.stringify({ path, firstMinute, minutes })], { stdout: "pipe", stderr: "inherit" });
+  const text = await new Response(child.stdout).text();
+  if ((await child.exited) !== 0) throw new Error("the writer failed");
+  return JSON.parse(text) as number[];
+}
+
+function writeMinutes(job: { path: string; firstMinute: number; minutes: number }): void {
+  const db = openScaleDatabase(job.path);
+  const symbols = marketSymbols(SYMBOLS);
+  const times: number[] = [];
+  try {
+    for (let m = job.firstMinute; m < job.firstMinute + job.minutes; m++) {
+      const paced = wallNow() + PACE_MS;
+      const timestamp = T0 + m * MINUTE;
+      const started = performance.now();
+      db.transaction(() => {
+        // The commit's wall-clock time rides in `amount`, so a watcher can tell its delay.
+        const stamp = wallNow();
+        for (let s = 0; s < symbols.length; s++) db.insertBars(symbols[s]!, [{ timestamp, open: 10, high: 10.1, low: 9.9, close: 10 + s / 1e4, volume: 100, amount: stamp }]);
+      })();
+      times.push(performance.now() - started);
+      Bun.sleepSync(Math.max(0, paced - wallNow()));
+    }
+  } finally {
+    db.close();
+  }
+  process.stdout.write(JSON.stringify(times));
+}
+
+/** The viewers, in their own process: `watchers` SSE streams, 5 symbols each; counts until SIGTERM. */
+async function watchStreams(job: { url: string; watchers: number; expected: number }): Promise<void> {
+  const symbols = marketSymbols(SYMBOLS);
+  let events = 0;
+  const delays: number[] = [];
+  const decoder = new TextDecoder();
+  const streams = Array.from({ length: job.watchers }, (_, w) => {
+    const watched = Array.from({ length: WATCHED_PER_STREAM }, (_, k) => symbols[(w * WATCHED_PER_STREAM + k) % symbols.length]!);
+    return fetch(`${job.url}/v1/stream?symbols=${watched.join(",")}`);
+  });
+  const responses = await Promise.all(streams);
+  const reading = responses.map(async (response) => {
+    let text = "";
+    for await (const chunk of response.body!) {
+      text += decoder.decode(chunk, { stream: true });
+      for (let end = text.indexOf("\n\n"); end >= 0; end = text.indexOf("\n\n")) {
+        const block = text.slice(0, end);
+        text = text.slice(end + 2);
+        if (!block.includes("event: bar")) continue;
+        events++;
+        const data = block.slice(block.indexOf("data: ") + 6);
+        delays.push(wallNow() - (JSON.parse(data) as { bar: { amount: number } }).bar.amount);
+      }
+    }
+  });
+  // Every stream has its `ready` before the writer starts.
+  await Promise.all(responses.map(async (response) => response.ok || Promise.reject(new Error(`stream answered ${response.status}`))));
+  process.stdout.write(`${JSON.stringify({ opened: responses.length })}\n`);
+  await new Promise<void>((resolve) => process.once("SIGTERM", () => resolve()));
+  // Let what is on its way arrive: the last minutes' events.
+  const settle = Date.now() + 10_000;
+  while (Date.now() < settle && events < job.expected) await Bun.sleep(50);
+  process.stdout.write(`${JSON.stringify({ events, delays })}\n`);
+  void reading;
+  process.exit(0);
+}
+
+const args = process.argv.slice(2);
+if (args[0] === "--writer") writeMinutes(JSON.parse(args[1]!));
+else if (args[0] === "--viewers") await watchStreams(JSON.parse(args[1]!));
+else if (import.meta.main) {
+  const workDir = mkdtempSync(join(tmpdir(), "tradelite-bench-live-"));
+  try {
+    const at = args.indexOf("--watchers");
+    await runLiveCase({ workDir, quick: args.includes("--quick"), ...(at >= 0 ? { watchers: Number(args[at + 1]) } : {}) });
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
