@@ -74,7 +74,7 @@ export interface BarEvent {
 
 /** What watch() returns: the events, and `ready` (the starting cursor once options and `since` are checked). */
 export interface BarWatch extends AsyncIterableIterator<BarEvent> {
-  readonly ready: Promise<string>;
+  readonly ready: Promise<{ cursor: string; gap: boolean }>;
   return(): Promise<IteratorResult<BarEvent>>;
 }
 
@@ -214,7 +214,7 @@ export function watchBars(store: Store, feed: ChangeFeed, options?: WatchOptions
     watching.signal?.removeEventListener("abort", onAbort);
   };
   const watch: BarWatch = {
-    ready: started.then((begin) => encodeCursor(begin.cursor)),
+    ready: started.then((begin) => ({ cursor: encodeCursor(begin.cursor), gap: begin.gap })),
     async next() {
       const result = await events.next();
       if (result.done) release();
