@@ -22,6 +22,7 @@ import { printColumnarSummary, runColumnarCases, type ColumnarBenchResults } fro
 import { printCrossSectionSummary, runCrossSectionCases, type CrossSectionBenchResults } from "./bench-cross-section.ts";
 import { printAdjustSummary, runAdjustCase, type AdjustBenchResult } from "./bench-adjust.ts";
 import { printSummaryCases, runSummaryCases, type SummaryBenchResults } from "./bench-summary.ts";
+import { printWatchSummary, runWatchCases, type WatchBenchResults } from "./bench-watch.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, removeDatabaseFile, timed, type Sample } from "./bench-support.ts";
 import {
   barObjects,
@@ -270,6 +271,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   let crossSection: CrossSectionBenchResults | { error: string } | null = null;
   let adjust: AdjustBenchResult | { error: string } | null = null;
   let summary: SummaryBenchResults | { error: string } | null = null;
+  let watch: WatchBenchResults | { error: string } | null = null;
   const breakdown: Record<string, number> = {};
   let memory: MemoryResult | { error: string };
 
@@ -556,6 +558,14 @@ async function runBenchmark(quick: boolean): Promise<void> {
       adjust = { error: error instanceof Error ? error.message : String(error) };
       console.log(`  failed: ${adjust.error}`);
     }
+
+    // -- 22, 23: watch latency from another process, the change log on the hot path ---------------
+    try {
+      watch = await runWatchCases({ workDir, quick });
+    } catch (error) {
+      watch = { error: error instanceof Error ? error.message : String(error) };
+      console.log(`  failed: ${watch.error}`);
+    }
   } finally {
     removeWorkDir();
   }
@@ -566,6 +576,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   if (crossSection && !("error" in crossSection)) missed.push(...printCrossSectionSummary(crossSection));
   if (adjust && !("error" in adjust)) missed.push(...printAdjustSummary(adjust));
   if (summary && !("error" in summary)) missed.push(...printSummaryCases(summary));
+  if (watch && !("error" in watch)) missed.push(...printWatchSummary(watch));
 
   const resultsDir = join(import.meta.dir, "..", "bench-results");
   mkdirSync(resultsDir, { recursive: true });
@@ -591,6 +602,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
     crossSection,
     adjust,
     summary,
+    watch,
     missedTargets: missed,
   };
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);

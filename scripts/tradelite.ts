@@ -22,6 +22,7 @@ import { overviewCommand } from "./cli/overview.ts";
 import { serveCommand } from "./cli/serve.ts";
 import { settingsCommand } from "./cli/settings.ts";
 import { snapshotCommand } from "./cli/snapshot.ts";
+import { tailCommand } from "./cli/tail.ts";
 import { describeError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseOptions, UnknownOptionError, UsageError, type Command } from "./cli/shared.ts";
 
 const benchCommand: Command = {
@@ -48,6 +49,7 @@ export const COMMANDS: readonly Command[] = [
   exportCommand,
   overviewCommand,
   snapshotCommand,
+  tailCommand,
   gapsCommand,
   calendarCommand,
   instrumentsCommand,

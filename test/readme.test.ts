@@ -68,6 +68,7 @@ const PRINTS: Record<string, string[]> = {
   "docs/cache.md: The session cache": ["written: 2", "compacted: false", "true", "row_count: 2"],
   // 33.5 x 5.714 / 6.0581, and the ex-date's own close raw.
   "docs/library.md: Adjusted prices": ["31.60 31.90"],
+  "docs/library.md: Watching bars as they are stored": ["100 false", "400 false", "500 true", "replayed 500 true"],
 };
 
 /**

@@ -216,9 +216,14 @@ export function watchBars(store: Store, feed: ChangeFeed, options?: WatchOptions
   const watch: BarWatch = {
     ready: started.then((begin) => ({ cursor: encodeCursor(begin.cursor), gap: begin.gap })),
     async next() {
-      const result = await events.next();
-      if (result.done) release();
-      return result;
+      try {
+        const result = await events.next();
+        if (result.done) release();
+        return result;
+      } catch (error) {
+        release();
+        throw error;
+      }
     },
     async return() {
       // Wakes a next() that is waiting for changes, so return() does not wait for one.
@@ -244,8 +249,9 @@ async function start(store: Store, feed: ChangeFeed, watching: Watching): Promis
   }
   if (watching.since === undefined) return { cursor: { id: state.id, seq: state.head, after: null }, gap: false };
   const cursor = decodeCursor(watching.since, state);
-  // Rows after the cursor were trimmed: replay from the oldest kept, and say so.
-  if (cursor.seq < state.trimmed) return { cursor: { id: state.id, seq: state.trimmed, after: null }, gap: true };
+  // Rows after the cursor (or the rest of its own change) were trimmed: replay from the oldest
+  // kept, and say so.
+  if (cursor.seq < state.trimmed || (cursor.seq === state.trimmed && cursor.after !== null)) return { cursor: { id: state.id, seq: state.trimmed, after: null }, gap: true };
   return { cursor, gap: false };
 }
 

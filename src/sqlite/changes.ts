@@ -98,7 +98,7 @@ export interface ChangeLogReader {
   rows(after: number, limit: number): ChangeRow[];
 }
 
-export function createChangeLogReader(conn: Connection): ChangeLogReader {
+export function prepareChangeLogReader(conn: Connection): ChangeLogReader {
   const head = conn.prepare<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'bar_changes'");
   const state = conn.prepare<{ id: string; trimmed: number }>("SELECT id, trimmed FROM bar_changes_state");
   const rows = conn.prepare<ChangeRow>(

@@ -26,7 +26,7 @@ import { createMetricRepository, type MetricRepository } from "./metrics.ts";
 import { createPreferenceRepository, type PreferenceRepository } from "./prefs.ts";
 import { openConnection, type Connection, type ConnectionSettings } from "./connection.ts";
 import { migrate } from "./migrations.ts";
-import { createChangeFeed, createChangeLogReader, type ChangeLogReader } from "./changes.ts";
+import { createChangeFeed, prepareChangeLogReader, type ChangeLogReader } from "./changes.ts";
 import { createSqliteStore } from "./store.ts";
 import { watchBars, type BarWatch, type ChangeFeed, type WatchOptions } from "../domain/watch.ts";
 import { createInstrumentRepository, type InstrumentRepository } from "./instruments.ts";
@@ -207,7 +207,7 @@ export class Database {
 
   /** The change log read synchronously (a store worker's answers). */
   get changeLog(): ChangeLogReader {
-    this.#changeLog ??= createChangeLogReader(this.#conn);
+    this.#changeLog ??= prepareChangeLogReader(this.#conn);
     return this.#changeLog;
   }
 
