@@ -133,7 +133,7 @@ function writeMinutes(job: { path: string; firstMinute: number; minutes: number 
         // The commit's wall-clock time rides in `amount`, so a watcher can tell its delay.
         const stamp = wallNow();
         for (let s = 0; s < symbols.length; s++) db.insertBars(symbols[s]!, [{ timestamp, open: 10, high: 11, low: 9, close: 10 + s / 1e4, volume: 100, amount: stamp }]);
-      })();
+      });
       times.push(performance.now() - started);
       Bun.sleepSync(Math.max(0, paced - wallNow()));
     }
