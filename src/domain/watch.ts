@@ -21,22 +21,24 @@
  * - Rows written by one writer in a row for one symbol are delivered as one range when they
  *   ascend (a recorder's per-row rows) or share a transaction (PostgreSQL's statement rows).
  *
- * With an interval, each touched bucket is re-resampled (src/domain/session.ts, the resampler
- * every adjusted read uses) from the stored bars of its whole day, week or month, and emitted
- * with `final: false`, then once more with `final: true` when the bucket closes: when its last
- * minute is stored (intraday buckets), or when a later bar of the symbol is.
+ * With an interval, each touched bucket is re-resampled (src/domain/watch-buckets.ts, with the
+ * resampler every adjusted read uses) from the stored bars of its whole day, week or month, and
+ * emitted with `final: false`, then once more with `final: true` when the bucket closes: when its
+ * last minute is stored (intraday buckets), or when a later bar of the symbol is. What a backend
+ * supplies is src/domain/change-feed.ts.
  */
 import type { Bar } from "./bar.ts";
-import { Calendar, dateWallMs, isoDate, localDate } from "./calendar.ts";
+import type { Calendar } from "./calendar.ts";
+import { sharedInFlight, type ChangeFeed, type ChangeLogState, type ChangeRow } from "./change-feed.ts";
 import { ValidationError, type Issue } from "./errors.ts";
 import { normalizeSymbol } from "./instrument-symbol.ts";
 import { checkOptions, readResampling, type Align, type BarQuery, type BarTimestamp, type Interval } from "./query.ts";
 import { readAdjustment } from "./adjusted-reads.ts";
-import { INTRADAY_MS, noCalendarError, sessionResampler } from "./session.ts";
 import type { Store } from "./store.ts";
 import { assertSymbol } from "./symbol.ts";
-import { DAY_MS, MINUTE_MS, startOfLocalDay, type TimestampInput } from "./time.ts";
+import type { TimestampInput } from "./time.ts";
 import type { AdjustMode } from "./adjusted-bars.ts";
+import { calendarFor, resampledEvents, type Delivery } from "./watch-buckets.ts";
 
 /** What store.watch() is asked for. */
 export interface WatchOptions {
@@ -78,48 +80,9 @@ export interface BarWatch extends AsyncIterableIterator<BarEvent> {
   return(): Promise<IteratorResult<BarEvent>>;
 }
 
-// ---------------------------------------------------------------------------------------------
-// What a backend supplies
-
-/** One row of bar_changes. */
-export interface ChangeRow {
-  seq: number;
-  symbol: string;
-  series: string;
-  first: number;
-  last: number;
-  kind: string;
-  /** The writing transaction where the backend knows it (PostgreSQL), else null. */
-  txn: number | null;
-}
-
-export interface ChangeLogState {
-  /** The database's identity, carried by every cursor. */
-  id: string;
-  /** The newest seq (0 when none was ever written). */
-  head: number;
-  /** Rows up to this seq were trimmed (0 when none). */
-  trimmed: number;
-}
-
-/** A backend's change log. */
-export interface ChangeFeed {
-  state(): Promise<ChangeLogState>;
-  /** Rows with seq > after, ascending, at most `limit`. */
-  read(after: number, limit: number): Promise<ChangeRow[]>;
-  /** Resolves once rows after `after` may be there (or `signal` aborts). */
-  wait(after: number, signal: AbortSignal): Promise<void>;
-}
-
 /** Rows read per step; a page of bars per step when a range is long. */
 const CHANGE_PAGE = 1_000;
 const BAR_PAGE = 5_000;
-
-/**
- * How many change rows the log keeps: the newest CHANGE_LOG_KEEP. At one row per symbol per
- * minute batch that is about a trading day of 4,000 symbols (~40 MB on SQLite).
- */
-export const CHANGE_LOG_KEEP = 1_000_000;
 
 // ---------------------------------------------------------------------------------------------
 // Cursors
@@ -237,6 +200,32 @@ export function watchBars(store: Store, feed: ChangeFeed, options?: WatchOptions
   return watch;
 }
 
+/**
+ * The reads every watch of one change feed shares while they are in flight (sharedInFlight):
+ * the log's rows, and the bars and latest bar of a symbol. The bars are shared objects: an event
+ * carries its own copy.
+ */
+export interface WatchReads {
+  rows(after: number, limit: number): Promise<ChangeRow[]>;
+  bars(symbol: string, query: BarQuery): Promise<Bar[]>;
+  latest(symbol: string): Promise<Bar | null>;
+}
+
+const sharedReads = new WeakMap<ChangeFeed, WatchReads>();
+
+function readsOf(store: Store, feed: ChangeFeed): WatchReads {
+  let reads = sharedReads.get(feed);
+  if (!reads) {
+    reads = {
+      rows: sharedInFlight((after: number, limit: number) => feed.read(after, limit)),
+      bars: sharedInFlight((symbol: string, query: BarQuery) => store.getBars(symbol, query)),
+      latest: sharedInFlight((symbol: string) => store.latestBar(symbol)),
+    };
+    sharedReads.set(feed, reads);
+  }
+  return reads;
+}
+
 interface Start {
   cursor: Cursor;
   gap: boolean;
@@ -297,8 +286,9 @@ async function* run(store: Store, feed: ChangeFeed, watching: Watching, started:
   let position = cursor;
   let gapPending = gap;
   const calendars = new Map<string, Calendar | null>();
+  const reads = readsOf(store, feed);
   while (!signal.aborted) {
-    const rows = await feed.read(position.after === null ? position.seq : position.seq - 1, CHANGE_PAGE);
+    const rows = await reads.rows(position.after === null ? position.seq : position.seq - 1, CHANGE_PAGE);
     if (rows.length === 0) {
       await feed.wait(position.seq, signal);
       continue;
@@ -306,14 +296,15 @@ async function* run(store: Store, feed: ChangeFeed, watching: Watching, started:
     for (const group of groupRows(rows, watching)) {
       if (group.wanted) {
         const skip = group.seq === position.seq && position.after !== null ? position.after : -Infinity;
-        const bars = watching.interval === undefined ? storedEvents(store, group, skip, watching) : resampledEvents(store, group, skip, watching, calendars);
+        const { interval } = watching;
+        const bars = interval === undefined ? storedEvents(reads, group, skip, watching) : resampledEvents(store, reads, group, skip, { ...watching, interval }, calendars);
         for await (const { bar, final } of bars) {
           if (signal.aborted) return;
           const event: BarEvent = {
             cursor: encodeCursor({ id: cursor.id, seq: group.seq, after: bar.timestamp }),
             symbol: group.symbol,
             interval: watching.interval ?? null,
-            bar,
+            bar: { ...bar },
             final,
           };
           if (gapPending) {
@@ -328,201 +319,13 @@ async function* run(store: Store, feed: ChangeFeed, watching: Watching, started:
   }
 }
 
-interface Delivery {
-  bar: Bar;
-  final: boolean;
-}
-
 /** The stored bars of a change's range after `skip`, a page at a time. */
-async function* storedEvents(store: Store, group: ChangeGroup, skip: number, watching: Watching): AsyncGenerator<Delivery> {
+async function* storedEvents(reads: WatchReads, group: ChangeGroup, skip: number, watching: Watching): AsyncGenerator<Delivery> {
   let from = Math.max(group.first, skip + 1);
   while (from <= group.last) {
-    const page = await store.getBars(group.symbol, { start: from, end: group.last, limit: BAR_PAGE, ...watching.adjusting });
+    const page = await reads.bars(group.symbol, { start: from, end: group.last, limit: BAR_PAGE, ...watching.adjusting });
     for (const bar of page) yield { bar, final: true };
     if (page.length < BAR_PAGE) return;
     from = page[page.length - 1]!.timestamp + 1;
   }
-}
-
-async function calendarFor(store: Store, symbol: string, cache: Map<string, Calendar | null>): Promise<Calendar> {
-  const name = await store.calendars.of(symbol);
-  let calendar = name === null ? null : cache.get(name);
-  if (name !== null && calendar === undefined) {
-    const data = await store.calendars.get(name);
-    calendar = data ? new Calendar(data) : null;
-    cache.set(name, calendar);
-  }
-  if (!calendar) throw noCalendarError(symbol);
-  return calendar;
-}
-
-/**
- * The stored-bar range of the day, week or month holding `timestamp` (intraday buckets never
- * cross a local day, on the clock or a calendar): every bar of every bucket it holds.
- */
-function windowOf(timestamp: number, interval: Interval, endMode: number, zone: string): { start: number; end: number } {
-  let first = dateWallMs(localDate(timestamp - endMode, zone));
-  let next: number;
-  if (interval === "1w") {
-    // 1970-01-05 (day 4 after the epoch) was a Monday.
-    first -= ((((Math.floor(first / DAY_MS) - 4) % 7) + 7) % 7) * DAY_MS;
-    next = first + 7 * DAY_MS;
-  } else if (interval === "1M") {
-    first = dateWallMs(`${isoDate(first).slice(0, 8)}01`);
-    const month = new Date(first);
-    month.setUTCMonth(month.getUTCMonth() + 1);
-    next = month.getTime();
-  } else {
-    next = first + DAY_MS;
-  }
-  return { start: startOfLocalDay(first, zone) + endMode, end: startOfLocalDay(next, zone) - 1 + endMode };
-}
-
-/** One resampled bucket and the stored bars it holds. */
-interface Bucket {
-  bar: Bar;
-  first: number;
-  last: number;
-  touched: boolean;
-}
-
-/**
- * The buckets a change touched, re-resampled from their whole window, after `skip`; and, when
- * the change opened a bucket, the one before it, which that closed.
- */
-async function* resampledEvents(
-  store: Store,
-  group: ChangeGroup,
-  skip: number,
-  watching: Watching,
-  calendars: Map<string, Calendar | null>,
-): AsyncGenerator<Delivery> {
-  const interval = watching.interval!;
-  const calendar = watching.align === "session" ? await calendarFor(store, group.symbol, calendars) : null;
-  const zone = calendar?.timezone ?? store.timezone;
-  const endMode = watching.barTimestamp === "end" ? 1 : 0;
-  const size = INTRADAY_MS[interval];
-  const closedByLastMinute = (bucket: Bucket) =>
-    size !== undefined && bucket.last === (endMode ? bucket.bar.timestamp : bucket.bar.timestamp + size - MINUTE_MS);
-  const latest = (await store.latestBar(group.symbol))?.timestamp ?? -Infinity;
-  let from: number | undefined = group.first;
-  let opening = true;
-  while (from !== undefined && from <= group.last) {
-    const window = windowOf(from, interval, endMode, zone);
-    const stored = await store.getBars(group.symbol, { start: window.start, end: window.end, ...watching.adjusting });
-    const buckets = resampleWindow(stored, calendar, interval, watching.barTimestamp, zone, group);
-    const firstTouched = buckets.findIndex((bucket) => bucket.touched);
-    for (let i = 0; i < buckets.length; i++) {
-      const bucket = buckets[i]!;
-      const final = i < buckets.length - 1 || latest > window.end || closedByLastMinute(bucket);
-      const opened = opening && i === firstTouched - 1 && buckets[i + 1]!.first >= group.first && !closedByLastMinute(bucket);
-      if ((bucket.touched || opened) && bucket.bar.timestamp > skip) yield { bar: bucket.bar, final };
-    }
-    opening = false;
-    if (window.end >= group.last) return;
-    // The next stored bar of the range, past any window without one.
-    const next = await store.getBars(group.symbol, { start: window.end + 1, end: group.last, limit: 1 });
-    from = next[0]?.timestamp;
-  }
-}
-
-function resampleWindow(stored: readonly Bar[], calendar: Calendar | null, interval: Interval, placement: BarTimestamp, zone: string, group: ChangeGroup): Bucket[] {
-  const resampler = sessionResampler(calendar, interval, placement, zone);
-  const buckets: Bucket[] = [];
-  let current: Omit<Bucket, "bar"> | undefined;
-  for (const bar of stored) {
-    const touched = bar.timestamp >= group.first && bar.timestamp <= group.last;
-    const done = resampler.push(bar);
-    if (done) {
-      buckets.push({ bar: done, ...current! });
-      current = undefined;
-    }
-    if (current) {
-      current.last = bar.timestamp;
-      current.touched ||= touched;
-    } else {
-      current = { first: bar.timestamp, last: bar.timestamp, touched };
-    }
-  }
-  const last = resampler.finish();
-  if (last) buckets.push({ bar: last, ...current! });
-  return buckets;
-}
-
-/**
- * ChangeFeed.wait() over a head that is polled: every waiter of one store shares one timer
- * (a thousand watchers cost one head read per tick), which runs only while someone waits.
- * `poke()` reads at once (PostgreSQL calls it on NOTIFY and after a reconnect).
- */
-export function headPoller(readHead: () => number | Promise<number>, everyMs: number) {
-  const waiters = new Set<{ after: number; resolve: () => void }>();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let reading = false;
-  let again = false;
-
-  async function tick(): Promise<void> {
-    timer = undefined;
-    if (reading) {
-      again = true;
-      return;
-    }
-    reading = true;
-    try {
-      const head = await readHead();
-      for (const waiter of waiters) {
-        if (head > waiter.after) {
-          waiters.delete(waiter);
-          waiter.resolve();
-        }
-      }
-    } catch {
-      // A closed store or a lost connection: the waiters read the log themselves and meet the error.
-      for (const waiter of waiters) waiter.resolve();
-      waiters.clear();
-    } finally {
-      reading = false;
-    }
-    if (again) {
-      again = false;
-      void tick();
-    } else schedule();
-  }
-
-  function schedule(): void {
-    if (timer === undefined && waiters.size > 0) timer = setTimeout(tick, everyMs);
-  }
-
-  return {
-    wait(after: number, signal: AbortSignal): Promise<void> {
-      return new Promise<void>((resolve) => {
-        if (signal.aborted) return resolve();
-        const waiter = {
-          after,
-          resolve: () => {
-            signal.removeEventListener("abort", onAbort);
-            resolve();
-          },
-        };
-        const onAbort = () => {
-          waiters.delete(waiter);
-          waiter.resolve();
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-        waiters.add(waiter);
-        schedule();
-      });
-    },
-    poke(): void {
-      if (waiters.size === 0) return;
-      if (timer !== undefined) clearTimeout(timer);
-      void tick();
-    },
-    /** Wakes every waiter (they read again and wait again): a closed store's watches end there. */
-    wakeAll(): void {
-      for (const waiter of waiters) waiter.resolve();
-      waiters.clear();
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-    },
-  };
 }

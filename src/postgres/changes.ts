@@ -9,7 +9,8 @@
  * Seqs must grow in commit order, or a watch that read seq 12 would never see an 11 committed
  * after it: the trigger takes a transaction-level advisory lock (CHANGES_LOCK) before it draws a
  * seq, so bar writers queue from their first logged statement to their commit. The trigger is
- * named to fire before the summary's, so the lock is taken before the summary's row locks.
+ * named to fire before the summary's, so the lock is taken before the summary's row locks. The
+ * NOTIFY's payload is the newest seq logged, so a watch reads the log without asking for its head.
  * `txn` (txid_current()) lets a watch deliver one transaction's rows of a symbol as one range.
  *
  * Retention: the newest CHANGE_LOG_KEEP rows, trimmed by the insert trigger at every TRIM_EVERY-th
@@ -17,9 +18,9 @@
  * database's identity (what every cursor carries).
  */
 import { SUMMARY_SERIES } from "../domain/overview.ts";
-import { CHANGE_LOG_KEEP, headPoller, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/watch.ts";
+import { CHANGE_LOG_KEEP, headPoller, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
 import type { PostgresPool } from "./connection.ts";
-import { STATEMENT_LEVEL, triggersAtLevel, type RowsSource } from "./summary.ts";
+import { ROW_LEVEL, STATEMENT_LEVEL, triggersAtLevel, type RowsSource } from "./summary.ts";
 
 export const CHANGES_CHANNEL = "tradelite_bar_changes";
 /** "barchnge" as a 64-bit advisory lock key. */
@@ -38,8 +39,9 @@ function changeTriggers(table: string, series: string, source: RowsSource): stri
   const begin = (rows: string) => `
     IF NOT EXISTS (${rows}) THEN RETURN NULL; END IF;
     PERFORM pg_advisory_xact_lock(${CHANGES_LOCK});`;
+  // The payload is the newest seq this statement logged: a watch behind it reads the log at once.
   const notify = `
-    PERFORM pg_notify('${CHANGES_CHANNEL}', '');
+    PERFORM pg_notify('${CHANGES_CHANNEL}', currval(pg_get_serial_sequence('bar_changes', 'seq'))::text);
     RETURN NULL;`;
   const transition = (tables: string) => (source === STATEMENT_LEVEL ? `REFERENCING ${tables} ` : "");
   const removedOnly = `${source.removed} EXCEPT ${source.added}`;
@@ -89,6 +91,11 @@ INSERT INTO bar_changes_state (id, trimmed) VALUES (md5(random()::text || clock_
 ` +
   SUMMARY_SERIES.map(({ series, table }) => triggersAtLevel(table, (source) => changeTriggers(table, series, source))).join("");
 
+/** Both series' change-log functions and triggers at one level, for a test to put a hypertable's (row-level) on a plain table. */
+export function changeTriggersSql(level: "statement" | "row"): string {
+  return SUMMARY_SERIES.map(({ series, table }) => changeTriggers(table, series, level === "row" ? ROW_LEVEL : STATEMENT_LEVEL)).join("");
+}
+
 /** The change log as watch() reads it: LISTEN for the wake-ups, the pool for the rows. */
 export function createChangeFeed(pool: PostgresPool): ChangeFeed & { close(): Promise<void> } {
   const readHead = () =>
@@ -97,7 +104,7 @@ export function createChangeFeed(pool: PostgresPool): ChangeFeed & { close(): Pr
   let listening: Promise<{ unlisten(): Promise<void> }> | undefined;
   const listen = () => {
     if (listening) return;
-    listening = pool.sql.listen(CHANGES_CHANNEL, () => poller.poke(), () => poller.poke());
+    listening = pool.sql.listen(CHANGES_CHANNEL, (payload) => poller.poke(Number(payload)), () => poller.poke());
     // A failed LISTEN is tried again by the next wait; the poll carries the watch meanwhile.
     listening.catch(() => (listening = undefined));
   };

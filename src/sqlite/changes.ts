@@ -16,12 +16,13 @@
  *   tradelite's own batches, whose switch is on.
  *
  * Retention: the newest CHANGE_LOG_KEEP rows. insertBars trims at every TRIM_EVERY-th seq, at most
- * TRIM_STEP rows at a time (a bounded cost inside a write), and records the highest seq trimmed
+ * TRIM_STEP rows at a time (a bounded cost inside a write), and maintenance.optimize() trims all
+ * that is past it (a file only other programs write), each recording the highest seq trimmed
  * in bar_changes_state, so a cursor older than that replays from the oldest row kept and says so.
  * bar_changes_state also holds the database's random identity, which every cursor carries.
  */
 import { SUMMARY_SERIES } from "../domain/overview.ts";
-import { CHANGE_LOG_KEEP, headPoller, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/watch.ts";
+import { CHANGE_LOG_KEEP, headPoller, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
 import { guard, type Connection } from "./connection.ts";
 import { KEY_MOVED, summaryAdd, summaryRemove } from "./summary.ts";
 
@@ -76,18 +77,30 @@ CREATE TABLE bar_changes_state (id TEXT NOT NULL, trimmed INTEGER NOT NULL);
 INSERT INTO bar_changes_state (id, trimmed) VALUES (lower(hex(randomblob(8))), 0);
 ` + SUMMARY_SERIES.map(({ series, table }) => changeTriggers(table, series)).join("");
 
-/** insertBars' one row per batch, and the bounded trim every TRIM_EVERY seqs. */
-export function prepareChangeLog(conn: Connection) {
-  const append = conn.prepare("INSERT INTO bar_changes (symbol, series, first_timestamp, last_timestamp, kind) VALUES (?, 'minutes', ?, ?, 'upsert')");
+/**
+ * Deletes the rows more than `keep` behind `head`, at most `step` of them (-1: all), and records
+ * the highest seq trimmed; resolves with the rows deleted. In the caller's write transaction.
+ */
+export function prepareChangeTrim(conn: Connection, keep = CHANGE_LOG_KEEP) {
   const trim = conn.prepare("DELETE FROM bar_changes WHERE seq IN (SELECT seq FROM bar_changes WHERE seq <= ? ORDER BY seq LIMIT ?)");
   const recordTrim = conn.prepare(
     "UPDATE bar_changes_state SET trimmed = max(trimmed, coalesce((SELECT min(seq) FROM bar_changes), ?1 + 1) - 1)",
   );
+  return function trimChanges(head: number, step: number): number {
+    if (head <= keep) return 0;
+    const deleted = trim.run((head - keep) as never, step as never).changes;
+    recordTrim.run(head as never);
+    return deleted;
+  };
+}
+
+/** insertBars' one row per batch, and the bounded trim every `every` seqs (a test passes small numbers). */
+export function prepareChangeLog(conn: Connection, keep = CHANGE_LOG_KEEP, every = TRIM_EVERY) {
+  const append = conn.prepare("INSERT INTO bar_changes (symbol, series, first_timestamp, last_timestamp, kind) VALUES (?, 'minutes', ?, ?, 'upsert')");
+  const trimChanges = prepareChangeTrim(conn, keep);
   return function appendChange(symbol: string, first: number, last: number): void {
     const seq = Number(append.run(symbol as never, first as never, last as never).lastInsertRowid);
-    if (seq % TRIM_EVERY !== 0 || seq <= CHANGE_LOG_KEEP) return;
-    trim.run((seq - CHANGE_LOG_KEEP) as never, TRIM_STEP as never);
-    recordTrim.run(seq as never);
+    if (seq % every === 0) trimChanges(seq, TRIM_STEP);
   };
 }
 

@@ -28,7 +28,8 @@ import { openConnection, type Connection, type ConnectionSettings } from "./conn
 import { migrate } from "./migrations.ts";
 import { createChangeFeed, prepareChangeLogReader, type ChangeLogReader } from "./changes.ts";
 import { createSqliteStore } from "./store.ts";
-import { watchBars, type BarWatch, type ChangeFeed, type WatchOptions } from "../domain/watch.ts";
+import { watchBars, type BarWatch, type WatchOptions } from "../domain/watch.ts";
+import type { ChangeFeed } from "../domain/change-feed.ts";
 import { createInstrumentRepository, type InstrumentRepository } from "./instruments.ts";
 import { createQuoteRepository } from "./quotes.ts";
 import { createSettingsRepository, type LiveSettings, type SettingsRepository } from "./settings.ts";

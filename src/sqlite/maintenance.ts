@@ -9,6 +9,7 @@ import { ConflictError, StorageError, ValidationError } from "../domain/errors.t
 import type { AuditRecorder } from "./audit.ts";
 import { guard, isMemoryPath, readPragma, type Connection } from "./connection.ts";
 import type { MetricRepository } from "./metrics.ts";
+import { prepareChangeLogReader, prepareChangeTrim } from "./changes.ts";
 import {
   CHECKPOINT_MODES,
   type CheckpointMode,
@@ -27,6 +28,8 @@ const FREE_PAGE_SHARE = 0.1;
 export function createMaintenance(conn: Connection, metrics: MetricRepository, audit: AuditRecorder) {
   const counts = Object.fromEntries(TABLES.map((table) => [table, conn.prepare<{ count: number }>(`SELECT count(*) AS count FROM ${table}`)]));
   const pragma = (name: string) => readPragma(conn.sqlite, name);
+  const changeLog = prepareChangeLogReader(conn);
+  const trimChanges = prepareChangeTrim(conn);
   let timer: ReturnType<typeof setInterval> | undefined;
 
   /**
@@ -112,7 +115,11 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
     },
 
     optimize(): { durationMs: number } {
-      const { durationMs } = timed(() => conn.sqlite.run("PRAGMA optimize"));
+      const { durationMs } = timed(() => {
+        // The change log past what watch() keeps, whoever wrote it (src/sqlite/changes.ts).
+        if (!conn.readonly) conn.writeTransaction(() => trimChanges(changeLog.head(), -1));
+        conn.sqlite.run("PRAGMA optimize");
+      });
       recordRun("optimize", durationMs, {});
       return { durationMs };
     },

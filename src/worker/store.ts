@@ -25,7 +25,8 @@ import { createCacheBackend } from "../sqlite/cache-backend.ts";
 import { isMemoryPath } from "../sqlite/connection.ts";
 import { openDatabase, type Database } from "../sqlite/database.ts";
 import { WorkerConnection, type RestartEvent } from "./pool.ts";
-import { headPoller, watchBars, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/watch.ts";
+import { watchBars } from "../domain/watch.ts";
+import { headPoller, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
 
 export interface WorkerStoreOptions extends DatabaseOptions {
   /** Read-only reader workers. Default 2; 0 sends reads to the writer. */

@@ -1,12 +1,14 @@
 /**
  * store.watch() on PostgreSQL: the conformance suite over a real server, psql writing as another
- * program, and the LISTEN connection terminated by the server while bars are written.
+ * program, the row-level triggers a TimescaleDB hypertable gets, and the LISTEN connection
+ * terminated by the server while bars are written.
  */
 import { afterAll, expect, test } from "bun:test";
 import { SQL } from "bun";
 import { openStore } from "../../src/mod.ts";
 import { createTestDatabase, postgresAvailable, type TestDatabase } from "../support/postgres.ts";
-import { take } from "../support/watch.ts";
+import { changeTriggersSql } from "../../src/postgres/changes.ts";
+import { DROP_POSTGRES_CHANGE_TRIGGERS, take } from "../support/watch.ts";
 import { watchConformance } from "../support/watch-conformance.ts";
 
 const available = await postgresAvailable();
@@ -48,6 +50,32 @@ if (available) {
       expect(events[30]!.bar.close).toBe(10.75);
       await watch.return();
     } finally {
+      await store.close();
+    }
+  });
+
+  test("postgres: with the row-level triggers a hypertable gets, psql's multi-row writes and an upsert arrive once each, in order", async () => {
+    const { url, store } = await fresh("watch_rows");
+    const admin = new SQL({ url, max: 1 });
+    try {
+      await admin.unsafe(DROP_POSTGRES_CHANGE_TRIGGERS);
+      await admin.unsafe(changeTriggersSql("row"));
+      const watch = store.watch({ symbols: ["600519.SH"] });
+      await watch.ready;
+      await psql(url, `INSERT INTO market_data (symbol, timestamp, close)
+        SELECT s, ${T0} + g * ${MINUTE}, 1 FROM generate_series(0, 19) AS g, (VALUES ('600519.SH'), ('000001.SZ')) AS v(s)`);
+      const inserted = await take(watch, 20);
+      expect(inserted.map((event) => (event.bar.timestamp - T0) / MINUTE)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      await psql(url, `DELETE FROM market_data WHERE symbol = '600519.SH' AND timestamp = ${T0}`);
+      // One statement that updates minute 19 and inserts minute 20: one range, in order.
+      await store.insertBars("600519.SH", [{ timestamp: T0 + 19 * MINUTE, close: 2 }, { timestamp: T0 + 20 * MINUTE, close: 2 }]);
+      const upserted = await take(watch, 2);
+      expect(upserted.map((event) => [(event.bar.timestamp - T0) / MINUTE, event.bar.close])).toEqual([[19, 2], [20, 2]]);
+      const kinds = (await admin`SELECT kind, count(*)::int AS n FROM bar_changes GROUP BY kind ORDER BY kind`) as { kind: string; n: number }[];
+      expect(kinds).toEqual([{ kind: "delete", n: 1 }, { kind: "upsert", n: 42 }]);
+      await watch.return();
+    } finally {
+      await admin.close();
       await store.close();
     }
   });

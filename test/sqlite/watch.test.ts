@@ -1,7 +1,7 @@
 /**
  * store.watch() on the in-thread SQLite store (the conformance suite), and what only a shared
  * file shows: Python's sqlite3 writing in another process, a cursor older than the trimmed
- * change log, the sync Database's watch, and a cursor from another file.
+ * change log (and its trimming), the sync Database's watch, and a cursor from another file.
  */
 import { afterAll, expect, test } from "bun:test";
 import { Database as SqliteDatabase } from "bun:sqlite";
@@ -10,6 +10,10 @@ import { tempDir } from "../support/files.ts";
 import { startPython } from "../support/interop-python.ts";
 import { take } from "../support/watch.ts";
 import { watchConformance } from "../support/watch-conformance.ts";
+import { resolveDatabaseOptions } from "../../src/config.ts";
+import { openConnection } from "../../src/sqlite/connection.ts";
+import { migrate } from "../../src/sqlite/migrations.ts";
+import { prepareChangeLog, prepareChangeLogReader, prepareChangeTrim } from "../../src/sqlite/changes.ts";
 
 const dir = tempDir("tradelite-sqlite-watch-");
 afterAll(() => dir.cleanup());
@@ -95,5 +99,26 @@ test("the sync Database watches too, and refuses another file's cursor", async (
   } finally {
     db.close();
     other.close();
+  }
+});
+
+test("insertBars' change rows are trimmed past the kept count, a bounded step at a time, and the state records how far", () => {
+  const conn = openConnection(resolveDatabaseOptions({ path: dir.file(`trim-${++files}.db`) }));
+  try {
+    migrate(conn);
+    const log = prepareChangeLogReader(conn);
+    // Keep 10, trim every 4th seq: the last trim ran at seq 28 and took seqs up to 18.
+    const appendChange = prepareChangeLog(conn, 10, 4);
+    for (let i = 1; i <= 30; i++) conn.writeTransaction(() => appendChange("600519.SH", T0 + i * MINUTE, T0 + i * MINUTE));
+    const rows = log.rows(0, 100);
+    expect(rows.map((row) => row.seq)).toEqual(Array.from({ length: 12 }, (_, i) => 19 + i));
+    expect(rows[0]).toEqual({ seq: 19, symbol: "600519.SH", series: "minutes", first: T0 + 19 * MINUTE, last: T0 + 19 * MINUTE, kind: "upsert", txn: null });
+    expect(log.state()).toMatchObject({ head: 30, trimmed: 18 });
+    // What maintenance.optimize() runs: everything past the kept rows at once.
+    expect(conn.writeTransaction(() => prepareChangeTrim(conn, 5)(log.head(), -1))).toBe(7);
+    expect(log.rows(0, 100).map((row) => row.seq)).toEqual([26, 27, 28, 29, 30]);
+    expect(log.state()).toMatchObject({ head: 30, trimmed: 25 });
+  } finally {
+    conn.close();
   }
 });

@@ -132,6 +132,48 @@ export function watchConformance(name: string, open: WatchFactory): void {
     await watch.return();
   });
 
+  withStore("a bucket that misses its last minute is final once the next bucket's first bar is stored", async ({ store }) => {
+    const watch = store.watch({ symbols: ["600519.SH"], interval: "5m" });
+    await watch.ready;
+    // 09:31-09:33 of the 09:31-09:35 bucket (end-stamped; 09:30-09:34 start-stamped), then 09:40.
+    await store.insertBars("600519.SH", bars(0, 3));
+    const forming = await take(watch, 1);
+    await store.insertBars("600519.SH", bars(9, 1));
+    const [closed, next] = await take(watch, 2);
+    const resampled = await store.getBars("600519.SH", { interval: "5m" });
+    expect(forming[0]!.final).toBe(false);
+    expect(closed!.bar).toEqual(resampled[0]!);
+    expect(closed!.final).toBe(true);
+    expect(next!.bar).toEqual(resampled[1]!);
+    expect(next!.final).toBe(false);
+    await watch.return();
+  });
+
+  withStore("a batch longer than a page arrives whole and in order, and a cursor in its middle resumes at the next bar", async ({ store }) => {
+    const watch = store.watch({ symbols: ["600519.SH"] });
+    await watch.ready;
+    await store.insertBars("600519.SH", bars(0, 12_000));
+    const events = await take(watch, 12_000);
+    expect(stamps(events)).toEqual(minutes(0, 12_000));
+    await watch.return();
+    const resumed = store.watch({ symbols: ["600519.SH"], since: events[7_499]!.cursor });
+    expect(stamps(await take(resumed, 3))).toEqual(minutes(7_500, 3));
+    await resumed.return();
+  });
+
+  withStore("session-aligned buckets follow the symbol's calendar as getBars does; a symbol without one is refused when the watch starts", async ({ store }) => {
+    const unaligned = store.watch({ symbols: ["600519.SH"], interval: "15m", align: "session" });
+    expect((await unaligned.ready.catch((error: unknown) => error) as ValidationError).issues[0]!.field).toBe("align");
+    await store.calendars.assign("600519.SH", "XSHG");
+    const watch = store.watch({ symbols: ["600519.SH"], interval: "15m", align: "session" });
+    await watch.ready;
+    await store.insertBars("600519.SH", bars(0, 40));
+    const events = await take(watch, 3);
+    expect(events.map((event) => event.bar)).toEqual(await store.getBars("600519.SH", { interval: "15m", align: "session" }));
+    expect(events.map((event) => event.final)).toEqual([true, true, false]);
+    await watch.return();
+  });
+
   withStore("adjusted watches carry getBars' adjusted prices", async ({ store }) => {
     await store.adjustments.insert("600519.SH", [{ date: "2024-01-01", factor: 1 }, { date: "2024-01-02", factor: 2 }]);
     const watch = store.watch({ symbols: ["600519.SH"], adjust: "hfq" });
@@ -140,6 +182,21 @@ export function watchConformance(name: string, open: WatchFactory): void {
     const events = await take(watch, 2);
     expect(events.map((event) => event.bar)).toEqual(await store.getBars("600519.SH", { adjust: "hfq" }));
     await watch.return();
+  });
+
+  withStore("three hundred watches of one store (their reads shared while in flight) each see every bar once, in order, each event with its own bar", async ({ store }) => {
+    const watches = Array.from({ length: 300 }, (_, i) => store.watch(i % 2 === 0 ? { symbols: ["600519.SH"] } : {}));
+    await Promise.all(watches.map((watch) => watch.ready));
+    const seen = Promise.all(watches.map((watch) => take(watch, 20)));
+    for (let i = 0; i < 20; i++) await store.insertBars("600519.SH", bars(i, 1));
+    for (const events of await seen) expect(stamps(events)).toEqual(minutes(0, 20));
+    // Each event carries its own bar: a consumer that changes one changes no other watch's.
+    const next = Promise.all([take(watches[0]!, 1), take(watches[2]!, 1)]);
+    await store.insertBars("600519.SH", bars(20, 1));
+    const [[mine], [theirs]] = await next;
+    mine!.bar.close = -1;
+    expect(theirs!.bar.close).toBe(bar(T0 + 20 * MINUTE, 20).close);
+    await Promise.all(watches.map((watch) => watch.return()));
   });
 
   withStore("bad cursors and options are refused, naming what was wrong", async ({ store }) => {

@@ -12,10 +12,13 @@ export function dropChangeLog(raw: SqliteDatabase): void {
   raw.run("DROP TABLE IF EXISTS bar_changes_state");
 }
 
-/** The PostgreSQL change log's tables and trigger functions (CASCADE takes the triggers). */
-export const DROP_POSTGRES_CHANGE_LOG = `DROP TABLE IF EXISTS bar_changes, bar_changes_state; DROP FUNCTION IF EXISTS ${["market_data", "market_data_daily"]
+/** The PostgreSQL change log's trigger functions (CASCADE takes the triggers). */
+export const DROP_POSTGRES_CHANGE_TRIGGERS = `DROP FUNCTION IF EXISTS ${["market_data", "market_data_daily"]
   .flatMap((table) => ["insert", "update", "delete"].map((event) => `${table}_changes_${event}`))
   .join(", ")} CASCADE`;
+
+/** The PostgreSQL change log's tables and trigger functions. */
+export const DROP_POSTGRES_CHANGE_LOG = `DROP TABLE IF EXISTS bar_changes, bar_changes_state; ${DROP_POSTGRES_CHANGE_TRIGGERS}`;
 
 /** The next `count` events of `watch` (it stays open). */
 export async function take(watch: BarWatch, count: number): Promise<BarEvent[]> {
