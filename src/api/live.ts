@@ -82,7 +82,7 @@ function watchOptionsOf(c: Context): WatchOptions {
 async function openWatch(c: Context, options: WatchOptions, signal: AbortSignal): Promise<{ watch: BarWatch; cursor: string; gap: boolean }> {
   const watch = c.var.store.watch({ ...options, signal });
   try {
-    return { watch, ...(await watch.ready) };
+    return { watch, ...(await watch.start) };
   } catch (error) {
     await watch.return();
     if (error instanceof ValidationError && error.issues.some((issue) => issue.field === "since")) {

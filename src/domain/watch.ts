@@ -76,7 +76,9 @@ export interface BarEvent {
 
 /** What watch() returns: the events, and `ready` (the starting cursor once options and `since` are checked). */
 export interface BarWatch extends AsyncIterableIterator<BarEvent> {
-  readonly ready: Promise<{ cursor: string; gap: boolean }>;
+  readonly ready: Promise<string>;
+  /** `ready`'s cursor, and whether `since` was older than the log keeps (the first event then says `gap`). */
+  readonly start: Promise<{ cursor: string; gap: boolean }>;
   return(): Promise<IteratorResult<BarEvent>>;
 }
 
@@ -176,8 +178,14 @@ export function watchBars(store: Store, feed: ChangeFeed, options?: WatchOptions
     stop.abort();
     watching.signal?.removeEventListener("abort", onAbort);
   };
+  const begun = started.then((begin) => ({ cursor: encodeCursor(begin.cursor), gap: begin.gap }));
+  const ready = begun.then((begin) => begin.cursor);
+  // Nobody has to await these: a failure also comes out of the first next().
+  begun.catch(() => {});
+  ready.catch(() => {});
   const watch: BarWatch = {
-    ready: started.then((begin) => ({ cursor: encodeCursor(begin.cursor), gap: begin.gap })),
+    ready,
+    start: begun,
     async next() {
       try {
         const result = await events.next();

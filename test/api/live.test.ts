@@ -166,7 +166,7 @@ describe("GET /v1/stream (Server-Sent Events)", () => {
     // A cursor of another database, as EventSource would send it back.
     const other = await openStore({ backend: "sqlite", path: dir.file("other.db") });
     const otherWatch = other.watch();
-    const { cursor } = await otherWatch.ready;
+    const cursor = await otherWatch.ready;
     await otherWatch.return();
     await other.close();
     const foreign = await get("", { "Last-Event-ID": cursor });
@@ -201,7 +201,7 @@ db.commit()`,
 
   test("a consumer that stops reading is sent `dropped` with its cursor and closed, and resumes from it", async () => {
     const start = store.watch({ symbols: ["LIVE.SLOW"] });
-    const { cursor } = await start.ready;
+    const cursor = await start.ready;
     await start.return();
     const many = Array.from({ length: 60_000 }, (_, i) => bar(i));
     await store.insertBars("LIVE.SLOW", many);
