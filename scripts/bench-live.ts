@@ -13,7 +13,7 @@
  * run takes seconds, which makes the watchers' work per minute a larger share than in a real
  * session, not a smaller one.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { marketSymbols, openScaleDatabase } from "./bench-scale.ts";
@@ -39,6 +39,10 @@ export interface LiveBenchResults {
   watched: { p50Ms: number; p99Ms: number };
   /** Unwatched median / watched median: 1 is no slower. */
   ratio: number;
+  /** The serve process's CPU (user + system) per minute written, in ms, in both runs. */
+  serverCpuMsPerMinute: { unwatched: number; watched: number };
+  /** Its busiest threads while watched (CPU ms per minute), from /proc/<pid>/task/<tid>/stat. */
+  serverThreads: { name: string; cpuMsPerMinute: number }[];
   /** Events every watcher got, against the bars of its symbols written while it watched. */
   delivered: { events: number; expected: number; p50DelayMs: number; p99DelayMs: number };
 }
@@ -54,12 +58,15 @@ export async function runLiveCase(context: LiveBenchContext): Promise<LiveBenchR
   openScaleDatabase(path).close();
   const server = await startServe(path);
   try {
+    const before = threadCpu(server.proc.pid);
     const unwatched = await runWriter(path, 0, minutes);
+    const between = threadCpu(server.proc.pid);
     const viewers = Bun.spawn([process.execPath, import.meta.path, "--viewers", JSON.stringify({ url: server.url, watchers, expected: watchers * WATCHED_PER_STREAM * minutes })], { stdout: "pipe", stderr: "inherit" });
     const lines = linesOf(viewers.stdout);
     const opened = JSON.parse((await lines.next()).value!) as { opened: number };
     if (opened.opened !== watchers) throw new Error(`only ${opened.opened} of ${watchers} streams opened`);
     const watched = await runWriter(path, minutes, minutes);
+    const after = threadCpu(server.proc.pid);
     viewers.kill("SIGTERM");
     const report = JSON.parse((await lines.next()).value!) as { events: number; delays: number[] };
     await viewers.exited;
@@ -70,6 +77,8 @@ export async function runLiveCase(context: LiveBenchContext): Promise<LiveBenchR
       unwatched: { p50Ms: median(unwatched), p99Ms: percentile(unwatched, 99) },
       watched: { p50Ms: median(watched), p99Ms: percentile(watched, 99) },
       ratio: median(unwatched) / median(watched),
+      serverCpuMsPerMinute: { unwatched: cpuTotal(before, between) / minutes, watched: cpuTotal(between, after) / minutes },
+      serverThreads: busiest(between, after, minutes),
       delivered: { events: report.events, expected, p50DelayMs: percentile(report.delays, 50), p99DelayMs: percentile(report.delays, 99) },
     };
     console.log(
@@ -79,12 +88,48 @@ export async function runLiveCase(context: LiveBenchContext): Promise<LiveBenchR
     console.log(
       `  events delivered ${report.events.toLocaleString("en-US")} of ${expected.toLocaleString("en-US")}; delay after the minute's commit p50 ${results.delivered.p50DelayMs.toFixed(0)} ms, p99 ${results.delivered.p99DelayMs.toFixed(0)} ms`,
     );
+    console.log(
+      `  serve process CPU per minute written: unwatched ${results.serverCpuMsPerMinute.unwatched.toFixed(0)} ms, watched ${results.serverCpuMsPerMinute.watched.toFixed(0)} ms ` +
+        `(busiest threads watched: ${results.serverThreads.map((thread) => `${thread.name} ${thread.cpuMsPerMinute.toFixed(0)}`).join(", ")})`,
+    );
     return results;
   } finally {
     server.proc.kill("SIGTERM");
     await server.proc.exited;
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** CPU ms (user + system) of each thread of `pid` so far, by thread id and name (Linux /proc; empty elsewhere). */
+function threadCpu(pid: number): Map<string, { name: string; ms: number }> {
+  const threads = new Map<string, { name: string; ms: number }>();
+  const tickMs = 10; // USER_HZ is 100 on Linux
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const name = stat.slice(stat.indexOf("(") + 1, close);
+      const fields = stat.slice(close + 2).split(" ");
+      // Fields 14 and 15 of stat (utime, stime) are 11 and 12 after the name.
+      threads.set(tid, { name, ms: (Number(fields[11]) + Number(fields[12])) * tickMs });
+    }
+  } catch {
+    // Not Linux, or the process is gone.
+  }
+  return threads;
+}
+
+function cpuTotal(from: Map<string, { ms: number }>, to: Map<string, { ms: number }>): number {
+  let ms = 0;
+  for (const [tid, thread] of to) ms += thread.ms - (from.get(tid)?.ms ?? 0);
+  return ms;
+}
+
+function busiest(from: Map<string, { ms: number }>, to: Map<string, { name: string; ms: number }>, minutes: number): { name: string; cpuMsPerMinute: number }[] {
+  return [...to]
+    .map(([tid, thread]) => ({ name: `${thread.name}#${tid}`, cpuMsPerMinute: (thread.ms - (from.get(tid)?.ms ?? 0)) / minutes }))
+    .sort((a, b) => b.cpuMsPerMinute - a.cpuMsPerMinute)
+    .slice(0, 4);
 }
 
 async function startServe(path: string): Promise<{ proc: ReturnType<typeof Bun.spawn>; url: string }> {

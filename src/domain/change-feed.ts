@@ -4,6 +4,8 @@
  * the log grows. headPoller is that wait for a log whose head is polled.
  */
 
+import type { Bar } from "./bar.ts";
+
 /** One row of bar_changes. */
 export interface ChangeRow {
   seq: number;
@@ -14,6 +16,18 @@ export interface ChangeRow {
   kind: string;
   /** The writing transaction where the backend knows it (PostgreSQL), else null. */
   txn: number | null;
+}
+
+/** A symbol's minute bars from `first` to `last` (inclusive). */
+export interface BarRange {
+  symbol: string;
+  first: number;
+  last: number;
+}
+
+/** A stored minute bar and its symbol. */
+export interface ChangedBar extends Bar {
+  symbol: string;
 }
 
 export interface ChangeLogState {
@@ -30,6 +44,12 @@ export interface ChangeFeed {
   state(): Promise<ChangeLogState>;
   /** Rows with seq > after, ascending, at most `limit`. */
   read(after: number, limit: number): Promise<ChangeRow[]>;
+  /**
+   * The stored minute bars (market_data) of these ranges, in one statement (one round trip on a
+   * worker): what a page of the log touched, read once for every watch of the store. Ordered by
+   * range then timestamp; at most `limit` bars (a caller that gets `limit` reads per symbol).
+   */
+  bars(ranges: readonly BarRange[], limit: number): Promise<ChangedBar[]>;
   /** Resolves once rows after `after` may be there (or `signal` aborts). */
   wait(after: number, signal: AbortSignal): Promise<void>;
 }

@@ -29,7 +29,7 @@
  */
 import type { Bar } from "./bar.ts";
 import type { Calendar } from "./calendar.ts";
-import { sharedInFlight, type ChangeFeed, type ChangeLogState, type ChangeRow } from "./change-feed.ts";
+import { sharedInFlight, type BarRange, type ChangeFeed, type ChangeLogState, type ChangeRow } from "./change-feed.ts";
 import { ValidationError, type Issue } from "./errors.ts";
 import { normalizeSymbol } from "./instrument-symbol.ts";
 import { checkOptions, readResampling, type Align, type BarQuery, type BarTimestamp, type Interval } from "./query.ts";
@@ -85,6 +85,13 @@ export interface BarWatch extends AsyncIterableIterator<BarEvent> {
 /** Rows read per step; a page of bars per step when a range is long. */
 const CHANGE_PAGE = 1_000;
 const BAR_PAGE = 5_000;
+/**
+ * The most bars a page of the log is read with at once for every stored-bar watch (a live minute
+ * of 5,000 symbols is 5,000); a page that touched more (a backfill) is read per symbol instead.
+ */
+const PAGE_BARS = 50_000;
+/** Pages whose bars are kept after their read, for the watches that reach them a little later. */
+const PAGES_KEPT = 4;
 
 // ---------------------------------------------------------------------------------------------
 // Cursors
@@ -212,26 +219,88 @@ export function watchBars(store: Store, feed: ChangeFeed, options?: WatchOptions
  * The reads every watch of one change feed shares while they are in flight (sharedInFlight):
  * the log's rows, and the bars and latest bar of a symbol. The bars are shared objects: an event
  * carries its own copy.
+ *
+ * `page` is what makes N stored-bar watches cost O(1) reads per commit rather than one getBars
+ * per symbol per watch: the bars a page of the log touched, read in one statement (feed.bars) and
+ * kept for the last PAGES_KEPT pages, so every watch that reaches the page takes its symbols'
+ * bars from there. null when the page touched more than PAGE_BARS bars (read per symbol then).
  */
 export interface WatchReads {
   rows(after: number, limit: number): Promise<ChangeRow[]>;
   bars(symbol: string, query: BarQuery): Promise<Bar[]>;
   latest(symbol: string): Promise<Bar | null>;
+  page(rows: readonly ChangeRow[]): Promise<PageBars | null>;
+  /** Reads made, for tests and the bench: pages read (one statement each) and per-symbol bar reads. */
+  readonly counts: { pages: number; symbols: number };
 }
 
+/** A page's stored bars by symbol, each ascending by timestamp. */
+export type PageBars = ReadonlyMap<string, readonly Bar[]>;
+
 const sharedReads = new WeakMap<ChangeFeed, WatchReads>();
+const feedsOf = new WeakMap<Store, ChangeFeed>();
+
+/** How many reads the watches of `store` made so far (see WatchReads.counts); zeros before its first watch. */
+export function watchReadCounts(store: Store): { pages: number; symbols: number } {
+  const feed = feedsOf.get(store);
+  const counts = feed ? sharedReads.get(feed)?.counts : undefined;
+  return { pages: counts?.pages ?? 0, symbols: counts?.symbols ?? 0 };
+}
 
 function readsOf(store: Store, feed: ChangeFeed): WatchReads {
   let reads = sharedReads.get(feed);
   if (!reads) {
+    const counts = { pages: 0, symbols: 0 };
+    const pages = new Map<string, Promise<PageBars | null>>();
     reads = {
+      counts,
       rows: sharedInFlight((after: number, limit: number) => feed.read(after, limit)),
-      bars: sharedInFlight((symbol: string, query: BarQuery) => store.getBars(symbol, query)),
+      bars: sharedInFlight((symbol: string, query: BarQuery) => {
+        counts.symbols++;
+        return store.getBars(symbol, query);
+      }),
       latest: sharedInFlight((symbol: string) => store.latestBar(symbol)),
+      page(rows) {
+        const key = `${rows[0]!.seq}-${rows[rows.length - 1]!.seq}`;
+        let read = pages.get(key);
+        if (!read) {
+          counts.pages++;
+          read = readPage(feed, rows);
+          pages.set(key, read);
+          // A failed read is not kept: the next watch to reach the page tries again.
+          read.catch(() => pages.delete(key));
+          if (pages.size > PAGES_KEPT) pages.delete(pages.keys().next().value!);
+        }
+        return read;
+      },
     };
     sharedReads.set(feed, reads);
   }
+  feedsOf.set(store, feed);
   return reads;
+}
+
+/** The stored bars of every minute upsert in `rows`: one range per symbol, from its lowest first to its highest last. */
+async function readPage(feed: ChangeFeed, rows: readonly ChangeRow[]): Promise<PageBars | null> {
+  const ranges = new Map<string, BarRange>();
+  for (const row of rows) {
+    if (row.series !== "minutes" || row.kind !== "upsert") continue;
+    const range = ranges.get(row.symbol);
+    if (!range) ranges.set(row.symbol, { symbol: row.symbol, first: row.first, last: row.last });
+    else {
+      range.first = Math.min(range.first, row.first);
+      range.last = Math.max(range.last, row.last);
+    }
+  }
+  const read = ranges.size === 0 ? [] : await feed.bars([...ranges.values()], PAGE_BARS);
+  if (read.length >= PAGE_BARS) return null;
+  const bySymbol = new Map<string, Bar[]>();
+  for (const { symbol, ...bar } of read) {
+    const bars = bySymbol.get(symbol);
+    if (bars) bars.push(bar);
+    else bySymbol.set(symbol, [bar]);
+  }
+  return bySymbol;
 }
 
 interface Start {
@@ -295,17 +364,25 @@ async function* run(store: Store, feed: ChangeFeed, watching: Watching, started:
   let gapPending = gap;
   const calendars = new Map<string, Calendar | null>();
   const reads = readsOf(store, feed);
+  // Stored, unadjusted bars are what a page read gives: such a watch reads nothing of its own.
+  const fromPages = watching.interval === undefined && (watching.adjusting.adjust ?? "none") === "none";
   while (!signal.aborted) {
     const rows = await reads.rows(position.after === null ? position.seq : position.seq - 1, CHANGE_PAGE);
     if (rows.length === 0) {
       await feed.wait(position.seq, signal);
       continue;
     }
+    let page: PageBars | null | undefined;
     for (const group of groupRows(rows, watching)) {
       if (group.wanted) {
         const skip = group.seq === position.seq && position.after !== null ? position.after : -Infinity;
         const { interval } = watching;
-        const bars = interval === undefined ? storedEvents(reads, group, skip, watching) : resampledEvents(store, reads, group, skip, { ...watching, interval }, calendars);
+        if (fromPages && page === undefined) page = await reads.page(rows);
+        const bars = page
+          ? pageEvents(page, group, skip)
+          : interval === undefined
+            ? storedEvents(reads, group, skip, watching)
+            : resampledEvents(store, reads, group, skip, { ...watching, interval }, calendars);
         for await (const { bar, final } of bars) {
           if (signal.aborted) return;
           const event: BarEvent = {
@@ -325,6 +402,21 @@ async function* run(store: Store, feed: ChangeFeed, watching: Watching, started:
       position = { id: cursor.id, seq: group.lastSeq, after: null };
     }
   }
+}
+
+/** The bars of a change's range after `skip`, from its page's read. */
+function* pageEvents(page: PageBars, group: ChangeGroup, skip: number): Generator<Delivery> {
+  const bars = page.get(group.symbol) ?? [];
+  const from = Math.max(group.first, skip + 1);
+  // Binary search for the first bar at or after `from`: a backfilled symbol has thousands.
+  let low = 0;
+  let high = bars.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (bars[middle]!.timestamp < from) low = middle + 1;
+    else high = middle;
+  }
+  for (let i = low; i < bars.length && bars[i]!.timestamp <= group.last; i++) yield { bar: bars[i]!, final: true };
 }
 
 /** The stored bars of a change's range after `skip`, a page at a time. */

@@ -159,6 +159,7 @@ const HANDLERS: Record<string, Handler> = {
   "changes.head": (db) => db.changeLog.head(),
   "changes.state": (db) => db.changeLog.state(),
   "changes.rows": (db, [after, limit]) => db.changeLog.rows(after, limit),
+  "changes.bars": (db, [ranges, limit]) => db.changeLog.bars(ranges, limit),
   deleteBars: (db, [symbol, range, options]) => db.deleteBars(symbol, range, options),
   getCrossSection: (db, [query]) => db.getCrossSection(cancellable(query)),
   overview: (db, [options]) => db.overview(options),

@@ -26,7 +26,7 @@ import { isMemoryPath } from "../sqlite/connection.ts";
 import { openDatabase, type Database } from "../sqlite/database.ts";
 import { WorkerConnection, type RestartEvent } from "./pool.ts";
 import { watchBars } from "../domain/watch.ts";
-import { headPoller, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
+import { headPoller, type ChangedBar, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
 
 export interface WorkerStoreOptions extends DatabaseOptions {
   /** Read-only reader workers. Default 2; 0 sends reads to the writer. */
@@ -467,6 +467,7 @@ function workerChangeFeed(read: <T>(op: string, ...args: unknown[]) => Promise<T
   return {
     state: () => read<ChangeLogState>("changes.state"),
     read: (after, limit) => read<ChangeRow[]>("changes.rows", after, limit),
+    bars: (ranges, limit) => read<ChangedBar[]>("changes.bars", ranges, limit),
     wait: (after, signal) => poller.wait(after, signal),
   };
 }
