@@ -23,6 +23,7 @@ import { printCrossSectionSummary, runCrossSectionCases, type CrossSectionBenchR
 import { printAdjustSummary, runAdjustCase, type AdjustBenchResult } from "./bench-adjust.ts";
 import { printSummaryCases, runSummaryCases, type SummaryBenchResults } from "./bench-summary.ts";
 import { printWatchSummary, runWatchCases, type WatchBenchResults } from "./bench-watch.ts";
+import { printLiveSummary, runLiveCase, type LiveBenchResults } from "./bench-live.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, removeDatabaseFile, timed, type Sample } from "./bench-support.ts";
 import {
   barObjects,
@@ -272,6 +273,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   let adjust: AdjustBenchResult | { error: string } | null = null;
   let summary: SummaryBenchResults | { error: string } | null = null;
   let watch: WatchBenchResults | { error: string } | null = null;
+  let live: LiveBenchResults | { error: string } | null = null;
   const breakdown: Record<string, number> = {};
   let memory: MemoryResult | { error: string };
 
@@ -566,6 +568,14 @@ async function runBenchmark(quick: boolean): Promise<void> {
       watch = { error: error instanceof Error ? error.message : String(error) };
       console.log(`  failed: ${watch.error}`);
     }
+
+    // -- 24: 1,000 SSE watchers against a recorder writing into the served file -------------------
+    try {
+      live = await runLiveCase({ workDir, quick });
+    } catch (error) {
+      live = { error: error instanceof Error ? error.message : String(error) };
+      console.log(`  failed: ${live.error}`);
+    }
   } finally {
     removeWorkDir();
   }
@@ -577,6 +587,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   if (adjust && !("error" in adjust)) missed.push(...printAdjustSummary(adjust));
   if (summary && !("error" in summary)) missed.push(...printSummaryCases(summary));
   if (watch && !("error" in watch)) missed.push(...printWatchSummary(watch));
+  if (live && !("error" in live)) missed.push(...printLiveSummary(live));
 
   const resultsDir = join(import.meta.dir, "..", "bench-results");
   mkdirSync(resultsDir, { recursive: true });
@@ -603,6 +614,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
     adjust,
     summary,
     watch,
+    live,
     missedTargets: missed,
   };
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);

@@ -332,28 +332,80 @@ interface ChangeGroup {
 }
 
 function groupRows(rows: readonly ChangeRow[], watching: Watching): ChangeGroup[] {
+  if (watching.symbols !== null) return groupWanted(rows, wantedRows(rows, watching.symbols));
   const groups: ChangeGroup[] = [];
   let tail: { group: ChangeGroup; row: ChangeRow } | undefined;
   for (const row of rows) {
-    const wanted = row.series === "minutes" && row.kind === "upsert" && (watching.symbols === null || watching.symbols.has(row.symbol));
+    const wanted = isWanted(row);
     const previous = tail?.row;
-    const joins =
-      tail !== undefined &&
-      tail.group.wanted &&
-      wanted &&
-      previous!.symbol === row.symbol &&
-      ((row.txn !== null && row.txn === previous!.txn) || row.first > tail.group.last);
+    const joins = tail !== undefined && tail.group.wanted && wanted && joinsGroup(tail.group, previous!, row);
     if (joins) {
-      const group = tail!.group;
-      group.lastSeq = row.seq;
-      group.first = Math.min(group.first, row.first);
-      group.last = Math.max(group.last, row.last);
-      tail = { group, row };
+      extendGroup(tail!.group, row);
+      tail = { group: tail!.group, row };
       continue;
     }
     const group = { seq: row.seq, lastSeq: row.seq, symbol: row.symbol, first: row.first, last: row.last, wanted };
     groups.push(group);
     tail = { group, row };
+  }
+  return groups;
+}
+
+const isWanted = (row: ChangeRow) => row.series === "minutes" && row.kind === "upsert";
+
+/** Whether `row` continues `group`, whose last row is `previous`, the row just before it. */
+function joinsGroup(group: ChangeGroup, previous: ChangeRow, row: ChangeRow): boolean {
+  return previous.symbol === row.symbol && ((row.txn !== null && row.txn === previous.txn) || row.first > group.last);
+}
+
+function extendGroup(group: ChangeGroup, row: ChangeRow): void {
+  group.lastSeq = row.seq;
+  group.first = Math.min(group.first, row.first);
+  group.last = Math.max(group.last, row.last);
+}
+
+/**
+ * Where each symbol's minute upserts are in a page, built once per page for every watch that
+ * reads it (the page's array is shared by sharedInFlight): a watch of 5 symbols then looks at its
+ * own rows, not the 5,000 of a live minute, and a thousand watches do not walk the page a
+ * thousand times.
+ */
+const pageIndexes = new WeakMap<readonly ChangeRow[], Map<string, number[]>>();
+
+function wantedRows(rows: readonly ChangeRow[], symbols: ReadonlySet<string>): number[] {
+  let index = pageIndexes.get(rows);
+  if (!index) {
+    index = new Map();
+    rows.forEach((row, i) => {
+      if (!isWanted(row)) return;
+      const at = index!.get(row.symbol);
+      if (at) at.push(i);
+      else index!.set(row.symbol, [i]);
+    });
+    pageIndexes.set(rows, index);
+  }
+  const wanted: number[] = [];
+  for (const symbol of symbols) wanted.push(...(index.get(symbol) ?? []));
+  return wanted.sort((a, b) => a - b);
+}
+
+/**
+ * groupRows for a watch of some symbols: only its rows' groups (rows it does not want end a
+ * group, as in groupRows, because only adjacent rows join). The run advances past the page's
+ * other rows at the page's end.
+ */
+function groupWanted(rows: readonly ChangeRow[], wanted: readonly number[]): ChangeGroup[] {
+  const groups: ChangeGroup[] = [];
+  let tail: ChangeGroup | undefined;
+  let previous = -2;
+  for (const i of wanted) {
+    const row = rows[i]!;
+    if (tail !== undefined && previous === i - 1 && joinsGroup(tail, rows[i - 1]!, row)) extendGroup(tail, row);
+    else {
+      tail = { seq: row.seq, lastSeq: row.seq, symbol: row.symbol, first: row.first, last: row.last, wanted: true };
+      groups.push(tail);
+    }
+    previous = i;
   }
   return groups;
 }
@@ -401,6 +453,8 @@ async function* run(store: Store, feed: ChangeFeed, watching: Watching, started:
       }
       position = { id: cursor.id, seq: group.lastSeq, after: null };
     }
+    // Past the page's rows this watch does not want (groupRows leaves them out for a few symbols).
+    position = { id: cursor.id, seq: rows[rows.length - 1]!.seq, after: null };
   }
 }
 
