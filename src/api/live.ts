@@ -185,31 +185,54 @@ const SSE_HEADERS = {
 function sseResponse(c: Context, watch: BarWatch, cursor: string, gap: boolean, options: Required<LiveOptions>): Response {
   const encoder = new TextEncoder();
   let feeding: ReturnType<typeof feed> | undefined;
+  // Events written in one turn of the loop (a commit's bars of this stream's symbols) go out as
+  // one chunk: each chunk is a write to the socket, the largest cost of a stream per event.
+  let pending = "";
+  let open = true;
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        const send = (text: string) => controller.enqueue(encoder.encode(text));
+        const flush = () => {
+          if (pending === "" || !open) return;
+          const text = pending;
+          pending = "";
+          controller.enqueue(encoder.encode(text));
+        };
+        const send = (text: string) => {
+          if (pending === "") setImmediate(flush);
+          pending += text;
+        };
+        const close = () => {
+          flush();
+          open = false;
+          controller.close();
+        };
         // retry: how long EventSource waits before it reconnects with Last-Event-ID.
         send(`retry: 1000\nevent: ready\ndata: ${JSON.stringify({ cursor, ...(gap ? { gap: true } : {}) })}\n\n`);
+        flush();
         feeding = feed(watch, cursor, options, {
           event: (event) => send(`id: ${event.cursor}\nevent: bar\ndata: ${eventJson(event)}\n\n`),
           heartbeat: () => send(": keep-alive\n\n"),
-          end: () => controller.close(),
+          end: close,
           drop: (last) => {
             send(`event: dropped\ndata: ${JSON.stringify({ cursor: last, reason: DROPPED })}\n\n`);
-            controller.close();
+            close();
           },
           fail: (error) => {
             c.var.logError(error, c);
+            open = false;
             controller.error(error);
           },
-          full: () => (controller.desiredSize ?? 1) <= 0,
+          full: () => (controller.desiredSize ?? 1) - pending.length <= 0,
         });
         void feeding.run();
       },
       // Called when the consumer has taken what was queued.
       pull: () => feeding?.drained(),
-      cancel: () => feeding?.stop(),
+      cancel: () => {
+        open = false;
+        return feeding?.stop();
+      },
     },
     new ByteLengthQueuingStrategy({ highWaterMark: STREAM_BUFFER_BYTES }),
   );
