@@ -166,3 +166,32 @@ export function sharedInFlight<A extends unknown[], T>(read: (...args: A) => Pro
     return started;
   };
 }
+
+/**
+ * sharedInFlight that also keeps the last `keep` results `worth` keeping: a watch that reaches the
+ * same read a little after the others (it was writing its events to a slow socket) takes theirs.
+ * `key` names a read (its arguments' JSON by default).
+ */
+export function sharedRecent<A extends unknown[], T>(
+  read: (...args: A) => Promise<T>,
+  keep: number,
+  worth: (value: T) => boolean,
+  key: (...args: A) => string = (...args) => JSON.stringify(args),
+): (...args: A) => Promise<T> {
+  const recent = new Map<string, Promise<T>>();
+  return (...args: A) => {
+    const name = key(...args);
+    const known = recent.get(name);
+    if (known) return known;
+    const started = read(...args);
+    recent.set(name, started);
+    started.then(
+      (value) => {
+        if (!worth(value)) recent.delete(name);
+      },
+      () => recent.delete(name),
+    );
+    if (recent.size > keep) recent.delete(recent.keys().next().value!);
+    return started;
+  };
+}

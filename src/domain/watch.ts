@@ -29,7 +29,7 @@
  */
 import type { Bar } from "./bar.ts";
 import type { Calendar } from "./calendar.ts";
-import { sharedInFlight, type BarRange, type ChangeFeed, type ChangeLogState, type ChangeRow } from "./change-feed.ts";
+import { sharedInFlight, sharedRecent, type BarRange, type ChangeFeed, type ChangeLogState, type ChangeRow } from "./change-feed.ts";
 import { ValidationError, type Issue } from "./errors.ts";
 import { normalizeSymbol } from "./instrument-symbol.ts";
 import { checkOptions, readResampling, type Align, type BarQuery, type BarTimestamp, type Interval } from "./query.ts";
@@ -251,28 +251,25 @@ function readsOf(store: Store, feed: ChangeFeed): WatchReads {
   let reads = sharedReads.get(feed);
   if (!reads) {
     const counts = { pages: 0, symbols: 0 };
-    const pages = new Map<string, Promise<PageBars | null>>();
     reads = {
       counts,
-      rows: sharedInFlight((after: number, limit: number) => feed.read(after, limit)),
+      // A page of rows stays what it was (later rows get higher seqs), so a kept one is still
+      // right; an empty one is not kept (the log may have grown since).
+      rows: sharedRecent((after: number, limit: number) => feed.read(after, limit), PAGES_KEPT, (rows) => rows.length > 0),
       bars: sharedInFlight((symbol: string, query: BarQuery) => {
         counts.symbols++;
         return store.getBars(symbol, query);
       }),
       latest: sharedInFlight((symbol: string) => store.latestBar(symbol)),
-      page(rows) {
-        const key = `${rows[0]!.seq}-${rows[rows.length - 1]!.seq}`;
-        let read = pages.get(key);
-        if (!read) {
+      page: sharedRecent(
+        (rows: readonly ChangeRow[]) => {
           counts.pages++;
-          read = readPage(feed, rows);
-          pages.set(key, read);
-          // A failed read is not kept: the next watch to reach the page tries again.
-          read.catch(() => pages.delete(key));
-          if (pages.size > PAGES_KEPT) pages.delete(pages.keys().next().value!);
-        }
-        return read;
-      },
+          return readPage(feed, rows);
+        },
+        PAGES_KEPT,
+        () => true,
+        (rows) => `${rows[0]!.seq}-${rows[rows.length - 1]!.seq}`,
+      ),
     };
     sharedReads.set(feed, reads);
   }
@@ -455,6 +452,9 @@ async function* run(store: Store, feed: ChangeFeed, watching: Watching, started:
     }
     // Past the page's rows this watch does not want (groupRows leaves them out for a few symbols).
     position = { id: cursor.id, seq: rows[rows.length - 1]!.seq, after: null };
+    // The log had no more rows when the page was read: wait for its head to pass the page (the
+    // shared poll) rather than each watch reading an empty page.
+    if (rows.length < CHANGE_PAGE) await feed.wait(position.seq, signal);
   }
 }
 

@@ -156,7 +156,6 @@ const HANDLERS: Record<string, Handler> = {
   insertBars: (db, [symbol, bars, options]) => asGiven(bars, BAR_FIELDS, (input) => db.insertBars(symbol, input as never, options)),
   getBars: (db, [symbol, query]) => db.getBars(symbol, cancellable(query)),
   latestBar: (db, [symbol]) => db.latestBar(symbol),
-  "changes.head": (db) => db.changeLog.head(),
   "changes.state": (db) => db.changeLog.state(),
   "changes.rows": (db, [after, limit]) => db.changeLog.rows(after, limit),
   "changes.bars": (db, [ranges, limit]) => db.changeLog.bars(ranges, limit),
