@@ -22,7 +22,7 @@
  * bar_changes_state also holds the database's random identity, which every cursor carries.
  */
 import { SUMMARY_SERIES } from "../domain/overview.ts";
-import { CHANGE_LOG_KEEP, headPoller, type BarRange, type ChangeFeed, type ChangedBar, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
+import { CHANGE_LOG_KEEP, headPoller, type ChangeFeed, type ChangedBar, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
 import { guard, type Connection } from "./connection.ts";
 import { KEY_MOVED, summaryAdd, summaryRemove } from "./summary.ts";
 
@@ -109,7 +109,8 @@ export interface ChangeLogReader {
   head(): number;
   state(): ChangeLogState;
   rows(after: number, limit: number): ChangeRow[];
-  bars(ranges: readonly BarRange[], limit: number): ChangedBar[];
+  /** ChangeFeed.bars with the ranges as their JSON (a string crosses to a worker as a copy of its bytes; 5,000 objects are cloned one by one). */
+  bars(rangesJson: string, limit: number): ChangedBar[];
 }
 
 export function prepareChangeLogReader(conn: Connection): ChangeLogReader {
@@ -141,9 +142,9 @@ export function prepareChangeLogReader(conn: Connection): ChangeLogReader {
       conn.assertOpen();
       return guard(() => rows.all(after as never, limit as never));
     },
-    bars(ranges, limit) {
+    bars(rangesJson, limit) {
       conn.assertOpen();
-      return guard(() => bars.all(JSON.stringify(ranges) as never, limit as never));
+      return guard(() => bars.all(rangesJson as never, limit as never));
     },
   };
 }
@@ -154,7 +155,7 @@ export function createChangeFeed(log: ChangeLogReader): ChangeFeed {
   return {
     state: async () => log.state(),
     read: async (after, limit) => log.rows(after, limit),
-    bars: async (ranges, limit) => log.bars(ranges, limit),
+    bars: async (ranges, limit) => log.bars(JSON.stringify(ranges), limit),
     wait: (after, signal) => poller.wait(after, signal),
   };
 }

@@ -477,7 +477,7 @@ function workerChangeFeed(read: <T>(op: string, ...args: unknown[]) => Promise<T
   return {
     state: () => read<ChangeLogState>("changes.state"),
     read: (after, limit) => read<ChangeRow[]>("changes.rows", after, limit),
-    bars: (ranges, limit) => read<ChangedBar[]>("changes.bars", ranges, limit),
+    bars: (ranges, limit) => read<ChangedBar[]>("changes.bars", JSON.stringify(ranges), limit),
     wait: (after, signal) => poller.wait(after, signal),
   };
 }
