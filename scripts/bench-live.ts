@@ -2,12 +2,13 @@
  * Case 24 of `bun run bench` (alone: `bun scripts/bench-live.ts [--quick] [--watchers N]`): do
  * watchers slow the writers? A recorder process writes a live minute of a 5,000-symbol market
  * (one transaction of 5,000 one-bar `insertBars`, as bench:scale's live day) every PACE_MS, into
- * the file a `tradelite serve` process serves (its default store: the worker). The same minutes
- * are written twice: with no one watching, then with 1,000 Server-Sent Events streams open from a
- * third process (each watching 5 symbols, so every symbol has a watcher). Reported: the writer's
- * median and p99 milliseconds per minute in both runs and their ratio (target: watched >= 0.9 of
- * unwatched speed, i.e. at most 10% slower), and how many events every watcher got (each must get
- * every bar of its symbols) with their delay after the minute's commit.
+ * the file a `tradelite serve` process serves (its default store: the worker). As many minutes
+ * are written with no one watching (half before, half after) as with 1,000 Server-Sent Events
+ * streams open from a third process (each watching 5 symbols, so every symbol has a watcher).
+ * Reported: the writer's median and p99 milliseconds per minute, unwatched and watched, and their
+ * ratio (target: watched >= 0.9 of unwatched speed, i.e. at most 10% slower); how many events
+ * every watcher got (each must get every bar of its symbols) with their delay after the minute's
+ * transaction began; the serve process's CPU per minute written, and the viewers' process's.
  *
  * A live market writes a minute every 60 s; PACE_MS compresses that (a minute every 0.5 s) so a
  * run takes seconds, which makes the watchers' work per minute a larger share than in a real
@@ -43,6 +44,8 @@ export interface LiveBenchResults {
   serverCpuMsPerMinute: { unwatched: number; watched: number };
   /** Its busiest threads while watched (CPU ms per minute), from /proc/<pid>/task/<tid>/stat. */
   serverThreads: { name: string; cpuMsPerMinute: number }[];
+  /** The viewers' process (parsing every event of every stream), CPU ms per minute written: it shares the cores too. */
+  viewersCpuMsPerMinute: number;
   /** Events every watcher got, against the bars of its symbols written while it watched. */
   delivered: { events: number; expected: number; p50DelayMs: number; p99DelayMs: number };
 }
@@ -54,28 +57,45 @@ export async function runLiveCase(context: LiveBenchContext): Promise<LiveBenchR
   const minutes = context.quick ? 10 : 30;
   const dir = mkdtempSync(join(context.workDir, "live-"));
   const path = join(dir, "live.db");
-  console.log(`\n24. watchers and writers: a recorder writes ${minutes} live minutes of ${SYMBOLS.toLocaleString("en-US")} symbols (one every ${PACE_MS} ms) into the file a serve process serves, unwatched, then with ${watchers.toLocaleString("en-US")} SSE streams of ${WATCHED_PER_STREAM} symbols each`);
+  console.log(`\n24. watchers and writers: a recorder writes ${minutes} live minutes of ${SYMBOLS.toLocaleString("en-US")} symbols (one every ${PACE_MS} ms) into the file a serve process serves, unwatched (half before, half after) and with ${watchers.toLocaleString("en-US")} SSE streams of ${WATCHED_PER_STREAM} symbols each`);
   openScaleDatabase(path).close();
   const server = await startServe(path);
   try {
+    // Unwatched minutes before and after the watched ones (A B A): the table grows and the
+    // machine's load drifts during a run, and a run of 0 watchers measured one block after the
+    // other as x0.41 (the later block slower with no one watching).
+    const half = Math.floor(minutes / 2);
     const before = threadCpu(server.proc.pid);
-    const unwatched = await runWriter(path, 0, minutes);
+    const unwatchedFirst = await runWriter(path, 0, half);
     const between = threadCpu(server.proc.pid);
     const viewers = Bun.spawn([process.execPath, import.meta.path, "--viewers", JSON.stringify({ url: server.url, watchers, expected: watchers * WATCHED_PER_STREAM * minutes })], {
       // Bun's fetch opens at most 256 connections at once by default: the rest would queue
       // behind streams that never end.
       env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: String(watchers + 16) },
+      stdin: "pipe",
       stdout: "pipe",
       stderr: "inherit",
     });
     const lines = linesOf(viewers.stdout);
     const opened = JSON.parse((await lines.next()).value!) as { opened: number };
     if (opened.opened !== watchers) throw new Error(`only ${opened.opened} of ${watchers} streams opened`);
-    const watched = await runWriter(path, minutes, minutes);
+    // The viewers' process loads and compiles for seconds after its streams open (335 ms of CPU
+    // a minute written with 0 streams, all of it start-up): the watched minutes start once it is quiet.
+    await quiet([viewers.pid, server.proc.pid]);
+    const viewersBefore = threadCpu(viewers.pid);
+    const watchedStart = threadCpu(server.proc.pid);
+    const watched = await runWriter(path, half, minutes);
     const after = threadCpu(server.proc.pid);
-    viewers.kill("SIGTERM");
+    const viewersCpu = cpuTotal(viewersBefore, threadCpu(viewers.pid));
+    // Closing its stdin ends the viewing (a SIGTERM listener would do, but Bun 1.4 spins a core
+    // while one waits: 0 streams measured x0.57 that way).
+    void viewers.stdin.end();
     const report = JSON.parse((await lines.next()).value!) as { events: number; p50DelayMs: number; p99DelayMs: number };
     await viewers.exited;
+    const closed = threadCpu(server.proc.pid);
+    const unwatchedLast = await runWriter(path, half + minutes, minutes - half);
+    const end = threadCpu(server.proc.pid);
+    const unwatched = [...unwatchedFirst, ...unwatchedLast];
     const expected = watchers * WATCHED_PER_STREAM * minutes;
     const results: LiveBenchResults = {
       watchers,
@@ -83,8 +103,9 @@ export async function runLiveCase(context: LiveBenchContext): Promise<LiveBenchR
       unwatched: { p50Ms: median(unwatched), p99Ms: percentile(unwatched, 99) },
       watched: { p50Ms: median(watched), p99Ms: percentile(watched, 99) },
       ratio: median(unwatched) / median(watched),
-      serverCpuMsPerMinute: { unwatched: cpuTotal(before, between) / minutes, watched: cpuTotal(between, after) / minutes },
-      serverThreads: busiest(between, after, minutes),
+      serverCpuMsPerMinute: { unwatched: (cpuTotal(before, between) + cpuTotal(closed, end)) / minutes, watched: cpuTotal(watchedStart, after) / minutes },
+      serverThreads: busiest(watchedStart, after, minutes),
+      viewersCpuMsPerMinute: viewersCpu / minutes,
       delivered: { events: report.events, expected, p50DelayMs: report.p50DelayMs, p99DelayMs: report.p99DelayMs },
     };
     console.log(
@@ -96,7 +117,8 @@ export async function runLiveCase(context: LiveBenchContext): Promise<LiveBenchR
     );
     console.log(
       `  serve process CPU per minute written: unwatched ${results.serverCpuMsPerMinute.unwatched.toFixed(0)} ms, watched ${results.serverCpuMsPerMinute.watched.toFixed(0)} ms ` +
-        `(busiest threads watched: ${results.serverThreads.map((thread) => `${thread.name} ${thread.cpuMsPerMinute.toFixed(0)}`).join(", ")})`,
+        `(busiest threads watched: ${results.serverThreads.map((thread) => `${thread.name} ${thread.cpuMsPerMinute.toFixed(0)}`).join(", ")}); ` +
+        `the viewers' process ${results.viewersCpuMsPerMinute.toFixed(0)} ms`,
     );
     return results;
   } finally {
@@ -137,6 +159,19 @@ function threadCpu(pid: number): Map<string, { name: string; ms: number }> {
     // Not Linux, or the process is gone.
   }
   return threads;
+}
+
+/** Waits (at most 20 s) until `pids` together use under 10% of a core over a quarter second. */
+async function quiet(pids: readonly number[]): Promise<void> {
+  const total = () => pids.reduce((sum, pid) => sum + cpuTotal(new Map(), threadCpu(pid)), 0);
+  const until = Date.now() + 20_000;
+  let last = total();
+  while (Date.now() < until) {
+    await Bun.sleep(250);
+    const now = total();
+    if (now - last < 25) return;
+    last = now;
+  }
 }
 
 function cpuTotal(from: Map<string, { ms: number }>, to: Map<string, { ms: number }>): number {
@@ -210,7 +245,7 @@ function writeMinutes(job: { path: string; firstMinute: number; minutes: number 
   process.stdout.write(JSON.stringify(times));
 }
 
-/** The viewers, in their own process: `watchers` SSE streams, 5 symbols each; counts until SIGTERM. */
+/** The viewers, in their own process: `watchers` SSE streams, 5 symbols each; counts until its stdin closes. */
 async function watchStreams(job: { url: string; watchers: number; expected: number }): Promise<void> {
   const symbols = marketSymbols(SYMBOLS);
   let events = 0;
@@ -238,12 +273,13 @@ async function watchStreams(job: { url: string; watchers: number; expected: numb
   // Every stream has its `ready` before the writer starts.
   await Promise.all(responses.map(async (response) => response.ok || Promise.reject(new Error(`stream answered ${response.status}`))));
   process.stdout.write(`${JSON.stringify({ opened: responses.length })}\n`);
-  await new Promise<void>((resolve) => process.once("SIGTERM", () => resolve()));
+  await new Response(Bun.stdin.stream()).text();
   // Let what is on its way arrive: the last minutes' events.
   const settle = Date.now() + 10_000;
   while (Date.now() < settle && events < job.expected) await Bun.sleep(50);
   // Percentiles, not the delays: 50,000 of them are a line that process.exit() cuts off in the pipe.
-  process.stdout.write(`${JSON.stringify({ events, p50DelayMs: percentile(delays, 50), p99DelayMs: percentile(delays, 99) })}\n`);
+  const [p50DelayMs, p99DelayMs] = delays.length > 0 ? [percentile(delays, 50), percentile(delays, 99)] : [0, 0];
+  process.stdout.write(`${JSON.stringify({ events, p50DelayMs, p99DelayMs })}\n`);
   void reading;
   process.exit(0);
 }
