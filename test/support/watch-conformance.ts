@@ -120,6 +120,26 @@ export function watchConformance(name: string, open: WatchFactory): void {
     }
   });
 
+  withStore("a page that touched more bars than one shared read holds (a backfill) is read per symbol, still every bar once and in order", async ({ store }) => {
+    const probe = store.watch();
+    const cursor = await probe.ready;
+    await probe.return();
+    // One more than PAGE_BARS (src/domain/watch.ts): a day of 240 minutes for 209 days.
+    const count = 50_160;
+    await store.insertBars("600519.SH", { timestamp: Float64Array.from({ length: count }, (_, i) => T0 + i * MINUTE), close: Float64Array.from({ length: count }, (_, i) => 10 + (i % 7)) });
+    const before = watchReadCounts(store);
+    const watch = store.watch({ symbols: ["600519.SH"], since: cursor });
+    const events = await take(watch, count);
+    const after = watchReadCounts(store);
+    expect(after.pages - before.pages).toBe(1);
+    expect(after.symbols - before.symbols).toBeGreaterThan(0);
+    expect(events.length).toBe(count);
+    expect(events.every((event, i) => event.bar.timestamp === T0 + i * MINUTE && event.bar.close === 10 + (i % 7))).toBe(true);
+    await store.insertBars("600519.SH", bars(count, 1));
+    expect(stamps(await take(watch, 1))).toEqual(minutes(count, 1));
+    await watch.return();
+  });
+
   withStore("a cursor replays what was stored after it, from the middle of a batch, then goes live with no gap and no repeat at the seam", async ({ store }) => {
     const first = store.watch({ symbols: ["600519.SH"] });
     await first.ready;
