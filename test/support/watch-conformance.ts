@@ -7,7 +7,7 @@
  */
 import { expect, test } from "bun:test";
 import { ValidationError, type BarEvent, type Store, type StoreOptions } from "../../src/mod.ts";
-import { watchReadCounts } from "../../src/domain/watch.ts";
+import { watchReadCounts } from "../../src/domain/watch-reads.ts";
 import { take } from "./watch.ts";
 
 const MINUTE = 60_000;
