@@ -17,9 +17,9 @@ const PAGE_BARS = 50_000;
 const PAGES_KEPT = 4;
 
 /**
- * The reads every watch of one change feed shares while they are in flight (sharedInFlight):
- * the log's rows, and the bars and latest bar of a symbol. The bars are shared objects: an event
- * carries its own copy.
+ * The reads every watch of one change feed shares: the log's rows (the last pages kept,
+ * sharedRecent), and the bars and latest bar of a symbol (while in flight, sharedInFlight). The
+ * bars are shared objects: an event carries its own copy.
  *
  * `page` is what makes N stored-bar watches cost O(1) reads per commit rather than one getBars
  * per symbol per watch: the bars a page of the log touched, read in one statement (feed.bars) and

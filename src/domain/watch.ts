@@ -273,7 +273,7 @@ function extendGroup(group: ChangeGroup, row: ChangeRow): void {
 
 /**
  * Where each symbol's minute upserts are in a page, built once per page for every watch that
- * reads it (the page's array is shared by sharedInFlight): a watch of 5 symbols then looks at its
+ * reads it (the page's array is shared, src/domain/watch-reads.ts): a watch of 5 symbols then looks at its
  * own rows, not the 5,000 of a live minute, and a thousand watches do not walk the page a
  * thousand times.
  */
