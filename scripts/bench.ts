@@ -24,6 +24,7 @@ import { printAdjustSummary, runAdjustCase, type AdjustBenchResult } from "./ben
 import { printSummaryCases, runSummaryCases, type SummaryBenchResults } from "./bench-summary.ts";
 import { printWatchSummary, runWatchCases, type WatchBenchResults } from "./bench-watch.ts";
 import { printDerivedCase, runDerivedCase, type DerivedBenchResults } from "./bench-derived.ts";
+import { printLiveSummary, runLiveCase, type LiveBenchResults } from "./bench-live.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, removeDatabaseFile, timed, type Sample } from "./bench-support.ts";
 import {
   barObjects,
@@ -274,6 +275,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   let summary: SummaryBenchResults | { error: string } | null = null;
   let watch: WatchBenchResults | { error: string } | null = null;
   let derived: DerivedBenchResults | { error: string } | null = null;
+  let live: LiveBenchResults | { error: string } | null = null;
   const breakdown: Record<string, number> = {};
   let memory: MemoryResult | { error: string };
 
@@ -576,6 +578,14 @@ async function runBenchmark(quick: boolean): Promise<void> {
       watch = { error: error instanceof Error ? error.message : String(error) };
       console.log(`  failed: ${watch.error}`);
     }
+
+    // -- 24: 1,000 SSE watchers against a recorder writing into the served file -------------------
+    try {
+      live = await runLiveCase({ workDir, quick });
+    } catch (error) {
+      live = { error: error instanceof Error ? error.message : String(error) };
+      console.log(`  failed: ${live.error}`);
+    }
   } finally {
     removeWorkDir();
   }
@@ -588,6 +598,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   if (summary && !("error" in summary)) missed.push(...printSummaryCases(summary));
   if (watch && !("error" in watch)) missed.push(...printWatchSummary(watch));
   if (derived && !("error" in derived)) missed.push(...printDerivedCase(derived));
+  if (live && !("error" in live)) missed.push(...printLiveSummary(live));
 
   const resultsDir = join(import.meta.dir, "..", "bench-results");
   mkdirSync(resultsDir, { recursive: true });
@@ -615,6 +626,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
     summary,
     watch,
     derived,
+    live,
     missedTargets: missed,
   };
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);

@@ -112,15 +112,19 @@ interface EventSink {
 }
 
 /**
- * Feeds one consumer from a watch, an event at a time; a heartbeat after `heartbeatMs` of quiet.
+ * Feeds one consumer from a watch, an event at a time; a heartbeat once a `heartbeatMs` tick
+ * passes with nothing sent (so after heartbeatMs to twice that of quiet). One interval per
+ * stream rather than a timer raced against every event: with 1,000 streams a live minute is
+ * thousands of events, and a timer each was the stream's own largest cost per event.
  * `drained()` is the consumer's side: it took what was buffered. `stop()` ends it all.
  */
 function feed(watch: BarWatch, cursor: string, options: Required<LiveOptions>, sink: EventSink) {
   let closed = false;
   let release: (() => void) | null = null;
-  let pending: Promise<IteratorResult<BarEvent>> | null = null;
+  let beat: ReturnType<typeof setInterval> | undefined;
   const stop = async () => {
     closed = true;
+    clearInterval(beat);
     release?.();
     await watch.return();
   };
@@ -136,27 +140,21 @@ function feed(watch: BarWatch, cursor: string, options: Required<LiveOptions>, s
         resolve(true);
       };
     });
-  const next = async (): Promise<IteratorResult<BarEvent> | null> => {
-    pending ??= watch.next();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const quiet = new Promise<null>((resolve) => (timer = setTimeout(resolve, options.heartbeatMs, null)));
-    const result = await Promise.race([pending, quiet]);
-    clearTimeout(timer);
-    if (result !== null) pending = null;
-    return result;
-  };
   const run = async (): Promise<void> => {
     let last = cursor;
+    let quiet = true;
+    beat = setInterval(() => {
+      if (quiet && !closed) sink.heartbeat();
+      quiet = true;
+    }, options.heartbeatMs);
     try {
       while (!closed) {
-        const result = await next();
+        const result = await watch.next();
         if (closed) return;
-        if (result === null) sink.heartbeat();
-        else if (result.done) return sink.end();
-        else {
-          last = result.value.cursor;
-          sink.event(result.value);
-        }
+        if (result.done) return sink.end();
+        last = result.value.cursor;
+        sink.event(result.value);
+        quiet = false;
         if (sink.full() && !(await drainedWithin(options.stallMs))) {
           if (closed) return;
           sink.drop(last);
@@ -167,6 +165,8 @@ function feed(watch: BarWatch, cursor: string, options: Required<LiveOptions>, s
       if (closed) return;
       sink.fail(error);
       await stop();
+    } finally {
+      clearInterval(beat);
     }
   };
   return { run, stop, drained: () => release?.() };
@@ -185,31 +185,54 @@ const SSE_HEADERS = {
 function sseResponse(c: Context, watch: BarWatch, cursor: string, gap: boolean, options: Required<LiveOptions>): Response {
   const encoder = new TextEncoder();
   let feeding: ReturnType<typeof feed> | undefined;
+  // Events written in one turn of the loop (a commit's bars of this stream's symbols) go out as
+  // one chunk: each chunk is a write to the socket, the largest cost of a stream per event.
+  let pending = "";
+  let open = true;
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        const send = (text: string) => controller.enqueue(encoder.encode(text));
+        const flush = () => {
+          if (pending === "" || !open) return;
+          const text = pending;
+          pending = "";
+          controller.enqueue(encoder.encode(text));
+        };
+        const send = (text: string) => {
+          if (pending === "") setImmediate(flush);
+          pending += text;
+        };
+        const close = () => {
+          flush();
+          open = false;
+          controller.close();
+        };
         // retry: how long EventSource waits before it reconnects with Last-Event-ID.
         send(`retry: 1000\nevent: ready\ndata: ${JSON.stringify({ cursor, ...(gap ? { gap: true } : {}) })}\n\n`);
+        flush();
         feeding = feed(watch, cursor, options, {
           event: (event) => send(`id: ${event.cursor}\nevent: bar\ndata: ${eventJson(event)}\n\n`),
           heartbeat: () => send(": keep-alive\n\n"),
-          end: () => controller.close(),
+          end: close,
           drop: (last) => {
             send(`event: dropped\ndata: ${JSON.stringify({ cursor: last, reason: DROPPED })}\n\n`);
-            controller.close();
+            close();
           },
           fail: (error) => {
             c.var.logError(error, c);
+            open = false;
             controller.error(error);
           },
-          full: () => (controller.desiredSize ?? 1) <= 0,
+          full: () => (controller.desiredSize ?? 1) - pending.length <= 0,
         });
         void feeding.run();
       },
       // Called when the consumer has taken what was queued.
       pull: () => feeding?.drained(),
-      cancel: () => feeding?.stop(),
+      cancel: () => {
+        open = false;
+        return feeding?.stop();
+      },
     },
     new ByteLengthQueuingStrategy({ highWaterMark: STREAM_BUFFER_BYTES }),
   );

@@ -4,6 +4,8 @@
  * the log grows. headPoller is that wait for a log whose head is polled.
  */
 
+import type { Bar } from "./bar.ts";
+
 /** One row of bar_changes. */
 export interface ChangeRow {
   seq: number;
@@ -14,6 +16,18 @@ export interface ChangeRow {
   kind: string;
   /** The writing transaction where the backend knows it (PostgreSQL), else null. */
   txn: number | null;
+}
+
+/** A symbol's minute bars from `first` to `last` (inclusive). */
+export interface BarRange {
+  symbol: string;
+  first: number;
+  last: number;
+}
+
+/** A stored minute bar and its symbol. */
+export interface ChangedBar extends Bar {
+  symbol: string;
 }
 
 export interface ChangeLogState {
@@ -30,6 +44,12 @@ export interface ChangeFeed {
   state(): Promise<ChangeLogState>;
   /** Rows with seq > after, ascending, at most `limit`. */
   read(after: number, limit: number): Promise<ChangeRow[]>;
+  /**
+   * The stored minute bars (market_data) of these ranges, in one statement (one round trip on a
+   * worker): what a page of the log touched, read once for every watch of the store. Ordered by
+   * range then timestamp; at most `limit` bars (a caller that gets `limit` reads per symbol).
+   */
+  bars(ranges: readonly BarRange[], limit: number): Promise<ChangedBar[]>;
   /** Resolves once rows after `after` may be there (or `signal` aborts). */
   wait(after: number, signal: AbortSignal): Promise<void>;
 }
@@ -143,6 +163,35 @@ export function sharedInFlight<A extends unknown[], T>(read: (...args: A) => Pro
     if (running) return running;
     const started = read(...args).finally(() => pending.delete(key));
     pending.set(key, started);
+    return started;
+  };
+}
+
+/**
+ * sharedInFlight that also keeps the last `keep` results `worth` keeping: a watch that reaches the
+ * same read a little after the others (it was writing its events to a slow socket) takes theirs.
+ * `key` names a read (its arguments' JSON by default).
+ */
+export function sharedRecent<A extends unknown[], T>(
+  read: (...args: A) => Promise<T>,
+  keep: number,
+  worth: (value: T) => boolean,
+  key: (...args: A) => string = (...args) => JSON.stringify(args),
+): (...args: A) => Promise<T> {
+  const recent = new Map<string, Promise<T>>();
+  return (...args: A) => {
+    const name = key(...args);
+    const known = recent.get(name);
+    if (known) return known;
+    const started = read(...args);
+    recent.set(name, started);
+    started.then(
+      (value) => {
+        if (!worth(value)) recent.delete(name);
+      },
+      () => recent.delete(name),
+    );
+    if (recent.size > keep) recent.delete(recent.keys().next().value!);
     return started;
   };
 }

@@ -8,7 +8,7 @@ import { Calendar, dateWallMs, isoDate, localDate } from "./calendar.ts";
 import type { Align, BarQuery, BarTimestamp, Interval } from "./query.ts";
 import { INTRADAY_MS, noCalendarError, sessionResampler } from "./session.ts";
 import type { Store } from "./store.ts";
-import type { WatchReads } from "./watch.ts";
+import type { WatchReads } from "./watch-reads.ts";
 import { DAY_MS, MINUTE_MS, startOfLocalDay } from "./time.ts";
 
 /** The stored-bar range of a change, as watch() delivers it. */

@@ -25,11 +25,12 @@
  * resampler every adjusted read uses) from the stored bars of its whole day, week or month, and
  * emitted with `final: false`, then once more with `final: true` when the bucket closes: when its
  * last minute is stored (intraday buckets), or when a later bar of the symbol is. What a backend
- * supplies is src/domain/change-feed.ts.
+ * supplies is src/domain/change-feed.ts; what the watches of one store read together (a change
+ * page's bars in one statement), src/domain/watch-reads.ts.
  */
 import type { Bar } from "./bar.ts";
 import type { Calendar } from "./calendar.ts";
-import { sharedInFlight, type ChangeFeed, type ChangeLogState, type ChangeRow } from "./change-feed.ts";
+import type { ChangeFeed, ChangeLogState, ChangeRow } from "./change-feed.ts";
 import { ValidationError, type Issue } from "./errors.ts";
 import { normalizeSymbol } from "./instrument-symbol.ts";
 import { checkOptions, readResampling, type Align, type BarQuery, type BarTimestamp, type Interval } from "./query.ts";
@@ -39,6 +40,7 @@ import { assertSymbol } from "./symbol.ts";
 import type { TimestampInput } from "./time.ts";
 import type { AdjustMode } from "./adjusted-bars.ts";
 import { calendarFor, resampledEvents, type Delivery } from "./watch-buckets.ts";
+import { readsOf, type PageBars, type WatchReads } from "./watch-reads.ts";
 
 /** What store.watch() is asked for. */
 export interface WatchOptions {
@@ -208,32 +210,6 @@ export function watchBars(store: Store, feed: ChangeFeed, options?: WatchOptions
   return watch;
 }
 
-/**
- * The reads every watch of one change feed shares while they are in flight (sharedInFlight):
- * the log's rows, and the bars and latest bar of a symbol. The bars are shared objects: an event
- * carries its own copy.
- */
-export interface WatchReads {
-  rows(after: number, limit: number): Promise<ChangeRow[]>;
-  bars(symbol: string, query: BarQuery): Promise<Bar[]>;
-  latest(symbol: string): Promise<Bar | null>;
-}
-
-const sharedReads = new WeakMap<ChangeFeed, WatchReads>();
-
-function readsOf(store: Store, feed: ChangeFeed): WatchReads {
-  let reads = sharedReads.get(feed);
-  if (!reads) {
-    reads = {
-      rows: sharedInFlight((after: number, limit: number) => feed.read(after, limit)),
-      bars: sharedInFlight((symbol: string, query: BarQuery) => store.getBars(symbol, query)),
-      latest: sharedInFlight((symbol: string) => store.latestBar(symbol)),
-    };
-    sharedReads.set(feed, reads);
-  }
-  return reads;
-}
-
 interface Start {
   cursor: Cursor;
   gap: boolean;
@@ -263,28 +239,80 @@ interface ChangeGroup {
 }
 
 function groupRows(rows: readonly ChangeRow[], watching: Watching): ChangeGroup[] {
+  if (watching.symbols !== null) return groupWanted(rows, wantedRows(rows, watching.symbols));
   const groups: ChangeGroup[] = [];
   let tail: { group: ChangeGroup; row: ChangeRow } | undefined;
   for (const row of rows) {
-    const wanted = row.series === "minutes" && row.kind === "upsert" && (watching.symbols === null || watching.symbols.has(row.symbol));
+    const wanted = isWanted(row);
     const previous = tail?.row;
-    const joins =
-      tail !== undefined &&
-      tail.group.wanted &&
-      wanted &&
-      previous!.symbol === row.symbol &&
-      ((row.txn !== null && row.txn === previous!.txn) || row.first > tail.group.last);
+    const joins = tail !== undefined && tail.group.wanted && wanted && joinsGroup(tail.group, previous!, row);
     if (joins) {
-      const group = tail!.group;
-      group.lastSeq = row.seq;
-      group.first = Math.min(group.first, row.first);
-      group.last = Math.max(group.last, row.last);
-      tail = { group, row };
+      extendGroup(tail!.group, row);
+      tail = { group: tail!.group, row };
       continue;
     }
     const group = { seq: row.seq, lastSeq: row.seq, symbol: row.symbol, first: row.first, last: row.last, wanted };
     groups.push(group);
     tail = { group, row };
+  }
+  return groups;
+}
+
+const isWanted = (row: ChangeRow) => row.series === "minutes" && row.kind === "upsert";
+
+/** Whether `row` continues `group`, whose last row is `previous`, the row just before it. */
+function joinsGroup(group: ChangeGroup, previous: ChangeRow, row: ChangeRow): boolean {
+  return previous.symbol === row.symbol && ((row.txn !== null && row.txn === previous.txn) || row.first > group.last);
+}
+
+function extendGroup(group: ChangeGroup, row: ChangeRow): void {
+  group.lastSeq = row.seq;
+  group.first = Math.min(group.first, row.first);
+  group.last = Math.max(group.last, row.last);
+}
+
+/**
+ * Where each symbol's minute upserts are in a page, built once per page for every watch that
+ * reads it (the page's array is shared, src/domain/watch-reads.ts): a watch of 5 symbols then looks at its
+ * own rows, not the 5,000 of a live minute, and a thousand watches do not walk the page a
+ * thousand times.
+ */
+const pageIndexes = new WeakMap<readonly ChangeRow[], Map<string, number[]>>();
+
+function wantedRows(rows: readonly ChangeRow[], symbols: ReadonlySet<string>): number[] {
+  let index = pageIndexes.get(rows);
+  if (!index) {
+    index = new Map();
+    rows.forEach((row, i) => {
+      if (!isWanted(row)) return;
+      const at = index!.get(row.symbol);
+      if (at) at.push(i);
+      else index!.set(row.symbol, [i]);
+    });
+    pageIndexes.set(rows, index);
+  }
+  const wanted: number[] = [];
+  for (const symbol of symbols) wanted.push(...(index.get(symbol) ?? []));
+  return wanted.sort((a, b) => a - b);
+}
+
+/**
+ * groupRows for a watch of some symbols: only its rows' groups (rows it does not want end a
+ * group, as in groupRows, because only adjacent rows join). The run advances past the page's
+ * other rows at the page's end.
+ */
+function groupWanted(rows: readonly ChangeRow[], wanted: readonly number[]): ChangeGroup[] {
+  const groups: ChangeGroup[] = [];
+  let tail: ChangeGroup | undefined;
+  let previous = -2;
+  for (const i of wanted) {
+    const row = rows[i]!;
+    if (tail !== undefined && previous === i - 1 && joinsGroup(tail, rows[i - 1]!, row)) extendGroup(tail, row);
+    else {
+      tail = { seq: row.seq, lastSeq: row.seq, symbol: row.symbol, first: row.first, last: row.last, wanted: true };
+      groups.push(tail);
+    }
+    previous = i;
   }
   return groups;
 }
@@ -295,17 +323,25 @@ async function* run(store: Store, feed: ChangeFeed, watching: Watching, started:
   let gapPending = gap;
   const calendars = new Map<string, Calendar | null>();
   const reads = readsOf(store, feed);
+  // Stored, unadjusted bars are what a page read gives: such a watch reads nothing of its own.
+  const fromPages = watching.interval === undefined && (watching.adjusting.adjust ?? "none") === "none";
   while (!signal.aborted) {
     const rows = await reads.rows(position.after === null ? position.seq : position.seq - 1, CHANGE_PAGE);
     if (rows.length === 0) {
       await feed.wait(position.seq, signal);
       continue;
     }
+    let page: PageBars | null | undefined;
     for (const group of groupRows(rows, watching)) {
       if (group.wanted) {
         const skip = group.seq === position.seq && position.after !== null ? position.after : -Infinity;
         const { interval } = watching;
-        const bars = interval === undefined ? storedEvents(reads, group, skip, watching) : resampledEvents(store, reads, group, skip, { ...watching, interval }, calendars);
+        if (fromPages && page === undefined) page = await reads.page(rows);
+        const bars = page
+          ? pageEvents(page, group, skip)
+          : interval === undefined
+            ? storedEvents(reads, group, skip, watching)
+            : resampledEvents(store, reads, group, skip, { ...watching, interval }, calendars);
         for await (const { bar, final } of bars) {
           if (signal.aborted) return;
           const event: BarEvent = {
@@ -324,7 +360,27 @@ async function* run(store: Store, feed: ChangeFeed, watching: Watching, started:
       }
       position = { id: cursor.id, seq: group.lastSeq, after: null };
     }
+    // Past the page's rows this watch does not want (groupRows leaves them out for a few symbols).
+    position = { id: cursor.id, seq: rows[rows.length - 1]!.seq, after: null };
+    // The log had no more rows when the page was read: wait for its head to pass the page (the
+    // shared poll) rather than each watch reading an empty page.
+    if (rows.length < CHANGE_PAGE) await feed.wait(position.seq, signal);
   }
+}
+
+/** The bars of a change's range after `skip`, from its page's read. */
+function* pageEvents(page: PageBars, group: ChangeGroup, skip: number): Generator<Delivery> {
+  const bars = page.get(group.symbol) ?? [];
+  const from = Math.max(group.first, skip + 1);
+  // Binary search for the first bar at or after `from`: a backfilled symbol has thousands.
+  let low = 0;
+  let high = bars.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (bars[middle]!.timestamp < from) low = middle + 1;
+    else high = middle;
+  }
+  for (let i = low; i < bars.length && bars[i]!.timestamp <= group.last; i++) yield { bar: bars[i]!, final: true };
 }
 
 /** The stored bars of a change's range after `skip`, a page at a time. */

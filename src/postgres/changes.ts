@@ -18,7 +18,7 @@
  * database's identity (what every cursor carries).
  */
 import { SUMMARY_SERIES } from "../domain/overview.ts";
-import { CHANGE_LOG_KEEP, headPoller, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
+import { CHANGE_LOG_KEEP, headPoller, type ChangedBar, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
 import type { PostgresPool } from "./connection.ts";
 import { ROW_LEVEL, STATEMENT_LEVEL, triggersAtLevel, type RowsSource } from "./summary.ts";
 
@@ -118,6 +118,15 @@ export function createChangeFeed(pool: PostgresPool): ChangeFeed & { close(): Pr
         (sql) => sql`SELECT seq::float8 AS seq, symbol, series, first_timestamp::float8 AS first, last_timestamp::float8 AS last, kind, txn::float8 AS txn
                      FROM bar_changes WHERE seq > ${after}::bigint ORDER BY seq LIMIT ${limit}`,
       ) as Promise<ChangeRow[]>,
+    // The ranges go in as three array parameters, unnested: one statement text whatever their number.
+    bars: (ranges, limit) =>
+      pool.run(
+        (sql) => sql`SELECT r.symbol, m.timestamp::float8 AS timestamp, m.open, m.high, m.low, m.close, m.volume, m.amount
+                     FROM unnest(${ranges.map((range) => range.symbol)}::text[], ${ranges.map((range) => range.first)}::bigint[], ${ranges.map((range) => range.last)}::bigint[])
+                          WITH ORDINALITY AS r(symbol, first, last, n)
+                     JOIN market_data AS m ON m.symbol = r.symbol AND m.timestamp BETWEEN r.first AND r.last
+                     ORDER BY r.n, m.timestamp LIMIT ${limit}`,
+      ) as Promise<ChangedBar[]>,
     wait(after, signal) {
       listen();
       return poller.wait(after, signal);

@@ -28,7 +28,7 @@ import { isMemoryPath } from "../sqlite/connection.ts";
 import { openDatabase, type Database } from "../sqlite/database.ts";
 import { WorkerConnection, type RestartEvent } from "./pool.ts";
 import { watchBars } from "../domain/watch.ts";
-import { headPoller, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
+import { headPoller, type ChangedBar, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
 
 export interface WorkerStoreOptions extends DatabaseOptions {
   /** Read-only reader workers. Default 2; 0 sends reads to the writer. */
@@ -131,10 +131,12 @@ interface Shared {
 }
 
 /**
- * How often a waiting watch asks a reader worker for the change log's head. The watch runs on
- * the caller's thread and reads through the readers, as getBars does: a watch inside a worker
- * would hold that worker's synchronous loop between its reads, and every watch of the store
- * shares this one poll (a round trip of a few tens of µs).
+ * How often a waiting watch reads the change log's head. The watch runs on the caller's thread
+ * and reads the log and the bars through the readers, as getBars does: a watch inside a worker
+ * would hold that worker's synchronous loop between its reads. The head itself is read on this
+ * thread, over the in-thread connection the session cache uses (one indexed row, a few µs):
+ * through a reader it was a round trip every 2 ms, the serve process's largest cost with 1,000
+ * watchers (bench 24), and it does not grow with the watchers, who share the one poll.
  */
 const CHANGE_POLL_MS = 2;
 
@@ -331,8 +333,13 @@ function view(shared: Shared, actor: string | undefined): Store {
    */
   function cacheBackend(): CacheBackend {
     if (shared.closed) throw closedError();
+    return createCacheBackend(inThread(), actor);
+  }
+
+  /** The connection on this thread: the session cache's, and the watches' head poll. */
+  function inThread(): Database {
     shared.cacheDb ??= openDatabase({ ...(shared.options as DatabaseOptions), busyTimeoutMs: CACHE_BUSY_TIMEOUT_MS });
-    return createCacheBackend(shared.cacheDb, actor);
+    return shared.cacheDb;
   }
 
   const store: CacheCapableStore & { readonly [BAR_TEXT]: BarText } = {
@@ -463,7 +470,10 @@ function view(shared: Shared, actor: string | undefined): Store {
       stats: () => read("maintenance.stats"),
     },
     watch(options) {
-      shared.changeFeed ??= workerChangeFeed(read);
+      shared.changeFeed ??= workerChangeFeed(read, () => {
+        if (shared.closed) throw closedError();
+        return inThread().changeLog.head();
+      });
       return watchBars(store, shared.changeFeed, options);
     },
     [CACHE_BACKEND]: cacheBackend,
@@ -490,12 +500,13 @@ function view(shared: Shared, actor: string | undefined): Store {
   return store;
 }
 
-/** The change log read through the reader workers, its head polled by one shared timer. */
-function workerChangeFeed(read: <T>(op: string, ...args: unknown[]) => Promise<T>): ChangeFeed {
-  const poller = headPoller(() => read<number>("changes.head"), CHANGE_POLL_MS);
+/** The change log read through the reader workers, its head polled on this thread by one shared timer. */
+function workerChangeFeed(read: <T>(op: string, ...args: unknown[]) => Promise<T>, readHead: () => number): ChangeFeed {
+  const poller = headPoller(readHead, CHANGE_POLL_MS);
   return {
     state: () => read<ChangeLogState>("changes.state"),
     read: (after, limit) => read<ChangeRow[]>("changes.rows", after, limit),
+    bars: (ranges, limit) => read<ChangedBar[]>("changes.bars", JSON.stringify(ranges), limit),
     wait: (after, signal) => poller.wait(after, signal),
   };
 }

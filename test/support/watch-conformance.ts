@@ -7,6 +7,7 @@
  */
 import { expect, test } from "bun:test";
 import { ValidationError, type BarEvent, type Store, type StoreOptions } from "../../src/mod.ts";
+import { watchReadCounts } from "../../src/domain/watch-reads.ts";
 import { take } from "./watch.ts";
 
 const MINUTE = 60_000;
@@ -79,6 +80,64 @@ export function watchConformance(name: string, open: WatchFactory): void {
     ]);
     await watch.return();
     await all.return();
+  });
+
+  withStore("many watches of different symbols each get exactly their bars once and in order, and a commit's bars are read once whatever the number of watches", async ({ store }) => {
+    const symbols = Array.from({ length: 40 }, (_, i) => `${600000 + i}.SH`);
+    let written = 0;
+    for (const watchers of [4, 40]) {
+      const probe = store.watch();
+      const cursor = await probe.ready;
+      await probe.return();
+      // One change row per symbol, three bars each, written before the watches start: each
+      // watch replays the same page of the log.
+      for (const symbol of symbols) await store.insertBars(symbol, bars(written, 3));
+      const before = watchReadCounts(store);
+      const watches = Array.from({ length: watchers }, (_, w) => {
+        // In log order (the order the symbols were written).
+        const wanted = [symbols[w % symbols.length]!, symbols[(w + 7) % symbols.length]!].sort((a, b) => symbols.indexOf(a) - symbols.indexOf(b));
+        return { wanted, watch: store.watch({ symbols: wanted, since: cursor }) };
+      });
+      const seen = await Promise.all(watches.map(({ watch }) => take(watch, 6)));
+      const after = watchReadCounts(store);
+      // One read of the page's bars (one statement, one worker round trip), none per symbol or per watch.
+      expect({ pages: after.pages - before.pages, symbols: after.symbols - before.symbols }).toEqual({ pages: 1, symbols: 0 });
+      // A sentinel minute for every symbol: each watch's next events are its own sentinels, so
+      // nothing came twice.
+      for (const symbol of symbols) await store.insertBars(symbol, bars(written + 3, 1));
+      const next = await Promise.all(watches.map(({ watch }) => take(watch, 2)));
+      watches.forEach(({ wanted }, w) => {
+        expect(seen[w]!.map((event) => `${event.symbol}@${event.bar.timestamp}`)).toEqual(
+          wanted.flatMap((symbol) => minutes(written, 3).map((stamp) => `${symbol}@${stamp}`)),
+        );
+        expect(next[w]!.map((event) => `${event.symbol}@${event.bar.timestamp}`)).toEqual(
+          wanted.map((symbol) => `${symbol}@${minutes(written + 3, 1)[0]}`),
+        );
+      });
+      expect(seen[0]![0]!.bar).toEqual((await store.getBars(watches[0]!.wanted[0]!, { start: minutes(written, 1)[0]!, limit: 1 }))[0]!);
+      await Promise.all(watches.map(({ watch }) => watch.return()));
+      written += 4;
+    }
+  });
+
+  withStore("a page that touched more bars than one shared read holds (a backfill) is read per symbol, still every bar once and in order", async ({ store }) => {
+    const probe = store.watch();
+    const cursor = await probe.ready;
+    await probe.return();
+    // One more than PAGE_BARS (src/domain/watch.ts): a day of 240 minutes for 209 days.
+    const count = 50_160;
+    await store.insertBars("600519.SH", { timestamp: Float64Array.from({ length: count }, (_, i) => T0 + i * MINUTE), close: Float64Array.from({ length: count }, (_, i) => 10 + (i % 7)) });
+    const before = watchReadCounts(store);
+    const watch = store.watch({ symbols: ["600519.SH"], since: cursor });
+    const events = await take(watch, count);
+    const after = watchReadCounts(store);
+    expect(after.pages - before.pages).toBe(1);
+    expect(after.symbols - before.symbols).toBeGreaterThan(0);
+    expect(events.length).toBe(count);
+    expect(events.every((event, i) => event.bar.timestamp === T0 + i * MINUTE && event.bar.close === 10 + (i % 7))).toBe(true);
+    await store.insertBars("600519.SH", bars(count, 1));
+    expect(stamps(await take(watch, 1))).toEqual(minutes(count, 1));
+    await watch.return();
   });
 
   withStore("a cursor replays what was stored after it, from the middle of a batch, then goes live with no gap and no repeat at the seam", async ({ store }) => {
