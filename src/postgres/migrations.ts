@@ -17,6 +17,7 @@ import { shippedCalendar, SHIPPED_CALENDARS } from "../domain/calendars/index.ts
 import { INSTRUMENT_TABLES } from "./instruments.ts";
 import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
 import { READ_COMMITTED } from "./connection.ts";
+import { AUDIT_PENDING_TABLE } from "./audit-rollup.ts";
 import { SUMMARY_MIGRATION } from "./summary.ts";
 
 interface Migration {
@@ -336,6 +337,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, description: "adjustment_factors and corporate_actions: adjusted prices computed on read", sql: V10_ADJUSTMENTS },
   { version: 11, description: "instruments and instrument_status", sql: INSTRUMENT_TABLES },
   { version: 12, description: "market_data_summary: count, first and last per symbol and series, kept by triggers", sql: SUMMARY_MIGRATION },
+  { version: 13, description: "audit_pending: the open rollup of each symbol's live appends", sql: AUDIT_PENDING_TABLE },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { checkActor } from "../domain/audit.ts";
+import { DEFAULT_AUDIT_ROLLUP_MS, MAX_AUDIT_ROLLUP_MS } from "../domain/audit-rollup.ts";
 import { normalizeSymbol } from "../domain/instrument-symbol.ts";
 import { ValidationError } from "../domain/errors.ts";
 import { actorViews, closedError, whenOpen } from "../domain/store-view.ts";
@@ -53,6 +54,8 @@ export interface PostgresStoreOptions extends PostgresOptions {
   allowSecondsLikeTimestamps?: boolean;
   /** Who the audit log names for the store's own mutations. Default "tradelite". */
   actor?: string;
+  /** The audit grain of live appends, as SQLite's option (src/config.ts). Default one day. */
+  auditRollupMs?: number;
 }
 
 const OptionsSchema = z.strictObject({
@@ -67,6 +70,7 @@ const OptionsSchema = z.strictObject({
   initialSettings: z.unknown().optional(),
   allowSecondsLikeTimestamps: z.boolean().optional(),
   actor: z.string().optional(),
+  auditRollupMs: z.number().int().min(0).max(MAX_AUDIT_ROLLUP_MS).optional(),
 });
 
 export async function openPostgresStore(options: PostgresStoreOptions = {}): Promise<Store> {
@@ -104,6 +108,7 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
     },
     allowSecondsLikeTimestamps: live.allowSecondsLikeTimestamps,
     actor,
+    auditRollupMs: given.auditRollupMs ?? DEFAULT_AUDIT_ROLLUP_MS,
   });
   const recordRun: RunRecorder = async (action, durationMs, details) => {
     const who = audit.record.actor();
@@ -131,6 +136,13 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
     artifacts: createArtifactRepository(pool, audit.record),
     maintenance: createMaintenance(pool, recordRun),
   };
+  try {
+    // Rollups a writer left open past their interval (one killed between rollups) close now.
+    await audit.rollUpDue();
+  } catch (error) {
+    await pool.close();
+    throw error;
+  }
   const state = { closed: false };
   return view(parts, audit, pool, state, live, undefined);
 }
@@ -255,6 +267,8 @@ function view(
       query: (query) => call(() => audit.query(query)),
       head: () => call(() => audit.head()),
       verify: (options) => call(() => audit.verify(options)),
+      rollUp: (options) => call(() => audit.rollUp(options)),
+      verifyRollups: () => call(() => audit.verifyRollups()),
     },
     artifacts: {
       register: (input, options) => call(() => artifacts.register(input, { ...options, ...(actor === undefined ? {} : { actor }) })),

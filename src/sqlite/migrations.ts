@@ -9,6 +9,7 @@ import { readPragma, type Connection } from "./connection.ts";
 import { shippedCalendar, SHIPPED_CALENDARS } from "../domain/calendars/index.ts";
 import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
 import { INSTRUMENT_TABLES } from "./instruments.ts";
+import { AUDIT_PENDING_TABLE } from "./audit-rollup.ts";
 import { SUMMARY_MIGRATION } from "./summary.ts";
 
 interface Migration {
@@ -300,6 +301,13 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "market_data_summary: count, first and last per symbol and series, kept by triggers",
     up(conn) {
       conn.sqlite.exec(SUMMARY_MIGRATION);
+    },
+  },
+  {
+    version: 12,
+    description: "audit_pending: the open rollup of each symbol's live appends",
+    up(conn) {
+      conn.sqlite.exec(AUDIT_PENDING_TABLE);
     },
   },
 ];
