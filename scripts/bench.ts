@@ -22,6 +22,7 @@ import { printColumnarSummary, runColumnarCases, type ColumnarBenchResults } fro
 import { printCrossSectionSummary, runCrossSectionCases, type CrossSectionBenchResults } from "./bench-cross-section.ts";
 import { printAdjustSummary, runAdjustCase, type AdjustBenchResult } from "./bench-adjust.ts";
 import { printSummaryCases, runSummaryCases, type SummaryBenchResults } from "./bench-summary.ts";
+import { printAuditSummary, runAuditCases, type AuditBenchResults } from "./bench-audit.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, removeDatabaseFile, timed, type Sample } from "./bench-support.ts";
 import {
   barObjects,
@@ -270,6 +271,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   let crossSection: CrossSectionBenchResults | { error: string } | null = null;
   let adjust: AdjustBenchResult | { error: string } | null = null;
   let summary: SummaryBenchResults | { error: string } | null = null;
+  let audit: AuditBenchResults | { error: string } | null = null;
   const breakdown: Record<string, number> = {};
   let memory: MemoryResult | { error: string };
 
@@ -341,6 +343,14 @@ async function runBenchmark(quick: boolean): Promise<void> {
     } catch (error) {
       summary = { error: error instanceof Error ? error.message : String(error) };
       console.log(`  failed: ${summary.error}`);
+    }
+
+    // -- 22: the audit log on the live path (rollups) and 240-row inserts -------------------------
+    try {
+      audit = await runAuditCases(workDir, quick);
+    } catch (error) {
+      audit = { error: error instanceof Error ? error.message : String(error) };
+      console.log(`  failed: ${audit.error}`);
     }
 
     // -- 3: upsert with overlap ----------------------------------------------------------------
@@ -566,6 +576,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   if (crossSection && !("error" in crossSection)) missed.push(...printCrossSectionSummary(crossSection));
   if (adjust && !("error" in adjust)) missed.push(...printAdjustSummary(adjust));
   if (summary && !("error" in summary)) missed.push(...printSummaryCases(summary));
+  if (audit && !("error" in audit)) missed.push(...printAuditSummary(audit));
 
   const resultsDir = join(import.meta.dir, "..", "bench-results");
   mkdirSync(resultsDir, { recursive: true });
@@ -591,6 +602,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
     crossSection,
     adjust,
     summary,
+    audit,
     missedTargets: missed,
   };
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
