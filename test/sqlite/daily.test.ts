@@ -131,7 +131,7 @@ function dropSummary(raw: SqliteDatabase): void {
   const triggers = raw.query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'market_data%summary%'").all() as { name: string }[];
   for (const { name } of triggers) raw.run(`DROP TRIGGER "${name}"`);
   raw.run("DROP TABLE market_data_summary");
-  raw.run("DROP TABLE market_data_summary_writer");
+  raw.run("DROP TABLE IF EXISTS market_data_summary_writer");
   // Migration 12's, after it.
   raw.run("DROP TABLE audit_pending");
 }

@@ -122,7 +122,7 @@ test("migration 11 fills the summary from the bars a file already holds", () => 
   expect(triggers.length).toBe(8);
   for (const { name } of triggers) raw.run(`DROP TRIGGER "${name}"`);
   raw.run("DROP TABLE market_data_summary");
-  raw.run("DROP TABLE market_data_summary_writer");
+  raw.run("DROP TABLE IF EXISTS market_data_summary_writer");
   raw.run("DROP TABLE audit_pending");
   raw.run("PRAGMA user_version = 10");
   // Written while no trigger was there: the migration's GROUP BY must count these too.
