@@ -137,16 +137,25 @@ FROM market_data_summary WHERE series = ? ORDER BY symbol`;
  * in the span after minus those before are the new keys; first and last widen to the span.
  */
 export function prepareCountedInsert(conn: Connection) {
+  // Made now, outside any transaction (one rolled back would take the table with it); the
+  // statements at the first insert, which a read-only connection never makes.
   if (!conn.readonly) conn.sqlite.run("CREATE TEMP TABLE IF NOT EXISTS tradelite_summary_switch (unused)");
-  const switchOff = conn.prepare(`INSERT OR REPLACE INTO temp.tradelite_summary_switch (rowid) VALUES (${SUMMARY_SWITCH_ROWID})`);
-  const switchOn = conn.prepare("INSERT OR REPLACE INTO temp.tradelite_summary_switch (rowid) VALUES (0)");
+  let switches: { off: ReturnType<Connection["prepare"]>; on: ReturnType<Connection["prepare"]> } | undefined;
+  const switchesOf = () => {
+    if (switches) return switches;
+    return (switches = {
+      off: conn.prepare(`INSERT OR REPLACE INTO temp.tradelite_summary_switch (rowid) VALUES (${SUMMARY_SWITCH_ROWID})`),
+      on: conn.prepare("INSERT OR REPLACE INTO temp.tradelite_summary_switch (rowid) VALUES (0)"),
+    });
+  };
   const countSpan = conn.prepare<{ n: number }>("SELECT count(*) AS n FROM market_data WHERE symbol = ? AND timestamp BETWEEN ? AND ?");
   const add = conn.prepare(`
     INSERT INTO market_data_summary (series, symbol, count, first_timestamp, last_timestamp) VALUES ('minutes', ?1, ?2, ?3, ?4)
     ON CONFLICT (series, symbol) DO UPDATE SET count = count + excluded.count,
       first_timestamp = min(first_timestamp, excluded.first_timestamp), last_timestamp = max(last_timestamp, excluded.last_timestamp)`);
   return function countedInsert(symbol: string, start: number, end: number, write: () => number): number {
-    switchOff.run();
+    const trigger = switchesOf();
+    trigger.off.run();
     let written: number;
     let added: number;
     try {
@@ -155,7 +164,7 @@ export function prepareCountedInsert(conn: Connection) {
       added = countSpan.get(symbol as never, start as never, end as never)!.n - before;
     } finally {
       // last_insert_rowid() is not undone by a rollback: the trigger is switched back on here, always.
-      switchOn.run();
+      trigger.on.run();
     }
     if (added > 0) add.run(symbol as never, added as never, start as never, end as never);
     return written;
