@@ -10,7 +10,7 @@ import { shippedCalendar, SHIPPED_CALENDARS } from "../domain/calendars/index.ts
 import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
 import { INSTRUMENT_TABLES } from "./instruments.ts";
 import { AUDIT_PENDING_TABLE } from "./audit-rollup.ts";
-import { SUMMARY_MIGRATION, SUMMARY_SWITCH_MIGRATION } from "./summary.ts";
+import { SUMMARY_MIGRATION } from "./summary.ts";
 
 interface Migration {
   readonly version: number;
@@ -305,9 +305,9 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 12,
-    description: "audit_pending: the open rollup of each symbol's live appends; the summary's insert triggers switched by last_insert_rowid()",
+    description: "audit_pending: the open rollup of each symbol's live appends",
     up(conn) {
-      conn.sqlite.exec(AUDIT_PENDING_TABLE + SUMMARY_SWITCH_MIGRATION);
+      conn.sqlite.exec(AUDIT_PENDING_TABLE);
     },
   },
 ];

@@ -16,9 +16,9 @@
  * writer, and tradelite's own minute inserts (the hot path) switch the insert trigger off inside
  * their transaction and count the batch themselves with two range counts and one summary
  * upsert (prepareCountedInsert): insertBars x1.4 of before (x1.05 of it is the counting, the
- * rest the switched-off trigger's per-row WHEN). The switch was a row set to 1 inside that
- * BEGIN IMMEDIATE transaction; since migration 12 it is the connection's own last_insert_rowid()
- * (SUMMARY_SWITCH_ROWID below), which no other connection can see and no page of the file holds. Every other write (deletes, restamps, daily bars, imports that
+ * rest the switched-off trigger's per-row WHEN). The switch is a row that is 1 only inside that
+ * BEGIN IMMEDIATE transaction (set and reset in it, rolled back with it), so no other
+ * connection ever reads it as 1. Every other write (deletes, restamps, daily bars, imports that
  * do not go through insertBars, other programs) is counted by the triggers.
  *
  * The rules, each one SQLite behaviour:
@@ -51,24 +51,8 @@ CREATE TABLE market_data_summary (
 ) WITHOUT ROWID;
 `;
 
-/**
- * The insert trigger's switch since migration 12: tradelite's own counted insert sets its
- * connection's last_insert_rowid() to this value (a row of a TEMP table, so no page of the file
- * is written) for the length of its upsert, which writes WITHOUT ROWID tables only and so leaves
- * it there. last_insert_rowid() is per connection: no other connection reads it as this value
- * unless it inserted this very rowid itself. Measured at the bare-SQL level (2026-12, 240-row
- * batches in 120-row statements, medians of 600): no trigger 0.214 ms, trigger switched off by
- * the writer row's subquery 0.297 (x1.39), by last_insert_rowid() 0.278 (x1.30), by WHEN 0
- * 0.271 (x1.27): most of the cost is SQLite running a trigger program per row at all, which no
- * SQL can turn off for one connection (SQLITE_DBCONFIG_ENABLE_TRIGGER is not reachable from
- * bun:sqlite); the subquery's share, and the writer row's page written by every batch, are won back.
- */
-export const SUMMARY_SWITCH_ROWID = -4_503_599_627_370_449;
-const SWITCHED_OFF_BY_ROW = "(SELECT counting FROM market_data_summary_writer) = 0";
-const SWITCHED_OFF_BY_ROWID = `last_insert_rowid() <> ${SUMMARY_SWITCH_ROWID}`;
-
 /** The triggers that keep one series' rows exact; `table` and `series` are our constants. */
-function summaryTriggers(table: string, series: string, on: string = SWITCHED_OFF_BY_ROW): string {
+function summaryTriggers(table: string, series: string): string {
   const key = `series = '${series}' AND symbol`;
   const add = (row: "NEW") => `
   INSERT INTO market_data_summary (series, symbol, count, first_timestamp, last_timestamp)
@@ -87,7 +71,7 @@ function summaryTriggers(table: string, series: string, on: string = SWITCHED_OF
   const moved = "OLD.symbol IS NOT NEW.symbol OR OLD.timestamp IS NOT NEW.timestamp";
   return `
 CREATE TRIGGER ${table}_summary_insert BEFORE INSERT ON ${table}
-WHEN ${on} AND NEW.symbol IS NOT NULL AND NEW.timestamp IS NOT NULL
+WHEN (SELECT counting FROM market_data_summary_writer) = 0 AND NEW.symbol IS NOT NULL AND NEW.timestamp IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM ${table} WHERE symbol = NEW.symbol AND timestamp = NEW.timestamp)
 BEGIN${add("NEW")}
 END;
@@ -119,13 +103,6 @@ INSERT INTO market_data_summary (series, symbol, count, first_timestamp, last_ti
 SELECT '${series}', symbol, count(*), min(timestamp), max(timestamp) FROM ${table} GROUP BY symbol;`,
   ).join("");
 
-/** Migration 12's part: the insert triggers switched by last_insert_rowid(), the writer row gone. */
-export const SUMMARY_SWITCH_MIGRATION =
-  SUMMARY_SERIES.map(({ series, table }) => {
-    const insertTrigger = summaryTriggers(table, series, SWITCHED_OFF_BY_ROWID).split("CREATE TRIGGER").find((each) => each.startsWith(` ${table}_summary_insert `))!;
-    return `\nDROP TRIGGER ${table}_summary_insert;\nCREATE TRIGGER${insertTrigger}`;
-  }).join("") + "\nDROP TABLE market_data_summary_writer;\n";
-
 /** overview()'s read: one series' rows in symbol order (the key's order, no sort). */
 export const SUMMARY_OVERVIEW_SQL = `
 SELECT symbol, count, first_timestamp AS start, last_timestamp AS "end"
@@ -137,36 +114,19 @@ FROM market_data_summary WHERE series = ? ORDER BY symbol`;
  * in the span after minus those before are the new keys; first and last widen to the span.
  */
 export function prepareCountedInsert(conn: Connection) {
-  // Made now, outside any transaction (one rolled back would take the table with it); the
-  // statements at the first insert, which a read-only connection never makes.
-  if (!conn.readonly) conn.sqlite.run("CREATE TEMP TABLE IF NOT EXISTS tradelite_summary_switch (unused)");
-  let switches: { off: ReturnType<Connection["prepare"]>; on: ReturnType<Connection["prepare"]> } | undefined;
-  const switchesOf = () => {
-    if (switches) return switches;
-    return (switches = {
-      off: conn.prepare(`INSERT OR REPLACE INTO temp.tradelite_summary_switch (rowid) VALUES (${SUMMARY_SWITCH_ROWID})`),
-      on: conn.prepare("INSERT OR REPLACE INTO temp.tradelite_summary_switch (rowid) VALUES (0)"),
-    });
-  };
+  const setCounting = conn.prepare("UPDATE market_data_summary_writer SET counting = ?");
   const countSpan = conn.prepare<{ n: number }>("SELECT count(*) AS n FROM market_data WHERE symbol = ? AND timestamp BETWEEN ? AND ?");
   const add = conn.prepare(`
     INSERT INTO market_data_summary (series, symbol, count, first_timestamp, last_timestamp) VALUES ('minutes', ?1, ?2, ?3, ?4)
     ON CONFLICT (series, symbol) DO UPDATE SET count = count + excluded.count,
       first_timestamp = min(first_timestamp, excluded.first_timestamp), last_timestamp = max(last_timestamp, excluded.last_timestamp)`);
   return function countedInsert(symbol: string, start: number, end: number, write: () => number): number {
-    const trigger = switchesOf();
-    trigger.off.run();
-    let written: number;
-    let added: number;
-    try {
-      const before = countSpan.get(symbol as never, start as never, end as never)!.n;
-      written = write();
-      added = countSpan.get(symbol as never, start as never, end as never)!.n - before;
-    } finally {
-      // last_insert_rowid() is not undone by a rollback: the trigger is switched back on here, always.
-      trigger.on.run();
-    }
+    setCounting.run(1 as never);
+    const before = countSpan.get(symbol as never, start as never, end as never)!.n;
+    const written = write();
+    const added = countSpan.get(symbol as never, start as never, end as never)!.n - before;
     if (added > 0) add.run(symbol as never, added as never, start as never, end as never);
+    setCounting.run(0 as never);
     return written;
   };
 }
