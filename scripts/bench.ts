@@ -25,6 +25,7 @@ import { printSummaryCases, runSummaryCases, type SummaryBenchResults } from "./
 import { printWatchSummary, runWatchCases, type WatchBenchResults } from "./bench-watch.ts";
 import { printDerivedCase, runDerivedCase, type DerivedBenchResults } from "./bench-derived.ts";
 import { printLiveSummary, runLiveCase, type LiveBenchResults } from "./bench-live.ts";
+import { printAuditSummary, runAuditCases, type AuditBenchResults } from "./bench-audit.ts";
 import { BARE_UPSERT_SQL, formatRate, median, openBare, removeDatabaseFile, timed, type Sample } from "./bench-support.ts";
 import {
   barObjects,
@@ -276,6 +277,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   let watch: WatchBenchResults | { error: string } | null = null;
   let derived: DerivedBenchResults | { error: string } | null = null;
   let live: LiveBenchResults | { error: string } | null = null;
+  let audit: AuditBenchResults | { error: string } | null = null;
   const breakdown: Record<string, number> = {};
   let memory: MemoryResult | { error: string };
 
@@ -349,12 +351,20 @@ async function runBenchmark(quick: boolean): Promise<void> {
       console.log(`  failed: ${summary.error}`);
     }
 
-    // -- 22: 1d, 1w and 1M over ten years of one symbol, derived days vs on the fly -------------
+    // -- 24: 1d, 1w and 1M over ten years of one symbol, derived days vs on the fly -------------
     try {
       derived = runDerivedCase({ workDir, quick });
     } catch (error) {
       derived = { error: error instanceof Error ? error.message : String(error) };
       console.log(`  failed: ${derived.error}`);
+    }
+
+    // -- 26: the audit log on the live path (rollups) and 240-row inserts -------------------------
+    try {
+      audit = await runAuditCases(workDir, quick);
+    } catch (error) {
+      audit = { error: error instanceof Error ? error.message : String(error) };
+      console.log(`  failed: ${audit.error}`);
     }
 
     // -- 3: upsert with overlap ----------------------------------------------------------------
@@ -579,7 +589,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
       console.log(`  failed: ${watch.error}`);
     }
 
-    // -- 24: 1,000 SSE watchers against a recorder writing into the served file -------------------
+    // -- 25: 1,000 SSE watchers against a recorder writing into the served file -------------------
     try {
       live = await runLiveCase({ workDir, quick });
     } catch (error) {
@@ -599,6 +609,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
   if (watch && !("error" in watch)) missed.push(...printWatchSummary(watch));
   if (derived && !("error" in derived)) missed.push(...printDerivedCase(derived));
   if (live && !("error" in live)) missed.push(...printLiveSummary(live));
+  if (audit && !("error" in audit)) missed.push(...printAuditSummary(audit));
 
   const resultsDir = join(import.meta.dir, "..", "bench-results");
   mkdirSync(resultsDir, { recursive: true });
@@ -627,6 +638,7 @@ async function runBenchmark(quick: boolean): Promise<void> {
     watch,
     derived,
     live,
+    audit,
     missedTargets: missed,
   };
   writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);

@@ -3,6 +3,7 @@
  */
 import { z } from "zod";
 import { ValidationError } from "./domain/errors.ts";
+import { DEFAULT_AUDIT_ROLLUP_MS, MAX_AUDIT_ROLLUP_MS } from "./domain/audit-rollup.ts";
 import { CALENDAR_NAME } from "./domain/calendar.ts";
 import { BAR_TIMESTAMPS, type BarTimestamp } from "./domain/query.ts";
 import { readSettingsRequest, type SettingsRequest } from "./domain/settings.ts";
@@ -48,6 +49,12 @@ export interface DatabaseOptions {
   busyTimeoutMs?: number;
   /** Who the audit log names for the store's own mutations. Default "tradelite". */
   actor?: string;
+  /**
+   * The audit grain of live appends (session cache writes, insertBars of at most 240 minute
+   * bars): each symbol's are rolled into one entry per compaction, or per this many ms since the
+   * rollup opened (src/domain/audit-rollup.ts). 0: one entry per call. Default one day.
+   */
+  auditRollupMs?: number;
 }
 
 /** The settings options stay undefined when not given: the database's stored values decide. */
@@ -66,6 +73,7 @@ const DatabaseOptionsSchema = z.strictObject({
   allowSecondsLikeTimestamps: z.boolean().optional(),
   busyTimeoutMs: z.number().int().min(0).max(600_000).optional(),
   actor: z.string().min(1).max(128).optional(),
+  auditRollupMs: z.number().int().min(0).max(MAX_AUDIT_ROLLUP_MS).optional(),
 });
 
 /** Checks options and fills in defaults (the environment included). Throws a ValidationError. */
@@ -88,6 +96,7 @@ export function resolveDatabaseOptions(
     allowSecondsLikeTimestamps: given.allowSecondsLikeTimestamps ?? false,
     busyTimeoutMs: given.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
     actor: given.actor ?? "tradelite",
+    auditRollupMs: given.auditRollupMs ?? DEFAULT_AUDIT_ROLLUP_MS,
   };
 }
 

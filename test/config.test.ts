@@ -25,6 +25,7 @@ describe("resolveDatabaseOptions: defaults", () => {
       allowSecondsLikeTimestamps: false,
       busyTimeoutMs: 5000,
       actor: "tradelite",
+      auditRollupMs: 86_400_000,
     });
     expect("timezone" in resolved && resolved.timezone).toBe(undefined);
     expect(DEFAULT_DB_PATH).toBe("./data/trading.db");
@@ -75,6 +76,7 @@ describe("resolveDatabaseOptions: defaults", () => {
       allowSecondsLikeTimestamps: true,
       busyTimeoutMs: 0,
       actor: "risk-engine",
+      auditRollupMs: 0,
     };
     expect(resolveDatabaseOptions(options, { TRADELITE_DB: "/srv/market.db" })).toEqual(options as Required<DatabaseOptions>);
   });

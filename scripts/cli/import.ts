@@ -318,7 +318,7 @@ async function run(argv: string[]): Promise<number> {
         const target = symbolOf(code);
         const written = cache
           ? (await cache.storeBars(target, bars)).written
-          : await store.insertBars(target, bars, series === "1d" ? { interval: "1d" } : undefined);
+          : await store.insertBars(target, bars, series === "1d" ? { interval: "1d", audit: "entry" } : { audit: "entry" });
         committed += written;
         // One line per committed batch, written at once (not buffered): what a crash test, or a
         // person watching a long import, can hold us to.

@@ -139,7 +139,8 @@ export function barRoutes(app: Api): void {
       const upload = await readBarUpload(c, { ...defined(reading), timeZone: store.timezone, symbol, ...(interval ? { interval } : {}), adjusted: adjusted === "true" });
       // A text file of dates alone is daily bars: the daily series, without ?interval=1d.
       const series = interval ?? (upload.daily ? "1d" : undefined);
-      const written = await store.insertBars(symbol, upload.bars, series ? { interval: series } : undefined);
+      // An API batch is an operator action: its own audit entry, whatever its size.
+      const written = await store.insertBars(symbol, upload.bars, series ? { interval: series, audit: "entry" } : { audit: "entry" });
       return c.json({ written, ...(upload.reading ? { file: upload.reading } : {}) }, 200);
     },
   );

@@ -32,6 +32,7 @@ import { resolveSessionCacheSettings, type ResolvedSessionCacheSettings, type Se
 import { validateBars, type Bar, type BarColumns, type BarInput } from "../domain/bar.ts";
 import { batchSize } from "../domain/batch.ts";
 import type { CacheEntry, CacheRecoveryEvent, CacheRecoveryKind } from "../domain/cache.ts";
+import type { JsonValue } from "../domain/json.ts";
 import { StorageError, TradeliteError, ValidationError, type StorageErrorCode } from "../domain/errors.ts";
 import { readRange, type TimeRange } from "../domain/query.ts";
 import { assertSymbol } from "../domain/symbol.ts";
@@ -182,7 +183,7 @@ export class SessionCache {
           file_version: cache.settings.writeThrough ? version : entry.file_version,
         };
         yield* wait(tx.put(next));
-        // With write-through the bars.insert entry already records this write.
+        // With write-through, insertBars records this write (in the symbol's rollup by default).
         if (!cache.settings.writeThrough) yield* wait(tx.audit("cache.store", symbol, { rows: written, start: first, end: last }));
         return next.writes_since_compaction >= cache.settings.compactEvery;
       } catch (error) {
@@ -492,7 +493,9 @@ export class SessionCache {
       last_compacted: Date.now(),
     });
     const result = { rowsBefore: entry.row_count, rowsAfter: next.row_count, bytesBefore: entry.size_bytes, bytesAfter: next.size_bytes };
-    yield* wait(tx.audit("cache.compact", entry.symbol, result));
+    // The symbol's live appends since the last compaction ride in this entry (one per compaction).
+    const rollup = yield* wait(tx.takeRollup(entry.symbol));
+    yield* wait(tx.audit("cache.compact", entry.symbol, rollup === null ? result : { ...result, rollup } as unknown as JsonValue));
     return { entry: next, result };
   }
 

@@ -15,6 +15,7 @@
 import type { Bar, BarColumns, BarInput } from "./bar.ts";
 import type { CacheEntry } from "./cache.ts";
 import type { JsonValue } from "./json.ts";
+import type { RollupDetails } from "./audit-rollup.ts";
 import type { MetricLabels } from "./metric.ts";
 import type { Store } from "./store.ts";
 
@@ -36,6 +37,11 @@ export interface CacheTx {
   latestBar(symbol: string): Maybe<Bar | null>;
   /** Stored bars only: the cache never resamples. */
   getBars(symbol: string, query: { start?: number; end?: number; order?: "asc" | "desc"; limit?: number }): Maybe<Bar[]>;
+  /**
+   * The symbol's rollup of live appends (src/domain/audit-rollup.ts) closed for the compaction's
+   * entry to carry, or null when none is open under the lock's actor.
+   */
+  takeRollup(symbol: string): Maybe<RollupDetails | null>;
   /** An audit entry naming the lock's actor, committed with the transaction. */
   audit(action: string, entity: string, details: JsonValue): Maybe<unknown>;
   metric(name: string, value: number, labels: MetricLabels): Maybe<unknown>;

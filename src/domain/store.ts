@@ -7,6 +7,7 @@ import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "./query.ts";
 import type { z } from "zod";
 import type { Artifact, ArtifactInput } from "./artifact.ts";
 import type { AuditEntry, AuditInput, AuditVerification } from "./audit.ts";
+import type { InsertBarsOptions, RollupVerification } from "./audit-rollup.ts";
 import type { CheckpointMode, CheckpointResult, IntegrityResult, MaintenanceStats, StorageInfo } from "./maintenance.ts";
 import type { Metric, MetricLabels, MetricSummary } from "./metric.ts";
 import type { Preference } from "./preference.ts";
@@ -98,6 +99,13 @@ export interface AuditStore {
   /** The newest entry's id and hash; pass it to a later verify() to catch a truncation. */
   head(): Promise<{ id: number; hash: string } | null>;
   verify(options?: { head?: { id: number; hash: string } }): Promise<AuditVerification>;
+  /**
+   * Closes the open rollup of live appends (src/domain/audit-rollup.ts) of `symbol`, or of every
+   * symbol, into entries now; resolves with how many were written.
+   */
+  rollUp(options?: { symbol?: string }): Promise<number>;
+  /** Re-digests the bars every rollup recorded: with verify(), the stored bars are the ones recorded. */
+  verifyRollups(): Promise<RollupVerification>;
 }
 
 /** Model artifact metadata, the same on every backend. */
@@ -222,7 +230,7 @@ export interface Store {
    * Upserts bars on (symbol, timestamp) in one transaction; returns the rows written.
    * `{ interval: "1d" }` writes the stored daily series, each bar stamped at its date's local midnight.
    */
-  insertBars(symbol: string, bars: readonly BarInput[] | BarColumns, options?: SeriesOptions): Promise<number>;
+  insertBars(symbol: string, bars: readonly BarInput[] | BarColumns, options?: InsertBarsOptions): Promise<number>;
   getBars(symbol: string, query?: BarQuery): Promise<Bar[]>;
   /** The same rows as getBars, streamed in pages instead of materialised. */
   iterateBars(symbol: string, query?: BarQuery): AsyncIterable<Bar>;

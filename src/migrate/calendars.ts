@@ -16,12 +16,15 @@ import { createCalendarRepository as createPostgresCalendars, writeCalendar } fr
 import { READ_COMMITTED, type PostgresPool } from "../postgres/connection.ts";
 
 /** The repositories record an audit entry for each of their writes; the copy only reads through them. */
-const READ_ONLY_AUDIT = Object.assign(
-  (): never => {
-    throw new Error("tradelite migrate reads calendars through the repositories and never writes through them");
-  },
-  { actor: () => "migrate", as: <T>(_actor: string, work: () => T): T => work() },
-);
+const refuseWrite = (): never => {
+  throw new Error("tradelite migrate reads calendars through the repositories and never writes through them");
+};
+const READ_ONLY_AUDIT = Object.assign(refuseWrite, {
+  actor: () => "migrate",
+  as: <T>(_actor: string, work: () => T): T => work(),
+  appended: refuseWrite,
+  takeRollup: refuseWrite,
+});
 
 /** The calendars on both sides, by name, with what the copy should do with each. */
 export interface CalendarPlan {

@@ -28,7 +28,9 @@ import {
 } from "../domain/audit.ts";
 import type { JsonValue } from "../domain/json.ts";
 import type { AuditQuery } from "../domain/store.ts";
+import { DEFAULT_AUDIT_ROLLUP_MS, readRollUpOptions, type AuditGrain, type RollupDetails, type RollupVerification } from "../domain/audit-rollup.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
+import { createRollups } from "./audit-rollup.ts";
 
 type AuditRow = StoredAuditRow;
 
@@ -74,10 +76,18 @@ export interface AuditRecorder {
   actor(): string;
   /** Runs `work` (synchronous or async) with actor() naming `actor` for the calls it starts. */
   as<T>(actor: string, work: () => T): T;
+  /**
+   * Records an insert of `rows` minute bars at the store's grain (src/domain/audit-rollup.ts):
+   * a live append grows the symbol's rollup, any other gets its own `bars.insert` entry. In `tx`.
+   */
+  appended(tx: SQL, actor: string, symbol: string, rows: number, start: number, end: number, grain: AuditGrain | undefined): Promise<void>;
+  /** A compaction's rollup of `symbol` (in its transaction `tx`, naming `actor`), or null. */
+  takeRollup(tx: SQL, actor: string, symbol: string): Promise<RollupDetails | null>;
 }
 
-export function createAuditRepository(pool: PostgresPool, settings: ZoneReading & { readonly actor: string }) {
+export function createAuditRepository(pool: PostgresPool, settings: ZoneReading & { readonly actor: string; readonly auditRollupMs?: number }) {
   const actors = new AsyncLocalStorage<string>();
+  const rollups = createRollups((tx, actor, action, entity, details) => appendAuditEntry(tx, { actor, action, entity, details }), settings.auditRollupMs ?? DEFAULT_AUDIT_ROLLUP_MS);
 
   const record: AuditRecorder = Object.assign(
     (tx: SQL, actor: string, action: string, entity: string | null, details: JsonValue) =>
@@ -88,6 +98,9 @@ export function createAuditRepository(pool: PostgresPool, settings: ZoneReading 
         checkActor(actor);
         return actors.run(actor, work);
       },
+      appended: (tx: SQL, actor: string, symbol: string, rows: number, start: number, end: number, grain: AuditGrain | undefined) =>
+        rollups.appended(tx, symbol, actor, rows, start, end, grain, () => appendAuditEntry(tx, { actor, action: "bars.insert", entity: symbol, details: { rows, start, end } })),
+      takeRollup: (tx: SQL, actor: string, symbol: string) => rollups.take(tx, symbol, actor),
     },
   );
 
@@ -109,6 +122,33 @@ export function createAuditRepository(pool: PostgresPool, settings: ZoneReading 
                      ORDER BY id LIMIT ${limit ?? null}`) as AuditRow[],
       );
       return rows.map((row) => auditEntryOfRow(plainRow(row)));
+    },
+
+    /** Closes the open rollup of `symbol`, or of every symbol, into entries now; resolves with how many. */
+    async rollUp(options?: { symbol?: string }): Promise<number> {
+      const symbol = readRollUpOptions(options);
+      return pool.run((sql) =>
+        sql.begin(READ_COMMITTED, async (tx) => {
+          await lockAuditChain(tx);
+          return rollups.rollUp(tx, symbol);
+        }),
+      );
+    },
+
+    /** Closes the rollups open for auditRollupMs or more (a crashed writer's): run when a store opens. */
+    async rollUpDue(): Promise<number> {
+      if (!(await pool.run((sql) => rollups.anyDue(sql)))) return 0;
+      return pool.run((sql) =>
+        sql.begin(READ_COMMITTED, async (tx) => {
+          await lockAuditChain(tx);
+          return rollups.rollUpDue(tx);
+        }),
+      );
+    },
+
+    /** Re-digests every rollup's bars, as SQLite's verifyRollups(). */
+    verifyRollups(): Promise<RollupVerification> {
+      return pool.run((sql) => rollups.verify(sql));
     },
 
     /** The newest entry's id and hash: keep a copy elsewhere to catch a later truncation. */

@@ -55,6 +55,7 @@ import { assertSymbol } from "../domain/symbol.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../domain/time.ts";
 import type { AdjustmentFactor } from "../domain/adjustment.ts";
 import { adjustedAsync, barAdjuster, readAdjustment, type BarAdjuster } from "../domain/adjusted-reads.ts";
+import { readInsertOptions, type AuditGrain, type InsertBarsOptions } from "../domain/audit-rollup.ts";
 import { lockAuditChain, type AuditRecorder } from "./audit.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 import { createDerivedDays } from "./derived-days.ts";
@@ -376,6 +377,7 @@ export function createBarRepository(
     batch: ReturnType<typeof validateBars>,
     actor: string | undefined,
     target: "minutes" | "daily" = "minutes",
+    grain?: AuditGrain,
   ): Promise<number> {
     const total = batchSize(batch);
     const columns = BAR_VALUE_FIELDS.map((field) => batch[field]);
@@ -404,21 +406,24 @@ export function createBarRepository(
     await derivedDays.afterInsert(tx, symbol, batch, total);
     // The session cache rebuilds a symbol whose market_data moved on without it.
     await tx`UPDATE session_cache SET market_version = market_version + 1 WHERE symbol = ${symbol}`;
-    if (audit) await audit(tx, actor!, "bars.insert", symbol, { rows: total, ...timeSpan(batch.timestamp) });
+    if (audit) {
+      const { start, end } = timeSpan(batch.timestamp);
+      await audit.appended(tx, actor!, symbol, total, start, end, grain);
+    }
     return total;
   }
 
   return {
     /** Upserts bars on (symbol, timestamp) in one transaction; returns the rows written. */
-    async insertBars(symbol: string, input: readonly BarInput[] | BarColumns, options?: SeriesOptions): Promise<number> {
+    async insertBars(symbol: string, input: readonly BarInput[] | BarColumns, options?: InsertBarsOptions): Promise<number> {
       assertSymbol(symbol);
-      const target = readSeriesOptions(options);
+      const { target, grain } = readInsertOptions(options);
       const batch = validateBars(input, settings);
       if (target === "daily") checkDailyStamps(batch, settings.timezone);
       if (batchSize(batch) === 0) return 0;
       // Read before any await: the actor of the call, however its transaction is scheduled.
       const actor = audit?.actor();
-      return pool.run((sql) => sql.begin(READ_COMMITTED, (tx) => writeBatch(tx, symbol, batch, actor, target)));
+      return pool.run((sql) => sql.begin(READ_COMMITTED, (tx) => writeBatch(tx, symbol, batch, actor, target, grain)));
     },
 
     /** insertBars inside the open transaction `tx`, its audit entry naming `actor`. */

@@ -62,6 +62,7 @@ export function createCacheBackend(parts: CacheBackendParts): CacheBackend {
             insertBars: (symbol, input) => bars.insertIn(sql, symbol, input, who),
             latestBar: async (symbol) => (await bars.storedIn(sql, symbol, { start: MIN_TIMESTAMP, end: MAX_TIMESTAMP, order: "desc", limit: 1 }))[0] ?? null,
             getBars: (symbol, query) => bars.storedIn(sql, symbol, query),
+            takeRollup: (symbol) => audit.takeRollup(sql, who, symbol),
             audit: (action, entity, details) => audit(sql, who, action, entity, details),
             metric: (name, value, labels) => recordIn(sql, name, value, labels),
           };

@@ -18,6 +18,7 @@ import { INSTRUMENT_TABLES } from "./instruments.ts";
 import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
 import { READ_COMMITTED } from "./connection.ts";
 import { CHANGES_MIGRATION } from "./changes.ts";
+import { AUDIT_PENDING_TABLE } from "./audit-rollup.ts";
 import { SUMMARY_MIGRATION } from "./summary.ts";
 import { DERIVED_DAYS_MIGRATION } from "./derived-days.ts";
 
@@ -342,6 +343,7 @@ export const MIGRATIONS: readonly Migration[] = [
   // Constant time: tables and triggers only; each symbol's days are built at its first insertBars
   // or by buildDerivedDays (src/postgres/derived-days.ts).
   { version: 14, description: "market_data_days: daily aggregates derived from minute bars, kept on write", sql: DERIVED_DAYS_MIGRATION },
+  { version: 15, description: "audit_pending: the open rollup of each symbol's live appends", sql: AUDIT_PENDING_TABLE },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

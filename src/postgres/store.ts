@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { checkActor } from "../domain/audit.ts";
+import { DEFAULT_AUDIT_ROLLUP_MS, MAX_AUDIT_ROLLUP_MS } from "../domain/audit-rollup.ts";
 import { normalizeSymbol } from "../domain/instrument-symbol.ts";
 import { ValidationError } from "../domain/errors.ts";
 import { actorViews, closedError, whenOpen } from "../domain/store-view.ts";
@@ -55,6 +56,8 @@ export interface PostgresStoreOptions extends PostgresOptions {
   allowSecondsLikeTimestamps?: boolean;
   /** Who the audit log names for the store's own mutations. Default "tradelite". */
   actor?: string;
+  /** The audit grain of live appends, as SQLite's option (src/config.ts). Default one day. */
+  auditRollupMs?: number;
 }
 
 const OptionsSchema = z.strictObject({
@@ -69,6 +72,7 @@ const OptionsSchema = z.strictObject({
   initialSettings: z.unknown().optional(),
   allowSecondsLikeTimestamps: z.boolean().optional(),
   actor: z.string().optional(),
+  auditRollupMs: z.number().int().min(0).max(MAX_AUDIT_ROLLUP_MS).optional(),
 });
 
 export async function openPostgresStore(options: PostgresStoreOptions = {}): Promise<Store> {
@@ -106,6 +110,7 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
     },
     allowSecondsLikeTimestamps: live.allowSecondsLikeTimestamps,
     actor,
+    auditRollupMs: given.auditRollupMs ?? DEFAULT_AUDIT_ROLLUP_MS,
   });
   const recordRun: RunRecorder = async (action, durationMs, details) => {
     const who = audit.record.actor();
@@ -134,6 +139,13 @@ export async function openPostgresStore(options: PostgresStoreOptions = {}): Pro
     maintenance: createMaintenance(pool, recordRun),
     changes: createChangeFeed(pool),
   };
+  try {
+    // Rollups a writer left open past their interval (one killed between rollups) close now.
+    await audit.rollUpDue();
+  } catch (error) {
+    await pool.close();
+    throw error;
+  }
   const state = { closed: false };
   return view(parts, audit, pool, state, live, undefined);
 }
@@ -259,6 +271,8 @@ function view(
       query: (query) => call(() => audit.query(query)),
       head: () => call(() => audit.head()),
       verify: (options) => call(() => audit.verify(options)),
+      rollUp: (options) => call(() => audit.rollUp(options)),
+      verifyRollups: () => call(() => audit.verifyRollups()),
     },
     artifacts: {
       register: (input, options) => call(() => artifacts.register(input, { ...options, ...(actor === undefined ? {} : { actor }) })),

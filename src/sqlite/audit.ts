@@ -19,8 +19,10 @@ import {
 } from "../domain/audit.ts";
 import type { JsonValue } from "../domain/json.ts";
 import type { AuditQuery } from "../domain/store.ts";
+import { DEFAULT_AUDIT_ROLLUP_MS, readRollUpOptions, type AuditGrain, type RollupDetails, type RollupVerification } from "../domain/audit-rollup.ts";
 import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS } from "./series.ts";
+import { createRollups } from "./audit-rollup.ts";
 
 type AuditRow = StoredAuditRow;
 
@@ -35,9 +37,15 @@ export interface AuditRecorder {
   actor(): string;
   /** Runs synchronous `work` with record() naming `actor` (a request's caller, say). */
   as<T>(actor: string, work: () => T): T;
+  /**
+   * Records an insert of `rows` minute bars of `symbol` spanning start..end at the store's grain
+   * (src/domain/audit-rollup.ts): a live append grows the symbol's rollup, any other gets its
+   * own `bars.insert` entry. In the insert's transaction.
+   */
+  appended(symbol: string, rows: number, start: number, end: number, grain: AuditGrain | undefined): void;
 }
 
-export function createAuditRepository(conn: Connection, settings: ZoneReading & { readonly actor: string }) {
+export function createAuditRepository(conn: Connection, settings: ZoneReading & { readonly actor: string; readonly auditRollupMs?: number }) {
   const last = conn.prepare<{ id: number; hash: string }>("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1");
   const insert = conn.prepare(`INSERT INTO audit_log (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
   const range = conn.prepare<AuditRow>(
@@ -56,6 +64,12 @@ export function createAuditRepository(conn: Connection, settings: ZoneReading & 
     );
     return entry;
   }
+
+  const rollups = createRollups(
+    conn,
+    (actor, action, entity, details) => void appendInTransaction({ actor, action, entity, details }),
+    settings.auditRollupMs ?? DEFAULT_AUDIT_ROLLUP_MS,
+  );
 
   let actorOverride: string | null = null;
   /** Records a mutation the store itself made, in the caller's transaction. */
@@ -79,6 +93,10 @@ export function createAuditRepository(conn: Connection, settings: ZoneReading & 
           actorOverride = previous;
         }
       },
+      appended(symbol: string, rows: number, start: number, end: number, grain: AuditGrain | undefined): void {
+        const actor = actorOverride ?? settings.actor;
+        rollups.appended(symbol, actor, rows, start, end, grain, () => void appendInTransaction({ actor, action: "bars.insert", entity: symbol, details: { rows, start, end } }));
+      },
     },
   ) satisfies AuditRecorder;
 
@@ -94,6 +112,30 @@ export function createAuditRepository(conn: Connection, settings: ZoneReading & 
       return guard(() =>
         range.all(start as never, end as never, who as never, who as never, what as never, what as never, (limit ?? -1) as never),
       ).map(auditEntryOfRow);
+    },
+
+    /** Closes the open rollup of `symbol`, or of every symbol, into entries now; returns how many. */
+    rollUp(options?: { symbol?: string }): number {
+      const symbol = readRollUpOptions(options);
+      return conn.writeTransaction(() => rollups.rollUp(symbol));
+    },
+
+    /** A compaction's rollup of `symbol` (in the compaction's transaction), or null. */
+    takeRollup(symbol: string): RollupDetails | null {
+      return rollups.take(symbol, record.actor());
+    },
+
+    /** Closes the rollups open for auditRollupMs or more (a crashed writer's): run when a store opens. */
+    rollUpDue(): number {
+      return rollups.anyDue() ? conn.writeTransaction(() => rollups.rollUpDue()) : 0;
+    },
+
+    /**
+     * Recomputes every rollup's digest from the bars stored in its range: with verify() (the
+     * chain is intact), proof that the stored bars are the ones recorded.
+     */
+    verifyRollups(): RollupVerification {
+      return rollups.verify();
     },
 
     /** The newest entry's id and hash: keep a copy elsewhere to catch a later truncation. */

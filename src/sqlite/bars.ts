@@ -46,6 +46,7 @@ import { adjusted, barAdjuster, readAdjustment, type BarAdjuster } from "../doma
 import type { Calendar } from "../domain/calendar.ts";
 import { timeSpan } from "../domain/batch.ts";
 import { checkDailyStamps, mergeDaily, mergeOverviews, readSeriesOptions, type SeriesOptions } from "../domain/daily.ts";
+import { readInsertOptions, type InsertBarsOptions } from "../domain/audit-rollup.ts";
 import type { AuditRecorder } from "./audit.ts";
 import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS, prepareRangeSelect, prepareSeries } from "./series.ts";
@@ -295,9 +296,9 @@ export function createBarRepository(
   }
 
   return {
-    insert(symbol: string, bars: readonly BarInput[] | BarColumns, options?: SeriesOptions): number {
+    insert(symbol: string, bars: readonly BarInput[] | BarColumns, options?: InsertBarsOptions): number {
       assertSymbol(symbol);
-      const target = readSeriesOptions(options);
+      const { target, grain } = readInsertOptions(options);
       const batch = validateBars(bars, settings);
       if (target === "daily") checkDailyStamps(batch, settings.timezone);
       if (batch.length === 0) return 0;
@@ -317,7 +318,7 @@ export function createBarRepository(
         // One change row for the batch, as the triggers it switched off would have written per row.
         appendChange(symbol, span.start, span.end);
         derivedDays.afterInsert(symbol, batch, batchSize(batch));
-        audit("bars.insert", symbol, { rows: written, ...span });
+        audit.appended(symbol, written, span.start, span.end, grain);
         return written;
       });
     },

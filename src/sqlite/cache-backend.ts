@@ -18,6 +18,7 @@ export function createCacheBackend(db: Database, actor?: string): CacheBackend {
     insertBars: (symbol, bars) => db.insertBars(symbol, bars),
     latestBar: (symbol) => db.latestBar(symbol),
     getBars: (symbol, query) => db.getBars(symbol, query),
+    takeRollup: (symbol) => db.audit.takeRollup(symbol),
     audit: (action, entity, details) => db.audit.record(action, entity, details),
     metric: (name, value, labels) => db.metrics.record(name, value, labels),
   };

@@ -12,6 +12,7 @@ import { withCalendars, type SettingsUpdateOptions, type StoreSettings } from ".
 import type { CompletenessQuery, OverviewOptions, SymbolOverview } from "../domain/store.ts";
 import type { Completeness } from "../domain/session.ts";
 import type { SeriesOptions } from "../domain/daily.ts";
+import type { InsertBarsOptions } from "../domain/audit-rollup.ts";
 import { keyCrossSectionQuery, type CrossSection, type CrossSectionQuery } from "../domain/cross-section.ts";
 import { keyedAdjustments } from "../domain/adjusted-reads.ts";
 import { assertCalendarStored, createCalendarRepository, type CalendarRepository } from "./calendars.ts";
@@ -76,6 +77,7 @@ export class Database {
         },
         allowSecondsLikeTimestamps: live.allowSecondsLikeTimestamps,
         actor: options.actor,
+        auditRollupMs: options.auditRollupMs,
       });
       const record = this.#audit.record;
       const calendars = createCalendarRepository(conn, record, () => live.calendar, (symbol) => this.#key(symbol));
@@ -114,6 +116,8 @@ export class Database {
           // The rollback's own error is the one the caller gets; the next opening reads again.
         }
       };
+      // Rollups a writer left open past their interval (one killed between rollups) close now.
+      if (!options.readonly) this.#audit.rollUpDue();
     } catch (error) {
       conn.abandon();
       throw error;
@@ -180,7 +184,7 @@ export class Database {
    * timestamps). `{ interval: "1d" }` writes the stored daily series (market_data_daily): each
    * bar stamped at its date's local midnight, e.g. the date string "2024-01-15".
    */
-  insertBars(symbol: string, bars: readonly BarInput[] | BarColumns, options?: SeriesOptions): number {
+  insertBars(symbol: string, bars: readonly BarInput[] | BarColumns, options?: InsertBarsOptions): number {
     return this.#open().insert(this.#key(symbol), bars, options);
   }
 

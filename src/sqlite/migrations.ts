@@ -10,6 +10,7 @@ import { shippedCalendar, SHIPPED_CALENDARS } from "../domain/calendars/index.ts
 import { CALENDAR_TABLES, writeCalendar } from "./calendars.ts";
 import { INSTRUMENT_TABLES } from "./instruments.ts";
 import { CHANGES_MIGRATION } from "./changes.ts";
+import { AUDIT_PENDING_TABLE } from "./audit-rollup.ts";
 import { SUMMARY_MIGRATION } from "./summary.ts";
 import { DERIVED_DAYS_MIGRATION } from "./derived-days.ts";
 
@@ -318,6 +319,13 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "market_data_days: daily aggregates derived from minute bars, kept on write",
     up(conn) {
       conn.sqlite.exec(DERIVED_DAYS_MIGRATION);
+    },
+  },
+  {
+    version: 14,
+    description: "audit_pending: the open rollup of each symbol's live appends",
+    up(conn) {
+      conn.sqlite.exec(AUDIT_PENDING_TABLE);
     },
   },
 ];

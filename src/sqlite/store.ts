@@ -75,6 +75,8 @@ export function createSqliteStore(db: Database, actor?: string): CacheCapableSto
       query: (query) => run(() => db.audit.query(query)),
       head: () => run(() => db.audit.head()),
       verify: (options) => run(() => db.audit.verify(options)),
+      rollUp: (options) => write(() => db.audit.rollUp(options)),
+      verifyRollups: () => run(() => db.audit.verifyRollups()),
     },
     metrics: {
       record: (name, value, labels) => write(() => db.metrics.record(name, value, labels)),

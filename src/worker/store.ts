@@ -446,6 +446,8 @@ function view(shared: Shared, actor: string | undefined): Store {
       query: (query) => read("audit.query", query),
       head: () => read("audit.head"),
       verify: (options) => read("audit.verify", options),
+      rollUp: (options) => write("audit.rollUp", options),
+      verifyRollups: () => read("audit.verifyRollups"),
     },
     adjustments: {
       insert: (symbol, rows) => write("adjustments.insert", symbol, rows),

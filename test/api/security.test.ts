@@ -214,9 +214,13 @@ describe("the audit log names the caller", () => {
       ["prefs.set", () => call(app, "PUT", "/v1/preferences/theme", { json: { value: "dark" }, ...auth })],
       ["prefs.delete", () => call(app, "DELETE", "/v1/preferences/theme", auth)],
       ["artifacts.register", () => call(app, "POST", "/v1/artifacts", { json: { name: "m", version: "1", path: "m.bin", sha256: "e".repeat(64), size: 1 }, ...auth })],
-      // With write-through (the default) a cache write is audited as the bars.insert it makes.
-      ["bars.insert", () => call(app, "POST", "/v1/cache/CCC", { json: bars, ...auth })],
-      ["cache.compact", () => call(app, "POST", "/v1/cache/CCC/compact", auth)],
+      // With write-through (the default) a cache write is a live append: it grows the symbol's
+      // audit rollup, which the compaction's entry then carries under the caller's name.
+      ["cache.compact", async () => {
+        const written = (await call(app, "POST", "/v1/cache/CCC", { json: bars, ...auth })) as { status: number };
+        expect(written.status).toBe(200);
+        return call(app, "POST", "/v1/cache/CCC/compact", auth);
+      }],
       ["maintenance.optimize", () => call(app, "POST", "/v1/maintenance/optimize", auth)],
     ];
     const seen: { action: string; actors: string[]; actions: string[] }[] = [];
@@ -268,13 +272,14 @@ describe("the audit log names the caller", () => {
     expect(await f.store.getBars("CCC")).toEqual([]); // nothing written through
   });
 
-  test("a CSV cache upload made with a token names the token", async () => {
+  test("a CSV cache upload made with a token names the token (in the symbol's audit rollup)", async () => {
     const f = await openApiFixture({ withCache: true, api: { tokens: TOKENS } });
     const after = await lastAuditId(f.store);
     const answer = await call(f.app, "POST", "/v1/cache/CSV", { csv: csvOf(minuteBars(T0, 3)), token: TOKEN });
     expect({ status: answer.status, text: answer.text.slice(0, 200) }).toEqual({ status: 200, text: expect.any(String) });
+    await f.store.audit.rollUp();
     const entries = await auditSince(f.store, after);
-    expect(entries.filter((e) => e.action === "bars.insert").map((e) => [e.entity, e.actor])).toEqual([["CSV", "alice"]]);
+    expect(entries.filter((e) => e.action === "bars.rollup").map((e) => [e.entity, e.actor])).toEqual([["CSV", "alice"]]);
     expect([...new Set(entries.map((e) => e.actor))]).toEqual(["alice"]);
     expectSameBars(cacheFileBars(f.cache!, "CSV"), minuteBars(T0, 3));
   });

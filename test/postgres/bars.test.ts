@@ -68,6 +68,7 @@ describe.skipIf(!available)("migrations on a real server", () => {
         "audit_log",
         "bar_changes",
         "bar_changes_state",
+        "audit_pending",
         "calendar_days",
         "calendars",
         "corporate_actions",
@@ -117,17 +118,18 @@ describe.skipIf(!available)("migrations on a real server", () => {
       const minutes = (await readTdxBars(TDX_INDEX_1MIN)).slice(0, 2_400);
       await bars.insertBars("000001.SH", minutes);
       const before = await bars.getBars("000001.SH");
-      // Schema 8 exactly: this one without the tables of migrations 9 to 12 (the summary's
+      // Schema 8 exactly: this one without the tables of migrations 9 to 13 (the summary's
       // functions too), and their records.
       await owner.sql`DROP TABLE market_data_daily`;
+      await owner.sql`DROP TABLE audit_pending`;
       await owner.sql`DROP TABLE adjustment_factors, corporate_actions, instrument_status, instruments`;
       await owner.sql.unsafe(`DROP TABLE market_data_summary; DROP FUNCTION market_data_summary_insert, market_data_summary_delete,
         market_data_summary_update, market_data_summary_truncate, market_data_daily_summary_insert, market_data_daily_summary_delete,
         market_data_daily_summary_update, market_data_daily_summary_truncate CASCADE; ${DROP_POSTGRES_CHANGE_LOG}`);
       await owner.sql.unsafe(DROP_DERIVED_DAYS);
       await owner.sql`DELETE FROM schema_migrations WHERE version >= 9`;
-      expect(POSTGRES_SCHEMA_VERSION).toBe(14);
-      expect(await migratePostgres(owner.sql)).toBe(14);
+      expect(POSTGRES_SCHEMA_VERSION).toBe(15);
+      expect(await migratePostgres(owner.sql)).toBe(15);
       expect(await bars.getBars("000001.SH")).toEqual(before);
       const key = await owner.sql`SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
                                   WHERE i.indrelid = 'market_data_daily'::regclass AND i.indisprimary ORDER BY a.attnum`;

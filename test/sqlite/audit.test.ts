@@ -19,6 +19,11 @@ const PAGE_ROWS = 8_192;
 
 let dir: ReturnType<typeof tempDir>;
 let files = 0;
+/**
+ * These tests prove the entries of each mutation at the per-call grain (auditRollupMs 0); the
+ * default grain's rollups of live appends are test/sqlite/audit-rollup.test.ts's.
+ */
+const PER_CALL = 0;
 const opened: Array<{ close(): unknown }> = [];
 
 beforeEach(() => {
@@ -36,7 +41,7 @@ function newPath(): string {
 }
 
 function open(options: DatabaseOptions = {}): Database {
-  const db = openDatabase({ path: newPath(), ...options });
+  const db = openDatabase({ path: newPath(), auditRollupMs: PER_CALL, ...options });
   opened.push(db);
   return db;
 }
@@ -187,10 +192,10 @@ describe("audit log: the hash chain", () => {
 
   test("the chain continues across close and reopen of the file", () => {
     const path = newPath();
-    const first = openDatabase({ path });
+    const first = openDatabase({ path, auditRollupMs: PER_CALL });
     const before = first.audit.append({ actor: "a", action: "x" });
     first.close();
-    const second = openDatabase({ path });
+    const second = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(second);
     const after = second.audit.append({ actor: "a", action: "y" });
     expect(after.id).toBe(2);
@@ -200,7 +205,7 @@ describe("audit log: the hash chain", () => {
 
   test("appends from two processes at once interleave into one valid chain", async () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     const ready = dir.file("child.ready");
     const script = `
@@ -350,7 +355,7 @@ describe("audit log: append refuses bad input and appends nothing", () => {
   for (const [what, input, field] of refused) {
     test(`${what} is a ValidationError on ${field}`, () => {
       const path = newPath();
-      const db = openDatabase({ path });
+      const db = openDatabase({ path, auditRollupMs: PER_CALL });
       opened.push(db);
       const issues = validationIssues(() => db.audit.append(input as never));
       expect(issues.map((issue) => issue.field)).toContain(field);
@@ -364,7 +369,7 @@ describe("audit log: append refuses bad input and appends nothing", () => {
 
   test("a non-object input is a ValidationError", () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     for (const input of [null, undefined, "a", 42]) validationIssues(() => db.audit.append(input as never));
     expect(rowCount(path)).toBe(0);
@@ -406,7 +411,7 @@ describe("audit log: append refuses bad input and appends nothing", () => {
 describe("audit log: append-only", () => {
   test("UPDATE and DELETE through a raw connection fail with the trigger's error and change nothing", () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     appendMany(db, 3);
     const before = db.audit.query();
@@ -428,7 +433,7 @@ describe("audit log: append-only", () => {
 
   test("a middle row's details rewritten with the triggers dropped is reported at that id", () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     appendMany(db, 10);
     rawWithoutTriggers(path).run("UPDATE audit_log SET details = '{\"n\":400}' WHERE id = 4");
@@ -446,7 +451,7 @@ describe("audit log: append-only", () => {
   ] as const) {
     test(`a middle row's ${column} rewritten to ${JSON.stringify(value)} is reported at that id`, () => {
       const path = newPath();
-      const db = openDatabase({ path });
+      const db = openDatabase({ path, auditRollupMs: PER_CALL });
       opened.push(db);
       appendMany(db, 10);
       rawWithoutTriggers(path).run(`UPDATE audit_log SET ${column} = ? WHERE id = 6`, [value]);
@@ -456,7 +461,7 @@ describe("audit log: append-only", () => {
 
   test("a deleted middle row is reported at the id after it", () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     appendMany(db, 10);
     rawWithoutTriggers(path).run("DELETE FROM audit_log WHERE id = 5");
@@ -465,7 +470,7 @@ describe("audit log: append-only", () => {
 
   test("a row rewritten with its hash recomputed is reported at the following row, whose prev_hash no longer links", () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     appendMany(db, 10);
     const target = db.audit.query()[6]!; // id 7
@@ -477,7 +482,7 @@ describe("audit log: append-only", () => {
 
   test("a deleted row with every later hash recomputed still shows, as the gap in the ids, at the id after it", () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     appendMany(db, 10);
     const entries = db.audit.query();
@@ -494,7 +499,7 @@ describe("audit log: append-only", () => {
 
   test("a forged row inserted at the end with a wrong hash is reported at its id (INSERT needs no dropped trigger)", () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     appendMany(db, 3);
     const last = db.audit.query()[2]!;
@@ -507,7 +512,7 @@ describe("audit log: append-only", () => {
 
   test("verify checks 20,000 entries across pages and finds tampering past the first page boundary", () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     appendMany(db, 20_000);
     expect(db.audit.verify()).toEqual({ ok: true, checked: 20_000 });
@@ -524,7 +529,7 @@ describe("audit log: append-only", () => {
 
   test("a rewrite on the third page of a 20,000-entry chain is reported at its id", () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     appendMany(db, 20_000);
     rawWithoutTriggers(path).run("UPDATE audit_log SET details = '{\"n\":0}' WHERE id = 19999");
@@ -533,7 +538,7 @@ describe("audit log: append-only", () => {
 
   test("a details column rewritten to text that is not JSON is reported at that id, not thrown", () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     appendMany(db, 5);
     rawWithoutTriggers(path).run("UPDATE audit_log SET details = 'not json' WHERE id = 3");
@@ -570,7 +575,7 @@ print(json.dumps(out))
 
   test("agrees with every stored hash, non-ASCII text, nesting, arrays, booleans, null and integers included", async () => {
     const path = newPath();
-    const db = openDatabase({ path, actor: "录入程序" });
+    const db = openDatabase({ path, actor: "录入程序", auditRollupMs: PER_CALL });
     opened.push(db);
     const appended = [
       db.audit.append({ actor: "alice", action: "login" }),
@@ -612,7 +617,7 @@ print(json.dumps(out))
 
   test("agrees with the chain after close (the WAL folded back) and disagrees at the row a raw client rewrote", async () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     appendMany(db, 100);
     db.close();
     expect(await runPython<Recomputed>(RECOMPUTE_PY, [path])).toMatchObject({ checked: 100, bad: [] });
@@ -625,7 +630,7 @@ print(json.dumps(out))
 
   test("agrees on details whose keys mix characters above U+FFFF with ones in U+E000..U+FFFF", async () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     db.audit.append({ actor: "a", action: "x", details: { "😀": 1, "！": 2 } });
     const python = await runPython<Recomputed>(RECOMPUTE_PY, [path]);
@@ -734,7 +739,7 @@ describe("audit log: every mutation through the store records counts and ranges"
 
   test("inserts refused by validation append nothing", () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     const bars = minuteBars(10);
     bars[4] = { ...bars[4]!, high: bars[4]!.low! - 1 };
@@ -750,7 +755,7 @@ describe("audit log: every mutation through the store records counts and ranges"
 
   test("a write SQLite rolls back (a raw client's trigger RAISEs) appends nothing", () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     db.insertBars("600519", minuteBars(5));
     const client = raw(path);
@@ -777,7 +782,7 @@ describe("audit log: every mutation through the store records counts and ranges"
 
   test("when the entry cannot be appended the mutation rolls back with it", () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     raw(path).exec("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused'); END;");
     expect(() => db.insertBars("600519", minuteBars(5))).toThrow("audit refused");
@@ -788,7 +793,7 @@ describe("audit log: every mutation through the store records counts and ranges"
 
   test("mutations inside a db.transaction that throws leave no entries", () => {
     const path = newPath();
-    const db = openDatabase({ path });
+    const db = openDatabase({ path, auditRollupMs: PER_CALL });
     opened.push(db);
     expect(() =>
       db.transaction(() => {
@@ -869,7 +874,7 @@ describe("audit log: every mutation through the store records counts and ranges"
 
 describe("audit log: through the Store interface", () => {
   async function openSqliteStore(path: string, actor?: string): Promise<Store> {
-    const store = await openStore({ backend: "sqlite", path, ...(actor ? { actor } : {}) });
+    const store = await openStore({ backend: "sqlite", path, auditRollupMs: PER_CALL, ...(actor ? { actor } : {}) });
     opened.push(store);
     return store;
   }
@@ -924,7 +929,7 @@ describe("audit log: through the Store interface", () => {
 
 describe("audit log: rewrites the chain alone cannot show", () => {
   test("details rewritten with a duplicate key (read one way by SQLite, another by JSON.parse) fail verify()", () => {
-    const db = openDatabase({ path: newPath() });
+    const db = openDatabase({ path: newPath(), auditRollupMs: PER_CALL });
     opened.push(db);
     db.audit.append({ actor: "a", action: "order", details: { qty: 100 } });
     db.audit.append({ actor: "a", action: "order", details: { qty: 5 } });
@@ -939,7 +944,7 @@ describe("audit log: rewrites the chain alone cannot show", () => {
   });
 
   test("deleting the newest entries is caught when verify() is given an earlier head", () => {
-    const db = openDatabase({ path: newPath() });
+    const db = openDatabase({ path: newPath(), auditRollupMs: PER_CALL });
     opened.push(db);
     for (let i = 0; i < 3; i++) db.audit.append({ actor: "a", action: "note", details: { i } });
     const head = db.audit.head()!;

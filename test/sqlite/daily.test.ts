@@ -136,6 +136,7 @@ function dropSummary(raw: SqliteDatabase): void {
   raw.run("DROP TABLE market_data_summary");
   raw.run("DROP TABLE market_data_summary_writer");
   dropChangeLog(raw);
+  raw.run("DROP TABLE audit_pending");
 }
 
 describe("migration 8 on a file written before it", () => {
@@ -161,7 +162,7 @@ describe("migration 8 on a file written before it", () => {
 
     db = open("old.db");
     expect(db.schemaVersion).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(13);
+    expect(SCHEMA_VERSION).toBe(14);
     expect(db.getBars("000001.SH")).toEqual(before.bars);
     expect(db.audit.query()).toEqual(before.audit);
     expect(db.audit.verify()).toEqual({ ok: true, checked: before.audit.length });

@@ -127,12 +127,13 @@ test("migration 11 fills the summary from the bars a file already holds", () => 
   raw.run("DROP TABLE market_data_summary");
   raw.run("DROP TABLE market_data_summary_writer");
   dropChangeLog(raw);
+  raw.run("DROP TABLE audit_pending");
   raw.run("PRAGMA user_version = 10");
   // Written while no trigger was there: the migration's GROUP BY must count these too.
   raw.run("INSERT INTO market_data (symbol, timestamp, close) VALUES ('510300.SH', ?, 1)", [T0]);
   raw.close();
   const db = openDatabase({ path: file });
-  expect(db.schemaVersion).toBe(13);
+  expect(db.schemaVersion).toBe(14);
   expect(db.overview()).toEqual(recount(file));
   expect(db.overview().map((row) => row.symbol)).toEqual(["000001.SZ", "510300.SH", "600519.SH"]);
   db.close();

@@ -14,6 +14,8 @@ import { tempDir } from "./files.ts";
 export type CacheFixtureOptions = Omit<SessionCacheOptions, "store" | "dir" | "onRecovery"> & {
   /** The database's timezone option. Default UTC. */
   timezone?: string;
+  /** The database's auditRollupMs option. Default: the database's default. */
+  auditRollupMs?: number;
 };
 
 export interface CacheInstance {
@@ -47,8 +49,8 @@ export function openCacheFixture(options: CacheFixtureOptions = {}): CacheFixtur
   const cacheDir = dir.file("session_cache");
 
   const open = (given: CacheFixtureOptions = options): CacheInstance => {
-    const { timezone, ...settings } = given;
-    const db = openDatabase({ path: dbPath, timezone: timezone ?? "UTC" });
+    const { timezone, auditRollupMs, ...settings } = given;
+    const db = openDatabase({ path: dbPath, timezone: timezone ?? "UTC", ...(auditRollupMs === undefined ? {} : { auditRollupMs }) });
     databases.push(db);
     const events: CacheRecoveryEvent[] = [];
     const cache = new SessionCache({ ...settings, store: createSqliteStore(db), dir: cacheDir, onRecovery: (event) => events.push(event) });

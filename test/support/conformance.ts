@@ -13,6 +13,7 @@ import { adjustmentConformance } from "./conformance-adjustments.ts";
 import { instrumentConformance } from "./conformance-instruments.ts";
 import { summaryConformance } from "./conformance-summary.ts";
 import { derivedDaysConformance } from "./conformance-derived.ts";
+import { auditRollupConformance } from "./conformance-audit-rollup.ts";
 
 export interface StoreFactoryOptions {
   timezone?: string;
@@ -20,6 +21,7 @@ export interface StoreFactoryOptions {
   calendar?: string | null;
   initialSettings?: SettingsRequest;
   allowSecondsLikeTimestamps?: boolean;
+  auditRollupMs?: number;
 }
 
 export type StoreFactory = (options?: StoreFactoryOptions) => Promise<Store>;
@@ -64,6 +66,7 @@ export function storeConformance(name: string, openStore: StoreFactory, reopen?:
     instrumentConformance(fresh);
     summaryConformance(fresh);
     derivedDaysConformance(fresh);
+    auditRollupConformance(fresh, reopen);
 
     test("the store names its timezone and bar stamping, as opened (a view keeps them)", async () => {
       const plain = await fresh();
@@ -502,7 +505,8 @@ export function storeConformance(name: string, openStore: StoreFactory, reopen?:
 
     test("audit: the store's own writes are chained entries that verify, and append adds one", async () => {
       const store = await fresh();
-      await store.insertBars("S", minuteBars(3));
+      // An operator's batch (the API's, an import's): one entry of its own.
+      await store.insertBars("S", minuteBars(3), { audit: "entry" });
       await store.deleteBars("S", { start: T0, end: T0 });
       await store.prefs.set("k", 1);
       const appended = await store.audit.append({ actor: "trader-1", action: "order.note", entity: "S", details: { qty: 100 } });
@@ -536,7 +540,7 @@ export function storeConformance(name: string, openStore: StoreFactory, reopen?:
 
     test("maintenance: stats count rows, checkpoint, optimize and integrity check run", async () => {
       const store = await fresh();
-      await store.insertBars("S", minuteBars(50));
+      await store.insertBars("S", minuteBars(50), { audit: "entry" });
       const stats = (await store.maintenance.stats()) as { rows: Record<string, number> };
       expect(stats.rows.market_data).toBe(50);
       expect(stats.rows.audit_log).toBe(1);
