@@ -66,9 +66,9 @@ describe.skipIf(!available)("migrations on a real server", () => {
       expect(tables.map((row: { table_name: string }) => row.table_name)).toEqual([
         "adjustment_factors",
         "audit_log",
+        "audit_pending",
         "bar_changes",
         "bar_changes_state",
-        "audit_pending",
         "calendar_days",
         "calendars",
         "corporate_actions",
