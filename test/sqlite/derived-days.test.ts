@@ -100,10 +100,12 @@ test("migration 13 builds nothing; buildDerivedDays or a first write builds a sy
   db.close();
   const conn = new SqliteDatabase(file);
   dropDerivedDays(conn);
+  // Migration 14's (audit_pending) too: the file is as migration 12 left it.
+  conn.run("DROP TABLE audit_pending");
   conn.run("PRAGMA user_version = 12");
   conn.close();
   db = open();
-  expect(db.schemaVersion).toBe(13);
+  expect(db.schemaVersion).toBe(14);
   expect(raw<{ n: number }>("SELECT count(*) AS n FROM market_data_days")[0]!.n).toBe(0);
   expectEqual(db, "not built: on the fly");
   db.insertBars("000001.SZ", bars.slice(480, 720));
