@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { marketSymbols, openScaleDatabase } from "./bench-scale.ts";
 import { median, percentile } from "./bench-support.ts";
+import { linesOf } from "../src/client/lines.ts";
 
 const SYMBOLS = 5_000;
 const PACE_MS = 500;
@@ -200,18 +201,6 @@ async function startServe(path: string): Promise<{ proc: ReturnType<typeof Bun.s
     if (match) return { proc, url: match[1]! };
   }
   throw new Error("the serve process did not start");
-}
-
-async function* linesOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let carry = "";
-  for await (const chunk of stream) {
-    carry += decoder.decode(chunk, { stream: true });
-    for (let newline = carry.indexOf("\n"); newline >= 0; newline = carry.indexOf("\n")) {
-      yield carry.slice(0, newline);
-      carry = carry.slice(newline + 1);
-    }
-  }
 }
 
 /** The recorder, in its own process: the milliseconds of each minute's transaction. */

@@ -30,7 +30,7 @@ import { STREAMED } from "./access-log.ts";
 import type { Api } from "./context.ts";
 import { ApiError, errorResponses, parseWith } from "./errors.ts";
 import { ADJUST_QUERY, defined, IntervalQuery, route, singleValued } from "./schemas.ts";
-import { SECURE_HEADERS } from "./security.ts";
+import { isForeignOrigin, SECURE_HEADERS } from "./security.ts";
 
 /** Bytes an open stream may have waiting for its consumer before it waits for them to drain. */
 export const STREAM_BUFFER_BYTES = 1 << 20;
@@ -302,10 +302,7 @@ function upgradeToSocket(c: Context, watch: BarWatch, cursor: string, gap: boole
 /** A WebSocket upgrade from a page of another origin (browsers send Origin on every upgrade). */
 function checkSocketOrigin(c: Context, allowed: ReadonlySet<string>): void {
   const origin = c.req.header("origin");
-  if (origin === undefined) return;
-  const url = new URL(c.req.url);
-  const own = `${url.protocol === "https:" ? "https:" : "http:"}//${c.req.header("host") ?? url.host}`;
-  if (origin !== own && !allowed.has(origin)) {
+  if (origin !== undefined && isForeignOrigin(c, origin, allowed)) {
     throw new ApiError(403, `a WebSocket from ${JSON.stringify(origin.slice(0, 100))} may not read this stream (add the origin to TRADELITE_CORS_ORIGINS)`, null, "CROSS_SITE");
   }
 }

@@ -77,6 +77,12 @@ const BODY_TYPE = /^(application\/([\w.-]+\+)?json|text\/csv|application\/octet-
  * Clients that are not browsers (curl, tradelite/client, scripts) send no Origin and pass the
  * first rule; the token, where there is one, is checked as before.
  */
+/** Whether `origin` is neither the server's own (its URL's scheme and the Host asked for) nor an allowed one. */
+export function isForeignOrigin(c: Context, origin: string, allowed: ReadonlySet<string>): boolean {
+  const url = new URL(c.req.url);
+  return origin !== `${url.protocol}//${c.req.raw.headers.get("host") ?? url.host}` && !allowed.has(origin);
+}
+
 export function crossSiteGuard(corsOrigins: readonly string[]): (c: Context) => void {
   const allowed = new Set(corsOrigins);
   return (c) => {
@@ -85,9 +91,7 @@ export function crossSiteGuard(corsOrigins: readonly string[]): (c: Context) => 
     const headers = raw.headers;
     const origin = headers.get("origin");
     if (origin !== null) {
-      const url = new URL(c.req.url);
-      const own = `${url.protocol}//${headers.get("host") ?? url.host}`;
-      if (origin !== own && !allowed.has(origin)) {
+      if (isForeignOrigin(c, origin, allowed)) {
         throw new ApiError(403, `a request from ${JSON.stringify(origin.slice(0, 100))} may not change anything here (add the origin to TRADELITE_CORS_ORIGINS)`, null, "CROSS_SITE");
       }
     } else if (headers.get("sec-fetch-site") === "cross-site") {
