@@ -5,6 +5,7 @@
  * watching client; a consumer that stops reading.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database as SqliteDatabase } from "bun:sqlite";
 import { connect } from "node:net";
 import { createClient } from "../../src/entries/client.ts";
 import { startServer, type RunningServer } from "../../src/entries/api.ts";
@@ -126,6 +127,24 @@ describe("GET /v1/stream (Server-Sent Events)", () => {
     expect(resumed[0]!.data.gap).toBeUndefined();
     expect(resumed.slice(1).map((e) => (e.data.bar as Bar).timestamp)).toEqual([bar(2).timestamp, bar(3).timestamp]);
     await again.close();
+  });
+
+  test("a cursor older than the change log keeps: the stream replays from the oldest change kept and its first event says gap", async () => {
+    const first = store.watch({ symbols: ["LIVE.GAP"] });
+    const old = await first.ready;
+    await first.return();
+    for (let i = 0; i < 4; i++) await store.insertBars("LIVE.GAP", [bar(i)]);
+    const seqs = new SqliteDatabase(path);
+    const kept = seqs.query("SELECT seq FROM bar_changes WHERE symbol = 'LIVE.GAP' ORDER BY seq").all() as { seq: number }[];
+    // What insertBars' bounded trim does past the kept rows (src/sqlite/changes.ts), done to the first two of these.
+    seqs.run("DELETE FROM bar_changes WHERE seq <= ?", [kept[1]!.seq]);
+    seqs.run("UPDATE bar_changes_state SET trimmed = ?", [kept[1]!.seq]);
+    seqs.close();
+    const stream = sseReader((await get("?symbols=LIVE.GAP", { "Last-Event-ID": old })).body!);
+    const events = await stream.until(3);
+    expect(events[0]).toMatchObject({ event: "ready", data: { gap: true } });
+    expect(events.slice(1).map((e) => (e.data.bar as Bar).timestamp)).toEqual([bar(2).timestamp, bar(3).timestamp]);
+    await stream.close();
   });
 
   test("a quiet stream carries comment lines, so idle timeouts do not cut it", async () => {
