@@ -78,7 +78,7 @@ export {
 export type { Artifact, ArtifactInput, RegisterOptions } from "./domain/artifact.ts";
 export type { AuditEntry, AuditInput, AuditVerification } from "./domain/audit.ts";
 export { barsDigest, DEFAULT_AUDIT_ROLLUP_MS, LIVE_BATCH_MAX_ROWS, ROLLUP_ACTION } from "./domain/audit-rollup.ts";
-export type { AuditGrain, InsertBarsOptions, RollupDetails, RollupMismatch, RollupVerification } from "./domain/audit-rollup.ts";
+export type { AuditGrain, InsertBarsOptions, RollUpOptions, RollupDetails, RollupMismatch, RollupVerification } from "./domain/audit-rollup.ts";
 export type { Preference, JsonValue } from "./domain/preference.ts";
 export type { Metric, MetricLabels, MetricSummary } from "./domain/metric.ts";
 export { CHECKPOINT_MODES, type CheckpointMode, type CheckpointResult, type IntegrityResult, type MaintenanceStats, type StorageInfo } from "./domain/maintenance.ts";

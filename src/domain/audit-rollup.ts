@@ -182,11 +182,19 @@ export function mismatchCause(
   return pending && pending.first_timestamp <= end && pending.last_timestamp >= start ? "pending" : null;
 }
 
-/** Checks rollUp()'s options: `{ symbol? }`; returns the symbol or undefined for every one. */
-export function readRollUpOptions(options: unknown): string | undefined {
+/** rollUp()'s options: one symbol's rollup (else every symbol's), and only those due. */
+export interface RollUpOptions {
+  symbol?: string;
+  /** Only rollups open for the store's auditRollupMs or longer (what maintenance closes). */
+  due?: boolean;
+}
+
+/** Checks rollUp()'s options: `{ symbol?, due? }`; symbol undefined means every one. */
+export function readRollUpOptions(options: unknown): { symbol: string | undefined; due: boolean } {
   const issues: Issue[] = [];
-  const { symbol } = checkOptions<{ symbol?: unknown }>(options, ["symbol"], issues);
+  const { symbol, due } = checkOptions<{ symbol?: unknown; due?: unknown }>(options, ["symbol", "due"], issues);
   if (symbol !== undefined && typeof symbol !== "string") issues.push({ field: "symbol", message: "expected a symbol" });
+  if (due !== undefined && typeof due !== "boolean") issues.push({ field: "due", message: "expected a boolean" });
   if (issues.length > 0) throw new ValidationError(issues);
-  return symbol as string | undefined;
+  return { symbol: symbol as string | undefined, due: due === true };
 }

@@ -7,7 +7,7 @@ import type { BarQuery, BarTimestamp, RangeQuery, TimeRange } from "./query.ts";
 import type { z } from "zod";
 import type { Artifact, ArtifactInput } from "./artifact.ts";
 import type { AuditEntry, AuditInput, AuditVerification } from "./audit.ts";
-import type { InsertBarsOptions, RollupVerification } from "./audit-rollup.ts";
+import type { InsertBarsOptions, RollUpOptions, RollupVerification } from "./audit-rollup.ts";
 import type { CheckpointMode, CheckpointResult, IntegrityResult, MaintenanceStats, StorageInfo } from "./maintenance.ts";
 import type { Metric, MetricLabels, MetricSummary } from "./metric.ts";
 import type { Preference } from "./preference.ts";
@@ -101,9 +101,10 @@ export interface AuditStore {
   verify(options?: { head?: { id: number; hash: string } }): Promise<AuditVerification>;
   /**
    * Closes the open rollup of live appends (src/domain/audit-rollup.ts) of `symbol`, or of every
-   * symbol, into entries now; resolves with how many were written.
+   * symbol, into entries now; `due: true` only those open for the store's auditRollupMs or longer
+   * (what maintenance closes). Resolves with how many were written.
    */
-  rollUp(options?: { symbol?: string }): Promise<number>;
+  rollUp(options?: RollUpOptions): Promise<number>;
   /** Re-digests the bars every rollup recorded: with verify(), the stored bars are the ones recorded. */
   verifyRollups(): Promise<RollupVerification>;
 }
@@ -244,6 +245,13 @@ export interface Store {
    */
   getCrossSection(query: CrossSectionQuery): Promise<CrossSection>;
   overview(options?: OverviewOptions): Promise<SymbolOverview[]>;
+  /**
+   * Builds the derived days (what `1d`, `1w` and `1M` reads take: src/domain/derived-days.ts)
+   * of every symbol with minutes whose days are not built yet, one symbol per transaction; a
+   * database migrated to derived days otherwise builds a symbol at its first insertBars.
+   * Resolves with the symbols built (0 when every one is).
+   */
+  buildDerivedDays(): Promise<number>;
   /** Which of a symbol's one-minute bars its calendar's sessions call for, and which are missing. */
   completeness(symbol: string, query?: CompletenessQuery): Promise<Completeness>;
   insertQuotes(symbol: string, quotes: readonly QuoteInput[] | QuoteColumns): Promise<number>;

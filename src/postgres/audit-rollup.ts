@@ -79,7 +79,7 @@ export function createRollups(appendAs: AppendAs, rollupMs: number) {
     const rows =
       symbol === undefined
         ? ((await tx.unsafe(`SELECT ${PENDING_COLUMNS} FROM audit_pending WHERE opened_at <= $1 ORDER BY symbol`, [openedBy])) as PendingRollup[])
-        : [await pendingOf(tx, symbol)].filter((row) => row !== undefined);
+        : [await pendingOf(tx, symbol)].filter((row): row is PendingRollup => row !== undefined && row.opened_at <= openedBy);
     for (const pending of rows) await close(tx, pending);
     return rows.length;
   }
@@ -113,15 +113,14 @@ export function createRollups(appendAs: AppendAs, rollupMs: number) {
       return take(tx, pending);
     },
 
-    rollUp: (tx: SQL, symbol?: string) => closeWhere(tx, Number.MAX_SAFE_INTEGER, symbol),
+    /** Closes `symbol`'s rollup, or every one (`due`: only if open for rollupMs), in `tx`. */
+    rollUp: (tx: SQL, symbol: string | undefined, due = false) => closeWhere(tx, due ? Date.now() - rollupMs : Number.MAX_SAFE_INTEGER, symbol),
 
     async anyDue(sql: SQL): Promise<boolean> {
       if (rollupMs <= 0) return false;
       const rows = await sql`SELECT 1 FROM audit_pending WHERE opened_at <= ${Date.now() - rollupMs} LIMIT 1`;
       return rows.length > 0;
     },
-
-    rollUpDue: (tx: SQL) => closeWhere(tx, Date.now() - rollupMs, undefined),
 
     /** Re-digests every rollup's range, as SQLite's verify does. */
     async verify(sql: SQL): Promise<RollupVerification> {

@@ -28,7 +28,7 @@ import {
 } from "../domain/audit.ts";
 import type { JsonValue } from "../domain/json.ts";
 import type { AuditQuery } from "../domain/store.ts";
-import { DEFAULT_AUDIT_ROLLUP_MS, readRollUpOptions, type AuditGrain, type RollupDetails, type RollupVerification } from "../domain/audit-rollup.ts";
+import { DEFAULT_AUDIT_ROLLUP_MS, readRollUpOptions, type AuditGrain, type RollUpOptions, type RollupDetails, type RollupVerification } from "../domain/audit-rollup.ts";
 import { READ_COMMITTED, type PostgresPool } from "./connection.ts";
 import { createRollups } from "./audit-rollup.ts";
 
@@ -104,6 +104,17 @@ export function createAuditRepository(pool: PostgresPool, settings: ZoneReading 
     },
   );
 
+  /** Closes rollups in one transaction on the chain's lock; due ones are looked for first, without it. */
+  async function closeRollups(symbol: string | undefined, due: boolean): Promise<number> {
+    if (due && !(await pool.run((sql) => rollups.anyDue(sql)))) return 0;
+    return pool.run((sql) =>
+      sql.begin(READ_COMMITTED, async (tx) => {
+        await lockAuditChain(tx);
+        return rollups.rollUp(tx, symbol, due);
+      }),
+    );
+  }
+
   return {
     async append(input: AuditInput): Promise<AuditEntry> {
       checkAuditInput(input);
@@ -124,27 +135,14 @@ export function createAuditRepository(pool: PostgresPool, settings: ZoneReading 
       return rows.map((row) => auditEntryOfRow(plainRow(row)));
     },
 
-    /** Closes the open rollup of `symbol`, or of every symbol, into entries now; resolves with how many. */
-    async rollUp(options?: { symbol?: string }): Promise<number> {
-      const symbol = readRollUpOptions(options);
-      return pool.run((sql) =>
-        sql.begin(READ_COMMITTED, async (tx) => {
-          await lockAuditChain(tx);
-          return rollups.rollUp(tx, symbol);
-        }),
-      );
+    /** Closes the open rollup of `symbol`, or of every symbol (`due`: those due), into entries now; resolves with how many. */
+    async rollUp(options?: RollUpOptions): Promise<number> {
+      const { symbol, due } = readRollUpOptions(options);
+      return closeRollups(symbol, due);
     },
 
     /** Closes the rollups open for auditRollupMs or more (a crashed writer's): run when a store opens. */
-    async rollUpDue(): Promise<number> {
-      if (!(await pool.run((sql) => rollups.anyDue(sql)))) return 0;
-      return pool.run((sql) =>
-        sql.begin(READ_COMMITTED, async (tx) => {
-          await lockAuditChain(tx);
-          return rollups.rollUpDue(tx);
-        }),
-      );
-    },
+    rollUpDue: (): Promise<number> => closeRollups(undefined, true),
 
     /** Re-digests every rollup's bars, as SQLite's verifyRollups(). */
     verifyRollups(): Promise<RollupVerification> {

@@ -236,6 +236,7 @@ function view(
     deleteBars: (symbol, range, options) => keyed(symbol, (key) => bars.deleteBars(key, range, options)),
     getCrossSection: (query) => call(() => parts.crossSection(keyCrossSectionQuery(query, settings.normalizeSymbols ? (symbol) => keyOf(settings, symbol) : null))),
     overview: (options) => call(() => bars.overview(options)),
+    buildDerivedDays: () => call(() => bars.buildDerivedDays()),
     completeness: (symbol, query) =>
       keyed(symbol, async (key) => {
         await calendars.refresh(key);

@@ -72,7 +72,8 @@ export function createRollups(conn: Connection, appendAs: AppendAs, rollupMs: nu
 
   /** Closes every pending rollup opened at or before `openedBy`, or `symbol`'s; returns how many. */
   function closeWhere(openedBy: number, symbol: string | undefined): number {
-    const rows = symbol === undefined ? pendingAll.all(openedBy as never) : [pendingOf.get(symbol as never)].filter((row) => row != null);
+    const rows =
+      symbol === undefined ? pendingAll.all(openedBy as never) : [pendingOf.get(symbol as never)].filter((row): row is PendingRollup => row != null && row.opened_at <= openedBy);
     for (const pending of rows) close(pending);
     return rows.length;
   }
@@ -108,19 +109,14 @@ export function createRollups(conn: Connection, appendAs: AppendAs, rollupMs: nu
       return take(pending);
     },
 
-    /** Closes `symbol`'s rollup, or every one; in a write transaction. */
-    rollUp(symbol?: string): number {
-      return closeWhere(Number.MAX_SAFE_INTEGER, symbol);
+    /** Closes `symbol`'s rollup, or every one (`due`: only if open for rollupMs); in a write transaction. */
+    rollUp(symbol: string | undefined, due = false): number {
+      return closeWhere(due ? Date.now() - rollupMs : Number.MAX_SAFE_INTEGER, symbol);
     },
 
     /** Whether any rollup has been open for rollupMs (checked before taking the write lock). */
     anyDue(): boolean {
       return rollupMs > 0 && guard(() => pendingAll.get((Date.now() - rollupMs) as never)) != null;
-    },
-
-    /** Closes the rollups open for rollupMs or more: a store that opens finishes what a dead one left. */
-    rollUpDue(): number {
-      return closeWhere(Date.now() - rollupMs, undefined);
     },
 
     /** Re-digests every rollup's range (src/domain/audit-rollup.ts says what a mismatch means). */

@@ -19,7 +19,7 @@ import {
 } from "../domain/audit.ts";
 import type { JsonValue } from "../domain/json.ts";
 import type { AuditQuery } from "../domain/store.ts";
-import { DEFAULT_AUDIT_ROLLUP_MS, readRollUpOptions, type AuditGrain, type RollupDetails, type RollupVerification } from "../domain/audit-rollup.ts";
+import { DEFAULT_AUDIT_ROLLUP_MS, readRollUpOptions, type AuditGrain, type RollUpOptions, type RollupDetails, type RollupVerification } from "../domain/audit-rollup.ts";
 import { guard, type Connection } from "./connection.ts";
 import { PAGE_ROWS } from "./series.ts";
 import { createRollups } from "./audit-rollup.ts";
@@ -100,6 +100,12 @@ export function createAuditRepository(conn: Connection, settings: ZoneReading & 
     },
   ) satisfies AuditRecorder;
 
+  /** Closes rollups in one write transaction; due ones are looked for first, without the write lock. */
+  function closeRollups(symbol: string | undefined, due: boolean): number {
+    if (due && !rollups.anyDue()) return 0;
+    return conn.writeTransaction(() => rollups.rollUp(symbol, due));
+  }
+
   return {
     append(input: AuditInput): AuditEntry {
       return conn.writeTransaction(() => appendInTransaction(input));
@@ -114,10 +120,10 @@ export function createAuditRepository(conn: Connection, settings: ZoneReading & 
       ).map(auditEntryOfRow);
     },
 
-    /** Closes the open rollup of `symbol`, or of every symbol, into entries now; returns how many. */
-    rollUp(options?: { symbol?: string }): number {
-      const symbol = readRollUpOptions(options);
-      return conn.writeTransaction(() => rollups.rollUp(symbol));
+    /** Closes the open rollup of `symbol`, or of every symbol (`due`: those due), into entries now; returns how many. */
+    rollUp(options?: RollUpOptions): number {
+      const { symbol, due } = readRollUpOptions(options);
+      return closeRollups(symbol, due);
     },
 
     /** A compaction's rollup of `symbol` (in the compaction's transaction), or null. */
@@ -126,9 +132,7 @@ export function createAuditRepository(conn: Connection, settings: ZoneReading & 
     },
 
     /** Closes the rollups open for auditRollupMs or more (a crashed writer's): run when a store opens. */
-    rollUpDue(): number {
-      return rollups.anyDue() ? conn.writeTransaction(() => rollups.rollUpDue()) : 0;
-    },
+    rollUpDue: (): number => closeRollups(undefined, true),
 
     /**
      * Recomputes every rollup's digest from the bars stored in its range: with verify() (the

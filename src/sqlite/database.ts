@@ -91,7 +91,7 @@ export class Database {
       this.#metrics = createMetricRepository(conn, live);
       this.#prefs = createPreferenceRepository(conn, record);
       this.#artifacts = createArtifactRepository(conn, record);
-      this.#maintenance = createMaintenance(conn, this.#metrics, record);
+      this.#maintenance = createMaintenance(conn, this.#metrics, record, this.#audit.rollUpDue);
       const metrics = this.#metrics;
       let reporting = false;
       conn.onBusyWait = (waitedMs) => {

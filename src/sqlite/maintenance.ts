@@ -25,7 +25,12 @@ const TABLES = ["market_data", "quotes", "session_cache", "model_artifacts", "au
 /** Run an incremental vacuum when at least this share of the file is free pages. */
 const FREE_PAGE_SHARE = 0.1;
 
-export function createMaintenance(conn: Connection, metrics: MetricRepository, audit: AuditRecorder) {
+/**
+ * `rollUpDue` closes the audit rollups open past their interval (src/domain/audit-rollup.ts): a
+ * recorder that stops writing would otherwise leave its last rollup open until the next append
+ * or the next opening.
+ */
+export function createMaintenance(conn: Connection, metrics: MetricRepository, audit: AuditRecorder, rollUpDue: () => number) {
   const counts = Object.fromEntries(TABLES.map((table) => [table, conn.prepare<{ count: number }>(`SELECT count(*) AS count FROM ${table}`)]));
   const pragma = (name: string) => readPragma(conn.sqlite, name);
   const changeLog = prepareChangeLogReader(conn);
@@ -203,9 +208,9 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
     },
 
     /**
-     * Runs optimize and a PASSIVE checkpoint every `everyMs` (and an incremental vacuum once a
-     * tenth of the file is free pages) on a timer that does not keep the process alive. A failed
-     * run is recorded as the metric `maintenance.error`, never thrown into the timer. Stops on
+     * Closes the audit rollups that are due, then runs optimize and a PASSIVE checkpoint, every
+     * `everyMs` (and an incremental vacuum once a tenth of the file is free pages) on a timer that
+     * does not keep the process alive. A failed run is recorded as the metric `maintenance.error`, never thrown into the timer. Stops on
      * close() or stopMaintenance().
      */
     startMaintenance(options: { everyMs: number }): void {
@@ -218,6 +223,7 @@ export function createMaintenance(conn: Connection, metrics: MetricRepository, a
         if (conn.closed) return maintenance.stopMaintenance();
         const started = performance.now();
         try {
+          rollUpDue();
           maintenance.optimize();
           maintenance.checkpoint("PASSIVE");
           if (Number(pragma("freelist_count")) >= FREE_PAGE_SHARE * Number(pragma("page_count"))) {

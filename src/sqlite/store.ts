@@ -45,6 +45,7 @@ export function createSqliteStore(db: Database, actor?: string): CacheCapableSto
     deleteBars: (symbol, range, options) => write(() => db.deleteBars(symbol, range, options)),
     getCrossSection: (query) => run(() => db.getCrossSection(query)),
     overview: (options) => run(() => db.overview(options)),
+    buildDerivedDays: () => write(() => db.buildDerivedDays()),
     completeness: (symbol, query) => run(() => db.completeness(symbol, query)),
     insertQuotes: (symbol, quotes) => write(() => db.insertQuotes(symbol, quotes)),
     getQuotes: (symbol, query) => run(() => db.getQuotes(symbol, query)),

@@ -164,6 +164,7 @@ const HANDLERS: Record<string, Handler> = {
   deleteBars: (db, [symbol, range, options]) => db.deleteBars(symbol, range, options),
   getCrossSection: (db, [query]) => db.getCrossSection(cancellable(query)),
   overview: (db, [options]) => db.overview(options),
+  buildDerivedDays: (db) => db.buildDerivedDays(),
   completeness: (db, [symbol, query]) => db.completeness(symbol, query),
   "calendars.list": (db) => db.calendars.list(),
   "calendars.get": (db, [name]) => db.calendars.get(name),

@@ -391,6 +391,7 @@ function view(shared: Shared, actor: string | undefined): Store {
       );
     },
     overview: (options) => read("overview", options),
+    buildDerivedDays: () => write("buildDerivedDays"),
     completeness: (symbol, query) => read("completeness", symbol, query),
     calendars: {
       list: () => read("calendars.list"),

@@ -7,7 +7,7 @@ import { Database as RawDatabase } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { closeSync, copyFileSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { ConflictError, openDatabase, openStore, StorageError, ValidationError, type Database } from "../../src/mod.ts";
+import { barsDigest, ConflictError, openDatabase, openStore, StorageError, ValidationError, type Database } from "../../src/mod.ts";
 import { randomBars } from "../support/bars.ts";
 import { fieldsOf, thrown } from "../support/errors.ts";
 import { tempDir } from "../support/files.ts";
@@ -514,6 +514,26 @@ describe("startMaintenance", () => {
     expect(checkpoints.every((entry) => (entry.details as { mode: string }).mode === "PASSIVE")).toBe(true);
     expect(db.metrics.summary("maintenance.error").count).toBe(0);
     db.maintenance.stopMaintenance();
+  });
+
+  test("closes the audit rollups that are due when no more writes arrive: a recorder that stopped is accounted for", async () => {
+    db.close();
+    db = openDatabase({ path: dbPath, auditRollupMs: 600 });
+    const recorded = bars(3);
+    for (const bar of recorded) db.insertBars(SYMBOL, [bar]);
+    db.insertBars("000001.SZ", bars(1, 10));
+    expect(db.audit.verifyRollups().pending).toBe(2);
+    db.maintenance.startMaintenance({ everyMs: 100 });
+    // Not yet due: runs go by and the rollups stay open.
+    await waitFor(() => runs() >= 1, 1_000);
+    expect(db.audit.query({ action: "bars.rollup" })).toEqual([]);
+    await waitFor(() => db.audit.query({ action: "bars.rollup" }).length === 2, 2_000);
+    db.maintenance.stopMaintenance();
+    const mine = db.audit.query({ action: "bars.rollup" }).find((entry) => entry.entity === SYMBOL)!;
+    expect(mine.details).toMatchObject({ rows: 3, batches: 3, start: T0, end: T0 + 2 * 60_000, ...barsDigest(db.getBars(SYMBOL)) });
+    expect(db.audit.verifyRollups()).toEqual({ ok: true, checked: 2, pending: 0, mismatches: [] });
+    expect(db.audit.verify().ok).toBe(true);
+    expect(db.metrics.summary("maintenance.error").count).toBe(0);
   });
 
   test("runs an incremental vacuum once a tenth of the file is free pages", async () => {

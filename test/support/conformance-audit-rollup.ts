@@ -91,6 +91,22 @@ export function auditRollupConformance(fresh: StoreFactory, reopen?: Reopen): vo
     expect((await store.audit.verifyRollups()).pending).toBe(0);
   });
 
+  test("audit rollups: rollUp({ due: true }) closes only the rollups open for auditRollupMs, of every symbol or the one named", async () => {
+    const store = await fresh({ auditRollupMs: 600 });
+    await recordMinutes(store, "OLD", 2);
+    await store.insertBars("OTHER", minuteBars(1, 4));
+    await Bun.sleep(650);
+    await store.insertBars("NEW", minuteBars(1, 5));
+    expect(await store.audit.rollUp({ symbol: "NEW", due: true })).toBe(0);
+    expect(await store.audit.rollUp({ symbol: "OLD", due: true })).toBe(1);
+    expect(await store.audit.rollUp({ due: true })).toBe(1);
+    expect((await store.audit.query({ action: "bars.rollup" })).map((entry) => [entry.entity, (entry.details as { rows: number }).rows])).toEqual([["OLD", 2], ["OTHER", 1]]);
+    expect(await store.audit.verifyRollups()).toEqual({ ok: true, checked: 2, pending: 1, mismatches: [] });
+    const refusal = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
+    expect(await refusal(store.audit.rollUp({ due: "yes" } as never))).toBeInstanceOf(ValidationError);
+    expect((await store.audit.verifyRollups()).pending).toBe(1);
+  });
+
   if (reopen) {
     test("audit rollups: a rollup left open survives closing; a store opened after its interval closes it into an entry", async () => {
       const store = await fresh();
