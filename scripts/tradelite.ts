@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import packageJson from "../package.json" with { type: "json" };
 import { adjustmentsCommand } from "./cli/adjustments.ts";
+import { auditCommand } from "./cli/audit.ts";
 import { calendarCommand } from "./cli/calendar.ts";
 import { compactCommand } from "./cli/compact.ts";
 import { completionCommand } from "./cli/completion.ts";
@@ -57,6 +58,7 @@ export const COMMANDS: readonly Command[] = [
   dailyDiffCommand,
   compactCommand,
   maintainCommand,
+  auditCommand,
   migrateCommand,
   demoCommand,
   serveCommand,

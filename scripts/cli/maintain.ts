@@ -1,11 +1,18 @@
-/** `tradelite maintain`: checkpoint and optimize, and on request vacuum, back up, check integrity. */
-import type { Store } from "../../src/mod.ts";
+/**
+ * `tradelite maintain`: close the audit rollups that are due, checkpoint and optimize, and on
+ * request build derived days, vacuum, back up, check integrity.
+ */
+import { ROLLUP_ACTION, type Store } from "../../src/mod.ts";
 import { CliFailure, EXIT_FAILURE, EXIT_OK, formatBytes, openCliStore, parseOptions, printSummary, STORE_OPTIONS, STORE_USAGE, storeChoice, text, UsageError, type Command } from "./shared.ts";
 
-const USAGE = `usage: tradelite maintain [--vacuum] [--backup PATH] [--integrity] [--db PATH | --database-url URL] [--json]
+const USAGE = `usage: tradelite maintain [--derive] [--vacuum] [--backup PATH] [--integrity] [--db PATH | --database-url URL] [--json]
 
-Always: a WAL checkpoint (TRUNCATE) and PRAGMA optimize. --vacuum rebuilds the file (returns
-free pages to the disk); --backup PATH writes a consistent copy (VACUUM INTO) to a new file;
+Always: the audit rollups of live appends open for a day or longer are closed into entries (as
+the store's own maintenance timer does), then a WAL checkpoint (TRUNCATE) and PRAGMA optimize.
+--derive builds the derived days (what 1d, 1w and 1M reads take) of every symbol not built yet,
+one symbol per transaction: a database from before derived days otherwise builds a symbol at
+its next write (about 0.2 s per ten years of minutes). --vacuum rebuilds the file (returns free
+pages to the disk); --backup PATH writes a consistent copy (VACUUM INTO) to a new file;
 --integrity runs PRAGMA integrity_check and exits 1 when it finds anything. --json prints what
 was done as one JSON object.
 On PostgreSQL: ANALYZE (the server checkpoints on its own), --vacuum is VACUUM, --integrity
@@ -13,7 +20,7 @@ needs the amcheck extension, and --backup is refused (exit 1): a backup there is
 
 ${STORE_USAGE}`;
 
-const OPTIONS = { vacuum: { type: "boolean" }, backup: { type: "string" }, integrity: { type: "boolean" }, json: { type: "boolean" }, ...STORE_OPTIONS } as const;
+const OPTIONS = { derive: { type: "boolean" }, vacuum: { type: "boolean" }, backup: { type: "string" }, integrity: { type: "boolean" }, json: { type: "boolean" }, ...STORE_OPTIONS } as const;
 
 async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseOptions(argv, OPTIONS);
@@ -28,10 +35,11 @@ async function run(argv: string[]): Promise<number> {
   if (choice.backend === "postgres" && backupPath !== undefined) {
     throw new CliFailure("--backup writes a SQLite file (VACUUM INTO); a PostgreSQL database is backed up with pg_dump");
   }
+  const started = Date.now();
   const store = await openCliStore(choice, { existing: true });
   let report: Report;
   try {
-    report = await maintain(store, { vacuum: Boolean(values.vacuum), integrity: Boolean(values.integrity), backupPath });
+    report = await maintain(store, started, { derive: Boolean(values.derive), vacuum: Boolean(values.vacuum), integrity: Boolean(values.integrity), backupPath });
   } finally {
     await store.close();
   }
@@ -43,6 +51,10 @@ async function run(argv: string[]): Promise<number> {
 
 type Report = {
   database: string;
+  /** Audit rollups closed into entries while it ran (the due ones; a live writer's own too). */
+  rollups: number;
+  /** Symbols whose derived days were built (with --derive). */
+  derived?: number;
   checkpoint?: Awaited<ReturnType<Store["maintenance"]["checkpoint"]>>;
   optimize: { durationMs: number };
   vacuum?: { freedPages: number; durationMs: number };
@@ -51,8 +63,13 @@ type Report = {
   size: { fileBytes: number; walBytes: number; freePages: number };
 };
 
-async function maintain(store: Store, asked: { vacuum: boolean; integrity: boolean; backupPath: string | undefined }): Promise<Report> {
+async function maintain(store: Store, started: number, asked: { derive: boolean; vacuum: boolean; integrity: boolean; backupPath: string | undefined }): Promise<Report> {
   const database = (await store.maintenance.info()).path;
+  // Opening the store closed the rollups due then (as every opening does); this closes any that
+  // came due since, and the count is both, read back from the log.
+  await store.audit.rollUp({ due: true });
+  const rollups = (await store.audit.query({ action: ROLLUP_ACTION, since: started })).length;
+  const derived = asked.derive ? await store.buildDerivedDays() : undefined;
   // PostgreSQL checkpoints by itself, and CHECKPOINT is a superuser's right there.
   const checkpoint = store.backend === "postgres" ? undefined : await store.maintenance.checkpoint("TRUNCATE");
   const optimize = await store.maintenance.optimize();
@@ -60,11 +77,12 @@ async function maintain(store: Store, asked: { vacuum: boolean; integrity: boole
   const backup = asked.backupPath === undefined ? undefined : await store.maintenance.backup(asked.backupPath);
   const integrity = asked.integrity ? await store.maintenance.integrityCheck() : undefined;
   const { fileBytes, walBytes, freePages } = await store.maintenance.stats();
-  return { database, checkpoint, optimize, vacuum, backup, integrity, size: { fileBytes, walBytes, freePages } };
+  return { database, rollups, derived, checkpoint, optimize, vacuum, backup, integrity, size: { fileBytes, walBytes, freePages } };
 }
 
 function describe(report: Report): [string, string | number][] {
-  const rows: [string, string | number][] = [["database", report.database]];
+  const rows: [string, string | number][] = [["database", report.database], ["audit rollups closed", report.rollups]];
+  if (report.derived !== undefined) rows.push(["derived days built", `${report.derived} symbol(s)`]);
   const { checkpoint, vacuum, backup, integrity, size } = report;
   if (checkpoint) rows.push(["checkpoint", `${checkpoint.checkpointedFrames} of ${checkpoint.walFrames} WAL frames${checkpoint.busy ? " (busy: a reader held it back)" : ""}`]);
   rows.push(["optimize", `${report.optimize.durationMs.toFixed(0)} ms`]);
@@ -75,4 +93,4 @@ function describe(report: Report): [string, string | number][] {
   return rows;
 }
 
-export const maintainCommand: Command = { name: "maintain", summary: "checkpoint, optimize; --vacuum, --backup PATH, --integrity", usage: USAGE, options: OPTIONS, run };
+export const maintainCommand: Command = { name: "maintain", summary: "close due audit rollups, checkpoint, optimize; --derive, --vacuum, --backup PATH, --integrity", usage: USAGE, options: OPTIONS, run };

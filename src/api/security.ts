@@ -11,11 +11,12 @@ import { ApiError } from "./errors.ts";
 export type { ApiToken, TokenScope } from "../config.ts";
 
 /**
- * The scope a request needs: maintenance is admin, any other read is read, the rest write.
- * POST /v1/cross-section is a read whose symbols are too many for a URL: read.
+ * The scope a request needs: maintenance is admin, and so is closing audit rollups (it writes
+ * the audit log, which only the store's own mutations otherwise do); any other read is read, the
+ * rest write. POST /v1/cross-section is a read whose symbols are too many for a URL: read.
  */
 export function scopeOf(method: string, path: string): TokenScope {
-  if (path === "/v1/maintenance" || path.startsWith("/v1/maintenance/")) return "admin";
+  if (path === "/v1/maintenance" || path.startsWith("/v1/maintenance/") || path === "/v1/audit/rollups/close") return "admin";
   if (path === "/v1/cross-section") return "read";
   return method === "GET" || method === "HEAD" ? "read" : "write";
 }

@@ -25,6 +25,7 @@ import type { AdjustmentFactor } from "../domain/adjustment.ts";
 import type { CorporateAction } from "../domain/corporate-action.ts";
 import type { Artifact, ArtifactInput } from "../domain/artifact.ts";
 import type { AuditEntry, AuditVerification } from "../domain/audit.ts";
+import type { RollUpOptions, RollupVerification } from "../domain/audit-rollup.ts";
 import type { Bar, BarInput } from "../domain/bar.ts";
 import type { CacheEntry, CacheService } from "../domain/cache.ts";
 import type { CalendarData, CalendarDay, CalendarSummary } from "../domain/calendar.ts";
@@ -277,6 +278,9 @@ export function createClient(options: ClientOptions) {
       query: (query: AuditQuery = {}) => json<AuditEntry[]>("GET", "/v1/audit", { query: { ...query } }),
       verify: (options: { head?: { id: number; hash: string } } = {}) =>
         json<AuditVerification>("GET", "/v1/audit/verify", { query: { headId: options.head?.id, headHash: options.head?.hash } }),
+      verifyRollups: () => json<RollupVerification>("GET", "/v1/audit/rollups/verify"),
+      /** Needs the admin scope; resolves with how many rollups were closed into entries. */
+      rollUp: async (options: RollUpOptions = {}) => (await json<{ closed: number }>("POST", "/v1/audit/rollups/close", { query: { symbol: options.symbol, due: options.due } })).closed,
     },
 
     prefs: {

@@ -48,6 +48,8 @@ describe("GET /openapi.json", () => {
       "/v1/artifacts/{name}/{version}": ["get"],
       "/v1/audit": ["get"],
       "/v1/audit/verify": ["get"],
+      "/v1/audit/rollups/verify": ["get"],
+      "/v1/audit/rollups/close": ["post"],
       "/v1/preferences": ["get"],
       "/v1/preferences/{key}": ["delete", "get", "put"],
       "/v1/metrics/{name}": ["get", "post"],

@@ -67,3 +67,42 @@ describe("/v1/audit", () => {
     expectError(await call(f.app, "GET", "/v1/audit/verify?headId=1&headHash=XYZ"), 422, "VALIDATION");
   });
 });
+
+describe("/v1/audit/rollups", () => {
+  test("verify re-digests the closed rollups and counts the open ones; close closes every symbol's, one symbol's, or only the due ones", async () => {
+    const f = await openApiFixture();
+    // One-bar writes as a recorder makes them: live appends, rolled up (the API's own batches are entries).
+    for (const bar of minuteBars(T0, 3)) await f.store.insertBars("AAA", [bar]);
+    await f.store.insertBars("BBB", minuteBars(T0, 2));
+    const open = await call(f.app, "GET", "/v1/audit/rollups/verify");
+    expect(open.status).toBe(200);
+    expect(open.body).toEqual({ ok: true, checked: 0, pending: 2, mismatches: [] });
+
+    // Opened just now, under the default one-day grain: none is due.
+    expect((await call(f.app, "POST", "/v1/audit/rollups/close?due=true")).body).toEqual({ closed: 0 });
+    expect((await call(f.app, "POST", "/v1/audit/rollups/close?symbol=AAA")).body).toEqual({ closed: 1 });
+    expect((await call(f.app, "POST", "/v1/audit/rollups/close")).body).toEqual({ closed: 1 });
+    const rollups = await f.store.audit.query({ action: "bars.rollup" });
+    expect(rollups.map((entry) => [entry.entity, (entry.details as { rows: number }).rows])).toEqual([["AAA", 3], ["BBB", 2]]);
+    const closed = await call(f.app, "GET", "/v1/audit/rollups/verify");
+    expect(closed.body).toEqual({ ok: true, checked: 2, pending: 0, mismatches: [] });
+
+    // A correction after the rollup is named as what changed its bars.
+    const correction = await call(f.app, "POST", "/v1/bars/AAA", { json: [{ ...minuteBars(T0, 1)[0]!, high: 999, close: 999 }] });
+    expect(correction.status).toBe(200);
+    const changed = await call(f.app, "GET", "/v1/audit/rollups/verify");
+    const insert = (await f.store.audit.query({ action: "bars.insert" })).at(-1)!;
+    expect(changed.body).toMatchObject({ ok: true, checked: 2, pending: 0, mismatches: [{ id: rollups[0]!.id, symbol: "AAA", changedBy: insert.id }] });
+    expect(changed.body).toEqual(await f.store.audit.verifyRollups());
+  });
+
+  test("422 for a bad symbol, a due that is not true or false, and an unknown parameter, closing nothing", async () => {
+    const f = await openApiFixture();
+    await f.store.insertBars("AAA", minuteBars(T0, 1));
+    for (const query of ["symbol=", "due=yes", "symbols=AAA"]) {
+      expectError(await call(f.app, "POST", `/v1/audit/rollups/close?${query}`), 422, "VALIDATION");
+    }
+    expect((await f.store.audit.verifyRollups()).pending).toBe(1);
+    expect(await f.store.audit.query({ action: "bars.rollup" })).toEqual([]);
+  });
+});

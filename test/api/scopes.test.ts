@@ -54,6 +54,10 @@ describe("scopes", () => {
     expect([noAdmin.status, noAdmin.body.error!.details]).toEqual([403, { scope: "admin" }]);
     expect((await as(WRITER, "GET", "/v1/maintenance/stats")).status).toBe(403);
 
+    // Closing audit rollups writes the log: admin's; verifying them is a read.
+    expect((await as(WRITER, "POST", "/v1/audit/rollups/close")).body.error!.details).toEqual({ scope: "admin" });
+    expect((await as(READER, "GET", "/v1/audit/rollups/verify")).status).toBe(200);
+    expect((await as(OPS, "POST", "/v1/audit/rollups/close")).body).toEqual({ closed: 0 });
     expect((await as(OPS, "POST", "/v1/maintenance/checkpoint")).status).toBe(200);
     expect((await as(OPS, "GET", "/v1/maintenance/backups")).status).toBe(200);
     expect((await as(OPS, "POST", "/v1/bars/Y", BAR)).status).toBe(403);

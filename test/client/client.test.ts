@@ -258,6 +258,19 @@ describe("the other records", () => {
     expect(await client.audit.verify({ head })).toMatchObject({ ok: true });
   });
 
+  test("audit rollups: the client closes the open ones (one symbol's, then the due ones, then all) and re-digests them as the store does", async () => {
+    await store.insertBars("ROLL", minuteBars(DAY, 1));
+    await store.insertBars("ROLL2", minuteBars(DAY, 1));
+    expect((await client.audit.verifyRollups()).pending).toBeGreaterThanOrEqual(2);
+    expect(await client.audit.rollUp({ symbol: "ROLL" })).toBe(1);
+    expect(await client.audit.rollUp({ due: true })).toBe(0);
+    expect(await client.audit.rollUp()).toBeGreaterThanOrEqual(1);
+    const verified = await client.audit.verifyRollups();
+    expect(verified).toEqual(await store.audit.verifyRollups());
+    expect(verified).toMatchObject({ ok: true, pending: 0 });
+    expect((await store.audit.query({ action: "bars.rollup" })).map((entry) => entry.entity)).toContain("ROLL2");
+  });
+
   test("maintenance: checkpoint, optimize, vacuum, stats, integrity, a named backup (twice is a ConflictError)", async () => {
     expect(await client.maintenance.checkpoint("PASSIVE")).toMatchObject({ mode: "PASSIVE", busy: false });
     expect(await client.maintenance.optimize()).toHaveProperty("durationMs");
