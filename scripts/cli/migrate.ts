@@ -16,14 +16,17 @@ Copies every table of a SQLite database (--from, default $TRADELITE_DB, else ./d
 into PostgreSQL (--to, default $TRADELITE_DATABASE_URL, then $DATABASE_URL), creating the
 schema there, in batches that each commit whole. Rows already copied are left alone, so a second
 run changes nothing and a run that was killed is finished by running it again; the audit chain
-is copied id for id and hash for hash. Exchange calendars are copied whole (a calendar whose days
+is copied id for id and hash for hash. The source's open audit rollups (live appends not yet in
+an entry) are first closed into entries there, the one change made to the source, so the copy's
+audit log accounts for every bar the source acknowledged. Exchange calendars are copied whole (a calendar whose days
 differ on PostgreSQL is replaced by the source's). Then both sides are compared: row counts, a
 SHA-256 per symbol (bars, quotes) or per table, and every calendar day for day. --verify-only
 compares without copying.
 A target holding rows this source does not (entries appended on PostgreSQL, another database's
 copy, a calendar the source lacks other than a shipped one as shipped) is refused before anything
 is written: copying into it would break its audit chain.
---json prints the report as one JSON object (rowsCopied, rowsIdentical, differences ...).
+--json prints the report as one JSON object (rowsCopied, rowsIdentical, rollupsClosed,
+differences ...). --verify-only names a source with open rollups as a difference.
 Exit codes: 0 copied and identical, 1 a difference or a failure, 2 a usage mistake.`;
 
 const OPTIONS = { from: { type: "string" }, to: { type: "string" }, batch: { type: "string" }, "verify-only": { type: "boolean" }, json: { type: "boolean" } } as const;
@@ -66,6 +69,7 @@ async function run(argv: string[]): Promise<number> {
       const { written: calendarsWritten, identical } = copied.calendars;
       // With --json the per-table lines are the report's; people still see them, on stderr.
       const say = values.json ? console.error : console.log;
+      if (copied.rollupsClosed > 0) say(`audit rollups: ${copied.rollupsClosed} open on the source, closed into entries there and copied`);
       say(`calendars: ${calendarsWritten.length} copied${calendarsWritten.length ? ` (${calendarsWritten.join(", ")})` : ""}, ${identical.length} already identical`);
       for (const { table, rows, written } of copied.tables) say(`${table}: ${formatNumber(rows)} rows, ${formatNumber(written)} copied`);
     }
@@ -77,7 +81,7 @@ async function run(argv: string[]): Promise<number> {
     }
     const seconds = (performance.now() - started) / 1000;
     if (values.json) {
-      const copy = copied && { rowsCopied: copied.written, rowsIdentical: copied.rows - copied.written, tables: copied.tables, calendars: copied.calendars };
+      const copy = copied && { rowsCopied: copied.written, rowsIdentical: copied.rows - copied.written, rollupsClosed: copied.rollupsClosed, tables: copied.tables, calendars: copied.calendars };
       console.log(JSON.stringify({ from, to: redactUrl(url), identical: differences.length === 0, ...copy, differences, seconds }));
       return differences.length === 0 ? EXIT_OK : EXIT_FAILURE;
     }
@@ -90,6 +94,7 @@ async function run(argv: string[]): Promise<number> {
             ["rows copied", copied.written],
             ["rows already identical", copied.rows - copied.written],
             ["calendars copied", copied.calendars.written.length],
+            ["audit rollups closed", copied.rollupsClosed],
             ["copy", `${(copied.durationMs / 1000).toFixed(1)} s (${formatNumber(Math.round(copied.rows / Math.max(copied.durationMs / 1000, 0.001)))} rows/s)`],
           ] as [string, string | number][])
         : []),

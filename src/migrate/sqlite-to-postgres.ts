@@ -12,6 +12,13 @@
  * Exchange calendars are copied whole, before the tables (symbol_calendars names them); see
  * ./calendars.ts.
  *
+ * The source's open audit rollups (audit_pending: live appends acknowledged but not yet in an
+ * entry, src/domain/audit-rollup.ts) are closed into entries on the source first, the one change
+ * the copy makes to it: the entries are then copied with the chain, so the copy's log accounts
+ * for every bar the source acknowledged and verify() and verifyRollups() hold there. Copying the
+ * pending rows instead would leave the copy's log short of them until the copy closed them, and a
+ * row the source closes between two runs would linger on the copy and be closed twice.
+ *
  * The proof: row counts per table, and a SHA-256 per symbol (bars, quotes) or per table (the
  * rest) over every row's values in key order, computed on both sides from the rows each returns,
  * and every calendar compared day for day. Any difference is reported; the caller exits non-zero.
@@ -20,6 +27,7 @@ import { Database as SqliteDatabase } from "bun:sqlite";
 import type { SQL } from "bun";
 import { StorageError } from "../domain/errors.ts";
 import { SCHEMA_VERSION } from "../sqlite/migrations.ts";
+import { openDatabase } from "../sqlite/database.ts";
 import { migrate as migratePostgres } from "../postgres/migrations.ts";
 import { READ_COMMITTED, type PostgresPool } from "../postgres/connection.ts";
 import { compareCalendars, copyCalendar, planCalendars, type CalendarPlan } from "./calendars.ts";
@@ -154,6 +162,8 @@ export interface CopySummary {
   written: number;
   /** Calendars by name: written whole, or already identical on the target and left alone. */
   calendars: { written: string[]; identical: string[] };
+  /** The source's open audit rollups closed into entries before the copy (and copied as such). */
+  rollupsClosed: number;
   durationMs: number;
 }
 
@@ -182,9 +192,27 @@ function sqlitePage(sqlite: SqliteDatabase, table: TableSpec, after: unknown[] |
   return statement.all(...((after ?? []) as never[]), limit as never) as Record<string, unknown>[];
 }
 
+/** The open audit rollups of the source: what the copy would not otherwise carry. */
+function openRollups(sqlite: SqliteDatabase): number {
+  return (sqlite.query("SELECT count(*) AS n FROM audit_pending").get() as { n: number }).n;
+}
+
 /**
- * Opens the SQLite file for reading only (the copy never changes its source), at the schema this
- * tradelite writes: an older file must be opened once with tradelite first, which migrates it.
+ * Closes the source's open rollups into entries through tradelite's own audit code (the chain
+ * appended as every writer appends it, each entry naming the rollup's actor); returns how many.
+ */
+function closeSourceRollups(path: string): number {
+  const db = openDatabase({ path });
+  try {
+    return db.audit.rollUp();
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Opens the SQLite file for reading only (the copy changes its source only by closing its open
+ * rollups, through another connection), at the schema this tradelite writes: an older file must be opened once with tradelite first, which migrates it.
  * A read-write connection held to reads by query_only, not a read-only one: a WAL file's last
  * connection removes the -wal and -shm files as it closes, which a read-only one cannot, so
  * they stayed beside a source no other process had open.
@@ -210,10 +238,12 @@ export async function copySqliteToPostgres(sqlitePath: string, pool: PostgresPoo
   const started = performance.now();
   await pool.run((sql) => migratePostgres(sql));
   const sqlite = openSource(sqlitePath);
-  const summary: CopySummary = { tables: [], rows: 0, written: 0, calendars: { written: [], identical: [] }, durationMs: 0 };
+  const summary: CopySummary = { tables: [], rows: 0, written: 0, calendars: { written: [], identical: [] }, rollupsClosed: 0, durationMs: 0 };
   try {
     const calendars = await planCalendars(sqlitePath, pool);
     await refuseForeignTarget(sqlite, pool, batchRows, calendars);
+    // After the refusal, so a refused copy leaves its source as it found it.
+    if (openRollups(sqlite) > 0) summary.rollupsClosed = closeSourceRollups(sqlitePath);
     options.onProgress?.({ table: "calendars", copied: 0, total: calendars.toWrite.length });
     for (const [i, data] of calendars.toWrite.entries()) {
       await copyCalendar(pool, data);
@@ -358,6 +388,9 @@ export async function compareSqliteWithPostgres(sqlitePath: string, pool: Postgr
     // While the source is open here: the calendars' read-only connection is then not the last,
     // and this one's close removes the -wal and -shm files.
     for (const { calendar, what } of await compareCalendars(sqlitePath, pool)) differences.push({ table: "calendars", calendar, what });
+    // Appends the source acknowledged after (or without) a copy: bars the copy's log lacks.
+    const open = openRollups(sqlite);
+    if (open > 0) differences.push({ table: "audit_pending", what: `${open} open audit rollup(s) on the source, not in the copy's audit log: run the migration (not --verify-only) to close and copy them` });
   } finally {
     sqlite.close();
   }

@@ -7,8 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SQL } from "bun";
+import { readdirSync } from "node:fs";
 import { SessionCache } from "../../src/cache/session-cache.ts";
-import { openDatabase, openStore, type Store } from "../../src/mod.ts";
+import { barsDigest, openDatabase, openStore, type Store } from "../../src/mod.ts";
 import { createSqliteStore } from "../../src/sqlite/store.ts";
 import { parseSessions } from "../../src/domain/calendar.ts";
 import { shippedCalendar } from "../../src/domain/calendars/index.ts";
@@ -86,7 +87,11 @@ async function target(label: string): Promise<TestDatabase> {
 }
 
 function migrate(url: string, ...extra: string[]) {
-  const run = Bun.spawnSync(["bun", "scripts/tradelite.ts", "migrate", "--from", source, "--to", url, ...extra], { cwd: PROJECT_ROOT, env: serverEnv({}) });
+  return migrateFrom(source, url, ...extra);
+}
+
+function migrateFrom(from: string, url: string, ...extra: string[]) {
+  const run = Bun.spawnSync(["bun", "scripts/tradelite.ts", "migrate", "--from", from, "--to", url, ...extra], { cwd: PROJECT_ROOT, env: serverEnv({}) });
   return { code: run.exitCode, stdout: run.stdout.toString(), stderr: run.stderr.toString() };
 }
 
@@ -286,6 +291,66 @@ describe.skipIf(!available)("tradelite migrate", () => {
     expect(mixed.stderr).toContain("audit_log id=1: differs from the source's row");
     expect(mixed.stderr).not.toContain("PG_23505");
     expect(await rowVersions(foreign.url)).toEqual(foreignBefore);
+  });
+
+  test("the source's open audit rollups are closed into entries and copied: the copy's log accounts for every appended bar, and verifies", async () => {
+    const live = dir.file("live.db");
+    // A recorder's one-bar writes and a session cache's: acknowledged, pending in audit_pending.
+    const db = openDatabase({ path: live, actor: "recorder" });
+    const appended = new Map<string, number>();
+    try {
+      for (const [symbol, count] of [["600519.SH", 5], ["000001.SZ", 3]] as const) {
+        for (const bar of randomBars(Array.from({ length: count }, (_, i) => T0 + i * 60_000), 7)) db.insertBars(symbol, [bar]);
+        appended.set(symbol, count);
+      }
+      const cache = new SessionCache({ store: createSqliteStore(db).withActor("cache"), dir: dir.file("live-cache") });
+      await cache.storeBars("000002.SZ", randomBars([T0, T0 + 60_000], 8));
+      appended.set("000002.SZ", 2);
+      expect(db.audit.verifyRollups()).toMatchObject({ ok: true, checked: 0, pending: 3 });
+    } finally {
+      db.close();
+    }
+    const database = await target("rollups");
+    const run = migrateFrom(live, database.url, "--json");
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ identical: true, rollupsClosed: 3 });
+    // Closing them wrote to the source through a connection of its own; none is left open beside it.
+    expect(readdirSync(dir.path).filter((name) => name.startsWith("live."))).toEqual(["live.db"]);
+    const sqlite = await openStore({ backend: "sqlite", path: live });
+    const postgres = await openStore({ backend: "postgres", url: database.url });
+    try {
+      expect(await sqlite.audit.verifyRollups()).toMatchObject({ ok: true, checked: 3, pending: 0 });
+      expect(await postgres.audit.verify()).toEqual(await sqlite.audit.verify());
+      expect((await postgres.audit.verify()).ok).toBe(true);
+      expect(await postgres.audit.verifyRollups()).toEqual({ ok: true, checked: 3, pending: 0, mismatches: [] });
+      // Every appended bar is in one rollup entry on the copy, whose digest is the copy's bars'.
+      const rollups = await postgres.audit.query({ action: "bars.rollup" });
+      expect(new Map(rollups.map((entry) => [entry.entity!, (entry.details as { rows: number }).rows]))).toEqual(appended);
+      expect(rollups.map((entry) => entry.actor).sort()).toEqual(["cache", "recorder", "recorder"]);
+      for (const entry of rollups) expect(entry.details).toMatchObject(barsDigest(await postgres.getBars(entry.entity!)));
+    } finally {
+      await sqlite.close();
+      await postgres.close();
+    }
+    // Nothing open is left: a second run closes and rewrites nothing.
+    const again = migrateFrom(live, database.url, "--json");
+    expect(JSON.parse(again.stdout)).toMatchObject({ identical: true, rollupsClosed: 0, rowsCopied: 0 });
+
+    // The recorder appends again: a check names the open rollup the copy's log lacks; a run closes and copies it.
+    const recorder = openDatabase({ path: live, actor: "recorder" });
+    recorder.insertBars("600519.SH", randomBars([T0 + 5 * 60_000], 9));
+    recorder.close();
+    const check = migrateFrom(live, database.url, "--verify-only");
+    expect(check.code).toBe(1);
+    expect(check.stderr).toContain("different: audit_pending: 1 open audit rollup(s) on the source, not in the copy's audit log");
+    const last = migrateFrom(live, database.url, "--json");
+    expect(JSON.parse(last.stdout)).toMatchObject({ identical: true, rollupsClosed: 1 });
+    const copy = await openStore({ backend: "postgres", url: database.url });
+    try {
+      expect(await copy.audit.verifyRollups()).toEqual({ ok: true, checked: 4, pending: 0, mismatches: [] });
+    } finally {
+      await copy.close();
+    }
   });
 
   test("usage: no PostgreSQL URL is a usage error (2); a missing source is a failure (1)", () => {
