@@ -13,6 +13,7 @@ import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase, type Database, type SymbolOverview } from "../src/mod.ts";
 import { mergeOverviews } from "../src/domain/daily.ts";
+import { MARKED_OTHER_WRITER } from "../src/sqlite/own-write.ts";
 import { BARE_UPSERT_SQL, median, openBare } from "./bench-support.ts";
 import { randomWalk, sessionTimestamps, sliceColumns, type MinuteBarColumns } from "./synthetic-bars.ts";
 
@@ -115,7 +116,7 @@ function insertCase(workDir: string, seedPath: string, symbols: readonly string[
     const raw = new SqliteDatabase(perRowPath);
     const { sql } = raw.query("SELECT sql FROM sqlite_master WHERE name = 'market_data_summary_insert'").get() as { sql: string };
     raw.run("DROP TRIGGER market_data_summary_insert");
-    raw.run(sql.replace("(SELECT counting FROM market_data_summary_writer) = 0 AND ", ""));
+    raw.run(sql.replace(`${MARKED_OTHER_WRITER} AND `, ""));
     raw.close();
     const check = new SqliteDatabase(checkPath);
     for (const name of SUMMARY_TRIGGERS) check.run(`DROP TRIGGER ${name}`);

@@ -53,6 +53,7 @@ import { PAGE_ROWS, prepareRangeSelect, prepareSeries } from "./series.ts";
 import { prepareUpsert } from "./upsert.ts";
 import { prepareCountedInsert, SUMMARY_OVERVIEW_SQL } from "./summary.ts";
 import { prepareChangeLog } from "./changes.ts";
+import { prepareOwnWrite } from "./own-write.ts";
 import { createDerivedDays } from "./derived-days.ts";
 import { derivedBars, derivedReadable, planDerivedRead } from "../domain/derived-reads.ts";
 import { batchSize } from "../domain/batch.ts";
@@ -126,7 +127,7 @@ export function createBarRepository(
   const series = prepareSeries<Bar>(conn, "market_data", BAR_VALUE_FIELDS);
   const resampleStatement = conn.prepare<BucketRow>(RESAMPLE_SQL);
   const overviewStatement = conn.prepare<{ symbol: string } & SeriesOverview>(SUMMARY_OVERVIEW_SQL);
-  const countedInsert = prepareCountedInsert(conn);
+  const countedInsert = prepareCountedInsert(conn, prepareOwnWrite(conn));
   const appendChange = prepareChangeLog(conn);
   const writeDaily = prepareUpsert(conn, "market_data_daily", BAR_VALUE_FIELDS);
   const daily = prepareSeries<Bar>(conn, "market_data_daily", BAR_VALUE_FIELDS);

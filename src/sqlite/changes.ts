@@ -44,9 +44,9 @@ function logRow(series: string, row: "NEW" | "OLD", kind: "upsert" | "delete"): 
  * writers' inserts adds its statement here, as derived days do, instead of a second trigger,
  * which would cost insertBars a trigger subprogram per row even with its WHEN false).
  */
-export function insertTrigger(table: string, series: string, also = ""): string {
+export function insertTrigger(table: string, series: string, also = "", when = OTHER_WRITER): string {
   return `CREATE TRIGGER ${table}_summary_insert BEFORE INSERT ON ${table}
-WHEN ${OTHER_WRITER} AND NEW.symbol IS NOT NULL AND NEW.timestamp IS NOT NULL
+WHEN ${when} AND NEW.symbol IS NOT NULL AND NEW.timestamp IS NOT NULL
 BEGIN${summaryAdd(series, "NEW", table)}${logRow(series, "NEW", "upsert")}${also}
 END;`;
 }
@@ -65,11 +65,16 @@ CREATE TRIGGER ${table}_summary_move AFTER UPDATE OF symbol, timestamp ON ${tabl
 WHEN ${KEY_MOVED}
 BEGIN${summaryRemove(table, series, "OLD")}${summaryAdd(series, "NEW")}${logRow(series, "OLD", "delete")}${logRow(series, "NEW", "upsert")}
 END;
-CREATE TRIGGER ${table}_changes_update AFTER UPDATE OF open, high, low, close, volume, amount ON ${table}
-WHEN ${OTHER_WRITER} AND NOT (${KEY_MOVED})
-BEGIN${logRow(series, "NEW", "upsert")}
-END;
+${updateLogger(table, series)}
 `;
+}
+
+/** The change log's logger of price updates by other programs (an UPDATE, or an upsert that meets its key). */
+export function updateLogger(table: string, series: string, when = OTHER_WRITER): string {
+  return `CREATE TRIGGER ${table}_changes_update AFTER UPDATE OF open, high, low, close, volume, amount ON ${table}
+WHEN ${when} AND NOT (${KEY_MOVED})
+BEGIN${logRow(series, "NEW", "upsert")}
+END;`;
 }
 
 export const CHANGES_MIGRATION =

@@ -15,8 +15,7 @@
  *   its marked days and clears the marks. A trigger cannot compute a local day in an IANA zone
  *   (SQLite has no zone data), and recomputing a day per foreign row would cost a day's read a
  *   row; a mark is one conditional insert, an hour of a live recorder one row. The triggers skip
- *   insertBars' own rows on the summary's switch (market_data_summary_writer.counting, 1 only
- *   inside insertBars' transaction: src/sqlite/summary.ts), and symbols not built yet.
+ *   insertBars' own rows on its switch (src/sqlite/own-write.ts), and symbols not built yet.
  * - Building is lazy, so the migration costs constant time whatever the file holds: a symbol's
  *   days are built from its minutes (one ascending read) at its first insertBars, or by
  *   buildDerivedDays(); until then its reads resample on the fly, as before. The rows hold one
@@ -73,14 +72,20 @@ CREATE TABLE market_data_days_built (symbol TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE market_data_days_dirty (symbol TEXT NOT NULL, hour INTEGER NOT NULL, PRIMARY KEY (symbol, hour)) WITHOUT ROWID;
 CREATE TABLE market_data_days_basis (basis TEXT NOT NULL);
 DROP TRIGGER market_data_summary_insert;
-${insertTrigger("market_data", "minutes", mark("NEW"))}
-CREATE TRIGGER market_data_days_update AFTER UPDATE ON market_data WHEN ${OTHER_WRITER}
+${derivedTriggers(OTHER_WRITER)}
+`;
+
+/** market_data's insert trigger with the marking added, and the update and delete markers; `when` is our constant. */
+export function derivedTriggers(when: string): string {
+  return `
+${insertTrigger("market_data", "minutes", mark("NEW"), when)}
+CREATE TRIGGER market_data_days_update AFTER UPDATE ON market_data WHEN ${when}
 BEGIN${mark("OLD")}${mark("NEW")}
 END;
-CREATE TRIGGER market_data_days_delete AFTER DELETE ON market_data WHEN ${OTHER_WRITER}
+CREATE TRIGGER market_data_days_delete AFTER DELETE ON market_data WHEN ${when}
 BEGIN${mark("OLD")}
-END;
-`;
+END;`;
+}
 
 const SELECT_DAYS = `SELECT ${DERIVED_COLUMNS.join(", ")} FROM market_data_days`;
 

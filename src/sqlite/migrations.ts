@@ -13,6 +13,7 @@ import { CHANGES_MIGRATION } from "./changes.ts";
 import { AUDIT_PENDING_TABLE } from "./audit-rollup.ts";
 import { SUMMARY_MIGRATION } from "./summary.ts";
 import { DERIVED_DAYS_MIGRATION } from "./derived-days.ts";
+import { ownWriteTriggers } from "./own-write.ts";
 
 interface Migration {
   readonly version: number;
@@ -326,6 +327,14 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "audit_pending: the open rollup of each symbol's live appends",
     up(conn) {
       conn.sqlite.exec(AUDIT_PENDING_TABLE);
+    },
+  },
+  {
+    version: 15,
+    description: "the bar triggers tell insertBars' own rows by last_insert_rowid(), not by a row they read",
+    up(conn) {
+      const sql = ownWriteTriggers(conn);
+      if (sql !== "") conn.sqlite.exec(sql);
     },
   },
 ];

@@ -16,9 +16,11 @@
  * writer, and tradelite's own minute inserts (the hot path) switch the insert trigger off inside
  * their transaction and count the batch themselves with two range counts and one summary
  * upsert (prepareCountedInsert): insertBars x1.4 of before (x1.05 of it is the counting, the
- * rest the switched-off trigger's per-row WHEN). The switch is a row that is 1 only inside that
+ * rest the switched-off trigger's per-row WHEN). The switch was a row that is 1 only inside that
  * BEGIN IMMEDIATE transaction (set and reset in it, rolled back with it), so no other
- * connection ever reads it as 1. Every other write (deletes, restamps, daily bars, imports that
+ * connection ever reads it as 1; from schema 15 it is the connection's last_insert_rowid()
+ * (src/sqlite/own-write.ts says why and how), and an append past the symbol's last bar skips
+ * the range counts. Every other write (deletes, restamps, daily bars, imports that
  * do not go through insertBars, other programs) is counted by the triggers.
  *
  * The rules, each one SQLite behaviour:
@@ -37,6 +39,7 @@
  */
 import type { Connection } from "./connection.ts";
 import { SUMMARY_SERIES } from "../domain/overview.ts";
+import type { OwnWriteSwitch } from "./own-write.ts";
 
 export const SUMMARY_TABLE = `
 CREATE TABLE market_data_summary_writer (counting INTEGER NOT NULL);
@@ -81,7 +84,11 @@ export function summaryRemove(table: string, series: string, row: "OLD"): string
   WHERE ${key} = ${row}.symbol;`;
 }
 
-/** True in a trigger for every writer but tradelite's insertBars (which counts, logs and derives its batch itself). */
+/**
+ * True in a trigger for every writer but tradelite's insertBars (which counts, logs and derives
+ * its batch itself), on the row switch of schema 11-14; from 15 a file whose market_data is
+ * WITHOUT ROWID switches on last_insert_rowid() instead (src/sqlite/own-write.ts).
+ */
 export const OTHER_WRITER = "(SELECT counting FROM market_data_summary_writer) = 0";
 
 /** An update trigger's WHEN for an update that moves a bar's key. */
@@ -94,7 +101,7 @@ function summaryTriggers(table: string, series: string): string {
   const moved = KEY_MOVED;
   return `
 CREATE TRIGGER ${table}_summary_insert BEFORE INSERT ON ${table}
-WHEN (SELECT counting FROM market_data_summary_writer) = 0 AND NEW.symbol IS NOT NULL AND NEW.timestamp IS NOT NULL
+WHEN ${OTHER_WRITER} AND NEW.symbol IS NOT NULL AND NEW.timestamp IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM ${table} WHERE symbol = NEW.symbol AND timestamp = NEW.timestamp)
 BEGIN${add("NEW")}
 END;
@@ -132,24 +139,32 @@ SELECT symbol, count, first_timestamp AS start, last_timestamp AS "end"
 FROM market_data_summary WHERE series = ? ORDER BY symbol`;
 
 /**
- * Runs `write` (an upsert of `symbol`'s bars spanning start..end, in the caller's write
- * transaction) with the insert trigger switched off, and counts what it added itself: the rows
- * in the span after minus those before are the new keys; first and last widen to the span.
+ * Runs `write` (an upsert of `symbol`'s bars spanning start..end, `rows` distinct timestamps, in
+ * the caller's write transaction) with the triggers switched off for it (src/sqlite/own-write.ts),
+ * and counts what it added itself. An append past the symbol's last bar (the live path) adds
+ * every row: one summary lookup, no count. Otherwise the rows in the span after minus those
+ * before are the new keys. First and last widen to the span.
  */
-export function prepareCountedInsert(conn: Connection) {
-  const setCounting = conn.prepare("UPDATE market_data_summary_writer SET counting = ?");
+export function prepareCountedInsert(conn: Connection, own: OwnWriteSwitch) {
+  const lastOf = conn.prepare<{ last: number }>("SELECT last_timestamp AS last FROM market_data_summary WHERE series = 'minutes' AND symbol = ?");
   const countSpan = conn.prepare<{ n: number }>("SELECT count(*) AS n FROM market_data WHERE symbol = ? AND timestamp BETWEEN ? AND ?");
   const add = conn.prepare(`
     INSERT INTO market_data_summary (series, symbol, count, first_timestamp, last_timestamp) VALUES ('minutes', ?1, ?2, ?3, ?4)
     ON CONFLICT (series, symbol) DO UPDATE SET count = count + excluded.count,
       first_timestamp = min(first_timestamp, excluded.first_timestamp), last_timestamp = max(last_timestamp, excluded.last_timestamp)`);
   return function countedInsert(symbol: string, start: number, end: number, write: () => number): number {
-    setCounting.run(1 as never);
-    const before = countSpan.get(symbol as never, start as never, end as never)!.n;
-    const written = write();
-    const added = countSpan.get(symbol as never, start as never, end as never)!.n - before;
+    const last = lastOf.get(symbol as never)?.last;
+    const appends = last === undefined || start > last;
+    const before = appends ? 0 : countSpan.get(symbol as never, start as never, end as never)!.n;
+    let written: number;
+    own.on();
+    try {
+      written = write();
+    } finally {
+      own.off();
+    }
+    const added = appends ? written : countSpan.get(symbol as never, start as never, end as never)!.n - before;
     if (added > 0) add.run(symbol as never, added as never, start as never, end as never);
-    setCounting.run(0 as never);
     return written;
   };
 }

@@ -162,7 +162,7 @@ describe("migration 8 on a file written before it", () => {
 
     db = open("old.db");
     expect(db.schemaVersion).toBe(SCHEMA_VERSION);
-    expect(SCHEMA_VERSION).toBe(14);
+    expect(SCHEMA_VERSION).toBe(15);
     expect(db.getBars("000001.SH")).toEqual(before.bars);
     expect(db.audit.query()).toEqual(before.audit);
     expect(db.audit.verify()).toEqual({ ok: true, checked: before.audit.length });

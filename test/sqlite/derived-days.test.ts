@@ -105,7 +105,7 @@ test("migration 13 builds nothing; buildDerivedDays or a first write builds a sy
   conn.run("PRAGMA user_version = 12");
   conn.close();
   db = open();
-  expect(db.schemaVersion).toBe(14);
+  expect(db.schemaVersion).toBe(15);
   expect(raw<{ n: number }>("SELECT count(*) AS n FROM market_data_days")[0]!.n).toBe(0);
   expectEqual(db, "not built: on the fly");
   db.insertBars("000001.SZ", bars.slice(480, 720));
@@ -141,5 +141,21 @@ test("weeks and months are built from derived days when every sum is a whole num
   // Amounts with cents: the week is resampled from the minutes, so the changed row does not show.
   const fractional = db.getBars("FRACTION", { interval: "1w", derived: false })[1]!;
   expect(db.getBars("FRACTION", { interval: "1w" })[1]).toEqual(fractional);
+  db.close();
+});
+
+test("a batch that fails inside its upsert leaves the connection's later writes seen by the triggers (insertBars' switch is cleared)", () => {
+  const db = open();
+  for (let i = 0; i < 2_400; i += 240) db.insertBars(SYMBOL, bars.slice(i, i + 240));
+  // Another program's trigger refuses one bar: insertBars fails after switching its triggers off.
+  raw("CREATE TRIGGER refuse_666 BEFORE INSERT ON market_data WHEN NEW.close = 666 BEGIN SELECT RAISE(ABORT, 'refused'); END");
+  const poisoned = bars.slice(2_400, 2_640).map((bar, i) => (i === 100 ? { ...bar, open: 666, high: 666, low: 666, close: 666 } : bar));
+  expect(() => db.insertBars(SYMBOL, poisoned)).toThrow("refused");
+  // A delete through the same connection is a write the triggers must mark (derived days) and log.
+  const head = raw<{ seq: number }>("SELECT max(seq) AS seq FROM bar_changes")[0]!.seq;
+  expect(db.deleteBars(SYMBOL, { start: bars[500]!.timestamp, end: bars[530]!.timestamp })).toBe(31);
+  expect(raw<{ n: number }>("SELECT count(*) AS n FROM bar_changes WHERE seq > ? AND kind = 'delete'", head)[0]!.n).toBe(31);
+  expectEqual(db, "after a failed batch and a delete", [{}]);
+  expect(db.overview()[0]!.count).toBe(2_400 - 31);
   db.close();
 });

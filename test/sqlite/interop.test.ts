@@ -4,6 +4,7 @@
  * sqlite3 shell) may hold the same file open at the same time"), creates a file tradelite must
  * adopt or refuse, and reads what tradelite leaves behind after close.
  */
+import { Database as SqliteDatabase } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import fs from "node:fs";
 import os from "node:os";
@@ -276,6 +277,20 @@ describe("adopting a market_data table another program created", () => {
       ];
       expect(db.insertBars("600519", upserts)).toBe(2);
       expect(db.getBars("600519")).toEqual([bar(rows[0]), upserts[0]!, bar(rows[2]), upserts[1]!]);
+      // A rowid table moves last_insert_rowid() at every row, so this file keeps the row switch
+      // (src/sqlite/own-write.ts): the batch is counted once and logged once, not per row too.
+      const appended = [1, 2].map((minute) => ({ ...bar(rows[3]), timestamp: BASE + minute * 60_000 }));
+      expect(db.insertBars("000858", appended)).toBe(2);
+      expect(db.overview().map((row) => [row.symbol, row.count])).toEqual([["000858", 3], ["600519", 4]]);
+      const logged = new SqliteDatabase(dbPath, { readonly: true });
+      try {
+        expect(logged.query("SELECT symbol, kind FROM bar_changes ORDER BY seq").all()).toEqual([
+          { symbol: "600519", kind: "upsert" },
+          { symbol: "000858", kind: "upsert" },
+        ]);
+      } finally {
+        logged.close();
+      }
     } finally {
       db.close();
     }
@@ -286,6 +301,8 @@ describe("adopting a market_data table another program created", () => {
     expect(file.market_data_sql).not.toContain("WITHOUT ROWID");
     expect(file.rows).toEqual([
       [...rows[3]],
+      ["000858", BASE + 60_000, 150.25, 151, 150, 150.5, 300, 45_150],
+      ["000858", BASE + 120_000, 150.25, 151, 150, 150.5, 300, 45_150],
       [...rows[0]],
       ["600519", BASE + 60_000, 1705, 1709, 1700, 1700, 900, 1_532_000],
       [...rows[2]],

@@ -133,7 +133,7 @@ test("migration 11 fills the summary from the bars a file already holds", () => 
   raw.run("INSERT INTO market_data (symbol, timestamp, close) VALUES ('510300.SH', ?, 1)", [T0]);
   raw.close();
   const db = openDatabase({ path: file });
-  expect(db.schemaVersion).toBe(14);
+  expect(db.schemaVersion).toBe(15);
   expect(db.overview()).toEqual(recount(file));
   expect(db.overview().map((row) => row.symbol)).toEqual(["000001.SZ", "510300.SH", "600519.SH"]);
   db.close();
