@@ -154,8 +154,6 @@ export interface ScaleResult {
 /** How often each read is repeated: latencies of the quick ones, medians of the slow ones. */
 const QUICK_SAMPLES = 1_000;
 const SLOW_SAMPLES = 5;
-/** overview() reads every row today (~30 s at 100M here): fewer repeats from this size on. */
-const LARGE_STORE_BARS = 50_000_000;
 
 function msSince(started: number): number {
   return (Bun.nanoseconds() - started) / 1e6;
@@ -240,7 +238,8 @@ function measureSize(label: string, bars: number, dir: string): ScaleResult {
       return db.getBars(pick(symbols), { start: midnight, end: midnight + DAY_MS - 1 });
     });
     const latest = samplesOf(QUICK_SAMPLES, () => db.latestBar(pick(symbols)));
-    const overview = samplesOf(bars >= LARGE_STORE_BARS ? 3 : SLOW_SAMPLES, () => db.overview());
+    // O(symbols) since the summary (5,000 rows): as many repeats at every size.
+    const overview = samplesOf(SLOW_SAMPLES * 4, () => db.overview());
     console.log(`  one-day read p50 ${percentile(dayReads, 50).toFixed(3)} ms, latestBar p50 ${percentile(latest, 50).toFixed(3)} ms, overview ${median(overview).toFixed(1)} ms`);
     const completenessStarted = Bun.nanoseconds();
     for (const { symbol } of db.overview()) db.completeness(symbol);
