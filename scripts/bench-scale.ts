@@ -154,6 +154,8 @@ export interface ScaleResult {
 /** How often each read is repeated: latencies of the quick ones, medians of the slow ones. */
 const QUICK_SAMPLES = 1_000;
 const SLOW_SAMPLES = 5;
+/** One-day reads at the largest size against the smallest (issue 20: >= 0.8 at 100M against 1M). */
+const DAY_READ_TARGET = 0.8;
 
 function msSince(started: number): number {
   return (Bun.nanoseconds() - started) / 1e6;
@@ -215,6 +217,49 @@ function buildSize(label: string, bars: number, dir: string, keep: boolean): voi
 }
 
 /** Measures the built store: the second child's work, in a process of its own so its peak RSS is the reads'. */
+/** One random symbol's one random whole day, read through getBars. */
+function oneDayRead(db: Database, barsPerSymbol: number, random: () => number): () => unknown {
+  const symbols = marketSymbols(MARKET_SYMBOLS);
+  const { history, live, days } = scaleTimeline(barsPerSymbol);
+  const pick = <T>(values: readonly T[]) => values[Math.floor(random() * values.length)]!;
+  // Whole days only: the first day is cut at the front when N / 5,000 is not whole days.
+  const firstMinute = history.length > 0 ? history[0]! : live[0]!;
+  const fullDays = days.map((day) => Date.parse(`${day}T00:00:00Z`) - SHANGHAI_OFFSET_MS).filter((midnight) => midnight + SESSION_MINUTES[0]! * MINUTE_MS >= firstMinute);
+  const readDays = fullDays.length > 0 ? fullDays : [Date.parse(`${days.at(-1)}T00:00:00Z`) - SHANGHAI_OFFSET_MS];
+  return () => {
+    const midnight = pick(readDays);
+    return db.getBars(pick(symbols), { start: midnight, end: midnight + DAY_MS - 1 });
+  };
+}
+
+/**
+ * The one-day reads of every kept store, interleaved read by read (so load on a shared machine
+ * hits every size alike): each size's p50 and the largest's speed over the smallest's.
+ */
+function compareDayReads(sizes: readonly { label: string; bars: number }[], dir: string): string {
+  const stores = sizes.map(({ label, bars }) => {
+    const db = openScaleDatabase(pathsOf(label, dir).path);
+    const read = oneDayRead(db, bars / MARKET_SYMBOLS, mulberry32(21));
+    const store = { label, db, read: () => { store.calls++; store.rows += (read() as unknown[]).length; }, ms: [] as number[], rows: 0, calls: 0 };
+    return store;
+  });
+  try {
+    for (let i = 0; i < QUICK_SAMPLES * 4; i++) {
+      for (const store of stores) store.ms.push(samplesOf(1, store.read)[0]!);
+    }
+    // A store under a whole day a symbol (1M: 200 bars each) reads its one partial day: compare
+    // rows a millisecond at the median too, the like-for-like figure.
+    const p50 = stores.map((store) => percentile(store.ms, 50));
+    const rowsPerMs = stores.map((store, i) => store.rows / store.calls / p50[i]!);
+    const ratio = p50[0]! / p50.at(-1)!;
+    const rowRatio = rowsPerMs.at(-1)! / rowsPerMs[0]!;
+    return `one-day reads interleaved across the kept stores (${QUICK_SAMPLES * 4} each): p50 ${stores.map((store, i) => `${store.label} ${p50[i]!.toFixed(3)} ms (${(store.rows / store.calls).toFixed(0)} rows)`).join(", ")}; ` +
+      `${stores.at(-1)!.label} at ${ratio.toFixed(2)} of ${stores[0]!.label}'s reads a second, ${rowRatio.toFixed(2)} of its rows a second (target >= ${DAY_READ_TARGET})`;
+  } finally {
+    for (const store of stores) store.db.close();
+  }
+}
+
 function measureSize(label: string, bars: number, dir: string): ScaleResult {
   const shape = { symbols: MARKET_SYMBOLS, barsPerSymbol: bars / MARKET_SYMBOLS };
   const { path, recordPath } = pathsOf(label, dir);
@@ -229,14 +274,7 @@ function measureSize(label: string, bars: number, dir: string): ScaleResult {
     const { history, live, days } = scaleTimeline(shape.barsPerSymbol);
     const random = mulberry32(20);
     const pick = <T>(values: readonly T[]) => values[Math.floor(random() * values.length)]!;
-    // Whole days only: the first day is cut at the front when N / 5,000 is not whole days.
-    const firstMinute = history.length > 0 ? history[0]! : live[0]!;
-    const fullDays = days.map((day) => Date.parse(`${day}T00:00:00Z`) - SHANGHAI_OFFSET_MS).filter((midnight) => midnight + SESSION_MINUTES[0]! * MINUTE_MS >= firstMinute);
-    const readDays = fullDays.length > 0 ? fullDays : [Date.parse(`${days.at(-1)}T00:00:00Z`) - SHANGHAI_OFFSET_MS];
-    const dayReads = samplesOf(QUICK_SAMPLES, () => {
-      const midnight = pick(readDays);
-      return db.getBars(pick(symbols), { start: midnight, end: midnight + DAY_MS - 1 });
-    });
+    const dayReads = samplesOf(QUICK_SAMPLES, oneDayRead(db, shape.barsPerSymbol, random));
     const latest = samplesOf(QUICK_SAMPLES, () => db.latestBar(pick(symbols)));
     // O(symbols) since the summary (5,000 rows): as many repeats at every size.
     const overview = samplesOf(SLOW_SAMPLES * 4, () => db.overview());
@@ -359,13 +397,15 @@ function freeBytes(dir: string): number {
 const USAGE = `usage: bun run bench:scale [--sizes 1M,10M] [--keep DIR]
   --sizes  comma-separated store sizes in bars, multiples of ${MARKET_SYMBOLS.toLocaleString("en-US")} (1M, 10M, 100M, 200k ...); default 1M,10M.
            100M takes minutes and ~${((100e6 * DISK_BYTES_PER_BAR + DISK_BYTES_LIVE_DAY) / 1e9).toFixed(0)} GB of disk: only when asked.
-  --keep   build the stores in DIR and leave them there; a later run with the same DIR reuses them.`;
+  --keep   build the stores in DIR and leave them there; a later run with the same DIR reuses them.
+           With --keep and several sizes, the one-day reads are also compared interleaved across the stores.`;
 
 async function main(argv: string[]): Promise<number> {
   const child = argv.indexOf("--child");
   if (child >= 0) {
     const [step, label, bars, dir, last] = argv.slice(child + 1);
     if (step === "build") buildSize(label!, Number(bars), dir!, last === "keep");
+    else if (step === "compare") console.log(`\n${compareDayReads(label!.split(",").map((size) => ({ label: size.split("=")[0]!, bars: Number(size.split("=")[1]) })), dir!)}`);
     else writeFileSync(last!, JSON.stringify(measureSize(label!, Number(bars), dir!)));
     return 0;
   }
@@ -411,6 +451,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(scaleTable(results));
     const growing = growingCosts(results);
     console.log(`\ngrowing with the row count (more than ${GROWTH_FLAG}x between sizes): ${growing.length > 0 ? growing.join("; ") : "none"}`);
+    if (keepDir && sizes.length > 1) {
+      const proc = Bun.spawn(["bun", import.meta.path, "--child", "compare", sizes.map((size) => `${size.label}=${size.bars}`).join(","), "0", dir, "-"], { stdout: "inherit", stderr: "inherit" });
+      if ((await proc.exited) !== 0) return 1;
+    }
     return 0;
   } finally {
     if (!keepDir) rmSync(dir, { recursive: true, force: true });
