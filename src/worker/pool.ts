@@ -21,8 +21,8 @@ import { deserializeError, SLOT_POSTED, SLOT_STOP, unpackBars, unpackQuotes, typ
 /**
  * Requests posted to a worker at once. With two (the one it runs and the next), a worker whose
  * caller's thread was busy writing answers ran dry after each request and slept: a wake-up on
- * both threads every request (bench:api, one-day reads: ~45 us of a reader's CPU between two
- * requests, ~20 with eight, and one eventfd write a request on the server's thread). A posted
+ * both threads every request (bench:api, one-day reads: 31-45 us of a reader's CPU between two
+ * requests, 20-25 with eight, and one eventfd write a request on the server's thread). A posted
  * request can still be cancelled or shed until the worker starts it (the flags below).
  */
 export const DISPATCH_WINDOW = 8;
