@@ -7,7 +7,7 @@ import type { Bar } from "../domain/bar.ts";
 import { barTextChunk, type BarTextFormat } from "../domain/bar-text.ts";
 import { StorageError, ValidationError } from "../domain/errors.ts";
 import { Database } from "../sqlite/database.ts";
-import { packBars, packQuotes, serializeError, type Answer, type InitMessage, type Request } from "./protocol.ts";
+import { packBars, packQuotes, serializeError, SLOT_POSTED, SLOT_STARTED, SLOT_STOP, type Answer, type InitMessage, type Request } from "./protocol.ts";
 
 declare const self: Worker;
 
@@ -30,7 +30,7 @@ let currentSlot = -1;
  */
 const currentSignal = {
   get aborted() {
-    return currentSlot >= 0 && cancelFlags !== null && Number(Atomics.load(cancelFlags, currentSlot)) !== 0;
+    return currentSlot >= 0 && cancelFlags !== null && Number(Atomics.load(cancelFlags, currentSlot)) === SLOT_STOP;
   },
 } as unknown as AbortSignal;
 
@@ -284,8 +284,9 @@ self.onmessage = async (event: MessageEvent<InitMessage | (Request & { actor?: s
   currentSlot = request.slot ?? -1;
   try {
     if (!db) throw new StorageError("WORKER_UNAVAILABLE", "this worker could not open the database; it is being restarted");
-    // Cancelled while it waited in this worker's message queue: not started at all.
-    if (currentSignal.aborted) throw new StorageError("CANCELLED", "the read was cancelled (its caller went away) before it started");
+    // Claimed before it starts: one the caller cancelled or shed while it waited in this worker's
+    // message queue (already refused there) is not started at all.
+    if (currentSlot >= 0 && cancelFlags !== null && Atomics.compareExchange(cancelFlags, currentSlot, SLOT_POSTED, SLOT_STARTED) !== SLOT_POSTED) throw new StorageError("CANCELLED", "the read was cancelled (its caller went away) before it started");
     let value = run(db, request);
     // artifacts.register hashes asynchronously; everything else is synchronous.
     if (value instanceof Promise) value = await value;

@@ -9,18 +9,23 @@
  * clients had gone. Here a request whose signal aborts while it waits is dropped at once, one
  * that waited past the deadline is refused (QUEUE_TIMEOUT) when the deadline passes, not when the
  * worker reaches it, and a posted one is told to stop through a flag in shared memory that the
- * worker reads before it starts a request and at every page and resampling step (it runs
- * synchronously and cannot receive a message meanwhile).
+ * worker reads at every page and resampling step (it runs synchronously and cannot receive a
+ * message meanwhile). The worker claims a posted request's flag before it starts it (POSTED to
+ * STARTED, atomically): one that this side claimed first (cancelled, or past the deadline) is
+ * refused here at once, as a waiting one is, and skipped by the worker.
  */
 import { StorageError } from "../domain/errors.ts";
 import { closedError } from "../domain/store-view.ts";
-import { deserializeError, unpackBars, unpackQuotes, type Answer, type HostEvent, type Role } from "./protocol.ts";
+import { deserializeError, SLOT_POSTED, SLOT_STOP, unpackBars, unpackQuotes, type Answer, type HostEvent, type Role } from "./protocol.ts";
 
 /**
- * Requests posted to a worker at once: the one it runs and the next, so it never waits for a
- * round trip between two; everything else waits here, where it can still be cancelled or shed.
+ * Requests posted to a worker at once. With two (the one it runs and the next), a worker whose
+ * caller's thread was busy writing answers ran dry after each request and slept: a wake-up on
+ * both threads every request (bench:api, one-day reads: 31-45 us of a reader's CPU between two
+ * requests, 20-25 with eight, and one eventfd write a request on the server's thread). A posted
+ * request can still be cancelled or shed until the worker starts it (the flags below).
  */
-export const DISPATCH_WINDOW = 2;
+export const DISPATCH_WINDOW = 8;
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -39,15 +44,20 @@ interface Queued extends Pending {
   onAbort?: () => void;
   /** The shared flag it was posted with; -1 while it waits. */
   slot: number;
-  /** Answered, refused or cancelled: a waiting entry left in the array is then skipped. */
+  /**
+   * Answered, refused or cancelled: a waiting entry left in the array is then skipped; a posted
+   * one stays in #running, holding its slot, until the worker answers that it skipped it.
+   */
   settled: boolean;
+  /** Known to have been started by the worker (its flag was found STARTED). */
+  started: boolean;
 }
 
 /** What a connection has done with its requests, for diagnostics and metrics. */
 export interface QueueStats {
   /** Accepted and not yet posted to the worker. */
   waiting: number;
-  /** Posted to the worker and not yet answered (at most DISPATCH_WINDOW). */
+  /** Posted to the worker and not yet answered (at most DISPATCH_WINDOW), less those refused here before it started them. */
   running: number;
   /** Refused at once because the queue was full (QUEUE_FULL). */
   refused: number;
@@ -73,6 +83,8 @@ export class WorkerConnection {
   #nextId = 1;
   /** Posted and not yet answered, by id. */
   readonly #running = new Map<number, Queued>();
+  /** Of those, the ones refused here before the worker started them: they only hold a slot. */
+  #skipped = 0;
   /** FIFO from #head; settled entries stay until passed over. */
   #waiting: Queued[] = [];
   #head = 0;
@@ -119,16 +131,16 @@ export class WorkerConnection {
 
   /** Requests accepted and not yet answered: waiting here plus running in the worker. */
   get queued(): number {
-    return this.#waitingCount + this.#running.size;
+    return this.#waitingCount + this.#running.size - this.#skipped;
   }
 
   /** Whether a request that is not admitted would be refused with QUEUE_FULL now. */
   get full(): boolean {
-    return this.#waitingCount + this.#running.size >= this.#maxQueue;
+    return this.#waitingCount + this.#running.size - this.#skipped >= this.#maxQueue;
   }
 
   get stats(): QueueStats {
-    return { waiting: this.#waitingCount, running: this.#running.size, ...this.#counts };
+    return { waiting: this.#waitingCount, running: this.#running.size - this.#skipped, ...this.#counts };
   }
 
   get restarts(): number {
@@ -167,9 +179,16 @@ export class WorkerConnection {
       }
       const pending = this.#running.get(message.id);
       if (!pending) return;
+      const refusedHere = pending.settled;
+      this.#running.delete(message.id);
       this.#finish(pending);
       this.#freeSlots.push(pending.slot);
       this.#pump();
+      // Cancelled or shed before the worker started it: already refused and counted here.
+      if (refusedHere) {
+        this.#skipped--;
+        return;
+      }
       const error = message.ok ? undefined : deserializeError(message.error);
       if (error instanceof StorageError && error.code === "CANCELLED") this.#counts.cancelled++;
       else this.#counts.answered++;
@@ -265,6 +284,7 @@ export class WorkerConnection {
         reject,
         slot: -1,
         settled: false,
+        started: false,
       };
       // Anything with `aborted` is a signal to the in-thread store; only an event target can
       // reach a request once it is queued here.
@@ -276,7 +296,7 @@ export class WorkerConnection {
       this.#waiting.push(entry);
       this.#waitingCount++;
       this.#pump();
-      if (entry.slot < 0) this.#armDeadline();
+      if (!admitted) this.#armDeadline();
     });
   }
 
@@ -291,7 +311,7 @@ export class WorkerConnection {
         continue;
       }
       const slot = this.#freeSlots.pop()!;
-      Atomics.store(this.#flags, slot, 0);
+      Atomics.store(this.#flags, slot, SLOT_POSTED);
       entry.slot = slot;
       entry.message.slot = slot;
       this.#running.set(entry.id, entry);
@@ -320,15 +340,23 @@ export class WorkerConnection {
   }
 
   /**
-   * One timer for the oldest waiting request: with one deadline for all and arrivals in order,
-   * the requests it passes are a prefix of the unadmitted ones, so a firing refuses them and
-   * arms itself for the next.
+   * One timer for the oldest request not yet started: with one deadline for all and arrivals in
+   * order, the requests it passes are a prefix of the unadmitted ones (the posted ones first), so
+   * a firing refuses them and arms itself for the next.
    */
   #armDeadline(): void {
     if (this.#deadlineTimer !== null || !Number.isFinite(this.#deadlineMs)) return;
     const now = performance.now();
     let oldest: Queued | undefined;
-    for (let i = this.#head; i < this.#waiting.length; i++) {
+    for (const entry of this.#running.values()) {
+      if (entry.settled || entry.admitted || entry.started) continue;
+      if (!this.#expired(entry, now)) {
+        if (!oldest || entry.enqueuedAt < oldest.enqueuedAt) oldest = entry;
+      } else if (this.#stopPosted(entry)) {
+        this.#shed(entry);
+      }
+    }
+    for (let i = this.#head; i < this.#waiting.length && !oldest; i++) {
       const entry = this.#waiting[i]!;
       if (entry.settled || entry.admitted) continue;
       if (!this.#expired(entry, now)) {
@@ -349,33 +377,52 @@ export class WorkerConnection {
     this.#deadlineTimer = timer;
   }
 
-  /** The caller's signal aborted: drop the request if it waits, flag it if the worker has it. */
+  /**
+   * The caller's signal aborted: drop the request if it waits or the worker has not started it
+   * (refused at once), flag it to stop if the worker runs it.
+   */
   #cancel(entry: Queued): void {
     if (entry.settled) return;
     if (entry.slot >= 0) {
-      Atomics.store(this.#flags, entry.slot, 1);
-      return;
+      if (!this.#stopPosted(entry)) {
+        Atomics.store(this.#flags, entry.slot, SLOT_STOP);
+        return;
+      }
+    } else {
+      this.#waitingCount--;
     }
-    this.#waitingCount--;
     this.#finish(entry);
     this.#counts.cancelled++;
     entry.reject(cancelledError());
     this.#compact();
   }
 
+  /**
+   * Claims a posted request before the worker starts it (its flag POSTED to STOP): true when this
+   * side got there first, and the worker will skip it; false once it has started.
+   */
+  #stopPosted(entry: Queued): boolean {
+    if (entry.started) return false;
+    if (Atomics.compareExchange(this.#flags, entry.slot, SLOT_POSTED, SLOT_STOP) === SLOT_POSTED) {
+      this.#skipped++;
+      return true;
+    }
+    entry.started = true;
+    return false;
+  }
+
+  /** Settled. A posted entry keeps its place in #running (and its slot) until the worker answers. */
   #finish(entry: Queued): void {
     entry.settled = true;
-    this.#running.delete(entry.id);
     if (entry.onAbort) entry.signal!.removeEventListener("abort", entry.onAbort);
   }
 
   /** Drops the passed-over front of the waiting array once it is most of it. */
   #compact(): void {
+    // The deadline's timer is left to fire: posted requests not yet started still have deadlines.
     if (this.#waitingCount === 0) {
       this.#waiting = [];
       this.#head = 0;
-      if (this.#deadlineTimer !== null) clearTimeout(this.#deadlineTimer);
-      this.#deadlineTimer = null;
     } else if (this.#head > 1_024 && this.#head * 2 > this.#waiting.length) {
       this.#waiting = this.#waiting.slice(this.#head);
       this.#head = 0;
@@ -384,11 +431,16 @@ export class WorkerConnection {
 
   /** Every request this connection holds, running or waiting, taken out to be failed. */
   #takeAll(): Pending[] {
-    const all: Queued[] = [...this.#running.values()];
+    // Posted ones already refused here (cancelled, shed) only held their slots.
+    const all: Queued[] = [...this.#running.values()].filter((entry) => !entry.settled);
+    this.#running.clear();
+    this.#skipped = 0;
     for (let i = this.#head; i < this.#waiting.length; i++) if (!this.#waiting[i]!.settled) all.push(this.#waiting[i]!);
     for (const entry of all) this.#finish(entry);
     this.#waitingCount = 0;
     this.#compact();
+    if (this.#deadlineTimer !== null) clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = null;
     this.#freeSlots.length = 0;
     for (let slot = 0; slot < DISPATCH_WINDOW; slot++) this.#freeSlots.push(slot);
     return all;

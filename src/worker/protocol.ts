@@ -12,9 +12,19 @@ export interface InitMessage {
   type: "init";
   role: Role;
   options: Record<string, unknown>;
-  /** One flag per dispatch slot (src/worker/pool.ts): 1 asks the request posted with it to stop. */
+  /** One flag per dispatch slot (src/worker/pool.ts), SLOT_POSTED, SLOT_STOP or SLOT_STARTED. */
   flags: Int32Array;
 }
+
+/**
+ * A dispatch slot's flag (InitMessage.flags): POSTED when a request is posted with it; the worker
+ * moves it to STARTED (compareExchange) before it runs the request, or finds STOP and skips it;
+ * this side sets STOP to cancel or shed it: at once when it was still POSTED, at the worker's
+ * next step when it had STARTED.
+ */
+export const SLOT_POSTED = 0;
+export const SLOT_STOP = 1;
+export const SLOT_STARTED = 2;
 
 export interface Request {
   id: number;

@@ -105,10 +105,11 @@ describe("abandoned reads through the real server", () => {
   test("a request that waits past the queue's deadline is answered 503 with Retry-After, the one shed answer", async () => {
     const { url } = await serve({ readers: 1, queueDeadlineMs: 50 });
     const answers = await Promise.all(Array.from({ length: 5 }, () => fetch(`${url}${WEEKLY}`)));
+    // The reader runs one; the others (posted to it or waiting here) pass the deadline unstarted.
     const statuses = answers.map((answer) => answer.status);
-    expect(statuses.slice(0, 2)).toEqual([200, 200]);
-    expect(statuses.slice(2)).toEqual([503, 503, 503]);
-    for (const refused of answers.slice(2)) {
+    expect(statuses.filter((status) => status === 200).length).toBe(1);
+    expect(statuses.filter((status) => status === 503).length).toBe(4);
+    for (const refused of answers.filter((answer) => answer.status === 503)) {
       expect(refused.headers.get("retry-after")).toBe("1");
       expect(await refused.json()).toMatchObject({ error: { code: "UNAVAILABLE", details: { storageCode: "QUEUE_TIMEOUT" } } });
     }

@@ -1,11 +1,13 @@
 /**
  * A worker's queue (src/worker/pool.ts) over a real SQLite file: a request whose signal aborts
- * while it waits is dropped without the worker ever running it, one that runs stops at its next
- * step, and one that waits past the deadline is refused (QUEUE_TIMEOUT) when the deadline passes.
+ * while it waits (here, or posted to the worker and not yet started) is refused at once and never
+ * run, one that runs stops at its next step, and one that waits past the deadline is refused
+ * (QUEUE_TIMEOUT) when the deadline passes.
  * The heavy read is a weekly resample of 500,000 minutes: far longer than any wait here.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { openStore, ValidationError, type Store } from "../../src/mod.ts";
+import { DISPATCH_WINDOW } from "../../src/worker/pool.ts";
 import { workersOf } from "../../src/worker/store.ts";
 import { tempDir } from "../support/files.ts";
 import { HEAVY_SYMBOL, outcomeCode, settleWithin, writeHeavySymbol, type Outcome } from "../support/worker-load.ts";
@@ -29,23 +31,34 @@ const weekly = (store: Store, signal?: AbortSignal) => store.getBars(HEAVY_SYMBO
 const settle = <T>(promise: Promise<T>) => settleWithin(promise, 30_000, "a weekly resample");
 
 describe("sqlite-worker: abandoned and late requests", () => {
-  test("requests whose signals abort while they wait are dropped at once: the worker runs only the two it was given", async () => {
+  test("requests whose signals abort before the worker starts them are refused at once and never run: posted or waiting", async () => {
     const store = await oneReader();
     const reader = workersOf(store).readers[0]!;
     const before = reader.stats;
-    const controllers = Array.from({ length: 10 }, () => new AbortController());
-    const reads = controllers.map((controller) => settle(weekly(store, controller.signal)));
-    // Two posted (the one it runs and the next), the rest waiting on this side; queued counts both.
-    expect(reader.stats).toMatchObject({ running: 2, waiting: 8 });
-    expect(reader.queued).toBe(10);
+    const count = DISPATCH_WINDOW + 8;
+    const controllers = Array.from({ length: count }, () => new AbortController());
+    const order: string[] = [];
+    const reads = controllers.map((controller, i) =>
+      settle(weekly(store, controller.signal)).then((outcome) => {
+        order.push(`${i}:${outcomeCode(outcome)}`);
+        return outcome;
+      }),
+    );
+    // DISPATCH_WINDOW posted (the one it runs and the next ones), the rest waiting on this side.
+    expect(reader.stats).toMatchObject({ running: DISPATCH_WINDOW, waiting: 8 });
+    expect(reader.queued).toBe(count);
+    // All but the first two: posted ones the worker has not started, and waiting ones.
     for (const controller of controllers.slice(2)) controller.abort();
-    expect(reader.stats).toMatchObject({ running: 2, waiting: 0, cancelled: before.cancelled + 8 });
+    expect(reader.stats).toMatchObject({ waiting: 0, cancelled: before.cancelled + count - 2 });
     const outcomes = await Promise.all(reads);
-    expect(outcomes.map(outcomeCode)).toEqual(["ok", "ok", ...Array(8).fill("CANCELLED")]);
+    expect(outcomes.map(outcomeCode)).toEqual(["ok", "ok", ...Array(count - 2).fill("CANCELLED")]);
     expect((outcomes[0] as Outcome<unknown[]> & { ok: true }).value.length).toBeGreaterThan(40);
-    // Only the two it was given were run to their end.
+    // Refused when they were cancelled, not when the worker reached them: before the first answer.
+    expect(order.slice(0, count - 2).every((entry) => entry.endsWith(":CANCELLED"))).toBe(true);
+    // Only the two not cancelled were run (the posted ones cancelled were skipped, not counted twice).
     expect(reader.stats.answered - before.answered).toBe(2);
-    expect(reader.stats.cancelled - before.cancelled).toBe(8);
+    expect(reader.stats.cancelled - before.cancelled).toBe(count - 2);
+    expect(reader.stats).toMatchObject({ running: 0, waiting: 0 });
   });
 
   test("a read aborted while the worker runs it stops at its next step: CANCELLED, and the worker reads on", async () => {
@@ -64,21 +77,24 @@ describe("sqlite-worker: abandoned and late requests", () => {
     expect((await store.getBars(HEAVY_SYMBOL, { limit: 3 })).length).toBe(3);
   });
 
-  test("a request that waits past the deadline is refused with QUEUE_TIMEOUT when it passes, before the worker is free", async () => {
+  test("a request that waits past the deadline (posted or not) is refused with QUEUE_TIMEOUT when it passes, before the worker is free", async () => {
     const store = await oneReader(50);
     const reader = workersOf(store).readers[0]!;
     const order: string[] = [];
-    const reads = Array.from({ length: 6 }, (_, i) =>
+    // The worker starts the first; the other posted ones and the waiting ones all pass the deadline.
+    const count = DISPATCH_WINDOW + 4;
+    const reads = Array.from({ length: count }, (_, i) =>
       settle(weekly(store)).then((outcome) => {
         order.push(`${i}:${outcomeCode(outcome)}`);
         return outcome;
       }),
     );
     const outcomes = await Promise.all(reads);
-    expect(outcomes.map(outcomeCode)).toEqual(["ok", "ok", "QUEUE_TIMEOUT", "QUEUE_TIMEOUT", "QUEUE_TIMEOUT", "QUEUE_TIMEOUT"]);
+    expect(outcomes.map(outcomeCode)).toEqual(["ok", ...Array(count - 1).fill("QUEUE_TIMEOUT")]);
     // Refused by the deadline's timer, not when the worker reached them: before the first answer.
-    expect(order.slice(0, 4).sort()).toEqual(["2:QUEUE_TIMEOUT", "3:QUEUE_TIMEOUT", "4:QUEUE_TIMEOUT", "5:QUEUE_TIMEOUT"]);
-    expect(reader.stats).toMatchObject({ shed: 4, waiting: 0, running: 0 });
+    expect(order.slice(0, count - 1).every((entry) => entry.endsWith(":QUEUE_TIMEOUT"))).toBe(true);
+    expect(order.at(-1)).toBe("0:ok");
+    expect(reader.stats).toMatchObject({ shed: count - 1, waiting: 0, running: 0 });
   });
 
   test("queueDeadlineMs must be a positive number of ms", async () => {
