@@ -14,6 +14,7 @@ const ONLY_SQLITE: Record<string, string> = {
   "database.ts": "the synchronous embedded Database (the ADR's get_database()); PostgreSQL has only the Store",
   "series.ts": "fixed prepared statements for ranged reads, shared by bars and quotes; PostgreSQL's ranged reads are written in bars.ts and quotes.ts",
   "upsert.ts": "fixed-shape multi-row VALUES statements (bun:sqlite binds no arrays); PostgreSQL inserts one unnest of array parameters in bars.ts and quotes.ts",
+  "own-write.ts": "how the bar triggers tell insertBars' own rows (last_insert_rowid(), a SQLite connection's own); PostgreSQL's triggers skip them on a transaction-local setting (derived-days.ts)",
 };
 /** The entry points, named for their backend: both are exported side by side from the root. */
 const ENTRY = "store.ts";
