@@ -16,6 +16,9 @@
  * - a hand-written exposition observed in 0.15 us, but would be our own copy of the format's
  *   escaping and histogram rules for a saving of 0.3 us in 200.
  * The middleware below is ours: one layer that labels by the route pattern as the access log does.
+ * The two histograms every request feeds (requests, store operations) count their observations
+ * themselves and hand them to prom-client's Registry at scrape time (counted-histogram.ts):
+ * prom-client's observe() had become 0.35 us against 0.01, the text is still prom-client's.
  * End to end (bench:api, wrk, server CPU time a request) the request and store-call timing
  * costs the hot route ~3%: 230 us a request without, 238 with.
  *
@@ -26,7 +29,7 @@
  * metrics say it truthfully.
  */
 import type { Context } from "hono";
-import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
+import { Counter, Gauge, Registry, Summary } from "prom-client";
 import type { CacheService } from "../domain/cache.ts";
 import type { Metric } from "../domain/metric.ts";
 import type { Store } from "../domain/store.ts";
@@ -35,6 +38,7 @@ import type { Api } from "./context.ts";
 import { ApiError, errorResponses } from "./errors.ts";
 import { route } from "./schemas.ts";
 import { z } from "@hono/zod-openapi";
+import { countedHistogram, type Observe } from "./counted-histogram.ts";
 
 /**
  * Latency buckets in seconds. A one-day read of the hot route answers in ~200 us, so they start
@@ -113,14 +117,15 @@ export function createApiMetrics(store: Store, cache: CacheService | null, refus
   const refusals =
     refusedEarly &&
     new Counter({ name: "tradelite_http_refused_early_total", help: "GET requests answered 503 QUEUE_FULL before routing, because every reader's queue was full (not in the request histogram)", registers });
-  const requests = new Histogram({
+  // The two histograms every request feeds are counted by us and formatted by prom-client.
+  const requests = countedHistogram({
     name: "tradelite_http_request_duration_seconds",
     help: "Time to each answer's headers (a streamed export's body is not counted); _count is the number of requests",
     labelNames: ["method", "route", "status"],
     buckets: LATENCY_BUCKETS,
     registers,
   });
-  const operations = new Histogram({
+  const operations = countedHistogram({
     name: "tradelite_store_operation_duration_seconds",
     help: "Time each store call the API made took to settle, by Store method",
     labelNames: ["operation"],
@@ -132,23 +137,20 @@ export function createApiMetrics(store: Store, cache: CacheService | null, refus
 
   // Each (method, route, status) series' child is looked up once: prom-client hashes the labels
   // on every observe() otherwise. The key space is bounded (methods x routes x statuses).
-  const series = new Map<string, { observe(seconds: number): void }>();
+  const series = new Map<string, Observe>();
   const observeRequest = (c: Context, route: string | null, seconds: number) => {
     const method = METHODS.has(c.req.method) ? c.req.method : "OTHER";
     const status = c.res.status;
     const key = `${method} ${route} ${status}`;
-    let child = series.get(key);
-    if (!child) series.set(key, (child = requests.labels({ method, route: route ?? UNMATCHED_ROUTE, status: String(status) })));
-    child.observe(seconds);
+    let observe = series.get(key);
+    if (!observe) series.set(key, (observe = requests.series({ method, route: route ?? UNMATCHED_ROUTE, status: String(status) })));
+    observe(seconds);
   };
 
   return {
     registry,
     observeRequest,
-    store: timedStore(store, (operation) => {
-      const child = operations.labels({ operation });
-      return (seconds) => child.observe(seconds);
-    }),
+    store: timedStore(store, (operation) => operations.series({ operation })),
     refresh: async () => {
       if (refusals && refusedEarly) {
         refusals.reset();

@@ -10,7 +10,7 @@ import { tempDir } from "../support/files.ts";
 import { Hono } from "hono";
 import { openStore } from "../../src/mod.ts";
 import { startServer } from "../../src/entries/api.ts";
-import { accessLog, ACCESS_LOG_FLUSH_MS, type AccessEntry } from "../../src/api/access-log.ts";
+import { accessLine, accessLog, ACCESS_LOG_FLUSH_MS, type AccessEntry } from "../../src/api/access-log.ts";
 
 const TOKEN = "access-log-token-0123456789";
 const dir = tempDir("tradelite-access-log-");
@@ -125,5 +125,45 @@ describe("the client's address", () => {
       await Promise.all([running.stop(true), quiet.stop(true)]);
       await store.close();
     }
+  });
+});
+
+describe("the JSON lines", () => {
+  const entry: AccessEntry = { time: "2026-12-05T20:00:00.123Z", method: "GET", route: "/v1/bars/:symbol", status: 200, durationMs: 0.25, bytes: 1234, actor: "local", client: null };
+
+  test("are JSON.stringify's text of the entry, whatever the strings hold (quotes, newlines, controls, non-ASCII, lone surrogates)", () => {
+    const strange = ['say "hi"', "back\\slash", "two\nlines\r\t", "\u0000\u001f\u007f", "沪深 é ü 😀", "\ud800 alone", "\u2028\u2029", "</script>"];
+    const entries: AccessEntry[] = [
+      entry,
+      { ...entry, route: null, bytes: null, actor: null, client: "::1" },
+      { ...entry, status: 401, authFailures: 30 },
+      { ...entry, aborted: true },
+      { ...entry, status: 503, refusedEarly: 7, durationMs: 0 },
+      { ...entry, bytes: Number.NaN },
+      ...strange.map((text) => ({ ...entry, method: text, route: text, actor: text, client: text })),
+    ];
+    for (const each of entries) {
+      const line = accessLine(each);
+      expect(line).toBe(`${JSON.stringify(each)}\n`);
+      expect(line.indexOf("\n")).toBe(line.length - 1);
+    }
+    expect(JSON.parse(accessLine({ ...entry, actor: strange[1]! })).actor).toBe(strange[1]);
+  });
+
+  /** The entries a writer process (test/support/access-log-writer.ts) wrote to its stdout, a pipe. */
+  async function writtenBy(count: number, how: "exit" | "return" | "flush"): Promise<AccessEntry[]> {
+    const child = Bun.spawn(["bun", `${import.meta.dir}/../support/access-log-writer.ts`, String(count), how], { stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect({ code, err }).toEqual({ code: 0, err: "" });
+    expect(out.endsWith("\n")).toBe(true);
+    return out.slice(0, -1).split("\n").map((line) => JSON.parse(line) as AccessEntry);
+  }
+
+  test.each(["exit", "return", "flush"] as const)("arrive complete and in order when the process ends by %s", async (how) => {
+    // 5,000 lines of 170 to 270 bytes: many of the writer's 64 KiB chunks, lines across their edges.
+    const written = await writtenBy(5_000, how);
+    const count = how === "flush" ? 5_001 : 5_000;
+    expect(written.map((each) => each.bytes)).toEqual(Array.from({ length: count }, (_, n) => n));
+    expect(written[4_999]).toEqual({ ...entry, time: new Date(1_700_000_004_999).toISOString(), route: `/v1/bars/${"x".repeat(4_999 % 97)}"\n\u00e9`, durationMs: 49.99, bytes: 4_999, actor: "writer" });
   });
 });
