@@ -176,15 +176,13 @@ function bufferedLine(line: string): void {
 
 function startWriter(): void {
   const writer = (sink = Bun.stdout.writer({ highWaterMark: 64 * 1024 }));
-  setInterval(() => {
+  const send = () => {
     handOver(writer);
     void writer.flush();
-  }, ACCESS_LOG_FLUSH_MS).unref();
+  };
+  setInterval(send, ACCESS_LOG_FLUSH_MS).unref();
   // Bun sends a writer's buffer at exit (process.exit included); what is still pending joins it.
-  process.on("exit", () => {
-    handOver(writer);
-    void writer.flush();
-  });
+  process.on("exit", send);
 }
 
 function handOver(writer: import("bun").FileSink): void {

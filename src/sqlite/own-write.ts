@@ -20,13 +20,12 @@
  *   through the whole multi-row upsert into market_data; inside a trigger body the value
  *   changes for the body only and is restored when the trigger ends (SQLite's documented rule).
  * - A market_data adopted from the ADR's DDL is a rowid table: each row inserted moves
- *   last_insert_rowid(), so such a file keeps the row switch (otherWriterWhen decides per file,
+ *   last_insert_rowid(), so such a file keeps the row switch (withoutRowid decides per file,
  *   at the migration and when insertBars prepares).
  * - The mark is not transactional: insertBars clears it in a finally, so a failed batch cannot
  *   leave it on for the connection's next delete or restamp.
  */
 import type { Connection } from "./connection.ts";
-import { OTHER_WRITER } from "./summary.ts";
 import { insertTrigger, updateLogger } from "./changes.ts";
 import { derivedTriggers } from "./derived-days.ts";
 
@@ -40,11 +39,6 @@ export const MARKED_OTHER_WRITER = `last_insert_rowid() <> ${OWN_WRITE_MARK}`;
 function withoutRowid(conn: Connection): boolean {
   const row = conn.sqlite.query("SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = 'market_data'").get() as { wr: number } | null;
   return row?.wr === 1;
-}
-
-/** The WHEN that is true for every writer but insertBars, for this file's market_data. */
-export function otherWriterWhen(conn: Connection): string {
-  return withoutRowid(conn) ? MARKED_OTHER_WRITER : OTHER_WRITER;
 }
 
 /** insertBars' switch: on() before its own upsert, off() after it (in a finally). */
@@ -75,8 +69,8 @@ export function prepareOwnWrite(conn: Connection): OwnWriteSwitch {
  * file's market_data is WITHOUT ROWID (an adopted rowid table keeps them as they are).
  */
 export function ownWriteTriggers(conn: Connection): string {
-  const when = otherWriterWhen(conn);
-  if (when === OTHER_WRITER) return "";
+  if (!withoutRowid(conn)) return "";
+  const when = MARKED_OTHER_WRITER;
   return `
 DROP TRIGGER market_data_summary_insert;
 DROP TRIGGER market_data_days_update;

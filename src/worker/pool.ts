@@ -131,16 +131,21 @@ export class WorkerConnection {
 
   /** Requests accepted and not yet answered: waiting here plus running in the worker. */
   get queued(): number {
-    return this.#waitingCount + this.#running.size - this.#skipped;
+    return this.#waitingCount + this.#runningCount;
+  }
+
+  /** Posted and not yet answered, less those refused here before the worker started them. */
+  get #runningCount(): number {
+    return this.#running.size - this.#skipped;
   }
 
   /** Whether a request that is not admitted would be refused with QUEUE_FULL now. */
   get full(): boolean {
-    return this.#waitingCount + this.#running.size - this.#skipped >= this.#maxQueue;
+    return this.queued >= this.#maxQueue;
   }
 
   get stats(): QueueStats {
-    return { waiting: this.#waitingCount, running: this.#running.size - this.#skipped, ...this.#counts };
+    return { waiting: this.#waitingCount, running: this.#runningCount, ...this.#counts };
   }
 
   get restarts(): number {
