@@ -7,6 +7,7 @@
 import type { Server } from "bun";
 import type { Store } from "../domain/store.ts";
 import { createApi, type ApiOptions } from "./app.ts";
+import { slicedArrivals } from "./arrivals.ts";
 import { liveWebSocket } from "./live.ts";
 
 export interface ServerOptions extends ApiOptions {
@@ -57,9 +58,12 @@ export function startServer(store: Store, options: ServerOptions = {}): RunningS
 /**
  * The fetch Bun.serve runs: the front door first (admission.ts), where /health, and a read that
  * every reader's full queue would refuse (a prebuilt 503), are answered before the app parses,
- * checks or routes anything; everything else goes to the app.
+ * checks or routes anything; everything else goes to the app, at most a slice of a loop turn of
+ * it at a time (arrivals.ts), so a burst of arrivals never keeps /health waiting.
  */
 export function frontDoor({ app, admission, liveness }: ReturnType<typeof createApi>): (request: Request, server: Server<unknown>) => Response | Promise<Response> {
-  if (!admission) return (request, server) => liveness(request) ?? app.fetch(request, server);
-  return (request, server) => liveness(request) ?? admission.refuse(request) ?? app.fetch(request, server);
+  // The app in slices of a turn (arrivals.ts); a request that waited for its turn is asked the
+  // early refusal again then, when the queues it would join may have filled.
+  const admitted = slicedArrivals(admission ? (request, server) => admission.refuse(request) ?? app.fetch(request, server) : app.fetch);
+  return (request, server) => liveness(request) ?? admission?.refuse(request) ?? admitted(request, server);
 }

@@ -7,7 +7,8 @@ import type { Bar } from "../domain/bar.ts";
 import { barTextChunk, type BarTextFormat } from "../domain/bar-text.ts";
 import { StorageError, ValidationError } from "../domain/errors.ts";
 import { Database } from "../sqlite/database.ts";
-import { packBars, packQuotes, serializeError, SLOT_POSTED, SLOT_STARTED, SLOT_STOP, type Answer, type InitMessage, type Request } from "./protocol.ts";
+import { packBars, packQuotes, serializeError, SLOT_POSTED, SLOT_STARTED, SLOT_STOP, type Answer, type HostEvent, type InitMessage, type Request } from "./protocol.ts";
+import { lowerThisThread } from "./priority.ts";
 
 declare const self: Worker;
 
@@ -272,8 +273,9 @@ self.onmessage = async (event: MessageEvent<InitMessage | (Request & { actor?: s
   if ("type" in message && message.type === "init") {
     cancelFlags = message.flags as Int32Array<SharedArrayBuffer>;
     try {
+      const nice = lowerThisThread(message.niceness);
       db = new Database({ ...message.options, readonly: message.role === "reader" });
-      postMessage({ type: "ready" });
+      postMessage({ type: "ready", nice } satisfies HostEvent);
     } catch (error) {
       postMessage({ type: "fatal", error: serializeError(error) });
     }

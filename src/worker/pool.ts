@@ -16,7 +16,7 @@
  */
 import { StorageError } from "../domain/errors.ts";
 import { closedError } from "../domain/store-view.ts";
-import { deserializeError, SLOT_POSTED, SLOT_STOP, unpackBars, unpackQuotes, type Answer, type HostEvent, type Role } from "./protocol.ts";
+import { deserializeError, SLOT_POSTED, SLOT_STOP, unpackBars, unpackQuotes, type Answer, type HostEvent, type InitMessage, type Role } from "./protocol.ts";
 
 /**
  * Requests posted to a worker at once. With two (the one it runs and the next), a worker whose
@@ -97,6 +97,9 @@ export class WorkerConnection {
   readonly #maxQueue: number;
   /** How long a request may wait here before it starts; Infinity for no limit. */
   readonly #deadlineMs: number;
+  /** How far below the caller's thread the worker runs (src/worker/priority.ts). */
+  readonly #niceness: number;
+  #nice: number | null = null;
   readonly #options: Record<string, unknown>;
   readonly #onRestart: (event: RestartEvent) => void;
   #closing = false;
@@ -112,7 +115,7 @@ export class WorkerConnection {
     role: Role,
     index: number,
     options: Record<string, unknown>,
-    queue: { maxQueue: number; deadlineMs: number },
+    queue: { maxQueue: number; deadlineMs: number; niceness: number },
     onRestart: (event: RestartEvent) => void,
   ) {
     this.role = role;
@@ -120,6 +123,7 @@ export class WorkerConnection {
     this.#options = options;
     this.#maxQueue = queue.maxQueue;
     this.#deadlineMs = queue.deadlineMs;
+    this.#niceness = queue.niceness;
     this.#onRestart = onRestart;
     this.#start();
   }
@@ -148,6 +152,11 @@ export class WorkerConnection {
     return { waiting: this.#waitingCount, running: this.#runningCount, ...this.#counts };
   }
 
+  /** The worker thread's nice value (null where threads have none of their own). */
+  get nice(): number | null {
+    return this.#nice;
+  }
+
   get restarts(): number {
     return this.#restarts;
   }
@@ -171,6 +180,7 @@ export class WorkerConnection {
         this.#settleReady = null;
         if (message.type === "ready") {
           this.#everReady = true;
+          this.#nice = message.nice;
           settle.resolve();
         } else if (!this.#everReady) {
           settle.reject(deserializeError(message.error));
@@ -216,7 +226,7 @@ export class WorkerConnection {
       if (this.#worker !== worker) return;
       this.#died(worker, `the worker failed: ${(event as ErrorEvent).message ?? "error"}`);
     });
-    worker.postMessage({ type: "init", role: this.role, options: this.#options, flags: this.#flags });
+    worker.postMessage({ type: "init", role: this.role, options: this.#options, flags: this.#flags, niceness: this.#niceness } satisfies InitMessage);
   }
 
   #retryLater(worker: Worker, reason: string): void {

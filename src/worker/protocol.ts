@@ -14,6 +14,8 @@ export interface InitMessage {
   options: Record<string, unknown>;
   /** One flag per dispatch slot (src/worker/pool.ts), SLOT_POSTED, SLOT_STOP or SLOT_STARTED. */
   flags: Int32Array;
+  /** How far to raise the worker thread's nice value (src/worker/priority.ts). */
+  niceness: number;
 }
 
 /**
@@ -45,7 +47,8 @@ export type Answer =
   | { id: number; ok: true; value: unknown; packed?: "bars" | "quotes" }
   | { id: number; ok: false; error: SerializedError };
 
-export type HostEvent = { type: "ready" } | { type: "fatal"; error: SerializedError };
+/** `nice`: the worker thread's nice value once it lowered itself; null where threads have none. */
+export type HostEvent = { type: "ready"; nice: number | null } | { type: "fatal"; error: SerializedError };
 
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof TradeliteError) {

@@ -27,6 +27,7 @@ import { createCacheBackend } from "../sqlite/cache-backend.ts";
 import { isMemoryPath } from "../sqlite/connection.ts";
 import { openDatabase, type Database } from "../sqlite/database.ts";
 import { WorkerConnection, type RestartEvent } from "./pool.ts";
+import { DEFAULT_WORKER_NICENESS } from "./priority.ts";
 import { watchBars } from "../domain/watch.ts";
 import { headPoller, type ChangedBar, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
 
@@ -40,6 +41,11 @@ export interface WorkerStoreOptions extends DatabaseOptions {
    * with QUEUE_TIMEOUT (the HTTP API's 503 with Retry-After). Default: no limit.
    */
   queueDeadlineMs?: number;
+  /**
+   * How far below the opening thread the workers run: each raises its thread's nice value by
+   * this much (0-19; Linux; src/worker/priority.ts). Default 10; 0 keeps them level.
+   */
+  workerNiceness?: number;
 }
 
 /** The recovery metric recorded each time a worker is replaced (labels: role, index). */
@@ -64,7 +70,7 @@ const MAX_READERS = 16;
 const CACHE_BUSY_TIMEOUT_MS = 100;
 
 export async function createWorkerStore(options: WorkerStoreOptions = {}): Promise<Store> {
-  const { readers = 2, maxQueue = 1024, queueDeadlineMs = Infinity, ...databaseOptions } = options ?? {};
+  const { readers = 2, maxQueue = 1024, queueDeadlineMs = Infinity, workerNiceness = DEFAULT_WORKER_NICENESS, ...databaseOptions } = options ?? {};
   if (!Number.isSafeInteger(readers) || readers < 0 || readers > MAX_READERS) {
     throw new ValidationError([{ field: "readers", message: `expected a whole number 0-${MAX_READERS}, got ${String(readers)}` }]);
   }
@@ -74,7 +80,10 @@ export async function createWorkerStore(options: WorkerStoreOptions = {}): Promi
   if (typeof queueDeadlineMs !== "number" || !(queueDeadlineMs > 0)) {
     throw new ValidationError([{ field: "queueDeadlineMs", message: `expected a positive number of ms (or Infinity), got ${String(queueDeadlineMs)}` }]);
   }
-  const queue = { maxQueue, deadlineMs: queueDeadlineMs };
+  if (!Number.isSafeInteger(workerNiceness) || workerNiceness < 0 || workerNiceness > 19) {
+    throw new ValidationError([{ field: "workerNiceness", message: `expected a whole number 0-19, got ${String(workerNiceness)}` }]);
+  }
+  const queue = { maxQueue, deadlineMs: queueDeadlineMs, niceness: workerNiceness };
   const resolved = resolveDatabaseOptions(databaseOptions);
   if (isMemoryPath(resolved.path)) {
     throw new ValidationError([{ field: "path", message: "an in-memory database cannot be shared between workers; use a file, or the sqlite backend" }]);

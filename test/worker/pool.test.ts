@@ -7,7 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { openStore, ValidationError, type Store } from "../../src/mod.ts";
+import { readdirSync, readFileSync } from "node:fs";
+import { getPriority } from "node:os";
 import { DISPATCH_WINDOW } from "../../src/worker/pool.ts";
+import { DEFAULT_WORKER_NICENESS } from "../../src/worker/priority.ts";
 import { workersOf } from "../../src/worker/store.ts";
 import { tempDir } from "../support/files.ts";
 import { HEAVY_SYMBOL, outcomeCode, settleWithin, writeHeavySymbol, type Outcome } from "../support/worker-load.ts";
@@ -107,6 +110,64 @@ describe("sqlite-worker: abandoned and late requests", () => {
         (e: unknown) => e,
       );
       expect(error, String(queueDeadlineMs)).toBeInstanceOf(ValidationError);
+    }
+  });
+});
+
+/** This process's Worker threads' nice values, from /proc (Linux: nice is per thread). */
+function workerThreadNices(): number[] {
+  const nices: number[] = [];
+  for (const tid of readdirSync("/proc/self/task")) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    } catch {
+      continue; // a thread that ended while listed
+    }
+    // "tid (name) state ...": the name may hold spaces; nice is the 17th field after it.
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    if (name === "Worker") nices.push(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+  }
+  return nices;
+}
+const threadsAt = (nice: number) => workerThreadNices().filter((value) => value === nice).length;
+
+describe.if(process.platform === "linux")("sqlite-worker: workers run below the caller's thread", () => {
+  const own = getPriority(0);
+
+  test("each worker (writer and readers) raises its own thread's nice value by workerNiceness; the caller's stays", async () => {
+    const niceness = 7;
+    expect(threadsAt(own + niceness)).toBe(0);
+    const store = await openStore({ backend: "sqlite-worker", path, readers: 2, workerNiceness: niceness });
+    const { writer, readers } = workersOf(store);
+    expect([writer.nice, ...readers.map((reader) => reader.nice)]).toEqual([own + niceness, own + niceness, own + niceness]);
+    // Three real Worker threads at that value (the writer and two readers; their own helper
+    // threads, started after, inherit it), the caller's unchanged.
+    expect(threadsAt(own + niceness)).toBe(3);
+    expect(getPriority(0)).toBe(own);
+    await store.close();
+    // The threads were the store's: gone with it.
+    for (let i = 0; i < 50 && threadsAt(own + niceness) > 0; i++) await Bun.sleep(20);
+    expect(threadsAt(own + niceness)).toBe(0);
+  });
+
+  test("by default 10 below; workerNiceness 0 keeps them level", async () => {
+    const lowered = await oneReader();
+    expect(workersOf(lowered).readers[0]!.nice).toBe(Math.min(19, own + DEFAULT_WORKER_NICENESS));
+    const level = await openStore({ backend: "sqlite-worker", path, readers: 1, workerNiceness: 0 });
+    stores.push(level);
+    const { writer, readers } = workersOf(level);
+    expect([writer.nice, readers[0]!.nice]).toEqual([own, own]);
+  });
+
+  test("workerNiceness must be a whole number 0-19", async () => {
+    for (const workerNiceness of [-1, 20, 1.5, Number.NaN]) {
+      const error = await openStore({ backend: "sqlite-worker", path, workerNiceness }).then(
+        () => null,
+        (caught: unknown) => caught,
+      );
+      expect(error, String(workerNiceness)).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).issues[0]!.field).toBe("workerNiceness");
     }
   });
 });
