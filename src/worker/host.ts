@@ -273,9 +273,9 @@ self.onmessage = async (event: MessageEvent<InitMessage | (Request & { actor?: s
   if ("type" in message && message.type === "init") {
     cancelFlags = message.flags as Int32Array<SharedArrayBuffer>;
     try {
-      const nice = lowerThisThread(message.niceness);
+      const thread = lowerThisThread(message.niceness);
       db = new Database({ ...message.options, readonly: message.role === "reader" });
-      postMessage({ type: "ready", nice } satisfies HostEvent);
+      postMessage({ type: "ready", thread } satisfies HostEvent);
     } catch (error) {
       postMessage({ type: "fatal", error: serializeError(error) });
     }

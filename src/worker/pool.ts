@@ -16,6 +16,7 @@
  */
 import { StorageError } from "../domain/errors.ts";
 import { closedError } from "../domain/store-view.ts";
+import type { WorkerThread } from "./priority.ts";
 import { deserializeError, SLOT_POSTED, SLOT_STOP, unpackBars, unpackQuotes, type Answer, type HostEvent, type InitMessage, type Role } from "./protocol.ts";
 
 /**
@@ -99,7 +100,7 @@ export class WorkerConnection {
   readonly #deadlineMs: number;
   /** How far below the caller's thread the worker runs (src/worker/priority.ts). */
   readonly #niceness: number;
-  #nice: number | null = null;
+  #thread: WorkerThread | null = null;
   readonly #options: Record<string, unknown>;
   readonly #onRestart: (event: RestartEvent) => void;
   #closing = false;
@@ -152,9 +153,9 @@ export class WorkerConnection {
     return { waiting: this.#waitingCount, running: this.#runningCount, ...this.#counts };
   }
 
-  /** The worker thread's nice value (null where threads have none of their own). */
-  get nice(): number | null {
-    return this.#nice;
+  /** The worker's thread: its id and nice value (null where threads have no nice of their own). */
+  get thread(): WorkerThread | null {
+    return this.#thread;
   }
 
   get restarts(): number {
@@ -180,7 +181,7 @@ export class WorkerConnection {
         this.#settleReady = null;
         if (message.type === "ready") {
           this.#everReady = true;
-          this.#nice = message.nice;
+          this.#thread = message.thread;
           settle.resolve();
         } else if (!this.#everReady) {
           settle.reject(deserializeError(message.error));

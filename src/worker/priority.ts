@@ -10,7 +10,7 @@
  * yield only to the caller's thread and to the machine's other work.
  *
  * Where threads have no nice value of their own (no /proc/thread-self: macOS, Windows) this does
- * nothing and says so: the worker reports its nice value as null (WorkerConnection.nice). A
+ * nothing and says so: the worker reports its thread as null (WorkerConnection.thread). A
  * worker's own helper threads (its garbage collector's), started after, inherit the value.
  */
 import { readlinkSync } from "node:fs";
@@ -21,11 +21,17 @@ export const DEFAULT_WORKER_NICENESS = 10;
 /** The highest nice value there is. */
 const LOWEST_PRIORITY = 19;
 
+/** A worker's thread as the operating system knows it: its id and the nice value it runs at. */
+export interface WorkerThread {
+  id: number;
+  nice: number;
+}
+
 /**
- * Raises the calling thread's nice value by `by` (capped at 19). Returns the nice value the
- * thread runs at now, or null where a thread's priority cannot be set on its own.
+ * Raises the calling thread's nice value by `by` (capped at 19). Returns the thread's id and the
+ * nice value it runs at now, or null where a thread's priority cannot be set on its own.
  */
-export function lowerThisThread(by: number): number | null {
+export function lowerThisThread(by: number): WorkerThread | null {
   let tid: number;
   try {
     tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
@@ -34,8 +40,7 @@ export function lowerThisThread(by: number): number | null {
   }
   if (!Number.isSafeInteger(tid) || tid <= 0) return null;
   const now = getPriority(tid);
-  if (by === 0) return now;
   // Raising one's own nice value needs no privilege; lowering it back would.
-  setPriority(tid, Math.min(LOWEST_PRIORITY, now + by));
-  return getPriority(tid);
+  if (by > 0) setPriority(tid, Math.min(LOWEST_PRIORITY, now + by));
+  return { id: tid, nice: getPriority(tid) };
 }

@@ -5,6 +5,7 @@
 import type { Bar } from "../domain/bar.ts";
 import { ConflictError, NotFoundError, StorageError, TradeliteError, ValidationError, type Issue, type StorageErrorCode } from "../domain/errors.ts";
 import type { Quote } from "../domain/quote.ts";
+import type { WorkerThread } from "./priority.ts";
 
 export type Role = "writer" | "reader";
 
@@ -47,8 +48,8 @@ export type Answer =
   | { id: number; ok: true; value: unknown; packed?: "bars" | "quotes" }
   | { id: number; ok: false; error: SerializedError };
 
-/** `nice`: the worker thread's nice value once it lowered itself; null where threads have none. */
-export type HostEvent = { type: "ready"; nice: number | null } | { type: "fatal"; error: SerializedError };
+/** `thread`: the worker's thread id and nice value once it lowered itself; null where threads have none. */
+export type HostEvent = { type: "ready"; thread: WorkerThread | null } | { type: "fatal"; error: SerializedError };
 
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof TradeliteError) {

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { openStore, ValidationError, type Store } from "../../src/mod.ts";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { getPriority } from "node:os";
 import { DISPATCH_WINDOW } from "../../src/worker/pool.ts";
 import { DEFAULT_WORKER_NICENESS } from "../../src/worker/priority.ts";
@@ -114,50 +114,47 @@ describe("sqlite-worker: abandoned and late requests", () => {
   });
 });
 
-/** This process's Worker threads' nice values, from /proc (Linux: nice is per thread). */
-function workerThreadNices(): number[] {
-  const nices: number[] = [];
-  for (const tid of readdirSync("/proc/self/task")) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-    } catch {
-      continue; // a thread that ended while listed
-    }
-    // "tid (name) state ...": the name may hold spaces; nice is the 17th field after it.
-    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-    if (name === "Worker") nices.push(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+/** A thread of this process: its name and nice value from /proc (Linux: nice is per thread); null once it ended. */
+function threadOf(tid: number): { name: string; nice: number } | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+  } catch {
+    return null;
   }
-  return nices;
+  // "tid (name) state ...": the name may hold spaces; nice is the 17th field after it.
+  return { name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), nice: Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]) };
 }
-const threadsAt = (nice: number) => workerThreadNices().filter((value) => value === nice).length;
 
 describe.if(process.platform === "linux")("sqlite-worker: workers run below the caller's thread", () => {
   const own = getPriority(0);
 
   test("each worker (writer and readers) raises its own thread's nice value by workerNiceness; the caller's stays", async () => {
     const niceness = 7;
-    expect(threadsAt(own + niceness)).toBe(0);
     const store = await openStore({ backend: "sqlite-worker", path, readers: 2, workerNiceness: niceness });
     const { writer, readers } = workersOf(store);
-    expect([writer.nice, ...readers.map((reader) => reader.nice)]).toEqual([own + niceness, own + niceness, own + niceness]);
-    // Three real Worker threads at that value (the writer and two readers; their own helper
-    // threads, started after, inherit it), the caller's unchanged.
-    expect(threadsAt(own + niceness)).toBe(3);
-    expect(getPriority(0)).toBe(own);
+    const threads = [writer, ...readers].map((connection) => connection.thread!);
+    // Three threads of their own, named as Bun names a Worker's, each at the value the kernel reports.
+    expect(new Set(threads.map((thread) => thread.id)).size).toBe(3);
+    for (const thread of threads) {
+      expect(thread.nice).toBe(own + niceness);
+      expect(threadOf(thread.id)).toEqual({ name: "Worker", nice: own + niceness });
+    }
+    expect(threadOf(process.pid)!.nice).toBe(own);
     await store.close();
     // The threads were the store's: gone with it.
-    for (let i = 0; i < 50 && threadsAt(own + niceness) > 0; i++) await Bun.sleep(20);
-    expect(threadsAt(own + niceness)).toBe(0);
+    for (let i = 0; i < 50 && threads.some((thread) => threadOf(thread.id) !== null); i++) await Bun.sleep(20);
+    expect(threads.map((thread) => threadOf(thread.id))).toEqual([null, null, null]);
   });
 
   test("by default 10 below; workerNiceness 0 keeps them level", async () => {
     const lowered = await oneReader();
-    expect(workersOf(lowered).readers[0]!.nice).toBe(Math.min(19, own + DEFAULT_WORKER_NICENESS));
+    expect(workersOf(lowered).readers[0]!.thread!.nice).toBe(Math.min(19, own + DEFAULT_WORKER_NICENESS));
     const level = await openStore({ backend: "sqlite-worker", path, readers: 1, workerNiceness: 0 });
     stores.push(level);
     const { writer, readers } = workersOf(level);
-    expect([writer.nice, readers[0]!.nice]).toEqual([own, own]);
+    expect([writer.thread!.nice, readers[0]!.thread!.nice]).toEqual([own, own]);
+    expect(threadOf(readers[0]!.thread!.id)!.nice).toBe(own);
   });
 
   test("workerNiceness must be a whole number 0-19", async () => {
