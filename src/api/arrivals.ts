@@ -14,9 +14,9 @@
  * slicing by time alone put 170 µs of CPU on every request and cut throughput by 40%. A
  * connection has one request in flight, so a turn brings at most as many arrivals as there are
  * busy connections: 32 lets that load run as before, and is a small fraction of a storm. One
- * that waits is still answered as before: what waited is run through `handle` on its turn (which refuses it
- * early, or runs the app, whose read sees an aborted signal at once when its client left
- * meanwhile).
+ * that waits is still answered as before: on its turn it goes through `waited` (by default
+ * `handle`; the front door's refuses it early when the queues filled meanwhile, or runs the
+ * app, whose read sees an aborted signal at once when its client left).
  */
 import type { Server } from "bun";
 
@@ -33,7 +33,10 @@ interface Waiting {
   resolve: (answer: Response | Promise<Response>) => void;
 }
 
-export function slicedArrivals(handle: Handle, { sliceMs = ARRIVAL_SLICE_MS, burst = ARRIVAL_BURST }: { sliceMs?: number; burst?: number } = {}): Handle {
+export function slicedArrivals(
+  handle: Handle,
+  { sliceMs = ARRIVAL_SLICE_MS, burst = ARRIVAL_BURST, waited = handle }: { sliceMs?: number; burst?: number; waited?: Handle } = {},
+): Handle {
   if (!(sliceMs > 0)) throw new TypeError(`sliceMs must be a positive number of ms, got ${sliceMs}`);
   if (!(Number.isSafeInteger(burst) && burst >= 0)) throw new TypeError(`burst must be a whole number, got ${burst}`);
   const waiting: (Waiting | undefined)[] = [];
@@ -52,7 +55,7 @@ export function slicedArrivals(handle: Handle, { sliceMs = ARRIVAL_SLICE_MS, bur
       const next = waiting[head]!;
       waiting[head++] = undefined;
       try {
-        next.resolve(handle(next.request, next.server));
+        next.resolve(waited(next.request, next.server));
       } catch (error) {
         next.resolve(Promise.reject(error));
       }

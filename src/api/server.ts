@@ -63,7 +63,8 @@ export function startServer(store: Store, options: ServerOptions = {}): RunningS
  */
 export function frontDoor({ app, admission, liveness }: ReturnType<typeof createApi>): (request: Request, server: Server<unknown>) => Response | Promise<Response> {
   // The app in slices of a turn (arrivals.ts); a request that waited for its turn is asked the
-  // early refusal again then, when the queues it would join may have filled.
-  const admitted = slicedArrivals(admission ? (request, server) => admission.refuse(request) ?? app.fetch(request, server) : app.fetch);
+  // early refusal again then (only then: one let in at once was just asked), when the queues it
+  // would join may have filled.
+  const admitted = slicedArrivals(app.fetch, admission ? { waited: (request, server) => admission.refuse(request) ?? app.fetch(request, server) } : {});
   return (request, server) => liveness(request) ?? admission?.refuse(request) ?? admitted(request, server);
 }

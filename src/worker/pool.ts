@@ -116,15 +116,15 @@ export class WorkerConnection {
     role: Role,
     index: number,
     options: Record<string, unknown>,
-    queue: { maxQueue: number; deadlineMs: number; niceness: number },
+    tuning: { maxQueue: number; deadlineMs: number; niceness: number },
     onRestart: (event: RestartEvent) => void,
   ) {
     this.role = role;
     this.index = index;
     this.#options = options;
-    this.#maxQueue = queue.maxQueue;
-    this.#deadlineMs = queue.deadlineMs;
-    this.#niceness = queue.niceness;
+    this.#maxQueue = tuning.maxQueue;
+    this.#deadlineMs = tuning.deadlineMs;
+    this.#niceness = tuning.niceness;
     this.#onRestart = onRestart;
     this.#start();
   }

@@ -83,7 +83,7 @@ export async function createWorkerStore(options: WorkerStoreOptions = {}): Promi
   if (!Number.isSafeInteger(workerNiceness) || workerNiceness < 0 || workerNiceness > 19) {
     throw new ValidationError([{ field: "workerNiceness", message: `expected a whole number 0-19, got ${String(workerNiceness)}` }]);
   }
-  const queue = { maxQueue, deadlineMs: queueDeadlineMs, niceness: workerNiceness };
+  const tuning = { maxQueue, deadlineMs: queueDeadlineMs, niceness: workerNiceness };
   const resolved = resolveDatabaseOptions(databaseOptions);
   if (isMemoryPath(resolved.path)) {
     throw new ValidationError([{ field: "path", message: "an in-memory database cannot be shared between workers; use a file, or the sqlite backend" }]);
@@ -100,12 +100,12 @@ export async function createWorkerStore(options: WorkerStoreOptions = {}): Promi
       .request("metrics.record", [WORKER_RESTART_METRIC, 1, { role: event.role, index: String(event.index) }])
       .catch(() => {});
   };
-  writer = new WorkerConnection("writer", 0, shared, queue, onRestart);
+  writer = new WorkerConnection("writer", 0, shared, tuning, onRestart);
   const readerPool: WorkerConnection[] = [];
   try {
     // The writer creates and migrates the file before any reader opens it read-only.
     await writer.ready;
-    for (let i = 0; i < readers; i++) readerPool.push(new WorkerConnection("reader", i, shared, queue, onRestart));
+    for (let i = 0; i < readers; i++) readerPool.push(new WorkerConnection("reader", i, shared, tuning, onRestart));
     await Promise.all(readerPool.map((reader) => reader.ready));
   } catch (error) {
     await Promise.all([writer, ...readerPool].map((connection) => connection.close()));

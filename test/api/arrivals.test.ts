@@ -59,6 +59,25 @@ describe("slicedArrivals", () => {
     expect(slow.ran).toEqual([0, 1, 2]);
   });
 
+  test("a request let in at once goes through `handle`, one that waited through `waited` on its turn", async () => {
+    const { ran, handle } = busyHandler(1);
+    const late: number[] = [];
+    const sliced = slicedArrivals(handle, {
+      sliceMs: 1,
+      burst: 2,
+      waited: (request) => {
+        late.push(Number(new URL(request.url).searchParams.get("i")));
+        return new Response("later");
+      },
+    });
+    const answers = [0, 1, 2, 3].map((i) => sliced(requestNumber(i), server));
+    expect(ran).toEqual([0, 1]);
+    const texts = await Promise.all(answers.map(async (answer) => (await answer).text()));
+    expect(texts).toEqual(["1", "2", "later", "later"]);
+    expect(late).toEqual([2, 3]);
+    expect(ran).toEqual([0, 1]);
+  });
+
   test("a handler that throws fails its own request only", async () => {
     const sliced = slicedArrivals(
       (request) => {
