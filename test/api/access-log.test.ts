@@ -10,7 +10,7 @@ import { tempDir } from "../support/files.ts";
 import { Hono } from "hono";
 import { openStore } from "../../src/mod.ts";
 import { startServer } from "../../src/entries/api.ts";
-import { accessLine, accessLog, ACCESS_LOG_FLUSH_MS, type AccessEntry } from "../../src/api/access-log.ts";
+import { accessLine, accessLog, ACCESS_LOG_FLUSH_MS, isoTime, type AccessEntry } from "../../src/api/access-log.ts";
 
 const TOKEN = "access-log-token-0123456789";
 const dir = tempDir("tradelite-access-log-");
@@ -148,6 +148,27 @@ describe("the JSON lines", () => {
       expect(line.indexOf("\n")).toBe(line.length - 1);
     }
     expect(JSON.parse(accessLine({ ...entry, actor: strange[1]! })).actor).toBe(strange[1]);
+  });
+
+  test("past the remembered names, more routes and actors than it keeps are still quoted as JSON.stringify quotes them", () => {
+    for (let i = 0; i < 1_500; i++) {
+      const each = { ...entry, route: `/v1/route/${i}/"q"`, actor: `actor ${i}\n` };
+      expect(accessLine(each)).toBe(`${JSON.stringify(each)}\n`);
+    }
+    // The first ones again, remembered or not.
+    const again = { ...entry, route: '/v1/route/0/"q"', actor: "actor 0\n" };
+    expect(accessLine(again)).toBe(`${JSON.stringify(again)}\n`);
+  });
+
+  test("isoTime is toISOString's text for every instant, the same second reused or not", () => {
+    const start = Date.UTC(2026, 11, 5, 23, 59, 58, 990);
+    // Every millisecond across two second boundaries and a day boundary, then scattered instants
+    // (before 1970, far ahead, back and forth between seconds).
+    const instants = [...Array.from({ length: 2_100 }, (_, i) => start + i), 0, -1, -1_000, -86_400_001, 253_402_300_799_999, start, start + 5_000, start];
+    for (const ms of instants) expect(isoTime(ms)).toBe(new Date(ms).toISOString());
+    // Outside four-digit years, and between milliseconds: as toISOString writes them.
+    for (const ms of [253_402_300_800_000, -62_198_755_200_001, start + 0.5, start + 1.25]) expect(isoTime(ms)).toBe(new Date(ms).toISOString());
+    expect(() => isoTime(Number.NaN)).toThrow(RangeError);
   });
 
   /** The entries a writer process (test/support/access-log-writer.ts) wrote to its stdout, a pipe. */
