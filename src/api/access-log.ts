@@ -76,9 +76,8 @@ export type AccessRecorder = (c: Context, started: number, arrived: number, rout
 export function accessRecorder(write: AccessLogger, authSummaryMs = AUTH_SUMMARY_MS, { clients = true }: { clients?: boolean } = {}): AccessRecorder {
   let unloggedFailures = 0;
   let lastFailureLog = -Infinity;
-  // Not async: the answers of known length (the hot route's) are logged without a promise. The
-  // entry is built by one function of the module (no closure or spread per request: measured in
-  // bench:api's server, the recorder alone cost 2.4% of the hot route's throughput with them).
+  // Not async: the answers of known length (the hot route's) are logged without a promise, and
+  // their entry is built by entryOf directly, without a closure or a spread per request.
   return (c, started, arrived, route) => {
     const status = c.res.status;
     let failures: number | undefined;
@@ -151,22 +150,20 @@ let isoPrefix = "";
 
 /**
  * `new Date(ms).toISOString()`, with the text up to the milliseconds made once a second: many
- * requests arrive in the same second, and a Date and its formatting per request were a fifth of
- * the recorder's cost.
+ * requests arrive in the same second (a line and its time in isolation: 0.18 us against 0.28 with
+ * a Date each). An instant that is not a whole millisecond is formatted as it is.
  */
 export function isoTime(ms: number): string {
+  if (!Number.isInteger(ms)) return new Date(ms).toISOString();
   const second = Math.floor(ms / 1000);
-  const milli = ms - second * 1000;
   if (second !== isoSecond) {
     const text = new Date(second * 1000).toISOString();
-    // Only the four-digit years have this shape (`2026-12-05T20:00:00.000Z`); an instant that is
-    // not a whole millisecond is formatted as it is.
-    if (text.length !== 24 || !Number.isInteger(milli)) return new Date(ms).toISOString();
+    // Only the four-digit years have this shape (`2026-12-05T20:00:00.000Z`).
+    if (text.length !== 24) return new Date(ms).toISOString();
     isoSecond = second;
     isoPrefix = text.slice(0, 20);
-  } else if (!Number.isInteger(milli)) {
-    return new Date(ms).toISOString();
   }
+  const milli = ms - second * 1000;
   return isoPrefix + (milli < 10 ? "00" : milli < 100 ? "0" : "") + milli + "Z";
 }
 
@@ -256,10 +253,13 @@ function quotedTime(time: string): string {
   return PLAIN_TIME.test(time) ? `"${time}"` : JSON.stringify(time);
 }
 
-const METHODS = new Map(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].map((method) => [method, `"${method}"`]));
+/** The methods the access log and the metrics name as they are (the metrics count others as OTHER). */
+export const STANDARD_METHODS: readonly string[] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+const QUOTED_METHODS = new Map(STANDARD_METHODS.map((method) => [method, `"${method}"`]));
 
 function quotedMethod(method: string): string {
-  return METHODS.get(method) ?? JSON.stringify(method);
+  return QUOTED_METHODS.get(method) ?? JSON.stringify(method);
 }
 
 /**

@@ -35,6 +35,7 @@ import type { Metric } from "../domain/metric.ts";
 import type { Store } from "../domain/store.ts";
 import { BAR_TEXT, barTextOf, type BarText } from "../domain/bar-text.ts";
 import type { Api } from "./context.ts";
+import { STANDARD_METHODS } from "./access-log.ts";
 import { ApiError, errorResponses } from "./errors.ts";
 import { route } from "./schemas.ts";
 import { z } from "@hono/zod-openapi";
@@ -47,7 +48,7 @@ import { countedHistogram, type Observe } from "./counted-histogram.ts";
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Methods labelled as such; anything else a client sends is `OTHER`, so labels stay few. */
-const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]);
+const METHODS = new Set(STANDARD_METHODS);
 
 /** The route label of a request no route matched (404s, refusals before routing). */
 export const UNMATCHED_ROUTE = "unmatched";

@@ -140,10 +140,10 @@ FROM market_data_summary WHERE series = ? ORDER BY symbol`;
 
 /**
  * Runs `write` (an upsert of `symbol`'s bars spanning start..end, in the caller's write
- * transaction; it returns the distinct timestamps it wrote) with the triggers switched off for it (src/sqlite/own-write.ts),
- * and counts what it added itself. An append past the symbol's last bar (the live path) adds
- * every row: one summary lookup, no count. Otherwise the rows in the span after minus those
- * before are the new keys. First and last widen to the span.
+ * transaction; it returns the distinct timestamps it wrote) with the triggers switched off for
+ * it (src/sqlite/own-write.ts), and counts what it added itself. An append past the symbol's
+ * last bar (the live path) adds every row: one summary lookup, no count. Otherwise the rows in
+ * the span after minus those before are the new keys. First and last widen to the span.
  */
 export function prepareCountedInsert(conn: Connection, own: OwnWriteSwitch) {
   const lastOf = conn.prepare<{ last: number }>("SELECT last_timestamp AS last FROM market_data_summary WHERE series = 'minutes' AND symbol = ?");

@@ -18,8 +18,8 @@ import { getPriority, setPriority } from "node:os";
 
 /** How far below the opening thread the workers run by default. */
 export const DEFAULT_WORKER_NICENESS = 10;
-/** The highest nice value there is. */
-const LOWEST_PRIORITY = 19;
+/** The highest nice value there is: the most a worker may be lowered by. */
+export const MAX_WORKER_NICENESS = 19;
 
 /** A worker's thread as the operating system knows it: its id and the nice value it runs at. */
 export interface WorkerThread {
@@ -41,6 +41,6 @@ export function lowerThisThread(by: number): WorkerThread | null {
   if (!Number.isSafeInteger(tid) || tid <= 0) return null;
   const now = getPriority(tid);
   // Raising one's own nice value needs no privilege; lowering it back would.
-  if (by > 0) setPriority(tid, Math.min(LOWEST_PRIORITY, now + by));
+  if (by > 0) setPriority(tid, Math.min(MAX_WORKER_NICENESS, now + by));
   return { id: tid, nice: getPriority(tid) };
 }

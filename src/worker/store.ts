@@ -27,7 +27,7 @@ import { createCacheBackend } from "../sqlite/cache-backend.ts";
 import { isMemoryPath } from "../sqlite/connection.ts";
 import { openDatabase, type Database } from "../sqlite/database.ts";
 import { WorkerConnection, type RestartEvent } from "./pool.ts";
-import { DEFAULT_WORKER_NICENESS } from "./priority.ts";
+import { DEFAULT_WORKER_NICENESS, MAX_WORKER_NICENESS } from "./priority.ts";
 import { watchBars } from "../domain/watch.ts";
 import { headPoller, type ChangedBar, type ChangeFeed, type ChangeLogState, type ChangeRow } from "../domain/change-feed.ts";
 
@@ -80,8 +80,8 @@ export async function createWorkerStore(options: WorkerStoreOptions = {}): Promi
   if (typeof queueDeadlineMs !== "number" || !(queueDeadlineMs > 0)) {
     throw new ValidationError([{ field: "queueDeadlineMs", message: `expected a positive number of ms (or Infinity), got ${String(queueDeadlineMs)}` }]);
   }
-  if (!Number.isSafeInteger(workerNiceness) || workerNiceness < 0 || workerNiceness > 19) {
-    throw new ValidationError([{ field: "workerNiceness", message: `expected a whole number 0-19, got ${String(workerNiceness)}` }]);
+  if (!Number.isSafeInteger(workerNiceness) || workerNiceness < 0 || workerNiceness > MAX_WORKER_NICENESS) {
+    throw new ValidationError([{ field: "workerNiceness", message: `expected a whole number 0-${MAX_WORKER_NICENESS}, got ${String(workerNiceness)}` }]);
   }
   const tuning = { maxQueue, deadlineMs: queueDeadlineMs, niceness: workerNiceness };
   const resolved = resolveDatabaseOptions(databaseOptions);
